@@ -1,0 +1,24 @@
+package org.overlayj.core;
+
+/**
+ * An open overlay file: the node and the real file descriptor it reads and writes. A door keeps it between open
+ * and release; the engine owns the fd.
+ */
+public final class OpenFile {
+    final Node node;
+    final int flags;
+    volatile int fd;
+    /** Which real inode the fd is on: lower files are reopened on the upper copy after a copy-up. */
+    volatile boolean onUpper;
+
+    OpenFile(Node node, int flags, int fd, boolean onUpper) {
+        this.node = node;
+        this.flags = flags;
+        this.fd = fd;
+        this.onUpper = onUpper;
+    }
+
+    public Node node() { return node; }
+
+    public int flags() { return flags; }
+}

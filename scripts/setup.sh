@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs: packages, the JDK choice, the build, and `overlayj` on PATH.
+# Idempotent; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+need_pkgs=()
+for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "overlayj setup: need root to install: ${need_pkgs[*]}" >&2; exit 1; fi
+  echo "overlayj setup: installing ${need_pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+source "$ROOT/scripts/env.sh"
+echo "overlayj setup: JAVA_HOME=$JAVA_HOME"
+
+if [ "${OVERLAYJ_SKIP_BUILD:-}" != 1 ]; then
+  mvn -q -B install -DskipTests 2>&1 | grep -v '^WARNING' || true
+  test -f cli/target/overlayj-cli-0.1.0-SNAPSHOT.jar || { echo "overlayj setup: build failed" >&2; exit 1; }
+fi
+
+# The launcher on PATH, and as the mount.fuse helper for `mount -t fuse.overlayj`.
+if [ "$(id -u)" -eq 0 ]; then
+  ln -sf "$ROOT/bin/overlayj" /usr/local/bin/overlayj
+  ln -sf "$ROOT/bin/overlayj" /usr/local/sbin/mount.fuse.overlayj 2>/dev/null || true
+fi
+echo "overlayj setup: ready ($(command -v overlayj || echo "$ROOT/bin/overlayj"))"

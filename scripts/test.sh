@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, after the set-up. Extra arguments go to Maven (e.g. -Dtest=LookupTest, -Doverlayj.seqs=2000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OVERLAYJ_SKIP_BUILD=1 ./scripts/setup.sh
+source scripts/env.sh
+status=0
+mvn -B install "$@" 2>&1 | grep -v '^WARNING' || true
+status=${PIPESTATUS[0]}
+# Whatever a crashed test left behind: our FUSE mounts and kernel overlays under the test tmp root.
+awk '$3 ~ /^fuse\.overlayj/ || ($3 == "overlay" && $2 ~ /overlayj-test/) {print $2}' /proc/mounts | while read -r m; do
+  umount -l "$m" 2>/dev/null || true
+done
+exit "$status"
