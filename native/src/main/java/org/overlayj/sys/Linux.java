@@ -152,6 +152,7 @@ public final class Linux {
     private static final MethodHandle MOUNT = fn("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     private static final MethodHandle UMOUNT2 = fn("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FLOCK = fn("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle UMASK = fn("umask", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle GETEUID = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETEGID = fn("getegid", FunctionDescriptor.of(JAVA_INT));
@@ -943,6 +944,14 @@ public final class Linux {
         try (Arena a = Arena.ofConfined()) {
             callPath(UMOUNT2, "umount2", target, ERRNO_SEG.get(), cstr(a, target), flags);
         }
+    }
+
+    public static final int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+
+    /** flock(2); with LOCK_NB, EAGAIN (EWOULDBLOCK) when another holder has it. Works on directory fds. */
+    public static void flock(int fd, int op) throws ErrnoException {
+        int rc = (int) invoke(FLOCK, ERRNO_SEG.get(), fd, op);
+        check(rc, "flock", "fd " + fd);
     }
 
     // --- process -----------------------------------------------------------------------------------------------
