@@ -976,4 +976,31 @@ public final class Linux {
     public static int setfsgid(int gid) {
         return (int) invoke(SETFSGID, ERRNO_SEG.get(), gid);
     }
+
+    // --- filesystem UUID (added for core.layer: the s_uuid the kernel overlay puts in fh blobs) ---------------
+    /** FS_IOC_GETFSUUID = _IOR(0x15, 0, struct fsuuid2 { u8 len; u8 uuid[16]; }). */
+    public static final long FS_IOC_GETFSUUID = 0x80111500L;
+
+    /**
+     * The filesystem's s_uuid through FS_IOC_GETFSUUID (Linux 6.5+), or null when the filesystem does not publish
+     * one (ENOTTY: its s_uuid_len is 0, so its s_uuid is all zeros for overlay's purposes).
+     */
+    public static byte[] getFsUuid(int fd) throws ErrnoException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(17);
+            v.set(JAVA_BYTE, 0, (byte) 16);
+            int rc;
+            try {
+                rc = (int) IOCTL_PTR.invokeExact(ERRNO_SEG.get(), fd, FS_IOC_GETFSUUID, v);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+            if (rc < 0 && errno() == 25 /* ENOTTY */) return null;
+            check(rc, "ioctl(FS_IOC_GETFSUUID)", "fd " + fd);
+            int len = v.get(JAVA_BYTE, 0) & 0xff;
+            byte[] out = new byte[16];
+            MemorySegment.copy(v, JAVA_BYTE, 1, out, 0, Math.min(len, 16));
+            return out;
+        }
+    }
 }

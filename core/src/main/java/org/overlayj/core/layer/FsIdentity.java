@@ -1,0 +1,76 @@
+package org.overlayj.core.layer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.FileHandle;
+import org.overlayj.sys.Linux;
+
+/**
+ * What identifies a filesystem to the overlay: its UUID (the kernel's {@code s_uuid}, which it copies into every
+ * fh blob) and whether it can encode and decode file handles.
+ *
+ * <p>The UUID comes from FS_IOC_GETFSUUID, which returns exactly the superblock's {@code s_uuid} for every
+ * filesystem that publishes one (ext4: the superblock UUID; tmpfs: a random per-mount UUID). A filesystem that
+ * does not publish one (ENOTTY) has a null UUID for the overlay as well. This avoids parsing on-disk superblocks
+ * or asking blkid, which would need the block device and give wrong answers for tmpfs and friends.
+ */
+public final class FsIdentity {
+    private FsIdentity() {}
+
+    public static final byte[] NULL_UUID = new byte[16];
+
+    /** FILEID_INO32_GEN: the default handle encoding, 32-bit inode + generation. */
+    static final int FILEID_INO32_GEN = 1;
+    /** XFS_SB_MAGIC: XFS has its own encoder that also emits type 1 for small inodes, yet the kernel treats it as 64-bit. */
+    private static final long XFS_SUPER_MAGIC = 0x58465342L;
+
+    /** The filesystem UUID of the filesystem holding {@code dir}; zeros when it has none. */
+    public static byte[] fsUuid(String dir) throws ErrnoException {
+        int fd = Linux.open(dir, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+        try {
+            byte[] u = Linux.getFsUuid(fd);
+            return u == null ? NULL_UUID.clone() : u;
+        } finally {
+            Linux.closeQuietly(fd);
+        }
+    }
+
+    /**
+     * The kernel's ovl_can_decode_fh: 0 when the filesystem cannot decode handles (or the mounter lacks
+     * CAP_DAC_READ_SEARCH), FILEID_INO32_GEN for the default encoding, -1 for a filesystem-specific one.
+     * name_to_handle_at without AT_HANDLE_FID succeeds exactly when the filesystem can decode.
+     */
+    static int canDecodeFh(String dir) {
+        if (!capable(2 /* CAP_DAC_READ_SEARCH */)) return 0;
+        FileHandle h;
+        try {
+            h = Linux.nameToHandle(dir, 0);
+        } catch (ErrnoException e) {
+            return 0;
+        }
+        try {
+            if (h.type() == FILEID_INO32_GEN && Linux.statfs(dir).type() != XFS_SUPER_MAGIC) return FILEID_INO32_GEN;
+        } catch (ErrnoException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** The calling process has capability {@code cap} in its effective set. */
+    static boolean capable(int cap) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    long eff = Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                    return (eff & (1L << cap)) != 0;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return Linux.geteuid() == 0;
+        }
+        return Linux.geteuid() == 0;
+    }
+}

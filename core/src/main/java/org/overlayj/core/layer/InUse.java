@@ -1,0 +1,147 @@
+package org.overlayj.core.layer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+/**
+ * Exclusive use of upper and work directories (format doc §1.3). The kernel marks the inodes of a mounted
+ * overlay's upper root and workdir "in use"; overlayj holds {@code flock(LOCK_EX)} on them instead, through fds
+ * kept open by the {@link LayerStack}. A directory counts as in use when another overlayj instance holds such a
+ * lock on it, or when a kernel overlay mount names it as upperdir or workdir (read from /proc/self/mountinfo).
+ */
+public final class InUse {
+    private InUse() {}
+
+    /** The locks one overlay holds; closing releases them. */
+    public static final class Locks implements AutoCloseable {
+        public static final Locks NONE = new Locks();
+        private final List<Integer> fds = new ArrayList<>();
+        private boolean closed;
+
+        synchronized void add(int fd) {
+            fds.add(fd);
+        }
+
+        /** How many directories this overlay holds locked. */
+        public synchronized int count() {
+            return fds.size();
+        }
+
+        @Override public synchronized void close() {
+            if (closed || this == NONE) return;
+            closed = true;
+            for (int fd : fds) Linux.closeQuietly(fd);   // closing the last fd drops the flock
+            fds.clear();
+        }
+    }
+
+    /**
+     * Takes the exclusive lock on {@code dir} for {@code locks}; false (and nothing held) when another holder has
+     * it.
+     */
+    static boolean tryLock(String dir, Locks locks) throws ErrnoException {
+        int fd = Linux.open(dir, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+        try {
+            Linux.flock(fd, Linux.LOCK_EX | Linux.LOCK_NB);
+        } catch (ErrnoException e) {
+            Linux.closeQuietly(fd);
+            if (e.errno() == Errno.EAGAIN) return false;
+            throw e;
+        }
+        locks.add(fd);
+        return true;
+    }
+
+    /** A snapshot of who uses what, taken once per mount check. */
+    static final class Snapshot {
+        private final Set<LayerPaths.Id> kernel = new HashSet<>();
+
+        Snapshot() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"),
+                        java.nio.charset.StandardCharsets.ISO_8859_1)) {
+                    int dash = line.indexOf(" - ");
+                    if (dash < 0) continue;
+                    String[] tail = line.substring(dash + 3).split(" ");
+                    if (tail.length < 3 || !tail[0].equals("overlay")) continue;
+                    for (String opt : tail[2].split(",")) {
+                        if (opt.startsWith("upperdir=")) add(opt.substring(9));
+                        else if (opt.startsWith("workdir=")) add(opt.substring(8));
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // no mountinfo: only overlayj's own locks count
+            }
+        }
+
+        private void add(String escaped) {
+            String path = unoctal(escaped);
+            if (!path.startsWith("/")) return;
+            try {
+                Stat st = Linux.stat(path);
+                kernel.add(LayerPaths.Id.of(st));
+            } catch (ErrnoException e) {
+                // gone or unreachable: cannot be ours
+            }
+        }
+
+        /** mountinfo and the overlay's option display both escape with \ooo octal. */
+        private static String unoctal(String s) {
+            StringBuilder out = new StringBuilder();
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c == '\\' && i + 3 < s.length() + 0 && isOct(s, i + 1)) {
+                    out.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+                    i += 3;
+                } else {
+                    out.append(c);
+                }
+            }
+            return out.toString();
+        }
+
+        private static boolean isOct(String s, int i) {
+            if (i + 3 > s.length()) return false;
+            for (int k = i; k < i + 3; k++) if (s.charAt(k) < '0' || s.charAt(k) > '7') return false;
+            return true;
+        }
+
+        /** {@code dir} is the upper or work dir of a kernel overlay, or locked by another overlayj instance. */
+        boolean inUse(String dir) {
+            try {
+                if (kernel.contains(LayerPaths.Id.of(Linux.stat(dir)))) return true;
+            } catch (ErrnoException e) {
+                return false;
+            }
+            return lockedByOther(dir);
+        }
+
+        /** Probes with a shared non-blocking lock, released at once. */
+        private static boolean lockedByOther(String dir) {
+            int fd;
+            try {
+                fd = Linux.open(dir, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+            } catch (ErrnoException e) {
+                return false;
+            }
+            try {
+                Linux.flock(fd, Linux.LOCK_SH | Linux.LOCK_NB);
+                return false;
+            } catch (ErrnoException e) {
+                return e.errno() == Errno.EAGAIN;
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,529 @@
+package org.overlayj.core.layer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+
+import org.overlayj.core.config.MountOptions;
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.core.config.OverlayOptions.RedirectDir;
+import org.overlayj.core.config.OverlayOptions.Uuid;
+import org.overlayj.core.config.OverlayOptions.Xino;
+import org.overlayj.sys.DirEnt;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The mount-time checks of the layers (the kernel's super.c concern; format doc §1.3–1.5, §5.8, §8.1, §8.2):
+ * verifies the layer directories, claims the upper and work directories, prepares W/work (and W/index), probes
+ * what the upper filesystem supports, settles uuid= and downgrades features exactly where the kernel does, with
+ * its messages.
+ *
+ * <p>The steps run in the kernel's order, so a refused mount leaves the layers as the kernel would leave them: the
+ * checks that refuse before anything is written come first; W/work is recreated and NS uuid written before the
+ * lower-layer overlap checks, as in the kernel. Verifying the index contents (upper root origin, NS upper on
+ * W/index, index entries) is the index code's job; this class only creates W/index and drops its '#' leftovers.
+ */
+public final class MountChecks {
+    private static final Logger LOG = LoggerFactory.getLogger(MountChecks.class);
+
+    private MountChecks() {}
+
+    /** Verifies and prepares the layers of {@code o}; the returned stack holds the in-use locks until closed. */
+    public static LayerStack prepare(OverlayOptions o) throws ErrnoException {
+        Run r = new Run(o);
+        try {
+            return r.run();
+        } catch (ErrnoException | RuntimeException e) {
+            r.locks.close();
+            throw e;
+        }
+    }
+
+    /** One filesystem among the layers (the kernel's ovl_sb). */
+    private static final class Fs {
+        final long dev;
+        final byte[] uuid;
+        boolean isLower, badUuid;
+
+        Fs(long dev, byte[] uuid) {
+            this.dev = dev;
+            this.uuid = uuid;
+        }
+    }
+
+    private static final class Run {
+        final OverlayOptions o;
+        final List<String> warnings = new ArrayList<>();
+        final InUse.Locks locks = new InUse.Locks();
+        final InUse.Snapshot inUse = new InUse.Snapshot();
+        RedirectDir redirect;
+        boolean index, nfsExport, metacopy;
+        Uuid uuid;
+        Xino xino;
+
+        String workDir, indexDir;
+        boolean readOnly, tmpfile, renameWhiteout, dType, xattrs = true;
+        int upperFh = FsIdentity.FILEID_INO32_GEN;
+        boolean ino32All = true;
+
+        Run(OverlayOptions o) {
+            this.o = o;
+            redirect = o.redirectDir();
+            index = o.index();
+            nfsExport = o.nfsExport();
+            metacopy = o.metacopy();
+            uuid = o.uuid();
+            xino = o.xino();
+        }
+
+        void warn(String text) {
+            LOG.warn("{}", text);
+            warnings.add(text);
+        }
+
+        void info(String text) {
+            LOG.info("{}", text);
+            warnings.add(text);
+        }
+
+        ErrnoException refuse(int errno, String text) {
+            LOG.error("{}", text);
+            return new ErrnoException(errno, text);
+        }
+
+        LayerStack run() throws ErrnoException {
+            checkCapabilities();
+            checkLayerDirs();
+            if (o.lowerDirs().isEmpty()) throw refuse(Errno.EINVAL, "missing 'lowerdir'");
+
+            String upper = null, workBase = null;
+            LayerPaths.Id upperId = null, workBaseId = null, workId = null;
+            if (o.hasUpper()) {
+                if (o.workDir() == null) throw refuse(Errno.EINVAL, "missing 'workdir'");
+                upper = LayerPaths.realPath(o.upperDir());
+                upperId = id(upper);
+                claim(upper, "upperdir");
+
+                workBase = LayerPaths.realPath(o.workDir());
+                workBaseId = id(workBase);
+                if (Linux.stat(upper).mntId() != Linux.stat(workBase).mntId()) {
+                    throw refuse(Errno.EINVAL, "workdir and upperdir must reside under the same mount");
+                }
+                if (within(workBase, upperId) || within(upper, workBaseId)) {
+                    throw refuse(Errno.EINVAL, "workdir and upperdir must be separate subtrees");
+                }
+                claim(workBase, "workdir");
+                makeWorkdir(workBase);
+                if (workDir != null) workId = id(workDir);
+                else readOnly = true;
+            }
+
+            // --- lower layers (the kernel's ovl_get_lowerstack / ovl_get_layers) ---
+            if (upper == null && o.lowerDirs().size() == 1) {
+                throw refuse(Errno.EINVAL, "at least 2 lowerdir are needed while upperdir nonexistent");
+            }
+            List<String> lowerRoots = new ArrayList<>();
+            List<Integer> lowerFh = new ArrayList<>();
+            for (int i = 0; i < o.lowerDirs().size(); i++) {
+                String l = LayerPaths.realPath(o.lowerDirs().get(i));
+                lowerRoots.add(l);
+                int fh = FsIdentity.canDecodeFh(l);
+                lowerFh.add(fh);
+                String name = Linux.toUtf8(givenLower(i));
+                if ((nfsExport || (index && upper != null)) && fh == 0) {
+                    index = false;
+                    nfsExport = false;
+                    warn("fs on '" + name + "' does not support file handles, falling back to index=off,"
+                            + "nfs_export=off.");
+                }
+                if (xino == Xino.AUTO && upper != null && fh == 0) {
+                    xino = Xino.OFF;
+                    warn("fs on '" + name + "' does not support file handles, falling back to xino=off.");
+                }
+                if (fh != FsIdentity.FILEID_INO32_GEN) ino32All = false;
+            }
+
+            List<Fs> fss = new ArrayList<>();
+            long upperDev = upper == null ? -1 : Linux.stat(upper).dev();
+            fss.add(new Fs(upperDev, upper == null ? FsIdentity.NULL_UUID : blobUuid(upper)));
+            Set<LayerPaths.Id> traps = new LinkedHashSet<>();
+            if (upperId != null) traps.add(upperId);
+            if (workId != null) traps.add(workId);
+            if (workBaseId != null) traps.add(workBaseId);
+            List<Layer> lowers = new ArrayList<>();
+            for (int i = 0; i < lowerRoots.size(); i++) {
+                String l = lowerRoots.get(i);
+                long dev = Linux.stat(l).dev();
+                int fsid = -1;
+                for (int k = 0; k < fss.size(); k++) if (fss.get(k).dev == dev) fsid = k;
+                if (fsid < 0) {
+                    Fs fs = new Fs(dev, blobUuid(l));
+                    if (!lowerUuidOk(fss, fs.uuid, upper != null)) {
+                        fs.badUuid = true;
+                        boolean changed = false;
+                        if (xino == Xino.AUTO) {
+                            xino = Xino.OFF;
+                            changed = true;
+                        }
+                        if (index || nfsExport) {
+                            index = false;
+                            nfsExport = false;
+                            changed = true;
+                        }
+                        if (changed) {
+                            warn((isNull(fs.uuid) ? "null" : "conflicting") + " uuid in non-single lower fs '"
+                                    + Linux.toUtf8(LayerPaths.pd2(l)) + "', falling back to xino="
+                                    + xino.name().toLowerCase(Locale.ROOT) + ",index=off,nfs_export=off.");
+                        }
+                    }
+                    fss.add(fs);
+                    fsid = fss.size() - 1;
+                }
+                LayerPaths.Id lid = id(l);
+                if (!traps.add(lid)) throw refuse(Errno.ELOOP, "conflicting lowerdir path");
+                if (inUse.inUse(l)) reportInUse("lowerdir");
+                Fs fs = fss.get(fsid);
+                fs.isLower = true;
+                lowers.add(new Layer(i + 1, l, dev, fs.uuid, false, fsid, lowerFh.get(i) != 0,
+                        lowerFh.get(i) == FsIdentity.FILEID_INO32_GEN, fs.badUuid));
+            }
+            int numfs = fss.size();
+            boolean samefs = numfs - (upper == null ? 1 : 0) == 1;
+            int xinoBits;
+            if (samefs) {
+                if (xino == Xino.ON) info("\"xino=on\" is useless with all layers on same fs, ignore.");
+                xinoBits = 0;
+            } else if (xino == Xino.OFF) {
+                xinoBits = 0;
+            } else {
+                xinoBits = ino32All && upperFh == FsIdentity.FILEID_INO32_GEN ? 32 : ilog2(numfs - 1) + 2;
+            }
+            if (xinoBits > 0) info("\"xino\" feature enabled using " + xinoBits + " upper inode bits.");
+
+            // --- the overlay's own uuid (the kernel does this also for a read-only fallback) ---
+            byte[] overlayUuid = FsIdentity.NULL_UUID.clone();
+            if (upper != null && hasFsid()) overlayUuid = initUuid(upper);
+
+            // --- W/index ---
+            if (!readOnly && index) {
+                indexDir = WorkDir.create(workBase, WorkDir.INDEX, true, o.given().workDir(), this::warn);
+                if (indexDir == null) {
+                    warn("try deleting index dir or mounting with '-o index=off' to disable inodes index.");
+                    readOnly = true;
+                } else {
+                    LayerPaths.Id iid = id(indexDir);
+                    traps.remove(workId);
+                    if (!traps.add(iid)) throw refuse(Errno.ELOOP, "conflicting indexdir path");
+                    WorkDir.cleanupIndexTemps(indexDir, this::warn);
+                }
+            }
+
+            // --- overlapping layers, and layers inside another overlay's upper/work ---
+            if (upper != null) {
+                for (String a : LayerPaths.ancestors(upper)) if (inUse.inUse(a)) reportInUse("upperdir");
+                for (String a : LayerPaths.ancestors(workBase)) if (inUse.inUse(a)) reportInUse("workdir");
+            }
+            for (String l : lowerRoots) {
+                for (String a : LayerPaths.ancestors(l)) {
+                    if (traps.contains(id(a))) throw refuse(Errno.ELOOP, "overlapping lowerdir path");
+                    if (inUse.inUse(a)) reportInUse("lowerdir");
+                }
+            }
+
+            if (upper == null || readOnly) {
+                index = false;
+                if (upper != null && nfsExport) {
+                    warn("NFS export requires an index dir, falling back to nfs_export=off.");
+                    nfsExport = false;
+                }
+                indexDir = null;
+            }
+
+            Layer upperLayer = null;
+            if (upper != null) {
+                int fh = workDir != null ? upperFh : FsIdentity.canDecodeFh(upper);
+                upperLayer = new Layer(0, upper, upperDev, fss.getFirst().uuid, true, 0, fh != 0,
+                        fh == FsIdentity.FILEID_INO32_GEN, false);
+            }
+            OverlayOptions effective = o.with(redirect, index, nfsExport, uuid, xino, metacopy);
+            return new LayerStack(effective, upperLayer, lowers, workBase, workDir, indexDir,
+                    upper == null || readOnly, tmpfile, samefs, overlayUuid, warnings, xinoBits, renameWhiteout,
+                    dType, xattrs && upper != null, locks);
+        }
+
+        /** Without CAP_SYS_ADMIN trusted.* xattrs are out of reach; explicit features that need them fail. */
+        private void checkCapabilities() throws ErrnoException {
+            if (o.userxattr() || FsIdentity.capable(21 /* CAP_SYS_ADMIN */)) return;
+            if (o.isExplicit("redirect_dir") && redirect != RedirectDir.NOFOLLOW) {
+                throw refuse(Errno.EPERM, "redirect_dir requires permission to access trusted xattrs");
+            }
+        }
+
+        /** The checks the kernel makes while parsing each layer option, in the order the options were given. */
+        private void checkLayerDirs() throws ErrnoException {
+            List<String> order = new ArrayList<>();
+            for (String k : o.explicit()) if (k.equals("lowerdir") || k.equals("upperdir") || k.equals("workdir")) order.add(k);
+            for (String k : List.of("lowerdir", "upperdir", "workdir")) if (!order.contains(k)) order.add(k);
+            for (String k : order) {
+                switch (k) {
+                    case "lowerdir" -> {
+                        for (int i = 0; i < o.lowerDirs().size(); i++) {
+                            checkDir(o.lowerDirs().get(i), givenLower(i), false);
+                        }
+                    }
+                    case "upperdir" -> {
+                        if (o.upperDir() != null) checkDir(o.upperDir(), o.given().upperDir(), true);
+                    }
+                    default -> {
+                        if (o.workDir() != null) checkDir(o.workDir(), o.given().workDir(), true);
+                    }
+                }
+            }
+        }
+
+        private String givenLower(int i) {
+            List<String> g = o.given().lowerDirs();
+            return i < g.size() ? g.get(i) : o.lowerDirs().get(i);
+        }
+
+        private void checkDir(String path, String given, boolean upper) throws ErrnoException {
+            Stat st;
+            try {
+                st = Linux.stat(path);
+            } catch (ErrnoException e) {
+                throw refuse(e.errno(), "failed to resolve '" + Linux.toUtf8(MountOptions.unescape(given)) + "': "
+                        + LayerPaths.err(e));
+            }
+            if (!st.isDir()) throw refuse(Errno.EINVAL, "overlay: " + Linux.toUtf8(given) + " is not a directory");
+            if (upper && Linux.statfs(path).readOnly()) {
+                throw refuse(Errno.EINVAL, "overlay: filesystem on " + Linux.toUtf8(given) + " is read-only");
+            }
+        }
+
+        /** Takes the in-use lock; the kernel's ovl_inuse_trylock + ovl_report_in_use. */
+        private void claim(String dir, String name) throws ErrnoException {
+            boolean taken = !inUse.inUse(dir) && InUse.tryLock(dir, locks);
+            if (!taken) reportInUse(name);
+        }
+
+        private void reportInUse(String name) throws ErrnoException {
+            if (index) {
+                throw refuse(Errno.EBUSY, name + " is in-use as upperdir/workdir of another mount, mount with "
+                        + "'-o index=off' to override exclusive upperdir protection.");
+            }
+            warn(name + " is in-use as upperdir/workdir of another mount, accessing files from both mounts will "
+                    + "result in undefined behavior.");
+        }
+
+        /** {@code path} is {@code target} or lies below it (same filesystem). */
+        private static boolean within(String path, LayerPaths.Id target) throws ErrnoException {
+            if (id(path).equals(target)) return true;
+            for (String a : LayerPaths.ancestors(path)) if (id(a).equals(target)) return true;
+            return false;
+        }
+
+        private static LayerPaths.Id id(String path) throws ErrnoException {
+            return LayerPaths.Id.of(Linux.stat(path));
+        }
+
+        // --- W/work and the upper filesystem's features (the kernel's ovl_make_workdir) ---
+
+        private void makeWorkdir(String workBase) throws ErrnoException {
+            workDir = WorkDir.create(workBase, WorkDir.WORK, false, o.given().workDir(), this::warn);
+            if (workDir == null) return;             // read-only overlay; the kernel probes nothing more
+
+            dType = false;
+            for (DirEnt e : Linux.readdir(workBase)) {
+                if (!e.isDotOrDotDot() && e.type() != DirEnt.DT_UNKNOWN) dType = true;
+            }
+            if (!dType) warn("upper fs needs to support d_type.");
+
+            try {
+                Linux.close(Linux.openTmpfile(workDir, 0));
+                tmpfile = true;
+            } catch (ErrnoException e) {
+                tmpfile = false;
+                warn("upper fs does not support tmpfile.");
+            }
+
+            renameWhiteout = probeRenameWhiteout(workDir);
+            if (!renameWhiteout) warn("upper fs does not support RENAME_WHITEOUT.");
+
+            String opaque = o.xattrPrefix() + "opaque";
+            try {
+                Linux.lsetxattr(workDir, opaque, new byte[] {'0'}, 0);
+                try {
+                    Linux.lremovexattr(workDir, opaque);
+                } catch (ErrnoException ignored) {
+                    // best effort, as in the kernel
+                }
+            } catch (ErrnoException e) {
+                xattrs = false;
+                warn("failed to set xattr on upper");
+                if (redirect == RedirectDir.ON || redirect == RedirectDir.FOLLOW) {
+                    redirect = RedirectDir.NOFOLLOW;
+                    warn("...falling back to redirect_dir=nofollow.");
+                }
+                if (metacopy) {
+                    metacopy = false;
+                    warn("...falling back to metacopy=off.");
+                }
+                if (index) {
+                    index = false;
+                    warn("...falling back to index=off.");
+                }
+                if (hasFsid()) {
+                    uuid = Uuid.NULL;
+                    warn("...falling back to uuid=null.");
+                }
+                if (xino == Xino.AUTO) {
+                    xino = Xino.OFF;
+                    warn("...falling back to xino=off.");
+                }
+                if (e.errno() == Errno.EPERM && !o.userxattr()) info("try mounting with 'userxattr' option");
+            }
+
+            if (o.volatileMode()) {
+                try {
+                    WorkDir.createVolatileDirty(workDir);
+                } catch (ErrnoException e) {
+                    throw refuse(e.errno(), "Failed to create volatile/dirty file.");
+                }
+            }
+
+            upperFh = FsIdentity.canDecodeFh(workDir);
+            if (index && upperFh == 0) {
+                index = false;
+                warn("upper fs does not support file handles, falling back to index=off.");
+            }
+            if (upperFh != FsIdentity.FILEID_INO32_GEN) ino32All = false;
+            if (nfsExport && !index) {
+                warn("NFS export requires \"index=on\", falling back to nfs_export=off.");
+                nfsExport = false;
+            }
+        }
+
+        /**
+         * 1 if RENAME_WHITEOUT leaves a whiteout behind, 0 if the filesystem refuses the flag (EINVAL); any other
+         * failure fails the mount, as in the kernel.
+         */
+        private static boolean probeRenameWhiteout(String workDir) throws ErrnoException {
+            String a = workDir + "/" + tempName(), b = workDir + "/" + tempName();
+            Linux.close(Linux.open(a, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, 0));
+            try {
+                Linux.rename(a, b, Linux.RENAME_WHITEOUT);
+            } catch (ErrnoException e) {
+                quietUnlink(a);
+                if (e.errno() == Errno.EINVAL) return false;
+                throw e;
+            }
+            Stat w = Linux.lstatOrNull(a);
+            boolean ok = w != null && w.isWhiteout();
+            quietUnlink(a);
+            quietUnlink(b);
+            return ok;
+        }
+
+        private static String tempName() {
+            return "#" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1);
+        }
+
+        private static void quietUnlink(String p) {
+            try {
+                Linux.unlink(p);
+            } catch (ErrnoException ignored) {
+                // probe leftovers are '#' names: the next mount's cleanup removes them anyway
+            }
+        }
+
+        // --- uuids (format doc §5.8) ---
+
+        private boolean hasFsid() {
+            return uuid == Uuid.ON || uuid == Uuid.AUTO;
+        }
+
+        /** The UUID this overlay writes into fh blobs for objects on the filesystem of {@code dir}. */
+        private byte[] blobUuid(String dir) throws ErrnoException {
+            return uuid == Uuid.OFF ? FsIdentity.NULL_UUID.clone() : FsIdentity.fsUuid(dir);
+        }
+
+        /** The kernel's ovl_lower_uuid_ok, before the new filesystem is added to {@code fss}. */
+        private boolean lowerUuidOk(List<Fs> fss, byte[] u, boolean hasUpper) {
+            if (!nfsExport && !hasUpper) return true;
+            boolean offline = !index && !metacopy && redirect != RedirectDir.ON && xino != Xino.ON;
+            if (offline && isNull(u)) return false;
+            for (Fs fs : fss) {
+                if (fs.isLower && Arrays.equals(fs.uuid, u)) {
+                    fs.badUuid = true;
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /**
+         * Reads NS uuid from the upper root, or creates it when the kernel would: always with uuid=on, with
+         * uuid=auto only for a new overlay (root not yet marked impure). Falls back to uuid=null on failure.
+         */
+        private byte[] initUuid(String upper) {
+            String name = o.xattrPrefix() + "uuid";
+            boolean set = false;
+            int res;
+            try {
+                byte[] v = Linux.lgetxattrOrNull(upper, name);
+                if (v != null && v.length == 16) return v;
+                if (v != null) {
+                    res = v.length;                  // a short value: the kernel reports its length
+                } else {
+                    if (uuid == Uuid.AUTO) {
+                        byte[] impure = Linux.lgetxattrOrNull(upper, o.xattrPrefix() + "impure");
+                        if (impure != null && impure.length > 0) {
+                            uuid = Uuid.NULL;        // an existing overlay without uuid keeps having none
+                            return FsIdentity.NULL_UUID.clone();
+                        }
+                        if (impure == null) uuid = Uuid.ON;
+                    }
+                    byte[] fresh = uuidBytes(UUID.randomUUID());
+                    set = true;
+                    Linux.lsetxattr(upper, name, fresh, 0);
+                    return fresh;
+                }
+            } catch (ErrnoException e) {
+                res = e.errno() == Errno.ERANGE ? -Errno.ERANGE : -e.errno();
+            }
+            uuid = Uuid.NULL;
+            warn("failed to " + (set ? "set" : "get") + " uuid (" + Linux.toUtf8(LayerPaths.pd2(upper)) + ", err="
+                    + res + "); falling back to uuid=null.");
+            return FsIdentity.NULL_UUID.clone();
+        }
+
+        private static byte[] uuidBytes(UUID u) {
+            byte[] b = new byte[16];
+            long hi = u.getMostSignificantBits(), lo = u.getLeastSignificantBits();
+            for (int i = 0; i < 8; i++) {
+                b[i] = (byte) (hi >>> (56 - 8 * i));
+                b[8 + i] = (byte) (lo >>> (56 - 8 * i));
+            }
+            return b;
+        }
+
+        private static boolean isNull(byte[] u) {
+            for (byte x : u) if (x != 0) return false;
+            return true;
+        }
+
+        private static int ilog2(int n) {
+            return 31 - Integer.numberOfLeadingZeros(n);
+        }
+    }
+}
