@@ -52,7 +52,11 @@ public final class FsIdentity {
             return 0;
         }
         try {
-            if (h.type() == FILEID_INO32_GEN && Linux.statfs(dir).type() != XFS_SUPER_MAGIC) return FILEID_INO32_GEN;
+            // the generic encoder writes inode + generation: type 1, 8 bytes. tmpfs has its own encoder that also
+            // says type 1 but with 12 bytes; XFS has its own that matches exactly, so it is told apart by magic.
+            if (h.type() == FILEID_INO32_GEN && h.length() == 8 && Linux.statfs(dir).type() != XFS_SUPER_MAGIC) {
+                return FILEID_INO32_GEN;
+            }
         } catch (ErrnoException e) {
             return -1;
         }

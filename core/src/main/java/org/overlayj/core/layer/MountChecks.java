@@ -40,10 +40,23 @@ public final class MountChecks {
 
     /** Verifies and prepares the layers of {@code o}; the returned stack holds the in-use locks until closed. */
     public static LayerStack prepare(OverlayOptions o) throws ErrnoException {
-        Run r = new Run(o);
+        return prepare(o, m -> { });
+    }
+
+    /**
+     * As {@link #prepare(OverlayOptions)}, and every message the kernel would log for this mount (warnings,
+     * notices and the final refusal, kernel text) is also passed to {@code messages}, in order.
+     */
+    public static LayerStack prepare(OverlayOptions o, java.util.function.Consumer<String> messages)
+            throws ErrnoException {
+        Run r = new Run(o, messages);
         try {
             return r.run();
-        } catch (ErrnoException | RuntimeException e) {
+        } catch (ErrnoException e) {
+            r.locks.close();
+            if (e != r.refused) messages.accept(e.detail());
+            throw e;
+        } catch (RuntimeException e) {
             r.locks.close();
             throw e;
         }
@@ -66,6 +79,8 @@ public final class MountChecks {
         final List<String> warnings = new ArrayList<>();
         final InUse.Locks locks = new InUse.Locks();
         final InUse.Snapshot inUse = new InUse.Snapshot();
+        final java.util.function.Consumer<String> messages;
+        ErrnoException refused;
         RedirectDir redirect;
         boolean index, nfsExport, metacopy;
         Uuid uuid;
@@ -76,8 +91,9 @@ public final class MountChecks {
         int upperFh = FsIdentity.FILEID_INO32_GEN;
         boolean ino32All = true;
 
-        Run(OverlayOptions o) {
+        Run(OverlayOptions o, java.util.function.Consumer<String> messages) {
             this.o = o;
+            this.messages = messages;
             redirect = o.redirectDir();
             index = o.index();
             nfsExport = o.nfsExport();
@@ -89,16 +105,20 @@ public final class MountChecks {
         void warn(String text) {
             LOG.warn("{}", text);
             warnings.add(text);
+            messages.accept(text);
         }
 
         void info(String text) {
             LOG.info("{}", text);
             warnings.add(text);
+            messages.accept(text);
         }
 
         ErrnoException refuse(int errno, String text) {
             LOG.error("{}", text);
-            return new ErrnoException(errno, text);
+            messages.accept(text);
+            refused = new ErrnoException(errno, text);
+            return refused;
         }
 
         LayerStack run() throws ErrnoException {
@@ -215,7 +235,7 @@ public final class MountChecks {
             if (upper != null && hasFsid()) overlayUuid = initUuid(upper);
 
             // --- W/index ---
-            if (!readOnly && index) {
+            if (upper != null && !readOnly && index) {
                 indexDir = WorkDir.create(workBase, WorkDir.INDEX, true, o.given().workDir(), this::warn);
                 if (indexDir == null) {
                     warn("try deleting index dir or mounting with '-o index=off' to disable inodes index.");
