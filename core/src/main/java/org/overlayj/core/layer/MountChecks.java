@@ -175,19 +175,20 @@ public final class MountChecks {
 
             List<Fs> fss = new ArrayList<>();
             long upperDev = upper == null ? -1 : Linux.stat(upper).dev();
-            fss.add(new Fs(upperDev, upper == null ? FsIdentity.NULL_UUID : blobUuid(upper)));
+            fss.add(new Fs(upperDev, upper == null ? FsIdentity.NULL_UUID : FsIdentity.fsUuid(upper)));
             Set<LayerPaths.Id> traps = new LinkedHashSet<>();
             if (upperId != null) traps.add(upperId);
             if (workId != null) traps.add(workId);
             if (workBaseId != null) traps.add(workBaseId);
-            List<Layer> lowers = new ArrayList<>();
+            List<Integer> lowerFsid = new ArrayList<>();
+            List<Long> lowerDev = new ArrayList<>();
             for (int i = 0; i < lowerRoots.size(); i++) {
                 String l = lowerRoots.get(i);
                 long dev = Linux.stat(l).dev();
                 int fsid = -1;
                 for (int k = 0; k < fss.size(); k++) if (fss.get(k).dev == dev) fsid = k;
                 if (fsid < 0) {
-                    Fs fs = new Fs(dev, blobUuid(l));
+                    Fs fs = new Fs(dev, FsIdentity.fsUuid(l));
                     if (!lowerUuidOk(fss, fs.uuid, upper != null)) {
                         fs.badUuid = true;
                         boolean changed = false;
@@ -212,10 +213,9 @@ public final class MountChecks {
                 LayerPaths.Id lid = id(l);
                 if (!traps.add(lid)) throw refuse(Errno.ELOOP, "conflicting lowerdir path");
                 if (inUse.inUse(l)) reportInUse("lowerdir");
-                Fs fs = fss.get(fsid);
-                fs.isLower = true;
-                lowers.add(new Layer(i + 1, l, dev, fs.uuid, false, fsid, lowerFh.get(i) != 0,
-                        lowerFh.get(i) == FsIdentity.FILEID_INO32_GEN, fs.badUuid));
+                fss.get(fsid).isLower = true;
+                lowerFsid.add(fsid);
+                lowerDev.add(dev);
             }
             int numfs = fss.size();
             boolean samefs = numfs - (upper == null ? 1 : 0) == 1;
@@ -232,7 +232,20 @@ public final class MountChecks {
 
             // --- the overlay's own uuid (the kernel does this also for a read-only fallback) ---
             byte[] overlayUuid = FsIdentity.NULL_UUID.clone();
-            if (upper != null && hasFsid()) overlayUuid = initUuid(upper);
+            if (uuid == Uuid.OFF && numfs > 1) {
+                // null uuids in fh blobs cannot tell filesystems apart
+                warn("The uuid=off requires a single fs for lower and upper, falling back to uuid=null.");
+                uuid = Uuid.NULL;
+            } else if (upper != null && hasFsid()) {
+                overlayUuid = initUuid(upper);
+            }
+            List<Layer> lowers = new ArrayList<>();
+            for (int i = 0; i < lowerRoots.size(); i++) {
+                Fs fs = fss.get(lowerFsid.get(i));
+                lowers.add(new Layer(i + 1, lowerRoots.get(i), lowerDev.get(i), blobUuid(fs), false,
+                        lowerFsid.get(i), lowerFh.get(i) != 0, lowerFh.get(i) == FsIdentity.FILEID_INO32_GEN,
+                        fs.badUuid));
+            }
 
             // --- W/index ---
             if (upper != null && !readOnly && index) {
@@ -272,7 +285,7 @@ public final class MountChecks {
             Layer upperLayer = null;
             if (upper != null) {
                 int fh = workDir != null ? upperFh : FsIdentity.canDecodeFh(upper);
-                upperLayer = new Layer(0, upper, upperDev, fss.getFirst().uuid, true, 0, fh != 0,
+                upperLayer = new Layer(0, upper, upperDev, blobUuid(fss.getFirst()), true, 0, fh != 0,
                         fh == FsIdentity.FILEID_INO32_GEN, false);
             }
             OverlayOptions effective = o.with(redirect, index, nfsExport, uuid, xino, metacopy);
@@ -472,9 +485,9 @@ public final class MountChecks {
             return uuid == Uuid.ON || uuid == Uuid.AUTO;
         }
 
-        /** The UUID this overlay writes into fh blobs for objects on the filesystem of {@code dir}. */
-        private byte[] blobUuid(String dir) throws ErrnoException {
-            return uuid == Uuid.OFF ? FsIdentity.NULL_UUID.clone() : FsIdentity.fsUuid(dir);
+        /** The UUID this overlay writes into fh blobs for objects on {@code fs}: zeros under uuid=off. */
+        private byte[] blobUuid(Fs fs) {
+            return uuid == Uuid.OFF ? FsIdentity.NULL_UUID.clone() : fs.uuid.clone();
         }
 
         /** The kernel's ovl_lower_uuid_ok, before the new filesystem is added to {@code fss}. */

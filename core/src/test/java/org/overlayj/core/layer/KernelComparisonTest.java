@@ -160,22 +160,75 @@ class KernelComparisonTest {
                 c("uuid-off", STD + ",uuid=off"),
                 c("uuid-null", STD + ",uuid=null"),
                 c("uuid-on-lower-only", "lowerdir=$D/l1:$D/l2,uuid=on"),
+                c("uuid-off-lower-only", "lowerdir=$D/l1:$D/l2,uuid=off"),
+                c("uuid-off-index", STD + ",uuid=off,index=on"),
                 c("userxattr", STD + ",userxattr"),
                 c("userxattr-index", STD + ",userxattr,index=on"),
                 c("tmpfs-lower-xino-auto", "lowerdir=$D/t,upperdir=$D/u,workdir=$D/w,xino=auto",
                         (d, f) -> f.tmpfs(LayerFixture.mkdirs(d + "/t"), false)),
                 c("xino-on-samefs", STD + ",xino=on"),
+                c("upper-ramfs", "lowerdir=$D/l1,upperdir=$D/r/u,workdir=$D/r/w", (d, f) -> ramfs(d, f)),
+                c("upper-ramfs-index", "lowerdir=$D/l1,upperdir=$D/r/u,workdir=$D/r/w,index=on,xino=auto",
+                        (d, f) -> ramfs(d, f)),
+                c("work-bind-same-fs", "lowerdir=$D/l1,upperdir=$D/u,workdir=$D/wb", (d, f) -> {
+                    Linux.mount(d + "/w", LayerFixture.mkdirs(d + "/wb"), "none", LayerFixture.MS_BIND, null);
+                    f.pushMount(d + "/wb");
+                }),
+                c("lowerdir-reset", "lowerdir=$D/l1,lowerdir=,upperdir=$D/u,workdir=$D/w"),
+                c("missing-lower-and-upper", "upperdir=$D/nope2,lowerdir=$D/nope1,workdir=$D/w"),
+                c("lower-in-use-index", "lowerdir=$D/l1:$D/l2,upperdir=$D/u,workdir=$D/w,index=on",
+                        (d, f) -> otherOverlay(d, f, "/l2")),
+                c("lower-in-use-noindex", "lowerdir=$D/l1:$D/l2,upperdir=$D/u,workdir=$D/w",
+                        (d, f) -> otherOverlay(d, f, "/l2")),
+                c("upper-below-other-upper", "lowerdir=$D/l1,upperdir=$D/l2/s,workdir=$D/l2/w,index=on", (d, f) -> {
+                    LayerFixture.mkdirs(d + "/l2/s");
+                    LayerFixture.mkdirs(d + "/l2/w");
+                    otherOverlay(d, f, "/l2");
+                }),
+                c("uuid-short", STD, (d, f) -> Linux.lsetxattr(d + "/u", "trusted.overlay.uuid", new byte[4], 0)),
+                c("uuid-impure-empty", STD, (d, f) ->
+                        Linux.lsetxattr(d + "/u", "trusted.overlay.impure", new byte[0], 0)),
+                c("uuid-on-impure", STD + ",uuid=on", (d, f) ->
+                        Linux.lsetxattr(d + "/u", "trusted.overlay.impure", new byte[] {'y'}, 0)),
+                c("userxattr-volatile", STD + ",userxattr,volatile"),
+                c("volatile-lower-only", "lowerdir=$D/l1:$D/l2,volatile"),
+                c("work-deep-index", STD + ",index=on,nfs_export=on", (d, f) -> LayerFixture.touch(d + "/w/work/a/b/c")),
+                c("xino-on-tmpfs", "lowerdir=$D/t:$D/l1,upperdir=$D/u,workdir=$D/w,xino=on",
+                        (d, f) -> f.tmpfs(LayerFixture.mkdirs(d + "/t"), false)),
+                c("nfs-export-tmpfs-lower", "lowerdir=$D/t,upperdir=$D/u,workdir=$D/w,nfs_export=on",
+                        (d, f) -> f.tmpfs(LayerFixture.mkdirs(d + "/t"), false)),
+                c("two-tmpfs-lowers-uuid-off", "lowerdir=$D/t:$D/t2,upperdir=$D/u,workdir=$D/w,uuid=off,xino=auto",
+                        (d, f) -> {
+                            f.tmpfs(LayerFixture.mkdirs(d + "/t"), false);
+                            f.tmpfs(LayerFixture.mkdirs(d + "/t2"), false);
+                        }),
+                c("default-permissions", STD + ",default_permissions,fsync=strict"),
                 c("ramfs-lower-index", "lowerdir=$D/r,upperdir=$D/u,workdir=$D/w,index=on,nfs_export=on", (d, f) -> {
                     Linux.mount("ramfs", LayerFixture.mkdirs(d + "/r"), "ramfs", 0, null);
                     f.pushMount(d + "/r");
                 }));
     }
 
+    static void ramfs(String d, LayerFixture f) throws Exception {
+        Linux.mount("ramfs", LayerFixture.mkdirs(d + "/r"), "ramfs", 0, null);
+        f.pushMount(d + "/r");
+        LayerFixture.mkdirs(d + "/r/u");
+        LayerFixture.mkdirs(d + "/r/w");
+    }
+
+    /** Another (kernel) overlay whose upper is {@code d + upperRel}. */
+    static void otherOverlay(String d, LayerFixture f, String upperRel) throws Exception {
+        LayerFixture.mkdirs(d + "/w2");
+        f.overlay(LayerFixture.mkdirs(d + "/m2"), "lowerdir=" + d + "/l1,upperdir=" + d + upperRel + ",workdir=" + d
+                + "/w2");
+    }
+
     static final Set<String> MASKED = Set.of("trusted.overlay.uuid", "user.overlay.uuid");
     static final Set<String> SKIPPED = Set.of("trusted.overlay.origin", "trusted.overlay.upper",
             "user.overlay.origin", "user.overlay.upper");
 
-    record Outcome(int errno, List<String> messages, List<String> after, List<String> before) {}
+    /** shown: the options as /proc/mounts shows them for an accepted mount ("rw,lowerdir=..."), else null. */
+    record Outcome(int errno, List<String> messages, List<String> after, List<String> before, String shown) {}
 
     @TestFactory Stream<DynamicTest> sameAsTheKernel() {
         return cases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> compare(c)));
@@ -195,6 +248,7 @@ class KernelComparisonTest {
                     continue;                        // may be another process's overlay lines: retry
                 }
                 assertEquals(k.after(), o.after(), what + ": layers after the mount attempt");
+                assertEquals(k.shown(), o.shown(), what + ": effective options as /proc/mounts shows them");
                 if (k.errno() != 0 && k.before().equals(k.after())) {
                     assertEquals(o.before(), o.after(), what + ": a refused mount left the layers untouched");
                 }
@@ -221,17 +275,48 @@ class KernelComparisonTest {
         List<String> before = snap(d);
         int errno = 0;
         List<String> lines;
+        String shown = null;
         try (KernelLog log = new KernelLog()) {
             try {
                 Linux.mount("overlay", d + "/m", "overlay", 0, Linux.fromUtf8(c.options().replace("$D", d)));
-                Linux.umount(d + "/m", 0);
+                try {
+                    shown = superOptions(d + "/m");
+                } finally {
+                    Linux.umount(d + "/m", 0);
+                }
             } catch (ErrnoException e) {
                 errno = e.errno();
             }
             lines = log.overlayLines();
         }
         List<String> msgs = lines.stream().map(l -> l.replace(d, "$D")).toList();
-        return new Outcome(errno, msgs, snap(d), before);
+        return new Outcome(errno, msgs, snap(d), before, shown == null ? null : shown.replace(d, "$D"));
+    }
+
+    /** The superblock options of the mount at {@code target} from /proc/self/mountinfo, octal escapes undone. */
+    static String superOptions(String target) throws Exception {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/mountinfo"),
+                java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            String[] f = line.split(" ");
+            if (!unoctal(f[4]).equals(target)) continue;
+            String[] tail = line.substring(line.indexOf(" - ") + 3).split(" ");
+            return unoctal(tail[2]);
+        }
+        throw new AssertionError("no mountinfo line for " + target);
+    }
+
+    static String unoctal(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) == '\\' && i + 3 < s.length() + 1 && s.substring(i + 1, Math.min(s.length(), i + 4))
+                    .matches("[0-7]{3}")) {
+                b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+                i += 3;
+            } else {
+                b.append(s.charAt(i));
+            }
+        }
+        return b.toString();
     }
 
     static Outcome ours(Case c, int attempt) throws Exception {
@@ -241,17 +326,21 @@ class KernelComparisonTest {
         List<String> before = snap(d);
         List<String> msgs = new ArrayList<>();
         int errno = 0;
+        String shown = null;
         try {
             MountOptions.Parsed p = MountOptions.parse(Linux.fromUtf8(c.options().replace("$D", d)), d,
                     ModuleDefaults.current());
             msgs.addAll(p.warnings());
             try (LayerStack s = MountChecks.prepare(p.overlay(), msgs::add)) {
                 // accepted; the stack's locks are released at once, as the kernel mount was unmounted
+                shown = (s.readOnly() ? "ro," : "rw,") + Linux.toUtf8(s.options().show(ModuleDefaults.current(),
+                        s.samefs()));
             }
         } catch (ErrnoException e) {
             errno = e.errno();
             if (msgs.isEmpty() || !msgs.getLast().equals(e.detail())) msgs.add(e.detail());
         }
-        return new Outcome(errno, msgs.stream().map(l -> l.replace(d, "$D")).toList(), snap(d), before);
+        return new Outcome(errno, msgs.stream().map(l -> l.replace(d, "$D")).toList(), snap(d), before,
+                shown == null ? null : shown.replace(d, "$D"));
     }
 }
