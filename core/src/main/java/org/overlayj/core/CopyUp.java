@@ -27,14 +27,35 @@ final class CopyUp {
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
         if (n.parent == null) throw OverlayFs.err(Errno.ESTALE, "disconnected object without an upper inode");
         copyUp(n.parent);
-        Node.Lower lo = n.topLower();
-        Stat st = Linux.lstat(lo.path());
         String parentUpper = fs.upperPath(n.parent);
         String dest = parentUpper + "/" + n.name;
-        Stat parentSt = Linux.lstat(parentUpper);
-
-        fs.setImpure(parentUpper);
+        if (n.indexPath != null) {
+            // Another alias of this lower hard link was copied up already: only the link-up is left.
+            fs.index.linkUp(n.indexPath, dest, parentUpper);
+            n.indexPath = null;
+            n.upper = true;
+            return;
+        }
+        Node.Lower lo = n.topLower();
+        Stat st = Linux.lstat(lo.path());
         byte[] origin = originOf(lo);
+        if (fs.index.indexes(st) && origin.length > 0) {
+            fs.index.remember(n, st.nlink());
+            String ip = fs.index.path(origin);
+            if (Linux.lstatOrNull(ip) == null) {
+                // Built straight into the index under its final name; the alias is linked to it next (§4.5).
+                if (st.isReg()) copyRegular(lo.path(), st, origin, ip);
+                else copyOther(lo.path(), st, origin, ip);
+                fs.index.storeOffset(ip, st.nlink() - 1);
+            }
+            fs.index.linkUp(ip, dest, parentUpper);
+            n.indexed = true;
+            n.lowerNlink = st.nlink();
+            n.upper = true;
+            return;
+        }
+        Stat parentSt = Linux.lstat(parentUpper);
+        fs.setImpure(parentUpper);
         if (st.isReg()) {
             copyRegular(lo.path(), st, origin, dest);
         } else {

@@ -93,7 +93,8 @@ final class Lookup {
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
-        return place(dir, name, upper, lowers, lowerTop);
+        String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
+        return place(dir, name, upper, lowers, lowerTop, indexPath);
     }
 
     /** The path of directory {@code dir} in a lower layer, or null when it has no directory there. */
@@ -135,15 +136,36 @@ final class Lookup {
     }
 
     /** Builds or refreshes the node for what was found, at (dir, name). */
-    Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop) throws ErrnoException {
+    private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath)
+            throws ErrnoException {
         int type = upper != null ? upper.st().type() : lowerTop.type();
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inode(ino, type);
         n.parent = dir;
         n.name = name;
         n.upper = upper != null;
-        if (n.upper) n.indexPath = null;
+        n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);
+        if (type != Stat.S_IFDIR) {
+            if (upper == null) {
+                n.indexed = indexPath != null;
+                n.lowerNlink = lowerTop.nlink();
+            } else {
+                OverlayFs.OriginInfo o = fs.decodeOrigin(fs.getX(upper.path(), OverlayXattr.ORIGIN));
+                n.lowerNlink = o == null ? 0 : o.nlink();
+                n.indexed = o != null && indexed(upper.path(), upper.st());
+            }
+        } else if (upper != null && !lowers.isEmpty() && !fs.layers.readOnly() && !hasOrigin(upper.path())) {
+            // A merge dir whose upper copy lacks an origin (made by another tool): record it, as the kernel does at
+            // lookup (format doc E15), so its whiteouts stay hidden even if the lower goes away.
+            Node.Lower lo = lowers.getFirst();
+            try {
+                fs.setX(upper.path(), OverlayXattr.ORIGIN, fs.blobOf(lo.path(), lo.layer()).bytes());
+            } catch (ErrnoException e) {
+                fs.setX(upper.path(), OverlayXattr.ORIGIN, new byte[0]);
+            }
+            fs.setImpure(fs.upperPath(dir));
+        }
         if (type == Stat.S_IFDIR) {
             // The lowers list is the whole stack this directory merges: children are looked up in those only.
             n.merge = lowers.size() + (upper != null ? 1 : 0) > 1 || upper != null && hasOrigin(upper.path());

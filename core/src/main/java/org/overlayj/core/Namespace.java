@@ -148,6 +148,7 @@ final class Namespace {
             Linux.link(src, dest);
         }
         if (hasOrigin(src)) fs.setImpure(fs.upperPath(newDir));
+        if (node.indexed) fs.index.adjust(node, +1);
         changed(newDir);
         return node;
     }
@@ -170,8 +171,30 @@ final class Namespace {
         Permissions.sticky(dirAttr, attr(child), c);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
+        String indexPath = prepareIndexedRemoval(child);
         removeEntry(dir, name, child);
+        finishIndexedRemoval(child, indexPath);
         changed(dir);
+    }
+
+    /**
+     * An alias of an indexed lower object is copied up (linked to the index) before it is removed, so the union
+     * count has an upper inode to live on (format doc §5.5). Returns the index entry to check afterwards.
+     */
+    private String prepareIndexedRemoval(Node child) throws ErrnoException {
+        if (child.isDir() || !fs.index.on()) return null;
+        if (!child.upper && (child.indexPath != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
+            copyUp.copyUp(child);
+        }
+        if (!child.upper || !child.indexed) return null;
+        byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
+        return origin == null || origin.length == 0 ? null : fs.index.path(origin);
+    }
+
+    private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
+        if (indexPath == null) return;
+        fs.index.adjust(child, -1);
+        fs.index.afterUnlink(indexPath);
     }
 
     /**
@@ -275,6 +298,7 @@ final class Namespace {
         String tgtRedirect = tgtNeedsRedirect ? redirectFor(tgt, newDir, newName, samedir) : null;
         copyUp.copyUp(src);
         if (exchange) copyUp.copyUp(tgt);
+        String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
         String srcUp = fs.upperPath(oldDir) + "/" + oldName;
         String dstUp = fs.upperPath(newDir) + "/" + newName;
 
@@ -305,6 +329,7 @@ final class Namespace {
                 Linux.rename(srcUp, dstUp, 0);
             }
             if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
+            finishIndexedRemoval(tgt, tgtIndex);
         }
         src.parent = newDir;
         src.name = newName;

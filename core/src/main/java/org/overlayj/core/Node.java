@@ -26,6 +26,10 @@ public final class Node {
     boolean upper;
     /** For an indexed object reached with no upper alias: the index entry that is its upper inode. */
     String indexPath;
+    /** The upper inode is (or will be) an index entry: union nlink rules apply (format doc §5.5). */
+    boolean indexed;
+    /** Link count of the lower (origin) inode, for the union count rules. */
+    int lowerNlink;
     /** Lower inodes, top-down: one for a non-directory, the merged stack for a directory. */
     List<Lower> lowers;
     /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */

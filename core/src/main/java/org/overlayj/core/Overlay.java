@@ -31,6 +31,7 @@ public final class Overlay implements AutoCloseable {
         this.readdir = new Readdir(fs, lookup);
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
+        if (fs.index.on()) fs.index.verifyAtMount();
         this.root = lookup.root();
         fs.root = root;
     }
@@ -103,7 +104,8 @@ public final class Overlay implements AutoCloseable {
             if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
             st = Linux.fstat(fd); // unlinked while open
         }
-        int nlink = n.isDir() && n.merge ? 1 : st.nlink();
+        int nlink = n.isDir() && n.merge ? 1
+                : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);

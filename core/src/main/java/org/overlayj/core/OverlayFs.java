@@ -40,6 +40,7 @@ final class OverlayFs {
     /** Small fs ids for inode numbers when layers are on several filesystems (xino-like high bits). */
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
+    final Index index = new Index(this);
 
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 
@@ -92,6 +93,7 @@ final class OverlayFs {
     /** The real inode that supplies this node's attributes and data: upper if any, else the top lower. */
     String realPath(Node n) {
         if (n.upper) return upperPath(n);
+        if (n.indexPath != null) return n.indexPath;
         return n.topLower().path();
     }
 
@@ -164,6 +166,13 @@ final class OverlayFs {
             }
         }
         return null;
+    }
+
+    /** open_by_handle_at on the filesystem with st_dev {@code dev} (O_PATH result). */
+    int openByHandle(long dev, Fh fh) throws ErrnoException {
+        Integer mfd = mountFds.get(dev);
+        if (mfd == null) throw err(Errno.ESTALE, "no layer on that filesystem");
+        return Linux.openByHandle(mfd, fh.handle(), Linux.O_PATH);
     }
 
     /** The fh blob of a real inode (for origin, index names, handles). */

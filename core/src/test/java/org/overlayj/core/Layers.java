@@ -44,18 +44,23 @@ final class Layers implements AutoCloseable {
         kernelMounted = true;
     }
 
-    void kernelUmount() throws Exception {
+    void kernelUmount() throws IOException {
         if (kernelMounted) Linux.umount(mnt.toString(), 0);
         kernelMounted = false;
     }
 
-    static void sh(String cmd) throws IOException, InterruptedException {
+    static void sh(String cmd) throws IOException {
         Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
-        if (p.waitFor() != 0) throw new IOException("failed: " + cmd + "\n" + out);
+        try {
+            if (p.waitFor() != 0) throw new IOException("failed: " + cmd + "\n" + out);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
     }
 
-    @Override public void close() throws Exception {
+    @Override public void close() throws IOException {
         try {
             kernelUmount();
         } finally {
