@@ -97,6 +97,21 @@ final class OverlayFs {
         return n.topLower().path();
     }
 
+    /** A decoded object with no known name is reached through the fd its handle opened. */
+    static boolean isFdPath(String path) {
+        return path.startsWith("/proc/self/fd/");
+    }
+
+    /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
+    Stat statReal(String path) throws ErrnoException {
+        return isFdPath(path) ? Linux.stat(path) : Linux.lstat(path);
+    }
+
+    /** open of a real path, never following a symlink inside a layer (but following a /proc/self/fd link). */
+    int openReal(String path, int flags) throws ErrnoException {
+        return Linux.open(path, isFdPath(path) ? flags & ~Linux.O_NOFOLLOW : flags | Linux.O_NOFOLLOW, 0);
+    }
+
     // --- markers ---------------------------------------------------------------------------------------------------
 
     byte[] getX(String path, String marker) throws ErrnoException {
