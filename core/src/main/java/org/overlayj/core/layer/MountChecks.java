@@ -202,7 +202,7 @@ public final class MountChecks {
                             changed = true;
                         }
                         if (changed) {
-                            warn((isNull(fs.uuid) ? "null" : "conflicting") + " uuid in non-single lower fs '"
+                            warn((isNull(fs.uuid) ? "null" : "conflicting") + " uuid detected in lower fs '"
                                     + Linux.toUtf8(LayerPaths.pd2(l)) + "', falling back to xino="
                                     + xino.name().toLowerCase(Locale.ROOT) + ",index=off,nfs_export=off.");
                         }

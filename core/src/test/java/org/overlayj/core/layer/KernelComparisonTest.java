@@ -202,6 +202,19 @@ class KernelComparisonTest {
                             f.tmpfs(LayerFixture.mkdirs(d + "/t"), false);
                             f.tmpfs(LayerFixture.mkdirs(d + "/t2"), false);
                         }),
+                c("null-uuid-lower-xino-auto", "lowerdir=$D/e1,upperdir=$D/u,workdir=$D/w,xino=auto",
+                        (d, f) -> f.loopExt4(LayerFixture.mkdirs(d + "/e1"), "clear")),
+                c("null-uuid-lower-index", "lowerdir=$D/e1,upperdir=$D/u,workdir=$D/w,index=on",
+                        (d, f) -> f.loopExt4(LayerFixture.mkdirs(d + "/e1"), "clear")),
+                c("same-uuid-lowers-index", "lowerdir=$D/e1:$D/e2,upperdir=$D/u,workdir=$D/w,index=on", (d, f) -> {
+                    f.loopExt4(LayerFixture.mkdirs(d + "/e1"), SAME_UUID);
+                    f.loopExt4(LayerFixture.mkdirs(d + "/e2"), SAME_UUID);
+                }),
+                c("same-uuid-lowers-lower-only-nfs", "lowerdir=$D/e1:$D/e2,nfs_export=on,redirect_dir=nofollow",
+                        (d, f) -> {
+                            f.loopExt4(LayerFixture.mkdirs(d + "/e1"), SAME_UUID);
+                            f.loopExt4(LayerFixture.mkdirs(d + "/e2"), SAME_UUID);
+                        }),
                 c("default-permissions", STD + ",default_permissions,fsync=strict"),
                 c("ramfs-lower-index", "lowerdir=$D/r,upperdir=$D/u,workdir=$D/w,index=on,nfs_export=on", (d, f) -> {
                     Linux.mount("ramfs", LayerFixture.mkdirs(d + "/r"), "ramfs", 0, null);
@@ -222,6 +235,8 @@ class KernelComparisonTest {
         f.overlay(LayerFixture.mkdirs(d + "/m2"), "lowerdir=" + d + "/l1,upperdir=" + d + upperRel + ",workdir=" + d
                 + "/w2");
     }
+
+    static final String SAME_UUID = "0badc0de-1234-5678-9abc-def012345678";
 
     static final Set<String> MASKED = Set.of("trusted.overlay.uuid", "user.overlay.uuid");
     static final Set<String> SKIPPED = Set.of("trusted.overlay.origin", "trusted.overlay.upper",

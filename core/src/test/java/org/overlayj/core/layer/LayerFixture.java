@@ -67,6 +67,24 @@ final class LayerFixture implements AutoCloseable {
         mounts.push(at);
     }
 
+    /**
+     * A small ext4 image with the given UUID ("clear" for a null one), loop-mounted at {@code at}. mount(8)
+     * sets autoclear, so unmounting frees the loop device too.
+     */
+    void loopExt4(String at, String uuid) throws Exception {
+        Path img = Files.createTempFile(base, "img-", ".ext4");
+        run("truncate", "-s", "8M", img.toString());
+        run("mkfs.ext4", "-q", "-F", "-U", uuid, img.toString());
+        run("mount", "-o", "loop", img.toString(), at);
+        mounts.push(at);
+    }
+
+    static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) throw new AssertionError(String.join(" ", cmd) + " failed: " + out);
+    }
+
     void pushMount(String at) {
         mounts.push(at);
     }
