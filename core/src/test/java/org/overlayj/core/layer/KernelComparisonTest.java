@@ -215,6 +215,10 @@ class KernelComparisonTest {
                             f.loopExt4(LayerFixture.mkdirs(d + "/e1"), SAME_UUID);
                             f.loopExt4(LayerFixture.mkdirs(d + "/e2"), SAME_UUID);
                         }),
+                c("relative-paths", "lowerdir=$R/l1:$R/l2,upperdir=$R/u,workdir=$R/w"),
+                c("relative-missing", "lowerdir=$R/l1:$R/nope,upperdir=$R/u,workdir=$R/w"),
+                c("relative-not-dir", "lowerdir=$R/l1,upperdir=$R/l1/a,workdir=$R/w"),
+                c("relative-useless-workdir", "lowerdir=$R/l1:$R/l2,workdir=$R/w"),
                 c("default-permissions", STD + ",default_permissions,fsync=strict"),
                 c("ramfs-lower-index", "lowerdir=$D/r,upperdir=$D/u,workdir=$D/w,index=on,nfs_export=on", (d, f) -> {
                     Linux.mount("ramfs", LayerFixture.mkdirs(d + "/r"), "ramfs", 0, null);
@@ -293,7 +297,7 @@ class KernelComparisonTest {
         String shown = null;
         try (KernelLog log = new KernelLog()) {
             try {
-                Linux.mount("overlay", d + "/m", "overlay", 0, Linux.fromUtf8(c.options().replace("$D", d)));
+                Linux.mount("overlay", d + "/m", "overlay", 0, Linux.fromUtf8(expand(c.options(), d)));
                 try {
                     shown = superOptions(d + "/m");
                 } finally {
@@ -304,8 +308,8 @@ class KernelComparisonTest {
             }
             lines = log.overlayLines();
         }
-        List<String> msgs = lines.stream().map(l -> l.replace(d, "$D")).toList();
-        return new Outcome(errno, msgs, snap(d), before, shown == null ? null : shown.replace(d, "$D"));
+        List<String> msgs = lines.stream().map(l -> normalize(l, d)).toList();
+        return new Outcome(errno, msgs, snap(d), before, shown == null ? null : normalize(shown, d));
     }
 
     /** The superblock options of the mount at {@code target} from /proc/self/mountinfo, octal escapes undone. */
@@ -343,8 +347,8 @@ class KernelComparisonTest {
         int errno = 0;
         String shown = null;
         try {
-            MountOptions.Parsed p = MountOptions.parse(Linux.fromUtf8(c.options().replace("$D", d)), d,
-                    ModuleDefaults.current());
+            MountOptions.Parsed p = MountOptions.parse(Linux.fromUtf8(expand(c.options(), d)),
+                    Linux.fromUtf8(System.getProperty("user.dir")), ModuleDefaults.current());
             msgs.addAll(p.warnings());
             try (LayerStack s = MountChecks.prepare(p.overlay(), msgs::add)) {
                 // accepted; the stack's locks are released at once, as the kernel mount was unmounted
@@ -355,7 +359,21 @@ class KernelComparisonTest {
             errno = e.errno();
             if (msgs.isEmpty() || !msgs.getLast().equals(e.detail())) msgs.add(e.detail());
         }
-        return new Outcome(errno, msgs.stream().map(l -> l.replace(d, "$D")).toList(), snap(d), before,
-                shown == null ? null : shown.replace(d, "$D"));
+        return new Outcome(errno, msgs.stream().map(l -> normalize(l, d)).toList(), snap(d), before,
+                shown == null ? null : normalize(shown, d));
+    }
+
+    /** $D: the case directory; $R: the same, relative to the current directory (both mount(2) and we use it). */
+    static String expand(String options, String d) {
+        return options.replace("$R", relative(d)).replace("$D", d);
+    }
+
+    static String normalize(String line, String d) {
+        return line.replace(relative(d), "$R").replace(d, "$D");
+    }
+
+    static String relative(String d) {
+        return java.nio.file.Path.of(System.getProperty("user.dir")).toAbsolutePath().relativize(
+                java.nio.file.Path.of(d)).toString();
     }
 }
