@@ -63,6 +63,21 @@ public final class FsIdentity {
         return -1;
     }
 
+    /** statfs magics of filesystems whose dentries revalidate (the kernel's ovl_dentry_remote). */
+    private static final java.util.Set<Long> REMOTE = java.util.Set.of(
+            0x6969L /* NFS */, 0xFF534D42L /* CIFS */, 0xFE534D42L /* SMB2 */, 0x65735546L /* FUSE */,
+            0x01021997L /* 9P */, 0x00C36400L /* Ceph */, 0x6B414653L /* AFS */, 0x47504653L /* GPFS */,
+            0x0BD00BD0L /* Lustre */, 0x73757245L /* Coda */);
+
+    /** The filesystem of {@code dir} is a network/FUSE filesystem whose names can change behind our back. */
+    static boolean isRemote(String dir) {
+        try {
+            return REMOTE.contains(Linux.statfs(dir).type() & 0xffffffffL);
+        } catch (ErrnoException e) {
+            return false;
+        }
+    }
+
     /** The calling process has capability {@code cap} in its effective set. */
     static boolean capable(int cap) {
         try {

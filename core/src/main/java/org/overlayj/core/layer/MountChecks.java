@@ -426,6 +426,11 @@ public final class MountChecks {
                 if (e.errno() == Errno.EPERM && !o.userxattr()) info("try mounting with 'userxattr' option");
             }
 
+            // The kernel tolerated weak local uppers for compatibility but never remote ones (NFS, CIFS, FUSE...).
+            if (FsIdentity.isRemote(workDir) && (!dType || !renameWhiteout || !xattrs)) {
+                throw refuse(Errno.EINVAL, "upper fs missing required features.");
+            }
+
             if (o.volatileMode()) {
                 try {
                     WorkDir.createVolatileDirty(workDir);

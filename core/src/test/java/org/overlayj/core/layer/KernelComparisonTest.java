@@ -219,6 +219,14 @@ class KernelComparisonTest {
                 c("relative-missing", "lowerdir=$R/l1:$R/nope,upperdir=$R/u,workdir=$R/w"),
                 c("relative-not-dir", "lowerdir=$R/l1,upperdir=$R/l1/a,workdir=$R/w"),
                 c("relative-useless-workdir", "lowerdir=$R/l1:$R/l2,workdir=$R/w"),
+                c("upper-on-fuse", "lowerdir=$D/l1,upperdir=$D/f/u,workdir=$D/f/w", (d, f) -> {
+                    for (String s : List.of("/fl", "/fu", "/fw", "/f")) LayerFixture.mkdirs(d + s);
+                    LayerFixture.run("fuse-overlayfs", "-o", "lowerdir=" + d + "/fl,upperdir=" + d + "/fu,workdir="
+                            + d + "/fw", d + "/f");
+                    f.pushMount(d + "/f");
+                    LayerFixture.mkdirs(d + "/f/u");
+                    LayerFixture.mkdirs(d + "/f/w");
+                }),
                 c("default-permissions", STD + ",default_permissions,fsync=strict"),
                 c("ramfs-lower-index", "lowerdir=$D/r,upperdir=$D/u,workdir=$D/w,index=on,nfs_export=on", (d, f) -> {
                     Linux.mount("ramfs", LayerFixture.mkdirs(d + "/r"), "ramfs", 0, null);
@@ -284,7 +292,7 @@ class KernelComparisonTest {
     }
 
     static List<String> snap(String d) throws ErrnoException {
-        return LayerFixture.snapshot(d, MASKED, SKIPPED, Set.of("m", "m2"));
+        return LayerFixture.snapshot(d, MASKED, SKIPPED, Set.of("m", "m2", "f", "fw"));
     }
 
     static Outcome kernel(Case c, int attempt) throws Exception {

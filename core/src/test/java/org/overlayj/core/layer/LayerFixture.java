@@ -126,7 +126,9 @@ final class LayerFixture implements AutoCloseable {
     private static void walk(String abs, String rel, Set<String> masked, Set<String> skipped, Set<String> skipDirs,
                              List<String> out) throws ErrnoException {
         Stat st = Linux.lstat(abs);
-        StringBuilder line = new StringBuilder(rel.isEmpty() ? "." : rel).append(' ')
+        // temporary names come from a kernel counter there and a random number here: only their shape matters
+        String shown = rel.replaceAll("#[0-9a-f]+", "#<tmp>");
+        StringBuilder line = new StringBuilder(rel.isEmpty() ? "." : shown).append(' ')
                 .append(Integer.toOctalString(st.type() >> 12)).append(' ')
                 .append(Integer.toOctalString(st.perm()));
         if (st.isReg()) line.append(" size=").append(st.size());
