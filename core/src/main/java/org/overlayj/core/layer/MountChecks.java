@@ -121,39 +121,70 @@ public final class MountChecks {
             return refused;
         }
 
+        // the layers as they are worked out, step by step
+        String upper, workBase;
+        LayerPaths.Id upperId, workBaseId, workId;
+        long upperDev = -1;
+        final List<String> lowerRoots = new ArrayList<>();
+        final List<Integer> lowerFh = new ArrayList<>(), lowerFsid = new ArrayList<>();
+        final List<Long> lowerDev = new ArrayList<>();
+        /** The filesystems of the layers; index = fsid, 0 reserved for the upper (even without one). */
+        final List<Fs> fss = new ArrayList<>();
+        /** Layer roots and work dirs: a lower root may not be one of them nor lie below one (the kernel's traps). */
+        final Set<LayerPaths.Id> traps = new LinkedHashSet<>();
+
+        /** The kernel's ovl_fill_super order: each step may refuse, and what came before it stays done. */
         LayerStack run() throws ErrnoException {
             checkCapabilities();
             checkLayerDirs();
             if (o.lowerDirs().isEmpty()) throw refuse(Errno.EINVAL, "missing 'lowerdir'");
+            if (o.hasUpper()) upperAndWork();
+            lowerStack();
+            layerFilesystems();
+            boolean samefs = fss.size() - (upper == null ? 1 : 0) == 1;
+            int xinoBits = xinoBits(samefs);
+            byte[] overlayUuid = overlayUuid();
+            if (upper != null && !readOnly && index) indexDir();
+            checkOverlaps();
 
-            String upper = null, workBase = null;
-            LayerPaths.Id upperId = null, workBaseId = null, workId = null;
-            if (o.hasUpper()) {
-                if (o.workDir() == null) throw refuse(Errno.EINVAL, "missing 'workdir'");
-                upper = LayerPaths.realPath(o.upperDir());
-                upperId = id(upper);
-                claim(upper, "upperdir");
-
-                workBase = LayerPaths.realPath(o.workDir());
-                workBaseId = id(workBase);
-                if (Linux.stat(upper).mntId() != Linux.stat(workBase).mntId()) {
-                    throw refuse(Errno.EINVAL, "workdir and upperdir must reside under the same mount");
+            if (upper == null || readOnly) {
+                index = false;
+                if (upper != null && nfsExport) {
+                    warn("NFS export requires an index dir, falling back to nfs_export=off.");
+                    nfsExport = false;
                 }
-                if (within(workBase, upperId) || within(upper, workBaseId)) {
-                    throw refuse(Errno.EINVAL, "workdir and upperdir must be separate subtrees");
-                }
-                claim(workBase, "workdir");
-                makeWorkdir(workBase);
-                if (workDir != null) workId = id(workDir);
-                else readOnly = true;
+                indexDir = null;
             }
+            return stack(samefs, xinoBits, overlayUuid);
+        }
 
-            // --- lower layers (the kernel's ovl_get_lowerstack / ovl_get_layers) ---
+        /** Claims upper and work, checks they fit together, prepares W/work (ovl_get_upper, ovl_get_workdir). */
+        private void upperAndWork() throws ErrnoException {
+            if (o.workDir() == null) throw refuse(Errno.EINVAL, "missing 'workdir'");
+            upper = LayerPaths.realPath(o.upperDir());
+            upperId = id(upper);
+            upperDev = Linux.stat(upper).dev();
+            claim(upper, "upperdir");
+
+            workBase = LayerPaths.realPath(o.workDir());
+            workBaseId = id(workBase);
+            if (Linux.stat(upper).mntId() != Linux.stat(workBase).mntId()) {
+                throw refuse(Errno.EINVAL, "workdir and upperdir must reside under the same mount");
+            }
+            if (within(workBase, upperId) || within(upper, workBaseId)) {
+                throw refuse(Errno.EINVAL, "workdir and upperdir must be separate subtrees");
+            }
+            claim(workBase, "workdir");
+            makeWorkdir(workBase);
+            if (workDir != null) workId = id(workDir);
+            else readOnly = true;
+        }
+
+        /** Lower roots and their file handle support (ovl_get_lowerstack, ovl_lower_dir). */
+        private void lowerStack() throws ErrnoException {
             if (upper == null && o.lowerDirs().size() == 1) {
                 throw refuse(Errno.EINVAL, "at least 2 lowerdir are needed while upperdir nonexistent");
             }
-            List<String> lowerRoots = new ArrayList<>();
-            List<Integer> lowerFh = new ArrayList<>();
             for (int i = 0; i < o.lowerDirs().size(); i++) {
                 String l = LayerPaths.realPath(o.lowerDirs().get(i));
                 lowerRoots.add(l);
@@ -172,96 +203,100 @@ public final class MountChecks {
                 }
                 if (fh != FsIdentity.FILEID_INO32_GEN) ino32All = false;
             }
+        }
 
-            List<Fs> fss = new ArrayList<>();
-            long upperDev = upper == null ? -1 : Linux.stat(upper).dev();
+        /**
+         * Numbers the filesystems, judges their UUIDs, and refuses a lower root that is another layer or is in use
+         * (ovl_get_layers, ovl_get_fsid).
+         */
+        private void layerFilesystems() throws ErrnoException {
             fss.add(new Fs(upperDev, upper == null ? FsIdentity.NULL_UUID : FsIdentity.fsUuid(upper)));
-            Set<LayerPaths.Id> traps = new LinkedHashSet<>();
             if (upperId != null) traps.add(upperId);
             if (workId != null) traps.add(workId);
             if (workBaseId != null) traps.add(workBaseId);
-            List<Integer> lowerFsid = new ArrayList<>();
-            List<Long> lowerDev = new ArrayList<>();
-            for (int i = 0; i < lowerRoots.size(); i++) {
-                String l = lowerRoots.get(i);
+            for (String l : lowerRoots) {
                 long dev = Linux.stat(l).dev();
                 int fsid = -1;
                 for (int k = 0; k < fss.size(); k++) if (fss.get(k).dev == dev) fsid = k;
                 if (fsid < 0) {
                     Fs fs = new Fs(dev, FsIdentity.fsUuid(l));
-                    if (!lowerUuidOk(fss, fs.uuid, upper != null)) {
-                        fs.badUuid = true;
-                        boolean changed = false;
-                        if (xino == Xino.AUTO) {
-                            xino = Xino.OFF;
-                            changed = true;
-                        }
-                        if (index || nfsExport) {
-                            index = false;
-                            nfsExport = false;
-                            changed = true;
-                        }
-                        if (changed) {
-                            warn((isNull(fs.uuid) ? "null" : "conflicting") + " uuid detected in lower fs '"
-                                    + Linux.toUtf8(LayerPaths.pd2(l)) + "', falling back to xino="
-                                    + xino.name().toLowerCase(Locale.ROOT) + ",index=off,nfs_export=off.");
-                        }
-                    }
+                    if (!lowerUuidOk(fss, fs.uuid, upper != null)) badUuid(fs, l);
                     fss.add(fs);
                     fsid = fss.size() - 1;
                 }
-                LayerPaths.Id lid = id(l);
-                if (!traps.add(lid)) throw refuse(Errno.ELOOP, "conflicting lowerdir path");
+                if (!traps.add(id(l))) throw refuse(Errno.ELOOP, "conflicting lowerdir path");
                 if (inUse.inUse(l)) reportInUse("lowerdir");
                 fss.get(fsid).isLower = true;
                 lowerFsid.add(fsid);
                 lowerDev.add(dev);
             }
-            int numfs = fss.size();
-            boolean samefs = numfs - (upper == null ? 1 : 0) == 1;
-            int xinoBits;
+        }
+
+        /** A lower filesystem whose UUID cannot tell its handles apart: no decoding of handles from it. */
+        private void badUuid(Fs fs, String lowerRoot) {
+            fs.badUuid = true;
+            boolean changed = false;
+            if (xino == Xino.AUTO) {
+                xino = Xino.OFF;
+                changed = true;
+            }
+            if (index || nfsExport) {
+                index = false;
+                nfsExport = false;
+                changed = true;
+            }
+            if (changed) {
+                warn((isNull(fs.uuid) ? "null" : "conflicting") + " uuid detected in lower fs '"
+                        + Linux.toUtf8(LayerPaths.pd2(lowerRoot)) + "', falling back to xino="
+                        + xino.name().toLowerCase(Locale.ROOT) + ",index=off,nfs_export=off.");
+            }
+        }
+
+        /** High inode bits for the fsid: 32 when every layer uses 32-bit inode handles, else just enough. */
+        private int xinoBits(boolean samefs) {
+            int bits;
             if (samefs) {
                 if (xino == Xino.ON) info("\"xino=on\" is useless with all layers on same fs, ignore.");
-                xinoBits = 0;
+                bits = 0;
             } else if (xino == Xino.OFF) {
-                xinoBits = 0;
+                bits = 0;
             } else {
-                xinoBits = ino32All && upperFh == FsIdentity.FILEID_INO32_GEN ? 32 : ilog2(numfs - 1) + 2;
+                bits = ino32All && upperFh == FsIdentity.FILEID_INO32_GEN ? 32 : ilog2(fss.size() - 1) + 2;
             }
-            if (xinoBits > 0) info("\"xino\" feature enabled using " + xinoBits + " upper inode bits.");
+            if (bits > 0) info("\"xino\" feature enabled using " + bits + " upper inode bits.");
+            return bits;
+        }
 
-            // --- the overlay's own uuid (the kernel does this also for a read-only fallback) ---
-            byte[] overlayUuid = FsIdentity.NULL_UUID.clone();
-            if (uuid == Uuid.OFF && numfs > 1) {
-                // null uuids in fh blobs cannot tell filesystems apart
+        /** uuid=off needs one filesystem; on/auto read or create NS uuid (also for a read-only fallback). */
+        private byte[] overlayUuid() {
+            if (uuid == Uuid.OFF && fss.size() > 1) {
+                // null uuids in fh blobs could not tell the filesystems apart
                 warn("The uuid=off requires a single fs for lower and upper, falling back to uuid=null.");
                 uuid = Uuid.NULL;
             } else if (upper != null && hasFsid()) {
-                overlayUuid = initUuid(upper);
+                return initUuid(upper);
             }
-            List<Layer> lowers = new ArrayList<>();
-            for (int i = 0; i < lowerRoots.size(); i++) {
-                Fs fs = fss.get(lowerFsid.get(i));
-                lowers.add(new Layer(i + 1, lowerRoots.get(i), lowerDev.get(i), blobUuid(fs), false,
-                        lowerFsid.get(i), lowerFh.get(i) != 0, lowerFh.get(i) == FsIdentity.FILEID_INO32_GEN,
-                        fs.badUuid));
-            }
+            return FsIdentity.NULL_UUID.clone();
+        }
 
-            // --- W/index ---
-            if (upper != null && !readOnly && index) {
-                indexDir = WorkDir.create(workBase, WorkDir.INDEX, true, o.given().workDir(), this::warn);
-                if (indexDir == null) {
-                    warn("try deleting index dir or mounting with '-o index=off' to disable inodes index.");
-                    readOnly = true;
-                } else {
-                    LayerPaths.Id iid = id(indexDir);
-                    traps.remove(workId);
-                    if (!traps.add(iid)) throw refuse(Errno.ELOOP, "conflicting indexdir path");
-                    WorkDir.cleanupIndexTemps(indexDir, this::warn);
-                }
+        /**
+         * Creates W/index (kept across mounts) and drops its '#' leftovers; verifying its contents is the index
+         * code's part (format doc §5.7). The index dir takes over from W/work as the scratch dir and trap.
+         */
+        private void indexDir() throws ErrnoException {
+            indexDir = WorkDir.create(workBase, WorkDir.INDEX, true, o.given().workDir(), this::warn);
+            if (indexDir == null) {
+                warn("try deleting index dir or mounting with '-o index=off' to disable inodes index.");
+                readOnly = true;
+                return;
             }
+            traps.remove(workId);
+            if (!traps.add(id(indexDir))) throw refuse(Errno.ELOOP, "conflicting indexdir path");
+            WorkDir.cleanupIndexTemps(indexDir, this::warn);
+        }
 
-            // --- overlapping layers, and layers inside another overlay's upper/work ---
+        /** Layers inside one another, or inside another overlay's upper/work (ovl_check_overlapping_layers). */
+        private void checkOverlaps() throws ErrnoException {
             if (upper != null) {
                 for (String a : LayerPaths.ancestors(upper)) if (inUse.inUse(a)) reportInUse("upperdir");
                 for (String a : LayerPaths.ancestors(workBase)) if (inUse.inUse(a)) reportInUse("workdir");
@@ -272,16 +307,16 @@ public final class MountChecks {
                     if (inUse.inUse(a)) reportInUse("lowerdir");
                 }
             }
+        }
 
-            if (upper == null || readOnly) {
-                index = false;
-                if (upper != null && nfsExport) {
-                    warn("NFS export requires an index dir, falling back to nfs_export=off.");
-                    nfsExport = false;
-                }
-                indexDir = null;
+        private LayerStack stack(boolean samefs, int xinoBits, byte[] overlayUuid) {
+            List<Layer> lowers = new ArrayList<>();
+            for (int i = 0; i < lowerRoots.size(); i++) {
+                Fs fs = fss.get(lowerFsid.get(i));
+                int fh = lowerFh.get(i);
+                lowers.add(new Layer(i + 1, lowerRoots.get(i), lowerDev.get(i), blobUuid(fs), false,
+                        lowerFsid.get(i), fh != 0, fh == FsIdentity.FILEID_INO32_GEN, fs.badUuid));
             }
-
             Layer upperLayer = null;
             if (upper != null) {
                 int fh = workDir != null ? upperFh : FsIdentity.canDecodeFh(upper);
