@@ -62,7 +62,7 @@ final class Readdir {
         List<Named> out = new ArrayList<>();
         for (DirEnt e : read(path)) {
             long ino = e.ino();
-            if (impure || !dir.upper) ino = childIno(dir, e.name(), e.ino(), dir.upper);
+            if (impure || !dir.upper) ino = childIno(dir, path, e, dir.upper);
             else ino = fs.mapIno(ino, fsDev(dir));
             out.add(new Named(e.name(), ino, e.type()));
         }
@@ -77,13 +77,19 @@ final class Readdir {
      * d_ino of an entry: where the overlay may map it (copied-up objects, lower objects on several filesystems),
      * by a lookup; otherwise the real number.
      */
-    private long childIno(Node dir, String name, long realIno, boolean fromUpper) throws ErrnoException {
+    private long childIno(Node dir, String dirPath, DirEnt e, boolean fromUpper) throws ErrnoException {
+        long realIno = e.ino();
         if (!fromUpper) return fs.mapIno(realIno, dir.topLower().layer().dev());
+        long upperDev = fs.upperLayer.dev();
+        // Only directories and copied-up objects (they carry an origin) can have a number other than their own.
+        if (e.type() != DirEnt.DT_DIR && fs.markers(dirPath + "/" + e.name()).origin() == null) {
+            return fs.mapIno(realIno, upperDev);
+        }
         try {
-            Node c = lookup.child(dir, name);
-            return c == null ? realIno : c.ino;
-        } catch (ErrnoException e) {
-            return realIno;
+            Node c = lookup.child(dir, e.name());
+            return c == null ? fs.mapIno(realIno, upperDev) : c.ino;
+        } catch (ErrnoException ex) {
+            return fs.mapIno(realIno, upperDev);
         }
     }
 
@@ -131,7 +137,7 @@ final class Readdir {
                     lowest.add(h != null ? h : new Named(name, fs.mapIno(e.ino(), devOf(dir, i, up)), e.type()));
                 } else {
                     if (!seen.add(name)) continue;
-                    long ino = up ? childIno(dir, name, e.ino(), true) : fs.mapIno(e.ino(), devOf(dir, i, false));
+                    long ino = up ? childIno(dir, p, e, true) : fs.mapIno(e.ino(), devOf(dir, i, false));
                     higher.put(name, new Named(name, ino, e.type()));
                 }
             }
