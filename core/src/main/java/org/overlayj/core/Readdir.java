@@ -60,11 +60,24 @@ final class Readdir {
         String path = fs.realPath(dir);
         boolean impure = dir.upper && fs.marker(path, OverlayXattr.IMPURE) == 'y';
         List<Named> out = new ArrayList<>();
+        boolean stillImpure = false;
         for (DirEnt e : read(path)) {
             long ino = e.ino();
+            if (impure && !stillImpure) {
+                OverlayFs.Markers m = fs.markers(path + "/" + e.name());
+                stillImpure = m.origin() != null || m.redirect() != null;
+            }
             if (impure || !dir.upper) ino = childIno(dir, path, e, dir.upper);
             else ino = fs.mapIno(ino, fsDev(dir));
             out.add(new Named(e.name(), ino, e.type()));
+        }
+        // Nothing here needs its number mapped any more: drop the marker, as the kernel's readdir does.
+        if (impure && !stillImpure && !fs.layers.readOnly()) {
+            try {
+                Linux.lremovexattr(path, fs.x(OverlayXattr.IMPURE));
+            } catch (ErrnoException e) {
+                // only an optimisation for later listings
+            }
         }
         return out;
     }
