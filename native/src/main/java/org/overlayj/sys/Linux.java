@@ -183,8 +183,10 @@ public final class Linux {
      * Memory comes from automatic arenas, so it goes away with the thread.
      */
     private static final class Scratch {
-        final MemorySegment errno = Arena.ofAuto().allocate(CAPTURE);
-        private MemorySegment area = Arena.ofAuto().allocate(4096, 16);
+        // One arena per thread to start with: a thread that only ever lstats pays for one small allocation.
+        private final Arena arena = Arena.ofAuto();
+        final MemorySegment errno = arena.allocate(CAPTURE);
+        private MemorySegment area = arena.allocate(1024, 16);
         private long used;
 
         Scratch reset() {
