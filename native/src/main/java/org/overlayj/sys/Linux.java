@@ -17,7 +17,9 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 /**
  * The Linux calls the JDK lacks, through java.lang.foreign. Nothing overlay-specific lives here.
@@ -53,19 +55,28 @@ public final class Linux {
     private static final MemoryLayout CAPTURE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
             CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final ThreadLocal<MemorySegment> ERRNO_SEG =
-            ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
 
-    private static MethodHandle fn(String name, FunctionDescriptor fd, boolean critical) {
+    /** How a downcall is linked: plain, critical (may take heap segments, must not block long), or variadic. */
+    private sealed interface Kind permits Plain, Critical, Variadic {}
+    private record Plain() implements Kind {}
+    private record Critical() implements Kind {}
+    /** A C variadic function: arguments from {@code first} on are passed the variadic way (x86-64: %al set). */
+    private record Variadic(int first) implements Kind {}
+
+    private static final Kind PLAIN = new Plain(), CRITICAL = new Critical();
+
+    private static MethodHandle fn(String name, FunctionDescriptor fd, Kind kind) {
         MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc lacks " + name));
         Linker.Option capture = Linker.Option.captureCallState("errno");
-        return critical
-                ? LINKER.downcallHandle(sym, fd, capture, Linker.Option.critical(true))
-                : LINKER.downcallHandle(sym, fd, capture);
+        return switch (kind) {
+            case Plain p -> LINKER.downcallHandle(sym, fd, capture);
+            case Critical c -> LINKER.downcallHandle(sym, fd, capture, Linker.Option.critical(true));
+            case Variadic v -> LINKER.downcallHandle(sym, fd, capture, Linker.Option.firstVariadicArg(v.first()));
+        };
     }
 
     private static MethodHandle fn(String name, FunctionDescriptor fd) {
-        return fn(name, fd, false);
+        return fn(name, fd, PLAIN);
     }
 
     private static final MethodHandle STATX = fn("statx",
@@ -100,13 +111,16 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RENAMEAT2 = fn("renameat2",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
+    // openat(int, const char *, int, ...): the mode is a variadic argument.
     private static final MethodHandle OPENAT = fn("openat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), new Variadic(3));
     private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    // Critical: heap arrays are passed without a copy. The GC waits while the call runs, which is fine for
+    // page-cache I/O on local files; never use these on pipes, sockets or /dev/fuse.
     private static final MethodHandle PREAD = fn("pread",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), true);
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
     private static final MethodHandle PWRITE = fn("pwrite",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), true);
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
     private static final MethodHandle READ = fn("read",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = fn("write",
@@ -115,10 +129,11 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle COPY_FILE_RANGE = fn("copy_file_range",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    // ioctl(int, unsigned long, ...): the argument is variadic.
     private static final MethodHandle IOCTL_LONG = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), new Variadic(2));
     private static final MethodHandle IOCTL_PTR = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), new Variadic(2));
     private static final MethodHandle LSEEK = fn("lseek",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FTRUNCATE = fn("ftruncate",
@@ -159,33 +174,89 @@ public final class Linux {
     private static final MethodHandle SETFSUID = fn("setfsuid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle SETFSGID = fn("setfsgid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
+    // --- per-thread scratch memory ------------------------------------------------------------------------------
+    /**
+     * Native memory a thread reuses across calls: the errno capture slot and a bump area for C strings and small
+     * structs. A confined arena per call costs more than the syscall for lstat, so hot calls take their buffers
+     * from here instead. Each public method calls {@link #reset()} once, before any allocation, and must not call
+     * another public method of this class while it still uses scratch memory (that call would reset it).
+     * Memory comes from automatic arenas, so it goes away with the thread.
+     */
+    private static final class Scratch {
+        // One arena per thread to start with: a thread that only ever lstats pays for one small allocation.
+        private final Arena arena = Arena.ofAuto();
+        final MemorySegment errno = arena.allocate(CAPTURE);
+        private MemorySegment area = arena.allocate(1024, 16);
+        private long used;
+
+        Scratch reset() {
+            used = 0;
+            return this;
+        }
+
+        MemorySegment alloc(long size) {
+            long at = (used + 15) & ~15L;
+            if (at + size > area.byteSize()) {
+                // Earlier slices stay valid: they keep their (automatic) arena reachable.
+                area = Arena.ofAuto().allocate(Math.max(size, area.byteSize() * 2), 16);
+                at = 0;
+            }
+            used = at + size;
+            return area.asSlice(at, size);
+        }
+
+        /**
+         * A byte string as a NUL-terminated C string. A NUL or a char above 0xff cannot be what the caller meant
+         * (the first would cut the name, the second is not a byte string): EINVAL rather than a different name.
+         */
+        MemorySegment cstr(String s) throws ErrnoException {
+            int n = s.length();
+            for (int i = 0; i < n; i++) {
+                char c = s.charAt(i);
+                if (c == 0 || c > 0xff) {
+                    throw new ErrnoException(Errno.EINVAL, (c == 0 ? "NUL in name: " : "not a byte string: ")
+                            + s.replace('\0', '?'));
+                }
+            }
+            MemorySegment m = alloc(n + 1L);
+            MemorySegment.copy(s.getBytes(StandardCharsets.ISO_8859_1), 0, m, JAVA_BYTE, 0, n);
+            m.set(JAVA_BYTE, n, (byte) 0);
+            return m;
+        }
+
+        MemorySegment cstrOrNull(String s) throws ErrnoException {
+            return s == null ? MemorySegment.NULL : cstr(s);
+        }
+
+        int errno() {
+            return (int) ERRNO.get(errno, 0L);
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static Scratch scratch() {
+        return SCRATCH.get().reset();
+    }
+
     // --- helpers -----------------------------------------------------------------------------------------------
-    private static int errno() {
-        return (int) ERRNO.get(ERRNO_SEG.get(), 0L);
+    private static ErrnoException fail(Scratch s, String call, String what) {
+        return new ErrnoException(s.errno(), call + "(" + what + ")");
     }
 
-    private static ErrnoException fail(String call, String what) {
-        int e = errno();
-        return new ErrnoException(e, call + "(" + what + ")");
-    }
-
-    private static int check(int rc, String call, String what) throws ErrnoException {
-        if (rc < 0) throw fail(call, what);
+    private static int check(Scratch s, int rc, String call, String what) throws ErrnoException {
+        if (rc < 0) throw fail(s, call, what);
         return rc;
     }
 
-    private static long check(long rc, String call, String what) throws ErrnoException {
-        if (rc < 0) throw fail(call, what);
+    private static long check(Scratch s, long rc, String call, String what) throws ErrnoException {
+        if (rc < 0) throw fail(s, call, what);
         return rc;
     }
 
-    /** Encodes a byte string as a NUL-terminated C string. */
-    private static MemorySegment cstr(Arena a, String s) {
-        int n = s.length();
-        MemorySegment m = a.allocate(n + 1L);
-        for (int i = 0; i < n; i++) m.set(JAVA_BYTE, i, (byte) s.charAt(i));
-        m.set(JAVA_BYTE, n, (byte) 0);
-        return m;
+    /** A downcall threw: only a bug in this class (a wrong handle type) gets here. */
+    private static IllegalStateException bug(Throwable t) {
+        return new IllegalStateException("native call failed: " + t, t);
     }
 
     /** The bytes of a byte string. */
@@ -213,19 +284,10 @@ public final class Linux {
         return new String(bytesOf(byteString), StandardCharsets.UTF_8);
     }
 
-    private static Object invoke(MethodHandle h, Object... args) {
-        try {
-            return h.invokeWithArguments(args);
-        } catch (Throwable t) {
-            throw new IllegalStateException("native call failed: " + t, t);
-        }
-    }
-
-    // Calls go through exact invokes for speed on hot paths; invokeWithArguments only where it does not matter.
-
+    /** glibc's makedev: 12+20 bits of major, 8+24 bits of minor, both unsigned. */
     public static long makedev(int major, int minor) {
-        return ((long) (major & 0xfffff000) << 32) | ((long) (major & 0xfff) << 8)
-                | ((long) (minor & 0xffffff00) << 12) | (minor & 0xff);
+        long ma = Integer.toUnsignedLong(major), mi = Integer.toUnsignedLong(minor);
+        return ((ma & 0xfffff000L) << 32) | ((ma & 0xfffL) << 8) | ((mi & 0xffffff00L) << 12) | (mi & 0xffL);
     }
 
     public static int major(long dev) {
@@ -238,91 +300,113 @@ public final class Linux {
 
     // --- stat --------------------------------------------------------------------------------------------------
     private static final int STATX_BASIC_STATS = 0x7ff, STATX_MNT_ID = 0x1000;
+    private static final long STATX_SIZE = 256;
 
     /** statx of a path, not following a final symlink. */
     public static Stat lstat(String path) throws ErrnoException {
-        return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW);
+        return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, false);
     }
 
     /** statx of a path, following symlinks. */
     public static Stat stat(String path) throws ErrnoException {
-        return statx(AT_FDCWD, path, 0);
+        return statx(AT_FDCWD, path, 0, false);
     }
 
     public static Stat fstat(int fd) throws ErrnoException {
-        return statx(fd, "", AT_EMPTY_PATH);
+        return statx(fd, "", AT_EMPTY_PATH, false);
     }
 
-    /** lstat, or null when the name does not exist (ENOENT/ENOTDIR). */
+    /** lstat, or null when the name does not exist (ENOENT/ENOTDIR). Absence costs no exception. */
     public static Stat lstatOrNull(String path) throws ErrnoException {
-        try {
-            return lstat(path);
-        } catch (ErrnoException e) {
-            if (e.errno() == Errno.ENOENT || e.errno() == Errno.ENOTDIR) return null;
-            throw e;
-        }
+        return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, true);
     }
 
-    private static Stat statx(int dirfd, String path, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(256, 8);
-            int rc;
-            try {
-                rc = (int) STATX.invokeExact(ERRNO_SEG.get(), dirfd, cstr(a, path), flags,
-                        STATX_BASIC_STATS | STATX_MNT_ID, buf);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "statx", path);
-            return new Stat(
-                    buf.get(JAVA_SHORT, 28) & 0xffff,
-                    buf.get(JAVA_LONG, 32),
-                    buf.get(JAVA_INT, 16),
-                    buf.get(JAVA_INT, 20),
-                    buf.get(JAVA_INT, 24),
-                    buf.get(JAVA_LONG, 40),
-                    buf.get(JAVA_LONG, 48),
-                    buf.get(JAVA_INT, 4),
-                    buf.get(JAVA_LONG, 64), buf.get(JAVA_INT, 72),
-                    buf.get(JAVA_LONG, 112), buf.get(JAVA_INT, 120),
-                    buf.get(JAVA_LONG, 96), buf.get(JAVA_INT, 104),
-                    buf.get(JAVA_INT, 128), buf.get(JAVA_INT, 132),
-                    buf.get(JAVA_INT, 136), buf.get(JAVA_INT, 140),
-                    buf.get(JAVA_LONG, 144));
+    private static Stat statx(int dirfd, String path, int flags, boolean nullIfAbsent) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), buf = s.alloc(STATX_SIZE);
+        int rc;
+        try {
+            rc = (int) STATX.invokeExact(s.errno, dirfd, p, flags, STATX_BASIC_STATS | STATX_MNT_ID, buf);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        if (rc < 0) {
+            int e = s.errno();
+            if (nullIfAbsent && (e == Errno.ENOENT || e == Errno.ENOTDIR)) return null;
+            throw new ErrnoException(e, "statx(" + (path.isEmpty() ? "fd " + dirfd : path) + ")");
+        }
+        // struct statx: mask@0 blksize@4 attributes@8 nlink@16 uid@20 gid@24 mode(u16)@28 ino@32 size@40
+        // blocks@48 attributes_mask@56 atime@64 btime@80 ctime@96 mtime@112 (each {s64 sec, u32 nsec, pad})
+        // rdev_major@128 rdev_minor@132 dev_major@136 dev_minor@140 mnt_id@144
+        return new Stat(
+                buf.get(JAVA_SHORT, 28) & 0xffff,
+                buf.get(JAVA_LONG, 32),
+                buf.get(JAVA_INT, 16),
+                buf.get(JAVA_INT, 20),
+                buf.get(JAVA_INT, 24),
+                buf.get(JAVA_LONG, 40),
+                buf.get(JAVA_LONG, 48),
+                buf.get(JAVA_INT, 4),
+                buf.get(JAVA_LONG, 64), buf.get(JAVA_INT, 72),
+                buf.get(JAVA_LONG, 112), buf.get(JAVA_INT, 120),
+                buf.get(JAVA_LONG, 96), buf.get(JAVA_INT, 104),
+                buf.get(JAVA_INT, 128), buf.get(JAVA_INT, 132),
+                buf.get(JAVA_INT, 136), buf.get(JAVA_INT, 140),
+                buf.get(JAVA_LONG, 144));
     }
 
     // --- xattrs ------------------------------------------------------------------------------------------------
-    /** lgetxattr; throws ENODATA when the attribute is absent. */
-    public static byte[] lgetxattr(String path, String name) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment p = cstr(a, path), n = cstr(a, name);
-            int size = 256;
-            while (true) {
-                MemorySegment buf = a.allocate(size);
-                long rc;
-                try {
-                    rc = (long) LGETXATTR.invokeExact(ERRNO_SEG.get(), p, n, buf, (long) size);
-                } catch (Throwable t) {
-                    throw new IllegalStateException(t);
-                }
-                if (rc >= 0) return buf.asSlice(0, rc).toArray(JAVA_BYTE);
-                int e = errno();
-                if (e != Errno.ERANGE) throw new ErrnoException(e, "lgetxattr(" + path + ", " + name + ")");
-                if (size >= 65536) throw new ErrnoException(Errno.E2BIG, "lgetxattr(" + path + ", " + name + ")");
-                size = 65536;
-            }
+    /** Most values (overlay markers, redirects, origins) fit; larger ones are sized exactly on a second try. */
+    private static final int XATTR_FIRST_TRY = 256;
+
+    /**
+     * Reads an xattr of {@code fd} (when {@code p} is null) or of path {@code p}, sizing the buffer to the value.
+     * Returns null on failure, with the errno left in the scratch.
+     */
+    private static byte[] getxattr(Scratch s, int fd, MemorySegment p, MemorySegment n) {
+        long size = XATTR_FIRST_TRY;
+        for (int attempt = 0; attempt < 8; attempt++) {
+            MemorySegment buf = s.alloc(Math.max(1, size));
+            long rc = getxattr0(s, fd, p, n, buf, size);
+            if (rc >= 0) return buf.asSlice(0, rc).toArray(JAVA_BYTE);
+            if (s.errno() != Errno.ERANGE) return null;
+            // The value is larger than our buffer: ask its size, then read again (it may change in between).
+            size = getxattr0(s, fd, p, n, MemorySegment.NULL, 0);
+            if (size < 0) return null;
+        }
+        return null; // still ERANGE: the value keeps growing under us
+    }
+
+    private static long getxattr0(Scratch s, int fd, MemorySegment p, MemorySegment n, MemorySegment buf,
+                                  long size) {
+        try {
+            return p == null
+                    ? (long) FGETXATTR.invokeExact(s.errno, fd, n, buf, size)
+                    : (long) LGETXATTR.invokeExact(s.errno, p, n, buf, size);
+        } catch (Throwable t) {
+            throw bug(t);
         }
     }
 
-    /** lgetxattr, or null when the attribute is absent (ENODATA) or the fs has no xattrs (ENOTSUP). */
+    /** lgetxattr of any size; throws ENODATA when the attribute is absent. */
+    public static byte[] lgetxattr(String path, String name) throws ErrnoException {
+        Scratch s = scratch();
+        byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name));
+        if (v == null) throw fail(s, "lgetxattr", path + ", " + name);
+        return v;
+    }
+
+    /**
+     * lgetxattr, or null when the attribute is absent (ENODATA) or the fs has no xattrs (ENOTSUP). Absence costs
+     * no exception: the engine asks for absent markers on nearly every lookup.
+     */
     public static byte[] lgetxattrOrNull(String path, String name) throws ErrnoException {
-        try {
-            return lgetxattr(path, name);
-        } catch (ErrnoException e) {
-            if (e.errno() == Errno.ENODATA || e.errno() == Errno.EOPNOTSUPP) return null;
-            throw e;
-        }
+        Scratch s = scratch();
+        byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name));
+        if (v != null) return v;
+        int e = s.errno();
+        if (e == Errno.ENODATA || e == Errno.EOPNOTSUPP) return null;
+        throw new ErrnoException(e, "lgetxattr(" + path + ", " + name + ")");
     }
 
     /**
@@ -330,104 +414,95 @@ public final class Linux {
      * single-byte markers such as {@code opaque} (a longer value is not the marker).
      */
     public static byte[] lgetxattrLimited(String path, String name, int max) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(Math.max(1, max));
-            long rc;
-            try {
-                rc = (long) LGETXATTR.invokeExact(ERRNO_SEG.get(), cstr(a, path), cstr(a, name), buf, (long) max);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "lgetxattr", path + ", " + name);
-            return buf.asSlice(0, rc).toArray(JAVA_BYTE);
-        }
+        if (max < 0) throw new IllegalArgumentException("max " + max);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), n = s.cstr(name), buf = s.alloc(Math.max(1, max));
+        long rc = getxattr0(s, -1, p, n, buf, max);
+        check(s, rc, "lgetxattr", path + ", " + name);
+        // With size 0 the kernel reports the value's length instead of reading it.
+        if (rc > max) throw new ErrnoException(Errno.ERANGE, "lgetxattr(" + path + ", " + name + ")");
+        return buf.asSlice(0, rc).toArray(JAVA_BYTE);
     }
 
+    /** fgetxattr of any size; throws ENODATA when the attribute is absent. */
     public static byte[] fgetxattr(int fd, String name) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment n = cstr(a, name);
-            MemorySegment buf = a.allocate(65536);
-            long rc;
-            try {
-                rc = (long) FGETXATTR.invokeExact(ERRNO_SEG.get(), fd, n, buf, 65536L);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "fgetxattr", name);
-            return buf.asSlice(0, rc).toArray(JAVA_BYTE);
-        }
+        Scratch s = scratch();
+        byte[] v = getxattr(s, fd, null, s.cstr(name));
+        if (v == null) throw fail(s, "fgetxattr", "fd " + fd + ", " + name);
+        return v;
+    }
+
+    private static MemorySegment valueOf(Scratch s, byte[] value) {
+        MemorySegment v = s.alloc(Math.max(1, value.length));
+        MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
+        return v;
     }
 
     public static void lsetxattr(String path, String name, byte[] value, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(Math.max(1, value.length));
-            MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
-            int rc;
-            try {
-                rc = (int) LSETXATTR.invokeExact(ERRNO_SEG.get(), cstr(a, path), cstr(a, name), v,
-                        (long) value.length, flags);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "lsetxattr", path + ", " + name);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), n = s.cstr(name), v = valueOf(s, value);
+        int rc;
+        try {
+            rc = (int) LSETXATTR.invokeExact(s.errno, p, n, v, (long) value.length, flags);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "lsetxattr", path + ", " + name);
     }
 
     public static void fsetxattr(int fd, String name, byte[] value, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(Math.max(1, value.length));
-            MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
-            int rc;
-            try {
-                rc = (int) FSETXATTR.invokeExact(ERRNO_SEG.get(), fd, cstr(a, name), v, (long) value.length, flags);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "fsetxattr", name);
+        Scratch s = scratch();
+        MemorySegment n = s.cstr(name), v = valueOf(s, value);
+        int rc;
+        try {
+            rc = (int) FSETXATTR.invokeExact(s.errno, fd, n, v, (long) value.length, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "fsetxattr", "fd " + fd + ", " + name);
+    }
+
+    private static long listxattr0(Scratch s, int fd, MemorySegment p, MemorySegment buf, long size) {
+        try {
+            return p == null
+                    ? (long) FLISTXATTR.invokeExact(s.errno, fd, buf, size)
+                    : (long) LLISTXATTR.invokeExact(s.errno, p, buf, size);
+        } catch (Throwable t) {
+            throw bug(t);
         }
     }
 
-    /** llistxattr: names in the order the fs gives them. */
+    /** The names of fd's (p null) or p's xattrs, or null with errno in the scratch. Empty when not supported. */
+    private static List<String> listxattr(Scratch s, int fd, MemorySegment p) {
+        long size = 1024;
+        for (int attempt = 0; attempt < 8; attempt++) {
+            MemorySegment buf = s.alloc(size);
+            long rc = listxattr0(s, fd, p, buf, size);
+            if (rc >= 0) return splitNames(buf, rc);
+            int e = s.errno();
+            if (e == Errno.EOPNOTSUPP) return List.of();
+            if (e != Errno.ERANGE) return null;
+            size = listxattr0(s, fd, p, MemorySegment.NULL, 0);
+            if (size < 0) return null;
+            size = Math.max(1, size);
+        }
+        return null;
+    }
+
+    /** llistxattr: names in the order the fs gives them; empty where the fs has no xattrs. */
     public static List<String> llistxattr(String path) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment p = cstr(a, path);
-            long size;
-            try {
-                size = (long) LLISTXATTR.invokeExact(ERRNO_SEG.get(), p, MemorySegment.NULL, 0L);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            if (size < 0) {
-                if (errno() == Errno.EOPNOTSUPP) return List.of();
-                throw fail("llistxattr", path);
-            }
-            for (int attempt = 0; ; attempt++) {
-                MemorySegment buf = a.allocate(Math.max(1, size + 256));
-                long rc;
-                try {
-                    rc = (long) LLISTXATTR.invokeExact(ERRNO_SEG.get(), p, buf, size + 256);
-                } catch (Throwable t) {
-                    throw new IllegalStateException(t);
-                }
-                if (rc >= 0) return splitNames(buf, rc);
-                if (errno() != Errno.ERANGE || attempt > 3) throw fail("llistxattr", path);
-                size = size * 2 + 4096;
-            }
-        }
+        Scratch s = scratch();
+        List<String> names = listxattr(s, -1, s.cstr(path));
+        if (names == null) throw fail(s, "llistxattr", path);
+        return names;
     }
 
+    /** flistxattr: names in the order the fs gives them; empty where the fs has no xattrs. */
     public static List<String> flistxattr(int fd) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(65536);
-            long rc;
-            try {
-                rc = (long) FLISTXATTR.invokeExact(ERRNO_SEG.get(), fd, buf, 65536L);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "flistxattr", "fd " + fd);
-            return splitNames(buf, rc);
-        }
+        Scratch s = scratch();
+        List<String> names = listxattr(s, fd, null);
+        if (names == null) throw fail(s, "flistxattr", "fd " + fd);
+        return names;
     }
 
     private static List<String> splitNames(MemorySegment buf, long len) {
@@ -444,39 +519,40 @@ public final class Linux {
     }
 
     public static void lremovexattr(String path, String name) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            int rc;
-            try {
-                rc = (int) LREMOVEXATTR.invokeExact(ERRNO_SEG.get(), cstr(a, path), cstr(a, name));
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "lremovexattr", path + ", " + name);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), n = s.cstr(name);
+        int rc;
+        try {
+            rc = (int) LREMOVEXATTR.invokeExact(s.errno, p, n);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "lremovexattr", path + ", " + name);
     }
 
     public static void fremovexattr(int fd, String name) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            int rc;
-            try {
-                rc = (int) FREMOVEXATTR.invokeExact(ERRNO_SEG.get(), fd, cstr(a, name));
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "fremovexattr", name);
+        Scratch s = scratch();
+        MemorySegment n = s.cstr(name);
+        int rc;
+        try {
+            rc = (int) FREMOVEXATTR.invokeExact(s.errno, fd, n);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "fremovexattr", "fd " + fd + ", " + name);
     }
 
     // --- namespace ---------------------------------------------------------------------------------------------
-    private static int callPath(MethodHandle h, String call, String what, Object... args) throws ErrnoException {
-        int rc = (int) invoke(h, args);
-        return check(rc, call, what);
-    }
-
     public static void mknod(String path, int mode, long dev) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(MKNODAT, "mknod", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), mode, dev);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) MKNODAT.invokeExact(s.errno, AT_FDCWD, p, mode, dev);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "mknod", path);
     }
 
     /** Creates a 0/0 character device: an overlay whiteout. */
@@ -485,73 +561,115 @@ public final class Linux {
     }
 
     public static void mkdir(String path, int mode) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(MKDIRAT, "mkdir", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), mode);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) MKDIRAT.invokeExact(s.errno, AT_FDCWD, p, mode);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "mkdir", path);
     }
 
     public static void symlink(String target, String linkPath) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(SYMLINKAT, "symlink", linkPath, ERRNO_SEG.get(), cstr(a, target), AT_FDCWD, cstr(a, linkPath));
+        Scratch s = scratch();
+        MemorySegment t0 = s.cstr(target), p = s.cstr(linkPath);
+        int rc;
+        try {
+            rc = (int) SYMLINKAT.invokeExact(s.errno, t0, AT_FDCWD, p);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "symlink", linkPath);
     }
 
+    /** PATH_MAX: the longest symlink target Linux stores is 4095 bytes. */
+    private static final long READLINK_BUF = 4096;
+
     public static String readlink(String path) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(4097);
-            long rc = (long) invoke(READLINKAT, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), buf, 4097L);
-            check(rc, "readlink", path);
-            return byteString(buf.asSlice(0, rc).toArray(JAVA_BYTE));
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
+        long rc;
+        try {
+            rc = (long) READLINKAT.invokeExact(s.errno, AT_FDCWD, p, buf, READLINK_BUF);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "readlink", path);
+        return byteString(buf.asSlice(0, rc).toArray(JAVA_BYTE));
+    }
+
+    private static void linkat(String oldPath, String newPath, int flags, String what) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
+        int rc;
+        try {
+            rc = (int) LINKAT.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "linkat", what);
     }
 
     /** Hard link (linkat, no flags: a symlink source is linked itself). */
     public static void link(String oldPath, String newPath) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(LINKAT, "link", oldPath + " -> " + newPath, ERRNO_SEG.get(), AT_FDCWD, cstr(a, oldPath),
-                    AT_FDCWD, cstr(a, newPath), 0);
-        }
+        linkat(oldPath, newPath, 0, oldPath + " -> " + newPath);
     }
 
-    /** Gives an O_TMPFILE (or any open fd) a name, through /proc/self/fd so no CAP_DAC_READ_SEARCH is needed. */
+    /**
+     * Gives an O_TMPFILE (or any open fd) a name, through /proc/self/fd so no CAP_DAC_READ_SEARCH is needed.
+     * An O_TMPFILE opened with O_EXCL cannot be named (ENOENT).
+     */
     public static void linkFd(int fd, String newPath) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(LINKAT, "linkat", "fd " + fd + " -> " + newPath, ERRNO_SEG.get(), AT_FDCWD,
-                    cstr(a, "/proc/self/fd/" + fd), AT_FDCWD, cstr(a, newPath), AT_SYMLINK_FOLLOW);
+        linkat("/proc/self/fd/" + fd, newPath, AT_SYMLINK_FOLLOW, "fd " + fd + " -> " + newPath);
+    }
+
+    private static void unlinkat(String path, int flags, String call) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) UNLINKAT.invokeExact(s.errno, AT_FDCWD, p, flags);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, call, path);
     }
 
     public static void unlink(String path) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(UNLINKAT, "unlink", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), 0);
-        }
+        unlinkat(path, 0, "unlink");
     }
 
     public static void rmdir(String path) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(UNLINKAT, "rmdir", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), AT_REMOVEDIR);
-        }
+        unlinkat(path, AT_REMOVEDIR, "rmdir");
     }
 
     /** renameat2 with RENAME_* flags. */
     public static void rename(String oldPath, String newPath, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(RENAMEAT2, "renameat2", oldPath + " -> " + newPath, ERRNO_SEG.get(), AT_FDCWD,
-                    cstr(a, oldPath), AT_FDCWD, cstr(a, newPath), flags);
+        Scratch s = scratch();
+        MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
+        int rc;
+        try {
+            rc = (int) RENAMEAT2.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "renameat2", oldPath + " -> " + newPath);
     }
 
     // --- files -------------------------------------------------------------------------------------------------
+    /** openat(AT_FDCWD, ...); O_CLOEXEC is always added (no fd leaks into helper processes). */
     public static int open(String path, int flags, int mode) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            int rc;
-            try {
-                rc = (int) OPENAT.invokeExact(ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), flags | O_CLOEXEC, mode);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            return check(rc, "open", path);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) OPENAT.invokeExact(s.errno, AT_FDCWD, p, flags | O_CLOEXEC, mode);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        return check(s, rc, "open", path);
     }
 
     /** An unnamed regular file in directory {@code dir} (O_TMPFILE), to be named later with {@link #linkFd}. */
@@ -560,13 +678,14 @@ public final class Linux {
     }
 
     public static void close(int fd) throws ErrnoException {
+        Scratch s = scratch();
         int rc;
         try {
-            rc = (int) CLOSE.invokeExact(ERRNO_SEG.get(), fd);
+            rc = (int) CLOSE.invokeExact(s.errno, fd);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        check(rc, "close", "fd " + fd);
+        check(s, rc, "close", "fd " + fd);
     }
 
     /** Closes, ignoring errors: for cleanup paths. */
@@ -582,303 +701,347 @@ public final class Linux {
     /** pread into a heap array (no copy: a critical call). Returns bytes read, 0 at EOF. */
     public static int pread(int fd, byte[] buf, int off, int len, long pos) throws ErrnoException {
         MemorySegment seg = MemorySegment.ofArray(buf).asSlice(off, len);
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PREAD.invokeExact(ERRNO_SEG.get(), fd, seg, (long) len, pos);
+            rc = (long) PREAD.invokeExact(s.errno, fd, seg, (long) len, pos);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return (int) check(rc, "pread", "fd " + fd);
+        return (int) check(s, rc, "pread", "fd " + fd);
     }
 
     /** pwrite from a heap array (no copy). Returns bytes written. */
     public static int pwrite(int fd, byte[] buf, int off, int len, long pos) throws ErrnoException {
         MemorySegment seg = MemorySegment.ofArray(buf).asSlice(off, len);
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PWRITE.invokeExact(ERRNO_SEG.get(), fd, seg, (long) len, pos);
+            rc = (long) PWRITE.invokeExact(s.errno, fd, seg, (long) len, pos);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return (int) check(rc, "pwrite", "fd " + fd);
+        return (int) check(s, rc, "pwrite", "fd " + fd);
     }
 
     /** pread into any segment (heap or native). */
     public static long pread(int fd, MemorySegment seg, long pos) throws ErrnoException {
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PREAD.invokeExact(ERRNO_SEG.get(), fd, seg, seg.byteSize(), pos);
+            rc = (long) PREAD.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return check(rc, "pread", "fd " + fd);
+        return check(s, rc, "pread", "fd " + fd);
     }
 
     /** pwrite from any segment (heap or native). */
     public static long pwrite(int fd, MemorySegment seg, long pos) throws ErrnoException {
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PWRITE.invokeExact(ERRNO_SEG.get(), fd, seg, seg.byteSize(), pos);
+            rc = (long) PWRITE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return check(rc, "pwrite", "fd " + fd);
+        return check(s, rc, "pwrite", "fd " + fd);
     }
 
     /** read(2) into a native segment (blocking: use platform threads). */
     public static long read(int fd, MemorySegment buf) throws ErrnoException {
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) READ.invokeExact(ERRNO_SEG.get(), fd, buf, buf.byteSize());
+            rc = (long) READ.invokeExact(s.errno, fd, buf, buf.byteSize());
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return check(rc, "read", "fd " + fd);
+        return check(s, rc, "read", "fd " + fd);
     }
 
     /** write(2) from a native segment. */
     public static long write(int fd, MemorySegment buf) throws ErrnoException {
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) WRITE.invokeExact(ERRNO_SEG.get(), fd, buf, buf.byteSize());
+            rc = (long) WRITE.invokeExact(s.errno, fd, buf, buf.byteSize());
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return check(rc, "write", "fd " + fd);
+        return check(s, rc, "write", "fd " + fd);
     }
 
     /** writev(2) of native segments, in one call (one FUSE reply must be one write). */
     public static long writev(int fd, MemorySegment... parts) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment iov = a.allocate(16L * parts.length, 8);
-            for (int i = 0; i < parts.length; i++) {
-                iov.set(ADDRESS, 16L * i, parts[i]);
-                iov.set(JAVA_LONG, 16L * i + 8, parts[i].byteSize());
-            }
-            long rc;
-            try {
-                rc = (long) WRITEV.invokeExact(ERRNO_SEG.get(), fd, iov, parts.length);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            return check(rc, "writev", "fd " + fd);
+        Scratch s = scratch();
+        MemorySegment iov = s.alloc(16L * Math.max(1, parts.length));
+        for (int i = 0; i < parts.length; i++) {
+            if (!parts[i].isNative()) throw new IllegalArgumentException("writev takes native segments only");
+            iov.set(ADDRESS, 16L * i, parts[i]);
+            iov.set(JAVA_LONG, 16L * i + 8, parts[i].byteSize());
         }
+        long rc;
+        try {
+            rc = (long) WRITEV.invokeExact(s.errno, fd, iov, parts.length);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "writev", "fd " + fd);
     }
 
     /** copy_file_range with explicit offsets. Returns bytes copied (0 at EOF). */
     public static long copyFileRange(int fdIn, long offIn, int fdOut, long offOut, long len) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment in = a.allocate(JAVA_LONG), out = a.allocate(JAVA_LONG);
-            in.set(JAVA_LONG, 0, offIn);
-            out.set(JAVA_LONG, 0, offOut);
-            long rc;
-            try {
-                rc = (long) COPY_FILE_RANGE.invokeExact(ERRNO_SEG.get(), fdIn, in, fdOut, out, len, 0);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            return check(rc, "copy_file_range", "fd " + fdIn + " -> fd " + fdOut);
+        Scratch s = scratch();
+        MemorySegment in = s.alloc(8), out = s.alloc(8);
+        in.set(JAVA_LONG, 0, offIn);
+        out.set(JAVA_LONG, 0, offOut);
+        long rc;
+        try {
+            rc = (long) COPY_FILE_RANGE.invokeExact(s.errno, fdIn, in, fdOut, out, len, 0);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        return check(s, rc, "copy_file_range", "fd " + fdIn + " -> fd " + fdOut);
     }
 
     /** ioctl(FICLONE): share all of src's extents with dest (reflink). EOPNOTSUPP/EXDEV/EINVAL where unsupported. */
     public static void ficlone(int destFd, int srcFd) throws ErrnoException {
+        Scratch s = scratch();
         int rc;
         try {
-            rc = (int) IOCTL_LONG.invokeExact(ERRNO_SEG.get(), destFd, FICLONE, (long) srcFd);
+            rc = (int) IOCTL_LONG.invokeExact(s.errno, destFd, FICLONE, (long) srcFd);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        check(rc, "ioctl(FICLONE)", "fd " + srcFd + " -> fd " + destFd);
+        check(s, rc, "ioctl(FICLONE)", "fd " + srcFd + " -> fd " + destFd);
     }
 
-    /** FS_IOC_GETFLAGS (chattr flags). */
+    /** FS_IOC_GETFLAGS (chattr flags). The kernel reads and writes an int despite the ioctl's declared long. */
     public static int getFlags(int fd) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_LONG);
-            int rc;
-            try {
-                rc = (int) IOCTL_PTR.invokeExact(ERRNO_SEG.get(), fd, FS_IOC_GETFLAGS, v);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "ioctl(FS_IOC_GETFLAGS)", "fd " + fd);
-            return v.get(JAVA_INT, 0);
+        Scratch s = scratch();
+        MemorySegment v = s.alloc(8);
+        v.set(JAVA_LONG, 0, 0L);
+        int rc;
+        try {
+            rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_GETFLAGS, v);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "ioctl(FS_IOC_GETFLAGS)", "fd " + fd);
+        return v.get(JAVA_INT, 0);
     }
 
     /** FS_IOC_SETFLAGS (chattr flags). */
     public static void setFlags(int fd, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_LONG);
-            v.set(JAVA_INT, 0, flags);
-            int rc;
-            try {
-                rc = (int) IOCTL_PTR.invokeExact(ERRNO_SEG.get(), fd, FS_IOC_SETFLAGS, v);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "ioctl(FS_IOC_SETFLAGS)", "fd " + fd);
+        Scratch s = scratch();
+        MemorySegment v = s.alloc(8);
+        v.set(JAVA_LONG, 0, 0L);
+        v.set(JAVA_INT, 0, flags);
+        int rc;
+        try {
+            rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_SETFLAGS, v);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "ioctl(FS_IOC_SETFLAGS)", "fd " + fd);
     }
 
     /** lseek; with SEEK_DATA/SEEK_HOLE, ENXIO means "no more data". */
     public static long lseek(int fd, long off, int whence) throws ErrnoException {
+        Scratch s = scratch();
         long rc;
         try {
-            rc = (long) LSEEK.invokeExact(ERRNO_SEG.get(), fd, off, whence);
+            rc = (long) LSEEK.invokeExact(s.errno, fd, off, whence);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        return check(rc, "lseek", "fd " + fd);
+        return check(s, rc, "lseek", "fd " + fd);
     }
 
     public static void ftruncate(int fd, long len) throws ErrnoException {
+        Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FTRUNCATE.invokeExact(ERRNO_SEG.get(), fd, len);
+            rc = (int) FTRUNCATE.invokeExact(s.errno, fd, len);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        check(rc, "ftruncate", "fd " + fd);
+        check(s, rc, "ftruncate", "fd " + fd);
     }
 
     public static void truncate(String path, long len) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            int rc;
-            try {
-                rc = (int) TRUNCATE.invokeExact(ERRNO_SEG.get(), cstr(a, path), len);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-            check(rc, "truncate", path);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) TRUNCATE.invokeExact(s.errno, p, len);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "truncate", path);
+    }
+
+    private static void fdCall(MethodHandle h, int fd, String call) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) h.invokeExact(s.errno, fd);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, call, "fd " + fd);
     }
 
     public static void fsync(int fd) throws ErrnoException {
-        int rc;
-        try {
-            rc = (int) FSYNC.invokeExact(ERRNO_SEG.get(), fd);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-        check(rc, "fsync", "fd " + fd);
+        fdCall(FSYNC, fd, "fsync");
     }
 
     public static void fdatasync(int fd) throws ErrnoException {
-        int rc;
-        try {
-            rc = (int) FDATASYNC.invokeExact(ERRNO_SEG.get(), fd);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-        check(rc, "fdatasync", "fd " + fd);
+        fdCall(FDATASYNC, fd, "fdatasync");
     }
 
     public static void syncfs(int fd) throws ErrnoException {
-        int rc;
-        try {
-            rc = (int) SYNCFS.invokeExact(ERRNO_SEG.get(), fd);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-        check(rc, "syncfs", "fd " + fd);
+        fdCall(SYNCFS, fd, "syncfs");
     }
 
     public static void fallocate(int fd, int mode, long off, long len) throws ErrnoException {
+        Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FALLOCATE.invokeExact(ERRNO_SEG.get(), fd, mode, off, len);
+            rc = (int) FALLOCATE.invokeExact(s.errno, fd, mode, off, len);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw bug(t);
         }
-        check(rc, "fallocate", "fd " + fd);
+        check(s, rc, "fallocate", "fd " + fd);
     }
 
     // --- attributes --------------------------------------------------------------------------------------------
+    /** struct timespec[2] {atime, mtime}. */
+    private static MemorySegment times(Scratch s, long aSec, long aNsec, long mSec, long mNsec) {
+        MemorySegment ts = s.alloc(32);
+        ts.set(JAVA_LONG, 0, aSec);
+        ts.set(JAVA_LONG, 8, aNsec);
+        ts.set(JAVA_LONG, 16, mSec);
+        ts.set(JAVA_LONG, 24, mNsec);
+        return ts;
+    }
+
     /**
      * utimensat; pass {@link #UTIME_NOW} or {@link #UTIME_OMIT} as nanoseconds for those meanings. With
      * {@code noFollow} a symlink's own times are set.
      */
     public static void utimens(String path, long aSec, long aNsec, long mSec, long mNsec, boolean noFollow)
             throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ts = a.allocate(32, 8);
-            ts.set(JAVA_LONG, 0, aSec);
-            ts.set(JAVA_LONG, 8, aNsec);
-            ts.set(JAVA_LONG, 16, mSec);
-            ts.set(JAVA_LONG, 24, mNsec);
-            callPath(UTIMENSAT, "utimensat", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), ts,
-                    noFollow ? AT_SYMLINK_NOFOLLOW : 0);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), ts = times(s, aSec, aNsec, mSec, mNsec);
+        int rc;
+        try {
+            rc = (int) UTIMENSAT.invokeExact(s.errno, AT_FDCWD, p, ts, noFollow ? AT_SYMLINK_NOFOLLOW : 0);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "utimensat", path);
     }
 
     public static void futimens(int fd, long aSec, long aNsec, long mSec, long mNsec) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ts = a.allocate(32, 8);
-            ts.set(JAVA_LONG, 0, aSec);
-            ts.set(JAVA_LONG, 8, aNsec);
-            ts.set(JAVA_LONG, 16, mSec);
-            ts.set(JAVA_LONG, 24, mNsec);
-            int rc = (int) invoke(FUTIMENS, ERRNO_SEG.get(), fd, ts);
-            check(rc, "futimens", "fd " + fd);
+        Scratch s = scratch();
+        MemorySegment ts = times(s, aSec, aNsec, mSec, mNsec);
+        int rc;
+        try {
+            rc = (int) FUTIMENS.invokeExact(s.errno, fd, ts);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "futimens", "fd " + fd);
     }
 
     /** chmod (follows symlinks, as Linux has no lchmod). */
     public static void chmod(String path, int mode) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(FCHMODAT, "chmod", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), mode, 0);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) FCHMODAT.invokeExact(s.errno, AT_FDCWD, p, mode, 0);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "chmod", path);
     }
 
     public static void fchmod(int fd, int mode) throws ErrnoException {
-        int rc = (int) invoke(FCHMOD, ERRNO_SEG.get(), fd, mode);
-        check(rc, "fchmod", "fd " + fd);
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FCHMOD.invokeExact(s.errno, fd, mode);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "fchmod", "fd " + fd);
     }
 
     /** lchown: -1 leaves a field as it is. */
     public static void lchown(String path, int uid, int gid) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(FCHOWNAT, "lchown", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), uid, gid,
-                    AT_SYMLINK_NOFOLLOW);
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        int rc;
+        try {
+            rc = (int) FCHOWNAT.invokeExact(s.errno, AT_FDCWD, p, uid, gid, AT_SYMLINK_NOFOLLOW);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "lchown", path);
     }
 
     public static void fchown(int fd, int uid, int gid) throws ErrnoException {
-        int rc = (int) invoke(FCHOWN, ERRNO_SEG.get(), fd, uid, gid);
-        check(rc, "fchown", "fd " + fd);
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FCHOWN.invokeExact(s.errno, fd, uid, gid);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "fchown", "fd " + fd);
     }
 
     // --- file handles ------------------------------------------------------------------------------------------
     /** name_to_handle_at(path, flags) not following a final symlink. Flags: 0 or {@link #AT_HANDLE_FID}. */
     public static FileHandle nameToHandle(String path, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment fh = a.allocate(8 + MAX_HANDLE_SZ, 4);
-            fh.set(JAVA_INT, 0, MAX_HANDLE_SZ);
-            MemorySegment mnt = a.allocate(JAVA_INT);
-            callPath(NAME_TO_HANDLE_AT, "name_to_handle_at", path, ERRNO_SEG.get(), AT_FDCWD, cstr(a, path), fh,
-                    mnt, flags);
-            int n = fh.get(JAVA_INT, 0);
-            int type = fh.get(JAVA_INT, 4);
-            return new FileHandle(type, fh.asSlice(8, n).toArray(JAVA_BYTE));
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path);
+        // struct file_handle { u32 handle_bytes; int handle_type; unsigned char f_handle[]; }
+        MemorySegment fh = s.alloc(8 + MAX_HANDLE_SZ), mnt = s.alloc(4);
+        fh.set(JAVA_INT, 0, MAX_HANDLE_SZ);
+        int rc;
+        try {
+            rc = (int) NAME_TO_HANDLE_AT.invokeExact(s.errno, AT_FDCWD, p, fh, mnt, flags);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "name_to_handle_at", path);
+        int n = fh.get(JAVA_INT, 0);
+        int type = fh.get(JAVA_INT, 4);
+        return new FileHandle(type, fh.asSlice(8, n).toArray(JAVA_BYTE));
     }
 
     /**
      * open_by_handle_at: {@code mountFd} is any fd on the filesystem the handle belongs to. Needs
-     * CAP_DAC_READ_SEARCH. Use O_PATH for an fd that only names the object.
+     * CAP_DAC_READ_SEARCH. Use O_PATH for an fd that only names the object. ESTALE once the object is gone.
      */
     public static int openByHandle(int mountFd, FileHandle h, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            byte[] b = h.bytes();
-            MemorySegment fh = a.allocate(8L + b.length, 4);
-            fh.set(JAVA_INT, 0, b.length);
-            fh.set(JAVA_INT, 4, h.type());
-            MemorySegment.copy(b, 0, fh, JAVA_BYTE, 8, b.length);
-            int rc = (int) invoke(OPEN_BY_HANDLE_AT, ERRNO_SEG.get(), mountFd, fh, flags | O_CLOEXEC);
-            return check(rc, "open_by_handle_at", h.toString());
+        Scratch s = scratch();
+        byte[] b = h.bytes();
+        MemorySegment fh = s.alloc(8L + b.length);
+        fh.set(JAVA_INT, 0, b.length);
+        fh.set(JAVA_INT, 4, h.type());
+        MemorySegment.copy(b, 0, fh, JAVA_BYTE, 8, b.length);
+        int rc;
+        try {
+            rc = (int) OPEN_BY_HANDLE_AT.invokeExact(s.errno, mountFd, fh, flags | O_CLOEXEC);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        return check(s, rc, "open_by_handle_at", h.toString());
     }
 
     /** The path an fd names now (readlink of /proc/self/fd/N); " (deleted)" when unlinked. */
@@ -887,94 +1050,172 @@ public final class Linux {
     }
 
     // --- directories -------------------------------------------------------------------------------------------
-    /** All entries of a directory, "." and ".." included, in getdents64 order. */
+    private static final long DIRENT_BUF = 32768;
+
+    /** All entries of a directory, "." and ".." included, in getdents64 order. Does not follow a final symlink. */
     public static List<DirEnt> readdir(String path) throws ErrnoException {
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-        try (Arena a = Arena.ofConfined()) {
+        try {
+            Scratch s = scratch(); // after open(), which resets the scratch itself
+            MemorySegment buf = s.alloc(DIRENT_BUF);
             List<DirEnt> out = new ArrayList<>();
-            MemorySegment buf = a.allocate(65536, 8);
             while (true) {
                 long n;
                 try {
-                    n = (long) GETDENTS64.invokeExact(ERRNO_SEG.get(), fd, buf, 65536L);
+                    n = (long) GETDENTS64.invokeExact(s.errno, fd, buf, DIRENT_BUF);
                 } catch (Throwable t) {
-                    throw new IllegalStateException(t);
+                    throw bug(t);
                 }
-                check(n, "getdents64", path);
+                check(s, n, "getdents64", path);
                 if (n == 0) return out;
-                long pos = 0;
-                while (pos < n) {
-                    long ino = buf.get(JAVA_LONG, pos);
-                    long off = buf.get(JAVA_LONG, pos + 8);
-                    int reclen = buf.get(JAVA_SHORT, pos + 16) & 0xffff;
-                    int type = buf.get(JAVA_BYTE, pos + 18) & 0xff;
-                    long nameStart = pos + 19;
-                    long end = nameStart;
-                    while (buf.get(JAVA_BYTE, end) != 0) end++;
-                    out.add(new DirEnt(byteString(buf.asSlice(nameStart, end - nameStart).toArray(JAVA_BYTE)),
-                            ino, type, off));
-                    pos += reclen;
-                }
+                parseDirents(buf.asSlice(0, n).toArray(JAVA_BYTE), out);
             }
         } finally {
             closeQuietly(fd);
         }
     }
 
-    // --- filesystems -------------------------------------------------------------------------------------------
-    public static StatFs statfs(String path) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment b = a.allocate(120, 8);
-            callPath(STATFS, "statfs", path, ERRNO_SEG.get(), cstr(a, path), b);
-            return new StatFs(b.get(JAVA_LONG, 0), b.get(JAVA_LONG, 8), b.get(JAVA_LONG, 16), b.get(JAVA_LONG, 24),
-                    b.get(JAVA_LONG, 32), b.get(JAVA_LONG, 40), b.get(JAVA_LONG, 48), b.get(JAVA_INT, 56),
-                    b.get(JAVA_INT, 60), b.get(JAVA_LONG, 64), b.get(JAVA_LONG, 72), b.get(JAVA_LONG, 80));
+    /**
+     * struct linux_dirent64 records: u64 d_ino @0, s64 d_off @8, u16 d_reclen @16, u8 d_type @18, name @19
+     * NUL-terminated and padded to d_reclen (8-aligned).
+     */
+    static void parseDirents(byte[] b, List<DirEnt> out) {
+        MemorySegment m = MemorySegment.ofArray(b);
+        int pos = 0;
+        while (pos + 19 <= b.length) {
+            long ino = m.get(JAVA_LONG_UNALIGNED, pos);
+            long off = m.get(JAVA_LONG_UNALIGNED, pos + 8);
+            int reclen = m.get(JAVA_SHORT_UNALIGNED, pos + 16) & 0xffff;
+            int type = b[pos + 18] & 0xff;
+            if (reclen < 20 || pos + reclen > b.length) {
+                throw new IllegalStateException("corrupt getdents64 record at " + pos + ", reclen " + reclen);
+            }
+            int end = pos + 19, limit = pos + reclen;
+            while (end < limit && b[end] != 0) end++;
+            out.add(new DirEnt(byteString(b, pos + 19, end - pos - 19), ino, type, off));
+            pos += reclen;
         }
     }
 
+    // --- filesystems -------------------------------------------------------------------------------------------
+    /**
+     * struct statfs (x86-64): type@0 bsize@8 blocks@16 bfree@24 bavail@32 files@40 ffree@48 fsid@56 (2 ints)
+     * namelen@64 frsize@72 flags@80 spare[4]; 120 bytes.
+     */
+    private static StatFs statFsOf(MemorySegment b) {
+        return new StatFs(b.get(JAVA_LONG, 0), b.get(JAVA_LONG, 8), b.get(JAVA_LONG, 16), b.get(JAVA_LONG, 24),
+                b.get(JAVA_LONG, 32), b.get(JAVA_LONG, 40), b.get(JAVA_LONG, 48), b.get(JAVA_INT, 56),
+                b.get(JAVA_INT, 60), b.get(JAVA_LONG, 64), b.get(JAVA_LONG, 72), b.get(JAVA_LONG, 80));
+    }
+
+    public static StatFs statfs(String path) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), b = s.alloc(120);
+        int rc;
+        try {
+            rc = (int) STATFS.invokeExact(s.errno, p, b);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "statfs", path);
+        return statFsOf(b);
+    }
+
+    public static StatFs fstatfs(int fd) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment b = s.alloc(120);
+        int rc;
+        try {
+            rc = (int) FSTATFS.invokeExact(s.errno, fd, b);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "fstatfs", "fd " + fd);
+        return statFsOf(b);
+    }
+
+    /** mount(2). {@code source}, {@code fstype} and {@code data} may be null (bind mounts, remounts). */
     public static void mount(String source, String target, String fstype, long flags, String data)
             throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(MOUNT, "mount", target, ERRNO_SEG.get(), cstr(a, source), cstr(a, target), cstr(a, fstype),
-                    flags, data == null ? MemorySegment.NULL : cstr(a, data));
+        Scratch s = scratch();
+        MemorySegment src = s.cstrOrNull(source), tgt = s.cstr(target), type = s.cstrOrNull(fstype),
+                d = s.cstrOrNull(data);
+        int rc;
+        try {
+            rc = (int) MOUNT.invokeExact(s.errno, src, tgt, type, flags, d);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "mount", target);
     }
 
     public static void umount(String target, int flags) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            callPath(UMOUNT2, "umount2", target, ERRNO_SEG.get(), cstr(a, target), flags);
+        Scratch s = scratch();
+        MemorySegment tgt = s.cstr(target);
+        int rc;
+        try {
+            rc = (int) UMOUNT2.invokeExact(s.errno, tgt, flags);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "umount2", target);
     }
 
     public static final int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
     /** flock(2); with LOCK_NB, EAGAIN (EWOULDBLOCK) when another holder has it. Works on directory fds. */
     public static void flock(int fd, int op) throws ErrnoException {
-        int rc = (int) invoke(FLOCK, ERRNO_SEG.get(), fd, op);
-        check(rc, "flock", "fd " + fd);
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FLOCK.invokeExact(s.errno, fd, op);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "flock", "fd " + fd);
     }
 
     // --- process -----------------------------------------------------------------------------------------------
+    private static int intCall(MethodHandle h, int arg) {
+        try {
+            return (int) h.invokeExact(SCRATCH.get().errno, arg);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+    }
+
+    private static int intCall(MethodHandle h) {
+        try {
+            return (int) h.invokeExact(SCRATCH.get().errno);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+    }
+
+    /** umask(2): sets the process-wide mask, returns the previous one. */
     public static int umask(int mask) {
-        return (int) invoke(UMASK, ERRNO_SEG.get(), mask);
+        return intCall(UMASK, mask);
     }
 
     public static int geteuid() {
-        return (int) invoke(GETEUID, ERRNO_SEG.get());
+        return intCall(GETEUID);
     }
 
     public static int getegid() {
-        return (int) invoke(GETEGID, ERRNO_SEG.get());
+        return intCall(GETEGID);
     }
 
-    /** setfsuid for the calling thread only; returns the previous value. */
+    /**
+     * setfsuid for the calling thread only; returns the previous value. Only meaningful on a platform thread: a
+     * virtual thread may continue on another carrier, which keeps the credential.
+     */
     public static int setfsuid(int uid) {
-        return (int) invoke(SETFSUID, ERRNO_SEG.get(), uid);
+        return intCall(SETFSUID, uid);
     }
 
-    /** setfsgid for the calling thread only; returns the previous value. */
+    /** setfsgid for the calling thread only; returns the previous value. Platform threads only, as setfsuid. */
     public static int setfsgid(int gid) {
-        return (int) invoke(SETFSGID, ERRNO_SEG.get(), gid);
+        return intCall(SETFSGID, gid);
     }
 
     // --- filesystem UUID (added for core.layer: the s_uuid the kernel overlay puts in fh blobs) ---------------
