@@ -23,6 +23,9 @@ public final class DirBuffer {
 
     public int count() { return count; }
 
+    /** Bytes still free. */
+    public int remaining() { return buf.remaining(); }
+
     /** The size one record for {@code name} takes (byte-string name). */
     public int recordSize(String name) {
         int raw = (plus ? FuseCodec.ENTRY_OUT_SIZE : 0) + DIRENT_HEADER + name.length();
