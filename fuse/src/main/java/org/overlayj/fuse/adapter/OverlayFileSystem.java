@@ -88,6 +88,27 @@ public final class OverlayFileSystem implements RawFileSystem {
         return fh;
     }
 
+    /** An engine call made with the caller's credentials. */
+    private interface AsCaller<T> {
+        T run(Creds creds) throws ErrnoException;
+    }
+
+    /**
+     * Runs {@code op} with the caller's uid and gid; only if the engine refuses (EACCES/EPERM) are the caller's
+     * supplementary groups read from /proc and the call made again. The engine checks permissions before it
+     * changes anything, so a refused first try has no effect; this keeps the /proc read off the common path.
+     */
+    private static <T> T asCaller(FuseContext c, AsCaller<T> op) throws ErrnoException {
+        try {
+            return op.run(CallerCreds.of(c));
+        } catch (ErrnoException e) {
+            if (c.uid() == 0 || (e.errno() != Errno.EACCES && e.errno() != Errno.EPERM)) throw e;
+            int[] groups = CallerCreds.groups(c.pid());
+            if (groups.length == 0) throw e;
+            return op.run(new Creds(c.uid(), c.gid(), groups));
+        }
+    }
+
     // --- requests ----------------------------------------------------------------------------------------------
 
     @Override public FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException {
@@ -98,7 +119,8 @@ public final class OverlayFileSystem implements RawFileSystem {
             nodes.ref(parent);
             return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
         }
-        return entry(overlay.lookup(nodes.get(parent), name, CallerCreds.of(c)));
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
     }
 
     @Override public void forget(long nodeid, long nlookup) {
@@ -162,24 +184,29 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry link(FuseContext c, long nodeid, long newParent, String newName)
             throws ErrnoException {
-        return entry(overlay.link(nodes.get(nodeid), nodes.get(newParent), newName, CallerCreds.of(c)));
+        Node n = nodes.get(nodeid), dir = nodes.get(newParent);
+        return entry(asCaller(c, cr -> overlay.link(n, dir, newName, cr)));
     }
 
     @Override public void unlink(FuseContext c, long parent, String name) throws ErrnoException {
-        overlay.unlink(nodes.get(parent), name, CallerCreds.of(c));
+        Node dir = nodes.get(parent);
+        asCaller(c, cr -> { overlay.unlink(dir, name, cr); return null; });
     }
 
     @Override public void rmdir(FuseContext c, long parent, String name) throws ErrnoException {
-        overlay.rmdir(nodes.get(parent), name, CallerCreds.of(c));
+        Node dir = nodes.get(parent);
+        asCaller(c, cr -> { overlay.rmdir(dir, name, cr); return null; });
     }
 
     @Override public void rename(FuseContext c, long parent, String name, long newParent, String newName, int flags)
             throws ErrnoException {
-        overlay.rename(nodes.get(parent), name, nodes.get(newParent), newName, flags, CallerCreds.of(c));
+        Node from = nodes.get(parent), to = nodes.get(newParent);
+        asCaller(c, cr -> { overlay.rename(from, name, to, newName, flags, cr); return null; });
     }
 
     @Override public FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException {
-        OpenFile f = overlay.open(nodes.get(nodeid), flags, CallerCreds.of(c));
+        Node n = nodes.get(nodeid);
+        OpenFile f = asCaller(c, cr -> overlay.open(n, flags, cr));
         return new FuseOpen(register(f), 0);
     }
 
@@ -250,17 +277,17 @@ public final class OverlayFileSystem implements RawFileSystem {
     @Override public void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out)
             throws ErrnoException {
         Node dir = nodes.get(nodeid);
-        Creds creds = CallerCreds.of(c);
         long cookie = offset;
         while (true) {
             int max = Math.max(1, out.remaining() / 32);
-            List<DirEntry> batch = overlay.readdir(dir, cookie, max, creds);
+            long from = cookie;
+            List<DirEntry> batch = asCaller(c, cr -> overlay.readdir(dir, from, max, cr));
             for (DirEntry e : batch) {
                 if (!out.fits(e.name())) return;
                 if (!out.plus()) {
                     out.add(e.name(), e.ino(), e.type(), e.cookie());
                 } else {
-                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), plusEntry(dir, e, creds));
+                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), plusEntry(dir, e, c));
                 }
                 cookie = e.cookie();
             }
@@ -269,10 +296,10 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /** The entry of a READDIRPLUS record: none for "." and ".." (the kernel ignores them), none if it vanished. */
-    private FuseEntry plusEntry(Node dir, DirEntry e, Creds creds) {
+    private FuseEntry plusEntry(Node dir, DirEntry e, FuseContext c) {
         if (e.name().equals(".") || e.name().equals("..")) return null;
         try {
-            return entry(overlay.lookup(dir, e.name(), creds));
+            return entry(asCaller(c, cr -> overlay.lookup(dir, e.name(), cr)));
         } catch (ErrnoException ex) {
             return null;
         }
@@ -286,19 +313,23 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags)
             throws ErrnoException {
-        overlay.setxattr(nodes.get(nodeid), name, value, flags, CallerCreds.of(c));
+        Node n = nodes.get(nodeid);
+        asCaller(c, cr -> { overlay.setxattr(n, name, value, flags, cr); return null; });
     }
 
     @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {
-        return overlay.getxattr(nodes.get(nodeid), name, CallerCreds.of(c));
+        Node n = nodes.get(nodeid);
+        return asCaller(c, cr -> overlay.getxattr(n, name, cr));
     }
 
     @Override public List<String> listxattr(FuseContext c, long nodeid) throws ErrnoException {
-        return overlay.listxattr(nodes.get(nodeid), CallerCreds.of(c));
+        Node n = nodes.get(nodeid);
+        return asCaller(c, cr -> overlay.listxattr(n, cr));
     }
 
     @Override public void removexattr(FuseContext c, long nodeid, String name) throws ErrnoException {
-        overlay.removexattr(nodes.get(nodeid), name, CallerCreds.of(c));
+        Node n = nodes.get(nodeid);
+        asCaller(c, cr -> { overlay.removexattr(n, name, cr); return null; });
     }
 
     @Override public void access(FuseContext c, long nodeid, int mask) throws ErrnoException {
