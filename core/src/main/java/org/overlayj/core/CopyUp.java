@@ -25,7 +25,10 @@ final class CopyUp {
     void copyUp(Node n) throws ErrnoException {
         if (n.upper) return;
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-        if (n.parent == null) throw OverlayFs.err(Errno.ESTALE, "disconnected object without an upper inode");
+        if (n.parent == null) {
+            copyUpDisconnected(n);
+            return;
+        }
         copyUp(n.parent);
         String parentUpper = fs.upperPath(n.parent);
         String dest = parentUpper + "/" + n.name;
@@ -68,6 +71,29 @@ final class CopyUp {
         if (n.isDir()) n.merge = true;
     }
 
+    /**
+     * A node decoded from a handle has no known name: its copy goes into the index only (format doc §6.4), where
+     * any alias finds it at its next lookup.
+     */
+    private void copyUpDisconnected(Node n) throws ErrnoException {
+        if (n.indexPath != null) return;
+        if (n.isDir() || n.handle == null || !fs.index.on())
+            throw OverlayFs.err(Errno.ESTALE, "disconnected object cannot be copied up");
+        Node.Lower lo = n.topLower();
+        Stat st = fs.statReal(lo.path());
+        byte[] origin = n.handle.bytes();
+        String ip = fs.index.path(origin);
+        if (Linux.lstatOrNull(ip) == null) {
+            if (!st.isReg()) throw OverlayFs.err(Errno.ESTALE, "disconnected special file");
+            fs.index.remember(n, st.nlink());
+            copyRegular(lo.path(), st, origin, ip);
+            fs.index.storeOffset(ip, st.nlink() - 1);
+        }
+        n.indexPath = ip;
+        n.indexed = true;
+        n.lowerNlink = st.nlink();
+    }
+
     /** The fh blob of the lower inode, or empty when its filesystem has no file handles (format doc E17). */
     private byte[] originOf(Node.Lower lo) throws ErrnoException {
         try {
@@ -92,7 +118,7 @@ final class CopyUp {
             copyData(in, out, st.size());
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
-            copyXattrs(src, out, null);
+            copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
@@ -113,12 +139,12 @@ final class CopyUp {
         }
     }
 
-    private static int openLower(String src) throws ErrnoException {
+    private int openLower(String src) throws ErrnoException {
         try {
-            return Linux.open(src, Linux.O_RDONLY | Linux.O_NOATIME | Linux.O_NOFOLLOW, 0);
+            return fs.openReal(src, Linux.O_RDONLY | Linux.O_NOATIME);
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EPERM) throw e;
-            return Linux.open(src, Linux.O_RDONLY | Linux.O_NOFOLLOW, 0);
+            return fs.openReal(src, Linux.O_RDONLY);
         }
     }
 
@@ -183,12 +209,15 @@ final class CopyUp {
         }
         try {
             Linux.lchown(temp, st.uid(), st.gid());
-            copyXattrs(src, -1, temp);
+            copyXattrs(src, -1, -1, temp);
             // user.* xattrs are not allowed on symlinks and special files: the kernel leaves origin out there.
             boolean originAllowed = !(fs.opts.userxattr() && !st.isDir());
             if (origin != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.ORIGIN), origin, 0);
             if (!symlink) Linux.chmod(temp, st.perm());
             Linux.utimens(temp, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), true);
+            if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
+                dirIndexEntry(origin, temp);
+            }
             Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
         } catch (ErrnoException e) {
             try {
@@ -204,12 +233,12 @@ final class CopyUp {
      * All xattrs but our private ones (escaped {@code NS overlay.*} ones are copied as they are). POSIX ACLs and
      * security.* must copy; anything else the target refuses as unsupported is skipped, as the kernel does.
      */
-    void copyXattrs(String src, int fd, String destPath) throws ErrnoException {
-        for (String name : Linux.llistxattr(src)) {
+    void copyXattrs(String src, int srcFd, int fd, String destPath) throws ErrnoException {
+        for (String name : srcFd >= 0 ? Linux.flistxattr(srcFd) : Linux.llistxattr(src)) {
             if (fs.ns.isPrivate(name)) continue;
             byte[] v;
             try {
-                v = Linux.lgetxattr(src, name);
+                v = srcFd >= 0 ? Linux.fgetxattr(srcFd, name) : Linux.lgetxattr(src, name);
             } catch (ErrnoException e) {
                 if (e.errno() == Errno.ENODATA) continue;
                 throw e;
@@ -221,6 +250,25 @@ final class CopyUp {
                 boolean must = name.startsWith("security.") || name.startsWith("system.posix_acl");
                 if (must || e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.EPERM) throw e;
             }
+        }
+    }
+
+    /**
+     * Under nfs_export a copied-up directory gets an index entry: an empty mode-0 directory whose {@code NS upper}
+     * names the upper directory, so a handle of the lower directory finds it after any rename (format doc §5.4).
+     */
+    private void dirIndexEntry(byte[] origin, String upperDir) throws ErrnoException {
+        String ip = fs.index.path(origin);
+        Stat have = Linux.lstatOrNull(ip);
+        if (have != null) fs.removeTemp(ip);
+        String temp = fs.tempPath();
+        Linux.mkdir(temp, 0);
+        try {
+            fs.setX(temp, OverlayXattr.UPPER, upperBlob(upperDir).bytes());
+            Linux.rename(temp, ip, 0);
+        } catch (ErrnoException e) {
+            fs.removeTemp(temp);
+            throw e;
         }
     }
 

@@ -30,6 +30,8 @@ public final class Node {
     boolean indexed;
     /** Link count of the lower (origin) inode, for the union count rules. */
     int lowerNlink;
+    /** The fh blob a decoded handle gave this node (disconnected nodes answer encode with it). */
+    org.overlayj.core.fh.Fh handle;
     /** Lower inodes, top-down: one for a non-directory, the merged stack for a directory. */
     List<Lower> lowers;
     /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */

@@ -23,6 +23,7 @@ public final class Overlay implements AutoCloseable {
     private final Readdir readdir;
     private final CopyUp copyUp;
     private final Namespace namespace;
+    private final Export export;
     private final Node root;
 
     private Overlay(LayerStack layers) throws ErrnoException {
@@ -31,6 +32,7 @@ public final class Overlay implements AutoCloseable {
         this.readdir = new Readdir(fs, lookup);
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
+        this.export = new Export(fs, lookup);
         if (fs.index.on()) fs.index.verifyAtMount();
         this.root = lookup.root();
         fs.root = root;
@@ -98,7 +100,7 @@ public final class Overlay implements AutoCloseable {
     Attr attr(Node n) throws ErrnoException {
         Stat st;
         try {
-            st = Linux.lstat(fs.realPath(n));
+            st = fs.statReal(fs.realPath(n));
         } catch (ErrnoException e) {
             int fd = n.openFd;
             if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
@@ -237,9 +239,9 @@ public final class Overlay implements AutoCloseable {
             Permissions.check(a, mask, c);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
-            int fd = Linux.open(fs.realPath(n), real, 0);
+            int fd = fs.openReal(fs.realPath(n), real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
-            return new OpenFile(n, flags, fd, n.upper);
+            return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
             l.unlock();
         }
@@ -247,12 +249,12 @@ public final class Overlay implements AutoCloseable {
 
     /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
     private int fdOf(OpenFile f) throws ErrnoException {
-        if (!f.onUpper && f.node.upper) {
+        if (!f.onUpper && (f.node.upper || f.node.indexPath != null)) {
             synchronized (f) {
                 if (!f.onUpper) {
                     Lock l = read();
                     try {
-                        int fd = Linux.open(fs.upperPath(f.node), Linux.O_RDONLY | Linux.O_NOFOLLOW, 0);
+                        int fd = fs.openReal(fs.realPath(f.node), Linux.O_RDONLY);
                         Linux.closeQuietly(f.fd);
                         f.fd = fd;
                         f.onUpper = true;
@@ -361,12 +363,22 @@ public final class Overlay implements AutoCloseable {
 
     /** The kernel's overlay file handle bytes (type 0xf8 payload, format doc §6.2). */
     public byte[] encodeHandle(Node n) throws ErrnoException {
-        throw OverlayFs.err(Errno.ENOSYS, "file handles are not implemented yet");
+        Lock l = read();
+        try {
+            return export.encode(n);
+        } finally {
+            l.unlock();
+        }
     }
 
     /** The object a handle names; ESTALE when it is gone or not of this overlay. Never throws anything else. */
     public Node decodeHandle(byte[] handle) throws ErrnoException {
-        throw OverlayFs.err(Errno.ESTALE, "file handles are not implemented yet");
+        Lock l = read();
+        try {
+            return export.decode(handle);
+        } finally {
+            l.unlock();
+        }
     }
 
     /** Syncs the upper layer. */
