@@ -19,6 +19,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,6 +37,7 @@ class OverlayMountTest {
     @BeforeEach void mount() throws Exception {
         TestMounts.requireFuse();
         dir = TestMounts.tempDir();
+        Linux.chmod(dir.toString(), 0755);            // other users reach the mount point (tests as uid 1000)
         low1 = Files.createDirectory(dir.resolve("low1"));
         low2 = Files.createDirectory(dir.resolve("low2"));
         upper = Files.createDirectory(dir.resolve("upper"));
@@ -49,6 +51,9 @@ class OverlayMountTest {
         Files.writeString(low2.resolve("d/top"), "shadowed");
         Files.writeString(low2.resolve("f"), "lower file");
         Files.createDirectories(low2.resolve("gone/sub"));
+        Files.createDirectories(low2.resolve("shared"));
+        Linux.lchown(low2.resolve("shared").toString(), 0, 4242);
+        Linux.chmod(low2.resolve("shared").toString(), 0770);
         overlay = Overlay.mount(OverlayOptions.of(List.of(low1.toString(), low2.toString()), upper.toString(),
                 work.toString()));
         ofs = new OverlayFileSystem(overlay);
@@ -136,6 +141,31 @@ class OverlayMountTest {
         TestMounts.sh("truncate", "-s", "3", mnt.resolve("f").toString());
         assertEquals(3, Files.size(upper.resolve("f")));
         assertEquals("low", Files.readString(mnt.resolve("f")));
+    }
+
+    /** Runs {@code cmd} as uid/gid 1000 with the given supplementary groups; returns the exit code. */
+    private static int asUser(String groups, String... cmd) throws Exception {
+        String[] full = new String[cmd.length + 4];
+        full[0] = "setpriv";
+        full[1] = "--reuid=1000";
+        full[2] = "--regid=1000";
+        full[3] = groups.isEmpty() ? "--clear-groups" : "--groups=" + groups;
+        System.arraycopy(cmd, 0, full, 4, cmd.length);
+        return TestMounts.rc(full);
+    }
+
+    @Test void callerCredentialsAndSupplementaryGroups() throws Exception {
+        Path shared = mnt.resolve("shared");
+        assertEquals(0, asUser("4242", "touch", shared.resolve("mine").toString()),
+                "a member through a supplementary group may create");
+        Stat st = Linux.lstat(upper.resolve("shared/mine").toString());
+        assertEquals(1000, st.uid(), "new files belong to the caller");
+        assertEquals(1000, st.gid());
+        assertNotEquals(0, asUser("", "touch", shared.resolve("other").toString()), "a non-member may not");
+        assertFalse(Files.exists(upper.resolve("shared/other")));
+        assertEquals(0, asUser("4242", "ls", shared.toString()));
+        assertNotEquals(0, asUser("", "ls", shared.toString()));
+        assertNotEquals(0, asUser("4242", "chmod", "777", shared.toString()), "only the owner may chmod");
     }
 
     @Test void forgetDropsNodes() throws Exception {
