@@ -1,0 +1,63 @@
+package org.overlayj.cli;
+
+import org.overlayj.fuse.FuseMountOptions;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The generic (non-overlay) options of a mount, turned into how the FUSE door mounts: mount(2) flags, fsname,
+ * subtype, allow_other, threads, debug. Options that only matter to fuse-overlayfs or libfuse (uidmapping,
+ * squash_to_*, fast_ino, plugins, kernel_cache, timeouts, …) are accepted and ignored, so that fstab lines and
+ * scripts written for fuse-overlayfs keep working; they are listed in {@link #ignored}.
+ */
+record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
+    static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
+            MS_DIRSYNC = 128, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_RELATIME = 1 << 21,
+            MS_STRICTATIME = 1 << 24, MS_LAZYTIME = 1 << 25;
+
+    static DoorOptions of(List<String> generic, String source, int threads, boolean root) {
+        String fsname = source != null ? source : "overlayj";
+        String subtype = "overlayj";
+        boolean allowOther = root;
+        boolean debug = false;
+        long flags = 0;
+        List<String> ignored = new ArrayList<>();
+        for (String opt : generic) {
+            int eq = opt.indexOf('=');
+            String key = eq < 0 ? opt : opt.substring(0, eq);
+            String value = eq < 0 ? "" : opt.substring(eq + 1);
+            switch (key) {
+                case "ro" -> flags |= MS_RDONLY;
+                case "rw" -> flags &= ~MS_RDONLY;
+                case "nosuid" -> flags |= MS_NOSUID;
+                case "suid" -> flags &= ~MS_NOSUID;
+                case "nodev" -> flags |= MS_NODEV;
+                case "dev" -> flags &= ~MS_NODEV;
+                case "noexec" -> flags |= MS_NOEXEC;
+                case "exec" -> flags &= ~MS_NOEXEC;
+                case "sync" -> flags |= MS_SYNCHRONOUS;
+                case "async" -> flags &= ~MS_SYNCHRONOUS;
+                case "dirsync" -> flags |= MS_DIRSYNC;
+                case "noatime" -> flags |= MS_NOATIME;
+                case "atime" -> flags &= ~MS_NOATIME;
+                case "nodiratime" -> flags |= MS_NODIRATIME;
+                case "diratime" -> flags &= ~MS_NODIRATIME;
+                case "relatime" -> flags |= MS_RELATIME;
+                case "norelatime" -> flags &= ~MS_RELATIME;
+                case "strictatime" -> flags |= MS_STRICTATIME;
+                case "lazytime" -> flags |= MS_LAZYTIME;
+                case "nolazytime" -> flags &= ~MS_LAZYTIME;
+                case "fsname" -> fsname = value;
+                case "subtype" -> subtype = value;
+                case "allow_other", "allow_root" -> allowOther = true;
+                case "debug" -> debug = true;
+                // always on: the kernel checks mode bits like for a kernel overlay
+                case "default_permissions", "defaults" -> { }
+                default -> ignored.add(opt);
+            }
+        }
+        return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads), debug,
+                List.copyOf(ignored));
+    }
+}

@@ -1,0 +1,150 @@
+package org.overlayj.cli;
+
+import ch.qos.logback.classic.Level;
+import org.overlayj.core.Overlay;
+import org.overlayj.fuse.FuseServer;
+import org.overlayj.fuse.adapter.OverlayFileSystem;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code overlayj [-f] [-d] -o lowerdir=..,upperdir=..,workdir=..[,opts] [SOURCE] MOUNTPOINT}: mounts the overlay
+ * through FUSE, fuse-overlayfs style. Also what mount.fuse3 runs for {@code mount -t fuse.overlayj}.
+ */
+@Command(name = "overlayj", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        sortOptions = false, usageHelpAutoWidth = true,
+        description = {
+                "Mounts an overlay filesystem (on-disk compatible with the kernel's overlayfs) through FUSE.",
+                "Returns once the mount is live and keeps serving in the background (unless -f).",
+                "Unmount with umount(8) or fusermount3 -u; SIGTERM/SIGINT to the server unmounts too."},
+        footer = {"", "Examples:",
+                "  overlayj -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w /mnt",
+                "  mount -t fuse.overlayj overlay /mnt -o lowerdir=/l1,upperdir=/u,workdir=/w",
+                "  fstab: overlay /mnt fuse.overlayj lowerdir=/l1,upperdir=/u,workdir=/w 0 0"})
+public final class MountCommand implements Callable<Integer> {
+    @Option(names = "-o", paramLabel = "OPTS", description = {
+            "Comma-separated options; may repeat. Overlay: lowerdir=,upperdir=,workdir=,index=,redirect_dir=,",
+            "nfs_export=,xino=,uuid=,metacopy=,userxattr,volatile (kernel syntax and rules).",
+            "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug.",
+            "fuse-overlayfs options (uidmapping=,squash_to_root,fast_ino=,…) are accepted and ignored."})
+    List<String> options = new ArrayList<>();
+
+    @Option(names = "-f", description = "Stay in the foreground.")
+    boolean foreground;
+
+    @Option(names = "-d", description = "Debug: log every request (implies -f).")
+    boolean debug;
+
+    @Option(names = "-s", description = "Single-threaded request loop.")
+    boolean singleThreaded;
+
+    @Option(names = {"-n", "-v"}, hidden = true, description = "mount helper flags: accepted, ignored")
+    boolean helperFlag;
+
+    @Option(names = "-t", hidden = true, paramLabel = "TYPE", description = "mount helper: fs type, ignored")
+    String helperType;
+
+    @Option(names = Daemon.CHILD_FLAG, hidden = true)
+    boolean daemonChild;
+
+    @Parameters(arity = "1..2", paramLabel = "[SOURCE] MOUNTPOINT",
+            description = "SOURCE (shown in /proc/mounts unless fsname= is given) and the mount point.")
+    List<String> positional = new ArrayList<>();
+
+    private static final int THREADS = 4;
+
+    @Override public Integer call() {
+        String mountpoint = positional.get(positional.size() - 1);
+        String source = positional.size() > 1 ? positional.get(0) : null;
+        boolean background = !foreground && !debug && !daemonChild;
+        if (background) {
+            List<String> args = new ArrayList<>();
+            for (String o : options) { args.add("-o"); args.add(o); }
+            if (singleThreaded) args.add("-s");
+            args.addAll(positional);
+            return Daemon.launch(args, mountpoint);
+        }
+        return serve(source, mountpoint);
+    }
+
+    /** Joins the repeated -o values the way fuse-overlayfs does: one comma-separated list. */
+    String joinedOptions() {
+        return String.join(",", options);
+    }
+
+    static TemporaryMountOptions.Parsed parseOptions(String joined) throws ErrnoException {
+        // TEMPORARY: switch to org.overlayj.core.config.MountOptions.parse(joined) once it is on main.
+        return TemporaryMountOptions.parse(joined);
+    }
+
+    private int serve(String source, String mountpoint) {
+        PrintStream ready = System.out;
+        if (daemonChild) System.setOut(System.err);       // stdout is the readiness pipe, and nothing else
+        String opts = Linux.fromUtf8(joinedOptions());
+        boolean debugLog = debug || opts.matches("(^|.*,)debug(,.*|$)");
+        if (debugLog) ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
+                .setLevel(Level.DEBUG);
+        Logger log = LoggerFactory.getLogger(MountCommand.class);
+        Overlay overlay = null;
+        FuseServer server;
+        try {
+            TemporaryMountOptions.Parsed parsed = parseOptions(opts);
+            parsed.warnings().forEach(w -> log.warn("{}", w));
+            DoorOptions door = DoorOptions.of(parsed.generic(), source == null ? null : Linux.fromUtf8(source),
+                    singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
+            if (!door.ignored().isEmpty()) log.info("options ignored by the FUSE door: {}", door.ignored());
+            String mnt = Linux.fromUtf8(Path.of(mountpoint).toAbsolutePath().normalize().toString());
+            if (!Files.isDirectory(Path.of(mountpoint))) {
+                throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
+            }
+            overlay = Overlay.mount(parsed.overlay());
+            server = FuseServer.mount(mnt, door.fuse(), new OverlayFileSystem(overlay));
+            log.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
+        } catch (ErrnoException e) {
+            if (overlay != null) overlay.close();
+            return fail(ready, e.detail() + " (" + Errno.name(e.errno()) + ")");
+        } catch (RuntimeException e) {
+            if (overlay != null) overlay.close();
+            log.error("mount failed", e);
+            return fail(ready, "internal error: " + e);
+        }
+        Signals.onTermination(server::unmount);
+        if (daemonChild) {
+            ready.println(Daemon.READY);
+            ready.flush();
+            ready.close();
+        }
+        try {
+            server.awaitExit();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        server.close();
+        overlay.close();
+        log.info("unmounted {}", mountpoint);
+        return 0;
+    }
+
+    private int fail(PrintStream ready, String message) {
+        if (daemonChild) {
+            ready.println(Daemon.ERROR + message);
+            ready.flush();
+        } else {
+            System.err.println("overlayj: " + message);
+        }
+        return 1;
+    }
+}

@@ -1,0 +1,81 @@
+package org.overlayj.fuse;
+
+import java.nio.ByteBuffer;
+
+/**
+ * INIT: the protocol version and feature negotiation. We speak 7.38 and need at least 7.31 (max_pages,
+ * rename2, readdirplus, parallel dirops are all older than that).
+ *
+ * <p>What we ask for, and why:
+ * <ul>
+ *   <li>ASYNC_READ: reads may be sent concurrently; our loop is multi-threaded and reads are positional.</li>
+ *   <li>ATOMIC_O_TRUNC: O_TRUNC arrives with OPEN, so the door hands it to the engine, which copies up and
+ *       truncates in one step (instead of a separate SETATTR(size=0) after the open).</li>
+ *   <li>EXPORT_SUPPORT: the kernel may look up "." and ".." (for exportfs); our nodeid table answers ".".</li>
+ *   <li>BIG_WRITES + MAX_PAGES: writes of up to {@link #MAX_WRITE} (1 MiB) in one request.</li>
+ *   <li>DO_READDIRPLUS + READDIRPLUS_AUTO: `ls -l` gets names and attributes in one round trip; the kernel
+ *       picks plain READDIR when attributes are not needed.</li>
+ *   <li>PARALLEL_DIROPS: lookups and readdirs in one directory may run concurrently; the engine locks.</li>
+ *   <li>CACHE_SYMLINKS: symlink targets never change in place (a new symlink is a new inode).</li>
+ *   <li>SETXATTR_EXT: the longer setxattr_in; we accept both layouts.</li>
+ * </ul>
+ * Not asked for: WRITEBACK_CACHE (data must reach the layers when write(2) returns — tests compare layers right
+ * after operations, and the engine copies up on the first write, which must see the caller's write), POSIX_ACL
+ * (the kernel would then enforce ACLs and expect us to apply default ACLs on create; without it, ACL xattrs pass
+ * through to the engine as plain xattrs and the kernel checks mode bits, which is what default_permissions gives
+ * a kernel overlay on a filesystem without ACLs), HANDLE_KILLPRIV / KILLPRIV_V2 (the kernel clears suid/sgid
+ * itself and sends us a SETATTR; we do not implement those rules twice), DONT_MASK (the kernel applies the umask),
+ * POSIX_LOCKS / FLOCK_LOCKS (the kernel keeps locks locally, as for a single-host filesystem),
+ * SPLICE_* (plain read/write of the device).
+ */
+public final class FuseInit {
+    private FuseInit() {}
+
+    public static final int KERNEL_MAJOR = 7, KERNEL_MINOR = 38, MIN_MINOR = 31;
+    public static final int MAX_WRITE = 1 << 20, MAX_PAGES = MAX_WRITE / 4096;
+
+    public static final long ASYNC_READ = 1L, POSIX_LOCKS = 1L << 1, ATOMIC_O_TRUNC = 1L << 3,
+            EXPORT_SUPPORT = 1L << 4, BIG_WRITES = 1L << 5, DONT_MASK = 1L << 6, FLOCK_LOCKS = 1L << 10,
+            AUTO_INVAL_DATA = 1L << 12, DO_READDIRPLUS = 1L << 13, READDIRPLUS_AUTO = 1L << 14,
+            ASYNC_DIO = 1L << 15, WRITEBACK_CACHE = 1L << 16, PARALLEL_DIROPS = 1L << 18,
+            HANDLE_KILLPRIV = 1L << 19, POSIX_ACL = 1L << 20, MAX_PAGES_FLAG = 1L << 22, CACHE_SYMLINKS = 1L << 23,
+            SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30;
+
+    static final long WANTED = ASYNC_READ | ATOMIC_O_TRUNC | EXPORT_SUPPORT | BIG_WRITES | DO_READDIRPLUS
+            | READDIRPLUS_AUTO | PARALLEL_DIROPS | MAX_PAGES_FLAG | CACHE_SYMLINKS | SETXATTR_EXT;
+
+    /** The outcome of INIT: the minor version both sides speak and the flags both sides set. */
+    public record Negotiated(int major, int minor, long flags, int maxWrite, int maxReadahead) {
+        public boolean has(long flag) { return (flags & flag) != 0; }
+    }
+
+    /** What the kernel offered (struct fuse_init_in). */
+    record Offer(int major, int minor, int maxReadahead, long flags) {
+        static Offer decode(ByteBuffer in) {
+            int major = in.getInt(), minor = in.getInt(), readahead = in.getInt();
+            long flags = in.getInt() & 0xffffffffL;
+            if ((flags & INIT_EXT) != 0 && in.remaining() >= 4) flags |= (in.getInt() & 0xffffffffL) << 32;
+            return new Offer(major, minor, readahead, flags);
+        }
+    }
+
+    static Negotiated negotiate(Offer o) {
+        return new Negotiated(KERNEL_MAJOR, Math.min(o.minor(), KERNEL_MINOR), o.flags() & WANTED, MAX_WRITE,
+                Math.min(o.maxReadahead(), MAX_WRITE));
+    }
+
+    /** struct fuse_init_out (64 bytes). */
+    static void encode(ByteBuffer b, Negotiated n) {
+        b.putInt(n.major()).putInt(n.minor()).putInt(n.maxReadahead()).putInt((int) n.flags())
+                .putShort((short) 32)              // max_background
+                .putShort((short) 24)              // congestion_threshold
+                .putInt(n.maxWrite())
+                .putInt(1)                         // time_gran: we report nanoseconds as the layers have them
+                .putShort((short) MAX_PAGES)
+                .putShort((short) 0)               // map_alignment (DAX only)
+                .putInt((int) (n.flags() >>> 32));
+        for (int i = 0; i < 7; i++) b.putInt(0);
+    }
+
+    static final int OUT_SIZE = 64;
+}

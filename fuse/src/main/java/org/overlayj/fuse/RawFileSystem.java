@@ -1,0 +1,123 @@
+package org.overlayj.fuse;
+
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+
+import java.util.List;
+
+/**
+ * A filesystem as the FUSE protocol sees it: nodeid-based, one method per request, like go-fuse's raw API.
+ * Knows nothing about overlays. Names are byte strings. Every method may throw {@link ErrnoException}; its errno
+ * goes back to the kernel. The defaults answer ENOSYS, which the kernel remembers for most operations.
+ *
+ * <p>Lookup counting: each {@link FuseEntry} returned by lookup, mknod, mkdir, symlink, link, create and each entry
+ * with a non-zero nodeid added to a READDIRPLUS buffer is one reference; {@link #forget} drops them.
+ * Nodeid 1 is the root and is never forgotten.
+ */
+public interface RawFileSystem {
+    long ROOT_ID = 1;
+
+    private static ErrnoException nosys() { return new ErrnoException(Errno.ENOSYS, "not supported"); }
+
+    /** Called once the INIT negotiation is done. */
+    default void init(FuseInit.Negotiated negotiated) {}
+
+    /** The kernel is done with the filesystem (DESTROY, or the device went away). */
+    default void destroy() {}
+
+    default FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException { throw nosys(); }
+
+    default void forget(long nodeid, long nlookup) {}
+
+    /** {@code fh} is -1 unless the kernel named an open file (fstat). */
+    default FuseAttrOut getattr(FuseContext c, long nodeid, long fh) throws ErrnoException { throw nosys(); }
+
+    default FuseAttrOut setattr(FuseContext c, long nodeid, FuseSetAttr in) throws ErrnoException { throw nosys(); }
+
+    default String readlink(FuseContext c, long nodeid) throws ErrnoException { throw nosys(); }
+
+    /** {@code mode} is already masked with the caller's umask by the kernel; {@code rdev} is a glibc dev_t. */
+    default FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev) throws ErrnoException {
+        throw nosys();
+    }
+
+    default FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException { throw nosys(); }
+
+    default FuseEntry symlink(FuseContext c, long parent, String name, String target) throws ErrnoException {
+        throw nosys();
+    }
+
+    default FuseEntry link(FuseContext c, long nodeid, long newParent, String newName) throws ErrnoException {
+        throw nosys();
+    }
+
+    default void unlink(FuseContext c, long parent, String name) throws ErrnoException { throw nosys(); }
+
+    default void rmdir(FuseContext c, long parent, String name) throws ErrnoException { throw nosys(); }
+
+    /** {@code flags}: RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT, 0 for plain rename. */
+    default void rename(FuseContext c, long parent, String name, long newParent, String newName, int flags)
+            throws ErrnoException { throw nosys(); }
+
+    /** {@code flags} are open(2) flags without O_CREAT/O_EXCL/O_NOCTTY; O_TRUNC is included (atomic O_TRUNC). */
+    default FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException { throw nosys(); }
+
+    /** CREATE: make and open in one step. */
+    default Created create(FuseContext c, long parent, String name, int mode, int flags) throws ErrnoException {
+        throw nosys();
+    }
+
+    /** Fills {@code dst[0..size)} as far as the file goes; returns the byte count (short only at end of file). */
+    default int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size) throws ErrnoException {
+        throw nosys();
+    }
+
+    /** Writes all of {@code data[off..off+len)}; returns the count written. */
+    default int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
+            throws ErrnoException { throw nosys(); }
+
+    default void flush(FuseContext c, long nodeid, long fh) throws ErrnoException {}
+
+    default void release(FuseContext c, long nodeid, long fh) throws ErrnoException {}
+
+    default void fsync(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException { throw nosys(); }
+
+    default FuseOpen opendir(FuseContext c, long nodeid) throws ErrnoException { return new FuseOpen(0, 0); }
+
+    /** Fills {@code out} with entries after {@code offset}; stop when {@link DirBuffer#fits} says no. */
+    default void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out) throws ErrnoException {
+        throw nosys();
+    }
+
+    default void releasedir(FuseContext c, long nodeid, long fh) throws ErrnoException {}
+
+    default void fsyncdir(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {
+        throw nosys();
+    }
+
+    default FuseStatFs statfs(FuseContext c, long nodeid) throws ErrnoException { throw nosys(); }
+
+    /** {@code flags}: XATTR_CREATE / XATTR_REPLACE. */
+    default void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags) throws ErrnoException {
+        throw nosys();
+    }
+
+    default byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException { throw nosys(); }
+
+    default List<String> listxattr(FuseContext c, long nodeid) throws ErrnoException { throw nosys(); }
+
+    default void removexattr(FuseContext c, long nodeid, String name) throws ErrnoException { throw nosys(); }
+
+    default void access(FuseContext c, long nodeid, int mask) throws ErrnoException { throw nosys(); }
+
+    default void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
+            throws ErrnoException { throw nosys(); }
+
+    /** SEEK_DATA / SEEK_HOLE (the kernel handles the other whence values itself). */
+    default long lseek(FuseContext c, long nodeid, long fh, long offset, int whence) throws ErrnoException {
+        throw nosys();
+    }
+
+    /** A CREATE answer: the new entry and its open file. */
+    record Created(FuseEntry entry, FuseOpen open) {}
+}

@@ -1,0 +1,374 @@
+package org.overlayj.fuse.adapter;
+
+import org.overlayj.core.Attr;
+import org.overlayj.core.Creds;
+import org.overlayj.core.DirEntry;
+import org.overlayj.core.Node;
+import org.overlayj.core.OpenFile;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.SetAttr;
+import org.overlayj.fuse.DirBuffer;
+import org.overlayj.fuse.FuseAttr;
+import org.overlayj.fuse.FuseAttrOut;
+import org.overlayj.fuse.FuseContext;
+import org.overlayj.fuse.FuseEntry;
+import org.overlayj.fuse.FuseOpen;
+import org.overlayj.fuse.FuseSetAttr;
+import org.overlayj.fuse.FuseStatFs;
+import org.overlayj.fuse.RawFileSystem;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.StatFs;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The FUSE door onto the overlay engine: every request becomes {@link Overlay} calls and nothing else — no overlay
+ * rule lives here. The door owns only the nodeid table (with FORGET accounting), the open-file table, and the
+ * translation of credentials, attributes and errors.
+ *
+ * <p>Cache timeouts: the engine is the only writer of the layers while mounted (edits made to the layers
+ * directly are undefined, as for the kernel overlay), and every change made through this mount reaches the
+ * kernel's caches through the reply of the operation that made it, so caching is safe. We keep it short anyway
+ * ({@link #TTL}, one second, like libfuse's default) so that a stale attribute (for example the nlink of another
+ * alias of a hard link after a copy-up into the index) heals quickly. Data is never cached beyond the kernel's
+ * page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper
+ * layer) before it returns, and tests can compare the layers right after an operation.
+ */
+public final class OverlayFileSystem implements RawFileSystem {
+    private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
+    static final long TTL = 1_000_000_000L;
+    private static final int FALLOC_FL_KEEP_SIZE = 1;
+
+    private final Overlay overlay;
+    private final NodeTable nodes;
+    private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
+    private final AtomicLong nextFh = new AtomicLong(1);
+
+    public OverlayFileSystem(Overlay overlay) {
+        this.overlay = overlay;
+        this.nodes = new NodeTable(overlay.root());
+    }
+
+    /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
+    public int referencedNodes() { return nodes.size(); }
+
+    /** Files opened through the mount and not yet released. */
+    public int openFiles() { return files.size(); }
+
+    // --- translation -------------------------------------------------------------------------------------------
+
+    static FuseAttr attr(Attr a) {
+        return new FuseAttr(a.ino(), a.size(), a.blocks(), a.atimeSec(), a.atimeNsec(), a.mtimeSec(), a.mtimeNsec(),
+                a.ctimeSec(), a.ctimeNsec(), a.mode(), a.nlink(), a.uid(), a.gid(), a.rdev(), a.blksize());
+    }
+
+    /** An entry for {@code n}, taking the kernel's lookup reference on it. */
+    private FuseEntry entry(Node n) throws ErrnoException {
+        Attr a = overlay.getattr(n);
+        long nodeid = nodes.ref(n);
+        return new FuseEntry(nodeid, a.generation(), TTL, TTL, attr(a));
+    }
+
+    private OpenFile file(long fh) throws ErrnoException {
+        OpenFile f = files.get(fh);
+        if (f == null) throw new ErrnoException(Errno.EBADF, "unknown file handle " + fh);
+        return f;
+    }
+
+    private long register(OpenFile f) {
+        long fh = nextFh.getAndIncrement();
+        files.put(fh, f);
+        return fh;
+    }
+
+    /** An engine call made with the caller's credentials. */
+    private interface AsCaller<T> {
+        T run(Creds creds) throws ErrnoException;
+    }
+
+    /**
+     * Runs {@code op} with the caller's uid and gid; only if the engine refuses (EACCES/EPERM) are the caller's
+     * supplementary groups read from /proc and the call made again. The engine checks permissions before it
+     * changes anything, so a refused first try has no effect; this keeps the /proc read off the common path.
+     */
+    private static <T> T asCaller(FuseContext c, AsCaller<T> op) throws ErrnoException {
+        try {
+            return op.run(CallerCreds.of(c));
+        } catch (ErrnoException e) {
+            if (c.uid() == 0 || (e.errno() != Errno.EACCES && e.errno() != Errno.EPERM)) throw e;
+            int[] groups = CallerCreds.groups(c.pid());
+            if (groups.length == 0) throw e;
+            return op.run(new Creds(c.uid(), c.gid(), groups));
+        }
+    }
+
+    // --- requests ----------------------------------------------------------------------------------------------
+
+    @Override public FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException {
+        if (name.equals(".")) {
+            // exportfs asks for a nodeid it holds a handle for: only what we still know can be answered
+            Node n = nodes.get(parent);
+            Attr a = overlay.getattr(n);
+            nodes.ref(parent);
+            return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
+        }
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
+    }
+
+    @Override public void forget(long nodeid, long nlookup) {
+        nodes.forget(nodeid, nlookup);
+    }
+
+    @Override public FuseAttrOut getattr(FuseContext c, long nodeid, long fh) throws ErrnoException {
+        return new FuseAttrOut(attr(overlay.getattr(nodes.get(nodeid))), TTL);
+    }
+
+    @Override public FuseAttrOut setattr(FuseContext c, long nodeid, FuseSetAttr in) throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        Integer mode = in.has(FuseSetAttr.MODE) ? in.mode() & 07777 : null;
+        Integer uid = in.has(FuseSetAttr.UID) ? in.uid() : null;
+        Integer gid = in.has(FuseSetAttr.GID) ? in.gid() : null;
+        Long size = in.has(FuseSetAttr.SIZE) ? in.size() : null;
+        Long aSec = null, aNsec = null, mSec = null, mNsec = null;
+        if (in.has(FuseSetAttr.ATIME_NOW)) {
+            aSec = 0L;
+            aNsec = SetAttr.NOW;
+        } else if (in.has(FuseSetAttr.ATIME)) {
+            aSec = in.atime();
+            aNsec = (long) in.atimeNsec();
+        }
+        if (in.has(FuseSetAttr.MTIME_NOW)) {
+            mSec = 0L;
+            mNsec = SetAttr.NOW;
+        } else if (in.has(FuseSetAttr.MTIME)) {
+            mSec = in.mtime();
+            mNsec = (long) in.mtimeNsec();
+        }
+        Creds creds = CallerCreds.withGroups(c);
+        if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
+            // ftruncate(2): the permission that counts is the open file's write mode, which the kernel checked
+            // when the file was opened; the inode's mode may deny writing by now. The facade has no truncate by
+            // open file, so truncate the node with the creds that cannot be refused.
+            file(in.fh());
+            creds = Creds.ROOT;
+        }
+        SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
+        return new FuseAttrOut(attr(overlay.setattr(n, a, creds)), TTL);
+    }
+
+    @Override public String readlink(FuseContext c, long nodeid) throws ErrnoException {
+        return overlay.readlink(nodes.get(nodeid));
+    }
+
+    @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev)
+            throws ErrnoException {
+        return entry(overlay.mknod(nodes.get(parent), name, mode, rdev, CallerCreds.withGroups(c)));
+    }
+
+    @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException {
+        return entry(overlay.mkdir(nodes.get(parent), name, mode, CallerCreds.withGroups(c)));
+    }
+
+    @Override public FuseEntry symlink(FuseContext c, long parent, String name, String target)
+            throws ErrnoException {
+        return entry(overlay.symlink(nodes.get(parent), name, target, CallerCreds.withGroups(c)));
+    }
+
+    @Override public FuseEntry link(FuseContext c, long nodeid, long newParent, String newName)
+            throws ErrnoException {
+        Node n = nodes.get(nodeid), dir = nodes.get(newParent);
+        return entry(asCaller(c, cr -> overlay.link(n, dir, newName, cr)));
+    }
+
+    @Override public void unlink(FuseContext c, long parent, String name) throws ErrnoException {
+        Node dir = nodes.get(parent);
+        asCaller(c, cr -> { overlay.unlink(dir, name, cr); return null; });
+    }
+
+    @Override public void rmdir(FuseContext c, long parent, String name) throws ErrnoException {
+        Node dir = nodes.get(parent);
+        asCaller(c, cr -> { overlay.rmdir(dir, name, cr); return null; });
+    }
+
+    @Override public void rename(FuseContext c, long parent, String name, long newParent, String newName, int flags)
+            throws ErrnoException {
+        Node from = nodes.get(parent), to = nodes.get(newParent);
+        asCaller(c, cr -> { overlay.rename(from, name, to, newName, flags, cr); return null; });
+    }
+
+    @Override public FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        OpenFile f = asCaller(c, cr -> overlay.open(n, flags, cr));
+        return new FuseOpen(register(f), 0);
+    }
+
+    @Override public Created create(FuseContext c, long parent, String name, int mode, int flags)
+            throws ErrnoException {
+        Node n = overlay.create(nodes.get(parent), name, mode, CallerCreds.withGroups(c));
+        // The creator may always open what it just created with the flags of the create, whatever the new mode
+        // says (open(2) with O_CREAT and mode 0444 still gives a writable fd): open with creds that pass.
+        OpenFile f = overlay.open(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY), Creds.ROOT);
+        FuseEntry e;
+        try {
+            e = entry(n);
+        } catch (ErrnoException ex) {
+            overlay.release(f);
+            throw ex;
+        }
+        return new Created(e, new FuseOpen(register(f), 0));
+    }
+
+    @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
+            throws ErrnoException {
+        OpenFile f = file(fh);
+        int done = 0;
+        while (done < size) {
+            int n = overlay.read(f, offset + done, dst, done, size - done);
+            if (n <= 0) break;
+            done += n;
+        }
+        return done;
+    }
+
+    @Override public int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
+            throws ErrnoException {
+        OpenFile f = file(fh);
+        int done = 0;
+        while (done < len) {
+            int n = overlay.write(f, offset + done, data, off + done, len - done);
+            if (n <= 0) break;
+            done += n;
+        }
+        return done;
+    }
+
+    @Override public void flush(FuseContext c, long nodeid, long fh) {
+        // Writes are synchronous to the engine; close(2) has nothing more to push.
+    }
+
+    @Override public void release(FuseContext c, long nodeid, long fh) throws ErrnoException {
+        OpenFile f = files.remove(fh);
+        if (f != null) overlay.release(f);
+    }
+
+    @Override public void fsync(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {
+        overlay.fsync(file(fh), dataOnly);
+    }
+
+    @Override public void fsyncdir(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {
+        // The facade has no per-directory fsync; syncing the upper layer is a superset of it.
+        overlay.sync();
+    }
+
+    @Override public FuseOpen opendir(FuseContext c, long nodeid) throws ErrnoException {
+        nodes.get(nodeid);
+        // Directory state lives in the engine's cookies; the handle carries nothing.
+        return new FuseOpen(0, 0);
+    }
+
+    @Override public void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out)
+            throws ErrnoException {
+        Node dir = nodes.get(nodeid);
+        long cookie = offset;
+        while (true) {
+            int max = Math.max(1, out.remaining() / 32);
+            long from = cookie;
+            List<DirEntry> batch = asCaller(c, cr -> overlay.readdir(dir, from, max, cr));
+            for (DirEntry e : batch) {
+                if (!out.fits(e.name())) return;
+                if (!out.plus()) {
+                    out.add(e.name(), e.ino(), e.type(), e.cookie());
+                } else {
+                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), plusEntry(dir, e, c));
+                }
+                cookie = e.cookie();
+            }
+            if (batch.size() < max) return;
+        }
+    }
+
+    /** The entry of a READDIRPLUS record: none for "." and ".." (the kernel ignores them), none if it vanished. */
+    private FuseEntry plusEntry(Node dir, DirEntry e, FuseContext c) {
+        if (e.name().equals(".") || e.name().equals("..")) return null;
+        try {
+            return entry(asCaller(c, cr -> overlay.lookup(dir, e.name(), cr)));
+        } catch (ErrnoException ex) {
+            return null;
+        }
+    }
+
+    @Override public FuseStatFs statfs(FuseContext c, long nodeid) throws ErrnoException {
+        StatFs s = overlay.statfs();
+        return new FuseStatFs(s.blocks(), s.bfree(), s.bavail(), s.files(), s.ffree(), (int) s.bsize(),
+                (int) s.namelen(), (int) s.frsize());
+    }
+
+    @Override public void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags)
+            throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        asCaller(c, cr -> { overlay.setxattr(n, name, value, flags, cr); return null; });
+    }
+
+    @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        return asCaller(c, cr -> overlay.getxattr(n, name, cr));
+    }
+
+    @Override public List<String> listxattr(FuseContext c, long nodeid) throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        return asCaller(c, cr -> overlay.listxattr(n, cr));
+    }
+
+    @Override public void removexattr(FuseContext c, long nodeid, String name) throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        asCaller(c, cr -> { overlay.removexattr(n, name, cr); return null; });
+    }
+
+    @Override public void access(FuseContext c, long nodeid, int mask) throws ErrnoException {
+        overlay.access(nodes.get(nodeid), mask, CallerCreds.withGroups(c));
+    }
+
+    /**
+     * The facade has no fallocate. Plain mode 0 (posix_fallocate) is a size extension as far as anything visible
+     * goes; KEEP_SIZE only preallocates, which changes nothing visible. Punching holes and the rest: EOPNOTSUPP.
+     */
+    @Override public void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
+            throws ErrnoException {
+        OpenFile f = file(fh);
+        if (mode == FALLOC_FL_KEEP_SIZE) return;
+        if (mode != 0) throw new ErrnoException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
+        Attr a = overlay.getattr(f.node());
+        if (offset + length > a.size()) overlay.setattr(f.node(), SetAttr.truncate(offset + length), Creds.ROOT);
+    }
+
+    /** SEEK_DATA / SEEK_HOLE without hole tracking: the whole file is data, its end the only hole. */
+    @Override public long lseek(FuseContext c, long nodeid, long fh, long offset, int whence) throws ErrnoException {
+        OpenFile f = file(fh);
+        long size = overlay.getattr(f.node()).size();
+        if (offset >= size) throw new ErrnoException(Errno.ENXIO, "offset beyond end of file");
+        return switch (whence) {
+            case Linux.SEEK_DATA -> offset;
+            case Linux.SEEK_HOLE -> size;
+            default -> throw new ErrnoException(Errno.EINVAL, "whence " + whence);
+        };
+    }
+
+    @Override public void destroy() {
+        for (Map.Entry<Long, OpenFile> e : files.entrySet()) {
+            try {
+                overlay.release(e.getValue());
+            } catch (ErrnoException ex) {
+                LOG.debug("release at unmount: {}", ex.getMessage());
+            }
+        }
+        files.clear();
+    }
+}
