@@ -1,0 +1,269 @@
+package org.overlayj.core;
+
+import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.Layer;
+import org.overlayj.core.xattr.OverlayXattr;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.lang.ref.Cleaner;
+import java.util.Arrays;
+
+/**
+ * Overlay file handles (the kernel's export.c, format doc §6): the handle is 3 zero bytes and an fh blob, naming
+ * the lower origin of anything that started life lower (so it survives copy-up), or the upper inode of what was
+ * born upper. Decoding never trusts the bytes: anything that does not resolve to an object of this overlay is
+ * ESTALE.
+ */
+final class Export {
+    private static final Cleaner CLEANER = Cleaner.create();
+    private final OverlayFs fs;
+    private final Lookup lookup;
+
+    Export(OverlayFs fs, Lookup lookup) {
+        this.fs = fs;
+        this.lookup = lookup;
+    }
+
+    // --- encode ----------------------------------------------------------------------------------------------------
+
+    byte[] encode(Node n) throws ErrnoException {
+        Fh fh = blobFor(n);
+        byte[] blob = fh.bytes();
+        byte[] out = new byte[3 + blob.length];
+        System.arraycopy(blob, 0, out, 3, blob.length);
+        return out;
+    }
+
+    /** Which inode a handle names (§6.3). */
+    private Fh blobFor(Node n) throws ErrnoException {
+        if (n.handle != null) return n.handle;
+        if (fs.upperRoot == null) {
+            Node.Lower lo = n.topLower();
+            return fs.blobOf(lo.path(), lo.layer());
+        }
+        if (n.parent == null && n.indexPath == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
+        if (!n.upper) {
+            if (n.hasLower()) {
+                Node.Lower lo = n.topLower();
+                return fs.blobOf(lo.path(), lo.layer());
+            }
+        }
+        String up = fs.upperPath(n);
+        byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
+        if (origin != null && origin.length > 0 && (n.indexed || n.isDir() && dirIndexed(origin))) {
+            if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) return fh;
+        }
+        return fs.blobOf(up, fs.upperLayer);
+    }
+
+    private boolean dirIndexed(byte[] origin) throws ErrnoException {
+        if (!fs.index.on()) return false;
+        Stat st = Linux.lstatOrNull(fs.index.path(origin));
+        return st != null && st.isDir();
+    }
+
+    // --- decode ----------------------------------------------------------------------------------------------------
+
+    Node decode(byte[] handle) throws ErrnoException {
+        try {
+            Node n = decode0(handle);
+            if (n == null) throw stale("not an object of this overlay");
+            return n;
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.ESTALE) throw e;
+            throw stale(e.getMessage());
+        } catch (RuntimeException e) {
+            throw stale("bad handle: " + e);
+        }
+    }
+
+    private static ErrnoException stale(String why) {
+        return new ErrnoException(Errno.ESTALE, why);
+    }
+
+    /** The fh blob inside a handle: type 0xf8 (3 zero bytes first) or the legacy 0xfb (blob first, padded). */
+    private static Fh blobOf(byte[] h) throws ErrnoException {
+        if (h == null || h.length < 21) throw stale("short handle");
+        byte[] blob;
+        if (h.length >= 24 && h[0] == 0 && h[1] == 0 && h[2] == 0 && (h[4] & 0xff) == Fh.MAGIC) {
+            blob = Arrays.copyOfRange(h, 3, h.length);
+        } else if ((h[1] & 0xff) == Fh.MAGIC) {
+            blob = h;
+        } else {
+            throw stale("not an overlay handle");
+        }
+        if (!(Fh.parse(blob) instanceof Fh.Ok(Fh fh))) throw stale("bad fh blob");
+        if (fh.length() > blob.length) throw stale("truncated");
+        return fh;
+    }
+
+    private Node decode0(byte[] handle) throws ErrnoException {
+        Fh fh = blobOf(handle);
+        return fh.upper() ? decodeUpper(fh) : decodeLower(fh);
+    }
+
+    private Node decodeUpper(Fh fh) throws ErrnoException {
+        if (fs.upperLayer == null) throw new ErrnoException(Errno.EACCES, "no upper layer");
+        if (!Arrays.equals(fh.uuid(), fs.upperLayer.uuid())) throw stale("uuid");
+        int fd = fs.openByHandle(fs.upperLayer.dev(), fh);
+        boolean keep = false;
+        try {
+            Stat st = Linux.fstat(fd);
+            String rel = relative(Linux.fdPath(fd), fs.upperRoot, st);
+            if (rel != null) {
+                Node n = walk(rel);
+                if (n != null && n.upper && Linux.lstat(fs.upperPath(n)).ino() == st.ino()) return n;
+                if (st.isDir()) return null;
+            } else if (st.isDir() || knownPath(Linux.fdPath(fd), st)) {
+                return null; // outside the upper root (elsewhere on the fs, or in the work dir)
+            }
+            // A non-directory with no known name (cold caches): usable through its fd, as the kernel's
+            // disconnected dentry is.
+            if (!insideUpper(fd)) return null;
+            Node n = fs.inode(fs.mapIno(st.ino(), st.dev()), st.type());
+            if (n.parent == null && n != fs.root) {
+                n.upper = true;
+                n.indexPath = "/proc/self/fd/" + fd;
+                n.handle = fh;
+                holdFd(n, fd);
+                keep = true;
+            }
+            return n;
+        } finally {
+            if (!keep) Linux.closeQuietly(fd);
+        }
+    }
+
+    /** A disconnected upper file must at least be a regular object linked somewhere in the upper layer. */
+    private boolean insideUpper(int fd) throws ErrnoException {
+        Stat st = Linux.fstat(fd);
+        return st.nlink() > 0 && st.dev() == fs.upperLayer.dev();
+    }
+
+    private Node decodeLower(Fh fh) throws ErrnoException {
+        for (Layer layer : fs.layers.lowers()) {
+            if (!Arrays.equals(fh.uuid(), layer.uuid())) continue;
+            int fd;
+            try {
+                fd = fs.openByHandle(layer.dev(), fh);
+            } catch (ErrnoException e) {
+                continue;
+            }
+            boolean keep = false;
+            try {
+                Stat st = Linux.fstat(fd);
+                String path = Linux.fdPath(fd);
+                Layer owner = ownerOf(path, st);
+                // Outside every lower layer. Only a non-directory the kernel cannot name (cold caches) passes
+                // unchecked, exactly as the kernel's own decode lets it.
+                if (owner == null && (st.isDir() || knownPath(path, st))) return null;
+                if (owner != null) layer = owner;
+                long ino = fs.mapIno(st.ino(), st.dev());
+                String ip = fs.index.on() ? fs.index.path(fh) : null;
+                Stat ist = ip == null ? null : Linux.lstatOrNull(ip);
+                if (ist != null && ist.isWhiteout()) throw stale("deleted (whiteout index)");
+                if (ist != null && ist.isDir()) return decodeDirIndex(ip, ino);
+                Node cached = fs.cached(ino);
+                if (cached != null && cached.type == st.type() && (cached.parent != null || cached == fs.root)) {
+                    return cached;
+                }
+                if (st.isDir()) return connectLowerDir(layer, path, ino);
+                if (owner != null) {
+                    Node n = walk(path.substring(owner.root().length()));
+                    if (n != null && n.ino == ino) return n;
+                }
+                // Disconnected non-directory: reads come from the lower inode (or its index entry once indexed).
+                Node n = fs.inode(ino, st.type());
+                n.parent = null;
+                n.name = null;
+                n.upper = false;
+                n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
+                n.indexPath = ist != null ? ip : null;
+                n.indexed = ist != null;
+                n.lowerNlink = st.nlink();
+                n.handle = fh;
+                holdFd(n, fd);
+                keep = true;
+                return n;
+            } finally {
+                if (!keep) Linux.closeQuietly(fd);
+            }
+        }
+        throw stale("no lower layer holds it");
+    }
+
+    /** A copied-up (indexed) directory: its index entry's {@code NS upper} names the upper dir, wherever it is now. */
+    private Node decodeDirIndex(String ip, long ino) throws ErrnoException {
+        byte[] upper = fs.getX(ip, OverlayXattr.UPPER);
+        if (upper == null || !(Fh.parse(upper) instanceof Fh.Ok(Fh ufh))) throw stale("dir index without upper");
+        Node n = decodeUpper(ufh);
+        if (n == null || !n.isDir() || n.ino != ino) throw stale("directory moved out of the overlay");
+        return n;
+    }
+
+    /**
+     * A lower directory is reached through its overlay path: from the deepest ancestor that was copied up and
+     * indexed (so renamed ancestors are followed), then down by name, checking the inode at the end.
+     */
+    private Node connectLowerDir(Layer layer, String path, long ino) throws ErrnoException {
+        String rel = path.substring(layer.root().length());
+        String[] parts = rel.isEmpty() ? new String[0] : rel.substring(1).split("/");
+        Node start = null;
+        int from = 0;
+        if (fs.index.on() && fs.opts.nfsExport()) {
+            for (int i = parts.length - 1; i >= 1 && start == null; i--) {
+                String ancestor = layer.root() + "/" + String.join("/", Arrays.copyOfRange(parts, 0, i));
+                Fh afh = fs.blobOf(ancestor, layer);
+                Stat ist = Linux.lstatOrNull(fs.index.path(afh));
+                if (ist != null && ist.isDir()) {
+                    Stat ast = Linux.lstat(ancestor);
+                    start = decodeDirIndex(fs.index.path(afh), fs.mapIno(ast.ino(), ast.dev()));
+                    from = i;
+                }
+            }
+        }
+        Node n = start != null ? start : fs.root;
+        for (int i = from; i < parts.length && n != null; i++) n = lookup.child(n, parts[i]);
+        return n != null && n.ino == ino ? n : null;
+    }
+
+    /** The path is a real name of that inode (not the "/" of a disconnected dentry). */
+    private static boolean knownPath(String path, Stat st) throws ErrnoException {
+        if (path.equals("/") || !path.startsWith("/")) return false;
+        Stat now = Linux.lstatOrNull(path);
+        return now != null && now.ino() == st.ino() && now.dev() == st.dev();
+    }
+
+    /** The lower layer whose root contains this path, or null (a disconnected "/" path, or outside the layers). */
+    private Layer ownerOf(String path, Stat st) throws ErrnoException {
+        for (Layer l : fs.layers.lowers()) {
+            if (relative(path, l.root(), st) != null) return l;
+        }
+        return null;
+    }
+
+    /** The path below {@code root} ("" for the root itself) if {@code path} is really that inode there; else null. */
+    private static String relative(String path, String root, Stat st) throws ErrnoException {
+        if (!path.equals(root) && !path.startsWith(root + "/")) return null;
+        Stat now = Linux.lstatOrNull(path);
+        if (now == null || now.ino() != st.ino() || now.dev() != st.dev()) return null;
+        return path.substring(root.length());
+    }
+
+    private Node walk(String rel) throws ErrnoException {
+        Node n = fs.root;
+        if (rel.isEmpty()) return n;
+        for (String p : rel.substring(1).split("/")) {
+            n = lookup.child(n, p);
+            if (n == null) return null;
+        }
+        return n;
+    }
+
+    private static void holdFd(Node n, int fd) {
+        CLEANER.register(n, () -> Linux.closeQuietly(fd));
+    }
+}

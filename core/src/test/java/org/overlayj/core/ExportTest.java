@@ -1,0 +1,162 @@
+package org.overlayj.core;
+
+import org.junit.jupiter.api.Test;
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.FileHandle;
+import org.overlayj.sys.Linux;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.overlayj.core.EngineSmokeTest.walk;
+import static org.overlayj.core.IndexTest.append;
+import static org.overlayj.core.IndexTest.read;
+
+/** Persistent file handles (format doc §6), compared byte for byte with the kernel's. */
+class ExportTest {
+    static final Creds R = Creds.ROOT;
+    static final HexFormat HEX = HexFormat.of();
+
+    static OverlayOptions nfs(Layers L) {
+        OverlayOptions o = L.options(true, false);
+        return new OverlayOptions(o.lowerDirs(), o.upperDir(), o.workDir(), OverlayOptions.RedirectDir.NOFOLLOW, true,
+                true, o.uuid(), o.xino(), false, false, false, List.of());
+    }
+
+    static final List<String> PATHS = List.of("", "f", "h1", "h2", "d", "d/g", "d/sub", "d/sub/deep", "cu", "cud",
+            "cud/x", "newfile", "newdir");
+
+    static void build(Layers L) throws Exception {
+        Layers.sh("cd " + L.root + " && echo f > l1/f && echo h > l1/h1 && ln l1/h1 l1/h2 && mkdir -p l1/d/sub l1/cud"
+                + " && echo g > l1/d/g && echo deep > l1/d/sub/deep && echo c > l1/cu && echo x > l1/cud/x");
+    }
+
+    /** Checklist 23: for the same objects on the same layers, our handle bytes equal the kernel's. */
+    @Test void handlesEqualTheKernels() throws Exception {
+        try (Layers L = new Layers(1)) {
+            build(L);
+            // Same history on both sides: copy up a file, a dir, a hard link alias; create pure upper objects.
+            Map<String, String> ours = new LinkedHashMap<>();
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                append(o, "cu", "more\n");
+                append(o, "h1", "more\n");
+                o.create(walk(o, "cud"), "y", 0644, R);
+                o.create(o.root(), "newfile", 0644, R);
+                o.mkdir(o.root(), "newdir", 0755, R);
+                for (String p : PATHS) ours.put(p, HEX.formatHex(o.encodeHandle(walk(o, p))));
+            }
+            L.kernelMount("index=on,nfs_export=on");
+            Map<String, String> kernel = new LinkedHashMap<>();
+            for (String p : PATHS) {
+                FileHandle h = Linux.nameToHandle(L.mnt + (p.isEmpty() ? "" : "/" + p), 0);
+                assertEquals(0xf8, h.type(), p);
+                kernel.put(p, HEX.formatHex(h.bytes()));
+            }
+            L.kernelUmount();
+            assertEquals(kernel, ours);
+        }
+    }
+
+    /** Checklist 24: handles survive copy-up, rename and remount; a deleted object gives ESTALE. */
+    @Test void handlesSurviveCopyUpRenameRemount() throws Exception {
+        try (Layers L = new Layers(1)) {
+            build(L);
+            byte[] hf, hh2, hd, hsub;
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                hf = o.encodeHandle(walk(o, "f"));
+                hh2 = o.encodeHandle(walk(o, "h2"));
+                hd = o.encodeHandle(walk(o, "d"));
+                hsub = o.encodeHandle(walk(o, "d/sub"));
+                append(o, "f", "x\n");
+                assertSame(walk(o, "f"), o.decodeHandle(hf));
+                assertArrayEquals(hf, o.encodeHandle(walk(o, "f")));
+            }
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                Node f = o.decodeHandle(hf);
+                assertEquals("f\nx\n", readNode(o, f));
+                // Write through a disconnected handle of a lower hard link: lands in the index only.
+                Node h2 = o.decodeHandle(hh2);
+                OpenFile w = o.open(h2, Linux.O_WRONLY | Linux.O_APPEND, R);
+                o.write(w, 2, "disc\n".getBytes(), 0, 5);
+                o.release(w);
+                assertEquals("h\ndisc\n", read(o, "h1"));
+                assertEquals("h\ndisc\n", read(o, "h2"));
+                assertEquals(o.getattr(walk(o, "h1")).ino(), o.getattr(h2).ino());
+                assertEquals(o.getattr(walk(o, "d")).ino(), o.getattr(o.decodeHandle(hd)).ino());
+            }
+            // Kernel agrees on what the disconnected write did.
+            L.kernelMount("index=on,nfs_export=on");
+            Layers.sh("cd " + L.mnt + " && test \"$(cat h2)\" = $'h\\ndisc' && test $(stat -c %i h1) = $(stat -c %i h2)");
+            L.kernelUmount();
+            try (Overlay o = Overlay.mount(new OverlayOptions(List.of(L.lowers.getFirst().toString()), L.upper.toString(),
+                    L.work.toString(), OverlayOptions.RedirectDir.ON, true, true, OverlayOptions.Uuid.AUTO,
+                    OverlayOptions.Xino.OFF, false, false, false, List.of()))) {
+                o.rename(walk(o, "d"), "sub", o.root(), "moved", 0, R);
+                Node moved = o.decodeHandle(hsub);
+                assertSame(walk(o, "moved"), moved);
+                o.unlink(o.root(), "f", R);
+                ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(hf));
+                assertEquals(Errno.ESTALE, e.errno());
+            }
+        }
+    }
+
+    static String readNode(Overlay o, Node n) throws Exception {
+        OpenFile f = o.open(n, Linux.O_RDONLY, R);
+        byte[] b = new byte[4096];
+        int len = o.read(f, 0, b, 0, b.length);
+        o.release(f);
+        return new String(b, 0, len);
+    }
+
+    /** Random and mutated handles: only objects of this overlay, or ESTALE; nothing else escapes. */
+    @Test void fuzzedHandlesAreStaleOrValid() throws Exception {
+        try (Layers L = new Layers(1)) {
+            build(L);
+            Files.writeString(L.root.resolve("outside"), "secret");
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                List<byte[]> valid = new ArrayList<>();
+                for (String p : PATHS.subList(0, 8)) valid.add(o.encodeHandle(walk(o, p)));
+                FileHandle out = Linux.nameToHandle(L.root.resolve("outside").toString(), 0);
+                byte[] outside = valid.get(1).clone();
+                System.arraycopy(out.bytes(), 0, outside, 3 + 21, out.bytes().length);
+                valid.add(outside);
+                Random rnd = new Random(Long.getLong("overlayj.fuzzSeed", 42));
+                int n = Integer.getInteger("overlayj.fuzz", 20000), ok = 0, stale = 0;
+                for (int i = 0; i < n; i++) {
+                    byte[] h = mutate(rnd, valid.get(rnd.nextInt(valid.size())));
+                    try {
+                        Node node = o.decodeHandle(h);
+                        assertNotNull(node);
+                        o.getattr(node); // it must be a live object of this overlay
+                        ok++;
+                    } catch (ErrnoException e) {
+                        assertEquals(Errno.ESTALE, e.errno(), "seed case " + i + ": " + HEX.formatHex(h) + " " + e);
+                        stale++;
+                    }
+                }
+                ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(outside));
+                assertEquals(Errno.ESTALE, e.errno(), "a file outside the layers must not resolve");
+                System.out.println("fuzz: " + n + " handles, " + ok + " resolved, " + stale + " ESTALE");
+            }
+        }
+    }
+
+    static byte[] mutate(Random rnd, byte[] h) {
+        return switch (rnd.nextInt(5)) {
+            case 0 -> h.clone();
+            case 1 -> { byte[] b = h.clone(); b[rnd.nextInt(b.length)] ^= (byte) (1 << rnd.nextInt(8)); yield b; }
+            case 2 -> java.util.Arrays.copyOf(h, rnd.nextInt(h.length + 8));
+            case 3 -> { byte[] b = new byte[rnd.nextInt(64)]; rnd.nextBytes(b); yield b; }
+            default -> { byte[] b = h.clone(); for (int i = 24; i < b.length; i++) b[i] = (byte) rnd.nextInt(256); yield b; }
+        };
+    }
+}
