@@ -101,7 +101,8 @@ public final class EngineTarget implements Target, TreeView {
 
     private Outcome run(Op op) throws ErrnoException {
         switch (op) {
-            case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode(), ROOT);
+            // the VFS keeps only permission bits and sticky for mkdir (setgid comes from the parent, if at all)
+            case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, ROOT);
             case Op.Create o -> {
                 Node n = ov.create(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), ROOT);
                 writeAt(n, 0, Op.Content.bytes(o.size(), o.fill()), false);
@@ -116,8 +117,20 @@ public final class EngineTarget implements Target, TreeView {
                 ov.setattr(n, SetAttr.truncate(o.size()), ROOT);
             }
             case Op.Chmod o -> ov.setattr(resolveFollow(o.path()), SetAttr.chmod(o.mode()), ROOT);
-            case Op.Chown o -> ov.setattr(resolve(o.path()),
-                    SetAttr.chown(o.uid() < 0 ? null : o.uid(), o.gid() < 0 ? null : o.gid()), ROOT);
+            case Op.Chown o -> {
+                // chown(2) of a non-directory makes the VFS drop setuid, and setgid when group-executable, even
+                // for root and even for -1:-1; it reaches the filesystem (and a FUSE door) as part of the setattr
+                Node n = resolve(o.path());
+                Attr a = ov.getattr(n);
+                Integer mode = null;
+                if (!a.isDir()) {
+                    int m = a.mode() & 07777;
+                    int kill = 04000 | ((m & 0010) != 0 ? 02000 : 0);
+                    if ((m & kill) != 0) mode = m & ~kill;
+                }
+                ov.setattr(n, new SetAttr(mode, o.uid() < 0 ? null : o.uid(), o.gid() < 0 ? null : o.gid(),
+                        null, null, null, null, null), ROOT);
+            }
             case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), ROOT);
             case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), ROOT);
             case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), ROOT);

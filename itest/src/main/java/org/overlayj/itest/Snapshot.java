@@ -64,6 +64,17 @@ public record Snapshot(String title, Map<String, String> entries) {
         return sec >= NOW_FLOOR ? "now" : sec + "." + String.format("%09d", nsec);
     }
 
+    /**
+     * {@code -Doverlayj.ignoreAtimes=true} leaves atimes out, like {@link #IGNORED_XATTRS} only for looking past a
+     * known, reported difference. Off by default.
+     */
+    static final boolean IGNORE_ATIMES = Boolean.getBoolean("overlayj.ignoreAtimes");
+
+    /** " a=..." or nothing when atimes are ignored. */
+    static String atime(long sec, long nsec) {
+        return IGNORE_ATIMES ? "" : " a=" + time(sec, nsec);
+    }
+
     static String hash(byte[] b) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b), 0, 6);
@@ -93,7 +104,17 @@ public record Snapshot(String title, Map<String, String> entries) {
         return text ? "\"" + new String(v, java.nio.charset.StandardCharsets.ISO_8859_1) + "\"" : "0x" + HexFormat.of().formatHex(v);
     }
 
-    static String xattrs(SortedMap<String, byte[]> x, InodeNames names) {
+    /**
+     * Xattr names left out of every snapshot ({@code -Doverlayj.ignoreXattrs=a,b}): only for looking past a known,
+     * reported difference to the ones behind it. Empty by default: nothing is ignored.
+     */
+    static final java.util.Set<String> IGNORED_XATTRS = java.util.Set.of(
+            System.getProperty("overlayj.ignoreXattrs", "").split(",")).stream()
+            .filter(n -> !n.isBlank()).collect(java.util.stream.Collectors.toUnmodifiableSet());
+
+    static String xattrs(SortedMap<String, byte[]> all, InodeNames names) {
+        SortedMap<String, byte[]> x = new TreeMap<>(all);
+        x.keySet().removeAll(IGNORED_XATTRS);
         if (x.isEmpty()) return "";
         StringBuilder s = new StringBuilder(" x{");
         boolean first = true;

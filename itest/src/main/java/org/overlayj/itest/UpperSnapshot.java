@@ -65,7 +65,7 @@ public final class UpperSnapshot {
             s.append(" rdev=").append(st.rdevMajor()).append(':').append(st.rdevMinor());
         }
         s.append(" m=").append(Snapshot.time(st.mtimeSec(), st.mtimeNsec()))
-                .append(" a=").append(Snapshot.time(st.atimeSec(), st.atimeNsec()));
+                .append(Snapshot.atime(st.atimeSec(), st.atimeNsec()));
         return s.append(Snapshot.xattrs(xattrs(p), names)).toString();
     }
 

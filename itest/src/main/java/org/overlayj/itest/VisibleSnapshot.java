@@ -74,7 +74,7 @@ public final class VisibleSnapshot {
             if (listed.type() != (type >>> 12)) s.append(" dtype=").append(listed.type());
         }
         s.append(" m=").append(Snapshot.time(m.mtimeSec(), m.mtimeNsec()))
-                .append(" a=").append(Snapshot.time(m.atimeSec(), m.atimeNsec()));
+                .append(Snapshot.atime(m.atimeSec(), m.atimeNsec()));
         s.append(Snapshot.xattrs(v.xattrs(path), names));
         lines.put(path, s.toString());
         byIno.computeIfAbsent(m.ino(), k -> new ArrayList<>()).add(path);
