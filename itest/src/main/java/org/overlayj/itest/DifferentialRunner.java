@@ -78,6 +78,8 @@ public final class DifferentialRunner {
             VisibleSnapshot.Result va, vb;
             try (Target ta = oracle.open("kernel", a, cfg, root.resolve("mA"));
                  Target tb = candidate.open(candidateName, b, cfg, root.resolve("mB"))) {
+                na.refreshUpper();
+                nb.refreshUpper();
                 va = VisibleSnapshot.take("visible tree", ta.view(), na);
                 vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
                 Mismatch m = compare(-1, ta, tb, va, vb, na, nb);
@@ -90,6 +92,8 @@ public final class DifferentialRunner {
                     Outcome oa = ta.apply(op), ob = tb.apply(op);
                     lines.add(String.format("%3d  %-60s kernel: %s%s", i, op, oa,
                             oa.equals(ob) ? "" : "   " + candidateName + ": " + ob + "   <-- differs"));
+                    na.refreshUpper();
+                    nb.refreshUpper();
                     va = VisibleSnapshot.take("visible tree", ta.view(), na);
                     vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
                     if (!oa.equals(ob)) {
@@ -125,6 +129,8 @@ public final class DifferentialRunner {
      */
     private Mismatch crossCheck(MountConfig cfg, Path root, LayerSet a, LayerSet b, InodeNames na, InodeNames nb,
                                 VisibleSnapshot.Result va, VisibleSnapshot.Result vb, int at) throws Exception {
+        na.refreshUpper();
+        nb.refreshUpper();
         try (Target k = oracle.open("kernel", b, cfg, root.resolve("mB2"))) {
             String d = vb.snapshot().withoutAtimes().diff(
                     VisibleSnapshot.take("visible tree", k.view(), nb).snapshot().withoutAtimes(), candidateName, "kernel");

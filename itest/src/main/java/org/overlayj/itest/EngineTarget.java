@@ -136,7 +136,15 @@ public final class EngineTarget implements Target, TreeView {
             case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), ROOT);
             case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), ROOT);
             case Op.Link o -> {
+                // the VFS order: the source must exist, the new name must not, and only then "no directories"
                 Node src = resolve(o.from());
+                Node dir = dirOf(o.path());
+                try {
+                    ov.lookup(dir, leaf(o.path()), ROOT);
+                    throw new ErrnoException(Errno.EEXIST, o.path());
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.ENOENT) throw e;
+                }
                 if (ov.getattr(src).isDir()) throw new ErrnoException(Errno.EPERM, o.from());
                 ov.link(src, dirOf(o.path()), leaf(o.path()), ROOT);
             }

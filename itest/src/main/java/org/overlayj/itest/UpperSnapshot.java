@@ -21,8 +21,8 @@ import java.util.TreeMap;
 public final class UpperSnapshot {
     private UpperSnapshot() {}
 
+    /** Call {@link InodeNames#refreshUpper()} first when the upper layer may have changed. */
     public static Snapshot take(String title, LayerSet layers, InodeNames names) throws IOException {
-        names.refreshUpper();
         Map<String, String> lines = new TreeMap<>();
         walk(Linux.fromUtf8(layers.upper().toString()), "", "upper:", names, lines);
         String idx = Linux.fromUtf8(layers.index().toString());

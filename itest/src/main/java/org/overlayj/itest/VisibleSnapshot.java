@@ -27,8 +27,8 @@ public final class VisibleSnapshot {
 
     public record Result(Snapshot snapshot, List<Item> items) {}
 
+    /** Call {@link InodeNames#refreshUpper()} first when the upper layer may have changed. */
     public static Result take(String title, TreeView view, InodeNames names) throws ErrnoException {
-        names.refreshUpper();
         Map<String, String> lines = new TreeMap<>();
         Map<Long, List<String>> byIno = new HashMap<>();
         List<Item> items = new ArrayList<>();

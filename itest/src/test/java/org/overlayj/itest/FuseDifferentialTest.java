@@ -22,7 +22,7 @@ class FuseDifferentialTest {
         DifferentialRunner r = new DifferentialRunner(FuseTarget.FACTORY, "fuse",
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.hardLinks(), true));
         SequenceSuite.Summary s = SequenceSuite.run(r,
-                SequenceSuite.seeds(Integer.getInteger("overlayj.fuse.seqs", 20)), "FuseDifferentialTest", 3);
+                SequenceSuite.seeds(Integer.getInteger("overlayj.fuse.seqs", 10)), "FuseDifferentialTest", 3);
         System.out.println("[fuse vs kernel] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
