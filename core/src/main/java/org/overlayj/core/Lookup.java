@@ -22,8 +22,18 @@ final class Lookup {
         this.fs = fs;
     }
 
-    /** What one layer holds at a name. */
-    private record Found(String path, Stat st, Layer layer) {}
+    /** What one layer holds at a name, with its overlay markers. */
+    private record Found(String path, Stat st, Layer layer, OverlayFs.Markers markers) {}
+
+    /** Markers of a real object when they can matter: directories, and zero-size files (xwhiteouts). */
+    private OverlayFs.Markers markersOf(String path, Stat st, boolean upper) throws ErrnoException {
+        if (st.isDir() || upper || st.isReg() && st.size() == 0) return fs.markers(path);
+        return OverlayFs.Markers.NONE;
+    }
+
+    private static boolean isXwhiteout(Stat st, OverlayFs.Markers m) {
+        return st.isReg() && st.size() == 0 && m.whiteout() != null;
+    }
 
     /** The child {@code name} of directory {@code dir}, or null when there is none visible. */
     Node child(Node dir, String name) throws ErrnoException {
@@ -39,13 +49,15 @@ final class Lookup {
             String p = fs.upperPath(dir) + "/" + name;
             Stat st = Linux.lstatOrNull(p);
             if (st != null) {
-                if (st.isWhiteout() || fs.isXwhiteout(p, st)) return null;
-                upper = new Found(p, st, fs.upper());
+                if (st.isWhiteout()) return null;
+                OverlayFs.Markers m = markersOf(p, st, true);
+                if (isXwhiteout(st, m)) return null;
+                upper = new Found(p, st, fs.upper(), m);
                 if (!st.isDir()) {
                     stop = true;
                 } else {
-                    if (fs.isOpaque(p)) stop = true;
-                    else redirect = redirectOf(p);
+                    if (m.isOpaque()) stop = true;
+                    else redirect = redirectOf(p, m.redirect());
                 }
             }
         }
@@ -67,7 +79,8 @@ final class Lookup {
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) continue;
-                if (st.isWhiteout() || fs.isXwhiteout(p, st)) {
+                OverlayFs.Markers m = st.isWhiteout() ? OverlayFs.Markers.NONE : markersOf(p, st, false);
+                if (st.isWhiteout() || isXwhiteout(st, m)) {
                     if (upper == null && lowers.isEmpty()) return null;
                     break;
                 }
@@ -81,8 +94,8 @@ final class Lookup {
                 if (lowers.isEmpty()) lowerTop = st;
                 lowers.add(new Node.Lower(layer, p));
                 wantDir = true;
-                if (fs.isOpaque(p)) break;
-                String r = redirectOf(p);
+                if (m.isOpaque()) break;
+                String r = redirectOf(p, m.redirect());
                 if (r != null) {
                     if (r.startsWith("/")) abs = r;
                     else {
@@ -123,8 +136,7 @@ final class Lookup {
      * {@code NS redirect} of a directory, validated: relative is one name, absolute has no empty components.
      * Following is refused with EPERM under redirect_dir=nofollow (the kernel: "refusing to follow redirect").
      */
-    String redirectOf(String path) throws ErrnoException {
-        byte[] v = fs.getX(path, OverlayXattr.REDIRECT);
+    String redirectOf(String path, byte[] v) throws ErrnoException {
         if (v == null) return null;
         String r = Linux.byteString(v);
         if (!fs.opts.redirectFollow()) throw OverlayFs.err(Errno.EPERM, "refusing to follow redirect for (" + path + ")");
@@ -141,6 +153,14 @@ final class Lookup {
         int type = upper != null ? upper.st().type() : lowerTop.type();
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inode(ino, type);
+        synchronized (n) {
+            return fill(n, dir, name, upper, lowers, lowerTop, indexPath);
+        }
+    }
+
+    private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
+                      String indexPath) throws ErrnoException {
+        int type = n.type;
         n.parent = dir;
         n.name = name;
         n.upper = upper != null;
@@ -151,11 +171,11 @@ final class Lookup {
                 n.indexed = indexPath != null;
                 n.lowerNlink = lowerTop.nlink();
             } else {
-                OverlayFs.OriginInfo o = fs.decodeOrigin(fs.getX(upper.path(), OverlayXattr.ORIGIN));
+                OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
                 n.lowerNlink = o == null ? 0 : o.nlink();
-                n.indexed = o != null && indexed(upper.path(), upper.st());
+                n.indexed = o != null && indexed(upper.markers().origin(), upper.st());
             }
-        } else if (upper != null && !lowers.isEmpty() && !fs.layers.readOnly() && !hasOrigin(upper.path())) {
+        } else if (upper != null && !lowers.isEmpty() && !fs.layers.readOnly() && upper.markers().origin() == null) {
             // A merge dir whose upper copy lacks an origin (made by another tool): record it, as the kernel does at
             // lookup (format doc E15), so its whiteouts stay hidden even if the lower goes away.
             Node.Lower lo = lowers.getFirst();
@@ -168,13 +188,9 @@ final class Lookup {
         }
         if (type == Stat.S_IFDIR) {
             // The lowers list is the whole stack this directory merges: children are looked up in those only.
-            n.merge = lowers.size() + (upper != null ? 1 : 0) > 1 || upper != null && hasOrigin(upper.path());
+            n.merge = lowers.size() + (upper != null ? 1 : 0) > 1 || upper != null && upper.markers().origin() != null;
         }
         return n;
-    }
-
-    private boolean hasOrigin(String upperPath) throws ErrnoException {
-        return fs.getX(upperPath, OverlayXattr.ORIGIN) != null;
     }
 
     /**
@@ -187,21 +203,20 @@ final class Lookup {
         Stat ust = upper.st();
         if (ust.isDir()) {
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
-            OverlayFs.OriginInfo o = fs.decodeOrigin(fs.getX(upper.path(), OverlayXattr.ORIGIN));
+            OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
             return fs.mapIno(ust.ino(), ust.dev());
         }
-        OverlayFs.OriginInfo o = fs.decodeOrigin(fs.getX(upper.path(), OverlayXattr.ORIGIN));
-        if (o != null && o.type() == ust.type() && (o.nlink() == 1 || indexed(upper.path(), ust))) {
+        OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
+        if (o != null && o.type() == ust.type() && (o.nlink() == 1 || indexed(upper.markers().origin(), ust))) {
             return fs.mapIno(o.ino(), o.dev());
         }
         return fs.mapIno(ust.ino(), ust.dev());
     }
 
     /** An upper non-directory that is the same inode as an index entry (index=on). */
-    private boolean indexed(String upperPath, Stat ust) throws ErrnoException {
+    private boolean indexed(byte[] origin, Stat ust) throws ErrnoException {
         if (!fs.opts.index() || fs.layers.indexDir() == null) return false;
-        byte[] origin = fs.getX(upperPath, OverlayXattr.ORIGIN);
         if (origin == null || origin.length == 0) return false;
         Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
         return ist != null && ist.ino() == ust.ino() && ist.dev() == ust.dev();

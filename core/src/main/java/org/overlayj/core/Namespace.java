@@ -182,7 +182,15 @@ final class Namespace {
      * count has an upper inode to live on (format doc §5.5). Returns the index entry to check afterwards.
      */
     private String prepareIndexedRemoval(Node child) throws ErrnoException {
-        if (child.isDir() || !fs.index.on()) return null;
+        if (!fs.index.on()) return null;
+        if (child.isDir()) {
+            // An exported directory's index entry outlives it as a whiteout, so its handles go stale (§5.4).
+            if (!fs.opts.nfsExport() || !child.upper) return null;
+            byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
+            if (origin == null || origin.length == 0) return null;
+            Stat ist = Linux.lstatOrNull(fs.index.path(origin));
+            return ist != null && ist.isDir() ? fs.index.path(origin) : null;
+        }
         if (!child.upper && (child.indexPath != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
             copyUp.copyUp(child);
         }
@@ -193,6 +201,12 @@ final class Namespace {
 
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
         if (indexPath == null) return;
+        if (child.isDir()) {
+            String wh = fs.tempWhiteout();
+            Linux.rename(wh, indexPath, Linux.RENAME_EXCHANGE);
+            fs.removeTemp(wh);
+            return;
+        }
         fs.index.adjust(child, -1);
         fs.index.afterUnlink(indexPath);
     }

@@ -112,6 +112,44 @@ final class OverlayFs {
         return Linux.open(path, isFdPath(path) ? flags & ~Linux.O_NOFOLLOW : flags | Linux.O_NOFOLLOW, 0);
     }
 
+    /**
+     * The overlay markers on one real object, read with one listxattr (and a getxattr per marker present): lookups
+     * need several of them for every entry, and most entries carry none.
+     */
+    record Markers(byte[] opaque, byte[] redirect, byte[] origin, byte[] whiteout) {
+        static final Markers NONE = new Markers(null, null, null, null);
+
+        /** {@code NS opaque} is exactly the one byte 'y'. */
+        boolean isOpaque() { return opaque != null && opaque.length == 1 && opaque[0] == 'y'; }
+
+        /** {@code NS opaque} = 'x': a lower directory holding xwhiteouts. */
+        boolean hasXwhiteouts() { return opaque != null && opaque.length == 1 && opaque[0] == 'x'; }
+    }
+
+    Markers markers(String path) throws ErrnoException {
+        List<String> names;
+        try {
+            names = Linux.llistxattr(path);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.ENOENT) throw e;
+            return Markers.NONE;
+        }
+        byte[] opaque = null, redirect = null, origin = null, whiteout = null;
+        String prefix = ns.prefix();
+        for (String name : names) {
+            if (!name.startsWith(prefix)) continue;
+            switch (name.substring(prefix.length())) {
+                case OverlayXattr.OPAQUE -> opaque = Linux.lgetxattrOrNull(path, name);
+                case OverlayXattr.REDIRECT -> redirect = Linux.lgetxattrOrNull(path, name);
+                case OverlayXattr.ORIGIN -> origin = Linux.lgetxattrOrNull(path, name);
+                case OverlayXattr.WHITEOUT -> whiteout = new byte[0];
+                default -> { }
+            }
+        }
+        if (opaque == null && redirect == null && origin == null && whiteout == null) return Markers.NONE;
+        return new Markers(opaque, redirect, origin, whiteout);
+    }
+
     // --- markers ---------------------------------------------------------------------------------------------------
 
     byte[] getX(String path, String marker) throws ErrnoException {
@@ -203,18 +241,27 @@ final class OverlayFs {
 
     private final AtomicLong generations = new AtomicLong(1);
 
-    /** The cached node for an inode number, or a new one when there is none (or the number was reused by another type). */
+    /**
+     * The cached node for an inode number, or a new one when there is none (or the number was reused by another
+     * type). Atomic: lookups run in parallel, and two Node objects for one inode would disagree about copy-up.
+     */
     Node inode(long ino, int type) {
-        WeakReference<Node> ref = inodes.get(ino);
-        Node n = ref == null ? null : ref.get();
-        if (n != null && n.type == type) return n;
-        n = new Node(ino, type);
-        n.generation = generations.getAndIncrement();
-        inodes.put(ino, new WeakReference<>(n));
+        Node[] out = new Node[1];
+        inodes.compute(ino, (k, ref) -> {
+            Node n = ref == null ? null : ref.get();
+            if (n != null && n.type == type) {
+                out[0] = n;
+                return ref;
+            }
+            n = new Node(ino, type);
+            n.generation = generations.getAndIncrement();
+            out[0] = n;
+            return new WeakReference<>(n);
+        });
         if (inodes.size() > 4096 && (inodes.size() & 1023) == 0) {
             inodes.values().removeIf(r -> r.get() == null);
         }
-        return n;
+        return out[0];
     }
 
     Node cached(long ino) {

@@ -60,11 +60,24 @@ final class Readdir {
         String path = fs.realPath(dir);
         boolean impure = dir.upper && fs.marker(path, OverlayXattr.IMPURE) == 'y';
         List<Named> out = new ArrayList<>();
+        boolean stillImpure = false;
         for (DirEnt e : read(path)) {
             long ino = e.ino();
-            if (impure || !dir.upper) ino = childIno(dir, e.name(), e.ino(), dir.upper);
+            if (impure && !stillImpure) {
+                OverlayFs.Markers m = fs.markers(path + "/" + e.name());
+                stillImpure = m.origin() != null || m.redirect() != null;
+            }
+            if (impure || !dir.upper) ino = childIno(dir, path, e, dir.upper);
             else ino = fs.mapIno(ino, fsDev(dir));
             out.add(new Named(e.name(), ino, e.type()));
+        }
+        // Nothing here needs its number mapped any more: drop the marker, as the kernel's readdir does.
+        if (impure && !stillImpure && !fs.layers.readOnly()) {
+            try {
+                Linux.lremovexattr(path, fs.x(OverlayXattr.IMPURE));
+            } catch (ErrnoException e) {
+                // only an optimisation for later listings
+            }
         }
         return out;
     }
@@ -77,13 +90,19 @@ final class Readdir {
      * d_ino of an entry: where the overlay may map it (copied-up objects, lower objects on several filesystems),
      * by a lookup; otherwise the real number.
      */
-    private long childIno(Node dir, String name, long realIno, boolean fromUpper) throws ErrnoException {
+    private long childIno(Node dir, String dirPath, DirEnt e, boolean fromUpper) throws ErrnoException {
+        long realIno = e.ino();
         if (!fromUpper) return fs.mapIno(realIno, dir.topLower().layer().dev());
+        long upperDev = fs.upperLayer.dev();
+        // Only directories and copied-up objects (they carry an origin) can have a number other than their own.
+        if (e.type() != DirEnt.DT_DIR && fs.markers(dirPath + "/" + e.name()).origin() == null) {
+            return fs.mapIno(realIno, upperDev);
+        }
         try {
-            Node c = lookup.child(dir, name);
-            return c == null ? realIno : c.ino;
-        } catch (ErrnoException e) {
-            return realIno;
+            Node c = lookup.child(dir, e.name());
+            return c == null ? fs.mapIno(realIno, upperDev) : c.ino;
+        } catch (ErrnoException ex) {
+            return fs.mapIno(realIno, upperDev);
         }
     }
 
@@ -131,7 +150,7 @@ final class Readdir {
                     lowest.add(h != null ? h : new Named(name, fs.mapIno(e.ino(), devOf(dir, i, up)), e.type()));
                 } else {
                     if (!seen.add(name)) continue;
-                    long ino = up ? childIno(dir, name, e.ino(), true) : fs.mapIno(e.ino(), devOf(dir, i, false));
+                    long ino = up ? childIno(dir, p, e, true) : fs.mapIno(e.ino(), devOf(dir, i, false));
                     higher.put(name, new Named(name, ino, e.type()));
                 }
             }
