@@ -1,0 +1,248 @@
+package org.overlayj.itest;
+
+import org.overlayj.core.Attr;
+import org.overlayj.core.Creds;
+import org.overlayj.core.DirEntry;
+import org.overlayj.core.Node;
+import org.overlayj.core.OpenFile;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.SetAttr;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * Drives {@link Overlay} directly, with no door in between: a path becomes a Node by lookups from the root, and
+ * every call runs as root. What the kernel does in the VFS before reaching overlayfs (EISDIR on writing a
+ * directory, ENOTDIR on a file parent, following a final symlink for chmod/truncate) is done here, because the
+ * doors do it too.
+ */
+public final class EngineTarget implements Target, TreeView {
+    private static final Creds ROOT = Creds.ROOT;
+    private final String name;
+    private final LayerSet layers;
+    private final Overlay ov;
+    private boolean closed;
+
+    public EngineTarget(String name, LayerSet layers, MountConfig cfg) throws ErrnoException {
+        this.name = name;
+        this.layers = layers;
+        this.ov = Overlay.mount(cfg.engineOptions(layers));
+    }
+
+    @Override public String name() { return name; }
+
+    @Override public LayerSet layers() { return layers; }
+
+    @Override public TreeView view() { return this; }
+
+    public Overlay overlay() { return ov; }
+
+    // --- paths ----------------------------------------------------------------------------------------------------
+    private Node resolve(String path) throws ErrnoException {
+        Node n = ov.root();
+        if (path.equals("/")) return n;
+        for (String c : path.substring(1).split("/")) {
+            if (!ov.getattr(n).isDir()) throw new ErrnoException(Errno.ENOTDIR, path);
+            n = ov.lookup(n, c, ROOT);
+        }
+        return n;
+    }
+
+    /** Resolves and follows a final symlink, as path-walking system calls without NOFOLLOW do. */
+    private Node resolveFollow(String path) throws ErrnoException {
+        String p = path;
+        for (int hops = 0; hops < 8; hops++) {
+            Node n = resolve(p);
+            if (!ov.getattr(n).isLink()) return n;
+            String t = ov.readlink(n);
+            p = t.startsWith("/") ? null : normalize(parentOf(p) + "/" + t);
+            if (p == null) throw new ErrnoException(Errno.EXDEV, "absolute symlink leaves the overlay: " + t);
+        }
+        throw new ErrnoException(Errno.ELOOP, path);
+    }
+
+    private static String normalize(String p) {
+        List<String> parts = new ArrayList<>();
+        for (String c : p.split("/")) {
+            if (c.isEmpty() || c.equals(".")) continue;
+            if (c.equals("..")) { if (!parts.isEmpty()) parts.removeLast(); } else parts.add(c);
+        }
+        return "/" + String.join("/", parts);
+    }
+
+    private static String parentOf(String path) {
+        int i = path.lastIndexOf('/');
+        return i <= 0 ? "/" : path.substring(0, i);
+    }
+
+    private static String leaf(String path) { return path.substring(path.lastIndexOf('/') + 1); }
+
+    private Node dirOf(String path) throws ErrnoException {
+        Node d = resolve(parentOf(path));
+        if (!ov.getattr(d).isDir()) throw new ErrnoException(Errno.ENOTDIR, path);
+        return d;
+    }
+
+    // --- ops ------------------------------------------------------------------------------------------------------
+    @Override public Outcome apply(Op op) {
+        try {
+            return run(op);
+        } catch (ErrnoException e) {
+            return Outcome.error(e.errno());
+        }
+    }
+
+    private Outcome run(Op op) throws ErrnoException {
+        switch (op) {
+            // the VFS keeps only permission bits and sticky for mkdir (setgid comes from the parent, if at all)
+            case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, ROOT);
+            case Op.Create o -> {
+                Node n = ov.create(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), ROOT);
+                writeAt(n, 0, Op.Content.bytes(o.size(), o.fill()), false);
+            }
+            case Op.Write o -> writeAt(resolveFollow(o.path()), o.offset(), Op.Content.bytes(o.size(), o.fill()), false);
+            case Op.Append o -> writeAt(resolveFollow(o.path()), -1, Op.Content.bytes(o.size(), o.fill()), true);
+            case Op.Truncate o -> {
+                Node n = resolveFollow(o.path());
+                Attr a = ov.getattr(n);
+                if (a.isDir()) throw new ErrnoException(Errno.EISDIR, o.path());
+                if (!a.isReg()) throw new ErrnoException(Errno.EINVAL, o.path());
+                ov.setattr(n, SetAttr.truncate(o.size()), ROOT);
+            }
+            case Op.Chmod o -> ov.setattr(resolveFollow(o.path()), SetAttr.chmod(o.mode()), ROOT);
+            case Op.Chown o -> {
+                // chown(2) of a non-directory makes the VFS drop setuid, and setgid when group-executable, even
+                // for root and even for -1:-1; it reaches the filesystem (and a FUSE door) as part of the setattr
+                Node n = resolve(o.path());
+                Attr a = ov.getattr(n);
+                Integer mode = null;
+                if (!a.isDir()) {
+                    int m = a.mode() & 07777;
+                    int kill = 04000 | ((m & 0010) != 0 ? 02000 : 0);
+                    if ((m & kill) != 0) mode = m & ~kill;
+                }
+                ov.setattr(n, new SetAttr(mode, o.uid() < 0 ? null : o.uid(), o.gid() < 0 ? null : o.gid(),
+                        null, null, null, null, null), ROOT);
+            }
+            case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), ROOT);
+            case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), ROOT);
+            case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), ROOT);
+            case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), ROOT);
+            case Op.Link o -> {
+                // the VFS order: the source must exist, the new name must not, and only then "no directories"
+                Node src = resolve(o.from());
+                Node dir = dirOf(o.path());
+                try {
+                    ov.lookup(dir, leaf(o.path()), ROOT);
+                    throw new ErrnoException(Errno.EEXIST, o.path());
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.ENOENT) throw e;
+                }
+                if (ov.getattr(src).isDir()) throw new ErrnoException(Errno.EPERM, o.from());
+                ov.link(src, dirOf(o.path()), leaf(o.path()), ROOT);
+            }
+            case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), ROOT);
+            case Op.Rmdir o -> ov.rmdir(dirOf(o.path()), leaf(o.path()), ROOT);
+            case Op.Rename o -> ov.rename(dirOf(o.path()), leaf(o.path()), dirOf(o.to()), leaf(o.to()), o.flags(), ROOT);
+            case Op.Read o -> {
+                byte[] b = read(o.path());
+                return Outcome.ok("len=" + b.length + " sha=" + Snapshot.hash(b));
+            }
+            case Op.Readdir o -> {
+                StringBuilder s = new StringBuilder();
+                for (Entry e : list(o.path())) s.append(Linux.toUtf8(e.name())).append('/').append(e.type()).append(' ');
+                return Outcome.ok(s.toString().trim());
+            }
+        }
+        return Outcome.OK;
+    }
+
+    /** offset -1 appends at the current size. */
+    private void writeAt(Node n, long offset, byte[] data, boolean append) throws ErrnoException {
+        if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "write");
+        OpenFile f = ov.open(n, Linux.O_WRONLY | (append ? Linux.O_APPEND : 0), ROOT);
+        try {
+            long pos = append ? ov.getattr(n).size() : offset;
+            int off = 0;
+            while (off < data.length) {
+                int w = ov.write(f, pos + off, data, off, data.length - off);
+                if (w <= 0) throw new ErrnoException(Errno.EIO, "short write");
+                off += w;
+            }
+        } finally {
+            ov.release(f);
+        }
+    }
+
+    // --- TreeView -------------------------------------------------------------------------------------------------
+    @Override public List<Entry> list(String dir) throws ErrnoException {
+        Node d = resolve(dir);
+        if (!ov.getattr(d).isDir()) throw new ErrnoException(Errno.ENOTDIR, dir);
+        List<Entry> out = new ArrayList<>();
+        long cookie = 0;
+        while (true) {
+            List<DirEntry> page = ov.readdir(d, cookie, 64, ROOT);
+            if (page.isEmpty()) return out;
+            for (DirEntry e : page) {
+                cookie = e.cookie();
+                if (!e.name().equals(".") && !e.name().equals("..")) out.add(new Entry(e.name(), e.ino(), e.type()));
+            }
+        }
+    }
+
+    @Override public Meta stat(String path) throws ErrnoException {
+        Attr a = ov.getattr(resolve(path));
+        return new Meta(a.mode(), a.ino(), a.nlink(), a.uid(), a.gid(), a.size(), a.rdev(),
+                a.atimeSec(), a.atimeNsec(), a.mtimeSec(), a.mtimeNsec());
+    }
+
+    @Override public SortedMap<String, byte[]> xattrs(String path) throws ErrnoException {
+        Node n = resolve(path);
+        SortedMap<String, byte[]> m = new TreeMap<>();
+        for (String x : ov.listxattr(n, ROOT)) {
+            try {
+                m.put(x, ov.getxattr(n, x, ROOT));
+            } catch (ErrnoException e) {
+                if (e.errno() != Errno.ENODATA) throw e;
+            }
+        }
+        return m;
+    }
+
+    @Override public String readlink(String path) throws ErrnoException { return ov.readlink(resolve(path)); }
+
+    @Override public byte[] read(String path) throws ErrnoException {
+        Node n = resolveFollow(path);
+        OpenFile f = ov.open(n, Linux.O_RDONLY | Linux.O_NONBLOCK, ROOT);
+        try {
+            if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, path);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[65536];
+            long pos = 0;
+            while (true) {
+                int r = ov.read(f, pos, buf, 0, buf.length);
+                if (r <= 0) break;
+                out.write(buf, 0, r);
+                pos += r;
+            }
+            return out.toByteArray();
+        } finally {
+            ov.release(f);
+        }
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        ov.close();
+    }
+
+    @Override public String toString() { return name; }
+}

@@ -1,0 +1,170 @@
+package org.overlayj.itest;
+
+import org.overlayj.sys.DirEnt;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * A directory where an overlay is mounted (the kernel's, or an overlayj FUSE mount): ops go through system calls
+ * on paths under it, and the errno of the failing call is the outcome.
+ */
+public class MountedTarget implements Target, TreeView {
+    private final String name;
+    private final LayerSet layers;
+    /** The mount point as a byte string. */
+    protected final String mnt;
+    private final Runnable unmount;
+    private boolean closed;
+
+    public MountedTarget(String name, LayerSet layers, Path mountPoint, Runnable unmount) {
+        this.name = name;
+        this.layers = layers;
+        this.mnt = Linux.fromUtf8(mountPoint.toString());
+        this.unmount = unmount;
+    }
+
+    @Override public String name() { return name; }
+
+    @Override public LayerSet layers() { return layers; }
+
+    @Override public TreeView view() { return this; }
+
+    private String p(String rel) { return rel.equals("/") ? mnt : mnt + rel; }
+
+    @Override public Outcome apply(Op op) {
+        try {
+            return run(op);
+        } catch (ErrnoException e) {
+            return Outcome.error(e.errno());
+        }
+    }
+
+    private Outcome run(Op op) throws ErrnoException {
+        switch (op) {
+            case Op.Mkdir o -> Linux.mkdir(p(o.path()), o.mode());
+            case Op.Create o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY | Linux.O_CLOEXEC, o.mode());
+                try {
+                    byte[] b = Op.Content.bytes(o.size(), o.fill());
+                    writeFully(fd, b, 0);
+                } finally {
+                    Linux.close(fd);
+                }
+            }
+            case Op.Write o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_WRONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+                try {
+                    writeFully(fd, Op.Content.bytes(o.size(), o.fill()), o.offset());
+                } finally {
+                    Linux.close(fd);
+                }
+            }
+            case Op.Append o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_WRONLY | Linux.O_APPEND | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+                try (Arena a = Arena.ofConfined()) {
+                    byte[] b = Op.Content.bytes(o.size(), o.fill());
+                    MemorySegment seg = a.allocate(Math.max(1, b.length));
+                    MemorySegment.copy(b, 0, seg, ValueLayout.JAVA_BYTE, 0, b.length);
+                    Linux.write(fd, seg.asSlice(0, b.length));
+                } finally {
+                    Linux.close(fd);
+                }
+            }
+            case Op.Truncate o -> Linux.truncate(p(o.path()), o.size());
+            case Op.Chmod o -> Linux.chmod(p(o.path()), o.mode());
+            case Op.Chown o -> Linux.lchown(p(o.path()), o.uid(), o.gid());
+            case Op.Utimes o -> Linux.utimens(p(o.path()), o.aSec(), o.aNsec(), o.mSec(), o.mNsec(), true);
+            case Op.SetXattr o -> Linux.lsetxattr(p(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags());
+            case Op.RemoveXattr o -> Linux.lremovexattr(p(o.path()), o.name());
+            case Op.Symlink o -> Linux.symlink(o.target(), p(o.path()));
+            case Op.Link o -> Linux.link(p(o.from()), p(o.path()));
+            case Op.Unlink o -> Linux.unlink(p(o.path()));
+            case Op.Rmdir o -> Linux.rmdir(p(o.path()));
+            case Op.Rename o -> Linux.rename(p(o.path()), p(o.to()), o.flags());
+            case Op.Read o -> {
+                byte[] b = read(o.path());
+                return Outcome.ok("len=" + b.length + " sha=" + Snapshot.hash(b));
+            }
+            case Op.Readdir o -> {
+                StringBuilder s = new StringBuilder();
+                for (Entry e : list(o.path())) s.append(Linux.toUtf8(e.name())).append('/').append(e.type()).append(' ');
+                return Outcome.ok(s.toString().trim());
+            }
+        }
+        return Outcome.OK;
+    }
+
+    private static void writeFully(int fd, byte[] b, long pos) throws ErrnoException {
+        int off = 0;
+        while (off < b.length) {
+            int n = Linux.pwrite(fd, b, off, b.length - off, pos + off);
+            if (n <= 0) throw new ErrnoException(Errno.EIO, "short write");
+            off += n;
+        }
+    }
+
+    // --- TreeView ------------------------------------------------------------------------------------------------
+    @Override public List<Entry> list(String dir) throws ErrnoException {
+        List<Entry> out = new ArrayList<>();
+        for (DirEnt e : Linux.readdir(p(dir))) {
+            if (!e.isDotOrDotDot()) out.add(new Entry(e.name(), e.ino(), e.type()));
+        }
+        return out;
+    }
+
+    @Override public Meta stat(String path) throws ErrnoException {
+        Stat s = Linux.lstat(p(path));
+        return new Meta(s.mode(), s.ino(), s.nlink(), s.uid(), s.gid(), s.size(), s.rdev(),
+                s.atimeSec(), s.atimeNsec(), s.mtimeSec(), s.mtimeNsec());
+    }
+
+    @Override public SortedMap<String, byte[]> xattrs(String path) throws ErrnoException {
+        SortedMap<String, byte[]> m = new TreeMap<>();
+        for (String n : Linux.llistxattr(p(path))) {
+            byte[] v = Linux.lgetxattrOrNull(p(path), n);
+            if (v != null) m.put(n, v);
+        }
+        return m;
+    }
+
+    @Override public String readlink(String path) throws ErrnoException { return Linux.readlink(p(path)); }
+
+    /** O_NONBLOCK so that a FIFO never blocks the harness. */
+    @Override public byte[] read(String path) throws ErrnoException {
+        int fd = Linux.open(p(path), Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[65536];
+            long pos = 0;
+            while (true) {
+                int n = Linux.pread(fd, buf, 0, buf.length, pos);
+                if (n <= 0) break;
+                out.write(buf, 0, n);
+                pos += n;
+            }
+            return out.toByteArray();
+        } finally {
+            Linux.closeQuietly(fd);
+        }
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        unmount.run();
+    }
+
+    @Override public String toString() { return name; }
+}

@@ -1,0 +1,127 @@
+package org.overlayj.itest;
+
+import org.overlayj.sys.Linux;
+
+import java.util.Locale;
+
+/**
+ * One step of a differential script. Paths are byte strings relative to the overlay root, starting with "/".
+ * Every op prints as one line, so a failing script can be pasted into a report as it is.
+ */
+public sealed interface Op {
+
+    /** The path whose parent directory the op changes or reads, for the generator's bookkeeping. */
+    String path();
+
+    record Mkdir(String path, int mode) implements Op {
+        @Override public String toString() { return "mkdir " + q(path) + " " + oct(mode); }
+    }
+
+    /** open(O_CREAT|O_EXCL|O_WRONLY, mode) then write {@link Content} of {@code size} bytes. */
+    record Create(String path, int mode, int size, int fill) implements Op {
+        @Override public String toString() { return "create " + q(path) + " " + oct(mode) + " " + Content.describe(size, fill); }
+    }
+
+    /** open(O_WRONLY) then pwrite at {@code offset}. */
+    record Write(String path, long offset, int size, int fill) implements Op {
+        @Override public String toString() { return "write " + q(path) + " @" + offset + " " + Content.describe(size, fill); }
+    }
+
+    /** open(O_WRONLY|O_APPEND) then write. */
+    record Append(String path, int size, int fill) implements Op {
+        @Override public String toString() { return "append " + q(path) + " " + Content.describe(size, fill); }
+    }
+
+    record Truncate(String path, long size) implements Op {
+        @Override public String toString() { return "truncate " + q(path) + " " + size; }
+    }
+
+    /** chmod(2): follows a final symlink (Linux has no lchmod). */
+    record Chmod(String path, int mode) implements Op {
+        @Override public String toString() { return "chmod " + q(path) + " " + oct(mode); }
+    }
+
+    /** lchown(2); -1 keeps a field. */
+    record Chown(String path, int uid, int gid) implements Op {
+        @Override public String toString() { return "chown " + q(path) + " " + uid + ":" + gid; }
+    }
+
+    /** utimensat(AT_SYMLINK_NOFOLLOW) with explicit nanosecond times. */
+    record Utimes(String path, long aSec, long aNsec, long mSec, long mNsec) implements Op {
+        @Override public String toString() {
+            return "utimes " + q(path) + " a=" + aSec + "." + String.format(Locale.ROOT, "%09d", aNsec)
+                    + " m=" + mSec + "." + String.format(Locale.ROOT, "%09d", mNsec);
+        }
+    }
+
+    /** lsetxattr; flags are XATTR_CREATE / XATTR_REPLACE or 0. */
+    record SetXattr(String path, String name, String value, int flags) implements Op {
+        @Override public String toString() { return "setxattr " + q(path) + " " + name + "=" + q(value) + " flags=" + flags; }
+    }
+
+    record RemoveXattr(String path, String name) implements Op {
+        @Override public String toString() { return "removexattr " + q(path) + " " + name; }
+    }
+
+    record Symlink(String target, String path) implements Op {
+        @Override public String toString() { return "symlink " + q(path) + " -> " + q(target); }
+    }
+
+    /** link(2) of {@code from} (not following a symlink) at {@code path}. */
+    record Link(String from, String path) implements Op {
+        @Override public String toString() { return "link " + q(from) + " " + q(path); }
+    }
+
+    record Unlink(String path) implements Op {
+        @Override public String toString() { return "unlink " + q(path); }
+    }
+
+    record Rmdir(String path) implements Op {
+        @Override public String toString() { return "rmdir " + q(path); }
+    }
+
+    /** renameat2 with flags 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+    record Rename(String path, String to, int flags) implements Op {
+        @Override public String toString() {
+            String f = switch (flags) {
+                case Linux.RENAME_NOREPLACE -> " NOREPLACE";
+                case Linux.RENAME_EXCHANGE -> " EXCHANGE";
+                case 0 -> "";
+                default -> " flags=" + flags;
+            };
+            return "rename " + q(path) + " " + q(to) + f;
+        }
+    }
+
+    /** Reads the whole file: the outcome carries its length and hash. */
+    record Read(String path) implements Op {
+        @Override public String toString() { return "read " + q(path); }
+    }
+
+    /** Lists a directory: the outcome carries names and types in listing order. */
+    record Readdir(String path) implements Op {
+        @Override public String toString() { return "readdir " + q(path); }
+    }
+
+    private static String q(String byteString) { return Linux.toUtf8(byteString); }
+
+    private static String oct(int mode) { return "0" + Integer.toOctalString(mode); }
+
+    /** Deterministic file contents: {@code size} bytes derived from {@code fill}, so scripts stay one line. */
+    final class Content {
+        private Content() {}
+
+        public static byte[] bytes(int size, int fill) {
+            byte[] b = new byte[size];
+            long x = fill * 0x9E3779B97F4A7C15L + 1;
+            for (int i = 0; i < size; i++) {
+                x ^= x << 13; x ^= x >>> 7; x ^= x << 17;
+                // printable most of the time, so a diff of small files is readable in a hex dump
+                b[i] = (byte) ('a' + (int) ((x >>> 33) % 26));
+            }
+            return b;
+        }
+
+        static String describe(int size, int fill) { return size + "B#" + fill; }
+    }
+}

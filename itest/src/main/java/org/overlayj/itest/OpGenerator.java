@@ -1,0 +1,143 @@
+package org.overlayj.itest;
+
+import org.overlayj.sys.Linux;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A seeded source of ops that picks sensible targets from the current visible tree of the oracle: mostly valid
+ * ops, and about one in eight aimed at the wrong kind of object or a missing name, so that errnos get compared too.
+ * The same seed and the same oracle give the same ops, which is what makes a sequence replayable.
+ */
+public final class OpGenerator {
+    private static final int[] FILE_MODES = {0644, 0600, 0755, 04755, 02755, 0444, 0640};
+    private static final int[] DIR_MODES = {0755, 0700, 0775, 02775};
+    private static final String[] XATTRS = {"user.x", "user.y", "user.z"};
+    private static final String[] LINK_TARGETS = {"a", "../b", "nowhere", "/nonexistent/x", "c/d"};
+
+    private final Random r;
+    private final boolean dirRenames;
+
+    /** @param dirRenames whether renames of directories are generated (meant for redirect_dir=on runs) */
+    public OpGenerator(long seed, boolean dirRenames) {
+        this.r = new Random(seed ^ 0x5DEECE66DL);
+        this.dirRenames = dirRenames;
+    }
+
+    private java.util.Set<String> links = java.util.Set.of();
+
+    public Op next(List<VisibleSnapshot.Item> tree) {
+        links = new java.util.HashSet<>();
+        for (VisibleSnapshot.Item i : tree) if (i.isLink()) links.add(i.path());
+        List<VisibleSnapshot.Item> dirs = new ArrayList<>(), files = new ArrayList<>(), nonDirs = new ArrayList<>();
+        for (VisibleSnapshot.Item i : tree) {
+            if (i.isDir()) dirs.add(i);
+            else {
+                nonDirs.add(i);
+                if (i.isReg()) files.add(i);
+            }
+        }
+        boolean wrong = r.nextInt(8) == 0;
+        int k = r.nextInt(120);
+        if (k < 8) return new Op.Mkdir(wrong ? any(tree) : fresh(dirs), pick(DIR_MODES));
+        if (k < 20) {
+            int size = r.nextInt(10) == 0 ? 0 : 1 + r.nextInt(200);
+            return new Op.Create(wrong ? any(tree) : fresh(dirs), pick(FILE_MODES), size, r.nextInt(1000));
+        }
+        if (k < 30) {
+            String p = wrong ? anyButFifo(tree) : pathOf(files, dirs);
+            return new Op.Write(p, r.nextInt(4) == 0 ? 70 * 1024 + r.nextInt(100) : r.nextInt(300), 1 + r.nextInt(64), r.nextInt(1000));
+        }
+        if (k < 35) return new Op.Append(wrong ? anyButFifo(tree) : pathOf(files, dirs), 1 + r.nextInt(100), r.nextInt(1000));
+        if (k < 40) return new Op.Truncate(wrong ? anyButFifo(tree) : pathOf(files, dirs), r.nextInt(3) == 0 ? 0 : r.nextInt(400));
+        if (k < 46) return new Op.Chmod(wrong ? fresh(dirs) : notLink(tree), r.nextBoolean() ? pick(FILE_MODES) : pick(DIR_MODES));
+        if (k < 51) {
+            int[] ids = {0, 1000, 1001, 65534, -1};
+            return new Op.Chown(wrong ? fresh(dirs) : any(tree), ids[r.nextInt(ids.length)], ids[r.nextInt(ids.length)]);
+        }
+        if (k < 56) {
+            long m = LayerBuilder.EPOCH + 200_000_000L + r.nextInt(1_000_000);
+            return new Op.Utimes(wrong ? fresh(dirs) : any(tree), m + r.nextInt(100), r.nextInt(1_000_000_000), m, r.nextInt(1_000_000_000));
+        }
+        if (k < 62) {
+            int[] flags = {0, 0, 0, Linux.XATTR_CREATE, Linux.XATTR_REPLACE};
+            return new Op.SetXattr(wrong ? fresh(dirs) : notLink(tree), pick(XATTRS), "v" + r.nextInt(50), flags[r.nextInt(flags.length)]);
+        }
+        if (k < 65) return new Op.RemoveXattr(any(tree), r.nextInt(3) == 0 ? "user.x" : pick(XATTRS));
+        if (k < 69) return new Op.Symlink(pick(LINK_TARGETS), wrong ? any(tree) : fresh(dirs));
+        if (k < 74) return new Op.Link(wrong ? any(tree) : pathOf(files, dirs), wrong ? pathOf(files, dirs) : fresh(dirs));
+        if (k < 82) return new Op.Unlink(wrong ? any(tree) : pathOf(nonDirs, dirs));
+        if (k < 88) return new Op.Rmdir(wrong ? any(tree) : dirNotRoot(dirs, nonDirs));
+        if (k < 106) return rename(tree, dirs, nonDirs, wrong);
+        if (k < 113) return new Op.Read(wrong ? fresh(dirs) : pathOf(files, dirs));
+        return new Op.Readdir(wrong ? any(tree) : pick(dirs).path());
+    }
+
+    private Op rename(List<VisibleSnapshot.Item> tree, List<VisibleSnapshot.Item> dirs,
+                      List<VisibleSnapshot.Item> nonDirs, boolean wrong) {
+        int f = r.nextInt(10);
+        int flags = f < 6 ? 0 : f < 8 ? Linux.RENAME_NOREPLACE : Linux.RENAME_EXCHANGE;
+        boolean dir = (dirRenames ? r.nextInt(3) == 0 : r.nextInt(10) == 0) && dirs.size() > 1;
+        String from = wrong ? fresh(dirs) : dir ? dirNotRoot(dirs, nonDirs) : pathOf(nonDirs, dirs);
+        String to;
+        if (flags == Linux.RENAME_EXCHANGE || r.nextInt(3) == 0) {
+            // over an existing object: same kind mostly, any kind sometimes
+            to = r.nextInt(4) == 0 ? any(tree) : dir ? dirNotRoot(dirs, nonDirs) : pathOf(nonDirs, dirs);
+        } else {
+            to = fresh(dirs);
+        }
+        return new Op.Rename(from, to, flags);
+    }
+
+    private <T> T pick(List<T> l) { return l.get(r.nextInt(l.size())); }
+
+    private int pick(int[] a) { return a[r.nextInt(a.length)]; }
+
+    private String pick(String[] a) { return a[r.nextInt(a.length)]; }
+
+    private String any(List<VisibleSnapshot.Item> tree) {
+        List<VisibleSnapshot.Item> l = tree.stream().filter(i -> !i.path().equals("/")).toList();
+        return l.isEmpty() ? "/missing" : pick(l).path();
+    }
+
+    /**
+     * Any object but a FIFO (opening one could block) or a symlink: ops that follow a final symlink are never aimed
+     * at one, since a target like "../x" or "/x" leads out of the overlay into the harness's own files.
+     */
+    private String anyButFifo(List<VisibleSnapshot.Item> tree) {
+        List<VisibleSnapshot.Item> l = tree.stream()
+                .filter(i -> !i.path().equals("/") && i.type() != 0010000 && !i.isLink()).toList();
+        return l.isEmpty() ? "/missing" : pick(l).path();
+    }
+
+    private String notLink(List<VisibleSnapshot.Item> tree) {
+        List<VisibleSnapshot.Item> l = tree.stream().filter(i -> !i.isLink()).toList();
+        return pick(l).path();
+    }
+
+    /** A path from {@code l}, or a fresh name when {@code l} is empty. */
+    private String pathOf(List<VisibleSnapshot.Item> l, List<VisibleSnapshot.Item> dirs) {
+        return l.isEmpty() ? fresh(dirs) : pick(l).path();
+    }
+
+    private String dirNotRoot(List<VisibleSnapshot.Item> dirs, List<VisibleSnapshot.Item> nonDirs) {
+        List<VisibleSnapshot.Item> l = dirs.stream().filter(i -> !i.path().equals("/")).toList();
+        return l.isEmpty() ? pathOf(nonDirs, dirs) : pick(l).path();
+    }
+
+    /**
+     * A name in an existing directory; from a small pool, so it sometimes exists already or existed before. Never
+     * an existing symlink, since some callers use it with ops that follow one (see {@link #anyButFifo}).
+     */
+    private String fresh(List<VisibleSnapshot.Item> dirs) {
+        String[] pool = {"n0", "n1", "n2", "n3", "a", "b", "c", "wo", "op"};
+        for (int attempt = 0; ; attempt++) {
+            String d = pick(dirs).path();
+            String p = (d.equals("/") ? "" : d) + "/" + pool[r.nextInt(pool.length)];
+            if (!links.contains(p)) return p;
+            if (attempt > 20) return "/n-missing";
+        }
+    }
+}

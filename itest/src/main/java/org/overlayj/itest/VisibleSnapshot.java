@@ -1,0 +1,96 @@
+package org.overlayj.itest;
+
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The overlay tree as a user sees it: for every path its type, mode, owner, nlink, size, content hash, symlink
+ * target, rdev, listed xattrs, times (builder- or script-set values exactly, filesystem-set ones as "now"), st_ino
+ * and d_ino named by the layer object they equal, and which paths share an inode.
+ */
+public final class VisibleSnapshot {
+    private VisibleSnapshot() {}
+
+    /** A path of the tree and its type, for the op generator. */
+    public record Item(String path, int type, long size) {
+        public boolean isDir() { return type == 0040000; }
+        public boolean isReg() { return type == 0100000; }
+        public boolean isLink() { return type == 0120000; }
+    }
+
+    public record Result(Snapshot snapshot, List<Item> items) {}
+
+    /** Call {@link InodeNames#refreshUpper()} first when the upper layer may have changed. */
+    public static Result take(String title, TreeView view, InodeNames names) throws ErrnoException {
+        Map<String, String> lines = new TreeMap<>();
+        Map<Long, List<String>> byIno = new HashMap<>();
+        List<Item> items = new ArrayList<>();
+        walk(view, names, "/", null, lines, byIno, items);
+        for (List<String> group : byIno.values()) {
+            if (group.size() < 2) continue;
+            String first = group.stream().min(String::compareTo).orElseThrow();
+            for (String p : group) lines.merge(p, " same-ino-as=" + Linux.toUtf8(first), String::concat);
+        }
+        Map<String, String> keyed = new TreeMap<>();
+        for (var e : lines.entrySet()) keyed.put(Linux.toUtf8(e.getKey()), e.getValue());
+        return new Result(new Snapshot(title, keyed), items);
+    }
+
+    private static void walk(TreeView v, InodeNames names, String path, TreeView.Entry listed,
+                             Map<String, String> lines, Map<Long, List<String>> byIno, List<Item> items)
+            throws ErrnoException {
+        TreeView.Meta m;
+        try {
+            m = v.stat(path);
+        } catch (ErrnoException e) {
+            // e.g. a whiteout listed in a plain upper dir: the kernel shows an entry it cannot stat
+            lines.put(path, "unstatable " + Errno.name(e.errno()) + (listed == null ? "" : " dtype=" + listed.type()));
+            return;
+        }
+        StringBuilder s = new StringBuilder(Snapshot.typeName(m.mode()))
+                .append(' ').append(String.format("%04o", m.mode() & 07777))
+                .append(' ').append(m.uid()).append(':').append(m.gid())
+                .append(" nlink=").append(m.nlink());
+        int type = m.type();
+        if (type == 0100000) {
+            byte[] data = readOrNull(v, path);
+            s.append(" size=").append(m.size()).append(" sha=").append(data == null ? "unreadable" : Snapshot.hash(data));
+            if (data != null && data.length != m.size()) s.append(" read-len=").append(data.length);
+        } else if (type == 0120000) {
+            s.append(" -> ").append(Linux.toUtf8(v.readlink(path))).append(" size=").append(m.size());
+        } else if (type == 0020000 || type == 0060000) {
+            s.append(" rdev=").append(Linux.major(m.rdev())).append(':').append(Linux.minor(m.rdev()));
+        }
+        s.append(" ino=").append(names.name(m.ino()));
+        if (listed != null) {
+            s.append(" dino=").append(listed.ino() == m.ino() ? "=ino" : names.name(listed.ino()));
+            if (listed.type() != (type >>> 12)) s.append(" dtype=").append(listed.type());
+        }
+        s.append(" m=").append(Snapshot.time(m.mtimeSec(), m.mtimeNsec()))
+                .append(Snapshot.atime(m.atimeSec(), m.atimeNsec()));
+        s.append(Snapshot.xattrs(v.xattrs(path), names));
+        lines.put(path, s.toString());
+        byIno.computeIfAbsent(m.ino(), k -> new ArrayList<>()).add(path);
+        items.add(new Item(path, type, m.size()));
+        if (type == 0040000) {
+            for (TreeView.Entry e : v.list(path)) {
+                walk(v, names, (path.equals("/") ? "" : path) + "/" + e.name(), e, lines, byIno, items);
+            }
+        }
+    }
+
+    private static byte[] readOrNull(TreeView v, String path) {
+        try {
+            return v.read(path);
+        } catch (ErrnoException e) {
+            return null;
+        }
+    }
+}
