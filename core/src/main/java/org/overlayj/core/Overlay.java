@@ -1,11 +1,16 @@
 package org.overlayj.core;
 
 import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.core.layer.LayerStack;
+import org.overlayj.core.layer.MountChecks;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
 import org.overlayj.sys.StatFs;
 
 import java.util.List;
+import java.util.concurrent.locks.Lock;
 
 /**
  * The overlay: one instance per mounted set of layers. Inode-based like the VFS: doors hold {@link Node}s and call
@@ -13,90 +18,370 @@ import java.util.List;
  * org.overlayj.sys.Linux). Errors are {@link ErrnoException}s carrying the errno the kernel's overlayfs gives.
  */
 public final class Overlay implements AutoCloseable {
+    private final OverlayFs fs;
+    private final Lookup lookup;
+    private final Readdir readdir;
+    private final CopyUp copyUp;
+    private final Namespace namespace;
+    private final Node root;
 
-    private static ErrnoException todo() { return new ErrnoException(Errno.ENOSYS, "not implemented yet"); }
+    private Overlay(LayerStack layers) throws ErrnoException {
+        this.fs = new OverlayFs(layers);
+        this.lookup = new Lookup(fs);
+        this.readdir = new Readdir(fs, lookup);
+        this.copyUp = new CopyUp(fs);
+        this.namespace = new Namespace(fs, lookup, readdir, copyUp);
+        if (fs.index.on()) fs.index.verifyAtMount();
+        this.root = lookup.root();
+        fs.root = root;
+    }
 
     /** Verifies and prepares the layers (format doc §1.3–1.4, §5.7, §8) and returns the mounted overlay. */
-    public static Overlay mount(OverlayOptions options) throws ErrnoException { throw todo(); }
+    public static Overlay mount(OverlayOptions options) throws ErrnoException {
+        // Modes arrive from the doors with the caller's umask already applied; the real fs must not apply ours.
+        Linux.umask(0);
+        LayerStack layers = MountChecks.prepare(options);
+        try {
+            return new Overlay(layers);
+        } catch (ErrnoException | RuntimeException e) {
+            layers.close();
+            throw e;
+        }
+    }
 
-    public OverlayOptions options() { throw new UnsupportedOperationException(); }
+    public OverlayOptions options() { return fs.opts; }
+
+    /** The verified layers: for tools and tests. */
+    public LayerStack layers() { return fs.layers; }
 
     /** True when there is no upper layer (or it fell back to read-only): every change gives EROFS. */
-    public boolean readOnly() { throw new UnsupportedOperationException(); }
+    public boolean readOnly() { return fs.layers.readOnly(); }
 
-    public Node root() { throw new UnsupportedOperationException(); }
+    public Node root() { return root; }
+
+    private Lock read() {
+        Lock l = fs.lock.readLock();
+        l.lock();
+        return l;
+    }
+
+    private Lock write() throws ErrnoException {
+        if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+        Lock l = fs.lock.writeLock();
+        l.lock();
+        return l;
+    }
 
     /** The child {@code name} of {@code dir}; ENOENT when there is none (or it is whited out). */
-    public Node lookup(Node dir, String name, Creds c) throws ErrnoException { throw todo(); }
+    public Node lookup(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+            Permissions.check(attr(dir), Permissions.X, c);
+            Node n = lookup.child(dir, name);
+            if (n == null) throw OverlayFs.err(Errno.ENOENT, name);
+            return n;
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public Attr getattr(Node n) throws ErrnoException { throw todo(); }
+    public Attr getattr(Node n) throws ErrnoException {
+        Lock l = read();
+        try {
+            return attr(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    Attr attr(Node n) throws ErrnoException {
+        Stat st;
+        try {
+            st = Linux.lstat(fs.realPath(n));
+        } catch (ErrnoException e) {
+            int fd = n.openFd;
+            if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
+            st = Linux.fstat(fd); // unlinked while open
+        }
+        int nlink = n.isDir() && n.merge ? 1
+                : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
+        return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
+                st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
+                st.ctimeNsec(), n.generation);
+    }
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
-    public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException { throw todo(); }
+    public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.setattr(n, a, c);
+            return attr(n);
+        } finally {
+            l.unlock();
+        }
+    }
 
     /**
      * Up to {@code max} entries of the merged listing after {@code cookie} (0 = from the start; "." and ".." are
      * included first). Cookies stay valid until the directory changes; a cookie of 0 re-reads the layers.
      */
-    public List<DirEntry> readdir(Node dir, long cookie, int max, Creds c) throws ErrnoException { throw todo(); }
+    public List<DirEntry> readdir(Node dir, long cookie, int max, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "readdir");
+            if (cookie == 0) {
+                Permissions.check(attr(dir), Permissions.R, c);
+                dir.listing = null;
+            }
+            List<DirEntry> all = readdir.list(dir).entries();
+            if (cookie < 0 || cookie >= all.size()) return List.of();
+            return all.subList((int) cookie, (int) Math.min(all.size(), cookie + Math.max(0, max)));
+        } finally {
+            l.unlock();
+        }
+    }
 
     /** Changes whenever the directory's entries change: the NFS cookie verifier. */
-    public long dirVersion(Node dir) { throw new UnsupportedOperationException(); }
+    public long dirVersion(Node dir) { return dir.dirVersion; }
 
-    public Node create(Node dir, String name, int mode, Creds c) throws ErrnoException { throw todo(); }
+    public Node create(Node dir, String name, int mode, Creds c) throws ErrnoException {
+        return make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null, c);
+    }
 
-    public Node mkdir(Node dir, String name, int mode, Creds c) throws ErrnoException { throw todo(); }
+    public Node mkdir(Node dir, String name, int mode, Creds c) throws ErrnoException {
+        return make(dir, name, Stat.S_IFDIR | (mode & 07777), 0, null, c);
+    }
 
-    public Node mknod(Node dir, String name, int mode, long rdev, Creds c) throws ErrnoException { throw todo(); }
+    public Node mknod(Node dir, String name, int mode, long rdev, Creds c) throws ErrnoException {
+        int type = mode & Stat.S_IFMT;
+        if (type == 0) type = Stat.S_IFREG;
+        if (type == Stat.S_IFDIR || type == Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "mknod type");
+        // A 0/0 character device is how the overlay spells "deleted": clients may not make one.
+        if (type == Stat.S_IFCHR && rdev == 0) throw OverlayFs.err(Errno.EPERM, "mknod of a whiteout");
+        return make(dir, name, type | (mode & 07777), rdev, null, c);
+    }
 
-    public Node symlink(Node dir, String name, String target, Creds c) throws ErrnoException { throw todo(); }
+    public Node symlink(Node dir, String name, String target, Creds c) throws ErrnoException {
+        if (target.isEmpty()) throw OverlayFs.err(Errno.ENOENT, "empty symlink target");
+        return make(dir, name, Stat.S_IFLNK | 0777, 0, target, c);
+    }
 
-    public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException { throw todo(); }
+    private Node make(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            return namespace.create(dir, name, mode, rdev, target, c);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public void unlink(Node dir, String name, Creds c) throws ErrnoException { throw todo(); }
+    public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            return namespace.link(node, newDir, newName, c);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public void rmdir(Node dir, String name, Creds c) throws ErrnoException { throw todo(); }
+    public void unlink(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.remove(dir, name, false, c);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    /** renameat2 semantics; {@code flags} are RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT. */
+    public void rmdir(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.remove(dir, name, true, c);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** renameat2 semantics; {@code flags} are RENAME_NOREPLACE / RENAME_EXCHANGE (RENAME_WHITEOUT: EINVAL). */
     public void rename(Node oldDir, String oldName, Node newDir, String newName, int flags, Creds c)
-            throws ErrnoException { throw todo(); }
+            throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.rename(oldDir, oldName, newDir, newName, flags, c);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public String readlink(Node n) throws ErrnoException { throw todo(); }
+    public String readlink(Node n) throws ErrnoException {
+        Lock l = read();
+        try {
+            if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
+            return Linux.readlink(fs.realPath(n));
+        } finally {
+            l.unlock();
+        }
+    }
 
     /** Opens with open(2) flags; a write or O_TRUNC open copies the object up first. */
-    public OpenFile open(Node n, int flags, Creds c) throws ErrnoException { throw todo(); }
+    public OpenFile open(Node n, int flags, Creds c) throws ErrnoException {
+        int acc = flags & Linux.O_ACCMODE;
+        boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
+        Lock l = wants ? write() : read();
+        try {
+            Attr a = attr(n);
+            int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
+                    : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
+            if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
+            Permissions.check(a, mask, c);
+            if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
+            int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
+            int fd = Linux.open(fs.realPath(n), real, 0);
+            n.openFd = fd;
+            return new OpenFile(n, flags, fd, n.upper);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException { throw todo(); }
+    /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
+    private int fdOf(OpenFile f) throws ErrnoException {
+        if (!f.onUpper && f.node.upper) {
+            synchronized (f) {
+                if (!f.onUpper) {
+                    Lock l = read();
+                    try {
+                        int fd = Linux.open(fs.upperPath(f.node), Linux.O_RDONLY | Linux.O_NOFOLLOW, 0);
+                        Linux.closeQuietly(f.fd);
+                        f.fd = fd;
+                        f.onUpper = true;
+                    } finally {
+                        l.unlock();
+                    }
+                }
+            }
+        }
+        return f.fd;
+    }
 
-    public int write(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException { throw todo(); }
+    public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
+        int fd = fdOf(f);
+        int total = 0;
+        while (total < len) {
+            int n = Linux.pread(fd, buf, off + total, len - total, offset + total);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
 
-    public void fsync(OpenFile f, boolean dataOnly) throws ErrnoException { throw todo(); }
+    public int write(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        int total = 0;
+        while (total < len) total += Linux.pwrite(f.fd, buf, off + total, len - total, offset + total);
+        return total;
+    }
 
-    public void release(OpenFile f) throws ErrnoException { throw todo(); }
+    public void fsync(OpenFile f, boolean dataOnly) throws ErrnoException {
+        int fd = fdOf(f);
+        if (dataOnly) Linux.fdatasync(fd);
+        else Linux.fsync(fd);
+    }
 
-    public byte[] getxattr(Node n, String name, Creds c) throws ErrnoException { throw todo(); }
+    public void release(OpenFile f) throws ErrnoException {
+        int fd = f.fd;
+        f.fd = -1;
+        if (f.node.openFd == fd) f.node.openFd = -1;
+        Linux.close(fd);
+    }
+
+    public byte[] getxattr(Node n, String name, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            if (name.startsWith("trusted.") && !c.isRoot()) throw OverlayFs.err(Errno.ENODATA, name);
+            return Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));
+        } finally {
+            l.unlock();
+        }
+    }
 
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
-    public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException { throw todo(); }
+    public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.xattrPermission(n, name, c);
+            copyUp.copyUp(n);
+            Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public List<String> listxattr(Node n, Creds c) throws ErrnoException { throw todo(); }
+    public List<String> listxattr(Node n, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            return fs.ns.clientList(Linux.llistxattr(fs.realPath(n)), c.isRoot());
+        } finally {
+            l.unlock();
+        }
+    }
 
-    public void removexattr(Node n, String name, Creds c) throws ErrnoException { throw todo(); }
+    public void removexattr(Node n, String name, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            namespace.xattrPermission(n, name, c);
+            String real = fs.ns.toReal(name);
+            if (!n.upper) {
+                Linux.lgetxattr(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
+                copyUp.copyUp(n);
+            }
+            Linux.lremovexattr(fs.upperPath(n), real);
+        } finally {
+            l.unlock();
+        }
+    }
 
     /** Access check as the kernel does it for {@code c}: mask of 4 (r), 2 (w), 1 (x); 0 checks existence. */
-    public void access(Node n, int mask, Creds c) throws ErrnoException { throw todo(); }
+    public void access(Node n, int mask, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            Attr a = attr(n);
+            if ((mask & Permissions.W) != 0 && readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+            Permissions.check(a, mask, c);
+        } finally {
+            l.unlock();
+        }
+    }
 
     /** statfs of the upper layer (of the top lower layer when read-only). */
-    public StatFs statfs() throws ErrnoException { throw todo(); }
+    public StatFs statfs() throws ErrnoException {
+        return Linux.statfs(fs.upperRoot != null ? fs.upperRoot : fs.layers.lowers().getFirst().root());
+    }
 
     /** The kernel's overlay file handle bytes (type 0xf8 payload, format doc §6.2). */
-    public byte[] encodeHandle(Node n) throws ErrnoException { throw todo(); }
+    public byte[] encodeHandle(Node n) throws ErrnoException {
+        throw OverlayFs.err(Errno.ENOSYS, "file handles are not implemented yet");
+    }
 
     /** The object a handle names; ESTALE when it is gone or not of this overlay. Never throws anything else. */
-    public Node decodeHandle(byte[] handle) throws ErrnoException { throw todo(); }
+    public Node decodeHandle(byte[] handle) throws ErrnoException {
+        throw OverlayFs.err(Errno.ESTALE, "file handles are not implemented yet");
+    }
 
     /** Syncs the upper layer. */
-    public void sync() throws ErrnoException { throw todo(); }
+    public void sync() throws ErrnoException {
+        if (fs.upperRoot == null) return;
+        int fd = Linux.open(fs.upperRoot, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+        try {
+            Linux.syncfs(fd);
+        } finally {
+            Linux.closeQuietly(fd);
+        }
+    }
 
-    @Override public void close() {}
+    @Override public void close() {
+        fs.close();
+        fs.layers.close();
+    }
 }

@@ -1,0 +1,231 @@
+package org.overlayj.core;
+
+import org.overlayj.core.fh.Fh;
+import org.overlayj.core.xattr.OverlayXattr;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+/**
+ * Copy-up (the kernel's copy_up.c, format doc §4): an object gets an upper inode before it is changed. Parents
+ * first; the object is built under a temporary identity in the scratch directory (an O_TMPFILE, or a {@code #hex}
+ * name) and appears under its final name in one step, so a crash leaves only scratch leftovers that the next mount
+ * removes. Everything is preserved but the private {@code NS*} xattrs; {@code NS origin} names the lower inode.
+ */
+final class CopyUp {
+    private static final int CHUNK = 1 << 20;
+    private final OverlayFs fs;
+
+    CopyUp(OverlayFs fs) {
+        this.fs = fs;
+    }
+
+    /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
+    void copyUp(Node n) throws ErrnoException {
+        if (n.upper) return;
+        if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+        if (n.parent == null) throw OverlayFs.err(Errno.ESTALE, "disconnected object without an upper inode");
+        copyUp(n.parent);
+        String parentUpper = fs.upperPath(n.parent);
+        String dest = parentUpper + "/" + n.name;
+        if (n.indexPath != null) {
+            // Another alias of this lower hard link was copied up already: only the link-up is left.
+            fs.index.linkUp(n.indexPath, dest, parentUpper);
+            n.indexPath = null;
+            n.upper = true;
+            return;
+        }
+        Node.Lower lo = n.topLower();
+        Stat st = Linux.lstat(lo.path());
+        byte[] origin = originOf(lo);
+        if (fs.index.indexes(st) && origin.length > 0) {
+            fs.index.remember(n, st.nlink());
+            String ip = fs.index.path(origin);
+            if (Linux.lstatOrNull(ip) == null) {
+                // Built straight into the index under its final name; the alias is linked to it next (§4.5).
+                if (st.isReg()) copyRegular(lo.path(), st, origin, ip);
+                else copyOther(lo.path(), st, origin, ip);
+                fs.index.storeOffset(ip, st.nlink() - 1);
+            }
+            fs.index.linkUp(ip, dest, parentUpper);
+            n.indexed = true;
+            n.lowerNlink = st.nlink();
+            n.upper = true;
+            return;
+        }
+        Stat parentSt = Linux.lstat(parentUpper);
+        fs.setImpure(parentUpper);
+        if (st.isReg()) {
+            copyRegular(lo.path(), st, origin, dest);
+        } else {
+            copyOther(lo.path(), st, origin, dest);
+        }
+        // A copy-up is not a change of the parent as far as a client can see: keep its times.
+        Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
+                parentSt.mtimeNsec(), true);
+        n.upper = true;
+        if (n.isDir()) n.merge = true;
+    }
+
+    /** The fh blob of the lower inode, or empty when its filesystem has no file handles (format doc E17). */
+    private byte[] originOf(Node.Lower lo) throws ErrnoException {
+        try {
+            return fs.blobOf(lo.path(), lo.layer()).bytes();
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EOPNOTSUPP || e.errno() == Errno.EOVERFLOW) return new byte[0];
+            throw e;
+        }
+    }
+
+    private void copyRegular(String src, Stat st, byte[] origin, String dest) throws ErrnoException {
+        int in = openLower(src);
+        int out = -1;
+        String temp = null;
+        try {
+            if (fs.layers.tmpfile()) {
+                out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
+            } else {
+                temp = fs.tempPath();
+                out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
+            }
+            copyData(in, out, st.size());
+            // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
+            Linux.fchown(out, st.uid(), st.gid());
+            copyXattrs(src, out, null);
+            if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
+            Linux.fchmod(out, st.perm());
+            Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+            Linux.fsync(out);
+            if (temp == null) Linux.linkFd(out, dest);
+            else Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
+            temp = null;
+        } finally {
+            Linux.closeQuietly(in);
+            Linux.closeQuietly(out);
+            if (temp != null) {
+                try {
+                    Linux.unlink(temp);
+                } catch (ErrnoException ignored) {
+                    // the next mount cleans the scratch dir
+                }
+            }
+        }
+    }
+
+    private static int openLower(String src) throws ErrnoException {
+        try {
+            return Linux.open(src, Linux.O_RDONLY | Linux.O_NOATIME | Linux.O_NOFOLLOW, 0);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            return Linux.open(src, Linux.O_RDONLY | Linux.O_NOFOLLOW, 0);
+        }
+    }
+
+    /** Data: a reflink if the filesystem shares extents, else copy_file_range skipping holes, else read/write. */
+    static void copyData(int in, int out, long size) throws ErrnoException {
+        if (size == 0) return;
+        try {
+            Linux.ficlone(out, in);
+            return;
+        } catch (ErrnoException e) {
+            // not a reflink filesystem, or across filesystems: copy
+        }
+        long pos = 0;
+        boolean cfr = true;
+        byte[] buf = null;
+        while (pos < size) {
+            long data;
+            try {
+                data = Linux.lseek(in, pos, Linux.SEEK_DATA);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.ENXIO) break; // only a hole is left
+                data = pos;
+            }
+            long hole;
+            try {
+                hole = Linux.lseek(in, data, Linux.SEEK_HOLE);
+            } catch (ErrnoException e) {
+                hole = size;
+            }
+            pos = data;
+            while (pos < hole) {
+                long len = Math.min(CHUNK, hole - pos);
+                long n = 0;
+                if (cfr) {
+                    try {
+                        n = Linux.copyFileRange(in, pos, out, pos, len);
+                    } catch (ErrnoException e) {
+                        cfr = false;
+                    }
+                }
+                if (!cfr) {
+                    if (buf == null) buf = new byte[CHUNK];
+                    n = Linux.pread(in, buf, 0, (int) len, pos);
+                    int w = 0;
+                    while (w < n) w += Linux.pwrite(out, buf, w, (int) n - w, pos + w);
+                }
+                if (n == 0) break;
+                pos += n;
+            }
+            if (pos >= hole) pos = hole;
+        }
+        Linux.ftruncate(out, size);
+    }
+
+    private void copyOther(String src, Stat st, byte[] origin, String dest) throws ErrnoException {
+        String temp = fs.tempPath();
+        boolean symlink = st.isLink();
+        switch (st.type()) {
+            case Stat.S_IFDIR -> Linux.mkdir(temp, 0);
+            case Stat.S_IFLNK -> Linux.symlink(Linux.readlink(src), temp);
+            default -> Linux.mknod(temp, st.type(), st.rdev());
+        }
+        try {
+            Linux.lchown(temp, st.uid(), st.gid());
+            copyXattrs(src, -1, temp);
+            // user.* xattrs are not allowed on symlinks and special files: the kernel leaves origin out there.
+            boolean originAllowed = !(fs.opts.userxattr() && !st.isDir());
+            if (origin != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.ORIGIN), origin, 0);
+            if (!symlink) Linux.chmod(temp, st.perm());
+            Linux.utimens(temp, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), true);
+            Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
+        } catch (ErrnoException e) {
+            try {
+                fs.removeTemp(temp);
+            } catch (ErrnoException ignored) {
+                // the next mount cleans the scratch dir
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * All xattrs but our private ones (escaped {@code NS overlay.*} ones are copied as they are). POSIX ACLs and
+     * security.* must copy; anything else the target refuses as unsupported is skipped, as the kernel does.
+     */
+    void copyXattrs(String src, int fd, String destPath) throws ErrnoException {
+        for (String name : Linux.llistxattr(src)) {
+            if (fs.ns.isPrivate(name)) continue;
+            byte[] v;
+            try {
+                v = Linux.lgetxattr(src, name);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.ENODATA) continue;
+                throw e;
+            }
+            try {
+                if (fd >= 0) Linux.fsetxattr(fd, name, v, 0);
+                else Linux.lsetxattr(destPath, name, v, 0);
+            } catch (ErrnoException e) {
+                boolean must = name.startsWith("security.") || name.startsWith("system.posix_acl");
+                if (must || e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.EPERM) throw e;
+            }
+        }
+    }
+
+    /** The blob of an upper inode, for {@code NS upper} and upper-based handles. */
+    Fh upperBlob(String upperPath) throws ErrnoException {
+        return fs.blobOf(upperPath, fs.upperLayer);
+    }
+}

@@ -1,0 +1,430 @@
+package org.overlayj.core;
+
+import org.overlayj.core.xattr.OverlayXattr;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Namespace changes (the kernel's dir.c and the setattr half of inode.c, format doc §3.1, §4.7, §7): creating over
+ * a whiteout, whiting out removed names that still exist below, renames that leave whiteouts and set redirects, and
+ * the opaque and impure markers those need. Callers hold the namespace write lock.
+ */
+final class Namespace {
+    private static final int REDIRECT_MAX = 256;
+    private final OverlayFs fs;
+    private final Lookup lookup;
+    private final Readdir readdir;
+    private final CopyUp copyUp;
+
+    Namespace(OverlayFs fs, Lookup lookup, Readdir readdir, CopyUp copyUp) {
+        this.fs = fs;
+        this.lookup = lookup;
+        this.readdir = readdir;
+        this.copyUp = copyUp;
+    }
+
+    private Attr attr(Node n) throws ErrnoException {
+        Stat st = Linux.lstat(fs.realPath(n));
+        return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
+                st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
+                st.ctimeNsec(), n.generation);
+    }
+
+    private void changed(Node dir) {
+        dir.dirVersion++;
+        dir.listing = null;
+    }
+
+    private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
+        if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
+        Permissions.check(attr(dir), Permissions.W | Permissions.X, c);
+    }
+
+    private static void checkName(String name) throws ErrnoException {
+        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0)
+            throw OverlayFs.err(name.equals(".") || name.equals("..") ? Errno.EEXIST : Errno.EINVAL, "bad name");
+        if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
+    }
+
+    // --- create ----------------------------------------------------------------------------------------------------
+
+    Node create(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
+        checkName(name);
+        checkDirWritable(dir, c);
+        if (lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        copyUp.copyUp(dir);
+        String parent = fs.upperPath(dir);
+        String dest = parent + "/" + name;
+        Stat parentSt = Linux.lstat(parent);
+        int gid = (parentSt.mode() & 02000) != 0 ? parentSt.gid() : c.gid();
+        int type = mode & Stat.S_IFMT;
+        if (type == Stat.S_IFDIR && (parentSt.mode() & 02000) != 0) mode |= 02000;
+        boolean overWhiteout = Linux.lstatOrNull(dest) != null;
+        // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
+        // then never pick up a same-named lower directory later.
+        boolean opaque = type == Stat.S_IFDIR
+                && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
+        if (!overWhiteout) {
+            makeObject(dest, mode, rdev, target);
+            try {
+                finishObject(dest, type, mode, c.uid(), gid, opaque);
+            } catch (ErrnoException e) {
+                removeQuietly(dest);
+                throw e;
+            }
+        } else {
+            String temp = fs.tempPath();
+            makeObject(temp, mode, rdev, target);
+            try {
+                finishObject(temp, type, mode, c.uid(), gid, opaque);
+                if (type == Stat.S_IFDIR) {
+                    Linux.rename(temp, dest, Linux.RENAME_EXCHANGE);
+                    Linux.unlink(temp); // now the old whiteout
+                } else {
+                    Linux.rename(temp, dest, 0);
+                }
+            } catch (ErrnoException e) {
+                removeQuietly(temp);
+                throw e;
+            }
+        }
+        changed(dir);
+        Node n = lookup.child(dir, name);
+        if (n == null) throw OverlayFs.err(Errno.EIO, "created entry not found: " + name);
+        return n;
+    }
+
+    private static void makeObject(String path, int mode, long rdev, String target) throws ErrnoException {
+        switch (mode & Stat.S_IFMT) {
+            case Stat.S_IFDIR -> Linux.mkdir(path, mode & 07777);
+            case Stat.S_IFLNK -> Linux.symlink(target, path);
+            case Stat.S_IFREG -> Linux.close(Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, mode & 07777));
+            default -> Linux.mknod(path, mode, rdev);
+        }
+    }
+
+    private void finishObject(String path, int type, int mode, int uid, int gid, boolean opaque)
+            throws ErrnoException {
+        Linux.lchown(path, uid, gid);
+        // chown cleared setuid/setgid; the mode the caller asked for stands.
+        if (type != Stat.S_IFLNK && (mode & 06000) != 0) Linux.chmod(path, mode & 07777);
+        if (opaque) fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});
+    }
+
+    private void removeQuietly(String path) {
+        try {
+            fs.removeTemp(path);
+        } catch (ErrnoException ignored) {
+            // best effort: scratch leftovers are removed at the next mount
+        }
+    }
+
+    // --- link ------------------------------------------------------------------------------------------------------
+
+    Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
+        checkName(newName);
+        if (node.isDir()) throw OverlayFs.err(Errno.EPERM, "link of a directory");
+        checkDirWritable(newDir, c);
+        if (lookup.child(newDir, newName) != null) throw OverlayFs.err(Errno.EEXIST, newName);
+        copyUp.copyUp(node);
+        copyUp.copyUp(newDir);
+        String src = fs.upperPath(node);
+        String dest = fs.upperPath(newDir) + "/" + newName;
+        if (Linux.lstatOrNull(dest) != null) {
+            String temp = fs.tempPath();
+            Linux.link(src, temp);
+            try {
+                Linux.rename(temp, dest, 0);
+            } catch (ErrnoException e) {
+                removeQuietly(temp);
+                throw e;
+            }
+        } else {
+            Linux.link(src, dest);
+        }
+        if (hasOrigin(src)) fs.setImpure(fs.upperPath(newDir));
+        if (node.indexed) fs.index.adjust(node, +1);
+        changed(newDir);
+        return node;
+    }
+
+    private boolean hasOrigin(String upperPath) throws ErrnoException {
+        return fs.getX(upperPath, OverlayXattr.ORIGIN) != null || fs.getX(upperPath, OverlayXattr.REDIRECT) != null;
+    }
+
+    // --- unlink / rmdir --------------------------------------------------------------------------------------------
+
+    void remove(Node dir, String name, boolean isDir, Creds c) throws ErrnoException {
+        if (name.equals(".") || name.equals("..")) throw OverlayFs.err(isDir ? Errno.EINVAL : Errno.EISDIR, name);
+        if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+        Node child = lookup.child(dir, name);
+        if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
+        if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+        if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
+        Attr dirAttr = attr(dir);
+        Permissions.check(dirAttr, Permissions.W | Permissions.X, c);
+        Permissions.sticky(dirAttr, attr(child), c);
+        if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
+        copyUp.copyUp(dir);
+        String indexPath = prepareIndexedRemoval(child);
+        removeEntry(dir, name, child);
+        finishIndexedRemoval(child, indexPath);
+        changed(dir);
+    }
+
+    /**
+     * An alias of an indexed lower object is copied up (linked to the index) before it is removed, so the union
+     * count has an upper inode to live on (format doc §5.5). Returns the index entry to check afterwards.
+     */
+    private String prepareIndexedRemoval(Node child) throws ErrnoException {
+        if (child.isDir() || !fs.index.on()) return null;
+        if (!child.upper && (child.indexPath != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
+            copyUp.copyUp(child);
+        }
+        if (!child.upper || !child.indexed) return null;
+        byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
+        return origin == null || origin.length == 0 ? null : fs.index.path(origin);
+    }
+
+    private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
+        if (indexPath == null) return;
+        fs.index.adjust(child, -1);
+        fs.index.afterUnlink(indexPath);
+    }
+
+    /**
+     * Takes a name out of the upper layer; where a lower layer still holds it, a whiteout takes its place in one
+     * rename, so a crash never shows the lower object again.
+     */
+    private void removeEntry(Node dir, String name, Node child) throws ErrnoException {
+        String up = fs.upperPath(dir) + "/" + name;
+        if (lowerPositive(dir, name)) {
+            String wh = fs.tempWhiteout();
+            try {
+                if (child.upper && child.isDir()) {
+                    Linux.rename(wh, up, Linux.RENAME_EXCHANGE);
+                    fs.removeTemp(wh); // the old directory, holding only whiteouts
+                } else if (child.upper) {
+                    Linux.rename(wh, up, 0);
+                } else {
+                    Linux.rename(wh, up, Linux.RENAME_NOREPLACE);
+                }
+            } catch (ErrnoException e) {
+                removeQuietly(wh);
+                throw e;
+            }
+        } else if (child.isDir()) {
+            clearWhiteouts(up);
+            Linux.rmdir(up);
+        } else {
+            Linux.unlink(up);
+        }
+        if (child.isDir()) fs.forgetInode(child);
+    }
+
+    /** Whether a lower layer of {@code dir} still shows {@code name} (so removing it needs a whiteout). */
+    boolean lowerPositive(Node dir, String name) throws ErrnoException {
+        if (dir.lowers == null) return false;
+        for (Node.Lower l : dir.lowers) {
+            String p = l.path() + "/" + name;
+            Stat st = Linux.lstatOrNull(p);
+            if (st == null) continue;
+            return !(st.isWhiteout() || fs.isXwhiteout(p, st));
+        }
+        return false;
+    }
+
+    /** Removes the whiteouts an empty merge directory holds in its upper copy (format doc §4.7). */
+    private void clearWhiteouts(String upperDir) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(upperDir);
+        if (st == null || !st.isDir()) return;
+        for (var e : Linux.readdir(upperDir)) {
+            if (e.isDotOrDotDot()) continue;
+            String p = upperDir + "/" + e.name();
+            Stat s = Linux.lstat(p);
+            if (s.isWhiteout() || fs.isXwhiteout(p, s)) Linux.unlink(p);
+            else throw OverlayFs.err(Errno.ENOTEMPTY, upperDir);
+        }
+    }
+
+    // --- rename ----------------------------------------------------------------------------------------------------
+
+    void rename(Node oldDir, String oldName, Node newDir, String newName, int flags, Creds c) throws ErrnoException {
+        if ((flags & ~(Linux.RENAME_NOREPLACE | Linux.RENAME_EXCHANGE)) != 0
+                || flags == (Linux.RENAME_NOREPLACE | Linux.RENAME_EXCHANGE)) {
+            throw OverlayFs.err(Errno.EINVAL, "rename flags");
+        }
+        boolean exchange = (flags & Linux.RENAME_EXCHANGE) != 0;
+        if (!oldDir.isDir() || !newDir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "rename");
+        if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals(".."))
+            throw OverlayFs.err(Errno.EBUSY, "rename of . or ..");
+        checkName(newName);
+        Node src = lookup.child(oldDir, oldName);
+        if (src == null) throw OverlayFs.err(Errno.ENOENT, oldName);
+        Node tgt = lookup.child(newDir, newName);
+        if ((flags & Linux.RENAME_NOREPLACE) != 0 && tgt != null) throw OverlayFs.err(Errno.EEXIST, newName);
+        if (exchange && tgt == null) throw OverlayFs.err(Errno.ENOENT, newName);
+        if (src.isDir() && isAncestorOrSelf(src, newDir)) throw OverlayFs.err(Errno.EINVAL, "rename into itself");
+        if (tgt != null && tgt.isDir() && isAncestorOrSelf(tgt, oldDir))
+            throw OverlayFs.err(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, "rename over an ancestor");
+        if (tgt == src) return; // the same inode under both names: nothing to do (POSIX)
+        if (tgt != null && !exchange) {
+            if (src.isDir() && !tgt.isDir()) throw OverlayFs.err(Errno.ENOTDIR, newName);
+            if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
+            if (tgt.isDir() && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
+        }
+        Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c);
+        Permissions.sticky(oldAttr, attr(src), c);
+        if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
+        boolean samedir = oldDir == newDir;
+        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c);
+
+        // A lower or merged directory can only move with a redirect to where its lower part still is.
+        boolean srcNeedsRedirect = src.isDir() && src.hasLower();
+        boolean tgtNeedsRedirect = exchange && tgt.isDir() && tgt.hasLower();
+        if ((srcNeedsRedirect || tgtNeedsRedirect) && !fs.opts.redirectCreate())
+            throw OverlayFs.err(Errno.EXDEV, "rename of a lower directory needs redirect_dir=on");
+
+        copyUp.copyUp(oldDir);
+        copyUp.copyUp(newDir);
+        String srcRedirect = srcNeedsRedirect ? redirectFor(src, oldDir, oldName, samedir) : null;
+        String tgtRedirect = tgtNeedsRedirect ? redirectFor(tgt, newDir, newName, samedir) : null;
+        copyUp.copyUp(src);
+        if (exchange) copyUp.copyUp(tgt);
+        String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
+        String srcUp = fs.upperPath(oldDir) + "/" + oldName;
+        String dstUp = fs.upperPath(newDir) + "/" + newName;
+
+        if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
+        if (tgtRedirect != null) fs.setX(dstUp, OverlayXattr.REDIRECT, Linux.bytesOf(tgtRedirect));
+        // A pure upper directory moved into a merge directory must not start merging with a lower namesake.
+        if (src.isDir() && !srcNeedsRedirect && newDir.merge && !fs.isOpaque(srcUp))
+            fs.setX(srcUp, OverlayXattr.OPAQUE, new byte[]{'y'});
+        if (exchange && tgt.isDir() && !tgtNeedsRedirect && oldDir.merge && !fs.isOpaque(dstUp))
+            fs.setX(dstUp, OverlayXattr.OPAQUE, new byte[]{'y'});
+        if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
+        if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
+
+        if (exchange) {
+            Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
+        } else {
+            if (tgt != null && tgt.isDir() && tgt.upper) clearWhiteouts(dstUp);
+            boolean whiteoutAtSource = lowerPositive(oldDir, oldName);
+            Stat dstSt = Linux.lstatOrNull(dstUp);
+            boolean dstIsWhiteout = dstSt != null && tgt == null;
+            if (dstIsWhiteout && src.isDir()) {
+                // rename(2) cannot put a directory over a device: swap, and the whiteout lands at the source.
+                Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
+                if (!whiteoutAtSource) Linux.unlink(srcUp);
+            } else if (whiteoutAtSource) {
+                Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+            } else {
+                Linux.rename(srcUp, dstUp, 0);
+            }
+            if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
+            finishIndexedRemoval(tgt, tgtIndex);
+        }
+        src.parent = newDir;
+        src.name = newName;
+        if (exchange) {
+            tgt.parent = oldDir;
+            tgt.name = oldName;
+        }
+        changed(oldDir);
+        changed(newDir);
+    }
+
+    private static boolean isAncestorOrSelf(Node a, Node n) {
+        for (Node p = n; p != null; p = p.parent) if (p == a) return true;
+        return false;
+    }
+
+    /**
+     * The redirect a moved lower directory gets (format doc §7): within one parent the name it had (or the redirect
+     * it already has); across parents the absolute lower path, built from the ancestors' own redirects.
+     */
+    private String redirectFor(Node dir, Node parent, String name, boolean samedir) throws ErrnoException {
+        String existing = dir.upper ? rawRedirect(fs.upperPath(dir)) : null;
+        if (samedir) return existing != null ? existing : name;
+        if (existing != null && existing.startsWith("/")) return existing;
+        Deque<String> parts = new ArrayDeque<>();
+        parts.addFirst(existing != null ? existing : name);
+        for (Node a = parent; a != null && a.parent != null; a = a.parent) {
+            String r = a.upper ? rawRedirect(fs.upperPath(a)) : null;
+            if (r != null && r.startsWith("/")) {
+                parts.addFirst(r.substring(1));
+                break;
+            }
+            parts.addFirst(r != null ? r : a.name);
+        }
+        String abs = "/" + String.join("/", parts);
+        if (abs.length() > REDIRECT_MAX) throw OverlayFs.err(Errno.EXDEV, "redirect too long");
+        return abs;
+    }
+
+    private String rawRedirect(String path) throws ErrnoException {
+        byte[] v = fs.getX(path, OverlayXattr.REDIRECT);
+        return v == null ? null : Linux.byteString(v);
+    }
+
+    // --- setattr ---------------------------------------------------------------------------------------------------
+
+    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        Attr cur = attr(n);
+        if (a.mode() != null) Permissions.owner(cur, c);
+        if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
+        if (a.gid() != null && a.gid() != cur.gid() && !c.isRoot()
+                && (c.uid() != cur.uid() || !c.inGroup(a.gid()))) throw OverlayFs.err(Errno.EPERM, "chgrp");
+        if (a.size() != null) {
+            if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
+            if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
+            Permissions.check(cur, Permissions.W, c);
+        }
+        if (a.hasTimes()) {
+            boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
+                    || a.mtimeNsec() != null && a.mtimeNsec() != SetAttr.NOW;
+            if (explicit) Permissions.owner(cur, c);
+            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c);
+        }
+        copyUp.copyUp(n);
+        String p = fs.upperPath(n);
+        if (a.uid() != null || a.gid() != null) {
+            Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());
+        }
+        if (a.mode() != null && n.type != Stat.S_IFLNK) {
+            int mode = a.mode() & 07777;
+            // A non-member may not set setgid on a file (the VFS clears it silently).
+            if (!c.isRoot() && (mode & 02000) != 0 && !n.isDir() && !c.inGroup(cur.gid())) mode &= ~02000;
+            Linux.chmod(p, mode);
+        }
+        if (a.size() != null) Linux.truncate(p, a.size());
+        if (a.hasTimes()) {
+            long aSec = a.atimeSec() == null ? 0 : a.atimeSec();
+            long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
+            long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
+            long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
+            Linux.utimens(p, aSec, aNs, mSec, mNs, true);
+        }
+    }
+
+    void xattrPermission(Node n, String name, Creds c) throws ErrnoException {
+        if (name.startsWith("trusted.") || name.startsWith("security.")) {
+            if (!c.isRoot()) throw OverlayFs.err(Errno.EPERM, name);
+        } else if (name.startsWith("user.")) {
+            Attr a = attr(n);
+            if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
+            if (!c.isRoot()) Permissions.check(a, Permissions.W, c);
+        } else if (name.startsWith("system.")) {
+            Permissions.owner(attr(n), c);
+        } else {
+            throw OverlayFs.err(Errno.EOPNOTSUPP, name);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+package org.overlayj.core;
+
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.Layer;
+import org.overlayj.core.layer.LayerStack;
+import org.overlayj.core.xattr.OverlayXattr;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.FileHandle;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.lang.ref.WeakReference;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The state of one mounted overlay (the kernel's ovl_fs): layers, xattr names, the inode cache, the namespace lock,
+ * and the helpers every concern shares: real paths of a node, the xattr markers, st_ino mapping, origin decoding.
+ */
+final class OverlayFs {
+    final LayerStack layers;
+    final OverlayOptions opts;
+    final OverlayXattr ns;
+    final Layer upperLayer;
+    final String upperRoot;
+    /** Namespace lock: lookups read, changes write. Data I/O on open files takes neither. */
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
+    /** Origin blob (hex) → decoded lower inode facts; lower layers never change while mounted. */
+    private final Map<String, OriginInfo> origins = new ConcurrentHashMap<>();
+    private final AtomicLong tempCounter = new AtomicLong(System.nanoTime() & 0xffff);
+    /** Read-only fds of each layer root, by st_dev: open_by_handle_at needs an fd on the fs. */
+    private final Map<Long, Integer> mountFds = new HashMap<>();
+    /** Small fs ids for inode numbers when layers are on several filesystems (xino-like high bits). */
+    private final Map<Long, Integer> fsids = new HashMap<>();
+    Node root;
+    final Index index = new Index(this);
+
+    record OriginInfo(long ino, int nlink, int type, long dev) {}
+
+    OverlayFs(LayerStack layers) throws ErrnoException {
+        this.layers = layers;
+        this.opts = layers.options();
+        this.ns = new OverlayXattr(opts.xattrPrefix());
+        this.upperLayer = layers.upper();
+        this.upperRoot = upperLayer == null ? null : upperLayer.root();
+        int next = 0;
+        if (upperLayer != null) {
+            fsids.put(upperLayer.dev(), next++);
+        }
+        for (Layer l : layers.lowers()) {
+            if (!fsids.containsKey(l.dev())) fsids.put(l.dev(), next++);
+        }
+        for (Layer l : allLayers()) {
+            if (!mountFds.containsKey(l.dev())) {
+                // open_by_handle_at refuses O_PATH fds (EBADF): a real directory open.
+                mountFds.put(l.dev(), Linux.open(l.root(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0));
+            }
+        }
+    }
+
+    List<Layer> allLayers() {
+        if (upperLayer == null) return layers.lowers();
+        var all = new java.util.ArrayList<Layer>();
+        all.add(upperLayer);
+        all.addAll(layers.lowers());
+        return all;
+    }
+
+    void close() {
+        for (int fd : mountFds.values()) Linux.closeQuietly(fd);
+        mountFds.clear();
+    }
+
+    String x(String marker) { return ns.name(marker); }
+
+    // --- real paths ----------------------------------------------------------------------------------------------
+
+    /** The absolute upper path of a node that has an upper inode. */
+    String upperPath(Node n) {
+        if (n.parent == null) {
+            return n.indexPath != null ? n.indexPath : upperRoot;
+        }
+        return upperPath(n.parent) + "/" + n.name;
+    }
+
+    /** The real inode that supplies this node's attributes and data: upper if any, else the top lower. */
+    String realPath(Node n) {
+        if (n.upper) return upperPath(n);
+        if (n.indexPath != null) return n.indexPath;
+        return n.topLower().path();
+    }
+
+    // --- markers ---------------------------------------------------------------------------------------------------
+
+    byte[] getX(String path, String marker) throws ErrnoException {
+        return Linux.lgetxattrOrNull(path, x(marker));
+    }
+
+    /** {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE). */
+    boolean isOpaque(String path) throws ErrnoException {
+        return marker(path, OverlayXattr.OPAQUE) == 'y';
+    }
+
+    /** The single-byte value of a marker xattr, or 0 when absent or not exactly one byte. */
+    int marker(String path, String marker) throws ErrnoException {
+        try {
+            byte[] v = Linux.lgetxattrLimited(path, x(marker), 1);
+            return v.length == 1 ? v[0] : 0;
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.ENODATA || e.errno() == Errno.ERANGE || e.errno() == Errno.EOPNOTSUPP) return 0;
+            throw e;
+        }
+    }
+
+    /** A zero-size regular file carrying {@code NS whiteout}: an xwhiteout (format doc §3.3). */
+    boolean isXwhiteout(String path, Stat st) throws ErrnoException {
+        return st.isReg() && st.size() == 0 && getX(path, OverlayXattr.WHITEOUT) != null;
+    }
+
+    void setX(String path, String marker, byte[] value) throws ErrnoException {
+        Linux.lsetxattr(path, x(marker), value, 0);
+    }
+
+    void setImpure(String upperDir) throws ErrnoException {
+        if (marker(upperDir, OverlayXattr.IMPURE) != 'y') setX(upperDir, OverlayXattr.IMPURE, new byte[]{'y'});
+    }
+
+    // --- inode numbers ---------------------------------------------------------------------------------------------
+
+    /** The overlay inode number of a real inode: its own number, plus fs id bits when layers span filesystems. */
+    long mapIno(long realIno, long dev) {
+        if (layers.samefs()) return realIno;
+        int fsid = fsids.getOrDefault(dev, 0);
+        return fsid == 0 ? realIno : realIno | ((long) fsid << 56);
+    }
+
+    /** Decodes an origin blob to the lower inode's facts, or null when it is unknown/invalid/not decodable. */
+    OriginInfo decodeOrigin(byte[] blob) {
+        if (blob == null || blob.length == 0) return null;
+        String key = java.util.HexFormat.of().formatHex(blob);
+        OriginInfo cached = origins.get(key);
+        if (cached != null) return cached;
+        if (!(Fh.parse(blob) instanceof Fh.Ok(Fh fh)) || fh.upper()) return null;
+        for (Layer l : layers.lowers()) {
+            if (!java.util.Arrays.equals(l.uuid(), fh.uuid())) continue;
+            Integer mfd = mountFds.get(l.dev());
+            if (mfd == null) continue;
+            int fd = -1;
+            try {
+                fd = Linux.openByHandle(mfd, fh.handle(), Linux.O_PATH);
+                Stat st = Linux.fstat(fd);
+                OriginInfo info = new OriginInfo(st.ino(), st.nlink(), st.type(), st.dev());
+                origins.put(key, info);
+                return info;
+            } catch (ErrnoException e) {
+                // stale or foreign: try the next layer with this uuid
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        }
+        return null;
+    }
+
+    /** open_by_handle_at on the filesystem with st_dev {@code dev} (O_PATH result). */
+    int openByHandle(long dev, Fh fh) throws ErrnoException {
+        Integer mfd = mountFds.get(dev);
+        if (mfd == null) throw err(Errno.ESTALE, "no layer on that filesystem");
+        return Linux.openByHandle(mfd, fh.handle(), Linux.O_PATH);
+    }
+
+    /** The fh blob of a real inode (for origin, index names, handles). */
+    Fh blobOf(String path, Layer layer) throws ErrnoException {
+        FileHandle h = Linux.nameToHandle(path, 0);
+        return Fh.of(h, layer.uuid(), layer.upper());
+    }
+
+    /** The layer a lower path belongs to is known from the Lower record; this finds the upper layer object. */
+    Layer upper() { return upperLayer; }
+
+    // --- inode cache -----------------------------------------------------------------------------------------------
+
+    private final AtomicLong generations = new AtomicLong(1);
+
+    /** The cached node for an inode number, or a new one when there is none (or the number was reused by another type). */
+    Node inode(long ino, int type) {
+        WeakReference<Node> ref = inodes.get(ino);
+        Node n = ref == null ? null : ref.get();
+        if (n != null && n.type == type) return n;
+        n = new Node(ino, type);
+        n.generation = generations.getAndIncrement();
+        inodes.put(ino, new WeakReference<>(n));
+        if (inodes.size() > 4096 && (inodes.size() & 1023) == 0) {
+            inodes.values().removeIf(r -> r.get() == null);
+        }
+        return n;
+    }
+
+    Node cached(long ino) {
+        WeakReference<Node> ref = inodes.get(ino);
+        return ref == null ? null : ref.get();
+    }
+
+    void forgetInode(Node n) {
+        inodes.remove(n.ino, inodes.get(n.ino));
+    }
+
+    // --- scratch -------------------------------------------------------------------------------------------------
+
+    /** A fresh temporary name in the scratch dir (W/work, or W/index with index=on): {@code #<hex>}. */
+    String tempPath() {
+        return layers.scratchDir() + "/#" + Long.toHexString(tempCounter.getAndIncrement());
+    }
+
+    /** Creates a whiteout in the scratch dir and returns its path, to be renamed into place. */
+    String tempWhiteout() throws ErrnoException {
+        String p = tempPath();
+        Linux.mkwhiteout(p);
+        return p;
+    }
+
+    /** Removes a temporary tree from the scratch dir (whiteouts and empty dirs of a cleared merge dir). */
+    void removeTemp(String path) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(path);
+        if (st == null) return;
+        if (st.isDir()) {
+            for (var e : Linux.readdir(path)) if (!e.isDotOrDotDot()) removeTemp(path + "/" + e.name());
+            Linux.rmdir(path);
+        } else {
+            Linux.unlink(path);
+        }
+    }
+
+    static ErrnoException err(int errno, String msg) {
+        return new ErrnoException(errno, msg);
+    }
+}

@@ -1,0 +1,153 @@
+package org.overlayj.core;
+
+import org.overlayj.core.xattr.OverlayXattr;
+import org.overlayj.sys.DirEnt;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Directory listings (the kernel's readdir.c, format doc §3.4, §3.6). A merge directory is read from every layer
+ * top down with names deduplicated and whiteouts hidden; the lowest layer's names come first in that layer's order,
+ * then the names only seen higher up, in the order met. A plain upper or lower directory is read as it is. Each
+ * entry's d_ino is the st_ino a lookup would give.
+ */
+final class Readdir {
+    private final OverlayFs fs;
+    private final Lookup lookup;
+
+    Readdir(OverlayFs fs, Lookup lookup) {
+        this.fs = fs;
+        this.lookup = lookup;
+    }
+
+    /** A cached listing of one directory at one version. Cookies are positions + 1 in {@code entries}. */
+    record Listing(long version, List<DirEntry> entries) {}
+
+    Listing list(Node dir) throws ErrnoException {
+        Listing cached = dir.listing;
+        if (cached != null && cached.version() == dir.dirVersion) return cached;
+        List<DirEntry> out = new ArrayList<>();
+        long parentIno = dir.parent == null ? dir.ino : dir.parent.ino;
+        out.add(new DirEntry(".", dir.ino, DirEnt.DT_DIR, 1));
+        out.add(new DirEntry("..", parentIno, DirEnt.DT_DIR, 2));
+        for (Named e : dir.merge ? merged(dir) : plain(dir)) {
+            out.add(new DirEntry(e.name, e.ino, e.type, out.size() + 1));
+        }
+        Listing l = new Listing(dir.dirVersion, List.copyOf(out));
+        dir.listing = l;
+        return l;
+    }
+
+    private record Named(String name, long ino, int type) {}
+
+    /** One real directory's entries without "." and "..", in getdents order. */
+    private static List<DirEnt> read(String path) throws ErrnoException {
+        List<DirEnt> out = new ArrayList<>();
+        for (DirEnt e : Linux.readdir(path)) if (!e.isDotOrDotDot()) out.add(e);
+        return out;
+    }
+
+    /** A directory with a single layer: its entries as they are (whiteouts of a pure upper dir included). */
+    private List<Named> plain(Node dir) throws ErrnoException {
+        String path = fs.realPath(dir);
+        boolean impure = dir.upper && fs.marker(path, OverlayXattr.IMPURE) == 'y';
+        List<Named> out = new ArrayList<>();
+        for (DirEnt e : read(path)) {
+            long ino = e.ino();
+            if (impure || !dir.upper) ino = childIno(dir, e.name(), e.ino(), dir.upper);
+            else ino = fs.mapIno(ino, fsDev(dir));
+            out.add(new Named(e.name(), ino, e.type()));
+        }
+        return out;
+    }
+
+    private long fsDev(Node dir) throws ErrnoException {
+        return dir.upper ? fs.upperLayer.dev() : dir.topLower().layer().dev();
+    }
+
+    /**
+     * d_ino of an entry: where the overlay may map it (copied-up objects, lower objects on several filesystems),
+     * by a lookup; otherwise the real number.
+     */
+    private long childIno(Node dir, String name, long realIno, boolean fromUpper) throws ErrnoException {
+        if (!fromUpper) return fs.mapIno(realIno, dir.topLower().layer().dev());
+        try {
+            Node c = lookup.child(dir, name);
+            return c == null ? realIno : c.ino;
+        } catch (ErrnoException e) {
+            return realIno;
+        }
+    }
+
+    private List<Named> merged(Node dir) throws ErrnoException {
+        // Layers top down: the upper dir (if any), then each lower dir of the stack.
+        List<String> paths = new ArrayList<>();
+        List<Boolean> isUpper = new ArrayList<>();
+        if (dir.upper) {
+            paths.add(fs.upperPath(dir));
+            isUpper.add(true);
+        }
+        if (dir.lowers != null) {
+            for (Node.Lower l : dir.lowers) {
+                paths.add(l.path());
+                isUpper.add(false);
+            }
+        }
+        Set<String> seen = new HashSet<>();
+        Map<String, Named> higher = new LinkedHashMap<>();
+        List<Named> lowest = new ArrayList<>();
+        for (int i = 0; i < paths.size(); i++) {
+            String p = paths.get(i);
+            boolean last = i == paths.size() - 1;
+            boolean up = isUpper.get(i);
+            boolean xwhiteouts = !up && fs.marker(p, OverlayXattr.OPAQUE) == 'x';
+            for (DirEnt e : read(p)) {
+                String name = e.name();
+                if (e.type() == DirEnt.DT_CHR) {
+                    Stat st = Linux.lstatOrNull(p + "/" + name);
+                    if (st != null && st.isWhiteout()) {
+                        seen.add(name);
+                        continue;
+                    }
+                }
+                if (xwhiteouts && e.type() == DirEnt.DT_REG) {
+                    Stat st = Linux.lstatOrNull(p + "/" + name);
+                    if (st != null && fs.isXwhiteout(p + "/" + name, st)) {
+                        seen.add(name);
+                        continue;
+                    }
+                }
+                if (last) {
+                    if (seen.contains(name) && !higher.containsKey(name)) continue;
+                    Named h = higher.remove(name);
+                    lowest.add(h != null ? h : new Named(name, fs.mapIno(e.ino(), devOf(dir, i, up)), e.type()));
+                } else {
+                    if (!seen.add(name)) continue;
+                    long ino = up ? childIno(dir, name, e.ino(), true) : fs.mapIno(e.ino(), devOf(dir, i, false));
+                    higher.put(name, new Named(name, ino, e.type()));
+                }
+            }
+        }
+        List<Named> out = new ArrayList<>(lowest);
+        out.addAll(higher.values());
+        return out;
+    }
+
+    private long devOf(Node dir, int i, boolean up) {
+        if (up) return fs.upperLayer.dev();
+        return dir.lowers.get(dir.upper ? i - 1 : i).layer().dev();
+    }
+
+    /** Empty for rmdir: only whiteouts (and ".", "..") in every layer. */
+    boolean isEmpty(Node dir) throws ErrnoException {
+        return list(dir).entries().size() <= 2;
+    }
+}

@@ -1,0 +1,115 @@
+package org.overlayj.core;
+
+import org.junit.jupiter.api.Test;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.List;
+
+import static org.overlayj.core.EngineSmokeTest.walk;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The inodes index (format doc §5), each case checked on our engine and on the kernel overlay. */
+class IndexTest {
+    static final Creds R = Creds.ROOT;
+
+    static void append(Overlay o, String path, String text) throws Exception {
+        Node n = walk(o, path);
+        OpenFile f = o.open(n, Linux.O_WRONLY | Linux.O_APPEND, R);
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        o.write(f, o.getattr(n).size(), b, 0, b.length);
+        o.release(f);
+    }
+
+    static String read(Overlay o, String path) throws Exception {
+        Node n = walk(o, path);
+        OpenFile f = o.open(n, Linux.O_RDONLY, R);
+        byte[] b = new byte[4096];
+        int len = o.read(f, 0, b, 0, b.length);
+        o.release(f);
+        return new String(b, 0, len, StandardCharsets.UTF_8);
+    }
+
+    static List<String> indexNames(Layers L) throws Exception {
+        try (var s = Files.list(L.work.resolve("index"))) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /** The seed scenario: lower hard links a and b; append through a; remount; b shows it; append through b. */
+    @Test void lowerHardLinksSurviveCopyUpAndRemount() throws Exception {
+        for (boolean kernel : new boolean[]{false, true}) {
+            try (Layers L = new Layers(1)) {
+                Layers.sh("cd " + L.root + " && echo base > l1/a && ln l1/a l1/b");
+                if (kernel) {
+                    L.kernelMount("index=on");
+                    Layers.sh("cd " + L.mnt + " && echo one >> a");
+                    L.kernelUmount();
+                    L.kernelMount("index=on");
+                    Layers.sh("cd " + L.mnt + " && test \"$(cat b)\" = $'base\\none' && test $(stat -c %i a) = $(stat -c %i b)"
+                            + " && test $(stat -c %h a) = 2 && echo two >> b && test \"$(cat a)\" = $'base\\none\\ntwo'");
+                    L.kernelUmount();
+                } else {
+                    try (Overlay o = L.mount(true, false)) {
+                        append(o, "a", "one\n");
+                    }
+                    try (Overlay o = L.mount(true, false)) {
+                        assertEquals("base\none\n", read(o, "b"));
+                        Attr a = o.getattr(walk(o, "a")), b = o.getattr(walk(o, "b"));
+                        assertEquals(a.ino(), b.ino());
+                        assertEquals(2, a.nlink());
+                        assertEquals(2, b.nlink());
+                        append(o, "b", "two\n");
+                        assertEquals("base\none\ntwo\n", read(o, "a"));
+                    }
+                }
+                Stat ua = Linux.lstat(L.upper.resolve("a").toString());
+                Stat ub = Linux.lstat(L.upper.resolve("b").toString());
+                List<String> idx = indexNames(L);
+                assertEquals(1, idx.size(), (kernel ? "kernel" : "overlayj") + " index: " + idx);
+                Stat ui = Linux.lstat(L.work.resolve("index").resolve(idx.getFirst()).toString());
+                assertEquals(ua.ino(), ub.ino());
+                assertEquals(ua.ino(), ui.ino());
+                byte[] origin = Linux.lgetxattr(L.upper.resolve("a").toString(), "trusted.overlay.origin");
+                assertEquals(idx.getFirst(), HexFormat.of().formatHex(origin));
+                // two upper aliases + the index entry = 3 links for a union count of 2 (the kernel writes the same)
+                assertEquals("U-1", new String(Linux.lgetxattr(L.upper.resolve("a").toString(), "trusted.overlay.nlink")));
+                // The other side mounts what this side wrote, with the index, and agrees.
+                if (!kernel) {
+                    L.kernelMount("index=on");
+                    Layers.sh("cd " + L.mnt + " && test \"$(cat a)\" = $'base\\none\\ntwo' && test $(stat -c %i a) = $(stat -c %i b) && test $(stat -c %h b) = 2");
+                    L.kernelUmount();
+                }
+            }
+        }
+    }
+
+    /** Checklist 13/14: nlink through ln and rm; last alias removed takes the index entry with it. */
+    @Test void unionNlinkThroughLinkAndUnlink() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && echo h > l1/a && ln l1/a l1/b && ln l1/a l1/c");
+            try (Overlay o = L.mount(true, false)) {
+                append(o, "a", "x\n");
+                assertEquals("U+1", new String(Linux.lgetxattr(L.upper.resolve("a").toString(), "trusted.overlay.nlink")));
+                assertEquals(3, o.getattr(walk(o, "c")).nlink());
+                o.link(walk(o, "a"), o.root(), "d", R);
+                assertEquals(4, o.getattr(walk(o, "b")).nlink());
+                o.unlink(o.root(), "b", R);
+                assertEquals(3, o.getattr(walk(o, "a")).nlink());
+                assertTrue(Linux.lstat(L.upper.resolve("b").toString()).isWhiteout());
+                o.unlink(o.root(), "c", R);
+                o.unlink(o.root(), "d", R);
+                assertEquals(1, o.getattr(walk(o, "a")).nlink());
+                assertEquals(1, indexNames(L).size());
+                o.unlink(o.root(), "a", R);
+                assertEquals(List.of(), indexNames(L));
+            }
+            L.kernelMount("index=on");
+            Layers.sh("cd " + L.mnt + " && test -z \"$(ls)\"");
+        }
+    }
+}
