@@ -30,13 +30,19 @@ final class ExportedOverlay {
     /** One filesystem for every export: fattr3.fsid, stable across restarts for the same layers. */
     final long fsid;
     private final List<Node> roots;
+    private final long verifierSalt;
 
-    ExportedOverlay(Overlay overlay, Exports exports, NfsStats stats) throws ErrnoException {
+    private final NodeHandles handles;
+
+    ExportedOverlay(Overlay overlay, NodeHandles handles, Exports exports, NfsStats stats) throws ErrnoException {
         this.overlay = overlay;
+        this.handles = handles;
         this.exports = exports;
         this.stats = stats;
         this.writeVerifier = new byte[8];
-        new SecureRandom().nextBytes(writeVerifier);
+        SecureRandom random = new SecureRandom();
+        random.nextBytes(writeVerifier);
+        this.verifierSalt = random.nextLong() | 1L << 62;
         long h = 0x6f766c6a00000000L;
         String layers = overlay.options().lowerDirs() + "|" + overlay.options().upperDir();
         for (int i = 0; i < layers.length(); i++) h = h * 31 + layers.charAt(i);
@@ -61,7 +67,7 @@ final class ExportedOverlay {
     Node root(int exportId) { return roots.get(exportId); }
 
     byte[] handle(int exportId, Node n) throws ErrnoException {
-        byte[] engine = overlay.encodeHandle(n);
+        byte[] engine = handles.encode(n);
         if (engine.length > FileHandles.MAX_ENGINE_HANDLE)
             throw new ErrnoException(org.overlayj.sys.Errno.EOVERFLOW, "engine handle too long for NFSv3");
         return FileHandles.encode(exportId, engine);
@@ -90,11 +96,20 @@ final class ExportedOverlay {
 
     /** The engine node a handle names: BADHANDLE when it is not one of ours, STALE when its object is gone. */
     Node node(FileHandles.Decoded fh) throws NfsStatus {
+        Node n;
         try {
-            return overlay.decodeHandle(fh.engineHandle());
+            n = handles.decode(fh.engineHandle());
         } catch (ErrnoException e) {
             throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
         }
+        try {
+            overlay.getattr(n);
+        } catch (ErrnoException e) {
+            // Decoded, but the object has gone since (removed through another handle): stale, not "no entry".
+            if (e.errno() == org.overlayj.sys.Errno.ENOENT || e.errno() == org.overlayj.sys.Errno.ESTALE)
+                throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
+        }
+        return n;
     }
 
     static FileHandles.Decoded decode(byte[] fh) throws NfsStatus {
@@ -103,7 +118,12 @@ final class ExportedOverlay {
         return d;
     }
 
-    static byte[] cookieVerifier(long version) {
-        return ByteBuffer.allocate(8).putLong(version).array();
+    /**
+     * The READDIR cookie verifier of a directory: its engine version plus a salt of this server instance. The
+     * salt keeps it from ever being all zeros (which clients send when they have no verifier) and makes cookies
+     * of a previous server instance fail with BAD_COOKIE rather than resume at the wrong place.
+     */
+    byte[] cookieVerifier(Node dir) {
+        return ByteBuffer.allocate(8).putLong(verifierSalt + overlay.dirVersion(dir)).array();
     }
 }

@@ -638,7 +638,7 @@ public final class Nfs3Program implements RpcDispatchable {
         boolean zero = true;
         for (byte b : verf) zero &= b == 0;
         // A zero verifier is what some clients send on resume (RFC 1813 allows the server to accept it).
-        if (!zero && !Arrays.equals(verf, ExportedOverlay.cookieVerifier(fs.dirVersion(dir))))
+        if (!zero && !Arrays.equals(verf, x.cookieVerifier(dir)))
             throw new NfsStatus(nfsstat3.NFS3ERR_BAD_COOKIE, "directory changed since the cookie was issued");
     }
 
@@ -650,7 +650,7 @@ public final class Nfs3Program implements RpcDispatchable {
             dir = t.node();
             requireDir(fs.getattr(dir));
             checkCookie(dir, a.cookie, a.cookieverf);
-            byte[] verf = ExportedOverlay.cookieVerifier(fs.dirVersion(dir));
+            byte[] verf = x.cookieVerifier(dir);
             // status, dir attributes, verifier, end-of-list marker, eof flag
             long budget = Math.min(a.count & 0xffffffffL, MAX_IO) - (4 + 4 + 84 + 8 + 4 + 4);
             entry3 head = null, tail = null;
@@ -696,7 +696,7 @@ public final class Nfs3Program implements RpcDispatchable {
             dir = t.node();
             requireDir(fs.getattr(dir));
             checkCookie(dir, a.cookie, a.cookieverf);
-            byte[] verf = ExportedOverlay.cookieVerifier(fs.dirVersion(dir));
+            byte[] verf = x.cookieVerifier(dir);
             long budget = Math.min(a.maxcount & 0xffffffffL, MAX_IO) - (4 + 4 + 84 + 8 + 4 + 4);
             long dirBudget = a.dircount & 0xffffffffL;
             entryplus3 head = null, tail = null;

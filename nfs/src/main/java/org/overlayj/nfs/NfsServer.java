@@ -61,13 +61,17 @@ public final class NfsServer implements AutoCloseable {
      * engine's handles do not survive copy-up or restart, and clients would see ESTALE for live files.
      */
     public static NfsServer start(Overlay overlay, Exports exports, Config config) throws IOException {
+        return start(overlay, NodeHandles.of(overlay), exports, config);
+    }
+
+    static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config) throws IOException {
         if (!overlay.options().nfsExport())
             throw new IOException("refusing to serve NFS: the overlay is not mounted with nfs_export=on, so file "
                     + "handles would not survive copy-up or a restart (add index=on,nfs_export=on)");
         NfsStats stats = new NfsStats();
         ExportedOverlay x;
         try {
-            x = new ExportedOverlay(overlay, exports, stats);
+            x = new ExportedOverlay(overlay, handles, exports, stats);
         } catch (ErrnoException e) {
             throw new IOException("cannot resolve the exports: " + e.getMessage(), e);
         }
