@@ -10,10 +10,16 @@ import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.xdr.XdrAble;
 import org.dcache.oncrpc4j.xdr.XdrVoid;
+import org.overlayj.core.Creds;
+import org.overlayj.core.Node;
 import org.overlayj.nfs.exports.ClientRule;
 import org.overlayj.nfs.exports.Export;
 import org.overlayj.nfs.exports.ExportOptions;
+import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.xdr.*;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,11 +72,15 @@ public final class Mount3Program implements RpcDispatchable {
         XdrAble reply;
         try {
             switch (proc) {
-                case Mount3.MOUNTPROC3_MNT_3 -> reply = mnt(remote, path(call));
+                case Mount3.MOUNTPROC3_MNT_3 -> reply = mnt(remote, (RpcAuthTypeUnix) call.getCredential(), path(call));
                 case Mount3.MOUNTPROC3_DUMP_3 -> reply = dump();
                 case Mount3.MOUNTPROC3_UMNT_3 -> {
                     String p = path(call);
-                    mounts.remove(new Mounted(host, p));
+                    try {
+                        mounts.remove(new Mounted(host, Exports.normalize(p)));
+                    } catch (org.overlayj.nfs.exports.ExportsException ignored) {
+                        // not a path we could have mounted: nothing to forget
+                    }
                     reply = XdrVoid.XDR_VOID;
                 }
                 case Mount3.MOUNTPROC3_UMNTALL_3 -> {
@@ -93,29 +103,50 @@ public final class Mount3Program implements RpcDispatchable {
         dirpath p = new dirpath();
         call.retrieveCall(p);
         if (p.value == null || p.value.length > Mount3.MNTPATHLEN) throw new IOException("bad dirpath");
-        return new String(p.value, StandardCharsets.UTF_8);
+        // Some clients (libnfs for a file URL at the top) mount "": the top of the export tree.
+        return p.value.length == 0 ? "/" : new String(p.value, StandardCharsets.UTF_8);
     }
 
-    private mountres3 mnt(InetSocketAddress remote, String path) {
+    private mountres3 mnt(InetSocketAddress remote, RpcAuthTypeUnix auth, String path) {
         mountres3 res = new mountres3();
-        Optional<Export> e = x.exports.byPath(path);
-        if (e.isEmpty()) return mntFail(res, mountstat3.MNT3ERR_NOENT, remote, path, "not exported");
-        Optional<ExportOptions> o = e.get().optionsFor(remote.getAddress());
+        Optional<Exports.Within> w = x.exports.containing(path);
+        if (w.isEmpty()) return mntFail(res, mountstat3.MNT3ERR_NOENT, remote, path, "not exported");
+        Export e = w.get().export();
+        Optional<ExportOptions> o = e.optionsFor(remote.getAddress());
         if (o.isEmpty()) return mntFail(res, mountstat3.MNT3ERR_ACCES, remote, path, "client not in the export list");
         if (o.get().secure() && remote.getPort() >= 1024)
             return mntFail(res, mountstat3.MNT3ERR_PERM, remote, path, "insecure source port " + remote.getPort());
-        int id = x.exports.idOf(e.get());
+        int id = x.exports.idOf(e);
+        Node n = x.root(id);
+        try {
+            // A directory below the export root: walked as the (squashed) caller, as a client's LOOKUPs would be.
+            Creds c = o.get().squash(auth.uid(), auth.gid(), auth.gids());
+            for (String part : w.get().rest().split("/")) {
+                if (!part.isEmpty()) n = x.overlay.lookup(n, Linux.fromUtf8(part), c);
+            }
+            if (!x.overlay.getattr(n).isDir()) return mntFail(res, mountstat3.MNT3ERR_NOTDIR, remote, path, "not a directory");
+        } catch (ErrnoException ex) {
+            int stat = switch (ex.errno()) {
+                case Errno.ENOENT -> mountstat3.MNT3ERR_NOENT;
+                case Errno.EACCES, Errno.EPERM -> mountstat3.MNT3ERR_ACCES;
+                case Errno.ENOTDIR -> mountstat3.MNT3ERR_NOTDIR;
+                case Errno.ENAMETOOLONG -> mountstat3.MNT3ERR_NAMETOOLONG;
+                default -> mountstat3.MNT3ERR_IO;
+            };
+            return mntFail(res, stat, remote, path, ex.getMessage());
+        }
         try {
             res.mountinfo = new mountres3_ok();
-            res.mountinfo.fhandle = new fhandle3(x.handle(id, x.root(id)));
+            res.mountinfo.fhandle = new fhandle3(x.handle(id, n));
             res.mountinfo.auth_flavors = new int[]{RpcAuthType.UNIX};
         } catch (Exception ex) {
-            log.warn("MNT {}: cannot encode the export root handle", path, ex);
+            log.warn("MNT {}: cannot encode the handle", path, ex);
             return mntFail(res, mountstat3.MNT3ERR_SERVERFAULT, remote, path, ex.getMessage());
         }
         res.fhs_status = mountstat3.MNT3_OK;
-        mounts.add(new Mounted(remote.getAddress().getHostAddress(), e.get().path()));
-        log.info("MNT {} by {}", e.get().path(), remote);
+        String mounted = w.get().rest().isEmpty() ? e.path() : (e.path().equals("/") ? "" : e.path()) + "/" + w.get().rest();
+        mounts.add(new Mounted(remote.getAddress().getHostAddress(), mounted));
+        log.info("MNT {} by {}", mounted, remote);
         return res;
     }
 

@@ -77,6 +77,33 @@ public final class Exports {
         return Optional.empty();
     }
 
+    /** An export and the path below its root that a MOUNT asked for ("" for the root itself). */
+    public record Within(Export export, String rest) {}
+
+    /**
+     * The export a MOUNT path falls in: the one with the longest path that is {@code path} or a directory above it
+     * (mountd lets clients mount a subdirectory of an export).
+     */
+    public Optional<Within> containing(String path) {
+        String p;
+        try {
+            p = normalize(path);
+        } catch (ExportsException e) {
+            return Optional.empty();
+        }
+        Within best = null;
+        for (Export e : exports) {
+            String ep = e.path();
+            String rest;
+            if (p.equals(ep)) rest = "";
+            else if (ep.equals("/")) rest = p.substring(1);
+            else if (p.startsWith(ep + "/")) rest = p.substring(ep.length() + 1);
+            else continue;
+            if (best == null || ep.length() > best.export().path().length()) best = new Within(e, rest);
+        }
+        return Optional.ofNullable(best);
+    }
+
     public static Exports parse(String text) throws ExportsException {
         Map<String, Export> byPath = new LinkedHashMap<>();
         String[] lines = text.replace("\\\n", " ").split("\n", -1);
@@ -138,7 +165,8 @@ public final class Exports {
         return out;
     }
 
-    static String normalize(String raw) throws ExportsException { return normalize(raw, 0); }
+    /** An absolute path with "//", "." and a trailing "/" removed; ".." refused. */
+    public static String normalize(String raw) throws ExportsException { return normalize(raw, 0); }
 
     private static String normalize(String raw, int lineNo) throws ExportsException {
         String s = unescape(raw, lineNo);
