@@ -1,0 +1,873 @@
+package org.overlayj.nfs;
+
+import org.dcache.oncrpc4j.rpc.OncRpcException;
+import org.dcache.oncrpc4j.rpc.RpcAuthError;
+import org.dcache.oncrpc4j.rpc.RpcAuthStat;
+import org.dcache.oncrpc4j.rpc.RpcAuthTypeUnix;
+import org.dcache.oncrpc4j.rpc.RpcCall;
+import org.dcache.oncrpc4j.rpc.RpcDispatchable;
+import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
+import org.dcache.oncrpc4j.xdr.XdrAble;
+import org.dcache.oncrpc4j.xdr.XdrVoid;
+import org.overlayj.core.Attr;
+import org.overlayj.core.Creds;
+import org.overlayj.core.DirEntry;
+import org.overlayj.core.Node;
+import org.overlayj.core.OpenFile;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.SetAttr;
+import org.overlayj.nfs.xdr.*;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.StatFs;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * NFS version 3 (program 100003), the 22 procedures of RFC 1813 §3.3 mapped onto engine calls. Every call except
+ * NULL needs AUTH_SYS; its uid/gid/groups go through the export's squash rule and then to the engine, which does
+ * the permission checks. The door owns only what NFS adds: handles, exports, wcc data, cookies, verifiers.
+ */
+public final class Nfs3Program implements RpcDispatchable {
+    private static final Logger log = LoggerFactory.getLogger(Nfs3Program.class);
+
+    /** Largest READ/WRITE payload and READDIR reply we handle; FSINFO tells clients so. */
+    static final int MAX_IO = 256 * 1024;
+    static final int DIR_PREF = 64 * 1024;
+    static final int NAME_MAX = 255;
+    private static final int READDIR_BATCH = 128;
+
+    private final ExportedOverlay x;
+    private final Overlay fs;
+    private final NfsStats stats;
+
+    Nfs3Program(ExportedOverlay exported) {
+        this.x = exported;
+        this.fs = exported.overlay;
+        this.stats = exported.stats;
+    }
+
+    /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
+    private static final class BadArgs extends Exception {
+        BadArgs(Throwable cause) { super(cause.toString(), cause, false, false); }
+    }
+
+    /** The call's origin and raw AUTH_SYS identity; squash depends on the export, so it comes later. */
+    private record Request(InetSocketAddress remote, int uid, int gid, int[] gids) {}
+
+    /** A file handle of the call resolved: the export rules it runs under and the engine node. */
+    private record Target(ExportedOverlay.Caller caller, Node node) {
+        Creds creds() { return caller.creds(); }
+    }
+
+    @Override
+    public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
+        int proc = call.getProcedure();
+        stats.nfsCall(proc);
+        if (proc == Nfs3.NFSPROC3_NULL_3) {
+            call.reply(XdrVoid.XDR_VOID);
+            return;
+        }
+        if (proc < 0 || proc > Nfs3.NFSPROC3_COMMIT_3) {
+            stats.reject();
+            call.failProcedureUnavailable();
+            return;
+        }
+        if (!(call.getCredential() instanceof RpcAuthTypeUnix unix)) {
+            // RFC 1813 §4.4 lets a server refuse weak flavors; AUTH_NONE would leave the engine no identity.
+            stats.reject();
+            call.reject(RpcRejectStatus.AUTH_ERROR, new RpcAuthError(RpcAuthStat.AUTH_TOOWEAK));
+            return;
+        }
+        Request r = new Request(call.getTransport().getRemoteSocketAddress(), unix.uid(), unix.gid(), unix.gids());
+        XdrAble result;
+        try {
+            result = switch (proc) {
+                case Nfs3.NFSPROC3_GETATTR_3 -> getattr(r, args(call, new GETATTR3args()));
+                case Nfs3.NFSPROC3_SETATTR_3 -> setattr(r, args(call, new SETATTR3args()));
+                case Nfs3.NFSPROC3_LOOKUP_3 -> lookup(r, args(call, new LOOKUP3args()));
+                case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
+                case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
+                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()));
+                case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WRITE3args()));
+                case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
+                case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
+                case Nfs3.NFSPROC3_SYMLINK_3 -> symlink(r, args(call, new SYMLINK3args()));
+                case Nfs3.NFSPROC3_MKNOD_3 -> mknod(r, args(call, new MKNOD3args()));
+                case Nfs3.NFSPROC3_REMOVE_3 -> remove(r, args(call, new REMOVE3args()), false);
+                case Nfs3.NFSPROC3_RMDIR_3 -> remove(r, args(call, new REMOVE3args()), true);
+                case Nfs3.NFSPROC3_RENAME_3 -> rename(r, args(call, new RENAME3args()));
+                case Nfs3.NFSPROC3_LINK_3 -> link(r, args(call, new LINK3args()));
+                case Nfs3.NFSPROC3_READDIR_3 -> readdir(r, args(call, new READDIR3args()));
+                case Nfs3.NFSPROC3_READDIRPLUS_3 -> readdirplus(r, args(call, new READDIRPLUS3args()));
+                case Nfs3.NFSPROC3_FSSTAT_3 -> fsstat(r, args(call, new FSSTAT3args()));
+                case Nfs3.NFSPROC3_FSINFO_3 -> fsinfo(r, args(call, new FSINFO3args()));
+                case Nfs3.NFSPROC3_PATHCONF_3 -> pathconf(r, args(call, new PATHCONF3args()));
+                case Nfs3.NFSPROC3_COMMIT_3 -> commit(r, args(call, new COMMIT3args()));
+                default -> throw new IllegalStateException();
+            };
+        } catch (BadArgs e) {
+            stats.reject();
+            log.debug("garbage arguments for NFS procedure {} from {}: {}", proc, r.remote(), e.getMessage());
+            call.failRpcGarbage();
+            return;
+        }
+        call.reply(result);
+    }
+
+    private static <T extends XdrAble> T args(RpcCall call, T args) throws BadArgs {
+        try {
+            call.retrieveCall(args);
+            return args;
+        } catch (IOException | RuntimeException e) {
+            // Truncated or inconsistent XDR, lengths past the message end, negative sizes.
+            throw new BadArgs(e);
+        }
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    private int fail(Exception e) {
+        int stat = NfsStatus.of(e);
+        stats.error();
+        if (stat == nfsstat3.NFS3ERR_SERVERFAULT) log.warn("NFS procedure failed", e);
+        else log.debug("NFS status {}: {}", NfsErrors.name(stat), e.getMessage());
+        return stat;
+    }
+
+    private Target target(Request r, nfs_fh3 fh) throws NfsStatus {
+        if (fh == null || fh.data == null) throw new NfsStatus(nfsstat3.NFS3ERR_BADHANDLE, "no handle");
+        FileHandles.Decoded d = ExportedOverlay.decode(fh.data);
+        ExportedOverlay.Caller c = x.caller(d.exportId(), r.remote(), r.uid(), r.gid(), r.gids());
+        return new Target(c, x.node(d));
+    }
+
+    private nfs_fh3 fh(Target t, Node n) throws ErrnoException {
+        nfs_fh3 h = new nfs_fh3();
+        h.data = x.handle(t.caller().exportId(), n);
+        return h;
+    }
+
+    /** Attributes for post-op data: absent rather than failing the call when the object went away. */
+    private Attr attrOrNull(Node n) {
+        if (n == null) return null;
+        try {
+            return fs.getattr(n);
+        } catch (ErrnoException e) {
+            return null;
+        }
+    }
+
+    private post_op_attr post(Node n) { return NfsAttrs.post(attrOrNull(n), x.fsid); }
+
+    private wcc_data wcc(Attr before, Node n) { return NfsAttrs.wcc(before, attrOrNull(n), x.fsid); }
+
+    private static final wcc_data NO_WCC = NfsAttrs.wcc(null, null, 0);
+
+    /** A name from the wire as an engine byte string; the checks the VFS does before a directory op. */
+    private static String name(byte[] raw) throws NfsStatus {
+        if (raw == null || raw.length == 0) throw new NfsStatus(nfsstat3.NFS3ERR_ACCES, "empty name");
+        if (raw.length > NAME_MAX) throw new NfsStatus(nfsstat3.NFS3ERR_NAMETOOLONG, "name too long");
+        for (byte b : raw) if (b == '/' || b == 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "'/' or NUL in name");
+        return Linux.byteString(raw);
+    }
+
+    private static boolean isDot(String n) { return n.equals(".") || n.equals(".."); }
+
+    private static NfsStatus dotRefused(String n, boolean remove) {
+        // knfsd answers like the VFS: "." and ".." exist, and removing them is invalid (or busy for "..").
+        if (!remove) return new NfsStatus(nfsstat3.NFS3ERR_EXIST, n + " exists");
+        return new NfsStatus(n.equals(".") ? nfsstat3.NFS3ERR_INVAL : nfsstat3.NFS3ERR_NOTEMPTY, "cannot remove " + n);
+    }
+
+    private Node child(Target dir, String name) throws ErrnoException {
+        if (name.equals(".")) return dir.node();
+        if (name.equals("..") && dir.node() == x.root(dir.caller().exportId())) return dir.node();
+        return fs.lookup(dir.node(), name, dir.creds());
+    }
+
+    private static void requireDir(Attr a) throws NfsStatus {
+        if (!a.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_NOTDIR, "not a directory");
+    }
+
+    // ---- procedures -----------------------------------------------------------------------------------------
+
+    private GETATTR3res getattr(Request r, GETATTR3args a) {
+        GETATTR3res res = new GETATTR3res();
+        try {
+            Target t = target(r, a.object);
+            res.resok = new GETATTR3resok();
+            res.resok.obj_attributes = NfsAttrs.fattr(fs.getattr(t.node()), x.fsid);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+        }
+        return res;
+    }
+
+    private SETATTR3res setattr(Request r, SETATTR3args a) {
+        SETATTR3res res = new SETATTR3res();
+        Attr before = null;
+        Node n = null;
+        try {
+            Target t = target(r, a.object);
+            n = t.node();
+            before = fs.getattr(n);
+            t.caller().checkWritable();
+            if (a.guard != null && a.guard.check) {
+                // RFC 1813 §3.3.2: the change happens only if the ctime is still the one the client saw.
+                if ((before.ctimeSec() & 0xffffffffL) != (a.guard.obj_ctime.seconds & 0xffffffffL)
+                        || before.ctimeNsec() != a.guard.obj_ctime.nseconds)
+                    throw new NfsStatus(nfsstat3.NFS3ERR_NOT_SYNC, "ctime changed");
+            }
+            SetAttr s = NfsAttrs.setAttr(a.new_attributes, true);
+            if (s != null) {
+                if (s.size() != null && before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "truncate dir");
+                if (s.size() != null && !before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "truncate non-file");
+                fs.setattr(n, s, t.creds());
+            }
+            res.resok = new SETATTR3resok();
+            res.resok.obj_wcc = wcc(before, n);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new SETATTR3resfail();
+            res.resfail.obj_wcc = before == null ? NO_WCC : wcc(before, n);
+        }
+        return res;
+    }
+
+    private LOOKUP3res lookup(Request r, LOOKUP3args a) {
+        LOOKUP3res res = new LOOKUP3res();
+        Node dir = null;
+        try {
+            Target t = target(r, a.what.dir);
+            dir = t.node();
+            requireDir(fs.getattr(dir));
+            Node n = child(t, name(a.what.name));
+            res.resok = new LOOKUP3resok();
+            res.resok.object = fh(t, n);
+            res.resok.obj_attributes = post(n);
+            res.resok.dir_attributes = post(dir);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new LOOKUP3resfail();
+            res.resfail.dir_attributes = post(dir);
+        }
+        return res;
+    }
+
+    private boolean allowed(Node n, int mask, Creds c) throws ErrnoException {
+        try {
+            fs.access(n, mask, c);
+            return true;
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EACCES || e.errno() == Errno.EPERM || e.errno() == Errno.EROFS) return false;
+            throw e;
+        }
+    }
+
+    private ACCESS3res access(Request r, ACCESS3args a) {
+        ACCESS3res res = new ACCESS3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.object);
+            n = t.node();
+            Attr attr = fs.getattr(n);
+            int want = a.access, granted = 0;
+            int modify = Nfs3.ACCESS3_MODIFY | Nfs3.ACCESS3_EXTEND | Nfs3.ACCESS3_DELETE;
+            if ((want & Nfs3.ACCESS3_READ) != 0 && allowed(n, 4, t.creds())) granted |= Nfs3.ACCESS3_READ;
+            if (attr.isDir()) {
+                if ((want & Nfs3.ACCESS3_LOOKUP) != 0 && allowed(n, 1, t.creds())) granted |= Nfs3.ACCESS3_LOOKUP;
+            } else {
+                modify &= ~Nfs3.ACCESS3_DELETE;
+                if ((want & Nfs3.ACCESS3_EXECUTE) != 0 && allowed(n, 1, t.creds())) granted |= Nfs3.ACCESS3_EXECUTE;
+            }
+            if ((want & modify) != 0 && !t.caller().options().readOnly() && allowed(n, 2, t.creds()))
+                granted |= want & modify;
+            res.resok = new ACCESS3resok();
+            res.resok.obj_attributes = NfsAttrs.post(attr, x.fsid);
+            res.resok.access = granted;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new ACCESS3resfail();
+            res.resfail.obj_attributes = post(n);
+        }
+        return res;
+    }
+
+    private READLINK3res readlink(Request r, READLINK3args a) {
+        READLINK3res res = new READLINK3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.symlink);
+            n = t.node();
+            if (!fs.getattr(n).isLink()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "not a symlink");
+            res.resok = new READLINK3resok();
+            res.resok.data = Linux.bytesOf(fs.readlink(n));
+            res.resok.symlink_attributes = post(n);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new READLINK3resfail();
+            res.resfail.symlink_attributes = post(n);
+        }
+        return res;
+    }
+
+    private READ3res read(Request r, READ3args a) {
+        READ3res res = new READ3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.file);
+            n = t.node();
+            Attr attr = fs.getattr(n);
+            if (attr.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "read of a directory");
+            if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
+            if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
+            int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
+            byte[] buf = new byte[count];
+            int got = 0;
+            OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds());
+            try {
+                while (got < count) {
+                    int k = fs.read(f, a.offset + got, buf, got, count - got);
+                    if (k <= 0) break;
+                    got += k;
+                }
+            } finally {
+                fs.release(f);
+            }
+            Attr after = attrOrNull(n);
+            long size = after != null ? after.size() : attr.size();
+            res.resok = new READ3resok();
+            res.resok.count = got;
+            res.resok.eof = a.offset + got >= size;
+            res.resok.data = got == count ? buf : Arrays.copyOf(buf, got);
+            res.resok.file_attributes = NfsAttrs.post(after, x.fsid);
+            res.status = nfsstat3.NFS3_OK;
+            stats.read(got);
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new READ3resfail();
+            res.resfail.file_attributes = post(n);
+        }
+        return res;
+    }
+
+    private WRITE3res write(Request r, WRITE3args a) {
+        WRITE3res res = new WRITE3res();
+        Attr before = null;
+        Node n = null;
+        try {
+            Target t = target(r, a.file);
+            n = t.node();
+            before = fs.getattr(n);
+            t.caller().checkWritable();
+            if (before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "write to a directory");
+            if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "write to a special file");
+            long count = a.count & 0xffffffffL;
+            if (a.data == null || count > a.data.length) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
+            if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
+            int done = 0;
+            OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
+            try {
+                while (done < count) {
+                    int k = fs.write(f, a.offset + done, a.data, done, (int) count - done);
+                    if (k <= 0) break;
+                    done += k;
+                }
+                if (a.stable != stable_how.UNSTABLE) fs.fsync(f, a.stable == stable_how.DATA_SYNC);
+            } finally {
+                fs.release(f);
+            }
+            res.resok = new WRITE3resok();
+            res.resok.count = done;
+            res.resok.committed = a.stable;
+            res.resok.verf = x.writeVerifier.clone();
+            res.resok.file_wcc = wcc(before, n);
+            res.status = nfsstat3.NFS3_OK;
+            stats.written(done);
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new WRITE3resfail();
+            res.resfail.file_wcc = before == null ? NO_WCC : wcc(before, n);
+        }
+        return res;
+    }
+
+    /** A new object's reply: its handle and attributes, and the directory's wcc. */
+    private CREATE3res created(Target dir, Attr dirBefore, Node n) throws ErrnoException {
+        CREATE3res res = new CREATE3res();
+        res.resok = new CREATE3resok();
+        res.resok.obj = new post_op_fh3();
+        res.resok.obj.handle_follows = true;
+        res.resok.obj.handle = fh(dir, n);
+        res.resok.obj_attributes = post(n);
+        res.resok.dir_wcc = wcc(dirBefore, dir.node());
+        res.status = nfsstat3.NFS3_OK;
+        return res;
+    }
+
+    private CREATE3res createFailed(Exception e, Attr dirBefore, Node dir) {
+        CREATE3res res = new CREATE3res();
+        res.status = fail(e);
+        res.resfail = new CREATE3resfail();
+        res.resfail.dir_wcc = dirBefore == null ? NO_WCC : wcc(dirBefore, dir);
+        return res;
+    }
+
+    /** The directory of a create-like call, checked: a writable export, a directory, a name that can be made. */
+    private record DirOp(Target dir, Attr before, String name) {}
+
+    private DirOp dirOp(Request r, diropargs3 where, Attr[] before, boolean remove) throws Exception {
+        Target t = target(r, where.dir);
+        before[0] = fs.getattr(t.node());
+        requireDir(before[0]);
+        String name = name(where.name);
+        t.caller().checkWritable();
+        if (isDot(name)) throw dotRefused(name, remove);
+        return new DirOp(t, before[0], name);
+    }
+
+    /** Applies what the create call could not pass to the engine's create (owner, size, times). */
+    private void applyRest(Node n, sattr3 s, Creds c) throws ErrnoException {
+        SetAttr rest = NfsAttrs.setAttr(s, false);
+        if (rest != null) fs.setattr(n, rest, c);
+    }
+
+    private CREATE3res create(Request r, CREATE3args a) {
+        Attr[] before = new Attr[1];
+        Node dirNode = null;
+        try {
+            DirOp d = dirOp(r, a.where, before, false);
+            dirNode = d.dir().node();
+            Creds c = d.dir().creds();
+            Node n;
+            switch (a.how.mode) {
+                case createmode3.EXCLUSIVE -> {
+                    // The verifier is kept in the new file's atime/mtime seconds (as knfsd does), so a retried
+                    // CREATE finds its own file; the client then sets the real attributes with SETATTR.
+                    long v1 = readInt(a.how.verf, 0) & 0xffffffffL, v2 = readInt(a.how.verf, 4) & 0xffffffffL;
+                    try {
+                        n = fs.create(dirNode, d.name(), 0600, c);
+                        fs.setattr(n, SetAttr.times(v1, 0L, v2, 0L), c);
+                    } catch (ErrnoException e) {
+                        if (e.errno() != Errno.EEXIST) throw e;
+                        n = fs.lookup(dirNode, d.name(), c);
+                        Attr ex = fs.getattr(n);
+                        if (!ex.isReg() || (ex.atimeSec() & 0xffffffffL) != v1 || (ex.mtimeSec() & 0xffffffffL) != v2)
+                            throw e;
+                    }
+                }
+                case createmode3.GUARDED -> {
+                    n = fs.create(dirNode, d.name(), NfsAttrs.mode(a.how.obj_attributes, 0644), c);
+                    applyRest(n, a.how.obj_attributes, c);
+                }
+                case createmode3.UNCHECKED -> {
+                    try {
+                        n = fs.create(dirNode, d.name(), NfsAttrs.mode(a.how.obj_attributes, 0644), c);
+                        applyRest(n, a.how.obj_attributes, c);
+                    } catch (ErrnoException e) {
+                        // UNCHECKED creates over an existing file: only a size (truncate) is applied to it.
+                        if (e.errno() != Errno.EEXIST) throw e;
+                        n = fs.lookup(dirNode, d.name(), c);
+                        if (!fs.getattr(n).isReg()) throw e;
+                        sattr3 s = a.how.obj_attributes;
+                        if (s != null && s.size != null && s.size.set_it)
+                            fs.setattr(n, SetAttr.truncate(s.size.size), c);
+                    }
+                }
+                default -> throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "create mode " + a.how.mode);
+            }
+            return created(d.dir(), d.before(), n);
+        } catch (Exception e) {
+            return createFailed(e, before[0], dirNode);
+        }
+    }
+
+    private static int readInt(byte[] b, int off) {
+        return (b[off] & 0xff) << 24 | (b[off + 1] & 0xff) << 16 | (b[off + 2] & 0xff) << 8 | (b[off + 3] & 0xff);
+    }
+
+    private CREATE3res mkdir(Request r, MKDIR3args a) {
+        Attr[] before = new Attr[1];
+        Node dirNode = null;
+        try {
+            DirOp d = dirOp(r, a.where, before, false);
+            dirNode = d.dir().node();
+            Node n = fs.mkdir(dirNode, d.name(), NfsAttrs.mode(a.attributes, 0755), d.dir().creds());
+            applyRest(n, a.attributes, d.dir().creds());
+            return created(d.dir(), d.before(), n);
+        } catch (Exception e) {
+            return createFailed(e, before[0], dirNode);
+        }
+    }
+
+    private CREATE3res symlink(Request r, SYMLINK3args a) {
+        Attr[] before = new Attr[1];
+        Node dirNode = null;
+        try {
+            DirOp d = dirOp(r, a.where, before, false);
+            dirNode = d.dir().node();
+            byte[] target = a.symlink.symlink_data;
+            if (target == null || target.length == 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "empty target");
+            if (target.length > 4095) throw new NfsStatus(nfsstat3.NFS3ERR_NAMETOOLONG, "target too long");
+            Node n = fs.symlink(dirNode, d.name(), Linux.byteString(target), d.dir().creds());
+            applyRest(n, a.symlink.symlink_attributes, d.dir().creds());
+            return created(d.dir(), d.before(), n);
+        } catch (Exception e) {
+            return createFailed(e, before[0], dirNode);
+        }
+    }
+
+    private CREATE3res mknod(Request r, MKNOD3args a) {
+        Attr[] before = new Attr[1];
+        Node dirNode = null;
+        try {
+            DirOp d = dirOp(r, a.where, before, false);
+            dirNode = d.dir().node();
+            sattr3 s;
+            int type;
+            long rdev = 0;
+            switch (a.what.type) {
+                case ftype3.NF3CHR, ftype3.NF3BLK -> {
+                    s = a.what.device.dev_attributes;
+                    type = a.what.type == ftype3.NF3CHR ? NfsAttrs.S_IFCHR : NfsAttrs.S_IFBLK;
+                    rdev = Linux.makedev(a.what.device.spec.specdata1, a.what.device.spec.specdata2);
+                }
+                case ftype3.NF3SOCK, ftype3.NF3FIFO -> {
+                    s = a.what.pipe_attributes;
+                    type = a.what.type == ftype3.NF3SOCK ? NfsAttrs.S_IFSOCK : NfsAttrs.S_IFIFO;
+                }
+                default -> throw new NfsStatus(nfsstat3.NFS3ERR_BADTYPE, "mknod of type " + a.what.type);
+            }
+            Node n = fs.mknod(dirNode, d.name(), type | NfsAttrs.mode(s, 0644), rdev, d.dir().creds());
+            applyRest(n, s, d.dir().creds());
+            return created(d.dir(), d.before(), n);
+        } catch (Exception e) {
+            return createFailed(e, before[0], dirNode);
+        }
+    }
+
+    private REMOVE3res remove(Request r, REMOVE3args a, boolean rmdir) {
+        REMOVE3res res = new REMOVE3res();
+        Attr[] before = new Attr[1];
+        Node dirNode = null;
+        try {
+            DirOp d = dirOp(r, a.object, before, true);
+            dirNode = d.dir().node();
+            if (rmdir) fs.rmdir(dirNode, d.name(), d.dir().creds());
+            else fs.unlink(dirNode, d.name(), d.dir().creds());
+            res.resok = new REMOVE3resok();
+            res.resok.dir_wcc = wcc(d.before(), dirNode);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new REMOVE3resfail();
+            res.resfail.dir_wcc = before[0] == null ? NO_WCC : wcc(before[0], dirNode);
+        }
+        return res;
+    }
+
+    private RENAME3res rename(Request r, RENAME3args a) {
+        RENAME3res res = new RENAME3res();
+        Attr[] fromBefore = new Attr[1], toBefore = new Attr[1];
+        Node fromDir = null, toDir = null;
+        try {
+            DirOp from = dirOp(r, a.from, fromBefore, true);
+            fromDir = from.dir().node();
+            DirOp to = dirOp(r, a.to, toBefore, false);
+            toDir = to.dir().node();
+            if (from.dir().caller().exportId() != to.dir().caller().exportId())
+                throw new NfsStatus(nfsstat3.NFS3ERR_XDEV, "rename across exports");
+            fs.rename(fromDir, from.name(), toDir, to.name(), 0, from.dir().creds());
+            res.resok = new RENAME3resok();
+            res.resok.fromdir_wcc = wcc(from.before(), fromDir);
+            res.resok.todir_wcc = wcc(to.before(), toDir);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new RENAME3resfail();
+            res.resfail.fromdir_wcc = fromBefore[0] == null ? NO_WCC : wcc(fromBefore[0], fromDir);
+            res.resfail.todir_wcc = toBefore[0] == null ? NO_WCC : wcc(toBefore[0], toDir);
+        }
+        return res;
+    }
+
+    private LINK3res link(Request r, LINK3args a) {
+        LINK3res res = new LINK3res();
+        Attr[] before = new Attr[1];
+        Node file = null, dirNode = null;
+        try {
+            Target t = target(r, a.file);
+            file = t.node();
+            DirOp d = dirOp(r, a.link, before, false);
+            dirNode = d.dir().node();
+            if (t.caller().exportId() != d.dir().caller().exportId())
+                throw new NfsStatus(nfsstat3.NFS3ERR_XDEV, "link across exports");
+            if (fs.getattr(file).isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "link to a directory");
+            fs.link(file, dirNode, d.name(), d.dir().creds());
+            res.resok = new LINK3resok();
+            res.resok.file_attributes = post(file);
+            res.resok.linkdir_wcc = wcc(d.before(), dirNode);
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new LINK3resfail();
+            res.resfail.file_attributes = post(file);
+            res.resfail.linkdir_wcc = before[0] == null ? NO_WCC : wcc(before[0], dirNode);
+        }
+        return res;
+    }
+
+    /** XDR size of a string/opaque of n bytes. */
+    private static int xdrLen(int n) { return 4 + ((n + 3) & ~3); }
+
+    /** Cookie verifier check: a non-zero cookie must come with the verifier of the listing it came from. */
+    private void checkCookie(Node dir, long cookie, byte[] verf) throws NfsStatus {
+        if (cookie == 0) return;
+        boolean zero = true;
+        for (byte b : verf) zero &= b == 0;
+        // A zero verifier is what some clients send on resume (RFC 1813 allows the server to accept it).
+        if (!zero && !Arrays.equals(verf, x.cookieVerifier(dir)))
+            throw new NfsStatus(nfsstat3.NFS3ERR_BAD_COOKIE, "directory changed since the cookie was issued");
+    }
+
+    private READDIR3res readdir(Request r, READDIR3args a) {
+        READDIR3res res = new READDIR3res();
+        Node dir = null;
+        try {
+            Target t = target(r, a.dir);
+            dir = t.node();
+            requireDir(fs.getattr(dir));
+            checkCookie(dir, a.cookie, a.cookieverf);
+            byte[] verf = x.cookieVerifier(dir);
+            // status, dir attributes, verifier, end-of-list marker, eof flag
+            long budget = Math.min(a.count & 0xffffffffL, MAX_IO) - (4 + 4 + 84 + 8 + 4 + 4);
+            entry3 head = null, tail = null;
+            long cookie = a.cookie;
+            boolean eof = false, full = false;
+            while (!full) {
+                List<DirEntry> batch = fs.readdir(dir, cookie, READDIR_BATCH, t.creds());
+                if (batch.isEmpty()) { eof = true; break; }
+                for (DirEntry e : batch) {
+                    int size = 4 + 8 + xdrLen(e.name().length()) + 8;
+                    if (size > budget) { full = true; break; }
+                    budget -= size;
+                    entry3 en = new entry3();
+                    en.fileid = e.ino();
+                    en.name = Linux.bytesOf(e.name());
+                    en.cookie = e.cookie();
+                    if (head == null) head = en; else tail.nextentry = en;
+                    tail = en;
+                    cookie = e.cookie();
+                }
+            }
+            if (head == null && !eof) throw new NfsStatus(nfsstat3.NFS3ERR_TOOSMALL, "count too small for an entry");
+            res.resok = new READDIR3resok();
+            res.resok.dir_attributes = post(dir);
+            res.resok.cookieverf = verf;
+            res.resok.reply = new dirlist3();
+            res.resok.reply.entries = head;
+            res.resok.reply.eof = eof;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new READDIR3resfail();
+            res.resfail.dir_attributes = post(dir);
+        }
+        return res;
+    }
+
+    private READDIRPLUS3res readdirplus(Request r, READDIRPLUS3args a) {
+        READDIRPLUS3res res = new READDIRPLUS3res();
+        Node dir = null;
+        try {
+            Target t = target(r, a.dir);
+            dir = t.node();
+            requireDir(fs.getattr(dir));
+            checkCookie(dir, a.cookie, a.cookieverf);
+            byte[] verf = x.cookieVerifier(dir);
+            long budget = Math.min(a.maxcount & 0xffffffffL, MAX_IO) - (4 + 4 + 84 + 8 + 4 + 4);
+            long dirBudget = a.dircount & 0xffffffffL;
+            entryplus3 head = null, tail = null;
+            long cookie = a.cookie;
+            boolean eof = false, full = false;
+            while (!full) {
+                List<DirEntry> batch = fs.readdir(dir, cookie, READDIR_BATCH, t.creds());
+                if (batch.isEmpty()) { eof = true; break; }
+                for (DirEntry e : batch) {
+                    entryplus3 en = new entryplus3();
+                    en.fileid = e.ino();
+                    en.name = Linux.bytesOf(e.name());
+                    en.cookie = e.cookie();
+                    en.name_attributes = NfsAttrs.post(null, x.fsid);
+                    en.name_handle = new post_op_fh3();
+                    Node child = null;
+                    try {
+                        child = e.name().equals("..") && dir == x.root(t.caller().exportId()) ? dir
+                                : e.name().equals(".") ? dir : fs.lookup(dir, e.name(), t.creds());
+                    } catch (ErrnoException ignored) {
+                        // Gone since the listing, or ".." the engine does not resolve: the entry goes without.
+                    }
+                    if (child != null) {
+                        Attr ca = attrOrNull(child);
+                        en.name_attributes = NfsAttrs.post(ca, x.fsid);
+                        if (ca != null) {
+                            en.name_handle.handle_follows = true;
+                            en.name_handle.handle = fh(t, child);
+                        }
+                    }
+                    int nameSize = 8 + xdrLen(en.name.length) + 8;
+                    int size = 4 + nameSize + (en.name_attributes.attributes_follow ? 88 : 4)
+                            + (en.name_handle.handle_follows ? 4 + xdrLen(en.name_handle.handle.data.length) : 4);
+                    if (size > budget || (head != null && nameSize > dirBudget)) { full = true; break; }
+                    budget -= size;
+                    dirBudget -= nameSize;
+                    if (head == null) head = en; else tail.nextentry = en;
+                    tail = en;
+                    cookie = e.cookie();
+                }
+            }
+            if (head == null && !eof) throw new NfsStatus(nfsstat3.NFS3ERR_TOOSMALL, "maxcount too small for an entry");
+            res.resok = new READDIRPLUS3resok();
+            res.resok.dir_attributes = post(dir);
+            res.resok.cookieverf = verf;
+            res.resok.reply = new dirlistplus3();
+            res.resok.reply.entries = head;
+            res.resok.reply.eof = eof;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new READDIRPLUS3resfail();
+            res.resfail.dir_attributes = post(dir);
+        }
+        return res;
+    }
+
+    private FSSTAT3res fsstat(Request r, FSSTAT3args a) {
+        FSSTAT3res res = new FSSTAT3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.fsroot);
+            n = t.node();
+            StatFs s = fs.statfs();
+            long unit = s.frsize() > 0 ? s.frsize() : s.bsize();
+            res.resok = new FSSTAT3resok();
+            res.resok.obj_attributes = post(n);
+            res.resok.tbytes = s.blocks() * unit;
+            res.resok.fbytes = s.bfree() * unit;
+            res.resok.abytes = s.bavail() * unit;
+            res.resok.tfiles = s.files();
+            res.resok.ffiles = s.ffree();
+            res.resok.afiles = s.ffree();
+            res.resok.invarsec = 0;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new FSSTAT3resfail();
+            res.resfail.obj_attributes = post(n);
+        }
+        return res;
+    }
+
+    private FSINFO3res fsinfo(Request r, FSINFO3args a) {
+        FSINFO3res res = new FSINFO3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.fsroot);
+            n = t.node();
+            res.resok = new FSINFO3resok();
+            res.resok.obj_attributes = post(n);
+            res.resok.rtmax = MAX_IO;
+            res.resok.rtpref = MAX_IO;
+            res.resok.rtmult = 4096;
+            res.resok.wtmax = MAX_IO;
+            res.resok.wtpref = MAX_IO;
+            res.resok.wtmult = 4096;
+            res.resok.dtpref = DIR_PREF;
+            res.resok.maxfilesize = Long.MAX_VALUE;
+            res.resok.time_delta = NfsAttrs.time(0, 1);
+            res.resok.properties = Nfs3.FSF3_LINK | Nfs3.FSF3_SYMLINK | Nfs3.FSF3_HOMOGENEOUS | Nfs3.FSF3_CANSETTIME;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new FSINFO3resfail();
+            res.resfail.obj_attributes = post(n);
+        }
+        return res;
+    }
+
+    /** Hard link limit of the upper layer's filesystem, by its statfs magic. */
+    static int linkMax(long fsType) {
+        return switch ((int) fsType) {
+            case 0xEF53 -> 65000;                  // ext2/3/4
+            case 0x58465342 -> Integer.MAX_VALUE;  // xfs
+            case 0x9123683E -> 65535;              // btrfs
+            case 0x01021994 -> Integer.MAX_VALUE;  // tmpfs
+            default -> 32000;
+        };
+    }
+
+    private PATHCONF3res pathconf(Request r, PATHCONF3args a) {
+        PATHCONF3res res = new PATHCONF3res();
+        Node n = null;
+        try {
+            Target t = target(r, a.object);
+            n = t.node();
+            StatFs s = fs.statfs();
+            res.resok = new PATHCONF3resok();
+            res.resok.obj_attributes = post(n);
+            res.resok.linkmax = linkMax(s.type());
+            res.resok.name_max = (int) Math.min(s.namelen() > 0 ? s.namelen() : NAME_MAX, NAME_MAX);
+            res.resok.no_trunc = true;
+            res.resok.chown_restricted = true;
+            res.resok.case_insensitive = false;
+            res.resok.case_preserving = true;
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new PATHCONF3resfail();
+            res.resfail.obj_attributes = post(n);
+        }
+        return res;
+    }
+
+    private COMMIT3res commit(Request r, COMMIT3args a) {
+        COMMIT3res res = new COMMIT3res();
+        Attr before = null;
+        Node n = null;
+        try {
+            Target t = target(r, a.file);
+            n = t.node();
+            before = fs.getattr(n);
+            t.caller().checkWritable();
+            if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "commit of a non-file");
+            // The sync is the server's duty, not the caller's access: open as root so a write-only file syncs.
+            OpenFile f = fs.open(n, Linux.O_RDONLY, Creds.ROOT);
+            try {
+                fs.fsync(f, false);
+            } finally {
+                fs.release(f);
+            }
+            res.resok = new COMMIT3resok();
+            res.resok.file_wcc = wcc(before, n);
+            res.resok.verf = x.writeVerifier.clone();
+            res.status = nfsstat3.NFS3_OK;
+        } catch (Exception e) {
+            res.status = fail(e);
+            res.resfail = new COMMIT3resfail();
+            res.resfail.file_wcc = before == null ? NO_WCC : wcc(before, n);
+        }
+        return res;
+    }
+}

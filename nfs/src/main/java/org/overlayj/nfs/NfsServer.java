@@ -1,0 +1,137 @@
+package org.overlayj.nfs;
+
+import org.dcache.oncrpc4j.portmap.OncRpcEmbeddedPortmap;
+import org.dcache.oncrpc4j.rpc.OncRpcProgram;
+import org.dcache.oncrpc4j.rpc.OncRpcSvc;
+import org.dcache.oncrpc4j.rpc.OncRpcSvcBuilder;
+import org.dcache.oncrpc4j.rpc.net.IpProtocolType;
+import org.overlayj.core.Overlay;
+import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.xdr.Mount3;
+import org.overlayj.nfs.xdr.Nfs3;
+import org.overlayj.sys.ErrnoException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The NFSv3 door: NFS and MOUNT on one TCP port, an optional embedded portmapper, periodic counters. Requests
+ * are served by a fixed pool of worker threads, so memory stays bounded however many clients send.
+ */
+public final class NfsServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
+
+    /**
+     * @param listen        address and port to bind (port 0 picks a free one)
+     * @param portmap       also run a portmapper (v2) on port 111 when none is running, and register there
+     * @param workers       worker threads; requests beyond them queue
+     * @param statsInterval seconds between counter log lines; 0 for none
+     */
+    public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
+        public Config {
+            if (workers < 1) throw new IllegalArgumentException("workers must be at least 1");
+        }
+
+        public static Config of(InetSocketAddress listen) { return new Config(listen, false, 8, 0); }
+    }
+
+    private final Overlay overlay;
+    private final NfsStats stats;
+    private final OncRpcSvc svc;
+    private final OncRpcEmbeddedPortmap portmap;
+    private final ScheduledExecutorService ticker;
+    private volatile boolean stopped;
+
+    private NfsServer(Overlay overlay, NfsStats stats, OncRpcSvc svc, OncRpcEmbeddedPortmap portmap,
+                      ScheduledExecutorService ticker) {
+        this.overlay = overlay;
+        this.stats = stats;
+        this.svc = svc;
+        this.portmap = portmap;
+        this.ticker = ticker;
+    }
+
+    /**
+     * Starts serving {@code overlay} under {@code exports}. The overlay must have nfs_export: without it the
+     * engine's handles do not survive copy-up or restart, and clients would see ESTALE for live files.
+     */
+    public static NfsServer start(Overlay overlay, Exports exports, Config config) throws IOException {
+        return start(overlay, NodeHandles.of(overlay), exports, config);
+    }
+
+    static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config) throws IOException {
+        if (!overlay.options().nfsExport())
+            throw new IOException("refusing to serve NFS: the overlay is not mounted with nfs_export=on, so file "
+                    + "handles would not survive copy-up or a restart (add index=on,nfs_export=on)");
+        NfsStats stats = new NfsStats();
+        ExportedOverlay x;
+        try {
+            x = new ExportedOverlay(overlay, handles, exports, stats);
+        } catch (ErrnoException e) {
+            throw new IOException("cannot resolve the exports: " + e.getMessage(), e);
+        }
+        OncRpcEmbeddedPortmap pm = config.portmap() ? new OncRpcEmbeddedPortmap() : null;
+        OncRpcSvcBuilder b = new OncRpcSvcBuilder()
+                .withTCP()
+                .withBindAddress(config.listen().getAddress().getHostAddress())
+                .withPort(config.listen().getPort())
+                .withWorkerThreadIoStrategy()
+                .withWorkerThreadPoolSize(config.workers())
+                .withServiceName("overlayj-nfs")
+                .withRpcService(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x))
+                .withRpcService(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        b = config.portmap() ? b.withAutoPublish() : b.withoutAutoPublish();
+        OncRpcSvc svc = b.build();
+        try {
+            svc.start();
+        } catch (IOException e) {
+            if (pm != null) pm.shutdown();
+            throw e;
+        }
+        ScheduledExecutorService ticker = null;
+        if (config.statsInterval() > 0) {
+            ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "overlayj-nfs-stats");
+                t.setDaemon(true);
+                return t;
+            });
+            ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
+                    config.statsInterval(), TimeUnit.SECONDS);
+        }
+        return new NfsServer(overlay, stats, svc, pm, ticker);
+    }
+
+    public NfsStats stats() { return stats; }
+
+    /** The bound TCP address (with the real port when 0 was asked). */
+    public InetSocketAddress address() { return svc.getInetSocketAddress(IpProtocolType.TCP); }
+
+    public void logStats() { log.info("nfs counters: {}", stats); }
+
+    /**
+     * Stops accepting, lets requests in flight be answered (grizzly's graceful stop), then syncs the upper layer.
+     * Idempotent.
+     */
+    @Override
+    public synchronized void close() throws IOException {
+        if (stopped) return;
+        stopped = true;
+        if (ticker != null) ticker.shutdownNow();
+        try {
+            svc.stop(10, TimeUnit.SECONDS);
+        } finally {
+            if (portmap != null) portmap.shutdown();
+            try {
+                if (!overlay.readOnly()) overlay.sync();
+            } catch (ErrnoException e) {
+                log.warn("sync of the upper layer at shutdown failed: {}", e.getMessage());
+            }
+            logStats();
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package org.overlayj.nfs;
+
+import org.junit.jupiter.api.Test;
+import org.overlayj.nfs.xdr.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Thousands of broken RPC messages over raw sockets: random bytes, truncated and corrupted calls, absurd lengths.
+ * Each must be answered or dropped (the connection may close); the server must still serve afterwards.
+ * {@code -Doverlayj.nfs.fuzz=N} raises the count.
+ */
+class MalformedRpcTest {
+    private static final int MESSAGES = Integer.getInteger("overlayj.nfs.fuzz", 3000);
+
+    /** A well-formed GETATTR call for {@code fh}, as one record (with its record mark). */
+    static byte[] getattrCall(int xid, byte[] fh) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.writeInt(xid);
+        d.writeInt(0);          // CALL
+        d.writeInt(2);          // RPC version
+        d.writeInt(Nfs3.NFS_PROGRAM);
+        d.writeInt(Nfs3.NFS_V3);
+        d.writeInt(Nfs3.NFSPROC3_GETATTR_3);
+        d.writeInt(1);          // AUTH_UNIX
+        d.writeInt(4 + 8 + 4 + 4 + 4 + 4);
+        d.writeInt(0);          // stamp
+        d.writeInt(4);          // machine name "test"
+        d.writeBytes("test");
+        d.writeInt(0);          // uid
+        d.writeInt(0);          // gid
+        d.writeInt(1);          // one group
+        d.writeInt(0);
+        d.writeInt(0);          // verifier AUTH_NONE
+        d.writeInt(0);
+        d.writeInt(fh.length);
+        d.write(fh);
+        d.write(new byte[(4 - fh.length % 4) % 4]);
+        return b.toByteArray();
+    }
+
+    static byte[] record(byte[] body) {
+        return ByteBuffer.allocate(4 + body.length).putInt(0x80000000 | body.length).put(body).array();
+    }
+
+    @Test
+    void garbageIsAnsweredOrDroppedAndTheServerKeepsServing() throws Exception {
+        try (TestOverlay t = new TestOverlay(null)) {
+            byte[] rootFh;
+            try (RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(0, 0))) {
+                rootFh = c.rootHandle("/").data;
+            }
+            Random rnd = new Random(1813);
+            byte[] good = getattrCall(1, rootFh);
+            int sent = 0, connections = 0;
+            while (sent < MESSAGES) {
+                connections++;
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), t.port())) {
+                    s.setSoTimeout(2000);
+                    OutputStream out = s.getOutputStream();
+                    // Up to 100 messages per connection; the server may close it on the first one.
+                    for (int i = 0; i < 100 && sent < MESSAGES; i++, sent++) {
+                        byte[] msg = switch (rnd.nextInt(6)) {
+                            case 0 -> { // random bytes with a plausible record mark
+                                byte[] body = new byte[rnd.nextInt(200)];
+                                rnd.nextBytes(body);
+                                yield record(body);
+                            }
+                            case 1 -> record(Arrays.copyOf(good, rnd.nextInt(good.length))); // truncated XDR
+                            case 2 -> { // one corrupted byte
+                                byte[] body = good.clone();
+                                body[rnd.nextInt(body.length)] ^= (byte) (1 + rnd.nextInt(255));
+                                body[0] = (byte) i;
+                                yield record(body);
+                            }
+                            case 3 -> { // huge length inside the XDR (the fh opaque)
+                                byte[] body = good.clone();
+                                ByteBuffer.wrap(body).putInt(body.length - rootFh.length - 4 - (4 - rootFh.length % 4) % 4,
+                                        rnd.nextBoolean() ? 0x7fffffff : 0xfffffff0);
+                                yield record(body);
+                            }
+                            case 4 -> { // wrong program / version / procedure numbers
+                                byte[] body = good.clone();
+                                ByteBuffer.wrap(body).putInt(12 + 4 * rnd.nextInt(3), rnd.nextInt());
+                                yield record(body);
+                            }
+                            default -> record(good); // a valid call in between
+                        };
+                        out.write(msg);
+                    }
+                    // A record mark announcing far more than will ever come, then hang up.
+                    out.write(ByteBuffer.allocate(4).putInt(0x80000000 | (1 << 30)).array());
+                    out.flush();
+                    drain(s.getInputStream());
+                } catch (SocketException e) {
+                    // the server dropped the connection: allowed
+                }
+            }
+            assertTrue(connections > 1);
+            // Still serving: a proper client works.
+            try (RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(0, 0))) {
+                c.nfsNull();
+                GETATTR3args ga = new GETATTR3args();
+                ga.object = c.rootHandle("/");
+                assertEquals(nfsstat3.NFS3_OK, c.nfs(Nfs3.NFSPROC3_GETATTR_3, ga, new GETATTR3res()).status);
+            }
+            assertTrue(t.server.stats().nfsCalls("GETATTR") > 0);
+        }
+    }
+
+    /** Reads whatever replies came back; a timeout just ends the wait (the server owes nothing to garbage). */
+    private static void drain(InputStream in) throws IOException {
+        byte[] buf = new byte[65536];
+        try {
+            while (in.read(buf) >= 0) {
+                // discard
+            }
+        } catch (SocketTimeoutException | SocketException e) {
+            // done
+        }
+    }
+}
