@@ -1,0 +1,486 @@
+package org.overlayj.core;
+
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.FileHandle;
+import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Differential harness for the format doc's §10 checklist: one scenario, written once against {@link Fs}, runs on
+ * the kernel overlay (Linux calls on its mount point) and then on our engine (API calls), over the same lower
+ * directories with a fresh upper and work dir each time. Because the lowers are the same, lower-based fh blobs and
+ * index names are byte-equal between the two runs; upper-based blobs name different inodes, so snapshots and
+ * transcripts show them by the upper path they name.
+ */
+final class ChecklistTwin implements AutoCloseable {
+    static final HexFormat HEX = HexFormat.of();
+    final Layers L;
+    /** Run in the layers' root after every reset: what the upper holds before a mount (e.g. whiteouts). */
+    String upperSetup = "";
+
+    ChecklistTwin(int nLowers, String lowerSetup) throws IOException {
+        Linux.umask(0); // the engine's mount sets it process-wide; both sides (and their shells) must agree
+        L = new Layers(nLowers);
+        if (!lowerSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + lowerSetup);
+    }
+
+    /** A fresh, empty upper and work dir (the lowers stay). */
+    void reset() throws IOException {
+        L.kernelUmount();
+        Layers.sh("rm -rf " + L.upper + " " + L.work + " && mkdir " + L.upper + " " + L.work);
+        if (!upperSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + upperSetup);
+    }
+
+    // --- what the two sides share ----------------------------------------------------------------------------------
+
+    /** The kernel-visible view a scenario needs; paths are relative to the overlay root ("" is the root). */
+    interface Fs {
+        void append(String path, String text) throws ErrnoException;
+        String read(String path) throws ErrnoException;
+        /** Opens read-write and closes without writing: a copy-up with no data change. */
+        void openRw(String path) throws ErrnoException;
+        void mkdir(String path, int mode) throws ErrnoException;
+        void mknod(String path, int mode, long rdev) throws ErrnoException;
+        void symlink(String target, String path) throws ErrnoException;
+        void unlink(String path) throws ErrnoException;
+        void rmdir(String path) throws ErrnoException;
+        void rename(String from, String to) throws ErrnoException;
+        void link(String from, String to) throws ErrnoException;
+        void chmod(String path, int mode) throws ErrnoException;
+        List<String> ls(String path) throws ErrnoException;
+        /** name → d_ino of a listing, "." and ".." left out. */
+        Map<String, Long> dino(String path) throws ErrnoException;
+        Stat stat(String path) throws ErrnoException;
+        byte[] getxattr(String path, String name) throws ErrnoException;
+        void setxattr(String path, String name, byte[] value) throws ErrnoException;
+        List<String> listxattr(String path) throws ErrnoException;
+        /** The NFS handle (type 0xf8 payload, 3 pad bytes + blob). */
+        byte[] handle(String path) throws ErrnoException;
+        /** Decodes a handle and tells which object it is, as "path-ino" of the overlay. */
+        long decodeIno(byte[] handle) throws ErrnoException;
+    }
+
+    @FunctionalInterface interface Scenario {
+        void run(Fs fs, List<String> out) throws Exception;
+    }
+
+    /** The result of one side: what the scenario observed and what upper and work hold afterwards. */
+    record Run(List<String> transcript, String upper, String work, List<String> messages) {}
+
+    /** A mount step with its own options (a plain {@link Scenario} step uses the run's options). */
+    record Mount(String kernelOpts, Scenario scenario) {}
+
+    /**
+     * Runs the steps on one side over a fresh upper/work: a {@link Scenario} or {@link Mount} mounts, runs and
+     * unmounts (a refused mount adds "mount: ERRNO" to the transcript and its messages to the run's messages); a
+     * String is a shell command run in the layers' root between mounts.
+     */
+    Run run(boolean kernel, String kernelOpts, Object... steps) throws Exception {
+        reset();
+        List<String> out = new ArrayList<>(), messages = new ArrayList<>();
+        for (Object step : steps) {
+            if (step instanceof String cmd) {
+                Layers.sh("cd " + L.root + " && " + cmd);
+                continue;
+            }
+            Mount m = step instanceof Mount mm ? mm : new Mount(kernelOpts, (Scenario) step);
+            if (kernel) {
+                int before = dmesg().size();
+                try {
+                    L.kernelMount(m.kernelOpts());
+                } catch (ErrnoException e) {
+                    out.add("mount: " + Errno.name(e.errno()));
+                    messages.addAll(dmesgSince(before));
+                    continue;
+                }
+                try {
+                    m.scenario().run(new KernelFs(L.mnt.toString()), out);
+                } finally {
+                    L.kernelUmount();
+                }
+            } else {
+                Overlay o;
+                try {
+                    o = Overlay.mount(options(m.kernelOpts()));
+                } catch (ErrnoException e) {
+                    out.add("mount: " + Errno.name(e.errno()));
+                    messages.add(e.detail());
+                    continue;
+                }
+                try (o) {
+                    m.scenario().run(new EngineFs(o), out);
+                }
+            }
+        }
+        return new Run(out, snapshot(L.upper.toString()), snapshot(L.work.toString()), messages);
+    }
+
+    Run kernel(String kernelOpts, Object... steps) throws Exception {
+        return run(true, kernelOpts, steps);
+    }
+
+    Run engine(String kernelOpts, Object... steps) throws Exception {
+        return run(false, kernelOpts, steps);
+    }
+
+    /** Kernel first, then engine; asserts transcripts and on-disk upper/work are equal; returns the kernel run. */
+    Run compare(String kernelOpts, Object... steps) throws Exception {
+        Run k = kernel(kernelOpts, steps);
+        Run e = engine(kernelOpts, steps);
+        assertEquals(String.join("\n", k.transcript), String.join("\n", e.transcript), "transcript (kernel vs engine)");
+        assertEquals(k.upper, e.upper, "upper dir (kernel vs engine)");
+        assertEquals(k.work, e.work, "work dir (kernel vs engine)");
+        return k;
+    }
+
+    /** Every message of ours appears among the kernel's new overlayfs log lines. */
+    static void assertSameMessages(Run k, Run e) {
+        for (String m : e.messages())
+            org.junit.jupiter.api.Assertions.assertTrue(k.messages().stream().anyMatch(l -> l.contains("overlayfs: " + m)),
+                    "engine message '" + m + "' not among the kernel's: " + k.messages());
+        org.junit.jupiter.api.Assertions.assertEquals(k.messages().isEmpty(), e.messages().isEmpty(), k.messages() + " vs " + e.messages());
+    }
+
+    /** The subset of kernel option syntax the checklist tests use, with the kernel's defaults (§1.1, §2.1, §6.1). */
+    OverlayOptions options(String kernelOpts) {
+        boolean index = false, nfs = false, userxattr = false;
+        OverlayOptions.RedirectDir redirect = null;
+        OverlayOptions.Uuid uuid = OverlayOptions.Uuid.AUTO;
+        List<String> explicit = new ArrayList<>();
+        for (String o : kernelOpts.split(",")) {
+            if (o.isEmpty()) continue;
+            String[] kv = o.split("=", 2);
+            explicit.add(kv[0]);
+            String v = kv.length > 1 ? kv[1] : "";
+            switch (kv[0]) {
+                case "index" -> index = v.equals("on");
+                case "nfs_export" -> nfs = v.equals("on");
+                case "userxattr" -> userxattr = true;
+                case "redirect_dir" -> redirect = OverlayOptions.RedirectDir.valueOf(v.toUpperCase());
+                case "uuid" -> uuid = OverlayOptions.Uuid.valueOf(v.toUpperCase());
+                default -> throw new IllegalArgumentException(o);
+            }
+        }
+        // This kernel's module defaults: redirect_dir=N, redirect_always_follow=Y; nfs_export and userxattr imply
+        // nofollow when redirect_dir is not given.
+        if (redirect == null) redirect = nfs || userxattr ? OverlayOptions.RedirectDir.NOFOLLOW : OverlayOptions.RedirectDir.FOLLOW;
+        return new OverlayOptions(L.lowers.stream().map(Path::toString).toList(), L.upper.toString(), L.work.toString(),
+                redirect, index, nfs, uuid, OverlayOptions.Xino.OFF, false, userxattr, false, explicit);
+    }
+
+    // --- snapshots of the real directories -------------------------------------------------------------------------
+
+    /**
+     * One line per object under {@code root}: path, type, mode (not for whiteouts, whose mode means nothing), owner,
+     * nlink, size, content, and every xattr. Temporary names ({@code #...}) and what lies in W/work are left out
+     * (both sides clear them at the next mount). Upper-based fh blobs are shown by the path of the inode they name.
+     */
+    static String snapshot(String root) throws ErrnoException {
+        return snapshot(root, false);
+    }
+
+    static String snapshot(String root, boolean withUuid) throws ErrnoException {
+        Map<Long, String> inoPaths = new HashMap<>();
+        TreeMap<String, Stat> all = new TreeMap<>();
+        walk(root, "", all, inoPaths);
+        StringBuilder sb = new StringBuilder();
+        for (var e : all.entrySet()) {
+            String rel = e.getKey();
+            Stat st = e.getValue();
+            String p = rel.isEmpty() ? root : root + "/" + rel;
+            sb.append(rel.isEmpty() ? "." : rel).append(' ');
+            if (st.isWhiteout()) sb.append("WHITEOUT");
+            else {
+                sb.append(String.format("%06o %d:%d n%d", st.mode(), st.uid(), st.gid(), st.isDir() ? 0 : st.nlink()));
+                if (st.isReg()) sb.append(" size=").append(st.size()).append(" '").append(content(p)).append('\'');
+                if (st.isLink()) sb.append(" -> ").append(Linux.readlink(p));
+                if (st.isChr() || st.type() == Stat.S_IFBLK) sb.append(" rdev=").append(st.rdev());
+            }
+            for (String x : Linux.llistxattr(p).stream().sorted().toList()) {
+                // NS uuid belongs to the mount checks (item 18 tests it on its own); its value is random anyway
+                if (x.endsWith("overlay.uuid") && rel.isEmpty() && !withUuid) continue;
+                byte[] v = Linux.lgetxattr(p, x);
+                sb.append(' ').append(x).append('=').append(showValue(x, v, inoPaths));
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    private static void walk(String root, String rel, TreeMap<String, Stat> all, Map<Long, String> inoPaths) throws ErrnoException {
+        String p = rel.isEmpty() ? root : root + "/" + rel;
+        Stat st = Linux.lstat(p);
+        all.put(rel, st);
+        inoPaths.putIfAbsent(st.ino(), rel.isEmpty() ? "/" : rel);
+        if (!st.isDir()) return;
+        if (rel.equals("work")) return; // W/work: scratch, cleared at every mount
+        for (var d : Linux.readdir(p)) {
+            if (d.isDotOrDotDot() || d.name().startsWith("#")) continue;
+            walk(root, rel.isEmpty() ? d.name() : rel + "/" + d.name(), all, inoPaths);
+        }
+    }
+
+    private static String content(String p) throws ErrnoException {
+        int fd = Linux.open(p, Linux.O_RDONLY, 0);
+        try {
+            byte[] b = new byte[256];
+            int n = Linux.pread(fd, b, 0, b.length, 0);
+            return new String(b, 0, Math.max(n, 0), StandardCharsets.ISO_8859_1).replace("\n", "\\n");
+        } finally {
+            Linux.closeQuietly(fd);
+        }
+    }
+
+    static String showValue(String name, byte[] v, Map<Long, String> inoPaths) {
+        if (name.endsWith(".uuid")) return "<" + v.length + " bytes>";
+        if (isBlob(v)) return showBlob(v, 0, inoPaths);
+        boolean text = true;
+        for (byte b : v) text &= b >= 0x20 && b < 0x7f;
+        return text ? "\"" + new String(v, StandardCharsets.ISO_8859_1) + "\"" : "0x" + HEX.formatHex(v);
+    }
+
+    static boolean isBlob(byte[] v) {
+        return v.length >= 21 && v[0] == 0 && (v[1] & 0xff) == 0xfb && (v[2] & 0xff) == v.length;
+    }
+
+    /** A blob at {@code off}: lower ones in hex; upper ones (flag 04) by the inode their ext4/xfs fid names. */
+    static String showBlob(byte[] v, int off, Map<Long, String> inoPaths) {
+        if ((v[off + 3] & 4) == 0) return "0x" + HEX.formatHex(v);
+        long ino = Integer.toUnsignedLong((v[off + 21] & 0xff) | (v[off + 22] & 0xff) << 8 | (v[off + 23] & 0xff) << 16
+                | (v[off + 24] & 0xff) << 24);
+        String head = HEX.formatHex(v, 0, off + 21);
+        return "upper-blob[" + head + " -> " + inoPaths.getOrDefault(ino, "ino " + ino) + "]";
+    }
+
+    /** A handle as a transcript shows it: byte-exact when lower-based, by the upper path it names otherwise. */
+    String showHandle(byte[] h) throws ErrnoException {
+        Map<Long, String> inoPaths = new HashMap<>();
+        walk(L.upper.toString(), "", new TreeMap<>(), inoPaths);
+        if (h.length > 3 + 21 && (h[3 + 3] & 4) != 0) return showBlob(h, 3, inoPaths);
+        return HEX.formatHex(h);
+    }
+
+    static String errno(ThrowingRunnable r) {
+        try {
+            r.run();
+            return "ok";
+        } catch (ErrnoException e) {
+            return Errno.name(e.errno());
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @FunctionalInterface interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    /** The new kernel log lines written by overlayfs since {@code before} lines. */
+    static List<String> dmesgSince(int before) throws IOException {
+        List<String> all = dmesg();
+        return all.subList(Math.min(before, all.size()), all.size()).stream().filter(s -> s.contains("overlayfs:")).toList();
+    }
+
+    static List<String> dmesg() throws IOException {
+        Process p = new ProcessBuilder("dmesg").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return out.lines().toList();
+    }
+
+    @Override public void close() throws IOException {
+        L.close();
+    }
+
+    // --- the two sides ----------------------------------------------------------------------------------------------
+
+    /** Linux calls on the kernel overlay's mount point. */
+    static final class KernelFs implements Fs {
+        final String mnt;
+
+        KernelFs(String mnt) {
+            this.mnt = mnt;
+        }
+
+        String p(String path) {
+            return path.isEmpty() ? mnt : mnt + "/" + path;
+        }
+
+        @Override public void append(String path, String text) throws ErrnoException {
+            int fd = Linux.open(p(path), Linux.O_WRONLY | Linux.O_APPEND | Linux.O_CREAT, 0644);
+            try {
+                byte[] b = Linux.fromUtf8(text).getBytes(StandardCharsets.ISO_8859_1);
+                Linux.pwrite(fd, b, 0, b.length, 0);
+            } finally {
+                Linux.close(fd);
+            }
+        }
+
+        @Override public String read(String path) throws ErrnoException {
+            int fd = Linux.open(p(path), Linux.O_RDONLY, 0);
+            try {
+                byte[] b = new byte[4096];
+                int n = Linux.pread(fd, b, 0, b.length, 0);
+                return new String(b, 0, n, StandardCharsets.UTF_8);
+            } finally {
+                Linux.close(fd);
+            }
+        }
+
+        @Override public void openRw(String path) throws ErrnoException {
+            Linux.close(Linux.open(p(path), Linux.O_RDWR, 0));
+        }
+
+        @Override public void mkdir(String path, int mode) throws ErrnoException { Linux.mkdir(p(path), mode); }
+        @Override public void mknod(String path, int mode, long rdev) throws ErrnoException { Linux.mknod(p(path), mode, rdev); }
+        @Override public void symlink(String target, String path) throws ErrnoException { Linux.symlink(target, p(path)); }
+        @Override public void unlink(String path) throws ErrnoException { Linux.unlink(p(path)); }
+        @Override public void rmdir(String path) throws ErrnoException { Linux.rmdir(p(path)); }
+        @Override public void rename(String from, String to) throws ErrnoException { Linux.rename(p(from), p(to), 0); }
+        @Override public void link(String from, String to) throws ErrnoException { Linux.link(p(from), p(to)); }
+        @Override public void chmod(String path, int mode) throws ErrnoException { Linux.chmod(p(path), mode); }
+
+        @Override public List<String> ls(String path) throws ErrnoException {
+            return Linux.readdir(p(path)).stream().filter(d -> !d.isDotOrDotDot()).map(d -> d.name()).toList();
+        }
+
+        @Override public Map<String, Long> dino(String path) throws ErrnoException {
+            Map<String, Long> m = new TreeMap<>();
+            for (var d : Linux.readdir(p(path))) if (!d.isDotOrDotDot()) m.put(d.name(), d.ino());
+            return m;
+        }
+
+        @Override public Stat stat(String path) throws ErrnoException { return Linux.lstat(p(path)); }
+        @Override public byte[] getxattr(String path, String name) throws ErrnoException { return Linux.lgetxattr(p(path), name); }
+        @Override public void setxattr(String path, String name, byte[] value) throws ErrnoException { Linux.lsetxattr(p(path), name, value, 0); }
+        @Override public List<String> listxattr(String path) throws ErrnoException { return Linux.llistxattr(p(path)).stream().sorted().toList(); }
+
+        @Override public byte[] handle(String path) throws ErrnoException {
+            FileHandle h = Linux.nameToHandle(p(path), 0);
+            if (h.type() != 0xf8) throw new AssertionError("kernel handle type " + h.type());
+            return h.bytes();
+        }
+
+        @Override public long decodeIno(byte[] handle) throws ErrnoException {
+            int m = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+            try {
+                int fd = Linux.openByHandle(m, new FileHandle(0xf8, handle), Linux.O_PATH);
+                try {
+                    return Linux.fstat(fd).ino();
+                } finally {
+                    Linux.close(fd);
+                }
+            } finally {
+                Linux.close(m);
+            }
+        }
+    }
+
+    /** API calls on our engine, as root. */
+    static final class EngineFs implements Fs {
+        static final Creds R = Creds.ROOT;
+        final Overlay o;
+
+        EngineFs(Overlay o) {
+            this.o = o;
+        }
+
+        Node walk(String path) throws ErrnoException {
+            Node n = o.root();
+            for (String s : path.split("/")) if (!s.isEmpty()) n = o.lookup(n, s, R);
+            return n;
+        }
+
+        Node parent(String path) throws ErrnoException {
+            int i = path.lastIndexOf('/');
+            return i < 0 ? o.root() : walk(path.substring(0, i));
+        }
+
+        static String name(String path) {
+            return path.substring(path.lastIndexOf('/') + 1);
+        }
+
+        @Override public void append(String path, String text) throws ErrnoException {
+            Node n;
+            try {
+                n = walk(path);
+            } catch (ErrnoException e) {
+                if (e.errno() != Errno.ENOENT) throw e;
+                n = o.create(parent(path), name(path), 0100644, R);
+            }
+            OpenFile f = o.open(n, Linux.O_WRONLY | Linux.O_APPEND, R);
+            try {
+                byte[] b = Linux.fromUtf8(text).getBytes(StandardCharsets.ISO_8859_1);
+                o.write(f, o.getattr(n).size(), b, 0, b.length);
+            } finally {
+                o.release(f);
+            }
+        }
+
+        @Override public String read(String path) throws ErrnoException {
+            Node n = walk(path);
+            OpenFile f = o.open(n, Linux.O_RDONLY, R);
+            try {
+                byte[] b = new byte[4096];
+                int len = o.read(f, 0, b, 0, b.length);
+                return new String(b, 0, len, StandardCharsets.UTF_8);
+            } finally {
+                o.release(f);
+            }
+        }
+
+        @Override public void openRw(String path) throws ErrnoException {
+            o.release(o.open(walk(path), Linux.O_RDWR, R));
+        }
+
+        @Override public void mkdir(String path, int mode) throws ErrnoException { o.mkdir(parent(path), name(path), mode, R); }
+        @Override public void mknod(String path, int mode, long rdev) throws ErrnoException { o.mknod(parent(path), name(path), mode, rdev, R); }
+        @Override public void symlink(String target, String path) throws ErrnoException { o.symlink(parent(path), name(path), target, R); }
+        @Override public void unlink(String path) throws ErrnoException { o.unlink(parent(path), name(path), R); }
+        @Override public void rmdir(String path) throws ErrnoException { o.rmdir(parent(path), name(path), R); }
+        @Override public void rename(String from, String to) throws ErrnoException { o.rename(parent(from), name(from), parent(to), name(to), 0, R); }
+        @Override public void link(String from, String to) throws ErrnoException { o.link(walk(from), parent(to), name(to), R); }
+        @Override public void chmod(String path, int mode) throws ErrnoException { o.setattr(walk(path), SetAttr.chmod(mode), R); }
+
+        @Override public List<String> ls(String path) throws ErrnoException {
+            return o.readdir(walk(path), 0, 100000, R).stream().map(DirEntry::name).filter(n -> !n.equals(".") && !n.equals("..")).toList();
+        }
+
+        @Override public Map<String, Long> dino(String path) throws ErrnoException {
+            Map<String, Long> m = new TreeMap<>();
+            for (DirEntry d : o.readdir(walk(path), 0, 100000, R)) if (!d.name().equals(".") && !d.name().equals("..")) m.put(d.name(), d.ino());
+            return m;
+        }
+
+        @Override public Stat stat(String path) throws ErrnoException {
+            Attr a = o.getattr(walk(path));
+            return new Stat(a.mode(), a.ino(), a.nlink(), a.uid(), a.gid(), a.size(), a.blocks(), a.blksize(),
+                    a.atimeSec(), a.atimeNsec(), a.mtimeSec(), a.mtimeNsec(), a.ctimeSec(), a.ctimeNsec(),
+                    Linux.major(a.rdev()), Linux.minor(a.rdev()), 0, 0, 0);
+        }
+
+        @Override public byte[] getxattr(String path, String name) throws ErrnoException { return o.getxattr(walk(path), name, R); }
+        @Override public void setxattr(String path, String name, byte[] value) throws ErrnoException { o.setxattr(walk(path), name, value, 0, R); }
+        @Override public List<String> listxattr(String path) throws ErrnoException { return o.listxattr(walk(path), R).stream().sorted().toList(); }
+        @Override public byte[] handle(String path) throws ErrnoException { return o.encodeHandle(walk(path)); }
+        @Override public long decodeIno(byte[] handle) throws ErrnoException { return o.getattr(o.decodeHandle(handle)).ino(); }
+    }
+}
