@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# decode-bench: JMH benchmark of Overlay.decodeHandle (issue 4). A measurement, not a test; not built by CI.
+#
+#   sudo bench/decode-bench/run.sh [JMH ARGS...]
+#   sudo bench/decode-bench/run.sh -p indexEntries=10000        # skip the 1M index (quick)
+#
+# Builds core with the reactor (package, never install), fetches the JMH jars with `mvn dependency:copy` into
+# bench/out/lib, compiles the benchmark with javac (JMH's annotation processor generates the harness), runs it and
+# prints decodes/s. The fixture (layers with a 10k and a 1M-entry W/index) lives under $OVERLAYJ_BENCH_DIR
+# (default /tmp/overlayj-bench-decode) and is removed at the end unless KEEP=1. Needs root (trusted.* xattrs).
+set -euo pipefail
+HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+OUT="$REPO/bench/out"
+JMH=1.37
+source "$REPO/scripts/env.sh"
+[ "$(id -u)" = 0 ] || { echo "decode-bench: needs root (trusted.overlay.* xattrs, open_by_handle_at)" >&2; exit 1; }
+export OVERLAYJ_BENCH_DIR=${OVERLAYJ_BENCH_DIR:-/tmp/overlayj-bench-decode}
+cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$OVERLAYJ_BENCH_DIR"; }
+trap cleanup EXIT
+
+(cd "$REPO" && mvn -q -B -pl core -am package -DskipTests)
+
+mkdir -p "$OUT/lib" "$OUT/classes"
+for a in org.openjdk.jmh:jmh-core:$JMH org.openjdk.jmh:jmh-generator-annprocess:$JMH net.sf.jopt-simple:jopt-simple:5.0.4 \
+         org.apache.commons:commons-math3:3.6.1 org.slf4j:slf4j-api:2.0.17 org.slf4j:slf4j-nop:2.0.17; do
+    IFS=: read -r g n v <<< "$a"
+    [ -f "$OUT/lib/$n-$v.jar" ] || mvn -q -B dependency:copy -Dartifact="$a" -DoutputDirectory="$OUT/lib" -Dmdep.overWriteIfNewer=false
+done
+
+CP="$REPO/core/target/classes:$REPO/native/target/classes:$(ls "$OUT"/lib/*.jar | grep -v annprocess | tr '\n' ':')"
+rm -rf "$OUT/classes" && mkdir -p "$OUT/classes"
+javac --release 25 -proc:full -d "$OUT/classes" -cp "$CP" \
+    -processorpath "$OUT/lib/jmh-generator-annprocess-$JMH.jar:$OUT/lib/jmh-core-$JMH.jar" \
+    $(find "$HERE/src" -name '*.java')
+
+java --enable-native-access=ALL-UNNAMED -cp "$OUT/classes:$CP" org.openjdk.jmh.Main DecodeBench -rf text \
+    -rff "$OUT/decode-bench.txt" "$@" | tee "$OUT/decode-bench.log"
+
+# decodes/s for every row (warm rows are ops/s already; cold rows are µs per single decode).
+echo
+echo "decode-bench: decodes/s ($(uname -r), $(nproc) cores, index=on,nfs_export=on, one thread)"
+awk '/^DecodeBench\./ {
+        split($1, b, "."); mode = b[2]
+        # columns: Benchmark (indexEntries) (kind) Mode Cnt Score [±] Error Units
+        idx = $2; kind = $3; score = $(NF-3) + 0; units = $NF
+        if (units == "ops/s") rate = score; else if (units == "us/op") rate = 1e6 / score; else rate = -1
+        printf "%-5s %-12s index=%-8s %14.0f decodes/s   (%s %s)\n", mode, kind, idx, rate, $(NF-3), units
+     }' "$OUT/decode-bench.txt"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# overlay-bench: the same workloads on the kernel overlay, fuse-overlayfs and overlayj (FUSE door), one lower tree,
+# one filesystem, one run. A measurement, not a test: it prints seconds and ratios and asserts nothing.
+#
+#   sudo bench/overlay-bench.sh [DIR]        # DIR: where to build the tree (default /tmp); needs root
+#   FILES=2000 BIG_MB=64 bench/overlay-bench.sh   # quick run
+#
+# Env: FILES (small lower files, default 20000), BIG_MB (big lower file, default 512), CREATES (default 2000),
+#      IMPLS (default "kernel fuse-overlayfs overlayj"), TIMEOUT (seconds per workload, default 300),
+#      KEEP=1 keeps the tree afterwards. Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+set -uo pipefail
+
+FILES=${FILES:-20000}
+BIG_MB=${BIG_MB:-512}
+CREATES=${CREATES:-2000}
+IMPLS=${IMPLS:-"kernel fuse-overlayfs overlayj"}
+TIMEOUT=${TIMEOUT:-300}
+REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+BASE=$(readlink -f "${1:-/tmp}")
+ROOT="$BASE/overlayj-bench.$$"
+L="$ROOT/lower" M="$ROOT/mnt"
+
+[ "$(id -u)" = 0 ] || { echo "overlay-bench: needs root (mount, drop_caches)" >&2; exit 1; }
+
+# --- cleanup: every mount we made, even on failure or ^C -----------------------------------------------------------
+cleanup() {
+    local i
+    for i in 1 2 3; do
+        mountpoint -q "$M" 2>/dev/null || break
+        umount "$M" 2>/dev/null || fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
+        sleep 0.2
+    done
+    if mountpoint -q "$M" 2>/dev/null; then echo "overlay-bench: could not unmount $M" >&2; return; fi
+    if [ "${KEEP:-0}" = 1 ]; then echo "overlay-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# --- the lower tree: FILES small files, 100 per leaf dir, 10 leaves per top dir; one BIG_MB file -------------------
+mkdir -p "$L" "$M"
+echo "overlay-bench: building $FILES files + ${BIG_MB} MiB under $ROOT ..." >&2
+t0=$(now)
+bash -c '
+    L=$1 FILES=$2
+    line="lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore"
+    n=0 d=0
+    while [ $n -lt "$FILES" ]; do
+        dir=$(printf "%s/d%03d/s%d" "$L" $((d / 10)) $((d % 10)))
+        mkdir -p "$dir"
+        for ((i = 0; i < 100 && n < FILES; i++, n++)); do printf "%s %d\n" "$line" $n > "$dir/f$i"; done
+        d=$((d + 1))
+    done' _ "$L" "$FILES"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
+sync
+ENTRIES=$(find "$L" | wc -l)
+echo "overlay-bench: tree built in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s" >&2
+
+# --- one workload: prints its seconds, or "fail" -------------------------------------------------------------------
+run() { # run NAME CMD...
+    local t0 t1 rc
+    t0=$(now)
+    timeout "$TIMEOUT" "${@:2}" > "$ROOT/out.$1" 2>&1
+    rc=$?
+    t1=$(now)
+    if [ $rc -ne 0 ]; then
+        echo "overlay-bench: $IMPL/$1 failed (rc $rc): $(tail -c 300 "$ROOT/out.$1")" >&2
+        echo fail
+    else
+        awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'
+    fi
+}
+
+walk() { find "$1" -printf '%i %s %m %n\n' > /dev/null; }
+creates() { local i; for ((i = 0; i < $2; i++)); do echo "new file $i" > "$1/new$i" || return 1; done; }
+copyup() { printf x >> "$1/big" && sync; }
+readbig() { dd if="$1/big" of=/dev/null bs=1M status=none; }
+export -f walk creates copyup readbig
+
+WORKLOADS=(cold_walk warm_walk creates copy_up read_cold read_warm)
+declare -A LABEL=(
+    [cold_walk]="stat walk, cold ($ENTRIES entries)"
+    [warm_walk]="stat walk, warm"
+    [creates]="$CREATES small file creates"
+    [copy_up]="copy-up ${BIG_MB} MiB (append 1 B + sync)"
+    [read_cold]="read ${BIG_MB} MiB, cold cache"
+    [read_warm]="read ${BIG_MB} MiB, warm cache"
+)
+declare -A T
+
+mount_impl() { # mount_impl IMPL UPPER WORK
+    local opts="lowerdir=$L,upperdir=$2,workdir=$3"
+    case $1 in
+        kernel) mount -t overlay overlay -o "$opts" "$M" ;;
+        fuse-overlayfs) fuse-overlayfs -o "$opts" "$M" ;;
+        overlayj) OVERLAYJ_LOG_DIR="$ROOT" "$REPO/bin/overlayj" -o "$opts" "$M" ;;
+    esac
+}
+
+for IMPL in $IMPLS; do
+    U="$ROOT/upper-$IMPL" W="$ROOT/work-$IMPL"
+    rm -rf "$U" "$W"; mkdir -p "$U" "$W"
+    echo "overlay-bench: $IMPL ..." >&2
+    if ! mount_impl "$IMPL" "$U" "$W" > "$ROOT/mount.$IMPL" 2>&1 || ! mountpoint -q "$M"; then
+        echo "overlay-bench: $IMPL: MOUNT FAILED: $(tail -c 500 "$ROOT/mount.$IMPL")" >&2
+        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]="no-mount"; done
+        continue
+    fi
+    # Cold: fresh mount (no daemon caches) and no kernel caches (dentries, inodes, pages of the lower fs).
+    drop_caches
+    T[$IMPL,cold_walk]=$(run cold_walk bash -c 'walk "$0"' "$M")
+    T[$IMPL,warm_walk]=$(run warm_walk bash -c 'walk "$0"' "$M")
+    T[$IMPL,creates]=$(run creates bash -c 'creates "$0" "$1"' "$M/d000/s0" "$CREATES")
+    drop_caches
+    T[$IMPL,copy_up]=$(run copy_up bash -c 'copyup "$0"' "$M")
+    drop_caches
+    T[$IMPL,read_cold]=$(run read_cold bash -c 'readbig "$0"' "$M")
+    T[$IMPL,read_warm]=$(run read_warm bash -c 'readbig "$0"' "$M")
+    # Sanity: the copy-up really landed in the upper layer with the extra byte.
+    want=$((BIG_MB * 1024 * 1024 + 1))
+    got=$(stat -c %s "$U/big" 2>/dev/null || echo missing)
+    [ "$got" = "$want" ] || echo "overlay-bench: $IMPL: upper/big has size $got, expected $want" >&2
+    umount "$M" || { sleep 1; umount "$M"; } || echo "overlay-bench: $IMPL: umount failed" >&2
+    for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
+    rm -rf "$U" "$W"
+done
+
+# --- the table -----------------------------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
+echo
+echo "overlay-bench: $(uname -r), $(nproc) cores, tree on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
+     "FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs'); overlayj: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
+printf '\n%-40s %10s %15s %10s %12s %12s\n' "seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
+for w in "${WORKLOADS[@]}"; do
+    k=${T[kernel,$w]:--} f=${T[fuse-overlayfs,$w]:--} o=${T[overlayj,$w]:--}
+    printf '%-40s %10s %15s %10s %12s %12s\n' "${LABEL[$w]}" "$k" "$f" "$o" "$(ratio "$o" "$f")" "$(ratio "$o" "$k")"
+done
