@@ -156,7 +156,7 @@ class ChecklistCopyUpTest {
     @Test void item12_uncoveredLowerAliasShowsCopiedUpDataMetadataAndIno() throws Exception {
         try (ChecklistTwin t = new ChecklistTwin(1, "echo h > l1/a && ln l1/a l1/b && chmod 644 l1/a")) {
             long lowerIno = Linux.lstat(t.L.lowers.getFirst() + "/a").ino();
-            var k = t.compare("index=on", (fs, out) -> {
+            var k = t.compare("index=on", (ChecklistTwin.Scenario) (fs, out) -> {
                 fs.append("a", "x\n");
                 fs.chmod("a", 0600);
                 Stat a = fs.stat("a"), b = fs.stat("b");

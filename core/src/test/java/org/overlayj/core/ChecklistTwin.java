@@ -147,6 +147,11 @@ final class ChecklistTwin implements AutoCloseable {
         return k;
     }
 
+    /** One scenario (a lambda cannot go through the varargs form). */
+    Run compare(String kernelOpts, Scenario scenario) throws Exception {
+        return compare(kernelOpts, new Object[] {scenario});
+    }
+
     /** Every message of ours appears among the kernel's new overlayfs log lines. */
     static void assertSameMessages(Run k, Run e) {
         for (String m : e.messages())

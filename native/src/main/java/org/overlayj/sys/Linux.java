@@ -1230,14 +1230,15 @@ public final class Linux {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(17);
             v.set(JAVA_BYTE, 0, (byte) 16);
+            Scratch s = scratch();
             int rc;
             try {
-                rc = (int) IOCTL_PTR.invokeExact(ERRNO_SEG.get(), fd, FS_IOC_GETFSUUID, v);
+                rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_GETFSUUID, v);
             } catch (Throwable t) {
-                throw new IllegalStateException(t);
+                throw bug(t);
             }
-            if (rc < 0 && errno() == 25 /* ENOTTY */) return null;
-            check(rc, "ioctl(FS_IOC_GETFSUUID)", "fd " + fd);
+            if (rc < 0 && s.errno() == 25 /* ENOTTY */) return null;
+            check(s, rc, "ioctl(FS_IOC_GETFSUUID)", "fd " + fd);
             int len = v.get(JAVA_BYTE, 0) & 0xff;
             byte[] out = new byte[16];
             MemorySegment.copy(v, JAVA_BYTE, 1, out, 0, Math.min(len, 16));
