@@ -117,36 +117,68 @@ class ExportTest {
         return new String(b, 0, len);
     }
 
-    /** Random and mutated handles: only objects of this overlay, or ESTALE; nothing else escapes. */
+    /**
+     * Random and mutated handles (bit flips, truncations, random bytes, random fids, handles of another filesystem,
+     * a valid fid of a file outside the layers): each is ESTALE or an object of this overlay; nothing else escapes.
+     */
     @Test void fuzzedHandlesAreStaleOrValid() throws Exception {
         try (Layers L = new Layers(1)) {
             build(L);
             Files.writeString(L.root.resolve("outside"), "secret");
+            java.nio.file.Path shm = Files.createTempFile(java.nio.file.Path.of("/dev/shm"), "overlayj-fuzz", "");
             try (Overlay o = Overlay.mount(nfs(L))) {
                 List<byte[]> valid = new ArrayList<>();
                 for (String p : PATHS.subList(0, 8)) valid.add(o.encodeHandle(walk(o, p)));
-                FileHandle out = Linux.nameToHandle(L.root.resolve("outside").toString(), 0);
-                byte[] outside = valid.get(1).clone();
-                System.arraycopy(out.bytes(), 0, outside, 3 + 21, out.bytes().length);
+                // Every inode the overlay shows: a resolved handle must be one of them.
+                java.util.Set<Long> inos = new java.util.HashSet<>();
+                collect(o, o.root(), inos);
+                byte[] outside = withFid(valid.get(1), Linux.nameToHandle(L.root.resolve("outside").toString(), 0));
+                byte[] otherFs = withFid(valid.get(1), Linux.nameToHandle(shm.toString(), 0));
                 valid.add(outside);
+                valid.add(otherFs);
                 Random rnd = new Random(Long.getLong("overlayj.fuzzSeed", 42));
-                int n = Integer.getInteger("overlayj.fuzz", 20000), ok = 0, stale = 0;
+                int n = Integer.getInteger("overlayj.fuzz", 100_000), ok = 0, stale = 0;
                 for (int i = 0; i < n; i++) {
                     byte[] h = mutate(rnd, valid.get(rnd.nextInt(valid.size())));
                     try {
                         Node node = o.decodeHandle(h);
                         assertNotNull(node);
-                        o.getattr(node); // it must be a live object of this overlay
+                        Attr a = o.getattr(node); // it must be a live object of this overlay
+                        assertTrue(inos.contains(a.ino()), "case " + i + " resolved to ino " + a.ino()
+                                + " which the overlay does not show: " + HEX.formatHex(h));
                         ok++;
                     } catch (ErrnoException e) {
                         assertEquals(Errno.ESTALE, e.errno(), "seed case " + i + ": " + HEX.formatHex(h) + " " + e);
                         stale++;
                     }
                 }
-                ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(outside));
-                assertEquals(Errno.ESTALE, e.errno(), "a file outside the layers must not resolve");
+                for (byte[] bad : List.of(outside, otherFs)) {
+                    ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(bad));
+                    assertEquals(Errno.ESTALE, e.errno(), "a file outside the layers must not resolve");
+                }
                 System.out.println("fuzz: " + n + " handles, " + ok + " resolved, " + stale + " ESTALE");
+            } finally {
+                Files.deleteIfExists(shm);
             }
+        }
+    }
+
+    /** A lower-based handle of this overlay with its fid (and fid type) replaced by another inode's. */
+    static byte[] withFid(byte[] template, FileHandle fh) {
+        byte[] b = java.util.Arrays.copyOf(template, 3 + 21 + fh.bytes().length);
+        b[3 + 2] = (byte) (21 + fh.bytes().length); // blob length
+        b[3 + 4] = (byte) fh.type();
+        System.arraycopy(fh.bytes(), 0, b, 3 + 21, fh.bytes().length);
+        return b;
+    }
+
+    static void collect(Overlay o, Node dir, java.util.Set<Long> inos) throws ErrnoException {
+        inos.add(o.getattr(dir).ino());
+        for (DirEntry e : o.readdir(dir, 0, Integer.MAX_VALUE, R)) {
+            if (e.name().equals(".") || e.name().equals("..")) continue;
+            Node c = o.lookup(dir, e.name(), R);
+            inos.add(o.getattr(c).ino());
+            if (o.getattr(c).isDir()) collect(o, c, inos);
         }
     }
 
