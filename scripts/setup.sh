@@ -20,8 +20,10 @@ source "$ROOT/scripts/env.sh"
 echo "overlayj setup: JAVA_HOME=$JAVA_HOME"
 
 if [ "${OVERLAYJ_SKIP_BUILD:-}" != 1 ]; then
-  mvn -q -B install -DskipTests 2>&1 | grep -v '^WARNING' || true
-  test -f cli/target/overlayj-cli-0.1.0-SNAPSHOT.jar || { echo "overlayj setup: build failed" >&2; exit 1; }
+  set +o pipefail
+  mvn -q -B install -DskipTests 2>&1 | grep -v '^WARNING'
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "overlayj setup: build failed" >&2; exit 1; }
+  set -o pipefail
 fi
 
 # The launcher on PATH, and as the mount.fuse helper for `mount -t fuse.overlayj`.

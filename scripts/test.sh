@@ -4,9 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OVERLAYJ_SKIP_BUILD=1 ./scripts/setup.sh
 source scripts/env.sh
-status=0
-mvn -B install "$@" 2>&1 | grep -v '^WARNING' || true
+# Maven's own exit status is the verdict (not the filter's): pipefail off so PIPESTATUS is the pipeline's.
+set +e +o pipefail
+mvn -B install "$@" 2>&1 | grep -v '^WARNING'
 status=${PIPESTATUS[0]}
+set -e
 # Whatever a crashed test left behind: our FUSE mounts and kernel overlays under the test tmp root.
 awk '$3 ~ /^fuse\.overlayj/ || ($3 == "overlay" && $2 ~ /overlayj-test/) {print $2}' /proc/mounts | while read -r m; do
   umount -l "$m" 2>/dev/null || true

@@ -7,16 +7,22 @@ import java.util.List;
 
 /**
  * The generic (non-overlay) options of a mount, turned into how the FUSE door mounts: mount(2) flags, fsname,
- * subtype, allow_other, threads, debug. Options that only matter to fuse-overlayfs or libfuse (uidmapping,
- * squash_to_*, fast_ino, plugins, kernel_cache, timeouts, …) are accepted and ignored, so that fstab lines and
- * scripts written for fuse-overlayfs keep working; they are listed in {@link #ignored}.
+ * subtype, allow_other, threads, debug. Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins,
+ * kernel_cache, timeouts, …) are accepted and ignored, so that fstab lines and scripts written for fuse-overlayfs
+ * keep working; they are listed in {@link #ignored}. Options that would change what users see (id mappings,
+ * squashing) are refused by name: silently ignoring them would show wrong owners.
  */
 record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
     static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
             MS_DIRSYNC = 128, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_RELATIME = 1 << 21,
             MS_STRICTATIME = 1 << 24, MS_LAZYTIME = 1 << 25;
 
-    static DoorOptions of(List<String> generic, String source, int threads, boolean root) {
+    /** fuse-overlayfs options whose meaning we do not implement, and which must not be ignored. */
+    static final java.util.Set<String> REFUSED = java.util.Set.of("uidmapping", "gidmapping", "squash_to_root",
+            "squash_to_uid", "squash_to_gid", "static_nlink", "xattr_permissions");
+
+    static DoorOptions of(List<String> generic, String source, int threads, boolean root)
+            throws org.overlayj.sys.ErrnoException {
         String fsname = source != null ? source : "overlayj";
         String subtype = "overlayj";
         boolean allowOther = root;
@@ -54,7 +60,11 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
                 case "debug" -> debug = true;
                 // always on: the kernel checks mode bits like for a kernel overlay
                 case "default_permissions", "defaults" -> { }
-                default -> ignored.add(opt);
+                default -> {
+                    if (REFUSED.contains(key)) throw new org.overlayj.sys.ErrnoException(org.overlayj.sys.Errno.EINVAL,
+                            "option \"" + key + "\" (fuse-overlayfs) is not supported by overlayj");
+                    ignored.add(opt);
+                }
             }
         }
         return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads), debug,

@@ -39,7 +39,7 @@ public final class MountCommand implements Callable<Integer> {
             "Comma-separated options; may repeat. Overlay: lowerdir=,upperdir=,workdir=,index=,redirect_dir=,",
             "nfs_export=,xino=,uuid=,metacopy=,userxattr,volatile (kernel syntax and rules).",
             "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug.",
-            "fuse-overlayfs options (uidmapping=,squash_to_root,fast_ino=,…) are accepted and ignored."})
+            "fuse-overlayfs tuning options (fast_ino=,plugins=,…) are accepted and ignored;", "uidmapping=, gidmapping=, squash_to_* are refused (not supported)."})
     List<String> options = new ArrayList<>();
 
     @Option(names = "-f", description = "Stay in the foreground.")
