@@ -107,7 +107,7 @@ class MountCommandTest {
     }
 
     @Test void backgroundMountServesUntilUmount() throws Exception {
-        Process p = overlayj("-o", opts(), "-o", "fsname=testovl,noatime,squash_to_root", mnt.toString());
+        Process p = overlayj("-o", opts(), "-o", "fsname=testovl,noatime,fast_ino=1", mnt.toString());
         String out = output(p);
         assertEquals(0, p.exitValue(), out);
         String line = mountLine();
@@ -150,6 +150,13 @@ class MountCommandTest {
         assertTrue(out2.contains("ENOENT") && out2.contains("nonexistent"), out2);
         assertFalse(isMounted());
         assertTrue(serverPid().isEmpty(), "no server left behind");
+
+        // fuse-overlayfs options that change what users see are refused by name, never silently ignored
+        Process r = overlayj("-o", opts() + ",squash_to_root", mnt.toString());
+        String out3 = output(r);
+        assertNotEquals(0, r.exitValue());
+        assertTrue(out3.contains("squash_to_root") && out3.contains("not supported"), out3);
+        assertFalse(isMounted());
     }
 
     @Test void foregroundServerUnmountsOnSigterm() throws Exception {
