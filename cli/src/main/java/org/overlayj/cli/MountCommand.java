@@ -2,6 +2,7 @@ package org.overlayj.cli;
 
 import ch.qos.logback.classic.Level;
 import org.overlayj.core.Overlay;
+import org.overlayj.core.config.MountOptions;
 import org.overlayj.fuse.FuseServer;
 import org.overlayj.fuse.adapter.OverlayFileSystem;
 import org.overlayj.sys.Errno;
@@ -85,9 +86,8 @@ public final class MountCommand implements Callable<Integer> {
         return String.join(",", options);
     }
 
-    static TemporaryMountOptions.Parsed parseOptions(String joined) throws ErrnoException {
-        // TEMPORARY: switch to org.overlayj.core.config.MountOptions.parse(joined) once it is on main.
-        return TemporaryMountOptions.parse(joined);
+    static MountOptions.Parsed parseOptions(String joined) throws ErrnoException {
+        return MountOptions.parse(joined);
     }
 
     private int serve(String source, String mountpoint) {
@@ -101,7 +101,7 @@ public final class MountCommand implements Callable<Integer> {
         Overlay overlay = null;
         FuseServer server;
         try {
-            TemporaryMountOptions.Parsed parsed = parseOptions(opts);
+            MountOptions.Parsed parsed = parseOptions(opts);
             parsed.warnings().forEach(w -> log.warn("{}", w));
             DoorOptions door = DoorOptions.of(parsed.generic(), source == null ? null : Linux.fromUtf8(source),
                     singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
