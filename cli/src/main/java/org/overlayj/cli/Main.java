@@ -15,7 +15,7 @@ public final class Main {
     /** The subcommands, one line each. */
     static List<Object> subcommands() {
         return List.of(
-                // new ServeCommand(),
+                new ServeCommand()
                 // new FsckCommand(),
                 // new IndexCommand(),
                 // new HandleCommand(),
