@@ -168,6 +168,7 @@ public final class IndexReport {
         }
         List<String> ups = new ArrayList<>();
         for (String p : layers.pathsOf(layers.upper(), st.ino())) ups.add(LayerSet.show(layers.upper(), p));
+        ups.sort(null);
         Integer off = nlinkOffset(layers.getX(path, OverlayXattr.NLINK));
         Integer union = off == null ? null : st.nlink() + off;
         byte[] originX = layers.getX(path, OverlayXattr.ORIGIN);
