@@ -93,8 +93,11 @@ class IndexCommandTest {
         assertEquals(before, names(idx), "verify changes nothing");
 
         // the kernel does exactly that at mount
+        String log = ToolLayers.dmesgMark();
         L.kernelMount(ToolLayers.FEATURES);
         L.kernelUmount();
+        assertTrue(ToolLayers.dmesgSince(log, List.of(single)).stream().anyMatch(l -> l.contains("orphan index")),
+                "the kernel logged the orphan it found");
         assertNull(Linux.lstatOrNull(idx.resolve(de).toString()));
         assertNull(Linux.lstatOrNull(idx.resolve(a).toString()));
         assertNull(Linux.lstatOrNull(idx.resolve("#junk").toString()));

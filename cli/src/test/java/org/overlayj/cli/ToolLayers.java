@@ -89,11 +89,18 @@ final class ToolLayers implements AutoCloseable {
         return new Run(code, out.toString(), err.toString());
     }
 
-    /** The new kernel log lines since {@code since} lines, that mention one of {@code keys}. */
-    static List<String> dmesgSince(int since, List<String> keys) throws IOException {
+    /** A mark in the kernel log: its last line now (the ring buffer rotates, so line counts do not work). */
+    static String dmesgMark() throws IOException {
         List<String> all = dmesg();
+        return all.isEmpty() ? "" : all.getLast();
+    }
+
+    /** The kernel log lines after {@code mark} that mention one of {@code keys}. */
+    static List<String> dmesgSince(String mark, List<String> keys) throws IOException {
+        List<String> all = dmesg();
+        int from = all.lastIndexOf(mark) + 1;
         List<String> out = new ArrayList<>();
-        for (String l : all.subList(Math.min(since, all.size()), all.size())) {
+        for (String l : all.subList(from, all.size())) {
             for (String k : keys) if (l.contains(k)) {
                 out.add(l);
                 break;
