@@ -18,16 +18,21 @@ import java.util.concurrent.Callable;
 /** {@code overlayj fsck}: offline consistency check of layers in the kernel's overlayfs format. */
 @Command(name = "fsck", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
-                "Checks unmounted layers in the kernel's overlayfs format, walking the tree as lookup resolves it:",
-                "whiteouts (aufs-style .wh. files, 'whiteout' xattrs on non-empty files, whiteouts in unmerged",
-                "dirs), 'opaque' / 'redirect' / 'origin' / 'impure' / 'nlink' / 'uuid' xattrs that are malformed",
-                "or point nowhere, NS nlink that disagrees with the links the overlay shows, index entries",
-                "(as 'overlayj index verify'), lower aliases whose index entry gives EIO, leftovers in",
-                "WORKDIR/work. Prints one line per finding: CODE: WHERE: WHAT.",
-                "--repair makes only the repairs the kernel itself makes at a read-write mount: it removes",
-                "WORKDIR/work leftovers (two levels deep; never work/incompat) and '#' temporaries in",
-                "WORKDIR/index, removes stale index entries, and turns orphan index entries into whiteouts",
-                "(nfs_export=on) or removes them (index=on only). Everything else is reported, never changed."},
+                "Offline check of overlay layers in the kernel's format; --repair makes the kernel's own repairs.",
+                "",
+                "Walks the tree as lookup resolves it and reports: whiteouts the kernel does not honor (aufs-style "
+                        + ".wh. files, 'whiteout' xattrs on non-empty files, 0/0 devices in unmerged directories); "
+                        + "'opaque', 'redirect', 'origin', 'impure', 'nlink' and 'uuid' xattrs that are malformed or "
+                        + "point nowhere; 'nlink' counts that disagree with the links the overlay shows; index "
+                        + "entries a mount would remove, turn into whiteouts or refuse (as 'overlayj index verify'); "
+                        + "lower aliases whose index entry makes lookup fail with EIO; leftovers in WORKDIR/work and "
+                        + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT.",
+                "",
+                "--repair makes only the repairs the kernel itself makes at a read-write mount: it removes "
+                        + "WORKDIR/work leftovers (two levels deep, never work/incompat) and '#' temporaries in "
+                        + "WORKDIR/index, removes stale index entries, and turns orphan index entries into whiteouts "
+                        + "(nfs_export=on) or removes them (index=on only). Everything else is reported, never "
+                        + "changed. It refuses (EBUSY) while the upper or work dir is in use by a mount."},
         footer = {"", "Exit status: 0 clean; 1 findings (also when --repair fixed them all); 2 error.",
                 "", "Example:", "  overlayj fsck -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=on --repair"})
 public final class FsckCommand implements Callable<Integer> {

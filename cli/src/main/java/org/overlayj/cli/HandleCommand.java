@@ -22,15 +22,22 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "handle", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
-                "Prints the overlay file handle (hex of the type 0xf8 handle bytes, as name_to_handle_at on a kernel",
-                "index=on,nfs_export=on mount gives) of PATH, a path inside the overlay relative to its root;",
-                "or, with --decode, what a handle resolves to: overlay path (or \"disconnected\"), the layer that",
-                "holds the object (upper / lower N), whether the handle names an upper or a lower inode, its type",
-                "and st_ino. The layers must not be mounted: opening them claims the upper and work dirs."},
+                "Prints the NFS file handle of a path in the overlay, or what a handle resolves to.",
+                "",
+                "With PATH (inside the overlay, relative to its root): the hex of the handle bytes, exactly what "
+                        + "name_to_handle_at gives (type 0xf8) on a kernel mount of the same layers with "
+                        + "index=on,nfs_export=on.",
+                "",
+                "With --decode HEX: path: the overlay path (or \"disconnected\"); layer: where the object is now "
+                        + "(upper, or lower N); handle: whether the handle names an upper or a lower inode; type; "
+                        + "ino: the st_ino the overlay shows. A handle of a deleted object prints ESTALE.",
+                "",
+                "The layers are opened as a mount would open them (same checks and mount-time cleanup) and closed "
+                        + "before it exits; they must not be mounted meanwhile."},
         footer = {"", "Exit status: 0 done; 1 the handle is stale (ESTALE); 2 error (options, layers, no such path).",
                 "", "Examples:",
-                "  overlayj handle -o lowerdir=/l,upperdir=/u,workdir=/w,index=on,nfs_export=on dir/file",
-                "  overlayj handle -o lowerdir=/l,upperdir=/u,workdir=/w,index=on,nfs_export=on --decode 000000fb1d..."})
+                "  overlayj handle -o lowerdir=/l,upperdir=/u,workdir=/w,nfs_export=on dir/file",
+                "  overlayj handle -o lowerdir=/l,upperdir=/u,workdir=/w,nfs_export=on --decode 00000000fb1d00..."})
 public final class HandleCommand implements Callable<Integer> {
     @Mixin LayerOptions layers;
 

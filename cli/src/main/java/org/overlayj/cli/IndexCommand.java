@@ -18,14 +18,18 @@ import java.util.concurrent.Callable;
 /** {@code overlayj index}: the inodes index (W/index) read offline; changes nothing. */
 @Command(name = "index", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
-                "Reads the inodes index (WORKDIR/index) of layers in the kernel's format, offline; changes nothing.",
-                "list   (default) one line per entry: name, kind (hard-link / dir / whiteout / orphan / temp / bad),",
-                "       nlink, union nlink from the 'nlink' xattr, upper path(s), origin lower path.",
-                "verify what the kernel's index check at the next read-write index=on mount would do: remove",
-                "       temporaries and stale entries, turn orphans into whiteouts (nfs_export) or remove them,",
-                "       or refuse the mount. One line per entry it would change."},
-        footer = {"", "Exit status: 0 clean (list: always); 1 verify found entries a mount would change or refuse;",
-                "2 error.", "", "Example:", "  overlayj index -o lowerdir=/l,upperdir=/u,workdir=/w,index=on verify"})
+                "Lists or verifies the inodes index (WORKDIR/index) offline; changes nothing.",
+                "",
+                "list (the default): one line per entry: NAME KIND nlink=N [union=U] upper=PATHS origin=PATH, "
+                        + "where KIND is hard-link, dir, whiteout, orphan, temp or bad, union is the count the "
+                        + "'nlink' xattr gives, upper the upper aliases (or the directory 'upper' names) and origin "
+                        + "where the lower object the name encodes is (\"-\" when gone).",
+                "",
+                "verify: what the kernel's index check at the next read-write index=on mount would do: remove "
+                        + "temporaries and stale entries, turn orphans into whiteouts (nfs_export) or remove them, "
+                        + "or refuse the mount. One line per entry it would change: NAME: KIND: WHY: ACTION."},
+        footer = {"", "Exit status: 0 clean (list: always 0); 1 verify found entries a mount would change or refuse; "
+                + "2 error.", "", "Example:", "  overlayj index -o lowerdir=/l,upperdir=/u,workdir=/w,index=on verify"})
 public final class IndexCommand implements Callable<Integer> {
     @Mixin LayerOptions layers;
 

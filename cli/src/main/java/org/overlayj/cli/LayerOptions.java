@@ -11,9 +11,9 @@ import java.util.List;
 
 /** The {@code -o OPTS} of the tools: the same overlay options as the mount (kernel syntax), naming the layers. */
 final class LayerOptions {
-    @Option(names = "-o", paramLabel = "OPTS", required = true, description = {
-            "Overlay options as for the mount: lowerdir=,upperdir=,workdir=[,index=,nfs_export=,uuid=,...];",
-            "may repeat. Generic mount options are accepted and ignored."})
+    @Option(names = "-o", paramLabel = "OPTS", required = true, description = "Overlay options as for the mount "
+            + "(lowerdir=,upperdir=,workdir=,index=,nfs_export=,uuid=,...; kernel syntax); may repeat. Generic mount "
+            + "options are accepted and ignored.")
     List<String> options = new ArrayList<>();
 
     OverlayOptions parse() throws ErrnoException {
