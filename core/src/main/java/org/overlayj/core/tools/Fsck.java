@@ -185,7 +185,7 @@ public final class Fsck {
                 visibleDir = true;
                 upperChild = p;
                 visible = st;
-                opaque = isOpaque(p, false);
+                opaque = isOpaque(p);
                 byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
                 if (redirect != null && validRedirect(redirect)) {
                     if (!layers.options().redirectFollow()) {
@@ -216,17 +216,16 @@ public final class Fsck {
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) continue;
-                if (!redirected || visible == null) checkCommon(l, p, st);
+                checkCommon(l, p, st);
                 if (st.isWhiteout() || isXwhiteout(p, st)) break;
                 if (!st.isDir()) {
                     if (visible == null) countLowerAlias(l, p, st);
                     break;
                 }
-                if (visible != null && !visibleDir) break;
                 visibleDir = true;
                 if (visible == null) visible = st;
                 childLowers.add(new LowerDir(l, p));
-                if (isOpaque(p, true)) break;
+                if (isOpaque(p)) break;
                 byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
                 if (redirect != null && validRedirect(redirect) && layers.options().redirectFollow()) {
                     String v = new String(redirect, StandardCharsets.ISO_8859_1);
@@ -251,8 +250,8 @@ public final class Fsck {
         return st.isReg() && st.size() == 0 && layers.getX(p, OverlayXattr.WHITEOUT) != null;
     }
 
-    /** {@code NS opaque} = "y" (or "x" in a lower layer, which only marks xwhiteouts) — exactly one byte. */
-    private boolean isOpaque(String p, boolean lower) throws ErrnoException {
+    /** {@code NS opaque} = "y", exactly one byte ("x" only marks a lower dir that holds xwhiteouts). */
+    private boolean isOpaque(String p) throws ErrnoException {
         byte[] v = layers.getX(p, OverlayXattr.OPAQUE);
         return v != null && v.length == 1 && v[0] == 'y';
     }
