@@ -59,6 +59,24 @@ final class Export {
         return fs.blobOf(up, fs.upperLayer);
     }
 
+    /**
+     * §6.3: a lower directory's handle must lead back to it after a restart, when no cache knows it. Decode
+     * reaches a lower directory by walking its lower path down the overlay from the deepest indexed ancestor; a
+     * redirect in a higher lower layer, or a renamed ancestor that is not indexed, breaks that walk. Such a
+     * directory is copied up (and so indexed, with its ancestors) before its handle is handed out, as the kernel
+     * does; decode then finds it through its directory index entry. The check runs once per node.
+     */
+    boolean needsConnect(Node n) throws ErrnoException {
+        if (!n.isDir() || n.upper || n.connectable || n.parent == null || !n.hasLower()) return false;
+        if (fs.upperRoot == null || fs.layers.readOnly() || !fs.index.on() || !fs.opts.nfsExport()) return false;
+        Node.Lower lo = n.topLower();
+        if (connectLowerDir(lo.layer(), lo.path(), n.ino) == n) {
+            n.connectable = true;
+            return false;
+        }
+        return true;
+    }
+
     private boolean dirIndexed(byte[] origin) throws ErrnoException {
         if (!fs.index.on()) return false;
         Stat st = Linux.lstatOrNull(fs.index.path(origin));

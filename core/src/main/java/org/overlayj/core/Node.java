@@ -32,6 +32,8 @@ public final class Node {
     int lowerNlink;
     /** The fh blob a decoded handle gave this node (disconnected nodes answer encode with it). */
     org.overlayj.core.fh.Fh handle;
+    /** A lower directory whose lower handle was checked to lead back to it (format doc §6.3). */
+    boolean connectable;
     /** Lower inodes, top-down: one for a non-directory, the merged stack for a directory. */
     List<Lower> lowers;
     /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */

@@ -365,9 +365,17 @@ public final class Overlay implements AutoCloseable {
     public byte[] encodeHandle(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            return export.encode(n);
+            if (!export.needsConnect(n)) return export.encode(n);
         } finally {
             l.unlock();
+        }
+        // A lower directory its handle could not lead back to: copy it up (indexed) first, as the kernel does.
+        Lock w = write();
+        try {
+            copyUp.copyUp(n);
+            return export.encode(n);
+        } finally {
+            w.unlock();
         }
     }
 

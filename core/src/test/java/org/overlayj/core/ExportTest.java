@@ -109,6 +109,50 @@ class ExportTest {
         }
     }
 
+    /**
+     * §6.3: a lower directory reached through a redirect in a higher lower layer cannot be found again from its
+     * lower handle by walking names, so it is copied up (indexed) when its handle is taken — as the kernel does. Same
+     * handle bytes and same upper/index entries as the kernel, and the handle resolves after a remount.
+     */
+    @Test void lowerDirBelowALowerRedirectIsConnectedAtEncode() throws Exception {
+        try (Layers L = new Layers(2)) {
+            Layers.sh("cd " + L.root + " && mkdir -p l2/old/sub && echo f > l2/old/sub/f && mkdir l1/new"
+                    + " && setfattr -n trusted.overlay.redirect -v /old l1/new && mknod l1/old c 0 0");
+            String kernelHandle, kernelDisk;
+            L.kernelMount("index=on,nfs_export=on");
+            try {
+                FileHandle h = Linux.nameToHandle(L.mnt + "/new/sub", 0);
+                kernelHandle = HEX.formatHex(h.bytes());
+            } finally {
+                L.kernelUmount();
+            }
+            kernelDisk = entries(L);
+            Layers.sh("rm -rf " + L.upper + "/* " + L.work + " && mkdir " + L.work);
+            OverlayOptions opts = new OverlayOptions(L.lowers.stream().map(java.nio.file.Path::toString).toList(),
+                    L.upper.toString(), L.work.toString(), OverlayOptions.RedirectDir.FOLLOW, true, true,
+                    OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, false, false, false, List.of());
+            byte[] ours;
+            try (Overlay o = Overlay.mount(opts)) {
+                ours = o.encodeHandle(walk(o, "new/sub"));
+            }
+            assertEquals(kernelHandle, HEX.formatHex(ours), "handle bytes");
+            assertEquals(kernelDisk, entries(L), "upper and index entries after the encode");
+            try (Overlay o = Overlay.mount(opts)) {
+                assertSame(walk(o, "new/sub"), o.decodeHandle(ours), "resolves after a remount");
+            }
+        }
+    }
+
+    /** The upper and index trees: names, types and overlay xattr names (values hold per-run inode numbers). */
+    static String entries(Layers L) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", "cd " + L.root + " && find upper work/index -printf '%p %y\\n' | sort"
+                + " && getfattr -R -m trusted.overlay --absolute-names upper work/index 2>/dev/null | grep -v '^$' | sort")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        p.waitFor();
+        return out.replaceAll("work/index/[0-9a-f]+", "work/index/HEX").replaceAll("\\s*trusted.overlay.uuid\\s*", " ");
+    }
+
     static String readNode(Overlay o, Node n) throws Exception {
         OpenFile f = o.open(n, Linux.O_RDONLY, R);
         byte[] b = new byte[4096];
