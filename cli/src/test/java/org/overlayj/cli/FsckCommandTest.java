@@ -53,6 +53,8 @@ class FsckCommandTest {
                 "setfattr -n trusted.overlay.origin -v garbage u/d/pure/p",
                 "setfattr -n trusted.overlay.nlink -v U+5 w/index/" + a,
                 "setfattr -n trusted.overlay.nlink -v X+1 u/d/pure",
+                "setfattr -n trusted.overlay.protattr -v az u/d/pure/p",
+                "setfattr -n trusted.overlay.metacopy -v ab u/d/pure/p",
                 "touch u/d/.wh.f",
                 "mkdir u/plain && mknod u/plain/gone c 0 0"));
         ToolLayers.Run r = ToolLayers.overlayj("fsck", "-o", L.opts());
@@ -66,6 +68,8 @@ class FsckCommandTest {
                 "origin: upper:/d/pure/p: 'origin' xattr is malformed",
                 "nlink: work/index/" + a + ": 'nlink' xattr says 8 links but the overlay shows 3",
                 "nlink: upper:/d/pure: 'nlink' xattr \"X+1\" is malformed",
+                "protattr: upper:/d/pure/p: 'protattr' xattr \"az\"",
+                "metacopy: upper:/d/pure/p: 'metacopy' xattr of 2 bytes",
                 "whiteout: upper:/d/.wh.f: ",
                 "whiteout: upper:/plain/gone: whiteout in a directory that is not merged");
         for (String w : want) assertTrue(r.out().lines().anyMatch(l -> l.startsWith(w)), w + "\n" + r);
@@ -106,7 +110,7 @@ class FsckCommandTest {
         // looking it up gives EIO, as on the kernel (format doc E7c); fsck says so
         assertTrue(again.out().contains("bad-index: lower 2:/single: its index entry " + single + " is a whiteout"),
                 again.toString());
-        assertTrue(again.out().endsWith("fsck: 8 findings\n"), again.toString());
+        assertTrue(again.out().endsWith("fsck: 10 findings\n"), again.toString());
 
         // the kernel mounts the repaired layers with nothing new to say about them
         List<String> keys = new ArrayList<>(List.of(L.root.toString()));

@@ -295,6 +295,11 @@ public final class Fsck {
                 add("opaque", where, "'opaque' = \"x\" in the upper layer: ignored there", false);
             }
         }
+        byte[] metacopy = layers.getX(p, OverlayXattr.METACOPY);
+        if (metacopy != null && metacopy.length > 0 && metacopy.length < 4) {
+            add("metacopy", where, "'metacopy' xattr of " + metacopy.length + " bytes (empty or at least 4): "
+                    + "lookup fails with EIO", false);
+        }
         byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
         if (redirect != null) {
             if (!validRedirect(redirect)) {
@@ -336,6 +341,12 @@ public final class Fsck {
         if (nlink != null && !IndexReport.nlinkWellFormed(nlink)) {
             add("nlink", where, "'nlink' xattr \"" + printable(nlink) + "\" is malformed: the kernel warns "
                     + "\"failed to get index nlink\" and falls back to the real count", false);
+        }
+        byte[] protattr = layers.getX(p, OverlayXattr.PROTATTR);
+        if (protattr != null && (protattr.length == 0 || protattr.length > 32
+                || !new String(protattr, StandardCharsets.ISO_8859_1).matches("[ai]+"))) {
+            add("protattr", where, "'protattr' xattr \"" + printable(protattr) + "\" is not made of 'a' and 'i': "
+                    + "the kernel warns and ignores it", false);
         }
         byte[] impure = layers.getX(p, OverlayXattr.IMPURE);
         if (impure != null && !(impure.length == 1 && impure[0] == 'y')) {
