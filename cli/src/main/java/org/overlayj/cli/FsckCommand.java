@@ -24,7 +24,8 @@ import java.util.concurrent.Callable;
                         + ".wh. files, 'whiteout' xattrs on non-empty files, 0/0 devices in unmerged directories); "
                         + "'opaque', 'redirect', 'origin', 'impure', 'nlink', 'uuid', 'metacopy' and 'protattr' "
                         + "xattrs that are malformed or point nowhere; 'nlink' counts that disagree with the links "
-                        + "the overlay shows; index entries a mount would remove, turn into whiteouts or refuse (as 'overlayj index verify'); "
+                        + "the overlay shows; index entries a mount would remove, turn into whiteouts or refuse "
+                        + "(as 'overlayj index verify'); "
                         + "lower aliases whose index entry makes lookup fail with EIO; leftovers in WORKDIR/work and "
                         + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT.",
                 "",

@@ -41,7 +41,8 @@ import java.util.concurrent.Callable;
 public final class HandleCommand implements Callable<Integer> {
     @Mixin LayerOptions layers;
 
-    @Option(names = "--decode", paramLabel = "HEX", description = "Decode this handle (hex) instead of encoding a path.")
+    @Option(names = "--decode", paramLabel = "HEX",
+            description = "Decode this handle (hex) instead of encoding a path.")
     String decode;
 
     @Parameters(arity = "0..1", paramLabel = "PATH", description = "Path inside the overlay (relative to its root).")

@@ -15,7 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code overlayj fsck}: clean kernel-written layers pass; seeded defects are each reported; --repair does the kernel's part. */
+/**
+ * {@code overlayj fsck}: clean kernel-written layers pass; seeded defects are each reported; --repair does the
+ * kernel's part.
+ */
 class FsckCommandTest {
     private ToolLayers L;
 

@@ -19,7 +19,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code overlayj index}: lists a kernel-written index, and predicts exactly what the kernel's mount-time check does. */
+/**
+ * {@code overlayj index}: lists a kernel-written index, and predicts exactly what the kernel's mount-time check
+ * does.
+ */
 class IndexCommandTest {
     private ToolLayers L;
 
