@@ -15,10 +15,10 @@ public final class Main {
     /** The subcommands, one line each. */
     static List<Object> subcommands() {
         return List.of(
-                new ServeCommand()
-                // new FsckCommand(),
-                // new IndexCommand(),
-                // new HandleCommand(),
+                new ServeCommand(),
+                new FsckCommand(),
+                new IndexCommand(),
+                new HandleCommand()
         );
     }
 
@@ -31,19 +31,6 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args));
-    }
-
-    /**
-     * Runs a subcommand by itself when its name comes first: picocli would otherwise also demand the top command's
-     * required MOUNTPOINT, which no subcommand has.
-     */
-    static int execute(String... args) {
-        for (Object sub : subcommands()) {
-            CommandLine scl = new CommandLine(sub);
-            if (args.length > 0 && scl.getCommandName().equals(args[0]))
-                return scl.execute(java.util.Arrays.copyOfRange(args, 1, args.length));
-        }
-        return commandLine().execute(args);
+        System.exit(commandLine().execute(args));
     }
 }

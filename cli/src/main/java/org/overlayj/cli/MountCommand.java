@@ -61,13 +61,19 @@ public final class MountCommand implements Callable<Integer> {
     @Option(names = Daemon.CHILD_FLAG, hidden = true)
     boolean daemonChild;
 
-    @Parameters(arity = "1..2", paramLabel = "[SOURCE] MOUNTPOINT",
+    // arity 0..2 checked in call(): picocli validates a parent's required parameters even when a subcommand
+    // (fsck, index, handle, ...) is what was asked for, so "1..2" here made every subcommand fail
+    @Parameters(arity = "0..2", paramLabel = "[SOURCE] MOUNTPOINT",
             description = "SOURCE (shown in /proc/mounts unless fsname= is given) and the mount point.")
     List<String> positional = new ArrayList<>();
 
     private static final int THREADS = 4;
 
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     @Override public Integer call() {
+        if (positional.isEmpty()) throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                "Missing required parameter: '[SOURCE] MOUNTPOINT'");
         String mountpoint = positional.get(positional.size() - 1);
         String source = positional.size() > 1 ? positional.get(0) : null;
         boolean background = !foreground && !debug && !daemonChild;
