@@ -61,12 +61,18 @@ class ServeCommandTest {
 
     private Path out(Process p) { return dir.resolve("out-" + started.indexOf(p) + ".txt"); }
 
-    private Process serve(String... args) throws IOException {
+    private List<String> java(String... args) {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve"));
         cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private Process serve(String... args) throws IOException { return start(java(args)); }
+
+    private Process start(List<String> cmd) throws IOException {
         // output to a file: a pipe nobody reads could fill up
         Path out = dir.resolve("out-" + started.size() + ".txt");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
@@ -131,6 +137,27 @@ class ServeCommandTest {
         assertArrayEquals(data, Files.readAllBytes(dir.resolve("u/d/new.bin")));
         // nfs_export=on was turned on by serve: the upper layer has the index dir the kernel's nfs_export uses
         assertTrue(Files.isDirectory(dir.resolve("w/index")), "index=on by default");
+    }
+
+    /**
+     * --portmap: in a network namespace of its own (port 111 is privileged and may be taken outside), a client
+     * that names no ports finds NFS and MOUNT through serve's portmapper.
+     */
+    @Test void portmapperLetsClientsFindThePorts() throws Exception {
+        Path exports = dir.resolve("exports");
+        Files.writeString(exports, "/ 127.0.0.1(ro)\n");
+        List<String> java = java("-o", layerOpts(), "--listen", "127.0.0.1:2049", "--portmap", "--stats", "0",
+                "--exports", exports.toString());
+        StringBuilder sh = new StringBuilder("ip link set lo up && exec");
+        for (String a : java) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        Process p = start(List.of("unshare", "-n", "sh", "-c", sh.toString()));   // sh execs java: one pid
+        awaitReady(p);
+        String pid = Long.toString(p.pid());
+        assertEquals("lower file\n", run("nsenter", "-t", pid, "-n", "nfs-cat", "nfs://127.0.0.1/d/f?version=3"));
+        assertTrue(run("nsenter", "-t", pid, "-n", "nfs-ls", "nfs://127.0.0.1/?version=3").contains(" d"));
+        p.toHandle().destroy();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
+        assertEquals(0, p.exitValue(), output(p));
     }
 
     @Test void refusesNfsExportOffWithTheReason() throws Exception {
