@@ -21,6 +21,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -73,6 +74,10 @@ public final class ServeCommand implements Callable<Integer> {
             parsed.warnings().forEach(w -> log.warn("{}", w));
             opts = parsed.overlay();
             exports = exportsFile == null ? Exports.defaults() : Exports.load(exportsFile);
+            // "ro" among the options: the whole overlay is served read-only, whatever the exports say
+            if (parsed.readOnlyRequested()) exports = exports.readOnly();
+            List<String> ignored = parsed.generic().stream().filter(o -> !o.equals("ro") && !o.equals("rw")).toList();
+            if (!ignored.isEmpty()) log.info("mount options that do not apply to serve, ignored: {}", ignored);
             addr = parseListen(listen);
         } catch (ErrnoException e) {
             err.println("overlayj serve: " + e.detail() + " (" + Errno.name(e.errno()) + ")");

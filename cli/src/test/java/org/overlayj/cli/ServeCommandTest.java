@@ -145,8 +145,9 @@ class ServeCommandTest {
      */
     @Test void portmapperLetsClientsFindThePorts() throws Exception {
         Path exports = dir.resolve("exports");
-        Files.writeString(exports, "/ 127.0.0.1(ro)\n");
-        List<String> java = java("-o", layerOpts(), "--listen", "127.0.0.1:2049", "--portmap", "--stats", "0",
+        Files.writeString(exports, "/ 127.0.0.1(rw,no_root_squash)\n");
+        // and "ro" among the overlay options: served read-only whatever the exports file says
+        List<String> java = java("-o", layerOpts() + ",ro", "--listen", "127.0.0.1:2049", "--portmap", "--stats", "0",
                 "--exports", exports.toString());
         StringBuilder sh = new StringBuilder("ip link set lo up && exec");
         for (String a : java) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
@@ -155,6 +156,14 @@ class ServeCommandTest {
         String pid = Long.toString(p.pid());
         assertEquals("lower file\n", run("nsenter", "-t", pid, "-n", "nfs-cat", "nfs://127.0.0.1/d/f?version=3"));
         assertTrue(run("nsenter", "-t", pid, "-n", "nfs-ls", "nfs://127.0.0.1/?version=3").contains(" d"));
+        Files.writeString(dir.resolve("local.txt"), "x");
+        Process cp = new ProcessBuilder("nsenter", "-t", pid, "-n", "nfs-cp", dir.resolve("local.txt").toString(),
+                "nfs://127.0.0.1/d/new?version=3").redirectErrorStream(true).start();
+        String cpOut = new String(cp.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertTrue(cp.waitFor(120, TimeUnit.SECONDS));
+        assertNotEquals(0, cp.exitValue(), cpOut);
+        assertTrue(cpOut.contains("ROFS"), cpOut);
+        assertFalse(Files.exists(dir.resolve("u/d/new")));
         p.toHandle().destroy();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
         assertEquals(0, p.exitValue(), output(p));
