@@ -129,6 +129,11 @@ class ServeCommandTest {
         Files.write(local, data);
         run("nfs-cp", local.toString(), url(port, "/d/new.bin"));
 
+        // SIGUSR1: the counters now, in the log
+        run("kill", "-USR1", Long.toString(p.pid()));
+        for (int i = 0; i < 600 && !output(p).contains("nfs counters: {"); i++) Thread.sleep(100);
+        assertTrue(output(p).matches("(?s).*nfs counters: \\{[^\n]*nfs\\.WRITE=.*"), output(p));
+
         p.toHandle().destroy();                                   // SIGTERM
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
         assertEquals(0, p.exitValue(), output(p));
