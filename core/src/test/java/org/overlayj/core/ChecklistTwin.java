@@ -40,7 +40,7 @@ final class ChecklistTwin implements AutoCloseable {
 
     /** A fresh, empty upper and work dir (the lowers stay). */
     void reset() throws IOException {
-        L.kernelUmount();
+        kernelUmount();
         Layers.sh("rm -rf " + L.upper + " " + L.work + " && mkdir " + L.upper + " " + L.work);
         if (!upperSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + upperSetup);
     }
@@ -101,7 +101,7 @@ final class ChecklistTwin implements AutoCloseable {
             if (kernel) {
                 int before = dmesg().size();
                 try {
-                    L.kernelMount(m.kernelOpts());
+                    kernelMount(m.kernelOpts());
                 } catch (ErrnoException e) {
                     out.add("mount: " + Errno.name(e.errno()));
                     messages.addAll(dmesgSince(before));
@@ -110,7 +110,7 @@ final class ChecklistTwin implements AutoCloseable {
                 try {
                     m.scenario().run(new KernelFs(L.mnt.toString()), out);
                 } finally {
-                    L.kernelUmount();
+                    kernelUmount();
                 }
             } else {
                 Overlay o;
@@ -126,7 +126,8 @@ final class ChecklistTwin implements AutoCloseable {
                 }
             }
         }
-        return new Run(out, snapshot(L.upper.toString()), snapshot(L.work.toString()), messages);
+        Map<Long, String> names = upperNames();
+        return new Run(out, snapshot(L.upper.toString(), false, names), snapshot(L.work.toString(), false, names), messages);
     }
 
     Run kernel(String kernelOpts, Object... steps) throws Exception {
@@ -160,31 +161,36 @@ final class ChecklistTwin implements AutoCloseable {
         org.junit.jupiter.api.Assertions.assertEquals(k.messages().isEmpty(), e.messages().isEmpty(), k.messages() + " vs " + e.messages());
     }
 
-    /** The subset of kernel option syntax the checklist tests use, with the kernel's defaults (§1.1, §2.1, §6.1). */
-    OverlayOptions options(String kernelOpts) {
-        boolean index = false, nfs = false, userxattr = false;
-        OverlayOptions.RedirectDir redirect = null;
-        OverlayOptions.Uuid uuid = OverlayOptions.Uuid.AUTO;
-        List<String> explicit = new ArrayList<>();
-        for (String o : kernelOpts.split(",")) {
-            if (o.isEmpty()) continue;
-            String[] kv = o.split("=", 2);
-            explicit.add(kv[0]);
-            String v = kv.length > 1 ? kv[1] : "";
-            switch (kv[0]) {
-                case "index" -> index = v.equals("on");
-                case "nfs_export" -> nfs = v.equals("on");
-                case "userxattr" -> userxattr = true;
-                case "redirect_dir" -> redirect = OverlayOptions.RedirectDir.valueOf(v.toUpperCase());
-                case "uuid" -> uuid = OverlayOptions.Uuid.valueOf(v.toUpperCase());
-                default -> throw new IllegalArgumentException(o);
-            }
-        }
-        // This kernel's module defaults: redirect_dir=N, redirect_always_follow=Y; nfs_export and userxattr imply
-        // nofollow when redirect_dir is not given.
-        if (redirect == null) redirect = nfs || userxattr ? OverlayOptions.RedirectDir.NOFOLLOW : OverlayOptions.RedirectDir.FOLLOW;
-        return new OverlayOptions(L.lowers.stream().map(Path::toString).toList(), L.upper.toString(), L.work.toString(),
-                redirect, index, nfs, uuid, OverlayOptions.Xino.OFF, false, userxattr, false, explicit);
+    /**
+     * The kernel option string of this run (layers first, then {@code kernelOpts}) through our own parser with this
+     * machine's module defaults, so both sides get the same effective options.
+     */
+    OverlayOptions options(String kernelOpts) throws ErrnoException {
+        return org.overlayj.core.config.MountOptions.parse(kernelOptions(kernelOpts), L.root.toString(),
+                org.overlayj.core.config.ModuleDefaults.current()).overlay();
+    }
+
+    /**
+     * The full option string: {@code kernelOpts} after the standard layers, or as it is when it names its own
+     * layers ("lowerdir=" in it); "$R" stands for the layers' root directory.
+     */
+    String kernelOptions(String kernelOpts) {
+        String o = kernelOpts.replace("$R", L.root.toString());
+        if (o.contains("lowerdir=")) return o;
+        String std = "lowerdir=" + L.lowerdir() + ",upperdir=" + L.upper + ",workdir=" + L.work;
+        return o.isEmpty() ? std : std + "," + o;
+    }
+
+    private boolean kernelMounted;
+
+    void kernelMount(String kernelOpts) throws ErrnoException {
+        Linux.mount("overlay", L.mnt.toString(), "overlay", 0, kernelOptions(kernelOpts));
+        kernelMounted = true;
+    }
+
+    void kernelUmount() throws ErrnoException {
+        if (kernelMounted) Linux.umount(L.mnt.toString(), 0);
+        kernelMounted = false;
     }
 
     // --- snapshots of the real directories -------------------------------------------------------------------------
@@ -199,7 +205,19 @@ final class ChecklistTwin implements AutoCloseable {
     }
 
     static String snapshot(String root, boolean withUuid) throws ErrnoException {
+        return snapshot(root, withUuid, new HashMap<>());
+    }
+
+    /** The upper's inodes by path ("/" is the upper root): what an upper-based blob anywhere names. */
+    Map<Long, String> upperNames() throws ErrnoException {
         Map<Long, String> inoPaths = new HashMap<>();
+        walk(L.upper.toString(), "", new TreeMap<>(), inoPaths);
+        return inoPaths;
+    }
+
+    /** {@code names}: inode names known beforehand (the upper's, for a work dir snapshot); the walk adds its own. */
+    static String snapshot(String root, boolean withUuid, Map<Long, String> names) throws ErrnoException {
+        Map<Long, String> inoPaths = new HashMap<>(names);
         TreeMap<String, Stat> all = new TreeMap<>();
         walk(root, "", all, inoPaths);
         StringBuilder sb = new StringBuilder();
@@ -273,8 +291,7 @@ final class ChecklistTwin implements AutoCloseable {
 
     /** A handle as a transcript shows it: byte-exact when lower-based, by the upper path it names otherwise. */
     String showHandle(byte[] h) throws ErrnoException {
-        Map<Long, String> inoPaths = new HashMap<>();
-        walk(L.upper.toString(), "", new TreeMap<>(), inoPaths);
+        Map<Long, String> inoPaths = upperNames();
         if (h.length > 3 + 21 && (h[3 + 3] & 4) != 0) return showBlob(h, 3, inoPaths);
         return HEX.formatHex(h);
     }
@@ -312,7 +329,11 @@ final class ChecklistTwin implements AutoCloseable {
     }
 
     @Override public void close() throws IOException {
-        L.close();
+        try {
+            kernelUmount();
+        } finally {
+            L.close();
+        }
     }
 
     // --- the two sides ----------------------------------------------------------------------------------------------
