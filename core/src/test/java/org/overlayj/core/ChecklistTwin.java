@@ -99,13 +99,15 @@ final class ChecklistTwin implements AutoCloseable {
             }
             Mount m = step instanceof Mount mm ? mm : new Mount(kernelOpts, (Scenario) step);
             if (kernel) {
-                int before = dmesg().size();
+                KernelLog log = new KernelLog();
                 try {
                     kernelMount(m.kernelOpts());
                 } catch (ErrnoException e) {
                     out.add("mount: " + Errno.name(e.errno()));
-                    messages.addAll(dmesgSince(before));
+                    messages.addAll(log.overlayLines());
                     continue;
+                } finally {
+                    log.close();
                 }
                 try {
                     m.scenario().run(new KernelFs(L.mnt.toString()), out);
@@ -142,11 +144,26 @@ final class ChecklistTwin implements AutoCloseable {
     Run compare(String kernelOpts, Object... steps) throws Exception {
         Run k = kernel(kernelOpts, steps);
         Run e = engine(kernelOpts, steps);
+        assertSame(k, e);
+        return k;
+    }
+
+    static void assertSame(Run k, Run e) {
         assertEquals(String.join("\n", k.transcript), String.join("\n", e.transcript), "transcript (kernel vs engine)");
         assertEquals(k.upper, e.upper, "upper dir (kernel vs engine)");
         assertEquals(k.work, e.work, "work dir (kernel vs engine)");
+    }
+
+    /** {@link #compare}, and every refusal message of ours is among the kernel's new log lines. */
+    Run compareWithMessages(String kernelOpts, Object... steps) throws Exception {
+        Run k = kernel(kernelOpts, steps);
+        Run e = engine(kernelOpts, steps);
+        assertSame(k, e);
+        assertSameMessages(k, e);
         return k;
     }
+
+    static final Scenario NOTHING = (fs, out) -> { };
 
     /** One scenario (a lambda cannot go through the varargs form). */
     Run compare(String kernelOpts, Scenario scenario) throws Exception {
@@ -311,21 +328,45 @@ final class ChecklistTwin implements AutoCloseable {
         void run() throws Exception;
     }
 
-    /** The new kernel log lines written by overlayfs since {@code before} lines. */
-    static List<String> dmesgSince(int before) throws IOException {
-        List<String> all = dmesg();
-        return all.subList(Math.min(before, all.size()), all.size()).stream().filter(s -> s.contains("overlayfs:")).toList();
-    }
+    /**
+     * The kernel log from the moment of construction: /dev/kmsg read record by record from its end (a count of
+     * dmesg lines does not work once the ring buffer is full). Lines of other processes' overlays may slip in;
+     * {@link #assertSameMessages} only asks that ours be among them.
+     */
+    static final class KernelLog implements AutoCloseable {
+        private final int fd;
 
-    static List<String> dmesg() throws IOException {
-        Process p = new ProcessBuilder("dmesg").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            p.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        KernelLog() throws ErrnoException {
+            fd = Linux.open("/dev/kmsg", Linux.O_RDONLY | Linux.O_NONBLOCK, 0);
+            Linux.lseek(fd, 0, Linux.SEEK_END);
         }
-        return out.lines().toList();
+
+        List<String> overlayLines() throws ErrnoException {
+            List<String> out = new ArrayList<>();
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment buf = a.allocate(8192);
+                while (true) {
+                    long n;
+                    try {
+                        n = Linux.read(fd, buf);
+                    } catch (ErrnoException e) {
+                        if (e.errno() == Errno.EAGAIN) break;
+                        if (e.errno() == 32) continue; // EPIPE: records overwritten meanwhile
+                        throw e;
+                    }
+                    if (n <= 0) break;
+                    String rec = new String(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+                    String msg = rec.substring(rec.indexOf(';') + 1);
+                    if (msg.indexOf('\n') >= 0) msg = msg.substring(0, msg.indexOf('\n'));
+                    if (msg.contains("overlayfs:") || msg.startsWith("overlay:")) out.add(msg);
+                }
+            }
+            return out;
+        }
+
+        @Override public void close() {
+            Linux.closeQuietly(fd);
+        }
     }
 
     @Override public void close() throws IOException {
