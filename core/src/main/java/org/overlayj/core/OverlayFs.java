@@ -191,7 +191,11 @@ final class OverlayFs {
     long mapIno(long realIno, long dev) {
         if (layers.samefs()) return realIno;
         int fsid = fsids.getOrDefault(dev, 0);
-        return fsid == 0 ? realIno : realIno | ((long) fsid << 56);
+        if (fsid == 0) return realIno;
+        int bits = layers.xinoBits();
+        // xino (format doc §6.5): the fsid sits in the top bits - 1, as the kernel puts it: real | fsid << (65 - bits)
+        if (bits > 0 && realIno >>> (64 - bits) == 0) return realIno | ((long) fsid << (64 - bits + 1));
+        return realIno | ((long) fsid << 56);
     }
 
     /** Decodes an origin blob to the lower inode's facts, or null when it is unknown/invalid/not decodable. */
