@@ -70,8 +70,10 @@ final class ChecklistTwin implements AutoCloseable {
         List<String> listxattr(String path) throws ErrnoException;
         /** The NFS handle (type 0xf8 payload, 3 pad bytes + blob). */
         byte[] handle(String path) throws ErrnoException;
-        /** Decodes a handle and tells which object it is, as "path-ino" of the overlay. */
+        /** Decodes a handle (type 0xf8) and tells which object it is by its st_ino. */
         long decodeIno(byte[] handle) throws ErrnoException;
+        /** The same for a legacy type 0xfb handle: the blob first, padded to a multiple of 4 bytes. */
+        long decodeInoLegacy(byte[] handle) throws ErrnoException;
     }
 
     @FunctionalInterface interface Scenario {
@@ -447,9 +449,17 @@ final class ChecklistTwin implements AutoCloseable {
         }
 
         @Override public long decodeIno(byte[] handle) throws ErrnoException {
+            return decode(0xf8, handle);
+        }
+
+        @Override public long decodeInoLegacy(byte[] handle) throws ErrnoException {
+            return decode(0xfb, handle);
+        }
+
+        long decode(int type, byte[] handle) throws ErrnoException {
             int m = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
             try {
-                int fd = Linux.openByHandle(m, new FileHandle(0xf8, handle), Linux.O_PATH);
+                int fd = Linux.openByHandle(m, new FileHandle(type, handle), Linux.O_PATH);
                 try {
                     return Linux.fstat(fd).ino();
                 } finally {
@@ -549,5 +559,6 @@ final class ChecklistTwin implements AutoCloseable {
         @Override public List<String> listxattr(String path) throws ErrnoException { return o.listxattr(walk(path), R).stream().sorted().toList(); }
         @Override public byte[] handle(String path) throws ErrnoException { return o.encodeHandle(walk(path)); }
         @Override public long decodeIno(byte[] handle) throws ErrnoException { return o.getattr(o.decodeHandle(handle)).ino(); }
+        @Override public long decodeInoLegacy(byte[] handle) throws ErrnoException { return o.getattr(o.decodeHandle(handle)).ino(); }
     }
 }
