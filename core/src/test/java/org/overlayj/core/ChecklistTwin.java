@@ -175,7 +175,7 @@ final class ChecklistTwin implements AutoCloseable {
     /** Every message of ours appears among the kernel's new overlayfs log lines. */
     static void assertSameMessages(Run k, Run e) {
         for (String m : e.messages())
-            org.junit.jupiter.api.Assertions.assertTrue(k.messages().stream().anyMatch(l -> l.contains("overlayfs: " + m)),
+            org.junit.jupiter.api.Assertions.assertTrue(k.messages().stream().anyMatch(l -> l.contains("overlayfs: " + m) || l.contains("overlay: " + m)),
                     "engine message '" + m + "' not among the kernel's: " + k.messages());
         org.junit.jupiter.api.Assertions.assertEquals(k.messages().isEmpty(), e.messages().isEmpty(), k.messages() + " vs " + e.messages());
     }
