@@ -80,6 +80,23 @@ final class ChecklistTwin implements AutoCloseable {
         void run(Fs fs, List<String> out) throws Exception;
     }
 
+    /** A step between mounts that looks at (or changes) the layers directly. */
+    @FunctionalInterface interface Offline {
+        void run(List<String> out) throws Exception;
+    }
+
+    /** Two offline steps: the first remembers upper and work, the second reports whether they are unchanged. */
+    Offline[] unchangedCheck() {
+        String[] before = new String[2];
+        return new Offline[] {
+                out -> {
+                    before[0] = snapshot(L.upper.toString(), true, upperNames());
+                    before[1] = snapshot(L.work.toString(), true, upperNames());
+                },
+                out -> out.add("upper+work unchanged: " + (before[0].equals(snapshot(L.upper.toString(), true, upperNames()))
+                        && before[1].equals(snapshot(L.work.toString(), true, upperNames()))))};
+    }
+
     /** The result of one side: what the scenario observed and what upper and work hold afterwards. */
     record Run(List<String> transcript, String upper, String work, List<String> messages) {}
 
@@ -97,6 +114,10 @@ final class ChecklistTwin implements AutoCloseable {
         for (Object step : steps) {
             if (step instanceof String cmd) {
                 Layers.sh("cd " + L.root + " && " + cmd);
+                continue;
+            }
+            if (step instanceof Offline off) {
+                off.run(out);
                 continue;
             }
             Mount m = step instanceof Mount mm ? mm : new Mount(kernelOpts, (Scenario) step);
