@@ -225,7 +225,7 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
-            return Linux.readlink(fs.realPath(n));
+            return fs.readlinkReal(fs.realPath(n));
         } finally {
             l.unlock();
         }
