@@ -16,9 +16,9 @@ public final class Main {
     static List<Object> subcommands() {
         return List.of(
                 // new ServeCommand(),
-                // new FsckCommand(),
-                // new IndexCommand(),
-                // new HandleCommand(),
+                new FsckCommand(),
+                new IndexCommand(),
+                new HandleCommand()
         );
     }
 
