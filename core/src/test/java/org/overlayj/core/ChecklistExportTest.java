@@ -112,5 +112,22 @@ class ChecklistExportTest {
                 Layers.sh("umount " + t.L.root + "/t");
             }
         }
+        // xino=on, an ext4 lower (loop device) under the ext4 /tmp: both use 32-bit inode handles, so 32 xino bits
+        // and fsid 1 at bit 33 [E10b]
+        try (ChecklistTwin t = new ChecklistTwin(0, "truncate -s 16M img && mkfs.ext4 -q -F img && mkdir e && mount -o loop img e"
+                + " && echo f > e/f && mkdir e/d && echo g > e/d/g")) {
+            try {
+                long high = 0xffffffffL << 32;
+                var k = t.compare("lowerdir=$R/e,upperdir=$R/upper,workdir=$R/work,xino=on", (fs, out) -> {
+                    fs.append("n", "1\n");
+                    inoLines(fs, out, "", high);
+                    inoLines(fs, out, "d", high);
+                });
+                assertTrue(k.transcript().contains("f: d_ino=st_ino true fsid bits 200000000"), k.transcript().toString());
+                assertTrue(k.transcript().contains("n: d_ino=st_ino true fsid bits 0"), k.transcript().toString());
+            } finally {
+                Layers.sh("umount " + t.L.root + "/e"); // -o loop: the loop device goes with the umount
+            }
+        }
     }
 }

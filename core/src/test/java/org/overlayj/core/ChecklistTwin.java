@@ -35,7 +35,16 @@ final class ChecklistTwin implements AutoCloseable {
     ChecklistTwin(int nLowers, String lowerSetup) throws IOException {
         Linux.umask(0); // the engine's mount sets it process-wide; both sides (and their shells) must agree
         L = new Layers(nLowers);
-        if (!lowerSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + lowerSetup);
+        try {
+            if (!lowerSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + lowerSetup);
+        } catch (IOException | RuntimeException e) {
+            try {
+                close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     /** A fresh, empty upper and work dir (the lowers stay). */
@@ -396,6 +405,8 @@ final class ChecklistTwin implements AutoCloseable {
         try {
             kernelUmount();
         } finally {
+            // whatever a setup mounted under the layers' root (tmpfs, loop ext4) that a failed test left, deepest first
+            Layers.sh("findmnt -rn -o TARGET | grep '^" + L.root + "/' | sort -r | while read m; do umount \"$m\"; done; true");
             L.close();
         }
     }
