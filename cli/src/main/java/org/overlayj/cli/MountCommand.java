@@ -106,6 +106,19 @@ public final class MountCommand implements Callable<Integer> {
         Logger log = LoggerFactory.getLogger(MountCommand.class);
         Overlay overlay = null;
         FuseServer server;
+        // Handlers first: a SIGTERM that arrives while mounting must not kill the JVM (exit 143) with the mount
+        // half made; it unmounts as soon as the mount is live.
+        java.util.concurrent.atomic.AtomicReference<FuseServer> live = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean terminate = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean unmounted = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable unmountOnce = () -> {
+            FuseServer s = live.get();
+            if (s != null && terminate.get() && unmounted.compareAndSet(false, true)) s.unmount();
+        };
+        Signals.onTermination(() -> {
+            terminate.set(true);
+            unmountOnce.run();
+        });
         try {
             MountOptions.Parsed parsed = parseOptions(opts);
             parsed.warnings().forEach(w -> log.warn("{}", w));
@@ -127,7 +140,8 @@ public final class MountCommand implements Callable<Integer> {
             log.error("mount failed", e);
             return fail(ready, "internal error: " + e);
         }
-        Signals.onTermination(server::unmount);
+        live.set(server);
+        unmountOnce.run();                                 // a signal that came during the mount
         if (daemonChild) {
             ready.println(Daemon.READY);
             ready.flush();
