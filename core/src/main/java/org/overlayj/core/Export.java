@@ -22,6 +22,8 @@ final class Export {
     private final OverlayFs fs;
     private final Lookup lookup;
 
+    private final LowerInodes lowerInodes = new LowerInodes();
+
     Export(OverlayFs fs, Lookup lookup) {
         this.fs = fs;
         this.lookup = lookup;
@@ -175,9 +177,11 @@ final class Export {
                 Stat st = Linux.fstat(fd);
                 String path = Linux.fdPath(fd);
                 Layer owner = ownerOf(path, st);
-                // Outside every lower layer. Only a non-directory the kernel cannot name (cold caches) passes
-                // unchecked, exactly as the kernel's own decode lets it.
+                // Outside every lower layer. A non-directory the kernel cannot name (cold caches) has no path to
+                // check: it passes only if it is one of a lower layer's own inodes (the kernel's decode would let
+                // any inode of the fs through here; a handle must not lead out of the overlay).
                 if (owner == null && (st.isDir() || knownPath(path, st))) return null;
+                if (owner == null && !inLowerLayers(st)) return null;
                 if (owner != null) layer = owner;
                 long ino = fs.mapIno(st.ino(), st.dev());
                 String ip = fs.index.on() ? fs.index.path(fh) : null;
@@ -246,6 +250,13 @@ final class Export {
         Node n = start != null ? start : fs.root;
         for (int i = from; i < parts.length && n != null; i++) n = lookup.child(n, parts[i]);
         return n != null && n.ino == ino ? n : null;
+    }
+
+    private boolean inLowerLayers(Stat st) throws ErrnoException {
+        for (Layer l : fs.layers.lowers()) {
+            if (l.dev() == st.dev() && lowerInodes.contains(l, st.ino())) return true;
+        }
+        return false;
     }
 
     /** The path is a real name of that inode (not the "/" of a disconnected dentry). */
