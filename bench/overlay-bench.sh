@@ -7,7 +7,8 @@
 #
 # Env: FILES (small lower files, default 20000), BIG_MB (big lower file, default 512), CREATES (default 2000),
 #      IMPLS (default "kernel fuse-overlayfs overlayj"), TIMEOUT (seconds per workload, default 300),
-#      KEEP=1 keeps the tree afterwards. Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+#      KEEP=1 keeps the tree afterwards, OVERLAYJ_JAVA_OPTS reaches overlayj's JVM (bin/overlayj).
+#      Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
 set -uo pipefail
 
 FILES=${FILES:-20000}
@@ -40,6 +41,8 @@ now() { date +%s.%N; }
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 # --- the lower tree: FILES small files, 100 per leaf dir, 10 leaves per top dir; one BIG_MB file -------------------
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_START=$(load)
 mkdir -p "$L" "$M"
 echo "overlay-bench: building $FILES files + ${BIG_MB} MiB under $ROOT ..." >&2
 t0=$(now)
@@ -133,6 +136,8 @@ echo
 echo "overlay-bench: $(uname -r), $(nproc) cores, tree on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
      "FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs'); overlayj: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
+# The machine may be shared: a workload run under a high load average is worth running again.
+echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
 printf '\n%-40s %10s %15s %10s %12s %12s\n' "seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
 for w in "${WORKLOADS[@]}"; do
     k=${T[kernel,$w]:--} f=${T[fuse-overlayfs,$w]:--} o=${T[overlayj,$w]:--}

@@ -3,6 +3,7 @@
 #
 #   sudo bench/decode-bench/run.sh [JMH ARGS...]
 #   sudo bench/decode-bench/run.sh -p indexEntries=10000        # skip the 1M index (quick)
+#   sudo bench/decode-bench/run.sh -wi 1 -i 2 -r 1                # shorter iterations
 #
 # Builds core with the reactor (package, never install), fetches the JMH jars with `mvn dependency:copy` into
 # bench/out/lib, compiles the benchmark with javac (JMH's annotation processor generates the harness), runs it and
@@ -37,13 +38,20 @@ javac --release 25 -proc:full -d "$OUT/classes" -cp "$CP" \
 java --enable-native-access=ALL-UNNAMED -cp "$OUT/classes:$CP" org.openjdk.jmh.Main DecodeBench -rf text \
     -rff "$OUT/decode-bench.txt" "$@" | tee "$OUT/decode-bench.log"
 
-# decodes/s for every row (warm rows are ops/s already; cold rows are µs per single decode).
+# decodes/s: one row per handle kind, warm and cold, W/index of 10k and 1M entries.
 echo
-echo "decode-bench: decodes/s ($(uname -r), $(nproc) cores, index=on,nfs_export=on, one thread)"
+echo "decode-bench: decodes/s ($(uname -r), $(nproc) cores, index=on,nfs_export=on, one thread, $(date -u +%Y-%m-%dT%H:%MZ))"
 awk '/^DecodeBench\./ {
-        split($1, b, "."); mode = b[2]
-        # columns: Benchmark (indexEntries) (kind) Mode Cnt Score [±] Error Units
-        idx = $2; kind = $3; score = $(NF-3) + 0; units = $NF
-        if (units == "ops/s") rate = score; else if (units == "us/op") rate = 1e6 / score; else rate = -1
-        printf "%-5s %-12s index=%-8s %14.0f decodes/s   (%s %s)\n", mode, kind, idx, rate, $(NF-3), units
+        split($1, b, "."); mode = b[2]; idx = $2; kind = $3
+        if ($(NF-2) == "±") { score = $(NF-3); err = $(NF-1) } else { score = $(NF-1); err = 0 }
+        v[kind, mode, idx] = sprintf("%.0f ± %.0f", score, err); kinds[kind] = 1
+     }
+     END {
+        printf "%-12s %22s %22s %22s %22s\n", "handle", "warm, 10k index", "warm, 1M index", "cold, 10k index", "cold, 1M index"
+        n = split("lower copiedup dir copiedupdir", order, " ")
+        for (i = 1; i <= n; i++) {
+            k = order[i]; if (!(k in kinds)) continue
+            printf "%-12s %22s %22s %22s %22s\n", k, v[k, "warm", "10000"], v[k, "warm", "1000000"],
+                   v[k, "cold", "10000"], v[k, "cold", "1000000"]
+        }
      }' "$OUT/decode-bench.txt"

@@ -4,6 +4,7 @@ import org.overlayj.core.Creds;
 import org.overlayj.core.Node;
 import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
+import org.overlayj.core.config.MountOptions;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.sys.Linux;
 
@@ -33,11 +34,11 @@ final class DecodeFixture {
     final Path dir;
     final OverlayOptions options;
 
-    private DecodeFixture(Path dir) {
+    private DecodeFixture(Path dir) throws IOException {
         this.dir = dir;
-        this.options = new OverlayOptions(List.of(dir.resolve("lower").toString()), dir.resolve("upper").toString(),
-                dir.resolve("work").toString(), OverlayOptions.RedirectDir.NOFOLLOW, true, true,
-                OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, false, false, false, List.of());
+        // Parsed like a mount(8) option string, so the bench follows the options' defaults as they evolve.
+        this.options = MountOptions.parse("lowerdir=" + dir.resolve("lower") + ",upperdir=" + dir.resolve("upper")
+                + ",workdir=" + dir.resolve("work") + ",index=on,nfs_export=on").overlay();
     }
 
     static Path base() {

@@ -394,6 +394,18 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /** Benchmarks only (package-private): drops the engine's node and origin caches, see OverlayFs#dropCaches. */
+    void dropCaches() {
+        Lock l = fs.lock.writeLock();
+        l.lock();
+        try {
+            fs.dropCaches();
+            export.dropCaches();
+        } finally {
+            l.unlock();
+        }
+    }
+
     /** Syncs the upper layer. */
     public void sync() throws ErrnoException {
         if (fs.upperRoot == null) return;

@@ -294,6 +294,17 @@ final class OverlayFs {
         return out[0];
     }
 
+    /**
+     * Forgets every cached node but the root, and the decoded origins: the state of a fresh mount as far as the
+     * engine's caches go (the kernel's dentry and inode caches are not ours to drop). For benchmarks of cold paths
+     * (bench/decode-bench reaches it from its own class in this package); nodes still held elsewhere stay valid.
+     */
+    void dropCaches() {
+        inodes.clear();
+        origins.clear();
+        if (root != null) inodes.put(root.ino, new WeakReference<>(root));
+    }
+
     Node cached(long ino) {
         WeakReference<Node> ref = inodes.get(ino);
         return ref == null ? null : ref.get();

@@ -36,14 +36,26 @@ public final class FuseDispatcher {
 
     public boolean destroyed() { return destroyed; }
 
-    /** Decoded fuse_in_header plus the request's own bytes (extensions cut off). */
-    record Header(int opcode, long unique, long nodeid, FuseContext ctx) {}
+    /**
+     * Decoded fuse_in_header. {@code scratch}, when not null, is the calling thread's reply buffer: replies that
+     * fit are built in it instead of a new array (a 1 MiB READ would otherwise cost an allocation, its zeroing and
+     * a copy per request).
+     */
+    record Header(int opcode, long unique, long nodeid, FuseContext ctx, byte[] scratch) {}
 
     /**
      * Handles one request. Returns the reply positioned at 0 (limit = its length), or null when the protocol says
      * no reply (FORGET, BATCH_FORGET, INTERRUPT).
      */
     public ByteBuffer dispatch(ByteBuffer raw) {
+        return dispatch(raw, null);
+    }
+
+    /**
+     * As {@link #dispatch(ByteBuffer)}, building the reply in {@code scratch} when it fits (then the returned buffer
+     * wraps {@code scratch} and is only valid until the next call with it). One scratch array per thread.
+     */
+    public ByteBuffer dispatch(ByteBuffer raw, byte[] scratch) {
         ByteBuffer in = raw.slice().order(ByteOrder.LITTLE_ENDIAN);
         if (in.remaining() < IN_HEADER) {
             LOG.warn("short request of {} bytes dropped", in.remaining());
@@ -58,7 +70,7 @@ public final class FuseDispatcher {
         in.getShort();
         int end = Math.min(len, in.limit()) - extLen;
         in.limit(Math.max(end, IN_HEADER));
-        Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid));
+        Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid), scratch);
         if (LOG.isDebugEnabled()) {
             LOG.debug("<- {} unique={} nodeid={} uid={} gid={} pid={}", FuseOpcode.name(opcode), unique, nodeid, uid,
                     gid, pid);
@@ -181,11 +193,13 @@ public final class FuseDispatcher {
             case FuseOpcode.READ -> {
                 long fh = in.getLong(), offset = in.getLong();
                 int size = Math.max(0, in.getInt());
-                byte[] data = new byte[size];
-                int n = fs.read(c, node, fh, offset, data, size);
-                ByteBuffer out = ok(h, n);
-                out.put(data, 0, n);
-                return out;
+                // Read straight into the reply, then trim it to what the file gave.
+                ByteBuffer out = ok(h, size);
+                int n = fs.read(c, node, fh, offset, out.array(), out.arrayOffset() + OUT_HEADER, size);
+                if (n < 0 || n > size) throw new IllegalStateException("read returned " + n + " of " + size);
+                out.putInt(0, OUT_HEADER + n);
+                out.position(OUT_HEADER + n);
+                return out.flip();
             }
             case FuseOpcode.WRITE -> {
                 long fh = in.getLong(), offset = in.getLong();
@@ -194,10 +208,18 @@ public final class FuseDispatcher {
                 in.getLong();                   // lock_owner
                 in.getInt();                    // flags
                 in.getInt();
-                if (size > in.remaining()) throw new ErrnoException(Errno.EINVAL, "write payload shorter than size");
-                byte[] data = new byte[size];
-                in.get(data);
-                int n = fs.write(c, node, fh, offset, data, 0, size);
+                if (size < 0 || size > in.remaining()) {
+                    throw new ErrnoException(Errno.EINVAL, "write payload shorter than size");
+                }
+                int n;
+                if (in.hasArray()) {
+                    // The payload is written from the request buffer itself: no copy of up to max_write bytes.
+                    n = fs.write(c, node, fh, offset, in.array(), in.arrayOffset() + in.position(), size);
+                } else {
+                    byte[] data = new byte[size];
+                    in.get(data);
+                    n = fs.write(c, node, fh, offset, data, 0, size);
+                }
                 ByteBuffer out = ok(h, 8);
                 out.putInt(n).putInt(0);
                 return out;
@@ -360,7 +382,10 @@ public final class FuseDispatcher {
      * body completely; {@link #dispatch} flips buffers that are not flipped yet (position != 0).
      */
     private static ByteBuffer ok(Header h, int body) {
-        ByteBuffer out = ByteBuffer.allocate(OUT_HEADER + body).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] scratch = h.scratch();
+        int len = OUT_HEADER + body;
+        ByteBuffer out = (scratch != null && len <= scratch.length ? ByteBuffer.wrap(scratch, 0, len)
+                : ByteBuffer.allocate(len)).order(ByteOrder.LITTLE_ENDIAN);
         out.putInt(OUT_HEADER + body).putInt(0).putLong(h.unique());
         return out;
     }

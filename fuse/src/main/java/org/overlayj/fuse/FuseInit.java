@@ -11,6 +11,8 @@ import java.nio.ByteBuffer;
  *   <li>ASYNC_READ: reads may be sent concurrently; our loop is multi-threaded and reads are positional.</li>
  *   <li>ATOMIC_O_TRUNC: O_TRUNC arrives with OPEN, so the door hands it to the engine, which copies up and
  *       truncates in one step (instead of a separate SETATTR(size=0) after the open).</li>
+ *   <li>AUTO_INVAL_DATA: opens keep the page cache (FOPEN_KEEP_CACHE); should a getattr ever show another size or
+ *       mtime than the kernel has, it drops the file's cached pages.</li>
  *   <li>EXPORT_SUPPORT: the kernel may look up "." and ".." (for exportfs); our nodeid table answers ".".</li>
  *   <li>BIG_WRITES + MAX_PAGES: writes of up to {@link #MAX_WRITE} (1 MiB) in one request.</li>
  *   <li>DO_READDIRPLUS + READDIRPLUS_AUTO: `ls -l` gets names and attributes in one round trip; the kernel
@@ -41,8 +43,8 @@ public final class FuseInit {
             HANDLE_KILLPRIV = 1L << 19, POSIX_ACL = 1L << 20, MAX_PAGES_FLAG = 1L << 22, CACHE_SYMLINKS = 1L << 23,
             SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30;
 
-    static final long WANTED = ASYNC_READ | ATOMIC_O_TRUNC | EXPORT_SUPPORT | BIG_WRITES | DO_READDIRPLUS
-            | READDIRPLUS_AUTO | PARALLEL_DIROPS | MAX_PAGES_FLAG | CACHE_SYMLINKS | SETXATTR_EXT;
+    static final long WANTED = ASYNC_READ | ATOMIC_O_TRUNC | AUTO_INVAL_DATA | EXPORT_SUPPORT | BIG_WRITES
+            | DO_READDIRPLUS | READDIRPLUS_AUTO | PARALLEL_DIROPS | MAX_PAGES_FLAG | CACHE_SYMLINKS | SETXATTR_EXT;
 
     /** The outcome of INIT: the minor version both sides speak and the flags both sides set. */
     public record Negotiated(int major, int minor, long flags, int maxWrite, int maxReadahead) {

@@ -93,8 +93,9 @@ public final class FuseServer implements AutoCloseable {
     private void loop() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment req = arena.allocate(READ_BUFFER, 4096);
-            MemorySegment rep = arena.allocate(FuseInit.MAX_WRITE + 4096, 8);
             byte[] heap = new byte[READ_BUFFER];
+            // Replies are built here and written from here (a critical write: no copy to native memory).
+            byte[] scratch = new byte[FuseDispatcher.OUT_HEADER + FuseInit.MAX_WRITE];
             while (true) {
                 long n;
                 try {
@@ -106,14 +107,10 @@ public final class FuseServer implements AutoCloseable {
                     return;
                 }
                 MemorySegment.copy(req, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
-                ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n));
+                ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), scratch);
                 if (reply == null) continue;
-                int len = reply.remaining();
-                if (rep.byteSize() < len) rep = arena.allocate(len, 8);
-                MemorySegment.copy(reply.array(), reply.arrayOffset() + reply.position(), rep,
-                        ValueLayout.JAVA_BYTE, 0, len);
                 try {
-                    Linux.write(fd, rep.asSlice(0, len));
+                    Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
                 } catch (ErrnoException e) {
                     // ENOENT: the request was interrupted and is gone; nothing to do.
                     if (e.errno() == Errno.ENODEV) return;

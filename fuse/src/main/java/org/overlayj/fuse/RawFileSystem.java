@@ -72,6 +72,19 @@ public interface RawFileSystem {
         throw nosys();
     }
 
+    /**
+     * Fills {@code dst[off..off+size)}: the form the dispatcher calls, so a filesystem can read straight into the
+     * reply buffer. The default reads through {@link #read(FuseContext, long, long, long, byte[], int)}.
+     */
+    default int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int off, int size)
+            throws ErrnoException {
+        if (off == 0) return read(c, nodeid, fh, offset, dst, size);
+        byte[] tmp = new byte[size];
+        int n = read(c, nodeid, fh, offset, tmp, size);
+        System.arraycopy(tmp, 0, dst, off, Math.max(0, Math.min(n, size)));
+        return n;
+    }
+
     /** Writes all of {@code data[off..off+len)}; returns the count written. */
     default int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
             throws ErrnoException { throw nosys(); }

@@ -1301,4 +1301,24 @@ public final class Linux {
         check(s, rc, "readlinkat", path);
         return byteString(buf.asSlice(0, rc).toArray(JAVA_BYTE));
     }
+
+    // --- write(2) from a heap array (added for the FUSE door: replies leave from a reused heap buffer) -------------
+    private static final MethodHandle WRITE_CRITICAL = fn("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CRITICAL);
+
+    /**
+     * write(2) straight from a heap array, with no copy to native memory (a critical call). Only for writes that
+     * never block for long, such as a reply to /dev/fuse: the thread holds up the garbage collector meanwhile.
+     */
+    public static long write(int fd, byte[] buf, int off, int len) throws ErrnoException {
+        MemorySegment seg = MemorySegment.ofArray(buf).asSlice(off, len);
+        Scratch s = scratch();
+        long rc;
+        try {
+            rc = (long) WRITE_CRITICAL.invokeExact(s.errno, fd, seg, (long) len);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "write", "fd " + fd);
+    }
 }

@@ -21,7 +21,9 @@ final class CallerCreds {
         return new Creds(c.uid(), c.gid(), new int[0]);
     }
 
+    /** With the supplementary groups, except for uid 0: root's decisions never depend on its groups. */
     static Creds withGroups(FuseContext c) {
+        if (c.uid() == 0) return of(c);
         return new Creds(c.uid(), c.gid(), groups(c.pid()));
     }
 

@@ -40,6 +40,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * alias of a hard link after a copy-up into the index) heals quickly. Data is never cached beyond the kernel's
  * page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper
  * layer) before it returns, and tests can compare the layers right after an operation.
+ *
+ * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
+ * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
+ * copy-up moves the data to another real inode without changing it. AUTO_INVAL_DATA (negotiated at INIT) still drops
+ * the pages when a fresh getattr shows another size or mtime. Without KEEP_CACHE every open threw the cache away, so
+ * rereading a file went through the door again.
  */
 public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
@@ -170,16 +176,19 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev)
             throws ErrnoException {
-        return entry(overlay.mknod(nodes.get(parent), name, mode, rdev, CallerCreds.withGroups(c)));
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.mknod(dir, name, mode, rdev, cr)));
     }
 
     @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException {
-        return entry(overlay.mkdir(nodes.get(parent), name, mode, CallerCreds.withGroups(c)));
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.mkdir(dir, name, mode, cr)));
     }
 
     @Override public FuseEntry symlink(FuseContext c, long parent, String name, String target)
             throws ErrnoException {
-        return entry(overlay.symlink(nodes.get(parent), name, target, CallerCreds.withGroups(c)));
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.symlink(dir, name, target, cr)));
     }
 
     @Override public FuseEntry link(FuseContext c, long nodeid, long newParent, String newName)
@@ -207,12 +216,14 @@ public final class OverlayFileSystem implements RawFileSystem {
     @Override public FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException {
         Node n = nodes.get(nodeid);
         OpenFile f = asCaller(c, cr -> overlay.open(n, flags, cr));
-        return new FuseOpen(register(f), 0);
+        return new FuseOpen(register(f), FuseOpen.KEEP_CACHE);
     }
 
     @Override public Created create(FuseContext c, long parent, String name, int mode, int flags)
             throws ErrnoException {
-        Node n = overlay.create(nodes.get(parent), name, mode, CallerCreds.withGroups(c));
+        // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
+        Node dir = nodes.get(parent);
+        Node n = asCaller(c, cr -> overlay.create(dir, name, mode, cr));
         // The creator may always open what it just created with the flags of the create, whatever the new mode
         // says (open(2) with O_CREAT and mode 0444 still gives a writable fd): open with creds that pass.
         OpenFile f = overlay.open(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY), Creds.ROOT);
@@ -223,15 +234,20 @@ public final class OverlayFileSystem implements RawFileSystem {
             overlay.release(f);
             throw ex;
         }
-        return new Created(e, new FuseOpen(register(f), 0));
+        return new Created(e, new FuseOpen(register(f), FuseOpen.KEEP_CACHE));
     }
 
     @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
             throws ErrnoException {
+        return read(c, nodeid, fh, offset, dst, 0, size);
+    }
+
+    @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int off, int size)
+            throws ErrnoException {
         OpenFile f = file(fh);
         int done = 0;
         while (done < size) {
-            int n = overlay.read(f, offset + done, dst, done, size - done);
+            int n = overlay.read(f, offset + done, dst, off + done, size - done);
             if (n <= 0) break;
             done += n;
         }
@@ -333,7 +349,8 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     @Override public void access(FuseContext c, long nodeid, int mask) throws ErrnoException {
-        overlay.access(nodes.get(nodeid), mask, CallerCreds.withGroups(c));
+        Node n = nodes.get(nodeid);
+        asCaller(c, cr -> { overlay.access(n, mask, cr); return null; });
     }
 
     /**

@@ -1,0 +1,14 @@
+package org.overlayj.core;
+
+/**
+ * The decode benchmark's way into the engine's package-private cache hook. It lives in the bench sources (same
+ * package name, on the class path only), so the engine's public API stays as it is.
+ */
+public final class BenchHooks {
+    private BenchHooks() {}
+
+    /** Drops the engine's node and origin caches: the next decode starts as after a fresh mount. */
+    public static void dropCaches(Overlay o) {
+        o.dropCaches();
+    }
+}
