@@ -220,7 +220,8 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
-            return Linux.readlink(fs.realPath(n));
+            // through the layer's noatime clone: the kernel's readlink never moves a lower symlink's atime
+            return Linux.readlink(n.upper || n.indexPath != null ? fs.realPath(n) : fs.noatimePath(n.topLower()));
         } finally {
             l.unlock();
         }
@@ -239,11 +240,27 @@ public final class Overlay implements AutoCloseable {
             Permissions.check(a, mask, c);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
-            int fd = fs.openReal(fs.realPath(n), real & ~Linux.O_NOFOLLOW);
+            int fd = openData(n, real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
             l.unlock();
+        }
+    }
+
+    /**
+     * The kernel reads lower files through a private noatime mount of the layer, so reading never moves a lower
+     * atime (upper atimes do move: it touches the upper inode itself). O_NOATIME does the same for us; it needs
+     * ownership or CAP_FOWNER, and without them the kernel drops the flag too.
+     */
+    private int openData(Node n, int flags) throws ErrnoException {
+        String path = fs.realPath(n);
+        if (n.upper || n.indexPath != null) return fs.openReal(path, flags);
+        try {
+            return fs.openReal(path, flags | Linux.O_NOATIME);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            return fs.openReal(path, flags);
         }
     }
 

@@ -76,6 +76,39 @@ final class OverlayFs {
     void close() {
         for (int fd : mountFds.values()) Linux.closeQuietly(fd);
         mountFds.clear();
+        synchronized (noatimeRoots) {
+            for (int fd : noatimeRoots.values()) if (fd >= 0) Linux.closeQuietly(fd);
+            noatimeRoots.clear();
+        }
+    }
+
+    /**
+     * Detached read-only noatime clones of the lower layers' mounts, by layer root (-1: none could be made). The
+     * kernel reaches lower layers only through such private mounts, so nothing it does (readlink included, which
+     * has no O_NOATIME) moves a lower atime.
+     */
+    private final Map<String, Integer> noatimeRoots = new HashMap<>();
+
+    /** A path to the same lower object through the noatime clone of its layer, or the path itself. */
+    String noatimePath(Node.Lower l) {
+        String root = l.layer().root(), path = l.path();
+        if (isFdPath(path) || !(path.equals(root) || path.startsWith(root + "/"))) return path;
+        int fd;
+        synchronized (noatimeRoots) {
+            fd = noatimeRoots.computeIfAbsent(root, r -> {
+                int clone = -1;
+                try {
+                    clone = Linux.openTreeClone(r);
+                    Linux.mountSetattr(clone, Linux.MOUNT_ATTR_RDONLY | Linux.MOUNT_ATTR_NOATIME);
+                    return clone;
+                } catch (ErrnoException | RuntimeException e) {
+                    // no CAP_SYS_ADMIN (a rootless door), or an old kernel: lower atimes may move
+                    if (clone >= 0) Linux.closeQuietly(clone);
+                    return -1;
+                }
+            });
+        }
+        return fd < 0 ? path : "/proc/self/fd/" + fd + path.substring(root.length());
     }
 
     String x(String marker) { return ns.name(marker); }
