@@ -30,6 +30,9 @@ public final class UpperSnapshot {
             lines.put("index:", line(idx, names));
             for (DirEnt e : Linux.readdir(idx)) {
                 if (e.isDotOrDotDot()) continue;
+                // the kernel keeps its shared whiteout (a "#<n>" 0/0 device it links whiteouts from) in the index
+                // dir when index=on: scratch space, like work/work
+                if (e.name().startsWith("#") && Linux.lstat(idx + "/" + e.name()).isWhiteout()) continue;
                 String key = "index:" + FhBlob.normalizeName(e.name(), names);
                 while (lines.containsKey(key)) key += "'";
                 lines.put(key, line(idx + "/" + e.name(), names));

@@ -22,7 +22,7 @@ class EngineDifferentialTest {
     @Test
     void engineAgreesWithKernel() {
         DifferentialRunner r = new DifferentialRunner(DifferentialRunner.ENGINE, "overlayj",
-                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.hardLinks(), true));
+                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), true));
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(200), "EngineDifferentialTest", 5);
         System.out.println("[engine vs kernel] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());

@@ -29,7 +29,7 @@ class KernelSelfCheckTest {
 
     private static DifferentialRunner kernelVsKernel(DifferentialRunner.TargetFactory candidate, boolean crossCheck) {
         return new DifferentialRunner(DifferentialRunner.KERNEL, candidate, "kernel2",
-                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.hardLinks(), crossCheck));
+                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), crossCheck));
     }
 
     @Test
@@ -44,7 +44,7 @@ class KernelSelfCheckTest {
     @Test
     void kernelAgreesWithKernelWithLowerHardLinksAndIndex() {
         DifferentialRunner r = new DifferentialRunner(DifferentialRunner.KERNEL, DifferentialRunner.KERNEL, "kernel2",
-                new DifferentialRunner.Settings(SequenceSuite.ops(), true, true));
+                new DifferentialRunner.Settings(SequenceSuite.ops(), DifferentialRunner.Mix.INDEX, true));
         SequenceSuite.Summary s = SequenceSuite.run(r, List.of(101L, 102L, 103L, 104L), ME, 1);
         System.out.println("[kernel self-check, index=on + hard links] " + s.line());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
