@@ -41,8 +41,13 @@ public final class DifferentialRunner {
      * @param ops        ops per sequence
      * @param mix        which seeds run with index=on (+ lower hard links), and nfs_export=on
      * @param crossCheck after the session, mount the other implementation on each copy and compare
+     * @param atimes     compare atimes (visible and on disk) during the session
      */
-    public record Settings(int ops, Mix mix, boolean crossCheck) {
+    public record Settings(int ops, Mix mix, boolean crossCheck, boolean atimes) {
+        public Settings(int ops, Mix mix, boolean crossCheck) {
+            this(ops, mix, crossCheck, true);
+        }
+
         /**
          * Even seeds run redirect_dir=on with directory renames, odd ones the default. Under MIXED, seeds 2 and 3
          * mod 4 run index=on; of those, seeds 6 and 7 mod 8 also nfs_export=on.
@@ -102,9 +107,9 @@ public final class DifferentialRunner {
                  Target tb = candidate.open(candidateName, b, cfg, root.resolve("mB"))) {
                 na.refreshUpper();
                 nb.refreshUpper();
-                va = VisibleSnapshot.take("visible tree", ta.view(), na);
-                vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
-                Mismatch m = compare(-1, ta, tb, va, vb, na, nb);
+                va = VisibleSnapshot.take("visible tree", ta.view(), na, cfg.nfsExport());
+                vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
+                Mismatch m = compare(-1, ta, tb, va, vb, na, nb, cfg.nfsExport());
                 if (m != null) return new Run(seed, cfg, ops, lines, m);
                 OpGenerator gen = new OpGenerator(seed, cfg.redirectDir(), cfg.index());
                 int n = script != null ? script.size() : settings.ops();
@@ -116,13 +121,13 @@ public final class DifferentialRunner {
                             oa.equals(ob) ? "" : "   " + candidateName + ": " + ob + "   <-- differs"));
                     na.refreshUpper();
                     nb.refreshUpper();
-                    va = VisibleSnapshot.take("visible tree", ta.view(), na);
-                    vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
+                    va = VisibleSnapshot.take("visible tree", ta.view(), na, cfg.nfsExport());
+                    vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
                     if (!oa.equals(ob)) {
                         return new Run(seed, cfg, ops, lines, new Mismatch(i,
                                 "outcome of op " + i + " (" + op + "): kernel " + oa + ", " + candidateName + " " + ob));
                     }
-                    m = compare(i, ta, tb, va, vb, na, nb);
+                    m = compare(i, ta, tb, va, vb, na, nb, cfg.nfsExport());
                     if (m != null) return new Run(seed, cfg, ops, lines, m);
                 }
             }
@@ -137,12 +142,16 @@ public final class DifferentialRunner {
     }
 
     private Mismatch compare(int at, Target ta, Target tb, VisibleSnapshot.Result va, VisibleSnapshot.Result vb,
-                             InodeNames na, InodeNames nb) throws IOException {
-        String d = va.snapshot().diff(vb.snapshot(), "kernel", candidateName);
+                             InodeNames na, InodeNames nb, boolean nfs) throws IOException {
+        String d = atimes(va.snapshot()).diff(atimes(vb.snapshot()), "kernel", candidateName);
         if (d != null) return new Mismatch(at, d);
-        d = UpperSnapshot.take("upper layer + index on disk", ta.layers(), na)
-                .diff(UpperSnapshot.take("upper layer + index on disk", tb.layers(), nb), "kernel", candidateName);
+        d = atimes(UpperSnapshot.take("upper layer + index on disk", ta.layers(), na, nfs))
+                .diff(atimes(UpperSnapshot.take("upper layer + index on disk", tb.layers(), nb, nfs)), "kernel", candidateName);
         return d == null ? null : new Mismatch(at, d);
+    }
+
+    private Snapshot atimes(Snapshot s) {
+        return settings.atimes() ? s : s.withoutAtimes();
     }
 
     /**
@@ -204,7 +213,7 @@ public final class DifferentialRunner {
                 Snapshot s;
                 names.refreshUpper();
                 try (Target k = oracle.open("kernel", layers, c, mnt)) {
-                    s = VisibleSnapshot.take("visible tree", k.view(), names).snapshot();
+                    s = VisibleSnapshot.take("visible tree", k.view(), names, c.nfsExport()).snapshot();
                 }
                 lastMessages = log.overlayLines();
                 if (lastMessages.isEmpty()) return s;
@@ -216,7 +225,7 @@ public final class DifferentialRunner {
     private Snapshot candidateTree(MountConfig c, Path mnt, LayerSet layers, InodeNames names) throws Exception {
         names.refreshUpper();
         try (Target t = candidate.open(candidateName, layers, c, mnt)) {
-            return VisibleSnapshot.take("visible tree", t.view(), names).snapshot();
+            return VisibleSnapshot.take("visible tree", t.view(), names, c.nfsExport()).snapshot();
         }
     }
 
