@@ -89,6 +89,14 @@ final class OverlayFs {
      */
     private final Map<String, Integer> noatimeRoots = new HashMap<>();
 
+    /** {@link #noatimePath(Node.Lower)} for a real path under one of the lower layers (else the path itself). */
+    String noatimePath(String path) {
+        for (Layer l : layers.lowers()) {
+            if (path.startsWith(l.root() + "/")) return noatimePath(new Node.Lower(l, path));
+        }
+        return path;
+    }
+
     /** A path to the same lower object through the noatime clone of its layer, or the path itself. */
     String noatimePath(Node.Lower l) {
         String root = l.layer().root(), path = l.path();
