@@ -26,9 +26,10 @@ if [ "${OVERLAYJ_SKIP_BUILD:-}" != 1 ]; then
   set -o pipefail
 fi
 
-# The launcher on PATH, and as the mount.fuse helper for `mount -t fuse.overlayj`.
+# The launcher on PATH. `mount -t fuse.overlayj` runs /sbin/mount.fuse3, which runs the type's name ("overlayj")
+# through /bin/sh with the shell's default PATH: /usr/local/bin is on it.
 if [ "$(id -u)" -eq 0 ]; then
   ln -sf "$ROOT/bin/overlayj" /usr/local/bin/overlayj
-  ln -sf "$ROOT/bin/overlayj" /usr/local/sbin/mount.fuse.overlayj 2>/dev/null || true
+  rm -f /usr/local/sbin/mount.fuse.overlayj    # an earlier set-up's link; mount.fuse3 never looked there
 fi
 echo "overlayj setup: ready ($(command -v overlayj || echo "$ROOT/bin/overlayj"))"

@@ -15,10 +15,10 @@ public final class Main {
     /** The subcommands, one line each. */
     static List<Object> subcommands() {
         return List.of(
-                // new ServeCommand(),
-                // new FsckCommand(),
-                // new IndexCommand(),
-                // new HandleCommand(),
+                new ServeCommand(),
+                new FsckCommand(),
+                new IndexCommand(),
+                new HandleCommand()
         );
     }
 

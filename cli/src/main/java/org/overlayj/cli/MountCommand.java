@@ -61,13 +61,19 @@ public final class MountCommand implements Callable<Integer> {
     @Option(names = Daemon.CHILD_FLAG, hidden = true)
     boolean daemonChild;
 
-    @Parameters(arity = "1..2", paramLabel = "[SOURCE] MOUNTPOINT",
+    // arity 0..2 checked in call(): picocli validates a parent's required parameters even when a subcommand
+    // (fsck, index, handle, ...) is what was asked for, so "1..2" here made every subcommand fail
+    @Parameters(arity = "0..2", paramLabel = "[SOURCE] MOUNTPOINT",
             description = "SOURCE (shown in /proc/mounts unless fsname= is given) and the mount point.")
     List<String> positional = new ArrayList<>();
 
     private static final int THREADS = 4;
 
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     @Override public Integer call() {
+        if (positional.isEmpty()) throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                "Missing required parameter: '[SOURCE] MOUNTPOINT'");
         String mountpoint = positional.get(positional.size() - 1);
         String source = positional.size() > 1 ? positional.get(0) : null;
         boolean background = !foreground && !debug && !daemonChild;
@@ -100,6 +106,19 @@ public final class MountCommand implements Callable<Integer> {
         Logger log = LoggerFactory.getLogger(MountCommand.class);
         Overlay overlay = null;
         FuseServer server;
+        // Handlers first: a SIGTERM that arrives while mounting must not kill the JVM (exit 143) with the mount
+        // half made; it unmounts as soon as the mount is live.
+        java.util.concurrent.atomic.AtomicReference<FuseServer> live = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean terminate = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean unmounted = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable unmountOnce = () -> {
+            FuseServer s = live.get();
+            if (s != null && terminate.get() && unmounted.compareAndSet(false, true)) s.unmount();
+        };
+        Signals.onTermination(() -> {
+            terminate.set(true);
+            unmountOnce.run();
+        });
         try {
             MountOptions.Parsed parsed = parseOptions(opts);
             parsed.warnings().forEach(w -> log.warn("{}", w));
@@ -121,7 +140,8 @@ public final class MountCommand implements Callable<Integer> {
             log.error("mount failed", e);
             return fail(ready, "internal error: " + e);
         }
-        Signals.onTermination(server::unmount);
+        live.set(server);
+        unmountOnce.run();                                 // a signal that came during the mount
         if (daemonChild) {
             ready.println(Daemon.READY);
             ready.flush();

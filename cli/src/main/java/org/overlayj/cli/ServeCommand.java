@@ -1,22 +1,26 @@
 package org.overlayj.cli;
 
 import org.overlayj.core.Overlay;
+import org.overlayj.core.config.MountOptions;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.NfsServer;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.exports.ExportsException;
+import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -49,11 +53,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "8", description = "request worker threads (default: ${DEFAULT-VALUE})")
     int workers;
 
-    @Option(names = "--stats-interval", defaultValue = "300", paramLabel = "SECONDS",
-            description = "log request counters every SECONDS, 0 for never (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--stats", "--stats-interval"}, defaultValue = "300", paramLabel = "SECONDS",
+            description = "log request counters every SECONDS, 0 for never (default: ${DEFAULT-VALUE}); SIGUSR1 logs them now")
     int statsInterval;
 
-    /** For tests and the launcher until Main registers the subcommand. */
+    /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
         System.exit(new CommandLine(new ServeCommand()).execute(args));
     }
@@ -61,13 +65,23 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintStream err = System.err;
+        Logger log = LoggerFactory.getLogger(ServeCommand.class);
         OverlayOptions opts;
         Exports exports;
         InetSocketAddress addr;
         try {
-            opts = parseOptions(options);
+            MountOptions.Parsed parsed = MountOptions.parse(withServeDefaults(Linux.fromUtf8(options)));
+            parsed.warnings().forEach(w -> log.warn("{}", w));
+            opts = parsed.overlay();
             exports = exportsFile == null ? Exports.defaults() : Exports.load(exportsFile);
+            // "ro" among the options: the whole overlay is served read-only, whatever the exports say
+            if (parsed.readOnlyRequested()) exports = exports.readOnly();
+            List<String> ignored = parsed.generic().stream().filter(o -> !o.equals("ro") && !o.equals("rw")).toList();
+            if (!ignored.isEmpty()) log.info("mount options that do not apply to serve, ignored: {}", ignored);
             addr = parseListen(listen);
+        } catch (ErrnoException e) {
+            err.println("overlayj serve: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
+            return 2;
         } catch (IllegalArgumentException | ExportsException | IOException e) {
             err.println("overlayj serve: " + e.getMessage());
             return 2;
@@ -81,39 +95,42 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             overlay = Overlay.mount(opts);
         } catch (ErrnoException e) {
-            err.println("overlayj serve: mount failed: " + e.getMessage());
+            err.println("overlayj serve: mount failed: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 1;
         }
         NfsServer server;
         try {
             server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval));
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             overlay.close();
             err.println("overlayj serve: " + e.getMessage());
             return 1;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            try {
-                server.close();
-            } catch (IOException e) {
-                err.println("overlayj serve: stop: " + e.getMessage());
-            } finally {
-                overlay.close();
-                stopped.countDown();
-            }
-        }, "overlayj-serve-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        // SIGTERM/SIGINT release the main thread, which stops the server in order and returns 0; a shutdown hook
+        // could not: the JVM would already be exiting with 143. SIGUSR1 logs the counters.
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onTermination(stop::countDown);
+        Signal.handle(new Signal("USR1"), s -> server.logStats());
         InetSocketAddress bound = server.address();
         System.out.println("overlayj: serving NFSv3 on " + bound.getAddress().getHostAddress() + ":" + bound.getPort()
                 + " (exports: " + String.join(" ", exports.exports().stream().map(e -> e.path()).toList()) + ")");
         System.out.flush();
         try {
-            stopped.await();
+            stop.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return 0;
+        int rc = 0;
+        try {
+            server.close();      // stops accepting, answers requests in flight, syncs the upper layer
+        } catch (IOException e) {
+            err.println("overlayj serve: stop: " + e.getMessage());
+            rc = 1;
+        } finally {
+            overlay.close();
+        }
+        err.println("overlayj serve: stopped; counters " + server.stats());
+        return rc;
     }
 
     static InetSocketAddress parseListen(String s) {
@@ -138,111 +155,18 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /**
-     * The overlay options {@code serve} understands, with its defaults: index=on and nfs_export=on unless given.
-     * A small subset of the kernel syntax, kept here until the config parser (core's MountOptions) is on main;
-     * then this becomes that call plus the two defaults.
+     * serve's defaults on top of the kernel's: index=on and nfs_export=on unless the options name them, so that
+     * handles survive copy-up and restart. An explicit nfs_export=off (or index=off, which leaves nfs_export off)
+     * is kept, and then refused by {@link #call()} with the reason.
      */
-    static OverlayOptions parseOptions(String s) {
-        List<String> lowers = new ArrayList<>();
-        String upper = null, work = null;
-        Boolean index = null, nfsExport = null, metacopy = null;
-        OverlayOptions.RedirectDir redirect = null;
-        OverlayOptions.Xino xino = OverlayOptions.Xino.AUTO;
-        OverlayOptions.Uuid uuid = OverlayOptions.Uuid.AUTO;
-        boolean userxattr = false, volatileMode = false;
-        List<String> explicit = new ArrayList<>();
-        for (String opt : splitUnescaped(s, ',')) {
-            if (opt.isEmpty()) continue;
-            int eq = opt.indexOf('=');
-            String key = eq < 0 ? opt : opt.substring(0, eq), val = eq < 0 ? null : opt.substring(eq + 1);
-            switch (key) {
-                case "lowerdir" -> {
-                    for (String l : splitUnescaped(need(key, val), ':')) lowers.add(path(unescape(l)));
-                }
-                case "upperdir" -> upper = path(unescape(need(key, val)));
-                case "workdir" -> work = path(unescape(need(key, val)));
-                case "index" -> index = onOff(key, val);
-                case "nfs_export" -> nfsExport = onOff(key, val);
-                case "metacopy" -> metacopy = onOff(key, val);
-                case "userxattr" -> userxattr = true;
-                case "volatile" -> volatileMode = true;
-                case "redirect_dir" -> redirect = switch (need(key, val)) {
-                    case "on" -> OverlayOptions.RedirectDir.ON;
-                    case "follow" -> OverlayOptions.RedirectDir.FOLLOW;
-                    case "nofollow" -> OverlayOptions.RedirectDir.NOFOLLOW;
-                    case "off" -> OverlayOptions.RedirectDir.OFF;
-                    default -> throw new IllegalArgumentException("bad redirect_dir=" + val);
-                };
-                case "xino" -> xino = OverlayOptions.Xino.valueOf(upperCase(key, val));
-                case "uuid" -> uuid = OverlayOptions.Uuid.valueOf(upperCase(key, val));
-                case "ro", "rw", "noatime", "relatime", "nodev", "nosuid", "noexec", "defaults" -> {
-                    continue;
-                }
-                default -> throw new IllegalArgumentException("unknown option " + opt);
-            }
-            explicit.add(key);
+    static String withServeDefaults(String opts) {
+        boolean index = false, nfsExport = false;
+        for (String o : opts.split(",")) {
+            if (o.startsWith("index=")) index = true;
+            if (o.startsWith("nfs_export=")) nfsExport = true;
         }
-        if (lowers.isEmpty()) throw new IllegalArgumentException("lowerdir= is required");
-        if ((upper == null) != (work == null))
-            throw new IllegalArgumentException("upperdir= and workdir= go together");
-        // serve's default: handles that survive copy-up and restart. index=on is what nfs_export needs.
-        if (nfsExport == null) nfsExport = !Boolean.FALSE.equals(index) && !Boolean.TRUE.equals(metacopy);
-        if (index == null) index = nfsExport;
-        // The kernel's default without redirect_dir in the module config; also what a lower-only nfs_export needs.
-        if (redirect == null) redirect = OverlayOptions.RedirectDir.NOFOLLOW;
-        return new OverlayOptions(lowers, upper, work, redirect, index, nfsExport, uuid, xino,
-                Boolean.TRUE.equals(metacopy), userxattr, volatileMode, explicit);
-    }
-
-    private static String need(String key, String val) {
-        if (val == null || val.isEmpty()) throw new IllegalArgumentException(key + "= needs a value");
-        return val;
-    }
-
-    private static boolean onOff(String key, String val) {
-        return switch (need(key, val)) {
-            case "on" -> true;
-            case "off" -> false;
-            default -> throw new IllegalArgumentException(key + "=" + val + ": on or off");
-        };
-    }
-
-    private static String upperCase(String key, String val) {
-        String v = need(key, val);
-        if (!v.matches("on|off|auto|null")) throw new IllegalArgumentException("bad " + key + "=" + val);
-        return v.toUpperCase(java.util.Locale.ROOT);
-    }
-
-    /** Absolute byte-string path: layers are named by bytes, the command line is UTF-8 text. */
-    private static String path(String p) {
-        return Linux.fromUtf8(Path.of(p).toAbsolutePath().normalize().toString());
-    }
-
-    private static List<String> splitUnescaped(String s, char sep) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 1 < s.length()) {
-                cur.append(c).append(s.charAt(++i));
-            } else if (c == sep) {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(c);
-            }
-        }
-        out.add(cur.toString());
-        return out;
-    }
-
-    private static String unescape(String s) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 1 < s.length()) c = s.charAt(++i);
-            b.append(c);
-        }
-        return b.toString();
+        if (nfsExport) return opts;
+        if (index) return opts.matches("(^|.*,)index=on(,.*|$)") ? opts + ",nfs_export=on" : opts;
+        return opts + ",index=on,nfs_export=on";
     }
 }

@@ -204,8 +204,7 @@ final class CopyUp {
         boolean symlink = st.isLink();
         switch (st.type()) {
             case Stat.S_IFDIR -> Linux.mkdir(temp, 0);
-            // read through the layer's noatime clone: the kernel's copy-up leaves the lower atime alone
-            case Stat.S_IFLNK -> Linux.symlink(Linux.readlink(fs.noatimePath(src)), temp);
+            case Stat.S_IFLNK -> Linux.symlink(fs.readlinkReal(src), temp);
             default -> Linux.mknod(temp, st.type(), st.rdev());
         }
         try {

@@ -22,6 +22,9 @@ final class Export {
     private final OverlayFs fs;
     private final Lookup lookup;
 
+    private final LowerInodes lowerInodes = new LowerInodes();
+    private final java.util.Map<Long, String> upperPaths = new java.util.concurrent.ConcurrentHashMap<>();
+
     Export(OverlayFs fs, Lookup lookup) {
         this.fs = fs;
         this.lookup = lookup;
@@ -138,27 +141,60 @@ final class Export {
             } else if (st.isDir() || knownPath(Linux.fdPath(fd), st)) {
                 return null; // outside the upper root (elsewhere on the fs, or in the work dir)
             }
-            // A non-directory with no known name (cold caches): usable through its fd, as the kernel's
-            // disconnected dentry is.
-            if (!insideUpper(fd)) return null;
-            Node n = fs.inode(fs.mapIno(st.ino(), st.dev()), st.type());
-            if (n.parent == null && n != fs.root) {
-                n.upper = true;
-                n.indexPath = "/proc/self/fd/" + fd;
-                n.handle = fh;
-                holdFd(n, fd);
-                keep = true;
-            }
-            return n;
+            // A non-directory with no known name (cold caches): the kernel would hand out a disconnected alias of
+            // any inode of the fs here. We look for it in the upper layer instead: found, it is connected at its
+            // path; not found, it is not of this overlay (elsewhere on the fs, or unlinked).
+            if (st.nlink() == 0 || st.dev() != fs.upperLayer.dev()) return null;
+            String found = findInUpper(st.ino());
+            if (found == null) return null;
+            Node n = walk(found);
+            return n != null && n.upper && Linux.lstat(fs.upperPath(n)).ino() == st.ino() ? n : null;
         } finally {
             if (!keep) Linux.closeQuietly(fd);
         }
     }
 
-    /** A disconnected upper file must at least be a regular object linked somewhere in the upper layer. */
-    private boolean insideUpper(int fd) throws ErrnoException {
-        Stat st = Linux.fstat(fd);
-        return st.nlink() > 0 && st.dev() == fs.upperLayer.dev();
+    /**
+     * The path below the upper root where a non-directory of the upper layer is linked, or null when it is linked
+     * nowhere there. Cold-cache decodes of pure-upper files are rare (after a restart, once per object), so a walk
+     * of the upper layer is acceptable; the last answer per inode is remembered and checked before use.
+     */
+    private String findInUpper(long ino) throws ErrnoException {
+        String known = upperPaths.get(ino);
+        if (known != null) {
+            Stat s = Linux.lstatOrNull(fs.upperRoot + known);
+            if (s != null && s.ino() == ino && !s.isDir()) return known;
+            upperPaths.remove(ino);
+        }
+        java.util.ArrayDeque<String> dirs = new java.util.ArrayDeque<>();
+        dirs.push("");
+        while (!dirs.isEmpty()) {
+            String rel = dirs.pop();
+            java.util.List<org.overlayj.sys.DirEnt> entries;
+            try {
+                entries = Linux.readdir(fs.upperRoot + rel);
+            } catch (ErrnoException e) {
+                continue; // removed meanwhile
+            }
+            for (org.overlayj.sys.DirEnt e : entries) {
+                if (e.name().equals(".") || e.name().equals("..")) continue;
+                String path = rel + "/" + e.name();
+                boolean dir = e.type() == org.overlayj.sys.DirEnt.DT_DIR;
+                if (e.type() == org.overlayj.sys.DirEnt.DT_UNKNOWN) {
+                    Stat st = Linux.lstatOrNull(fs.upperRoot + path);
+                    if (st == null) continue;
+                    dir = st.isDir();
+                }
+                if (dir) {
+                    dirs.push(path);
+                } else if (e.ino() == ino) {
+                    if (upperPaths.size() > 65536) upperPaths.clear();
+                    upperPaths.put(ino, path);
+                    return path;
+                }
+            }
+        }
+        return null;
     }
 
     private Node decodeLower(Fh fh) throws ErrnoException {
@@ -175,9 +211,11 @@ final class Export {
                 Stat st = Linux.fstat(fd);
                 String path = Linux.fdPath(fd);
                 Layer owner = ownerOf(path, st);
-                // Outside every lower layer. Only a non-directory the kernel cannot name (cold caches) passes
-                // unchecked, exactly as the kernel's own decode lets it.
+                // Outside every lower layer. A non-directory the kernel cannot name (cold caches) has no path to
+                // check: it passes only if it is one of a lower layer's own inodes (the kernel's decode would let
+                // any inode of the fs through here; a handle must not lead out of the overlay).
                 if (owner == null && (st.isDir() || knownPath(path, st))) return null;
+                if (owner == null && !inLowerLayers(st)) return null;
                 if (owner != null) layer = owner;
                 long ino = fs.mapIno(st.ino(), st.dev());
                 String ip = fs.index.on() ? fs.index.path(fh) : null;
@@ -246,6 +284,13 @@ final class Export {
         Node n = start != null ? start : fs.root;
         for (int i = from; i < parts.length && n != null; i++) n = lookup.child(n, parts[i]);
         return n != null && n.ino == ino ? n : null;
+    }
+
+    private boolean inLowerLayers(Stat st) throws ErrnoException {
+        for (Layer l : fs.layers.lowers()) {
+            if (l.dev() == st.dev() && lowerInodes.contains(l, st.ino())) return true;
+        }
+        return false;
     }
 
     /** The path is a real name of that inode (not the "/" of a disconnected dentry). */

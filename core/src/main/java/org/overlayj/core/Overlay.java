@@ -33,8 +33,13 @@ public final class Overlay implements AutoCloseable {
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
-        if (fs.index.on()) fs.index.verifyAtMount();
-        this.root = lookup.root();
+        try {
+            if (fs.index.on()) fs.index.verifyAtMount();
+            this.root = lookup.root();
+        } catch (ErrnoException | RuntimeException e) {
+            fs.close(); // its fds on the layer roots would keep the layers' filesystems busy after a refusal
+            throw e;
+        }
         fs.root = root;
     }
 
@@ -220,8 +225,7 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
-            // through the layer's noatime clone: the kernel's readlink never moves a lower symlink's atime
-            return Linux.readlink(n.upper || n.indexPath != null ? fs.realPath(n) : fs.noatimePath(n.topLower()));
+            return fs.readlinkReal(fs.realPath(n));
         } finally {
             l.unlock();
         }

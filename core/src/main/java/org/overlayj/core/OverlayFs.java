@@ -37,6 +37,12 @@ final class OverlayFs {
     private final AtomicLong tempCounter = new AtomicLong(System.nanoTime() & 0xffff);
     /** Read-only fds of each layer root, by st_dev: open_by_handle_at needs an fd on the fs. */
     private final Map<Long, Integer> mountFds = new HashMap<>();
+    /**
+     * Per lower layer root: a private noatime clone of its mount, or absent when we may not make one (no
+     * CAP_SYS_ADMIN). readlink(2) updates a symlink's atime (relatime: once a day); the kernel overlay reads lower
+     * symlinks in-kernel and leaves lower layers untouched, so we read them through these.
+     */
+    private final Map<String, Integer> noatimeTrees = new HashMap<>();
     /** Small fs ids for inode numbers when layers are on several filesystems (xino-like high bits). */
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
@@ -57,6 +63,14 @@ final class OverlayFs {
         for (Layer l : layers.lowers()) {
             if (!fsids.containsKey(l.dev())) fsids.put(l.dev(), next++);
         }
+        for (Layer l : layers.lowers()) {
+            if (noatimeTrees.containsKey(l.root())) continue;
+            try {
+                noatimeTrees.put(l.root(), Linux.openTreeNoatime(l.root()));
+            } catch (ErrnoException e) {
+                // unprivileged: plain readlink, which may touch a lower symlink's atime
+            }
+        }
         for (Layer l : allLayers()) {
             if (!mountFds.containsKey(l.dev())) {
                 // open_by_handle_at refuses O_PATH fds (EBADF): a real directory open.
@@ -73,50 +87,21 @@ final class OverlayFs {
         return all;
     }
 
+    /** The target of a real symlink; one in a lower layer is read without touching its atime (see noatimeTrees). */
+    String readlinkReal(String path) throws ErrnoException {
+        for (var e : noatimeTrees.entrySet()) {
+            String root = e.getKey();
+            if (path.length() > root.length() + 1 && path.startsWith(root) && path.charAt(root.length()) == '/') {
+                return Linux.readlinkat(e.getValue(), path.substring(root.length() + 1));
+            }
+        }
+        return Linux.readlink(path);
+    }
+
     void close() {
+        for (int fd : noatimeTrees.values()) Linux.closeQuietly(fd);
         for (int fd : mountFds.values()) Linux.closeQuietly(fd);
         mountFds.clear();
-        synchronized (noatimeRoots) {
-            for (int fd : noatimeRoots.values()) if (fd >= 0) Linux.closeQuietly(fd);
-            noatimeRoots.clear();
-        }
-    }
-
-    /**
-     * Detached read-only noatime clones of the lower layers' mounts, by layer root (-1: none could be made). The
-     * kernel reaches lower layers only through such private mounts, so nothing it does (readlink included, which
-     * has no O_NOATIME) moves a lower atime.
-     */
-    private final Map<String, Integer> noatimeRoots = new HashMap<>();
-
-    /** {@link #noatimePath(Node.Lower)} for a real path under one of the lower layers (else the path itself). */
-    String noatimePath(String path) {
-        for (Layer l : layers.lowers()) {
-            if (path.startsWith(l.root() + "/")) return noatimePath(new Node.Lower(l, path));
-        }
-        return path;
-    }
-
-    /** A path to the same lower object through the noatime clone of its layer, or the path itself. */
-    String noatimePath(Node.Lower l) {
-        String root = l.layer().root(), path = l.path();
-        if (isFdPath(path) || !(path.equals(root) || path.startsWith(root + "/"))) return path;
-        int fd;
-        synchronized (noatimeRoots) {
-            fd = noatimeRoots.computeIfAbsent(root, r -> {
-                int clone = -1;
-                try {
-                    clone = Linux.openTreeClone(r);
-                    Linux.mountSetattr(clone, Linux.MOUNT_ATTR_RDONLY | Linux.MOUNT_ATTR_NOATIME);
-                    return clone;
-                } catch (ErrnoException | RuntimeException e) {
-                    // no CAP_SYS_ADMIN (a rootless door), or an old kernel: lower atimes may move
-                    if (clone >= 0) Linux.closeQuietly(clone);
-                    return -1;
-                }
-            });
-        }
-        return fd < 0 ? path : "/proc/self/fd/" + fd + path.substring(root.length());
     }
 
     String x(String marker) { return ns.name(marker); }
@@ -232,7 +217,11 @@ final class OverlayFs {
     long mapIno(long realIno, long dev) {
         if (layers.samefs()) return realIno;
         int fsid = fsids.getOrDefault(dev, 0);
-        return fsid == 0 ? realIno : realIno | ((long) fsid << 56);
+        if (fsid == 0) return realIno;
+        int bits = layers.xinoBits();
+        // xino (format doc §6.5): the fsid sits in the top bits - 1, as the kernel puts it: real | fsid << (65 - bits)
+        if (bits > 0 && realIno >>> (64 - bits) == 0) return realIno | ((long) fsid << (64 - bits + 1));
+        return realIno | ((long) fsid << 56);
     }
 
     /** Decodes an origin blob to the lower inode's facts, or null when it is unknown/invalid/not decodable. */

@@ -35,12 +35,21 @@ final class ChecklistTwin implements AutoCloseable {
     ChecklistTwin(int nLowers, String lowerSetup) throws IOException {
         Linux.umask(0); // the engine's mount sets it process-wide; both sides (and their shells) must agree
         L = new Layers(nLowers);
-        if (!lowerSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + lowerSetup);
+        try {
+            if (!lowerSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + lowerSetup);
+        } catch (IOException | RuntimeException e) {
+            try {
+                close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     /** A fresh, empty upper and work dir (the lowers stay). */
     void reset() throws IOException {
-        L.kernelUmount();
+        kernelUmount();
         Layers.sh("rm -rf " + L.upper + " " + L.work + " && mkdir " + L.upper + " " + L.work);
         if (!upperSetup.isEmpty()) Layers.sh("cd " + L.root + " && " + upperSetup);
     }
@@ -70,12 +79,31 @@ final class ChecklistTwin implements AutoCloseable {
         List<String> listxattr(String path) throws ErrnoException;
         /** The NFS handle (type 0xf8 payload, 3 pad bytes + blob). */
         byte[] handle(String path) throws ErrnoException;
-        /** Decodes a handle and tells which object it is, as "path-ino" of the overlay. */
+        /** Decodes a handle (type 0xf8) and tells which object it is by its st_ino. */
         long decodeIno(byte[] handle) throws ErrnoException;
+        /** The same for a legacy type 0xfb handle: the blob first, padded to a multiple of 4 bytes. */
+        long decodeInoLegacy(byte[] handle) throws ErrnoException;
     }
 
     @FunctionalInterface interface Scenario {
         void run(Fs fs, List<String> out) throws Exception;
+    }
+
+    /** A step between mounts that looks at (or changes) the layers directly. */
+    @FunctionalInterface interface Offline {
+        void run(List<String> out) throws Exception;
+    }
+
+    /** Two offline steps: the first remembers upper and work, the second reports whether they are unchanged. */
+    Offline[] unchangedCheck() {
+        String[] before = new String[2];
+        return new Offline[] {
+                out -> {
+                    before[0] = snapshot(L.upper.toString(), true, upperNames());
+                    before[1] = snapshot(L.work.toString(), true, upperNames());
+                },
+                out -> out.add("upper+work unchanged: " + (before[0].equals(snapshot(L.upper.toString(), true, upperNames()))
+                        && before[1].equals(snapshot(L.work.toString(), true, upperNames()))))};
     }
 
     /** The result of one side: what the scenario observed and what upper and work hold afterwards. */
@@ -97,20 +125,26 @@ final class ChecklistTwin implements AutoCloseable {
                 Layers.sh("cd " + L.root + " && " + cmd);
                 continue;
             }
+            if (step instanceof Offline off) {
+                off.run(out);
+                continue;
+            }
             Mount m = step instanceof Mount mm ? mm : new Mount(kernelOpts, (Scenario) step);
             if (kernel) {
-                int before = dmesg().size();
+                KernelLog log = new KernelLog();
                 try {
-                    L.kernelMount(m.kernelOpts());
+                    kernelMount(m.kernelOpts());
                 } catch (ErrnoException e) {
                     out.add("mount: " + Errno.name(e.errno()));
-                    messages.addAll(dmesgSince(before));
+                    messages.addAll(log.overlayLines());
                     continue;
+                } finally {
+                    log.close();
                 }
                 try {
                     m.scenario().run(new KernelFs(L.mnt.toString()), out);
                 } finally {
-                    L.kernelUmount();
+                    kernelUmount();
                 }
             } else {
                 Overlay o;
@@ -126,7 +160,8 @@ final class ChecklistTwin implements AutoCloseable {
                 }
             }
         }
-        return new Run(out, snapshot(L.upper.toString()), snapshot(L.work.toString()), messages);
+        Map<Long, String> names = upperNames();
+        return new Run(out, snapshot(L.upper.toString(), false, names), snapshot(L.work.toString(), false, names), messages);
     }
 
     Run kernel(String kernelOpts, Object... steps) throws Exception {
@@ -141,11 +176,26 @@ final class ChecklistTwin implements AutoCloseable {
     Run compare(String kernelOpts, Object... steps) throws Exception {
         Run k = kernel(kernelOpts, steps);
         Run e = engine(kernelOpts, steps);
+        assertSame(k, e);
+        return k;
+    }
+
+    static void assertSame(Run k, Run e) {
         assertEquals(String.join("\n", k.transcript), String.join("\n", e.transcript), "transcript (kernel vs engine)");
         assertEquals(k.upper, e.upper, "upper dir (kernel vs engine)");
         assertEquals(k.work, e.work, "work dir (kernel vs engine)");
+    }
+
+    /** {@link #compare}, and every refusal message of ours is among the kernel's new log lines. */
+    Run compareWithMessages(String kernelOpts, Object... steps) throws Exception {
+        Run k = kernel(kernelOpts, steps);
+        Run e = engine(kernelOpts, steps);
+        assertSame(k, e);
+        assertSameMessages(k, e);
         return k;
     }
+
+    static final Scenario NOTHING = (fs, out) -> { };
 
     /** One scenario (a lambda cannot go through the varargs form). */
     Run compare(String kernelOpts, Scenario scenario) throws Exception {
@@ -155,36 +205,41 @@ final class ChecklistTwin implements AutoCloseable {
     /** Every message of ours appears among the kernel's new overlayfs log lines. */
     static void assertSameMessages(Run k, Run e) {
         for (String m : e.messages())
-            org.junit.jupiter.api.Assertions.assertTrue(k.messages().stream().anyMatch(l -> l.contains("overlayfs: " + m)),
+            org.junit.jupiter.api.Assertions.assertTrue(k.messages().stream().anyMatch(l -> l.contains("overlayfs: " + m) || l.contains("overlay: " + m)),
                     "engine message '" + m + "' not among the kernel's: " + k.messages());
         org.junit.jupiter.api.Assertions.assertEquals(k.messages().isEmpty(), e.messages().isEmpty(), k.messages() + " vs " + e.messages());
     }
 
-    /** The subset of kernel option syntax the checklist tests use, with the kernel's defaults (§1.1, §2.1, §6.1). */
-    OverlayOptions options(String kernelOpts) {
-        boolean index = false, nfs = false, userxattr = false;
-        OverlayOptions.RedirectDir redirect = null;
-        OverlayOptions.Uuid uuid = OverlayOptions.Uuid.AUTO;
-        List<String> explicit = new ArrayList<>();
-        for (String o : kernelOpts.split(",")) {
-            if (o.isEmpty()) continue;
-            String[] kv = o.split("=", 2);
-            explicit.add(kv[0]);
-            String v = kv.length > 1 ? kv[1] : "";
-            switch (kv[0]) {
-                case "index" -> index = v.equals("on");
-                case "nfs_export" -> nfs = v.equals("on");
-                case "userxattr" -> userxattr = true;
-                case "redirect_dir" -> redirect = OverlayOptions.RedirectDir.valueOf(v.toUpperCase());
-                case "uuid" -> uuid = OverlayOptions.Uuid.valueOf(v.toUpperCase());
-                default -> throw new IllegalArgumentException(o);
-            }
-        }
-        // This kernel's module defaults: redirect_dir=N, redirect_always_follow=Y; nfs_export and userxattr imply
-        // nofollow when redirect_dir is not given.
-        if (redirect == null) redirect = nfs || userxattr ? OverlayOptions.RedirectDir.NOFOLLOW : OverlayOptions.RedirectDir.FOLLOW;
-        return new OverlayOptions(L.lowers.stream().map(Path::toString).toList(), L.upper.toString(), L.work.toString(),
-                redirect, index, nfs, uuid, OverlayOptions.Xino.OFF, false, userxattr, false, explicit);
+    /**
+     * The kernel option string of this run (layers first, then {@code kernelOpts}) through our own parser with this
+     * machine's module defaults, so both sides get the same effective options.
+     */
+    OverlayOptions options(String kernelOpts) throws ErrnoException {
+        return org.overlayj.core.config.MountOptions.parse(kernelOptions(kernelOpts), L.root.toString(),
+                org.overlayj.core.config.ModuleDefaults.current()).overlay();
+    }
+
+    /**
+     * The full option string: {@code kernelOpts} after the standard layers, or as it is when it names its own
+     * layers ("lowerdir=" in it); "$R" stands for the layers' root directory.
+     */
+    String kernelOptions(String kernelOpts) {
+        String o = kernelOpts.replace("$R", L.root.toString());
+        if (o.contains("lowerdir=")) return o;
+        String std = "lowerdir=" + L.lowerdir() + ",upperdir=" + L.upper + ",workdir=" + L.work;
+        return o.isEmpty() ? std : std + "," + o;
+    }
+
+    private boolean kernelMounted;
+
+    void kernelMount(String kernelOpts) throws ErrnoException {
+        Linux.mount("overlay", L.mnt.toString(), "overlay", 0, kernelOptions(kernelOpts));
+        kernelMounted = true;
+    }
+
+    void kernelUmount() throws ErrnoException {
+        if (kernelMounted) Linux.umount(L.mnt.toString(), 0);
+        kernelMounted = false;
     }
 
     // --- snapshots of the real directories -------------------------------------------------------------------------
@@ -199,7 +254,19 @@ final class ChecklistTwin implements AutoCloseable {
     }
 
     static String snapshot(String root, boolean withUuid) throws ErrnoException {
+        return snapshot(root, withUuid, new HashMap<>());
+    }
+
+    /** The upper's inodes by path ("/" is the upper root): what an upper-based blob anywhere names. */
+    Map<Long, String> upperNames() throws ErrnoException {
         Map<Long, String> inoPaths = new HashMap<>();
+        walk(L.upper.toString(), "", new TreeMap<>(), inoPaths);
+        return inoPaths;
+    }
+
+    /** {@code names}: inode names known beforehand (the upper's, for a work dir snapshot); the walk adds its own. */
+    static String snapshot(String root, boolean withUuid, Map<Long, String> names) throws ErrnoException {
+        Map<Long, String> inoPaths = new HashMap<>(names);
         TreeMap<String, Stat> all = new TreeMap<>();
         walk(root, "", all, inoPaths);
         StringBuilder sb = new StringBuilder();
@@ -273,8 +340,7 @@ final class ChecklistTwin implements AutoCloseable {
 
     /** A handle as a transcript shows it: byte-exact when lower-based, by the upper path it names otherwise. */
     String showHandle(byte[] h) throws ErrnoException {
-        Map<Long, String> inoPaths = new HashMap<>();
-        walk(L.upper.toString(), "", new TreeMap<>(), inoPaths);
+        Map<Long, String> inoPaths = upperNames();
         if (h.length > 3 + 21 && (h[3 + 3] & 4) != 0) return showBlob(h, 3, inoPaths);
         return HEX.formatHex(h);
     }
@@ -294,25 +360,55 @@ final class ChecklistTwin implements AutoCloseable {
         void run() throws Exception;
     }
 
-    /** The new kernel log lines written by overlayfs since {@code before} lines. */
-    static List<String> dmesgSince(int before) throws IOException {
-        List<String> all = dmesg();
-        return all.subList(Math.min(before, all.size()), all.size()).stream().filter(s -> s.contains("overlayfs:")).toList();
-    }
+    /**
+     * The kernel log from the moment of construction: /dev/kmsg read record by record from its end (a count of
+     * dmesg lines does not work once the ring buffer is full). Lines of other processes' overlays may slip in;
+     * {@link #assertSameMessages} only asks that ours be among them.
+     */
+    static final class KernelLog implements AutoCloseable {
+        private final int fd;
 
-    static List<String> dmesg() throws IOException {
-        Process p = new ProcessBuilder("dmesg").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            p.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        KernelLog() throws ErrnoException {
+            fd = Linux.open("/dev/kmsg", Linux.O_RDONLY | Linux.O_NONBLOCK, 0);
+            Linux.lseek(fd, 0, Linux.SEEK_END);
         }
-        return out.lines().toList();
+
+        List<String> overlayLines() throws ErrnoException {
+            List<String> out = new ArrayList<>();
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment buf = a.allocate(8192);
+                while (true) {
+                    long n;
+                    try {
+                        n = Linux.read(fd, buf);
+                    } catch (ErrnoException e) {
+                        if (e.errno() == Errno.EAGAIN) break;
+                        if (e.errno() == 32) continue; // EPIPE: records overwritten meanwhile
+                        throw e;
+                    }
+                    if (n <= 0) break;
+                    String rec = new String(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+                    String msg = rec.substring(rec.indexOf(';') + 1);
+                    if (msg.indexOf('\n') >= 0) msg = msg.substring(0, msg.indexOf('\n'));
+                    if (msg.contains("overlayfs:") || msg.startsWith("overlay:")) out.add(msg);
+                }
+            }
+            return out;
+        }
+
+        @Override public void close() {
+            Linux.closeQuietly(fd);
+        }
     }
 
     @Override public void close() throws IOException {
-        L.close();
+        try {
+            kernelUmount();
+        } finally {
+            // whatever a setup mounted under the layers' root (tmpfs, loop ext4) that a failed test left, deepest first
+            Layers.sh("findmnt -rn -o TARGET | grep '^" + L.root + "/' | sort -r | while read m; do umount \"$m\"; done; true");
+            L.close();
+        }
     }
 
     // --- the two sides ----------------------------------------------------------------------------------------------
@@ -385,9 +481,17 @@ final class ChecklistTwin implements AutoCloseable {
         }
 
         @Override public long decodeIno(byte[] handle) throws ErrnoException {
+            return decode(0xf8, handle);
+        }
+
+        @Override public long decodeInoLegacy(byte[] handle) throws ErrnoException {
+            return decode(0xfb, handle);
+        }
+
+        long decode(int type, byte[] handle) throws ErrnoException {
             int m = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
             try {
-                int fd = Linux.openByHandle(m, new FileHandle(0xf8, handle), Linux.O_PATH);
+                int fd = Linux.openByHandle(m, new FileHandle(type, handle), Linux.O_PATH);
                 try {
                     return Linux.fstat(fd).ino();
                 } finally {
@@ -487,5 +591,6 @@ final class ChecklistTwin implements AutoCloseable {
         @Override public List<String> listxattr(String path) throws ErrnoException { return o.listxattr(walk(path), R).stream().sorted().toList(); }
         @Override public byte[] handle(String path) throws ErrnoException { return o.encodeHandle(walk(path)); }
         @Override public long decodeIno(byte[] handle) throws ErrnoException { return o.getattr(o.decodeHandle(handle)).ino(); }
+        @Override public long decodeInoLegacy(byte[] handle) throws ErrnoException { return o.getattr(o.decodeHandle(handle)).ino(); }
     }
 }

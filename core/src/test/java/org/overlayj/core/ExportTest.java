@@ -207,6 +207,47 @@ class ExportTest {
         }
     }
 
+    /**
+     * A handle naming a file elsewhere on the same filesystem, decoded when the kernel has no dentry for it (so no
+     * path tells where it is), is ESTALE; a lower file in the same state still resolves.
+     */
+    @Test void coldHandleOfAFileOutsideTheLayersIsStale() throws Exception {
+        try (Layers L = new Layers(1)) {
+            build(L);
+            Files.writeString(L.root.resolve("outside"), "secret");
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                byte[] lower = o.encodeHandle(walk(o, "h2"));
+                byte[] outside = withFid(lower, Linux.nameToHandle(L.root.resolve("outside").toString(), 0));
+                for (int round = 0; round < 3; round++) {
+                    Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
+                    ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(outside));
+                    assertEquals(Errno.ESTALE, e.errno());
+                }
+            }
+            byte[] pureUpper;
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                byte[] h = o.encodeHandle(walk(o, "h2"));
+                Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
+                assertEquals("h\n", readNode(o, o.decodeHandle(h)));
+                Node d = o.mkdir(o.root(), "nd", 0755, R);
+                Node f = o.create(d, "pf", 0644, R);
+                pureUpper = o.encodeHandle(f);
+                assertEquals(0x04, pureUpper[3 + 3] & 0x04, "an upper handle");
+                // The same upper-based handle naming a file elsewhere on the upper's fs
+                byte[] outsideUpper = withFid(pureUpper, Linux.nameToHandle(L.root.resolve("outside").toString(), 0));
+                for (int round = 0; round < 3; round++) {
+                    Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
+                    ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(outsideUpper));
+                    assertEquals(Errno.ESTALE, e.errno());
+                }
+            }
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
+                assertSame(walk(o, "nd/pf"), o.decodeHandle(pureUpper), "a cold pure-upper file is found and connected");
+            }
+        }
+    }
+
     /** A lower-based handle of this overlay with its fid (and fid type) replaced by another inode's. */
     static byte[] withFid(byte[] template, FileHandle fh) {
         byte[] b = java.util.Arrays.copyOf(template, 3 + 21 + fh.bytes().length);

@@ -1246,48 +1246,59 @@ public final class Linux {
         }
     }
 
-    // --- detached mount clones (added for core: the kernel reads lower layers through private noatime mounts) ---
-    public static final int OPEN_TREE_CLONE = 1;
-    public static final long MOUNT_ATTR_RDONLY = 0x1, MOUNT_ATTR_NOATIME = 0x10;
-    private static final MethodHandle OPEN_TREE = fn("open_tree",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    // --- private noatime mounts (added for core: reading lower symlinks without touching their atime) ----------
+    private static final MethodHandle OPEN_TREE = fn("open_tree", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle MOUNT_SETATTR = fn("mount_setattr",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
+    public static final int OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 02000000;
+    public static final long MOUNT_ATTR_NOATIME = 0x10, MOUNT_ATTR__ATIME = 0x70;
 
     /**
-     * open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | O_CLOEXEC): an fd on a detached copy of the mount at
-     * {@code path} (needs CAP_SYS_ADMIN). Paths reached through it, e.g. {@code /proc/self/fd/N/rel}, stay on
-     * the copy, which is gone once the fd is closed.
+     * A detached clone of the mount at {@code path} (open_tree OPEN_TREE_CLONE, not recursive) with noatime set
+     * (mount_setattr): readlink through it leaves the inode's atime alone, as the kernel overlay's in-kernel reads
+     * do. Needs CAP_SYS_ADMIN (EPERM otherwise). Closing the fd unmounts it.
      */
-    public static int openTreeClone(String path) throws ErrnoException {
+    public static int openTreeNoatime(String path) throws ErrnoException {
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
-        int rc;
+        int fd;
         try {
-            rc = (int) OPEN_TREE.invokeExact(s.errno, AT_FDCWD, p, OPEN_TREE_CLONE | O_CLOEXEC);
+            fd = (int) OPEN_TREE.invokeExact(s.errno, AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "open_tree", path);
+        check(s, fd, "open_tree", path);
+        MemorySegment attr = s.alloc(32); // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+        attr.fill((byte) 0);
+        attr.set(JAVA_LONG, 0, MOUNT_ATTR_NOATIME);
+        attr.set(JAVA_LONG, 8, MOUNT_ATTR__ATIME);
+        MemorySegment empty = s.cstr("");
+        int rc;
+        try {
+            rc = (int) MOUNT_SETATTR.invokeExact(s.errno, fd, empty, AT_EMPTY_PATH, attr, 32L);
+        } catch (Throwable t) {
+            closeQuietly(fd);
+            throw bug(t);
+        }
+        if (rc < 0) {
+            ErrnoException e = fail(s, "mount_setattr", path);
+            closeQuietly(fd);
+            throw e;
+        }
+        return fd;
     }
 
-    /** mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set}) on a mount fd from {@link #openTreeClone}; an atime
-     *  mode in {@code attrSet} (MOUNT_ATTR_NOATIME) replaces the current one. */
-    public static void mountSetattr(int fd, long attrSet) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment attr = a.allocate(32); // struct mount_attr: set, clr, propagation, userns_fd
-            attr.set(JAVA_LONG, 0, attrSet);
-            // an atime mode is one value of a 3-bit field: it must be cleared (MOUNT_ATTR__ATIME) to be set
-            if ((attrSet & 0x70) != 0) attr.set(JAVA_LONG, 8, 0x70L);
-            MemorySegment empty = a.allocate(1);
-            Scratch s = scratch();
-            int rc;
-            try {
-                rc = (int) MOUNT_SETATTR.invokeExact(s.errno, fd, empty, AT_EMPTY_PATH, attr, 32L);
-            } catch (Throwable t) {
-                throw bug(t);
-            }
-            check(s, rc, "mount_setattr", "fd " + fd);
+    /** readlinkat relative to {@code dirfd}. */
+    public static String readlinkat(int dirfd, String path) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
+        long rc;
+        try {
+            rc = (long) READLINKAT.invokeExact(s.errno, dirfd, p, buf, READLINK_BUF);
+        } catch (Throwable t) {
+            throw bug(t);
         }
+        check(s, rc, "readlinkat", path);
+        return byteString(buf.asSlice(0, rc).toArray(JAVA_BYTE));
     }
 }

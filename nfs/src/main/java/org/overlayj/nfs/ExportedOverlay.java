@@ -33,6 +33,8 @@ final class ExportedOverlay {
     private final long verifierSalt;
 
     private final NodeHandles handles;
+    /** The calls being served, which a clean stop lets finish. */
+    final InFlight inFlight = new InFlight();
 
     ExportedOverlay(Overlay overlay, NodeHandles handles, Exports exports, NfsStats stats) throws ErrnoException {
         this.overlay = overlay;

@@ -51,6 +51,15 @@ public final class Mount3Program implements RpcDispatchable {
 
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
+        if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
+        try {
+            dispatch(call);
+        } finally {
+            x.inFlight.exit();
+        }
+    }
+
+    private void dispatch(RpcCall call) throws OncRpcException, IOException {
         int proc = call.getProcedure();
         stats.mountCall(proc);
         if (proc == Mount3.MOUNTPROC3_NULL_3) {

@@ -68,6 +68,15 @@ public final class Nfs3Program implements RpcDispatchable {
 
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
+        if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
+        try {
+            dispatch(call);
+        } finally {
+            x.inFlight.exit();
+        }
+    }
+
+    private void dispatch(RpcCall call) throws OncRpcException, IOException {
         int proc = call.getProcedure();
         stats.nfsCall(proc);
         if (proc == Nfs3.NFSPROC3_NULL_3) {

@@ -41,15 +41,19 @@ public final class NfsServer implements AutoCloseable {
     }
 
     private final Overlay overlay;
+    private final ExportedOverlay exported;
     private final NfsStats stats;
     private final OncRpcSvc svc;
     private final OncRpcEmbeddedPortmap portmap;
     private final ScheduledExecutorService ticker;
     private volatile boolean stopped;
+    /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
+    private static final long DRAIN_SECONDS = 30;
 
-    private NfsServer(Overlay overlay, NfsStats stats, OncRpcSvc svc, OncRpcEmbeddedPortmap portmap,
-                      ScheduledExecutorService ticker) {
+    private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, OncRpcSvc svc,
+                      OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker) {
         this.overlay = overlay;
+        this.exported = exported;
         this.stats = stats;
         this.svc = svc;
         this.portmap = portmap;
@@ -103,7 +107,7 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, stats, svc, pm, ticker);
+        return new NfsServer(overlay, x, stats, svc, pm, ticker);
     }
 
     public NfsStats stats() { return stats; }
@@ -114,8 +118,8 @@ public final class NfsServer implements AutoCloseable {
     public void logStats() { log.info("nfs counters: {}", stats); }
 
     /**
-     * Stops accepting, lets requests in flight be answered (grizzly's graceful stop), then syncs the upper layer.
-     * Idempotent.
+     * Stops taking calls, lets the calls in flight reply (grizzly's own graceful stop does not wait for worker
+     * threads), stops the transport, then syncs the upper layer. Idempotent.
      */
     @Override
     public synchronized void close() throws IOException {
@@ -123,6 +127,13 @@ public final class NfsServer implements AutoCloseable {
         stopped = true;
         if (ticker != null) ticker.shutdownNow();
         try {
+            try {
+                if (!exported.inFlight.drain(DRAIN_SECONDS, TimeUnit.SECONDS))
+                    log.warn("stopping with {} calls still running after {} s", exported.inFlight.active(),
+                            DRAIN_SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             svc.stop(10, TimeUnit.SECONDS);
         } finally {
             if (portmap != null) portmap.shutdown();

@@ -49,6 +49,23 @@ class ExportSecurityTest {
         try (TestOverlay t = new TestOverlay("/ 10.0.0.0/8(rw,insecure)\n");
              RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(1000, 1000))) {
             assertEquals(mountstat3.MNT3ERR_ACCES, c.mnt("/").fhs_status);
+            // A handle it got some other way (valid for this export) is refused on every NFS call that takes one.
+            nfs_fh3 root = new nfs_fh3();
+            root.data = FileHandles.encode(0, t.overlay.encodeHandle(t.overlay.root()));
+            GETATTR3args ga = new GETATTR3args();
+            ga.object = root;
+            assertEquals(nfsstat3.NFS3ERR_ACCES, c.nfs(Nfs3.NFSPROC3_GETATTR_3, ga, new GETATTR3res()).status);
+            LOOKUP3args la = new LOOKUP3args();
+            la.what = NfsCalls.where(root, "hello.txt");
+            assertEquals(nfsstat3.NFS3ERR_ACCES, c.nfs(Nfs3.NFSPROC3_LOOKUP_3, la, new LOOKUP3res()).status);
+            assertEquals(nfsstat3.NFS3ERR_ACCES, c.nfs(Nfs3.NFSPROC3_CREATE_3, createArgs(root, "x"), new CREATE3res()).status);
+            READDIRPLUS3args rd = new READDIRPLUS3args();
+            rd.dir = root;
+            rd.cookieverf = new byte[8];
+            rd.dircount = 4096;
+            rd.maxcount = 8192;
+            assertEquals(nfsstat3.NFS3ERR_ACCES, c.nfs(Nfs3.NFSPROC3_READDIRPLUS_3, rd, new READDIRPLUS3res()).status);
+            assertFalse(Files.exists(t.upper.resolve("x")), "nothing was created");
         }
     }
 

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * {@code -Doverlayj.nfs.fuzz=N} raises the count.
  */
 class MalformedRpcTest {
-    private static final int MESSAGES = Integer.getInteger("overlayj.nfs.fuzz", 3000);
+    private static final int MESSAGES = Integer.getInteger("overlayj.nfs.fuzz", 10_000);
 
     /** A well-formed GETATTR call for {@code fh}, as one record (with its record mark). */
     static byte[] getattrCall(int xid, byte[] fh) throws IOException {
@@ -64,6 +64,7 @@ class MalformedRpcTest {
             try (RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(0, 0))) {
                 rootFh = c.rootHandle("/").data;
             }
+            int threadsBefore = Thread.activeCount();
             Random rnd = new Random(1813);
             byte[] good = getattrCall(1, rootFh);
             int sent = 0, connections = 0;
@@ -111,6 +112,9 @@ class MalformedRpcTest {
                 }
             }
             assertTrue(connections > 1);
+            // No leak per connection or message: the server's thread count stays where it was (pools are bounded).
+            assertTrue(Thread.activeCount() <= threadsBefore + 16,
+                    "threads before " + threadsBefore + ", after " + Thread.activeCount());
             // Still serving: a proper client works.
             try (RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(0, 0))) {
                 c.nfsNull();

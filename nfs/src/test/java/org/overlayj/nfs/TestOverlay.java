@@ -1,22 +1,15 @@
 package org.overlayj.nfs;
 
-import org.overlayj.core.Node;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.exports.Exports;
-import org.overlayj.sys.Errno;
-import org.overlayj.sys.ErrnoException;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -44,7 +37,7 @@ final class TestOverlay implements AutoCloseable {
                     OverlayOptions.RedirectDir.NOFOLLOW, true, true, OverlayOptions.Uuid.AUTO,
                     OverlayOptions.Xino.OFF, false, false, false, List.of()));
             Exports exports = exportsText == null ? Exports.defaults() : Exports.parse(exportsText);
-            s = NfsServer.start(o, handles(o), exports,
+            s = NfsServer.start(o, exports,
                     new NfsServer.Config(new InetSocketAddress("127.0.0.1", 0), false, 4, 0));
         } catch (Exception | Error e) {
             if (s != null) s.close();
@@ -57,40 +50,6 @@ final class TestOverlay implements AutoCloseable {
     }
 
     int port() { return server.address().getPort(); }
-
-    /**
-     * The engine's handles when it has them; until then an in-memory table, so the door's protocol is tested
-     * either way (the in-memory table does not survive a restart, which these tests do not need).
-     */
-    static NodeHandles handles(Overlay o) throws ErrnoException {
-        try {
-            o.encodeHandle(o.root());
-            return NodeHandles.of(o);
-        } catch (ErrnoException e) {
-            if (e.errno() != Errno.ENOSYS) throw e;
-            return new MemoryHandles();
-        }
-    }
-
-    static final class MemoryHandles implements NodeHandles {
-        private final Map<Node, byte[]> byNode = new ConcurrentHashMap<>();
-        private final Map<ByteBuffer, Node> byHandle = new ConcurrentHashMap<>();
-        private final AtomicLong next = new AtomicLong(1);
-
-        @Override public byte[] encode(Node n) {
-            return byNode.computeIfAbsent(n, k -> {
-                byte[] h = ByteBuffer.allocate(8).putLong(next.getAndIncrement()).array();
-                byHandle.put(ByteBuffer.wrap(h), k);
-                return h;
-            }).clone();
-        }
-
-        @Override public Node decode(byte[] handle) throws ErrnoException {
-            Node n = byHandle.get(ByteBuffer.wrap(handle));
-            if (n == null) throw new ErrnoException(Errno.ESTALE, "unknown handle");
-            return n;
-        }
-    }
 
     @Override public void close() throws IOException {
         try {

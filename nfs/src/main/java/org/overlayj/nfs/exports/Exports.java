@@ -47,6 +47,21 @@ public final class Exports {
                         ? InetAddress.getLoopbackAddress().getAddress() : ipv6Loopback(), 128), o)))));
     }
 
+    /** These exports with every client rule read-only: what {@code serve -o ro} asks for. */
+    public Exports readOnly() {
+        List<Export> out = new java.util.ArrayList<>();
+        for (Export e : exports) {
+            List<ClientRule> rules = new java.util.ArrayList<>();
+            for (ClientRule r : e.clients()) {
+                ExportOptions o = r.options();
+                rules.add(new ClientRule(r.client(), new ExportOptions(true, o.squash(), o.anonUid(), o.anonGid(),
+                        o.secure())));
+            }
+            out.add(new Export(e.path(), rules));
+        }
+        return new Exports(out);
+    }
+
     private static byte[] ipv6Loopback() {
         byte[] b = new byte[16];
         b[15] = 1;

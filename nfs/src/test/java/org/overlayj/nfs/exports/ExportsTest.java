@@ -107,4 +107,17 @@ class ExportsTest {
         assertEquals(0, all.groups().length);
         assertEquals(0, new ExportOptions(false, Squash.NONE, 7, 8, true).squash(0, 0, null).uid());
     }
+
+    @Test
+    void readOnlyCopyKeepsEverythingElse() throws Exception {
+        Exports e = Exports.parse("/a 10.0.0.0/8(rw,no_root_squash,insecure) *(rw,anonuid=5)\n/b *(ro)\n").readOnly();
+        ExportOptions a = e.byPath("/a").orElseThrow().optionsFor(ip("10.1.2.3")).orElseThrow();
+        assertTrue(a.readOnly());
+        assertEquals(Squash.NONE, a.squash());
+        assertFalse(a.secure());
+        ExportOptions star = e.byPath("/a").orElseThrow().optionsFor(ip("192.168.0.1")).orElseThrow();
+        assertTrue(star.readOnly());
+        assertEquals(5, star.anonUid());
+        assertTrue(e.byPath("/b").orElseThrow().optionsFor(ip("1.2.3.4")).orElseThrow().readOnly());
+    }
 }

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# nfs-bench: the same NFSv3 workloads, through libnfs's nfs-cp, against `overlayj serve` and against nfs-ganesha
+# (FSAL_VFS) exporting a kernel overlay mount (index=on,nfs_export=on) of the same lower tree. A measurement, not a
+# test: it prints seconds and the ratio overlayj/ganesha, and asserts nothing.
+#
+#   bench/nfs-bench.sh                         # needs root; installs nfs-ganesha, nfs-ganesha-vfs, rpcbind if missing
+#   FILES=2000 BIG_MB=64 bench/nfs-bench.sh    # quick run
+#
+# Everything runs inside `unshare -n -m` (its own loopback-only network, so ganesha and rpcbind can have ports
+# 111/2049; its own /run, so rpcbind's files do not leak): nothing listens outside it.
+# Env: FILES (small lower files copied out, default 20000), BIG_MB (default 512), PAR (nfs-cp processes at once
+#      for the tree copy, default 4), IMPLS (default "overlayj ganesha"), TIMEOUT (seconds per workload, default
+#      900), KEEP=1 keeps the tree. Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare, drop_caches)" >&2; exit 1; }
+
+if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
+    missing=()
+    command -v ganesha.nfsd > /dev/null || missing+=(nfs-ganesha)
+    [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || missing+=(nfs-ganesha-vfs)
+    command -v rpcbind > /dev/null || missing+=(rpcbind)
+    command -v nfs-cp > /dev/null || missing+=(libnfs-utils)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "nfs-bench: installing ${missing[*]}" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" > /dev/null ||
+            { echo "nfs-bench: cannot install ${missing[*]}" >&2; exit 1; }
+    fi
+    [ -f "$REPO/cli/target/overlayj-cli-0.1.0-SNAPSHOT.jar" ] ||
+        { echo "nfs-bench: overlayj not built (mvn -q -B -DskipTests package)" >&2; exit 1; }
+    exec env NFS_BENCH_INSIDE=1 unshare -n -m --propagation private -- "$(readlink -f "$0")" "$@"
+fi
+
+# --- inside our own network and mount namespaces ---------------------------------------------------------------------
+ip link set lo up
+mount -t tmpfs nfs-bench-run /run          # rpcbind's socket and lock, ganesha's state: gone with the namespace
+mkdir -p /run/ganesha /run/rpcbind
+
+FILES=${FILES:-20000}
+BIG_MB=${BIG_MB:-512}
+PAR=${PAR:-4}
+IMPLS=${IMPLS:-"overlayj ganesha"}
+TIMEOUT=${TIMEOUT:-900}
+BASE=$(readlink -f "${1:-/tmp}")
+ROOT="$BASE/overlayj-nfs-bench.$$"
+L="$ROOT/lower" M="$ROOT/mnt" OUT="$ROOT/out"
+OJ_PORT=2050
+PIDS=()
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
+    mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }
+    if [ "${KEEP:-0}" = 1 ]; then echo "nfs-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+
+# --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------
+mkdir -p "$L" "$M" "$OUT"
+echo "nfs-bench: building $FILES files + ${BIG_MB} MiB under $ROOT ..." >&2
+line="lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore"
+n=0 d=0
+while [ $n -lt "$FILES" ]; do
+    dir=$(printf "d%03d/s%d" $((d / 10)) $((d % 10)))
+    mkdir -p "$L/$dir"
+    for ((i = 0; i < 100 && n < FILES; i++, n++)); do
+        printf "%s %d\n" "$line" $n > "$L/$dir/f$i"
+        echo "$dir/f$i"
+    done
+    d=$((d + 1))
+done > "$ROOT/files.txt"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$ROOT/src.big"
+sync
+
+# --- the servers ---------------------------------------------------------------------------------------------------
+# URL for PATH (relative to the overlay root). libnfs splits a URL at its last '/' into the export to mount and the
+# file, so both servers get the same MNT of a directory (overlayj: a directory below its "/" export; ganesha: below
+# its $M export).
+url() { # url IMPL PATH
+    case $1 in
+        # a file at the top of the "/" export is "//name" (else libnfs would MNT "")
+        overlayj) case $2 in */*) p=/$2 ;; *) p=//$2 ;; esac
+                  echo "nfs://127.0.0.1$p?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
+        ganesha) echo "nfs://127.0.0.1$M/$2?version=3&nfsport=2049&mountport=20048" ;;
+    esac
+}
+
+start_overlayj() { # UPPER WORK
+    echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/exports"
+    "$REPO/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen 127.0.0.1:$OJ_PORT \
+        --exports "$ROOT/exports" --stats 0 > "$ROOT/serve.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 600); do
+        grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
+        kill -0 "${PIDS[-1]}" 2> /dev/null || break
+        sleep 0.1
+    done
+    echo "nfs-bench: overlayj serve did not start: $(tail -c 500 "$ROOT/serve.log")" >&2
+    return 1
+}
+
+start_ganesha() { # UPPER WORK
+    mount -t overlay overlay -o "lowerdir=$L,upperdir=$1,workdir=$2,index=on,nfs_export=on" "$M" || return 1
+    cat > "$ROOT/ganesha.conf" << EOF
+NFS_CORE_PARAM {
+    Protocols = 3;
+    NFS_Port = 2049;
+    MNT_Port = 20048;
+    Enable_NLM = false;
+    Enable_RQUOTA = false;
+}
+NFSV4 { Graceless = true; }
+EXPORT {
+    Export_Id = 1;
+    Path = $M;
+    Pseudo = $M;
+    Access_Type = RW;
+    Squash = No_Root_Squash;
+    Protocols = 3;
+    Transports = TCP;
+    SecType = sys;
+    FSAL { Name = VFS; }
+}
+LOG { Default_Log_Level = WARN; }
+EOF
+    rpcbind -f -w > "$ROOT/rpcbind.log" 2>&1 &
+    PIDS+=($!)
+    sleep 0.5
+    ganesha.nfsd -F -f "$ROOT/ganesha.conf" -L "$ROOT/ganesha.log" -p /run/ganesha/ganesha.pid &
+    PIDS+=($!)
+    for _ in $(seq 300); do
+        nfs-ls "$(url ganesha "")" > /dev/null 2>&1 && return 0
+        kill -0 "${PIDS[-1]}" 2> /dev/null || break
+        sleep 0.2
+    done
+    echo "nfs-bench: ganesha did not start: $(grep -E 'CRIT|FATAL' "$ROOT/ganesha.log" | tail -5)" >&2
+    return 1
+}
+
+stop_servers() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
+    PIDS=()
+    mountpoint -q "$M" && umount "$M"
+}
+
+# --- one workload: prints its seconds, or "fail" -------------------------------------------------------------------
+run() { # run NAME CMD...
+    local t0 t1 rc
+    t0=$(now)
+    timeout "$TIMEOUT" "${@:2}" > "$ROOT/run.$IMPL.$1" 2>&1
+    rc=$?
+    t1=$(now)
+    if [ $rc -ne 0 ]; then
+        echo "nfs-bench: $IMPL/$1 failed (rc $rc): $(tail -c 300 "$ROOT/run.$IMPL.$1")" >&2
+        echo fail
+    else
+        secs "$t0" "$t1"
+    fi
+}
+
+copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
+    mkdir -p "$OUT/$1"
+    (cd "$OUT/$1" && cut -d/ -f1-2 "$ROOT/files.txt" | sort -u | xargs mkdir -p)
+    xargs -P "$PAR" -I{} bash -c 'nfs-cp "$(url "$0" "$1")" "$OUT/$0/$1" > /dev/null' "$1" {} < "$ROOT/files.txt"
+}
+
+export -f url copy_tree
+export M OJ_PORT OUT ROOT PAR
+
+WORKLOADS=(write_big read_big copy_tree)
+declare -A LABEL=(
+    [write_big]="write ${BIG_MB} MiB (nfs-cp in)"
+    [read_big]="read ${BIG_MB} MiB lower file (nfs-cp out)"
+    [copy_tree]="copy $FILES files out (nfs-cp, $PAR at once)"
+)
+declare -A T
+
+for IMPL in $IMPLS; do
+    U="$ROOT/upper-$IMPL" W="$ROOT/work-$IMPL"
+    rm -rf "$U" "$W"; mkdir -p "$U" "$W"
+    echo "nfs-bench: $IMPL ..." >&2
+    if ! "start_$IMPL" "$U" "$W"; then
+        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]="no-server"; done
+        stop_servers
+        continue
+    fi
+    drop_caches
+    T[$IMPL,write_big]=$(run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)")
+    cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
+    drop_caches
+    T[$IMPL,read_big]=$(run read_big nfs-cp "$(url "$IMPL" big)" "$OUT/big.$IMPL")
+    cmp -s "$L/big" "$OUT/big.$IMPL" || echo "nfs-bench: $IMPL: the big file read back differs" >&2
+    rm -f "$OUT/big.$IMPL"
+    drop_caches
+    T[$IMPL,copy_tree]=$(run copy_tree bash -c 'copy_tree "$0"' "$IMPL")
+    got=$(find "$OUT/$IMPL" -type f | wc -l)
+    [ "$got" = "$FILES" ] || echo "nfs-bench: $IMPL: copied $got files, expected $FILES" >&2
+    diff -rq "$L/d000" "$OUT/$IMPL/d000" > /dev/null || echo "nfs-bench: $IMPL: copied tree differs" >&2
+    stop_servers
+    rm -rf "$U" "$W" "$OUT/$IMPL"
+done
+
+# --- the table -----------------------------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
+echo
+echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
+     "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
+     "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)"
+printf '\n%-44s %10s %10s %16s\n' "seconds" overlayj ganesha "overlayj/ganesha"
+for w in "${WORKLOADS[@]}"; do
+    o=${T[overlayj,$w]:--} g=${T[ganesha,$w]:--}
+    printf '%-44s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
+done

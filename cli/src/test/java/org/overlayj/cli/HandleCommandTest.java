@@ -1,0 +1,100 @@
+package org.overlayj.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.config.MountOptions;
+
+import java.nio.file.Files;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code overlayj handle}: the handles it prints are the kernel's, byte for byte; decoding names the object. */
+class HandleCommandTest {
+    private ToolLayers L;
+
+    @BeforeEach void layers() throws Exception {
+        L = new ToolLayers();
+        L.kernelScenario();
+    }
+
+    @AfterEach void cleanup() throws Exception {
+        L.close();
+    }
+
+    private static final List<String> PATHS = List.of("", "a", "a3", "a4", "d", "d/e", "d/e/g", "d/e/new", "rd2",
+            "rd2/x", "single", "d/pure", "d/pure/p", "keep");
+
+    @Test void handlesAreTheKernelsAndDecodeToTheirObject() throws Exception {
+        Map<String, String> kernel = new LinkedHashMap<>();
+        Map<String, Long> kernelIno = new LinkedHashMap<>();
+        L.kernelMount(ToolLayers.FEATURES);
+        for (String p : PATHS) {
+            kernel.put(p, L.kernelHandle(p));
+            kernelIno.put(p, (Long) Files.getAttribute(L.mnt.resolve(p), "unix:ino",
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        }
+        String deleted = L.kernelHandle("keep");
+        ToolLayers.sh("rm " + L.mnt.resolve("keep"));     // nfs_export: its index entry becomes a whiteout
+        L.kernelUmount();
+
+        Map<String, String> ours = new LinkedHashMap<>();
+        for (String p : PATHS) {
+            if (p.equals("keep")) continue;
+            ToolLayers.Run r = ToolLayers.overlayj("handle", "-o", L.opts(), p.isEmpty() ? "/" : p);
+            assertEquals(0, r.code(), r.toString());
+            ours.put(p, r.out().trim());
+        }
+        Map<String, String> expected = new LinkedHashMap<>(kernel);
+        expected.remove("keep");
+        assertEquals(expected, ours);
+
+        // decode: connected objects come back with their overlay path, type, layer and the kernel's st_ino
+        record Want(String path, String layer, String handle, String type) {}
+        Map<String, Want> want = Map.of(
+                "", new Want("/", "upper", "upper", "directory"),
+                "d/e/g", new Want("/d/e/g", "lower 2", "lower", "regular file"),
+                "rd2/x", new Want("/rd2/x", "lower 2", "lower", "regular file"),
+                "rd2", new Want("/rd2", "upper", "lower", "directory"),
+                "d/pure/p", new Want("/d/pure/p", "upper", "upper", "regular file"),
+                "single", new Want("/single", "upper", "lower", "regular file"));
+        for (var w : want.entrySet()) {
+            ToolLayers.Run r = ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", kernel.get(w.getKey()));
+            assertEquals(0, r.code(), r.toString());
+            Want x = w.getValue();
+            assertEquals("path: " + x.path() + "\nlayer: " + x.layer() + "\nhandle: " + x.handle() + "\ntype: "
+                    + x.type() + "\nino: " + kernelIno.get(w.getKey()) + "\n", r.out(), w.getKey());
+        }
+        // a hard link's handle names its lower origin; the object is the indexed upper inode, any alias reaches it
+        ToolLayers.Run a = ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", kernel.get("a"));
+        assertEquals(0, a.code(), a.toString());
+        assertTrue(a.out().matches("(?s)path: /a4?\nlayer: upper\nhandle: lower\ntype: regular file\nino: "
+                + kernelIno.get("a") + "\n"), a.out());
+
+        // a deleted object: ESTALE, exit 1
+        ToolLayers.Run gone = ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", deleted);
+        assertEquals(1, gone.code(), gone.toString());
+        assertEquals("ESTALE\n", gone.out());
+        ToolLayers.Run junk = ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", "00000000fb1d00");
+        assertEquals(1, junk.code(), junk.toString());
+
+        // nothing stays claimed: the engine and the kernel mount the layers again
+        try (Overlay o = Overlay.mount(MountOptions.parse(L.opts()).overlay())) {
+            assertTrue(o.root().isDir());
+        }
+        L.kernelMount(ToolLayers.FEATURES);
+        assertEquals(kernel.get("d/e/g"), L.kernelHandle("d/e/g"));
+        L.kernelUmount();
+    }
+
+    @Test void usageErrorsExitTwo() throws Exception {
+        assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts()).code());
+        assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts(), "nonexistent").code());
+        assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", "xyz").code());
+    }
+}

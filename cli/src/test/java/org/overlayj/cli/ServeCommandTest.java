@@ -1,0 +1,191 @@
+package org.overlayj.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code overlayj serve} run as a user would: the launcher (Main) in a child JVM on the test classpath, a real NFS
+ * client (libnfs-utils) against it, then SIGTERM. Fails (never skips) when libnfs-utils is missing.
+ */
+class ServeCommandTest {
+    private static final Pattern READY = Pattern.compile("overlayj: serving NFSv3 on 127\\.0\\.0\\.1:(\\d+)");
+    private Path dir;
+    private final List<Process> started = new ArrayList<>();
+
+    @BeforeEach void layers() throws IOException {
+        for (String tool : new String[]{"nfs-ls", "nfs-cat", "nfs-cp"})
+            assertTrue(Files.isExecutable(Path.of("/usr/bin", tool)), tool + " missing: install libnfs-utils");
+        dir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-serve-");
+        for (String d : new String[]{"l", "u", "w"}) Files.createDirectory(dir.resolve(d));
+        Files.createDirectories(dir.resolve("l/d"));
+        Files.writeString(dir.resolve("l/d/f"), "lower file\n");
+    }
+
+    @AfterEach void cleanup() throws IOException {
+        try {
+            for (Process p : started) {
+                if (p.isAlive()) {
+                    p.destroyForcibly();
+                    p.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
+                }
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                    p.toFile().setWritable(true);
+                    p.toFile().delete();
+                });
+            }
+        }
+    }
+
+    private String layerOpts() {
+        return "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w");
+    }
+
+    private Path out(Process p) { return dir.resolve("out-" + started.indexOf(p) + ".txt"); }
+
+    private List<String> java(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private Process serve(String... args) throws IOException { return start(java(args)); }
+
+    private Process start(List<String> cmd) throws IOException {
+        // output to a file: a pipe nobody reads could fill up
+        Path out = dir.resolve("out-" + started.size() + ".txt");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        started.add(p);
+        return p;
+    }
+
+    private String output(Process p) throws IOException {
+        return Files.readString(out(p), StandardCharsets.ISO_8859_1);
+    }
+
+    /** Waits for the readiness line and returns the port it names. */
+    private int awaitReady(Process p) throws Exception {
+        for (int i = 0; i < 1200; i++) {
+            Matcher m = READY.matcher(output(p));
+            if (m.find()) return Integer.parseInt(m.group(1));
+            if (!p.isAlive()) fail("serve exited " + p.exitValue() + " before ready:\n" + output(p));
+            Thread.sleep(50);
+        }
+        fail("serve not ready after 60 s:\n" + output(p));
+        return -1;
+    }
+
+    private static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            byte[] out = p.getInputStream().readAllBytes();
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "timed out: " + String.join(" ", cmd));
+            String s = new String(out, StandardCharsets.ISO_8859_1);
+            assertEquals(0, p.exitValue(), String.join(" ", cmd) + "\n" + s);
+            return s;
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    private static String url(int port, String path) {
+        return "nfs://127.0.0.1" + path + "?version=3&nfsport=" + port + "&mountport=" + port;
+    }
+
+    @Test void servesUntilSigtermThenExitsZeroWithTheUpperSynced() throws Exception {
+        // root writes as root: the default export squashes it, and d/ is root's 0755
+        Path exports = dir.resolve("exports");
+        Files.writeString(exports, "# test\n/ 127.0.0.1(rw,no_root_squash)\n");
+        Process p = serve("-o", layerOpts(), "--listen", "127.0.0.1:0", "--stats", "0", "--exports", exports.toString());
+        int port = awaitReady(p);
+        assertEquals(1, READY.matcher(output(p)).results().count(), "one readiness line");
+
+        assertTrue(run("nfs-ls", url(port, "/d")).contains(" f"));
+        assertEquals("lower file\n", run("nfs-cat", url(port, "/d/f")));
+        byte[] data = new byte[1 << 20];
+        new Random(5).nextBytes(data);
+        Path local = dir.resolve("local.bin");
+        Files.write(local, data);
+        run("nfs-cp", local.toString(), url(port, "/d/new.bin"));
+
+        // SIGUSR1: the counters now, in the log
+        run("kill", "-USR1", Long.toString(p.pid()));
+        for (int i = 0; i < 600 && !output(p).contains("nfs counters: {"); i++) Thread.sleep(100);
+        assertTrue(output(p).matches("(?s).*nfs counters: \\{[^\n]*nfs\\.WRITE=.*"), output(p));
+
+        p.toHandle().destroy();                                   // SIGTERM
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
+        assertEquals(0, p.exitValue(), output(p));
+        assertTrue(output(p).contains("stopped; counters"), output(p));
+        assertTrue(output(p).contains("nfs.WRITE="), output(p));
+        assertArrayEquals(data, Files.readAllBytes(dir.resolve("u/d/new.bin")));
+        // nfs_export=on was turned on by serve: the upper layer has the index dir the kernel's nfs_export uses
+        assertTrue(Files.isDirectory(dir.resolve("w/index")), "index=on by default");
+    }
+
+    /**
+     * --portmap: in a network namespace of its own (port 111 is privileged and may be taken outside), a client
+     * that names no ports finds NFS and MOUNT through serve's portmapper.
+     */
+    @Test void portmapperLetsClientsFindThePorts() throws Exception {
+        Path exports = dir.resolve("exports");
+        Files.writeString(exports, "/ 127.0.0.1(rw,no_root_squash)\n");
+        // and "ro" among the overlay options: served read-only whatever the exports file says
+        List<String> java = java("-o", layerOpts() + ",ro", "--listen", "127.0.0.1:2049", "--portmap", "--stats", "0",
+                "--exports", exports.toString());
+        StringBuilder sh = new StringBuilder("ip link set lo up && exec");
+        for (String a : java) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        Process p = start(List.of("unshare", "-n", "sh", "-c", sh.toString()));   // sh execs java: one pid
+        awaitReady(p);
+        String pid = Long.toString(p.pid());
+        assertEquals("lower file\n", run("nsenter", "-t", pid, "-n", "nfs-cat", "nfs://127.0.0.1/d/f?version=3"));
+        assertTrue(run("nsenter", "-t", pid, "-n", "nfs-ls", "nfs://127.0.0.1/?version=3").contains(" d"));
+        Files.writeString(dir.resolve("local.txt"), "x");
+        Process cp = new ProcessBuilder("nsenter", "-t", pid, "-n", "nfs-cp", dir.resolve("local.txt").toString(),
+                "nfs://127.0.0.1/d/new?version=3").redirectErrorStream(true).start();
+        String cpOut = new String(cp.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertTrue(cp.waitFor(120, TimeUnit.SECONDS));
+        assertNotEquals(0, cp.exitValue(), cpOut);
+        assertTrue(cpOut.contains("ROFS"), cpOut);
+        assertFalse(Files.exists(dir.resolve("u/d/new")));
+        p.toHandle().destroy();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
+        assertEquals(0, p.exitValue(), output(p));
+    }
+
+    @Test void refusesNfsExportOffWithTheReason() throws Exception {
+        Process p = serve("-o", layerOpts() + ",nfs_export=off", "--listen", "127.0.0.1:0");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, p.exitValue(), output(p));
+        assertTrue(output(p).contains("refusing to serve with nfs_export=off"), output(p));
+        assertFalse(READY.matcher(output(p)).find(), output(p));
+    }
+
+    @Test void refusesABadListenAddress() throws Exception {
+        Process p = serve("-o", layerOpts(), "--listen", "nowhere");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, p.exitValue(), output(p));
+        assertTrue(output(p).contains("--listen wants HOST:PORT"), output(p));
+    }
+}
