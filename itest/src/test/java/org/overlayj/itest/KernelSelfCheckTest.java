@@ -111,6 +111,24 @@ class KernelSelfCheckTest {
         }
     }
 
+    /** The kernel-log watch of the cross-checks sees an overlayfs message logged after its mark. */
+    @Test
+    void kernelLogMessagesAfterTheMarkAreSeen() throws Exception {
+        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-kmsg");
+        try (Kmsg log = Kmsg.mark()) {
+            LayerSet a = LayerBuilder.build(root.resolve("A"), 9, false);
+            String mnt = Linux.fromUtf8(root.resolve("m").toString());
+            Files.createDirectories(root.resolve("m"));
+            // all layers on one fs: the kernel warns that xino=on is useless and mounts anyway
+            Linux.mount("overlay", mnt, "overlay", 0, MountConfig.DEFAULT.kernelOptions(a) + ",xino=on");
+            KernelMount.unmount(mnt);
+            List<String> lines = log.overlayLines();
+            assertTrue(lines.stream().anyMatch(l -> l.contains("xino=on")), lines.toString());
+        } finally {
+            Cleanup.removeTree(root);
+        }
+    }
+
     /** fh blobs from two copies compare equal when they name the same object, and differ when they do not. */
     @Test
     void fhBlobsAreNormalizedByTheObjectTheyName() throws Exception {
