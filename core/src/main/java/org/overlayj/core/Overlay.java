@@ -334,6 +334,12 @@ public final class Overlay implements AutoCloseable {
         Lock l = write();
         try {
             namespace.xattrPermission(n, name, c);
+            // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
+            // whose index entry exists gets the xattr on the index inode, with no link-up
+            if (!n.upper && n.indexPath != null) {
+                Linux.lsetxattr(n.indexPath, fs.ns.toReal(name), value, flags);
+                return;
+            }
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
@@ -355,6 +361,10 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.xattrPermission(n, name, c);
             String real = fs.ns.toReal(name);
+            if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
+                Linux.lremovexattr(n.indexPath, real);
+                return;
+            }
             if (!n.upper) {
                 Linux.lgetxattr(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
                 copyUp.copyUp(n);
