@@ -201,17 +201,29 @@ final class Lookup {
     private long inoOf(Found upper, List<Node.Lower> lowers, Stat lowerTop) throws ErrnoException {
         if (upper == null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
         Stat ust = upper.st();
+        // nfs_export (the kernel's "verify_lower"): only an indexed origin lends its number, since several
+        // redirects or broken hard links could otherwise share it
+        boolean verifyLower = fs.opts.nfsExport() && fs.index.on();
         if (ust.isDir()) {
+            if (verifyLower && !dirIndexed(upper.markers().origin())) return fs.mapIno(ust.ino(), ust.dev());
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
             OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
             return fs.mapIno(ust.ino(), ust.dev());
         }
         OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
-        if (o != null && o.type() == ust.type() && (o.nlink() == 1 || indexed(upper.markers().origin(), ust))) {
+        if (o != null && o.type() == ust.type()
+                && (o.nlink() == 1 && !verifyLower || indexed(upper.markers().origin(), ust))) {
             return fs.mapIno(o.ino(), o.dev());
         }
         return fs.mapIno(ust.ino(), ust.dev());
+    }
+
+    /** A directory with an index entry (nfs_export): index/hex(origin) is a directory. */
+    private boolean dirIndexed(byte[] origin) throws ErrnoException {
+        if (fs.layers.indexDir() == null || origin == null || origin.length == 0) return false;
+        Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
+        return ist != null && ist.isDir();
     }
 
     /** An upper non-directory that is the same inode as an index entry (index=on). */

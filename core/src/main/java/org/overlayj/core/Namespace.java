@@ -290,7 +290,6 @@ final class Namespace {
         if (tgt != null && !exchange) {
             if (src.isDir() && !tgt.isDir()) throw OverlayFs.err(Errno.ENOTDIR, newName);
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
-            if (tgt.isDir() && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
         }
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
         Permissions.check(oldAttr, Permissions.W | Permissions.X, c);
@@ -305,6 +304,8 @@ final class Namespace {
         boolean tgtNeedsRedirect = exchange && tgt.isDir() && tgt.hasLower();
         if ((srcNeedsRedirect || tgtNeedsRedirect) && !fs.opts.redirectCreate())
             throw OverlayFs.err(Errno.EXDEV, "rename of a lower directory needs redirect_dir=on");
+        // only now, as in the kernel's ovl_rename: a lower directory moved over a non-empty one is EXDEV
+        if (tgt != null && !exchange && tgt.isDir() && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
 
         copyUp.copyUp(oldDir);
         copyUp.copyUp(newDir);

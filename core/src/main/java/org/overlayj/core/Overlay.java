@@ -244,11 +244,27 @@ public final class Overlay implements AutoCloseable {
             Permissions.check(a, mask, c);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
-            int fd = fs.openReal(fs.realPath(n), real & ~Linux.O_NOFOLLOW);
+            int fd = openData(n, real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
             l.unlock();
+        }
+    }
+
+    /**
+     * The kernel reads lower files through a private noatime mount of the layer, so reading never moves a lower
+     * atime (upper atimes do move: it touches the upper inode itself). O_NOATIME does the same for us; it needs
+     * ownership or CAP_FOWNER, and without them the kernel drops the flag too.
+     */
+    private int openData(Node n, int flags) throws ErrnoException {
+        String path = fs.realPath(n);
+        if (n.upper || n.indexPath != null) return fs.openReal(path, flags);
+        try {
+            return fs.openReal(path, flags | Linux.O_NOATIME);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            return fs.openReal(path, flags);
         }
     }
 
@@ -318,6 +334,12 @@ public final class Overlay implements AutoCloseable {
         Lock l = write();
         try {
             namespace.xattrPermission(n, name, c);
+            // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
+            // whose index entry exists gets the xattr on the index inode, with no link-up
+            if (!n.upper && n.indexPath != null) {
+                Linux.lsetxattr(n.indexPath, fs.ns.toReal(name), value, flags);
+                return;
+            }
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
@@ -339,6 +361,10 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.xattrPermission(n, name, c);
             String real = fs.ns.toReal(name);
+            if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
+                Linux.lremovexattr(n.indexPath, real);
+                return;
+            }
             if (!n.upper) {
                 Linux.lgetxattr(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
                 copyUp.copyUp(n);

@@ -27,14 +27,41 @@ public final class DifferentialRunner {
     public static final TargetFactory KERNEL = KernelMount::mount;
     public static final TargetFactory ENGINE = (name, layers, cfg, mnt) -> new EngineTarget(name, layers, cfg);
 
+    /** Which sequences run with the inodes index (and lower hard-link groups). */
+    public enum Mix {
+        /** index off everywhere */
+        PLAIN,
+        /** every sequence index=on, half of them nfs_export=on too */
+        INDEX,
+        /** half the sequences PLAIN, half INDEX: the CI default */
+        MIXED
+    }
+
     /**
      * @param ops        ops per sequence
-     * @param hardLinks  lower hard-link groups, and index=on (kernel hard-link semantics need it)
+     * @param mix        which seeds run with index=on (+ lower hard links), and nfs_export=on
      * @param crossCheck after the session, mount the other implementation on each copy and compare
+     * @param atimes     compare atimes (visible and on disk) during the session
      */
-    public record Settings(int ops, boolean hardLinks, boolean crossCheck) {
-        /** Even seeds run redirect_dir=on with directory renames; odd ones the default options. */
-        public MountConfig configFor(long seed) { return new MountConfig(seed % 2 == 0, hardLinks); }
+    public record Settings(int ops, Mix mix, boolean crossCheck, boolean atimes) {
+        public Settings(int ops, Mix mix, boolean crossCheck) {
+            this(ops, mix, crossCheck, true);
+        }
+
+        /**
+         * Even seeds run redirect_dir=on with directory renames, odd ones the default. Under MIXED, seeds 2 and 3
+         * mod 4 run index=on; of those, seeds 6 and 7 mod 8 also nfs_export=on.
+         */
+        public MountConfig configFor(long seed) {
+            boolean redirect = Math.floorMod(seed, 2) == 0;
+            boolean index = switch (mix) {
+                case PLAIN -> false;
+                case INDEX -> true;
+                case MIXED -> Math.floorMod(seed, 4) >= 2;
+            };
+            boolean nfs = index && (mix == Mix.INDEX ? Math.floorMod(seed, 4) >= 2 : Math.floorMod(seed, 8) >= 6);
+            return new MountConfig(redirect, index, nfs);
+        }
     }
 
     /** Where the two sides first disagreed: op index, -1 for the initial state, ops.size() for the cross-check. */
@@ -72,7 +99,7 @@ public final class DifferentialRunner {
         List<Op> ops = new ArrayList<>();
         List<String> lines = new ArrayList<>();
         try {
-            LayerSet[] pair = LayerBuilder.buildPair(root, seed, settings.hardLinks());
+            LayerSet[] pair = LayerBuilder.buildPair(root, seed, cfg.index());
             LayerSet a = pair[0], b = pair[1];
             InodeNames na = new InodeNames(a), nb = new InodeNames(b);
             VisibleSnapshot.Result va, vb;
@@ -80,11 +107,11 @@ public final class DifferentialRunner {
                  Target tb = candidate.open(candidateName, b, cfg, root.resolve("mB"))) {
                 na.refreshUpper();
                 nb.refreshUpper();
-                va = VisibleSnapshot.take("visible tree", ta.view(), na);
-                vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
-                Mismatch m = compare(-1, ta, tb, va, vb, na, nb);
+                va = VisibleSnapshot.take("visible tree", ta.view(), na, cfg.nfsExport());
+                vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
+                Mismatch m = compare(-1, ta, tb, va, vb, na, nb, cfg.nfsExport());
                 if (m != null) return new Run(seed, cfg, ops, lines, m);
-                OpGenerator gen = new OpGenerator(seed, cfg.redirectDir());
+                OpGenerator gen = new OpGenerator(seed, cfg.redirectDir(), cfg.index());
                 int n = script != null ? script.size() : settings.ops();
                 for (int i = 0; i < n; i++) {
                     Op op = script != null ? script.get(i) : gen.next(va.items());
@@ -94,13 +121,13 @@ public final class DifferentialRunner {
                             oa.equals(ob) ? "" : "   " + candidateName + ": " + ob + "   <-- differs"));
                     na.refreshUpper();
                     nb.refreshUpper();
-                    va = VisibleSnapshot.take("visible tree", ta.view(), na);
-                    vb = VisibleSnapshot.take("visible tree", tb.view(), nb);
+                    va = VisibleSnapshot.take("visible tree", ta.view(), na, cfg.nfsExport());
+                    vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
                     if (!oa.equals(ob)) {
                         return new Run(seed, cfg, ops, lines, new Mismatch(i,
                                 "outcome of op " + i + " (" + op + "): kernel " + oa + ", " + candidateName + " " + ob));
                     }
-                    m = compare(i, ta, tb, va, vb, na, nb);
+                    m = compare(i, ta, tb, va, vb, na, nb, cfg.nfsExport());
                     if (m != null) return new Run(seed, cfg, ops, lines, m);
                 }
             }
@@ -115,34 +142,91 @@ public final class DifferentialRunner {
     }
 
     private Mismatch compare(int at, Target ta, Target tb, VisibleSnapshot.Result va, VisibleSnapshot.Result vb,
-                             InodeNames na, InodeNames nb) throws IOException {
-        String d = va.snapshot().diff(vb.snapshot(), "kernel", candidateName);
+                             InodeNames na, InodeNames nb, boolean nfs) throws IOException {
+        String d = atimes(va.snapshot()).diff(atimes(vb.snapshot()), "kernel", candidateName);
         if (d != null) return new Mismatch(at, d);
-        d = UpperSnapshot.take("upper layer + index on disk", ta.layers(), na)
-                .diff(UpperSnapshot.take("upper layer + index on disk", tb.layers(), nb), "kernel", candidateName);
+        d = atimes(UpperSnapshot.take("upper layer + index on disk", ta.layers(), na, nfs))
+                .diff(atimes(UpperSnapshot.take("upper layer + index on disk", tb.layers(), nb, nfs)), "kernel", candidateName);
         return d == null ? null : new Mismatch(at, d);
+    }
+
+    private Snapshot atimes(Snapshot s) {
+        return settings.atimes() ? s : s.withoutAtimes();
     }
 
     /**
      * Both directions: the kernel mounted on what the candidate left must show what the candidate showed, and the
-     * candidate opened on what the kernel left must show what the kernel showed.
+     * candidate opened on what the kernel left must show what the kernel showed. Index sessions are checked once
+     * more with nfs_export=on. The kernel must log no overlayfs message while it mounts and walks the layers.
+     *
+     * <p>Where a remount legitimately shows another tree than the session did, both implementations are mounted
+     * fresh on the same layers and compared with each other instead: under nfs_export (a session's own options,
+     * or the extra nfs_export=on remount of an index session) the kernel reports, after a remount, the real link
+     * count of an indexed file whose lower has one link (the index entry counted, format doc §5.5 "observed
+     * quirk"), and with nfs_export a copied-up directory without an index entry takes its upper inode number
+     * (§6.5), which it did not under index=on alone.
      */
     private Mismatch crossCheck(MountConfig cfg, Path root, LayerSet a, LayerSet b, InodeNames na, InodeNames nb,
                                 VisibleSnapshot.Result va, VisibleSnapshot.Result vb, int at) throws Exception {
-        na.refreshUpper();
-        nb.refreshUpper();
-        try (Target k = oracle.open("kernel", b, cfg, root.resolve("mB2"))) {
-            String d = vb.snapshot().withoutAtimes().diff(
-                    VisibleSnapshot.take("visible tree", k.view(), nb).snapshot().withoutAtimes(), candidateName, "kernel");
-            if (d != null) return new Mismatch(at, "kernel remounted on the layers " + candidateName
-                    + " left shows another tree:\n" + d);
-        }
-        try (Target c = candidate.open(candidateName, a, cfg, root.resolve("mA2"))) {
-            String d = va.snapshot().withoutAtimes().diff(
-                    VisibleSnapshot.take("visible tree", c.view(), na).snapshot().withoutAtimes(), "kernel", candidateName);
-            if (d != null) return new Mismatch(at, candidateName + " opened on the layers the kernel left shows another tree:\n" + d);
+        List<MountConfig> cfgs = new ArrayList<>(List.of(cfg));
+        if (cfg.index() && !cfg.nfsExport()) cfgs.add(cfg.withNfsExport());
+        int n = 0;
+        for (MountConfig c : cfgs) {
+            n++;
+            boolean sameAsSession = !c.nfsExport();
+            // the kernel on the candidate's layers
+            Snapshot kb = kernelTree(c, root.resolve("mB" + n), b, nb);
+            if (kb == null) return new Mismatch(at, "kernel (" + c + ") mounted on the layers " + candidateName
+                    + " left logged overlayfs messages (new lines after its mount, twice):\n  "
+                    + String.join("\n  ", lastMessages));
+            Snapshot expected = sameAsSession ? vb.snapshot() : candidateTree(c, root.resolve("mB" + n + "c"), b, nb);
+            String d = expected.withoutAtimes().diff(kb.withoutAtimes(), candidateName, "kernel");
+            if (d != null) return new Mismatch(at, "kernel (" + c + ") mounted on the layers " + candidateName
+                    + " left shows another tree than " + candidateName
+                    + (sameAsSession ? " showed in the session" : " shows on a fresh mount") + ":\n" + d);
+            // the candidate on the kernel's layers
+            Snapshot ca = candidateTree(c, root.resolve("mA" + n), a, na);
+            if (!sameAsSession) {
+                Snapshot ka = kernelTree(c, root.resolve("mA" + n + "k"), a, na);
+                if (ka == null) return new Mismatch(at, "kernel (" + c + ") remounted on its own layers logged"
+                        + " overlayfs messages:\n  " + String.join("\n  ", lastMessages));
+                d = ka.withoutAtimes().diff(ca.withoutAtimes(), "kernel", candidateName);
+            } else {
+                d = va.snapshot().withoutAtimes().diff(ca.withoutAtimes(), "kernel", candidateName);
+            }
+            if (d != null) return new Mismatch(at, candidateName + " (" + c + ") opened on the layers the kernel left"
+                    + " shows another tree than the kernel" + (sameAsSession ? " showed in the session" : " shows there")
+                    + ":\n" + d);
         }
         return null;
+    }
+
+    private List<String> lastMessages = List.of();
+
+    /**
+     * The kernel's view of {@code layers}, or null when it logged overlayfs messages while mounting and walking
+     * them (twice: other processes may mount overlays meanwhile); the messages are then in {@link #lastMessages}.
+     */
+    private Snapshot kernelTree(MountConfig c, Path mnt, LayerSet layers, InodeNames names) throws Exception {
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try (Kmsg log = Kmsg.mark()) {
+                Snapshot s;
+                names.refreshUpper();
+                try (Target k = oracle.open("kernel", layers, c, mnt)) {
+                    s = VisibleSnapshot.take("visible tree", k.view(), names, c.nfsExport()).snapshot();
+                }
+                lastMessages = log.overlayLines();
+                if (lastMessages.isEmpty()) return s;
+            }
+        }
+        return null;
+    }
+
+    private Snapshot candidateTree(MountConfig c, Path mnt, LayerSet layers, InodeNames names) throws Exception {
+        names.refreshUpper();
+        try (Target t = candidate.open(candidateName, layers, c, mnt)) {
+            return VisibleSnapshot.take("visible tree", t.view(), names, c.nfsExport()).snapshot();
+        }
     }
 
     // --- shrinking and reporting -----------------------------------------------------------------------------------
@@ -188,7 +272,8 @@ public final class DifferentialRunner {
         s.append("replay: mvn -B -pl itest -am test -Dtest=").append(testClass)
                 .append(" -Dsurefire.failIfNoSpecifiedTests=false -Doverlayj.seed=").append(failed.seed())
                 .append(" -Doverlayj.ops=").append(failed.ops().size())
-                .append(settings.hardLinks() ? " -Doverlayj.hardlinks=true" : "").append('\n');
+                .append(settings.mix() == Mix.MIXED ? "" : " -Doverlayj.index=" + (settings.mix() == Mix.INDEX ? "on" : "off"))
+                .append('\n');
         return s.toString();
     }
 }

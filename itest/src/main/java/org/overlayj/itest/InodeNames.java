@@ -16,19 +16,25 @@ import java.util.Map;
  */
 public final class InodeNames {
     private final Map<Long, String> lower = new HashMap<>();
+    private final Map<Long, Integer> lowerNlink = new HashMap<>();
     private final LayerSet layers;
     private Map<Long, String> upper = Map.of();
 
     public InodeNames(LayerSet layers) throws ErrnoException {
         this.layers = layers;
-        walk(Linux.fromUtf8(layers.lower1().toString()), "", "L1:", lower);
-        walk(Linux.fromUtf8(layers.lower2().toString()), "", "L2:", lower);
+        walk(Linux.fromUtf8(layers.lower1().toString()), "", "L1:", lower, lowerNlink);
+        walk(Linux.fromUtf8(layers.lower2().toString()), "", "L2:", lower, lowerNlink);
+    }
+
+    /** The link count of a lower-layer inode of this copy, or 0 for an inode that is not in a lower layer. */
+    public int lowerNlink(long ino) {
+        return lowerNlink.getOrDefault(ino, 0);
     }
 
     /** Re-reads the upper layer and index: call before naming objects after changes. */
     public void refreshUpper() throws ErrnoException {
         Map<Long, String> m = new HashMap<>();
-        walk(Linux.fromUtf8(layers.upper().toString()), "", "U:", m);
+        walk(Linux.fromUtf8(layers.upper().toString()), "", "U:", m, null);
         String idx = Linux.fromUtf8(layers.index().toString());
         if (Linux.lstatOrNull(idx) != null) {
             for (DirEnt e : Linux.readdir(idx)) {
@@ -56,13 +62,15 @@ public final class InodeNames {
         return upper.getOrDefault(ino, "?upper-ino");
     }
 
-    private static void walk(String root, String rel, String prefix, Map<Long, String> out) throws ErrnoException {
+    private static void walk(String root, String rel, String prefix, Map<Long, String> out, Map<Long, Integer> nlinks)
+            throws ErrnoException {
         Stat st = Linux.lstat(root + rel);
+        if (nlinks != null) nlinks.put(st.ino(), (int) st.nlink());
         String name = prefix + (rel.isEmpty() ? "/" : rel);
         out.merge(st.ino(), name, (a, b) -> a.compareTo(b) <= 0 ? a : b);
         if (!st.isDir()) return;
         for (DirEnt e : Linux.readdir(root + rel)) {
-            if (!e.isDotOrDotDot()) walk(root, rel + "/" + e.name(), prefix, out);
+            if (!e.isDotOrDotDot()) walk(root, rel + "/" + e.name(), prefix, out, nlinks);
         }
     }
 }

@@ -8,16 +8,31 @@ import java.util.List;
 
 /**
  * The overlay features a sequence runs with, spelled once for every target: the kernel's -o string, the FUSE
- * command line, and the engine's options record.
+ * command line, and the engine's options record. Index sequences also get lower hard-link groups (the layer
+ * builder's flag), since that is what the inodes index is for.
  */
-public record MountConfig(boolean redirectDir, boolean index) {
-    public static final MountConfig DEFAULT = new MountConfig(false, false);
+public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport) {
+    public static final MountConfig DEFAULT = new MountConfig(false, false, false);
+
+    public MountConfig {
+        if (nfsExport && !index) throw new IllegalArgumentException("nfs_export needs index=on");
+    }
+
+    public MountConfig(boolean redirectDir, boolean index) {
+        this(redirectDir, index, false);
+    }
+
+    /** The same features plus nfs_export=on (index sessions are cross-checked with it too). */
+    public MountConfig withNfsExport() {
+        return new MountConfig(redirectDir, true, true);
+    }
 
     public String kernelOptions(LayerSet l) {
         StringBuilder s = new StringBuilder("lowerdir=").append(l.lowerdirOption())
                 .append(",upperdir=").append(l.upper()).append(",workdir=").append(l.work());
         if (redirectDir) s.append(",redirect_dir=on");
         if (index) s.append(",index=on");
+        if (nfsExport) s.append(",nfs_export=on");
         return s.toString();
     }
 
@@ -25,15 +40,17 @@ public record MountConfig(boolean redirectDir, boolean index) {
         List<String> explicit = new ArrayList<>();
         if (redirectDir) explicit.add("redirect_dir");
         if (index) explicit.add("index");
+        if (nfsExport) explicit.add("nfs_export");
         // This machine's module default is redirect_dir=off with redirect_always_follow=Y, i.e. "follow" (§1.1).
         OverlayOptions.RedirectDir rd = redirectDir ? OverlayOptions.RedirectDir.ON : OverlayOptions.RedirectDir.FOLLOW;
         return new OverlayOptions(
                 List.of(Linux.fromUtf8(l.lower1().toString()), Linux.fromUtf8(l.lower2().toString())),
                 Linux.fromUtf8(l.upper().toString()), Linux.fromUtf8(l.work().toString()),
-                rd, index, false, OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, false, false, false, explicit);
+                rd, index, nfsExport, OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, false, false, false, explicit);
     }
 
     @Override public String toString() {
-        return (redirectDir ? "redirect_dir=on" : "redirect_dir=default") + (index ? ",index=on" : "");
+        return (redirectDir ? "redirect_dir=on" : "redirect_dir=default") + (index ? ",index=on" : "")
+                + (nfsExport ? ",nfs_export=on" : "") + (index ? " + lower hard links" : "");
     }
 }

@@ -19,11 +19,21 @@ public final class OpGenerator {
 
     private final Random r;
     private final boolean dirRenames;
+    private final boolean aliases;
 
     /** @param dirRenames whether renames of directories are generated (meant for redirect_dir=on runs) */
     public OpGenerator(long seed, boolean dirRenames) {
+        this(seed, dirRenames, false);
+    }
+
+    /**
+     * @param aliases aim about half of the file ops (write, append, truncate, link, unlink, rename, chmod, chown)
+     *                at hard-linked files, the lower hard-link groups of index runs and the links made since
+     */
+    public OpGenerator(long seed, boolean dirRenames, boolean aliases) {
         this.r = new Random(seed ^ 0x5DEECE66DL);
         this.dirRenames = dirRenames;
+        this.aliases = aliases;
     }
 
     private java.util.Set<String> links = java.util.Set.of();
@@ -32,12 +42,19 @@ public final class OpGenerator {
         links = new java.util.HashSet<>();
         for (VisibleSnapshot.Item i : tree) if (i.isLink()) links.add(i.path());
         List<VisibleSnapshot.Item> dirs = new ArrayList<>(), files = new ArrayList<>(), nonDirs = new ArrayList<>();
+        List<VisibleSnapshot.Item> linked = new ArrayList<>();
         for (VisibleSnapshot.Item i : tree) {
             if (i.isDir()) dirs.add(i);
             else {
                 nonDirs.add(i);
                 if (i.isReg()) files.add(i);
+                if (i.isReg() && i.nlink() > 1) linked.add(i);
             }
+        }
+        boolean onAliases = aliases && !linked.isEmpty() && r.nextBoolean();
+        if (onAliases) {
+            files = linked;
+            nonDirs = linked;
         }
         boolean wrong = r.nextInt(8) == 0;
         int k = r.nextInt(120);
@@ -52,10 +69,12 @@ public final class OpGenerator {
         }
         if (k < 35) return new Op.Append(wrong ? anyButFifo(tree) : pathOf(files, dirs), 1 + r.nextInt(100), r.nextInt(1000));
         if (k < 40) return new Op.Truncate(wrong ? anyButFifo(tree) : pathOf(files, dirs), r.nextInt(3) == 0 ? 0 : r.nextInt(400));
-        if (k < 46) return new Op.Chmod(wrong ? fresh(dirs) : notLink(tree), r.nextBoolean() ? pick(FILE_MODES) : pick(DIR_MODES));
+        if (k < 46) return new Op.Chmod(wrong ? fresh(dirs) : onAliases ? pick(files).path() : notLink(tree),
+                r.nextBoolean() ? pick(FILE_MODES) : pick(DIR_MODES));
         if (k < 51) {
             int[] ids = {0, 1000, 1001, 65534, -1};
-            return new Op.Chown(wrong ? fresh(dirs) : any(tree), ids[r.nextInt(ids.length)], ids[r.nextInt(ids.length)]);
+            return new Op.Chown(wrong ? fresh(dirs) : onAliases ? pick(files).path() : any(tree),
+                    ids[r.nextInt(ids.length)], ids[r.nextInt(ids.length)]);
         }
         if (k < 56) {
             long m = LayerBuilder.EPOCH + 200_000_000L + r.nextInt(1_000_000);

@@ -12,18 +12,29 @@ import java.util.List;
  * runs 2,000. Only the first few failures are shrunk, so a badly broken target still finishes in bounded time.
  */
 public final class SequenceSuite {
-    public record Summary(int run, int agreed, List<Long> failedSeeds, String report) {
+    public record Summary(int run, int agreed, List<Long> failedSeeds, String report, long millis) {
         public boolean allAgreed() { return failedSeeds.isEmpty() && run > 0; }
 
         public String line() {
             return "sequences run=" + run + " agreed=" + agreed + " failed=" + failedSeeds.size()
-                    + (failedSeeds.isEmpty() ? "" : " seeds=" + failedSeeds);
+                    + String.format(" in %.1f s", millis / 1000.0) + (failedSeeds.isEmpty() ? "" : " seeds=" + failedSeeds);
         }
     }
 
     public static int ops() { return Integer.getInteger("overlayj.ops", 30); }
 
-    public static boolean hardLinks() { return Boolean.getBoolean("overlayj.hardlinks"); }
+    /**
+     * {@code -Doverlayj.index=on} runs every sequence with index=on and lower hard links, {@code off} none;
+     * the default mixes them half and half ({@code -Doverlayj.hardlinks=true} is the old spelling of on).
+     */
+    public static DifferentialRunner.Mix mix() {
+        String v = System.getProperty("overlayj.index", Boolean.getBoolean("overlayj.hardlinks") ? "on" : "mixed");
+        return switch (v.trim()) {
+            case "on", "true" -> DifferentialRunner.Mix.INDEX;
+            case "off", "false" -> DifferentialRunner.Mix.PLAIN;
+            default -> DifferentialRunner.Mix.MIXED;
+        };
+    }
 
     /** The seeds to run: one replayed seed, or a range. */
     public static List<Long> seeds(int defaultCount) {
@@ -37,6 +48,7 @@ public final class SequenceSuite {
     }
 
     public static Summary run(DifferentialRunner runner, List<Long> seeds, String testClass, int shrinkFirst) {
+        long t0 = System.nanoTime();
         StringBuilder report = new StringBuilder();
         List<Long> failed = new ArrayList<>();
         int agreed = 0;
@@ -59,6 +71,6 @@ public final class SequenceSuite {
                         .append(st, 0, Math.min(st.length(), 3000)).append('\n');
             }
         }
-        return new Summary(seeds.size(), agreed, failed, report.toString());
+        return new Summary(seeds.size(), agreed, failed, report.toString(), (System.nanoTime() - t0) / 1_000_000);
     }
 }

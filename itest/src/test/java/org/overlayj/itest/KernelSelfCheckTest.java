@@ -29,7 +29,7 @@ class KernelSelfCheckTest {
 
     private static DifferentialRunner kernelVsKernel(DifferentialRunner.TargetFactory candidate, boolean crossCheck) {
         return new DifferentialRunner(DifferentialRunner.KERNEL, candidate, "kernel2",
-                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.hardLinks(), crossCheck));
+                new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), crossCheck));
     }
 
     @Test
@@ -44,7 +44,7 @@ class KernelSelfCheckTest {
     @Test
     void kernelAgreesWithKernelWithLowerHardLinksAndIndex() {
         DifferentialRunner r = new DifferentialRunner(DifferentialRunner.KERNEL, DifferentialRunner.KERNEL, "kernel2",
-                new DifferentialRunner.Settings(SequenceSuite.ops(), true, true));
+                new DifferentialRunner.Settings(SequenceSuite.ops(), DifferentialRunner.Mix.INDEX, true));
         SequenceSuite.Summary s = SequenceSuite.run(r, List.of(101L, 102L, 103L, 104L), ME, 1);
         System.out.println("[kernel self-check, index=on + hard links] " + s.line());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
@@ -106,6 +106,24 @@ class KernelSelfCheckTest {
             String d = UpperSnapshot.take("u", a, na).diff(UpperSnapshot.take("u", b, nb), "a", "b");
             assertNotNull(d);
             assertTrue(d.contains("trusted.overlay.impure=\"y\""), d);
+        } finally {
+            Cleanup.removeTree(root);
+        }
+    }
+
+    /** The kernel-log watch of the cross-checks sees an overlayfs message logged after its mark. */
+    @Test
+    void kernelLogMessagesAfterTheMarkAreSeen() throws Exception {
+        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-kmsg");
+        try (Kmsg log = Kmsg.mark()) {
+            LayerSet a = LayerBuilder.build(root.resolve("A"), 9, false);
+            String mnt = Linux.fromUtf8(root.resolve("m").toString());
+            Files.createDirectories(root.resolve("m"));
+            // all layers on one fs: the kernel warns that xino=on is useless and mounts anyway
+            Linux.mount("overlay", mnt, "overlay", 0, MountConfig.DEFAULT.kernelOptions(a) + ",xino=on");
+            KernelMount.unmount(mnt);
+            List<String> lines = log.overlayLines();
+            assertTrue(lines.stream().anyMatch(l -> l.contains("xino=on")), lines.toString());
         } finally {
             Cleanup.removeTree(root);
         }
