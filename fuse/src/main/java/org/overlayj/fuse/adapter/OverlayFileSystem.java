@@ -35,9 +35,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Cache timeouts: the engine is the only writer of the layers while mounted (edits made to the layers
  * directly are undefined, as for the kernel overlay), and every change made through this mount reaches the
- * kernel's caches through the reply of the operation that made it, so caching is safe. Entries and attributes
- * are cached for {@link #TTL} (60 s; fuse-overlayfs caches for days), so a stat walk over a listed directory does
- * not come back to the door for every name. Data is never cached beyond the kernel's
+ * kernel's caches through the reply of the operation that made it, so caching is safe. We keep it short anyway
+ * ({@link #TTL}, one second, like libfuse's default) so that a stale attribute (for example the nlink of another
+ * alias of a hard link after a copy-up into the index) heals quickly. Data is never cached beyond the kernel's
  * page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper
  * layer) before it returns, and tests can compare the layers right after an operation.
  *
