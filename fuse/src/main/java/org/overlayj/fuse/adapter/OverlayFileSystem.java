@@ -49,7 +49,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
-    static final long TTL = 60_000_000_000L;
+    static final long TTL = 1_000_000_000L;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     private final Overlay overlay;
@@ -286,10 +286,8 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseOpen opendir(FuseContext c, long nodeid) throws ErrnoException {
         nodes.get(nodeid);
-        // Directory state lives in the engine's cookies; the handle carries nothing. CACHE_DIR + KEEP_CACHE: the
-        // kernel keeps the listing in the directory's page cache across opendirs; every change to the directory
-        // passes through this mount, and the kernel drops the cached listing itself when it sees one.
-        return new FuseOpen(0, FuseOpen.CACHE_DIR | FuseOpen.KEEP_CACHE);
+        // Directory state lives in the engine's cookies; the handle carries nothing.
+        return new FuseOpen(0, 0);
     }
 
     @Override public void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out)
