@@ -284,16 +284,21 @@ final class Export {
                 }
                 // Disconnected non-directory: reads come from the lower inode (or its index entry once indexed).
                 Node n = fs.inode(ino, st.type());
+                // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
+                // Holding one more per decode kept them all open for as long as the node lived.
+                boolean holds = n.parent == null && n.hasLower() && OverlayFs.isFdPath(n.topLower().path());
                 n.parent = null;
                 n.name = null;
                 n.upper = false;
-                n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
+                if (!holds) {
+                    n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
+                    holdFd(n, fd);
+                    keep = true;
+                }
                 n.indexPath = ist != null ? ip : null;
                 n.indexed = ist != null;
                 n.lowerNlink = st.nlink();
                 n.handle = fh;
-                holdFd(n, fd);
-                keep = true;
                 return n;
             } finally {
                 if (!keep) Linux.closeQuietly(fd);

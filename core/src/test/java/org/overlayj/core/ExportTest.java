@@ -329,6 +329,40 @@ class ExportTest {
         }
     }
 
+    /**
+     * A lower file decoded with no kernel dentry to name it is a disconnected node holding an fd on the lower inode.
+     * Decoding it again (after a change, so the full decode runs each time) gives the same node and opens no more
+     * fds: each decode used to hold one more for as long as the node lived.
+     */
+    @Test void repeatedDecodesOfADisconnectedFileHoldOneFd() throws Exception {
+        try (Layers L = new Layers(1)) {
+            build(L);
+            byte[] h;
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                h = o.encodeHandle(walk(o, "h2"));
+            }
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
+                Node n = o.decodeHandle(h);
+                assertNull(n.parent, "disconnected: neither we nor the kernel had a name for it");
+                long before = openFds();
+                for (int i = 0; i < 200; i++) {
+                    o.mkdir(o.root(), "x", 0755, R); // a change: the next decode takes the full path
+                    o.rmdir(o.root(), "x", R);
+                    assertSame(n, o.decodeHandle(h));
+                }
+                assertEquals("h\n", readNode(o, n));
+                assertTrue(openFds() - before < 20, "open fds grew from " + before + " to " + openFds());
+            }
+        }
+    }
+
+    static long openFds() throws java.io.IOException {
+        try (var s = Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
     /** A lower-based handle of this overlay with its fid (and fid type) replaced by another inode's. */
     static byte[] withFid(byte[] template, FileHandle fh) {
         byte[] b = java.util.Arrays.copyOf(template, 3 + 21 + fh.bytes().length);
