@@ -4,6 +4,7 @@
 #   sudo bench/decode-bench/run.sh [JMH ARGS...]
 #   sudo bench/decode-bench/run.sh -p indexEntries=10000        # skip the 1M index (quick)
 #   sudo bench/decode-bench/run.sh -wi 1 -i 2 -r 1                # shorter iterations
+#   sudo bench/decode-bench/run.sh -e "cold|changed"              # warm only
 #
 # Builds core with the reactor (package, never install), fetches the JMH jars with `mvn dependency:copy` into
 # bench/out/lib, compiles the benchmark with javac (JMH's annotation processor generates the harness), runs it and
@@ -38,7 +39,7 @@ javac --release 25 -proc:full -d "$OUT/classes" -cp "$CP" \
 java --enable-native-access=ALL-UNNAMED -cp "$OUT/classes:$CP" org.openjdk.jmh.Main DecodeBench -rf text \
     -rff "$OUT/decode-bench.txt" "$@" | tee "$OUT/decode-bench.log"
 
-# decodes/s: one row per handle kind, warm and cold, W/index of 10k and 1M entries.
+# decodes/s: one row per handle kind, warm, changed and cold, W/index of 10k and 1M entries.
 echo
 echo "decode-bench: decodes/s ($(uname -r), $(nproc) cores, index=on,nfs_export=on, one thread, $(date -u +%Y-%m-%dT%H:%MZ))"
 awk '/^DecodeBench\./ {
@@ -47,11 +48,15 @@ awk '/^DecodeBench\./ {
         v[kind, mode, idx] = sprintf("%.0f ± %.0f", score, err); kinds[kind] = 1
      }
      END {
-        printf "%-12s %22s %22s %22s %22s\n", "handle", "warm, 10k index", "warm, 1M index", "cold, 10k index", "cold, 1M index"
+        printf "%-12s", "handle"
+        m = split("warm changed cold", modes, " ")
+        for (j = 1; j <= m; j++) printf " %22s %22s", modes[j] ", 10k index", modes[j] ", 1M index"
+        printf "\n"
         n = split("lower copiedup dir copiedupdir", order, " ")
         for (i = 1; i <= n; i++) {
             k = order[i]; if (!(k in kinds)) continue
-            printf "%-12s %22s %22s %22s %22s\n", k, v[k, "warm", "10000"], v[k, "warm", "1000000"],
-                   v[k, "cold", "10000"], v[k, "cold", "1000000"]
+            printf "%-12s", k
+            for (j = 1; j <= m; j++) printf " %22s %22s", v[k, modes[j], "10000"], v[k, modes[j], "1000000"]
+            printf "\n"
         }
      }' "$OUT/decode-bench.txt"

@@ -24,11 +24,16 @@ import java.util.concurrent.TimeUnit;
  * Overlay.decodeHandle (issue 4), one thread, index=on,nfs_export=on, decodes per second.
  * <ul>
  *   <li>{@code warm}: the object is in the engine's node cache (this state pins the node, as a door holding it
- *       would), so a decode is the handle checks, open_by_handle_at and the index entry lookup.
+ *       would) and nothing changed since the handle was last decoded, so decode gives the answer it remembered.
+ *   <li>{@code changed}: as {@code warm}, but the overlay counts a change before every decode (a package-private
+ *       hook; nothing on disk changes), which voids remembered answers: decode then checks the cached node (the
+ *       index entry, and for a copied-up directory its upper dir and origin), as while clients keep changing the
+ *       overlay.
  *   <li>{@code cold}: the engine's node and origin caches are dropped before every decode (a package-private hook,
  *       {@link BenchHooks}), so the object is found again from the layers: the walk from the root or from the
  *       nearest indexed directory. The drop itself (clearing a near-empty map) is inside the timing. The kernel's
- *       own dentry and inode caches stay warm: this measures the engine, not the disk.
+ *       own dentry and inode caches stay warm (setup looks the objects up in the layers to make sure): this
+ *       measures the engine, not the disk.
  * </ul>
  * For each handle kind (a never copied-up lower file, a copied-up file, a lower directory, a copied-up directory)
  * and for W/index holding 10k or 1M entries: decode looks up one name in W/index, so its cost must not grow with it.
@@ -56,7 +61,10 @@ public class DecodeBench {
         DecodeFixture fixture = DecodeFixture.ensure(indexEntries);
         handle = fixture.handle(kind);
         overlay = Overlay.mount(fixture.options);
+        // after the mount: its check of a 1M-entry W/index fills the dentry cache and evicts them again
+        fixture.warmKernelDentries(kind);
         pinned = overlay.decodeHandle(handle);
+        if (!BenchHooks.connected(pinned)) System.out.println("# " + kind + " decodes to a disconnected node: its dentry is gone");
         // The mount-time index check of a 1M-entry W/index leaves a heap full of garbage whose collection would
         // otherwise land inside the measurement (7x the GC time of the 10k case), not in the decodes.
         System.gc();
@@ -70,6 +78,12 @@ public class DecodeBench {
 
     @Benchmark
     public Node warm() throws IOException {
+        return overlay.decodeHandle(handle);
+    }
+
+    @Benchmark
+    public Node changed() throws IOException {
+        BenchHooks.countChange(overlay);
         return overlay.decodeHandle(handle);
     }
 

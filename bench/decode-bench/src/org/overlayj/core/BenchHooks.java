@@ -11,4 +11,14 @@ public final class BenchHooks {
     public static void dropCaches(Overlay o) {
         o.dropCaches();
     }
+
+    /** Whether a decoded node has a place in the tree (a non-directory with no kernel dentry to name it has not). */
+    public static boolean connected(Node n) {
+        return n.parent != null || n.name != null;
+    }
+
+    /** Counts a change without making one: what decodes remembered is void, the caches stay. */
+    public static void countChange(Overlay o) {
+        o.countChange();
+    }
 }

@@ -33,6 +33,19 @@ final class Export {
 
     private record LowerFacts(long ino, int type) {}
 
+    /**
+     * The last answer per handle (fh blob hex), and the overlay's change count when it was given. Decodes run under
+     * the namespace read lock and every change bumps the count under the write lock, so while the count is the same
+     * nothing a decode reads has changed (index entries, the upper layer, node places) and it would end on the same
+     * node again: a repeated decode is then two map lookups and no system call. A copied-up directory gains most, as
+     * its full check reads its index entry, its upper dir and that dir's origin. The node is named by inode number and
+     * generation, not held: one that was collected meanwhile voids the answer.
+     */
+    private final Map<String, Answer> answers = new ConcurrentHashMap<>();
+    private static final int ANSWERS_MAX = 1 << 16;
+
+    private record Answer(long changes, long ino, long generation) {}
+
     private final LowerInodes lowerInodes = new LowerInodes();
     private final java.util.Map<Long, String> upperPaths = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -134,7 +147,19 @@ final class Export {
 
     private Node decode0(byte[] handle) throws ErrnoException {
         Fh fh = blobOf(handle);
-        return fh.upper() ? decodeUpper(fh) : decodeLower(fh);
+        String key = fh.hex();
+        long changes = fs.changes;
+        Answer last = answers.get(key);
+        if (last != null && last.changes() == changes) {
+            Node n = fs.cached(last.ino());
+            if (n != null && n.generation == last.generation()) return n;
+        }
+        Node n = fh.upper() ? decodeUpper(fh) : decodeLower(fh, key);
+        if (n != null) {
+            if (answers.size() >= ANSWERS_MAX) answers.clear();
+            answers.put(key, new Answer(changes, n.ino, n.generation));
+        }
+        return n;
     }
 
     private Node decodeUpper(Fh fh) throws ErrnoException {
@@ -208,13 +233,13 @@ final class Export {
         return null;
     }
 
-    /** Drops the lower-handle facts (with the node cache: a cold start for benchmarks). */
+    /** Drops the lower-handle facts and the answers (with the node cache: a cold start for benchmarks). */
     void dropCaches() {
         lowerFacts.clear();
+        answers.clear();
     }
 
-    private Node decodeLower(Fh fh) throws ErrnoException {
-        String key = fh.hex();
+    private Node decodeLower(Fh fh, String key) throws ErrnoException {
         LowerFacts known = lowerFacts.get(key);
         if (known != null) {
             Node n = decodeKnownLower(fh, known);
@@ -259,16 +284,21 @@ final class Export {
                 }
                 // Disconnected non-directory: reads come from the lower inode (or its index entry once indexed).
                 Node n = fs.inode(ino, st.type());
+                // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
+                // Holding one more per decode kept them all open for as long as the node lived.
+                boolean holds = n.parent == null && n.hasLower() && OverlayFs.isFdPath(n.topLower().path());
                 n.parent = null;
                 n.name = null;
                 n.upper = false;
-                n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
+                if (!holds) {
+                    n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
+                    holdFd(n, fd);
+                    keep = true;
+                }
                 n.indexPath = ist != null ? ip : null;
                 n.indexed = ist != null;
                 n.lowerNlink = st.nlink();
                 n.handle = fh;
-                holdFd(n, fd);
-                keep = true;
                 return n;
             } finally {
                 if (!keep) Linux.closeQuietly(fd);

@@ -76,6 +76,7 @@ public final class Overlay implements AutoCloseable {
         if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
         Lock l = fs.lock.writeLock();
         l.lock();
+        fs.changes++; // before anything changes: what decodes remembered is void from here on
         return l;
     }
 
@@ -425,8 +426,20 @@ public final class Overlay implements AutoCloseable {
         Lock l = fs.lock.writeLock();
         l.lock();
         try {
+            fs.changes++;
             fs.dropCaches();
             export.dropCaches();
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** Benchmarks only (package-private): counts a change without making one, so decodes remember nothing. */
+    void countChange() {
+        Lock l = fs.lock.writeLock();
+        l.lock();
+        try {
+            fs.changes++;
         } finally {
             l.unlock();
         }

@@ -31,6 +31,12 @@ final class OverlayFs {
     final String upperRoot;
     /** Namespace lock: lookups read, changes write. Data I/O on open files takes neither. */
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /**
+     * How many times the write lock was taken: every change made through this overlay bumps it before it touches
+     * anything. An answer worked out under the read lock while this read c is still right while it reads c (edits
+     * made to the layers behind the mount's back are undefined, as in the kernel). Guarded by {@link #lock}.
+     */
+    long changes;
     private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
     /** Origin blob (hex) → decoded lower inode facts; lower layers never change while mounted. */
     private final Map<String, OriginInfo> origins = new ConcurrentHashMap<>();
