@@ -79,6 +79,15 @@ public final class Nfs3Program implements RpcDispatchable {
     private void dispatch(RpcCall call) throws OncRpcException, IOException {
         int proc = call.getProcedure();
         stats.nfsCall(proc);
+        long t0 = System.nanoTime();
+        try {
+            serve(call, proc);
+        } finally {
+            stats.nfsTime(proc, System.nanoTime() - t0);
+        }
+    }
+
+    private void serve(RpcCall call, int proc) throws OncRpcException, IOException {
         if (proc == Nfs3.NFSPROC3_NULL_3) {
             call.reply(XdrVoid.XDR_VOID);
             return;
@@ -386,6 +395,7 @@ public final class Nfs3Program implements RpcDispatchable {
             long count = a.count & 0xffffffffL;
             if (a.data == null || count > a.data.length) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
             if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
+            stats.writeStable(a.stable);
             int done = 0;
             OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
             try {
