@@ -395,6 +395,7 @@ class Nfs3ProtocolTest {
 
     @Test
     void largeReadAndWriteAtTheAdvertisedMaximum() throws Exception {
+        assertTrue(XdrBounds.MAX_ITEM >= Nfs3Program.MAX_IO, "a WRITE of wtmax bytes must decode");
         CREATE3res cr = create(root, "big", createmode3.UNCHECKED);
         byte[] data = new byte[Nfs3Program.MAX_IO];
         for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 7);
