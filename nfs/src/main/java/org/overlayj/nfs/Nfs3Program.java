@@ -28,6 +28,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * NFS version 3 (program 100003), the 22 procedures of RFC 1813 §3.3 mapped onto engine calls. Every call except
@@ -51,11 +53,30 @@ public final class Nfs3Program implements RpcDispatchable {
     private final ExportedOverlay x;
     private final Overlay fs;
     private final NfsStats stats;
+    /** Where calls that may wait on the disk run; see {@link #mayBlock}. */
+    private final Executor workers;
 
-    Nfs3Program(ExportedOverlay exported) {
+    Nfs3Program(ExportedOverlay exported, Executor workers) {
         this.x = exported;
         this.fs = exported.overlay;
         this.stats = exported.stats;
+        this.workers = workers;
+    }
+
+    /**
+     * The procedures that move file data, sync, copy up, or walk whole directories: they go to the worker pool,
+     * so a long one (a COMMIT of a large file, a READ from a cold disk, a copy-up) holds up no other connection.
+     * The rest (NULL, GETATTR, LOOKUP, ACCESS, READLINK, FSSTAT, FSINFO, PATHCONF) are a few cached metadata
+     * reads: they are answered on the I/O thread that decoded them, which saves the hand-off to a worker and
+     * back (two thread wake-ups, most of the cost of such a call on a busy machine) and keeps a call's order.
+     */
+    static boolean mayBlock(int proc) {
+        return switch (proc) {
+            case Nfs3.NFSPROC3_NULL_3, Nfs3.NFSPROC3_GETATTR_3, Nfs3.NFSPROC3_LOOKUP_3, Nfs3.NFSPROC3_ACCESS_3,
+                 Nfs3.NFSPROC3_READLINK_3, Nfs3.NFSPROC3_FSSTAT_3, Nfs3.NFSPROC3_FSINFO_3,
+                 Nfs3.NFSPROC3_PATHCONF_3 -> false;
+            default -> true;
+        };
     }
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
@@ -74,8 +95,28 @@ public final class Nfs3Program implements RpcDispatchable {
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
         if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
+        if (mayBlock(call.getProcedure())) {
+            try {
+                workers.execute(() -> onWorker(call));
+            } catch (RejectedExecutionException e) {
+                x.inFlight.exit();                 // the pool is gone: stopping, as above
+            }
+            return;
+        }
         try {
             dispatch(call);
+        } finally {
+            x.inFlight.exit();
+        }
+    }
+
+    private void onWorker(RpcCall call) {
+        try {
+            dispatch(call);
+        } catch (IOException | RuntimeException e) {
+            // What oncrpc4j answers for a call that fails this way on its own threads.
+            log.error("NFS procedure {} failed", call.getProcedure(), e);
+            call.failRpcSystem();
         } finally {
             x.inFlight.exit();
         }
