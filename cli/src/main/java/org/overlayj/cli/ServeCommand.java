@@ -50,7 +50,8 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--portmap", description = "run a portmapper (v2) on port 111 if none runs, and register there")
     boolean portmap;
 
-    @Option(names = "--workers", defaultValue = "8", description = "request worker threads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--workers", defaultValue = "8",
+            description = "worker threads for the calls that may wait on the disk (default: ${DEFAULT-VALUE})")
     int workers;
 
     @Option(names = {"--stats", "--stats-interval"}, defaultValue = "300", paramLabel = "SECONDS",

@@ -1,5 +1,6 @@
 package org.overlayj.nfs;
 
+import org.overlayj.core.Attr;
 import org.overlayj.core.Creds;
 import org.overlayj.core.Node;
 import org.overlayj.core.Overlay;
@@ -96,8 +97,15 @@ final class ExportedOverlay {
         return new Caller(exportId, e, o, o.squash(uid, gid, gids));
     }
 
-    /** The engine node a handle names: BADHANDLE when it is not one of ours, STALE when its object is gone. */
-    Node node(FileHandles.Decoded fh) throws NfsStatus {
+    /** A handle's node, and its attributes when they could be read (null otherwise). */
+    record Resolved(Node node, Attr attr) {}
+
+    /**
+     * The engine node a handle names: BADHANDLE when it is not one of ours, STALE when its object is gone. Its
+     * attributes are read here anyway (that is how a removed object shows), and the caller uses them rather than
+     * asking again a moment later.
+     */
+    Resolved node(FileHandles.Decoded fh) throws NfsStatus {
         Node n;
         try {
             n = handles.decode(fh.engineHandle());
@@ -105,13 +113,13 @@ final class ExportedOverlay {
             throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
         }
         try {
-            overlay.getattr(n);
+            return new Resolved(n, overlay.getattr(n));
         } catch (ErrnoException e) {
             // Decoded, but the object has gone since (removed through another handle): stale, not "no entry".
             if (e.errno() == org.overlayj.sys.Errno.ENOENT || e.errno() == org.overlayj.sys.Errno.ESTALE)
                 throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
+            return new Resolved(n, null);
         }
-        return n;
     }
 
     static FileHandles.Decoded decode(byte[] fh) throws NfsStatus {

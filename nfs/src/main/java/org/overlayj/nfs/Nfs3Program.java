@@ -28,6 +28,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * NFS version 3 (program 100003), the 22 procedures of RFC 1813 §3.3 mapped onto engine calls. Every call except
@@ -37,8 +39,13 @@ import java.util.List;
 public final class Nfs3Program implements RpcDispatchable {
     private static final Logger log = LoggerFactory.getLogger(Nfs3Program.class);
 
-    /** Largest READ/WRITE payload and READDIR reply we handle; FSINFO tells clients so. */
-    static final int MAX_IO = 256 * 1024;
+    /**
+     * Largest READ/WRITE payload and READDIR reply we handle; FSINFO tells clients so. 1 MiB, as knfsd and
+     * nfs-ganesha offer: clients size their calls by it, and every call costs a round trip and a pass through
+     * the engine, so 256 KiB meant four times the calls for the same bytes. XdrBounds.MAX_ITEM must stay at least
+     * this large.
+     */
+    static final int MAX_IO = 1024 * 1024;
     static final int DIR_PREF = 64 * 1024;
     static final int NAME_MAX = 255;
     private static final int READDIR_BATCH = 128;
@@ -46,11 +53,30 @@ public final class Nfs3Program implements RpcDispatchable {
     private final ExportedOverlay x;
     private final Overlay fs;
     private final NfsStats stats;
+    /** Where calls that may wait on the disk run; see {@link #mayBlock}. */
+    private final Executor workers;
 
-    Nfs3Program(ExportedOverlay exported) {
+    Nfs3Program(ExportedOverlay exported, Executor workers) {
         this.x = exported;
         this.fs = exported.overlay;
         this.stats = exported.stats;
+        this.workers = workers;
+    }
+
+    /**
+     * The procedures that move file data, sync, copy up, or walk whole directories: they go to the worker pool,
+     * so a long one (a COMMIT of a large file, a READ from a cold disk, a copy-up) holds up no other connection.
+     * The rest (NULL, GETATTR, LOOKUP, ACCESS, READLINK, FSSTAT, FSINFO, PATHCONF) are a few cached metadata
+     * reads: they are answered on the I/O thread that decoded them, which saves the hand-off to a worker and
+     * back (two thread wake-ups, most of the cost of such a call on a busy machine) and keeps a call's order.
+     */
+    static boolean mayBlock(int proc) {
+        return switch (proc) {
+            case Nfs3.NFSPROC3_NULL_3, Nfs3.NFSPROC3_GETATTR_3, Nfs3.NFSPROC3_LOOKUP_3, Nfs3.NFSPROC3_ACCESS_3,
+                 Nfs3.NFSPROC3_READLINK_3, Nfs3.NFSPROC3_FSSTAT_3, Nfs3.NFSPROC3_FSINFO_3,
+                 Nfs3.NFSPROC3_PATHCONF_3 -> false;
+            default -> true;
+        };
     }
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
@@ -61,16 +87,40 @@ public final class Nfs3Program implements RpcDispatchable {
     /** The call's origin and raw AUTH_SYS identity; squash depends on the export, so it comes later. */
     private record Request(InetSocketAddress remote, int uid, int gid, int[] gids) {}
 
-    /** A file handle of the call resolved: the export rules it runs under and the engine node. */
-    private record Target(ExportedOverlay.Caller caller, Node node) {
+    /**
+     * A file handle of the call resolved: the export rules it runs under, the engine node, and the node's
+     * attributes as resolving read them (null if that failed). Each system call costs about 10 us here, so a
+     * procedure uses these, see {@link #attr}, instead of reading them again.
+     */
+    private record Target(ExportedOverlay.Caller caller, Node node, Attr attr) {
         Creds creds() { return caller.creds(); }
     }
 
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
         if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
+        if (mayBlock(call.getProcedure())) {
+            try {
+                workers.execute(() -> onWorker(call));
+            } catch (RejectedExecutionException e) {
+                x.inFlight.exit();                 // the pool is gone: stopping, as above
+            }
+            return;
+        }
         try {
             dispatch(call);
+        } finally {
+            x.inFlight.exit();
+        }
+    }
+
+    private void onWorker(RpcCall call) {
+        try {
+            dispatch(call);
+        } catch (IOException | RuntimeException e) {
+            // What oncrpc4j answers for a call that fails this way on its own threads.
+            log.error("NFS procedure {} failed", call.getProcedure(), e);
+            call.failRpcSystem();
         } finally {
             x.inFlight.exit();
         }
@@ -79,6 +129,15 @@ public final class Nfs3Program implements RpcDispatchable {
     private void dispatch(RpcCall call) throws OncRpcException, IOException {
         int proc = call.getProcedure();
         stats.nfsCall(proc);
+        long t0 = System.nanoTime();
+        try {
+            serve(call, proc);
+        } finally {
+            stats.nfsTime(proc, System.nanoTime() - t0);
+        }
+    }
+
+    private void serve(RpcCall call, int proc) throws OncRpcException, IOException {
         if (proc == Nfs3.NFSPROC3_NULL_3) {
             call.reply(XdrVoid.XDR_VOID);
             return;
@@ -154,7 +213,13 @@ public final class Nfs3Program implements RpcDispatchable {
         if (fh == null || fh.data == null) throw new NfsStatus(nfsstat3.NFS3ERR_BADHANDLE, "no handle");
         FileHandles.Decoded d = ExportedOverlay.decode(fh.data);
         ExportedOverlay.Caller c = x.caller(d.exportId(), r.remote(), r.uid(), r.gid(), r.gids());
-        return new Target(c, x.node(d));
+        ExportedOverlay.Resolved n = x.node(d);
+        return new Target(c, n.node(), n.attr());
+    }
+
+    /** The target's attributes read while resolving its handle (the pre-operation attributes of wcc data). */
+    private Attr attr(Target t) throws ErrnoException {
+        return t.attr() != null ? t.attr() : fs.getattr(t.node());
     }
 
     private nfs_fh3 fh(Target t, Node n) throws ErrnoException {
@@ -212,7 +277,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.object);
             res.resok = new GETATTR3resok();
-            res.resok.obj_attributes = NfsAttrs.fattr(fs.getattr(t.node()), x.fsid);
+            res.resok.obj_attributes = NfsAttrs.fattr(attr(t), x.fsid);
             res.status = nfsstat3.NFS3_OK;
         } catch (Exception e) {
             res.status = fail(e);
@@ -227,7 +292,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.object);
             n = t.node();
-            before = fs.getattr(n);
+            before = attr(t);
             t.caller().checkWritable();
             if (a.guard != null && a.guard.check) {
                 // RFC 1813 §3.3.2: the change happens only if the ctime is still the one the client saw.
@@ -258,12 +323,14 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.what.dir);
             dir = t.node();
-            requireDir(fs.getattr(dir));
+            Attr dirAttr = attr(t);
+            requireDir(dirAttr);
             Node n = child(t, name(a.what.name));
             res.resok = new LOOKUP3resok();
             res.resok.object = fh(t, n);
             res.resok.obj_attributes = post(n);
-            res.resok.dir_attributes = post(dir);
+            // A lookup changes nothing in the directory: its attributes from just before are its post-op ones.
+            res.resok.dir_attributes = NfsAttrs.post(dirAttr, x.fsid);
             res.status = nfsstat3.NFS3_OK;
         } catch (Exception e) {
             res.status = fail(e);
@@ -289,7 +356,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.object);
             n = t.node();
-            Attr attr = fs.getattr(n);
+            Attr attr = attr(t);
             int want = a.access, granted = 0;
             int modify = Nfs3.ACCESS3_MODIFY | Nfs3.ACCESS3_EXTEND | Nfs3.ACCESS3_DELETE;
             if ((want & Nfs3.ACCESS3_READ) != 0 && allowed(n, 4, t.creds())) granted |= Nfs3.ACCESS3_READ;
@@ -319,7 +386,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.symlink);
             n = t.node();
-            if (!fs.getattr(n).isLink()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "not a symlink");
+            if (!attr(t).isLink()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "not a symlink");
             res.resok = new READLINK3resok();
             res.resok.data = Linux.bytesOf(fs.readlink(n));
             res.resok.symlink_attributes = post(n);
@@ -338,7 +405,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.file);
             n = t.node();
-            Attr attr = fs.getattr(n);
+            Attr attr = attr(t);
             if (attr.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "read of a directory");
             if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
             if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
@@ -379,13 +446,14 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.file);
             n = t.node();
-            before = fs.getattr(n);
+            before = attr(t);
             t.caller().checkWritable();
             if (before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "write to a directory");
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "write to a special file");
             long count = a.count & 0xffffffffL;
             if (a.data == null || count > a.data.length) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
             if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
+            stats.writeStable(a.stable);
             int done = 0;
             OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
             try {
@@ -439,7 +507,7 @@ public final class Nfs3Program implements RpcDispatchable {
 
     private DirOp dirOp(Request r, diropargs3 where, Attr[] before, boolean remove) throws Exception {
         Target t = target(r, where.dir);
-        before[0] = fs.getattr(t.node());
+        before[0] = attr(t);
         requireDir(before[0]);
         String name = name(where.name);
         t.caller().checkWritable();
@@ -623,7 +691,7 @@ public final class Nfs3Program implements RpcDispatchable {
             dirNode = d.dir().node();
             if (t.caller().exportId() != d.dir().caller().exportId())
                 throw new NfsStatus(nfsstat3.NFS3ERR_XDEV, "link across exports");
-            if (fs.getattr(file).isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "link to a directory");
+            if (attr(t).isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "link to a directory");
             fs.link(file, dirNode, d.name(), d.dir().creds());
             res.resok = new LINK3resok();
             res.resok.file_attributes = post(file);
@@ -657,7 +725,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.dir);
             dir = t.node();
-            requireDir(fs.getattr(dir));
+            requireDir(attr(t));
             checkCookie(dir, a.cookie, a.cookieverf);
             byte[] verf = x.cookieVerifier(dir);
             // status, dir attributes, verifier, end-of-list marker, eof flag
@@ -703,7 +771,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.dir);
             dir = t.node();
-            requireDir(fs.getattr(dir));
+            requireDir(attr(t));
             checkCookie(dir, a.cookie, a.cookieverf);
             byte[] verf = x.cookieVerifier(dir);
             long budget = Math.min(a.maxcount & 0xffffffffL, MAX_IO) - (4 + 4 + 84 + 8 + 4 + 4);
@@ -858,7 +926,7 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             Target t = target(r, a.file);
             n = t.node();
-            before = fs.getattr(n);
+            before = attr(t);
             t.caller().checkWritable();
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "commit of a non-file");
             // The sync is the server's duty, not the caller's access: open as root so a write-only file syncs.

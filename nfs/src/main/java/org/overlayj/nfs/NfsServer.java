@@ -15,13 +15,17 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The NFSv3 door: NFS and MOUNT on one TCP port, an optional embedded portmapper, periodic counters. Requests
- * are served by a fixed pool of worker threads, so memory stays bounded however many clients send.
+ * The NFSv3 door: NFS and MOUNT on one TCP port, an optional embedded portmapper, periodic counters. The I/O
+ * threads that read and decode calls answer the cheap ones themselves; calls that may wait on the disk go to a
+ * fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up no other connection and the number
+ * of threads stays fixed however many clients send.
  */
 public final class NfsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
@@ -29,7 +33,7 @@ public final class NfsServer implements AutoCloseable {
     /**
      * @param listen        address and port to bind (port 0 picks a free one)
      * @param portmap       also run a portmapper (v2) on port 111 when none is running, and register there
-     * @param workers       worker threads; requests beyond them queue
+     * @param workers       worker threads for the calls that may block; calls beyond them queue
      * @param statsInterval seconds between counter log lines; 0 for none
      */
     public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
@@ -46,18 +50,20 @@ public final class NfsServer implements AutoCloseable {
     private final OncRpcSvc svc;
     private final OncRpcEmbeddedPortmap portmap;
     private final ScheduledExecutorService ticker;
+    private final ExecutorService workers;
     private volatile boolean stopped;
     /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
     private static final long DRAIN_SECONDS = 30;
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, OncRpcSvc svc,
-                      OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker) {
+                      OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker, ExecutorService workers) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
         this.svc = svc;
         this.portmap = portmap;
         this.ticker = ticker;
+        this.workers = workers;
     }
 
     /**
@@ -80,14 +86,21 @@ public final class NfsServer implements AutoCloseable {
             throw new IOException("cannot resolve the exports: " + e.getMessage(), e);
         }
         OncRpcEmbeddedPortmap pm = config.portmap() ? new OncRpcEmbeddedPortmap() : null;
+        AtomicInteger n = new AtomicInteger();
+        ExecutorService workers = Executors.newFixedThreadPool(config.workers(), r -> {
+            Thread t = new Thread(r, "overlayj-nfs-worker-" + n.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        });
+        // Same-thread I/O: the I/O thread that decodes a call also dispatches it; Nfs3Program hands the calls that
+        // may block to the workers itself. (oncrpc4j's worker strategy would hand every call off, NULL included.)
         OncRpcSvcBuilder b = new OncRpcSvcBuilder()
                 .withTCP()
                 .withBindAddress(config.listen().getAddress().getHostAddress())
                 .withPort(config.listen().getPort())
-                .withWorkerThreadIoStrategy()
-                .withWorkerThreadPoolSize(config.workers())
+                .withSameThreadIoStrategy()
                 .withServiceName("overlayj-nfs")
-                .withRpcService(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x))
+                .withRpcService(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers))
                 .withRpcService(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
         b = config.portmap() ? b.withAutoPublish() : b.withoutAutoPublish();
         OncRpcSvc svc = b.build();
@@ -95,6 +108,7 @@ public final class NfsServer implements AutoCloseable {
             svc.start();
         } catch (IOException e) {
             if (pm != null) pm.shutdown();
+            workers.shutdownNow();
             throw e;
         }
         ScheduledExecutorService ticker = null;
@@ -107,7 +121,7 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, svc, pm, ticker);
+        return new NfsServer(overlay, x, stats, svc, pm, ticker, workers);
     }
 
     public NfsStats stats() { return stats; }
@@ -136,6 +150,7 @@ public final class NfsServer implements AutoCloseable {
             }
             svc.stop(10, TimeUnit.SECONDS);
         } finally {
+            workers.shutdown();                // idle once drained; a call still running past the drain finishes
             if (portmap != null) portmap.shutdown();
             try {
                 if (!overlay.readOnly()) overlay.sync();

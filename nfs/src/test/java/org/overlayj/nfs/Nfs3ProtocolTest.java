@@ -174,6 +174,13 @@ class Nfs3ProtocolTest {
         // the handle still names the file after its copy-up
         assertEquals(31, getattr(hello).resok.obj_attributes.size);
         assertEquals(nfsstat3.NFS3ERR_ISDIR, write(root, 0, b("x"), stable_how.UNSTABLE).status);
+        // the counters tell how writes asked to be kept (a refused write is not counted) and where time went
+        assertEquals(1, t.server.stats().writes("UNSTABLE"));
+        assertEquals(0, t.server.stats().writes("DATA_SYNC"));
+        assertEquals(1, t.server.stats().writes("FILE_SYNC"));
+        assertEquals(3, t.server.stats().nfsCalls("WRITE"));
+        assertTrue(t.server.stats().snapshot().containsKey("nfs.COMMIT.ms"));
+        assertTrue(t.server.stats().nfsMillis("COMMIT") >= 0);
     }
 
     @Test
@@ -388,6 +395,7 @@ class Nfs3ProtocolTest {
 
     @Test
     void largeReadAndWriteAtTheAdvertisedMaximum() throws Exception {
+        assertTrue(XdrBounds.MAX_ITEM >= Nfs3Program.MAX_IO, "a WRITE of wtmax bytes must decode");
         CREATE3res cr = create(root, "big", createmode3.UNCHECKED);
         byte[] data = new byte[Nfs3Program.MAX_IO];
         for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 7);

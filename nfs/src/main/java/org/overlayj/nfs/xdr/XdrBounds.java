@@ -13,7 +13,7 @@ import java.io.IOException;
  * <p>Hand-written; the rest of this package is generated from src/main/xdr.
  */
 public final class XdrBounds {
-    /** Larger than any WRITE payload or name we accept; smaller than anything that hurts. */
+    /** The largest WRITE payload we accept (Nfs3Program.MAX_IO) and more than any name; smaller than anything that hurts. */
     public static final int MAX_ITEM = 1 << 20;
 
     private XdrBounds() {}
