@@ -79,6 +79,32 @@ public final class Overlay implements AutoCloseable {
         return l;
     }
 
+    /**
+     * Releases a lock taken by {@link #write()} and then tells the listeners what the change did besides its own
+     * job: outside the lock, since a listener's news may make a client call back in, and before the caller returns.
+     */
+    private void unlock(Lock l) {
+        List<OverlayFs.Effect> effects = fs.takeEffects();
+        l.unlock();
+        for (OverlayFs.Effect e : effects) {
+            for (ChangeListener c : fs.listeners) {
+                try {
+                    switch (e) {
+                        case OverlayFs.AttrsChanged(Node n) -> c.attrsChanged(n);
+                        case OverlayFs.EntryChanged(Node dir, String name) -> c.entryChanged(dir, name);
+                    }
+                } catch (RuntimeException ex) {
+                    org.slf4j.LoggerFactory.getLogger(Overlay.class).warn("change listener failed", ex);
+                }
+            }
+        }
+    }
+
+    /** Registers a door's listener for side effects of changes (see {@link ChangeListener}). */
+    public void addChangeListener(ChangeListener listener) {
+        fs.listeners.add(listener);
+    }
+
     /** The child {@code name} of {@code dir}; ENOENT when there is none (or it is whited out). */
     public Node lookup(Node dir, String name, Creds c) throws ErrnoException {
         Lock l = read();
@@ -125,7 +151,7 @@ public final class Overlay implements AutoCloseable {
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -179,7 +205,7 @@ public final class Overlay implements AutoCloseable {
         try {
             return namespace.create(dir, name, mode, rdev, target, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -188,7 +214,7 @@ public final class Overlay implements AutoCloseable {
         try {
             return namespace.link(node, newDir, newName, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -197,7 +223,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.remove(dir, name, false, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -206,7 +232,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.remove(dir, name, true, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -217,7 +243,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.rename(oldDir, oldName, newDir, newName, flags, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -248,7 +274,7 @@ public final class Overlay implements AutoCloseable {
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -343,7 +369,7 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -371,7 +397,7 @@ public final class Overlay implements AutoCloseable {
             }
             Linux.lremovexattr(fs.upperPath(n), real);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -406,7 +432,7 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             return export.encode(n);
         } finally {
-            w.unlock();
+            unlock(w);
         }
     }
 

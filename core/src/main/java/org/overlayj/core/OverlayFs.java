@@ -48,6 +48,34 @@ final class OverlayFs {
     Node root;
     final Index index = new Index(this);
 
+    // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
+
+    final List<ChangeListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A change to report once the namespace lock is released. */
+    sealed interface Effect {}
+    record AttrsChanged(Node node) implements Effect {}
+    record EntryChanged(Node dir, String name) implements Effect {}
+
+    /** Effects of the change in progress; only touched under the write lock, so one list serves every thread. */
+    private List<Effect> effects = new java.util.ArrayList<>();
+
+    void attrsChanged(Node n) {
+        if (!listeners.isEmpty()) effects.add(new AttrsChanged(n));
+    }
+
+    void entryChanged(Node dir, String name) {
+        if (!listeners.isEmpty()) effects.add(new EntryChanged(dir, name));
+    }
+
+    /** Takes the effects collected so far; the caller still holds the write lock. */
+    List<Effect> takeEffects() {
+        if (effects.isEmpty()) return List.of();
+        List<Effect> out = effects;
+        effects = new java.util.ArrayList<>();
+        return out;
+    }
+
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 
     OverlayFs(LayerStack layers) throws ErrnoException {
