@@ -12,7 +12,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -26,8 +28,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The loop ends when the read gives ENODEV: the filesystem was unmounted (by us or by umount(8)), or the
  * connection was aborted.
+ *
+ * <p>The server is also the filesystem's {@link FuseNotifier}: notifications are written to the same device fd.
  */
-public final class FuseServer implements AutoCloseable {
+public final class FuseServer implements AutoCloseable, FuseNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
     /** A request is at most one max_write payload plus its headers; the kernel refuses smaller buffers. */
     private static final int READ_BUFFER = FuseInit.MAX_WRITE + 8192;
@@ -39,6 +43,9 @@ public final class FuseServer implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final CountDownLatch exited;
     private volatile boolean mounted;
+    /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
+    private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
+    private Thread entrySender;
 
     private FuseServer(String mountpoint, int fd, RawFileSystem fs, int nThreads) {
         this.mountpoint = mountpoint;
@@ -63,6 +70,7 @@ public final class FuseServer implements AutoCloseable {
             throw new ErrnoException(e.errno(), "mount of " + mountpoint + " failed: " + e.detail());
         }
         s.mounted = true;
+        fs.attach(s);
         s.start(Math.max(1, o.threads()));
         try {
             if (!s.dispatcher.initDone().await(30, TimeUnit.SECONDS) && !s.exited()) {
@@ -123,7 +131,51 @@ public final class FuseServer implements AutoCloseable {
             exited.countDown();
             if (exited.getCount() == 0) {
                 mounted = false;
+                synchronized (entryNotices) {
+                    if (entrySender != null) entrySender.interrupt();
+                }
                 if (!dispatcher.destroyed()) fs.destroy();
+            }
+        }
+    }
+
+    // --- notifications ---------------------------------------------------------------------------------------------
+
+    @Override public void invalInode(long nodeid, long off, long len) {
+        send(FuseCodec.invalInode(nodeid, off, len));
+    }
+
+    @Override public void invalEntryLater(long parent, String name) {
+        synchronized (entryNotices) {
+            if (entrySender == null) {
+                entrySender = Thread.ofPlatform().name("fuse-notify").daemon(true).start(this::sendEntries);
+            }
+        }
+        entryNotices.add(FuseCodec.invalEntry(parent, name));
+    }
+
+    private void sendEntries() {
+        try {
+            while (!exited()) send(entryNotices.take());
+        } catch (InterruptedException e) {
+            // closing
+        }
+    }
+
+    /**
+     * One notification, in one write(2). Not the critical write of the replies: the kernel may wait for page or
+     * inode locks while it handles a notification, and a critical call would hold up the garbage collector.
+     */
+    private void send(byte[] message) {
+        if (!mounted) return;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(message.length);
+            MemorySegment.copy(message, 0, m, ValueLayout.JAVA_BYTE, 0, message.length);
+            Linux.write(fd, m);
+        } catch (ErrnoException e) {
+            // ENOENT: the kernel has no such inode or name cached any more, so there was nothing to drop.
+            if (e.errno() != Errno.ENOENT && e.errno() != Errno.ENODEV) {
+                LOG.warn("notification to {} failed: {}", mountpoint, e.getMessage());
             }
         }
     }

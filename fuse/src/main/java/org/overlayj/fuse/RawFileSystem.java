@@ -19,6 +19,12 @@ public interface RawFileSystem {
 
     private static ErrnoException nosys() { return new ErrnoException(Errno.ENOSYS, "not supported"); }
 
+    /**
+     * Called once, before the first request: how this filesystem tells the kernel about changes the kernel cannot
+     * see (see {@link FuseNotifier}). Filesystems that never cache-invalidate ignore it.
+     */
+    default void attach(FuseNotifier notifier) {}
+
     /** Called once the INIT negotiation is done. */
     default void init(FuseInit.Negotiated negotiated) {}
 
