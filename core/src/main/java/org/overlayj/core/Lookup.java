@@ -161,8 +161,7 @@ final class Lookup {
     private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
                       String indexPath) throws ErrnoException {
         int type = n.type;
-        n.parent = dir;
-        n.name = name;
+        n.placeAt(dir, name);
         n.upper = upper != null;
         n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);

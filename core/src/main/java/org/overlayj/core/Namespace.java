@@ -8,6 +8,7 @@ import org.overlayj.sys.Stat;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.function.Predicate;
 
 /**
  * Namespace changes (the kernel's dir.c and the setattr half of inode.c, format doc §3.1, §4.7, §7): creating over
@@ -150,6 +151,7 @@ final class Namespace {
         if (hasOrigin(src)) fs.setImpure(fs.upperPath(newDir));
         if (node.indexed) fs.index.adjust(node, +1);
         changed(newDir);
+        node.placeAt(newDir, newName);
         return node;
     }
 
@@ -172,9 +174,31 @@ final class Namespace {
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        Predicate<Node.Alias> leadsHere = sameInodeAs(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
+        child.unplace(dir, name, leadsHere);
         changed(dir);
+    }
+
+    /**
+     * Taken before a name of {@code n} goes away: which of the other names {@code n} was reached by still lead to
+     * its upper inode afterwards, so {@link Node#unplace} can move it there (a hard link removed under one name
+     * while a client still reaches the inode by another).
+     */
+    private Predicate<Node.Alias> sameInodeAs(Node n) throws ErrnoException {
+        if (n.isDir() || !n.upper || !n.hasOtherAliases()) return a -> false;
+        Stat was = Linux.lstatOrNull(fs.upperPath(n));
+        if (was == null) return a -> false;
+        return a -> {
+            if (!a.parent().upper) return false;
+            try {
+                Stat st = Linux.lstatOrNull(fs.upperPath(a.parent()) + "/" + a.name());
+                return st != null && st.ino() == was.ino() && st.dev() == was.dev();
+            } catch (ErrnoException e) {
+                return false;
+            }
+        };
     }
 
     /**
@@ -316,6 +340,7 @@ final class Namespace {
         String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
         String srcUp = fs.upperPath(oldDir) + "/" + oldName;
         String dstUp = fs.upperPath(newDir) + "/" + newName;
+        Predicate<Node.Alias> tgtLeadsHere = tgt != null && !exchange ? sameInodeAs(tgt) : a -> false;
 
         if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
         if (tgtRedirect != null) fs.setX(dstUp, OverlayXattr.REDIRECT, Linux.bytesOf(tgtRedirect));
@@ -346,12 +371,9 @@ final class Namespace {
             if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
             finishIndexedRemoval(tgt, tgtIndex);
         }
-        src.parent = newDir;
-        src.name = newName;
-        if (exchange) {
-            tgt.parent = oldDir;
-            tgt.name = oldName;
-        }
+        src.moveTo(oldDir, oldName, newDir, newName);
+        if (exchange) tgt.moveTo(newDir, newName, oldDir, oldName);
+        else if (tgt != null) tgt.unplace(newDir, newName, tgtLeadsHere);
         changed(oldDir);
         changed(newDir);
     }
