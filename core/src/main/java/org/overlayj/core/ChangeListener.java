@@ -18,9 +18,16 @@ public interface ChangeListener {
     default void attrsChanged(Node n) {}
 
     /**
+     * A listing of directory {@code dir} may read differently though no name came or went: the order of a merge
+     * directory's names depends on which layers hold them, and a copy-up puts one more of them in the upper layer;
+     * the d_ino of an entry follows its st_ino. Sent for the parent of every object that got an upper inode.
+     */
+    default void listingChanged(Node dir) {}
+
+    /**
      * The name {@code name} in directory {@code dir} now leads to an object with another st_ino, so a client's
-     * cached name → inode mapping (and the d_ino of a cached listing of {@code dir}) is stale: a copy-up that could
-     * not keep the lower inode number (a lower hard link without the index, a lower fs without file handles).
+     * cached name → inode mapping is stale: a copy-up that could not keep the lower inode number (a lower hard link
+     * without the index, a lower fs without file handles).
      */
     default void entryChanged(Node dir, String name) {}
 }

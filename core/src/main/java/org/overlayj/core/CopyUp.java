@@ -37,7 +37,7 @@ final class CopyUp {
             fs.index.linkUp(n.indexPath, dest, parentUpper);
             n.indexPath = null;
             n.upper = true;
-            fs.attrsChanged(n);
+            fs.copiedUp(n);
             return;
         }
         Node.Lower lo = n.topLower();
@@ -56,7 +56,7 @@ final class CopyUp {
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;
-            fs.attrsChanged(n);
+            fs.copiedUp(n);
             return;
         }
         Stat parentSt = Linux.lstat(parentUpper);
@@ -71,7 +71,7 @@ final class CopyUp {
                 parentSt.mtimeNsec(), true);
         n.upper = true;
         if (n.isDir()) n.merge = true;
-        fs.attrsChanged(n);
+        fs.copiedUp(n);
         if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
     }
 
@@ -104,7 +104,7 @@ final class CopyUp {
         n.indexPath = ip;
         n.indexed = true;
         n.lowerNlink = st.nlink();
-        fs.attrsChanged(n);
+        fs.copiedUp(n);
     }
 
     /** The fh blob of the lower inode, or empty when its filesystem has no file handles (format doc E17). */

@@ -91,6 +91,7 @@ public final class Overlay implements AutoCloseable {
                 try {
                     switch (e) {
                         case OverlayFs.AttrsChanged(Node n) -> c.attrsChanged(n);
+                        case OverlayFs.ListingChanged(Node dir) -> c.listingChanged(dir);
                         case OverlayFs.EntryChanged(Node dir, String name) -> c.entryChanged(dir, name);
                     }
                 } catch (RuntimeException ex) {

@@ -55,6 +55,7 @@ final class OverlayFs {
     /** A change to report once the namespace lock is released. */
     sealed interface Effect {}
     record AttrsChanged(Node node) implements Effect {}
+    record ListingChanged(Node dir) implements Effect {}
     record EntryChanged(Node dir, String name) implements Effect {}
 
     /** Effects of the change in progress; only touched under the write lock, so one list serves every thread. */
@@ -62,6 +63,12 @@ final class OverlayFs {
 
     void attrsChanged(Node n) {
         if (!listeners.isEmpty()) effects.add(new AttrsChanged(n));
+    }
+
+    /** {@code n} got an upper inode: its attributes and its parent's listing may read differently. */
+    void copiedUp(Node n) {
+        attrsChanged(n);
+        if (n.parent != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent));
     }
 
     void entryChanged(Node dir, String name) {

@@ -19,6 +19,8 @@ class ChangeListenerTest {
 
         @Override public void attrsChanged(Node n) { seen.add("attrs " + n.name); }
 
+        @Override public void listingChanged(Node dir) { seen.add("listing " + dir.name); }
+
         @Override public void entryChanged(Node dir, String name) { seen.add("entry " + dir.name + "/" + name); }
     }
 
@@ -31,7 +33,7 @@ class ChangeListenerTest {
                 Node a = EngineSmokeTest.walk(o, "a"), f = EngineSmokeTest.walk(o, "a/b/f");
                 assertEquals(3, o.getattr(a).nlink(), "a lower-only directory shows its own link count");
                 o.release(o.open(f, Linux.O_WRONLY, R));
-                assertEquals(List.of("attrs a", "attrs b", "attrs f"), r.seen);
+                assertEquals(List.of("attrs a", "listing ", "attrs b", "listing a", "attrs f", "listing b"), r.seen);
                 assertEquals(1, o.getattr(a).nlink(), "a merge directory shows 1");
 
                 // Already upper: nothing more to say.
@@ -52,12 +54,12 @@ class ChangeListenerTest {
                 Node h1 = EngineSmokeTest.walk(o, "h1");
                 long before = o.getattr(h1).ino();
                 o.release(o.open(h1, Linux.O_WRONLY, R));
-                assertEquals(List.of("attrs h1", "entry /h1"), r.seen);
+                assertEquals(List.of("attrs h1", "listing ", "entry /h1"), r.seen);
                 assertNotEquals(before, o.getattr(EngineSmokeTest.walk(o, "h1")).ino(), "a fresh lookup finds the new number");
 
                 r.seen.clear();
                 o.release(o.open(EngineSmokeTest.walk(o, "single"), Linux.O_WRONLY, R));
-                assertEquals(List.of("attrs single"), r.seen, "one link: the number stays, the name is still good");
+                assertEquals(List.of("attrs single", "listing "), r.seen, "one link: the number stays, the name is still good");
             }
         }
     }
