@@ -1,6 +1,7 @@
 package org.overlayj.fuse.adapter;
 
 import org.overlayj.core.Attr;
+import org.overlayj.core.ChangeListener;
 import org.overlayj.core.Creds;
 import org.overlayj.core.DirEntry;
 import org.overlayj.core.Node;
@@ -12,6 +13,7 @@ import org.overlayj.fuse.FuseAttr;
 import org.overlayj.fuse.FuseAttrOut;
 import org.overlayj.fuse.FuseContext;
 import org.overlayj.fuse.FuseEntry;
+import org.overlayj.fuse.FuseNotifier;
 import org.overlayj.fuse.FuseOpen;
 import org.overlayj.fuse.FuseSetAttr;
 import org.overlayj.fuse.FuseStatFs;
@@ -33,33 +35,63 @@ import java.util.concurrent.atomic.AtomicLong;
  * rule lives here. The door owns only the nodeid table (with FORGET accounting), the open-file table, and the
  * translation of credentials, attributes and errors.
  *
- * <p>Cache timeouts: the engine is the only writer of the layers while mounted (edits made to the layers
- * directly are undefined, as for the kernel overlay), and every change made through this mount reaches the
- * kernel's caches through the reply of the operation that made it, so caching is safe. We keep it short anyway
- * ({@link #TTL}, one second, like libfuse's default) so that a stale attribute (for example the nlink of another
- * alias of a hard link after a copy-up into the index) heals quickly. Data is never cached beyond the kernel's
- * page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper
- * layer) before it returns, and tests can compare the layers right after an operation.
+ * <p>Caching: the kernel may keep names, missing names and attributes for {@link #TTL} (in effect for good, as
+ * fuse-overlayfs does), and directory listings until the directory changes. That is safe because the engine is the
+ * only writer of the layers while mounted (edits made to the layers directly are undefined, as for the kernel
+ * overlay), and every change reaches the kernel's caches: what an operation changes on the objects it names comes
+ * back in its reply or is dropped by the kernel itself (a create drops the parent's attributes and cached listing,
+ * an unlink the victim's attributes), and what it changes on other objects the engine reports to its
+ * {@link ChangeListener}, which this door turns into FUSE notifications before it answers: a copy-up makes lower-only
+ * ancestor directories merge directories (their link count becomes 1) and may reorder the listing of each copied-up
+ * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond the kernel's page cache of
+ * an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper layer) before
+ * it returns, and tests can compare the layers right after an operation.
  *
  * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
  * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
  * copy-up moves the data to another real inode without changing it. AUTO_INVAL_DATA (negotiated at INIT) still drops
  * the pages when a fresh getattr shows another size or mtime. Without KEEP_CACHE every open threw the cache away, so
  * rereading a file went through the door again.
+ *
+ * <p>OPENDIR and FLUSH answer ENOSYS, which the kernel remembers: a directory handle carries nothing here (listings
+ * live in the engine, keyed by cookie) and writes are synchronous, so both were round trips that did nothing. With
+ * no OPENDIR the kernel opens directories with KEEP_CACHE and CACHE_DIR, which is what keeps listings cached.
  */
 public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
-    static final long TTL = 1_000_000_000L;
+    /** A day: longer than any workload, yet a bound should some change ever go unreported. */
+    static final long TTL = 86_400L * 1_000_000_000L;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     private final Overlay overlay;
     private final NodeTable nodes;
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
+    private volatile FuseNotifier notifier = FuseNotifier.NONE;
 
     public OverlayFileSystem(Overlay overlay) {
         this.overlay = overlay;
         this.nodes = new NodeTable(overlay.root());
+        overlay.addChangeListener(new ChangeListener() {
+            @Override public void attrsChanged(Node n) {
+                long id = nodes.idOf(n);
+                if (id != 0) notifier.invalInode(id, -1, 0);
+            }
+
+            @Override public void listingChanged(Node dir) {
+                long id = nodes.idOf(dir);
+                if (id != 0) notifier.invalInode(id, 0, 0);   // a directory's pages are its cached listing
+            }
+
+            @Override public void entryChanged(Node dir, String name) {
+                long id = nodes.idOf(dir);
+                if (id != 0) notifier.invalEntryLater(id, name);
+            }
+        });
+    }
+
+    @Override public void attach(FuseNotifier n) {
+        notifier = n;
     }
 
     /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
@@ -126,7 +158,14 @@ public final class OverlayFileSystem implements RawFileSystem {
             return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
+        try {
+            return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
+        } catch (ErrnoException e) {
+            // A missing name may be cached too: names only appear through this mount, and the kernel makes the
+            // cached negative entry positive when it creates or renames something there.
+            if (e.errno() == Errno.ENOENT) return FuseEntry.negative(TTL);
+            throw e;
+        }
     }
 
     @Override public void forget(long nodeid, long nlookup) {
@@ -266,8 +305,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         return done;
     }
 
-    @Override public void flush(FuseContext c, long nodeid, long fh) {
-        // Writes are synchronous to the engine; close(2) has nothing more to push.
+    /** Writes are synchronous to the engine, so close(2) has nothing to push: ENOSYS, and the kernel stops asking. */
+    @Override public void flush(FuseContext c, long nodeid, long fh) throws ErrnoException {
+        throw new ErrnoException(Errno.ENOSYS, "flush");
     }
 
     @Override public void release(FuseContext c, long nodeid, long fh) throws ErrnoException {
@@ -284,10 +324,12 @@ public final class OverlayFileSystem implements RawFileSystem {
         overlay.sync();
     }
 
+    /**
+     * Directory state lives in the engine's cookies and the kernel checked the permission already: ENOSYS, and
+     * the kernel stops sending OPENDIR and RELEASEDIR and opens directories with KEEP_CACHE and CACHE_DIR.
+     */
     @Override public FuseOpen opendir(FuseContext c, long nodeid) throws ErrnoException {
-        nodes.get(nodeid);
-        // Directory state lives in the engine's cookies; the handle carries nothing.
-        return new FuseOpen(0, 0);
+        throw new ErrnoException(Errno.ENOSYS, "opendir");
     }
 
     @Override public void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out)
