@@ -37,10 +37,22 @@ final class Lookup {
 
     /** The child {@code name} of directory {@code dir}, or null when there is none visible. */
     Node child(Node dir, String name) throws ErrnoException {
+        Resolved r = resolve(dir, name);
+        return r == null ? null : r.node();
+    }
+
+    /**
+     * A looked-up node and the stat of the real inode that supplies its attributes, taken on the way (null when
+     * the lookup did not stat that inode: "." and "..", an uncovered alias of an indexed object).
+     */
+    record Resolved(Node node, Stat real) {}
+
+    /** As {@link #child}, keeping the stat the lookup made, so that getattr needs no second one. */
+    Resolved resolve(Node dir, String name) throws ErrnoException {
         if (name.isEmpty() || name.indexOf('/') >= 0) throw OverlayFs.err(Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
-        if (name.equals(".")) return dir;
-        if (name.equals("..")) return dir.parent == null ? dir : dir.parent;
+        if (name.equals(".")) return new Resolved(dir, null);
+        if (name.equals("..")) return new Resolved(dir.parent == null ? dir : dir.parent, null);
 
         Found upper = null;
         String redirect = null;
@@ -107,7 +119,8 @@ final class Lookup {
         }
         if (upper == null && lowers.isEmpty()) return null;
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
-        return place(dir, name, upper, lowers, lowerTop, indexPath);
+        Node n = place(dir, name, upper, lowers, lowerTop, indexPath);
+        return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 
     /** The path of directory {@code dir} in a lower layer, or null when it has no directory there. */

@@ -110,14 +110,66 @@ public final class Overlay implements AutoCloseable {
     public Node lookup(Node dir, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
-            Permissions.check(attr(dir), Permissions.X, c);
+            searchable(dir, c);
             Node n = lookup.child(dir, name);
             if (n == null) throw OverlayFs.err(Errno.ENOENT, name);
             return n;
         } finally {
             l.unlock();
         }
+    }
+
+    /**
+     * As {@link #lookup}, with the child's attributes: from the stat the lookup made anyway, so a door answering a
+     * lookup with attributes (FUSE) makes one stat of the child, not two.
+     */
+    public Found lookupAttr(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            searchable(dir, c);
+            Found f = found(dir, name);
+            if (f == null) throw OverlayFs.err(Errno.ENOENT, name);
+            return f;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * Looks up several children of {@code dir} at once (a READDIRPLUS page): one lock and one permission check for
+     * all. Each result is null when that name is gone by now or cannot be looked up; the call itself fails only if
+     * the directory cannot be searched.
+     */
+    public List<Found> lookupAll(Node dir, List<String> names, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            searchable(dir, c);
+            List<Found> out = new java.util.ArrayList<>(names.size());
+            for (String name : names) {
+                Found f;
+                try {
+                    f = found(dir, name);
+                } catch (ErrnoException e) {
+                    f = null;
+                }
+                out.add(f);
+            }
+            return out;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
+    private void searchable(Node dir, Creds c) throws ErrnoException {
+        if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c);
+    }
+
+    private Found found(Node dir, String name) throws ErrnoException {
+        Lookup.Resolved r = lookup.resolve(dir, name);
+        if (r == null) return null;
+        return new Found(r.node(), r.real() != null ? attr(r.node(), r.real()) : attr(r.node()));
     }
 
     public Attr getattr(Node n) throws ErrnoException {
@@ -138,6 +190,11 @@ public final class Overlay implements AutoCloseable {
             if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
             st = Linux.fstat(fd); // unlinked while open
         }
+        return attr(n, st);
+    }
+
+    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
+    private Attr attr(Node n, Stat st) throws ErrnoException {
         int nlink = n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
