@@ -55,63 +55,87 @@ final class Namespace {
     // --- create ----------------------------------------------------------------------------------------------------
 
     Node create(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
+        return make(dir, name, mode, rdev, target, -1, c).node();
+    }
+
+    /** A new object, and the fd it was opened on when it was made (-1 unless asked for). */
+    record Made(Node node, int fd) {}
+
+    /**
+     * Makes a new object; a regular file is left open on {@code openFlags} (its access mode, O_APPEND, ...) when
+     * they are not -1, so that create + open costs one open(2).
+     */
+    Made make(Node dir, String name, int mode, long rdev, String target, int openFlags, Creds c)
+            throws ErrnoException {
         checkName(name);
-        checkDirWritable(dir, c);
+        // Root may write into and search any directory: no stat needed to know.
+        if (!c.isRoot()) checkDirWritable(dir, c);
+        else if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
         if (lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
         copyUp.copyUp(dir);
         String parent = fs.upperPath(dir);
         String dest = parent + "/" + name;
         Stat parentSt = Linux.lstat(parent);
-        int gid = (parentSt.mode() & 02000) != 0 ? parentSt.gid() : c.gid();
+        boolean setgidDir = (parentSt.mode() & 02000) != 0;
+        int gid = setgidDir ? parentSt.gid() : c.gid();
+        // What the object gets from being made by this process: chown only when the caller is someone else.
+        boolean chown = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
-        if (type == Stat.S_IFDIR && (parentSt.mode() & 02000) != 0) mode |= 02000;
+        if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
         boolean overWhiteout = Linux.lstatOrNull(dest) != null;
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
                 && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
-        if (!overWhiteout) {
-            makeObject(dest, mode, rdev, target);
-            try {
-                finishObject(dest, type, mode, c.uid(), gid, opaque);
-            } catch (ErrnoException e) {
-                removeQuietly(dest);
-                throw e;
-            }
-        } else {
-            String temp = fs.tempPath();
-            makeObject(temp, mode, rdev, target);
-            try {
-                finishObject(temp, type, mode, c.uid(), gid, opaque);
+        String made = overWhiteout ? fs.tempPath() : dest;
+        int fd = makeObject(made, mode, rdev, target, openFlags);
+        try {
+            finishObject(made, type, mode, chown ? c.uid() : -1, chown ? gid : -1, opaque);
+            if (overWhiteout) {
                 if (type == Stat.S_IFDIR) {
-                    Linux.rename(temp, dest, Linux.RENAME_EXCHANGE);
-                    Linux.unlink(temp); // now the old whiteout
+                    Linux.rename(made, dest, Linux.RENAME_EXCHANGE);
+                    Linux.unlink(made); // now the old whiteout
                 } else {
-                    Linux.rename(temp, dest, 0);
+                    Linux.rename(made, dest, 0);
                 }
-            } catch (ErrnoException e) {
-                removeQuietly(temp);
-                throw e;
             }
+        } catch (ErrnoException e) {
+            Linux.closeQuietly(fd);
+            removeQuietly(made);
+            throw e;
         }
         changed(dir);
         Node n = lookup.child(dir, name);
-        if (n == null) throw OverlayFs.err(Errno.EIO, "created entry not found: " + name);
-        return n;
+        if (n == null) {
+            Linux.closeQuietly(fd);
+            throw OverlayFs.err(Errno.EIO, "created entry not found: " + name);
+        }
+        return new Made(n, fd);
     }
 
-    private static void makeObject(String path, int mode, long rdev, String target) throws ErrnoException {
+    /** Makes the object at {@code path}; returns the open fd of a new regular file when asked for, else -1. */
+    private static int makeObject(String path, int mode, long rdev, String target, int openFlags)
+            throws ErrnoException {
         switch (mode & Stat.S_IFMT) {
             case Stat.S_IFDIR -> Linux.mkdir(path, mode & 07777);
             case Stat.S_IFLNK -> Linux.symlink(target, path);
-            case Stat.S_IFREG -> Linux.close(Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, mode & 07777));
+            case Stat.S_IFREG -> {
+                // Never O_TRUNC: the file is new, and on ext4 a truncating open makes the close flush the data.
+                int access = openFlags < 0 ? Linux.O_WRONLY
+                        : openFlags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
+                int fd = Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOFOLLOW | access, mode & 07777);
+                if (openFlags >= 0) return fd;
+                Linux.close(fd);
+            }
             default -> Linux.mknod(path, mode, rdev);
         }
+        return -1;
     }
 
+    /** Owner (-1: as made), the setuid/setgid bits the caller asked for, and the opaque marker. */
     private void finishObject(String path, int type, int mode, int uid, int gid, boolean opaque)
             throws ErrnoException {
-        Linux.lchown(path, uid, gid);
+        if (uid != -1 || gid != -1) Linux.lchown(path, uid, gid);
         // chown cleared setuid/setgid; the mode the caller asked for stands.
         if (type != Stat.S_IFLNK && (mode & 06000) != 0) Linux.chmod(path, mode & 07777);
         if (opaque) fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});

@@ -240,6 +240,23 @@ public final class Overlay implements AutoCloseable {
         return make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null, c);
     }
 
+    /**
+     * Creates a regular file and opens it in one step (FUSE CREATE, open(2) with O_CREAT). The file is opened as
+     * it is made, with the access flags of {@code flags} whatever its new mode says: the creator of a mode-0444 file
+     * still gets the writable fd it asked for.
+     */
+    public OpenFile createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
+                    flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
+            m.node().openFd = m.fd();
+            return new OpenFile(m.node(), flags, m.fd(), true);
+        } finally {
+            unlock(l);
+        }
+    }
+
     public Node mkdir(Node dir, String name, int mode, Creds c) throws ErrnoException {
         return make(dir, name, Stat.S_IFDIR | (mode & 07777), 0, null, c);
     }

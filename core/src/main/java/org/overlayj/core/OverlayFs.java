@@ -47,6 +47,8 @@ final class OverlayFs {
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
     final Index index = new Index(this);
+    /** Who this process is: what a new real object is owned by before any chown. */
+    final int processUid = Linux.geteuid(), processGid = Linux.getegid();
 
     // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
 
