@@ -4,6 +4,7 @@ import org.overlayj.core.Attr;
 import org.overlayj.core.ChangeListener;
 import org.overlayj.core.Creds;
 import org.overlayj.core.DirEntry;
+import org.overlayj.core.Found;
 import org.overlayj.core.Node;
 import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
@@ -109,7 +110,14 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     /** An entry for {@code n}, taking the kernel's lookup reference on it. */
     private FuseEntry entry(Node n) throws ErrnoException {
-        Attr a = overlay.getattr(n);
+        return entry(n, overlay.getattr(n));
+    }
+
+    private FuseEntry entryOf(Found f) {
+        return entry(f.node(), f.attr());
+    }
+
+    private FuseEntry entry(Node n, Attr a) {
         long nodeid = nodes.ref(n);
         return new FuseEntry(nodeid, a.generation(), TTL, TTL, attr(a));
     }
@@ -159,7 +167,7 @@ public final class OverlayFileSystem implements RawFileSystem {
         }
         Node dir = nodes.get(parent);
         try {
-            return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
+            return entryOf(asCaller(c, cr -> overlay.lookupAttr(dir, name, cr)));
         } catch (ErrnoException e) {
             // A missing name may be cached too: names only appear through this mount, and the kernel makes the
             // cached negative entry positive when it creates or renames something there.
@@ -262,13 +270,10 @@ public final class OverlayFileSystem implements RawFileSystem {
             throws ErrnoException {
         // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
         Node dir = nodes.get(parent);
-        Node n = asCaller(c, cr -> overlay.create(dir, name, mode, cr));
-        // The creator may always open what it just created with the flags of the create, whatever the new mode
-        // says (open(2) with O_CREAT and mode 0444 still gives a writable fd): open with creds that pass.
-        OpenFile f = overlay.open(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY), Creds.ROOT);
+        OpenFile f = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
         FuseEntry e;
         try {
-            e = entry(n);
+            e = entry(f.node());
         } catch (ErrnoException ex) {
             overlay.release(f);
             throw ex;
@@ -337,30 +342,54 @@ public final class OverlayFileSystem implements RawFileSystem {
         Node dir = nodes.get(nodeid);
         long cookie = offset;
         while (true) {
-            int max = Math.max(1, out.remaining() / 32);
+            int max = Math.max(1, out.remaining() / out.recordSize(""));
             long from = cookie;
             List<DirEntry> batch = asCaller(c, cr -> overlay.readdir(dir, from, max, cr));
-            for (DirEntry e : batch) {
-                if (!out.fits(e.name())) return;
+            // Only what fits is sent, and only that is looked up (READDIRPLUS).
+            int fit = 0;
+            for (int room = out.remaining(); fit < batch.size(); fit++) {
+                int size = out.recordSize(batch.get(fit).name());
+                if (size > room) break;
+                room -= size;
+            }
+            List<Found> found = out.plus() ? plusLookups(dir, batch.subList(0, fit), c) : null;
+            for (int i = 0; i < fit; i++) {
+                DirEntry e = batch.get(i);
                 if (!out.plus()) {
                     out.add(e.name(), e.ino(), e.type(), e.cookie());
                 } else {
-                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), plusEntry(dir, e, c));
+                    Found f = found.get(i);
+                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), f == null ? null : entryOf(f));
                 }
                 cookie = e.cookie();
             }
-            if (batch.size() < max) return;
+            if (fit < batch.size() || batch.size() < max) return;
         }
     }
 
-    /** The entry of a READDIRPLUS record: none for "." and ".." (the kernel ignores them), none if it vanished. */
-    private FuseEntry plusEntry(Node dir, DirEntry e, FuseContext c) {
-        if (e.name().equals(".") || e.name().equals("..")) return null;
-        try {
-            return entry(asCaller(c, cr -> overlay.lookup(dir, e.name(), cr)));
-        } catch (ErrnoException ex) {
-            return null;
+    /**
+     * The entries of READDIRPLUS records, all looked up at once; none for "." and ".." (the kernel ignores them),
+     * none for names that vanished meanwhile, none at all if the caller may not search the directory (the kernel
+     * then just lists the names, and a later lookup gets the error).
+     */
+    private List<Found> plusLookups(Node dir, List<DirEntry> entries, FuseContext c) {
+        List<Found> out = new java.util.ArrayList<>(java.util.Collections.nCopies(entries.size(), (Found) null));
+        List<String> names = new java.util.ArrayList<>(entries.size());
+        List<Integer> at = new java.util.ArrayList<>(entries.size());
+        for (int i = 0; i < entries.size(); i++) {
+            String name = entries.get(i).name();
+            if (name.equals(".") || name.equals("..")) continue;
+            names.add(name);
+            at.add(i);
         }
+        if (names.isEmpty()) return out;
+        try {
+            List<Found> found = asCaller(c, cr -> overlay.lookupAll(dir, names, cr));
+            for (int k = 0; k < found.size(); k++) out.set(at.get(k), found.get(k));
+        } catch (ErrnoException ex) {
+            // not searchable: names only
+        }
+        return out;
     }
 
     @Override public FuseStatFs statfs(FuseContext c, long nodeid) throws ErrnoException {
