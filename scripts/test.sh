@@ -9,8 +9,9 @@ set +e +o pipefail
 mvn -B install "$@" 2>&1 | grep -v '^WARNING'
 status=${PIPESTATUS[0]}
 set -e
-# Whatever a crashed test left behind: our FUSE mounts and kernel overlays under the test tmp root.
-awk '$3 ~ /^fuse\.overlayj/ || ($3 == "overlay" && $2 ~ /overlayj-test/) {print $2}' /proc/mounts | while read -r m; do
+# Whatever a crashed test left behind: FUSE mounts and kernel overlays under the test temp roots (/tmp/overlayj-test-*),
+# and nothing else: the machine may be shared, and a benchmark's or a running server's mount is not ours to drop.
+awk '($3 ~ /^fuse\.overlayj/ || $3 == "overlay") && $2 ~ /overlayj-test/ {print $2}' /proc/mounts | while read -r m; do
   umount -l "$m" 2>/dev/null || true
 done
 exit "$status"
