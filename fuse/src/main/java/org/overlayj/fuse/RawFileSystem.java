@@ -25,6 +25,13 @@ public interface RawFileSystem {
      */
     default void attach(FuseNotifier notifier) {}
 
+    /**
+     * Whether requests with this opcode are always answered quickly (no waiting for data from disk, no copying of
+     * data): the thread that read one then answers it before reading on (see {@link FuseServer}). The default says
+     * no to all, which keeps every request from holding up the others.
+     */
+    default boolean quick(int opcode) { return false; }
+
     /** Called once the INIT negotiation is done. */
     default void init(FuseInit.Negotiated negotiated) {}
 

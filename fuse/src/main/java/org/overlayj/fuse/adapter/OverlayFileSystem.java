@@ -16,6 +16,7 @@ import org.overlayj.fuse.FuseContext;
 import org.overlayj.fuse.FuseEntry;
 import org.overlayj.fuse.FuseNotifier;
 import org.overlayj.fuse.FuseOpen;
+import org.overlayj.fuse.FuseOpcode;
 import org.overlayj.fuse.FuseSetAttr;
 import org.overlayj.fuse.FuseStatFs;
 import org.overlayj.fuse.RawFileSystem;
@@ -93,6 +94,24 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void attach(FuseNotifier n) {
         notifier = n;
+    }
+
+    /**
+     * Quick: requests that touch metadata and at most copy up directories, which hold no data (unlink with the
+     * index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk), and whatever may
+     * copy up a file's data first or sync (open for writing, setattr, link, rename, xattr changes, fsync,
+     * fallocate).
+     */
+    @Override public boolean quick(int opcode) {
+        return switch (opcode) {
+            case FuseOpcode.LOOKUP, FuseOpcode.FORGET, FuseOpcode.BATCH_FORGET, FuseOpcode.GETATTR,
+                 FuseOpcode.READLINK, FuseOpcode.GETXATTR, FuseOpcode.LISTXATTR, FuseOpcode.ACCESS,
+                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.READDIRPLUS,
+                 FuseOpcode.RELEASEDIR, FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT,
+                 FuseOpcode.CREATE, FuseOpcode.MKNOD, FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK,
+                 FuseOpcode.RMDIR, FuseOpcode.WRITE, FuseOpcode.LSEEK -> true;
+            default -> false;
+        };
     }
 
     /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
