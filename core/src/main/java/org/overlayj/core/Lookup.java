@@ -160,6 +160,18 @@ final class Lookup {
         return r;
     }
 
+    /**
+     * The node of an object this overlay just made at (dir, name) in the upper layer, from what its maker knows:
+     * its stat and whether it was marked opaque. A lookup would find exactly that (an upper non-directory, or an
+     * upper directory with no lower below: a namesake below was whited out, so the new one is opaque), so the
+     * node is placed as a lookup would place it, without the stat and the xattr listing.
+     */
+    Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
+        OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null)
+                : OverlayFs.Markers.NONE;
+        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null);
+    }
+
     /** Builds or refreshes the node for what was found, at (dir, name). */
     private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath)
             throws ErrnoException {

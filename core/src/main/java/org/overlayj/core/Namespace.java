@@ -82,15 +82,27 @@ final class Namespace {
         boolean chown = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
-        boolean overWhiteout = Linux.lstatOrNull(dest) != null;
+        // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
+        // can be), made aside and renamed over it: one attempt, no stat of the name first.
+        String made = dest;
+        boolean overWhiteout = false;
+        int fd;
+        try {
+            fd = makeObject(dest, mode, rdev, target, openFlags);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EEXIST) throw e;
+            overWhiteout = true;
+            made = fs.tempPath();
+            fd = makeObject(made, mode, rdev, target, openFlags);
+        }
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
                 && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
-        String made = overWhiteout ? fs.tempPath() : dest;
-        int fd = makeObject(made, mode, rdev, target, openFlags);
+        Stat st;
         try {
             finishObject(made, type, mode, chown ? c.uid() : -1, chown ? gid : -1, opaque);
+            st = fd >= 0 ? Linux.fstat(fd) : Linux.lstat(made);
             if (overWhiteout) {
                 if (type == Stat.S_IFDIR) {
                     Linux.rename(made, dest, Linux.RENAME_EXCHANGE);
@@ -104,28 +116,28 @@ final class Namespace {
             removeQuietly(made);
             throw e;
         }
-        changed(dir);
-        Node n = lookup.child(dir, name);
-        if (n == null) {
-            Linux.closeQuietly(fd);
-            throw OverlayFs.err(Errno.EIO, "created entry not found: " + name);
+        if (openFlags < 0 && fd >= 0) {
+            Linux.close(fd);
+            fd = -1;
         }
-        return new Made(n, fd);
+        changed(dir);
+        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd);
     }
 
-    /** Makes the object at {@code path}; returns the open fd of a new regular file when asked for, else -1. */
+    /**
+     * Makes the object at {@code path}; a regular file is opened as it is made (on {@code openFlags}' access mode,
+     * write-only when -1) and its fd returned, -1 for the other types. Never O_TRUNC: the file is new, and on ext4
+     * a truncating open makes the close flush the data.
+     */
     private static int makeObject(String path, int mode, long rdev, String target, int openFlags)
             throws ErrnoException {
         switch (mode & Stat.S_IFMT) {
             case Stat.S_IFDIR -> Linux.mkdir(path, mode & 07777);
             case Stat.S_IFLNK -> Linux.symlink(target, path);
             case Stat.S_IFREG -> {
-                // Never O_TRUNC: the file is new, and on ext4 a truncating open makes the close flush the data.
                 int access = openFlags < 0 ? Linux.O_WRONLY
                         : openFlags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
-                int fd = Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOFOLLOW | access, mode & 07777);
-                if (openFlags >= 0) return fd;
-                Linux.close(fd);
+                return Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOFOLLOW | access, mode & 07777);
             }
             default -> Linux.mknod(path, mode, rdev);
         }
