@@ -37,6 +37,7 @@ final class CopyUp {
             fs.index.linkUp(n.indexPath, dest, parentUpper);
             n.indexPath = null;
             n.upper = true;
+            fs.copiedUp(n);
             return;
         }
         Node.Lower lo = n.topLower();
@@ -55,6 +56,7 @@ final class CopyUp {
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;
+            fs.copiedUp(n);
             return;
         }
         Stat parentSt = Linux.lstat(parentUpper);
@@ -69,6 +71,16 @@ final class CopyUp {
                 parentSt.mtimeNsec(), true);
         n.upper = true;
         if (n.isDir()) n.merge = true;
+        fs.copiedUp(n);
+        if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
+    }
+
+    /**
+     * Whether a non-directory copied up outside the index keeps the lower inode number, by the rule of
+     * Lookup#inoOf: only an origin with one link lends its number (never under nfs_export, which indexes).
+     */
+    private boolean keepsLowerIno(byte[] origin, Stat lower) {
+        return origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
     }
 
     /**
@@ -92,6 +104,7 @@ final class CopyUp {
         n.indexPath = ip;
         n.indexed = true;
         n.lowerNlink = st.nlink();
+        fs.copiedUp(n);
     }
 
     /** The fh blob of the lower inode, or empty when its filesystem has no file handles (format doc E17). */

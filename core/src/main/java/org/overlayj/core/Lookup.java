@@ -37,10 +37,22 @@ final class Lookup {
 
     /** The child {@code name} of directory {@code dir}, or null when there is none visible. */
     Node child(Node dir, String name) throws ErrnoException {
+        Resolved r = resolve(dir, name);
+        return r == null ? null : r.node();
+    }
+
+    /**
+     * A looked-up node and the stat of the real inode that supplies its attributes, taken on the way (null when
+     * the lookup did not stat that inode: "." and "..", an uncovered alias of an indexed object).
+     */
+    record Resolved(Node node, Stat real) {}
+
+    /** As {@link #child}, keeping the stat the lookup made, so that getattr needs no second one. */
+    Resolved resolve(Node dir, String name) throws ErrnoException {
         if (name.isEmpty() || name.indexOf('/') >= 0) throw OverlayFs.err(Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
-        if (name.equals(".")) return dir;
-        if (name.equals("..")) return dir.parent == null ? dir : dir.parent;
+        if (name.equals(".")) return new Resolved(dir, null);
+        if (name.equals("..")) return new Resolved(dir.parent == null ? dir : dir.parent, null);
 
         Found upper = null;
         String redirect = null;
@@ -114,7 +126,8 @@ final class Lookup {
         }
         if (upper == null && lowers.isEmpty()) return null;
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
-        return place(dir, name, upper, lowers, lowerTop, indexPath);
+        Node n = place(dir, name, upper, lowers, lowerTop, indexPath);
+        return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 
     /** The path of directory {@code dir} in a lower layer, or null when it has no directory there. */
@@ -162,6 +175,18 @@ final class Lookup {
         return r;
     }
 
+    /**
+     * The node of an object this overlay just made at (dir, name) in the upper layer, from what its maker knows:
+     * its stat and whether it was marked opaque. A lookup would find exactly that (an upper non-directory, or an
+     * upper directory with no lower below: a namesake below was whited out, so the new one is opaque), so the
+     * node is placed as a lookup would place it, without the stat and the xattr listing.
+     */
+    Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
+        OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null)
+                : OverlayFs.Markers.NONE;
+        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null);
+    }
+
     /** Builds or refreshes the node for what was found, at (dir, name). */
     private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath)
             throws ErrnoException {
@@ -176,8 +201,7 @@ final class Lookup {
     private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
                       String indexPath) throws ErrnoException {
         int type = n.type;
-        n.parent = dir;
-        n.name = name;
+        n.placeAt(dir, name);
         n.upper = upper != null;
         n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);

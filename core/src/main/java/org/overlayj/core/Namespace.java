@@ -8,6 +8,7 @@ import org.overlayj.sys.Stat;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.function.Predicate;
 
 /**
  * Namespace changes (the kernel's dir.c and the setattr half of inode.c, format doc §3.1, §4.7, §7): creating over
@@ -54,63 +55,99 @@ final class Namespace {
     // --- create ----------------------------------------------------------------------------------------------------
 
     Node create(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
+        return make(dir, name, mode, rdev, target, -1, c).node();
+    }
+
+    /** A new object, and the fd it was opened on when it was made (-1 unless asked for). */
+    record Made(Node node, int fd) {}
+
+    /**
+     * Makes a new object; a regular file is left open on {@code openFlags} (its access mode, O_APPEND, ...) when
+     * they are not -1, so that create + open costs one open(2).
+     */
+    Made make(Node dir, String name, int mode, long rdev, String target, int openFlags, Creds c)
+            throws ErrnoException {
         checkName(name);
-        checkDirWritable(dir, c);
+        // Root may write into and search any directory: no stat needed to know.
+        if (!c.isRoot()) checkDirWritable(dir, c);
+        else if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
         if (lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
         copyUp.copyUp(dir);
         String parent = fs.upperPath(dir);
         String dest = parent + "/" + name;
         Stat parentSt = Linux.lstat(parent);
-        int gid = (parentSt.mode() & 02000) != 0 ? parentSt.gid() : c.gid();
+        boolean setgidDir = (parentSt.mode() & 02000) != 0;
+        int gid = setgidDir ? parentSt.gid() : c.gid();
+        // What the object gets from being made by this process: chown only when the caller is someone else.
+        boolean chown = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
-        if (type == Stat.S_IFDIR && (parentSt.mode() & 02000) != 0) mode |= 02000;
-        boolean overWhiteout = Linux.lstatOrNull(dest) != null;
+        if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
+        // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
+        // can be), made aside and renamed over it: one attempt, no stat of the name first.
+        String made = dest;
+        boolean overWhiteout = false;
+        int fd;
+        try {
+            fd = makeObject(dest, mode, rdev, target, openFlags);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EEXIST) throw e;
+            overWhiteout = true;
+            made = fs.tempPath();
+            fd = makeObject(made, mode, rdev, target, openFlags);
+        }
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
                 && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
-        if (!overWhiteout) {
-            makeObject(dest, mode, rdev, target);
-            try {
-                finishObject(dest, type, mode, c.uid(), gid, opaque);
-            } catch (ErrnoException e) {
-                removeQuietly(dest);
-                throw e;
-            }
-        } else {
-            String temp = fs.tempPath();
-            makeObject(temp, mode, rdev, target);
-            try {
-                finishObject(temp, type, mode, c.uid(), gid, opaque);
+        Stat st;
+        try {
+            finishObject(made, type, mode, chown ? c.uid() : -1, chown ? gid : -1, opaque);
+            st = fd >= 0 ? Linux.fstat(fd) : Linux.lstat(made);
+            if (overWhiteout) {
                 if (type == Stat.S_IFDIR) {
-                    Linux.rename(temp, dest, Linux.RENAME_EXCHANGE);
-                    Linux.unlink(temp); // now the old whiteout
+                    Linux.rename(made, dest, Linux.RENAME_EXCHANGE);
+                    Linux.unlink(made); // now the old whiteout
                 } else {
-                    Linux.rename(temp, dest, 0);
+                    Linux.rename(made, dest, 0);
                 }
-            } catch (ErrnoException e) {
-                removeQuietly(temp);
-                throw e;
             }
+        } catch (ErrnoException e) {
+            Linux.closeQuietly(fd);
+            removeQuietly(made);
+            throw e;
+        }
+        if (openFlags < 0 && fd >= 0) {
+            Linux.close(fd);
+            fd = -1;
         }
         changed(dir);
-        Node n = lookup.child(dir, name);
-        if (n == null) throw OverlayFs.err(Errno.EIO, "created entry not found: " + name);
-        return n;
+        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd);
     }
 
-    private static void makeObject(String path, int mode, long rdev, String target) throws ErrnoException {
+    /**
+     * Makes the object at {@code path}; a regular file is opened as it is made (on {@code openFlags}' access mode,
+     * write-only when -1) and its fd returned, -1 for the other types. Never O_TRUNC: the file is new, and on ext4
+     * a truncating open makes the close flush the data.
+     */
+    private static int makeObject(String path, int mode, long rdev, String target, int openFlags)
+            throws ErrnoException {
         switch (mode & Stat.S_IFMT) {
             case Stat.S_IFDIR -> Linux.mkdir(path, mode & 07777);
             case Stat.S_IFLNK -> Linux.symlink(target, path);
-            case Stat.S_IFREG -> Linux.close(Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, mode & 07777));
+            case Stat.S_IFREG -> {
+                int access = openFlags < 0 ? Linux.O_WRONLY
+                        : openFlags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
+                return Linux.open(path, Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOFOLLOW | access, mode & 07777);
+            }
             default -> Linux.mknod(path, mode, rdev);
         }
+        return -1;
     }
 
+    /** Owner (-1: as made), the setuid/setgid bits the caller asked for, and the opaque marker. */
     private void finishObject(String path, int type, int mode, int uid, int gid, boolean opaque)
             throws ErrnoException {
-        Linux.lchown(path, uid, gid);
+        if (uid != -1 || gid != -1) Linux.lchown(path, uid, gid);
         // chown cleared setuid/setgid; the mode the caller asked for stands.
         if (type != Stat.S_IFLNK && (mode & 06000) != 0) Linux.chmod(path, mode & 07777);
         if (opaque) fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});
@@ -150,6 +187,7 @@ final class Namespace {
         if (hasOrigin(src)) fs.setImpure(fs.upperPath(newDir));
         if (node.indexed) fs.index.adjust(node, +1);
         changed(newDir);
+        node.placeAt(newDir, newName);
         return node;
     }
 
@@ -172,9 +210,31 @@ final class Namespace {
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        Predicate<Node.Alias> leadsHere = sameInodeAs(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
+        child.unplace(dir, name, leadsHere);
         changed(dir);
+    }
+
+    /**
+     * Taken before a name of {@code n} goes away: which of the other names {@code n} was reached by still lead to
+     * its upper inode afterwards, so {@link Node#unplace} can move it there (a hard link removed under one name
+     * while a client still reaches the inode by another).
+     */
+    private Predicate<Node.Alias> sameInodeAs(Node n) throws ErrnoException {
+        if (n.isDir() || !n.upper || !n.hasOtherAliases()) return a -> false;
+        Stat was = Linux.lstatOrNull(fs.upperPath(n));
+        if (was == null) return a -> false;
+        return a -> {
+            if (!a.parent().upper) return false;
+            try {
+                Stat st = Linux.lstatOrNull(fs.upperPath(a.parent()) + "/" + a.name());
+                return st != null && st.ino() == was.ino() && st.dev() == was.dev();
+            } catch (ErrnoException e) {
+                return false;
+            }
+        };
     }
 
     /**
@@ -319,6 +379,7 @@ final class Namespace {
         String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
         String srcUp = fs.upperPath(oldDir) + "/" + oldName;
         String dstUp = fs.upperPath(newDir) + "/" + newName;
+        Predicate<Node.Alias> tgtLeadsHere = tgt != null && !exchange ? sameInodeAs(tgt) : a -> false;
 
         if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
         if (tgtRedirect != null) fs.setX(dstUp, OverlayXattr.REDIRECT, Linux.bytesOf(tgtRedirect));
@@ -351,12 +412,9 @@ final class Namespace {
             if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
             finishIndexedRemoval(tgt, tgtIndex);
         }
-        src.parent = newDir;
-        src.name = newName;
-        if (exchange) {
-            tgt.parent = oldDir;
-            tgt.name = oldName;
-        }
+        src.moveTo(oldDir, oldName, newDir, newName);
+        if (exchange) tgt.moveTo(newDir, newName, oldDir, oldName);
+        else if (tgt != null) tgt.unplace(newDir, newName, tgtLeadsHere);
         changed(oldDir);
         changed(newDir);
     }

@@ -2,14 +2,17 @@ package org.overlayj.core;
 
 import org.overlayj.core.layer.Layer;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * An overlay inode. Doors keep references and pass them back; there is one Node per overlay inode while it is
  * referenced, and {@link #ino()} is its stable st_ino (format doc §6.5).
  *
- * <p>Where it lives: a directory has exactly one place, (parent, name); a non-directory remembers the alias it was
- * last reached by. The upper path is derived from that place, so renaming a directory moves its whole subtree with
+ * <p>Where it lives: a directory has exactly one place, (parent, name); a non-directory is placed at the alias it was
+ * last reached by and remembers the other aliases it was reached by (see {@link #otherAliases}). The upper path is
+ * derived from that place, so renaming a directory moves its whole subtree with
  * no bookkeeping; the lower paths never change while mounted (lower layers are read-only, and a renamed directory
  * keeps its lowers through its redirect). All mutable state is guarded by the overlay's namespace lock.
  */
@@ -21,6 +24,14 @@ public final class Node {
 
     Node parent;
     String name;
+    /**
+     * The other names a non-directory with several links was reached by, most recent last (null while there is
+     * only one). When the name it is placed at goes away (unlink, rename), it moves to one of these that still
+     * leads to it: a client may keep reaching it through another name without a new lookup (the FUSE kernel caches
+     * names), and its upper path must then still work.
+     */
+    private List<Alias> otherAliases;
+    private static final int ALIASES_MAX = 16;
 
     /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
     boolean upper;
@@ -51,6 +62,50 @@ public final class Node {
 
     /** A real lower inode of this object: its layer and absolute path. */
     record Lower(Layer layer, String path) {}
+
+    /** One name of an object: the directory node and the name in it. */
+    record Alias(Node parent, String name) {}
+
+    /** Places the node at (dir, name); a non-directory remembers where it was placed before. */
+    void placeAt(Node dir, String name) {
+        if (!isDir() && parent != null && this.name != null && (parent != dir || !this.name.equals(name))) {
+            if (otherAliases == null) otherAliases = new ArrayList<>(2);
+            otherAliases.remove(new Alias(dir, name));
+            Alias was = new Alias(parent, this.name);
+            otherAliases.remove(was);
+            otherAliases.add(was);
+            if (otherAliases.size() > ALIASES_MAX) otherAliases.removeFirst();
+        }
+        parent = dir;
+        this.name = name;
+    }
+
+    /** The name (from, fromName) moved to (dir, name): the node is placed there, the old name is forgotten. */
+    void moveTo(Node from, String fromName, Node dir, String name) {
+        if (otherAliases != null) otherAliases.remove(new Alias(from, fromName));
+        parent = dir;
+        this.name = name;
+    }
+
+    /**
+     * The name (dir, name) no longer leads to this node. If it was the node's place, the node moves to the most
+     * recent other alias that {@code leadsHere} confirms; with none left it stays (an open file still reaches its
+     * inode through its fd).
+     */
+    void unplace(Node dir, String name, Predicate<Alias> leadsHere) {
+        if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
+        if (parent != dir || this.name == null || !this.name.equals(name)) return;
+        while (otherAliases != null && !otherAliases.isEmpty()) {
+            Alias a = otherAliases.removeLast();
+            if (leadsHere.test(a)) {
+                parent = a.parent();
+                this.name = a.name();
+                return;
+            }
+        }
+    }
+
+    boolean hasOtherAliases() { return otherAliases != null && !otherAliases.isEmpty(); }
 
     public long ino() { return ino; }
 

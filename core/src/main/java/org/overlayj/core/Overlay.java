@@ -80,18 +80,97 @@ public final class Overlay implements AutoCloseable {
         return l;
     }
 
+    /**
+     * Releases a lock taken by {@link #write()} and then tells the listeners what the change did besides its own
+     * job: outside the lock, since a listener's news may make a client call back in, and before the caller returns.
+     */
+    private void unlock(Lock l) {
+        List<OverlayFs.Effect> effects = fs.takeEffects();
+        l.unlock();
+        for (OverlayFs.Effect e : effects) {
+            for (ChangeListener c : fs.listeners) {
+                try {
+                    switch (e) {
+                        case OverlayFs.AttrsChanged(Node n) -> c.attrsChanged(n);
+                        case OverlayFs.ListingChanged(Node dir) -> c.listingChanged(dir);
+                        case OverlayFs.EntryChanged(Node dir, String name) -> c.entryChanged(dir, name);
+                    }
+                } catch (RuntimeException ex) {
+                    org.slf4j.LoggerFactory.getLogger(Overlay.class).warn("change listener failed", ex);
+                }
+            }
+        }
+    }
+
+    /** Registers a door's listener for side effects of changes (see {@link ChangeListener}). */
+    public void addChangeListener(ChangeListener listener) {
+        fs.listeners.add(listener);
+    }
+
     /** The child {@code name} of {@code dir}; ENOENT when there is none (or it is whited out). */
     public Node lookup(Node dir, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
-            Permissions.check(attr(dir), Permissions.X, c);
+            searchable(dir, c);
             Node n = lookup.child(dir, name);
             if (n == null) throw OverlayFs.err(Errno.ENOENT, name);
             return n;
         } finally {
             l.unlock();
         }
+    }
+
+    /**
+     * As {@link #lookup}, with the child's attributes: from the stat the lookup made anyway, so a door answering a
+     * lookup with attributes (FUSE) makes one stat of the child, not two.
+     */
+    public Found lookupAttr(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            searchable(dir, c);
+            Found f = found(dir, name);
+            if (f == null) throw OverlayFs.err(Errno.ENOENT, name);
+            return f;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * Looks up several children of {@code dir} at once (a READDIRPLUS page): one lock and one permission check for
+     * all. Each result is null when that name is gone by now or cannot be looked up; the call itself fails only if
+     * the directory cannot be searched.
+     */
+    public List<Found> lookupAll(Node dir, List<String> names, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            searchable(dir, c);
+            List<Found> out = new java.util.ArrayList<>(names.size());
+            for (String name : names) {
+                Found f;
+                try {
+                    f = found(dir, name);
+                } catch (ErrnoException e) {
+                    f = null;
+                }
+                out.add(f);
+            }
+            return out;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
+    private void searchable(Node dir, Creds c) throws ErrnoException {
+        if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c);
+    }
+
+    private Found found(Node dir, String name) throws ErrnoException {
+        Lookup.Resolved r = lookup.resolve(dir, name);
+        if (r == null) return null;
+        return new Found(r.node(), r.real() != null ? attr(r.node(), r.real()) : attr(r.node()));
     }
 
     public Attr getattr(Node n) throws ErrnoException {
@@ -112,6 +191,11 @@ public final class Overlay implements AutoCloseable {
             if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
             st = Linux.fstat(fd); // unlinked while open
         }
+        return attr(n, st);
+    }
+
+    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
+    private Attr attr(Node n, Stat st) throws ErrnoException {
         int nlink = n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
@@ -126,7 +210,7 @@ public final class Overlay implements AutoCloseable {
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -157,6 +241,23 @@ public final class Overlay implements AutoCloseable {
         return make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null, c);
     }
 
+    /**
+     * Creates a regular file and opens it in one step (FUSE CREATE, open(2) with O_CREAT). The file is opened as
+     * it is made, with the access flags of {@code flags} whatever its new mode says: the creator of a mode-0444 file
+     * still gets the writable fd it asked for.
+     */
+    public OpenFile createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
+        Lock l = write();
+        try {
+            Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
+                    flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
+            m.node().openFd = m.fd();
+            return new OpenFile(m.node(), flags, m.fd(), true);
+        } finally {
+            unlock(l);
+        }
+    }
+
     public Node mkdir(Node dir, String name, int mode, Creds c) throws ErrnoException {
         return make(dir, name, Stat.S_IFDIR | (mode & 07777), 0, null, c);
     }
@@ -180,7 +281,7 @@ public final class Overlay implements AutoCloseable {
         try {
             return namespace.create(dir, name, mode, rdev, target, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -189,7 +290,7 @@ public final class Overlay implements AutoCloseable {
         try {
             return namespace.link(node, newDir, newName, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -198,7 +299,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.remove(dir, name, false, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -207,7 +308,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.remove(dir, name, true, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -218,7 +319,7 @@ public final class Overlay implements AutoCloseable {
         try {
             namespace.rename(oldDir, oldName, newDir, newName, flags, c);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -249,7 +350,7 @@ public final class Overlay implements AutoCloseable {
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -344,7 +445,7 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -372,7 +473,7 @@ public final class Overlay implements AutoCloseable {
             }
             Linux.lremovexattr(fs.upperPath(n), real);
         } finally {
-            l.unlock();
+            unlock(l);
         }
     }
 
@@ -407,7 +508,7 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             return export.encode(n);
         } finally {
-            w.unlock();
+            unlock(w);
         }
     }
 

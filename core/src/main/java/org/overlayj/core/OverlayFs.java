@@ -53,6 +53,43 @@ final class OverlayFs {
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
     final Index index = new Index(this);
+    /** Who this process is: what a new real object is owned by before any chown. */
+    final int processUid = Linux.geteuid(), processGid = Linux.getegid();
+
+    // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
+
+    final List<ChangeListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A change to report once the namespace lock is released. */
+    sealed interface Effect {}
+    record AttrsChanged(Node node) implements Effect {}
+    record ListingChanged(Node dir) implements Effect {}
+    record EntryChanged(Node dir, String name) implements Effect {}
+
+    /** Effects of the change in progress; only touched under the write lock, so one list serves every thread. */
+    private List<Effect> effects = new java.util.ArrayList<>();
+
+    void attrsChanged(Node n) {
+        if (!listeners.isEmpty()) effects.add(new AttrsChanged(n));
+    }
+
+    /** {@code n} got an upper inode: its attributes and its parent's listing may read differently. */
+    void copiedUp(Node n) {
+        attrsChanged(n);
+        if (n.parent != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent));
+    }
+
+    void entryChanged(Node dir, String name) {
+        if (!listeners.isEmpty()) effects.add(new EntryChanged(dir, name));
+    }
+
+    /** Takes the effects collected so far; the caller still holds the write lock. */
+    List<Effect> takeEffects() {
+        if (effects.isEmpty()) return List.of();
+        List<Effect> out = effects;
+        effects = new java.util.ArrayList<>();
+        return out;
+    }
 
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 

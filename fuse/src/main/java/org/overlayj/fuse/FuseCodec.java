@@ -8,6 +8,8 @@ final class FuseCodec {
 
     static final int ATTR_SIZE = 88, ENTRY_OUT_SIZE = 40 + ATTR_SIZE, ATTR_OUT_SIZE = 16 + ATTR_SIZE,
             OPEN_OUT_SIZE = 16, STATFS_OUT_SIZE = 80;
+    /** Notify codes (enum fuse_notify_code): a notification is an out header with unique 0 and the code as error. */
+    static final int NOTIFY_INVAL_INODE = 2, NOTIFY_INVAL_ENTRY = 3;
 
     /** The kernel's 32-bit dev encoding (new_encode_dev): minor low byte, major, then the minor's upper bits. */
     static int encodeDev(long dev) {
@@ -52,6 +54,31 @@ final class FuseCodec {
 
     static void putOpen(ByteBuffer b, FuseOpen o) {
         b.putLong(o.fh()).putInt(o.openFlags()).putInt(0);
+    }
+
+    /** FUSE_NOTIFY_INVAL_INODE: out header + struct fuse_notify_inval_inode_out {u64 ino; s64 off; s64 len}. */
+    static byte[] invalInode(long nodeid, long off, long len) {
+        ByteBuffer b = notification(NOTIFY_INVAL_INODE, 24);
+        b.putLong(nodeid).putLong(off).putLong(len);
+        return b.array();
+    }
+
+    /**
+     * FUSE_NOTIFY_INVAL_ENTRY: out header + struct fuse_notify_inval_entry_out {u64 parent; u32 namelen; u32 flags}
+     * + the name and its NUL (the kernel insists on the NUL being there).
+     */
+    static byte[] invalEntry(long parent, String name) {
+        ByteBuffer b = notification(NOTIFY_INVAL_ENTRY, 16 + name.length() + 1);
+        b.putLong(parent).putInt(name.length()).putInt(0);
+        for (int i = 0; i < name.length(); i++) b.put((byte) name.charAt(i));
+        b.put((byte) 0);
+        return b.array();
+    }
+
+    private static ByteBuffer notification(int code, int body) {
+        ByteBuffer b = ByteBuffer.allocate(FuseDispatcher.OUT_HEADER + body).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(FuseDispatcher.OUT_HEADER + body).putInt(code).putLong(0);
+        return b;
     }
 
     static void putStatFs(ByteBuffer b, FuseStatFs s) {

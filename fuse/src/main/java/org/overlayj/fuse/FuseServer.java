@@ -10,24 +10,35 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.ArrayDeque;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A mounted FUSE filesystem and its request loop: opens /dev/fuse, mounts it with mount(2) (root), and runs
- * several platform threads that each read a request, dispatch it and write the reply in one write(2).
+ * platform threads that read a request, dispatch it and write the reply in one write(2).
  *
- * <p>The threads share one device fd: the kernel hands each request to exactly one blocked reader, and a reply
- * may be written on the fd the request came from by any thread. (FUSE_DEV_IOC_CLONE would give each thread its
- * own queue, which only pays off with many cores; we keep one fd and one queue.) Platform threads, because the
- * read blocks in native code and would pin a virtual thread's carrier anyway.
+ * <p>One thread at a time reads (it holds the reader role). It answers a {@link RawFileSystem#quick quick} request
+ * itself and reads the next one, so a client making one call after another is served by one thread that stays
+ * hot, with no other thread woken. Before it works on any other request it hands the role on (to an idle thread,
+ * or a new one up to the thread limit), so slow requests (data, copy-up, fsync) run in parallel while reading goes
+ * on; when done it takes the role back if nobody holds it, else it waits idle. Several threads blocked in read(2)
+ * at once, as before, made the kernel wake a different one (the longest waiting) for each request: on two cores
+ * under load that cost more than many requests take to answer.
+ *
+ * <p>The threads share one device fd: the kernel hands each request to exactly one reader, and a reply may be
+ * written by any thread. (FUSE_DEV_IOC_CLONE would give each thread its own queue, which only pays off with many
+ * cores.) Platform threads, because the read blocks in native code and would pin a virtual thread's carrier anyway.
  *
  * <p>The loop ends when the read gives ENODEV: the filesystem was unmounted (by us or by umount(8)), or the
  * connection was aborted.
+ *
+ * <p>The server is also the filesystem's {@link FuseNotifier}: notifications are written to the same device fd.
  */
-public final class FuseServer implements AutoCloseable {
+public final class FuseServer implements AutoCloseable, FuseNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
     /** A request is at most one max_write payload plus its headers; the kernel refuses smaller buffers. */
     private static final int READ_BUFFER = FuseInit.MAX_WRITE + 8192;
@@ -36,16 +47,40 @@ public final class FuseServer implements AutoCloseable {
     private final int fd;
     private final FuseDispatcher dispatcher;
     private final RawFileSystem fs;
-    private final List<Thread> threads = new ArrayList<>();
-    private final CountDownLatch exited;
+    private final int maxThreads;
+    /** Counted down when the last thread has left the loop. */
+    private final CountDownLatch exited = new CountDownLatch(1);
     private volatile boolean mounted;
 
-    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int nThreads) {
+    // The reader role, guarded by {@code roles}: whether some thread holds it, the threads waiting idle for it,
+    // how many threads there are, and whether the device is gone (every thread then leaves).
+    private final Object roles = new Object();
+    private boolean readerHeld;
+    private final ArrayDeque<Worker> idle = new ArrayDeque<>();
+    private int threadCount;
+    private boolean closing;
+    private final ThreadLocal<Worker> current = new ThreadLocal<>();
+
+    /** A loop thread. {@code reader} is set by whoever hands it the role; {@code holdsRole} only by itself. */
+    private static final class Worker {
+        final Thread thread;
+        volatile boolean reader;
+        boolean holdsRole;
+
+        Worker(Thread thread) {
+            this.thread = thread;
+        }
+    }
+    /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
+    private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
+    private Thread entrySender;
+
+    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int maxThreads) {
         this.mountpoint = mountpoint;
         this.fd = fd;
         this.fs = fs;
         this.dispatcher = new FuseDispatcher(fs);
-        this.exited = new CountDownLatch(nThreads);
+        this.maxThreads = maxThreads;
     }
 
     /**
@@ -63,7 +98,11 @@ public final class FuseServer implements AutoCloseable {
             throw new ErrnoException(e.errno(), "mount of " + mountpoint + " failed: " + e.detail());
         }
         s.mounted = true;
-        s.start(Math.max(1, o.threads()));
+        fs.attach(s);
+        synchronized (s.roles) {
+            s.readerHeld = true;
+            s.startReader();
+        }
         try {
             if (!s.dispatcher.initDone().await(30, TimeUnit.SECONDS) && !s.exited()) {
                 LOG.warn("no INIT from the kernel after 30 s on {}", mountpoint);
@@ -82,15 +121,58 @@ public final class FuseServer implements AutoCloseable {
 
     public FuseInit.Negotiated negotiated() { return dispatcher.negotiated(); }
 
-    private void start(int n) {
-        for (int i = 0; i < n; i++) {
-            Thread t = Thread.ofPlatform().name("fuse-" + i).daemon(true).unstarted(this::loop);
-            threads.add(t);
+    /** Starts one more thread, holding the reader role. Caller holds {@code roles}. */
+    private void startReader() {
+        int n = threadCount++;
+        Thread.ofPlatform().name("fuse-" + n).daemon(true).start(this::loop);
+    }
+
+    /** Gives the reader role away: to an idle thread, to a new one, or to nobody (the next free thread takes it). */
+    private void passRole(Worker me) {
+        me.holdsRole = false;
+        synchronized (roles) {
+            Worker w = idle.poll();
+            if (w != null) {
+                w.reader = true;
+                LockSupport.unpark(w.thread);
+            } else if (threadCount < maxThreads && !closing) {
+                startReader();
+            } else {
+                readerHeld = false;
+            }
         }
-        threads.forEach(Thread::start);
+    }
+
+    /** After a request worked on without the role: takes it back if free, else waits idle until handed it. */
+    private boolean retakeRole(Worker me) {
+        synchronized (roles) {
+            if (closing) return false;
+            if (!readerHeld) {
+                readerHeld = true;
+                me.holdsRole = true;
+                return true;
+            }
+            idle.push(me);
+        }
+        while (!me.reader) {
+            LockSupport.park(this);
+            synchronized (roles) {
+                if (closing && !me.reader) {
+                    idle.remove(me);
+                    return false;
+                }
+            }
+        }
+        me.reader = false;
+        me.holdsRole = true;
+        return true;
     }
 
     private void loop() {
+        Worker me = new Worker(Thread.currentThread());
+        me.holdsRole = true;
+        current.set(me);
+        boolean gone = false;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment req = arena.allocate(READ_BUFFER, 4096);
             byte[] heap = new byte[READ_BUFFER];
@@ -104,26 +186,100 @@ public final class FuseServer implements AutoCloseable {
                     int err = e.errno();
                     if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) continue;
                     if (err != Errno.ENODEV) LOG.error("reading /dev/fuse for {} failed", mountpoint, e);
+                    gone = true;
                     return;
                 }
                 MemorySegment.copy(req, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
+                int opcode = n >= 8 ? req.get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
+                if (maxThreads > 1 && !fs.quick(opcode)) passRole(me);
                 ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), scratch);
-                if (reply == null) continue;
-                try {
-                    Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
-                } catch (ErrnoException e) {
-                    // ENOENT: the request was interrupted and is gone; nothing to do.
-                    if (e.errno() == Errno.ENODEV) return;
-                    if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
+                if (reply != null) {
+                    try {
+                        Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
+                    } catch (ErrnoException e) {
+                        // ENOENT: the request was interrupted and is gone; nothing to do.
+                        if (e.errno() == Errno.ENODEV) {
+                            gone = true;
+                            return;
+                        }
+                        if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
+                    }
+                }
+                if (!me.holdsRole && !retakeRole(me)) {
+                    gone = true;
+                    return;
                 }
             }
         } catch (RuntimeException | Error e) {
             LOG.error("FUSE loop for {} died", mountpoint, e);
         } finally {
-            exited.countDown();
-            if (exited.getCount() == 0) {
-                mounted = false;
-                if (!dispatcher.destroyed()) fs.destroy();
+            leave(me, gone);
+        }
+    }
+
+    /**
+     * A thread leaves the loop. When the device is gone the others leave too: idle ones are woken, busy ones see
+     * {@code closing} when done, and the one in read(2) gets ENODEV. A thread that died of a bug passes its role on.
+     */
+    private void leave(Worker me, boolean gone) {
+        if (!gone && me.holdsRole) passRole(me);
+        boolean last;
+        synchronized (roles) {
+            if (gone) closing = true;
+            idle.remove(me);
+            if (closing) for (Worker w : idle) LockSupport.unpark(w.thread);
+            last = --threadCount == 0;
+        }
+        if (!last) return;
+        mounted = false;
+        synchronized (entryNotices) {
+            if (entrySender != null) entrySender.interrupt();
+        }
+        if (!dispatcher.destroyed()) fs.destroy();
+        exited.countDown();
+    }
+
+    // --- notifications ---------------------------------------------------------------------------------------------
+
+    @Override public void invalInode(long nodeid, long off, long len) {
+        // Dropping pages waits for their locks, which a client may hold while it waits for a request of ours
+        // (a page fault in getdents(2) on a directory's cached listing): someone else must be reading meanwhile.
+        Worker me = current.get();
+        if (off >= 0 && me != null && me.holdsRole && maxThreads > 1) passRole(me);
+        send(FuseCodec.invalInode(nodeid, off, len));
+    }
+
+    @Override public void invalEntryLater(long parent, String name) {
+        synchronized (entryNotices) {
+            if (entrySender == null) {
+                entrySender = Thread.ofPlatform().name("fuse-notify").daemon(true).start(this::sendEntries);
+            }
+        }
+        entryNotices.add(FuseCodec.invalEntry(parent, name));
+    }
+
+    private void sendEntries() {
+        try {
+            while (!exited()) send(entryNotices.take());
+        } catch (InterruptedException e) {
+            // closing
+        }
+    }
+
+    /**
+     * One notification, in one write(2). Not the critical write of the replies: the kernel may wait for page or
+     * inode locks while it handles a notification, and a critical call would hold up the garbage collector.
+     */
+    private void send(byte[] message) {
+        if (!mounted) return;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(message.length);
+            MemorySegment.copy(message, 0, m, ValueLayout.JAVA_BYTE, 0, message.length);
+            Linux.write(fd, m);
+        } catch (ErrnoException e) {
+            // ENOENT: the kernel has no such inode or name cached any more, so there was nothing to drop.
+            if (e.errno() != Errno.ENOENT && e.errno() != Errno.ENODEV) {
+                LOG.warn("notification to {} failed: {}", mountpoint, e.getMessage());
             }
         }
     }

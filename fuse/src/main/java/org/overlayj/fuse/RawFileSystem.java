@@ -19,6 +19,19 @@ public interface RawFileSystem {
 
     private static ErrnoException nosys() { return new ErrnoException(Errno.ENOSYS, "not supported"); }
 
+    /**
+     * Called once, before the first request: how this filesystem tells the kernel about changes the kernel cannot
+     * see (see {@link FuseNotifier}). Filesystems that never cache-invalidate ignore it.
+     */
+    default void attach(FuseNotifier notifier) {}
+
+    /**
+     * Whether requests with this opcode are always answered quickly (no waiting for data from disk, no copying of
+     * data): the thread that read one then answers it before reading on (see {@link FuseServer}). The default says
+     * no to all, which keeps every request from holding up the others.
+     */
+    default boolean quick(int opcode) { return false; }
+
     /** Called once the INIT negotiation is done. */
     default void init(FuseInit.Negotiated negotiated) {}
 

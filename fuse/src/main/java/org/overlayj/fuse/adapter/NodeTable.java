@@ -56,6 +56,12 @@ final class NodeTable {
         s.lookups++;
     }
 
+    /** The nodeid the kernel knows {@code n} by, or 0 when it holds none (nothing of it is cached there). */
+    synchronized long idOf(Node n) {
+        Slot s = byNode.get(n);
+        return s == null ? 0 : s.nodeid;
+    }
+
     synchronized Node get(long nodeid) throws ErrnoException {
         Slot s = byId.get(nodeid);
         if (s == null) throw new ErrnoException(Errno.ESTALE, "unknown nodeid " + nodeid);

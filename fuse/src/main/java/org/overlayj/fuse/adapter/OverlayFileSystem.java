@@ -1,8 +1,10 @@
 package org.overlayj.fuse.adapter;
 
 import org.overlayj.core.Attr;
+import org.overlayj.core.ChangeListener;
 import org.overlayj.core.Creds;
 import org.overlayj.core.DirEntry;
+import org.overlayj.core.Found;
 import org.overlayj.core.Node;
 import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
@@ -12,7 +14,9 @@ import org.overlayj.fuse.FuseAttr;
 import org.overlayj.fuse.FuseAttrOut;
 import org.overlayj.fuse.FuseContext;
 import org.overlayj.fuse.FuseEntry;
+import org.overlayj.fuse.FuseNotifier;
 import org.overlayj.fuse.FuseOpen;
+import org.overlayj.fuse.FuseOpcode;
 import org.overlayj.fuse.FuseSetAttr;
 import org.overlayj.fuse.FuseStatFs;
 import org.overlayj.fuse.RawFileSystem;
@@ -33,33 +37,81 @@ import java.util.concurrent.atomic.AtomicLong;
  * rule lives here. The door owns only the nodeid table (with FORGET accounting), the open-file table, and the
  * translation of credentials, attributes and errors.
  *
- * <p>Cache timeouts: the engine is the only writer of the layers while mounted (edits made to the layers
- * directly are undefined, as for the kernel overlay), and every change made through this mount reaches the
- * kernel's caches through the reply of the operation that made it, so caching is safe. We keep it short anyway
- * ({@link #TTL}, one second, like libfuse's default) so that a stale attribute (for example the nlink of another
- * alias of a hard link after a copy-up into the index) heals quickly. Data is never cached beyond the kernel's
- * page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper
- * layer) before it returns, and tests can compare the layers right after an operation.
+ * <p>Caching: the kernel may keep names, missing names and attributes for {@link #TTL} (in effect for good, as
+ * fuse-overlayfs does), and directory listings until the directory changes. That is safe because the engine is the
+ * only writer of the layers while mounted (edits made to the layers directly are undefined, as for the kernel
+ * overlay), and every change reaches the kernel's caches: what an operation changes on the objects it names comes
+ * back in its reply or is dropped by the kernel itself (a create drops the parent's attributes and cached listing,
+ * an unlink the victim's attributes), and what it changes on other objects the engine reports to its
+ * {@link ChangeListener}, which this door turns into FUSE notifications before it answers: a copy-up makes lower-only
+ * ancestor directories merge directories (their link count becomes 1) and may reorder the listing of each copied-up
+ * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond the kernel's page cache of
+ * an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper layer) before
+ * it returns, and tests can compare the layers right after an operation.
  *
  * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
  * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
  * copy-up moves the data to another real inode without changing it. AUTO_INVAL_DATA (negotiated at INIT) still drops
  * the pages when a fresh getattr shows another size or mtime. Without KEEP_CACHE every open threw the cache away, so
  * rereading a file went through the door again.
+ *
+ * <p>OPENDIR and FLUSH answer ENOSYS, which the kernel remembers: a directory handle carries nothing here (listings
+ * live in the engine, keyed by cookie) and writes are synchronous, so both were round trips that did nothing. With
+ * no OPENDIR the kernel opens directories with KEEP_CACHE and CACHE_DIR, which is what keeps listings cached.
  */
 public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
-    static final long TTL = 1_000_000_000L;
+    /** A day: longer than any workload, yet a bound should some change ever go unreported. */
+    static final long TTL = 86_400L * 1_000_000_000L;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     private final Overlay overlay;
     private final NodeTable nodes;
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
+    private volatile FuseNotifier notifier = FuseNotifier.NONE;
 
     public OverlayFileSystem(Overlay overlay) {
         this.overlay = overlay;
         this.nodes = new NodeTable(overlay.root());
+        overlay.addChangeListener(new ChangeListener() {
+            @Override public void attrsChanged(Node n) {
+                long id = nodes.idOf(n);
+                if (id != 0) notifier.invalInode(id, -1, 0);
+            }
+
+            @Override public void listingChanged(Node dir) {
+                long id = nodes.idOf(dir);
+                if (id != 0) notifier.invalInode(id, 0, 0);   // a directory's pages are its cached listing
+            }
+
+            @Override public void entryChanged(Node dir, String name) {
+                long id = nodes.idOf(dir);
+                if (id != 0) notifier.invalEntryLater(id, name);
+            }
+        });
+    }
+
+    @Override public void attach(FuseNotifier n) {
+        notifier = n;
+    }
+
+    /**
+     * Quick: requests that touch metadata and at most copy up directories, which hold no data (unlink with the
+     * index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk), and whatever may
+     * copy up a file's data first or sync (open for writing, setattr, link, rename, xattr changes, fsync,
+     * fallocate).
+     */
+    @Override public boolean quick(int opcode) {
+        return switch (opcode) {
+            case FuseOpcode.LOOKUP, FuseOpcode.FORGET, FuseOpcode.BATCH_FORGET, FuseOpcode.GETATTR,
+                 FuseOpcode.READLINK, FuseOpcode.GETXATTR, FuseOpcode.LISTXATTR, FuseOpcode.ACCESS,
+                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.READDIRPLUS,
+                 FuseOpcode.RELEASEDIR, FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT,
+                 FuseOpcode.CREATE, FuseOpcode.MKNOD, FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK,
+                 FuseOpcode.RMDIR, FuseOpcode.WRITE, FuseOpcode.LSEEK -> true;
+            default -> false;
+        };
     }
 
     /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
@@ -77,7 +129,14 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     /** An entry for {@code n}, taking the kernel's lookup reference on it. */
     private FuseEntry entry(Node n) throws ErrnoException {
-        Attr a = overlay.getattr(n);
+        return entry(n, overlay.getattr(n));
+    }
+
+    private FuseEntry entryOf(Found f) {
+        return entry(f.node(), f.attr());
+    }
+
+    private FuseEntry entry(Node n, Attr a) {
         long nodeid = nodes.ref(n);
         return new FuseEntry(nodeid, a.generation(), TTL, TTL, attr(a));
     }
@@ -126,7 +185,14 @@ public final class OverlayFileSystem implements RawFileSystem {
             return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.lookup(dir, name, cr)));
+        try {
+            return entryOf(asCaller(c, cr -> overlay.lookupAttr(dir, name, cr)));
+        } catch (ErrnoException e) {
+            // A missing name may be cached too: names only appear through this mount, and the kernel makes the
+            // cached negative entry positive when it creates or renames something there.
+            if (e.errno() == Errno.ENOENT) return FuseEntry.negative(TTL);
+            throw e;
+        }
     }
 
     @Override public void forget(long nodeid, long nlookup) {
@@ -223,13 +289,10 @@ public final class OverlayFileSystem implements RawFileSystem {
             throws ErrnoException {
         // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
         Node dir = nodes.get(parent);
-        Node n = asCaller(c, cr -> overlay.create(dir, name, mode, cr));
-        // The creator may always open what it just created with the flags of the create, whatever the new mode
-        // says (open(2) with O_CREAT and mode 0444 still gives a writable fd): open with creds that pass.
-        OpenFile f = overlay.open(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY), Creds.ROOT);
+        OpenFile f = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
         FuseEntry e;
         try {
-            e = entry(n);
+            e = entry(f.node());
         } catch (ErrnoException ex) {
             overlay.release(f);
             throw ex;
@@ -266,8 +329,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         return done;
     }
 
-    @Override public void flush(FuseContext c, long nodeid, long fh) {
-        // Writes are synchronous to the engine; close(2) has nothing more to push.
+    /** Writes are synchronous to the engine, so close(2) has nothing to push: ENOSYS, and the kernel stops asking. */
+    @Override public void flush(FuseContext c, long nodeid, long fh) throws ErrnoException {
+        throw new ErrnoException(Errno.ENOSYS, "flush");
     }
 
     @Override public void release(FuseContext c, long nodeid, long fh) throws ErrnoException {
@@ -284,10 +348,12 @@ public final class OverlayFileSystem implements RawFileSystem {
         overlay.sync();
     }
 
+    /**
+     * Directory state lives in the engine's cookies and the kernel checked the permission already: ENOSYS, and
+     * the kernel stops sending OPENDIR and RELEASEDIR and opens directories with KEEP_CACHE and CACHE_DIR.
+     */
     @Override public FuseOpen opendir(FuseContext c, long nodeid) throws ErrnoException {
-        nodes.get(nodeid);
-        // Directory state lives in the engine's cookies; the handle carries nothing.
-        return new FuseOpen(0, 0);
+        throw new ErrnoException(Errno.ENOSYS, "opendir");
     }
 
     @Override public void readdir(FuseContext c, long nodeid, long fh, long offset, DirBuffer out)
@@ -295,30 +361,54 @@ public final class OverlayFileSystem implements RawFileSystem {
         Node dir = nodes.get(nodeid);
         long cookie = offset;
         while (true) {
-            int max = Math.max(1, out.remaining() / 32);
+            int max = Math.max(1, out.remaining() / out.recordSize(""));
             long from = cookie;
             List<DirEntry> batch = asCaller(c, cr -> overlay.readdir(dir, from, max, cr));
-            for (DirEntry e : batch) {
-                if (!out.fits(e.name())) return;
+            // Only what fits is sent, and only that is looked up (READDIRPLUS).
+            int fit = 0;
+            for (int room = out.remaining(); fit < batch.size(); fit++) {
+                int size = out.recordSize(batch.get(fit).name());
+                if (size > room) break;
+                room -= size;
+            }
+            List<Found> found = out.plus() ? plusLookups(dir, batch.subList(0, fit), c) : null;
+            for (int i = 0; i < fit; i++) {
+                DirEntry e = batch.get(i);
                 if (!out.plus()) {
                     out.add(e.name(), e.ino(), e.type(), e.cookie());
                 } else {
-                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), plusEntry(dir, e, c));
+                    Found f = found.get(i);
+                    out.addPlus(e.name(), e.ino(), e.type(), e.cookie(), f == null ? null : entryOf(f));
                 }
                 cookie = e.cookie();
             }
-            if (batch.size() < max) return;
+            if (fit < batch.size() || batch.size() < max) return;
         }
     }
 
-    /** The entry of a READDIRPLUS record: none for "." and ".." (the kernel ignores them), none if it vanished. */
-    private FuseEntry plusEntry(Node dir, DirEntry e, FuseContext c) {
-        if (e.name().equals(".") || e.name().equals("..")) return null;
-        try {
-            return entry(asCaller(c, cr -> overlay.lookup(dir, e.name(), cr)));
-        } catch (ErrnoException ex) {
-            return null;
+    /**
+     * The entries of READDIRPLUS records, all looked up at once; none for "." and ".." (the kernel ignores them),
+     * none for names that vanished meanwhile, none at all if the caller may not search the directory (the kernel
+     * then just lists the names, and a later lookup gets the error).
+     */
+    private List<Found> plusLookups(Node dir, List<DirEntry> entries, FuseContext c) {
+        List<Found> out = new java.util.ArrayList<>(java.util.Collections.nCopies(entries.size(), (Found) null));
+        List<String> names = new java.util.ArrayList<>(entries.size());
+        List<Integer> at = new java.util.ArrayList<>(entries.size());
+        for (int i = 0; i < entries.size(); i++) {
+            String name = entries.get(i).name();
+            if (name.equals(".") || name.equals("..")) continue;
+            names.add(name);
+            at.add(i);
         }
+        if (names.isEmpty()) return out;
+        try {
+            List<Found> found = asCaller(c, cr -> overlay.lookupAll(dir, names, cr));
+            for (int k = 0; k < found.size(); k++) out.set(at.get(k), found.get(k));
+        } catch (ErrnoException ex) {
+            // not searchable: names only
+        }
+        return out;
     }
 
     @Override public FuseStatFs statfs(FuseContext c, long nodeid) throws ErrnoException {
