@@ -8,6 +8,7 @@ source scripts/env.sh
 # Every test of this run makes its layers and mount points under one directory of its own, so the clean-up below
 # touches this run's leftovers only, never the mounts of another run going on at the same time on this machine.
 RUN_ROOT=$(mktemp -d /tmp/overlayj-run.XXXXXX)
+chmod 0755 "$RUN_ROOT"   # tests that act as other users must still reach their dirs below it (mktemp made it 0700)
 set +e +o pipefail
 mvn -B install -Doverlayj.testRoot="$RUN_ROOT" "$@" 2>&1 | grep -v '^WARNING'
 status=${PIPESTATUS[0]}
