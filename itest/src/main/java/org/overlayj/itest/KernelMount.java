@@ -17,12 +17,13 @@ public final class KernelMount {
         // EBUSY: the kernel's exclusive use of upper and work (index=on) is still held by an earlier mount of the
         // same layers that had to be detached lazily and is not gone yet (seen 3 times in 2,000 sequences on a
         // loaded machine). That is the oracle's bookkeeping, not an answer to compare: wait for it, a while.
+        // Up to a minute: under a load of 10 on 2 cores, 10 s was not always enough (CI run of the merged helpers).
         for (int attempt = 1; ; attempt++) {
             try {
                 Linux.mount("overlay", mnt, "overlay", 0, cfg.kernelOptions(layers));
                 break;
             } catch (ErrnoException e) {
-                if (e.errno() != org.overlayj.sys.Errno.EBUSY || attempt == 50) {
+                if (e.errno() != org.overlayj.sys.Errno.EBUSY || attempt == 300) {
                     throw new IOException("kernel overlay mount failed (" + cfg.kernelOptions(layers) + "): "
                             + e.getMessage() + (attempt > 1 ? " after " + attempt + " attempts" : ""), e);
                 }
