@@ -5,13 +5,16 @@ cd "$(dirname "$0")/.."
 OVERLAYJ_SKIP_BUILD=1 ./scripts/setup.sh
 source scripts/env.sh
 # Maven's own exit status is the verdict (not the filter's): pipefail off so PIPESTATUS is the pipeline's.
+# Every test of this run makes its layers and mount points under one directory of its own, so the clean-up below
+# touches this run's leftovers only, never the mounts of another run going on at the same time on this machine.
+RUN_ROOT=$(mktemp -d /tmp/overlayj-run.XXXXXX)
+chmod 0755 "$RUN_ROOT"   # tests that act as other users must still reach their dirs below it (mktemp made it 0700)
 set +e +o pipefail
-mvn -B install "$@" 2>&1 | grep -v '^WARNING'
+mvn -B install -Doverlayj.testRoot="$RUN_ROOT" "$@" 2>&1 | grep -v '^WARNING'
 status=${PIPESTATUS[0]}
 set -e
-# Whatever a crashed test left behind: FUSE mounts and kernel overlays under the test temp roots (/tmp/overlayj-test-*),
-# and nothing else: the machine may be shared, and a benchmark's or a running server's mount is not ours to drop.
-awk '($3 ~ /^fuse\.overlayj/ || $3 == "overlay") && $2 ~ /overlayj-test/ {print $2}' /proc/mounts | while read -r m; do
-  umount -l "$m" 2>/dev/null || true
-done
+# Whatever a crashed test left behind: our FUSE mounts and kernel overlays under this run's root.
+awk -v root="$RUN_ROOT/" 'index($2, root) == 1 && ($3 ~ /^fuse\.overlayj/ || $3 == "overlay") {print $2}' /proc/mounts |
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done
+rm -rf --one-file-system "$RUN_ROOT" 2>/dev/null || true
 exit "$status"

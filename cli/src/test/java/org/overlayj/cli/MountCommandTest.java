@@ -32,7 +32,7 @@ class MountCommandTest {
     @BeforeEach void layers() throws IOException {
         if (Linux.geteuid() != 0) fail("this test needs root (mount(2) of /dev/fuse)");
         if (!Files.exists(Path.of("/dev/fuse"))) fail("this test needs /dev/fuse");
-        dir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-cli-");
+        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-cli-");
         for (String d : new String[]{"l1", "l2", "u", "w", "mnt", "logs"}) Files.createDirectory(dir.resolve(d));
         Files.writeString(dir.resolve("l2/f"), "lower");
         mnt = dir.resolve("mnt");

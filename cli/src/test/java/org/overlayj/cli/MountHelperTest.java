@@ -34,7 +34,7 @@ class MountHelperTest {
         for (String tool : List.of("/usr/bin/unshare", "/sbin/mount.fuse3")) {
             if (!Files.isExecutable(Path.of(tool))) fail("this test needs " + tool + " (util-linux, fuse3)");
         }
-        dir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-mnthelper-");
+        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-mnthelper-");
         for (String d : new String[]{"l", "u", "w", "m", "bin", "logs"}) Files.createDirectory(dir.resolve(d));
         Files.writeString(dir.resolve("l/f"), "hello\n");
     }

@@ -31,7 +31,7 @@ class ServeCommandTest {
     @BeforeEach void layers() throws IOException {
         for (String tool : new String[]{"nfs-ls", "nfs-cat", "nfs-cp"})
             assertTrue(Files.isExecutable(Path.of("/usr/bin", tool)), tool + " missing: install libnfs-utils");
-        dir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-serve-");
+        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-serve-");
         for (String d : new String[]{"l", "u", "w"}) Files.createDirectory(dir.resolve(d));
         Files.createDirectories(dir.resolve("l/d"));
         Files.writeString(dir.resolve("l/d/f"), "lower file\n");

@@ -26,7 +26,7 @@ final class ToolLayers implements AutoCloseable {
 
     ToolLayers() throws IOException {
         if (Linux.geteuid() != 0) fail("the tool tests need root (kernel overlay mounts, trusted.* xattrs)");
-        root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-tools-");
+        root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-tools-");
         l1 = Files.createDirectory(root.resolve("l1"));
         l2 = Files.createDirectory(root.resolve("l2"));
         upper = Files.createDirectory(root.resolve("u"));

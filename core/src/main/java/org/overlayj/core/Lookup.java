@@ -81,16 +81,23 @@ final class Lookup {
             String abs = redirect != null && redirect.startsWith("/") ? redirect : null;
             for (Layer layer : fs.layers.lowers()) {
                 String p;
+                boolean lastLayer = false;
                 if (abs != null) {
-                    p = walkAbsolute(layer, abs);
-                    if (p == null) continue;
+                    Walk w = walkAbsolute(layer, abs);
+                    if (w.end()) break;
+                    if (w.path() == null) continue;
+                    p = w.path();
+                    lastLayer = w.opaqueOnTheWay();
                 } else {
                     String parentPath = dirPathIn(dir, layer);
                     if (parentPath == null) continue;
                     p = parentPath + "/" + curName;
                 }
                 Stat st = Linux.lstatOrNull(p);
-                if (st == null) continue;
+                if (st == null) {
+                    if (lastLayer) break;
+                    continue;
+                }
                 OverlayFs.Markers m = st.isWhiteout() ? OverlayFs.Markers.NONE : markersOf(p, st, false);
                 if (st.isWhiteout() || isXwhiteout(st, m)) {
                     if (upper == null && lowers.isEmpty()) return null;
@@ -106,7 +113,7 @@ final class Lookup {
                 if (lowers.isEmpty()) lowerTop = st;
                 lowers.add(new Node.Lower(layer, p));
                 wantDir = true;
-                if (m.isOpaque()) break;
+                if (m.isOpaque() || lastLayer) break;
                 String r = redirectOf(p, m.redirect());
                 if (r != null) {
                     if (r.startsWith("/")) abs = r;
@@ -131,18 +138,26 @@ final class Lookup {
     }
 
     /**
-     * Walks an absolute redirect from a layer root, one component at a time so no symlink inside the layer is
-     * followed; every component but the last must be a directory (a whiteout or non-directory ends the walk).
+     * Where an absolute redirect leads in one layer: {@code path} of its last component (null when the walk found
+     * nothing here), {@code end} when the walk met a whiteout or a non-directory on the way (the kernel then looks
+     * in no layer below either), {@code opaqueOnTheWay} when a directory on the way is opaque (this layer is then
+     * the last one looked in, as for a path walked through that opaque directory).
      */
-    private String walkAbsolute(Layer layer, String abs) throws ErrnoException {
+    private record Walk(String path, boolean end, boolean opaqueOnTheWay) {}
+
+    /** Walks an absolute redirect from a layer root, one component at a time so no symlink inside the layer is followed. */
+    private Walk walkAbsolute(Layer layer, String abs) throws ErrnoException {
         String[] parts = abs.substring(1).split("/");
         String p = layer.root();
+        boolean opaque = false;
         for (int i = 0; i < parts.length - 1; i++) {
             p = p + "/" + parts[i];
             Stat st = Linux.lstatOrNull(p);
-            if (st == null || !st.isDir()) return null;
+            if (st == null) return new Walk(null, false, false);
+            if (st.isWhiteout() || !st.isDir()) return new Walk(null, true, false);
+            if (!opaque && fs.isOpaque(p)) opaque = true;
         }
-        return p + "/" + parts[parts.length - 1];
+        return new Walk(p + "/" + parts[parts.length - 1], false, opaque);
     }
 
     /**

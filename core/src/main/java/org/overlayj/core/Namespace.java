@@ -364,8 +364,11 @@ final class Namespace {
         boolean tgtNeedsRedirect = exchange && tgt.isDir() && tgt.hasLower();
         if ((srcNeedsRedirect || tgtNeedsRedirect) && !fs.opts.redirectCreate())
             throw OverlayFs.err(Errno.EXDEV, "rename of a lower directory needs redirect_dir=on");
-        // only now, as in the kernel's ovl_rename: a lower directory moved over a non-empty one is EXDEV
-        if (tgt != null && !exchange && tgt.isDir() && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
+        // only now, as in the kernel's ovl_rename: a lower directory moved over a non-empty one is EXDEV. A pure
+        // upper target is left to rename(2) below, which refuses it only after the source was copied up and given
+        // its redirect or opaque marker, as the kernel's rename leaves them.
+        if (tgt != null && !exchange && tgt.isDir() && (tgt.hasLower() || tgt.merge) && !readdir.isEmpty(tgt))
+            throw OverlayFs.err(Errno.ENOTEMPTY, newName);
 
         copyUp.copyUp(oldDir);
         copyUp.copyUp(newDir);
@@ -395,8 +398,10 @@ final class Namespace {
             boolean whiteoutAtSource = lowerPositive(oldDir, oldName);
             Stat dstSt = Linux.lstatOrNull(dstUp);
             boolean dstIsWhiteout = dstSt != null && tgt == null;
-            if (dstIsWhiteout && src.isDir()) {
-                // rename(2) cannot put a directory over a device: swap, and the whiteout lands at the source.
+            if (dstIsWhiteout && (src.isDir() || whiteoutAtSource)) {
+                // Swap with the whiteout already there: it lands at the source, where one is needed anyway (and
+                // keeps its owner, as the kernel's rename switches whiteouts), or is removed. rename(2) could not
+                // put a directory over a device in any case.
                 Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
                 if (!whiteoutAtSource) Linux.unlink(srcUp);
             } else if (whiteoutAtSource) {

@@ -17,7 +17,7 @@ final class Layers implements AutoCloseable {
     private boolean kernelMounted;
 
     Layers(int nLowers) throws IOException {
-        root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-");
+        root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-");
         for (int i = 1; i <= nLowers; i++) lowers.add(Files.createDirectories(root.resolve("l" + i)));
         upper = Files.createDirectories(root.resolve("upper"));
         work = Files.createDirectories(root.resolve("work"));

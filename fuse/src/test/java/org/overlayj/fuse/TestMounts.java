@@ -20,7 +20,7 @@ public final class TestMounts {
     }
 
     public static Path tempDir() throws IOException {
-        return Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-fuse-");
+        return Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-fuse-");
     }
 
     public static boolean isMounted(Path mnt) throws IOException {

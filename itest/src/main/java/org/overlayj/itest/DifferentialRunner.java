@@ -95,7 +95,7 @@ public final class DifferentialRunner {
     /** Runs a fixed script ({@code script}), or a generated one when null, on fresh copies of the seed's layers. */
     public Run run(long seed, List<Op> script) throws Exception {
         MountConfig cfg = settings.configFor(seed);
-        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-seq");
+        Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-seq");
         List<Op> ops = new ArrayList<>();
         List<String> lines = new ArrayList<>();
         try {

@@ -92,7 +92,7 @@ class KernelSelfCheckTest {
     /** A difference only on disk (an extra trusted.overlay xattr in the upper layer) shows in the upper snapshot. */
     @Test
     void anUpperLayerDifferenceIsReported() throws Exception {
-        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-self");
+        Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-self");
         try {
             LayerSet a = LayerBuilder.build(root.resolve("A"), 7, false);
             LayerSet b = a.copyTo(root.resolve("B"));
@@ -114,7 +114,7 @@ class KernelSelfCheckTest {
     /** The kernel-log watch of the cross-checks sees an overlayfs message logged after its mark. */
     @Test
     void kernelLogMessagesAfterTheMarkAreSeen() throws Exception {
-        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-kmsg");
+        Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-kmsg");
         try (Kmsg log = Kmsg.mark()) {
             LayerSet a = LayerBuilder.build(root.resolve("A"), 9, false);
             String mnt = Linux.fromUtf8(root.resolve("m").toString());
@@ -132,7 +132,7 @@ class KernelSelfCheckTest {
     /** fh blobs from two copies compare equal when they name the same object, and differ when they do not. */
     @Test
     void fhBlobsAreNormalizedByTheObjectTheyName() throws Exception {
-        Path root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-fh");
+        Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-fh");
         try {
             LayerSet a = LayerBuilder.build(root.resolve("A"), 3, false);
             LayerSet b = a.copyTo(root.resolve("B"));

@@ -17,7 +17,7 @@ final class TempTree implements AutoCloseable {
     final String root;
 
     TempTree() throws IOException {
-        this.root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-native-").toString();
+        this.root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-native-").toString();
     }
 
     /** A byte-string path under the root. */

@@ -36,7 +36,7 @@ class HandleRestartTest {
     private boolean mounted;
 
     @BeforeEach void layers() throws IOException {
-        root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-nfs-restart-");
+        root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-nfs-restart-");
         lower = Files.createDirectories(root.resolve("lower"));
         upper = Files.createDirectories(root.resolve("upper"));
         work = Files.createDirectories(root.resolve("work"));

@@ -22,7 +22,7 @@ final class TestOverlay implements AutoCloseable {
     final NfsServer server;
 
     TestOverlay(String exportsText) throws Exception {
-        root = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-nfs-");
+        root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-nfs-");
         lower = Files.createDirectories(root.resolve("lower"));
         upper = Files.createDirectories(root.resolve("upper"));
         work = Files.createDirectories(root.resolve("work"));

@@ -27,7 +27,7 @@ final class LayerFixture implements AutoCloseable {
     private final Deque<String> mounts = new ArrayDeque<>();
 
     LayerFixture() throws IOException {
-        base = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-");
+        base = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-");
     }
 
     /** Fails (never skips) when the machine cannot run kernel comparisons. */
