@@ -97,19 +97,20 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /**
-     * Quick: requests that touch metadata and at most copy up directories, which hold no data (unlink with the
-     * index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk), and whatever may
-     * copy up a file's data first or sync (open for writing, setattr, link, rename, xattr changes, fsync,
-     * fallocate).
+     * Quick: requests that touch metadata of one object and at most copy up directories, which hold no data
+     * (unlink with the index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk),
+     * READDIRPLUS (a stat of every entry of a page, each maybe from the disk: concurrent listings by several
+     * clients should not wait for each other), and whatever may copy up a file's data first or sync (open for
+     * writing, setattr, link, rename, xattr changes, fsync, fallocate).
      */
     @Override public boolean quick(int opcode) {
         return switch (opcode) {
             case FuseOpcode.LOOKUP, FuseOpcode.FORGET, FuseOpcode.BATCH_FORGET, FuseOpcode.GETATTR,
                  FuseOpcode.READLINK, FuseOpcode.GETXATTR, FuseOpcode.LISTXATTR, FuseOpcode.ACCESS,
-                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.READDIRPLUS,
-                 FuseOpcode.RELEASEDIR, FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT,
-                 FuseOpcode.CREATE, FuseOpcode.MKNOD, FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK,
-                 FuseOpcode.RMDIR, FuseOpcode.WRITE, FuseOpcode.LSEEK -> true;
+                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.RELEASEDIR,
+                 FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT, FuseOpcode.CREATE, FuseOpcode.MKNOD,
+                 FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK, FuseOpcode.RMDIR, FuseOpcode.WRITE,
+                 FuseOpcode.LSEEK -> true;
             default -> false;
         };
     }
