@@ -45,9 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * an unlink the victim's attributes), and what it changes on other objects the engine reports to its
  * {@link ChangeListener}, which this door turns into FUSE notifications before it answers: a copy-up makes lower-only
  * ancestor directories merge directories (their link count becomes 1) and may reorder the listing of each copied-up
- * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond the kernel's page cache of
- * an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper layer) before
- * it returns, and tests can compare the layers right after an operation.
+ * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond
+ * the kernel's page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine
+ * (and the upper layer) before it returns, and tests can compare the layers right after an operation.
  *
  * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
  * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
