@@ -104,6 +104,9 @@ public final class MountCommand implements Callable<Integer> {
         if (debugLog) ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
                 .setLevel(Level.DEBUG);
         Logger log = LoggerFactory.getLogger(MountCommand.class);
+        // Every native call is linked while the mount is being set up, not in the middle of the first requests
+        // (see Linux.prelink); the mount is announced ready once that is done.
+        Thread prelink = Thread.ofPlatform().name("prelink").daemon(true).start(Linux::prelink);
         Overlay overlay = null;
         FuseServer server;
         // Handlers first: a SIGTERM that arrives while mounting must not kill the JVM (exit 143) with the mount
@@ -142,6 +145,11 @@ public final class MountCommand implements Callable<Integer> {
         }
         live.set(server);
         unmountOnce.run();                                 // a signal that came during the mount
+        try {
+            prelink.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         if (daemonChild) {
             ready.println(Daemon.READY);
             ready.flush();

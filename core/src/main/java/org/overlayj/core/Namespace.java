@@ -78,8 +78,9 @@ final class Namespace {
         Stat parentSt = Linux.lstat(parent);
         boolean setgidDir = (parentSt.mode() & 02000) != 0;
         int gid = setgidDir ? parentSt.gid() : c.gid();
-        // What the object gets from being made by this process: chown only when the caller is someone else.
-        boolean chown = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
+        // What an object made in place gets from being made by this process in this directory: chown only when
+        // that is not the caller's (an object made aside, in the work dir, never inherits the setgid group).
+        boolean chownInPlace = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
         // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
@@ -101,6 +102,7 @@ final class Namespace {
                 && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
         Stat st;
         try {
+            boolean chown = overWhiteout || chownInPlace;
             finishObject(made, type, mode, chown ? c.uid() : -1, chown ? gid : -1, opaque);
             st = fd >= 0 ? Linux.fstat(fd) : Linux.lstat(made);
             if (overWhiteout) {

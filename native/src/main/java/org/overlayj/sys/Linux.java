@@ -1321,4 +1321,45 @@ public final class Linux {
         }
         return check(s, rc, "write", "fd " + fd);
     }
+
+    // --- warming up -----------------------------------------------------------------------------------------------
+
+    /** A call made only to link its native downcall; its error is the expected outcome. */
+    private interface Attempt {
+        void run() throws ErrnoException;
+    }
+
+    /**
+     * Calls each file-system function once, on fd -1 or the empty path, so that each fails at once (EBADF,
+     * ENOENT) having changed nothing. The first call through a downcall handle makes the JVM link it (method-handle
+     * forms are generated and loaded as classes), which costs 1-45 ms per function on a slow machine; a server calls
+     * this before it serves, so that cost is not paid in the middle of the first copy-up, create or read.
+     */
+    public static void prelink() {
+        byte[] b = new byte[1];
+        Attempt[] attempts = {
+            () -> lstatOrNull(""), () -> stat(""), () -> fstat(-1),
+            () -> lgetxattrOrNull("", "user.x"), () -> lgetxattrLimited("", "user.x", 1), () -> fgetxattr(-1, "user.x"),
+            () -> lsetxattr("", "user.x", b, 0), () -> fsetxattr(-1, "user.x", b, 0),
+            () -> llistxattr(""), () -> flistxattr(-1), () -> lremovexattr("", "user.x"),
+            () -> fremovexattr(-1, "user.x"),
+            () -> mknod("", 0010000, 0), () -> mkdir("", 0), () -> symlink("", ""), () -> readlink(""),
+            () -> readlinkat(-1, ""), () -> link("", ""), () -> linkFd(-1, ""), () -> unlink(""), () -> rmdir(""),
+            () -> rename("", "", 0), () -> open("", O_RDONLY, 0), () -> openTmpfile("", 0), () -> close(-1),
+            () -> pread(-1, b, 0, 1, 0), () -> pwrite(-1, b, 0, 1, 0), () -> write(-1, b, 0, 0),
+            () -> copyFileRange(-1, 0, -1, 0, 1), () -> ficlone(-1, -1), () -> lseek(-1, 0, SEEK_DATA),
+            () -> ftruncate(-1, 0), () -> truncate("", 0), () -> fsync(-1), () -> fdatasync(-1),
+            () -> fallocate(-1, 0, 0, 1), () -> utimens("", 0, UTIME_OMIT, 0, UTIME_OMIT, true),
+            () -> futimens(-1, 0, UTIME_OMIT, 0, UTIME_OMIT), () -> chmod("", 0), () -> fchmod(-1, 0),
+            () -> lchown("", -1, -1), () -> fchown(-1, -1, -1), () -> nameToHandle("", 0), () -> readdir(""),
+            () -> statfs(""),
+        };
+        for (Attempt a : attempts) {
+            try {
+                a.run();
+            } catch (ErrnoException | RuntimeException e) {
+                // the expected failure
+            }
+        }
+    }
 }

@@ -45,9 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * an unlink the victim's attributes), and what it changes on other objects the engine reports to its
  * {@link ChangeListener}, which this door turns into FUSE notifications before it answers: a copy-up makes lower-only
  * ancestor directories merge directories (their link count becomes 1) and may reorder the listing of each copied-up
- * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond the kernel's page cache of
- * an open file: no writeback cache is negotiated, so every write(2) reaches the engine (and the upper layer) before
- * it returns, and tests can compare the layers right after an operation.
+ * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond
+ * the kernel's page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine
+ * (and the upper layer) before it returns, and tests can compare the layers right after an operation.
  *
  * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
  * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
@@ -97,19 +97,20 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /**
-     * Quick: requests that touch metadata and at most copy up directories, which hold no data (unlink with the
-     * index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk), and whatever may
-     * copy up a file's data first or sync (open for writing, setattr, link, rename, xattr changes, fsync,
-     * fallocate).
+     * Quick: requests that touch metadata of one object and at most copy up directories, which hold no data
+     * (unlink with the index may copy up a lower hard link: rare enough). Not quick: reads (may wait for the disk),
+     * READDIRPLUS (a stat of every entry of a page, each maybe from the disk: concurrent listings by several
+     * clients should not wait for each other), and whatever may copy up a file's data first or sync (open for
+     * writing, setattr, link, rename, xattr changes, fsync, fallocate).
      */
     @Override public boolean quick(int opcode) {
         return switch (opcode) {
             case FuseOpcode.LOOKUP, FuseOpcode.FORGET, FuseOpcode.BATCH_FORGET, FuseOpcode.GETATTR,
                  FuseOpcode.READLINK, FuseOpcode.GETXATTR, FuseOpcode.LISTXATTR, FuseOpcode.ACCESS,
-                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.READDIRPLUS,
-                 FuseOpcode.RELEASEDIR, FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT,
-                 FuseOpcode.CREATE, FuseOpcode.MKNOD, FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK,
-                 FuseOpcode.RMDIR, FuseOpcode.WRITE, FuseOpcode.LSEEK -> true;
+                 FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.RELEASEDIR,
+                 FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT, FuseOpcode.CREATE, FuseOpcode.MKNOD,
+                 FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK, FuseOpcode.RMDIR, FuseOpcode.WRITE,
+                 FuseOpcode.LSEEK -> true;
             default -> false;
         };
     }

@@ -134,6 +134,26 @@ class OverlayMountTest {
         assertNull(xattr(upper.resolve("newdir"), "trusted.overlay.opaque"));
     }
 
+    /**
+     * The kernel keeps names and attributes for long here, so what an operation changes on objects it does not
+     * name must reach it as notifications: each step would show the stale value otherwise.
+     */
+    @Test void cachedAttributesFollowSideEffects() throws Exception {
+        assertEquals(3, Files.getAttribute(mnt.resolve("gone"), "unix:nlink"), "a lower-only dir: its own count");
+        Files.writeString(mnt.resolve("gone/sub/new"), "x");          // copies up gone and gone/sub
+        assertEquals(1, Files.getAttribute(mnt.resolve("gone"), "unix:nlink"), "now a merge dir");
+
+        assertFalse(Files.exists(mnt.resolve("d/later")));            // cached as missing
+        Files.writeString(mnt.resolve("d/later"), "y");
+        assertEquals("y", Files.readString(mnt.resolve("d/later")));
+
+        TestMounts.sh("ln", mnt.resolve("f").toString(), mnt.resolve("d/alias").toString());
+        assertEquals(2, Files.getAttribute(mnt.resolve("f"), "unix:nlink"));
+        Files.delete(mnt.resolve("d/alias"));
+        assertEquals(1, Files.getAttribute(mnt.resolve("f"), "unix:nlink"), "still reached by its other name");
+        assertEquals("lower file", Files.readString(mnt.resolve("f")));
+    }
+
     @Test void truncateAndOTruncCopyUp() throws Exception {
         Files.writeString(mnt.resolve("d/bottom"), "x", StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE);
