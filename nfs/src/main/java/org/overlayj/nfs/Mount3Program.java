@@ -155,7 +155,9 @@ public final class Mount3Program implements RpcDispatchable {
         res.fhs_status = mountstat3.MNT3_OK;
         String mounted = w.get().rest().isEmpty() ? e.path() : (e.path().equals("/") ? "" : e.path()) + "/" + w.get().rest();
         mounts.add(new Mounted(remote.getAddress().getHostAddress(), mounted));
-        log.info("MNT {} by {}", mounted, remote);
+        // debug, not info: a client such as nfs-cp mounts once per file it copies, and a log line per MNT was a
+        // formatted, flushed stderr write on the I/O thread for each; DUMP lists the mounts.
+        log.debug("MNT {} by {}", mounted, remote);
         return res;
     }
 

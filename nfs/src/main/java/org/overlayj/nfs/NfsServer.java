@@ -2,11 +2,11 @@ package org.overlayj.nfs;
 
 import org.dcache.oncrpc4j.portmap.OncRpcEmbeddedPortmap;
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
-import org.dcache.oncrpc4j.rpc.OncRpcSvc;
-import org.dcache.oncrpc4j.rpc.OncRpcSvcBuilder;
-import org.dcache.oncrpc4j.rpc.net.IpProtocolType;
+import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.overlayj.core.Overlay;
 import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.rpc.Portmap;
+import org.overlayj.nfs.rpc.RpcTcpServer;
 import org.overlayj.nfs.xdr.Mount3;
 import org.overlayj.nfs.xdr.Nfs3;
 import org.overlayj.sys.ErrnoException;
@@ -15,6 +15,8 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -22,10 +24,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The NFSv3 door: NFS and MOUNT on one TCP port, an optional embedded portmapper, periodic counters. The I/O
- * threads that read and decode calls answer the cheap ones themselves; calls that may wait on the disk go to a
- * fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up no other connection and the number
- * of threads stays fixed however many clients send.
+ * The NFSv3 door: NFS and MOUNT on one TCP port (RpcTcpServer: a thread per connection), an optional embedded
+ * portmapper, periodic counters. A connection's thread answers the cheap calls itself; calls that may wait on
+ * the disk go to a fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up neither other
+ * connections nor the other calls a client has in flight on the same connection.
  */
 public final class NfsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
@@ -47,20 +49,28 @@ public final class NfsServer implements AutoCloseable {
     private final Overlay overlay;
     private final ExportedOverlay exported;
     private final NfsStats stats;
-    private final OncRpcSvc svc;
+    private final RpcTcpServer rpc;
+    /** What is registered with the portmapper under --portmap. */
+    private final Set<OncRpcProgram> programs;
     private final OncRpcEmbeddedPortmap portmap;
     private final ScheduledExecutorService ticker;
     private final ExecutorService workers;
     private volatile boolean stopped;
     /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
     private static final long DRAIN_SECONDS = 30;
+    /** The longest call we read: a WRITE of MAX_IO bytes with its header, credential and handle, and room to spare. */
+    static final int MAX_RECORD = Nfs3Program.MAX_IO + 64 * 1024;
+    /** Each connection has a thread; NFS clients keep one or a few connections each. */
+    private static final int MAX_CONNECTIONS = 1024;
 
-    private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, OncRpcSvc svc,
-                      OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker, ExecutorService workers) {
+    private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
+                      Set<OncRpcProgram> programs, OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker,
+                      ExecutorService workers) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
-        this.svc = svc;
+        this.rpc = rpc;
+        this.programs = programs;
         this.portmap = portmap;
         this.ticker = ticker;
         this.workers = workers;
@@ -92,25 +102,20 @@ public final class NfsServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        // Same-thread I/O: the I/O thread that decodes a call also dispatches it; Nfs3Program hands the calls that
-        // may block to the workers itself. (oncrpc4j's worker strategy would hand every call off, NULL included.)
-        OncRpcSvcBuilder b = new OncRpcSvcBuilder()
-                .withTCP()
-                .withBindAddress(config.listen().getAddress().getHostAddress())
-                .withPort(config.listen().getPort())
-                .withSameThreadIoStrategy()
-                .withServiceName("overlayj-nfs")
-                .withRpcService(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers))
-                .withRpcService(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
-        b = config.portmap() ? b.withAutoPublish() : b.withoutAutoPublish();
-        OncRpcSvc svc = b.build();
+        // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
+        // block to the workers itself.
+        Map<OncRpcProgram, RpcDispatchable> programs = Map.of(
+                new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers),
+                new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        RpcTcpServer rpc;
         try {
-            svc.start();
+            rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, MAX_CONNECTIONS, "overlayj-nfs");
         } catch (IOException e) {
             if (pm != null) pm.shutdown();
             workers.shutdownNow();
             throw e;
         }
+        if (config.portmap()) Portmap.publish(programs.keySet(), rpc.address());
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -121,19 +126,19 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, svc, pm, ticker, workers);
+        return new NfsServer(overlay, x, stats, rpc, programs.keySet(), pm, ticker, workers);
     }
 
     public NfsStats stats() { return stats; }
 
     /** The bound TCP address (with the real port when 0 was asked). */
-    public InetSocketAddress address() { return svc.getInetSocketAddress(IpProtocolType.TCP); }
+    public InetSocketAddress address() { return rpc.address(); }
 
     public void logStats() { log.info("nfs counters: {}", stats); }
 
     /**
-     * Stops taking calls, lets the calls in flight reply (grizzly's own graceful stop does not wait for worker
-     * threads), stops the transport, then syncs the upper layer. Idempotent.
+     * Stops taking calls, lets the calls in flight reply, closes the connections, then syncs the upper layer.
+     * Idempotent.
      */
     @Override
     public synchronized void close() throws IOException {
@@ -148,10 +153,13 @@ public final class NfsServer implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            svc.stop(10, TimeUnit.SECONDS);
+            rpc.close();
         } finally {
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
-            if (portmap != null) portmap.shutdown();
+            if (portmap != null) {
+                Portmap.clear(programs);
+                portmap.shutdown();
+            }
             try {
                 if (!overlay.readOnly()) overlay.sync();
             } catch (ErrnoException e) {

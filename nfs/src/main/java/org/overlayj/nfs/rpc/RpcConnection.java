@@ -1,0 +1,197 @@
+package org.overlayj.nfs.rpc;
+
+import org.dcache.oncrpc4j.rpc.OncRpcProgram;
+import org.dcache.oncrpc4j.rpc.ReplyQueue;
+import org.dcache.oncrpc4j.rpc.RpcAuthError;
+import org.dcache.oncrpc4j.rpc.RpcAuthStat;
+import org.dcache.oncrpc4j.rpc.RpcCall;
+import org.dcache.oncrpc4j.rpc.RpcDispatchable;
+import org.dcache.oncrpc4j.rpc.RpcException;
+import org.dcache.oncrpc4j.rpc.RpcMessageType;
+import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
+import org.dcache.oncrpc4j.rpc.RpcTransport;
+import org.dcache.oncrpc4j.xdr.Xdr;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.CompletionHandler;
+import java.nio.channels.SocketChannel;
+import java.util.Arrays;
+
+/**
+ * One client connection: its thread reads records and dispatches the calls in them; replies, from whatever
+ * thread a program answers on, are written whole under a lock so two never interleave on the wire.
+ */
+final class RpcConnection implements RpcTransport {
+    private static final Logger log = LoggerFactory.getLogger(RpcConnection.class);
+    private static final int LAST_FRAGMENT = 0x80000000;
+
+    private final RpcTcpServer server;
+    private final SocketChannel ch;
+    private final InetSocketAddress local;
+    private final InetSocketAddress remote;
+    private final ByteBuffer mark = ByteBuffer.allocate(4);
+    private final Object writeLock = new Object();
+    private final ByteBuffer replyMark = ByteBuffer.allocate(4);
+
+    RpcConnection(RpcTcpServer server, SocketChannel ch) throws IOException {
+        this.server = server;
+        this.ch = ch;
+        this.local = (InetSocketAddress) ch.getLocalAddress();
+        this.remote = (InetSocketAddress) ch.getRemoteAddress();
+    }
+
+    /** The connection's thread: records until EOF, an I/O error, or a record too long; then closes. */
+    void serve() {
+        try {
+            for (byte[] record; (record = readRecord()) != null; ) handle(record);
+        } catch (ClosedChannelException e) {
+            // closed by the server's stop, or after a reply could not be sent
+        } catch (IOException e) {
+            log.debug("connection from {} ends: {}", remote, e.toString());
+        } finally {
+            close();
+        }
+    }
+
+    /** The next record, its fragments joined; null at a clean EOF between records. */
+    private byte[] readRecord() throws IOException {
+        byte[] record = null;
+        int length = 0;
+        while (true) {
+            mark.clear();
+            if (!readFully(mark)) {
+                if (record == null && mark.position() == 0) return null;
+                throw new EOFException("connection closed inside a record");
+            }
+            int m = mark.getInt(0);
+            int n = m & ~LAST_FRAGMENT;
+            if ((long) length + n > server.maxRecord())
+                throw new IOException("record of more than " + server.maxRecord() + " bytes");
+            record = record == null ? new byte[n] : Arrays.copyOf(record, length + n);
+            if (!readFully(ByteBuffer.wrap(record, length, n))) throw new EOFException("connection closed inside a record");
+            length += n;
+            if ((m & LAST_FRAGMENT) != 0) return record;
+        }
+    }
+
+    /** Blocking reads until {@code b} is full; false at EOF. */
+    private boolean readFully(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Decodes the call header (oncrpc4j's RpcCall: version, program, credential) and hands the call to its
+     * program. What cannot be decoded is dropped, as grizzly's RPC filters drop it; the client's retry or timeout
+     * deals with it. Replies to calls of ours cannot arrive: we make none.
+     */
+    private void handle(byte[] record) {
+        CallHeaders.Verdict verdict = CallHeaders.check(record);
+        if (verdict == CallHeaders.Verdict.DROP) {
+            log.debug("undecodable RPC call from {}", remote);
+            return;
+        }
+        RpcCall call;
+        try {
+            Xdr xdr = new Xdr(record);
+            xdr.beginDecoding();
+            int xid = xdr.xdrDecodeInt();
+            if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;
+            call = new RpcCall(xid, xdr, this);
+            if (verdict == CallHeaders.Verdict.BAD_FLAVOR) {
+                call.reject(RpcRejectStatus.AUTH_ERROR, new RpcAuthError(RpcAuthStat.AUTH_BADCRED));
+                return;
+            }
+            try {
+                call.accept();
+            } catch (RpcException e) {               // RPC version mismatch, bad or too weak credentials
+                call.reject(e.getStatus(), e.getRpcReply());
+                return;
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("undecodable RPC call from {}: {}", remote, e.toString());
+            return;
+        }
+        RpcDispatchable program = server.programs().get(new OncRpcProgram(call.getProgram(), call.getProgramVersion()));
+        if (program == null) {
+            refuse(call);
+            return;
+        }
+        try {
+            program.dispatchOncRpcCall(call);
+        } catch (RpcException e) {
+            call.reject(e.getStatus(), e.getRpcReply());
+        } catch (IOException e) {
+            log.debug("garbage call from {}: {}", remote, e.toString());
+            call.failRpcGarbage();
+        } catch (RuntimeException e) {
+            log.error("RPC program {} failed on a call from {}", call.getProgram(), remote, e);
+            call.failRpcSystem();
+        }
+    }
+
+    /** PROG_MISMATCH with the versions we have when the program is ours, else PROG_UNAVAIL (RFC 5531 §9). */
+    private void refuse(RpcCall call) {
+        int low = Integer.MAX_VALUE, high = Integer.MIN_VALUE;
+        for (OncRpcProgram p : server.programs().keySet()) {
+            if (p.getNumber() != call.getProgram()) continue;
+            low = Math.min(low, p.getVersion());
+            high = Math.max(high, p.getVersion());
+        }
+        if (low <= high) call.failProgramMismatch(low, high);
+        else call.failProgramUnavailable();
+    }
+
+    /** One reply record; blocks until the kernel has taken all of it. */
+    @Override
+    public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
+        ByteBuffer body = xdr.asBuffer().toByteBuffer();
+        int n = body.remaining();
+        try {
+            synchronized (writeLock) {
+                replyMark.clear();
+                replyMark.putInt(0, LAST_FRAGMENT | n);
+                ByteBuffer[] parts = {replyMark, body};
+                while (body.hasRemaining()) ch.write(parts);
+            }
+        } catch (IOException e) {
+            log.debug("reply to {} not sent: {}", remote, e.toString());
+            close();
+            handler.failed(e, attachment);
+            return;
+        }
+        handler.completed(n, attachment);
+    }
+
+    void close() {
+        server.forget(this);
+        try {
+            ch.close();
+        } catch (IOException e) {
+            log.debug("closing the connection from {}: {}", remote, e.toString());
+        }
+    }
+
+    /** Only a client keeps replies to its own calls; a server connection makes none. */
+    @Override public ReplyQueue getReplyQueue() { return null; }
+
+    @Override public boolean isOpen() { return ch.isOpen(); }
+
+    @Override public InetSocketAddress getLocalSocketAddress() { return local; }
+
+    @Override public InetSocketAddress getRemoteSocketAddress() { return remote; }
+
+    @Override public RpcTransport getPeerTransport() { return this; }
+
+    @Override public void startTLS() { throw new IllegalStateException("RPC-over-TLS is not offered"); }
+
+    @Override public boolean isTLS() { return false; }
+}

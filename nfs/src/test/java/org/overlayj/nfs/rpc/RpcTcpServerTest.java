@@ -1,0 +1,145 @@
+package org.overlayj.nfs.rpc;
+
+import org.dcache.oncrpc4j.rpc.OncRpcProgram;
+import org.dcache.oncrpc4j.rpc.RpcDispatchable;
+import org.dcache.oncrpc4j.xdr.XdrVoid;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The transport alone: record marking, fragments, limits, program and version refusals, stop. */
+class RpcTcpServerTest {
+    private static final int PROG = 400100, VERS = 2, MAX = 4096;
+    private final AtomicInteger calls = new AtomicInteger();
+    private RpcTcpServer server;
+
+    @BeforeEach void start() throws IOException {
+        RpcDispatchable echo = call -> {
+            calls.incrementAndGet();
+            call.reply(XdrVoid.XDR_VOID);
+        };
+        server = RpcTcpServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                Map.of(new OncRpcProgram(PROG, VERS), echo), MAX, 4, "test-rpc");
+    }
+
+    @AfterEach void stop() { server.close(); }
+
+    /** A NULL-style call with AUTH_NONE and {@code pad} bytes of arguments. */
+    private static byte[] call(int xid, int prog, int vers, int pad) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.writeInt(xid);
+        d.writeInt(0);
+        d.writeInt(2);
+        d.writeInt(prog);
+        d.writeInt(vers);
+        d.writeInt(0);
+        d.writeLong(0);          // credential AUTH_NONE
+        d.writeLong(0);          // verifier AUTH_NONE
+        d.write(new byte[pad]);
+        return b.toByteArray();
+    }
+
+    private Socket connect() throws IOException {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.address().getPort());
+        s.setSoTimeout(10_000);
+        return s;
+    }
+
+    private static void fragment(DataOutputStream out, byte[] msg, int from, int to, boolean last) throws IOException {
+        out.writeInt((last ? 0x80000000 : 0) | (to - from));
+        out.write(msg, from, to - from);
+    }
+
+    /** xid and the accept/reject words of the next reply. */
+    private static int[] reply(DataInputStream in) throws IOException {
+        int mark = in.readInt();
+        assertTrue(mark < 0, "one fragment");
+        byte[] r = new byte[mark & 0x7fffffff];
+        in.readFully(r);
+        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(r));
+        int xid = d.readInt();
+        assertEquals(1, d.readInt(), "REPLY");
+        int stat = d.readInt();                    // MSG_ACCEPTED 0 / MSG_DENIED 1
+        if (stat != 0) return new int[]{xid, stat, d.readInt()};
+        d.readInt();                               // verifier flavor
+        d.skipBytes(d.readInt());
+        return new int[]{xid, stat, d.readInt()};  // accept_stat
+    }
+
+    @Test void fragmentsAreJoinedAndEachCallAnsweredInOrder() throws IOException {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] c = call(11, PROG, VERS, 100);
+            fragment(out, c, 0, 10, false);
+            fragment(out, c, 10, 50, false);
+            fragment(out, c, 50, c.length, true);
+            byte[] c2 = call(12, PROG, VERS, 0);
+            fragment(out, c2, 0, c2.length, true);
+            out.flush();
+            assertArrayEquals(new int[]{11, 0, 0}, reply(in));
+            assertArrayEquals(new int[]{12, 0, 0}, reply(in));
+        }
+        assertEquals(2, calls.get());
+    }
+
+    @Test void unknownProgramsAndVersionsAreRefusedAsRfc5531Says() throws IOException {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] c = call(21, PROG + 1, VERS, 0);
+            fragment(out, c, 0, c.length, true);
+            byte[] v = call(22, PROG, VERS + 5, 0);
+            fragment(out, v, 0, v.length, true);
+            out.flush();
+            assertArrayEquals(new int[]{21, 0, 1}, reply(in), "PROG_UNAVAIL");
+            assertArrayEquals(new int[]{22, 0, 2}, reply(in), "PROG_MISMATCH");
+        }
+        assertEquals(0, calls.get());
+    }
+
+    @Test void aRecordOverTheLimitEndsTheConnection() throws IOException {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            byte[] c = call(31, PROG, VERS, MAX);
+            fragment(out, c, 0, c.length, true);
+            out.flush();
+            // closed unread: EOF, or a reset since the rest of the record was never read
+            assertThrows(IOException.class, () -> new DataInputStream(s.getInputStream()).readInt());
+        }
+        // the server serves on
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            byte[] c = call(32, PROG, VERS, 0);
+            fragment(out, c, 0, c.length, true);
+            assertArrayEquals(new int[]{32, 0, 0}, reply(new DataInputStream(s.getInputStream())));
+        }
+    }
+
+    @Test void closeEndsEveryConnection() throws Exception {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            byte[] c = call(41, PROG, VERS, 0);
+            fragment(out, c, 0, c.length, true);
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            reply(in);
+            assertEquals(1, server.connections());
+            server.close();
+            assertThrows(IOException.class, in::readInt);
+        }
+        assertEquals(0, server.connections());
+    }
+}
