@@ -396,7 +396,9 @@ final class Namespace {
         if (exchange) {
             Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
         } else {
-            if (tgt != null && tgt.isDir() && tgt.upper) clearWhiteouts(dstUp);
+            // Only a merge target was checked empty above, so only its whiteouts go; a pure upper target is left to
+            // rename(2), whose ENOTEMPTY comes after the fs made the source's whiteout (ext4 touches its parent).
+            if (tgt != null && tgt.isDir() && tgt.upper && (tgt.hasLower() || tgt.merge)) clearWhiteouts(dstUp);
             boolean whiteoutAtSource = lowerPositive(oldDir, oldName);
             Stat dstSt = Linux.lstatOrNull(dstUp);
             boolean dstIsWhiteout = dstSt != null && tgt == null;
