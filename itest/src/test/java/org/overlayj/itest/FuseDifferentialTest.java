@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * An overlayj FUSE mount (a child JVM running the CLI) against the kernel, through the same system calls: after
  * every op the outcome, the visible tree and the upper layer + index on disk. Fewer sequences by default than the
- * engine test because each one starts a JVM: 20, {@code -Doverlayj.fuse.seqs=N}, 200 with
+ * engine test because each one starts a JVM: 60 (~3 s each), {@code -Doverlayj.fuse.seqs=N}, 200 with
  * {@code -Doverlayj.long=true}; half of them index=on with lower hard links (see {@link DifferentialRunner.Mix}).
  * Remount cross-checks are {@link BothDirectionsTest}'s job (engine), here only with
  * {@code -Doverlayj.crossCheck=true}. The other properties are those of {@link EngineDifferentialTest}.
@@ -39,7 +39,7 @@ class FuseDifferentialTest {
                         System.getProperty("overlayj.index") == null ? DifferentialRunner.Mix.PLAIN : SequenceSuite.mix(),
                         Boolean.getBoolean("overlayj.crossCheck"), Boolean.getBoolean("overlayj.fuse.atimes")));
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 200
-                : Integer.getInteger("overlayj.fuse.seqs", 20)), "FuseDifferentialTest", 3);
+                : Integer.getInteger("overlayj.fuse.seqs", 60)), "FuseDifferentialTest", 3);
         System.out.println("[fuse vs kernel] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
