@@ -535,6 +535,9 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /** Tests only (package-private): how many inode numbers the engine's node cache holds. */
+    int cachedInodes() { return fs.cachedInodes(); }
+
     /** Benchmarks only (package-private): counts a change without making one, so decodes remember nothing. */
     void countChange() {
         Lock l = fs.lock.writeLock();
