@@ -6,6 +6,8 @@
 #
 #   sudo bench/fuse-quick.sh                       # ROUNDS=5 FILES=20000 BIG_MB=512 CREATES=2000
 #   IMPLS=overlayj ROUNDS=3 bench/fuse-quick.sh
+#   BASE_OPTS=-Doverlayj.fuse.readaheadKib=128 IMPLS="fuse-overlayfs overlayj-base overlayj" bench/fuse-quick.sh
+#                                              # overlayj-base: overlayj with BASE_OPTS as extra JVM options
 #
 # Each round is a fresh mount on fresh upper/work dirs over one lower tree (built once and kept in
 # $BASE/fusebench.lower unless FRESH=1): a warm stat walk of the tree first (as overlay-bench's walks come before
@@ -90,6 +92,8 @@ mount_impl() { # IMPL UPPER WORK
     case $1 in
         fuse-overlayfs) fuse-overlayfs -o "$opts" "$M" ;;
         overlayj) OVERLAYJ_LOG_DIR="$ROOT" "$REPO/bin/overlayj" -o "$opts" "$M" ;;
+        overlayj-base) OVERLAYJ_JAVA_OPTS="${OVERLAYJ_JAVA_OPTS:-} ${BASE_OPTS:-}" OVERLAYJ_LOG_DIR="$ROOT" \
+            "$REPO/bin/overlayj" -o "$opts" "$M" ;;
     esac
 }
 
@@ -125,9 +129,19 @@ echo
 echo "fuse-quick: $(uname -r), $(nproc) cores, FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES ROUNDS=$ROUNDS," \
      "overlayj $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)," \
      "$(date -u +%H:%MZ)"
-echo "load average: $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
-printf '%-12s %15s %10s %8s   %s\n' "median s" fuse-overlayfs overlayj "oj/fo" "overlayj runs"
+echo "load average: $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}${BASE_OPTS:+; BASE_OPTS=$BASE_OPTS}"
+printf '%-10s' "median s"
+for IMPL in $IMPLS; do printf ' %15s' "$IMPL"; done
+for IMPL in $IMPLS; do [ "$IMPL" = fuse-overlayfs ] || printf ' %15s' "$IMPL/fo"; done
+echo
 for w in "${WORKLOADS[@]}"; do
-    f=$(echo "${T[fuse-overlayfs,$w]:-}" | median) o=$(echo "${T[overlayj,$w]:-}" | median)
-    printf '%-12s %15s %10s %8s   %s\n' "$w" "$f" "$o" "$(ratio "$o" "$f")" "${T[overlayj,$w]:-}"
+    printf '%-10s' "$w"
+    f=$(echo "${T[fuse-overlayfs,$w]:-}" | median)
+    for IMPL in $IMPLS; do printf ' %15s' "$(echo "${T[$IMPL,$w]:-}" | median)"; done
+    for IMPL in $IMPLS; do
+        [ "$IMPL" = fuse-overlayfs ] || printf ' %15s' "$(ratio "$(echo "${T[$IMPL,$w]:-}" | median)" "$f")"
+    done
+    echo
 done
+echo "runs:"
+for IMPL in $IMPLS; do for w in "${WORKLOADS[@]}"; do echo "  $IMPL $w: ${T[$IMPL,$w]:-}"; done; done
