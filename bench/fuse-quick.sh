@@ -84,7 +84,11 @@ timed() { # timed CMD... : prints seconds, or "fail"
     fi
 }
 creates() { local i; for ((i = 0; i < $2; i++)); do echo "new file $i" > "$1/new$i" || return 1; done; }
-copyup() { printf x >> "$1/big" && sync; }
+copyup() { # the append (the copy-up) and the sync, apart: the split goes to $ROOT/split
+    local t0 t1 t2
+    t0=$(now); printf x >> "$1/big" || return 1; t1=$(now); sync; t2=$(now)
+    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN{printf "%.3f+%.3f", b-a, c-b}' > "$ROOT/split"
+}
 readbig() { dd if="$1/big" of=/dev/null bs=1M status=none; }
 
 mount_impl() { # IMPL UPPER WORK
@@ -116,7 +120,7 @@ for ((r = 0; r < ROUNDS; r++)); do
         t_rc=$(timed readbig "$M")
         t_rw=$(timed readbig "$M")
         T[$IMPL,creates]+="$t_cr " T[$IMPL,copy_up]+="$t_cu " T[$IMPL,read_cold]+="$t_rc " T[$IMPL,read_warm]+="$t_rw "
-        echo "fuse-quick: round $r $IMPL: creates $t_cr copy_up $t_cu read_cold $t_rc read_warm $t_rw (load $(load))" >&2
+        echo "fuse-quick: round $r $IMPL: creates $t_cr copy_up $t_cu ($(cat "$ROOT/split") append+sync) read_cold $t_rc read_warm $t_rw (load $(load))" >&2
         umount "$M" || { sleep 1; umount "$M"; } || { echo "fuse-quick: $IMPL: umount failed" >&2; exit 1; }
         for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
         rm -rf "$U" "$W"
