@@ -42,6 +42,11 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
     /** A request is at most one max_write payload plus its headers; the kernel refuses smaller buffers. */
     private static final int READ_BUFFER = FuseInit.MAX_WRITE + 8192;
+    /**
+     * The readahead window set after INIT (see {@link Readahead}): one max_write, so a sequential reader's window is
+     * one READ. {@code -Doverlayj.fuse.readaheadKib=N} overrides it (for measuring).
+     */
+    static final int READAHEAD_KIB = Integer.getInteger("overlayj.fuse.readaheadKib", FuseInit.MAX_WRITE / 1024);
 
     private final String mountpoint;
     private final int fd;
@@ -50,6 +55,8 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private final int maxThreads;
     /** Counted down when the last thread has left the loop. */
     private final CountDownLatch exited = new CountDownLatch(1);
+    /** Counted down once the INIT reply was written (the kernel has then applied it), or when the loop ends. */
+    private final CountDownLatch initReplied = new CountDownLatch(1);
     private volatile boolean mounted;
 
     // The reader role, guarded by {@code roles}: whether some thread holds it, the threads waiting idle for it,
@@ -113,6 +120,14 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         if (s.dispatcher.negotiated() == null) {
             s.close();
             throw new ErrnoException(Errno.EIO, "FUSE INIT failed on " + mountpoint);
+        }
+        try {
+            // The kernel sets the window from our INIT reply when it reads it: only a later setting sticks.
+            if (s.initReplied.await(30, TimeUnit.SECONDS) && !Readahead.set(mountpoint, READAHEAD_KIB)) {
+                LOG.debug("could not raise the readahead window of {}", mountpoint);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         return s;
     }
@@ -205,6 +220,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                         if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
                     }
                 }
+                if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) initReplied.countDown();
                 if (!me.holdsRole && !retakeRole(me)) {
                     gone = true;
                     return;
@@ -231,6 +247,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             last = --threadCount == 0;
         }
         if (!last) return;
+        initReplied.countDown();
         mounted = false;
         synchronized (entryNotices) {
             if (entrySender != null) entrySender.interrupt();

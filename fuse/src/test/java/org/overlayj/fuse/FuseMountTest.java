@@ -114,6 +114,17 @@ class FuseMountTest {
         assertEquals(0, TestMounts.rc("mv", "-n", mnt.resolve("big").toString(), mnt.resolve("big").toString()));
     }
 
+    @Test void sequentialReadsComeInReadsOfMaxWrite() throws Exception {
+        assertEquals(FuseServer.READAHEAD_KIB, Readahead.get(mnt.toString()));
+        Path f = mnt.resolve("big");
+        byte[] data = new byte[8 << 20];
+        new Random(7).nextBytes(data);
+        Files.write(f, data);
+        // MemFs opens without KEEP_CACHE: this open drops the pages the write left, so the data comes by READ.
+        assertArrayEquals(data, Files.readAllBytes(f));
+        assertEquals(FuseInit.MAX_WRITE, fs.largestRead.get(), "a 128 KiB window would give READs of 128 KiB");
+    }
+
     @Test void errnosReachTheCaller() throws Exception {
         assertNotEquals(0, TestMounts.rc("cat", mnt.resolve("missing").toString()));
         Files.createDirectory(mnt.resolve("d"));

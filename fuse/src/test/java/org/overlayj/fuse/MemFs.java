@@ -39,6 +39,8 @@ final class MemFs implements RawFileSystem {
     final Map<Long, Inode> inodes = new ConcurrentHashMap<>();
     final AtomicLong next = new AtomicLong(2);
     final AtomicLong forgets = new AtomicLong();
+    /** The largest READ size the kernel asked for. */
+    final java.util.concurrent.atomic.AtomicInteger largestRead = new java.util.concurrent.atomic.AtomicInteger();
     volatile FuseInit.Negotiated negotiated;
 
     MemFs() {
@@ -206,6 +208,7 @@ final class MemFs implements RawFileSystem {
     @Override public synchronized int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
             throws ErrnoException {
         if (fh != nodeid * 10) throw new ErrnoException(Errno.EBADF, "fh " + fh);
+        largestRead.accumulateAndGet(size, Math::max);
         Inode i = get(nodeid);
         if (offset >= i.data.length) return 0;
         int n = (int) Math.min(size, i.data.length - offset);
