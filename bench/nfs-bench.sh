@@ -14,7 +14,7 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare, drop_caches)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare)" >&2; exit 1; }
 
 if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
     missing=()
@@ -59,7 +59,26 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+# Cold runs evict only the pages of the files a workload reads (fdatasync, then POSIX_FADV_DONTNEED on each), not
+# the whole machine's page cache: drop_caches would also throw away what other people's measurements on a shared
+# machine have cached. It works for ganesha too: a kernel overlay file has no page cache of its own, reads go to
+# the real (lower or upper) inode's, which is the one evicted here. Dentries and inodes stay cached, unlike with
+# drop_caches; both servers find them so.
+evict() { # evict FILE... (missing ones are skipped)
+    python3 -c '
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except FileNotFoundError:
+        continue
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+' "$@"
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
 # --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------
@@ -174,7 +193,7 @@ copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
     xargs -P "$PAR" -I{} bash -c 'nfs-cp "$(url "$0" "$1")" "$OUT/$0/$1" > /dev/null' "$1" {} < "$ROOT/files.txt"
 }
 
-export -f url copy_tree
+export -f url copy_tree evict
 export M OJ_PORT OUT ROOT PAR
 
 WORKLOADS=(write_big read_big copy_tree)
@@ -194,14 +213,14 @@ for IMPL in $IMPLS; do
         stop_servers
         continue
     fi
-    drop_caches
+    evict "$ROOT/src.big"
     T[$IMPL,write_big]=$(run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)")
     cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
-    drop_caches
+    evict "$L/big" "$U/big"
     T[$IMPL,read_big]=$(run read_big nfs-cp "$(url "$IMPL" big)" "$OUT/big.$IMPL")
     cmp -s "$L/big" "$OUT/big.$IMPL" || echo "nfs-bench: $IMPL: the big file read back differs" >&2
     rm -f "$OUT/big.$IMPL"
-    drop_caches
+    (cd "$L" && xargs -a "$ROOT/files.txt" bash -c 'evict "$@"' evict)
     T[$IMPL,copy_tree]=$(run copy_tree bash -c 'copy_tree "$0"' "$IMPL")
     got=$(find "$OUT/$IMPL" -type f | wc -l)
     [ "$got" = "$FILES" ] || echo "nfs-bench: $IMPL: copied $got files, expected $FILES" >&2

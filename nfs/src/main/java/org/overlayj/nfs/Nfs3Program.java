@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -163,7 +164,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
                 case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
                 case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()));
-                case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WRITE3args()));
+                case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WriteArgs()));
                 case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
                 case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
                 case Nfs3.NFSPROC3_SYMLINK_3 -> symlink(r, args(call, new SYMLINK3args()));
@@ -399,8 +400,16 @@ public final class Nfs3Program implements RpcDispatchable {
         return res;
     }
 
-    private READ3res read(Request r, READ3args a) {
-        READ3res res = new READ3res();
+    /**
+     * Each thread's READ buffer, reused from call to call; a new zeroed 1 MiB array per READ was most of a READ's
+     * CPU. Safe because the ReadReply that points into it is encoded and sent by the same thread, before that
+     * thread serves anything else: serve() passes it straight to call.reply, and our transport's send
+     * (RpcConnection) returns only once the whole record is in the socket. A transport that queued replies to
+     * write them later (grizzly's) would break this; this program runs on RpcTcpServer only.
+     */
+    private static final ThreadLocal<byte[]> READ_BUFFERS = ThreadLocal.withInitial(() -> new byte[MAX_IO]);
+
+    private XdrAble read(Request r, READ3args a) {
         Node n = null;
         try {
             Target t = target(r, a.file);
@@ -410,7 +419,7 @@ public final class Nfs3Program implements RpcDispatchable {
             if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
             if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
-            byte[] buf = new byte[count];
+            byte[] buf = READ_BUFFERS.get();
             int got = 0;
             OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds());
             try {
@@ -424,22 +433,18 @@ public final class Nfs3Program implements RpcDispatchable {
             }
             Attr after = attrOrNull(n);
             long size = after != null ? after.size() : attr.size();
-            res.resok = new READ3resok();
-            res.resok.count = got;
-            res.resok.eof = a.offset + got >= size;
-            res.resok.data = got == count ? buf : Arrays.copyOf(buf, got);
-            res.resok.file_attributes = NfsAttrs.post(after, x.fsid);
-            res.status = nfsstat3.NFS3_OK;
             stats.read(got);
+            return new ReadReply(NfsAttrs.post(after, x.fsid), a.offset + got >= size, ByteBuffer.wrap(buf, 0, got));
         } catch (Exception e) {
+            READ3res res = new READ3res();
             res.status = fail(e);
             res.resfail = new READ3resfail();
             res.resfail.file_attributes = post(n);
+            return res;
         }
-        return res;
     }
 
-    private WRITE3res write(Request r, WRITE3args a) {
+    private WRITE3res write(Request r, WriteArgs a) {
         WRITE3res res = new WRITE3res();
         Attr before = null;
         Node n = null;
@@ -451,14 +456,14 @@ public final class Nfs3Program implements RpcDispatchable {
             if (before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "write to a directory");
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "write to a special file");
             long count = a.count & 0xffffffffL;
-            if (a.data == null || count > a.data.length) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
+            if (a.data == null || count > a.dataLength) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
             if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
             stats.writeStable(a.stable);
             int done = 0;
             OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
             try {
                 while (done < count) {
-                    int k = fs.write(f, a.offset + done, a.data, done, (int) count - done);
+                    int k = fs.write(f, a.offset + done, a.data, a.dataOffset + done, (int) count - done);
                     if (k <= 0) break;
                     done += k;
                 }

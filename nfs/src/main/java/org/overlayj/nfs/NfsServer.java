@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -97,11 +99,17 @@ public final class NfsServer implements AutoCloseable {
         }
         OncRpcEmbeddedPortmap pm = config.portmap() ? new OncRpcEmbeddedPortmap() : null;
         AtomicInteger n = new AtomicInteger();
-        ExecutorService workers = Executors.newFixedThreadPool(config.workers(), r -> {
-            Thread t = new Thread(r, "overlayj-nfs-worker-" + n.getAndIncrement());
+        // A ForkJoinPool rather than a fixed pool over a queue: its idle workers wait on a stack, so the next call
+        // goes to the worker that finished last, whose caches still hold its READ buffer and the socket code; a
+        // fixed pool hands calls round-robin to all its threads, and 1 MiB READs through 8 workers' buffers
+        // took ~25% more CPU (nfs-cp of 512 MiB from tmpfs: 0.40-0.48 s against 0.46-0.61 s, 0.7 s against
+        // 0.85-0.9 s wall). asyncMode: calls start in the order they came.
+        ExecutorService workers = new ForkJoinPool(config.workers(), pool -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+            t.setName("overlayj-nfs-worker-" + n.getAndIncrement());
             t.setDaemon(true);
             return t;
-        });
+        }, null, true);
         // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
         // block to the workers itself.
         Map<OncRpcProgram, RpcDispatchable> programs = Map.of(

@@ -11,6 +11,8 @@ import org.dcache.oncrpc4j.rpc.RpcMessageType;
 import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
+import org.glassfish.grizzly.Buffer;
+import org.glassfish.grizzly.memory.ByteBufferArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -150,17 +152,31 @@ final class RpcConnection implements RpcTransport {
         else call.failProgramUnavailable();
     }
 
-    /** One reply record; blocks until the kernel has taken all of it. */
+    /**
+     * One reply record; blocks until the kernel has taken all of it, so whatever buffers the reply points into
+     * (a READ's data, see ReadReply) are free again when this returns: a program may reuse them for its next
+     * call. A reply built with shallow encodes is a composite buffer; its parts go out as they are, with the
+     * record mark, in gathering writes.
+     */
     @Override
     public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
-        ByteBuffer body = xdr.asBuffer().toByteBuffer();
-        int n = body.remaining();
+        Buffer reply = xdr.asBuffer();
+        int n = reply.remaining();
+        ByteBuffer[] parts;
+        if (reply.isComposite()) {
+            ByteBufferArray array = reply.toByteBufferArray();
+            parts = new ByteBuffer[array.size() + 1];
+            System.arraycopy(array.getArray(), 0, parts, 1, array.size());
+        } else {
+            parts = new ByteBuffer[]{null, reply.toByteBuffer()};
+        }
         try {
             synchronized (writeLock) {
                 replyMark.clear();
                 replyMark.putInt(0, LAST_FRAGMENT | n);
-                ByteBuffer[] parts = {replyMark, body};
-                while (body.hasRemaining()) ch.write(parts);
+                parts[0] = replyMark;
+                // Counted, not "until the last part is empty": a composite may end with an empty part.
+                for (long left = 4L + n; left > 0; ) left -= ch.write(parts);
             }
         } catch (IOException e) {
             log.debug("reply to {} not sent: {}", remote, e.toString());
