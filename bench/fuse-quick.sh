@@ -20,6 +20,7 @@ BIG_MB=${BIG_MB:-512}
 CREATES=${CREATES:-2000}
 IMPLS=${IMPLS:-"fuse-overlayfs overlayj"}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+source "$REPO/bench/lower-tree.sh"
 BASE=$(readlink -f "${BASE:-/tmp}")
 L="$BASE/fusebench.lower"
 ROOT="$BASE/fusebench.$$"
@@ -56,18 +57,7 @@ for p in sys.argv[1:]:
 if [ ! -f "$L/.done-$FILES-$BIG_MB" ]; then
     rm -rf "$L"; mkdir -p "$L"
     echo "fuse-quick: building $FILES files + $BIG_MB MiB in $L ..." >&2
-    bash -c '
-        L=$1 FILES=$2
-        line="lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore"
-        n=0 d=0
-        while [ $n -lt "$FILES" ]; do
-            dir=$(printf "%s/d%03d/s%d" "$L" $((d / 10)) $((d % 10)))
-            mkdir -p "$dir"
-            for ((i = 0; i < 100 && n < FILES; i++, n++)); do printf "%s %d\n" "$line" $n > "$dir/f$i"; done
-            d=$((d + 1))
-        done' _ "$L" "$FILES"
-    head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
-    sync
+    lower_tree "$L" "$FILES" "$BIG_MB"
     touch "$L/.done-$FILES-$BIG_MB"
 fi
 mkdir -p "$M"

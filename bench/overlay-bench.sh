@@ -17,6 +17,7 @@ CREATES=${CREATES:-2000}
 IMPLS=${IMPLS:-"kernel fuse-overlayfs overlayj"}
 TIMEOUT=${TIMEOUT:-300}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+source "$REPO/bench/lower-tree.sh"
 BASE=$(readlink -f "${1:-/tmp}")
 ROOT="$BASE/overlayj-bench.$$"
 L="$ROOT/lower" M="$ROOT/mnt"
@@ -46,18 +47,7 @@ LOAD_START=$(load)
 mkdir -p "$L" "$M"
 echo "overlay-bench: building $FILES files + ${BIG_MB} MiB under $ROOT ..." >&2
 t0=$(now)
-bash -c '
-    L=$1 FILES=$2
-    line="lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore"
-    n=0 d=0
-    while [ $n -lt "$FILES" ]; do
-        dir=$(printf "%s/d%03d/s%d" "$L" $((d / 10)) $((d % 10)))
-        mkdir -p "$dir"
-        for ((i = 0; i < 100 && n < FILES; i++, n++)); do printf "%s %d\n" "$line" $n > "$dir/f$i"; done
-        d=$((d + 1))
-    done' _ "$L" "$FILES"
-head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
-sync
+lower_tree "$L" "$FILES" "$BIG_MB"
 ENTRIES=$(find "$L" | wc -l)
 echo "overlay-bench: tree built in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s" >&2
 

@@ -28,18 +28,6 @@ class BulkDataTest {
         return b;
     }
 
-    private static WRITE3resok write(NfsCalls n, nfs_fh3 f, long off, byte[] data, int stable) throws Exception {
-        WRITE3args a = new WRITE3args();
-        a.file = f;
-        a.offset = off;
-        a.count = data.length;
-        a.stable = stable;
-        a.data = data;
-        WRITE3res r = n.c.nfs(Nfs3.NFSPROC3_WRITE_3, a, new WRITE3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "WRITE status");
-        return r.resok;
-    }
-
     private static READ3resok read(NfsCalls n, nfs_fh3 f, long off, int count) throws Exception {
         READ3args a = new READ3args();
         a.file = f;
@@ -55,7 +43,7 @@ class BulkDataTest {
         try (TestOverlay t = new TestOverlay(EXPORTS); NfsCalls n = new NfsCalls(t.port(), 0, 0)) {
             nfs_fh3 f = n.create(n.root("/"), "big");
             byte[] data = random(Nfs3Program.MAX_IO, 1);
-            WRITE3resok w = write(n, f, 0, data, stable_how.UNSTABLE);
+            WRITE3resok w = n.write(f, 0, data, stable_how.UNSTABLE);
             assertEquals(Nfs3Program.MAX_IO, w.count);
             assertEquals(stable_how.UNSTABLE, w.committed);
             assertEquals(Nfs3Program.MAX_IO, w.file_wcc.after.attributes.size);
@@ -64,7 +52,7 @@ class BulkDataTest {
             assertTrue(r.eof);
             // More than MAX_IO asked: MAX_IO given (FSINFO's rtmax), not an error.
             byte[] more = random(Nfs3Program.MAX_IO, 2);
-            write(n, f, Nfs3Program.MAX_IO, more, stable_how.FILE_SYNC);
+            n.write(f, Nfs3Program.MAX_IO, more, stable_how.FILE_SYNC);
             READ3resok capped = read(n, f, 1, Nfs3Program.MAX_IO + 4096);
             assertEquals(Nfs3Program.MAX_IO, capped.count);
             assertFalse(capped.eof);
@@ -85,7 +73,7 @@ class BulkDataTest {
             for (int i = 0; i < sizes.length; i++) {
                 byte[] d = random(sizes[i], 10 + i);
                 int stable = i % 3 == 0 ? stable_how.UNSTABLE : i % 3 == 1 ? stable_how.DATA_SYNC : stable_how.FILE_SYNC;
-                WRITE3resok w = write(n, f, expect.length, d, stable);
+                WRITE3resok w = n.write(f, expect.length, d, stable);
                 assertEquals(d.length, w.count);
                 assertEquals(stable, w.committed);
                 if (verf != null) assertArrayEquals(verf, w.verf, "one write verifier per server instance");
@@ -118,7 +106,7 @@ class BulkDataTest {
             nfs_fh3 f = n.create(n.root("/"), "shared");
             byte[] data = random(4 * Nfs3Program.MAX_IO + 12345, 4);
             for (int off = 0; off < data.length; off += Nfs3Program.MAX_IO)
-                write(n, f, off, Arrays.copyOfRange(data, off, Math.min(data.length, off + Nfs3Program.MAX_IO)),
+                n.write(f, off, Arrays.copyOfRange(data, off, Math.min(data.length, off + Nfs3Program.MAX_IO)),
                         stable_how.UNSTABLE);
             ExecutorService pool = Executors.newFixedThreadPool(8);
             try {

@@ -101,7 +101,7 @@ final class NfsCalls implements AutoCloseable {
         return r.resok.obj.handle;
     }
 
-    void write(nfs_fh3 f, long off, byte[] data, int stable) throws Exception {
+    WRITE3resok write(nfs_fh3 f, long off, byte[] data, int stable) throws Exception {
         WRITE3args a = new WRITE3args();
         a.file = f;
         a.offset = off;
@@ -111,6 +111,7 @@ final class NfsCalls implements AutoCloseable {
         WRITE3res r = c.nfs(Nfs3.NFSPROC3_WRITE_3, a, new WRITE3res());
         ok("WRITE", r.status);
         if (r.resok.count != data.length) throw new AssertionError("short WRITE " + r.resok.count);
+        return r.resok;
     }
 
     /** The whole file, in READs of at most 64 KiB. */
