@@ -366,11 +366,12 @@ final class Namespace {
         boolean tgtNeedsRedirect = exchange && tgt.isDir() && tgt.hasLower();
         if ((srcNeedsRedirect || tgtNeedsRedirect) && !fs.opts.redirectCreate())
             throw OverlayFs.err(Errno.EXDEV, "rename of a lower directory needs redirect_dir=on");
-        // only now, as in the kernel's ovl_rename: a lower directory moved over a non-empty one is EXDEV. A pure
+        // only now, as in the kernel's ovl_rename: a merge directory replaced must be empty, whiteouts aside. A pure
         // upper target is left to rename(2) below, which refuses it only after the source was copied up and given
-        // its redirect or opaque marker, as the kernel's rename leaves them.
-        if (tgt != null && !exchange && tgt.isDir() && (tgt.hasLower() || tgt.merge) && !readdir.isEmpty(tgt))
-            throw OverlayFs.err(Errno.ENOTEMPTY, newName);
+        // its redirect or opaque marker (and, on ext4, after its whiteout touched the source parent), as the
+        // kernel's rename leaves them.
+        boolean mergeTarget = tgt != null && !exchange && tgt.isDir() && (tgt.hasLower() || tgt.merge);
+        if (mergeTarget && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
 
         copyUp.copyUp(oldDir);
         copyUp.copyUp(newDir);
@@ -396,9 +397,7 @@ final class Namespace {
         if (exchange) {
             Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
         } else {
-            // Only a merge target was checked empty above, so only its whiteouts go; a pure upper target is left to
-            // rename(2), whose ENOTEMPTY comes after the fs made the source's whiteout (ext4 touches its parent).
-            if (tgt != null && tgt.isDir() && tgt.upper && (tgt.hasLower() || tgt.merge)) clearWhiteouts(dstUp);
+            if (mergeTarget && tgt.upper) clearWhiteouts(dstUp);   // checked empty above: only whiteouts left
             boolean whiteoutAtSource = lowerPositive(oldDir, oldName);
             Stat dstSt = Linux.lstatOrNull(dstUp);
             boolean dstIsWhiteout = dstSt != null && tgt == null;

@@ -35,8 +35,8 @@ final class OverlayFs {
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /**
      * How many times the write lock was taken: every change made through this overlay bumps it before it touches
-     * anything. An answer worked out under the read lock while this read c is still right while it reads c (edits
-     * made to the layers behind the mount's back are undefined, as in the kernel). Guarded by {@link #lock}.
+     * anything. So an answer worked out under the read lock when the count was c still holds while the count is c
+     * (edits made to the layers behind the mount's back are undefined, as in the kernel). Guarded by {@link #lock}.
      */
     long changes;
     private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
