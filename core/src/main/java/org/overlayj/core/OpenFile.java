@@ -10,6 +10,11 @@ public final class OpenFile {
     volatile int fd;
     /** Which real inode the fd is on: lower files are reopened on the upper copy after a copy-up. */
     volatile boolean onUpper;
+    /**
+     * The lower fd a reopen on the upper copy replaced: closed at release, not at the reopen, since another thread
+     * may be reading through it right then (and a closed fd number is soon another file's).
+     */
+    volatile int replacedFd = -1;
 
     OpenFile(Node node, int flags, int fd, boolean onUpper) {
         this.node = node;

@@ -378,7 +378,7 @@ public final class Overlay implements AutoCloseable {
                     Lock l = read();
                     try {
                         int fd = fs.openReal(fs.realPath(f.node), Linux.O_RDONLY);
-                        Linux.closeQuietly(f.fd);
+                        f.replacedFd = f.fd;
                         f.fd = fd;
                         f.onUpper = true;
                     } finally {
@@ -388,6 +388,15 @@ public final class Overlay implements AutoCloseable {
             }
         }
         return f.fd;
+    }
+
+    /**
+     * The real fd that reads of {@code f} go to right now (the upper copy once there is one), for a door that moves
+     * the data itself (splice). It stays open until {@link #release}; use it with offsets (pread), never its
+     * position.
+     */
+    public int dataFd(OpenFile f) throws ErrnoException {
+        return fdOf(f);
     }
 
     public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
@@ -417,6 +426,8 @@ public final class Overlay implements AutoCloseable {
     public void release(OpenFile f) throws ErrnoException {
         int fd = f.fd;
         f.fd = -1;
+        Linux.closeQuietly(f.replacedFd);
+        f.replacedFd = -1;
         if (f.node.openFd == fd) f.node.openFd = -1;
         Linux.close(fd);
     }

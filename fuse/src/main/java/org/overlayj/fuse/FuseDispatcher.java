@@ -41,7 +41,13 @@ public final class FuseDispatcher {
      * fit are built in it instead of a new array (a 1 MiB READ would otherwise cost an allocation, its zeroing and
      * a copy per request).
      */
-    record Header(int opcode, long unique, long nodeid, FuseContext ctx, byte[] scratch) {}
+    record Header(int opcode, long unique, long nodeid, FuseContext ctx, byte[] scratch, FileDataSender sender) {}
+
+    /**
+     * READs of at least this much are offered to the {@link FileDataSender}: below it, one read into our buffer and
+     * one write cost less than the four calls of a splice.
+     */
+    static final int SPLICE_MIN = 32 * 1024;
 
     /**
      * Handles one request. Returns the reply positioned at 0 (limit = its length), or null when the protocol says
@@ -56,6 +62,14 @@ public final class FuseDispatcher {
      * wraps {@code scratch} and is only valid until the next call with it). One scratch array per thread.
      */
     public ByteBuffer dispatch(ByteBuffer raw, byte[] scratch) {
+        return dispatch(raw, scratch, null);
+    }
+
+    /**
+     * As {@link #dispatch(ByteBuffer, byte[])}; big READ replies are handed to {@code sender} when the filesystem
+     * names a file to take the data from, and then null is returned (the reply has been sent).
+     */
+    public ByteBuffer dispatch(ByteBuffer raw, byte[] scratch, FileDataSender sender) {
         ByteBuffer in = raw.slice().order(ByteOrder.LITTLE_ENDIAN);
         if (in.remaining() < IN_HEADER) {
             LOG.warn("short request of {} bytes dropped", in.remaining());
@@ -70,7 +84,8 @@ public final class FuseDispatcher {
         in.getShort();
         int end = Math.min(len, in.limit()) - extLen;
         in.limit(Math.max(end, IN_HEADER));
-        Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid), scratch);
+        Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid), scratch,
+                sender);
         if (LOG.isDebugEnabled()) {
             LOG.debug("<- {} unique={} nodeid={} uid={} gid={} pid={}", FuseOpcode.name(opcode), unique, nodeid, uid,
                     gid, pid);
@@ -193,6 +208,10 @@ public final class FuseDispatcher {
             case FuseOpcode.READ -> {
                 long fh = in.getLong(), offset = in.getLong();
                 int size = Math.max(0, in.getInt());
+                if (h.sender() != null && size >= SPLICE_MIN) {
+                    int fd = fs.readFd(c, node, fh);
+                    if (fd >= 0 && h.sender().sendRead(h.unique(), fd, offset, size)) return null;
+                }
                 // Read straight into the reply, then trim it to what the file gave.
                 ByteBuffer out = ok(h, size);
                 int n = fs.read(c, node, fh, offset, out.array(), out.arrayOffset() + OUT_HEADER, size);

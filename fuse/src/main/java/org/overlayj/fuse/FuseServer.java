@@ -15,6 +15,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -42,11 +43,23 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
     /** A request is at most one max_write payload plus its headers; the kernel refuses smaller buffers. */
     private static final int READ_BUFFER = FuseInit.MAX_WRITE + 8192;
+    /** What this process can make a pipe hold (see {@link Splicer}), probed once. */
+    static final int PIPE_CAPACITY = Splicer.pipeCapacity();
     /**
-     * The readahead window set after INIT (see {@link Readahead}): one max_write, so a sequential reader's window is
-     * one READ. {@code -Doverlayj.fuse.readaheadKib=N} overrides it (for measuring).
+     * The readahead window set after INIT (see {@link Readahead}), in KiB. {@code -Doverlayj.fuse.readaheadKib=N}
+     * overrides it (for measuring).
      */
-    static final int READAHEAD_KIB = Integer.getInteger("overlayj.fuse.readaheadKib", FuseInit.MAX_WRITE / 1024);
+    static final int READAHEAD_KIB = Integer.getInteger("overlayj.fuse.readaheadKib", readaheadKib(PIPE_CAPACITY));
+
+    /**
+     * One max_write, so that a sequential reader's window is one READ; or a page less when the pipes this process
+     * can make hold no more (pipe-max-size without CAP_SYS_RESOURCE), so that the READ's reply can be spliced.
+     */
+    static int readaheadKib(int pipeCapacity) {
+        int spliceable = Splicer.biggestRead(pipeCapacity);
+        return (spliceable >= FuseInit.MAX_WRITE / 2 ? Math.min(FuseInit.MAX_WRITE, spliceable) : FuseInit.MAX_WRITE)
+                / 1024;
+    }
 
     private final String mountpoint;
     private final int fd;
@@ -79,6 +92,8 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         }
     }
     /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
+    /** READ replies sent by splice. */
+    private final LongAdder splicedReads = new LongAdder();
     private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
     private Thread entrySender;
 
@@ -136,6 +151,9 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
 
     public FuseInit.Negotiated negotiated() { return dispatcher.negotiated(); }
 
+    /** How many READ replies were spliced from a file rather than copied through our memory. */
+    public long splicedReads() { return splicedReads.sum(); }
+
     /** Starts one more thread, holding the reader role. Caller holds {@code roles}. */
     private void startReader() {
         int n = threadCount++;
@@ -188,49 +206,55 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         me.holdsRole = true;
         current.set(me);
         boolean gone = false;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment req = arena.allocate(READ_BUFFER, 4096);
-            byte[] heap = new byte[READ_BUFFER];
-            // Replies are built here and written from here (a critical write: no copy to native memory).
-            byte[] scratch = new byte[FuseDispatcher.OUT_HEADER + FuseInit.MAX_WRITE];
-            while (true) {
-                long n;
-                try {
-                    n = Linux.read(fd, req);
-                } catch (ErrnoException e) {
-                    int err = e.errno();
-                    if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) continue;
-                    if (err != Errno.ENODEV) LOG.error("reading /dev/fuse for {} failed", mountpoint, e);
-                    gone = true;
-                    return;
-                }
-                MemorySegment.copy(req, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
-                int opcode = n >= 8 ? req.get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
-                if (maxThreads > 1 && !fs.quick(opcode)) passRole(me);
-                ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), scratch);
-                if (reply != null) {
-                    try {
-                        Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
-                    } catch (ErrnoException e) {
-                        // ENOENT: the request was interrupted and is gone; nothing to do.
-                        if (e.errno() == Errno.ENODEV) {
-                            gone = true;
-                            return;
-                        }
-                        if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
-                    }
-                }
-                if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) initReplied.countDown();
-                if (!me.holdsRole && !retakeRole(me)) {
-                    gone = true;
-                    return;
-                }
-            }
+        try (Arena arena = Arena.ofConfined(); Splicer splicer = new Splicer(fd, PIPE_CAPACITY, splicedReads)) {
+            Buffers bufs = new Buffers(arena.allocate(READ_BUFFER, 4096), new byte[READ_BUFFER],
+                    new byte[FuseDispatcher.OUT_HEADER + FuseInit.MAX_WRITE], splicer);
+            while (!gone) gone = serveOne(me, bufs);
         } catch (RuntimeException | Error e) {
             LOG.error("FUSE loop for {} died", mountpoint, e);
         } finally {
             leave(me, gone);
         }
+    }
+
+    /**
+     * A loop thread's buffers: the request as read (native), its copy on the heap (the codec reads heap buffers),
+     * the reply built and written from the heap (a critical write: no copy to native memory), and the splicer of
+     * big READ replies.
+     */
+    private record Buffers(MemorySegment req, byte[] heap, byte[] scratch, Splicer splicer) {}
+
+    /**
+     * Reads one request, answers it and sees to the reader role; true when the device is gone. A method of its own
+     * rather than the body of {@link #loop}'s while: the JIT compiles a method after some calls, a loop body only
+     * after many thousand iterations (on-stack replacement), so requests would run interpreted code that long.
+     */
+    private boolean serveOne(Worker me, Buffers bufs) {
+        long n;
+        try {
+            n = Linux.read(fd, bufs.req());
+        } catch (ErrnoException e) {
+            int err = e.errno();
+            if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) return false;
+            if (err != Errno.ENODEV) LOG.error("reading /dev/fuse for {} failed", mountpoint, e);
+            return true;
+        }
+        MemorySegment.copy(bufs.req(), ValueLayout.JAVA_BYTE, 0, bufs.heap(), 0, (int) n);
+        int opcode = n >= 8 ? bufs.req().get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
+        if (maxThreads > 1 && !fs.quick(opcode)) passRole(me);
+        ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(bufs.heap(), 0, (int) n), bufs.scratch(),
+                bufs.splicer());
+        if (reply != null) {
+            try {
+                Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
+            } catch (ErrnoException e) {
+                // ENOENT: the request was interrupted and is gone; nothing to do.
+                if (e.errno() == Errno.ENODEV) return true;
+                if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
+            }
+        }
+        if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) initReplied.countDown();
+        return !me.holdsRole && !retakeRole(me);
     }
 
     /**

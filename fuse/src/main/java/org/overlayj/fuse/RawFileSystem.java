@@ -98,6 +98,13 @@ public interface RawFileSystem {
         return n;
     }
 
+    /**
+     * The file descriptor the data of open file {@code fh} can be read from at any offset (pread semantics), so that
+     * a big READ reply can be spliced from it instead of copied through {@link #read}; -1 when there is none. It
+     * must stay open until {@link #release} of {@code fh}.
+     */
+    default int readFd(FuseContext c, long nodeid, long fh) throws ErrnoException { return -1; }
+
     /** Writes all of {@code data[off..off+len)}; returns the count written. */
     default int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
             throws ErrnoException { throw nosys(); }

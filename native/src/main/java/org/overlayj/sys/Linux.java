@@ -1322,6 +1322,71 @@ public final class Linux {
         return check(s, rc, "write", "fd " + fd);
     }
 
+    // --- pipes and splice (the FUSE door sends READ data from a file's page cache without copying it to us) -----
+    private static final MethodHandle PIPE2 = fn("pipe2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    // fcntl(int, int, ...): the argument is variadic.
+    private static final MethodHandle FCNTL_INT = fn("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), new Variadic(2));
+    private static final MethodHandle SPLICE = fn("splice",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    public static final int F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
+    public static final int SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2;
+
+    /** pipe2(2): {read end, write end}. */
+    public static int[] pipe(int flags) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment fds = s.alloc(8);
+        int rc;
+        try {
+            rc = (int) PIPE2.invokeExact(s.errno, fds, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "pipe2", "");
+        return new int[]{fds.get(JAVA_INT, 0), fds.get(JAVA_INT, 4)};
+    }
+
+    /** F_SETPIPE_SZ: the pipe's capacity becomes at least {@code bytes}; returns the capacity it got. */
+    public static int setPipeSize(int fd, int bytes) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FCNTL_INT.invokeExact(s.errno, fd, F_SETPIPE_SZ, bytes);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "fcntl", "F_SETPIPE_SZ " + bytes + " on fd " + fd);
+    }
+
+    /**
+     * splice(2) from {@code in} at {@code inOffset} (a file: its position is neither used nor moved) into
+     * {@code out} (a pipe). Returns the bytes moved, 0 at end of file.
+     */
+    public static long splice(int in, long inOffset, int out, long len, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment off = s.alloc(8);
+        off.set(JAVA_LONG, 0, inOffset);
+        long rc;
+        try {
+            rc = (long) SPLICE.invokeExact(s.errno, in, off, out, MemorySegment.NULL, len, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "splice", "fd " + in + " at " + inOffset + " to fd " + out);
+    }
+
+    /** splice(2) between two fds that have no offsets (pipes, devices). Returns the bytes moved. */
+    public static long splice(int in, int out, long len, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        long rc;
+        try {
+            rc = (long) SPLICE.invokeExact(s.errno, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "splice", "fd " + in + " to fd " + out);
+    }
+
     // --- warming up -----------------------------------------------------------------------------------------------
 
     /** A call made only to link its native downcall; its error is the expected outcome. */
@@ -1352,7 +1417,8 @@ public final class Linux {
             () -> fallocate(-1, 0, 0, 1), () -> utimens("", 0, UTIME_OMIT, 0, UTIME_OMIT, true),
             () -> futimens(-1, 0, UTIME_OMIT, 0, UTIME_OMIT), () -> chmod("", 0), () -> fchmod(-1, 0),
             () -> lchown("", -1, -1), () -> fchown(-1, -1, -1), () -> nameToHandle("", 0), () -> readdir(""),
-            () -> statfs(""),
+            () -> statfs(""), () -> splice(-1, 0, -1, 1, 0), () -> splice(-1, -1, 1, 0),
+            () -> setPipeSize(-1, 0),
         };
         for (Attempt a : attempts) {
             try {

@@ -318,6 +318,10 @@ public final class OverlayFileSystem implements RawFileSystem {
         return done;
     }
 
+    @Override public int readFd(FuseContext c, long nodeid, long fh) throws ErrnoException {
+        return overlay.dataFd(file(fh));
+    }
+
     @Override public int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
             throws ErrnoException {
         OpenFile f = file(fh);

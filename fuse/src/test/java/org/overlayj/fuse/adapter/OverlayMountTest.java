@@ -188,6 +188,36 @@ class OverlayMountTest {
         assertNotEquals(0, asUser("4242", "chmod", "777", shared.toString()), "only the owner may chmod");
     }
 
+    @Test void bigReadsAreSplicedFromTheLayers() throws Exception {
+        byte[] data = new byte[4 * 1024 * 1024 + 123];           // the last READ is short, in the middle of a page
+        new java.util.Random(11).nextBytes(data);
+        Files.write(low2.resolve("big"), data);
+        long before = server.splicedReads();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, Files.readAllBytes(mnt.resolve("big")));
+        assertTrue(server.splicedReads() > before, "READ replies of 1 MiB are spliced");
+
+        // A reader opened on the lower file keeps reading after a writer copied it up: its READs then come from the
+        // upper copy, through an fd reopened there while the lower one stays open for reads still in flight.
+        Files.write(low2.resolve("big2"), data);
+        try (java.io.RandomAccessFile r = new java.io.RandomAccessFile(mnt.resolve("big2").toFile(), "r")) {
+            byte[] head = new byte[1 << 20];
+            r.readFully(head);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOf(data, head.length), head);
+            try (java.io.RandomAccessFile w = new java.io.RandomAccessFile(mnt.resolve("big2").toFile(), "rw")) {
+                w.seek(3 << 20);
+                w.write("XYZ".getBytes());
+            }
+            assertNotNull(Linux.lstatOrNull(upper.resolve("big2").toString()), "copied up");
+            System.arraycopy("XYZ".getBytes(), 0, data, 3 << 20, 3);
+            byte[] rest = new byte[data.length - head.length];
+            r.readFully(rest);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(
+                    java.util.Arrays.copyOfRange(data, head.length, data.length), rest);
+        }
+        for (int i = 0; i < 100 && ofs.openFiles() > 0; i++) Thread.sleep(50); // RELEASE comes after close(2)
+        assertEquals(0, ofs.openFiles(), "all released");
+    }
+
     @Test void forgetDropsNodes() throws Exception {
         TestMounts.sh("ls", "-lR", mnt.toString());
         assertTrue(ofs.referencedNodes() > 1);
