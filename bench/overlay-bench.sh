@@ -3,17 +3,28 @@
 # one filesystem, one run. A measurement, not a test: it prints seconds and ratios and asserts nothing.
 #
 #   sudo bench/overlay-bench.sh [DIR]        # DIR: where to build the tree (default /tmp); needs root
-#   FILES=2000 BIG_MB=64 bench/overlay-bench.sh   # quick run
+#   FILES=2000 BIG_MB=64 ROUNDS=1 bench/overlay-bench.sh   # quick run
 #
 # Env: FILES (small lower files, default 20000), BIG_MB (big lower file, default 512), CREATES (default 2000),
+#      ROUNDS (default 3: every implementation measured ROUNDS times, in a rotated order; the table shows medians),
 #      IMPLS (default "kernel fuse-overlayfs overlayj"), TIMEOUT (seconds per workload, default 300),
 #      KEEP=1 keeps the tree afterwards, OVERLAYJ_JAVA_OPTS reaches overlayj's JVM (bin/overlayj).
 #      Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+#
+# Two things of this machine would otherwise decide the figures more than the implementations do (bench/README.md):
+#  - ext4 without a journal does not reuse an inode freed in the last ~30 s and scans past each such inode when it
+#    allocates: creates run right after another implementation's upper layer was deleted took 2-4x as long. So no
+#    upper layer is deleted until the run ends: each implementation and round gets fresh upper/work dirs.
+#  - the VM returns guest pages that stay free for ~2 s to the host (free page reporting), and touching them again
+#    costs host page faults: a 512 MiB copy took 0.13 s with the page cache freed just before and 1.0 s with it
+#    freed 5 s before. So before every drop_caches, 2 GiB are touched and freed (warm_free_memory): whatever ran
+#    before, a cold workload then starts on pages the host still backs.
 set -uo pipefail
 
 FILES=${FILES:-20000}
 BIG_MB=${BIG_MB:-512}
 CREATES=${CREATES:-2000}
+ROUNDS=${ROUNDS:-3}
 IMPLS=${IMPLS:-"kernel fuse-overlayfs overlayj"}
 TIMEOUT=${TIMEOUT:-300}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -39,7 +50,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+warm_free_memory() { # touch 2 GiB (tmpfs pages are written as allocated) and free them again
+    local f="/dev/shm/overlayj-bench-warm.$$"
+    dd if=/dev/zero of="$f" bs=1M count=2048 status=none 2>/dev/null; rm -f "$f"
+}
+drop_caches() { sync; warm_free_memory; echo 3 > /proc/sys/vm/drop_caches; }
 
 # --- the lower tree: FILES small files, 100 per leaf dir, 10 leaves per top dir; one BIG_MB file -------------------
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -68,7 +83,11 @@ run() { # run NAME CMD...
 
 walk() { find "$1" -printf '%i %s %m %n\n' > /dev/null; }
 creates() { local i; for ((i = 0; i < $2; i++)); do echo "new file $i" > "$1/new$i" || return 1; done; }
-copyup() { printf x >> "$1/big" && sync; }
+copyup() { # the append (the copy-up) and the sync, apart: the split goes to $2
+    local t0 t1 t2
+    t0=$(date +%s.%N); printf x >> "$1/big" || return 1; t1=$(date +%s.%N); sync; t2=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN{printf "%.3f+%.3f ", b-a, c-b}' >> "$2"
+}
 readbig() { dd if="$1/big" of=/dev/null bs=1M status=none; }
 export -f walk creates copyup readbig
 
@@ -92,44 +111,55 @@ mount_impl() { # mount_impl IMPL UPPER WORK
     esac
 }
 
-for IMPL in $IMPLS; do
-    U="$ROOT/upper-$IMPL" W="$ROOT/work-$IMPL"
-    rm -rf "$U" "$W"; mkdir -p "$U" "$W"
-    echo "overlay-bench: $IMPL ..." >&2
+read -r -a IMPL_LIST <<< "$IMPLS"
+N_IMPLS=${#IMPL_LIST[@]}
+for ((round = 0; round < ROUNDS; round++)); do
+  for ((k = 0; k < N_IMPLS; k++)); do
+    IMPL=${IMPL_LIST[$(( (k + round) % N_IMPLS ))]}
+    U="$ROOT/upper-$IMPL-$round" W="$ROOT/work-$IMPL-$round"
+    mkdir -p "$U" "$W"
+    echo "overlay-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
     if ! mount_impl "$IMPL" "$U" "$W" > "$ROOT/mount.$IMPL" 2>&1 || ! mountpoint -q "$M"; then
         echo "overlay-bench: $IMPL: MOUNT FAILED: $(tail -c 500 "$ROOT/mount.$IMPL")" >&2
-        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]="no-mount"; done
+        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]+="no-mount "; done
         continue
     fi
     # Cold: fresh mount (no daemon caches) and no kernel caches (dentries, inodes, pages of the lower fs).
     drop_caches
-    T[$IMPL,cold_walk]=$(run cold_walk bash -c 'walk "$0"' "$M")
-    T[$IMPL,warm_walk]=$(run warm_walk bash -c 'walk "$0"' "$M")
-    T[$IMPL,creates]=$(run creates bash -c 'creates "$0" "$1"' "$M/d000/s0" "$CREATES")
+    T[$IMPL,cold_walk]+="$(run cold_walk bash -c 'walk "$0"' "$M") "
+    T[$IMPL,warm_walk]+="$(run warm_walk bash -c 'walk "$0"' "$M") "
+    T[$IMPL,creates]+="$(run creates bash -c 'creates "$0" "$1"' "$M/d000/s0" "$CREATES") "
     drop_caches
-    T[$IMPL,copy_up]=$(run copy_up bash -c 'copyup "$0"' "$M")
+    T[$IMPL,copy_up]+="$(run copy_up bash -c 'copyup "$0" "$1"' "$M" "$ROOT/split.$IMPL") "
     drop_caches
-    T[$IMPL,read_cold]=$(run read_cold bash -c 'readbig "$0"' "$M")
-    T[$IMPL,read_warm]=$(run read_warm bash -c 'readbig "$0"' "$M")
+    T[$IMPL,read_cold]+="$(run read_cold bash -c 'readbig "$0"' "$M") "
+    T[$IMPL,read_warm]+="$(run read_warm bash -c 'readbig "$0"' "$M") "
     # Sanity: the copy-up really landed in the upper layer with the extra byte.
     want=$((BIG_MB * 1024 * 1024 + 1))
     got=$(stat -c %s "$U/big" 2>/dev/null || echo missing)
     [ "$got" = "$want" ] || echo "overlay-bench: $IMPL: upper/big has size $got, expected $want" >&2
     umount "$M" || { sleep 1; umount "$M"; } || echo "overlay-bench: $IMPL: umount failed" >&2
     for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
-    rm -rf "$U" "$W"
+  done
 done
 
 # --- the table -----------------------------------------------------------------------------------------------------
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END{ if (NR) printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "overlay-bench: $(uname -r), $(nproc) cores, tree on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
-     "FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs'); overlayj: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
+     "FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs'); overlayj: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
 # The machine may be shared: a workload run under a high load average is worth running again.
 echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
-printf '\n%-40s %10s %15s %10s %12s %12s\n' "seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
+printf '\n%-40s %10s %15s %10s %12s %12s\n' "median seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
 for w in "${WORKLOADS[@]}"; do
-    k=${T[kernel,$w]:--} f=${T[fuse-overlayfs,$w]:--} o=${T[overlayj,$w]:--}
+    k=$(echo "${T[kernel,$w]:-}" | median) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median)
+    o=$(echo "${T[overlayj,$w]:-}" | median)
     printf '%-40s %10s %15s %10s %12s %12s\n' "${LABEL[$w]}" "$k" "$f" "$o" "$(ratio "$o" "$f")" "$(ratio "$o" "$k")"
 done
+echo "every run (seconds, in round order):"
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
+done
+for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
