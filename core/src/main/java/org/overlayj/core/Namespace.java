@@ -58,8 +58,8 @@ final class Namespace {
         return make(dir, name, mode, rdev, target, -1, c).node();
     }
 
-    /** A new object, and the fd it was opened on when it was made (-1 unless asked for). */
-    record Made(Node node, int fd) {}
+    /** A new object, the fd it was opened on when it was made (-1 unless asked for), and its stat then. */
+    record Made(Node node, int fd, Stat st) {}
 
     /**
      * Makes a new object; a regular file is left open on {@code openFlags} (its access mode, O_APPEND, ...) when
@@ -71,11 +71,14 @@ final class Namespace {
         // Root may write into and search any directory: no stat needed to know.
         if (!c.isRoot()) checkDirWritable(dir, c);
         else if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        if (lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        Node.RealStat known = dir.realStat;
+        boolean knownParent = known != null && known.upper() && known.changes() == fs.changes - 1;
         copyUp.copyUp(dir);
         String parent = fs.upperPath(dir);
         String dest = parent + "/" + name;
-        Stat parentSt = Linux.lstat(parent);
+        // Only its mode and group matter here: a getattr right before (FUSE checks permissions with one) will do.
+        Stat parentSt = knownParent ? known.st() : Linux.lstat(parent);
         boolean setgidDir = (parentSt.mode() & 02000) != 0;
         int gid = setgidDir ? parentSt.gid() : c.gid();
         // What an object made in place gets from being made by this process in this directory: chown only when
@@ -123,7 +126,16 @@ final class Namespace {
             fd = -1;
         }
         changed(dir);
-        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd);
+        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd, st);
+    }
+
+    /**
+     * Whether a lookup under the read lock found no {@code name} in {@code dir} and nothing changed since: this
+     * change, already counted, is the only one after it (see Node#absent).
+     */
+    private boolean justFoundAbsent(Node dir, String name) {
+        Node.Absent a = dir.absent;
+        return a != null && a.changes() == fs.changes - 1 && a.name().equals(name);
     }
 
     /**

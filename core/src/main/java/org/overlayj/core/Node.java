@@ -54,6 +54,20 @@ public final class Node {
     Readdir.Listing listing;
     /** Some open fd on the real inode, so an unlinked-but-open file still answers getattr. */
     volatile int openFd = -1;
+    /**
+     * What lookups under the read lock last learned of this directory and of this node's real inode, each with the
+     * overlay's change count then ({@link OverlayFs#changes}): a change right after may use it instead of asking the
+     * layers again when nothing else changed in between (the count is then one higher, its own). A FUSE or NFS
+     * create is a LOOKUP that found nothing, then the CREATE: the create need not look for the name again.
+     */
+    volatile Absent absent;
+    volatile RealStat realStat;
+
+    /** {@code name} was not in this directory (in no layer) at change count {@code changes}. */
+    record Absent(String name, long changes) {}
+
+    /** The stat of the node's real inode at change count {@code changes}, when that was its upper inode or not. */
+    record RealStat(org.overlayj.sys.Stat st, boolean upper, long changes) {}
 
     Node(long ino, int type) {
         this.ino = ino;

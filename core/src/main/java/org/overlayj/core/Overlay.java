@@ -113,7 +113,7 @@ public final class Overlay implements AutoCloseable {
         try {
             searchable(dir, c);
             Node n = lookup.child(dir, name);
-            if (n == null) throw OverlayFs.err(Errno.ENOENT, name);
+            if (n == null) throw absent(dir, name);
             return n;
         } finally {
             l.unlock();
@@ -129,7 +129,7 @@ public final class Overlay implements AutoCloseable {
         try {
             searchable(dir, c);
             Found f = found(dir, name);
-            if (f == null) throw OverlayFs.err(Errno.ENOENT, name);
+            if (f == null) throw absent(dir, name);
             return f;
         } finally {
             l.unlock();
@@ -161,6 +161,12 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /** ENOENT for a name a lookup under the read lock did not find, which the directory remembers (Node#absent). */
+    private ErrnoException absent(Node dir, String name) {
+        dir.absent = new Node.Absent(name, fs.changes);
+        return OverlayFs.err(Errno.ENOENT, name);
+    }
+
     /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
     private void searchable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
@@ -176,22 +182,26 @@ public final class Overlay implements AutoCloseable {
     public Attr getattr(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            return attr(n);
+            Stat st = realStat(n);
+            n.realStat = new Node.RealStat(st, n.upper, fs.changes);
+            return attr(n, st);
         } finally {
             l.unlock();
         }
     }
 
     Attr attr(Node n) throws ErrnoException {
-        Stat st;
+        return attr(n, realStat(n));
+    }
+
+    private Stat realStat(Node n) throws ErrnoException {
         try {
-            st = fs.statReal(fs.realPath(n));
+            return fs.statReal(fs.realPath(n));
         } catch (ErrnoException e) {
             int fd = n.openFd;
             if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
-            st = Linux.fstat(fd); // unlinked while open
+            return Linux.fstat(fd); // unlinked while open
         }
-        return attr(n, st);
     }
 
     /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
@@ -246,17 +256,20 @@ public final class Overlay implements AutoCloseable {
      * it is made, with the access flags of {@code flags} whatever its new mode says: the creator of a mode-0444 file
      * still gets the writable fd it asked for.
      */
-    public OpenFile createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
+    public Created createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
         Lock l = write();
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
             m.node().openFd = m.fd();
-            return new OpenFile(m.node(), flags, m.fd(), true);
+            return new Created(new OpenFile(m.node(), flags, m.fd(), true), attr(m.node(), m.st()));
         } finally {
             unlock(l);
         }
     }
+
+    /** A file made and opened by {@link #createOpen}, and its attributes as made (no second stat). */
+    public record Created(OpenFile file, Attr attr) {}
 
     public Node mkdir(Node dir, String name, int mode, Creds c) throws ErrnoException {
         return make(dir, name, Stat.S_IFDIR | (mode & 07777), 0, null, c);

@@ -34,4 +34,33 @@ class CreateTest {
                     k.transcript());
         }
     }
+
+    /**
+     * A create right after a lookup that found nothing does not look again (Node#absent); any change in between
+     * voids that, so a name made meanwhile still gives EEXIST, and a name whited out meanwhile is made over its
+     * whiteout.
+     */
+    @Test void aCreateTrustsOnlyTheLookupJustBeforeIt() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir l1/d && echo low > l1/d/w");
+            try (Overlay o = L.mount(false, false)) {
+                Node d = EngineSmokeTest.walk(o, "d");
+                assertEquals(org.overlayj.sys.Errno.ENOENT, org.junit.jupiter.api.Assertions.assertThrows(
+                        org.overlayj.sys.ErrnoException.class, () -> o.lookup(d, "y", Creds.ROOT)).errno());
+                o.mkdir(d, "y", 0755, Creds.ROOT);
+                assertEquals(org.overlayj.sys.Errno.EEXIST, org.junit.jupiter.api.Assertions.assertThrows(
+                        org.overlayj.sys.ErrnoException.class, () -> o.create(d, "y", 0100644, Creds.ROOT)).errno(),
+                        "made after the lookup");
+
+                o.unlink(d, "w", Creds.ROOT);
+                assertEquals(org.overlayj.sys.Errno.ENOENT, org.junit.jupiter.api.Assertions.assertThrows(
+                        org.overlayj.sys.ErrnoException.class, () -> o.lookup(d, "w", Creds.ROOT)).errno());
+                Overlay.Created c = o.createOpen(d, "w", 0100600, org.overlayj.sys.Linux.O_RDWR, Creds.ROOT);
+                o.release(c.file());
+                assertEquals(0100600, c.attr().mode());
+                assertEquals(0100600, org.overlayj.sys.Linux.lstat(L.upper + "/d/w").mode(), "over its whiteout");
+                assertEquals(0, o.getattr(o.lookup(d, "w", Creds.ROOT)).size());
+            }
+        }
+    }
 }

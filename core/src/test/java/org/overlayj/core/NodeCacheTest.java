@@ -12,8 +12,12 @@ class NodeCacheTest {
             try (Overlay o = L.mount(false, false)) {
                 Node d = EngineSmokeTest.walk(o, "d");
                 Node held = o.lookup(d, "f1", Creds.ROOT);
-                for (int i = 2; i <= 3000; i++) o.lookup(d, "f" + i, Creds.ROOT);
+                // Held while counted: a collection in the middle of the loop (other tests' garbage in this JVM)
+                // would otherwise take some away before the count.
+                java.util.List<Node> all = new java.util.ArrayList<>();
+                for (int i = 2; i <= 3000; i++) all.add(o.lookup(d, "f" + i, Creds.ROOT));
                 assertTrue(o.cachedInodes() >= 3000, "every looked-up file is cached: " + o.cachedInodes());
+                all = null;
                 // The GC is asked, not told: a few rounds until the unreferenced nodes were collected.
                 for (int round = 0; round < 50 && o.cachedInodes() > 100; round++) {
                     System.gc();

@@ -290,15 +290,9 @@ public final class OverlayFileSystem implements RawFileSystem {
             throws ErrnoException {
         // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
         Node dir = nodes.get(parent);
-        OpenFile f = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
-        FuseEntry e;
-        try {
-            e = entry(f.node());
-        } catch (ErrnoException ex) {
-            overlay.release(f);
-            throw ex;
-        }
-        return new Created(e, new FuseOpen(register(f), FuseOpen.KEEP_CACHE));
+        Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
+        OpenFile f = made.file();
+        return new Created(entry(f.node(), made.attr()), new FuseOpen(register(f), FuseOpen.KEEP_CACHE));
     }
 
     @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
