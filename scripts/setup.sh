@@ -32,4 +32,9 @@ if [ "$(id -u)" -eq 0 ]; then
   ln -sf "$ROOT/bin/overlayj" /usr/local/bin/overlayj
   rm -f /usr/local/sbin/mount.fuse.overlayj    # an earlier set-up's link; mount.fuse3 never looked there
 fi
+# The JVM's AOT cache for the launcher (after the link: the training mounts through bin/overlayj). Only after a
+# build: a cache made from other jars would be stale.
+if [ "${OVERLAYJ_SKIP_BUILD:-}" != 1 ]; then
+  "$ROOT/scripts/aot-train.sh" || echo "overlayj setup: AOT cache training failed; overlayj runs without one" >&2
+fi
 echo "overlayj setup: ready ($(command -v overlayj || echo "$ROOT/bin/overlayj"))"

@@ -54,6 +54,7 @@ final class Daemon {
         if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
         cmd.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(serverJvmOptions());
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
@@ -88,6 +89,16 @@ final class Daemon {
         waitQuietly(p);
         System.err.println("overlayj: the server exited before the mount was ready; see " + log);
         return p.isAlive() ? 1 : Math.max(1, p.exitValue());
+    }
+
+    /**
+     * JVM options only the serving child needs (bin/overlayj names them in $OVERLAYJ_SERVER_JVM_OPTS: a heap
+     * touched at start, which the launcher itself does not want to pay for). They go before the launcher's own
+     * options, so that what a user gave in $OVERLAYJ_JAVA_OPTS still wins.
+     */
+    static List<String> serverJvmOptions() {
+        String v = System.getenv("OVERLAYJ_SERVER_JVM_OPTS");
+        return v == null || v.isBlank() ? List.of() : List.of(v.trim().split("\\s+"));
     }
 
     private static void waitQuietly(Process p) {

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Trains the JVM's AOT cache for bin/overlayj (JDK 25: -XX:AOTCacheOutput, JEP 514): one FUSE mount of a scratch
+# overlay, served in the foreground by the launcher's own JVM settings, a workload of the kinds of requests a mount
+# gets (walks, creates, writes, reads, copy-up, renames, xattrs, removals), then the unmount; the JVM writes the
+# cache as it exits. Run by scripts/setup.sh after the build (needs root and /dev/fuse; otherwise it says so and
+# leaves no cache, and overlayj runs without one). Nothing outside a temporary directory is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+source "$ROOT/scripts/env.sh"
+AOT="$ROOT/cli/target/overlayj.aot"
+JAR="$ROOT/cli/target/overlayj-cli-0.1.0-SNAPSHOT.jar"
+[ -f "$JAR" ] || { echo "overlayj aot-train: not built" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
+  echo "overlayj aot-train: needs root and /dev/fuse; no AOT cache (overlayj starts a little slower)" >&2
+  exit 0
+fi
+rm -f "$AOT"
+T=$(mktemp -d /tmp/overlayj-aot.XXXXXX)
+M="$T/mnt"
+server=
+cleanup() {
+  mountpoint -q "$M" 2>/dev/null && { umount "$M" 2>/dev/null || umount -l "$M"; }
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  rm -rf --one-file-system "$T"
+}
+trap cleanup EXIT
+mkdir -p "$T"/{l1,l2,u,w,mnt}
+for d in 0 1 2 3; do
+  mkdir -p "$T/l2/d$d/s"
+  for i in $(seq 0 49); do echo "lower file $d/$i" > "$T/l2/d$d/s/f$i"; done
+done
+echo top > "$T/l1/top"
+mkdir -p "$T/l1/d0"
+head -c $((16 << 20)) /dev/urandom > "$T/l2/big"
+ln "$T/l2/d1/s/f1" "$T/l2/d1/s/hard"
+ln -s top "$T/l1/link"
+
+# The launcher's own JVM flags (a foreground mount serves in the launcher's JVM), plus the cache output.
+OVERLAYJ_JAVA_OPTS="-XX:AOTCacheOutput=$AOT -Xlog:aot=warning" \
+  "$ROOT/bin/overlayj" -f -o "lowerdir=$T/l1:$T/l2,upperdir=$T/u,workdir=$T/w,index=on" "$M" \
+  > "$T/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
+mountpoint -q "$M" || { echo "overlayj aot-train: the mount did not come up:" >&2; cat "$T/server.log" >&2; exit 1; }
+
+for round in 1 2 3; do
+  find "$M" -printf '%i %s %m %n\n' > /dev/null
+  ls -lR "$M" > /dev/null
+  for i in $(seq 0 399); do echo "new $i" > "$M/d0/s/n$round-$i"; done
+  cat "$M"/d*/s/f* > /dev/null
+  for i in $(seq 0 49); do echo "more" >> "$M/d$((i % 4))/s/f$i"; done
+  mkdir -p "$M/new$round/a/b"
+  mv "$M/d$round/s/f2" "$M/new$round/a/moved"
+  ln "$M/d1/s/hard" "$M/new$round/hard$round" 2>/dev/null || true
+  ln -s ../top "$M/new$round/sym"
+  setfattr -n user.k -v v "$M/new$round/a/moved"
+  getfattr -d "$M/new$round/a/moved" > /dev/null 2>&1
+  chmod 600 "$M/d2/s/f3"; touch -d @1000000000 "$M/d2/s/f4"; truncate -s 10 "$M/d2/s/f5"
+  rm -f "$M/d3/s/f$((round + 10))" "$M"/d0/s/n$round-1*
+  rm -rf "$M/new$round"
+  stat "$M/link" "$M/top" > /dev/null; readlink "$M/link" > /dev/null
+  df "$M" > /dev/null
+done
+dd if="$M/big" of=/dev/null bs=1M status=none
+printf x >> "$M/big"
+dd if="$M/big" of=/dev/null bs=1M status=none
+sync
+
+umount "$M"
+wait "$server" || true
+server=
+if [ -f "$AOT" ]; then
+  echo "overlayj aot-train: AOT cache written ($(du -h "$AOT" | cut -f1))"
+else
+  echo "overlayj aot-train: no AOT cache was written:" >&2
+  tail -5 "$T/server.log" >&2
+fi
