@@ -21,6 +21,11 @@ public final class FuseDispatcher {
     static final int EPROTO = 71;
 
     private final RawFileSystem fs;
+    /**
+     * Whether every request is logged, decided once: the level is set before a server starts (-d), and asking
+     * logback twice per request showed up in profiles of a create workload.
+     */
+    private final boolean debug = LOG.isDebugEnabled();
     private final CountDownLatch initDone = new CountDownLatch(1);
     private volatile FuseInit.Negotiated negotiated;
     private volatile boolean destroyed;
@@ -86,7 +91,7 @@ public final class FuseDispatcher {
         in.limit(Math.max(end, IN_HEADER));
         Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid), scratch,
                 sender);
-        if (LOG.isDebugEnabled()) {
+        if (debug) {
             LOG.debug("<- {} unique={} nodeid={} uid={} gid={} pid={}", FuseOpcode.name(opcode), unique, nodeid, uid,
                     gid, pid);
         }
@@ -96,11 +101,11 @@ public final class FuseDispatcher {
                 if (out.hasRemaining()) throw new IllegalStateException("reply body not filled");
                 out.flip();
             }
-            if (LOG.isDebugEnabled() && out != null) LOG.debug("-> {} unique={} ok ({} bytes)",
+            if (debug && out != null) LOG.debug("-> {} unique={} ok ({} bytes)",
                     FuseOpcode.name(opcode), unique, out.limit());
             return out;
         } catch (ErrnoException e) {
-            if (LOG.isDebugEnabled()) LOG.debug("-> {} unique={} {}", FuseOpcode.name(opcode), unique, e.getMessage());
+            if (debug) LOG.debug("-> {} unique={} {}", FuseOpcode.name(opcode), unique, e.getMessage());
             return error(unique, e.errno());
         } catch (RuntimeException | Error e) {
             // A bug in a filesystem method must not take the mount down: the caller gets EIO.
