@@ -10,7 +10,11 @@
 # 111/2049; its own /run, so rpcbind's files do not leak): nothing listens outside it.
 # Env: FILES (small lower files copied out, default 20000), BIG_MB (default 512), PAR (nfs-cp processes at once
 #      for the tree copy, default 4), IMPLS (default "overlayj ganesha"), TIMEOUT (seconds per workload, default
-#      900), KEEP=1 keeps the tree. Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+#      900), ROUNDS (default 3: each server measured ROUNDS times, in a rotated order; the table shows medians),
+#      KEEP=1 keeps the tree. Needs overlayj built: sudo ./scripts/setup.sh
+# As in overlay-bench.sh (bench/README.md): no upper layer is deleted before the run ends, and 2 GiB are touched
+# and freed before every workload, so that no server's workload lands on pages the VM has handed back to the host
+# while another's lands on pages the previous one just freed.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -40,6 +44,7 @@ mkdir -p /run/ganesha /run/rpcbind
 FILES=${FILES:-20000}
 BIG_MB=${BIG_MB:-512}
 PAR=${PAR:-4}
+ROUNDS=${ROUNDS:-3}
 IMPLS=${IMPLS:-"overlayj ganesha"}
 TIMEOUT=${TIMEOUT:-900}
 BASE=$(readlink -f "${1:-/tmp}")
@@ -80,6 +85,10 @@ for p in sys.argv[1:]:
 ' "$@"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+warm_free_memory() { # touch 2 GiB (tmpfs pages are written as allocated) and free them again
+    local f="/dev/shm/overlayj-nfs-bench-warm.$$"
+    dd if=/dev/zero of="$f" bs=1M count=2048 status=none 2>/dev/null; rm -f "$f"
+}
 
 # --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------
 mkdir -p "$L" "$M" "$OUT"
@@ -204,40 +213,53 @@ declare -A LABEL=(
 )
 declare -A T
 
-for IMPL in $IMPLS; do
-    U="$ROOT/upper-$IMPL" W="$ROOT/work-$IMPL"
-    rm -rf "$U" "$W"; mkdir -p "$U" "$W"
-    echo "nfs-bench: $IMPL ..." >&2
+read -r -a IMPL_LIST <<< "$IMPLS"
+N_IMPLS=${#IMPL_LIST[@]}
+for ((round = 0; round < ROUNDS; round++)); do
+  for ((k = 0; k < N_IMPLS; k++)); do
+    IMPL=${IMPL_LIST[$(( (k + round) % N_IMPLS ))]}
+    U="$ROOT/upper-$IMPL-$round" W="$ROOT/work-$IMPL-$round"
+    mkdir -p "$U" "$W"
+    echo "nfs-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
     if ! "start_$IMPL" "$U" "$W"; then
-        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]="no-server"; done
+        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]+="no-server "; done
         stop_servers
         continue
     fi
     evict "$ROOT/src.big"
-    T[$IMPL,write_big]=$(run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)")
+    warm_free_memory
+    T[$IMPL,write_big]+="$(run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)") "
     cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
     evict "$L/big" "$U/big"
-    T[$IMPL,read_big]=$(run read_big nfs-cp "$(url "$IMPL" big)" "$OUT/big.$IMPL")
+    warm_free_memory
+    T[$IMPL,read_big]+="$(run read_big nfs-cp "$(url "$IMPL" big)" "$OUT/big.$IMPL") "
     cmp -s "$L/big" "$OUT/big.$IMPL" || echo "nfs-bench: $IMPL: the big file read back differs" >&2
     rm -f "$OUT/big.$IMPL"
     (cd "$L" && xargs -a "$ROOT/files.txt" bash -c 'evict "$@"' evict)
-    T[$IMPL,copy_tree]=$(run copy_tree bash -c 'copy_tree "$0"' "$IMPL")
-    got=$(find "$OUT/$IMPL" -type f | wc -l)
+    warm_free_memory
+    mkdir -p "$OUT/$round"
+    T[$IMPL,copy_tree]+="$(run copy_tree bash -c 'OUT=$OUT/$1 copy_tree "$0"' "$IMPL" "$round") "
+    got=$(find "$OUT/$round/$IMPL" -type f | wc -l)
     [ "$got" = "$FILES" ] || echo "nfs-bench: $IMPL: copied $got files, expected $FILES" >&2
-    diff -rq "$L/d000" "$OUT/$IMPL/d000" > /dev/null || echo "nfs-bench: $IMPL: copied tree differs" >&2
+    diff -rq "$L/d000" "$OUT/$round/$IMPL/d000" > /dev/null || echo "nfs-bench: $IMPL: copied tree differs" >&2
     stop_servers
-    rm -rf "$U" "$W" "$OUT/$IMPL"
+  done
 done
 
 # --- the table -----------------------------------------------------------------------------------------------------
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END{ if (NR) printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
-     "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR, $(date -u +%Y-%m-%dT%H:%MZ)"
+     "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
-     "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)"
-printf '\n%-44s %10s %10s %16s\n' "seconds" overlayj ganesha "overlayj/ganesha"
+     "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
+printf '\n%-44s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
 for w in "${WORKLOADS[@]}"; do
-    o=${T[overlayj,$w]:--} g=${T[ganesha,$w]:--}
+    o=$(echo "${T[overlayj,$w]:-}" | median) g=$(echo "${T[ganesha,$w]:-}" | median)
     printf '%-44s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
+done
+echo "every run (seconds, in round order):"
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do printf '  %-10s %-9s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
