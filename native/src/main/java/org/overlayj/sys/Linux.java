@@ -121,6 +121,12 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
     private static final MethodHandle PWRITE = fn("pwrite",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
+    // The same calls for native memory, not critical: a read from a cold disk may block for long, and a critical
+    // call holds up every safepoint (the garbage collector) meanwhile.
+    private static final MethodHandle PREAD_NATIVE = fn("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE_NATIVE = fn("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle READ = fn("read",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = fn("write",
@@ -724,24 +730,29 @@ public final class Linux {
         return (int) check(s, rc, "pwrite", "fd " + fd);
     }
 
-    /** pread into any segment (heap or native). */
+    /**
+     * pread into any segment: native memory by a plain call (it may block on the disk without holding up the GC),
+     * a heap segment by the critical one.
+     */
     public static long pread(int fd, MemorySegment seg, long pos) throws ErrnoException {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PREAD.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
+            rc = seg.isNative() ? (long) PREAD_NATIVE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
+                    : (long) PREAD.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
             throw bug(t);
         }
         return check(s, rc, "pread", "fd " + fd);
     }
 
-    /** pwrite from any segment (heap or native). */
+    /** pwrite from any segment, as {@link #pread(int, MemorySegment, long)}. */
     public static long pwrite(int fd, MemorySegment seg, long pos) throws ErrnoException {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PWRITE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
+            rc = seg.isNative() ? (long) PWRITE_NATIVE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
+                    : (long) PWRITE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
             throw bug(t);
         }

@@ -25,8 +25,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -402,12 +403,14 @@ public final class Nfs3Program implements RpcDispatchable {
 
     /**
      * Each thread's READ buffer, reused from call to call; a new zeroed 1 MiB array per READ was most of a READ's
-     * CPU. Safe because the ReadReply that points into it is encoded and sent by the same thread, before that
+     * CPU. Native memory: the socket write takes it as it is, where a heap buffer is first copied into a temporary
+     * native one by the JDK (one copy of every byte read, besides the one into this buffer). Safe because the ReadReply that points into it is encoded and sent by the same thread, before that
      * thread serves anything else: serve() passes it straight to call.reply, and our transport's send
      * (RpcConnection) returns only once the whole record is in the socket. A transport that queued replies to
      * write them later (grizzly's) would break this; this program runs on RpcTcpServer only.
      */
-    private static final ThreadLocal<byte[]> READ_BUFFERS = ThreadLocal.withInitial(() -> new byte[MAX_IO]);
+    private static final ThreadLocal<MemorySegment> READ_BUFFERS =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(MAX_IO, 4096));
 
     private XdrAble read(Request r, READ3args a) {
         Node n = null;
@@ -419,14 +422,15 @@ public final class Nfs3Program implements RpcDispatchable {
             if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
             if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
-            byte[] buf = READ_BUFFERS.get();
+            MemorySegment buf = READ_BUFFERS.get();
             int got = 0;
             OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds());
             try {
+                int fd = fs.dataFd(f);
                 while (got < count) {
-                    int k = fs.read(f, a.offset + got, buf, got, count - got);
+                    long k = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
                     if (k <= 0) break;
-                    got += k;
+                    got += (int) k;
                 }
             } finally {
                 fs.release(f);
@@ -434,7 +438,8 @@ public final class Nfs3Program implements RpcDispatchable {
             Attr after = attrOrNull(n);
             long size = after != null ? after.size() : attr.size();
             stats.read(got);
-            return new ReadReply(NfsAttrs.post(after, x.fsid), a.offset + got >= size, ByteBuffer.wrap(buf, 0, got));
+            return new ReadReply(NfsAttrs.post(after, x.fsid), a.offset + got >= size,
+                    buf.asSlice(0, got).asByteBuffer());
         } catch (Exception e) {
             READ3res res = new READ3res();
             res.status = fail(e);
