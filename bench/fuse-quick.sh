@@ -21,6 +21,7 @@ CREATES=${CREATES:-2000}
 IMPLS=${IMPLS:-"fuse-overlayfs overlayj"}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 source "$REPO/bench/lower-tree.sh"
+source "$REPO/bench/rounds.sh"
 BASE=$(readlink -f "${BASE:-/tmp}")
 L="$BASE/fusebench.lower"
 ROOT="$BASE/fusebench.$$"
@@ -118,7 +119,6 @@ for ((r = 0; r < ROUNDS; r++)); do
     done
 done
 
-median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END{ if (NR) printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "fuse-quick: $(uname -r), $(nproc) cores, FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES ROUNDS=$ROUNDS," \
@@ -131,10 +131,10 @@ for IMPL in $IMPLS; do [ "$IMPL" = fuse-overlayfs ] || printf ' %15s' "$IMPL/fo"
 echo
 for w in "${WORKLOADS[@]}"; do
     printf '%-10s' "$w"
-    f=$(echo "${T[fuse-overlayfs,$w]:-}" | median)
-    for IMPL in $IMPLS; do printf ' %15s' "$(echo "${T[$IMPL,$w]:-}" | median)"; done
+    f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
+    for IMPL in $IMPLS; do printf ' %15s' "$(echo "${T[$IMPL,$w]:-}" | median 3)"; done
     for IMPL in $IMPLS; do
-        [ "$IMPL" = fuse-overlayfs ] || printf ' %15s' "$(ratio "$(echo "${T[$IMPL,$w]:-}" | median)" "$f")"
+        [ "$IMPL" = fuse-overlayfs ] || printf ' %15s' "$(ratio "$(echo "${T[$IMPL,$w]:-}" | median 3)" "$f")"
     done
     echo
 done

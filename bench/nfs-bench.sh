@@ -18,6 +18,7 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+source "$REPO/bench/rounds.sh"
 [ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare)" >&2; exit 1; }
 
 if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
@@ -85,10 +86,6 @@ for p in sys.argv[1:]:
 ' "$@"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
-warm_free_memory() { # touch 2 GiB (tmpfs pages are written as allocated) and free them again
-    local f="/dev/shm/overlayj-nfs-bench-warm.$$"
-    dd if=/dev/zero of="$f" bs=1M count=2048 status=none 2>/dev/null; rm -f "$f"
-}
 
 # --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------
 mkdir -p "$L" "$M" "$OUT"
@@ -213,11 +210,9 @@ declare -A LABEL=(
 )
 declare -A T
 
-read -r -a IMPL_LIST <<< "$IMPLS"
-N_IMPLS=${#IMPL_LIST[@]}
 for ((round = 0; round < ROUNDS; round++)); do
-  for ((k = 0; k < N_IMPLS; k++)); do
-    IMPL=${IMPL_LIST[$(( (k + round) % N_IMPLS ))]}
+  # shellcheck disable=SC2086 # the implementations' names, one word each
+  for IMPL in $(round_order "$round" $IMPLS); do
     U="$ROOT/upper-$IMPL-$round" W="$ROOT/work-$IMPL-$round"
     mkdir -p "$U" "$W"
     echo "nfs-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
@@ -247,7 +242,6 @@ for ((round = 0; round < ROUNDS; round++)); do
 done
 
 # --- the table -----------------------------------------------------------------------------------------------------
-median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END{ if (NR) printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
@@ -256,7 +250,7 @@ echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs
      "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
 printf '\n%-44s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
 for w in "${WORKLOADS[@]}"; do
-    o=$(echo "${T[overlayj,$w]:-}" | median) g=$(echo "${T[ganesha,$w]:-}" | median)
+    o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
     printf '%-44s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
 done
 echo "every run (seconds, in round order):"

@@ -9,7 +9,7 @@
 #      ROUNDS (default 3: every implementation measured ROUNDS times, in a rotated order; the table shows medians),
 #      IMPLS (default "kernel fuse-overlayfs overlayj"), TIMEOUT (seconds per workload, default 300),
 #      KEEP=1 keeps the tree afterwards, OVERLAYJ_JAVA_OPTS reaches overlayj's JVM (bin/overlayj).
-#      Needs overlayj built: source scripts/env.sh; mvn -q -B -DskipTests package
+#      Needs overlayj built: sudo ./scripts/setup.sh (it also trains the launcher's AOT cache)
 #
 # Two things of this machine would otherwise decide the figures more than the implementations do (bench/README.md):
 #  - ext4 without a journal does not reuse an inode freed in the last ~30 s and scans past each such inode when it
@@ -29,6 +29,7 @@ IMPLS=${IMPLS:-"kernel fuse-overlayfs overlayj"}
 TIMEOUT=${TIMEOUT:-300}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 source "$REPO/bench/lower-tree.sh"
+source "$REPO/bench/rounds.sh"
 BASE=$(readlink -f "${1:-/tmp}")
 ROOT="$BASE/overlayj-bench.$$"
 L="$ROOT/lower" M="$ROOT/mnt"
@@ -50,10 +51,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
-warm_free_memory() { # touch 2 GiB (tmpfs pages are written as allocated) and free them again
-    local f="/dev/shm/overlayj-bench-warm.$$"
-    dd if=/dev/zero of="$f" bs=1M count=2048 status=none 2>/dev/null; rm -f "$f"
-}
 drop_caches() { sync; warm_free_memory; echo 3 > /proc/sys/vm/drop_caches; }
 
 # --- the lower tree: FILES small files, 100 per leaf dir, 10 leaves per top dir; one BIG_MB file -------------------
@@ -111,11 +108,9 @@ mount_impl() { # mount_impl IMPL UPPER WORK
     esac
 }
 
-read -r -a IMPL_LIST <<< "$IMPLS"
-N_IMPLS=${#IMPL_LIST[@]}
 for ((round = 0; round < ROUNDS; round++)); do
-  for ((k = 0; k < N_IMPLS; k++)); do
-    IMPL=${IMPL_LIST[$(( (k + round) % N_IMPLS ))]}
+  # shellcheck disable=SC2086 # the implementations' names, one word each
+  for IMPL in $(round_order "$round" $IMPLS); do
     U="$ROOT/upper-$IMPL-$round" W="$ROOT/work-$IMPL-$round"
     mkdir -p "$U" "$W"
     echo "overlay-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
@@ -144,7 +139,6 @@ for ((round = 0; round < ROUNDS; round++)); do
 done
 
 # --- the table -----------------------------------------------------------------------------------------------------
-median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END{ if (NR) printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "overlay-bench: $(uname -r), $(nproc) cores, tree on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
@@ -154,8 +148,8 @@ echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs
 echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
 printf '\n%-40s %10s %15s %10s %12s %12s\n' "median seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
 for w in "${WORKLOADS[@]}"; do
-    k=$(echo "${T[kernel,$w]:-}" | median) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median)
-    o=$(echo "${T[overlayj,$w]:-}" | median)
+    k=$(echo "${T[kernel,$w]:-}" | median 3) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
+    o=$(echo "${T[overlayj,$w]:-}" | median 3)
     printf '%-40s %10s %15s %10s %12s %12s\n' "${LABEL[$w]}" "$k" "$f" "$o" "$(ratio "$o" "$f")" "$(ratio "$o" "$k")"
 done
 echo "every run (seconds, in round order):"
