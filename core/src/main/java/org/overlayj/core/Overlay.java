@@ -225,6 +225,48 @@ public final class Overlay implements AutoCloseable {
     }
 
     /**
+     * What a write or truncate by a caller without CAP_FSETID does to a regular file, and a chown by anyone (the
+     * VFS's setattr_should_drop_suidgid): set-user-ID is cleared, and set-group-ID when group-execute is set or the
+     * caller is not in the file's group. For a door whose client leaves this to the filesystem (FUSE with
+     * HANDLE_KILLPRIV_V2); {@code caller} is asked only when group membership decides. Takes the write lock only
+     * when there is something to clear. Returns whether the mode changed.
+     */
+    public boolean killPrivs(Node n, java.util.function.Supplier<Creds> caller) throws ErrnoException {
+        if (n.type != Stat.S_IFREG) return false;
+        Attr a;
+        Lock r = read();
+        try {
+            a = attr(n);
+        } finally {
+            r.unlock();
+        }
+        if (privsKept(a, caller) == a.mode()) return false;
+        Lock l = write();
+        try {
+            a = attr(n);
+            int kept = privsKept(a, caller);
+            if (kept == a.mode()) return false;
+            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT);
+            return true;
+        } finally {
+            unlock(l);
+        }
+    }
+
+    /**
+     * The mode {@code a} has once the privileges a write by {@code caller} clears are cleared: set-group-ID without
+     * group-execute stays for a member of the file's group or root (in_group_or_capable).
+     */
+    private static int privsKept(Attr a, java.util.function.Supplier<Creds> caller) {
+        int mode = a.mode() & ~Stat.S_ISUID;
+        if ((mode & Stat.S_ISGID) != 0 && (mode & Stat.S_IXGRP) == 0) {
+            Creds c = caller.get();
+            if (c.isRoot() || c.inGroup(a.gid())) return mode;
+        }
+        return mode & ~Stat.S_ISGID;
+    }
+
+    /**
      * Up to {@code max} entries of the merged listing after {@code cookie} (0 = from the start; "." and ".." are
      * included first). Cookies stay valid until the directory changes; a cookie of 0 re-reads the layers.
      */

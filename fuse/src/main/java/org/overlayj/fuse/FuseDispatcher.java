@@ -27,11 +27,19 @@ public final class FuseDispatcher {
      */
     private final boolean debug = LOG.isDebugEnabled();
     private final CountDownLatch initDone = new CountDownLatch(1);
+    /** Requests by opcode (for tests and counters). */
+    private final java.util.concurrent.atomic.LongAdder[] requests = new java.util.concurrent.atomic.LongAdder[64];
     private volatile FuseInit.Negotiated negotiated;
     private volatile boolean destroyed;
 
     public FuseDispatcher(RawFileSystem fs) {
         this.fs = fs;
+        for (int i = 0; i < requests.length; i++) requests[i] = new java.util.concurrent.atomic.LongAdder();
+    }
+
+    /** How many requests with {@code opcode} were dispatched. */
+    public long requests(int opcode) {
+        return opcode >= 0 && opcode < requests.length ? requests[opcode].sum() : 0;
     }
 
     public FuseInit.Negotiated negotiated() { return negotiated; }
@@ -89,6 +97,7 @@ public final class FuseDispatcher {
         in.getShort();
         int end = Math.min(len, in.limit()) - extLen;
         in.limit(Math.max(end, IN_HEADER));
+        if (opcode >= 0 && opcode < requests.length) requests[opcode].increment();
         Header h = new Header(opcode, unique, nodeid, new FuseContext(unique, uid, gid, pid), scratch,
                 sender);
         if (debug) {
@@ -194,8 +203,10 @@ public final class FuseDispatcher {
                 return entry(h, fs.link(c, oldNode, node, cstring(in)));
             }
             case FuseOpcode.OPEN, FuseOpcode.OPENDIR -> {
-                int flags = in.getInt();
-                FuseOpen o = h.opcode() == FuseOpcode.OPEN ? fs.open(c, node, flags) : fs.opendir(c, node);
+                int flags = in.getInt(), openFlags = in.remaining() >= 4 ? in.getInt() : 0;
+                FuseOpen o = h.opcode() == FuseOpcode.OPEN
+                        ? fs.open(c, node, flags, (openFlags & FuseInit.OPEN_KILL_SUIDGID) != 0)
+                        : fs.opendir(c, node);
                 ByteBuffer out = ok(h, FuseCodec.OPEN_OUT_SIZE);
                 FuseCodec.putOpen(out, o);
                 return out;
@@ -228,7 +239,7 @@ public final class FuseDispatcher {
             case FuseOpcode.WRITE -> {
                 long fh = in.getLong(), offset = in.getLong();
                 int size = in.getInt();
-                in.getInt();                    // write_flags
+                boolean kill = (in.getInt() & FuseInit.WRITE_KILL_SUIDGID) != 0;   // write_flags
                 in.getLong();                   // lock_owner
                 in.getInt();                    // flags
                 in.getInt();
@@ -238,11 +249,11 @@ public final class FuseDispatcher {
                 int n;
                 if (in.hasArray()) {
                     // The payload is written from the request buffer itself: no copy of up to max_write bytes.
-                    n = fs.write(c, node, fh, offset, in.array(), in.arrayOffset() + in.position(), size);
+                    n = fs.write(c, node, fh, offset, in.array(), in.arrayOffset() + in.position(), size, kill);
                 } else {
                     byte[] data = new byte[size];
                     in.get(data);
-                    n = fs.write(c, node, fh, offset, data, 0, size);
+                    n = fs.write(c, node, fh, offset, data, 0, size, kill);
                 }
                 ByteBuffer out = ok(h, 8);
                 out.putInt(n).putInt(0);
@@ -350,7 +361,8 @@ public final class FuseDispatcher {
                     offer.minor(), FuseInit.MIN_MINOR);
             return error(h.unique(), EPROTO);
         }
-        FuseInit.Negotiated n = FuseInit.negotiate(offer);
+        FuseInit.Negotiated n = FuseInit.negotiate(offer,
+                fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0);
         negotiated = n;
         LOG.debug("INIT: kernel {}.{} flags {}, negotiated 7.{} flags {}", offer.major(), offer.minor(),
                 Long.toHexString(offer.flags()), n.minor(), Long.toHexString(n.flags()));

@@ -29,6 +29,12 @@ import java.nio.ByteBuffer;
  * itself and sends us a SETATTR; we do not implement those rules twice), DONT_MASK (the kernel applies the umask),
  * POSIX_LOCKS / FLOCK_LOCKS (the kernel keeps locks locally, as for a single-host filesystem),
  * SPLICE_* (plain read/write of the device).
+ *
+ * <p>HANDLE_KILLPRIV_V2 only for a filesystem that {@link RawFileSystem#killsPrivileges() kills privileges itself}:
+ * the kernel then marks the superblock SB_NOSEC, so after the first write to an inode it stops asking for
+ * security.capability (a GETXATTR round trip before every write(2)), and flags the writes, truncates and opens with
+ * O_TRUNC of callers without CAP_FSETID (and every chown of a non-directory) for the filesystem to clear
+ * set-user-ID and set-group-ID.
  */
 public final class FuseInit {
     private FuseInit() {}
@@ -41,7 +47,9 @@ public final class FuseInit {
             AUTO_INVAL_DATA = 1L << 12, DO_READDIRPLUS = 1L << 13, READDIRPLUS_AUTO = 1L << 14,
             ASYNC_DIO = 1L << 15, WRITEBACK_CACHE = 1L << 16, PARALLEL_DIROPS = 1L << 18,
             HANDLE_KILLPRIV = 1L << 19, POSIX_ACL = 1L << 20, MAX_PAGES_FLAG = 1L << 22, CACHE_SYMLINKS = 1L << 23,
-            SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30;
+            HANDLE_KILLPRIV_V2 = 1L << 28, SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30;
+    /** write_flags, fuse_setattr_in.valid and open_flags bits of HANDLE_KILLPRIV_V2. */
+    public static final int WRITE_KILL_SUIDGID = 1 << 2, OPEN_KILL_SUIDGID = 1;
 
     static final long WANTED = ASYNC_READ | ATOMIC_O_TRUNC | AUTO_INVAL_DATA | EXPORT_SUPPORT | BIG_WRITES
             | DO_READDIRPLUS | READDIRPLUS_AUTO | PARALLEL_DIROPS | MAX_PAGES_FLAG | CACHE_SYMLINKS | SETXATTR_EXT;
@@ -62,8 +70,13 @@ public final class FuseInit {
     }
 
     static Negotiated negotiate(Offer o) {
-        return new Negotiated(KERNEL_MAJOR, Math.min(o.minor(), KERNEL_MINOR), o.flags() & WANTED, MAX_WRITE,
-                Math.min(o.maxReadahead(), MAX_WRITE));
+        return negotiate(o, 0);
+    }
+
+    /** With {@code extra} flags the filesystem asks for besides {@link #WANTED}. */
+    static Negotiated negotiate(Offer o, long extra) {
+        return new Negotiated(KERNEL_MAJOR, Math.min(o.minor(), KERNEL_MINOR), o.flags() & (WANTED | extra),
+                MAX_WRITE, Math.min(o.maxReadahead(), MAX_WRITE));
     }
 
     /** struct fuse_init_out (64 bytes). */

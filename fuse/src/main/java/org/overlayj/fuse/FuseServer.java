@@ -151,6 +151,9 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
 
     public FuseInit.Negotiated negotiated() { return dispatcher.negotiated(); }
 
+    /** How many requests with {@code opcode} ({@link FuseOpcode}) were served. */
+    public long requests(int opcode) { return dispatcher.requests(opcode); }
+
     /** How many READ replies were spliced from a file rather than copied through our memory. */
     public long splicedReads() { return splicedReads.sum(); }
 

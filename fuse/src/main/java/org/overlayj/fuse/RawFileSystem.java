@@ -32,6 +32,13 @@ public interface RawFileSystem {
      */
     default boolean quick(int opcode) { return false; }
 
+    /**
+     * Whether this filesystem clears set-user-ID and set-group-ID itself when a write, truncate or O_TRUNC open
+     * says so ({@code killSuidgid}, {@link FuseSetAttr#KILL_SUIDGID}): the INIT asks for HANDLE_KILLPRIV_V2 then
+     * (see {@link FuseInit}). The default says no, and the kernel keeps doing it with a SETATTR of the mode.
+     */
+    default boolean killsPrivileges() { return false; }
+
     /** Called once the INIT negotiation is done. */
     default void init(FuseInit.Negotiated negotiated) {}
 
@@ -75,6 +82,14 @@ public interface RawFileSystem {
     /** {@code flags} are open(2) flags without O_CREAT/O_EXCL/O_NOCTTY; O_TRUNC is included (atomic O_TRUNC). */
     default FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException { throw nosys(); }
 
+    /**
+     * OPEN as the dispatcher calls it: {@code killSuidgid} when the caller lacks CAP_FSETID and opens with O_TRUNC
+     * (only under {@link #killsPrivileges()}).
+     */
+    default FuseOpen open(FuseContext c, long nodeid, int flags, boolean killSuidgid) throws ErrnoException {
+        return open(c, nodeid, flags);
+    }
+
     /** CREATE: make and open in one step. */
     default Created create(FuseContext c, long parent, String name, int mode, int flags) throws ErrnoException {
         throw nosys();
@@ -108,6 +123,15 @@ public interface RawFileSystem {
     /** Writes all of {@code data[off..off+len)}; returns the count written. */
     default int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
             throws ErrnoException { throw nosys(); }
+
+    /**
+     * WRITE as the dispatcher calls it: {@code killSuidgid} when the writer lacks CAP_FSETID (only under
+     * {@link #killsPrivileges()}).
+     */
+    default int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len,
+                      boolean killSuidgid) throws ErrnoException {
+        return write(c, nodeid, fh, offset, data, off, len);
+    }
 
     default void flush(FuseContext c, long nodeid, long fh) throws ErrnoException {}
 

@@ -7,6 +7,7 @@ public record Stat(int mode, long ino, int nlink, int uid, int gid, long size, l
 
     public static final int S_IFMT = 0170000, S_IFSOCK = 0140000, S_IFLNK = 0120000, S_IFREG = 0100000,
             S_IFBLK = 0060000, S_IFDIR = 0040000, S_IFCHR = 0020000, S_IFIFO = 0010000;
+    public static final int S_ISUID = 04000, S_ISGID = 02000, S_IXGRP = 00010;
 
     public int type() { return mode & S_IFMT; }
     public int perm() { return mode & 07777; }

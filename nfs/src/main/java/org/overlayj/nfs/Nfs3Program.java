@@ -464,6 +464,9 @@ public final class Nfs3Program implements RpcDispatchable {
             if (a.data == null || count > a.dataLength) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
             if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
             stats.writeStable(a.stable);
+            // As knfsd's write: the client's creds without CAP_FSETID unless it is root (after squashing), so
+            // a write clears set-user-ID and (with group-execute, or for a non-member) set-group-ID.
+            if (!t.creds().isRoot()) fs.killPrivs(n, t::creds);
             int done = 0;
             OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
             try {

@@ -164,4 +164,21 @@ class ExportSecurityTest {
             assertTrue(t.server.stats().rejected() >= 2);
         }
     }
+
+    @Test
+    void aWriteByAnotherThanRootClearsSetuidAsKnfsdDoes() throws Exception {
+        try (TestOverlay t = new TestOverlay("/ 127.0.0.1(rw,no_root_squash,insecure)\n")) {
+            for (String f : new String[]{"mine", "roots"}) {
+                Files.writeString(t.upper.resolve(f), "x");
+                Linux.lchown(t.upper.resolve(f).toString(), f.equals("mine") ? 1000 : 0, 1000);
+                Linux.chmod(t.upper.resolve(f).toString(), f.equals("mine") ? 06755 : 06777);
+            }
+            try (NfsCalls user = new NfsCalls(t.port(), 1000, 1000); NfsCalls root = new NfsCalls(t.port(), 0, 0)) {
+                user.write(user.lookup(user.root("/"), "mine"), 1, "y".getBytes(), stable_how.FILE_SYNC);
+                assertEquals(0755, Linux.lstat(t.upper.resolve("mine").toString()).perm(), "set-id bits cleared");
+                root.write(root.lookup(root.root("/"), "roots"), 1, "y".getBytes(), stable_how.FILE_SYNC);
+                assertEquals(06777, Linux.lstat(t.upper.resolve("roots").toString()).perm(), "root keeps them");
+            }
+        }
+    }
 }

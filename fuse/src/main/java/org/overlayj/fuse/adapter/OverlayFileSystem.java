@@ -115,6 +115,18 @@ public final class OverlayFileSystem implements RawFileSystem {
         };
     }
 
+    /** The engine clears set-user-ID and set-group-ID when the kernel flags a write, truncate or open for it. */
+    @Override public boolean killsPrivileges() { return true; }
+
+    /**
+     * Clears what a write by this caller clears ({@link Overlay#killPrivs}) and, when the mode changed, drops the
+     * kernel's cached attributes: a WRITE or OPEN reply carries none, and the kernel would otherwise keep judging
+     * by the set-user-ID bit it has cached.
+     */
+    private void killPrivs(FuseContext c, long nodeid, Node n) throws ErrnoException {
+        if (overlay.killPrivs(n, () -> CallerCreds.withGroups(c))) notifier.invalInode(nodeid, -1, 0);
+    }
+
     /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
     public int referencedNodes() { return nodes.size(); }
 
@@ -234,7 +246,13 @@ public final class OverlayFileSystem implements RawFileSystem {
             creds = Creds.ROOT;
         }
         SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
-        return new FuseAttrOut(attr(overlay.setattr(n, a, creds)), TTL);
+        Attr after = overlay.setattr(n, a, creds);
+        // A truncate by a caller without CAP_FSETID, or a chown: the privileges go too (unless a mode was given).
+        if (in.has(FuseSetAttr.KILL_SUIDGID) && mode == null
+                && overlay.killPrivs(n, () -> CallerCreds.withGroups(c))) {
+            after = overlay.getattr(n);
+        }
+        return new FuseAttrOut(attr(after), TTL);
     }
 
     @Override public String readlink(FuseContext c, long nodeid) throws ErrnoException {
@@ -281,8 +299,20 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     @Override public FuseOpen open(FuseContext c, long nodeid, int flags) throws ErrnoException {
+        return open(c, nodeid, flags, false);
+    }
+
+    @Override public FuseOpen open(FuseContext c, long nodeid, int flags, boolean killSuidgid) throws ErrnoException {
         Node n = nodes.get(nodeid);
         OpenFile f = asCaller(c, cr -> overlay.open(n, flags, cr));
+        if (killSuidgid && (flags & Linux.O_TRUNC) != 0) {
+            try {
+                killPrivs(c, nodeid, n);
+            } catch (ErrnoException e) {
+                overlay.release(f);
+                throw e;
+            }
+        }
         return new FuseOpen(register(f), FuseOpen.KEEP_CACHE);
     }
 
@@ -314,6 +344,12 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public int readFd(FuseContext c, long nodeid, long fh) throws ErrnoException {
         return overlay.dataFd(file(fh));
+    }
+
+    @Override public int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len,
+                               boolean killSuidgid) throws ErrnoException {
+        if (killSuidgid) killPrivs(c, nodeid, file(fh).node());
+        return write(c, nodeid, fh, offset, data, off, len);
     }
 
     @Override public int write(FuseContext c, long nodeid, long fh, long offset, byte[] data, int off, int len)
