@@ -248,7 +248,10 @@ public final class OverlayFileSystem implements RawFileSystem {
         SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
         Attr after = overlay.setattr(n, a, creds);
         // A truncate by a caller without CAP_FSETID, or a chown: the privileges go too (unless a mode was given).
-        if (in.has(FuseSetAttr.KILL_SUIDGID) && mode == null
+        // So they do for a SETATTR that changes nothing: under HANDLE_KILLPRIV_V2 the kernel sends one when it
+        // drops the mode change it made of a privilege kill (chown(-1, -1), which the flag does not cover).
+        boolean nothing = mode == null && uid == null && gid == null && size == null && aSec == null && mSec == null;
+        if ((in.has(FuseSetAttr.KILL_SUIDGID) || nothing) && mode == null
                 && overlay.killPrivs(n, () -> CallerCreds.withGroups(c))) {
             after = overlay.getattr(n);
         }
