@@ -112,8 +112,16 @@ final class Splicer implements FileDataSender, AutoCloseable {
         header.set(JAVA_LONG_UNALIGNED, 8, unique);
         try {
             Linux.write(b[1], header);
-            for (long moved = 0; moved < n; ) moved += Linux.splice(a[0], b[1], n - moved, 0);
-            Linux.splice(b[0], device, FuseDispatcher.OUT_HEADER + n, 0);
+            for (long moved = 0; moved < n; ) {
+                long k = Linux.splice(a[0], b[1], n - moved, 0);
+                if (k <= 0) throw new ErrnoException(Errno.EIO, "pipe to pipe splice moved nothing");
+                moved += k;
+            }
+            long sentBytes = Linux.splice(b[0], device, FuseDispatcher.OUT_HEADER + n, 0);
+            // The device takes a reply whole or not at all; anything else would leave bytes in the pipe.
+            if (sentBytes != FuseDispatcher.OUT_HEADER + n) {
+                throw new ErrnoException(Errno.EIO, "device took " + sentBytes + " of " + (FuseDispatcher.OUT_HEADER + n));
+            }
             sent.increment();
         } catch (ErrnoException e) {
             reset();
