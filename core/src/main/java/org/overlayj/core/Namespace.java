@@ -224,27 +224,25 @@ final class Namespace {
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
-        Predicate<Node.Alias> leadsHere = sameInodeAs(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
-        child.unplace(dir, name, leadsHere);
+        child.unplace(dir, name, stillLeadsTo(child));
         changed(dir);
     }
 
     /**
-     * Taken before a name of {@code n} goes away: which of the other names {@code n} was reached by still lead to
-     * its upper inode afterwards, so {@link Node#unplace} can move it there (a hard link removed under one name
-     * while a client still reaches the inode by another).
+     * Whether another name {@code n} was reached by still leads to it once one of its names went away, so that
+     * {@link Node#unplace} can move it there: a client may keep reaching the node by that name without a new
+     * lookup (the FUSE kernel caches names), and its real path must then still work. Tested after the removal, by
+     * looking the name up afresh, which also places {@code n} there with what that name holds now: its upper inode,
+     * or, for an uncovered lower alias of an indexed object, the index entry that is its upper inode.
      */
-    private Predicate<Node.Alias> sameInodeAs(Node n) throws ErrnoException {
-        if (n.isDir() || !n.upper || !n.hasOtherAliases()) return a -> false;
-        Stat was = Linux.lstatOrNull(fs.upperPath(n));
-        if (was == null) return a -> false;
+    private Predicate<Node.Alias> stillLeadsTo(Node n) {
+        if (n.isDir()) return a -> false;
         return a -> {
-            if (!a.parent().upper) return false;
             try {
-                Stat st = Linux.lstatOrNull(fs.upperPath(a.parent()) + "/" + a.name());
-                return st != null && st.ino() == was.ino() && st.dev() == was.dev();
+                Lookup.Resolved r = lookup.resolve(a.parent(), a.name());
+                return r != null && r.node() == n;
             } catch (ErrnoException e) {
                 return false;
             }
@@ -394,7 +392,7 @@ final class Namespace {
         String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
         String srcUp = fs.upperPath(oldDir) + "/" + oldName;
         String dstUp = fs.upperPath(newDir) + "/" + newName;
-        Predicate<Node.Alias> tgtLeadsHere = tgt != null && !exchange ? sameInodeAs(tgt) : a -> false;
+        Predicate<Node.Alias> tgtLeadsHere = tgt != null && !exchange ? stillLeadsTo(tgt) : a -> false;
 
         if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
         if (tgtRedirect != null) fs.setX(dstUp, OverlayXattr.REDIRECT, Linux.bytesOf(tgtRedirect));

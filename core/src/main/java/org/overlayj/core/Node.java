@@ -114,6 +114,8 @@ public final class Node {
             if (leadsHere.test(a)) {
                 parent = a.parent();
                 this.name = a.name();
+                // the test may have looked the alias up, which remembers the place it left: the name that is gone
+                if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
                 return;
             }
         }

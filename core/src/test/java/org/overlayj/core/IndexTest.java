@@ -112,4 +112,30 @@ class IndexTest {
             Layers.sh("cd " + L.mnt + " && test -z \"$(ls)\"");
         }
     }
+
+    /**
+     * A client that holds the object by a node (FUSE caches names, NFS holds handles) still reaches it after the name
+     * the node was placed at goes away, through a lower alias that is still there: the node moves to that alias,
+     * whose upper inode is the index entry (FUSE differential seed 12030: EIO/ENOENT on /d/a after this).
+     */
+    @Test void aNodeWhosePlaceIsRemovedMovesToALowerAliasStillThere() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir l1/d && echo base > l1/d/a && ln l1/d/a l1/d/b && ln l1/d/a l1/h");
+            try (Overlay o = L.mount(true, false)) {
+                Node a = walk(o, "d/a");
+                assertSame(a, walk(o, "d/b"));
+                Node h = walk(o, "h");
+                assertSame(a, h);
+                o.rename(o.root(), "h", o.root(), "wo", 0, R);
+                o.unlink(o.root(), "wo", R);
+                assertEquals(2, o.getattr(h).nlink());
+                OpenFile f = o.open(h, Linux.O_WRONLY | Linux.O_APPEND, R);
+                byte[] b = "more\n".getBytes(StandardCharsets.UTF_8);
+                o.write(f, o.getattr(h).size(), b, 0, b.length);
+                o.release(f);
+                assertEquals("base\nmore\n", read(o, "d/b"));
+                assertEquals("base\nmore\n", read(o, "d/a"));
+            }
+        }
+    }
 }
