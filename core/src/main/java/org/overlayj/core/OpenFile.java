@@ -15,12 +15,15 @@ public final class OpenFile {
      * may be reading through it right then (and a closed fd number is soon another file's).
      */
     volatile int replacedFd = -1;
+    /** Whether the fd was opened on the upper inode: then it is never replaced. */
+    final boolean openedOnUpper;
 
     OpenFile(Node node, int flags, int fd, boolean onUpper) {
         this.node = node;
         this.flags = flags;
         this.fd = fd;
         this.onUpper = onUpper;
+        this.openedOnUpper = onUpper;
     }
 
     public Node node() { return node; }

@@ -454,6 +454,16 @@ public final class Overlay implements AutoCloseable {
         return fdOf(f);
     }
 
+    /**
+     * The real fd of {@code f} when no copy-up will ever replace it (the file was opened on its upper inode, or on
+     * the inode its index entry names), else -1: a door may then let the kernel do the file's reads and writes on
+     * that inode itself (FUSE passthrough). Writes made that way need nothing from the engine: the data is on the
+     * upper inode already, and the kernel clears set-id bits through a setattr as for any write.
+     */
+    public int finalFd(OpenFile f) {
+        return f.openedOnUpper ? f.fd : -1;
+    }
+
     public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
         int fd = fdOf(f);
         int total = 0;

@@ -53,7 +53,7 @@ final class FuseCodec {
     }
 
     static void putOpen(ByteBuffer b, FuseOpen o) {
-        b.putLong(o.fh()).putInt(o.openFlags()).putInt(0);
+        b.putLong(o.fh()).putInt(o.openFlags()).putInt(o.backingId());
     }
 
     /** FUSE_NOTIFY_INVAL_INODE: out header + struct fuse_notify_inval_inode_out {u64 ino; s64 off; s64 len}. */

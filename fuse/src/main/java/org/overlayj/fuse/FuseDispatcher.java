@@ -362,7 +362,7 @@ public final class FuseDispatcher {
             return error(h.unique(), EPROTO);
         }
         FuseInit.Negotiated n = FuseInit.negotiate(offer,
-                fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0);
+                (fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0) | (fs.passthrough() ? FuseInit.PASSTHROUGH : 0));
         negotiated = n;
         LOG.debug("INIT: kernel {}.{} flags {}, negotiated 7.{} flags {}", offer.major(), offer.minor(),
                 Long.toHexString(offer.flags()), n.minor(), Long.toHexString(n.flags()));

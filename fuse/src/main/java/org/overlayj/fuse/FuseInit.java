@@ -3,7 +3,7 @@ package org.overlayj.fuse;
 import java.nio.ByteBuffer;
 
 /**
- * INIT: the protocol version and feature negotiation. We speak 7.38 and need at least 7.31 (max_pages,
+ * INIT: the protocol version and feature negotiation. We speak 7.40 and need at least 7.31 (max_pages,
  * rename2, readdirplus, parallel dirops are all older than that).
  *
  * <p>What we ask for, and why:
@@ -25,10 +25,12 @@ import java.nio.ByteBuffer;
  * after operations, and the engine copies up on the first write, which must see the caller's write), POSIX_ACL
  * (the kernel would then enforce ACLs and expect us to apply default ACLs on create; without it, ACL xattrs pass
  * through to the engine as plain xattrs and the kernel checks mode bits, which is what default_permissions gives
- * a kernel overlay on a filesystem without ACLs), HANDLE_KILLPRIV / KILLPRIV_V2 (the kernel clears suid/sgid
- * itself and sends us a SETATTR; we do not implement those rules twice), DONT_MASK (the kernel applies the umask),
+ * a kernel overlay on a filesystem without ACLs), HANDLE_KILLPRIV (v1; v2 below), DONT_MASK (the kernel applies the umask),
  * POSIX_LOCKS / FLOCK_LOCKS (the kernel keeps locks locally, as for a single-host filesystem),
  * SPLICE_* (plain read/write of the device).
+ *
+ * <p>PASSTHROUGH (7.40) only for a filesystem that {@link RawFileSystem#passthrough() asks for it}: the kernel then
+ * reads and writes the open files the filesystem gives a backing file for itself ({@link FuseBackings}).
  *
  * <p>HANDLE_KILLPRIV_V2 only for a filesystem that {@link RawFileSystem#killsPrivileges() kills privileges itself}:
  * the kernel then marks the superblock SB_NOSEC, so after the first write to an inode it stops asking for
@@ -39,7 +41,7 @@ import java.nio.ByteBuffer;
 public final class FuseInit {
     private FuseInit() {}
 
-    public static final int KERNEL_MAJOR = 7, KERNEL_MINOR = 38, MIN_MINOR = 31;
+    public static final int KERNEL_MAJOR = 7, KERNEL_MINOR = 40, MIN_MINOR = 31;
     public static final int MAX_WRITE = 1 << 20, MAX_PAGES = MAX_WRITE / 4096;
 
     public static final long ASYNC_READ = 1L, POSIX_LOCKS = 1L << 1, ATOMIC_O_TRUNC = 1L << 3,
@@ -47,7 +49,13 @@ public final class FuseInit {
             AUTO_INVAL_DATA = 1L << 12, DO_READDIRPLUS = 1L << 13, READDIRPLUS_AUTO = 1L << 14,
             ASYNC_DIO = 1L << 15, WRITEBACK_CACHE = 1L << 16, PARALLEL_DIROPS = 1L << 18,
             HANDLE_KILLPRIV = 1L << 19, POSIX_ACL = 1L << 20, MAX_PAGES_FLAG = 1L << 22, CACHE_SYMLINKS = 1L << 23,
-            HANDLE_KILLPRIV_V2 = 1L << 28, SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30;
+            HANDLE_KILLPRIV_V2 = 1L << 28, SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30, PASSTHROUGH = 1L << 37;
+    /**
+     * With PASSTHROUGH: how deep the backing files' filesystems may be stacked. 1 takes backing files on plain
+     * filesystems only (an upper layer on an overlay is refused, and its files are served through requests) and
+     * keeps the FUSE mount usable as a layer of a kernel overlay (which allows two levels under it).
+     */
+    static final int MAX_STACK_DEPTH = 1;
     /** write_flags, fuse_setattr_in.valid and open_flags bits of HANDLE_KILLPRIV_V2. */
     public static final int WRITE_KILL_SUIDGID = 1 << 2, OPEN_KILL_SUIDGID = 1;
 
@@ -75,7 +83,10 @@ public final class FuseInit {
 
     /** With {@code extra} flags the filesystem asks for besides {@link #WANTED}. */
     static Negotiated negotiate(Offer o, long extra) {
-        return new Negotiated(KERNEL_MAJOR, Math.min(o.minor(), KERNEL_MINOR), o.flags() & (WANTED | extra),
+        long flags = o.flags() & (WANTED | extra);
+        // the kernel reads the reply's flags2 only when its flags say INIT_EXT
+        if ((flags >>> 32) != 0) flags |= INIT_EXT;
+        return new Negotiated(KERNEL_MAJOR, Math.min(o.minor(), KERNEL_MINOR), flags,
                 MAX_WRITE, Math.min(o.maxReadahead(), MAX_WRITE));
     }
 
@@ -88,8 +99,9 @@ public final class FuseInit {
                 .putInt(1)                         // time_gran: we report nanoseconds as the layers have them
                 .putShort((short) MAX_PAGES)
                 .putShort((short) 0)               // map_alignment (DAX only)
-                .putInt((int) (n.flags() >>> 32));
-        for (int i = 0; i < 7; i++) b.putInt(0);
+                .putInt((int) (n.flags() >>> 32))
+                .putInt(n.has(PASSTHROUGH) ? MAX_STACK_DEPTH : 0);
+        for (int i = 0; i < 6; i++) b.putInt(0);
     }
 
     static final int OUT_SIZE = 64;

@@ -121,6 +121,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         }
         s.mounted = true;
         fs.attach(s);
+        fs.attach(s.backings);
         synchronized (s.roles) {
             s.readerHeld = true;
             s.startReader();
@@ -146,6 +147,21 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         }
         return s;
     }
+
+    /** Backing files are registered on our /dev/fuse fd; the kernel refuses them unless INIT agreed to passthrough. */
+    private final FuseBackings backings = new FuseBackings() {
+        @Override public int open(int file) throws ErrnoException {
+            return Linux.fuseBackingOpen(fd, file);
+        }
+
+        @Override public void close(int id) {
+            try {
+                Linux.fuseBackingClose(fd, id);
+            } catch (ErrnoException e) {
+                LOG.debug("closing backing id {}: {}", id, e.getMessage());
+            }
+        }
+    };
 
     public String mountpoint() { return mountpoint; }
 

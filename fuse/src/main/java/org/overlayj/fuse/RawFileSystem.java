@@ -26,6 +26,15 @@ public interface RawFileSystem {
     default void attach(FuseNotifier notifier) {}
 
     /**
+     * Called once, before the first request, when {@link #passthrough()} says yes: where to register backing files.
+     * Usable once {@link #init} shows the kernel agreed ({@link FuseInit#PASSTHROUGH}).
+     */
+    default void attach(FuseBackings backings) {}
+
+    /** Whether INIT asks for FUSE passthrough ({@link FuseBackings}). The default says no. */
+    default boolean passthrough() { return false; }
+
+    /**
      * Whether requests with this opcode are always answered quickly (no waiting for data from disk, no copying of
      * data): the thread that read one then answers it before reading on (see {@link FuseServer}). The default says
      * no to all, which keeps every request from holding up the others.

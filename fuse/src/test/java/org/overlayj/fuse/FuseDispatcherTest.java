@@ -65,7 +65,7 @@ class FuseDispatcherTest {
                 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         r.position(16);
         assertEquals(7, r.getInt());
-        assertEquals(38, r.getInt(), "minor: ours, the smaller");
+        assertEquals(40, r.getInt(), "minor: ours, the smaller");
         assertEquals(1 << 17, r.getInt(), "max_readahead: the kernel's");
         long flags = r.getInt() & 0xffffffffL;
         assertEquals(FuseInit.WANTED, flags);
@@ -75,7 +75,7 @@ class FuseDispatcherTest {
         assertEquals(1 << 20, r.getInt(), "max_write");
         assertEquals(1, r.getInt(), "time_gran");
         assertEquals(256, r.getShort(), "max_pages");
-        assertEquals(38, fs.negotiated.minor());
+        assertEquals(40, fs.negotiated.minor());
     }
 
     @Test void oldKernelIsRefused() {

@@ -828,6 +828,42 @@ public final class Linux {
         check(s, rc, "ioctl(FICLONE)", "fd " + srcFd + " -> fd " + destFd);
     }
 
+    /** FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map), FUSE_DEV_IOC_BACKING_CLOSE = _IOW(229, 2, u32). */
+    private static final long FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501L, FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502L;
+
+    /**
+     * FUSE_DEV_IOC_BACKING_OPEN on a /dev/fuse fd (FUSE passthrough, Linux 6.9): registers the file {@code fd} is
+     * open on as a backing file and returns its id (struct fuse_backing_map {s32 fd; u32 flags; u64 padding}).
+     * Needs CAP_SYS_ADMIN and a mount that negotiated FUSE_PASSTHROUGH.
+     */
+    public static int fuseBackingOpen(int devFd, int fd) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment m = s.alloc(16);
+        m.fill((byte) 0);
+        m.set(JAVA_INT, 0, fd);
+        int rc;
+        try {
+            rc = (int) IOCTL_PTR.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_OPEN, m);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "ioctl(FUSE_DEV_IOC_BACKING_OPEN)", "fd " + fd);
+    }
+
+    /** FUSE_DEV_IOC_BACKING_CLOSE: the id is no longer valid for new opens; files opened with it keep their backing. */
+    public static void fuseBackingClose(int devFd, int id) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment m = s.alloc(8);
+        m.set(JAVA_INT, 0, id);
+        int rc;
+        try {
+            rc = (int) IOCTL_PTR.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_CLOSE, m);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "ioctl(FUSE_DEV_IOC_BACKING_CLOSE)", "id " + id);
+    }
+
     /** FS_IOC_GETFLAGS (chattr flags). The kernel reads and writes an int despite the ioctl's declared long. */
     public static int getFlags(int fd) throws ErrnoException {
         Scratch s = scratch();

@@ -186,6 +186,23 @@ class FileIoTest {
         }
     }
 
+    /**
+     * The FUSE passthrough ioctls reach the FUSE device (a wrong number would give ENOTTY): on a /dev/fuse fd that
+     * serves no mount yet the device refuses both with EPERM. Registering for real is PassthroughTest (fuse module).
+     */
+    @Test void fuseBackingIoctlsReachTheDevice() throws Exception {
+        Files.write(Path.of(t.path("backing")), pattern(100, 3));
+        int dev = Linux.open("/dev/fuse", Linux.O_RDWR, 0);
+        int fd = Linux.open(t.path("backing"), Linux.O_RDONLY, 0);
+        try {
+            assertEquals(Errno.EPERM, assertThrows(ErrnoException.class, () -> Linux.fuseBackingOpen(dev, fd)).errno());
+            assertEquals(Errno.EPERM, assertThrows(ErrnoException.class, () -> Linux.fuseBackingClose(dev, 1)).errno());
+        } finally {
+            Linux.close(fd);
+            Linux.close(dev);
+        }
+    }
+
     @Test void seekDataAndHoleOnASparseFile() throws Exception {
         String f = t.path("sparse");
         int fd = Linux.open(f, Linux.O_CREAT | Linux.O_RDWR, 0644);

@@ -12,8 +12,10 @@ import org.overlayj.core.SetAttr;
 import org.overlayj.fuse.DirBuffer;
 import org.overlayj.fuse.FuseAttr;
 import org.overlayj.fuse.FuseAttrOut;
+import org.overlayj.fuse.FuseBackings;
 import org.overlayj.fuse.FuseContext;
 import org.overlayj.fuse.FuseEntry;
+import org.overlayj.fuse.FuseInit;
 import org.overlayj.fuse.FuseNotifier;
 import org.overlayj.fuse.FuseOpen;
 import org.overlayj.fuse.FuseOpcode;
@@ -29,6 +31,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -46,10 +49,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link ChangeListener}, which this door turns into FUSE notifications before it answers: a copy-up makes lower-only
  * ancestor directories merge directories (their link count becomes 1) and may reorder the listing of each copied-up
  * object's parent, and a copy-up that gives a name a new st_ino invalidates the name. Data is never cached beyond
- * the kernel's page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the engine
- * (and the upper layer) before it returns, and tests can compare the layers right after an operation.
+ * the kernel's page cache of an open file: no writeback cache is negotiated, so every write(2) reaches the upper
+ * layer before it returns (through the engine, or by passthrough straight to the upper inode), and tests can compare
+ * the layers right after an operation.
  *
- * <p>Opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
+ * <p>Files open on their upper inode are FUSE passthrough files when the kernel allows it ({@link #openReply}): the
+ * kernel reads, writes and maps them on the upper inode itself, with its page cache, as the kernel overlay does.
+ *
+ * <p>Other opens answer KEEP_CACHE: a file's pages stay cached across open(2)s. Its data only changes through this mount
  * (every write and truncate passes through the kernel, which updates or drops the cached pages itself), and a
  * copy-up moves the data to another real inode without changing it. AUTO_INVAL_DATA (negotiated at INIT) still drops
  * the pages when a fresh getattr shows another size or mtime. Without KEEP_CACHE every open threw the cache away, so
@@ -70,6 +77,27 @@ public final class OverlayFileSystem implements RawFileSystem {
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
     private volatile FuseNotifier notifier = FuseNotifier.NONE;
+    /** Off with -Doverlayj.fuse.passthrough=false: every read and write then comes to us as a request. */
+    private static final boolean PASSTHROUGH = !"false".equals(System.getProperty("overlayj.fuse.passthrough"));
+    private volatile FuseBackings backings = FuseBackings.NONE;
+    /** The kernel agreed to passthrough at INIT. */
+    private volatile boolean passthroughNegotiated;
+    /** New backing files may be registered: cleared, with a warning, when the kernel refuses one. */
+    private volatile boolean passthroughUsable;
+    /** Passthrough bookkeeping of the nodes that have open files, while passthrough is negotiated. */
+    private final Map<Node, NodeIo> io = new ConcurrentHashMap<>();
+    private final Set<Long> passthroughFiles = ConcurrentHashMap.newKeySet();
+
+    /**
+     * How the kernel does one node's open files: the kernel lets one backing file serve a FUSE inode at a time, and
+     * none while the inode has files open without one. So a node's files are either all on its backing file (each
+     * open reuses the id) or all served through requests, until the last of them is released.
+     */
+    private static final class NodeIo {
+        int backingId;
+        int passthrough;
+        int cached;
+    }
 
     public OverlayFileSystem(Overlay overlay) {
         this.overlay = overlay;
@@ -94,6 +122,78 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void attach(FuseNotifier n) {
         notifier = n;
+    }
+
+    @Override public boolean passthrough() { return PASSTHROUGH; }
+
+    @Override public void attach(FuseBackings b) {
+        backings = b;
+    }
+
+    @Override public void init(FuseInit.Negotiated n) {
+        passthroughNegotiated = passthroughUsable = n.has(FuseInit.PASSTHROUGH);
+    }
+
+    /**
+     * The answer to an OPEN or CREATE. A file opened on its upper inode is given to the kernel as a backing file
+     * (FUSE passthrough): reads, writes and mmap then go from the kernel straight to the upper inode, as on the
+     * kernel overlay, and never reach us. A file opened on a lower inode is not: a copy-up must be able to move its
+     * reads to the upper copy (the engine does, on the next read), which a backing file cannot do.
+     *
+     * <p>Without passthrough, opens keep the page cache (KEEP_CACHE, see the class comment); with it, an upper file
+     * that must be served through requests (another open of it still is) does not: writes through a backing file
+     * passed by the inode's page cache, which may hold older pages.
+     */
+    private FuseOpen openReply(OpenFile f) {
+        long fh = register(f);
+        if (!passthroughNegotiated) return new FuseOpen(fh, FuseOpen.KEEP_CACHE);
+        int fd = overlay.finalFd(f);
+        int[] id = {0};
+        io.compute(f.node(), (n, s) -> {
+            if (s == null) s = new NodeIo();
+            if (fd >= 0 && s.cached == 0) {
+                if (s.passthrough == 0 && passthroughUsable) s.backingId = registerBacking(fd);
+                if (s.backingId > 0) {
+                    s.passthrough++;
+                    id[0] = s.backingId;
+                    return s;
+                }
+            }
+            s.cached++;
+            return s;
+        });
+        if (id[0] > 0) {
+            passthroughFiles.add(fh);
+            return new FuseOpen(fh, FuseOpen.PASSTHROUGH, id[0]);
+        }
+        return new FuseOpen(fh, fd >= 0 ? 0 : FuseOpen.KEEP_CACHE);
+    }
+
+    private int registerBacking(int fd) {
+        try {
+            return backings.open(fd);
+        } catch (ErrnoException e) {
+            passthroughUsable = false;
+            LOG.warn("FUSE passthrough refused ({}): files are served through requests from now on", e.getMessage());
+            return 0;
+        }
+    }
+
+    /** Ends the bookkeeping of {@link #openReply} for a released file. */
+    private void released(long fh, OpenFile f) {
+        if (!passthroughNegotiated) return;
+        boolean pt = passthroughFiles.remove(fh);
+        int[] close = {0};
+        io.computeIfPresent(f.node(), (n, s) -> {
+            if (!pt) {
+                s.cached--;
+            } else if (--s.passthrough == 0) {
+                close[0] = s.backingId;
+                s.backingId = 0;
+            }
+            return s.passthrough <= 0 && s.cached <= 0 ? null : s;
+        });
+        if (close[0] > 0) backings.close(close[0]);
     }
 
     /**
@@ -316,7 +416,7 @@ public final class OverlayFileSystem implements RawFileSystem {
                 throw e;
             }
         }
-        return new FuseOpen(register(f), FuseOpen.KEEP_CACHE);
+        return openReply(f);
     }
 
     @Override public Created create(FuseContext c, long parent, String name, int mode, int flags)
@@ -325,7 +425,7 @@ public final class OverlayFileSystem implements RawFileSystem {
         Node dir = nodes.get(parent);
         Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
         OpenFile f = made.file();
-        return new Created(entry(f.node(), made.attr()), new FuseOpen(register(f), FuseOpen.KEEP_CACHE));
+        return new Created(entry(f.node(), made.attr()), openReply(f));
     }
 
     @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
@@ -374,7 +474,9 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void release(FuseContext c, long nodeid, long fh) throws ErrnoException {
         OpenFile f = files.remove(fh);
-        if (f != null) overlay.release(f);
+        if (f == null) return;
+        released(fh, f);
+        overlay.release(f);
     }
 
     @Override public void fsync(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {

@@ -1,0 +1,102 @@
+package org.overlayj.fuse.adapter;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.fuse.FuseInit;
+import org.overlayj.fuse.FuseMountOptions;
+import org.overlayj.fuse.FuseOpcode;
+import org.overlayj.fuse.FuseServer;
+import org.overlayj.fuse.TestMounts;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * FUSE passthrough: files open on their upper inode are read and written by the kernel itself, with no READ or
+ * WRITE requests; files open on a lower inode are not, so that a copy-up still moves their reads to the upper copy.
+ */
+class PassthroughTest {
+    private Path dir, upper, mnt;
+    private Overlay overlay;
+    private FuseServer server;
+
+    @BeforeEach void mount() throws Exception {
+        TestMounts.requireFuse();
+        dir = TestMounts.tempDir();
+        Path low = Files.createDirectory(dir.resolve("low"));
+        upper = Files.createDirectory(dir.resolve("upper"));
+        Path work = Files.createDirectory(dir.resolve("work"));
+        mnt = Files.createDirectory(dir.resolve("mnt"));
+        Files.writeString(low.resolve("a"), "lower\n");
+        overlay = Overlay.mount(OverlayOptions.of(List.of(low.toString()), upper.toString(), work.toString()));
+        server = FuseServer.mount(mnt.toString(), FuseMountOptions.defaults("overlay"), new OverlayFileSystem(overlay));
+    }
+
+    @AfterEach void unmount() {
+        try {
+            if (server != null) server.close();
+            if (overlay != null) overlay.close();
+        } finally {
+            TestMounts.cleanup(mnt, dir);
+        }
+    }
+
+    private long io() {
+        return server.requests(FuseOpcode.READ) + server.requests(FuseOpcode.WRITE);
+    }
+
+    @Test void upperFilesAreReadAndWrittenByTheKernel() throws Exception {
+        // root on Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH, which is what this project runs on
+        assertTrue(server.negotiated().has(FuseInit.PASSTHROUGH), "the kernel agreed to passthrough");
+        byte[] data = new byte[3 << 20];
+        new Random(7).nextBytes(data);
+        long before = io();
+        Files.write(mnt.resolve("new"), data);
+        assertArrayEquals(data, Files.readAllBytes(upper.resolve("new")), "the bytes are on the upper inode");
+        TestMounts.sh("sync");
+        Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "1");   // a read through requests would fill it
+        assertArrayEquals(data, Files.readAllBytes(mnt.resolve("new")));
+        assertEquals(before, io(), "no READ or WRITE request for a file created in the upper layer");
+    }
+
+    @Test void aFileOpenOnItsLowerInodeSeesTheCopyUpAndThenGoesThroughTheKernel() throws Exception {
+        Path a = mnt.resolve("a");
+        try (FileChannel r = FileChannel.open(a, StandardOpenOption.READ)) {
+            assertEquals("lower\n", read(r));
+            // the copy-up; the reader is open on the lower inode, so this writer is served through requests too
+            long before = server.requests(FuseOpcode.WRITE);
+            Files.writeString(a, "appended\n", StandardOpenOption.APPEND);
+            assertEquals(before + 1, server.requests(FuseOpcode.WRITE));
+            assertEquals("lower\nappended\n", read(r), "the earlier reader reads the upper copy");
+        }
+        // both closed: the file is upper now; two files open on it at once share one backing file
+        long before = io();
+        try (FileChannel r = FileChannel.open(a, StandardOpenOption.READ);
+             FileChannel w = FileChannel.open(a, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            assertEquals("lower\nappended\n", read(r));
+            w.write(ByteBuffer.wrap("again\n".getBytes(StandardCharsets.UTF_8)));
+            assertEquals("lower\nappended\nagain\n", read(r));
+        }
+        assertEquals(before, io(), "no READ or WRITE request once the file is upper");
+        assertEquals("lower\nappended\nagain\n", Files.readString(upper.resolve("a")));
+    }
+
+    private static String read(FileChannel c) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(4096);
+        c.read(b, 0);
+        return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
+    }
+}
