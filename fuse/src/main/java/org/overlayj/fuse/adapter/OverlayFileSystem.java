@@ -84,6 +84,8 @@ public final class OverlayFileSystem implements RawFileSystem {
     private volatile boolean passthroughNegotiated;
     /** New backing files may be registered: cleared, with a warning, when the kernel refuses one. */
     private volatile boolean passthroughUsable;
+    /** Some backing file was registered: from then on an upper file's page cache may be stale. */
+    private volatile boolean backingRegistered;
     /** Passthrough bookkeeping of the nodes that have open files, while passthrough is negotiated. */
     private final Map<Node, NodeIo> io = new ConcurrentHashMap<>();
     private final Set<Long> passthroughFiles = ConcurrentHashMap.newKeySet();
@@ -171,9 +173,14 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     private int registerBacking(int fd) {
         try {
-            return backings.open(fd);
+            int id = backings.open(fd);
+            backingRegistered = true;
+            return id;
         } catch (ErrnoException e) {
             passthroughUsable = false;
+            // refused from the start (not root, an upper layer on an overlay): as if INIT had not agreed, which
+            // keeps upper files' pages cached across opens; once some file had a backing, its pages may be stale
+            if (!backingRegistered) passthroughNegotiated = false;
             LOG.warn("FUSE passthrough refused ({}): files are served through requests from now on", e.getMessage());
             return 0;
         }

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.fuse.FuseBackings;
 import org.overlayj.fuse.FuseInit;
 import org.overlayj.fuse.FuseMountOptions;
 import org.overlayj.fuse.FuseOpcode;
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PassthroughTest {
     private Path dir, upper, mnt;
     private Overlay overlay;
+    private OverlayFileSystem ofs;
     private FuseServer server;
 
     @BeforeEach void mount() throws Exception {
@@ -42,7 +44,8 @@ class PassthroughTest {
         mnt = Files.createDirectory(dir.resolve("mnt"));
         Files.writeString(low.resolve("a"), "lower\n");
         overlay = Overlay.mount(OverlayOptions.of(List.of(low.toString()), upper.toString(), work.toString()));
-        server = FuseServer.mount(mnt.toString(), FuseMountOptions.defaults("overlay"), new OverlayFileSystem(overlay));
+        ofs = new OverlayFileSystem(overlay);
+        server = FuseServer.mount(mnt.toString(), FuseMountOptions.defaults("overlay"), ofs);
     }
 
     @AfterEach void unmount() {
@@ -92,6 +95,19 @@ class PassthroughTest {
         }
         assertEquals(before, io(), "no READ or WRITE request once the file is upper");
         assertEquals("lower\nappended\nagain\n", Files.readString(upper.resolve("a")));
+    }
+
+    /** A kernel that refuses backing files (not root, an upper layer on an overlay): served through requests. */
+    @Test void whenTheKernelRefusesBackingFilesUpperFilesAreServedAndCachedAsBefore() throws Exception {
+        ofs.attach(FuseBackings.NONE);                  // refuses every backing file
+        long writes = server.requests(FuseOpcode.WRITE);
+        Files.writeString(mnt.resolve("new"), "through requests\n");
+        assertEquals(writes + 1, server.requests(FuseOpcode.WRITE));
+        assertEquals("through requests\n", Files.readString(mnt.resolve("new")));
+        long reads = server.requests(FuseOpcode.READ);
+        assertEquals("through requests\n", Files.readString(mnt.resolve("new")));
+        assertEquals(reads, server.requests(FuseOpcode.READ), "the page cache is kept across opens");
+        assertEquals("through requests\n", Files.readString(upper.resolve("new")));
     }
 
     private static String read(FileChannel c) throws Exception {
