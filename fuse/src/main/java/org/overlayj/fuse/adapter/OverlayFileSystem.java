@@ -153,15 +153,16 @@ public final class OverlayFileSystem implements RawFileSystem {
         int[] id = {0};
         io.compute(f.node(), (n, s) -> {
             if (s == null) s = new NodeIo();
-            if (fd >= 0 && s.cached == 0) {
-                if (s.passthrough == 0 && passthroughUsable) s.backingId = registerBacking(fd);
-                if (s.backingId > 0) {
-                    s.passthrough++;
-                    id[0] = s.backingId;
-                    return s;
-                }
+            // A backing file in use is the node's upper inode, where every open of it must read now: also an open
+            // the engine made on the lower inode just before a concurrent copy-up (the kernel would refuse it an
+            // open through requests while the inode has passthrough files: ETXTBSY).
+            if (s.passthrough == 0 && fd >= 0 && s.cached == 0 && passthroughUsable) s.backingId = registerBacking(fd);
+            if (s.backingId > 0) {
+                s.passthrough++;
+                id[0] = s.backingId;
+            } else {
+                s.cached++;
             }
-            s.cached++;
             return s;
         });
         if (id[0] > 0) {
