@@ -110,6 +110,51 @@ class PassthroughTest {
         assertEquals("through requests\n", Files.readString(upper.resolve("new")));
     }
 
+    /**
+     * Readers and appenders race on lower files (each first append copies one up): no open may fail (the kernel
+     * refuses EBUSY/ETXTBSY to an open whose io mode conflicts with the inode's other open files), and every file
+     * ends with all its appends.
+     */
+    @Test void racingOpensOfFilesBeingCopiedUpAllSucceed() throws Exception {
+        Path low = dir.resolve("low");
+        int files = 40, threads = 6, rounds = 150;
+        for (int i = 0; i < files; i++) Files.writeString(low.resolve("r" + i), "0\n");
+        java.util.concurrent.atomic.AtomicIntegerArray appends = new java.util.concurrent.atomic.AtomicIntegerArray(files);
+        List<Throwable> errors = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        List<Thread> ts = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Random rnd = new Random(t);
+            ts.add(Thread.ofPlatform().start(() -> {
+                for (int k = 0; k < rounds; k++) {
+                    int i = rnd.nextInt(files);
+                    Path p = mnt.resolve("r" + i);
+                    try {
+                        if (rnd.nextBoolean()) {
+                            try (FileChannel r = FileChannel.open(p, StandardOpenOption.READ)) {
+                                read(r);
+                                if (rnd.nextBoolean()) {
+                                    Files.writeString(p, "a\n", StandardOpenOption.APPEND);
+                                    appends.incrementAndGet(i);
+                                    read(r);
+                                }
+                            }
+                        } else {
+                            Files.writeString(p, "b\n", StandardOpenOption.APPEND);
+                            appends.incrementAndGet(i);
+                        }
+                    } catch (Throwable e) {
+                        errors.add(e);
+                    }
+                }
+            }));
+        }
+        for (Thread t : ts) t.join();
+        assertEquals(List.of(), errors.stream().map(Throwable::toString).limit(5).toList());
+        for (int i = 0; i < files; i++) {
+            assertEquals(1 + appends.get(i), Files.readAllLines(mnt.resolve("r" + i)).size(), "r" + i);
+        }
+    }
+
     private static String read(FileChannel c) throws Exception {
         ByteBuffer b = ByteBuffer.allocate(4096);
         c.read(b, 0);
