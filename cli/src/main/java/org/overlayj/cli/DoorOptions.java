@@ -7,12 +7,12 @@ import java.util.List;
 
 /**
  * The generic (non-overlay) options of a mount, turned into how the FUSE door mounts: mount(2) flags, fsname,
- * subtype, allow_other, threads, debug. Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins,
+ * subtype, allow_other, threads, debug, passthrough (ours). Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins,
  * kernel_cache, timeouts, …) are accepted and ignored, so that fstab lines and scripts written for fuse-overlayfs
  * keep working; they are listed in {@link #ignored}. Options that would change what users see (id mappings,
  * squashing) are refused by name: silently ignoring them would show wrong owners.
  */
-record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
+record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, List<String> ignored) {
     static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
             MS_DIRSYNC = 128, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_RELATIME = 1 << 21,
             MS_STRICTATIME = 1 << 24, MS_LAZYTIME = 1 << 25;
@@ -27,6 +27,7 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
         String subtype = "overlayj";
         boolean allowOther = root;
         boolean debug = false;
+        boolean passthrough = true;
         long flags = 0;
         List<String> ignored = new ArrayList<>();
         for (String opt : generic) {
@@ -58,6 +59,13 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
                 case "subtype" -> subtype = value;
                 case "allow_other", "allow_root" -> allowOther = true;
                 case "debug" -> debug = true;
+                // ours: FUSE passthrough for files open on their upper inode (on by default, where the kernel allows)
+                case "passthrough" -> passthrough = switch (value) {
+                    case "", "on" -> true;
+                    case "off" -> false;
+                    default -> throw new org.overlayj.sys.ErrnoException(org.overlayj.sys.Errno.EINVAL,
+                            "option \"passthrough\": on or off, not \"" + value + "\"");
+                };
                 // always on: the kernel checks mode bits like for a kernel overlay
                 case "default_permissions", "defaults" -> { }
                 default -> {
@@ -68,6 +76,6 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, List<String> ignored) {
             }
         }
         return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads), debug,
-                List.copyOf(ignored));
+                passthrough, List.copyOf(ignored));
     }
 }

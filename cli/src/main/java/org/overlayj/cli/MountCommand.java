@@ -39,7 +39,8 @@ public final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTS", description = {
             "Comma-separated options; may repeat. Overlay: lowerdir=,upperdir=,workdir=,index=,redirect_dir=,",
             "nfs_export=,xino=,uuid=,metacopy=,userxattr,volatile (kernel syntax and rules).",
-            "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug.",
+            "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug,",
+            "passthrough=on|off (FUSE passthrough for upper files; on where the kernel allows it).",
             "fuse-overlayfs tuning options (fast_ino=,plugins=,…) are accepted and ignored;", "uidmapping=, gidmapping=, squash_to_* are refused (not supported)."})
     List<String> options = new ArrayList<>();
 
@@ -133,7 +134,7 @@ public final class MountCommand implements Callable<Integer> {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
             overlay = Overlay.mount(parsed.overlay());
-            server = FuseServer.mount(mnt, door.fuse(), new OverlayFileSystem(overlay));
+            server = FuseServer.mount(mnt, door.fuse(), new OverlayFileSystem(overlay, door.passthrough()));
             log.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
         } catch (ErrnoException e) {
             if (overlay != null) overlay.close();

@@ -79,6 +79,7 @@ public final class OverlayFileSystem implements RawFileSystem {
     private volatile FuseNotifier notifier = FuseNotifier.NONE;
     /** Off with -Doverlayj.fuse.passthrough=false: every read and write then comes to us as a request. */
     private static final boolean PASSTHROUGH = !"false".equals(System.getProperty("overlayj.fuse.passthrough"));
+    private final boolean passthroughWanted;
     private volatile FuseBackings backings = FuseBackings.NONE;
     /** The kernel agreed to passthrough at INIT. */
     private volatile boolean passthroughNegotiated;
@@ -102,7 +103,13 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     public OverlayFileSystem(Overlay overlay) {
+        this(overlay, true);
+    }
+
+    /** With {@code passthrough} false, INIT does not ask for FUSE passthrough (nor does it with the property off). */
+    public OverlayFileSystem(Overlay overlay, boolean passthrough) {
         this.overlay = overlay;
+        this.passthroughWanted = passthrough && PASSTHROUGH;
         this.nodes = new NodeTable(overlay.root());
         overlay.addChangeListener(new ChangeListener() {
             @Override public void attrsChanged(Node n) {
@@ -126,7 +133,7 @@ public final class OverlayFileSystem implements RawFileSystem {
         notifier = n;
     }
 
-    @Override public boolean passthrough() { return PASSTHROUGH; }
+    @Override public boolean passthrough() { return passthroughWanted; }
 
     @Override public void attach(FuseBackings b) {
         backings = b;

@@ -155,6 +155,22 @@ class PassthroughTest {
         }
     }
 
+    /** The mount option passthrough=off: INIT does not ask, and upper files are served through requests. */
+    @Test void turnedOffTheDoorDoesNotAskForPassthrough() throws Exception {
+        Path mnt2 = Files.createDirectory(dir.resolve("mnt2"));
+        Path up2 = Files.createDirectory(dir.resolve("upper2")), work2 = Files.createDirectory(dir.resolve("work2"));
+        try (Overlay o2 = Overlay.mount(OverlayOptions.of(List.of(dir.resolve("low").toString()), up2.toString(),
+                work2.toString()));
+             FuseServer s2 = FuseServer.mount(mnt2.toString(), FuseMountOptions.defaults("overlay"),
+                     new OverlayFileSystem(o2, false))) {
+            assertTrue(!s2.negotiated().has(FuseInit.PASSTHROUGH), "not asked for");
+            Files.writeString(mnt2.resolve("new"), "through requests\n");
+            assertEquals(1, s2.requests(FuseOpcode.WRITE));
+        } finally {
+            TestMounts.cleanup(mnt2, null);
+        }
+    }
+
     private static String read(FileChannel c) throws Exception {
         ByteBuffer b = ByteBuffer.allocate(4096);
         c.read(b, 0);
