@@ -77,8 +77,7 @@ public final class OverlayFileSystem implements RawFileSystem {
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
     private volatile FuseNotifier notifier = FuseNotifier.NONE;
-    /** Off with -Doverlayj.fuse.passthrough=false: every read and write then comes to us as a request. */
-    private static final boolean PASSTHROUGH = !"false".equals(System.getProperty("overlayj.fuse.passthrough"));
+    /** Off with the mount option passthrough=off: every read and write then comes to us as a request. */
     private final boolean passthroughWanted;
     private volatile FuseBackings backings = FuseBackings.NONE;
     /** The kernel agreed to passthrough at INIT. */
@@ -106,10 +105,10 @@ public final class OverlayFileSystem implements RawFileSystem {
         this(overlay, true);
     }
 
-    /** With {@code passthrough} false, INIT does not ask for FUSE passthrough (nor does it with the property off). */
+    /** With {@code passthrough} false, INIT does not ask for FUSE passthrough. */
     public OverlayFileSystem(Overlay overlay, boolean passthrough) {
         this.overlay = overlay;
-        this.passthroughWanted = passthrough && PASSTHROUGH;
+        this.passthroughWanted = passthrough;
         this.nodes = new NodeTable(overlay.root());
         overlay.addChangeListener(new ChangeListener() {
             @Override public void attrsChanged(Node n) {
