@@ -25,6 +25,7 @@ public final class Overlay implements AutoCloseable {
     private final Namespace namespace;
     private final Export export;
     private final Node root;
+    final DirReadahead readahead = new DirReadahead();
 
     private Overlay(LayerStack layers) throws ErrnoException {
         this.fs = new OverlayFs(layers);
@@ -37,6 +38,7 @@ public final class Overlay implements AutoCloseable {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();
         } catch (ErrnoException | RuntimeException e) {
+            readahead.close();
             fs.close(); // its fds on the layer roots would keep the layers' filesystems busy after a refusal
             throw e;
         }
@@ -155,10 +157,24 @@ public final class Overlay implements AutoCloseable {
                 }
                 out.add(f);
             }
+            readahead(out);
             return out;
         } finally {
             l.unlock();
         }
+    }
+
+    /** The real directories of the subdirectories just looked up, for {@link DirReadahead}. */
+    private void readahead(List<Found> found) {
+        List<String> dirs = new java.util.ArrayList<>();
+        for (Found f : found) {
+            if (f == null || !f.node().isDir()) continue;
+            Node n = f.node();
+            if (n.upper) dirs.add(fs.upperPath(n));
+            if (n.lowers != null) for (Node.Lower l : n.lowers) dirs.add(l.path());
+            if (dirs.size() >= DirReadahead.PER_LISTING) break;
+        }
+        readahead.offer(dirs);
     }
 
     /** ENOENT for a name a lookup under the read lock did not find, which the directory remembers (Node#absent). */
@@ -637,6 +653,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     @Override public void close() {
+        readahead.close();
         fs.close();
         fs.layers.close();
     }

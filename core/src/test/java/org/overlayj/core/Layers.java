@@ -50,10 +50,16 @@ final class Layers implements AutoCloseable {
     }
 
     static void sh(String cmd) throws IOException {
+        shOut(cmd);
+    }
+
+    /** Runs {@code cmd} with bash and returns what it printed (stdout and stderr); IOException if it fails. */
+    static String shOut(String cmd) throws IOException {
         Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         try {
             if (p.waitFor() != 0) throw new IOException("failed: " + cmd + "\n" + out);
+            return out;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
