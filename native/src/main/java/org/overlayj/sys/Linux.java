@@ -192,6 +192,8 @@ public final class Linux {
         // One arena per thread to start with: a thread that only ever lstats pays for one small allocation.
         private final Arena arena = Arena.ofAuto();
         final MemorySegment errno = arena.allocate(CAPTURE);
+        /** statx's result as native-order words (see {@link Linux#statx}). */
+        final long[] statxWords = new long[STATX_WORDS];
         private MemorySegment area = arena.allocate(1024, 16);
         private long used;
 
@@ -344,21 +346,35 @@ public final class Linux {
         // struct statx: mask@0 blksize@4 attributes@8 nlink@16 uid@20 gid@24 mode(u16)@28 ino@32 size@40
         // blocks@48 attributes_mask@56 atime@64 btime@80 ctime@96 mtime@112 (each {s64 sec, u32 nsec, pad})
         // rdev_major@128 rdev_minor@132 dev_major@136 dev_minor@140 mnt_id@144
+        // One bulk copy into longs, then plain shifts: nineteen segment reads made this, the most called method
+        // of a walk, a 51 KB compiled method that C1 took 29 ms to make, and ran them interpreted until then.
+        long[] w = s.statxWords;
+        MemorySegment.copy(buf, JAVA_LONG, 0, w, 0, STATX_WORDS);
         return new Stat(
-                buf.get(JAVA_SHORT, 28) & 0xffff,
-                buf.get(JAVA_LONG, 32),
-                buf.get(JAVA_INT, 16),
-                buf.get(JAVA_INT, 20),
-                buf.get(JAVA_INT, 24),
-                buf.get(JAVA_LONG, 40),
-                buf.get(JAVA_LONG, 48),
-                buf.get(JAVA_INT, 4),
-                buf.get(JAVA_LONG, 64), buf.get(JAVA_INT, 72),
-                buf.get(JAVA_LONG, 112), buf.get(JAVA_INT, 120),
-                buf.get(JAVA_LONG, 96), buf.get(JAVA_INT, 104),
-                buf.get(JAVA_INT, 128), buf.get(JAVA_INT, 132),
-                buf.get(JAVA_INT, 136), buf.get(JAVA_INT, 140),
-                buf.get(JAVA_LONG, 144));
+                LITTLE_ENDIAN ? u32(w, 28) & 0xffff : u32(w, 28) >>> 16, // stx_mode, a u16 at 28
+                w[4],
+                u32(w, 16),
+                u32(w, 20),
+                u32(w, 24),
+                w[5],
+                w[6],
+                u32(w, 4),
+                w[8], u32(w, 72),
+                w[14], u32(w, 120),
+                w[12], u32(w, 104),
+                u32(w, 128), u32(w, 132),
+                u32(w, 136), u32(w, 140),
+                w[18]);
+    }
+
+    private static final int STATX_WORDS = 19; // up to and including mnt_id@144
+    private static final boolean LITTLE_ENDIAN = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+
+    /** The 32-bit field at byte offset {@code off} (4-aligned) of a struct copied into native-order longs. */
+    private static int u32(long[] w, int off) {
+        long v = w[off >>> 3];
+        boolean high = (off & 4) != 0;
+        return (int) (high == LITTLE_ENDIAN ? v >>> 32 : v);
     }
 
     // --- xattrs ------------------------------------------------------------------------------------------------
