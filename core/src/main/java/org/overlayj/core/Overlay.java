@@ -195,6 +195,16 @@ public final class Overlay implements AutoCloseable {
         return new Found(r.node(), r.real() != null ? attr(r.node(), r.real()) : attr(r.node()));
     }
 
+    /**
+     * True for a non-directory with lower hard links: several names lead to it, and a change through one of them
+     * copies up (or, with the index, links up) that name only, as the kernel does with the dentry it was given. The
+     * engine copies up a node at the name it was last looked up by ({@link Lookup}), so a door whose requests name
+     * no path (FUSE names an inode) has to have every use of such a name looked up again.
+     */
+    public boolean hasLowerAliases(Node n) {
+        return !n.isDir() && n.lowerNlink > 1;
+    }
+
     public Attr getattr(Node n) throws ErrnoException {
         Lock l = read();
         try {

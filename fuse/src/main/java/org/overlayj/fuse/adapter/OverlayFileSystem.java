@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * translation of credentials, attributes and errors.
  *
  * <p>Caching: the kernel may keep names, missing names and attributes for {@link #TTL} (in effect for good, as
- * fuse-overlayfs does), and directory listings until the directory changes. That is safe because the engine is the
+ * fuse-overlayfs does; not the names of lower hard links, see {@link #entry}), and directory listings until the
+ * directory changes. That is safe because the engine is the
  * only writer of the layers while mounted (edits made to the layers directly are undefined, as for the kernel
  * overlay), and every change reaches the kernel's caches: what an operation changes on the objects it names comes
  * back in its reply or is dropped by the kernel itself (a create drops the parent's attributes and cached listing,
@@ -263,9 +264,15 @@ public final class OverlayFileSystem implements RawFileSystem {
         return entry(f.node(), f.attr());
     }
 
+    /**
+     * The entry for a name of {@code n}. A name of a lower hard link is not cached (entry timeout 0): the kernel
+     * then looks it up at every use, which tells the engine which name a following change comes through
+     * ({@link Overlay#hasLowerAliases}); cached, a truncate through one name copied up whichever name was looked
+     * up last, and the upper layer differed from the kernel overlay's.
+     */
     private FuseEntry entry(Node n, Attr a) {
         long nodeid = nodes.ref(n);
-        return new FuseEntry(nodeid, a.generation(), TTL, TTL, attr(a));
+        return new FuseEntry(nodeid, a.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
     }
 
     private OpenFile file(long fh) throws ErrnoException {
