@@ -79,106 +79,202 @@ public final class Linux {
         return fn(name, fd, PLAIN);
     }
 
-    private static final MethodHandle STATX = fn("statx",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle LGETXATTR = fn("lgetxattr",
-            FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle FGETXATTR = fn("fgetxattr",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle LSETXATTR = fn("lsetxattr",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle FSETXATTR = fn("fsetxattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle LLISTXATTR = fn("llistxattr",
-            FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle FLISTXATTR = fn("flistxattr",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle LREMOVEXATTR = fn("lremovexattr",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle FREMOVEXATTR = fn("fremovexattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle MKNODAT = fn("mknodat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MKDIRAT = fn("mkdirat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SYMLINKAT = fn("symlinkat",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
-    private static final MethodHandle READLINKAT = fn("readlinkat",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle LINKAT = fn("linkat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle UNLINKAT = fn("unlinkat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle RENAMEAT2 = fn("renameat2",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
+    // One holder class per function: a downcall handle is made when its function is first called, not when this
+    // class is loaded. Making all sixty took 85-130 ms of a JVM's start (LambdaForms spun for each), paid by every
+    // command even when it calls two of them; a server makes the rest on its prelink thread (see prelink()).
+    // The handle stays a static final, so compiled callers still see a constant.
+    private static final class Statx {
+        static final MethodHandle H = fn("statx",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Lgetxattr {
+        static final MethodHandle H = fn("lgetxattr",
+                FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    }
+    private static final class Fgetxattr {
+        static final MethodHandle H = fn("fgetxattr",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    }
+    private static final class Lsetxattr {
+        static final MethodHandle H = fn("lsetxattr",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Fsetxattr {
+        static final MethodHandle H = fn("fsetxattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Llistxattr {
+        static final MethodHandle H = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
+    }
+    private static final class Flistxattr {
+        static final MethodHandle H = fn("flistxattr", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Lremovexattr {
+        static final MethodHandle H = fn("lremovexattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Fremovexattr {
+        static final MethodHandle H = fn("fremovexattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Mknodat {
+        static final MethodHandle H = fn("mknodat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Mkdirat {
+        static final MethodHandle H = fn("mkdirat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Symlinkat {
+        static final MethodHandle H = fn("symlinkat", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+    }
+    private static final class Readlinkat {
+        static final MethodHandle H = fn("readlinkat",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    }
+    private static final class Linkat {
+        static final MethodHandle H = fn("linkat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Unlinkat {
+        static final MethodHandle H = fn("unlinkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Renameat2 {
+        static final MethodHandle H = fn("renameat2",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
+    }
     // openat(int, const char *, int, ...): the mode is a variadic argument.
-    private static final MethodHandle OPENAT = fn("openat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), new Variadic(3));
-    private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final class Openat {
+        static final MethodHandle H = fn("openat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), new Variadic(3));
+    }
+    private static final class Close {
+        static final MethodHandle H = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
     // Critical: heap arrays are passed without a copy. The GC waits while the call runs, which is fine for
     // page-cache I/O on local files; never use these on pipes, sockets or /dev/fuse.
-    private static final MethodHandle PREAD = fn("pread",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
-    private static final MethodHandle PWRITE = fn("pwrite",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
+    private static final class Pread {
+        static final MethodHandle H = fn("pread",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
+    }
+    private static final class Pwrite {
+        static final MethodHandle H = fn("pwrite",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CRITICAL);
+    }
     // The same calls for native memory, not critical: a read from a cold disk may block for long, and a critical
     // call holds up every safepoint (the garbage collector) meanwhile.
-    private static final MethodHandle PREAD_NATIVE = fn("pread",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PWRITE_NATIVE = fn("pwrite",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle READ = fn("read",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = fn("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITEV = fn("writev",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle COPY_FILE_RANGE = fn("copy_file_range",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final class PreadNative {
+        static final MethodHandle H = fn("pread",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class PwriteNative {
+        static final MethodHandle H = fn("pwrite",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Read {
+        static final MethodHandle H = fn("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = fn("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Writev {
+        static final MethodHandle H = fn("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class CopyFileRange {
+        static final MethodHandle H = fn("copy_file_range",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
     // ioctl(int, unsigned long, ...): the argument is variadic.
-    private static final MethodHandle IOCTL_LONG = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), new Variadic(2));
-    private static final MethodHandle IOCTL_PTR = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), new Variadic(2));
-    private static final MethodHandle LSEEK = fn("lseek",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = fn("ftruncate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle TRUNCATE = fn("truncate",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle FSYNC = fn("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FDATASYNC = fn("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle SYNCFS = fn("syncfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FALLOCATE = fn("fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle UTIMENSAT = fn("utimensat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    private static final MethodHandle FUTIMENS = fn("futimens",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle FCHMODAT = fn("fchmodat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle FCHMOD = fn("fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle FCHOWNAT = fn("fchownat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle FCHOWN = fn("fchown",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle NAME_TO_HANDLE_AT = fn("name_to_handle_at",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
-    private static final MethodHandle OPEN_BY_HANDLE_AT = fn("open_by_handle_at",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle GETDENTS64 = fn("getdents64",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle STATFS = fn("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle FSTATFS = fn("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle MOUNT = fn("mount",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-    private static final MethodHandle UMOUNT2 = fn("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FLOCK = fn("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle UMASK = fn("umask", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle GETEUID = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETEGID = fn("getegid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle SETFSUID = fn("setfsuid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle SETFSGID = fn("setfsgid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final class IoctlLong {
+        static final MethodHandle H = fn("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), new Variadic(2));
+    }
+    private static final class IoctlPtr {
+        static final MethodHandle H = fn("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), new Variadic(2));
+    }
+    private static final class Lseek {
+        static final MethodHandle H = fn("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = fn("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Truncate {
+        static final MethodHandle H = fn("truncate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Fsync {
+        static final MethodHandle H = fn("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Fdatasync {
+        static final MethodHandle H = fn("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Syncfs {
+        static final MethodHandle H = fn("syncfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Fallocate {
+        static final MethodHandle H = fn("fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Utimensat {
+        static final MethodHandle H = fn("utimensat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    }
+    private static final class Futimens {
+        static final MethodHandle H = fn("futimens", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Fchmodat {
+        static final MethodHandle H = fn("fchmodat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
+    private static final class Fchmod {
+        static final MethodHandle H = fn("fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Fchownat {
+        static final MethodHandle H = fn("fchownat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Fchown {
+        static final MethodHandle H = fn("fchown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class NameToHandleAt {
+        static final MethodHandle H = fn("name_to_handle_at",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+    }
+    private static final class OpenByHandleAt {
+        static final MethodHandle H = fn("open_by_handle_at",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Getdents64 {
+        static final MethodHandle H = fn("getdents64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Statfs {
+        static final MethodHandle H = fn("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Fstatfs {
+        static final MethodHandle H = fn("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Mount {
+        static final MethodHandle H = fn("mount",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    }
+    private static final class Umount2 {
+        static final MethodHandle H = fn("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Flock {
+        static final MethodHandle H = fn("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Umask {
+        static final MethodHandle H = fn("umask", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Geteuid {
+        static final MethodHandle H = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Getegid {
+        static final MethodHandle H = fn("getegid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Setfsuid {
+        static final MethodHandle H = fn("setfsuid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Setfsgid {
+        static final MethodHandle H = fn("setfsgid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
 
     // --- per-thread scratch memory ------------------------------------------------------------------------------
     /**
@@ -334,7 +430,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), buf = s.alloc(STATX_SIZE);
         int rc;
         try {
-            rc = (int) STATX.invokeExact(s.errno, dirfd, p, flags, STATX_BASIC_STATS | STATX_MNT_ID, buf);
+            rc = (int) Statx.H.invokeExact(s.errno, dirfd, p, flags, STATX_BASIC_STATS | STATX_MNT_ID, buf);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -403,8 +499,8 @@ public final class Linux {
                                   long size) {
         try {
             return p == null
-                    ? (long) FGETXATTR.invokeExact(s.errno, fd, n, buf, size)
-                    : (long) LGETXATTR.invokeExact(s.errno, p, n, buf, size);
+                    ? (long) Fgetxattr.H.invokeExact(s.errno, fd, n, buf, size)
+                    : (long) Lgetxattr.H.invokeExact(s.errno, p, n, buf, size);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -465,7 +561,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), n = s.cstr(name), v = valueOf(s, value);
         int rc;
         try {
-            rc = (int) LSETXATTR.invokeExact(s.errno, p, n, v, (long) value.length, flags);
+            rc = (int) Lsetxattr.H.invokeExact(s.errno, p, n, v, (long) value.length, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -477,7 +573,7 @@ public final class Linux {
         MemorySegment n = s.cstr(name), v = valueOf(s, value);
         int rc;
         try {
-            rc = (int) FSETXATTR.invokeExact(s.errno, fd, n, v, (long) value.length, flags);
+            rc = (int) Fsetxattr.H.invokeExact(s.errno, fd, n, v, (long) value.length, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -487,8 +583,8 @@ public final class Linux {
     private static long listxattr0(Scratch s, int fd, MemorySegment p, MemorySegment buf, long size) {
         try {
             return p == null
-                    ? (long) FLISTXATTR.invokeExact(s.errno, fd, buf, size)
-                    : (long) LLISTXATTR.invokeExact(s.errno, p, buf, size);
+                    ? (long) Flistxattr.H.invokeExact(s.errno, fd, buf, size)
+                    : (long) Llistxattr.H.invokeExact(s.errno, p, buf, size);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -545,7 +641,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), n = s.cstr(name);
         int rc;
         try {
-            rc = (int) LREMOVEXATTR.invokeExact(s.errno, p, n);
+            rc = (int) Lremovexattr.H.invokeExact(s.errno, p, n);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -557,7 +653,7 @@ public final class Linux {
         MemorySegment n = s.cstr(name);
         int rc;
         try {
-            rc = (int) FREMOVEXATTR.invokeExact(s.errno, fd, n);
+            rc = (int) Fremovexattr.H.invokeExact(s.errno, fd, n);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -570,7 +666,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) MKNODAT.invokeExact(s.errno, AT_FDCWD, p, mode, dev);
+            rc = (int) Mknodat.H.invokeExact(s.errno, AT_FDCWD, p, mode, dev);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -587,7 +683,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) MKDIRAT.invokeExact(s.errno, AT_FDCWD, p, mode);
+            rc = (int) Mkdirat.H.invokeExact(s.errno, AT_FDCWD, p, mode);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -599,7 +695,7 @@ public final class Linux {
         MemorySegment t0 = s.cstr(target), p = s.cstr(linkPath);
         int rc;
         try {
-            rc = (int) SYMLINKAT.invokeExact(s.errno, t0, AT_FDCWD, p);
+            rc = (int) Symlinkat.H.invokeExact(s.errno, t0, AT_FDCWD, p);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -614,7 +710,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
         long rc;
         try {
-            rc = (long) READLINKAT.invokeExact(s.errno, AT_FDCWD, p, buf, READLINK_BUF);
+            rc = (long) Readlinkat.H.invokeExact(s.errno, AT_FDCWD, p, buf, READLINK_BUF);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -627,7 +723,7 @@ public final class Linux {
         MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
         int rc;
         try {
-            rc = (int) LINKAT.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+            rc = (int) Linkat.H.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -652,7 +748,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) UNLINKAT.invokeExact(s.errno, AT_FDCWD, p, flags);
+            rc = (int) Unlinkat.H.invokeExact(s.errno, AT_FDCWD, p, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -673,7 +769,7 @@ public final class Linux {
         MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
         int rc;
         try {
-            rc = (int) RENAMEAT2.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+            rc = (int) Renameat2.H.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -687,7 +783,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) OPENAT.invokeExact(s.errno, AT_FDCWD, p, flags | O_CLOEXEC, mode);
+            rc = (int) Openat.H.invokeExact(s.errno, AT_FDCWD, p, flags | O_CLOEXEC, mode);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -703,7 +799,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) CLOSE.invokeExact(s.errno, fd);
+            rc = (int) Close.H.invokeExact(s.errno, fd);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -726,7 +822,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PREAD.invokeExact(s.errno, fd, seg, (long) len, pos);
+            rc = (long) Pread.H.invokeExact(s.errno, fd, seg, (long) len, pos);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -739,7 +835,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) PWRITE.invokeExact(s.errno, fd, seg, (long) len, pos);
+            rc = (long) Pwrite.H.invokeExact(s.errno, fd, seg, (long) len, pos);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -754,8 +850,8 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = seg.isNative() ? (long) PREAD_NATIVE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
-                    : (long) PREAD.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
+            rc = seg.isNative() ? (long) PreadNative.H.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
+                    : (long) Pread.H.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -767,8 +863,8 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = seg.isNative() ? (long) PWRITE_NATIVE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
-                    : (long) PWRITE.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
+            rc = seg.isNative() ? (long) PwriteNative.H.invokeExact(s.errno, fd, seg, seg.byteSize(), pos)
+                    : (long) Pwrite.H.invokeExact(s.errno, fd, seg, seg.byteSize(), pos);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -780,7 +876,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) READ.invokeExact(s.errno, fd, buf, buf.byteSize());
+            rc = (long) Read.H.invokeExact(s.errno, fd, buf, buf.byteSize());
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -792,7 +888,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) WRITE.invokeExact(s.errno, fd, buf, buf.byteSize());
+            rc = (long) Write.H.invokeExact(s.errno, fd, buf, buf.byteSize());
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -810,7 +906,7 @@ public final class Linux {
         }
         long rc;
         try {
-            rc = (long) WRITEV.invokeExact(s.errno, fd, iov, parts.length);
+            rc = (long) Writev.H.invokeExact(s.errno, fd, iov, parts.length);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -825,7 +921,7 @@ public final class Linux {
         out.set(JAVA_LONG, 0, offOut);
         long rc;
         try {
-            rc = (long) COPY_FILE_RANGE.invokeExact(s.errno, fdIn, in, fdOut, out, len, 0);
+            rc = (long) CopyFileRange.H.invokeExact(s.errno, fdIn, in, fdOut, out, len, 0);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -837,7 +933,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) IOCTL_LONG.invokeExact(s.errno, destFd, FICLONE, (long) srcFd);
+            rc = (int) IoctlLong.H.invokeExact(s.errno, destFd, FICLONE, (long) srcFd);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -859,7 +955,7 @@ public final class Linux {
         m.set(JAVA_INT, 0, fd);
         int rc;
         try {
-            rc = (int) IOCTL_PTR.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_OPEN, m);
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_OPEN, m);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -873,7 +969,7 @@ public final class Linux {
         m.set(JAVA_INT, 0, id);
         int rc;
         try {
-            rc = (int) IOCTL_PTR.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_CLOSE, m);
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, devFd, FUSE_DEV_IOC_BACKING_CLOSE, m);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -887,7 +983,7 @@ public final class Linux {
         v.set(JAVA_LONG, 0, 0L);
         int rc;
         try {
-            rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_GETFLAGS, v);
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, fd, FS_IOC_GETFLAGS, v);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -903,7 +999,7 @@ public final class Linux {
         v.set(JAVA_INT, 0, flags);
         int rc;
         try {
-            rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_SETFLAGS, v);
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, fd, FS_IOC_SETFLAGS, v);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -915,7 +1011,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) LSEEK.invokeExact(s.errno, fd, off, whence);
+            rc = (long) Lseek.H.invokeExact(s.errno, fd, off, whence);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -926,7 +1022,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FTRUNCATE.invokeExact(s.errno, fd, len);
+            rc = (int) Ftruncate.H.invokeExact(s.errno, fd, len);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -938,7 +1034,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) TRUNCATE.invokeExact(s.errno, p, len);
+            rc = (int) Truncate.H.invokeExact(s.errno, p, len);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -957,22 +1053,22 @@ public final class Linux {
     }
 
     public static void fsync(int fd) throws ErrnoException {
-        fdCall(FSYNC, fd, "fsync");
+        fdCall(Fsync.H, fd, "fsync");
     }
 
     public static void fdatasync(int fd) throws ErrnoException {
-        fdCall(FDATASYNC, fd, "fdatasync");
+        fdCall(Fdatasync.H, fd, "fdatasync");
     }
 
     public static void syncfs(int fd) throws ErrnoException {
-        fdCall(SYNCFS, fd, "syncfs");
+        fdCall(Syncfs.H, fd, "syncfs");
     }
 
     public static void fallocate(int fd, int mode, long off, long len) throws ErrnoException {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FALLOCATE.invokeExact(s.errno, fd, mode, off, len);
+            rc = (int) Fallocate.H.invokeExact(s.errno, fd, mode, off, len);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1000,7 +1096,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), ts = times(s, aSec, aNsec, mSec, mNsec);
         int rc;
         try {
-            rc = (int) UTIMENSAT.invokeExact(s.errno, AT_FDCWD, p, ts, noFollow ? AT_SYMLINK_NOFOLLOW : 0);
+            rc = (int) Utimensat.H.invokeExact(s.errno, AT_FDCWD, p, ts, noFollow ? AT_SYMLINK_NOFOLLOW : 0);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1012,7 +1108,7 @@ public final class Linux {
         MemorySegment ts = times(s, aSec, aNsec, mSec, mNsec);
         int rc;
         try {
-            rc = (int) FUTIMENS.invokeExact(s.errno, fd, ts);
+            rc = (int) Futimens.H.invokeExact(s.errno, fd, ts);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1025,7 +1121,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) FCHMODAT.invokeExact(s.errno, AT_FDCWD, p, mode, 0);
+            rc = (int) Fchmodat.H.invokeExact(s.errno, AT_FDCWD, p, mode, 0);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1036,7 +1132,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FCHMOD.invokeExact(s.errno, fd, mode);
+            rc = (int) Fchmod.H.invokeExact(s.errno, fd, mode);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1049,7 +1145,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) FCHOWNAT.invokeExact(s.errno, AT_FDCWD, p, uid, gid, AT_SYMLINK_NOFOLLOW);
+            rc = (int) Fchownat.H.invokeExact(s.errno, AT_FDCWD, p, uid, gid, AT_SYMLINK_NOFOLLOW);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1060,7 +1156,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FCHOWN.invokeExact(s.errno, fd, uid, gid);
+            rc = (int) Fchown.H.invokeExact(s.errno, fd, uid, gid);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1077,7 +1173,7 @@ public final class Linux {
         fh.set(JAVA_INT, 0, MAX_HANDLE_SZ);
         int rc;
         try {
-            rc = (int) NAME_TO_HANDLE_AT.invokeExact(s.errno, AT_FDCWD, p, fh, mnt, flags);
+            rc = (int) NameToHandleAt.H.invokeExact(s.errno, AT_FDCWD, p, fh, mnt, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1100,7 +1196,7 @@ public final class Linux {
         MemorySegment.copy(b, 0, fh, JAVA_BYTE, 8, b.length);
         int rc;
         try {
-            rc = (int) OPEN_BY_HANDLE_AT.invokeExact(s.errno, mountFd, fh, flags | O_CLOEXEC);
+            rc = (int) OpenByHandleAt.H.invokeExact(s.errno, mountFd, fh, flags | O_CLOEXEC);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1125,7 +1221,7 @@ public final class Linux {
             while (true) {
                 long n;
                 try {
-                    n = (long) GETDENTS64.invokeExact(s.errno, fd, buf, DIRENT_BUF);
+                    n = (long) Getdents64.H.invokeExact(s.errno, fd, buf, DIRENT_BUF);
                 } catch (Throwable t) {
                     throw bug(t);
                 }
@@ -1176,7 +1272,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), b = s.alloc(120);
         int rc;
         try {
-            rc = (int) STATFS.invokeExact(s.errno, p, b);
+            rc = (int) Statfs.H.invokeExact(s.errno, p, b);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1189,7 +1285,7 @@ public final class Linux {
         MemorySegment b = s.alloc(120);
         int rc;
         try {
-            rc = (int) FSTATFS.invokeExact(s.errno, fd, b);
+            rc = (int) Fstatfs.H.invokeExact(s.errno, fd, b);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1205,7 +1301,7 @@ public final class Linux {
                 d = s.cstrOrNull(data);
         int rc;
         try {
-            rc = (int) MOUNT.invokeExact(s.errno, src, tgt, type, flags, d);
+            rc = (int) Mount.H.invokeExact(s.errno, src, tgt, type, flags, d);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1217,7 +1313,7 @@ public final class Linux {
         MemorySegment tgt = s.cstr(target);
         int rc;
         try {
-            rc = (int) UMOUNT2.invokeExact(s.errno, tgt, flags);
+            rc = (int) Umount2.H.invokeExact(s.errno, tgt, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1231,7 +1327,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FLOCK.invokeExact(s.errno, fd, op);
+            rc = (int) Flock.H.invokeExact(s.errno, fd, op);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1257,15 +1353,15 @@ public final class Linux {
 
     /** umask(2): sets the process-wide mask, returns the previous one. */
     public static int umask(int mask) {
-        return intCall(UMASK, mask);
+        return intCall(Umask.H, mask);
     }
 
     public static int geteuid() {
-        return intCall(GETEUID);
+        return intCall(Geteuid.H);
     }
 
     public static int getegid() {
-        return intCall(GETEGID);
+        return intCall(Getegid.H);
     }
 
     /**
@@ -1273,12 +1369,12 @@ public final class Linux {
      * virtual thread may continue on another carrier, which keeps the credential.
      */
     public static int setfsuid(int uid) {
-        return intCall(SETFSUID, uid);
+        return intCall(Setfsuid.H, uid);
     }
 
     /** setfsgid for the calling thread only; returns the previous value. Platform threads only, as setfsuid. */
     public static int setfsgid(int gid) {
-        return intCall(SETFSGID, gid);
+        return intCall(Setfsgid.H, gid);
     }
 
     // --- filesystem UUID (added for core.layer: the s_uuid the kernel overlay puts in fh blobs) ---------------
@@ -1296,7 +1392,7 @@ public final class Linux {
             Scratch s = scratch();
             int rc;
             try {
-                rc = (int) IOCTL_PTR.invokeExact(s.errno, fd, FS_IOC_GETFSUUID, v);
+                rc = (int) IoctlPtr.H.invokeExact(s.errno, fd, FS_IOC_GETFSUUID, v);
             } catch (Throwable t) {
                 throw bug(t);
             }
@@ -1310,9 +1406,13 @@ public final class Linux {
     }
 
     // --- private noatime mounts (added for core: reading lower symlinks without touching their atime) ----------
-    private static final MethodHandle OPEN_TREE = fn("open_tree", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle MOUNT_SETATTR = fn("mount_setattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final class OpenTree {
+        static final MethodHandle H = fn("open_tree", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class MountSetattr {
+        static final MethodHandle H = fn("mount_setattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
     public static final int OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 02000000;
     public static final long MOUNT_ATTR_NOATIME = 0x10, MOUNT_ATTR__ATIME = 0x70;
 
@@ -1326,7 +1426,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path);
         int fd;
         try {
-            fd = (int) OPEN_TREE.invokeExact(s.errno, AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+            fd = (int) OpenTree.H.invokeExact(s.errno, AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1338,7 +1438,7 @@ public final class Linux {
         MemorySegment empty = s.cstr("");
         int rc;
         try {
-            rc = (int) MOUNT_SETATTR.invokeExact(s.errno, fd, empty, AT_EMPTY_PATH, attr, 32L);
+            rc = (int) MountSetattr.H.invokeExact(s.errno, fd, empty, AT_EMPTY_PATH, attr, 32L);
         } catch (Throwable t) {
             closeQuietly(fd);
             throw bug(t);
@@ -1357,7 +1457,7 @@ public final class Linux {
         MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
         long rc;
         try {
-            rc = (long) READLINKAT.invokeExact(s.errno, dirfd, p, buf, READLINK_BUF);
+            rc = (long) Readlinkat.H.invokeExact(s.errno, dirfd, p, buf, READLINK_BUF);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1366,8 +1466,10 @@ public final class Linux {
     }
 
     // --- write(2) from a heap array (added for the FUSE door: replies leave from a reused heap buffer) -------------
-    private static final MethodHandle WRITE_CRITICAL = fn("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CRITICAL);
+    private static final class WriteCritical {
+        static final MethodHandle H = fn("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CRITICAL);
+    }
 
     /**
      * write(2) straight from a heap array, with no copy to native memory (a critical call). Only for writes that
@@ -1378,7 +1480,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) WRITE_CRITICAL.invokeExact(s.errno, fd, seg, (long) len);
+            rc = (long) WriteCritical.H.invokeExact(s.errno, fd, seg, (long) len);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1386,12 +1488,18 @@ public final class Linux {
     }
 
     // --- pipes and splice (the FUSE door sends READ data from a file's page cache without copying it to us) -----
-    private static final MethodHandle PIPE2 = fn("pipe2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final class Pipe2 {
+        static final MethodHandle H = fn("pipe2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
     // fcntl(int, int, ...): the argument is variadic.
-    private static final MethodHandle FCNTL_INT = fn("fcntl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), new Variadic(2));
-    private static final MethodHandle SPLICE = fn("splice",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final class FcntlInt {
+        static final MethodHandle H = fn("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), new Variadic(2));
+    }
+    private static final class Splice {
+        static final MethodHandle H = fn("splice",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
     public static final int F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
     public static final int SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2;
 
@@ -1401,7 +1509,7 @@ public final class Linux {
         MemorySegment fds = s.alloc(8);
         int rc;
         try {
-            rc = (int) PIPE2.invokeExact(s.errno, fds, flags);
+            rc = (int) Pipe2.H.invokeExact(s.errno, fds, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1414,7 +1522,7 @@ public final class Linux {
         Scratch s = scratch();
         int rc;
         try {
-            rc = (int) FCNTL_INT.invokeExact(s.errno, fd, F_SETPIPE_SZ, bytes);
+            rc = (int) FcntlInt.H.invokeExact(s.errno, fd, F_SETPIPE_SZ, bytes);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1431,7 +1539,7 @@ public final class Linux {
         off.set(JAVA_LONG, 0, inOffset);
         long rc;
         try {
-            rc = (long) SPLICE.invokeExact(s.errno, in, off, out, MemorySegment.NULL, len, flags);
+            rc = (long) Splice.H.invokeExact(s.errno, in, off, out, MemorySegment.NULL, len, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1443,7 +1551,7 @@ public final class Linux {
         Scratch s = scratch();
         long rc;
         try {
-            rc = (long) SPLICE.invokeExact(s.errno, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
+            rc = (long) Splice.H.invokeExact(s.errno, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
