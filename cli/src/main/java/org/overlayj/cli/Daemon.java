@@ -1,7 +1,12 @@
 package org.overlayj.cli;
 
+import org.overlayj.sys.Linux;
+
 import java.io.BufferedReader;
 import java.io.File;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.InputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
@@ -10,12 +15,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Backgrounding without fork: the command re-launches itself in the foreground mode as a detached child (its own
  * session through setsid(1), stdin from /dev/null, stderr to a log file), then waits for the child's readiness
  * line on a pipe (its stdout). "READY" means the mount is live: the parent exits 0. "ERROR message", or the pipe
- * closing first, means the mount failed: the parent prints why and exits non-zero. The child outlives the parent.
+ * closing first, means the mount failed: the parent prints why and exits non-zero once the pipe closes (the child
+ * has exited). The child outlives the parent.
+ *
+ * <p>The child is not the parent's own child but setsid's ({@code setsid --fork}, whose process exits at once):
+ * a JVM whose thread still waits in waitpid(2) for a live child spends 0.3 s at exit waiting for that thread to
+ * stop (measured: READY at 0.45 s, process gone at 0.75 s), and a background mount returns only at that exit.
  */
 final class Daemon {
     static final String READY = "READY", ERROR = "ERROR ";
@@ -51,7 +63,11 @@ final class Daemon {
             return 1;
         }
         List<String> cmd = new ArrayList<>();
-        if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
+        boolean setsid = new File("/usr/bin/setsid").canExecute();
+        if (setsid) {
+            cmd.add("/usr/bin/setsid");
+            cmd.add("--fork");
+        }
         cmd.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(serverJvmOptions());
@@ -63,32 +79,86 @@ final class Daemon {
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .redirectOutput(ProcessBuilder.Redirect.PIPE);
+                .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        if (!setsid) return relay(pb, log, false);
+        // Process streams end when their process does (setsid's, at once): the readiness line comes through a FIFO
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("overlayj-ready");  // 0700: nobody else opens the FIFO
+            Path fifo = dir.resolve("ready");
+            Linux.mknod(fifo.toString(), 0010600, 0);
+            return relay(pb.redirectOutput(fifo.toFile()), log, true);
+        } catch (IOException e) {  // ErrnoException too
+            System.err.println("overlayj: cannot set up the readiness channel: " + e.getMessage());
+            return 1;
+        } finally {
+            if (dir != null) {
+                try {
+                    Files.deleteIfExists(dir.resolve("ready"));
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a temporary directory left behind is harmless
+                }
+            }
+        }
+    }
+
+    /** Starts the child and reads its readiness line: from its stdout pipe, or from the FIFO its stdout opens. */
+    private static int relay(ProcessBuilder pb, Path log, boolean fifo) {
+        CompletableFuture<InputStream> reader = new CompletableFuture<>();
+        if (fifo) {
+            // opening a FIFO blocks until the other end opens: the child's end is opened by start() below
+            File f = pb.redirectOutput().file();
+            Thread.ofPlatform().daemon(true).start(() -> {
+                try {
+                    reader.complete(new FileInputStream(f));
+                } catch (IOException e) {
+                    reader.completeExceptionally(e);
+                }
+            });
+        }
         Process p;
         try {
             p = pb.start();
         } catch (IOException e) {
             System.err.println("overlayj: cannot start the server: " + e.getMessage());
+            if (fifo) unblock(pb.redirectOutput().file());
             return 1;
         }
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
-                StandardCharsets.UTF_8))) {
+        if (!fifo) reader.complete(p.getInputStream());
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(reader.join(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 if (line.equals(READY)) return 0;
                 if (line.startsWith(ERROR)) {
                     System.err.println("overlayj: " + line.substring(ERROR.length()));
-                    waitQuietly(p);
-                    return p.isAlive() ? 1 : Math.max(1, p.exitValue());
+                    // the layers are as the child leaves them only once it has exited and closed its end
+                    while (r.readLine() != null) {
+                        // nothing else is expected
+                    }
+                    return exitCode(p, fifo);
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | CompletionException e) {
             System.err.println("overlayj: lost the server: " + e.getMessage());
         }
-        waitQuietly(p);
         System.err.println("overlayj: the server exited before the mount was ready; see " + log);
-        return p.isAlive() ? 1 : Math.max(1, p.exitValue());
+        return exitCode(p, fifo);
+    }
+
+    /** Releases a reader blocked opening the FIFO when no child will open it. */
+    private static void unblock(File fifo) {
+        try (FileOutputStream ignored = new FileOutputStream(fifo)) {
+            // opened and closed: the reader sees end of file
+        } catch (IOException ignored) {
+            // nothing waits
+        }
+    }
+
+    /** Non-zero: the child's own code when it is our child, else 1 (setsid's code says nothing of the server). */
+    private static int exitCode(Process p, boolean viaSetsid) {
+        waitQuietly(p);
+        return viaSetsid || p.isAlive() ? 1 : Math.max(1, p.exitValue());
     }
 
     /**

@@ -59,7 +59,7 @@ public final class MountCommand implements Callable<Integer> {
     @Option(names = "-t", hidden = true, paramLabel = "TYPE", description = "mount helper: fs type, ignored")
     String helperType;
 
-    @Option(names = Daemon.CHILD_FLAG, hidden = true)
+    /** Set by {@link #daemonChild}: this process is the background server a launcher waits for. */
     boolean daemonChild;
 
     // arity 0..2 checked in call(): picocli validates a parent's required parameters even when a subcommand
@@ -82,10 +82,37 @@ public final class MountCommand implements Callable<Integer> {
             List<String> args = new ArrayList<>();
             for (String o : options) { args.add("-o"); args.add(o); }
             if (singleThreaded) args.add("-s");
+            args.add("--");
             args.addAll(positional);
             return Daemon.launch(args, mountpoint);
         }
         return serve(source, mountpoint);
+    }
+
+    /**
+     * The background server's entry: its arguments are what {@link Daemon#launch} wrote, {@code -o OPTS} (repeated),
+     * {@code -s}, then {@code --} and the positional ones, so they are read here without picocli.
+     */
+    static int daemonChild(String[] args) {
+        return parseChild(args).call();
+    }
+
+    static MountCommand parseChild(String[] args) {
+        MountCommand c = new MountCommand();
+        c.daemonChild = true;
+        int i = 0;
+        for (; i < args.length && !args[i].equals("--"); i++) {
+            switch (args[i]) {
+                case "-o" -> c.options.add(args[++i]);
+                case "-s" -> c.singleThreaded = true;
+                default -> throw new IllegalArgumentException("daemon child: unexpected argument " + args[i]);
+            }
+        }
+        for (i++; i < args.length; i++) c.positional.add(args[i]);
+        if (c.positional.isEmpty() || c.positional.size() > 2) {
+            throw new IllegalArgumentException("daemon child: expected [SOURCE] MOUNTPOINT after --");
+        }
+        return c;
     }
 
     /** Joins the repeated -o values the way fuse-overlayfs does: one comma-separated list. */
