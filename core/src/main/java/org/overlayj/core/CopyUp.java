@@ -15,10 +15,77 @@ import org.overlayj.sys.Stat;
  */
 final class CopyUp {
     private static final int CHUNK = 1 << 20;
+    /** Smaller files are copied under the namespace lock: a second lock round costs more than their copy. */
+    static final long COPY_AHEAD_MIN = 1 << 20;
     private final OverlayFs fs;
+    /** Data copied ahead for the copy-up running now (under the write lock); copyRegular takes it if it fits. */
+    private CopiedData ahead;
+    /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
+    volatile Runnable afterCopyAhead = () -> { };
+
+    /**
+     * A lower regular file's data (and its fsync) copied into an anonymous upper file before the namespace write
+     * lock is taken, so that a long copy does not hold up every other namespace operation (the kernel, too, copies
+     * data under locks of the object only). Valid for the lower inode it was read from while that inode is as it
+     * was (dev, ino, size, mtime, ctime); a copy-up that finds the object done or changed meanwhile drops it.
+     */
+    record CopiedData(String src, Stat st, int fd) implements AutoCloseable {
+        boolean fits(String path, Stat now) {
+            return src.equals(path) && st.dev() == now.dev() && st.ino() == now.ino() && st.size() == now.size()
+                    && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec()
+                    && st.ctimeSec() == now.ctimeSec() && st.ctimeNsec() == now.ctimeNsec();
+        }
+
+        @Override public void close() {
+            Linux.closeQuietly(fd);
+        }
+    }
 
     CopyUp(OverlayFs fs) {
         this.fs = fs;
+    }
+
+    /**
+     * Copies a lower regular file's data ahead of its copy-up (see {@link CopiedData}); null when there is
+     * nothing worth doing: small, or not a lower-only regular file, or no O_TMPFILE on the upper fs. Caller holds
+     * the namespace read lock; the copy itself runs after the caller released it ({@link CopiedData} is read
+     * under the lock, the data is copied outside).
+     */
+    String copyAheadSource(Node n) {
+        if (n.upper || n.indexPath != null || n.parent == null || n.type != Stat.S_IFREG) return null;
+        if (fs.upperRoot == null || !fs.layers.tmpfile()) return null;
+        return n.topLower().path();
+    }
+
+    /** The copy of {@link #copyAheadSource}'s file, made with no lock held; null if it is small or gone. */
+    CopiedData copyAhead(String src) throws ErrnoException {
+        Stat st = fs.statReal(src);
+        if (!st.isReg() || st.size() < COPY_AHEAD_MIN) return null;
+        int in = openLower(src);
+        int out = -1;
+        try {
+            out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
+            copyData(in, out, st.size());
+            if (!fs.opts.volatileMode()) Linux.fsync(out);
+            CopiedData d = new CopiedData(src, st, out);
+            out = -1;
+            afterCopyAhead.run();
+            return d;
+        } finally {
+            Linux.closeQuietly(in);
+            Linux.closeQuietly(out);
+        }
+    }
+
+    /** {@link #copyUp(Node)} that may use data copied ahead; {@code data} is closed whether used or not. */
+    void copyUp(Node n, CopiedData data) throws ErrnoException {
+        ahead = data;
+        try {
+            copyUp(n);
+        } finally {
+            ahead = null;
+            if (data != null) data.close();
+        }
     }
 
     /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
@@ -120,28 +187,36 @@ final class CopyUp {
     private void copyRegular(String src, Stat st, byte[] origin, String dest) throws ErrnoException {
         int in = openLower(src);
         int out = -1;
+        boolean borrowed = false;
         String temp = null;
         try {
-            if (fs.layers.tmpfile()) {
+            CopiedData data = ahead;
+            if (data != null && data.fits(src, st)) {
+                ahead = null;
+                out = data.fd();
+                borrowed = true;                    // copyUp(Node, CopiedData) closes it
+            } else if (fs.layers.tmpfile()) {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
+                copyData(in, out, st.size());
             } else {
                 temp = fs.tempPath();
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
+                copyData(in, out, st.size());
             }
-            copyData(in, out, st.size());
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
-            Linux.fsync(out);
+            // the kernel syncs a copy unless the overlay is volatile (ovl_should_sync)
+            if (!fs.opts.volatileMode()) Linux.fsync(out);
             if (temp == null) Linux.linkFd(out, dest);
             else Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
             temp = null;
         } finally {
             Linux.closeQuietly(in);
-            Linux.closeQuietly(out);
+            if (!borrowed) Linux.closeQuietly(out);
             if (temp != null) {
                 try {
                     Linux.unlink(temp);

@@ -21,7 +21,7 @@ public final class Overlay implements AutoCloseable {
     private final OverlayFs fs;
     private final Lookup lookup;
     private final Readdir readdir;
-    private final CopyUp copyUp;
+    final CopyUp copyUp;  // package-private: tests set its hooks
     private final Namespace namespace;
     private final Export export;
     private final Node root;
@@ -418,20 +418,51 @@ public final class Overlay implements AutoCloseable {
     public OpenFile open(Node n, int flags, Creds c) throws ErrnoException {
         int acc = flags & Linux.O_ACCMODE;
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
-        Lock l = wants ? write() : read();
+        int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
+                : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
+        CopyUp.CopiedData ahead = wants ? copyAhead(n, mask, c) : null;
+        Lock l = null;
         try {
+            l = wants ? write() : read();
             Attr a = attr(n);
-            int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
-                    : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             Permissions.check(a, mask, c);
-            if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
+            if (wants && n.type == Stat.S_IFREG) {
+                CopyUp.CopiedData d = ahead;
+                ahead = null;
+                copyUp.copyUp(n, d);
+            }
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
-            unlock(l);
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
+        }
+    }
+
+    /**
+     * A write open of a large lower-only file copies its data before taking the namespace write lock (see
+     * {@link CopyUp.CopiedData}), for a caller allowed to open it so; null otherwise, or if anything fails: the
+     * copy-up under the lock then does it all and reports what goes wrong.
+     */
+    private CopyUp.CopiedData copyAhead(Node n, int mask, Creds c) {
+        String src;
+        Lock r = read();
+        try {
+            src = copyUp.copyAheadSource(n);
+            if (src == null) return null;
+            Permissions.check(attr(n), mask, c);
+        } catch (ErrnoException e) {
+            return null;
+        } finally {
+            r.unlock();
+        }
+        try {
+            return copyUp.copyAhead(src);
+        } catch (ErrnoException e) {
+            return null;
         }
     }
 

@@ -1,0 +1,143 @@
+package org.overlayj.core;
+
+import org.junit.jupiter.api.Test;
+import org.overlayj.sys.Linux;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A write open of a large lower file copies its data before the namespace write lock (CopyUp.CopiedData): other
+ * namespace operations run meanwhile, and the copy-up that follows is the same on disk as one done under the
+ * lock. The timeouts below only turn a deadlock (the lock held during the copy) into a failure.
+ */
+class CopyAheadTest {
+    private static final int MIB = 1 << 20;
+
+    private static Layers layers() throws Exception {
+        Layers L = new Layers(1);
+        Layers.sh("cd " + L.root + " && mkdir l1/d && head -c " + (3 * MIB + 123) + " /dev/urandom > l1/d/big"
+                + " && chmod 640 l1/d/big && touch -d @1500000000.123456789 l1/d/big"
+                + " && setfattr -n user.k -v v l1/d/big"
+                + " && cp -a l1/d/big l1/d/big.orig && echo small > l1/d/small");
+        return L;
+    }
+
+    /** Everything a copy-up sets on the upper file but the data: mode, owner, mtime, xattr names. */
+    private static String meta(Layers L, String rel) throws Exception {
+        return Layers.shOut("cd " + L.root + " && stat -c '%a %u %g %Y %y' " + rel
+                + " && getfattr -d -m - --absolute-names " + rel + " | grep -v '^#' | cut -d= -f1 | sort");
+    }
+
+    @Test void otherNamespaceOperationsRunDuringTheCopy() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Node d = EngineSmokeTest.walk(o, "d");
+            Node big = o.lookup(d, "big", Creds.ROOT);
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = () -> {
+                calls.incrementAndGet();
+                // the opener holds no lock now: a create, a mkdir and a rename elsewhere complete
+                CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
+                    try {
+                        o.create(d, "new", 0644, Creds.ROOT);
+                        o.mkdir(o.root(), "dir", 0755, Creds.ROOT);
+                        o.rename(d, "new", o.root(), "moved", 0, Creds.ROOT);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                try {
+                    other.get(60, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new AssertionError("a namespace operation waited for the copy", e);
+                }
+            };
+            o.release(o.open(big, Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT));
+            o.copyUp.afterCopyAhead = () -> { };
+            assertEquals(1, calls.get(), "the data was copied ahead once");
+            Layers.sh("cd " + L.root + " && test -e upper/moved && test -d upper/dir && cmp upper/d/big l1/d/big"
+                    + " && test -z \"$(ls -A work/work)\"");
+            // the metadata of a copy-up under the lock (small) and ahead (big) come out alike
+            o.release(o.open(o.lookup(d, "small", Creds.ROOT), Linux.O_WRONLY, Creds.ROOT));
+            String bigMeta = meta(L, "upper/d/big"), lowerMeta = meta(L, "l1/d/big.orig");
+            assertEquals(lowerMeta.lines().skip(1).filter(s -> !s.contains("overlay")).toList(),
+                    bigMeta.lines().skip(1).filter(s -> !s.contains("overlay")).toList(), "user xattrs");
+            assertEquals(lowerMeta.lines().findFirst(), bigMeta.lines().findFirst(), "mode, owner, mtime");
+            assertTrue(bigMeta.contains("trusted.overlay.origin"), bigMeta);
+            assertEquals(meta(L, "upper/d/small").lines().filter(s -> s.contains("overlay")).toList(),
+                    bigMeta.lines().filter(s -> s.contains("overlay")).toList(), "overlay xattrs");
+            // and the file is the upper one from now on
+            OpenFile f = o.open(big, Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT);
+            o.write(f, 3 * MIB + 123, new byte[] {'x'}, 0, 1);
+            o.release(f);
+            Layers.sh("cd " + L.root + " && head -c " + (3 * MIB + 123) + " upper/d/big | cmp - l1/d/big"
+                    + " && test \"$(tail -c 1 upper/d/big)\" = x");
+            assertEquals(1, calls.get(), "an upper file is not copied again");
+        }
+    }
+
+    @Test void aCopyUpDoneMeanwhileDropsTheDataCopiedAhead() throws Exception {
+        try (Layers L = layers()) {
+            Layers.sh("ln " + L.root + "/l1/d/big " + L.root + "/l1/d/alias");  // indexed: a lower hard link
+            try (Overlay o = L.mount(true, false)) {
+                Node big = EngineSmokeTest.walk(o, "d/big");
+                AtomicInteger calls = new AtomicInteger();
+                o.copyUp.afterCopyAhead = () -> {
+                    if (calls.incrementAndGet() != 1) return;
+                    CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
+                        try {
+                            OpenFile g = o.open(big, Linux.O_RDWR, Creds.ROOT);
+                            o.write(g, 0, new byte[] {'A'}, 0, 1);
+                            o.release(g);
+                        } catch (Exception e) {
+                            throw new RuntimeException(e);
+                        }
+                    });
+                    try {
+                        other.get(60, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new AssertionError("the second opener waited for the first", e);
+                    }
+                };
+                OpenFile f = o.open(big, Linux.O_WRONLY, Creds.ROOT);
+                o.write(f, 1, new byte[] {'B'}, 0, 1);
+                o.release(f);
+                assertEquals(2, calls.get(), "both openers copied ahead");
+            }
+            // one copy-up, with both writes in it: the first opener's copy was dropped, not linked over
+            Layers.sh("cd " + L.root + " && test \"$(head -c 2 upper/d/big)\" = AB"
+                    + " && cmp <(tail -c +3 upper/d/big) <(tail -c +3 l1/d/big)"
+                    + " && test $(ls work/index | wc -l) = 1 && test upper/d/big -ef work/index/$(ls work/index)"
+                    + " && test -z \"$(ls -A work/work)\"");
+        }
+    }
+
+    @Test void aLowerChangedMeanwhileIsCopiedAgainUnderTheLock() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Node big = EngineSmokeTest.walk(o, "d/big");
+            o.copyUp.afterCopyAhead = () -> {
+                try {
+                    Layers.sh("cd " + L.root + " && echo changed >> l1/d/big");
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            };
+            o.release(o.open(big, Linux.O_WRONLY, Creds.ROOT));
+            Layers.sh("cd " + L.root + " && cmp upper/d/big l1/d/big && tail -c 8 upper/d/big | grep -q changed");
+        }
+    }
+
+    @Test void smallFilesAndReadOpensCopyNothingAhead() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            o.release(o.open(EngineSmokeTest.walk(o, "d/big"), Linux.O_RDONLY, Creds.ROOT));
+            o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_RDWR, Creds.ROOT));
+            assertEquals(0, calls.get());
+            Layers.sh("cd " + L.root + " && test ! -e upper/d/big && cmp upper/d/small l1/d/small");
+        }
+    }
+}
