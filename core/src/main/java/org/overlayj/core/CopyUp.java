@@ -18,7 +18,7 @@ final class CopyUp {
     /** Smaller files are copied under the namespace lock: a second lock round costs more than their copy. */
     static final long COPY_AHEAD_MIN = 1 << 20;
     private final OverlayFs fs;
-    /** Data copied ahead for the copy-up running now (under the write lock); copyRegular takes it if it fits. */
+    /** Data copied ahead for the operation running now (under the write lock); copyRegular takes it if it fits. */
     private CopiedData ahead;
     /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
     volatile Runnable afterCopyAhead = () -> { };
@@ -77,15 +77,16 @@ final class CopyUp {
         }
     }
 
-    /** {@link #copyUp(Node)} that may use data copied ahead; {@code data} is closed whether used or not. */
-    void copyUp(Node n, CopiedData data) throws ErrnoException {
+    /**
+     * Offers data copied ahead to the copy-ups of the operation about to run under the write lock: the one that
+     * copies that lower file takes it. The caller closes {@code data} after {@link #withdraw()}.
+     */
+    void offer(CopiedData data) {
         ahead = data;
-        try {
-            copyUp(n);
-        } finally {
-            ahead = null;
-            if (data != null) data.close();
-        }
+    }
+
+    void withdraw() {
+        ahead = null;
     }
 
     /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
@@ -194,7 +195,7 @@ final class CopyUp {
             if (data != null && data.fits(src, st)) {
                 ahead = null;
                 out = data.fd();
-                borrowed = true;                    // copyUp(Node, CopiedData) closes it
+                borrowed = true;                    // whoever offered it closes it
             } else if (fs.layers.tmpfile()) {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
                 copyData(in, out, st.size());

@@ -467,7 +467,8 @@ final class Namespace {
 
     // --- setattr ---------------------------------------------------------------------------------------------------
 
-    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+    /** The checks of {@link #setattr} before anything changes; returns the attributes they saw. */
+    Attr setattrAllowed(Node n, SetAttr a, Creds c) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
         if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
@@ -484,6 +485,11 @@ final class Namespace {
             if (explicit) Permissions.owner(cur, c);
             else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c);
         }
+        return cur;
+    }
+
+    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        Attr cur = setattrAllowed(n, a, c);
         copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {

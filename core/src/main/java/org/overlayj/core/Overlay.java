@@ -241,12 +241,17 @@ public final class Overlay implements AutoCloseable {
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
-        Lock l = write();
+        CopyUp.CopiedData ahead = copyAhead(n, () -> namespace.setattrAllowed(n, a, c));
+        Lock l = null;
         try {
+            l = write();
+            copyUp.offer(ahead);
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
-            unlock(l);
+            copyUp.withdraw();
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
         }
     }
 
@@ -420,40 +425,44 @@ public final class Overlay implements AutoCloseable {
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
-        CopyUp.CopiedData ahead = wants ? copyAhead(n, mask, c) : null;
+        CopyUp.CopiedData ahead = wants ? copyAhead(n, () -> Permissions.check(attr(n), mask, c)) : null;
         Lock l = null;
         try {
             l = wants ? write() : read();
+            copyUp.offer(ahead);
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             Permissions.check(a, mask, c);
-            if (wants && n.type == Stat.S_IFREG) {
-                CopyUp.CopiedData d = ahead;
-                ahead = null;
-                copyUp.copyUp(n, d);
-            }
+            if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
+            copyUp.withdraw();
             if (ahead != null) ahead.close();
             if (l != null) unlock(l);
         }
     }
 
+    /** A permission check run under the read lock; throws if the operation may not go on. */
+    private interface Allowed {
+        void check() throws ErrnoException;
+    }
+
     /**
-     * A write open of a large lower-only file copies its data before taking the namespace write lock (see
-     * {@link CopyUp.CopiedData}), for a caller allowed to open it so; null otherwise, or if anything fails: the
-     * copy-up under the lock then does it all and reports what goes wrong.
+     * An operation that will copy up a large lower-only regular file copies its data before taking the namespace
+     * write lock (see {@link CopyUp.CopiedData}), once {@code allowed} says the caller may do it; null when not,
+     * or if anything fails: the copy-up under the lock then does it all and reports what goes wrong. The caller
+     * offers the result to the copy-ups under the lock, and closes it after.
      */
-    private CopyUp.CopiedData copyAhead(Node n, int mask, Creds c) {
+    private CopyUp.CopiedData copyAhead(Node n, Allowed allowed) {
         String src;
         Lock r = read();
         try {
             src = copyUp.copyAheadSource(n);
             if (src == null) return null;
-            Permissions.check(attr(n), mask, c);
+            allowed.check();
         } catch (ErrnoException e) {
             return null;
         } finally {

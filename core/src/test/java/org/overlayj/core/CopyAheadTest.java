@@ -1,6 +1,7 @@
 package org.overlayj.core;
 
 import org.junit.jupiter.api.Test;
+import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 
 import java.util.concurrent.CompletableFuture;
@@ -138,6 +139,22 @@ class CopyAheadTest {
             o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_RDWR, Creds.ROOT));
             assertEquals(0, calls.get());
             Layers.sh("cd " + L.root + " && test ! -e upper/d/big && cmp upper/d/small l1/d/small");
+        }
+    }
+
+    @Test void aSetattrCopiesAheadForACallerAllowedToDoIt() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Node big = EngineSmokeTest.walk(o, "d/big");
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            Creds stranger = new Creds(4242, 4242, null);
+            assertThrows(ErrnoException.class, () -> o.setattr(big, SetAttr.chmod(0600), stranger));
+            assertEquals(0, calls.get(), "nothing copied for a caller who may not chmod");
+            Layers.sh("cd " + L.root + " && test ! -e upper/d/big");
+            o.setattr(big, SetAttr.chmod(0600), Creds.ROOT);
+            assertEquals(1, calls.get());
+            Layers.sh("cd " + L.root + " && cmp upper/d/big l1/d/big && test $(stat -c %a upper/d/big) = 600"
+                    + " && test -z \"$(ls -A work/work)\"");
         }
     }
 }
