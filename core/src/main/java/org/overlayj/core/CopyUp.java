@@ -20,6 +20,10 @@ final class CopyUp {
     private final OverlayFs fs;
     /** Data copied ahead for the operation running now (under the write lock); copyRegular takes it if it fits. */
     private CopiedData ahead;
+    /** See {@link #offerTruncation()}. */
+    private boolean truncating;
+    /** How many files' data copy-ups have copied (tests). */
+    final java.util.concurrent.atomic.LongAdder dataCopies = new java.util.concurrent.atomic.LongAdder();
     /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
     volatile Runnable afterCopyAhead = () -> { };
 
@@ -66,6 +70,7 @@ final class CopyUp {
         try {
             out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
             copyData(in, out, st.size());
+            dataCopies.increment();
             if (!fs.opts.volatileMode()) Linux.fsync(out);
             CopiedData d = new CopiedData(src, st, out);
             out = -1;
@@ -87,6 +92,16 @@ final class CopyUp {
 
     void withdraw() {
         ahead = null;
+        truncating = false;
+    }
+
+    /**
+     * The operation about to run truncates the file it copies up to nothing (an O_TRUNC open): its copy-up copies
+     * no data, as the kernel's does (measured: an O_TRUNC open of a 512 MiB lower file took 2 ms and left an empty
+     * upper file; truncate(2) to 0 took 1.5 s, a full copy). Until {@link #withdraw()}.
+     */
+    void offerTruncation() {
+        truncating = true;
     }
 
     /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
@@ -198,11 +213,11 @@ final class CopyUp {
                 borrowed = true;                    // whoever offered it closes it
             } else if (fs.layers.tmpfile()) {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
-                copyData(in, out, st.size());
+                if (!truncating) copyCounted(in, out, st.size());
             } else {
                 temp = fs.tempPath();
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
-                copyData(in, out, st.size());
+                if (!truncating) copyCounted(in, out, st.size());
             }
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
@@ -235,6 +250,11 @@ final class CopyUp {
             if (e.errno() != Errno.EPERM) throw e;
             return fs.openReal(src, Linux.O_RDONLY);
         }
+    }
+
+    private void copyCounted(int in, int out, long size) throws ErrnoException {
+        copyData(in, out, size);
+        dataCopies.increment();
     }
 
     /** Data: a reflink if the filesystem shares extents, else copy_file_range skipping holes, else read/write. */

@@ -249,7 +249,7 @@ public final class Overlay implements AutoCloseable {
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
-            copyUp.withdraw();
+            if (l != null) copyUp.withdraw();
             if (ahead != null) ahead.close();
             if (l != null) unlock(l);
         }
@@ -425,11 +425,15 @@ public final class Overlay implements AutoCloseable {
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
-        CopyUp.CopiedData ahead = wants ? copyAhead(n, () -> Permissions.check(attr(n), mask, c)) : null;
+        boolean trunc = (flags & Linux.O_TRUNC) != 0;
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(n, () -> Permissions.check(attr(n), mask, c)) : null;
         Lock l = null;
         try {
             l = wants ? write() : read();
-            copyUp.offer(ahead);
+            if (wants) {                        // the copy-up's parameters, under the write lock only
+                copyUp.offer(ahead);
+                if (trunc) copyUp.offerTruncation();
+            }
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             Permissions.check(a, mask, c);
@@ -439,7 +443,7 @@ public final class Overlay implements AutoCloseable {
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
-            copyUp.withdraw();
+            if (wants && l != null) copyUp.withdraw();
             if (ahead != null) ahead.close();
             if (l != null) unlock(l);
         }

@@ -157,4 +157,24 @@ class CopyAheadTest {
                     + " && test -z \"$(ls -A work/work)\"");
         }
     }
+
+    @Test void anOTruncOpenCopiesNoData() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Node big = EngineSmokeTest.walk(o, "d/big");
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            OpenFile f = o.open(big, Linux.O_WRONLY | Linux.O_TRUNC, Creds.ROOT);
+            o.write(f, 0, new byte[] {'n', 'e', 'w'}, 0, 3);
+            o.release(f);
+            assertEquals(0, calls.get(), "nothing copied ahead");
+            assertEquals(0, o.copyUp.dataCopies.sum(), "no data copied up");
+            assertEquals(3, o.getattr(big).size());
+            Layers.sh("cd " + L.root + " && test \"$(cat upper/d/big)\" = new && test $(stat -c %a upper/d/big) = 640"
+                    + " && getfattr -n trusted.overlay.origin upper/d/big >/dev/null && getfattr -n user.k upper/d/big"
+                    + " && test -z \"$(ls -A work/work)\"");
+            // an open without O_TRUNC still copies the data
+            o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_WRONLY, Creds.ROOT));
+            assertEquals(1, o.copyUp.dataCopies.sum());
+        }
+    }
 }

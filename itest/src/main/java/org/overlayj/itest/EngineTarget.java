@@ -109,6 +109,21 @@ public final class EngineTarget implements Target, TreeView {
             }
             case Op.Write o -> writeAt(resolveFollow(o.path()), o.offset(), Op.Content.bytes(o.size(), o.fill()), false);
             case Op.Append o -> writeAt(resolveFollow(o.path()), -1, Op.Content.bytes(o.size(), o.fill()), true);
+            case Op.Overwrite o -> {
+                Node n = resolveFollow(o.path());
+                if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "open");
+                OpenFile f = ov.open(n, Linux.O_WRONLY | Linux.O_TRUNC, ROOT);
+                try {
+                    byte[] data = Op.Content.bytes(o.size(), o.fill());
+                    for (int off = 0; off < data.length; ) {
+                        int w = ov.write(f, off, data, off, data.length - off);
+                        if (w <= 0) throw new ErrnoException(Errno.EIO, "short write");
+                        off += w;
+                    }
+                } finally {
+                    ov.release(f);
+                }
+            }
             case Op.Truncate o -> {
                 Node n = resolveFollow(o.path());
                 Attr a = ov.getattr(n);

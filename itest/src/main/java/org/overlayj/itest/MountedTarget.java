@@ -71,6 +71,14 @@ public class MountedTarget implements Target, TreeView {
                     Linux.close(fd);
                 }
             }
+            case Op.Overwrite o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_WRONLY | Linux.O_TRUNC | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+                try {
+                    writeFully(fd, Op.Content.bytes(o.size(), o.fill()), 0);
+                } finally {
+                    Linux.close(fd);
+                }
+            }
             case Op.Append o -> {
                 int fd = Linux.open(p(o.path()), Linux.O_WRONLY | Linux.O_APPEND | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
                 try (Arena a = Arena.ofConfined()) {

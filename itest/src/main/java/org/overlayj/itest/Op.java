@@ -27,6 +27,11 @@ public sealed interface Op {
         @Override public String toString() { return "write " + q(path) + " @" + offset + " " + Content.describe(size, fill); }
     }
 
+    /** open(O_WRONLY|O_TRUNC) then write at 0: an O_TRUNC open copies a lower file up without its data. */
+    record Overwrite(String path, int size, int fill) implements Op {
+        @Override public String toString() { return "overwrite " + q(path) + " " + Content.describe(size, fill); }
+    }
+
     /** open(O_WRONLY|O_APPEND) then write. */
     record Append(String path, int size, int fill) implements Op {
         @Override public String toString() { return "append " + q(path) + " " + Content.describe(size, fill); }

@@ -65,6 +65,7 @@ public final class OpGenerator {
         }
         if (k < 30) {
             String p = wrong ? anyButFifo(tree) : pathOf(files, dirs);
+            if (k >= 28) return new Op.Overwrite(p, 1 + r.nextInt(64), r.nextInt(1000));
             return new Op.Write(p, r.nextInt(4) == 0 ? 70 * 1024 + r.nextInt(100) : r.nextInt(300), 1 + r.nextInt(64), r.nextInt(1000));
         }
         if (k < 35) return new Op.Append(wrong ? anyButFifo(tree) : pathOf(files, dirs), 1 + r.nextInt(100), r.nextInt(1000));
