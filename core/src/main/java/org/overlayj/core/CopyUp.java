@@ -20,8 +20,8 @@ final class CopyUp {
     private final OverlayFs fs;
     /** Data copied ahead for the operation running now (under the write lock); copyRegular takes it if it fits. */
     private CopiedData ahead;
-    /** See {@link #offerTruncation()}. */
-    private boolean truncating;
+    /** See {@link #offerTruncation}: the size the operation truncates to, -1 when it does not. */
+    private long truncateTo = -1;
     /** How many files' data copy-ups have copied (tests). */
     final java.util.concurrent.atomic.LongAdder dataCopies = new java.util.concurrent.atomic.LongAdder();
     /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
@@ -33,9 +33,9 @@ final class CopyUp {
      * data under locks of the object only). Valid for the lower inode it was read from while that inode is as it
      * was (dev, ino, size, mtime, ctime); a copy-up that finds the object done or changed meanwhile drops it.
      */
-    record CopiedData(String src, Stat st, int fd) implements AutoCloseable {
-        boolean fits(String path, Stat now) {
-            return src.equals(path) && st.dev() == now.dev() && st.ino() == now.ino() && st.size() == now.size()
+    record CopiedData(String src, Stat st, long length, int fd) implements AutoCloseable {
+        boolean fits(String path, Stat now, long wanted) {
+            return src.equals(path) && length == wanted && st.dev() == now.dev() && st.ino() == now.ino() && st.size() == now.size()
                     && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec()
                     && st.ctimeSec() == now.ctimeSec() && st.ctimeNsec() == now.ctimeNsec();
         }
@@ -62,17 +62,18 @@ final class CopyUp {
     }
 
     /** The copy of {@link #copyAheadSource}'s file, made with no lock held; null if it is small or gone. */
-    CopiedData copyAhead(String src) throws ErrnoException {
+    CopiedData copyAhead(String src, long truncateTo) throws ErrnoException {
         Stat st = fs.statReal(src);
-        if (!st.isReg() || st.size() < COPY_AHEAD_MIN) return null;
+        long length = dataToCopy(st, truncateTo);
+        if (!st.isReg() || length < COPY_AHEAD_MIN) return null;
         int in = openLower(src);
         int out = -1;
         try {
             out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
-            copyData(in, out, st.size());
+            copyData(in, out, length);
             dataCopies.increment();
             if (!fs.opts.volatileMode()) Linux.fsync(out);
-            CopiedData d = new CopiedData(src, st, out);
+            CopiedData d = new CopiedData(src, st, length, out);
             out = -1;
             afterCopyAhead.run();
             return d;
@@ -92,16 +93,22 @@ final class CopyUp {
 
     void withdraw() {
         ahead = null;
-        truncating = false;
+        truncateTo = -1;
     }
 
     /**
-     * The operation about to run truncates the file it copies up to nothing (an O_TRUNC open): its copy-up copies
-     * no data, as the kernel's does (measured: an O_TRUNC open of a 512 MiB lower file took 2 ms and left an empty
-     * upper file; truncate(2) to 0 took 1.5 s, a full copy). Until {@link #withdraw()}.
+     * The operation about to run truncates the file it copies up to {@code size} bytes (an O_TRUNC open: 0; a
+     * truncate): its copy-up copies no data beyond that. The kernel does so for O_TRUNC opens (an O_TRUNC open
+     * of a 512 MiB lower file took it 2 ms and left an empty upper file) but copies everything before a truncate
+     * (1.5 s to truncate that file to 0); the result is the same file. Until {@link #withdraw()}.
      */
-    void offerTruncation() {
-        truncating = true;
+    void offerTruncation(long size) {
+        truncateTo = size;
+    }
+
+    /** How much of a lower file a copy-up copies when the operation truncates to {@code truncateTo} (-1: not). */
+    static long dataToCopy(Stat st, long truncateTo) {
+        return truncateTo < 0 ? st.size() : Math.min(truncateTo, st.size());
     }
 
     /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
@@ -207,17 +214,18 @@ final class CopyUp {
         String temp = null;
         try {
             CopiedData data = ahead;
-            if (data != null && data.fits(src, st)) {
+            long length = dataToCopy(st, truncateTo);
+            if (data != null && data.fits(src, st, length)) {
                 ahead = null;
                 out = data.fd();
                 borrowed = true;                    // whoever offered it closes it
             } else if (fs.layers.tmpfile()) {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
-                if (!truncating) copyCounted(in, out, st.size());
+                copyCounted(in, out, length);
             } else {
                 temp = fs.tempPath();
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
-                if (!truncating) copyCounted(in, out, st.size());
+                copyCounted(in, out, length);
             }
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
@@ -253,15 +261,20 @@ final class CopyUp {
     }
 
     private void copyCounted(int in, int out, long size) throws ErrnoException {
+        if (size == 0) return;
         copyData(in, out, size);
         dataCopies.increment();
     }
 
-    /** Data: a reflink if the filesystem shares extents, else copy_file_range skipping holes, else read/write. */
+    /**
+     * The first {@code size} bytes of {@code in}: a reflink if the filesystem shares extents, else copy_file_range
+     * skipping holes, else read/write.
+     */
     static void copyData(int in, int out, long size) throws ErrnoException {
         if (size == 0) return;
         try {
             Linux.ficlone(out, in);
+            Linux.ftruncate(out, size);             // the clone has all of the file; size may be less
             return;
         } catch (ErrnoException e) {
             // not a reflink filesystem, or across filesystems: copy
@@ -277,9 +290,10 @@ final class CopyUp {
                 if (e.errno() == Errno.ENXIO) break; // only a hole is left
                 data = pos;
             }
+            if (data >= size) break;                // only a hole is left before size
             long hole;
             try {
-                hole = Linux.lseek(in, data, Linux.SEEK_HOLE);
+                hole = Math.min(Linux.lseek(in, data, Linux.SEEK_HOLE), size);   // size may be short of the file's
             } catch (ErrnoException e) {
                 hole = size;
             }

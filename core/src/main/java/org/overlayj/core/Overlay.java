@@ -241,11 +241,13 @@ public final class Overlay implements AutoCloseable {
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(n, () -> namespace.setattrAllowed(n, a, c));
+        long truncateTo = a.size() == null ? -1 : a.size();
+        CopyUp.CopiedData ahead = copyAhead(n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
         Lock l = null;
         try {
             l = write();
             copyUp.offer(ahead);
+            if (truncateTo >= 0) copyUp.offerTruncation(truncateTo);
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
@@ -426,13 +428,13 @@ public final class Overlay implements AutoCloseable {
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(n, () -> Permissions.check(attr(n), mask, c)) : null;
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(n, -1, () -> Permissions.check(attr(n), mask, c)) : null;
         Lock l = null;
         try {
             l = wants ? write() : read();
             if (wants) {                        // the copy-up's parameters, under the write lock only
                 copyUp.offer(ahead);
-                if (trunc) copyUp.offerTruncation();
+                if (trunc) copyUp.offerTruncation(0);
             }
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
@@ -460,7 +462,7 @@ public final class Overlay implements AutoCloseable {
      * or if anything fails: the copy-up under the lock then does it all and reports what goes wrong. The caller
      * offers the result to the copy-ups under the lock, and closes it after.
      */
-    private CopyUp.CopiedData copyAhead(Node n, Allowed allowed) {
+    private CopyUp.CopiedData copyAhead(Node n, long truncateTo, Allowed allowed) {
         String src;
         Lock r = read();
         try {
@@ -473,7 +475,7 @@ public final class Overlay implements AutoCloseable {
             r.unlock();
         }
         try {
-            return copyUp.copyAhead(src);
+            return copyUp.copyAhead(src, truncateTo);
         } catch (ErrnoException e) {
             return null;
         }

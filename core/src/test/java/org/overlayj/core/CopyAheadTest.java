@@ -177,4 +177,26 @@ class CopyAheadTest {
             assertEquals(1, o.copyUp.dataCopies.sum());
         }
     }
+
+    @Test void aTruncateCopiesOnlyWhatItKeeps() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Layers.sh("cd " + L.root + " && head -c " + (5 * MIB) + " /dev/urandom > l1/d/huge && truncate -s +3M l1/d/huge"
+                    + " && cp -a l1/d/huge l1/d/huge2");
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            // to nothing: no data at all; to 2 MiB: two of the five MiB, copied ahead; past the end: all of it
+            o.setattr(EngineSmokeTest.walk(o, "d/big"), SetAttr.truncate(0), Creds.ROOT);
+            assertEquals(0, o.copyUp.dataCopies.sum());
+            o.setattr(EngineSmokeTest.walk(o, "d/huge"), SetAttr.truncate(2 * MIB), Creds.ROOT);
+            assertEquals(1, calls.get());
+            o.setattr(EngineSmokeTest.walk(o, "d/huge2"), SetAttr.truncate(9 * MIB), Creds.ROOT);
+            assertEquals(2, calls.get());
+            Layers.sh("cd " + L.root + " && test $(stat -c %s upper/d/big) = 0"
+                    + " && test $(stat -c %s upper/d/huge) = " + 2 * MIB + " && cmp upper/d/huge <(head -c " + 2 * MIB + " l1/d/huge)"
+                    + " && test $(stat -c %s upper/d/huge2) = " + 9 * MIB
+                    + " && cmp <(head -c " + 8 * MIB + " upper/d/huge2) l1/d/huge2"
+                    + " && test \"$(tail -c +" + (8 * MIB + 1) + " upper/d/huge2 | tr -d '\\0')\" = ''"
+                    + " && test -z \"$(ls -A work/work)\"");
+        }
+    }
 }
