@@ -418,7 +418,14 @@ final class Namespace {
                 Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
                 if (!whiteoutAtSource) Linux.unlink(srcUp);
             } else if (whiteoutAtSource) {
-                Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                try {
+                    Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                } catch (ErrnoException e) {
+                    // ext4 makes the whiteout before it finds the target not empty: the source parent's times
+                    // moved though the rename failed, and a door caching them must hear of it (FUSE seed 110206)
+                    fs.attrsChanged(oldDir);
+                    throw e;
+                }
             } else {
                 Linux.rename(srcUp, dstUp, 0);
             }

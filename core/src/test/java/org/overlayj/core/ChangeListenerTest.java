@@ -1,6 +1,7 @@
 package org.overlayj.core;
 
 import org.junit.jupiter.api.Test;
+import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 
 import java.util.ArrayList;
@@ -8,6 +9,8 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The side effects a door hears about: objects that look different though the operation did not name them. */
 class ChangeListenerTest {
@@ -60,6 +63,26 @@ class ChangeListenerTest {
                 r.seen.clear();
                 o.release(o.open(EngineSmokeTest.walk(o, "single"), Linux.O_WRONLY, R));
                 assertEquals(List.of("attrs single", "listing "), r.seen, "one link: the number stays, the name is still good");
+            }
+        }
+    }
+
+    @Test void aRenameRefusedAfterItsWhiteoutTouchedTheSourceParentReportsThatParent() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir -p l1/top/f l1/op && echo x > l1/top/f/x");
+            try (Overlay o = L.mount(false, true)) {
+                Node top = EngineSmokeTest.walk(o, "top"), op = EngineSmokeTest.walk(o, "op");
+                Node wo = o.mkdir(op, "wo", 0755, R);
+                o.create(wo, "n1", 0644, R);
+                o.setattr(top, SetAttr.times(1L, 0L, 1L, 0L), R);        // an mtime the failed rename will move
+                Recorder r = new Recorder();
+                o.addChangeListener(r);
+                // a merge directory onto a non-empty pure upper one: rename(2) with RENAME_WHITEOUT makes the
+                // whiteout at the source, then finds the target not empty (the kernel's order, on ext4)
+                ErrnoException e = assertThrows(ErrnoException.class, () -> o.rename(top, "f", op, "wo", 0, R));
+                assertEquals(org.overlayj.sys.Errno.ENOTEMPTY, e.errno());
+                assertNotEquals(1L, o.getattr(top).mtimeSec(), "ext4 moved the source parent's mtime");
+                assertTrue(r.seen.contains("attrs top"), "the door hears of it: " + r.seen);
             }
         }
     }
