@@ -242,7 +242,7 @@ public final class Overlay implements AutoCloseable {
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
-        CopyUp.CopiedData ahead = copyAhead(n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
+        CopyUp.CopiedData ahead = copyAhead(() -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
         Lock l = null;
         try {
             l = write();
@@ -374,11 +374,17 @@ public final class Overlay implements AutoCloseable {
     }
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
-        Lock l = write();
+        CopyUp.CopiedData ahead = copyAhead(() -> node, -1,
+                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c));
+        Lock l = null;
         try {
+            l = write();
+            copyUp.offer(ahead);
             return namespace.link(node, newDir, newName, c);
         } finally {
-            unlock(l);
+            if (l != null) copyUp.withdraw();
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
         }
     }
 
@@ -403,11 +409,20 @@ public final class Overlay implements AutoCloseable {
     /** renameat2 semantics; {@code flags} are RENAME_NOREPLACE / RENAME_EXCHANGE (RENAME_WHITEOUT: EINVAL). */
     public void rename(Node oldDir, String oldName, Node newDir, String newName, int flags, Creds c)
             throws ErrnoException {
-        Lock l = write();
+        // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
+        CopyUp.CopiedData ahead = copyAhead(() -> lookup.child(oldDir, oldName), -1, () -> {
+            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c);
+            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c);
+        });
+        Lock l = null;
         try {
+            l = write();
+            copyUp.offer(ahead);
             namespace.rename(oldDir, oldName, newDir, newName, flags, c);
         } finally {
-            unlock(l);
+            if (l != null) copyUp.withdraw();
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
         }
     }
 
@@ -428,7 +443,8 @@ public final class Overlay implements AutoCloseable {
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(n, -1, () -> Permissions.check(attr(n), mask, c)) : null;
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(() -> n, -1, () -> Permissions.check(attr(n), mask, c))
+                : null;
         Lock l = null;
         try {
             l = wants ? write() : read();
@@ -456,16 +472,23 @@ public final class Overlay implements AutoCloseable {
         void check() throws ErrnoException;
     }
 
+    /** The object an operation will copy up, found under the read lock; null if there is none. */
+    private interface Target {
+        Node get() throws ErrnoException;
+    }
+
     /**
      * An operation that will copy up a large lower-only regular file copies its data before taking the namespace
      * write lock (see {@link CopyUp.CopiedData}), once {@code allowed} says the caller may do it; null when not,
      * or if anything fails: the copy-up under the lock then does it all and reports what goes wrong. The caller
      * offers the result to the copy-ups under the lock, and closes it after.
      */
-    private CopyUp.CopiedData copyAhead(Node n, long truncateTo, Allowed allowed) {
+    private CopyUp.CopiedData copyAhead(Target target, long truncateTo, Allowed allowed) {
         String src;
         Lock r = read();
         try {
+            Node n = target.get();
+            if (n == null) return null;
             src = copyUp.copyAheadSource(n);
             if (src == null) return null;
             allowed.check();

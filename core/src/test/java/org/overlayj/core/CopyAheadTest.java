@@ -20,7 +20,8 @@ class CopyAheadTest {
 
     private static Layers layers() throws Exception {
         Layers L = new Layers(1);
-        Layers.sh("cd " + L.root + " && mkdir l1/d && head -c " + (3 * MIB + 123) + " /dev/urandom > l1/d/big"
+        // 0755 spelled out: an earlier mount in this JVM set the process umask to 0
+        Layers.sh("cd " + L.root + " && mkdir -m 755 l1/d && head -c " + (3 * MIB + 123) + " /dev/urandom > l1/d/big"
                 + " && chmod 640 l1/d/big && touch -d @1500000000.123456789 l1/d/big"
                 + " && setfattr -n user.k -v v l1/d/big"
                 + " && cp -a l1/d/big l1/d/big.orig && echo small > l1/d/small");
@@ -197,6 +198,34 @@ class CopyAheadTest {
                     + " && cmp <(head -c " + 8 * MIB + " upper/d/huge2) l1/d/huge2"
                     + " && test \"$(tail -c +" + (8 * MIB + 1) + " upper/d/huge2 | tr -d '\\0')\" = ''"
                     + " && test -z \"$(ls -A work/work)\"");
+        }
+    }
+
+    @Test void renameAndLinkOfALargeLowerFileCopyAhead() throws Exception {
+        try (Layers L = layers()) {
+            Layers.sh("cd " + L.root + " && cp -a l1/d/big l1/d/big2");
+            try (Overlay o = L.mount(false, false)) {
+                Node d = EngineSmokeTest.walk(o, "d");
+                AtomicInteger calls = new AtomicInteger();
+                o.copyUp.afterCopyAhead = calls::incrementAndGet;
+                o.rename(d, "big", o.root(), "moved", 0, Creds.ROOT);
+                assertEquals(1, calls.get());
+                o.link(EngineSmokeTest.walk(o, "d/big2"), o.root(), "linked", Creds.ROOT);
+                assertEquals(2, calls.get());
+                assertEquals(2, o.copyUp.dataCopies.sum(), "each copied once, ahead");
+                Layers.sh("cd " + L.root + " && cmp upper/moved l1/d/big && test -c upper/d/big"
+                        + " && cmp upper/linked l1/d/big2 && test upper/linked -ef upper/d/big2"
+                        + " && test -z \"$(ls -A work/work)\"");
+                Layers.sh("cd " + L.root + " && cp -a l1/d/small l1/d/big3 && head -c 2M /dev/zero >> l1/d/big3");
+            }
+            try (Overlay o = L.mount(false, false)) {      // a caller who may not write the directories: no copy
+                AtomicInteger calls = new AtomicInteger();
+                o.copyUp.afterCopyAhead = calls::incrementAndGet;
+                Node d = EngineSmokeTest.walk(o, "d");
+                assertThrows(ErrnoException.class,
+                        () -> o.rename(d, "big3", o.root(), "x", 0, new Creds(4242, 4242, null)));
+                assertEquals(0, calls.get());
+            }
         }
     }
 }
