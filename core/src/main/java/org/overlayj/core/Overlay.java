@@ -604,8 +604,11 @@ public final class Overlay implements AutoCloseable {
 
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
-        Lock l = write();
+        CopyUp.CopiedData ahead = copyAhead(() -> n, -1, () -> namespace.xattrPermission(n, name, c));
+        Lock l = null;
         try {
+            l = write();
+            copyUp.offer(ahead);
             namespace.xattrPermission(n, name, c);
             // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
             // whose index entry exists gets the xattr on the index inode, with no link-up
@@ -616,7 +619,9 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
-            unlock(l);
+            if (l != null) copyUp.withdraw();
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
         }
     }
 
@@ -630,8 +635,14 @@ public final class Overlay implements AutoCloseable {
     }
 
     public void removexattr(Node n, String name, Creds c) throws ErrnoException {
-        Lock l = write();
+        CopyUp.CopiedData ahead = copyAhead(() -> n, -1, () -> {
+            namespace.xattrPermission(n, name, c);
+            Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
+        });
+        Lock l = null;
         try {
+            l = write();
+            copyUp.offer(ahead);
             namespace.xattrPermission(n, name, c);
             String real = fs.ns.toReal(name);
             if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
@@ -644,7 +655,9 @@ public final class Overlay implements AutoCloseable {
             }
             Linux.lremovexattr(fs.upperPath(n), real);
         } finally {
-            unlock(l);
+            if (l != null) copyUp.withdraw();
+            if (ahead != null) ahead.close();
+            if (l != null) unlock(l);
         }
     }
 

@@ -228,4 +228,21 @@ class CopyAheadTest {
             }
         }
     }
+
+    @Test void xattrChangesOfALargeLowerFileCopyAhead() throws Exception {
+        try (Layers L = layers(); Overlay o = L.mount(false, false)) {
+            Layers.sh("cd " + L.root + " && cp -a l1/d/big l1/d/big2");
+            AtomicInteger calls = new AtomicInteger();
+            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            Node big = EngineSmokeTest.walk(o, "d/big"), big2 = EngineSmokeTest.walk(o, "d/big2");
+            assertThrows(ErrnoException.class, () -> o.removexattr(big2, "user.absent", Creds.ROOT));
+            assertEquals(0, calls.get(), "no copy for an xattr that is not there");
+            o.setxattr(big, "user.new", new byte[] {'v'}, 0, Creds.ROOT);
+            o.removexattr(big2, "user.k", Creds.ROOT);
+            assertEquals(2, calls.get());
+            Layers.sh("cd " + L.root + " && cmp upper/d/big l1/d/big && cmp upper/d/big2 l1/d/big2"
+                    + " && getfattr -n user.new upper/d/big && ! getfattr -n user.k upper/d/big2"
+                    + " && test -z \"$(ls -A work/work)\"");
+        }
+    }
 }
