@@ -1,6 +1,5 @@
 package org.overlayj.cli;
 
-import org.overlayj.sys.Linux;
 
 import java.io.BufferedReader;
 import java.io.File;
@@ -84,12 +83,17 @@ final class Daemon {
         // Process streams end when their process does (setsid's, at once): the readiness line comes through a FIFO
         Path dir = null;
         try {
-            dir = Files.createTempDirectory("overlayj-ready");  // 0700: nobody else opens the FIFO
+            dir = readinessDir();
             Path fifo = dir.resolve("ready");
-            Linux.mknod(fifo.toString(), 0010600, 0);
+            // mkfifo(1), not mknod through the native layer: loading that and linking one call took 20 ms here
+            Process mk = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).inheritIO().start();
+            if (mk.waitFor() != 0) throw new IOException("mkfifo " + fifo + " failed");
             return relay(pb.redirectOutput(fifo.toFile()), log, true);
-        } catch (IOException e) {  // ErrnoException too
+        } catch (IOException e) {
             System.err.println("overlayj: cannot set up the readiness channel: " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return 1;
         } finally {
             if (dir != null) {
@@ -99,6 +103,24 @@ final class Daemon {
                 } catch (IOException ignored) {
                     // a temporary directory left behind is harmless
                 }
+            }
+        }
+    }
+
+    /**
+     * A new directory only we may enter (0700), for the FIFO. Named from the pid and the clock rather than by
+     * Files.createTempDirectory, whose SecureRandom took 10 ms to seed; an existing name is skipped, never reused.
+     */
+    private static Path readinessDir() throws IOException {
+        String tmp = System.getProperty("java.io.tmpdir", "/tmp");
+        var mode = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        for (int i = 0; ; i++) {
+            Path d = Path.of(tmp, "overlayj-ready." + ProcessHandle.current().pid() + "." + System.nanoTime() + "." + i);
+            try {
+                return Files.createDirectory(d, mode);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (i >= 100) throw e;
             }
         }
     }

@@ -65,6 +65,8 @@ public final class Main {
             // the JVM's start, on the path of every background mount)
             System.exit(MountCommand.daemonChild(Arrays.copyOfRange(args, 1, args.length)));
         }
+        MountCommand plain = MountCommand.plainMount(args);
+        if (plain != null) System.exit(plain.call());
         System.exit(commandLine(needsSubcommands(args)).execute(args));
     }
 }

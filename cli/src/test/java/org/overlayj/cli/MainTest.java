@@ -45,4 +45,30 @@ class MainTest {
         assertThrows(IllegalArgumentException.class, () -> MountCommand.parseChild(new String[] {"-o", "x"}));
         assertThrows(IllegalArgumentException.class, () -> MountCommand.parseChild(new String[] {"-f", "--", "/m"}));
     }
+
+    @Test void plainMountLinesReadWithoutPicocliAsPicocliReadsThem() {
+        String[][] plain = {
+            {"-o", "lowerdir=/l,upperdir=/u,workdir=/w", "/mnt"},
+            {"overlay", "/mnt", "-o", "rw,lowerdir=/l"},
+            {"-f", "-o", "lowerdir=/l", "-o", "index=on", "src", "/mnt", "-s"},
+            {"/mnt", "-o", "lowerdir=/a\\:b"},
+        };
+        for (String[] args : plain) {
+            MountCommand fast = MountCommand.plainMount(args);
+            MountCommand slow = new MountCommand();
+            new CommandLine(slow).setPosixClusteredShortOptionsAllowed(true).parseArgs(args);
+            String what = String.join(" ", args);
+            assertTrue(fast != null, what);
+            assertEquals(slow.options, fast.options, what);
+            assertEquals(slow.positional, fast.positional, what);
+            assertEquals(slow.foreground, fast.foreground, what);
+            assertEquals(slow.singleThreaded, fast.singleThreaded, what);
+            assertEquals(slow.debug, fast.debug, what);
+        }
+        String[][] notPlain = {
+            {"-fo", "lowerdir=/l", "/mnt"}, {"-d", "-o", "x", "/m"}, {"--help"}, {"-o", "x"}, {"fsck", "-o", "x"},
+            {"-o", "-x", "/m"}, {"a", "b", "c"}, {"-o"}, {"--", "/m"}, {"-olowerdir=/l", "/m"}, {"-t", "fuse", "/m"},
+        };
+        for (String[] args : notPlain) assertTrue(MountCommand.plainMount(args) == null, String.join(" ", args));
+    }
 }
