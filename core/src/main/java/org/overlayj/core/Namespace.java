@@ -404,6 +404,27 @@ final class Namespace {
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
 
+        try {
+            renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
+        } catch (ErrnoException e) {
+            // Refused after the preparations, as the kernel's rename can be (ENOTEMPTY onto a non-empty pure upper
+            // directory): ext4 made the whiteout at the source first, moving the source parent's times, and the
+            // new parent may have just been marked impure, which the kernel's next listing of it drops again. A
+            // door caching either must look again (FUSE differential seed 110206).
+            fs.attrsChanged(oldDir);
+            fs.listingChanged(newDir);
+            throw e;
+        }
+        src.moveTo(oldDir, oldName, newDir, newName);
+        if (exchange) tgt.moveTo(newDir, newName, oldDir, oldName);
+        else if (tgt != null) tgt.unplace(newDir, newName, tgtLeadsHere);
+        changed(oldDir);
+        changed(newDir);
+    }
+
+    /** The rename(2) part of {@link #rename}, once everything is copied up and marked. */
+    private void renameReal(Node src, Node tgt, Node oldDir, String oldName, boolean exchange, boolean mergeTarget,
+                            String srcUp, String dstUp, String tgtIndex) throws ErrnoException {
         if (exchange) {
             Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
         } else {
@@ -418,25 +439,13 @@ final class Namespace {
                 Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
                 if (!whiteoutAtSource) Linux.unlink(srcUp);
             } else if (whiteoutAtSource) {
-                try {
-                    Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
-                } catch (ErrnoException e) {
-                    // ext4 makes the whiteout before it finds the target not empty: the source parent's times
-                    // moved though the rename failed, and a door caching them must hear of it (FUSE seed 110206)
-                    fs.attrsChanged(oldDir);
-                    throw e;
-                }
+                Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
             } else {
                 Linux.rename(srcUp, dstUp, 0);
             }
             if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
             finishIndexedRemoval(tgt, tgtIndex);
         }
-        src.moveTo(oldDir, oldName, newDir, newName);
-        if (exchange) tgt.moveTo(newDir, newName, oldDir, oldName);
-        else if (tgt != null) tgt.unplace(newDir, newName, tgtLeadsHere);
-        changed(oldDir);
-        changed(newDir);
     }
 
     private static boolean isAncestorOrSelf(Node a, Node n) {

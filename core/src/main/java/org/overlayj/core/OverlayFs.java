@@ -83,6 +83,11 @@ final class OverlayFs {
         if (n.parent != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent));
     }
 
+    /** {@code dir}'s listing may read differently (or reading it would change something, as an impure marker). */
+    void listingChanged(Node dir) {
+        if (!listeners.isEmpty()) effects.add(new ListingChanged(dir));
+    }
+
     void entryChanged(Node dir, String name) {
         if (!listeners.isEmpty()) effects.add(new EntryChanged(dir, name));
     }
