@@ -1,6 +1,5 @@
 package org.overlayj.cli;
 
-
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.FileInputStream;
@@ -116,7 +115,8 @@ final class Daemon {
         var mode = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                 java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         for (int i = 0; ; i++) {
-            Path d = Path.of(tmp, "overlayj-ready." + ProcessHandle.current().pid() + "." + System.nanoTime() + "." + i);
+            String name = "overlayj-ready." + ProcessHandle.current().pid() + "." + System.nanoTime() + "." + i;
+            Path d = Path.of(tmp, name);
             try {
                 return Files.createDirectory(d, mode);
             } catch (java.nio.file.FileAlreadyExistsException e) {

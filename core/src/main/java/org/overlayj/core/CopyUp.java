@@ -20,7 +20,7 @@ final class CopyUp {
     private final OverlayFs fs;
     /** Data copied ahead for the operation running now (under the write lock); copyRegular takes it if it fits. */
     private CopiedData ahead;
-    /** See {@link #offerTruncation}: the size the operation truncates to, -1 when it does not. */
+    /** See {@link #offer}: the size the operation truncates to, -1 when it does not. */
     private long truncateTo = -1;
     /** How many files' data copy-ups have copied (tests). */
     final java.util.concurrent.atomic.LongAdder dataCopies = new java.util.concurrent.atomic.LongAdder();
@@ -35,8 +35,8 @@ final class CopyUp {
      */
     record CopiedData(String src, Stat st, long length, int fd) implements AutoCloseable {
         boolean fits(String path, Stat now, long wanted) {
-            return src.equals(path) && length == wanted && st.dev() == now.dev() && st.ino() == now.ino() && st.size() == now.size()
-                    && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec()
+            return src.equals(path) && length == wanted && st.dev() == now.dev() && st.ino() == now.ino()
+                    && st.size() == now.size() && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec()
                     && st.ctimeSec() == now.ctimeSec() && st.ctimeNsec() == now.ctimeNsec();
         }
 
@@ -50,10 +50,8 @@ final class CopyUp {
     }
 
     /**
-     * Copies a lower regular file's data ahead of its copy-up (see {@link CopiedData}); null when there is
-     * nothing worth doing: small, or not a lower-only regular file, or no O_TMPFILE on the upper fs. Caller holds
-     * the namespace read lock; the copy itself runs after the caller released it ({@link CopiedData} is read
-     * under the lock, the data is copied outside).
+     * The lower file whose data {@link #copyAhead} may copy for a copy-up of {@code n}: null when {@code n} is not
+     * a lower-only regular file, or the upper fs has no O_TMPFILE. Caller holds the namespace read lock.
      */
     String copyAheadSource(Node n) {
         if (n.upper || n.indexPath != null || n.parent == null || n.type != Stat.S_IFREG) return null;
@@ -61,7 +59,7 @@ final class CopyUp {
         return n.topLower().path();
     }
 
-    /** The copy of {@link #copyAheadSource}'s file, made with no lock held; null if it is small or gone. */
+    /** The copy of {@link #copyAheadSource}'s file, made with no lock held; null if it is small. */
     CopiedData copyAhead(String src, long truncateTo) throws ErrnoException {
         Stat st = fs.statReal(src);
         long length = dataToCopy(st, truncateTo);
@@ -70,8 +68,7 @@ final class CopyUp {
         int out = -1;
         try {
             out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
-            copyData(in, out, length);
-            dataCopies.increment();
+            copyCounted(in, out, length);
             if (!fs.opts.volatileMode()) Linux.fsync(out);
             CopiedData d = new CopiedData(src, st, length, out);
             out = -1;
@@ -84,26 +81,21 @@ final class CopyUp {
     }
 
     /**
-     * Offers data copied ahead to the copy-ups of the operation about to run under the write lock: the one that
-     * copies that lower file takes it. The caller closes {@code data} after {@link #withdraw()}.
+     * What the copy-ups of the operation about to run under the write lock may use, until {@link #withdraw()}:
+     * {@code data} copied ahead (null: none), taken by the copy-up of that lower file; the caller closes it after.
+     * {@code truncateTo} >= 0 when the operation truncates the file it copies up to that size (an O_TRUNC open:
+     * 0; a truncate): no data beyond it is copied. The kernel does so for O_TRUNC opens (an O_TRUNC open of a
+     * 512 MiB lower file took it 2 ms and left an empty upper file) but copies everything before a truncate (1.5 s
+     * to truncate that file to 0); the result is the same file.
      */
-    void offer(CopiedData data) {
+    void offer(CopiedData data, long truncateTo) {
         ahead = data;
+        this.truncateTo = truncateTo;
     }
 
     void withdraw() {
         ahead = null;
         truncateTo = -1;
-    }
-
-    /**
-     * The operation about to run truncates the file it copies up to {@code size} bytes (an O_TRUNC open: 0; a
-     * truncate): its copy-up copies no data beyond that. The kernel does so for O_TRUNC opens (an O_TRUNC open
-     * of a 512 MiB lower file took it 2 ms and left an empty upper file) but copies everything before a truncate
-     * (1.5 s to truncate that file to 0); the result is the same file. Until {@link #withdraw()}.
-     */
-    void offerTruncation(long size) {
-        truncateTo = size;
     }
 
     /** How much of a lower file a copy-up copies when the operation truncates to {@code truncateTo} (-1: not). */

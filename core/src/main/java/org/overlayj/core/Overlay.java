@@ -104,6 +104,28 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /**
+     * The write lock for an operation that may copy up, with what its copy-ups may use (see {@link CopyUp#offer});
+     * released by {@link #unlock(Lock, CopyUp.CopiedData)}. If the lock cannot be had, {@code ahead} is closed.
+     */
+    private Lock writeOffering(CopyUp.CopiedData ahead, long truncateTo) throws ErrnoException {
+        Lock l;
+        try {
+            l = write();
+        } catch (ErrnoException | RuntimeException e) {
+            if (ahead != null) ahead.close();
+            throw e;
+        }
+        copyUp.offer(ahead, truncateTo);
+        return l;
+    }
+
+    private void unlock(Lock l, CopyUp.CopiedData ahead) {
+        copyUp.withdraw();
+        if (ahead != null) ahead.close();
+        unlock(l);
+    }
+
     /** Registers a door's listener for side effects of changes (see {@link ChangeListener}). */
     public void addChangeListener(ChangeListener listener) {
         fs.listeners.add(listener);
@@ -243,17 +265,12 @@ public final class Overlay implements AutoCloseable {
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
         CopyUp.CopiedData ahead = copyAhead(() -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
-        Lock l = null;
+        Lock l = writeOffering(ahead, truncateTo);
         try {
-            l = write();
-            copyUp.offer(ahead);
-            if (truncateTo >= 0) copyUp.offerTruncation(truncateTo);
             namespace.setattr(n, a, c);
             return attr(n);
         } finally {
-            if (l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            unlock(l, ahead);
         }
     }
 
@@ -376,15 +393,11 @@ public final class Overlay implements AutoCloseable {
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(() -> node, -1,
                 () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c));
-        Lock l = null;
+        Lock l = writeOffering(ahead, -1);
         try {
-            l = write();
-            copyUp.offer(ahead);
             return namespace.link(node, newDir, newName, c);
         } finally {
-            if (l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            unlock(l, ahead);
         }
     }
 
@@ -414,15 +427,11 @@ public final class Overlay implements AutoCloseable {
             Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c);
             Permissions.check(attr(newDir), Permissions.W | Permissions.X, c);
         });
-        Lock l = null;
+        Lock l = writeOffering(ahead, -1);
         try {
-            l = write();
-            copyUp.offer(ahead);
             namespace.rename(oldDir, oldName, newDir, newName, flags, c);
         } finally {
-            if (l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            unlock(l, ahead);
         }
     }
 
@@ -445,13 +454,8 @@ public final class Overlay implements AutoCloseable {
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
         CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(() -> n, -1, () -> Permissions.check(attr(n), mask, c))
                 : null;
-        Lock l = null;
+        Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
-            l = wants ? write() : read();
-            if (wants) {                        // the copy-up's parameters, under the write lock only
-                copyUp.offer(ahead);
-                if (trunc) copyUp.offerTruncation(0);
-            }
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             Permissions.check(a, mask, c);
@@ -461,9 +465,8 @@ public final class Overlay implements AutoCloseable {
             n.openFd = fd;
             return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
         } finally {
-            if (wants && l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            if (wants) unlock(l, ahead);
+            else unlock(l);
         }
     }
 
@@ -605,10 +608,8 @@ public final class Overlay implements AutoCloseable {
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(() -> n, -1, () -> namespace.xattrPermission(n, name, c));
-        Lock l = null;
+        Lock l = writeOffering(ahead, -1);
         try {
-            l = write();
-            copyUp.offer(ahead);
             namespace.xattrPermission(n, name, c);
             // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
             // whose index entry exists gets the xattr on the index inode, with no link-up
@@ -619,9 +620,7 @@ public final class Overlay implements AutoCloseable {
             copyUp.copyUp(n);
             Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
-            if (l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            unlock(l, ahead);
         }
     }
 
@@ -639,10 +638,8 @@ public final class Overlay implements AutoCloseable {
             namespace.xattrPermission(n, name, c);
             Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
         });
-        Lock l = null;
+        Lock l = writeOffering(ahead, -1);
         try {
-            l = write();
-            copyUp.offer(ahead);
             namespace.xattrPermission(n, name, c);
             String real = fs.ns.toReal(name);
             if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
@@ -655,9 +652,7 @@ public final class Overlay implements AutoCloseable {
             }
             Linux.lremovexattr(fs.upperPath(n), real);
         } finally {
-            if (l != null) copyUp.withdraw();
-            if (ahead != null) ahead.close();
-            if (l != null) unlock(l);
+            unlock(l, ahead);
         }
     }
 

@@ -28,6 +28,26 @@ class CopyAheadTest {
         return L;
     }
 
+    interface Work {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code work} on another thread and waits for it; a deadlock (60 s) fails with {@code failure}. */
+    private static void onAnotherThread(String failure, Work work) {
+        CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
+            try {
+                work.run();
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try {
+            other.get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError(failure, e);
+        }
+    }
+
     /** Everything a copy-up sets on the upper file but the data: mode, owner, mtime, xattr names. */
     private static String meta(Layers L, String rel) throws Exception {
         return Layers.shOut("cd " + L.root + " && stat -c '%a %u %g %Y %y' " + rel
@@ -42,20 +62,11 @@ class CopyAheadTest {
             o.copyUp.afterCopyAhead = () -> {
                 calls.incrementAndGet();
                 // the opener holds no lock now: a create, a mkdir and a rename elsewhere complete
-                CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
-                    try {
-                        o.create(d, "new", 0644, Creds.ROOT);
-                        o.mkdir(o.root(), "dir", 0755, Creds.ROOT);
-                        o.rename(d, "new", o.root(), "moved", 0, Creds.ROOT);
-                    } catch (Exception e) {
-                        throw new RuntimeException(e);
-                    }
+                onAnotherThread("a namespace operation waited for the copy", () -> {
+                    o.create(d, "new", 0644, Creds.ROOT);
+                    o.mkdir(o.root(), "dir", 0755, Creds.ROOT);
+                    o.rename(d, "new", o.root(), "moved", 0, Creds.ROOT);
                 });
-                try {
-                    other.get(60, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new AssertionError("a namespace operation waited for the copy", e);
-                }
             };
             o.release(o.open(big, Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT));
             o.copyUp.afterCopyAhead = () -> { };
@@ -89,20 +100,11 @@ class CopyAheadTest {
                 AtomicInteger calls = new AtomicInteger();
                 o.copyUp.afterCopyAhead = () -> {
                     if (calls.incrementAndGet() != 1) return;
-                    CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
-                        try {
-                            OpenFile g = o.open(big, Linux.O_RDWR, Creds.ROOT);
-                            o.write(g, 0, new byte[] {'A'}, 0, 1);
-                            o.release(g);
-                        } catch (Exception e) {
-                            throw new RuntimeException(e);
-                        }
+                    onAnotherThread("the second opener waited for the first", () -> {
+                        OpenFile g = o.open(big, Linux.O_RDWR, Creds.ROOT);
+                        o.write(g, 0, new byte[] {'A'}, 0, 1);
+                        o.release(g);
                     });
-                    try {
-                        other.get(60, TimeUnit.SECONDS);
-                    } catch (Exception e) {
-                        throw new AssertionError("the second opener waited for the first", e);
-                    }
                 };
                 OpenFile f = o.open(big, Linux.O_WRONLY, Creds.ROOT);
                 o.write(f, 1, new byte[] {'B'}, 0, 1);
@@ -181,7 +183,8 @@ class CopyAheadTest {
 
     @Test void aTruncateCopiesOnlyWhatItKeeps() throws Exception {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
-            Layers.sh("cd " + L.root + " && head -c " + (5 * MIB) + " /dev/urandom > l1/d/huge && truncate -s +3M l1/d/huge"
+            Layers.sh("cd " + L.root + " && head -c " + (5 * MIB) + " /dev/urandom > l1/d/huge"
+                    + " && truncate -s +3M l1/d/huge"
                     + " && cp -a l1/d/huge l1/d/huge2");
             AtomicInteger calls = new AtomicInteger();
             o.copyUp.afterCopyAhead = calls::incrementAndGet;
@@ -193,7 +196,8 @@ class CopyAheadTest {
             o.setattr(EngineSmokeTest.walk(o, "d/huge2"), SetAttr.truncate(9 * MIB), Creds.ROOT);
             assertEquals(2, calls.get());
             Layers.sh("cd " + L.root + " && test $(stat -c %s upper/d/big) = 0"
-                    + " && test $(stat -c %s upper/d/huge) = " + 2 * MIB + " && cmp upper/d/huge <(head -c " + 2 * MIB + " l1/d/huge)"
+                    + " && test $(stat -c %s upper/d/huge) = " + 2 * MIB
+                    + " && cmp upper/d/huge <(head -c " + 2 * MIB + " l1/d/huge)"
                     + " && test $(stat -c %s upper/d/huge2) = " + 9 * MIB
                     + " && cmp <(head -c " + 8 * MIB + " upper/d/huge2) l1/d/huge2"
                     + " && test \"$(tail -c +" + (8 * MIB + 1) + " upper/d/huge2 | tr -d '\\0')\" = ''"
