@@ -271,6 +271,17 @@ final class CopyUp {
         } catch (ErrnoException e) {
             // not a reflink filesystem, or across filesystems: copy
         }
+        DirectCopy direct = DirectCopy.worthIt(in, size) ? DirectCopy.open(in, out) : null;
+        try {
+            copyRanges(in, out, size, direct);
+        } finally {
+            if (direct != null) direct.close();
+        }
+        Linux.ftruncate(out, size);
+    }
+
+    /** The data ranges (SEEK_DATA to SEEK_HOLE) of the first {@code size} bytes: direct, else copy_file_range. */
+    private static void copyRanges(int in, int out, long size, DirectCopy direct) throws ErrnoException {
         long pos = 0;
         boolean cfr = true;
         byte[] buf = null;
@@ -293,6 +304,17 @@ final class CopyUp {
             while (pos < hole) {
                 long len = Math.min(CHUNK, hole - pos);
                 long n = 0;
+                if (direct != null) {
+                    try {
+                        n = direct.copy(pos, hole - pos);
+                        if (n == 0) break;
+                        pos += n;
+                        continue;
+                    } catch (ErrnoException e) {
+                        direct.close();                 // refused here: the rest through the cache
+                        direct = null;
+                    }
+                }
                 if (cfr) {
                     try {
                         n = Linux.copyFileRange(in, pos, out, pos, len);
@@ -311,7 +333,6 @@ final class CopyUp {
             }
             if (pos >= hole) pos = hole;
         }
-        Linux.ftruncate(out, size);
     }
 
     private void copyOther(String src, Stat st, byte[] origin, String dest) throws ErrnoException {

@@ -37,7 +37,7 @@ public final class Linux {
     public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200,
             AT_SYMLINK_FOLLOW = 0x400, AT_EMPTY_PATH = 0x1000, AT_HANDLE_FID = 0x200;
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3, O_CREAT = 0100, O_EXCL = 0200,
-            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DSYNC = 010000,
+            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DSYNC = 010000, O_DIRECT = 040000,
             O_LARGEFILE = 0100000, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_NOATIME = 01000000,
             O_CLOEXEC = 02000000, O_SYNC = 04010000, O_PATH = 010000000, O_TMPFILE = 020200000;
     public static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
@@ -1075,6 +1075,33 @@ public final class Linux {
         check(s, rc, "fallocate", "fd " + fd);
     }
 
+    // long syscall(long, ...): for calls glibc has no wrapper of; the arguments are variadic.
+    private static final class SyscallCachestat {
+        static final MethodHandle H = fn("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), new Variadic(1));
+    }
+    private static final long SYS_CACHESTAT = 451;
+
+    /**
+     * cachestat(2) (Linux 6.5): how many pages of {@code fd}'s bytes [off, off+len) are in the page cache
+     * (len 0: to the end). ENOSYS on older kernels.
+     */
+    public static long cachedPages(int fd, long off, long len) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment range = s.alloc(16);
+        range.set(JAVA_LONG, 0, off);
+        range.set(JAVA_LONG, 8, len);
+        MemorySegment stat = s.alloc(40);           // nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted
+        long rc;
+        try {
+            rc = (long) SyscallCachestat.H.invokeExact(s.errno, SYS_CACHESTAT, fd, range, stat, 0);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "cachestat", "fd " + fd);
+        return stat.get(JAVA_LONG, 0);
+    }
+
     // --- attributes --------------------------------------------------------------------------------------------
     /** struct timespec[2] {atime, mtime}. */
     private static MemorySegment times(Scratch s, long aSec, long aNsec, long mSec, long mNsec) {
@@ -1517,6 +1544,35 @@ public final class Linux {
         return new int[]{fds.get(JAVA_INT, 0), fds.get(JAVA_INT, 4)};
     }
 
+    public static final int F_GETFL = 3, F_SETFL = 4;
+
+    /** F_GETFL: the file status flags and access mode of {@code fd}. */
+    public static int fileFlags(int fd) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FcntlInt.H.invokeExact(s.errno, fd, F_GETFL, 0);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "fcntl", "F_GETFL on fd " + fd);
+    }
+
+    /**
+     * F_SETFL: sets the flags F_SETFL may change (O_APPEND, O_DIRECT, O_NOATIME, O_NONBLOCK); EINVAL when the
+     * filesystem refuses one, as O_DIRECT where it has no direct I/O.
+     */
+    public static void setFileFlags(int fd, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) FcntlInt.H.invokeExact(s.errno, fd, F_SETFL, flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "fcntl", "F_SETFL " + Integer.toOctalString(flags) + " on fd " + fd);
+    }
+
     /** F_SETPIPE_SZ: the pipe's capacity becomes at least {@code bytes}; returns the capacity it got. */
     public static int setPipeSize(int fd, int bytes) throws ErrnoException {
         Scratch s = scratch();
@@ -1589,7 +1645,8 @@ public final class Linux {
             () -> futimens(-1, 0, UTIME_OMIT, 0, UTIME_OMIT), () -> chmod("", 0), () -> fchmod(-1, 0),
             () -> lchown("", -1, -1), () -> fchown(-1, -1, -1), () -> nameToHandle("", 0), () -> readdir(""),
             () -> statfs(""), () -> splice(-1, 0, -1, 1, 0), () -> splice(-1, -1, 1, 0),
-            () -> setPipeSize(-1, 0),
+            () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0),
+            () -> cachedPages(-1, 0, 0),
         };
         for (Attempt a : attempts) {
             try {

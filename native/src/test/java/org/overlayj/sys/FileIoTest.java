@@ -16,7 +16,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** open flags, pread/pwrite, read/write/writev, copy_file_range, FICLONE on ext4, lseek holes, truncation, sync. */
+/**
+ * open flags, pread/pwrite, read/write/writev, copy_file_range, FICLONE on ext4, lseek holes, truncation, sync,
+ * F_GETFL/F_SETFL with O_DIRECT, cachestat.
+ */
 class FileIoTest {
     private TempTree t;
 
@@ -294,6 +297,54 @@ class FileIoTest {
             Linux.close(b);
             Linux.close(d);
             Linux.close(d2);
+        }
+    }
+
+    @Test void oDirectIsSetAndClearedByFSetfl() throws Exception {
+        String f = t.path("direct");
+        int fd = Linux.open(f, Linux.O_CREAT | Linux.O_RDWR, 0644);
+        int proc = Linux.open("/proc/self/status", Linux.O_RDONLY, 0);
+        try (Arena a = Arena.ofConfined()) {
+            int flags = Linux.fileFlags(fd);
+            assertEquals(Linux.O_RDWR, flags & Linux.O_ACCMODE);
+            assertEquals(0, flags & Linux.O_DIRECT);
+            Linux.setFileFlags(fd, flags | Linux.O_DIRECT);
+            assertEquals(Linux.O_DIRECT, Linux.fileFlags(fd) & Linux.O_DIRECT);
+            // direct I/O takes aligned buffers, offsets and lengths only
+            MemorySegment block = a.allocate(4096, 4096).fill((byte) 7);
+            assertEquals(4096, Linux.pwrite(fd, block, 0));
+            assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class,
+                    () -> Linux.pwrite(fd, block.asSlice(0, 100), 0)).errno());
+            Linux.setFileFlags(fd, flags);
+            assertEquals(0, Linux.fileFlags(fd) & Linux.O_DIRECT);
+            assertEquals(100, Linux.pwrite(fd, block.asSlice(0, 100), 1));
+            // procfs has no direct I/O: F_SETFL refuses the flag
+            int pflags = Linux.fileFlags(proc);
+            assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class,
+                    () -> Linux.setFileFlags(proc, pflags | Linux.O_DIRECT)).errno());
+            assertEquals(Errno.EBADF, assertThrows(ErrnoException.class, () -> Linux.fileFlags(-1)).errno());
+        } finally {
+            Linux.close(fd);
+            Linux.close(proc);
+        }
+    }
+
+    @Test void cachestatCountsTheCachedPagesOfARange() throws Exception {
+        String f = t.path("cached");
+        int fd = Linux.open(f, Linux.O_CREAT | Linux.O_RDWR, 0644);
+        try {
+            byte[] b = pattern(64 * 4096, 3);
+            Linux.pwrite(fd, b, 0, b.length, 0);
+            assertEquals(64, Linux.cachedPages(fd, 0, 0), "a buffered write leaves its pages cached");
+            assertEquals(16, Linux.cachedPages(fd, 4096, 16 * 4096));
+            Linux.fsync(fd);
+            TempTree.check("dd", "if=" + f, "iflag=nocache", "count=0", "status=none");   // POSIX_FADV_DONTNEED
+            assertEquals(0, Linux.cachedPages(fd, 0, 0), "dropped");
+            Linux.pread(fd, new byte[8192], 0, 8192, 0);
+            assertTrue(Linux.cachedPages(fd, 0, 0) >= 2, "read back in");
+            assertEquals(Errno.EBADF, assertThrows(ErrnoException.class, () -> Linux.cachedPages(-1, 0, 0)).errno());
+        } finally {
+            Linux.close(fd);
         }
     }
 }

@@ -1,0 +1,123 @@
+package org.overlayj.core;
+
+import org.junit.jupiter.api.Test;
+import org.overlayj.sys.Linux;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Large copy-ups where no reflink is possible move their data with O_DIRECT (DirectCopy), unless the lower file is
+ * mostly cached or small: the copies are byte for byte whatever the size's alignment, keep holes, stop at a
+ * shorter size, and leave both files' flags as they were.
+ */
+class DirectCopyTest {
+    private static final long MIB = 1 << 20;
+
+    /**
+     * Runs {@code make}, then drops the page cache of {@code f} (POSIX_FADV_DONTNEED through dd), as if it had not
+     * been read lately; fails where the test root's filesystem keeps it (tmpfs: its pages are the file).
+     */
+    private static void makeCold(String make, String f) throws Exception {
+        Layers.sh(make + " && sync " + f + " && dd if=" + f + " iflag=nocache count=0 status=none");
+        int fd = Linux.open(f, Linux.O_RDONLY, 0);
+        try {
+            assertEquals(0, Linux.cachedPages(fd, 0, 0), f + " stays cached: the test root must be on a disk fs");
+        } finally {
+            Linux.close(fd);
+        }
+    }
+
+    /** copyData of the first {@code size} bytes of src into a new dst; returns whether it went direct. */
+    private static boolean copy(String src, String dst, long size) throws Exception {
+        int in = Linux.open(src, Linux.O_RDONLY, 0);
+        int out = Linux.open(dst, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0600);
+        try {
+            int inFlags = Linux.fileFlags(in), outFlags = Linux.fileFlags(out);
+            long before = DirectCopy.started.sum();
+            CopyUp.copyData(in, out, size);
+            assertEquals(inFlags, Linux.fileFlags(in), "the lower fd's flags are back");
+            assertEquals(outFlags, Linux.fileFlags(out), "the copy's flags are back");
+            assertEquals(size, Linux.fstat(out).size());
+            return DirectCopy.started.sum() > before;
+        } finally {
+            Linux.close(in);
+            Linux.close(out);
+        }
+    }
+
+    @Test void coldLargeFilesAreCopiedDirectByteForByte() throws Exception {
+        try (Layers L = new Layers(1)) {
+            for (long size : new long[]{8 * MIB, 8 * MIB + 123, 13 * MIB + 4095, 17 * MIB + 4097}) {
+                String src = L.root + "/src" + size, dst = L.root + "/dst" + size;
+                makeCold("head -c " + size + " /dev/urandom > " + src, src);
+                assertTrue(copy(src, dst, size), "direct at " + size);
+                Layers.sh("cmp " + src + " " + dst);
+            }
+        }
+    }
+
+    @Test void aShorterCopyStopsAtItsSize() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String src = L.root + "/src", dst = L.root + "/dst";
+            long size = 9 * MIB + 7;
+            makeCold("head -c " + 20 * MIB + " /dev/urandom > " + src, src);
+            assertTrue(copy(src, dst, size));
+            Layers.sh("head -c " + size + " " + src + " | cmp - " + dst);
+        }
+    }
+
+    @Test void holesStayHoles() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String src = L.root + "/src", dst = L.root + "/dst";
+            makeCold("dd if=/dev/urandom of=" + src + " bs=1M count=1 status=none"
+                    + " && dd if=/dev/urandom of=" + src + " bs=1 count=100 seek=" + (20 * MIB + 5)
+                    + " conv=notrunc status=none && truncate -s " + 32 * MIB + " " + src, src);
+            assertTrue(copy(src, dst, 32 * MIB));
+            Layers.sh("cmp " + src + " " + dst);
+            assertTrue(Linux.lstat(dst).blocks() * 512 < 4 * MIB, "sparse: " + Linux.lstat(dst).blocks());
+        }
+    }
+
+    @Test void cachedOrSmallLowerFilesAreCopiedThroughTheCache() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String cached = L.root + "/cached", small = L.root + "/small";
+            makeCold("head -c " + (DirectCopy.MIN - 1) + " /dev/urandom > " + small, small);
+            Layers.sh("head -c " + 9 * MIB + " /dev/urandom > " + cached + " && cat " + cached + " > /dev/null");
+            assertFalse(copy(cached, cached + ".copy", 9 * MIB), "mostly cached: through the cache");
+            assertFalse(copy(small, small + ".copy", DirectCopy.MIN - 1), "small: through the cache");
+            Layers.sh("cmp " + cached + " " + cached + ".copy && cmp " + small + " " + small + ".copy");
+        }
+    }
+
+    @Test void aFileWithoutDirectIoIsLeftAsItWas() throws Exception {
+        try (Layers L = new Layers(1)) {
+            int proc = Linux.open("/proc/self/status", Linux.O_RDONLY, 0);
+            int out = Linux.open(L.root + "/out", Linux.O_CREAT | Linux.O_RDWR, 0600);
+            try {
+                int outFlags = Linux.fileFlags(out);
+                assertNull(DirectCopy.open(proc, out), "procfs refuses O_DIRECT");
+                assertEquals(outFlags, Linux.fileFlags(out));
+                assertNull(DirectCopy.open(out, proc), "either side");
+                assertEquals(outFlags, Linux.fileFlags(out), "the side that took O_DIRECT has it cleared again");
+            } finally {
+                Linux.close(proc);
+                Linux.close(out);
+            }
+        }
+    }
+
+    @Test void aColdLargeLowerFileIsCopiedUpDirect() throws Exception {
+        try (Layers L = new Layers(1)) {
+            makeCold("cd " + L.root + " && mkdir -m 755 l1/d && head -c " + (9 * MIB + 5) + " /dev/urandom > l1/d/big"
+                    + " && touch -d @1500000000.123456789 l1/d/big", L.root + "/l1/d/big");
+            try (Overlay o = L.mount(true, false)) {
+                long before = DirectCopy.started.sum();
+                Node big = o.lookup(EngineSmokeTest.walk(o, "d"), "big", Creds.ROOT);
+                o.release(o.open(big, Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT));
+                assertTrue(DirectCopy.started.sum() > before, "went direct");
+            }
+            Layers.sh("cd " + L.root + " && cmp l1/d/big upper/d/big"
+                    + " && test \"$(stat -c %Y.%y l1/d/big)\" = \"$(stat -c %Y.%y upper/d/big)\"");
+        }
+    }
+}
