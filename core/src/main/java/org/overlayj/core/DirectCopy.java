@@ -16,9 +16,10 @@ import org.overlayj.sys.Linux;
  * <p>Why: a copy through the page cache (copy_file_range on ext4 splices page by page) first fills 2x the file in
  * cache pages (the lower file read, the copy dirtied), then writes the copy at the fsync. Direct reads and writes
  * move the same bytes with no cache pages to allocate or reclaim, and the copy does not evict the working set. On
- * this project's test VM (virtio disk, ext4), a cold 512 MiB copy plus fsync took 0.55-0.57 s through
- * copy_file_range and 0.44-0.56 s direct, 4 MiB per call (bench/README). Direct reads of a lower file that is
- * already cached would go to the disk again, so {@link CopyUp} asks {@link #worthIt} first.
+ * this project's test VM (virtio disk, ext4), a cold 512 MiB copy plus fsync took a median 0.56 s through
+ * copy_file_range and 0.54 s direct, 4 MiB per call; through the FUSE door 0.74 vs 0.557 (bench/README). Direct
+ * reads of a lower file that is already cached would go to the disk again, so {@link CopyUp} asks
+ * {@link #worthIt} first.
  *
  * <p>Direct I/O wants offsets, lengths and buffers aligned to the device's logical block: offsets here come from
  * SEEK_DATA (filesystem blocks) and whole chunks; the last write is rounded up and the caller's ftruncate cuts it
