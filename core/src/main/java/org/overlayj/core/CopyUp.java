@@ -54,7 +54,7 @@ final class CopyUp {
      * a lower-only regular file, or the upper fs has no O_TMPFILE. Caller holds the namespace read lock.
      */
     String copyAheadSource(Node n) {
-        if (n.upper || n.indexPath != null || n.parent == null || n.type != Stat.S_IFREG) return null;
+        if (n.upper || n.indexPath != null || n.parent == null || n.type != Stat.S_IFREG || n.metacopy) return null;
         if (fs.upperRoot == null || !fs.layers.tmpfile()) return null;
         return n.topLower().path();
     }
@@ -103,8 +103,24 @@ final class CopyUp {
         return truncateTo < 0 ? st.size() : Math.min(truncateTo, st.size());
     }
 
-    /** Gives {@code n} an upper inode (and its ancestors first). Caller holds the namespace write lock. */
+    /**
+     * Gives {@code n} an upper inode (and its ancestors first); under metacopy=on a lower regular file gets a
+     * metadata-only copy (format doc §4.6). Caller holds the namespace write lock.
+     */
     void copyUp(Node n) throws ErrnoException {
+        copyUp(n, false);
+    }
+
+    /**
+     * As {@link #copyUp(Node)}, for an operation that changes the data (an open for write or with O_TRUNC, a
+     * truncate): the upper inode gets the data too, also when it is a metadata-only copy already.
+     */
+    void copyUpData(Node n) throws ErrnoException {
+        copyUp(n, true);
+        if (n.metacopy) copyInData(n);
+    }
+
+    private void copyUp(Node n, boolean data) throws ErrnoException {
         if (n.upper) return;
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
         if (n.parent == null) {
@@ -125,14 +141,20 @@ final class CopyUp {
         Node.Lower lo = n.topLower();
         Stat st = Linux.lstat(lo.path());
         byte[] origin = originOf(lo);
+        // A metadata-only copy where allowed; a lower metacopy file (its data further down) is copied whole.
+        boolean meta = fs.opts.metacopy() && !data && st.isReg() && !n.metacopy;
+        String dataSrc = fs.dataPath(n);
         if (fs.index.indexes(st) && origin.length > 0) {
             fs.index.remember(n, st.nlink());
             String ip = fs.index.path(origin);
             if (Linux.lstatOrNull(ip) == null) {
                 // Built straight into the index under its final name; the alias is linked to it next (§4.5).
-                if (st.isReg()) copyRegular(lo.path(), st, origin, ip);
+                if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, ip, meta);
                 else copyOther(lo.path(), st, origin, ip);
                 fs.index.storeOffset(ip, st.nlink() - 1);
+                n.metacopy = meta;
+            } else {
+                n.metacopy = fs.getX(ip, OverlayXattr.METACOPY) != null;
             }
             fs.index.linkUp(ip, dest, parentUpper);
             n.indexed = true;
@@ -144,7 +166,8 @@ final class CopyUp {
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         if (st.isReg()) {
-            copyRegular(lo.path(), st, origin, dest);
+            copyRegular(lo.path(), dataSrc, st, origin, dest, meta);
+            n.metacopy = meta;
         } else {
             copyOther(lo.path(), st, origin, dest);
         }
@@ -180,8 +203,9 @@ final class CopyUp {
         if (Linux.lstatOrNull(ip) == null) {
             if (!st.isReg()) throw OverlayFs.err(Errno.ESTALE, "disconnected special file");
             fs.index.remember(n, st.nlink());
-            copyRegular(lo.path(), st, origin, ip);
+            copyRegular(lo.path(), fs.dataPath(n), st, origin, ip, false);
             fs.index.storeOffset(ip, st.nlink() - 1);
+            n.metacopy = false;
         }
         n.indexPath = ip;
         n.indexed = true;
@@ -199,39 +223,52 @@ final class CopyUp {
         }
     }
 
-    private void copyRegular(String src, Stat st, byte[] origin, String dest) throws ErrnoException {
+    /**
+     * A regular file: metadata from {@code src}, data from {@code dataSrc} (another file when src is a lower
+     * metacopy file), or no data when {@code meta}: then a sparse file of the same size marked {@code NS metacopy}.
+     */
+    private void copyRegular(String src, String dataSrc, Stat st, byte[] origin, String dest, boolean meta)
+            throws ErrnoException {
         int in = openLower(src);
+        int dataIn = -1;
         int out = -1;
         boolean borrowed = false;
         String temp = null;
         try {
-            CopiedData data = ahead;
-            long length = dataToCopy(st, truncateTo);
+            if (!meta && !dataSrc.equals(src)) dataIn = openLower(dataSrc);
+            int from = dataIn >= 0 ? dataIn : in;
+            CopiedData data = meta ? null : ahead;
+            long length = meta ? 0 : dataToCopy(st, truncateTo);
             if (data != null && data.fits(src, st, length)) {
                 ahead = null;
                 out = data.fd();
                 borrowed = true;                    // whoever offered it closes it
             } else if (fs.layers.tmpfile()) {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
-                copyCounted(in, out, length);
+                copyCounted(from, out, length);
             } else {
                 temp = fs.tempPath();
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
-                copyCounted(in, out, length);
+                copyCounted(from, out, length);
             }
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
+            if (meta) {
+                Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
+                Linux.ftruncate(out, st.size());    // the size, with no data: sparse
+            }
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
-            // the kernel syncs a copy unless the overlay is volatile (ovl_should_sync)
-            if (!fs.opts.volatileMode()) Linux.fsync(out);
+            // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync)
+            if (!meta && !fs.opts.volatileMode()) Linux.fsync(out);
             if (temp == null) Linux.linkFd(out, dest);
             else Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
             temp = null;
         } finally {
             Linux.closeQuietly(in);
+            Linux.closeQuietly(dataIn);
             if (!borrowed) Linux.closeQuietly(out);
             if (temp != null) {
                 try {
@@ -241,6 +278,31 @@ final class CopyUp {
                 }
             }
         }
+    }
+
+    /**
+     * The data of a metadata-only copy copied into it, in place (format doc §4.6): security.capability, which
+     * writing data removes, is put back, times are kept, and {@code NS metacopy} goes last, after an fsync, so a
+     * crash midway leaves a metacopy file that still reads the lower data.
+     */
+    private void copyInData(Node n) throws ErrnoException {
+        String up = fs.realPath(n);
+        int in = openLower(fs.dataPath(n));
+        int out = -1;
+        try {
+            out = fs.openReal(up, Linux.O_WRONLY);
+            Stat st = Linux.fstat(out);
+            byte[] cap = Linux.lgetxattrOrNull(up, "security.capability");
+            copyCounted(in, out, dataToCopy(st, truncateTo));   // an O_TRUNC open or a truncate: no more
+            if (cap != null) Linux.fsetxattr(out, "security.capability", cap, 0);
+            Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+            if (!fs.opts.volatileMode()) Linux.fsync(out);
+            Linux.fremovexattr(out, fs.x(OverlayXattr.METACOPY));
+        } finally {
+            Linux.closeQuietly(in);
+            Linux.closeQuietly(out);
+        }
+        n.metacopy = false;
     }
 
     private int openLower(String src) throws ErrnoException {

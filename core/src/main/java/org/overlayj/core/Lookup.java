@@ -65,7 +65,13 @@ final class Lookup {
                 OverlayFs.Markers m = markersOf(p, st, true);
                 if (isXwhiteout(st, m)) return null;
                 upper = new Found(p, st, fs.upper(), m);
-                if (!st.isDir()) {
+                if (st.isReg() && m.metacopy() != null) {
+                    // a metadata-only copy: its data is looked for below, by its redirect if it has one
+                    if (!fs.opts.metacopy()) {
+                        throw OverlayFs.err(Errno.EPERM, "refusing to follow metacopy origin for (" + p + ")");
+                    }
+                    redirect = redirectOf(p, m.redirect());
+                } else if (!st.isDir()) {
                     stop = true;
                 } else {
                     if (m.isOpaque()) stop = true;
@@ -75,8 +81,10 @@ final class Lookup {
         }
         List<Node.Lower> lowers = new ArrayList<>();
         Stat lowerTop = null;
+        // the data of a metacopy file found so far (upper or lower) is still to be found below
+        boolean wantData = upper != null && !upper.st().isDir() && !stop;
         if (!stop && (dir.hasLower() || redirect != null && redirect.startsWith("/"))) {
-            boolean wantDir = upper != null;
+            boolean wantDir = upper != null && !wantData;
             String curName = redirect != null && !redirect.startsWith("/") ? redirect : name;
             String abs = redirect != null && redirect.startsWith("/") ? redirect : null;
             for (Layer layer : fs.layers.lowers()) {
@@ -103,10 +111,44 @@ final class Lookup {
                     if (upper == null && lowers.isEmpty()) return null;
                     break;
                 }
+                if (wantData) {
+                    if (!st.isReg()) break;                 // the data must be a regular file
+                    byte[] meta = fs.opts.metacopy() ? fs.markers(p).metacopy() : null;
+                    if (meta == null) {
+                        lowers.add(new Node.Lower(layer, p));
+                        wantData = false;
+                        break;
+                    }
+                    // an intermediate metacopy file: skipped (only the top one and the data count), its
+                    // redirect followed
+                    String r = redirectOf(p, fs.markers(p).redirect());
+                    if (r != null) {
+                        if (r.startsWith("/")) abs = r;
+                        else {
+                            abs = null;
+                            curName = r;
+                        }
+                    }
+                    continue;
+                }
                 if (!st.isDir()) {
                     if (!wantDir && lowers.isEmpty()) {
                         lowers.add(new Node.Lower(layer, p));
                         lowerTop = st;
+                        OverlayFs.Markers lm = fs.opts.metacopy() && st.isReg() ? fs.markers(p) : OverlayFs.Markers.NONE;
+                        if (lm.metacopy() != null) {
+                            // a lower metadata-only copy: its data is below
+                            wantData = true;
+                            String r = redirectOf(p, lm.redirect());
+                            if (r != null) {
+                                if (r.startsWith("/")) abs = r;
+                                else {
+                                    abs = null;
+                                    curName = r;
+                                }
+                            }
+                            continue;
+                        }
                     }
                     break;
                 }
@@ -125,6 +167,9 @@ final class Lookup {
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
+        if (wantData) {
+            throw OverlayFs.err(Errno.EIO, "metacopy with no lower data found - abort lookup (" + name + ")");
+        }
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
         Node n = place(dir, name, upper, lowers, lowerTop, indexPath);
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
@@ -182,7 +227,7 @@ final class Lookup {
      * node is placed as a lookup would place it, without the stat and the xattr listing.
      */
     Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
-        OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null)
+        OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null, null)
                 : OverlayFs.Markers.NONE;
         return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null);
     }
@@ -206,6 +251,10 @@ final class Lookup {
         n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);
         if (type != Stat.S_IFDIR) {
+            // the data of a metadata-only copy is the last lower's (the lookup kept the top metacopy and the data)
+            n.metacopy = upper != null ? upper.markers().metacopy() != null
+                    : indexPath != null ? fs.opts.metacopy() && fs.markers(indexPath).metacopy() != null
+                    : lowers.size() > 1;
             if (upper == null) {
                 n.indexed = indexPath != null;
                 n.lowerNlink = lowerTop.nlink();

@@ -186,6 +186,9 @@ final class Namespace {
         copyUp.copyUp(newDir);
         String src = fs.upperPath(node);
         String dest = fs.upperPath(newDir) + "/" + newName;
+        // the new name must find the data too, from wherever it is
+        String redirect = metacopyRedirect(node, node.parent, node.name, false);
+        if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.tempPath();
             Linux.link(src, temp);
@@ -389,6 +392,8 @@ final class Namespace {
         String tgtRedirect = tgtNeedsRedirect ? redirectFor(tgt, newDir, newName, samedir) : null;
         copyUp.copyUp(src);
         if (exchange) copyUp.copyUp(tgt);
+        if (srcRedirect == null) srcRedirect = metacopyRedirect(src, oldDir, oldName, samedir);
+        if (exchange && tgtRedirect == null) tgtRedirect = metacopyRedirect(tgt, newDir, newName, samedir);
         String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
         String srcUp = fs.upperPath(oldDir) + "/" + oldName;
         String dstUp = fs.upperPath(newDir) + "/" + newName;
@@ -454,6 +459,21 @@ final class Namespace {
     }
 
     /**
+     * The redirect a metadata-only copy needs before it moves or gets another name, so that it still finds its
+     * data (format doc §4.6): null when it is not one, or the one it has does (an absolute one always; a relative
+     * one within its parent); else as a directory's, but absolute also within one parent for a lower hard link,
+     * whose upper aliases may end up in different directories. A link is never within one parent here: the new
+     * name may be anywhere.
+     */
+    private String metacopyRedirect(Node n, Node parent, String name, boolean samedir) throws ErrnoException {
+        if (n.isDir() || !n.metacopy || !n.upper) return null;
+        boolean relative = samedir && n.lowerNlink <= 1;
+        String existing = rawRedirect(fs.upperPath(n));
+        if (existing != null && (existing.startsWith("/") || relative)) return null;
+        return redirectFor(n, parent, name, relative);
+    }
+
+    /**
      * The redirect a moved lower directory gets (format doc §7): within one parent the name it had (or the redirect
      * it already has); across parents the absolute lower path, built from the ancestors' own redirects.
      */
@@ -506,7 +526,8 @@ final class Namespace {
 
     void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
         Attr cur = setattrAllowed(n, a, c);
-        copyUp.copyUp(n);
+        if (a.size() != null) copyUp.copyUpData(n);
+        else copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
             Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());

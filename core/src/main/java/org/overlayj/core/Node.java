@@ -35,6 +35,11 @@ public final class Node {
 
     /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
     boolean upper;
+    /**
+     * The upper (or index) inode is a metadata-only copy (NS metacopy, format doc §4.6): its data is still the top
+     * lower's, until an open for write or a truncate copies it in.
+     */
+    boolean metacopy;
     /** For an indexed object reached with no upper alias: the index entry that is its upper inode. */
     String indexPath;
     /** The upper inode is (or will be) an index entry: union nlink rules apply (format doc §5.5). */

@@ -17,6 +17,8 @@ public final class OpenFile {
     volatile int replacedFd = -1;
     /** Whether the fd was opened on the upper inode: then it is never replaced. */
     final boolean openedOnUpper;
+    /** A metadata-only copy read through this file had its upper atime moved already (once per open file). */
+    volatile boolean atimeMoved;
 
     OpenFile(Node node, int flags, int fd, boolean onUpper) {
         this.node = node;

@@ -256,7 +256,9 @@ public final class Overlay implements AutoCloseable {
     private Attr attr(Node n, Stat st) throws ErrnoException {
         int nlink = n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
-        return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
+        // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
+        long blocks = n.metacopy ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
+        return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), blocks,
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
     }
@@ -264,7 +266,7 @@ public final class Overlay implements AutoCloseable {
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
-        CopyUp.CopiedData ahead = copyAhead(() -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
+        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
         Lock l = writeOffering(ahead, truncateTo);
         try {
             namespace.setattr(n, a, c);
@@ -391,7 +393,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(() -> node, -1,
+        CopyUp.CopiedData ahead = copyAhead(false, () -> node, -1,
                 () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c));
         Lock l = writeOffering(ahead, -1);
         try {
@@ -423,7 +425,7 @@ public final class Overlay implements AutoCloseable {
     public void rename(Node oldDir, String oldName, Node newDir, String newName, int flags, Creds c)
             throws ErrnoException {
         // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
-        CopyUp.CopiedData ahead = copyAhead(() -> lookup.child(oldDir, oldName), -1, () -> {
+        CopyUp.CopiedData ahead = copyAhead(false, () -> lookup.child(oldDir, oldName), -1, () -> {
             Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c);
             Permissions.check(attr(newDir), Permissions.W | Permissions.X, c);
         });
@@ -452,18 +454,18 @@ public final class Overlay implements AutoCloseable {
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(() -> n, -1, () -> Permissions.check(attr(n), mask, c))
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c))
                 : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             Permissions.check(a, mask, c);
-            if (wants && n.type == Stat.S_IFREG) copyUp.copyUp(n);
+            if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
             n.openFd = fd;
-            return new OpenFile(n, flags, fd, n.upper || n.indexPath != null);
+            return new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n));
         } finally {
             if (wants) unlock(l, ahead);
             else unlock(l);
@@ -484,9 +486,11 @@ public final class Overlay implements AutoCloseable {
      * An operation that will copy up a large lower-only regular file copies its data before taking the namespace
      * write lock (see {@link CopyUp.CopiedData}), once {@code allowed} says the caller may do it; null when not,
      * or if anything fails: the copy-up under the lock then does it all and reports what goes wrong. The caller
-     * offers the result to the copy-ups under the lock, and closes it after.
+     * offers the result to the copy-ups under the lock, and closes it after. {@code data}: the operation changes
+     * the data (a copy-up under metacopy=on copies it only then).
      */
-    private CopyUp.CopiedData copyAhead(Target target, long truncateTo, Allowed allowed) {
+    private CopyUp.CopiedData copyAhead(boolean data, Target target, long truncateTo, Allowed allowed) {
+        if (!data && fs.opts.metacopy()) return null;   // its copy-up copies no data (metacopy=on)
         String src;
         Lock r = read();
         try {
@@ -513,8 +517,8 @@ public final class Overlay implements AutoCloseable {
      * ownership or CAP_FOWNER, and without them the kernel drops the flag too.
      */
     private int openData(Node n, int flags) throws ErrnoException {
-        String path = fs.realPath(n);
-        if (n.upper || n.indexPath != null) return fs.openReal(path, flags);
+        String path = fs.dataPath(n);
+        if (OverlayFs.dataOnUpper(n)) return fs.openReal(path, flags);
         try {
             return fs.openReal(path, flags | Linux.O_NOATIME);
         } catch (ErrnoException e) {
@@ -525,7 +529,7 @@ public final class Overlay implements AutoCloseable {
 
     /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
     private int fdOf(OpenFile f) throws ErrnoException {
-        if (!f.onUpper && (f.node.upper || f.node.indexPath != null)) {
+        if (!f.onUpper && OverlayFs.dataOnUpper(f.node)) {
             synchronized (f) {
                 if (!f.onUpper) {
                     Lock l = read();
@@ -549,7 +553,37 @@ public final class Overlay implements AutoCloseable {
      * position.
      */
     public int dataFd(OpenFile f) throws ErrnoException {
+        moveAtime(f);
         return fdOf(f);
+    }
+
+    /**
+     * A read of a metadata-only copy reads the lower data file (which keeps its atime, as all lower files do), but
+     * the kernel's overlay moves the atime of the upper inode then, by the relatime rule, as a read of an upper file
+     * would: so do we, at the first read through each open file.
+     */
+    private void moveAtime(OpenFile f) {
+        if (f.atimeMoved || !f.node.metacopy) return;
+        f.atimeMoved = true;
+        Lock l = read();
+        try {
+            if (!f.node.metacopy) return;
+            String p = fs.realPath(f.node);
+            Stat st = Linux.lstat(p);
+            long now = System.currentTimeMillis() / 1000;
+            boolean due = !after(st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec())
+                    || !after(st.atimeSec(), st.atimeNsec(), st.ctimeSec(), st.ctimeNsec())
+                    || now - st.atimeSec() >= 24 * 3600;
+            if (due) Linux.utimens(p, 0, Linux.UTIME_NOW, 0, Linux.UTIME_OMIT, true);
+        } catch (ErrnoException e) {
+            // an atime is not worth failing a read for
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private static boolean after(long sec, long nsec, long otherSec, long otherNsec) {
+        return sec > otherSec || sec == otherSec && nsec > otherNsec;
     }
 
     /**
@@ -563,6 +597,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
+        moveAtime(f);
         int fd = fdOf(f);
         int total = 0;
         while (total < len) {
@@ -607,7 +642,7 @@ public final class Overlay implements AutoCloseable {
 
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(() -> n, -1, () -> namespace.xattrPermission(n, name, c));
+        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> namespace.xattrPermission(n, name, c));
         Lock l = writeOffering(ahead, -1);
         try {
             namespace.xattrPermission(n, name, c);
@@ -634,7 +669,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     public void removexattr(Node n, String name, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(() -> n, -1, () -> {
+        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
             namespace.xattrPermission(n, name, c);
             Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
         });

@@ -168,11 +168,24 @@ final class OverlayFs {
         return upperPath(n.parent) + "/" + n.name;
     }
 
-    /** The real inode that supplies this node's attributes and data: upper if any, else the top lower. */
+    /**
+     * The real inode that supplies this node's attributes, and its data unless it is a metacopy file: upper if any,
+     * else the top lower.
+     */
     String realPath(Node n) {
         if (n.upper) return upperPath(n);
         if (n.indexPath != null) return n.indexPath;
         return n.topLower().path();
+    }
+
+    /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
+    String dataPath(Node n) {
+        return n.metacopy ? n.lowers.getLast().path() : realPath(n);
+    }
+
+    /** Whether the data read through this node is final: on its upper (or index) inode, not copied up later. */
+    static boolean dataOnUpper(Node n) {
+        return (n.upper || n.indexPath != null) && !n.metacopy;
     }
 
     /** A decoded object with no known name is reached through the fd its handle opened. */
@@ -194,8 +207,8 @@ final class OverlayFs {
      * The overlay markers on one real object, read with one listxattr (and a getxattr per marker present): lookups
      * need several of them for every entry, and most entries carry none.
      */
-    record Markers(byte[] opaque, byte[] redirect, byte[] origin, byte[] whiteout) {
-        static final Markers NONE = new Markers(null, null, null, null);
+    record Markers(byte[] opaque, byte[] redirect, byte[] origin, byte[] whiteout, byte[] metacopy) {
+        static final Markers NONE = new Markers(null, null, null, null, null);
 
         /** {@code NS opaque} is exactly the one byte 'y'. */
         boolean isOpaque() { return opaque != null && opaque.length == 1 && opaque[0] == 'y'; }
@@ -212,7 +225,7 @@ final class OverlayFs {
             if (e.errno() == Errno.ENOENT) throw e;
             return Markers.NONE;
         }
-        byte[] opaque = null, redirect = null, origin = null, whiteout = null;
+        byte[] opaque = null, redirect = null, origin = null, whiteout = null, metacopy = null;
         String prefix = ns.prefix();
         for (String name : names) {
             if (!name.startsWith(prefix)) continue;
@@ -221,11 +234,14 @@ final class OverlayFs {
                 case OverlayXattr.REDIRECT -> redirect = Linux.lgetxattrOrNull(path, name);
                 case OverlayXattr.ORIGIN -> origin = Linux.lgetxattrOrNull(path, name);
                 case OverlayXattr.WHITEOUT -> whiteout = new byte[0];
+                case OverlayXattr.METACOPY -> metacopy = new byte[0];
                 default -> { }
             }
         }
-        if (opaque == null && redirect == null && origin == null && whiteout == null) return Markers.NONE;
-        return new Markers(opaque, redirect, origin, whiteout);
+        if (opaque == null && redirect == null && origin == null && whiteout == null && metacopy == null) {
+            return Markers.NONE;
+        }
+        return new Markers(opaque, redirect, origin, whiteout, metacopy);
     }
 
     // --- markers ---------------------------------------------------------------------------------------------------

@@ -11,11 +11,18 @@ import java.util.List;
  * command line, and the engine's options record. Index sequences also get lower hard-link groups (the layer
  * builder's flag), since that is what the inodes index is for.
  */
-public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport) {
+public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport, boolean metacopy) {
     public static final MountConfig DEFAULT = new MountConfig(false, false, false);
 
     public MountConfig {
         if (nfsExport && !index) throw new IllegalArgumentException("nfs_export needs index=on");
+        if (metacopy && (nfsExport || !redirectDir)) {
+            throw new IllegalArgumentException("metacopy needs redirect_dir=on and conflicts with nfs_export");
+        }
+    }
+
+    public MountConfig(boolean redirectDir, boolean index, boolean nfsExport) {
+        this(redirectDir, index, nfsExport, false);
     }
 
     public MountConfig(boolean redirectDir, boolean index) {
@@ -33,6 +40,7 @@ public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport)
         if (redirectDir) s.append(",redirect_dir=on");
         if (index) s.append(",index=on");
         if (nfsExport) s.append(",nfs_export=on");
+        if (metacopy) s.append(",metacopy=on");
         return s.toString();
     }
 
@@ -41,16 +49,18 @@ public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport)
         if (redirectDir) explicit.add("redirect_dir");
         if (index) explicit.add("index");
         if (nfsExport) explicit.add("nfs_export");
+        if (metacopy) explicit.add("metacopy");
         // This machine's module default is redirect_dir=off with redirect_always_follow=Y, i.e. "follow" (§1.1).
         OverlayOptions.RedirectDir rd = redirectDir ? OverlayOptions.RedirectDir.ON : OverlayOptions.RedirectDir.FOLLOW;
         return new OverlayOptions(
                 List.of(Linux.fromUtf8(l.lower1().toString()), Linux.fromUtf8(l.lower2().toString())),
                 Linux.fromUtf8(l.upper().toString()), Linux.fromUtf8(l.work().toString()),
-                rd, index, nfsExport, OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, false, false, false, explicit);
+                rd, index, nfsExport, OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, metacopy, false, false, explicit);
     }
 
     @Override public String toString() {
         return (redirectDir ? "redirect_dir=on" : "redirect_dir=default") + (index ? ",index=on" : "")
-                + (nfsExport ? ",nfs_export=on" : "") + (index ? " + lower hard links" : "");
+                + (nfsExport ? ",nfs_export=on" : "") + (metacopy ? ",metacopy=on" : "")
+                + (index ? " + lower hard links" : "");
     }
 }

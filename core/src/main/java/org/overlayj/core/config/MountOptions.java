@@ -436,7 +436,6 @@ public final class MountOptions {
 
             // What overlayj does not do yet is refused here, by name, after the kernel's own rules had their say
             // (so a string the kernel refuses is refused with the kernel's message).
-            if (metacopy) throw inval("metacopy=on is not supported by overlayj yet");
             if (!verity.equals("off")) throw inval("verity=" + verity + " is not supported by overlayj yet");
 
             OverlayOptions o = new OverlayOptions(lowerDirs, upperDir, workDir, redirect, index, nfsExport, uuid,

@@ -120,9 +120,11 @@ class MountOptionsTest {
             assertEquals(Xino.OFF, o(UPPER + ",xino=off").xino());
         }
 
-        @Test void metacopyOffIsAcceptedOnIsRefusedByName() throws Exception {
+        @Test void metacopyOnTurnsRedirectDirOn() throws Exception {
             assertFalse(o(UPPER + ",metacopy=off").metacopy());
-            refused(UPPER + ",metacopy=on", "metacopy=on is not supported by overlayj yet");
+            OverlayOptions on = o(UPPER + ",metacopy=on");
+            assertTrue(on.metacopy());
+            assertEquals(OverlayOptions.RedirectDir.ON, on.redirectDir());
         }
 
         @Test void userxattr() throws Exception {
@@ -322,11 +324,11 @@ class MountOptionsTest {
             assertEquals(List.of("disabling metacopy due to redirect_dir=follow"), p.warnings());
         }
 
-        @Test void metacopyDefaultOnTurnsRedirectOnWhenDefaulted() {
+        @Test void metacopyDefaultOnTurnsRedirectOnWhenDefaulted() throws Exception {
             ModuleDefaults d = new ModuleDefaults(false, true, false, false, true, false);
-            // metacopy stays on and redirect goes on; overlayj then refuses metacopy by name
-            ErrnoException e = assertThrows(ErrnoException.class, () -> MountOptions.parse(UPPER, "/", d));
-            assertEquals("metacopy=on is not supported by overlayj yet", e.detail());
+            OverlayOptions o = MountOptions.parse(UPPER, "/", d).overlay();
+            assertTrue(o.metacopy());
+            assertEquals(OverlayOptions.RedirectDir.ON, o.redirectDir());
         }
 
         @Test void nfsExportOnLowerOnlyNeedsNofollow() throws Exception {
