@@ -65,7 +65,7 @@ final class Lookup {
                 OverlayFs.Markers m = markersOf(p, st, true);
                 if (isXwhiteout(st, m)) return null;
                 upper = new Found(p, st, fs.upper(), m);
-                if (st.isReg() && m.metacopy() != null) {
+                if (st.isReg() && metacopy(p, m.metacopy())) {
                     // a metadata-only copy: its data is looked for below, by its redirect if it has one
                     if (!fs.opts.metacopy()) {
                         throw OverlayFs.err(Errno.EPERM, "refusing to follow metacopy origin for (" + p + ")");
@@ -113,8 +113,7 @@ final class Lookup {
                 }
                 if (wantData) {
                     if (!st.isReg()) break;                 // the data must be a regular file
-                    byte[] meta = fs.opts.metacopy() ? fs.markers(p).metacopy() : null;
-                    if (meta == null) {
+                    if (!fs.opts.metacopy() || !metacopy(p, fs.markers(p).metacopy())) {
                         lowers.add(new Node.Lower(layer, p));
                         wantData = false;
                         break;
@@ -136,7 +135,7 @@ final class Lookup {
                         lowers.add(new Node.Lower(layer, p));
                         lowerTop = st;
                         OverlayFs.Markers lm = fs.opts.metacopy() && st.isReg() ? fs.markers(p) : OverlayFs.Markers.NONE;
-                        if (lm.metacopy() != null) {
+                        if (metacopy(p, lm.metacopy())) {
                             // a lower metadata-only copy: its data is below
                             wantData = true;
                             String r = redirectOf(p, lm.redirect());
@@ -218,6 +217,16 @@ final class Lookup {
                 : !r.contains("/"));
         if (!valid) throw OverlayFs.err(Errno.EINVAL, "invalid redirect (" + path + ")");
         return r;
+    }
+
+    /**
+     * Whether {@code NS metacopy} (value {@code v}, null when absent) marks a metadata-only copy: empty, or the
+     * 4-byte-or-longer verity structure; anything shorter is an error, as in the kernel (format doc §2.2).
+     */
+    private static boolean metacopy(String path, byte[] v) throws ErrnoException {
+        if (v == null) return false;
+        if (v.length > 0 && v.length < 4) throw OverlayFs.err(Errno.EIO, "metacopy file with bad xattr (" + path + ")");
+        return true;
     }
 
     /**

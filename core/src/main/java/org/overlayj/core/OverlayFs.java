@@ -234,7 +234,7 @@ final class OverlayFs {
                 case OverlayXattr.REDIRECT -> redirect = Linux.lgetxattrOrNull(path, name);
                 case OverlayXattr.ORIGIN -> origin = Linux.lgetxattrOrNull(path, name);
                 case OverlayXattr.WHITEOUT -> whiteout = new byte[0];
-                case OverlayXattr.METACOPY -> metacopy = new byte[0];
+                case OverlayXattr.METACOPY -> metacopy = Linux.lgetxattrOrNull(path, name);
                 default -> { }
             }
         }

@@ -136,13 +136,18 @@ class ChecklistMetacopyTest {
         }
     }
 
-    @Test void aMetacopyFileWithoutLowerDataIsAnError() throws Exception {
+    @Test void aMetacopyFileWithoutLowerDataOrWithABadValueIsAnError() throws Exception {
         try (Layers L = layers()) {
-            Layers.sh("cd " + L.root + " && truncate -s 5 upper/lost && setfattr -n trusted.overlay.metacopy upper/lost");
+            Layers.sh("cd " + L.root + " && truncate -s 5 upper/lost && setfattr -n trusted.overlay.metacopy upper/lost"
+                    + " && truncate -s 8 upper/f && setfattr -n trusted.overlay.metacopy -v ab upper/f");
             try (Overlay o = mount(L, ",metacopy=on")) {
                 ErrnoException e = assertThrows(ErrnoException.class, () -> EngineSmokeTest.walk(o, "lost"));
-                assertEquals(Errno.EIO, e.errno());
+                assertEquals(Errno.EIO, e.errno(), "no lower data");
+                e = assertThrows(ErrnoException.class, () -> EngineSmokeTest.walk(o, "f"));
+                assertEquals(Errno.EIO, e.errno(), "a metacopy value of 1-3 bytes");
             }
+            L.kernelMount("metacopy=on");
+            assertTrue(Layers.shOut("cat " + L.mnt + "/f 2>&1 || true").contains("Input/output error"), "the kernel's");
         }
     }
 
