@@ -83,6 +83,8 @@ final class Lookup {
         Stat lowerTop = null;
         // the data of a metacopy file found so far (upper or lower) is still to be found below
         boolean wantData = upper != null && !upper.st().isDir() && !stop;
+        // the absolute redirect a metacopy file's data is looked for by in the data-only layers
+        String dataRedirect = wantData && redirect != null && redirect.startsWith("/") ? redirect : null;
         if (!stop && (dir.hasLower() || redirect != null && redirect.startsWith("/"))) {
             boolean wantDir = upper != null && !wantData;
             String curName = redirect != null && !redirect.startsWith("/") ? redirect : name;
@@ -113,7 +115,7 @@ final class Lookup {
                 }
                 if (wantData) {
                     if (!st.isReg()) break;                 // the data must be a regular file
-                    if (!fs.opts.metacopy() || !metacopy(p, fs.markers(p).metacopy())) {
+                    if (!fs.followsMetacopy() || !metacopy(p, fs.markers(p).metacopy())) {
                         lowers.add(new Node.Lower(layer, p));
                         wantData = false;
                         break;
@@ -122,6 +124,7 @@ final class Lookup {
                     // redirect followed
                     String r = redirectOf(p, fs.markers(p).redirect());
                     if (r != null) {
+                        dataRedirect = r.startsWith("/") ? r : null;
                         if (r.startsWith("/")) abs = r;
                         else {
                             abs = null;
@@ -134,11 +137,13 @@ final class Lookup {
                     if (!wantDir && lowers.isEmpty()) {
                         lowers.add(new Node.Lower(layer, p));
                         lowerTop = st;
-                        OverlayFs.Markers lm = fs.opts.metacopy() && st.isReg() ? fs.markers(p) : OverlayFs.Markers.NONE;
+                        OverlayFs.Markers lm = fs.followsMetacopy() && st.isReg() ? fs.markers(p)
+                                : OverlayFs.Markers.NONE;
                         if (metacopy(p, lm.metacopy())) {
                             // a lower metadata-only copy: its data is below
                             wantData = true;
                             String r = redirectOf(p, lm.redirect());
+                            dataRedirect = r != null && r.startsWith("/") ? r : null;
                             if (r != null) {
                                 if (r.startsWith("/")) abs = r;
                                 else {
@@ -166,6 +171,13 @@ final class Lookup {
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
+        if (wantData && dataRedirect != null) {
+            Node.Lower d = dataLayerFile(dataRedirect);
+            if (d != null) {
+                lowers.add(d);
+                wantData = false;
+            }
+        }
         if (wantData) {
             throw OverlayFs.err(Errno.EIO, "metacopy with no lower data found - abort lookup (" + name + ")");
         }
@@ -217,6 +229,21 @@ final class Lookup {
                 : !r.contains("/"));
         if (!valid) throw OverlayFs.err(Errno.EINVAL, "invalid redirect (" + path + ")");
         return r;
+    }
+
+    /**
+     * The data of a metacopy file in the data-only layers (format doc §1.6): the regular file at the absolute
+     * redirect {@code abs} under the first data layer that has one, walked without following symlinks; null when
+     * none has.
+     */
+    private Node.Lower dataLayerFile(String abs) throws ErrnoException {
+        for (Layer layer : fs.dataLayers) {
+            Walk w = walkAbsolute(layer, abs);
+            if (w.path() == null) continue;
+            Stat st = Linux.lstatOrNull(w.path());
+            if (st != null && st.isReg()) return new Node.Lower(layer, w.path());
+        }
+        return null;
     }
 
     /**

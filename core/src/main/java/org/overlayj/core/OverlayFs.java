@@ -14,6 +14,7 @@ import org.overlayj.sys.Stat;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,9 +103,33 @@ final class OverlayFs {
 
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 
+    /**
+     * Data-only lower layers (format doc §1.6): never looked up by name nor listed; they only hold the data of
+     * metacopy files in the other lower layers, found by an absolute redirect. They lend no inode numbers.
+     */
+    final List<Layer> dataLayers;
+
+    /** Metacopy files in lower layers are followed to their data: under metacopy=on, or with data-only layers. */
+    boolean followsMetacopy() {
+        return opts.metacopy() || !dataLayers.isEmpty();
+    }
+
     OverlayFs(LayerStack layers) throws ErrnoException {
         this.layers = layers;
         this.opts = layers.options();
+        List<Layer> data = new ArrayList<>();
+        for (String d : opts.dataDirs()) {
+            int fd = Linux.open(d, Linux.O_PATH | Linux.O_DIRECTORY, 0);
+            String root;
+            try {
+                root = Linux.fdPath(fd);
+            } finally {
+                Linux.close(fd);
+            }
+            data.add(new Layer(layers.lowers().size() + 1 + data.size(), root, Linux.stat(root).dev(), new byte[16],
+                    false, 0, false, false, false));
+        }
+        this.dataLayers = List.copyOf(data);
         this.ns = new OverlayXattr(opts.xattrPrefix());
         this.upperLayer = layers.upper();
         this.upperRoot = upperLayer == null ? null : upperLayer.root();

@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * rename copies up the metadata only (a sparse upper file with an empty NS metacopy and NS origin, its data still
  * read from the lower file); the first open for write or truncate copies the data into that same upper inode and
  * removes NS metacopy; a metacopy file that moves gets a redirect to its lower path. The random sequences of the
- * differential harness run a sixth of their seeds with metacopy=on against the kernel.
+ * differential harness run a sixth of their seeds with metacopy=on against the kernel. Item 22: a data-only lower
+ * layer (after "::") only supplies the data of metacopy files in the other lower layers.
  */
 class ChecklistMetacopyTest {
     private static final Creds R = Creds.ROOT;
@@ -171,6 +172,56 @@ class ChecklistMetacopyTest {
             // the kernel reads the same
             L.kernelMount("metacopy=on");
             assertEquals("content from below\n", Layers.shOut("cat " + L.mnt + "/file"));
+        }
+    }
+
+    /** Lower l1 over data-only layer l2 (E9): a metacopy file with an absolute redirect into l2. */
+    private static Layers dataOnly() throws Exception {
+        Layers L = new Layers(2);
+        Layers.sh("cd " + L.root + " && mkdir l2/objects && echo 'content from data-only layer' > l2/objects/abc"
+                + " && echo hidden > l2/visible-nowhere && touch l1/file && truncate -s 29 l1/file && chmod 640 l1/file"
+                + " && setfattr -n trusted.overlay.metacopy l1/file"
+                + " && setfattr -n trusted.overlay.redirect -v /objects/abc l1/file && echo plain > l1/plain");
+        return L;
+    }
+
+    private static String dataOnlyLowerdir(Layers L) {
+        return L.lowers.get(0) + "::" + L.lowers.get(1);
+    }
+
+    @Test void item22_aDataOnlyLayerHoldsTheDataOfLowerMetacopyFilesAndNothingElse() throws Exception {
+        try (Layers L = dataOnly()) {
+            String lower = dataOnlyLowerdir(L);
+            // read-only, metacopy=off: the data-only layer is enough to follow the metacopy file
+            try (Overlay o = Overlay.mount(MountOptions.parse("lowerdir=" + lower, "/", ModuleDefaults.BUILTIN)
+                    .overlay())) {
+                assertEquals(java.util.List.of("file", "plain"), EngineSmokeTest.names(o, o.root()),
+                        "the data-only layer's names are not visible");
+                Node file = EngineSmokeTest.walk(o, "file");
+                assertEquals("content from data-only layer\n", read(o, file));
+                Attr a = o.getattr(file);
+                assertEquals(Linux.lstat(L.lowers.get(0) + "/file").ino(), a.ino(), "st_ino: the metacopy file's");
+                assertEquals(0640, a.mode() & 07777);
+                assertEquals(29, a.size());
+                assertThrows(ErrnoException.class, () -> EngineSmokeTest.walk(o, "objects"));
+            }
+            // the kernel shows the same
+            Layers.sh("mount -t overlay overlay -o lowerdir=" + lower + " " + L.mnt);
+            try {
+                assertEquals("file\nplain\n", Layers.shOut("ls " + L.mnt));
+                assertEquals("content from data-only layer\n", Layers.shOut("cat " + L.mnt + "/file"));
+                assertEquals(Linux.lstat(L.lowers.get(0) + "/file").ino(), Linux.stat(L.mnt + "/file").ino());
+            } finally {
+                Layers.sh("umount " + L.mnt);
+            }
+            // with an upper layer: a write open copies the data up whole
+            try (Overlay o = Overlay.mount(MountOptions.parse("lowerdir=" + lower + ",upperdir=" + L.upper
+                    + ",workdir=" + L.work, "/", ModuleDefaults.BUILTIN).overlay())) {
+                o.release(o.open(EngineSmokeTest.walk(o, "file"), Linux.O_WRONLY, R));
+            }
+            Layers.sh("cmp " + L.lowers.get(1) + "/objects/abc " + L.upper + "/file");
+            assertNull(x(L.upper + "/file", "metacopy"));
+            assertEquals(0640, Linux.lstat(L.upper + "/file").perm());
         }
     }
 }

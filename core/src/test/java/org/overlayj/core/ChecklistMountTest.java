@@ -13,24 +13,10 @@ import static org.overlayj.core.ChecklistTwin.NOTHING;
 import static org.overlayj.core.ChecklistTwin.errno;
 
 /**
- * Format doc §10 item 22 (refused by name), 26 (userxattr), 27 (escaping), 28 (volatile, W/work), engine vs kernel.
- * Item 21 (metacopy): ChecklistMetacopyTest.
+ * Format doc §10 items 26 (userxattr), 27 (escaping), 28 (volatile, W/work), engine vs kernel. Items 21
+ * (metacopy) and 22 (data-only layers): ChecklistMetacopyTest.
  */
 class ChecklistMountTest {
-
-    @Test void item22_dataOnlyLayersAreRefusedByName() throws Exception {
-        try (ChecklistTwin t = new ChecklistTwin(2, "echo f > l1/f && echo g > l2/g")) {
-            // the kernel takes them; we refuse them at the option parser, saying what is missing
-            String opts = "lowerdir=$R/l1::$R/l2,upperdir=$R/upper,workdir=$R/work";
-            t.reset();
-            t.kernelMount(opts);
-            t.kernelUmount();
-            ErrnoException e = assertThrows(ErrnoException.class, () -> Overlay.mount(t.options(opts)), opts);
-            assertEquals(Errno.EINVAL, e.errno(), opts);
-            assertTrue(e.detail().contains("not supported"), e.detail());
-            assertTrue(e.detail().contains("data-only"), e.detail());
-        }
-    }
 
     @Test void item26_userxattrNamespaceAndForcedOptions() throws Exception {
         try (ChecklistTwin t = new ChecklistTwin(1, "echo f > l1/f && echo h > l1/h && ln l1/h l1/h2 && mkdir -p l1/d l1/e && echo x > l1/d/x && echo y > l1/e/y")) {

@@ -210,7 +210,7 @@ public final class MountOptions {
         final List<String> generic = new ArrayList<>();
         final List<String> warnings = new ArrayList<>();
         final LinkedHashSet<String> explicit = new LinkedHashSet<>();
-        List<String> lowerDirs = List.of(), lowerGiven = List.of();
+        List<String> lowerDirs = List.of(), lowerGiven = List.of(), dataDirs = List.of(), dataGiven = List.of();
         String upperDir, upperGiven, workDir, workGiven;
         RedirectDir redirect;
         boolean index, nfsExport, metacopy, userxattr, defaultPermissions, overrideCreds = true;
@@ -236,14 +236,15 @@ public final class MountOptions {
                     if (v.isEmpty()) {                   // "lowerdir=" drops the layers given so far
                         lowerDirs = List.of();
                         lowerGiven = List.of();
+                        dataDirs = List.of();
+                        dataGiven = List.of();
                         return;
                     }
                     LowerSplit split = splitLowerdirs(v);
-                    if (!split.dataLayers().isEmpty()) {
-                        throw inval("data-only lower layers (::) are not supported yet");
-                    }
                     lowerGiven = split.layers();
                     lowerDirs = split.layers().stream().map(l -> resolve(unescape(l), cwd)).toList();
+                    dataGiven = split.dataLayers();
+                    dataDirs = split.dataLayers().stream().map(l -> resolve(unescape(l), cwd)).toList();
                 }
                 case "lowerdir+", "datadir+" -> {
                     string(key, value, false);
@@ -440,7 +441,8 @@ public final class MountOptions {
 
             OverlayOptions o = new OverlayOptions(lowerDirs, upperDir, workDir, redirect, index, nfsExport, uuid,
                     xino, metacopy, userxattr, fsync == Fsync.VOLATILE, List.copyOf(explicit), fsync,
-                    defaultPermissions, overrideCreds, new GivenNames(lowerGiven, upperGiven, workGiven));
+                    defaultPermissions, overrideCreds, new GivenNames(lowerGiven, upperGiven, workGiven, dataGiven),
+                    dataDirs);
             return new Parsed(o, generic, warnings);
         }
 

@@ -17,12 +17,14 @@ import java.util.List;
  * @param overrideCreds       layer access under the mounter's credentials (the kernel default; nooverride_creds)
  * @param given       the layer names exactly as the user wrote them (escapes kept, relative paths kept): the
  *                    kernel quotes these, not the resolved paths, in its messages
+ * @param dataDirs    data-only lower layers (after "::" in lowerdir=, format doc §1.6), in order
  */
 public record OverlayOptions(List<String> lowerDirs, String upperDir, String workDir,
                              RedirectDir redirectDir, boolean index, boolean nfsExport, Uuid uuid, Xino xino,
                              boolean metacopy, boolean userxattr, boolean volatileMode,
                              List<String> explicit,
-                             Fsync fsync, boolean defaultPermissions, boolean overrideCreds, GivenNames given) {
+                             Fsync fsync, boolean defaultPermissions, boolean overrideCreds, GivenNames given,
+                             List<String> dataDirs) {
 
     public enum RedirectDir { ON, FOLLOW, NOFOLLOW, OFF }
     public enum Uuid { ON, AUTO, NULL, OFF }
@@ -30,9 +32,14 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
     public enum Fsync { AUTO, STRICT, VOLATILE }
 
     /** Layer names as given on the command line, for messages. */
-    public record GivenNames(List<String> lowerDirs, String upperDir, String workDir) {
+    public record GivenNames(List<String> lowerDirs, String upperDir, String workDir, List<String> dataDirs) {
         public GivenNames {
             lowerDirs = List.copyOf(lowerDirs);
+            dataDirs = dataDirs == null ? List.of() : List.copyOf(dataDirs);
+        }
+
+        public GivenNames(List<String> lowerDirs, String upperDir, String workDir) {
+            this(lowerDirs, upperDir, workDir, List.of());
         }
     }
 
@@ -42,7 +49,18 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
         if (fsync == null) fsync = volatileMode ? Fsync.VOLATILE : Fsync.AUTO;
         // volatileMode is kept as a component for the engine; fsync is the authority when they disagree
         volatileMode = fsync == Fsync.VOLATILE;
-        if (given == null) given = new GivenNames(lowerDirs, upperDir, workDir);
+        dataDirs = dataDirs == null ? List.of() : List.copyOf(dataDirs);
+        if (given == null) given = new GivenNames(lowerDirs, upperDir, workDir, dataDirs);
+    }
+
+    /** All but the data-only layers. */
+    public OverlayOptions(List<String> lowerDirs, String upperDir, String workDir,
+                          RedirectDir redirectDir, boolean index, boolean nfsExport, Uuid uuid, Xino xino,
+                          boolean metacopy, boolean userxattr, boolean volatileMode,
+                          List<String> explicit,
+                          Fsync fsync, boolean defaultPermissions, boolean overrideCreds, GivenNames given) {
+        this(lowerDirs, upperDir, workDir, redirectDir, index, nfsExport, uuid, xino, metacopy, userxattr,
+                volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given, List.of());
     }
 
     /** The original twelve-component form; the rest at their defaults. */
@@ -51,7 +69,7 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
                           boolean metacopy, boolean userxattr, boolean volatileMode,
                           List<String> explicit) {
         this(lowerDirs, upperDir, workDir, redirectDir, index, nfsExport, uuid, xino, metacopy, userxattr,
-                volatileMode, explicit, volatileMode ? Fsync.VOLATILE : Fsync.AUTO, false, true, null);
+                volatileMode, explicit, volatileMode ? Fsync.VOLATILE : Fsync.AUTO, false, true, null, List.of());
     }
 
     public boolean hasUpper() { return upperDir != null; }
@@ -85,14 +103,14 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
     /** A copy with index and nfs_export turned off, as the kernel does when their requirements are missing. */
     public OverlayOptions withoutIndex() {
         return new OverlayOptions(lowerDirs, upperDir, workDir, redirectDir, false, false, uuid, xino, metacopy,
-                userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given);
+                userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given, dataDirs);
     }
 
     /** A copy with changed features; for the downgrades the mount-time checks make. */
     public OverlayOptions with(RedirectDir redirectDir, boolean index, boolean nfsExport, Uuid uuid, Xino xino,
                                boolean metacopy) {
         return new OverlayOptions(lowerDirs, upperDir, workDir, redirectDir, index, nfsExport, uuid, xino, metacopy,
-                userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given);
+                userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given, dataDirs);
     }
 
     /**
@@ -101,7 +119,11 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
      */
     public String show(ModuleDefaults defaults, boolean samefs) {
         List<String> out = new ArrayList<>();
-        if (!given.lowerDirs().isEmpty()) out.add("lowerdir=" + String.join(":", given.lowerDirs()));
+        if (!given.lowerDirs().isEmpty()) {
+            StringBuilder l = new StringBuilder("lowerdir=").append(String.join(":", given.lowerDirs()));
+            for (String d : given.dataDirs()) l.append("::").append(d);
+            out.add(l.toString());
+        }
         if (upperDir != null) {
             out.add("upperdir=" + given.upperDir());
             out.add("workdir=" + given.workDir());

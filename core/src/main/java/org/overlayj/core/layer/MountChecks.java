@@ -182,7 +182,7 @@ public final class MountChecks {
 
         /** Lower roots and their file handle support (ovl_get_lowerstack, ovl_lower_dir). */
         private void lowerStack() throws ErrnoException {
-            if (upper == null && o.lowerDirs().size() == 1) {
+            if (upper == null && o.lowerDirs().size() + o.dataDirs().size() == 1) {
                 throw refuse(Errno.EINVAL, "at least 2 lowerdir are needed while upperdir nonexistent");
             }
             for (int i = 0; i < o.lowerDirs().size(); i++) {
@@ -347,6 +347,10 @@ public final class MountChecks {
                     case "lowerdir" -> {
                         for (int i = 0; i < o.lowerDirs().size(); i++) {
                             checkDir(o.lowerDirs().get(i), givenLower(i), false);
+                        }
+                        List<String> dg = o.given().dataDirs();
+                        for (int i = 0; i < o.dataDirs().size(); i++) {
+                            checkDir(o.dataDirs().get(i), i < dg.size() ? dg.get(i) : o.dataDirs().get(i), false);
                         }
                     }
                     case "upperdir" -> {

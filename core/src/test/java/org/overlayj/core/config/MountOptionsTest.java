@@ -262,9 +262,15 @@ class MountOptionsTest {
             refused("lowerdir=/a::/b:/c", "regular lower layers cannot follow data lower layers");
         }
 
-        @Test void dataOnlyLayersAreRefusedByName() {
-            refused("lowerdir=/a::/b", "data-only lower layers (::) are not supported yet");
-            refused("lowerdir=/a::/b::/c", "data-only lower layers (::) are not supported yet");
+        @Test void dataOnlyLayersFollowTheDoubleColon() throws Exception {
+            OverlayOptions o = o("lowerdir=/a::/b");
+            assertEquals(List.of("/a"), o.lowerDirs());
+            assertEquals(List.of("/b"), o.dataDirs());
+            o = o("lowerdir=/a:/x::/b::c");
+            assertEquals(List.of("/a", "/x"), o.lowerDirs());
+            assertEquals(List.of("/b", "/cwd/c"), o.dataDirs());
+            assertTrue(o.show(HERE, true).startsWith("lowerdir=/a:/x::/b::c,"), o.show(HERE, true));
+            assertEquals(List.of(), o("lowerdir=/a").dataDirs());
         }
 
         @Test void tooManyLayers() {
