@@ -22,6 +22,30 @@ final class Lookup {
         this.fs = fs;
     }
 
+    /**
+     * What the search down the lower layers looks for next: {@code name} in the parent's directory of each layer,
+     * or, once an absolute redirect was met, the path {@code abs} from each layer's root.
+     */
+    private static final class Next {
+        String name;
+        String abs;
+
+        Next(String name) {
+            this.name = name;
+        }
+
+        /** A redirect met on the way (null: none) changes what is looked for in the layers below. */
+        void follow(String redirect) {
+            if (redirect == null) return;
+            if (redirect.startsWith("/")) {
+                abs = redirect;
+            } else {
+                abs = null;
+                name = redirect;
+            }
+        }
+    }
+
     /** What one layer holds at a name, with its overlay markers. */
     private record Found(String path, Stat st, Layer layer, OverlayFs.Markers markers) {}
 
@@ -87,13 +111,13 @@ final class Lookup {
         String dataRedirect = wantData && redirect != null && redirect.startsWith("/") ? redirect : null;
         if (!stop && (dir.hasLower() || redirect != null && redirect.startsWith("/"))) {
             boolean wantDir = upper != null && !wantData;
-            String curName = redirect != null && !redirect.startsWith("/") ? redirect : name;
-            String abs = redirect != null && redirect.startsWith("/") ? redirect : null;
+            Next next = new Next(name);
+            next.follow(redirect);
             for (Layer layer : fs.layers.lowers()) {
                 String p;
                 boolean lastLayer = false;
-                if (abs != null) {
-                    Walk w = walkAbsolute(layer, abs);
+                if (next.abs != null) {
+                    Walk w = walkAbsolute(layer, next.abs);
                     if (w.end()) break;
                     if (w.path() == null) continue;
                     p = w.path();
@@ -101,7 +125,7 @@ final class Lookup {
                 } else {
                     String parentPath = dirPathIn(dir, layer);
                     if (parentPath == null) continue;
-                    p = parentPath + "/" + curName;
+                    p = parentPath + "/" + next.name;
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) {
@@ -123,14 +147,8 @@ final class Lookup {
                     // an intermediate metacopy file: skipped (only the top one and the data count), its
                     // redirect followed
                     String r = redirectOf(p, fs.markers(p).redirect());
-                    if (r != null) {
-                        dataRedirect = r.startsWith("/") ? r : null;
-                        if (r.startsWith("/")) abs = r;
-                        else {
-                            abs = null;
-                            curName = r;
-                        }
-                    }
+                    if (r != null) dataRedirect = r.startsWith("/") ? r : null;
+                    next.follow(r);
                     continue;
                 }
                 if (!st.isDir()) {
@@ -144,13 +162,7 @@ final class Lookup {
                             wantData = true;
                             String r = redirectOf(p, lm.redirect());
                             dataRedirect = r != null && r.startsWith("/") ? r : null;
-                            if (r != null) {
-                                if (r.startsWith("/")) abs = r;
-                                else {
-                                    abs = null;
-                                    curName = r;
-                                }
-                            }
+                            next.follow(r);
                             continue;
                         }
                     }
@@ -160,14 +172,7 @@ final class Lookup {
                 lowers.add(new Node.Lower(layer, p));
                 wantDir = true;
                 if (m.isOpaque() || lastLayer) break;
-                String r = redirectOf(p, m.redirect());
-                if (r != null) {
-                    if (r.startsWith("/")) abs = r;
-                    else {
-                        abs = null;
-                        curName = r;
-                    }
-                }
+                next.follow(redirectOf(p, m.redirect()));
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
