@@ -176,18 +176,18 @@ final class Lookup {
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
-        if (wantData && dataRedirect != null) {
+        boolean dataMissing = false;
+        if (wantData && dataRedirect != null && !fs.dataLayers.isEmpty()) {
             Node.Lower d = dataLayerFile(dataRedirect);
-            if (d != null) {
-                lowers.add(d);
-                wantData = false;
-            }
+            if (d != null) lowers.add(d);
+            else dataMissing = true;                 // the kernel finds out at the first open: so do we
+            wantData = false;
         }
         if (wantData) {
             throw OverlayFs.err(Errno.EIO, "metacopy with no lower data found - abort lookup (" + name + ")");
         }
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
-        Node n = place(dir, name, upper, lowers, lowerTop, indexPath);
+        Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 
@@ -270,22 +270,23 @@ final class Lookup {
     Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
         OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null, null)
                 : OverlayFs.Markers.NONE;
-        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null);
+        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false);
     }
 
     /** Builds or refreshes the node for what was found, at (dir, name). */
-    private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath)
+    private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath,
+                       boolean dataMissing)
             throws ErrnoException {
         int type = upper != null ? upper.st().type() : lowerTop.type();
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inode(ino, type);
         synchronized (n) {
-            return fill(n, dir, name, upper, lowers, lowerTop, indexPath);
+            return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
         }
     }
 
     private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
-                      String indexPath) throws ErrnoException {
+                      String indexPath, boolean dataMissing) throws ErrnoException {
         int type = n.type;
         n.placeAt(dir, name);
         n.upper = upper != null;
@@ -295,7 +296,8 @@ final class Lookup {
             // the data of a metadata-only copy is the last lower's (the lookup kept the top metacopy and the data)
             n.metacopy = upper != null ? upper.markers().metacopy() != null
                     : indexPath != null ? fs.opts.metacopy() && fs.markers(indexPath).metacopy() != null
-                    : lowers.size() > 1;
+                    : lowers.size() > 1 || dataMissing;
+            n.dataMissing = dataMissing;
             if (upper == null) {
                 n.indexed = indexPath != null;
                 n.lowerNlink = lowerTop.nlink();

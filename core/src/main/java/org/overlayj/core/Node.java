@@ -40,6 +40,11 @@ public final class Node {
      * lower's, until an open for write or a truncate copies it in.
      */
     boolean metacopy;
+    /**
+     * A lower metacopy file whose data none of the data-only layers has: it stats and lists, its data cannot be
+     * read (the kernel's lazy lowerdata lookup fails the open with ENOENT).
+     */
+    boolean dataMissing;
     /** For an indexed object reached with no upper alias: the index entry that is its upper inode. */
     String indexPath;
     /** The upper inode is (or will be) an index entry: union nlink rules apply (format doc §5.5). */

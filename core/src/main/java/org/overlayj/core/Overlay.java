@@ -257,7 +257,7 @@ public final class Overlay implements AutoCloseable {
         int nlink = n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
-        long blocks = n.metacopy ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
+        long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
         return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), blocks,
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);

@@ -204,7 +204,10 @@ final class OverlayFs {
     }
 
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
-    String dataPath(Node n) {
+    String dataPath(Node n) throws ErrnoException {
+        if (n.dataMissing) {
+            throw err(Errno.ENOENT, "lazy lowerdata lookup failed (" + n.name + ")");
+        }
         return n.metacopy ? n.lowers.getLast().path() : realPath(n);
     }
 

@@ -224,4 +224,26 @@ class ChecklistMetacopyTest {
             assertEquals(0640, Linux.lstat(L.upper + "/file").perm());
         }
     }
+
+    @Test void item22_missingDataFailsTheOpenNotTheLookup() throws Exception {
+        try (Layers L = dataOnly()) {
+            Layers.sh("cd " + L.root + " && setfattr -n trusted.overlay.redirect -v /objects/nothere l1/file");
+            String lower = dataOnlyLowerdir(L);
+            try (Overlay o = Overlay.mount(MountOptions.parse("lowerdir=" + lower, "/", ModuleDefaults.BUILTIN)
+                    .overlay())) {
+                Node file = EngineSmokeTest.walk(o, "file");
+                assertEquals(29, o.getattr(file).size(), "it stats");
+                ErrnoException e = assertThrows(ErrnoException.class, () -> o.open(file, Linux.O_RDONLY, R));
+                assertEquals(Errno.ENOENT, e.errno(), "the open fails");
+            }
+            Layers.sh("mount -t overlay overlay -o lowerdir=" + lower + " " + L.mnt);
+            try {
+                assertEquals("29", Layers.shOut("stat -c %s " + L.mnt + "/file").strip(), "the kernel's: it stats");
+                assertTrue(Layers.shOut("cat " + L.mnt + "/file 2>&1 || true").contains("No such file or directory"),
+                        "the kernel's: the open fails");
+            } finally {
+                Layers.sh("umount " + L.mnt);
+            }
+        }
+    }
 }
