@@ -9,16 +9,12 @@ set -uo pipefail
 BIG_MB=${BIG_MB:-512}
 ROUNDS=${ROUNDS:-3}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+source "$REPO/bench/rounds.sh"
 BASE=$(readlink -f "${1:-/tmp}")
 B="$BASE/overlayj-cc.$$"
 M="$B/mnt"
 [ "$(id -u)" = 0 ] || { echo "copyup-concurrency: needs root" >&2; exit 1; }
-cleanup() {
-    local i
-    for i in 1 2 3; do mountpoint -q "$M" 2>/dev/null || break; umount "$M" 2>/dev/null || umount -l "$M"; sleep 0.2; done
-    rm -rf "$B"
-}
-trap cleanup EXIT
+trap 'unmount_and_remove "$M" "$B"' EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$B/lower/d" "$M"
 head -c $((BIG_MB << 20)) /dev/urandom > "$B/lower/big"

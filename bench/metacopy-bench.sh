@@ -16,12 +16,7 @@ BASE=$(readlink -f "${1:-/tmp}")
 B="$BASE/overlayj-mc.$$"
 L="$B/lower" M="$B/mnt"
 [ "$(id -u)" = 0 ] || { echo "metacopy-bench: needs root" >&2; exit 1; }
-cleanup() {
-    local i
-    for i in 1 2 3; do mountpoint -q "$M" 2>/dev/null || break; umount "$M" 2>/dev/null || umount -l "$M"; sleep 0.2; done
-    rm -rf "$B"
-}
-trap cleanup EXIT
+trap 'unmount_and_remove "$M" "$B"' EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$L" "$M"
 lower_tree "$L" "$FILES" "$BIG_MB"

@@ -21,3 +21,11 @@ median() {
     tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk -v d="$1" '{a[NR]=$1} END{ if (NR) printf "%.*f", d,
         (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'
 }
+
+# unmount_and_remove MNT DIR: a benchmark's clean-up, also after a failure or ^C: MNT unmounted (lazily if busy),
+# then its scratch tree DIR removed.
+unmount_and_remove() {
+    local i
+    for i in 1 2 3; do mountpoint -q "$1" 2>/dev/null || break; umount "$1" 2>/dev/null || umount -l "$1"; sleep 0.2; done
+    rm -rf "$2"
+}

@@ -49,9 +49,12 @@ final class Lookup {
     /** What one layer holds at a name, with its overlay markers. */
     private record Found(String path, Stat st, Layer layer, OverlayFs.Markers markers) {}
 
-    /** Markers of a real object when they can matter: directories, and zero-size files (xwhiteouts). */
+    /**
+     * Markers of a real object when they can matter: directories, zero-size files (xwhiteouts), and regular files
+     * when metacopy files are followed.
+     */
     private OverlayFs.Markers markersOf(String path, Stat st, boolean upper) throws ErrnoException {
-        if (st.isDir() || upper || st.isReg() && st.size() == 0) return fs.markers(path);
+        if (st.isDir() || upper || st.isReg() && (st.size() == 0 || fs.followsMetacopy())) return fs.markers(path);
         return OverlayFs.Markers.NONE;
     }
 
@@ -139,14 +142,14 @@ final class Lookup {
                 }
                 if (wantData) {
                     if (!st.isReg()) break;                 // the data must be a regular file
-                    if (!fs.followsMetacopy() || !metacopy(p, fs.markers(p).metacopy())) {
+                    if (!metacopy(p, m.metacopy())) {       // (wanting data, metacopy files are followed)
                         lowers.add(new Node.Lower(layer, p));
                         wantData = false;
                         break;
                     }
                     // an intermediate metacopy file: skipped (only the top one and the data count), its
                     // redirect followed
-                    String r = redirectOf(p, fs.markers(p).redirect());
+                    String r = redirectOf(p, m.redirect());
                     if (r != null) dataRedirect = r.startsWith("/") ? r : null;
                     next.follow(r);
                     continue;
@@ -155,12 +158,10 @@ final class Lookup {
                     if (!wantDir && lowers.isEmpty()) {
                         lowers.add(new Node.Lower(layer, p));
                         lowerTop = st;
-                        OverlayFs.Markers lm = fs.followsMetacopy() && st.isReg() ? fs.markers(p)
-                                : OverlayFs.Markers.NONE;
-                        if (metacopy(p, lm.metacopy())) {
+                        if (fs.followsMetacopy() && st.isReg() && metacopy(p, m.metacopy())) {
                             // a lower metadata-only copy: its data is below
                             wantData = true;
-                            String r = redirectOf(p, lm.redirect());
+                            String r = redirectOf(p, m.redirect());
                             dataRedirect = r != null && r.startsWith("/") ? r : null;
                             next.follow(r);
                             continue;

@@ -3,6 +3,7 @@ package org.overlayj.core;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.Layer;
+import org.overlayj.core.layer.LayerPaths;
 import org.overlayj.core.layer.LayerStack;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
@@ -119,13 +120,7 @@ final class OverlayFs {
         this.opts = layers.options();
         List<Layer> data = new ArrayList<>();
         for (String d : opts.dataDirs()) {
-            int fd = Linux.open(d, Linux.O_PATH | Linux.O_DIRECTORY, 0);
-            String root;
-            try {
-                root = Linux.fdPath(fd);
-            } finally {
-                Linux.close(fd);
-            }
+            String root = LayerPaths.realPath(d);
             data.add(new Layer(layers.lowers().size() + 1 + data.size(), root, Linux.stat(root).dev(), new byte[16],
                     false, 0, false, false, false));
         }

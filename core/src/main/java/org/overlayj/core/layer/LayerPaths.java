@@ -13,7 +13,7 @@ import org.overlayj.sys.Stat;
  * kernel walks dentry parents; we walk the canonical path and stay on the root's device), and the kernel's
  * {@code %pd2} rendering of a directory in messages.
  */
-final class LayerPaths {
+public final class LayerPaths {
     private LayerPaths() {}
 
     /** An object's identity: device and inode. */
@@ -24,7 +24,7 @@ final class LayerPaths {
     }
 
     /** The canonical path of an existing directory (symlinks resolved), as the kernel's path walk sees it. */
-    static String realPath(String path) throws ErrnoException {
+    public static String realPath(String path) throws ErrnoException {
         int fd = Linux.open(path, Linux.O_PATH | Linux.O_DIRECTORY, 0);
         try {
             return Linux.fdPath(fd);
