@@ -41,7 +41,8 @@ public final class MountCommand implements Callable<Integer> {
             "nfs_export=,xino=,uuid=,metacopy=,userxattr,volatile (kernel syntax and rules).",
             "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug,",
             "passthrough=on|off (FUSE passthrough for upper files; on where the kernel allows it).",
-            "fuse-overlayfs tuning options (fast_ino=,plugins=,…) are accepted and ignored;", "uidmapping=, gidmapping=, squash_to_* are refused (not supported)."})
+            "fuse-overlayfs options: uidmapping=,gidmapping=,squash_to_root,squash_to_uid=,squash_to_gid=",
+            "(owners shown mapped); tuning ones (fast_ino=,plugins=,writeback=,context=,…) accepted and ignored."})
     List<String> options = new ArrayList<>();
 
     @Option(names = "-f", description = "Stay in the foreground.")
@@ -180,7 +181,13 @@ public final class MountCommand implements Callable<Integer> {
         try {
             MountOptions.Parsed parsed = parseOptions(opts);
             parsed.warnings().forEach(w -> log.warn("{}", w));
-            DoorOptions door = DoorOptions.of(parsed.generic(), source == null ? null : Linux.fromUtf8(source),
+            List<String> generic = parsed.generic();
+            if (parsed.overlay().upperDir() == null) {
+                // no upper layer: read-only, and mounted so (as the kernel makes such an overlay), not just EROFS
+                generic = new ArrayList<>(generic);
+                generic.add("ro");
+            }
+            DoorOptions door = DoorOptions.of(generic, source == null ? null : Linux.fromUtf8(source),
                     singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
             if (!door.ignored().isEmpty()) log.info("options ignored by the FUSE door: {}", door.ignored());
             String mnt = Linux.fromUtf8(Path.of(mountpoint).toAbsolutePath().normalize().toString());
@@ -188,7 +195,11 @@ public final class MountCommand implements Callable<Integer> {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
             overlay = Overlay.mount(parsed.overlay());
-            server = FuseServer.mount(mnt, door.fuse(), new OverlayFileSystem(overlay, door.passthrough()));
+            if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
+                log.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
+            }
+            server = FuseServer.mount(mnt, door.fuse(),
+                    new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids()));
             log.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
         } catch (ErrnoException e) {
             if (overlay != null) overlay.close();
