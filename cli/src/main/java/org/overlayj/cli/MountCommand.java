@@ -180,6 +180,13 @@ public final class MountCommand implements Callable<Integer> {
         });
         try {
             MountOptions.Parsed parsed = parseOptions(opts);
+            if (needsUserXattrs(parsed)) {
+                // root in a user namespace (rootless podman) or a plain user: trusted.* cannot be written, so the
+                // kernel's userxattr format (user.overlay.*, with its limits) is used, as the kernel would need it
+                parsed = parseOptions(opts + ",userxattr");
+                log.warn("trusted.* xattrs cannot be written here: using user.overlay.* (the kernel's userxattr format)");
+            }
+            log.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
             parsed.warnings().forEach(w -> log.warn("{}", w));
             List<String> generic = parsed.generic();
             if (parsed.overlay().upperDir() == null) {
@@ -230,6 +237,23 @@ public final class MountCommand implements Callable<Integer> {
         overlay.close();
         log.info("unmounted {}", mountpoint);
         return 0;
+    }
+
+    /**
+     * Whether a writable overlay asked for the trusted.* format where this process may not write trusted.* xattrs
+     * (EPERM on the work dir: no CAP_SYS_ADMIN in the initial user namespace).
+     */
+    static boolean needsUserXattrs(MountOptions.Parsed parsed) {
+        var o = parsed.overlay();
+        if (o.userxattr() || o.upperDir() == null || o.workDir() == null) return false;
+        String probe = "trusted.overlay.overlayj-probe";
+        try {
+            Linux.lsetxattr(o.workDir(), probe, new byte[0], 0);
+            Linux.lremovexattr(o.workDir(), probe);
+            return false;
+        } catch (ErrnoException e) {
+            return e.errno() == Errno.EPERM;
+        }
     }
 
     private int fail(PrintStream ready, String message) {
