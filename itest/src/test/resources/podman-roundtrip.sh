@@ -2,9 +2,11 @@
 # podman with overlayj as its mount_program (rootful): a container's changes, committed, show exactly in a
 # container of the new image; a 4-layer image (deletions, opaque dirs: AUFS whiteouts in the graph root) shows the
 # same tree through overlayj, through fuse-overlayfs and as `podman export` unpacks it.
-# Usage: podman-roundtrip.sh WORKDIR OVERLAYJ. Exit 0 only if every comparison agrees; prints what it compared.
+# Usage: podman-roundtrip.sh WORKDIR OVERLAYJ [PODMAN-OPTIONS-FOR-WORKLOADS...]. Exit 0 only if every comparison
+# agrees; prints what it compared. Run as a user it is rootless (it goes on inside `podman unshare`); extra options
+# (e.g. --uidmap) go to the containers the workloads run in.
 set -euo pipefail
-W=$1; OJ=$2
+W=$1; OJ=$2; shift 2; EXTRA=("$@")
 mkdir -p "$W"/{graph,run,tmp,net,rootfs}
 cat > "$W/mount-program.sh" <<EOF
 #!/bin/sh
@@ -32,6 +34,8 @@ tmp_dir = "$W/tmp"
 network_config_dir = "$W/net"
 EOF
 export CONTAINERS_STORAGE_CONF=$W/storage.conf CONTAINERS_CONF=$W/containers.conf
+# rootless: the rest runs in podman's user namespace, where podman's mounts are seen and chroot is allowed
+if [ "$(id -u)" != 0 ]; then exec podman unshare bash "$0" "$W" "$OJ" "${EXTRA[@]}"; fi
 # (no --root/--runroot: with them podman 4.3 drops storage.conf's overlay options, mount_program included)
 P() { podman "$@"; }
 
@@ -45,14 +49,15 @@ echo "root:x:0:0:root:/root:/bin/sh" > $R/etc/passwd; echo "root:x:0:" > $R/etc/
 echo a > $R/opt/app/a; echo b > $R/opt/app/sub/b; echo k1 > $R/srv/keep/k1; echo k2 > $R/srv/keep/k2; echo g1 > $R/srv/gone/g1
 tar -C $R -cf $W/rootfs.tar .
 P import -q $W/rootfs.tar localhost/oj:1 >/dev/null
-echo "image localhost/oj:1 imported from a busybox-static rootfs ($(tar -tf $W/rootfs.tar | wc -l) entries)"
+G=$(P info --format '{{.Store.GraphRoot}}')
+echo "image localhost/oj:1 imported from a busybox-static rootfs ($(tar -tf $W/rootfs.tar | wc -l) entries); uid $(id -u), graph root $G"
 
 # how a container runs here: podman run with an OCI runtime where the machine lets one start, else chroot
 RUN=()
 LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-if P --runtime runc run --rm "${LIMITS[@]}" localhost/oj:1 /bin/true >/dev/null 2>"$W/runc.err"; then
+if P --runtime runc run --rm "${LIMITS[@]}" "${EXTRA[@]}" localhost/oj:1 /bin/true >/dev/null 2>"$W/runc.err"; then
   RUN=(--runtime runc); echo "workloads run by: podman --runtime runc run"
-elif P --runtime crun run --rm --cgroups=disabled "${LIMITS[@]}" localhost/oj:1 /bin/true >/dev/null 2>"$W/crun.err"; then
+elif P --runtime crun run --rm --cgroups=disabled "${LIMITS[@]}" "${EXTRA[@]}" localhost/oj:1 /bin/true >/dev/null 2>"$W/crun.err"; then
   RUN=(--runtime crun); echo "workloads run by: podman --runtime crun run --cgroups=disabled"
 else
   echo "workloads run by: chroot into podman mount (no OCI runtime starts here: runc: $(tail -1 $W/runc.err); crun: $(tail -1 $W/crun.err))"
@@ -77,9 +82,9 @@ view() {
 workload() {
   local name=$1 image=$2 script=$3
   if [ ${#RUN[@]} -gt 0 ]; then
-    P "${RUN[@]}" run --name "$name" "${LIMITS[@]}" $( [ "${RUN[1]}" = crun ] && echo --cgroups=disabled ) "$image" /bin/sh -ec "$script"
+    P "${RUN[@]}" run --name "$name" "${LIMITS[@]}" "${EXTRA[@]}" $( [ "${RUN[1]}" = crun ] && echo --cgroups=disabled ) "$image" /bin/sh -ec "$script"
   else
-    P create -q --name "$name" "$image" /bin/true >/dev/null
+    P create -q --name "$name" "${EXTRA[@]}" "$image" /bin/true >/dev/null
     local m; m=$(P mount "$name")
     chroot "$m" /bin/sh -ec "$script"
     P umount "$name" >/dev/null
@@ -98,10 +103,10 @@ compare() {  # compare WHAT FILE_A FILE_B
 workload c1 localhost/oj:1 'rm /bin/wc; mkdir /data; echo hello > /data/f; ln /data/f /data/hard; mv /opt/app /opt/app2; chmod 700 /opt/app2; rm -r /srv/gone; echo n1 > /srv/new'
 NLINK=1 view "$(P mount c1)" > $W/c1.view
 P commit -q c1 localhost/oj:2 >/dev/null
-P create -q --name c2 localhost/oj:2 /bin/true >/dev/null
+P create -q --name c2 "${EXTRA[@]}" localhost/oj:2 /bin/true >/dev/null
 NLINK=1 view "$(P mount c2)" > $W/c2.view
 [ -s $W/mount-calls.log ] || { echo "podman did not run the mount program"; exit 1; }
-echo "podman mounts through: $(head -1 $W/mount-calls.log)"
+echo "podman mounts through: $(grep -m1 -- ' -o ' $W/mount-calls.log)"
 compare "container c1 after its workload vs a new container of the image committed from it" $W/c1.view $W/c2.view
 grep -q '^one inode: \./data/f \./data/hard$' $W/c2.view || { echo "no hard link /data/hard (nlink 2) in the committed image"; exit 1; }
 ! grep -q -E '^\./(bin/wc|opt/app|srv/gone) ' $W/c2.view || { echo "a deleted or renamed name is back"; exit 1; }
@@ -116,7 +121,7 @@ P commit -q c4 localhost/oj:4 >/dev/null
 layers=$(P image inspect --format '{{len .RootFS.Layers}}' localhost/oj:4)
 # the whiteouts and opaque markers containers/storage unpacked into the layers: AUFS files (newer containers/storage
 # with a mount_program) or the kernel's 0/0 devices and opaque xattrs (podman 4.3's); overlayj reads both
-markers=$(cd $W/graph/overlay && { find . -path '*/diff/*' \( -name '.wh.*' -o -type c \) -printf '%p %y\n';
+markers=$(cd $G/overlay && { find . -path '*/diff/*' \( -name '.wh.*' -o -type c \) -printf '%p %y\n';
   getfattr -R -m '^(trusted|user)\.(overlay|fuseoverlayfs)\.opaque$' --absolute-names . 2>/dev/null | sed -n 's/^# file: //p' | sed 's/$/ opaque-xattr/'; } | LC_ALL=C sort)
 echo "localhost/oj:4 has $layers layers; whiteouts and opaque markers in the graph root's layers:"; echo "$markers" | sed 's/^/  /'
 [ "$layers" -ge 4 ] && echo "$markers" | grep -q -E 'opaque-xattr|\.wh\.\.wh\.\.opq' || { echo "expected 4 layers and an opaque dir"; exit 1; }
@@ -128,9 +133,9 @@ lower=$(grep -o 'lowerdir=[^, ]*' $W/mount-calls.log | tail -1)
 case "$lower" in *upperdir*) echo "image mount had an upper"; exit 1;; esac
 # the same layers through fuse-overlayfs
 mkdir -p $W/fo
-(cd $W/graph/overlay && fuse-overlayfs -o "$lower" $W/fo)
+(cd $G/overlay && fuse-overlayfs -o "$lower" $W/fo)
 view $W/fo > $W/img-fuse-overlayfs.view
-fusermount3 -u $W/fo
+fusermount3 -u $W/fo 2>/dev/null || umount $W/fo
 P image umount localhost/oj:4 >/dev/null
 # and as podman export unpacks a container of it
 P create -q --name e4 localhost/oj:4 /bin/true >/dev/null

@@ -245,7 +245,10 @@ public final class MountCommand implements Callable<Integer> {
      */
     static boolean needsUserXattrs(MountOptions.Parsed parsed) {
         var o = parsed.overlay();
-        if (o.userxattr() || o.upperDir() == null || o.workDir() == null) return false;
+        if (o.userxattr()) return false;
+        // read-only (no upper): nothing to probe by writing; trusted.* reads as absent outside the initial user
+        // namespace, so the user.overlay.* markers are what such a process can see
+        if (o.upperDir() == null || o.workDir() == null) return Linux.geteuid() != 0 || !inInitialUserNamespace();
         String probe = "trusted.overlay.overlayj-probe";
         try {
             Linux.lsetxattr(o.workDir(), probe, new byte[0], 0);
@@ -253,6 +256,16 @@ public final class MountCommand implements Callable<Integer> {
             return false;
         } catch (ErrnoException e) {
             return e.errno() == Errno.EPERM;
+        }
+    }
+
+    /** Whether this process runs in the initial user namespace (its uid_map is the identity of every id). */
+    static boolean inInitialUserNamespace() {
+        try {
+            String map = Files.readString(Path.of("/proc/self/uid_map")).trim();
+            return map.split("\\s+").length == 3 && map.matches("0\\s+0\\s+4294967295");
+        } catch (java.io.IOException e) {
+            return true;
         }
     }
 

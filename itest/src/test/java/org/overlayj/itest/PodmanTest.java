@@ -40,6 +40,24 @@ class PodmanTest {
     }
 
     @AfterEach void tearDown() throws Exception {
+        if (userDir != null) {
+            // the rootless run's containers, then podman's pause process (which holds its user and mount
+            // namespaces, and so the FUSE mounts made there): both started by this test
+            String env = "export HOME=" + userDir + " XDG_RUNTIME_DIR=" + userDir + "/xdg"
+                    + " CONTAINERS_STORAGE_CONF=" + userDir + "/w/storage.conf CONTAINERS_CONF=" + userDir + "/w/containers.conf;";
+            new ProcessBuilder("su", USER, "-s", "/bin/bash", "-c", env + " podman rm -af; podman image umount -a; podman umount -a")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor(120, TimeUnit.SECONDS);
+            // in the engine's tmp_dir (podman-roundtrip.sh sets it to w/tmp), else podman's default place
+            for (Path pause : List.of(userDir.resolve("w/tmp/pause.pid"), userDir.resolve("xdg/libpod/tmp/pause.pid"))) {
+                if (!Files.exists(pause)) continue;
+                long pid = Long.parseLong(Files.readString(pause).trim());
+                ProcessHandle.of(pid).ifPresent(ph -> {
+                    ph.destroy();
+                    ph.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
+                });
+            }
+            Cleanup.removeTree(userDir);
+        }
         if (dir == null) return;
         Path w = dir.resolve("w");
         if (Files.exists(w.resolve("storage.conf"))) {
@@ -56,6 +74,53 @@ class PodmanTest {
         Cleanup.removeTree(dir);
         ProcessHandle.allProcesses().filter(ph -> ph.info().arguments().map(a -> String.join(" ", a)
                 .contains(dir.toString())).orElse(false)).forEach(ProcessHandle::destroyForcibly);
+    }
+
+    /** The test user of the rootless run (made if missing, with the subordinate id ranges useradd gives). */
+    static final String USER = "ojrootless";
+
+    /**
+     * The same round trip as a user (rootless podman: it runs overlayj as root in its user namespace, which mounts
+     * through /dev/fuse there and writes user.overlay.* by itself). /dev/fuse is made usable by users (0666), as
+     * Debian's udev rule has it.
+     */
+    @Test void rootlessPodmanCommitsAndLayeredImagesThroughOverlayj() throws Exception {
+        sh("id " + USER + " >/dev/null 2>&1 || useradd -m -s /bin/bash " + USER);
+        sh("grep -q '^" + USER + ":' /etc/subuid || echo '" + USER + ":524288:65536' >> /etc/subuid;"
+                + " grep -q '^" + USER + ":' /etc/subgid || echo '" + USER + ":524288:65536' >> /etc/subgid;"
+                + " chmod 0666 /dev/fuse");
+        assertTrue(Files.isExecutable(Path.of("/usr/bin/newuidmap")), "newuidmap is missing (uidmap package)");
+        // the user's own directory (the test root may be closed to others), removed in tearDown
+        userDir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-podman-rootless-");
+        try (InputStream in = PodmanTest.class.getResourceAsStream("/podman-roundtrip.sh")) {
+            Files.write(userDir.resolve("podman-roundtrip.sh"), in.readAllBytes());
+        }
+        sh("chown -R " + USER + ": " + userDir + " && chmod 755 " + userDir);
+        String check = sh("su " + USER + " -s /bin/sh -c 'test -x " + launcher + " && echo ok || echo no'");
+        assertEquals("ok\n", check, launcher + " is not executable by " + USER + " (the checkout must be readable by users)");
+        String cmd = "export HOME=" + userDir + " XDG_RUNTIME_DIR=" + userDir + "/xdg OVERLAYJ_LOG_DIR=" + userDir + "/logs;"
+                + " mkdir -m 700 -p $XDG_RUNTIME_DIR $OVERLAYJ_LOG_DIR; cd $HOME; bash podman-roundtrip.sh $HOME/w " + launcher;
+        Process p = new ProcessBuilder("su", USER, "-s", "/bin/bash", "-c", cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(600, TimeUnit.SECONDS), "rootless podman round trip timed out");
+        System.out.println("== podman (rootless, user " + USER + ", mount_program = bin/overlayj):\n" + out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("SAME: container c1 after its workload vs a new container of the image committed from it")
+                && out.contains("SAME: 4-layer image: overlayj vs fuse-overlayfs")
+                && out.contains("SAME: 4-layer image: overlayj vs podman export")
+                && out.contains("podman round trip: all comparisons agree"), out);
+        String logs = sh("cat " + userDir + "/logs/*.log");
+        assertTrue(logs.contains("using user.overlay.*"), "rootless mounts use the userxattr format:\n" + logs);
+    }
+
+    private Path userDir;
+
+    private static String sh(String script) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), script);
+        assertEquals(0, p.exitValue(), script + ": " + out);
+        return out;
     }
 
     @Test void rootfulPodmanCommitsAndLayeredImagesThroughOverlayj() throws Exception {

@@ -72,11 +72,13 @@ public record IdMapping(List<Range> ranges, int squashed) {
 
     /**
      * Parses a {@code uidmapping=}/{@code gidmapping=} value: any number of colon-separated triples of decimal
-     * numbers, each range within 32 bits.
+     * numbers, each range within 32 bits; empty fields are skipped.
      */
     public static List<Range> parse(String option, String value) throws ErrnoException {
-        String[] f = value.split(":", -1);
-        if (value.isEmpty() || f.length % 3 != 0) throw bad(option, value);
+        // empty fields are skipped, as fuse-overlayfs's strtok reads them: containers/storage writes a leading
+        // colon (uidmapping=:0:100000:65536)
+        String[] f = java.util.Arrays.stream(value.split(":")).filter(x -> !x.isEmpty()).toArray(String[]::new);
+        if (f.length == 0 || f.length % 3 != 0) throw bad(option, value);
         List<Range> out = new ArrayList<>();
         for (int i = 0; i < f.length; i += 3) {
             long a = number(option, value, f[i]), b = number(option, value, f[i + 1]), c = number(option, value, f[i + 2]);
