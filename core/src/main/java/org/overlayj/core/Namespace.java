@@ -32,6 +32,12 @@ final class Namespace {
 
     private Attr attr(Node n) throws ErrnoException {
         Stat st = Linux.lstat(fs.realPath(n));
+        org.overlayj.core.layer.OverrideStat.Values o = fs.overrideOf(n);
+        if (o != null) {
+            return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
+                    st.blocks(), st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
+                    st.ctimeSec(), st.ctimeNsec(), n.generation);
+        }
         return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);

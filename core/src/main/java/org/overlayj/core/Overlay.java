@@ -3,6 +3,7 @@ package org.overlayj.core;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.layer.LayerStack;
 import org.overlayj.core.layer.MountChecks;
+import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -258,7 +259,14 @@ public final class Overlay implements AutoCloseable {
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
         long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
-        return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), blocks,
+        int mode = st.mode(), uid = st.uid(), gid = st.gid();
+        OverrideStat.Values o = fs.overrideOf(n);          // rootless storage's owners (override_stat xattrs)
+        if (o != null) {
+            mode = st.type() | o.mode();
+            uid = o.uid();
+            gid = o.gid();
+        }
+        return new Attr(n.ino, mode, nlink, uid, gid, st.rdev(), st.size(), blocks,
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
     }

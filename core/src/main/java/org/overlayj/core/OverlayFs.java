@@ -6,6 +6,7 @@ import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.layer.LayerPaths;
 import org.overlayj.core.layer.LayerStack;
+import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -145,11 +146,27 @@ final class OverlayFs {
             }
         }
         for (Layer l : allLayers()) {
+            OverrideStat o = OverrideStat.ofLayer(l.root());
+            if (o.xattr() != null) overrides.put(l, o);
+        }
+        for (Layer l : allLayers()) {
             if (!mountFds.containsKey(l.dev())) {
                 // open_by_handle_at refuses O_PATH fds (EBADF): a real directory open.
                 mountFds.put(l.dev(), Linux.open(l.root(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0));
             }
         }
+    }
+
+    /** Layers whose root says their objects keep owner and mode in an override_stat xattr (rootless storage). */
+    private final Map<Layer, OverrideStat> overrides = new HashMap<>();
+
+    /** The owner and mode an override_stat xattr gives {@code n}'s real inode, or null (the inode's own). */
+    OverrideStat.Values overrideOf(Node n) throws ErrnoException {
+        if (overrides.isEmpty()) return null;
+        Layer l = n.upper || n.indexPath != null ? upperLayer
+                : n.lowers == null || n.lowers.isEmpty() ? null : n.topLower().layer();
+        OverrideStat o = l == null ? null : overrides.get(l);
+        return o == null ? null : o.of(realPath(n));
     }
 
     List<Layer> allLayers() {

@@ -125,6 +125,36 @@ class AufsWhiteoutTest {
         unmount(fo);
     }
 
+    /**
+     * Owners and modes kept in override_stat xattrs (rootless storage): a layer whose root carries
+     * user.containers.override_stat (or user.fuseoverlayfs.override_stat) shows each object's UID:GID:MODE from it.
+     */
+    @Test void overrideStatShowsAsFuseOverlayfsShowsIt() throws Exception {
+        String layers = """
+                set -e
+                mkdir -p os/l1/d os/l2 os/l3 os/u os/w os/mnt && cd os
+                echo f > l1/f; echo x > l1/d/x; echo h > l2/h; echo k > l3/k
+                setfattr -n user.containers.override_stat -v 0:0:0755 l1
+                setfattr -n user.containers.override_stat -v 1000:1001:0640 l1/f
+                setfattr -n user.containers.override_stat -v 5:6:0700 l1/d
+                setfattr -n user.containers.override_stat -v 7:8:04711 l1/d/x
+                setfattr -n user.fuseoverlayfs.override_stat -v 0:0:0750 l2
+                setfattr -n user.fuseoverlayfs.override_stat -v 42:43:0604 l2/h
+                """;
+        sh(dir, layers);
+        sh(dir, "cp -a os os2");
+        String opts = "lowerdir=l1:l2:l3,upperdir=u,workdir=w";
+        mountOverlayj(dir.resolve("os"), opts);
+        mountFuseOverlayfs(dir.resolve("os2"), opts);
+        String view = "cd mnt && stat -c '%n %u:%g %a %F' . f d d/x h k";
+        String a = sh(dir.resolve("os"), view), b = sh(dir.resolve("os2"), view);
+        System.out.println("== override_stat: overlayj and fuse-overlayfs show\n" + a);
+        assertEquals(b, a, "overlayj (actual) vs fuse-overlayfs (expected)");
+        assertTrue(a.contains("f 1000:1001 640 regular file") && a.contains("d/x 7:8 4711") && a.contains("h 42:43 604"), a);
+        unmount(dir.resolve("os"));
+        unmount(dir.resolve("os2"));
+    }
+
     /** Runs {@code script} in both layer dirs (through their mounts), asserts equal output, prints and returns it. */
     private String same(String what, Path oj, Path fo, String script) throws Exception {
         String a = sh(oj, script), b = sh(fo, script);
