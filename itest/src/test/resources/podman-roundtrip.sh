@@ -106,6 +106,7 @@ P commit -q c1 localhost/oj:2 >/dev/null
 P create -q --name c2 "${EXTRA[@]}" localhost/oj:2 /bin/true >/dev/null
 NLINK=1 view "$(P mount c2)" > $W/c2.view
 [ -s $W/mount-calls.log ] || { echo "podman did not run the mount program"; exit 1; }
+if [ "${VIEWS_ONLY:-}" = 1 ]; then echo "views of c1 and c2 written ($(wc -l < $W/c1.view), $(wc -l < $W/c2.view) lines)"; exit 0; fi
 echo "podman mounts through: $(grep -m1 -- ' -o ' $W/mount-calls.log)"
 compare "container c1 after its workload vs a new container of the image committed from it" $W/c1.view $W/c2.view
 grep -q '^one inode: \./data/f \./data/hard$' $W/c2.view || { echo "no hard link /data/hard (nlink 2) in the committed image"; exit 1; }

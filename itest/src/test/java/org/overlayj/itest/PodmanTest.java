@@ -40,7 +40,7 @@ class PodmanTest {
     }
 
     @AfterEach void tearDown() throws Exception {
-        if (userDir != null) {
+        for (Path userDir : userDirs) {
             // the rootless run's containers, then podman's pause process (which holds its user and mount
             // namespaces, and so the FUSE mounts made there): both started by this test
             String env = "export HOME=" + userDir + " XDG_RUNTIME_DIR=" + userDir + "/xdg"
@@ -85,35 +85,68 @@ class PodmanTest {
      * Debian's udev rule has it.
      */
     @Test void rootlessPodmanCommitsAndLayeredImagesThroughOverlayj() throws Exception {
+        Path d = rootlessDir();
+        String out = asUser(d, "", launcher.toString());
+        System.out.println("== podman (rootless, user " + USER + ", mount_program = bin/overlayj):\n" + out);
+        assertTrue(out.contains("SAME: container c1 after its workload vs a new container of the image committed from it")
+                && out.contains("SAME: 4-layer image: overlayj vs fuse-overlayfs")
+                && out.contains("SAME: 4-layer image: overlayj vs podman export")
+                && out.contains("podman round trip: all comparisons agree"), out);
+        String logs = sh("cat " + d + "/logs/*.log");
+        assertTrue(logs.contains("using user.overlay.*"), "rootless mounts use the userxattr format:\n" + logs);
+    }
+
+    /**
+     * Rootless with --uidmap (containers/storage then passes uidmapping=/gidmapping=): the container of the commit
+     * shows owners shifted once more than the container it was committed from, with fuse-overlayfs as much as with
+     * overlayj (containers/storage's doing), so here the oracle is fuse-overlayfs as the mount program: both views,
+     * before and after the commit, must be the same through either.
+     */
+    @Test void rootlessPodmanWithUidmapShowsWhatFuseOverlayfsShows() throws Exception {
+        String map = " --uidmap 0:1:60000 --gidmap 0:1:60000";
+        Path a = rootlessDir(), b = rootlessDir();
+        String outA = asUser(a, "VIEWS_ONLY=1", launcher + map);
+        String outB = asUser(b, "VIEWS_ONLY=1", "/usr/bin/fuse-overlayfs" + map);
+        assertTrue(sh("cat " + a + "/w/mount-calls.log").contains("uidmapping=:0:1:60000"), outA);
+        for (String v : List.of("c1.view", "c2.view")) {
+            String oj = Files.readString(a.resolve("w").resolve(v)), fo = Files.readString(b.resolve("w").resolve(v));
+            System.out.println("== rootless podman --uidmap 0:1:60000, " + v + ": overlayj and fuse-overlayfs show the same ("
+                    + oj.lines().count() + " lines)\n" + oj);
+            assertEquals(fo, oj, v + ": overlayj (actual) vs fuse-overlayfs (expected)");
+        }
+        assertTrue(Files.readString(a.resolve("w/c1.view")).contains("./bin/busybox f 755 1:1 "), "owners shown mapped");
+    }
+
+    /** A directory of the test user's (the test root may be closed to others), removed in tearDown. */
+    private Path rootlessDir() throws Exception {
         sh("id " + USER + " >/dev/null 2>&1 || useradd -m -s /bin/bash " + USER);
         sh("grep -q '^" + USER + ":' /etc/subuid || echo '" + USER + ":524288:65536' >> /etc/subuid;"
                 + " grep -q '^" + USER + ":' /etc/subgid || echo '" + USER + ":524288:65536' >> /etc/subgid;"
                 + " chmod 0666 /dev/fuse");
         assertTrue(Files.isExecutable(Path.of("/usr/bin/newuidmap")), "newuidmap is missing (uidmap package)");
-        // the user's own directory (the test root may be closed to others), removed in tearDown
-        userDir = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-podman-rootless-");
+        Path d = Files.createTempDirectory(Path.of("/tmp"), "overlayj-test-podman-rootless-");
+        userDirs.add(d);
         try (InputStream in = PodmanTest.class.getResourceAsStream("/podman-roundtrip.sh")) {
-            Files.write(userDir.resolve("podman-roundtrip.sh"), in.readAllBytes());
+            Files.write(d.resolve("podman-roundtrip.sh"), in.readAllBytes());
         }
-        sh("chown -R " + USER + ": " + userDir + " && chmod 755 " + userDir);
+        sh("chown -R " + USER + ": " + d + " && chmod 755 " + d);
         String check = sh("su " + USER + " -s /bin/sh -c 'test -x " + launcher + " && echo ok || echo no'");
         assertEquals("ok\n", check, launcher + " is not executable by " + USER + " (the checkout must be readable by users)");
-        String cmd = "export HOME=" + userDir + " XDG_RUNTIME_DIR=" + userDir + "/xdg OVERLAYJ_LOG_DIR=" + userDir + "/logs;"
-                + " mkdir -m 700 -p $XDG_RUNTIME_DIR $OVERLAYJ_LOG_DIR; cd $HOME; bash podman-roundtrip.sh $HOME/w " + launcher;
+        return d;
+    }
+
+    /** Runs podman-roundtrip.sh as the test user in {@code d} with {@code args} (mount program, then options). */
+    private String asUser(Path d, String env, String args) throws Exception {
+        String cmd = "export HOME=" + d + " XDG_RUNTIME_DIR=" + d + "/xdg OVERLAYJ_LOG_DIR=" + d + "/logs " + env + ";"
+                + " mkdir -m 700 -p $XDG_RUNTIME_DIR $OVERLAYJ_LOG_DIR; cd $HOME; bash podman-roundtrip.sh $HOME/w " + args;
         Process p = new ProcessBuilder("su", USER, "-s", "/bin/bash", "-c", cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(600, TimeUnit.SECONDS), "rootless podman round trip timed out");
-        System.out.println("== podman (rootless, user " + USER + ", mount_program = bin/overlayj):\n" + out);
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("SAME: container c1 after its workload vs a new container of the image committed from it")
-                && out.contains("SAME: 4-layer image: overlayj vs fuse-overlayfs")
-                && out.contains("SAME: 4-layer image: overlayj vs podman export")
-                && out.contains("podman round trip: all comparisons agree"), out);
-        String logs = sh("cat " + userDir + "/logs/*.log");
-        assertTrue(logs.contains("using user.overlay.*"), "rootless mounts use the userxattr format:\n" + logs);
+        return out;
     }
 
-    private Path userDir;
+    private final List<Path> userDirs = new java.util.ArrayList<>();
 
     private static String sh(String script) throws Exception {
         Process p = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true).start();
