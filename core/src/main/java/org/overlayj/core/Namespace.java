@@ -302,7 +302,21 @@ final class Namespace {
     private void removeEntry(Node dir, String name, Node child) throws ErrnoException {
         String up = fs.upperPath(dir) + "/" + name;
         if (lowerPositive(dir, name)) {
-            String wh = fs.tempWhiteout();
+            String wh = fs.tempWhiteoutOrNull();
+            if (wh == null) {
+                // no 0/0 device may be made: the AUFS whiteout first (while both are there, the name still shows),
+                // then the upper object goes
+                AufsWhiteouts.fallbackWhiteout(up);
+                if (child.upper && child.isDir()) {
+                    String t = fs.tempPath();
+                    Linux.rename(up, t, 0);
+                    fs.removeTemp(t);
+                } else if (child.upper) {
+                    Linux.unlink(up);
+                }
+                if (child.isDir()) fs.forgetInode(child);
+                return;
+            }
             try {
                 if (child.upper && child.isDir()) {
                     Linux.rename(wh, up, Linux.RENAME_EXCHANGE);
@@ -456,7 +470,19 @@ final class Namespace {
                 Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
                 if (!whiteoutAtSource) Linux.unlink(srcUp);
             } else if (whiteoutAtSource) {
-                Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                try {
+                    Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EPERM) throw e;
+                    String probe = fs.tempWhiteoutOrNull();
+                    if (probe != null) {                    // devices may be made: a refusal of another kind
+                        removeQuietly(probe);
+                        throw e;
+                    }
+                    // no whiteout device may be made here: the move, then an AUFS whiteout at the source
+                    Linux.rename(srcUp, dstUp, 0);
+                    AufsWhiteouts.fallbackWhiteout(srcUp);
+                }
             } else {
                 Linux.rename(srcUp, dstUp, 0);
             }

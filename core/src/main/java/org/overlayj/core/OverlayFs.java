@@ -476,6 +476,27 @@ final class OverlayFs {
         return layers.scratchDir() + "/#" + Long.toHexString(tempCounter.getAndIncrement());
     }
 
+    /** 0/0 whiteouts can be made here; cleared once mknod is refused (a user outside any user namespace). */
+    private volatile boolean deviceWhiteouts = true;
+
+    /**
+     * A whiteout made in the scratch dir, to be renamed into place; or null where this process may not make one
+     * (mknod refused with EPERM: no CAP_MKNOD in its user namespace): then the caller writes what fuse-overlayfs
+     * writes there, an AUFS whiteout ({@link AufsWhiteouts#fallbackWhiteout}). Said once in the log.
+     */
+    String tempWhiteoutOrNull() throws ErrnoException {
+        if (!deviceWhiteouts) return null;
+        try {
+            return tempWhiteout();
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            deviceWhiteouts = false;
+            org.slf4j.LoggerFactory.getLogger(OverlayFs.class).warn("whiteouts cannot be made here (mknod: EPERM): "
+                    + "writing AUFS .wh.NAME files instead, as fuse-overlayfs does");
+            return null;
+        }
+    }
+
     /** Creates a whiteout in the scratch dir and returns its path, to be renamed into place. */
     String tempWhiteout() throws ErrnoException {
         String p = tempPath();
