@@ -503,8 +503,11 @@ final class Namespace {
 
     // --- setattr ---------------------------------------------------------------------------------------------------
 
-    /** The checks of {@link #setattr} before anything changes; returns the attributes they saw. */
-    Attr setattrAllowed(Node n, SetAttr a, Creds c) throws ErrnoException {
+    /**
+     * The checks of {@link #setattr} before anything changes; returns the attributes they saw. {@code ownerOverride}:
+     * the owner may truncate whatever the mode (an NFS server's rule, see Permissions#checkData).
+     */
+    Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
         if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
@@ -513,7 +516,7 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.check(cur, Permissions.W, c);
+            Permissions.checkData(cur, Permissions.W, c, ownerOverride);
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
@@ -524,8 +527,8 @@ final class Namespace {
         return cur;
     }
 
-    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
-        Attr cur = setattrAllowed(n, a, c);
+    void setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        Attr cur = setattrAllowed(n, a, c, ownerOverride);
         if (a.size() != null) copyUp.copyUpData(n);
         else copyUp.copyUp(n);
         String p = fs.upperPath(n);

@@ -265,11 +265,20 @@ public final class Overlay implements AutoCloseable {
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        return setattr(n, a, c, false);
+    }
+
+    /**
+     * {@link #setattr(Node, SetAttr, Creds)} for a door that trusts its client's open-time checks, as an NFS server
+     * does: with {@code ownerOverride} the owner may truncate its file whatever the mode (knfsd's rule).
+     */
+    public Attr setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
-        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
+        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo,
+                () -> namespace.setattrAllowed(n, a, c, ownerOverride));
         Lock l = writeOffering(ahead, truncateTo);
         try {
-            namespace.setattr(n, a, c);
+            namespace.setattr(n, a, c, ownerOverride);
             return attr(n);
         } finally {
             unlock(l, ahead);
@@ -298,7 +307,7 @@ public final class Overlay implements AutoCloseable {
             a = attr(n);
             int kept = privsKept(a, caller);
             if (kept == a.mode()) return false;
-            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT);
+            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT, false);
             return true;
         } finally {
             unlock(l);
@@ -449,18 +458,28 @@ public final class Overlay implements AutoCloseable {
 
     /** Opens with open(2) flags; a write or O_TRUNC open copies the object up first. */
     public OpenFile open(Node n, int flags, Creds c) throws ErrnoException {
+        return open(n, flags, c, false);
+    }
+
+    /**
+     * {@link #open(Node, int, Creds)} for a door that trusts its client's open-time checks, as an NFS server does:
+     * with {@code ownerOverride} the owner may read and write its file whatever the mode, and a file one may
+     * execute may be read (knfsd's rules, see Permissions#checkData).
+     */
+    public OpenFile open(Node n, int flags, Creds c, boolean ownerOverride) throws ErrnoException {
         int acc = flags & Linux.O_ACCMODE;
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c))
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1,
+                () -> Permissions.checkData(attr(n), mask, c, ownerOverride))
                 : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
-            Permissions.check(a, mask, c);
+            Permissions.checkData(a, mask, c, ownerOverride);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
