@@ -2,13 +2,10 @@ package org.overlayj.nfs.rpc;
 
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.ReplyQueue;
-import org.dcache.oncrpc4j.rpc.RpcAuthError;
-import org.dcache.oncrpc4j.rpc.RpcAuthStat;
 import org.dcache.oncrpc4j.rpc.RpcCall;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.dcache.oncrpc4j.rpc.RpcException;
 import org.dcache.oncrpc4j.rpc.RpcMessageType;
-import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
@@ -26,8 +23,8 @@ import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 
 /**
- * One client connection: its thread reads records and dispatches the calls in them; replies, from whatever
- * thread a program answers on, are written whole under a lock so two never interleave on the wire.
+ * One client connection: its (virtual) thread reads records and dispatches the calls in them; replies, from
+ * whatever thread a program answers on, are written whole under a lock so two never interleave on the wire.
  */
 final class RpcConnection implements RpcTransport {
     private static final Logger log = LoggerFactory.getLogger(RpcConnection.class);
@@ -40,6 +37,8 @@ final class RpcConnection implements RpcTransport {
     private final ByteBuffer mark = ByteBuffer.allocate(4);
     private final Object writeLock = new Object();
     private final ByteBuffer replyMark = ByteBuffer.allocate(4);
+    /** System.nanoTime() of the last record received or reply sent: what idle time and eviction go by. */
+    private volatile long lastUsed = System.nanoTime();
 
     RpcConnection(RpcTcpServer server, SocketChannel ch) throws IOException {
         this.server = server;
@@ -78,7 +77,10 @@ final class RpcConnection implements RpcTransport {
             record = record == null ? new byte[n] : Arrays.copyOf(record, length + n);
             if (!readFully(ByteBuffer.wrap(record, length, n))) throw new EOFException("connection closed inside a record");
             length += n;
-            if ((m & LAST_FRAGMENT) != 0) return record;
+            if ((m & LAST_FRAGMENT) != 0) {
+                lastUsed = System.nanoTime();
+                return record;
+            }
         }
     }
 
@@ -92,14 +94,22 @@ final class RpcConnection implements RpcTransport {
 
     /**
      * Decodes the call header (oncrpc4j's RpcCall: version, program, credential) and hands the call to its
-     * program. What cannot be decoded is dropped, as grizzly's RPC filters drop it; the client's retry or timeout
-     * deals with it. Replies to calls of ours cannot arrive: we make none.
+     * program. A call whose header is wrong is rejected as RFC 5531 says (CallHeaders); only what is not a call
+     * at all is dropped. Replies to calls of ours cannot arrive: we make none.
      */
     private void handle(byte[] record) {
         CallHeaders.Verdict verdict = CallHeaders.check(record);
-        if (verdict == CallHeaders.Verdict.DROP) {
-            log.debug("undecodable RPC call from {}", remote);
-            return;
+        switch (verdict) {
+            case DECODE -> { }
+            case DROP -> {
+                log.debug("not an RPC call from {}", remote);
+                return;
+            }
+            default -> {
+                log.debug("RPC call from {} rejected: {}", remote, verdict);
+                sendRecord(CallHeaders.rejection(record, verdict));
+                return;
+            }
         }
         RpcCall call;
         try {
@@ -108,18 +118,16 @@ final class RpcConnection implements RpcTransport {
             int xid = xdr.xdrDecodeInt();
             if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;
             call = new RpcCall(xid, xdr, this);
-            if (verdict == CallHeaders.Verdict.BAD_FLAVOR) {
-                call.reject(RpcRejectStatus.AUTH_ERROR, new RpcAuthError(RpcAuthStat.AUTH_BADCRED));
-                return;
-            }
             try {
                 call.accept();
-            } catch (RpcException e) {               // RPC version mismatch, bad or too weak credentials
+            } catch (RpcException e) {               // bad or too weak credentials
                 call.reject(e.getStatus(), e.getRpcReply());
                 return;
             }
         } catch (IOException | RuntimeException e) {
+            // CallHeaders let it through, so the credential's lengths fit: what oncrpc4j still refuses is its content.
             log.debug("undecodable RPC call from {}: {}", remote, e.toString());
+            sendRecord(CallHeaders.rejection(record, CallHeaders.Verdict.BAD_CRED));
             return;
         }
         RpcDispatchable program = server.programs().get(new OncRpcProgram(call.getProgram(), call.getProgramVersion()));
@@ -178,6 +186,7 @@ final class RpcConnection implements RpcTransport {
                 // Counted, not "until the last part is empty": a composite may end with an empty part.
                 for (long left = 4L + n; left > 0; ) left -= ch.write(parts);
             }
+            lastUsed = System.nanoTime();
         } catch (IOException e) {
             log.debug("reply to {} not sent: {}", remote, e.toString());
             close();
@@ -186,6 +195,21 @@ final class RpcConnection implements RpcTransport {
         }
         handler.completed(n, attachment);
     }
+
+    /** A reply built here, not by oncrpc4j (a rejection of a header it could not decode). */
+    private void sendRecord(byte[] body) {
+        ByteBuffer b = ByteBuffer.allocate(4 + body.length).putInt(LAST_FRAGMENT | body.length).put(body).flip();
+        try {
+            synchronized (writeLock) {
+                while (b.hasRemaining()) ch.write(b);
+            }
+        } catch (IOException e) {
+            log.debug("reply to {} not sent: {}", remote, e.toString());
+            close();
+        }
+    }
+
+    long lastUsed() { return lastUsed; }
 
     void close() {
         server.forget(this);
