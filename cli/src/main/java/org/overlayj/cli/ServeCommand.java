@@ -6,6 +6,7 @@ import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.NfsServer;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.exports.ExportsException;
+import org.overlayj.nfs.rpc.RpcTcpServer;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -21,6 +22,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -58,6 +60,19 @@ public final class ServeCommand implements Callable<Integer> {
             description = "log request counters every SECONDS, 0 for never (default: ${DEFAULT-VALUE}); SIGUSR1 logs them now")
     int statsInterval;
 
+    @Option(names = "--idle-timeout", defaultValue = "360", paramLabel = "SECONDS",
+            description = "close a connection with no call for SECONDS, 0 for never (default: ${DEFAULT-VALUE}, knfsd's)")
+    long idleTimeout;
+
+    @Option(names = "--max-connections", defaultValue = "4096", paramLabel = "N",
+            description = "connections at once; one more closes the least recently used (default: ${DEFAULT-VALUE})")
+    int maxConnections;
+
+    @Option(names = "--max-connections-per-client", defaultValue = "256", paramLabel = "N",
+            description = "connections from one client address at once; one more closes that address's least "
+                    + "recently used (default: ${DEFAULT-VALUE})")
+    int maxPerClient;
+
     /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
         System.exit(new CommandLine(new ServeCommand()).execute(args));
@@ -80,6 +95,10 @@ public final class ServeCommand implements Callable<Integer> {
             List<String> ignored = parsed.generic().stream().filter(o -> !o.equals("ro") && !o.equals("rw")).toList();
             if (!ignored.isEmpty()) log.info("mount options that do not apply to serve, ignored: {}", ignored);
             addr = parseListen(listen);
+            if (idleTimeout < 0) throw new IllegalArgumentException("--idle-timeout must be 0 or more seconds");
+            if (maxConnections < 1 || maxPerClient < 1)
+                throw new IllegalArgumentException("--max-connections and --max-connections-per-client must be at least 1");
+            if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1");
         } catch (ErrnoException e) {
             err.println("overlayj serve: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 2;
@@ -101,7 +120,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         NfsServer server;
         try {
-            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval));
+            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval,
+                    new RpcTcpServer.Limits(maxConnections, maxPerClient, Duration.ofSeconds(idleTimeout))));
         } catch (IOException | RuntimeException e) {
             overlay.close();
             err.println("overlayj serve: " + e.getMessage());

@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The NFSv3 door: NFS and MOUNT on one TCP port (RpcTcpServer: a thread per connection), an optional embedded
+ * The NFSv3 door: NFS and MOUNT on one TCP port (RpcTcpServer: a virtual thread per connection), an optional embedded
  * portmapper, periodic counters. A connection's thread answers the cheap calls itself; calls that may wait on
  * the disk go to a fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up neither other
  * connections nor the other calls a client has in flight on the same connection.
@@ -39,10 +39,17 @@ public final class NfsServer implements AutoCloseable {
      * @param portmap       also run a portmapper (v2) on port 111 when none is running, and register there
      * @param workers       worker threads for the calls that may block; calls beyond them queue
      * @param statsInterval seconds between counter log lines; 0 for none
+     * @param connections   connection limits and idle time (RpcTcpServer)
      */
-    public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
+    public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval,
+                         RpcTcpServer.Limits connections) {
         public Config {
             if (workers < 1) throw new IllegalArgumentException("workers must be at least 1");
+        }
+
+        /** The default connection limits: knfsd's idle time. */
+        public Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
+            this(listen, portmap, workers, statsInterval, RpcTcpServer.Limits.defaults());
         }
 
         public static Config of(InetSocketAddress listen) { return new Config(listen, false, 8, 0); }
@@ -62,8 +69,6 @@ public final class NfsServer implements AutoCloseable {
     private static final long DRAIN_SECONDS = 30;
     /** The longest call we read: a WRITE of MAX_IO bytes with its header, credential and handle, and room to spare. */
     static final int MAX_RECORD = Nfs3Program.MAX_IO + 64 * 1024;
-    /** Each connection has a thread; NFS clients keep one or a few connections each. */
-    private static final int MAX_CONNECTIONS = 1024;
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
                       Set<OncRpcProgram> programs, OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker,
@@ -117,7 +122,7 @@ public final class NfsServer implements AutoCloseable {
                 new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
         RpcTcpServer rpc;
         try {
-            rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, MAX_CONNECTIONS, "overlayj-nfs");
+            rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, config.connections(), "overlayj-nfs");
         } catch (IOException e) {
             if (pm != null) pm.shutdown();
             workers.shutdownNow();
@@ -141,6 +146,9 @@ public final class NfsServer implements AutoCloseable {
 
     /** The bound TCP address (with the real port when 0 was asked). */
     public InetSocketAddress address() { return rpc.address(); }
+
+    /** TCP connections open now. */
+    public int connections() { return rpc.connections(); }
 
     public void logStats() { log.info("nfs counters: {}", stats); }
 
