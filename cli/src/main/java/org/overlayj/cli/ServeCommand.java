@@ -49,7 +49,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "exports(5) file; default: the overlay root, rw, loopback clients, root_squash")
     Path exportsFile;
 
-    @Option(names = "--portmap", description = "run a portmapper (v2) on port 111 if none runs, and register there")
+    @Option(names = "--portmap", description = "run a portmapper (portmap 2, rpcbind 3 and 4) on port 111 of the --listen "
+            + "address (TCP and UDP), or register with the one there")
     boolean portmap;
 
     @Option(names = "--workers", defaultValue = "8",
@@ -133,7 +134,9 @@ public final class ServeCommand implements Callable<Integer> {
         Signals.onTermination(stop::countDown);
         Signal.handle(new Signal("USR1"), s -> server.logStats());
         InetSocketAddress bound = server.address();
-        System.out.println("overlayj: serving NFSv3 on " + bound.getAddress().getHostAddress() + ":" + bound.getPort()
+        String host = bound.getAddress().getHostAddress();
+        if (bound.getAddress() instanceof java.net.Inet6Address) host = "[" + host + "]";
+        System.out.println("overlayj: serving NFSv3 on " + host + ":" + bound.getPort()
                 + " (exports: " + String.join(" ", exports.exports().stream().map(e -> e.path()).toList()) + ")");
         System.out.flush();
         try {

@@ -1,6 +1,5 @@
 package org.overlayj.nfs;
 
-import org.dcache.oncrpc4j.portmap.OncRpcEmbeddedPortmap;
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.overlayj.core.Overlay;
@@ -15,8 +14,8 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -36,7 +35,8 @@ public final class NfsServer implements AutoCloseable {
 
     /**
      * @param listen        address and port to bind (port 0 picks a free one)
-     * @param portmap       also run a portmapper (v2) on port 111 when none is running, and register there
+     * @param portmap       also run a portmapper (portmap 2, rpcbind 3 and 4) on port 111 of the listen address, or
+     *                      register with the one there
      * @param workers       worker threads for the calls that may block; calls beyond them queue
      * @param statsInterval seconds between counter log lines; 0 for none
      * @param connections   connection limits and idle time (RpcTcpServer)
@@ -59,9 +59,7 @@ public final class NfsServer implements AutoCloseable {
     private final ExportedOverlay exported;
     private final NfsStats stats;
     private final RpcTcpServer rpc;
-    /** What is registered with the portmapper under --portmap. */
-    private final Set<OncRpcProgram> programs;
-    private final OncRpcEmbeddedPortmap portmap;
+    private final Portmap portmap;
     private final ScheduledExecutorService ticker;
     private final ExecutorService workers;
     private volatile boolean stopped;
@@ -71,13 +69,11 @@ public final class NfsServer implements AutoCloseable {
     static final int MAX_RECORD = Nfs3Program.MAX_IO + 64 * 1024;
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
-                      Set<OncRpcProgram> programs, OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker,
-                      ExecutorService workers) {
+                      Portmap portmap, ScheduledExecutorService ticker, ExecutorService workers) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
         this.rpc = rpc;
-        this.programs = programs;
         this.portmap = portmap;
         this.ticker = ticker;
         this.workers = workers;
@@ -102,7 +98,6 @@ public final class NfsServer implements AutoCloseable {
         } catch (ErrnoException e) {
             throw new IOException("cannot resolve the exports: " + e.getMessage(), e);
         }
-        OncRpcEmbeddedPortmap pm = config.portmap() ? new OncRpcEmbeddedPortmap() : null;
         AtomicInteger n = new AtomicInteger();
         // A ForkJoinPool rather than a fixed pool over a queue: its idle workers wait on a stack, so the next call
         // goes to the worker that finished last, whose caches still hold its READ buffer and the socket code; a
@@ -116,19 +111,29 @@ public final class NfsServer implements AutoCloseable {
             return t;
         }, null, true);
         // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
-        // block to the workers itself.
-        Map<OncRpcProgram, RpcDispatchable> programs = Map.of(
-                new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers),
-                new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        // block to the workers itself. A program put in this map is served on the port and registered with the
+        // portmapper (--portmap) with it.
+        Map<OncRpcProgram, RpcDispatchable> programs = new LinkedHashMap<>();
+        programs.put(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers));
+        programs.put(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
         RpcTcpServer rpc;
         try {
             rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, config.connections(), "overlayj-nfs");
         } catch (IOException e) {
-            if (pm != null) pm.shutdown();
             workers.shutdownNow();
             throw e;
         }
-        if (config.portmap()) Portmap.publish(programs.keySet(), rpc.address());
+        Portmap pm = null;
+        if (config.portmap()) {
+            try {
+                pm = Portmap.start(rpc.address().getAddress(), Portmap.entries(programs.keySet(), "tcp", rpc.address()));
+            } catch (IOException | RuntimeException e) {
+                rpc.close();
+                workers.shutdownNow();
+                throw new IOException("cannot start the portmapper on port 111 of "
+                        + rpc.address().getAddress().getHostAddress() + ": " + e.getMessage(), e);
+            }
+        }
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -139,7 +144,7 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, rpc, programs.keySet(), pm, ticker, workers);
+        return new NfsServer(overlay, x, stats, rpc, pm, ticker, workers);
     }
 
     public NfsStats stats() { return stats; }
@@ -172,10 +177,7 @@ public final class NfsServer implements AutoCloseable {
             rpc.close();
         } finally {
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
-            if (portmap != null) {
-                Portmap.clear(programs);
-                portmap.shutdown();
-            }
+            if (portmap != null) portmap.close();
             try {
                 if (!overlay.readOnly()) overlay.sync();
             } catch (ErrnoException e) {

@@ -1,11 +1,6 @@
 package org.overlayj.nfs.rpc;
 
-import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.ReplyQueue;
-import org.dcache.oncrpc4j.rpc.RpcCall;
-import org.dcache.oncrpc4j.rpc.RpcDispatchable;
-import org.dcache.oncrpc4j.rpc.RpcException;
-import org.dcache.oncrpc4j.rpc.RpcMessageType;
 import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
@@ -92,72 +87,8 @@ final class RpcConnection implements RpcTransport {
         return true;
     }
 
-    /**
-     * Decodes the call header (oncrpc4j's RpcCall: version, program, credential) and hands the call to its
-     * program. A call whose header is wrong is rejected as RFC 5531 says (CallHeaders); only what is not a call
-     * at all is dropped. Replies to calls of ours cannot arrive: we make none.
-     */
     private void handle(byte[] record) {
-        CallHeaders.Verdict verdict = CallHeaders.check(record);
-        switch (verdict) {
-            case DECODE -> { }
-            case DROP -> {
-                log.debug("not an RPC call from {}", remote);
-                return;
-            }
-            default -> {
-                log.debug("RPC call from {} rejected: {}", remote, verdict);
-                sendRecord(CallHeaders.rejection(record, verdict));
-                return;
-            }
-        }
-        RpcCall call;
-        try {
-            Xdr xdr = new Xdr(record);
-            xdr.beginDecoding();
-            int xid = xdr.xdrDecodeInt();
-            if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;
-            call = new RpcCall(xid, xdr, this);
-            try {
-                call.accept();
-            } catch (RpcException e) {               // bad or too weak credentials
-                call.reject(e.getStatus(), e.getRpcReply());
-                return;
-            }
-        } catch (IOException | RuntimeException e) {
-            // CallHeaders let it through, so the credential's lengths fit: what oncrpc4j still refuses is its content.
-            log.debug("undecodable RPC call from {}: {}", remote, e.toString());
-            sendRecord(CallHeaders.rejection(record, CallHeaders.Verdict.BAD_CRED));
-            return;
-        }
-        RpcDispatchable program = server.programs().get(new OncRpcProgram(call.getProgram(), call.getProgramVersion()));
-        if (program == null) {
-            refuse(call);
-            return;
-        }
-        try {
-            program.dispatchOncRpcCall(call);
-        } catch (RpcException e) {
-            call.reject(e.getStatus(), e.getRpcReply());
-        } catch (IOException e) {
-            log.debug("garbage call from {}: {}", remote, e.toString());
-            call.failRpcGarbage();
-        } catch (RuntimeException e) {
-            log.error("RPC program {} failed on a call from {}", call.getProgram(), remote, e);
-            call.failRpcSystem();
-        }
-    }
-
-    /** PROG_MISMATCH with the versions we have when the program is ours, else PROG_UNAVAIL (RFC 5531 §9). */
-    private void refuse(RpcCall call) {
-        int low = Integer.MAX_VALUE, high = Integer.MIN_VALUE;
-        for (OncRpcProgram p : server.programs().keySet()) {
-            if (p.getNumber() != call.getProgram()) continue;
-            low = Math.min(low, p.getVersion());
-            high = Math.max(high, p.getVersion());
-        }
-        if (low <= high) call.failProgramMismatch(low, high);
-        else call.failProgramUnavailable();
+        Calls.handle(record, this, server.programs(), this::sendRecord);
     }
 
     /**
