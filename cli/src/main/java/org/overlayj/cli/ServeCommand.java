@@ -74,6 +74,11 @@ public final class ServeCommand implements Callable<Integer> {
                     + "recently used (default: ${DEFAULT-VALUE})")
     int maxPerClient;
 
+    @Option(names = "--wait-layers", defaultValue = "30", paramLabel = "SECONDS",
+            description = "when another overlayj still holds the upper/work dir (a server being stopped), wait up to "
+                    + "SECONDS for it (default: ${DEFAULT-VALUE})")
+    long waitLayers;
+
     /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
         System.exit(new CommandLine(new ServeCommand()).execute(args));
@@ -100,6 +105,7 @@ public final class ServeCommand implements Callable<Integer> {
             if (maxConnections < 1 || maxPerClient < 1)
                 throw new IllegalArgumentException("--max-connections and --max-connections-per-client must be at least 1");
             if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1");
+            if (waitLayers < 0) throw new IllegalArgumentException("--wait-layers must be 0 or more seconds");
         } catch (ErrnoException e) {
             err.println("overlayj serve: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 2;
@@ -114,7 +120,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Overlay overlay;
         try {
-            overlay = Overlay.mount(opts);
+            overlay = mountWaiting(opts, Duration.ofSeconds(waitLayers), log);
         } catch (ErrnoException e) {
             err.println("overlayj serve: mount failed: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 1;
@@ -155,6 +161,84 @@ public final class ServeCommand implements Callable<Integer> {
         }
         err.println("overlayj serve: stopped; counters " + server.stats());
         return rc;
+    }
+
+    /**
+     * Mounts; while the upper or work dir is locked by another overlayj (EBUSY, in-use), tries again for up to
+     * {@code wait}. A server that was just stopped may still be answering its last calls and syncing the upper
+     * layer (a large dirty file takes seconds), and a supervisor restarts at once: the lock is let go when that
+     * process ends, and the new one should take it then rather than fail. The log names who holds it.
+     */
+    static Overlay mountWaiting(OverlayOptions opts, Duration wait, Logger log) throws ErrnoException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        if (lockedByOther(opts) && wait.toNanos() > 0) {
+            log.info("the upper or work dir is held by {}; waiting up to {} s for it to be let go", holders(opts),
+                    wait.toSeconds());
+            while (lockedByOther(opts) && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        try {
+            return Overlay.mount(opts);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EBUSY && lockedByOther(opts))
+                throw new ErrnoException(e.errno(), e.detail() + " (held by " + holders(opts) + ")");
+            throw e;
+        }
+    }
+
+    /** Whether another process holds the flock overlayj takes on the upper or work dir (a probe, let go at once). */
+    private static boolean lockedByOther(OverlayOptions opts) {
+        for (String d : new String[]{opts.upperDir(), opts.workDir()}) {
+            if (d == null) continue;
+            int fd;
+            try {
+                fd = Linux.open(d, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+            } catch (ErrnoException e) {
+                continue;                         // missing: the mount reports it
+            }
+            try {
+                Linux.flock(fd, Linux.LOCK_SH | Linux.LOCK_NB);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EAGAIN) return true;
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        }
+        return false;
+    }
+
+    /** Who holds flocks on the upper and work dirs, from /proc/locks: "pid N (command line)", or "a kernel mount". */
+    static String holders(OverlayOptions opts) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        try {
+            java.util.Set<Long> inodes = new java.util.HashSet<>();
+            for (String d : new String[]{opts.upperDir(), opts.workDir()}) {
+                if (d != null) inodes.add(Linux.stat(d).ino());
+            }
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/locks"))) {
+                // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+                String[] f = line.trim().split("\\s+");
+                if (f.length < 6 || !f[1].equals("FLOCK")) continue;
+                String[] dev = f[5].split(":");
+                if (dev.length != 3 || !inodes.contains(Long.parseLong(dev[2]))) continue;
+                String cmd;
+                try {
+                    cmd = java.nio.file.Files.readString(Path.of("/proc", f[4], "cmdline")).replace('\0', ' ').trim();
+                } catch (IOException gone) {
+                    cmd = "gone";
+                }
+                out.add("pid " + f[4] + " (" + (cmd.length() > 200 ? cmd.substring(0, 200) + "..." : cmd) + ")");
+            }
+        } catch (IOException | RuntimeException e) {
+            return "someone (" + e.getMessage() + ")";
+        }
+        return out.isEmpty() ? "no flock (a kernel overlay mount?)" : String.join(", ", out);
     }
 
     static InetSocketAddress parseListen(String s) {
