@@ -163,6 +163,7 @@ public final class NfsServer implements AutoCloseable {
             Portmap.publish(programs.keySet(), rpc.address());
             if (udp != null) Portmap.publishUdp(nlm.programs().keySet(), udp.address());
         }
+        nlm.listening(rpc.address());
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {

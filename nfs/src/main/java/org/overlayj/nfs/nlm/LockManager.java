@@ -218,14 +218,18 @@ final class LockManager {
             Set<FileKey> fks = hostFiles.get(host);
             if (fks != null) {
                 fks.remove(f);
-                if (fks.isEmpty()) {
-                    hostFiles.remove(host);
-                    monitor.unmonitor(host);
-                }
+                // The host's record stays until the next sweep: a client that locks and unlocks in a loop (sqlite)
+                // would otherwise pay two synced writes of the client list per lock.
+                if (fks.isEmpty()) hostFiles.remove(host);
             }
         }
         // Hosts whose blocks were granted (and so newly hold locks here) stay noted: their blocks noted them.
         if (fl.isEmpty()) files.remove(f);
+    }
+
+    /** Drops the records of client hosts that hold nothing any more (run every minute or so). */
+    synchronized void sweep() {
+        monitor.retainOnly(hostFiles.keySet());
     }
 
     /** Locks held now (for tests and the counters). */

@@ -33,6 +33,8 @@ import java.util.concurrent.TimeUnit;
 public final class NlmService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NlmService.class);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+    /** How often the records of clients that hold no locks any more are dropped. */
+    private static final long SWEEP_SECONDS = 60;
 
     /**
      * @param stateDir where the NSM state number and the list of clients holding locks are kept; null: in memory
@@ -60,6 +62,8 @@ public final class NlmService implements AutoCloseable {
     private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
     private final ScheduledExecutorService timer;
     private final Map<OncRpcProgram, RpcDispatchable> programs;
+    /** Our own TCP address, once bound: a client "found" there is ourselves (see {@link #target}). */
+    private volatile InetSocketAddress self;
 
     private NlmService(Config config, LockFiles files) throws IOException {
         this.config = config;
@@ -78,16 +82,44 @@ public final class NlmService implements AutoCloseable {
             monitor.endGrace();
             if (!previous.isEmpty()) log.info("NLM grace period over");
         }, grace.toNanos(), TimeUnit.NANOSECONDS);
+        timer.scheduleWithFixedDelay(locks::sweep, SWEEP_SECONDS, SWEEP_SECONDS, TimeUnit.SECONDS);
         this.programs = Map.of(
                 new OncRpcProgram(Nlm4.NLM_PROG, Nlm4.NLM4_VERS), new Nlm4Program(this, locks, files),
                 new OncRpcProgram(Nsm.SM_PROG, Nsm.SM_VERS), new NsmProgram(this));
+        this.previous = previous;
+    }
+
+    private final List<StatusMonitor.Monitored> previous;
+
+    /**
+     * The server listens at {@code address} now: the previous instance's clients are told of the restart (their
+     * reclaims can reach us from here on).
+     */
+    public void listening(InetSocketAddress address) {
+        self = address;
         if (previous.isEmpty()) {
             log.info("NLM: state {}, no clients to notify", monitor.state());
         } else {
             log.info("NLM: state {}, notifying {} clients; grace period {} s", monitor.state(), previous.size(),
-                    grace.toSeconds());
+                    config.grace().toSeconds());
             for (StatusMonitor.Monitored m : previous) calls.execute(() -> notifyRestart(m));
         }
+    }
+
+    /**
+     * Where to call {@code prog} on a client. A client behind NAT (a VM on user-mode networking) calls from our
+     * own address, and its "portmapper" is ours: we would be calling ourselves (our NSM would take our own
+     * SM_NOTIFY for a client reboot, our NLM would refuse our own GRANTED). Such a client cannot be called back:
+     * it polls for blocked locks, and is not told of restarts.
+     */
+    private InetSocketAddress target(InetAddress host, InetAddress from, int prog, int vers) throws Exception {
+        int port = config.peers().tcpPort(host, from, prog, vers);
+        if (port == 0) throw new IOException("program " + prog + " v" + vers + " not registered at " + host.getHostAddress());
+        InetSocketAddress t = new InetSocketAddress(host, port);
+        InetSocketAddress me = self;
+        if (me != null && port == me.getPort() && (host.equals(me.getAddress()) || me.getAddress().isAnyLocalAddress()))
+            throw new SelfCall("the client's address " + host.getHostAddress() + " leads back to this server");
+        return t;
     }
 
     /** Starts locking for the files {@code files} resolves. */
@@ -102,6 +134,9 @@ public final class NlmService implements AutoCloseable {
     public int state() { return monitor.state(); }
 
     public boolean inGrace() { return locks.inGrace(); }
+
+    /** Drops the records of clients that hold no locks any more now, rather than at the next minutely sweep. */
+    public void forgetIdleClients() { locks.sweep(); }
 
     /** Locks held now. */
     public int heldLocks() { return locks.heldCount(); }
@@ -125,18 +160,23 @@ public final class NlmService implements AutoCloseable {
         log.info("NLM: {} ({}) rebooted, state {}: {} hosts released", monName, from.getHostAddress(), state, n);
     }
 
+    private static final class SelfCall extends IOException {
+        SelfCall(String why) {
+            super(why);
+        }
+    }
+
     /** GRANTED to the client's lock manager, from the address the client sent its LOCK to. */
     private int sendGranted(Block b) throws Exception {
         InetAddress host = b.client.getAddress();
         InetAddress from = b.server.getAddress();
-        int port = config.peers().tcpPort(host, from, Nlm4.NLM_PROG, b.vers);
-        if (port == 0) throw new IOException("no NLM v" + b.vers + " registered at " + host.getHostAddress());
+        InetSocketAddress to = target(host, from, Nlm4.NLM_PROG, b.vers);
         nlm4_testargs a = new nlm4_testargs();
         a.cookie = new netobj(b.cookie);
         a.exclusive = b.exclusive;
         a.alock = b.lock;
         nlm4_res r = new nlm4_res();
-        RpcCaller.callTcp(new InetSocketAddress(host, port), from, Nlm4.NLM_PROG, b.vers, Nlm4.NLMPROC4_GRANTED_4, a, r,
+        RpcCaller.callTcp(to, from, Nlm4.NLM_PROG, b.vers, Nlm4.NLMPROC4_GRANTED_4, a, r,
                 CALL_TIMEOUT);
         return r.stat.stat;
     }
@@ -145,9 +185,8 @@ public final class NlmService implements AutoCloseable {
     void answer(InetSocketAddress client, InetSocketAddress local, int proc, XdrAble result) {
         calls.execute(() -> {
             try {
-                int port = config.peers().tcpPort(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
-                if (port == 0) throw new IOException("no NLM v4 over TCP registered");
-                RpcCaller.callTcp(new InetSocketAddress(client.getAddress(), port), local.getAddress(), Nlm4.NLM_PROG,
+                InetSocketAddress to = target(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
+                RpcCaller.callTcp(to, local.getAddress(), Nlm4.NLM_PROG,
                         Nlm4.NLM4_VERS, proc, result, null, CALL_TIMEOUT);
             } catch (Exception e) {
                 log.info("NLM: answer {} to {} not delivered: {}", proc, client.getAddress().getHostAddress(), e.toString());
@@ -174,14 +213,13 @@ public final class NlmService implements AutoCloseable {
         long wait = 1000;
         while (true) {
             try {
-                int port = config.peers().tcpPort(host, from, Nsm.SM_PROG, Nsm.SM_VERS);
-                if (port == 0) throw new IOException("no status monitor registered");
-                RpcCaller.callTcp(new InetSocketAddress(host, port), from, Nsm.SM_PROG, Nsm.SM_VERS, Nsm.SM_NOTIFY_1, c,
+                InetSocketAddress to = target(host, from, Nsm.SM_PROG, Nsm.SM_VERS);
+                RpcCaller.callTcp(to, from, Nsm.SM_PROG, Nsm.SM_VERS, Nsm.SM_NOTIFY_1, c,
                         null, CALL_TIMEOUT);
                 log.info("NLM: told {} of our restart (state {})", m.host(), c.state);
                 return;
             } catch (Exception e) {
-                if (System.nanoTime() - deadline > 0 || calls.isShutdown()) {
+                if (e instanceof SelfCall || System.nanoTime() - deadline > 0 || calls.isShutdown()) {
                     log.warn("NLM: could not tell {} of our restart: {}", m.host(), e.toString());
                     return;
                 }
@@ -196,10 +234,14 @@ public final class NlmService implements AutoCloseable {
         }
     }
 
-    /** Stops the timer and outgoing calls; the state number turns even (an orderly stop). */
+    /**
+     * Stops the timer and outgoing calls; the state number turns even (an orderly stop). Clients still holding
+     * locks stay recorded: the next instance tells them to reclaim.
+     */
     @Override
     public void close() {
         timer.shutdownNow();
+        locks.sweep();                    // clients that hold nothing need no notice at the next start
         calls.shutdownNow();
         monitor.stopped();
     }

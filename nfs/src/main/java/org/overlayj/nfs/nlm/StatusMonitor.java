@@ -105,6 +105,11 @@ final class StatusMonitor {
         persistQuietly();
     }
 
+    /** Forgets the current hosts not in {@code keep}. */
+    synchronized void retainOnly(java.util.Set<ClientHost> keep) {
+        if (current.keySet().retainAll(keep)) persistQuietly();
+    }
+
     /** A host of the previous instance rebooted itself or gave up: it will not reclaim. */
     synchronized void forgetPrevious(ClientHost host) {
         if (previous.remove(host) != null) persistQuietly();
