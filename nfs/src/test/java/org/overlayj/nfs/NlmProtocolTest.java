@@ -43,6 +43,9 @@ class NlmProtocolTest {
     static final class FakeClient implements AutoCloseable {
         final BlockingQueue<nlm4_testargs> granted = new LinkedBlockingQueue<>();
         final BlockingQueue<stat_chge> notified = new LinkedBlockingQueue<>();
+        /** The *_RES calls answering our *_MSG calls: LOCK_RES, UNLOCK_RES, ... and TEST_RES. */
+        final BlockingQueue<nlm4_res> results = new LinkedBlockingQueue<>();
+        final BlockingQueue<nlm4_testres> testResults = new LinkedBlockingQueue<>();
         volatile int grantAnswer = nlm4_stats.NLM4_GRANTED;
         final RpcTcpServer server;
 
@@ -50,6 +53,20 @@ class NlmProtocolTest {
             RpcDispatchable lockd = call -> {
                 if (call.getProcedure() == Nlm4.NLMPROC4_NULL_4) {
                     call.reply(XdrVoid.XDR_VOID);
+                    return;
+                }
+                if (call.getProcedure() == Nlm4.NLMPROC4_TEST_RES_4) {
+                    nlm4_testres r = new nlm4_testres();
+                    call.retrieveCall(r);
+                    call.reply(XdrVoid.XDR_VOID);
+                    testResults.add(r);
+                    return;
+                }
+                if (call.getProcedure() >= Nlm4.NLMPROC4_LOCK_RES_4 && call.getProcedure() <= Nlm4.NLMPROC4_UNLOCK_RES_4) {
+                    nlm4_res r = new nlm4_res();
+                    call.retrieveCall(r);
+                    call.reply(XdrVoid.XDR_VOID);
+                    results.add(r);
                     return;
                 }
                 assertEquals(Nlm4.NLMPROC4_GRANTED_4, call.getProcedure());
@@ -505,6 +522,45 @@ class NlmProtocolTest {
             try (Lockd b = new Lockd(s.port(), "clientb")) {
                 assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f, 2, 0, 0, true));
             }
+        }
+    }
+
+    @Test
+    void asynchronousFormsAnswerWithACallBack() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, NO_GRACE, fake.peers());
+             Lockd a = new Lockd(s.port(), "clienta");
+             Lockd b = new Lockd(s.port(), "clientb")) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            nlm4_lockargs la = new nlm4_lockargs();
+            la.cookie = new netobj(new byte[]{7});
+            la.exclusive = true;
+            la.alock = a.lock(f, 1, 0, 10);
+            la.state = 1;
+            a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_LOCK_MSG_4, la, XdrVoid.XDR_VOID);
+            nlm4_res r = fake.results.poll(30, TimeUnit.SECONDS);
+            assertNotNull(r, "LOCK_RES");
+            assertArrayEquals(new byte[]{7}, r.cookie.value);
+            assertEquals(nlm4_stats.NLM4_GRANTED, r.stat.stat);
+            nlm4_testargs ta = new nlm4_testargs();
+            ta.cookie = new netobj(new byte[]{8});
+            ta.exclusive = false;
+            ta.alock = b.lock(f, 2, 5, 1);
+            b.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_TEST_MSG_4, ta, XdrVoid.XDR_VOID);
+            nlm4_testres t = fake.testResults.poll(30, TimeUnit.SECONDS);
+            assertNotNull(t, "TEST_RES");
+            assertArrayEquals(new byte[]{8}, t.cookie.value);
+            assertEquals(nlm4_stats.NLM4_DENIED, t.test_stat.stat);
+            assertEquals(1, t.test_stat.holder.svid);
+            nlm4_unlockargs ua = new nlm4_unlockargs();
+            ua.cookie = new netobj(new byte[]{9});
+            ua.alock = a.lock(f, 1, 0, 0);
+            a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_UNLOCK_MSG_4, ua, XdrVoid.XDR_VOID);
+            r = fake.results.poll(30, TimeUnit.SECONDS);
+            assertNotNull(r, "UNLOCK_RES");
+            assertArrayEquals(new byte[]{9}, r.cookie.value);
+            assertEquals(nlm4_stats.NLM4_GRANTED, r.stat.stat);
+            assertEquals(nlm4_stats.NLM4_GRANTED, b.test(f, 2, 0, 0, true).stat);
         }
     }
 
