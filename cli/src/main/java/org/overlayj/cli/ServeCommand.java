@@ -33,7 +33,7 @@ import java.util.concurrent.CountDownLatch;
  * upper layer synced).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve an overlay over NFSv3 (RFC 1813): NFS and MOUNT on one TCP port.")
+        description = "Serve an overlay over NFSv3 (RFC 1813): NFS, MOUNT and file locking (NLM v4, NSM) on one port.")
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--options"}, required = true, paramLabel = "OPTS",

@@ -359,6 +359,24 @@ class NlmProtocolTest {
     }
 
     @Test
+    void aWaitThatWouldNeverEndIsADeadlock() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, NO_GRACE, fake.peers());
+             Lockd a = new Lockd(s.port(), "clienta");
+             Lockd b = new Lockd(s.port(), "clientb")) {
+            nfs_fh3 f1 = file(s.port(), "/", "dir", "a");
+            nfs_fh3 f2 = file(s.port(), "/", "dir", "b");
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f1, 1, 0, 0, true));
+            assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f2, 2, 0, 0, true));
+            assertEquals(nlm4_stats.NLM4_BLOCKED, a.lock(f2, 1, 0, 0, true, true, false));
+            // b waiting for f1 would wait for a, which waits for b
+            assertEquals(nlm4_stats.NLM4_DEADLCK, b.lock(f1, 2, 0, 0, true, true, false));
+            // another process of clientb is not part of the cycle: it just waits
+            assertEquals(nlm4_stats.NLM4_BLOCKED, b.lock(f1, 3, 0, 0, true, true, false));
+        }
+    }
+
+    @Test
     void cancelWithdrawsAWaitingRequest() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, NO_GRACE, fake.peers());

@@ -29,6 +29,15 @@ final class FileLocks {
         return null;
     }
 
+    /** The owners of every lock {@code range} would conflict with. */
+    List<LockOwner> conflicting(LockOwner owner, ByteRange range, boolean exclusive) {
+        List<LockOwner> l = new ArrayList<>();
+        for (Held h : held) {
+            if (!h.owner().equals(owner) && h.range().overlaps(range) && (exclusive || h.exclusive())) l.add(h.owner());
+        }
+        return l;
+    }
+
     /** Sets the owner's lock on {@code range} (the caller checked there is no conflict). */
     void apply(LockOwner owner, ByteRange range, boolean exclusive) {
         remove(owner, range);

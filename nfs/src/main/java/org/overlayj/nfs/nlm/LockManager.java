@@ -75,6 +75,8 @@ final class LockManager {
             }
             if (!block) return nlm4_stats.NLM4_DENIED;
             if (fl.waitingFor(owner, range, exclusive) == null) {
+                // As fcntl(F_SETLKW) answers EDEADLK: the holders wait, directly or not, for this owner.
+                if (waitsFor(fl.conflicting(owner, range, exclusive), owner)) return nlm4_stats.NLM4_DEADLCK;
                 if (monitored && !monitor.monitor(owner.host(), serverName)) return nlm4_stats.NLM4_DENIED_NOLOCKS;
                 fl.waiting.add(blocked.get());
                 note(owner.host(), f);
@@ -183,6 +185,30 @@ final class LockManager {
                 }
             }
         }
+    }
+
+    /**
+     * Whether one of {@code owners} waits, through a chain of waiting requests and the locks they wait for, for
+     * {@code target}: queueing target's request behind them would then never end.
+     */
+    private boolean waitsFor(List<LockOwner> owners, LockOwner target) {
+        java.util.ArrayDeque<LockOwner> todo = new java.util.ArrayDeque<>(owners);
+        Set<LockOwner> seen = new HashSet<>();
+        while (!todo.isEmpty()) {
+            LockOwner o = todo.poll();
+            if (o.equals(target)) return true;
+            if (!seen.add(o)) continue;
+            Set<FileKey> fks = hostFiles.get(o.host());
+            if (fks == null) continue;
+            for (FileKey f : fks) {
+                FileLocks fl = files.get(f);
+                if (fl == null) continue;
+                for (Block b : fl.waiting) {
+                    if (!b.granted && b.owner.equals(o)) todo.addAll(fl.conflicting(o, b.range, b.exclusive));
+                }
+            }
+        }
+        return false;
     }
 
     /** Gives freed ranges to waiting requests, in their order, and sends them GRANTED. */
