@@ -6,6 +6,7 @@ import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.NfsServer;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.exports.ExportsException;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -21,6 +22,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -31,7 +33,7 @@ import java.util.concurrent.CountDownLatch;
  * upper layer synced).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve an overlay over NFSv3 (RFC 1813): NFS and MOUNT on one TCP port.")
+        description = "Serve an overlay over NFSv3 (RFC 1813): NFS, MOUNT and file locking (NLM v4, NSM) on one port.")
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--options"}, required = true, paramLabel = "OPTS",
@@ -57,6 +59,16 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = {"--stats", "--stats-interval"}, defaultValue = "300", paramLabel = "SECONDS",
             description = "log request counters every SECONDS, 0 for never (default: ${DEFAULT-VALUE}); SIGUSR1 logs them now")
     int statsInterval;
+
+    @Option(names = "--grace-period", defaultValue = "90", paramLabel = "SECONDS",
+            description = "after a restart, only lock reclaims are granted for SECONDS (default: ${DEFAULT-VALUE}; "
+                    + "none when no client held locks)")
+    int gracePeriod;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "where the lock state (NSM state number, clients holding locks) is kept; "
+                    + "default: WORKDIR/overlayj-nlm, in memory for a read-only overlay without workdir")
+    Path stateDir;
 
     /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
@@ -101,7 +113,11 @@ public final class ServeCommand implements Callable<Integer> {
         }
         NfsServer server;
         try {
-            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval));
+            if (gracePeriod < 0) throw new IllegalArgumentException("--grace-period must not be negative");
+            Path state = stateDir != null ? stateDir
+                    : opts.workDir() == null ? null : Path.of(opts.workDir()).resolve("overlayj-nlm");
+            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval),
+                    NlmService.Config.of(state, Duration.ofSeconds(gracePeriod)));
         } catch (IOException | RuntimeException e) {
             overlay.close();
             err.println("overlayj serve: " + e.getMessage());

@@ -5,8 +5,10 @@ import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.overlayj.core.Overlay;
 import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.nfs.rpc.Portmap;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.rpc.RpcUdpServer;
 import org.overlayj.nfs.xdr.Mount3;
 import org.overlayj.nfs.xdr.Nfs3;
 import org.overlayj.sys.ErrnoException;
@@ -15,6 +17,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -57,6 +60,9 @@ public final class NfsServer implements AutoCloseable {
     private final OncRpcEmbeddedPortmap portmap;
     private final ScheduledExecutorService ticker;
     private final ExecutorService workers;
+    /** File locking (NLM, NSM) and its UDP socket (null when UDP could not be bound). */
+    private final NlmService nlm;
+    private final RpcUdpServer udp;
     private volatile boolean stopped;
     /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
     private static final long DRAIN_SECONDS = 30;
@@ -67,7 +73,7 @@ public final class NfsServer implements AutoCloseable {
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
                       Set<OncRpcProgram> programs, OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker,
-                      ExecutorService workers) {
+                      ExecutorService workers, NlmService nlm, RpcUdpServer udp) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
@@ -76,6 +82,8 @@ public final class NfsServer implements AutoCloseable {
         this.portmap = portmap;
         this.ticker = ticker;
         this.workers = workers;
+        this.nlm = nlm;
+        this.udp = udp;
     }
 
     /**
@@ -83,10 +91,21 @@ public final class NfsServer implements AutoCloseable {
      * engine's handles do not survive copy-up or restart, and clients would see ESTALE for live files.
      */
     public static NfsServer start(Overlay overlay, Exports exports, Config config) throws IOException {
-        return start(overlay, NodeHandles.of(overlay), exports, config);
+        return start(overlay, NodeHandles.of(overlay), exports, config, NlmService.Config.inMemory());
+    }
+
+    /** As {@link #start(Overlay, Exports, Config)}, with file locking kept as {@code locking} says. */
+    public static NfsServer start(Overlay overlay, Exports exports, Config config, NlmService.Config locking)
+            throws IOException {
+        return start(overlay, NodeHandles.of(overlay), exports, config, locking);
     }
 
     static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config) throws IOException {
+        return start(overlay, handles, exports, config, NlmService.Config.inMemory());
+    }
+
+    static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config,
+                           NlmService.Config locking) throws IOException {
         if (!overlay.options().nfsExport())
             throw new IOException("refusing to serve NFS: the overlay is not mounted with nfs_export=on, so file "
                     + "handles would not survive copy-up or a restart (add index=on,nfs_export=on)");
@@ -112,18 +131,39 @@ public final class NfsServer implements AutoCloseable {
         }, null, true);
         // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
         // block to the workers itself.
-        Map<OncRpcProgram, RpcDispatchable> programs = Map.of(
+        NlmService nlm;
+        try {
+            nlm = NlmService.start(new LockedFiles(x), locking);
+        } catch (IOException e) {
+            if (pm != null) pm.shutdown();
+            workers.shutdownNow();
+            throw new IOException("cannot start file locking: " + e.getMessage(), e);
+        }
+        Map<OncRpcProgram, RpcDispatchable> programs = new HashMap<>(Map.of(
                 new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers),
-                new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+                new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x)));
+        programs.putAll(nlm.programs());
         RpcTcpServer rpc;
         try {
             rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, MAX_CONNECTIONS, "overlayj-nfs");
         } catch (IOException e) {
             if (pm != null) pm.shutdown();
             workers.shutdownNow();
+            nlm.close();
             throw e;
         }
-        if (config.portmap()) Portmap.publish(programs.keySet(), rpc.address());
+        // NLM and NSM also on UDP, same port: a rebooted client's sm-notify reaches our status monitor that way.
+        RpcUdpServer udp = null;
+        try {
+            udp = RpcUdpServer.start(rpc.address(), nlm.programs(), "overlayj-nlm");
+        } catch (IOException e) {
+            log.warn("no UDP on {}: rebooted clients' SM_NOTIFY will not reach us ({})", rpc.address(), e.toString());
+        }
+        if (config.portmap()) {
+            Portmap.publish(programs.keySet(), rpc.address());
+            if (udp != null) Portmap.publishUdp(nlm.programs().keySet(), udp.address());
+        }
+        nlm.listening(rpc.address());
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -134,13 +174,16 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, rpc, programs.keySet(), pm, ticker, workers);
+        return new NfsServer(overlay, x, stats, rpc, programs.keySet(), pm, ticker, workers, nlm, udp);
     }
 
     public NfsStats stats() { return stats; }
 
     /** The bound TCP address (with the real port when 0 was asked). */
     public InetSocketAddress address() { return rpc.address(); }
+
+    /** File locking of this server. */
+    public NlmService locking() { return nlm; }
 
     public void logStats() { log.info("nfs counters: {}", stats); }
 
@@ -162,7 +205,9 @@ public final class NfsServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             rpc.close();
+            if (udp != null) udp.close();
         } finally {
+            nlm.close();
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
             if (portmap != null) {
                 Portmap.clear(programs);

@@ -25,12 +25,22 @@ public final class Portmap {
 
     /** Sets "tcp" at {@code at} for every program, replacing what an earlier instance of ours left. */
     public static void publish(Collection<OncRpcProgram> programs, InetSocketAddress at) {
+        publish(programs, at, "tcp", true);
+    }
+
+    /** Also sets "udp" at {@code at} for these programs (call after {@link #publish(Collection, InetSocketAddress)}). */
+    public static void publishUdp(Collection<OncRpcProgram> programs, InetSocketAddress at) {
+        publish(programs, at, "udp", false);
+    }
+
+    private static void publish(Collection<OncRpcProgram> programs, InetSocketAddress at, String netid, boolean unset) {
         String owner = System.getProperty("user.name");
         withClient(pm -> {
             for (OncRpcProgram p : programs) {
-                pm.unsetPort(p.getNumber(), p.getVersion(), owner);
-                if (!pm.setPort(p.getNumber(), p.getVersion(), "tcp", InetSocketAddresses.uaddrOf(at), owner))
-                    log.warn("the portmapper refused to register program {} version {}", p.getNumber(), p.getVersion());
+                if (unset) pm.unsetPort(p.getNumber(), p.getVersion(), owner);
+                if (!pm.setPort(p.getNumber(), p.getVersion(), netid, InetSocketAddresses.uaddrOf(at), owner))
+                    log.warn("the portmapper refused to register program {} version {} ({})", p.getNumber(),
+                            p.getVersion(), netid);
             }
         });
     }
