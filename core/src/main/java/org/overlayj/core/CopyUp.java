@@ -1,6 +1,7 @@
 package org.overlayj.core;
 
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -433,7 +434,7 @@ final class CopyUp {
      */
     void copyXattrs(String src, int srcFd, int fd, String destPath) throws ErrnoException {
         for (String name : srcFd >= 0 ? Linux.flistxattr(srcFd) : Linux.llistxattr(src)) {
-            if (fs.ns.isPrivate(name)) continue;
+            if (fs.ns.isPrivate(name) || AufsWhiteouts.isForeignMarker(name)) continue;
             byte[] v;
             try {
                 v = srcFd >= 0 ? Linux.fgetxattr(srcFd, name) : Linux.lgetxattr(src, name);

@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -50,6 +51,8 @@ final class Namespace {
         if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0)
             throw OverlayFs.err(name.equals(".") || name.equals("..") ? Errno.EEXIST : Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
+        // fuse-overlayfs refuses to create these names (EINVAL): in a layer they would read as AUFS whiteouts
+        if (AufsWhiteouts.isMeta(name)) throw OverlayFs.err(Errno.EINVAL, "AUFS whiteout name " + name);
     }
 
     // --- create ----------------------------------------------------------------------------------------------------
@@ -322,7 +325,10 @@ final class Namespace {
         for (Node.Lower l : dir.lowers) {
             String p = l.path() + "/" + name;
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) continue;
+            if (st == null) {
+                if (AufsWhiteouts.whitedOut(p)) return false;
+                continue;
+            }
             return !(st.isWhiteout() || fs.isXwhiteout(p, st));
         }
         return false;
@@ -336,7 +342,7 @@ final class Namespace {
             if (e.isDotOrDotDot()) continue;
             String p = upperDir + "/" + e.name();
             Stat s = Linux.lstat(p);
-            if (s.isWhiteout() || fs.isXwhiteout(p, s)) Linux.unlink(p);
+            if (s.isWhiteout() || fs.isXwhiteout(p, s) || AufsWhiteouts.isMeta(e.name()) && !s.isDir()) Linux.unlink(p);
             else throw OverlayFs.err(Errno.ENOTEMPTY, upperDir);
         }
     }

@@ -2,6 +2,7 @@ package org.overlayj.core;
 
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.layer.LayerPaths;
 import org.overlayj.core.layer.LayerStack;
@@ -241,13 +242,31 @@ final class OverlayFs {
     }
 
     Markers markers(String path) throws ErrnoException {
-        List<String> names;
+        List<String> names = xattrNames(path);
+        return names.isEmpty() ? Markers.NONE : markers(path, names);
+    }
+
+    /**
+     * Markers of a real directory: as {@link #markers(String)}, and a directory the overlay's own xattr does not
+     * mark is opaque also by the markers fuse-overlayfs reads ({@link AufsWhiteouts#opaque}).
+     */
+    Markers dirMarkers(String path) throws ErrnoException {
+        List<String> names = xattrNames(path);
+        Markers m = names.isEmpty() ? Markers.NONE : markers(path, names);
+        if (m.opaque() != null || !AufsWhiteouts.opaque(path, names)) return m;
+        return new Markers(new byte[]{'y'}, m.redirect(), m.origin(), m.whiteout(), m.metacopy());
+    }
+
+    private static List<String> xattrNames(String path) throws ErrnoException {
         try {
-            names = Linux.llistxattr(path);
+            return Linux.llistxattr(path);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.ENOENT) throw e;
-            return Markers.NONE;
+            return List.of();
         }
+    }
+
+    private Markers markers(String path, List<String> names) throws ErrnoException {
         byte[] opaque = null, redirect = null, origin = null, whiteout = null, metacopy = null;
         String prefix = ns.prefix();
         for (String name : names) {
@@ -273,9 +292,12 @@ final class OverlayFs {
         return Linux.lgetxattrOrNull(path, x(marker));
     }
 
-    /** {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE). */
+    /**
+     * {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE), or,
+     * without it, a marker fuse-overlayfs reads ({@link #dirMarkers}).
+     */
     boolean isOpaque(String path) throws ErrnoException {
-        return marker(path, OverlayXattr.OPAQUE) == 'y';
+        return dirMarkers(path).isOpaque();
     }
 
     /** The single-byte value of a marker xattr, or 0 when absent or not exactly one byte. */
