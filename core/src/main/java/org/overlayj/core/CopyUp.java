@@ -132,7 +132,7 @@ final class CopyUp {
         String dest = parentUpper + "/" + n.name;
         if (n.indexPath != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
-            fs.index.linkUp(n.indexPath, dest, parentUpper);
+            fs.index.linkUp(n, n.indexPath, dest, parentUpper);
             n.indexPath = null;
             n.upper = true;
             fs.copiedUp(n);
@@ -156,7 +156,7 @@ final class CopyUp {
             } else {
                 n.metacopy = fs.getX(ip, OverlayXattr.METACOPY) != null;
             }
-            fs.index.linkUp(ip, dest, parentUpper);
+            fs.index.linkUp(n, ip, dest, parentUpper);
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;

@@ -211,6 +211,7 @@ final class Namespace {
         // the new name must find the data too, from wherever it is
         String redirect = metacopyRedirect(node, node.parent, node.name, false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
+        if (node.indexed) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.tempPath();
             Linux.link(src, temp);
@@ -292,6 +293,7 @@ final class Namespace {
             copyUp.copyUp(child);
         }
         if (!child.upper || !child.indexed) return null;
+        fs.index.beforeLinkChange(child, fs.upperPath(child));
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
         return origin == null || origin.length == 0 ? null : fs.index.path(origin);
     }
@@ -304,7 +306,8 @@ final class Namespace {
             fs.removeTemp(wh);
             return;
         }
-        fs.index.adjust(child, -1);
+        Stat ist = Linux.lstatOrNull(indexPath);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath);
     }
 
