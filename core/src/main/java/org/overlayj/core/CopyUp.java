@@ -251,14 +251,14 @@ final class CopyUp {
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
                 copyCounted(from, out, length);
             }
+            // The size of a metadata-only copy, with no data (sparse), before the xattrs: a truncate removes
+            // security.capability, which the copy must keep (the kernel's does, xfstests overlay/064).
+            if (meta) Linux.ftruncate(out, st.size());
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
-            if (meta) {
-                Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
-                Linux.ftruncate(out, st.size());    // the size, with no data: sparse
-            }
+            if (meta) Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
             // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync)
