@@ -44,7 +44,7 @@ final class Namespace {
 
     private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Permissions.check(attr(dir), Permissions.W | Permissions.X, c);
+        Permissions.check(attr(dir), Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -89,6 +89,15 @@ final class Namespace {
         boolean chownInPlace = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
+        // The caller's umask, unless the directory has a default ACL: the layer's filesystem then derives the mode
+        // from that ACL as it makes the object in place (this process's own umask is 0).
+        byte[] dflt = null;
+        boolean dfltRead = false;
+        if (c.umask() != 0 && type != Stat.S_IFLNK) {
+            dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            dfltRead = true;
+            if (dflt == null) mode &= ~c.umask();
+        }
         // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
         // can be), made aside and renamed over it: one attempt, no stat of the name first.
         String made = dest;
@@ -100,7 +109,20 @@ final class Namespace {
             if (e.errno() != Errno.EEXIST) throw e;
             overWhiteout = true;
             made = fs.tempPath();
+            // Made aside, in the work dir, the object does not get the directory's default ACL from the layer's
+            // filesystem: it is given what that would have given, as the kernel overlay does.
+            if (!dfltRead && type != Stat.S_IFLNK) dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            Acl.Inherited inh = dflt == null ? null : Acl.inherit(dflt, mode);
+            if (inh != null) mode = inh.mode();
             fd = makeObject(made, mode, rdev, target, openFlags);
+            try {
+                if (inh != null && inh.access() != null) Linux.lsetxattr(made, Acl.ACCESS, inh.access(), 0);
+                if (inh != null && type == Stat.S_IFDIR) Linux.lsetxattr(made, Acl.DEFAULT, dflt, 0);
+            } catch (ErrnoException x) {
+                Linux.closeQuietly(fd);
+                removeQuietly(made);
+                throw x;
+            }
         }
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
@@ -192,6 +214,7 @@ final class Namespace {
         // the new name must find the data too, from wherever it is
         String redirect = metacopyRedirect(node, node.parent, node.name, false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
+        if (node.indexed) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.tempPath();
             Linux.link(src, temp);
@@ -225,7 +248,7 @@ final class Namespace {
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         Attr dirAttr = attr(dir);
-        Permissions.check(dirAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
@@ -273,6 +296,7 @@ final class Namespace {
             copyUp.copyUp(child);
         }
         if (!child.upper || !child.indexed) return null;
+        fs.index.beforeLinkChange(child, fs.upperPath(child));
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
         return origin == null || origin.length == 0 ? null : fs.index.path(origin);
     }
@@ -285,7 +309,8 @@ final class Namespace {
             fs.removeTemp(wh);
             return;
         }
-        fs.index.adjust(child, -1);
+        Stat ist = Linux.lstatOrNull(indexPath);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath);
     }
 
@@ -373,12 +398,12 @@ final class Namespace {
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c);
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         Permissions.sticky(oldAttr, attr(src), c);
         if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         boolean samedir = oldDir == newDir;
-        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c);
+        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
 
         // A lower or merged directory can only move with a redirect to where its lower part still is.
         boolean srcNeedsRedirect = src.isDir() && src.hasLower();
@@ -519,13 +544,13 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.check(cur, Permissions.W, c);
+            Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
                     || a.mtimeNsec() != null && a.mtimeNsec() != SetAttr.NOW;
             if (explicit) Permissions.owner(cur, c);
-            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c);
+            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
         }
         return cur;
     }
@@ -560,7 +585,7 @@ final class Namespace {
         } else if (name.startsWith("user.")) {
             Attr a = attr(n);
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
-            if (!c.isRoot()) Permissions.check(a, Permissions.W, c);
+            if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
             Permissions.owner(attr(n), c);
         } else {

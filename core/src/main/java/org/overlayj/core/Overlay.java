@@ -208,7 +208,7 @@ public final class Overlay implements AutoCloseable {
     /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
     private void searchable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c);
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
     }
 
     private Found found(Node dir, String name) throws ErrnoException {
@@ -327,7 +327,7 @@ public final class Overlay implements AutoCloseable {
         try {
             if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "readdir");
             if (cookie == 0) {
-                Permissions.check(attr(dir), Permissions.R, c);
+                Permissions.check(attr(dir), Permissions.R, c, fs.aclOf(dir));
                 dir.listing = null;
             }
             List<DirEntry> all = readdir.list(dir).entries();
@@ -394,7 +394,7 @@ public final class Overlay implements AutoCloseable {
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> node, -1,
-                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c));
+                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir)));
         Lock l = writeOffering(ahead, -1);
         try {
             return namespace.link(node, newDir, newName, c);
@@ -426,8 +426,8 @@ public final class Overlay implements AutoCloseable {
             throws ErrnoException {
         // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
         CopyUp.CopiedData ahead = copyAhead(false, () -> lookup.child(oldDir, oldName), -1, () -> {
-            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c);
-            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c);
+            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         });
         Lock l = writeOffering(ahead, -1);
         try {
@@ -454,13 +454,13 @@ public final class Overlay implements AutoCloseable {
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c))
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c, fs.aclOf(n)))
                 : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
-            Permissions.check(a, mask, c);
+            Permissions.check(a, mask, c, fs.aclOf(n));
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
@@ -697,7 +697,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Attr a = attr(n);
             if ((mask & Permissions.W) != 0 && readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-            Permissions.check(a, mask, c);
+            Permissions.check(a, mask, c, fs.aclOf(n));
         } finally {
             l.unlock();
         }

@@ -199,6 +199,11 @@ final class OverlayFs {
         return n.topLower().path();
     }
 
+    /** The access ACL of the real inode that supplies this node's attributes, read when a check needs it. */
+    Acl.Source aclOf(Node n) {
+        return () -> Linux.lgetxattrOrNull(realPath(n), Acl.ACCESS);
+    }
+
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
     String dataPath(Node n) throws ErrnoException {
         if (n.dataMissing) {

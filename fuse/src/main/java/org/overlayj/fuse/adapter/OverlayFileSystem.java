@@ -434,14 +434,28 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev)
             throws ErrnoException {
+        return mknod(c, parent, name, mode, rdev, 0);
+    }
+
+    /** The engine applies the umask (none under a default ACL): POSIX_ACL and DONT_MASK are asked for. */
+    @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev, int umask)
+            throws ErrnoException {
         Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.mknod(dir, name, mode, rdev, cr)));
+        return entry(asCaller(c, cr -> overlay.mknod(dir, name, mode, rdev, cr.withUmask(umask))));
     }
 
     @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException {
-        Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.mkdir(dir, name, mode, cr)));
+        return mkdir(c, parent, name, mode, 0);
     }
+
+    @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode, int umask)
+            throws ErrnoException {
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.mkdir(dir, name, mode, cr.withUmask(umask))));
+    }
+
+    /** The kernel checks permissions with the ACLs the engine serves, as the kernel overlay does. */
+    @Override public boolean posixAcl() { return true; }
 
     @Override public FuseEntry symlink(FuseContext c, long parent, String name, String target)
             throws ErrnoException {
@@ -491,9 +505,14 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public Created create(FuseContext c, long parent, String name, int mode, int flags)
             throws ErrnoException {
+        return create(c, parent, name, mode, flags, 0);
+    }
+
+    @Override public Created create(FuseContext c, long parent, String name, int mode, int flags, int umask)
+            throws ErrnoException {
         // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
         Node dir = nodes.get(parent);
-        Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
+        Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr.withUmask(umask)));
         OpenFile f = made.file();
         return new Created(entry(f.node(), made.attr()), openReply(f));
     }
