@@ -747,6 +747,34 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /**
+     * The persistent handle of {@code n} packed in 64 bits, for a door whose handles are that small (a FUSE nodeid):
+     * it decodes with {@link #decodeCompactHandle} after the node was forgotten, after a copy-up and after a
+     * remount of the same layers. 0 when there is none: without nfs_export=on (handles are not persistent there,
+     * as the kernel's are not), for the root, or when the layer's real handle does not fit (it does for ext4, and
+     * for xfs with 32-bit inode numbers).
+     */
+    public long compactHandle(Node n) throws ErrnoException {
+        if (!fs.opts.nfsExport()) return 0;
+        Lock l = read();
+        try {
+            return export.compact(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** The object a {@link #compactHandle} names; ESTALE when it is gone or not of this overlay. */
+    public Node decodeCompactHandle(long handle) throws ErrnoException {
+        if (!fs.opts.nfsExport()) throw OverlayFs.err(Errno.ESTALE, "no persistent handles without nfs_export");
+        Lock l = read();
+        try {
+            return export.decodeCompact(handle);
+        } finally {
+            l.unlock();
+        }
+    }
+
     /** Benchmarks only (package-private): drops the engine's node and origin caches, see OverlayFs#dropCaches. */
     void dropCaches() {
         Lock l = fs.lock.writeLock();

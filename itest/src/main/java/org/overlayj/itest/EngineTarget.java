@@ -215,10 +215,10 @@ public final class EngineTarget implements Target, TreeView {
                 byte[] h = handles.get(o.slot());
                 if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + o.slot());
                 Node n = ov.decodeHandle(h);
-                if (!ov.getattr(n).isReg()) return Outcome.ok(described(n, null));
+                if (!ov.getattr(n).isReg()) return Outcome.ok(described(n, null, false));
                 OpenFile f = ov.open(n, Linux.O_RDONLY, ROOT);
                 try {
-                    return Outcome.ok(described(f));
+                    return Outcome.ok(described(f.node(), f, false));
                 } finally {
                     ov.release(f);
                 }
@@ -251,14 +251,15 @@ public final class EngineTarget implements Target, TreeView {
     }
 
     private String described(OpenFile f) throws ErrnoException {
-        return described(f.node(), f);
+        return described(f.node(), f, true);
     }
 
     /** As MountedTarget#described: type, mode, links, and a regular file's size and data read through {@code f}. */
-    private String described(Node n, OpenFile f) throws ErrnoException {
+    private String described(Node n, OpenFile f, boolean nlink) throws ErrnoException {
         Attr a = ov.getattr(n);
         StringBuilder s = new StringBuilder("type=0").append(Integer.toOctalString(a.mode() & 0170000))
-                .append(" mode=0").append(Integer.toOctalString(a.mode() & 07777)).append(" nlink=").append(a.nlink());
+                .append(" mode=0").append(Integer.toOctalString(a.mode() & 07777));
+        if (nlink) s.append(" nlink=").append(a.nlink());
         if (a.isReg() && f != null) {
             s.append(" size=").append(a.size());
             ByteArrayOutputStream out = new ByteArrayOutputStream();

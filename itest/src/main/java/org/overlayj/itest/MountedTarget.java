@@ -69,9 +69,19 @@ public class MountedTarget implements Target, TreeView {
 
     /** What a held descriptor, a reopen or a handle sees: type, size and links (fstat), and a file's data. */
     static String described(int fd) throws ErrnoException {
+        return described(fd, true);
+    }
+
+    /**
+     * As {@link #described(int)}, the link count left out when {@code nlink} is false: the kernel overlay counts an
+     * indexed file's index entry once its inode was evicted and looked up again (format doc §5.5, the remount
+     * quirk the cross-check also allows for), which a drop_caches before opening a handle does.
+     */
+    static String described(int fd, boolean nlink) throws ErrnoException {
         Stat st = Linux.fstat(fd);
         StringBuilder s = new StringBuilder("type=0").append(Integer.toOctalString(st.type()))
-                .append(" mode=0").append(Integer.toOctalString(st.mode() & 07777)).append(" nlink=").append(st.nlink());
+                .append(" mode=0").append(Integer.toOctalString(st.mode() & 07777));
+        if (nlink) s.append(" nlink=").append(st.nlink());
         if (st.isReg()) {
             s.append(" size=").append(st.size());
             byte[] b = readAll(fd);
@@ -152,10 +162,10 @@ public class MountedTarget implements Target, TreeView {
                     Linux.closeQuietly(mfd);
                 }
                 try {
-                    if (!Linux.fstat(fd).isReg()) return Outcome.ok(described(fd));
+                    if (!Linux.fstat(fd).isReg()) return Outcome.ok(described(fd, false));
                     int rfd = Linux.open("/proc/self/fd/" + fd, Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
                     try {
-                        return Outcome.ok(described(rfd));
+                        return Outcome.ok(described(rfd, false));
                     } finally {
                         Linux.closeQuietly(rfd);
                     }

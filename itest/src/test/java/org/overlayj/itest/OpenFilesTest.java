@@ -85,6 +85,29 @@ class OpenFilesTest {
     }
 
     /**
+     * Item 12: file handles of the mount (name_to_handle_at of a lower file, a lower directory, a file in it and an
+     * upper file) open by open_by_handle_at after drop_caches (the FUSE door got FORGETs: it must decode the nodeid),
+     * after copy-ups, after a remount of the same layers, and give ESTALE once the object is removed. No tree walk
+     * between the steps, which would look every name up again.
+     */
+    @Test void item12_handlesAfterDropCachesCopyUpAndRemount() throws Exception {
+        List<Op> script = new ArrayList<>(List.of(new Op.Create("/uf", 0644, 12, 5), new Op.Mkdir("/ud", 0755),
+                new Op.Create("/ud/y", 0600, 7, 6)));
+        String[] paths = {"/lf", "/d", "/d/x", "/uf", "/ud", "/ud/y", "/lf2"};
+        for (int i = 0; i < paths.length; i++) script.add(new Op.TakeHandle(paths[i], i));
+        script.add(new Op.DropCaches());
+        for (int i = 0; i < paths.length; i++) script.add(new Op.OpenHandle(i));
+        script.addAll(List.of(new Op.Chmod("/lf", 0600), new Op.Chmod("/d/x", 0640), new Op.Rename("/d", "/d2", 0),
+                new Op.DropCaches()));
+        for (int i = 0; i < paths.length; i++) script.add(new Op.OpenHandle(i));
+        script.add(new Op.Remount());
+        for (int i = 0; i < paths.length; i++) script.add(new Op.OpenHandle(i));
+        script.addAll(List.of(new Op.Unlink("/uf"), new Op.Unlink("/lf2"), new Op.DropCaches(), new Op.OpenHandle(3),
+                new Op.OpenHandle(6), new Op.OpenHandle(0)));
+        agree(NFS, script, false);
+    }
+
+    /**
      * Item 4 (xfstests generic/002): 18 links made, 17 removed newest first; the first name stays. No tree walk
      * between the steps, which would look the first name up again.
      */
