@@ -31,7 +31,7 @@ final class Namespace {
     }
 
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = Linux.lstat(fs.realPath(n));
+        Stat st = fs.statReal(fs.realPath(n));
         return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
@@ -253,6 +253,8 @@ final class Namespace {
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made
+        fs.noteRemovedDir(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
         child.unplace(dir, name, stillLeadsTo(child));
@@ -440,6 +442,10 @@ final class Namespace {
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
 
+        if (tgt != null && !exchange) {   // before its name is another's
+            OpenFile.reopenOnUpper(fs, tgt);
+            fs.noteRemovedDir(tgt);
+        }
         try {
             renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
         } catch (ErrnoException e) {
@@ -561,7 +567,9 @@ final class Namespace {
         else copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
-            Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());
+            int uid = a.uid() == null ? -1 : a.uid(), gid = a.gid() == null ? -1 : a.gid();
+            if (OverlayFs.isFdPath(p)) Linux.fchown(OverlayFs.fdOfPath(p), uid, gid);   // an unlinked open file
+            else Linux.lchown(p, uid, gid);
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
@@ -575,7 +583,8 @@ final class Namespace {
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
             long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
             long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
-            Linux.utimens(p, aSec, aNs, mSec, mNs, true);
+            if (OverlayFs.isFdPath(p)) Linux.futimens(OverlayFs.fdOfPath(p), aSec, aNs, mSec, mNs);
+            else Linux.utimens(p, aSec, aNs, mSec, mNs, true);
         }
     }
 

@@ -312,8 +312,20 @@ public final class OverlayFileSystem implements RawFileSystem {
      * up last, and the upper layer differed from the kernel overlay's.
      */
     private FuseEntry entry(Node n, Attr a) {
-        long nodeid = nodes.ref(n);
-        return new FuseEntry(nodeid, a.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+        NodeTable.Id id = nodes.ref(n, nodes.holds(n) ? 0 : persistentHandle(n));
+        return new FuseEntry(id.nodeid(), id.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+    }
+
+    /**
+     * The engine's handle of {@code n} that fits a nodeid, 0 when there is none: the kernel builds the mount's file
+     * handles from nodeids, so with it they decode after the kernel forgot the node, and after a remount.
+     */
+    private long persistentHandle(Node n) {
+        try {
+            return overlay.compactHandle(n);
+        } catch (ErrnoException e) {
+            return 0;
+        }
     }
 
     private OpenFile file(long fh) throws ErrnoException {
@@ -353,11 +365,26 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException {
         if (name.equals(".")) {
-            // exportfs asks for a nodeid it holds a handle for: only what we still know can be answered
-            Node n = nodes.get(parent);
-            Attr a = overlay.getattr(n);
-            nodes.ref(parent);
-            return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
+            // exportfs asks for the nodeid of a file handle: one the kernel holds, or else one it forgot (or an
+            // earlier mount handed out), which the engine decodes when it is a persistent handle
+            NodeTable.Known k = nodes.refKnown(parent);
+            NodeTable.Id id;
+            Node n;
+            if (k != null) {
+                n = k.node();
+                id = k.id();
+            } else {
+                n = overlay.decodeCompactHandle(parent);
+                id = nodes.refDecoded(parent, n);
+            }
+            Attr a;
+            try {
+                a = overlay.getattr(n);
+            } catch (ErrnoException e) {
+                nodes.forget(id.nodeid(), 1);
+                throw e;
+            }
+            return new FuseEntry(id.nodeid(), id.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
         try {
