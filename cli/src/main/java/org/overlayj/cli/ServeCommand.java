@@ -7,6 +7,7 @@ import org.overlayj.nfs.NfsServer;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.exports.ExportsException;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -33,7 +34,7 @@ import java.util.concurrent.CountDownLatch;
  * upper layer synced).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve an overlay over NFSv3 (RFC 1813): NFS and MOUNT on one TCP port.")
+        description = "Serve an overlay over NFSv3 (RFC 1813): NFS, MOUNT and file locking (NLM v4, NSM) on one port.")
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--options"}, required = true, paramLabel = "OPTS",
@@ -78,6 +79,16 @@ public final class ServeCommand implements Callable<Integer> {
             description = "when another overlayj still holds the upper/work dir (a server being stopped), wait up to "
                     + "SECONDS for it (default: ${DEFAULT-VALUE})")
     long waitLayers;
+
+    @Option(names = "--grace-period", defaultValue = "90", paramLabel = "SECONDS",
+            description = "after a restart, only lock reclaims are granted for SECONDS (default: ${DEFAULT-VALUE}; "
+                    + "none when no client held locks)")
+    int gracePeriod;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "where the lock state (NSM state number, clients holding locks) is kept; "
+                    + "default: WORKDIR/overlayj-nlm, in memory for a read-only overlay without workdir")
+    Path stateDir;
 
     /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
@@ -127,8 +138,12 @@ public final class ServeCommand implements Callable<Integer> {
         }
         NfsServer server;
         try {
+            if (gracePeriod < 0) throw new IllegalArgumentException("--grace-period must not be negative");
+            Path state = stateDir != null ? stateDir
+                    : opts.workDir() == null ? null : Path.of(opts.workDir()).resolve("overlayj-nlm");
             server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval,
-                    new RpcTcpServer.Limits(maxConnections, maxPerClient, Duration.ofSeconds(idleTimeout))));
+                    new RpcTcpServer.Limits(maxConnections, maxPerClient, Duration.ofSeconds(idleTimeout))),
+                    NlmService.Config.of(state, Duration.ofSeconds(gracePeriod)));
         } catch (IOException | RuntimeException e) {
             overlay.close();
             err.println("overlayj serve: " + e.getMessage());

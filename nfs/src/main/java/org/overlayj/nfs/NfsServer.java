@@ -4,8 +4,11 @@ import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.overlayj.core.Overlay;
 import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.nfs.rpc.Portmap;
+import org.overlayj.nfs.rpc.Rpcbind;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.rpc.RpcUdpServer;
 import org.overlayj.nfs.xdr.Mount3;
 import org.overlayj.nfs.xdr.Nfs3;
 import org.overlayj.sys.ErrnoException;
@@ -14,7 +17,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -62,6 +67,9 @@ public final class NfsServer implements AutoCloseable {
     private final Portmap portmap;
     private final ScheduledExecutorService ticker;
     private final ExecutorService workers;
+    /** File locking (NLM, NSM) and its UDP socket (null when UDP could not be bound). */
+    private final NlmService nlm;
+    private final RpcUdpServer udp;
     private volatile boolean stopped;
     /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
     private static final long DRAIN_SECONDS = 30;
@@ -69,7 +77,8 @@ public final class NfsServer implements AutoCloseable {
     static final int MAX_RECORD = Nfs3Program.MAX_IO + 64 * 1024;
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
-                      Portmap portmap, ScheduledExecutorService ticker, ExecutorService workers) {
+                      Portmap portmap, ScheduledExecutorService ticker, ExecutorService workers, NlmService nlm,
+                      RpcUdpServer udp) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
@@ -77,6 +86,8 @@ public final class NfsServer implements AutoCloseable {
         this.portmap = portmap;
         this.ticker = ticker;
         this.workers = workers;
+        this.nlm = nlm;
+        this.udp = udp;
     }
 
     /**
@@ -84,10 +95,21 @@ public final class NfsServer implements AutoCloseable {
      * engine's handles do not survive copy-up or restart, and clients would see ESTALE for live files.
      */
     public static NfsServer start(Overlay overlay, Exports exports, Config config) throws IOException {
-        return start(overlay, NodeHandles.of(overlay), exports, config);
+        return start(overlay, NodeHandles.of(overlay), exports, config, NlmService.Config.inMemory());
+    }
+
+    /** As {@link #start(Overlay, Exports, Config)}, with file locking kept as {@code locking} says. */
+    public static NfsServer start(Overlay overlay, Exports exports, Config config, NlmService.Config locking)
+            throws IOException {
+        return start(overlay, NodeHandles.of(overlay), exports, config, locking);
     }
 
     static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config) throws IOException {
+        return start(overlay, handles, exports, config, NlmService.Config.inMemory());
+    }
+
+    static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config,
+                           NlmService.Config locking) throws IOException {
         if (!overlay.options().nfsExport())
             throw new IOException("refusing to serve NFS: the overlay is not mounted with nfs_export=on, so file "
                     + "handles would not survive copy-up or a restart (add index=on,nfs_export=on)");
@@ -113,27 +135,48 @@ public final class NfsServer implements AutoCloseable {
         // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
         // block to the workers itself. A program put in this map is served on the port and registered with the
         // portmapper (--portmap) with it.
+        NlmService nlm;
+        try {
+            nlm = NlmService.start(new LockedFiles(x), locking);
+        } catch (IOException e) {
+            workers.shutdownNow();
+            throw new IOException("cannot start file locking: " + e.getMessage(), e);
+        }
         Map<OncRpcProgram, RpcDispatchable> programs = new LinkedHashMap<>();
         programs.put(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers));
         programs.put(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        programs.putAll(nlm.programs());
         RpcTcpServer rpc;
         try {
             rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, config.connections(), "overlayj-nfs");
         } catch (IOException e) {
             workers.shutdownNow();
+            nlm.close();
             throw e;
+        }
+        // NLM and NSM also on UDP, same port: a rebooted client's sm-notify reaches our status monitor that way.
+        RpcUdpServer udp = null;
+        try {
+            udp = RpcUdpServer.start(rpc.address(), nlm.programs(), "overlayj-nlm");
+        } catch (IOException e) {
+            log.warn("no UDP on {}: rebooted clients' SM_NOTIFY will not reach us ({})", rpc.address(), e.toString());
         }
         Portmap pm = null;
         if (config.portmap()) {
+            List<Rpcbind.Entry> entries = new ArrayList<>(Portmap.entries(programs.keySet(), "tcp", rpc.address()));
+            if (udp != null) entries.addAll(Portmap.entries(nlm.programs().keySet(), "udp", udp.address()));
             try {
-                pm = Portmap.start(rpc.address().getAddress(), Portmap.entries(programs.keySet(), "tcp", rpc.address()));
+                pm = Portmap.start(rpc.address().getAddress(), entries);
             } catch (IOException | RuntimeException e) {
                 rpc.close();
+                if (udp != null) udp.close();
+                nlm.close();
                 workers.shutdownNow();
                 throw new IOException("cannot start the portmapper on port 111 of "
                         + rpc.address().getAddress().getHostAddress() + ": " + e.getMessage(), e);
             }
         }
+        nlm.listening(rpc.address());
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -144,7 +187,7 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, rpc, pm, ticker, workers);
+        return new NfsServer(overlay, x, stats, rpc, pm, ticker, workers, nlm, udp);
     }
 
     public NfsStats stats() { return stats; }
@@ -154,6 +197,9 @@ public final class NfsServer implements AutoCloseable {
 
     /** TCP connections open now. */
     public int connections() { return rpc.connections(); }
+
+    /** File locking of this server. */
+    public NlmService locking() { return nlm; }
 
     public void logStats() { log.info("nfs counters: {}", stats); }
 
@@ -175,7 +221,9 @@ public final class NfsServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             rpc.close();
+            if (udp != null) udp.close();
         } finally {
+            nlm.close();
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
             if (portmap != null) portmap.close();
             try {

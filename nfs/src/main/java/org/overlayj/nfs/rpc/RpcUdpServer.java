@@ -76,9 +76,14 @@ public final class RpcUdpServer implements AutoCloseable {
                 log.debug("UDP receive: {}", e.toString());
                 continue;
             }
+            if (from == null) continue;
             byte[] message = Arrays.copyOf(buf.array(), buf.position());
             Datagram d = new Datagram(from);
-            Calls.handle(message, d, programs, d::sendRaw);
+            try {
+                Calls.handle(message, d, programs, d::sendRaw);
+            } catch (RuntimeException e) {
+                log.error("UDP call from {} failed", from, e);
+            }
         }
     }
 
@@ -135,6 +140,11 @@ public final class RpcUdpServer implements AutoCloseable {
             ch.close();
         } catch (IOException e) {
             log.debug("closing the UDP socket: {}", e.toString());
+        }
+        try {
+            reader.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
