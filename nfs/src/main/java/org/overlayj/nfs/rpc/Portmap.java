@@ -136,15 +136,23 @@ public final class Portmap implements AutoCloseable {
     }
 
     /**
-     * A client of the portmapper at {@code at}: by loopback when it is a wildcard or loopback address (rpcbind
-     * takes registrations from local callers only), else at that address.
+     * A client of the portmapper on port {@code at.getPort()}: by loopback first (a system rpcbind listens on every
+     * address and takes registrations from loopback callers only), else at {@code at}'s own address (another
+     * portmapper bound to that address alone).
      */
     private static void withClient(InetSocketAddress at, Use use) {
-        InetAddress host = at.getAddress().isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : at.getAddress();
-        try (OncRpcClient client = new OncRpcClient(host, IpProtocolType.UDP, at.getPort())) {
-            use.with(new GenericPortmapClient(client.connect()));
-        } catch (Exception e) {
-            log.warn("portmapper registration failed: {}", e.toString());
+        Exception first = null;
+        List<InetAddress> hosts = new ArrayList<>(List.of(InetAddress.getLoopbackAddress()));
+        if (!at.getAddress().isAnyLocalAddress() && !at.getAddress().isLoopbackAddress()) hosts.add(at.getAddress());
+        for (InetAddress host : hosts) {
+            try (OncRpcClient client = new OncRpcClient(host, IpProtocolType.UDP, at.getPort())) {
+                use.with(new GenericPortmapClient(client.connect()));
+                return;
+            } catch (Exception e) {
+                if (first == null) first = e;
+                log.debug("no portmapper answers on {} port {}: {}", host.getHostAddress(), at.getPort(), e.toString());
+            }
         }
+        log.warn("portmapper registration failed: {}", first.toString());
     }
 }
