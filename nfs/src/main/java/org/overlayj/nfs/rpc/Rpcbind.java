@@ -94,7 +94,11 @@ public final class Rpcbind implements RpcDispatchable {
         int port = port(uaddr);
         if (port < 0) return uaddr;
         String host = uaddr.substring(0, uaddr.lastIndexOf('.', uaddr.lastIndexOf('.') - 1));
-        if (!host.equals("0.0.0.0") && !host.equals("::")) return uaddr;
+        try {
+            if (!InetAddress.ofLiteral(host).isAnyLocalAddress()) return uaddr;
+        } catch (IllegalArgumentException e) {
+            return uaddr;                                     // not an address we can read: as registered
+        }
         return uaddr(new InetSocketAddress(local.getAddress(), port));
     }
 

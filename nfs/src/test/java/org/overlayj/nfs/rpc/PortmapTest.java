@@ -132,4 +132,19 @@ class PortmapTest {
             assertTrue(pm.table().stream().anyMatch(e -> e.program() == NFS));
         }
     }
+
+    @Test
+    void aWildcardRegistrationIsAnsweredWithTheAddressAsked() throws Exception {
+        List<Rpcbind.Entry> dual = Portmap.entries(List.of(new OncRpcProgram(NFS, 3)), "tcp", new InetSocketAddress("::", 2049));
+        assertEquals(List.of("tcp6", "tcp"), dual.stream().map(Rpcbind.Entry::netid).toList(), "a dual-stack socket");
+        assertEquals("0:0:0:0:0:0:0:1.8.1", Rpcbind.merged(dual.get(0).uaddr(), new InetSocketAddress("::1", 111)));
+        assertEquals("10.1.2.3.8.1", Rpcbind.merged(dual.get(1).uaddr(), new InetSocketAddress("10.1.2.3", 111)));
+        assertEquals("10.9.9.9.8.1", Rpcbind.merged("10.9.9.9.8.1", new InetSocketAddress("10.1.2.3", 111)));
+        try (Portmap pm = Portmap.start(new InetSocketAddress("127.0.0.1", 0), dual);
+             OncRpcClient c = new OncRpcClient(InetAddress.getByName("127.0.0.1"), IpProtocolType.TCP, pm.address().getPort())) {
+            RpcTransport t = c.connect(10, TimeUnit.SECONDS);
+            assertEquals("127.0.0.1.8.1", call(t, 4, Rpcbind.GETPORT_GETADDR, new rpcb(NFS, 3, "tcp", "", ""),
+                    new XdrString()).stringValue());
+        }
+    }
 }
