@@ -100,6 +100,9 @@ static int write_full(int fd, const void *buf, size_t n, off_t off) {
     return 0;
 }
 
+#define CHECK(name, cond, ...) do { if (cond) ok(name, __VA_ARGS__); else fail(name, __VA_ARGS__); } while (0)
+#define ERRNAME(e) ((e) == ESTALE ? "ESTALE" : strerror(e))
+
 /* --- mount ---------------------------------------------------------------------------------------------------- */
 static int cmd_mount(char **a) {
     if (mount(a[0], a[1], "nfs", 0, a[2]) != 0) { fail("mount", "%s on %s (%s): %s", a[0], a[1], a[2], strerror(errno)); return 1; }
@@ -194,6 +197,22 @@ static int cmd_locks(char **a) {
     if ((e = setlk(fd, F_UNLCK, 0, 100))) fail("lock-unlock", "%s", strerror(e));
     r = try_in_child(path, F_WRLCK, 50, 10);
     if (r == 0) ok("lock-after-unlock", "granted once released"); else fail("lock-after-unlock", "child got %d", r);
+    /* blocking: a child waits in F_SETLKW while we hold the range, and gets it once we release it (the server's
+       GRANTED callback, or the client's polling) */
+    if ((e = setlk(fd, F_WRLCK, 0, 100))) { fail("lock-blocking-waits", "relock: %s", strerror(e)); close(fd); return 1; }
+    pid = fork();
+    if (pid == 0) {
+        int cfd = open(path, O_RDWR);
+        struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+        _exit(cfd >= 0 && fcntl(cfd, F_SETLKW, &w) == 0 ? 0 : 1);
+    }
+    sleep(2);
+    pid_t done = waitpid(pid, &st, WNOHANG);
+    CHECK("lock-blocking-waits", done == 0, "F_SETLKW of another process %s while the range is held",
+          done == 0 ? "waits" : "returned");
+    if ((e = setlk(fd, F_UNLCK, 0, 100))) fail("lock-unlock", "%s", strerror(e));
+    if (done == 0) waitpid(pid, &st, 0);
+    CHECK("lock-blocking-granted", WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiting F_SETLKW got the lock once released");
     close(fd);
     return failures != 0;
 }
@@ -219,8 +238,6 @@ static int wait_go(void) {
     return 0;
 }
 
-#define CHECK(name, cond, ...) do { if (cond) ok(name, __VA_ARGS__); else fail(name, __VA_ARGS__); } while (0)
-#define ERRNAME(e) ((e) == ESTALE ? "ESTALE" : strerror(e))
 
 static int cmd_restart(char **a) {
     const char *dir = a[0];
