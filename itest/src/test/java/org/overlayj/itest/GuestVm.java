@@ -136,7 +136,7 @@ final class GuestVm implements AutoCloseable {
     String accel(Assets a) throws Exception {
         String forced = System.getProperty("overlayj.vm.accel", "");
         if (!forced.isEmpty()) return forced;
-        if (!Files.isWritable(Path.of("/dev/kvm")) && !Files.exists(Path.of("/dev/kvm"))) return "tcg";
+        if (!Files.exists(Path.of("/dev/kvm")) || !Files.isWritable(Path.of("/dev/kvm"))) return "tcg";
         String bootId = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
         Path memo = a.kernel().resolveSibling("kvm-probe." + bootId);
         if (Files.exists(memo)) return Files.readString(memo).trim();

@@ -36,15 +36,17 @@ import static org.junit.jupiter.api.Assertions.fail;
  * port and layers) and goes on using them (no ESTALE), and runs a data-integrity workload against a model. When the
  * server registers NLM with its portmapper (or -Doverlayj.vm.locks=on), the guest mounts without nolock and checks
  * that a lock held by one process is refused to another, and that a lock held over the restart is still held after
- * it. Afterwards the kernel's overlay mounts the layers and must agree with what the guest saw: the same files,
- * contents, link counts and hard-link groups.
+ * it (reclaimed), and that F_SETLKW waits and is then granted. Afterwards the kernel's overlay mounts the layers and
+ * must agree with what the guest saw: the same files, contents, link counts, hard-link groups and inode numbers.
  *
  * Fails (never skips) when qemu, busybox-static, the kernel package or the network namespace cannot be had. The
  * guest reaches the server through qemu's user-mode network, or with locks on through a tap device in the test's
  * namespace (see {@link GuestVm}: the server must be able to call the guest back).
  * Knobs: -Doverlayj.vm.bigMiB (64), -Doverlayj.vm.ops (2000), -Doverlayj.vm.seed (1), -Doverlayj.vm.locks
- * (auto|on|off), -Doverlayj.vm.coldRestart=true (drop the dentry cache during the restart), -Doverlayj.vm.keep=true (leave the layers and logs), -Doverlayj.vm.net (user|tap; default tap with locks, user without), -Doverlayj.vm.accel (kvm|tcg; default: KVM if it boots, else TCG), -Doverlayj.vm.timeout (seconds,
- * 900).
+ * (auto|on|off), -Doverlayj.vm.net (user|tap; default tap with locks, user without), -Doverlayj.vm.accel
+ * (kvm|tcg; default KVM if a probe VM boots under it, else TCG), -Doverlayj.vm.timeout (seconds, 600),
+ * -Doverlayj.vm.coldRestart=true (drop the dentry cache during the restart, see below), -Doverlayj.vm.keep=true
+ * (leave the layers and logs).
  */
 class KernelNfsClientVmTest {
     private static final int PORT = 2049;
@@ -52,6 +54,12 @@ class KernelNfsClientVmTest {
 
     private Path dir;
     private GuestVm vm;
+    private final List<java.nio.channels.FileChannel> pinned = new ArrayList<>();
+
+    private void unpin() throws IOException {
+        for (var c : pinned) c.close();
+        pinned.clear();
+    }
 
     @BeforeEach
     void setUp() throws IOException {
@@ -63,6 +71,7 @@ class KernelNfsClientVmTest {
     @AfterEach
     void tearDown() throws Exception {
         if (vm != null) vm.close();
+        unpin();
         if (Boolean.getBoolean("overlayj.vm.keep")) {   // the layers and logs, for a look after a failure
             for (String m : Cleanup.mountsUnder(dir)) KernelMount.unmount(Linux.fromUtf8(m));
             System.out.println("KernelNfsClientVmTest: kept " + dir);
@@ -176,7 +185,7 @@ class KernelNfsClientVmTest {
         int bigMiB = Integer.getInteger("overlayj.vm.bigMiB", 64);
         int ops = Integer.getInteger("overlayj.vm.ops", 2000);
         long seed = Long.getLong("overlayj.vm.seed", 1);
-        long timeout = Long.getLong("overlayj.vm.timeout", 900);
+        long timeout = Long.getLong("overlayj.vm.timeout", 600);
         assertTrue(Files.isExecutable(GuestVm.REPO.resolve("bin/overlayj")), "bin/overlayj missing");
         GuestVm.Assets assets = GuestVm.assets();
 
@@ -214,7 +223,6 @@ class KernelNfsClientVmTest {
         // -Doverlayj.vm.coldRestart=true the dentry cache is dropped instead, as a reboot would leave it: a handle
         // of a lower file then decodes disconnected and its copy-up goes to the index only (format doc 6.4).
         boolean cold = Boolean.getBoolean("overlayj.vm.coldRestart");
-        List<java.nio.channels.FileChannel> pinned = new ArrayList<>();
         if (!cold) for (String f : List.of("r/lowread", "r/lowrw")) pinned.add(java.nio.channels.FileChannel.open(lower.resolve(f)));
 
         vm = GuestVm.start(dir);
@@ -287,7 +295,7 @@ class KernelNfsClientVmTest {
         stopServer(server, starts, dir);
         vm.close();
         vm = null;
-        for (var c : pinned) c.close();
+        unpin();
 
         // what the guest saw, against the kernel overlay of the same layers
         Map<String, FileFacts> guestFiles = new TreeMap<>();
