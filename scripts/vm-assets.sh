@@ -52,7 +52,12 @@ fi
 deb=$(ls "$pkg"_*.deb 2> /dev/null | head -1 || true)
 if [ -z "$deb" ]; then
     rm -f linux-image-*.deb
-    apt-get download "$pkg" > /dev/null 2>&1 || die "apt-get download $pkg failed"
+    # stale package lists name a version the archive no longer has: update them once and ask again
+    apt-get download "$pkg" > /dev/null 2>&1 || {
+        apt-get update -qq || die "apt-get update failed"
+        pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+        apt-get download "$pkg" > /dev/null 2>&1 || die "apt-get download $pkg failed"
+    }
     deb=$(ls "$pkg"_*.deb | head -1)
 fi
 rm -rf kernel.tmp && mkdir kernel.tmp
