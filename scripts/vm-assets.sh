@@ -19,6 +19,10 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 die() { echo "vm-assets: $*" >&2; exit 1; }
 
 key=$(sha256sum "$SELF" | cut -c1-16)
+# one preparation at a time per cache (two test runs, or two checkouts, may share it)
+mkdir -p "$CACHE"
+exec 9> "$CACHE/.lock"
+flock 9
 if [ -f "$CACHE/assets.ok" ] && [ "$(cat "$CACHE/assets.ok")" = "$key" ] &&
    [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd-base.gz" ]; then
     echo "kernel $CACHE/vmlinuz"; echo "initrd $CACHE/initrd-base.gz"; exit 0
