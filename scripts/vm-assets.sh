@@ -130,7 +130,7 @@ chmod 0755 "$root/init"
 # owners as on disk: root's, and statd's directory (rpc.statd drops to the owner of /var/lib/nfs)
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > initrd-base.gz.tmp
 mv initrd-base.gz.tmp initrd-base.gz
-cp "kernel.tmp/boot/vmlinuz-$kver" vmlinuz
+cp "kernel.tmp/boot/vmlinuz-$kver" vmlinuz.tmp && mv vmlinuz.tmp vmlinuz   # a VM starting now reads the old or the new one whole
 echo "$kver ${order[*]}" > kernel.txt
 rm -rf kernel.tmp "$root"
 echo "$key" > assets.ok
