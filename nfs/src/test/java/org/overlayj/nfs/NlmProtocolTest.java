@@ -463,6 +463,9 @@ class NlmProtocolTest {
             assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f2, 7, 10, 10, false));
             assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f2, 2, 100, 1, true));
             assertEquals(nlm4_stats.NLM4_BLOCKED, b.lock(f1, 2, 0, 0, true, true, false));
+            // the name sent from another address releases nothing: a machine only speaks for its own address
+            smNotifyFrom("127.0.0.2", s.port(), "clienta");
+            assertEquals(nlm4_stats.NLM4_DENIED, b.test(f2, 2, 10, 10, true).stat);
             // clienta's statd after its reboot (sm-notify sends over UDP): mon_name is its node name
             stat_chge c = new stat_chge();
             c.mon_name = "clienta".getBytes(StandardCharsets.US_ASCII);
@@ -579,6 +582,37 @@ class NlmProtocolTest {
             assertArrayEquals(new byte[]{9}, r.cookie.value);
             assertEquals(nlm4_stats.NLM4_GRANTED, r.stat.stat);
             assertEquals(nlm4_stats.NLM4_GRANTED, b.test(f, 2, 0, 0, true).stat);
+        }
+    }
+
+    /** An SM_NOTIFY datagram from {@code source} (another loopback address), waiting for its reply. */
+    private static void smNotifyFrom(String source, int port, String name) throws Exception {
+        org.dcache.oncrpc4j.xdr.Xdr x = new org.dcache.oncrpc4j.xdr.Xdr(1024);
+        x.beginEncoding();
+        x.xdrEncodeInt(0x5eed);
+        x.xdrEncodeInt(0);                                  // CALL
+        x.xdrEncodeInt(2);
+        x.xdrEncodeInt(Nsm.SM_PROG);
+        x.xdrEncodeInt(Nsm.SM_VERS);
+        x.xdrEncodeInt(Nsm.SM_NOTIFY_1);
+        x.xdrEncodeInt(0);                                  // AUTH_NONE
+        x.xdrEncodeInt(0);
+        x.xdrEncodeInt(0);
+        x.xdrEncodeInt(0);
+        stat_chge c = new stat_chge();
+        c.mon_name = name.getBytes(StandardCharsets.US_ASCII);
+        c.state = 7;
+        c.xdrEncode(x);
+        x.endEncoding();
+        org.glassfish.grizzly.Buffer b = x.asBuffer();
+        byte[] call = new byte[b.remaining()];
+        b.get(call);
+        try (java.net.DatagramSocket d = new java.net.DatagramSocket(new InetSocketAddress(source, 0))) {
+            d.setSoTimeout(30_000);
+            d.send(new java.net.DatagramPacket(call, call.length, new InetSocketAddress("127.0.0.1", port)));
+            java.net.DatagramPacket reply = new java.net.DatagramPacket(new byte[512], 512);
+            d.receive(reply);
+            assertEquals(0x5eed, java.nio.ByteBuffer.wrap(reply.getData()).getInt(0), "the reply to our call");
         }
     }
 

@@ -143,20 +143,16 @@ public final class NlmService implements AutoCloseable {
 
     /**
      * SM_NOTIFY from a client's status monitor: that machine rebooted, its locks are gone with its processes.
-     * Hosts are matched by the name (the Linux client's caller_name and its sm-notify's mon_name are both its node
-     * name) or, when the name is an address, by address; when no host has that name, by the sender's address.
+     * Released are the hosts that call from the sender's address and have its name (the Linux client's caller_name
+     * and its sm-notify's mon_name are both its node name); when none has that name, every host at the sender's
+     * address (a client whose name changed, or that notifies by address). A machine can only release the locks
+     * taken from its own address, whatever name it sends.
      */
     void rebooted(String monName, InetAddress from, int state) {
-        InetAddress literal = null;
-        try {
-            literal = InetAddress.ofLiteral(monName);
-        } catch (IllegalArgumentException e) {
-            // a host name
-        }
-        InetAddress asAddress = literal;
-        int n = locks.release(h -> h.name().equalsIgnoreCase(monName) || h.address().equals(asAddress),
+        int n = locks.release(h -> h.address().equals(from) && h.name().equalsIgnoreCase(monName),
                 "SM_NOTIFY " + monName + " state " + state);
         if (n == 0) n = locks.release(h -> h.address().equals(from), "SM_NOTIFY " + monName + " from " + from);
+        monitor.forgetPrevious(h -> h.address().equals(from));
         log.info("NLM: {} ({}) rebooted, state {}: {} hosts released", monName, from.getHostAddress(), state, n);
     }
 

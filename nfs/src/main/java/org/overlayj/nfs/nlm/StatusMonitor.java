@@ -111,8 +111,8 @@ final class StatusMonitor {
     }
 
     /** A host of the previous instance rebooted itself or gave up: it will not reclaim. */
-    synchronized void forgetPrevious(ClientHost host) {
-        if (previous.remove(host) != null) persistQuietly();
+    synchronized void forgetPrevious(java.util.function.Predicate<ClientHost> which) {
+        if (previous.keySet().removeIf(which)) persistQuietly();
     }
 
     /** Grace period over: what the previous instance's clients did not reclaim is gone. */
