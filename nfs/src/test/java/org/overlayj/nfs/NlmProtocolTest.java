@@ -311,6 +311,33 @@ class NlmProtocolTest {
     }
 
     @Test
+    void locksOfOneOwnerMergeAndSplitAsPosixLocks() throws Exception {
+        try (LockServer s = new LockServer(OPEN, NO_GRACE, null);
+             Lockd a = new Lockd(s.port(), "clienta");
+             Lockd b = new Lockd(s.port(), "clientb")) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true));
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 10, 10, true));    // adjacent: one lock 0-19
+            nlm4_testrply t = b.test(f, 2, 15, 1, false);
+            assertEquals(0, t.holder.l_offset);
+            assertEquals(20, t.holder.l_len);
+            assertEquals(1, s.server.locking().heldLocks());
+            // a shared lock in the middle: exclusive 0-4, shared 5-9, exclusive 10-19
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 5, 5, false));
+            assertEquals(3, s.server.locking().heldLocks());
+            assertEquals(nlm4_stats.NLM4_GRANTED, b.test(f, 2, 5, 5, false).stat);
+            t = b.test(f, 2, 7, 1, true);
+            assertEquals(nlm4_stats.NLM4_DENIED, t.stat);
+            assertFalse(t.holder.exclusive);
+            assertEquals(5, t.holder.l_offset);
+            assertEquals(5, t.holder.l_len);
+            // exclusive again over all of it: one lock
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 20, true));
+            assertEquals(1, s.server.locking().heldLocks());
+        }
+    }
+
+    @Test
     void blockedLockIsGrantedByCallbackWhenTheRangeFrees() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, NO_GRACE, fake.peers());

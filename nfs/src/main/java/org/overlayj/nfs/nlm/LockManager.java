@@ -219,19 +219,26 @@ final class LockManager {
             b.granted = true;
             b.cookie = new byte[8];
             ThreadLocalRandom.current().nextBytes(b.cookie);
-            callbackRunner.execute(() -> {
-                int status;
-                try {
-                    status = callbacks.granted(b);
-                } catch (Exception e) {
-                    // Unreachable client lock manager: the lock stays set; the client's next poll finds it.
-                    log.info("NLM: GRANTED to {} not delivered ({}); it gets the lock when it asks again",
-                            b.owner.host(), e.toString());
-                    return;
-                }
-                grantAnswered(b, status);
-            });
+            try {
+                callbackRunner.execute(() -> callBack(b));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping: the client's poll (to the next instance, as a reclaim) finds out
+            }
         }
+    }
+
+    /** The GRANTED call, off the lock; its answer comes back through {@link #grantAnswered(Block, int)}. */
+    private void callBack(Block b) {
+        int status;
+        try {
+            status = callbacks.granted(b);
+        } catch (Exception e) {
+            // Unreachable client lock manager: the lock stays set; the client's next poll finds it.
+            log.info("NLM: GRANTED to {} not delivered ({}); it gets the lock when it asks again",
+                    b.owner.host(), e.toString());
+            return;
+        }
+        grantAnswered(b, status);
     }
 
     private void note(ClientHost host, FileKey f) {

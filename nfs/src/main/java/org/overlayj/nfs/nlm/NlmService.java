@@ -179,15 +179,20 @@ public final class NlmService implements AutoCloseable {
 
     /** The *_RES call answering a *_MSG call, sent to the client's lock manager. */
     void answer(InetSocketAddress client, InetSocketAddress local, int proc, XdrAble result) {
-        calls.execute(() -> {
-            try {
-                InetSocketAddress to = target(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
-                RpcCaller.callTcp(to, local.getAddress(), Nlm4.NLM_PROG,
-                        Nlm4.NLM4_VERS, proc, result, null, CALL_TIMEOUT);
-            } catch (Exception e) {
-                log.info("NLM: answer {} to {} not delivered: {}", proc, client.getAddress().getHostAddress(), e.toString());
-            }
-        });
+        try {
+            calls.execute(() -> {
+                try {
+                    InetSocketAddress to = target(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
+                    RpcCaller.callTcp(to, local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS, proc, result, null,
+                            CALL_TIMEOUT);
+                } catch (Exception e) {
+                    log.info("NLM: answer {} to {} not delivered: {}", proc, client.getAddress().getHostAddress(),
+                            e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping: the client asks the next instance again
+        }
     }
 
     /**
