@@ -643,5 +643,44 @@ class NlmProtocolTest {
         }
     }
 
+    @Test
+    void malformedArgumentsAreRefusedAndTheServerGoesOn() throws Exception {
+        try (LockServer s = new LockServer(OPEN, NO_GRACE, null);
+             Lockd a = new Lockd(s.port(), "clienta")) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            // a caller name longer than the protocol's 1024 bytes, and an owner handle too: GARBAGE_ARGS
+            nlm4_lockargs la = new nlm4_lockargs();
+            la.cookie = new netobj(new byte[4]);
+            la.exclusive = true;
+            la.alock = a.lock(f, 1, 0, 0);
+            la.alock.caller_name = new byte[2000];
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_LOCK_4, la, new nlm4_res()));
+            la.alock = a.lock(f, 1, 0, 0);
+            la.alock.oh = new netobj(new byte[1025]);
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_LOCK_4, la, new nlm4_res()));
+            // arguments cut short
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_UNLOCK_4,
+                    new netobj(new byte[3]), new nlm4_res()));
+            // an unknown procedure, and versions we do not speak
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, 19, XdrVoid.XDR_VOID, XdrVoid.XDR_VOID));
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, 3, Nlm4.NLMPROC4_NULL_4, XdrVoid.XDR_VOID, XdrVoid.XDR_VOID));
+            // junk datagrams on the UDP port
+            try (java.net.DatagramSocket d = new java.net.DatagramSocket()) {
+                java.util.Random r = new java.util.Random(22);
+                for (int i = 0; i < 200; i++) {
+                    byte[] junk = new byte[r.nextInt(200)];
+                    r.nextBytes(junk);
+                    if (junk.length >= 8) junk[4] = junk[5] = junk[6] = junk[7] = 0;   // "a call", mostly
+                    d.send(new java.net.DatagramPacket(junk, junk.length, new InetSocketAddress("127.0.0.1", s.port())));
+                }
+            }
+            // nothing was locked, and the server still answers on both transports
+            assertEquals(0, s.server.locking().heldLocks());
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 0, true));
+            smNotifyFrom("127.0.0.1", s.port(), "clienta");
+            assertEquals(0, s.server.locking().heldLocks());
+        }
+    }
+
     private static String hex(String s) { return java.util.HexFormat.of().formatHex(s.getBytes(StandardCharsets.US_ASCII)); }
 }
