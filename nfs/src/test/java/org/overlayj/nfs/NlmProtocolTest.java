@@ -144,6 +144,17 @@ class NlmProtocolTest {
             start(port);
         }
 
+        /**
+         * As after a crash: the new instance finds the client list but not the locks an orderly stop saves (the
+         * state number as a crash leaves it, odd, is what the next start expects either way).
+         */
+        void restartAfterCrash() throws IOException {
+            int port = port();
+            server.close();
+            Files.delete(state.resolve("locks"));
+            start(port);
+        }
+
         @Override public void close() throws IOException {
             try {
                 server.close();
@@ -519,7 +530,7 @@ class NlmProtocolTest {
     }
 
     @Test
-    void restartNotifiesClientsAndKeepsAGracePeriodForReclaims() throws Exception {
+    void restartAfterACrashNotifiesClientsAndKeepsAGracePeriodForReclaims() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
             nfs_fh3 f = file(s.port(), "/", "dir", "a");
@@ -531,7 +542,7 @@ class NlmProtocolTest {
             }
             assertTrue(Files.readString(s.state.resolve("clients")).contains("127.0.0.1"),
                     "the client is recorded before it is granted");
-            s.restart();
+            s.restartAfterCrash();
             assertEquals(firstState + 2, s.server.locking().state(), "the next odd number");
             stat_chge c = fake.notified.poll(30, TimeUnit.SECONDS);
             assertNotNull(c, "SM_NOTIFY to the client's status monitor");
@@ -554,6 +565,40 @@ class NlmProtocolTest {
             s.server.locking().forgetIdleClients();
             assertFalse(Files.readString(s.state.resolve("clients")).contains(hex("clienta")));
             assertTrue(Files.readString(s.state.resolve("clients")).contains(hex("clientb")));
+        }
+    }
+
+    @Test
+    void anOrderlyRestartHoldsTheLocksOn() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            nfs_fh3 g = file(s.port(), "/", "dir", "b");
+            try (Lockd a = new Lockd(s.port(), "clienta")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 100, true));
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 200, 0, false));
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.share(g, 1, fsh4_mode.fsm_DW, fsh4_access.fsa_R, false));
+            }
+            s.restart();
+            assertFalse(Files.exists(s.state.resolve("locks")), "taken by the new instance");
+            assertFalse(s.server.locking().inGrace(), "nothing was lost: no grace period");
+            assertEquals(2, s.server.locking().heldLocks());
+            try (Lockd a = new Lockd(s.port(), "clienta");
+                 Lockd b = new Lockd(s.port(), "clientb")) {
+                nlm4_testrply t = b.test(f, 2, 50, 1, false);
+                assertEquals(nlm4_stats.NLM4_DENIED, t.stat);
+                assertEquals(1, t.holder.svid);
+                assertEquals("1@clienta", new String(t.holder.oh.value, StandardCharsets.US_ASCII));
+                assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f, 2, 100, 100, true), "new locks at once");
+                assertEquals(nlm4_stats.NLM4_DENIED, b.lock(f, 2, 300, 1, true), "the shared lock to EOF too");
+                assertEquals(nlm4_stats.NLM4_DENIED, b.share(g, 2, fsh4_mode.fsm_DN, fsh4_access.fsa_W, false));
+                // the owner goes on with its locks: its unlock (after the restart) releases them
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.unlock(f, 1, 0, 0));
+                assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f, 2, 0, 0, true));
+            }
+            // a crash after this start must not find the old locks again
+            assertFalse(Files.exists(s.state.resolve("locks")));
+            assertTrue(fake.notified.isEmpty(), "nobody to notify");
         }
     }
 

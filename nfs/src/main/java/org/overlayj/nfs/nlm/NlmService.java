@@ -57,6 +57,7 @@ public final class NlmService implements AutoCloseable {
     }
 
     private final Config config;
+    private final LockFiles files;
     private final StatusMonitor monitor;
     private final LockManager locks;
     private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
@@ -67,11 +68,21 @@ public final class NlmService implements AutoCloseable {
 
     private NlmService(Config config, LockFiles files) throws IOException {
         this.config = config;
+        this.files = files;
         this.monitor = new StatusMonitor(config.stateDir());
-        List<StatusMonitor.Monitored> previous = monitor.previous();
+        List<String> saved = monitor.takeLocks();
+        List<StatusMonitor.Monitored> previous = saved.isEmpty() ? monitor.previous() : List.of();
         // No client of the previous instance held a lock: nobody can reclaim, so no reason to make new locks wait.
         Duration grace = previous.isEmpty() ? Duration.ZERO : config.grace();
         this.locks = new LockManager(monitor, this::sendGranted, calls, grace.toNanos());
+        if (!saved.isEmpty()) {
+            // The previous instance stopped in order and saved its locks: they are held on, so no client lost
+            // anything, and there is nobody to notify and no grace period.
+            java.util.Set<ClientHost> hosts = locks.restore(saved, files::exportId);
+            monitor.restored(hosts);
+            log.info("NLM: {} locks and share reservations of {} clients held on from the previous instance",
+                    saved.size(), hosts.size());
+        }
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "overlayj-nlm-timer");
             t.setDaemon(true);
@@ -236,13 +247,15 @@ public final class NlmService implements AutoCloseable {
     }
 
     /**
-     * Stops the timer and outgoing calls; the state number turns even (an orderly stop). Clients still holding
-     * locks stay recorded: the next instance tells them to reclaim.
+     * Stops the timer and outgoing calls; the state number turns even (an orderly stop). The locks held are saved
+     * for the next instance, which holds them on: a restart in order is invisible to the clients. After a crash
+     * there is no such file, and the next instance notifies the recorded clients, which reclaim.
      */
     @Override
     public void close() {
         timer.shutdownNow();
         locks.sweep();                    // clients that hold nothing need no notice at the next start
+        monitor.saveLocks(locks.snapshot(files::exportPath));
         calls.shutdownNow();
         monitor.stopped();
     }

@@ -122,6 +122,57 @@ final class StatusMonitor {
         persistQuietly();
     }
 
+    /**
+     * The locks an orderly stop saved ({@link #saveLocks}), removed from the directory as they are read: if this
+     * instance crashes, the next one must not take them for current but fall back to notification and reclaim.
+     * Empty when there are none (first start, or the last instance did not stop in order).
+     */
+    synchronized List<String> takeLocks() {
+        if (dir == null) return List.of();
+        Path f = dir.resolve("locks");
+        try {
+            List<String> lines = Files.readAllLines(f, StandardCharsets.US_ASCII);
+            Files.delete(f);
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            }
+            return lines;
+        } catch (NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            log.warn("cannot take the saved locks from {}: {}", f, e.toString());
+            try {
+                Files.deleteIfExists(f);
+            } catch (IOException ignored) {
+                // reported above
+            }
+            return List.of();
+        }
+    }
+
+    /**
+     * The previous instance's clients whose locks were restored are current again (their records move, with the
+     * name under which they monitor us); the others held nothing and are forgotten. Nobody needs notifying.
+     */
+    synchronized void restored(java.util.Set<ClientHost> hosts) {
+        for (ClientHost h : hosts) {
+            String serverName = previous.get(h);
+            if (serverName != null) current.put(h, serverName);
+        }
+        previous.clear();
+        persistQuietly();
+    }
+
+    /** Saves the locks held at an orderly stop, for the next instance to hold them on. */
+    synchronized void saveLocks(List<String> lines) {
+        if (dir == null || lines.isEmpty()) return;
+        try {
+            writeAtomically("locks", String.join("\n", lines) + "\n");
+        } catch (IOException e) {
+            log.warn("cannot save the locks in {}: {}; clients will reclaim them", dir, e.toString());
+        }
+    }
+
     /** An orderly stop: the state number turns even (down). The client list stays for the next start. */
     synchronized void stopped() {
         if (dir == null) return;
