@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
@@ -12,7 +13,7 @@ import java.util.List;
 
 /**
  * Per-name resolution down the layers (the kernel's namei.c, format doc §3.5): top down, a whiteout or xwhiteout
- * ends the search with a negative entry, a non-directory ends it, a directory merges with the directories below
+ * (or an AUFS whiteout, as fuse-overlayfs reads them: {@link AufsWhiteouts}) ends the search with a negative entry, a non-directory ends it, a directory merges with the directories below
  * until one is opaque, and redirects (relative or absolute) change the name looked up in the layers below.
  */
 final class Lookup {
@@ -54,7 +55,8 @@ final class Lookup {
      * when metacopy files are followed.
      */
     private OverlayFs.Markers markersOf(String path, Stat st, boolean upper) throws ErrnoException {
-        if (st.isDir() || upper || st.isReg() && (st.size() == 0 || fs.followsMetacopy())) return fs.markers(path);
+        if (st.isDir()) return fs.dirMarkers(path);
+        if (upper || st.isReg() && (st.size() == 0 || fs.followsMetacopy())) return fs.markers(path);
         return OverlayFs.Markers.NONE;
     }
 
@@ -80,6 +82,7 @@ final class Lookup {
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
         if (name.equals(".")) return new Resolved(dir, null);
         if (name.equals("..")) return new Resolved(dir.parent == null ? dir : dir.parent, null);
+        if (AufsWhiteouts.isMeta(name)) return null;    // never reachable (ENOENT, as fuse-overlayfs 1.10 gives)
 
         Found upper = null;
         String redirect = null;
@@ -104,6 +107,8 @@ final class Lookup {
                     if (m.isOpaque()) stop = true;
                     else redirect = redirectOf(p, m.redirect());
                 }
+            } else if (AufsWhiteouts.whitedOut(p)) {
+                return null;
             }
         }
         List<Node.Lower> lowers = new ArrayList<>();
@@ -132,6 +137,10 @@ final class Lookup {
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) {
+                    if (AufsWhiteouts.whitedOut(p)) {           // as a whiteout, below
+                        if (upper == null && lowers.isEmpty()) return null;
+                        break;
+                    }
                     if (lastLayer) break;
                     continue;
                 }
@@ -215,7 +224,7 @@ final class Lookup {
         for (int i = 0; i < parts.length - 1; i++) {
             p = p + "/" + parts[i];
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) return new Walk(null, false, false);
+            if (st == null) return new Walk(null, AufsWhiteouts.whitedOut(p), false);
             if (st.isWhiteout() || !st.isDir()) return new Walk(null, true, false);
             if (!opaque && fs.isOpaque(p)) opaque = true;
         }
@@ -282,7 +291,25 @@ final class Lookup {
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inode(ino, type);
         synchronized (n) {
+            verify(n, dir, name, upper);
             return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        }
+    }
+
+    /**
+     * The kernel's inode verification (ovl_verify_inode): an overlay inode already known under this number, placed
+     * at another name, must be the object found here. Two upper files carrying one origin (a copy made outside the
+     * mount: xfstests overlay/059, 049) would otherwise be served as one inode, one name giving the other's data:
+     * the second name looked up is ESTALE while the first is known, as in the kernel. A directory known with an
+     * upper inode and found here without one is an uncovered redirect origin, ESTALE too.
+     */
+    private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
+        if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
+        if (!n.upper) return;
+        Stat known = Linux.lstatOrNull(fs.upperPath(n));
+        if (known == null || known.type() != n.type) return;   // its old place is gone: the object moves here
+        if (upper == null ? n.isDir() : known.ino() != upper.st().ino() || known.dev() != upper.st().dev()) {
+            throw OverlayFs.err(Errno.ESTALE, "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
         }
     }
 
@@ -337,7 +364,7 @@ final class Lookup {
         // redirects or broken hard links could otherwise share it
         boolean verifyLower = fs.opts.nfsExport() && fs.index.on();
         if (ust.isDir()) {
-            if (verifyLower && !dirIndexed(upper.markers().origin())) return fs.mapIno(ust.ino(), ust.dev());
+            if (verifyLower && !dirIndexed(upper.markers().origin(), upper.path())) return fs.mapIno(ust.ino(), ust.dev());
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
             OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
@@ -351,11 +378,21 @@ final class Lookup {
         return fs.mapIno(ust.ino(), ust.dev());
     }
 
-    /** A directory with an index entry (nfs_export): index/hex(origin) is a directory. */
-    private boolean dirIndexed(byte[] origin) throws ErrnoException {
+    /**
+     * A directory with an index entry (nfs_export): index/hex(origin) is a directory. Its {@code NS upper} must name
+     * this upper directory: another one means two upper directories claim the origin (one copied outside the
+     * mount, xfstests overlay/049), and the kernel fails the lookup with EIO.
+     */
+    private boolean dirIndexed(byte[] origin, String upperDir) throws ErrnoException {
         if (fs.layers.indexDir() == null || origin == null || origin.length == 0) return false;
-        Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
-        return ist != null && ist.isDir();
+        String ip = fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin);
+        Stat ist = Linux.lstatOrNull(ip);
+        if (ist == null || !ist.isDir()) return false;
+        byte[] up = fs.getX(ip, OverlayXattr.UPPER);
+        if (up != null && !java.util.Arrays.equals(up, fs.blobOf(upperDir, fs.upperLayer).bytes())) {
+            throw OverlayFs.err(Errno.EIO, "suspected multiply redirected dir found (upper=" + upperDir + ")");
+        }
+        return true;
     }
 
     /** An upper non-directory that is the same inode as an index entry (index=on). */

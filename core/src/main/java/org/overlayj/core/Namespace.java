@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -30,7 +31,7 @@ final class Namespace {
     }
 
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = Linux.lstat(fs.realPath(n));
+        Stat st = fs.statReal(fs.realPath(n));
         return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
@@ -43,13 +44,15 @@ final class Namespace {
 
     private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Permissions.check(attr(dir), Permissions.W | Permissions.X, c);
+        Permissions.check(attr(dir), Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
         if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0)
             throw OverlayFs.err(name.equals(".") || name.equals("..") ? Errno.EEXIST : Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
+        // fuse-overlayfs refuses to create these names (EINVAL): in a layer they would read as AUFS whiteouts
+        if (AufsWhiteouts.isMeta(name)) throw OverlayFs.err(Errno.EINVAL, "AUFS whiteout name " + name);
     }
 
     // --- create ----------------------------------------------------------------------------------------------------
@@ -86,6 +89,15 @@ final class Namespace {
         boolean chownInPlace = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
+        // The caller's umask, unless the directory has a default ACL: the layer's filesystem then derives the mode
+        // from that ACL as it makes the object in place (this process's own umask is 0).
+        byte[] dflt = null;
+        boolean dfltRead = false;
+        if (c.umask() != 0 && type != Stat.S_IFLNK) {
+            dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            dfltRead = true;
+            if (dflt == null) mode &= ~c.umask();
+        }
         // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
         // can be), made aside and renamed over it: one attempt, no stat of the name first.
         String made = dest;
@@ -97,7 +109,20 @@ final class Namespace {
             if (e.errno() != Errno.EEXIST) throw e;
             overWhiteout = true;
             made = fs.tempPath();
+            // Made aside, in the work dir, the object does not get the directory's default ACL from the layer's
+            // filesystem: it is given what that would have given, as the kernel overlay does.
+            if (!dfltRead && type != Stat.S_IFLNK) dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            Acl.Inherited inh = dflt == null ? null : Acl.inherit(dflt, mode);
+            if (inh != null) mode = inh.mode();
             fd = makeObject(made, mode, rdev, target, openFlags);
+            try {
+                if (inh != null && inh.access() != null) Linux.lsetxattr(made, Acl.ACCESS, inh.access(), 0);
+                if (inh != null && type == Stat.S_IFDIR) Linux.lsetxattr(made, Acl.DEFAULT, dflt, 0);
+            } catch (ErrnoException x) {
+                Linux.closeQuietly(fd);
+                removeQuietly(made);
+                throw x;
+            }
         }
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
@@ -189,6 +214,7 @@ final class Namespace {
         // the new name must find the data too, from wherever it is
         String redirect = metacopyRedirect(node, node.parent, node.name, false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
+        if (node.indexed) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.tempPath();
             Linux.link(src, temp);
@@ -222,11 +248,13 @@ final class Namespace {
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         Attr dirAttr = attr(dir);
-        Permissions.check(dirAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made
+        fs.noteRemovedDir(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
         child.unplace(dir, name, stillLeadsTo(child));
@@ -270,6 +298,7 @@ final class Namespace {
             copyUp.copyUp(child);
         }
         if (!child.upper || !child.indexed) return null;
+        fs.index.beforeLinkChange(child, fs.upperPath(child));
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
         return origin == null || origin.length == 0 ? null : fs.index.path(origin);
     }
@@ -282,7 +311,8 @@ final class Namespace {
             fs.removeTemp(wh);
             return;
         }
-        fs.index.adjust(child, -1);
+        Stat ist = Linux.lstatOrNull(indexPath);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath);
     }
 
@@ -322,7 +352,10 @@ final class Namespace {
         for (Node.Lower l : dir.lowers) {
             String p = l.path() + "/" + name;
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) continue;
+            if (st == null) {
+                if (AufsWhiteouts.whitedOut(p)) return false;
+                continue;
+            }
             return !(st.isWhiteout() || fs.isXwhiteout(p, st));
         }
         return false;
@@ -336,7 +369,7 @@ final class Namespace {
             if (e.isDotOrDotDot()) continue;
             String p = upperDir + "/" + e.name();
             Stat s = Linux.lstat(p);
-            if (s.isWhiteout() || fs.isXwhiteout(p, s)) Linux.unlink(p);
+            if (s.isWhiteout() || fs.isXwhiteout(p, s) || AufsWhiteouts.isMeta(e.name()) && !s.isDir()) Linux.unlink(p);
             else throw OverlayFs.err(Errno.ENOTEMPTY, upperDir);
         }
     }
@@ -367,12 +400,12 @@ final class Namespace {
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c);
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         Permissions.sticky(oldAttr, attr(src), c);
         if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         boolean samedir = oldDir == newDir;
-        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c);
+        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
 
         // A lower or merged directory can only move with a redirect to where its lower part still is.
         boolean srcNeedsRedirect = src.isDir() && src.hasLower();
@@ -409,6 +442,10 @@ final class Namespace {
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
 
+        if (tgt != null && !exchange) {   // before its name is another's
+            OpenFile.reopenOnUpper(fs, tgt);
+            fs.noteRemovedDir(tgt);
+        }
         try {
             renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
         } catch (ErrnoException e) {
@@ -513,13 +550,13 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.check(cur, Permissions.W, c);
+            Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
                     || a.mtimeNsec() != null && a.mtimeNsec() != SetAttr.NOW;
             if (explicit) Permissions.owner(cur, c);
-            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c);
+            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
         }
         return cur;
     }
@@ -530,7 +567,9 @@ final class Namespace {
         else copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
-            Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());
+            int uid = a.uid() == null ? -1 : a.uid(), gid = a.gid() == null ? -1 : a.gid();
+            if (OverlayFs.isFdPath(p)) Linux.fchown(OverlayFs.fdOfPath(p), uid, gid);   // an unlinked open file
+            else Linux.lchown(p, uid, gid);
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
@@ -544,7 +583,8 @@ final class Namespace {
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
             long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
             long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
-            Linux.utimens(p, aSec, aNs, mSec, mNs, true);
+            if (OverlayFs.isFdPath(p)) Linux.futimens(OverlayFs.fdOfPath(p), aSec, aNs, mSec, mNs);
+            else Linux.utimens(p, aSec, aNs, mSec, mNs, true);
         }
     }
 
@@ -554,7 +594,7 @@ final class Namespace {
         } else if (name.startsWith("user.")) {
             Attr a = attr(n);
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
-            if (!c.isRoot()) Permissions.check(a, Permissions.W, c);
+            if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
             Permissions.owner(attr(n), c);
         } else {

@@ -2,6 +2,7 @@ package org.overlayj.core;
 
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.layer.LayerPaths;
 import org.overlayj.core.layer.LayerStack;
@@ -180,8 +181,27 @@ final class OverlayFs {
 
     // --- real paths ----------------------------------------------------------------------------------------------
 
+    /** Where an object no name and no open file leads to is "found": nowhere (ENOENT for every call on it). */
+    static final String GONE = "/proc/self/fd/-1";
+
+    /**
+     * The real inode of an {@link Node#unlinked} object, reached through a file open on it: its upper inode when
+     * {@code upper}, else its lower one; {@link #GONE} when no such file is open. Never its old name, which is
+     * gone or another object's by now (a rename over it).
+     */
+    static String unlinkedPath(Node n, boolean upper) {
+        synchronized (n.openFiles) {
+            for (OpenFile f : n.openFiles) {
+                int fd = f.fd;
+                if (fd >= 0 && f.onUpper == upper) return "/proc/self/fd/" + fd;
+            }
+        }
+        return GONE;
+    }
+
     /** The absolute upper path of a node that has an upper inode. */
     String upperPath(Node n) {
+        if (n.unlinked) return unlinkedPath(n, true);
         if (n.parent == null) {
             return n.indexPath != null ? n.indexPath : upperRoot;
         }
@@ -194,8 +214,14 @@ final class OverlayFs {
      */
     String realPath(Node n) {
         if (n.upper) return upperPath(n);
+        if (n.unlinked) return unlinkedPath(n, n.indexPath != null);
         if (n.indexPath != null) return n.indexPath;
         return n.topLower().path();
+    }
+
+    /** The access ACL of the real inode that supplies this node's attributes, read when a check needs it. */
+    Acl.Source aclOf(Node n) {
+        return () -> Linux.lgetxattrOrNull(realPath(n), Acl.ACCESS);
     }
 
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
@@ -214,6 +240,11 @@ final class OverlayFs {
     /** A decoded object with no known name is reached through the fd its handle opened. */
     static boolean isFdPath(String path) {
         return path.startsWith("/proc/self/fd/");
+    }
+
+    /** The fd number of a /proc/self/fd path. */
+    static int fdOfPath(String path) {
+        return Integer.parseInt(path.substring("/proc/self/fd/".length()));
     }
 
     /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
@@ -241,13 +272,31 @@ final class OverlayFs {
     }
 
     Markers markers(String path) throws ErrnoException {
-        List<String> names;
+        List<String> names = xattrNames(path);
+        return names.isEmpty() ? Markers.NONE : markers(path, names);
+    }
+
+    /**
+     * Markers of a real directory: as {@link #markers(String)}, and a directory the overlay's own xattr does not
+     * mark is opaque also by the markers fuse-overlayfs reads ({@link AufsWhiteouts#opaque}).
+     */
+    Markers dirMarkers(String path) throws ErrnoException {
+        List<String> names = xattrNames(path);
+        Markers m = names.isEmpty() ? Markers.NONE : markers(path, names);
+        if (m.opaque() != null || !AufsWhiteouts.opaque(path, names)) return m;
+        return new Markers(new byte[]{'y'}, m.redirect(), m.origin(), m.whiteout(), m.metacopy());
+    }
+
+    private static List<String> xattrNames(String path) throws ErrnoException {
         try {
-            names = Linux.llistxattr(path);
+            return Linux.llistxattr(path);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.ENOENT) throw e;
-            return Markers.NONE;
+            return List.of();
         }
+    }
+
+    private Markers markers(String path, List<String> names) throws ErrnoException {
         byte[] opaque = null, redirect = null, origin = null, whiteout = null, metacopy = null;
         String prefix = ns.prefix();
         for (String name : names) {
@@ -273,9 +322,12 @@ final class OverlayFs {
         return Linux.lgetxattrOrNull(path, x(marker));
     }
 
-    /** {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE). */
+    /**
+     * {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE), or,
+     * without it, a marker fuse-overlayfs reads ({@link #dirMarkers}).
+     */
     boolean isOpaque(String path) throws ErrnoException {
-        return marker(path, OverlayXattr.OPAQUE) == 'y';
+        return dirMarkers(path).isOpaque();
     }
 
     /** The single-byte value of a marker xattr, or 0 when absent or not exactly one byte. */
@@ -442,6 +494,16 @@ final class OverlayFs {
         String p = tempPath();
         Linux.mkwhiteout(p);
         return p;
+    }
+
+    /** Notes a directory's stat right before it is removed (Node#removedDir). */
+    void noteRemovedDir(Node dir) {
+        if (!dir.isDir()) return;
+        try {
+            dir.removedDir = Linux.lstat(realPath(dir));
+        } catch (ErrnoException e) {
+            // then it answers ENOENT once removed, as before
+        }
     }
 
     /** Removes a temporary tree from the scratch dir (whiteouts and empty dirs of a cleared merge dir). */
