@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -47,7 +48,9 @@ final class StatusMonitor {
             state = 1;
             return;
         }
-        Files.createDirectories(dir);
+        // Only the server reads and writes its lock state (the process may run with umask 0, as a FUSE server).
+        if (!Files.isDirectory(dir))
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         int last = 0;
         try {
             last = Integer.parseInt(Files.readString(dir.resolve("state"), StandardCharsets.US_ASCII).trim());
@@ -204,8 +207,9 @@ final class StatusMonitor {
     /** Write to a temporary name, sync, rename over, sync the directory: a crash leaves the old or the new file. */
     private void writeAtomically(String name, String content) throws IOException {
         Path tmp = dir.resolve(name + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        Files.deleteIfExists(tmp);
+        try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             ch.write(java.nio.ByteBuffer.wrap(content.getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
