@@ -569,6 +569,32 @@ class NlmProtocolTest {
     }
 
     @Test
+    void anOrderlyStopWithinTheGracePeriodNotifiesAgain() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            try (Lockd a = new Lockd(s.port(), "clienta");
+                 Lockd c = new Lockd(s.port(), "clientc")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true));
+                assertEquals(nlm4_stats.NLM4_GRANTED, c.lock(f, 3, 20, 10, true));
+            }
+            s.restartAfterCrash();
+            assertNotNull(fake.notified.poll(30, TimeUnit.SECONDS));
+            try (Lockd a = new Lockd(s.port(), "clienta")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true, false, true));
+            }
+            // clientc has not reclaimed yet: an orderly stop now must not pass for "nothing lost"
+            s.restart();
+            assertFalse(Files.exists(s.state.resolve("locks")));
+            assertTrue(s.server.locking().inGrace());
+            assertNotNull(fake.notified.poll(30, TimeUnit.SECONDS), "told again");
+            try (Lockd c = new Lockd(s.port(), "clientc")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, c.lock(f, 3, 20, 10, true, false, true));
+            }
+        }
+    }
+
+    @Test
     void anOrderlyRestartHoldsTheLocksOn() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {

@@ -169,6 +169,12 @@ final class StatusMonitor {
     /** Saves the locks held at an orderly stop, for the next instance to hold them on. */
     synchronized void saveLocks(List<String> lines) {
         if (dir == null || lines.isEmpty()) return;
+        if (!previous.isEmpty()) {
+            // Stopped within a grace period: clients of the instance before may not have reclaimed yet. Saving
+            // only what was reclaimed would let the next start skip notifying them; notify everyone again instead.
+            log.info("stopping within the grace period: locks not saved, clients will be told to reclaim");
+            return;
+        }
         try {
             writeAtomically("locks", String.join("\n", lines) + "\n");
         } catch (IOException e) {
