@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 need_pkgs=()
-for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3 rpcbind nfs-common \
+for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3 \
          podman uidmap runc crun slirp4netns busybox-static; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done

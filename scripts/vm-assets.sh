@@ -19,6 +19,10 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 die() { echo "vm-assets: $*" >&2; exit 1; }
 
 key=$(sha256sum "$SELF" | cut -c1-16)
+# one preparation at a time per cache (two test runs, or two checkouts, may share it)
+mkdir -p "$CACHE"
+exec 9> "$CACHE/.lock"
+flock 9
 if [ -f "$CACHE/assets.ok" ] && [ "$(cat "$CACHE/assets.ok")" = "$key" ] &&
    [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd-base.gz" ]; then
     echo "kernel $CACHE/vmlinuz"; echo "initrd $CACHE/initrd-base.gz"; exit 0
@@ -52,7 +56,12 @@ fi
 deb=$(ls "$pkg"_*.deb 2> /dev/null | head -1 || true)
 if [ -z "$deb" ]; then
     rm -f linux-image-*.deb
-    apt-get download "$pkg" > /dev/null 2>&1 || die "apt-get download $pkg failed"
+    # stale package lists name a version the archive no longer has: update them once and ask again
+    apt-get download "$pkg" > /dev/null 2>&1 || {
+        apt-get update -qq || die "apt-get update failed"
+        pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+        apt-get download "$pkg" > /dev/null 2>&1 || die "apt-get download $pkg failed"
+    }
     deb=$(ls "$pkg"_*.deb | head -1)
 fi
 rm -rf kernel.tmp && mkdir kernel.tmp
@@ -121,7 +130,7 @@ chmod 0755 "$root/init"
 # owners as on disk: root's, and statd's directory (rpc.statd drops to the owner of /var/lib/nfs)
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > initrd-base.gz.tmp
 mv initrd-base.gz.tmp initrd-base.gz
-cp "kernel.tmp/boot/vmlinuz-$kver" vmlinuz
+cp "kernel.tmp/boot/vmlinuz-$kver" vmlinuz.tmp && mv vmlinuz.tmp vmlinuz   # a VM starting now reads the old or the new one whole
 echo "$kver ${order[*]}" > kernel.txt
 rm -rf kernel.tmp "$root"
 echo "$key" > assets.ok

@@ -100,6 +100,9 @@ static int write_full(int fd, const void *buf, size_t n, off_t off) {
     return 0;
 }
 
+#define CHECK(name, cond, ...) do { if (cond) ok(name, __VA_ARGS__); else fail(name, __VA_ARGS__); } while (0)
+#define ERRNAME(e) ((e) == ESTALE ? "ESTALE" : strerror(e))
+
 /* --- mount ---------------------------------------------------------------------------------------------------- */
 static int cmd_mount(char **a) {
     if (mount(a[0], a[1], "nfs", 0, a[2]) != 0) { fail("mount", "%s on %s (%s): %s", a[0], a[1], a[2], strerror(errno)); return 1; }
@@ -194,6 +197,22 @@ static int cmd_locks(char **a) {
     if ((e = setlk(fd, F_UNLCK, 0, 100))) fail("lock-unlock", "%s", strerror(e));
     r = try_in_child(path, F_WRLCK, 50, 10);
     if (r == 0) ok("lock-after-unlock", "granted once released"); else fail("lock-after-unlock", "child got %d", r);
+    /* blocking: a child waits in F_SETLKW while we hold the range, and gets it once we release it (the server's
+       GRANTED callback, or the client's polling) */
+    if ((e = setlk(fd, F_WRLCK, 0, 100))) { fail("lock-blocking-waits", "relock: %s", strerror(e)); close(fd); return 1; }
+    pid = fork();
+    if (pid == 0) {
+        int cfd = open(path, O_RDWR);
+        struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+        _exit(cfd >= 0 && fcntl(cfd, F_SETLKW, &w) == 0 ? 0 : 1);
+    }
+    sleep(2);
+    pid_t done = waitpid(pid, &st, WNOHANG);
+    CHECK("lock-blocking-waits", done == 0, "F_SETLKW of another process %s while the range is held",
+          done == 0 ? "waits" : "returned");
+    if ((e = setlk(fd, F_UNLCK, 0, 100))) fail("lock-unlock", "%s", strerror(e));
+    if (done == 0) waitpid(pid, &st, 0);
+    CHECK("lock-blocking-granted", WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiting F_SETLKW got the lock once released");
     close(fd);
     return failures != 0;
 }
@@ -219,8 +238,6 @@ static int wait_go(void) {
     return 0;
 }
 
-#define CHECK(name, cond, ...) do { if (cond) ok(name, __VA_ARGS__); else fail(name, __VA_ARGS__); } while (0)
-#define ERRNAME(e) ((e) == ESTALE ? "ESTALE" : strerror(e))
 
 static int cmd_restart(char **a) {
     const char *dir = a[0];
@@ -240,9 +257,13 @@ static int cmd_restart(char **a) {
     gen_fill(77, want, sizeof want);
     int r = read_full(flowr, low, 4096, 0);
     CHECK("restart-read-before", r == 4096 && !memcmp(low, want, 4096), "read %d bytes of lowread", r);
+    /* The lock held over the restart is on a file of its own: POSIX locks go when the process closes any of its
+       descriptors of the file, and "new" is opened and closed again below. */
+    int flock_fd = -1;
     if (locks) {
-        int e = setlk(fnew, F_WRLCK, 0, 100);
-        CHECK("restart-lock-before", e == 0, "write lock on new: %s", e ? strerror(e) : "held");
+        flock_fd = openat(dfd, "locked", O_CREAT | O_RDWR, 0644);
+        int e = flock_fd < 0 ? errno : setlk(flock_fd, F_WRLCK, 0, 100);
+        CHECK("restart-lock-before", e == 0, "write lock on r/locked: %s", e ? strerror(e) : "held");
     }
     ok("restart-ready", "4 files and the directory open");
     if (wait_go()) return 1;
@@ -284,16 +305,17 @@ static int cmd_restart(char **a) {
     CHECK("restart-rename", e == 0, "renameat in the directory opened before: %s", e ? ERRNAME(e) : "ok");
     if (locks) {
         /* the lock taken before the restart was reclaimed: another process is still refused */
-        snprintf(p, sizeof p, "%s/new", dir);
+        snprintf(p, sizeof p, "%s/locked", dir);
         int c = try_in_child(p, F_WRLCK, 0, 10);
         CHECK("restart-lock-reclaimed", c == 1, "another process's lock after the restart: %s",
               c == 1 ? "refused" : c == 0 ? "granted (lock lost)" : "error");
-        e = setlk(fnew, F_UNLCK, 0, 100);
+        e = setlk(flock_fd, F_UNLCK, 0, 100);
         CHECK("restart-unlock", e == 0, "%s", e ? strerror(e) : "released");
         c = try_in_child(p, F_WRLCK, 0, 10);
         CHECK("restart-lock-after", c == 0, "granted after release: %d", c);
     }
     close(fnew); close(flowr); close(flowrw); close(fapp); close(dfd);
+    if (flock_fd >= 0) close(flock_fd);
     return failures != 0;
 }
 

@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.*;
  *   <li>serve registers NLM v4 and NSM v1 (TCP and UDP) with its portmapper;</li>
  *   <li>a client that reboots runs sm-notify: it finds our status monitor through rpcbind and notifies it over
  *   UDP, and the client's locks are released;</li>
- *   <li>serve restarts: it tells the client's rpc.statd (which matches it against its monitor list), and keeps a
- *   grace period in which the client reclaims and new locks wait.</li>
+ *   <li>serve restarts in order (SIGTERM): the locks are held on, nobody notices;</li>
+ *   <li>serve crashes (SIGKILL) and starts again: it tells the client's rpc.statd (which matches it against its
+ *   monitor list), and keeps a grace period in which the client reclaims and new locks wait.</li>
  * </ul>
  * Fails (never skips) when a tool is missing: rpcbind and nfs-common (rpc.statd, sm-notify), iproute2, util-linux.
  */
@@ -209,14 +210,21 @@ class ServeLockingTest {
         assertEquals("2", Files.readString(dir.resolve("state/state")).strip(), "even once stopped");
         serve = serve(server);
         assertEquals("3", Files.readString(dir.resolve("state/state")).strip(), "the next odd number");
+        // an orderly restart holds the locks on: no grace period, clienta still holds its lock
+        assertEquals(DENIED, nlm(client, "clientb", 22, fh, "lock", "excl"));
+        assertTrue(output(serve).contains("held on from the previous instance"), output(serve));
 
+        serve.toHandle().destroyForcibly();                             // SIGKILL: a crash
+        assertTrue(serve.waitFor(60, TimeUnit.SECONDS), output(serve));
+        serve = serve(server);
+        assertEquals("5", Files.readString(dir.resolve("state/state")).strip(), "odd after a crash: the next but one");
         // the client's statd got our SM_NOTIFY and matched it to the server it monitors
-        await(statd, "Received SM_NOTIFY from 10.99.0.1, state: 3");
+        await(statd, "Received SM_NOTIFY from 10.99.0.1, state: 5");
         await(statd, "hostnames 10.99.0.1 and 10.99.0.1 matched");
         // grace period: new locks wait, the reclaim is granted
         assertEquals(DENIED_GRACE_PERIOD, nlm(client, "clientb", 22, fh, "lock", "excl"));
         assertEquals(GRANTED, nlm(client, "clienta", 11, fh, "lock", "excl", "reclaim"));
         assertEquals(DENIED, nlm(client, "clientb", 22, fh, "lock", "excl", "reclaim"), "reclaims conflict too");
-        assertTrue(output(serve).contains("told clienta@10.99.0.2 of our restart (state 3)"), output(serve));
+        assertTrue(output(serve).contains("told clienta@10.99.0.2 of our restart (state 5)"), output(serve));
     }
 }

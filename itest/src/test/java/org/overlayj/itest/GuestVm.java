@@ -20,9 +20,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * A small VM for the kernel's NFS client: Debian's kernel and the busybox initramfs of scripts/vm-assets.sh, plus a
  * second archive with the test's own guest files, booted by qemu inside a private network namespace (made here with
- * {@code unshare -n}, held by a sleeping process) whose loopback is the only network there is. qemu's user-mode
- * network gives the guest 10.0.2.15 and maps 10.0.2.2 to that namespace's 127.0.0.1, where the test's server
- * listens. The first serial port is the console, written to a file; the second is a unix socket through which the
+ * {@code unshare -n}, held by a sleeping process) where the loopback and a tap device are the only network there
+ * is. The guest is 10.0.2.15 and reaches the test's server as 10.0.2.2 in either of two ways: qemu's user-mode
+ * network, which maps 10.0.2.2 to the namespace's 127.0.0.1 (the guest's connections arrive from 127.0.0.1, and
+ * the guest cannot be called back); or the tap device ojtap0 (10.0.2.2/24 on the namespace's side), through which
+ * the server sees the guest's own address and can call its lock manager and status monitor (NLM GRANTED, SM_NOTIFY
+ * after a restart). The first serial port is the console, written to a file; the second is a unix socket through which the
  * test tells the guest to go on (a line "go"). KVM when /dev/kvm boots a VM within a short time (nested KVM has hung
  * here), TCG otherwise. Everything it starts is ended by {@link #close}.
  */
@@ -37,9 +40,13 @@ final class GuestVm implements AutoCloseable {
 
     record Assets(Path kernel, Path initrd) {}
 
-    private GuestVm(Path dir, Process netns) {
+    /** Whether the namespace has the tap device (needs /dev/net/tun). */
+    final boolean tap;
+
+    private GuestVm(Path dir, Process netns, boolean tap) {
         this.dir = dir;
         this.netns = netns;
+        this.tap = tap;
         this.console = dir.resolve("console.log");
         this.control = dir.resolve("ctl.sock");
     }
@@ -64,18 +71,19 @@ final class GuestVm implements AutoCloseable {
         return new Assets(kernel, initrd);
     }
 
-    /** Makes the private network namespace, with its loopback up. */
+    /** Makes the private network namespace: its loopback up, and the tap device when /dev/net/tun allows. */
     static GuestVm start(Path dir) throws Exception {
-        Process ns = new ProcessBuilder("unshare", "-n", "--", "sh", "-c", "ip link set lo up && echo up && exec sleep 3600")
+        Process ns = new ProcessBuilder("unshare", "-n", "--", "sh", "-c", "ip link set lo up || exit 1; "
+                + "if ip tuntap add ojtap0 mode tap 2>/dev/null && ip addr add 10.0.2.2/24 dev ojtap0 && "
+                + "ip link set ojtap0 up; then echo tap; else echo notap; fi; exec sleep 3600")
                 .redirectErrorStream(true).start();
-        byte[] line = new byte[3];
-        int n = ns.getInputStream().readNBytes(line, 0, 3);
-        if (n != 3 || !new String(line, StandardCharsets.US_ASCII).equals("up\n")) {
+        StringBuilder first = new StringBuilder();
+        for (int c; (c = ns.getInputStream().read()) >= 0 && c != '\n'; ) first.append((char) c);
+        if (!first.toString().equals("tap") && !first.toString().equals("notap")) {
             ns.destroyForcibly();
-            fail("could not make a network namespace (unshare -n, ip link set lo up): "
-                    + new String(line, 0, Math.max(n, 0), StandardCharsets.US_ASCII));
+            fail("could not make a network namespace (unshare -n, ip link set lo up): " + first);
         }
-        return new GuestVm(dir, ns);
+        return new GuestVm(dir, ns, first.toString().equals("tap"));
     }
 
     /** A command run inside the namespace (nsenter execs it: the process is the command itself). */
@@ -128,7 +136,7 @@ final class GuestVm implements AutoCloseable {
     String accel(Assets a) throws Exception {
         String forced = System.getProperty("overlayj.vm.accel", "");
         if (!forced.isEmpty()) return forced;
-        if (!Files.isWritable(Path.of("/dev/kvm")) && !Files.exists(Path.of("/dev/kvm"))) return "tcg";
+        if (!Files.exists(Path.of("/dev/kvm")) || !Files.isWritable(Path.of("/dev/kvm"))) return "tcg";
         String bootId = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
         Path memo = a.kernel().resolveSibling("kvm-probe." + bootId);
         if (Files.exists(memo)) return Files.readString(memo).trim();
@@ -145,8 +153,9 @@ final class GuestVm implements AutoCloseable {
         return accel;
     }
 
-    /** Boots the VM; the console goes to {@link #console}. */
-    void boot(Assets a, Path initrd, String accel, int memMiB) throws IOException {
+    /** Boots the VM on the tap device or qemu's user-mode network; the console goes to {@link #console}. */
+    void boot(Assets a, Path initrd, String accel, int memMiB, boolean onTap) throws IOException {
+        if (onTap) assertTrue(tap, "the network namespace has no tap device (/dev/net/tun, ip tuntap)");
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-machine", "q35,accel=" + accel,
                 "-cpu", accel.equals("kvm") ? "host" : "max", "-m", Integer.toString(memMiB), "-smp", "1",
                 "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-vga", "none",
@@ -154,8 +163,9 @@ final class GuestVm implements AutoCloseable {
                 "-append", "console=ttyS0 quiet panic=-1 oops=panic",
                 "-serial", "file:" + console,
                 "-serial", "unix:" + control + ",server=on,wait=off",
+                "-netdev", onTap ? "tap,id=n0,ifname=ojtap0,script=no,downscript=no" : "user,id=n0",
                 // no option ROM: nothing boots from the network, and iPXE would only cost boot time
-                "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="));
+                "-device", "virtio-net-pci,netdev=n0,romfile="));
         qemu = spawn(cmd, dir.resolve("qemu.out"));
     }
 

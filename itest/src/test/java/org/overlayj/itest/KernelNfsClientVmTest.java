@@ -36,13 +36,17 @@ import static org.junit.jupiter.api.Assertions.fail;
  * port and layers) and goes on using them (no ESTALE), and runs a data-integrity workload against a model. When the
  * server registers NLM with its portmapper (or -Doverlayj.vm.locks=on), the guest mounts without nolock and checks
  * that a lock held by one process is refused to another, and that a lock held over the restart is still held after
- * it. Afterwards the kernel's overlay mounts the layers and must agree with what the guest saw: the same files,
- * contents, link counts and hard-link groups.
+ * it (reclaimed), and that F_SETLKW waits and is then granted. Afterwards the kernel's overlay mounts the layers and
+ * must agree with what the guest saw: the same files, contents, link counts, hard-link groups and inode numbers.
  *
- * Fails (never skips) when qemu, busybox-static, the kernel package or the network namespace cannot be had.
+ * Fails (never skips) when qemu, busybox-static, the kernel package or the network namespace cannot be had. The
+ * guest reaches the server through qemu's user-mode network, or with locks on through a tap device in the test's
+ * namespace (see {@link GuestVm}: the server must be able to call the guest back).
  * Knobs: -Doverlayj.vm.bigMiB (64), -Doverlayj.vm.ops (2000), -Doverlayj.vm.seed (1), -Doverlayj.vm.locks
- * (auto|on|off), -Doverlayj.vm.accel (kvm|tcg; default: KVM if it boots, else TCG), -Doverlayj.vm.timeout (seconds,
- * 900).
+ * (auto|on|off), -Doverlayj.vm.net (user|tap; default tap with locks, user without), -Doverlayj.vm.accel
+ * (kvm|tcg; default KVM if a probe VM boots under it, else TCG), -Doverlayj.vm.timeout (seconds, 600),
+ * -Doverlayj.vm.coldRestart=true (drop the dentry cache during the restart, see below), -Doverlayj.vm.keep=true
+ * (leave the layers and logs).
  */
 class KernelNfsClientVmTest {
     private static final int PORT = 2049;
@@ -50,6 +54,12 @@ class KernelNfsClientVmTest {
 
     private Path dir;
     private GuestVm vm;
+    private final List<java.nio.channels.FileChannel> pinned = new ArrayList<>();
+
+    private void unpin() throws IOException {
+        for (var c : pinned) c.close();
+        pinned.clear();
+    }
 
     @BeforeEach
     void setUp() throws IOException {
@@ -61,7 +71,13 @@ class KernelNfsClientVmTest {
     @AfterEach
     void tearDown() throws Exception {
         if (vm != null) vm.close();
-        Cleanup.removeTree(dir);
+        unpin();
+        if (Boolean.getBoolean("overlayj.vm.keep")) {   // the layers and logs, for a look after a failure
+            for (String m : Cleanup.mountsUnder(dir)) KernelMount.unmount(Linux.fromUtf8(m));
+            System.out.println("KernelNfsClientVmTest: kept " + dir);
+        } else {
+            Cleanup.removeTree(dir);
+        }
     }
 
     // --- the generator ojcheck.c uses (xorshift64*, little-endian words) -------------------------------------------
@@ -94,10 +110,17 @@ class KernelNfsClientVmTest {
         for (int i = 0; i < 8; i++) Files.write(l.resolve(String.format("wl/f%02d", i)), gen(1000 + i, (i + 1) * 3000));
     }
 
+    /**
+     * serve on every address of the namespace (its loopback for the user-mode network, 10.0.2.2 on the tap device);
+     * with NLM's options when this build has them: the lock state in the test's directory, a short grace period.
+     */
     private Process startServer(String opts, Path exports, int n) throws Exception {
         Path log = dir.resolve("serve-" + n + ".log");
-        Process p = vm.spawn(List.of(GuestVm.REPO.resolve("bin/overlayj").toString(), "serve", "-o", opts,
-                "--listen", "127.0.0.1:" + PORT, "--portmap", "--exports", exports.toString(), "--stats", "0"), log);
+        List<String> cmd = new ArrayList<>(List.of(GuestVm.REPO.resolve("bin/overlayj").toString(), "serve", "-o", opts,
+                "--listen", "0.0.0.0:" + PORT, "--portmap", "--exports", exports.toString(), "--stats", "0"));
+        if (serveHelp().contains("--grace-period"))
+            cmd.addAll(List.of("--grace-period", "10", "--state-dir", dir.resolve("nlm-state").toString()));
+        Process p = vm.spawn(cmd, log);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             String out = Files.exists(log) ? Files.readString(log) : "";
@@ -106,6 +129,23 @@ class KernelNfsClientVmTest {
             if (System.nanoTime() > deadline) fail("overlayj serve (start " + n + ") not ready in 120 s:\n" + out);
             Thread.sleep(100);
         }
+    }
+
+    private String serverLog(int n) throws IOException {
+        Path log = dir.resolve("serve-" + n + ".log");
+        return Files.exists(log) ? Files.readString(log) : "(none)";
+    }
+
+    private String help;
+
+    private String serveHelp() throws Exception {
+        if (help == null) {
+            Process p = new ProcessBuilder(GuestVm.REPO.resolve("bin/overlayj").toString(), "serve", "--help")
+                    .redirectErrorStream(true).start();
+            help = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(60, TimeUnit.SECONDS);
+        }
+        return help;
     }
 
     private static void stopServer(Process p, int n, Path dir) throws Exception {
@@ -145,7 +185,7 @@ class KernelNfsClientVmTest {
         int bigMiB = Integer.getInteger("overlayj.vm.bigMiB", 64);
         int ops = Integer.getInteger("overlayj.vm.ops", 2000);
         long seed = Long.getLong("overlayj.vm.seed", 1);
-        long timeout = Long.getLong("overlayj.vm.timeout", 900);
+        long timeout = Long.getLong("overlayj.vm.timeout", 600);
         assertTrue(Files.isExecutable(GuestVm.REPO.resolve("bin/overlayj")), "bin/overlayj missing");
         GuestVm.Assets assets = GuestVm.assets();
 
@@ -172,9 +212,18 @@ class KernelNfsClientVmTest {
         Files.createDirectories(upper);
         Files.createDirectories(work);
         String opts = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work + ",index=on,nfs_export=on,redirect_dir=on";
-        // qemu's user-mode network connects from the namespace's 127.0.0.1 with unprivileged ports; the guest is root
+        // qemu's user-mode network connects from the namespace's 127.0.0.1 with unprivileged ports, the tap device
+        // from the guest's address; the guest is root
         Path exports = dir.resolve("exports");
-        Files.writeString(exports, "/ 127.0.0.1(rw,no_root_squash,insecure)\n");
+        Files.writeString(exports, "/ 127.0.0.1(rw,no_root_squash,insecure) 10.0.2.15(rw,no_root_squash,insecure)\n");
+
+        // The restart keeps the machine's caches, as a restart of the server process does; the lower files the guest
+        // uses through handles across it are held open here, so that decoding their handles finds their connected
+        // dentries whatever the machine's cache pressure (the result must not depend on it). With
+        // -Doverlayj.vm.coldRestart=true the dentry cache is dropped instead, as a reboot would leave it: a handle
+        // of a lower file then decodes disconnected and its copy-up goes to the index only (format doc 6.4).
+        boolean cold = Boolean.getBoolean("overlayj.vm.coldRestart");
+        if (!cold) for (String f : List.of("r/lowread", "r/lowrw")) pinned.add(java.nio.channels.FileChannel.open(lower.resolve(f)));
 
         vm = GuestVm.start(dir);
         Process server = startServer(opts, exports, 1);
@@ -189,7 +238,11 @@ class KernelNfsClientVmTest {
             default -> serverHasNlm;
         };
         if (locks) assertTrue(serverHasNlm, "-Doverlayj.vm.locks=on but the server registers no NLM:\n" + rpcinfo);
-        System.out.println("KernelNfsClientVmTest: locks " + (locks ? "on" : "off (the server registers no NLM)"));
+        // Locks need the tap device: behind the user-mode network's NAT the server cannot call the guest back, so
+        // it would never tell the guest's statd of its restart, and the guest would never reclaim its locks.
+        String net = System.getProperty("overlayj.vm.net", locks ? "tap" : "user");
+        System.out.println("KernelNfsClientVmTest: locks " + (locks ? "on" : "off (the server registers no NLM)")
+                + ", network " + net);
 
         Files.writeString(guest.resolve("config"), "PORT=" + PORT + "\nLOCKS=" + (locks ? 1 : 0) + "\nBIG_MIB=" + bigMiB
                 + "\nOPS=" + ops + "\nSEED=" + seed + "\n");
@@ -197,7 +250,7 @@ class KernelNfsClientVmTest {
         String accel = vm.accel(assets);
         System.out.println("KernelNfsClientVmTest: accel " + accel);
         long t0 = System.nanoTime();
-        vm.boot(assets, initrd, accel, 768);
+        vm.boot(assets, initrd, accel, 768, net.equals("tap"));
 
         // watch the console: restart the server when the guest asks, until the guest powers off
         int starts = 1;
@@ -210,6 +263,7 @@ class KernelNfsClientVmTest {
             }
             if (starts == 1 && vm.consoleText().contains("@@RESTART")) {
                 stopServer(server, 1, dir);
+                if (cold) Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "2");
                 server = startServer(opts, exports, ++starts);
                 vm.sendGo();
             }
@@ -222,7 +276,8 @@ class KernelNfsClientVmTest {
         ms.stream().filter(m -> m.kind().equals("OK") || m.kind().equals("FAIL"))
                 .forEach(m -> System.out.println("  " + m.kind() + " " + m.name() + " " + m.rest()));
         List<String> failed = ms.stream().filter(m -> m.kind().equals("FAIL")).map(m -> m.name() + ": " + m.rest()).toList();
-        assertTrue(failed.isEmpty(), "the guest's checks failed: " + failed + "\nconsole:\n" + GuestVm.tail(console, 80));
+        assertTrue(failed.isEmpty(), "the guest's checks failed: " + failed + "\nconsole:\n" + GuestVm.tail(console, 80)
+                + "\nserver, first start:\n" + GuestVm.tail(serverLog(1), 30) + "\nserver, second start:\n" + GuestVm.tail(serverLog(2), 30));
         assertTrue(ms.stream().anyMatch(m -> m.kind().equals("END")), "the guest did not finish; console:\n" + GuestVm.tail(console, 80));
         Set<String> passed = new TreeSet<>();
         ms.stream().filter(m -> m.kind().equals("OK")).forEach(m -> passed.add(m.name()));
@@ -232,7 +287,7 @@ class KernelNfsClientVmTest {
                 "restart-fstat", "restart-setattr", "restart-reopen", "restart-readdir", "restart-rename",
                 "workload", "umount"));
         if (locks) want.addAll(List.of("lock-hold", "lock-refused", "lock-other-range", "lock-test",
-                "lock-after-unlock", "restart-lock-before", "restart-lock-reclaimed", "restart-unlock", "restart-lock-after"));
+                "lock-after-unlock", "lock-blocking-waits", "lock-blocking-granted", "restart-lock-before", "restart-lock-reclaimed", "restart-unlock", "restart-lock-after"));
         List<String> missing = want.stream().filter(w -> !passed.contains(w)).toList();
         assertTrue(missing.isEmpty(), "checks the guest never passed: " + missing + "\nconsole:\n" + GuestVm.tail(console, 80));
         assertEquals(2, starts, "the guest never asked for the restart");
@@ -240,6 +295,7 @@ class KernelNfsClientVmTest {
         stopServer(server, starts, dir);
         vm.close();
         vm = null;
+        unpin();
 
         // what the guest saw, against the kernel overlay of the same layers
         Map<String, FileFacts> guestFiles = new TreeMap<>();

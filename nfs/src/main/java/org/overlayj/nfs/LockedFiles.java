@@ -20,6 +20,19 @@ final class LockedFiles implements LockFiles {
     }
 
     @Override
+    public String exportPath(int exportId) {
+        return x.exports.byId(exportId).map(e -> e.path()).orElse(null);
+    }
+
+    @Override
+    public int exportId(String path) {
+        for (org.overlayj.nfs.exports.Export e : x.exports.exports()) {
+            if (e.path().equals(path)) return x.exports.idOf(e);
+        }
+        return -1;
+    }
+
+    @Override
     public Resolved resolve(byte[] fh, InetSocketAddress client) throws Refused {
         try {
             FileHandles.Decoded d = ExportedOverlay.decode(fh);

@@ -30,8 +30,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The NFSv3 door: NFS and MOUNT on one TCP port (RpcTcpServer: a virtual thread per connection), an optional embedded
- * portmapper, periodic counters. A connection's thread answers the cheap calls itself; calls that may wait on
+ * The NFSv3 door: NFS, MOUNT and file locking (NLM v4 and NSM, org.overlayj.nfs.nlm; also on UDP) on one port
+ * (RpcTcpServer: a virtual thread per connection), an optional portmapper (rpc/Portmap), periodic counters. A
+ * connection's thread answers the cheap calls itself; calls that may wait on
  * the disk go to a fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up neither other
  * connections nor the other calls a client has in flight on the same connection.
  */

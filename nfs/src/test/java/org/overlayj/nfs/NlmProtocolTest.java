@@ -145,6 +145,17 @@ class NlmProtocolTest {
             start(port);
         }
 
+        /**
+         * As after a crash: the new instance finds the client list but not the locks an orderly stop saves (the
+         * state number as a crash leaves it, odd, is what the next start expects either way).
+         */
+        void restartAfterCrash() throws IOException {
+            int port = port();
+            server.close();
+            Files.delete(state.resolve("locks"));
+            start(port);
+        }
+
         @Override public void close() throws IOException {
             try {
                 server.close();
@@ -312,6 +323,33 @@ class NlmProtocolTest {
     }
 
     @Test
+    void locksOfOneOwnerMergeAndSplitAsPosixLocks() throws Exception {
+        try (LockServer s = new LockServer(OPEN, NO_GRACE, null);
+             Lockd a = new Lockd(s.port(), "clienta");
+             Lockd b = new Lockd(s.port(), "clientb")) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true));
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 10, 10, true));    // adjacent: one lock 0-19
+            nlm4_testrply t = b.test(f, 2, 15, 1, false);
+            assertEquals(0, t.holder.l_offset);
+            assertEquals(20, t.holder.l_len);
+            assertEquals(1, s.server.locking().heldLocks());
+            // a shared lock in the middle: exclusive 0-4, shared 5-9, exclusive 10-19
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 5, 5, false));
+            assertEquals(3, s.server.locking().heldLocks());
+            assertEquals(nlm4_stats.NLM4_GRANTED, b.test(f, 2, 5, 5, false).stat);
+            t = b.test(f, 2, 7, 1, true);
+            assertEquals(nlm4_stats.NLM4_DENIED, t.stat);
+            assertFalse(t.holder.exclusive);
+            assertEquals(5, t.holder.l_offset);
+            assertEquals(5, t.holder.l_len);
+            // exclusive again over all of it: one lock
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 20, true));
+            assertEquals(1, s.server.locking().heldLocks());
+        }
+    }
+
+    @Test
     void blockedLockIsGrantedByCallbackWhenTheRangeFrees() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, NO_GRACE, fake.peers());
@@ -464,6 +502,9 @@ class NlmProtocolTest {
             assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f2, 7, 10, 10, false));
             assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f2, 2, 100, 1, true));
             assertEquals(nlm4_stats.NLM4_BLOCKED, b.lock(f1, 2, 0, 0, true, true, false));
+            // the name sent from another address releases nothing: a machine only speaks for its own address
+            smNotifyFrom("127.0.0.2", s.port(), "clienta");
+            assertEquals(nlm4_stats.NLM4_DENIED, b.test(f2, 2, 10, 10, true).stat);
             // clienta's statd after its reboot (sm-notify sends over UDP): mon_name is its node name
             stat_chge c = new stat_chge();
             c.mon_name = "clienta".getBytes(StandardCharsets.US_ASCII);
@@ -490,7 +531,7 @@ class NlmProtocolTest {
     }
 
     @Test
-    void restartNotifiesClientsAndKeepsAGracePeriodForReclaims() throws Exception {
+    void restartAfterACrashNotifiesClientsAndKeepsAGracePeriodForReclaims() throws Exception {
         try (FakeClient fake = new FakeClient();
              LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
             nfs_fh3 f = file(s.port(), "/", "dir", "a");
@@ -502,7 +543,7 @@ class NlmProtocolTest {
             }
             assertTrue(Files.readString(s.state.resolve("clients")).contains("127.0.0.1"),
                     "the client is recorded before it is granted");
-            s.restart();
+            s.restartAfterCrash();
             assertEquals(firstState + 2, s.server.locking().state(), "the next odd number");
             stat_chge c = fake.notified.poll(30, TimeUnit.SECONDS);
             assertNotNull(c, "SM_NOTIFY to the client's status monitor");
@@ -525,6 +566,66 @@ class NlmProtocolTest {
             s.server.locking().forgetIdleClients();
             assertFalse(Files.readString(s.state.resolve("clients")).contains(hex("clienta")));
             assertTrue(Files.readString(s.state.resolve("clients")).contains(hex("clientb")));
+        }
+    }
+
+    @Test
+    void anOrderlyStopWithinTheGracePeriodNotifiesAgain() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            try (Lockd a = new Lockd(s.port(), "clienta");
+                 Lockd c = new Lockd(s.port(), "clientc")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true));
+                assertEquals(nlm4_stats.NLM4_GRANTED, c.lock(f, 3, 20, 10, true));
+            }
+            s.restartAfterCrash();
+            assertNotNull(fake.notified.poll(30, TimeUnit.SECONDS));
+            try (Lockd a = new Lockd(s.port(), "clienta")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 10, true, false, true));
+            }
+            // clientc has not reclaimed yet: an orderly stop now must not pass for "nothing lost"
+            s.restart();
+            assertFalse(Files.exists(s.state.resolve("locks")));
+            assertTrue(s.server.locking().inGrace());
+            assertNotNull(fake.notified.poll(30, TimeUnit.SECONDS), "told again");
+            try (Lockd c = new Lockd(s.port(), "clientc")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, c.lock(f, 3, 20, 10, true, false, true));
+            }
+        }
+    }
+
+    @Test
+    void anOrderlyRestartHoldsTheLocksOn() throws Exception {
+        try (FakeClient fake = new FakeClient();
+             LockServer s = new LockServer(OPEN, Duration.ofMinutes(10), fake.peers())) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            nfs_fh3 g = file(s.port(), "/", "dir", "b");
+            try (Lockd a = new Lockd(s.port(), "clienta")) {
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 100, true));
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 200, 0, false));
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.share(g, 1, fsh4_mode.fsm_DW, fsh4_access.fsa_R, false));
+            }
+            s.restart();
+            assertFalse(Files.exists(s.state.resolve("locks")), "taken by the new instance");
+            assertFalse(s.server.locking().inGrace(), "nothing was lost: no grace period");
+            assertEquals(2, s.server.locking().heldLocks());
+            try (Lockd a = new Lockd(s.port(), "clienta");
+                 Lockd b = new Lockd(s.port(), "clientb")) {
+                nlm4_testrply t = b.test(f, 2, 50, 1, false);
+                assertEquals(nlm4_stats.NLM4_DENIED, t.stat);
+                assertEquals(1, t.holder.svid);
+                assertEquals("1@clienta", new String(t.holder.oh.value, StandardCharsets.US_ASCII));
+                assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f, 2, 100, 100, true), "new locks at once");
+                assertEquals(nlm4_stats.NLM4_DENIED, b.lock(f, 2, 300, 1, true), "the shared lock to EOF too");
+                assertEquals(nlm4_stats.NLM4_DENIED, b.share(g, 2, fsh4_mode.fsm_DN, fsh4_access.fsa_W, false));
+                // the owner goes on with its locks: its unlock (after the restart) releases them
+                assertEquals(nlm4_stats.NLM4_GRANTED, a.unlock(f, 1, 0, 0));
+                assertEquals(nlm4_stats.NLM4_GRANTED, b.lock(f, 2, 0, 0, true));
+            }
+            // a crash after this start must not find the old locks again
+            assertFalse(Files.exists(s.state.resolve("locks")));
+            assertTrue(fake.notified.isEmpty(), "nobody to notify");
         }
     }
 
@@ -580,6 +681,76 @@ class NlmProtocolTest {
             assertArrayEquals(new byte[]{9}, r.cookie.value);
             assertEquals(nlm4_stats.NLM4_GRANTED, r.stat.stat);
             assertEquals(nlm4_stats.NLM4_GRANTED, b.test(f, 2, 0, 0, true).stat);
+        }
+    }
+
+    /** An SM_NOTIFY datagram from {@code source} (another loopback address), waiting for its reply. */
+    private static void smNotifyFrom(String source, int port, String name) throws Exception {
+        org.dcache.oncrpc4j.xdr.Xdr x = new org.dcache.oncrpc4j.xdr.Xdr(1024);
+        x.beginEncoding();
+        x.xdrEncodeInt(0x5eed);
+        x.xdrEncodeInt(0);                                  // CALL
+        x.xdrEncodeInt(2);
+        x.xdrEncodeInt(Nsm.SM_PROG);
+        x.xdrEncodeInt(Nsm.SM_VERS);
+        x.xdrEncodeInt(Nsm.SM_NOTIFY_1);
+        x.xdrEncodeInt(0);                                  // AUTH_NONE
+        x.xdrEncodeInt(0);
+        x.xdrEncodeInt(0);
+        x.xdrEncodeInt(0);
+        stat_chge c = new stat_chge();
+        c.mon_name = name.getBytes(StandardCharsets.US_ASCII);
+        c.state = 7;
+        c.xdrEncode(x);
+        x.endEncoding();
+        org.glassfish.grizzly.Buffer b = x.asBuffer();
+        byte[] call = new byte[b.remaining()];
+        b.get(call);
+        try (java.net.DatagramSocket d = new java.net.DatagramSocket(new InetSocketAddress(source, 0))) {
+            d.setSoTimeout(30_000);
+            d.send(new java.net.DatagramPacket(call, call.length, new InetSocketAddress("127.0.0.1", port)));
+            java.net.DatagramPacket reply = new java.net.DatagramPacket(new byte[512], 512);
+            d.receive(reply);
+            assertEquals(0x5eed, java.nio.ByteBuffer.wrap(reply.getData()).getInt(0), "the reply to our call");
+        }
+    }
+
+    @Test
+    void malformedArgumentsAreRefusedAndTheServerGoesOn() throws Exception {
+        try (LockServer s = new LockServer(OPEN, NO_GRACE, null);
+             Lockd a = new Lockd(s.port(), "clienta")) {
+            nfs_fh3 f = file(s.port(), "/", "dir", "a");
+            // a caller name longer than the protocol's 1024 bytes, and an owner handle too: GARBAGE_ARGS
+            nlm4_lockargs la = new nlm4_lockargs();
+            la.cookie = new netobj(new byte[4]);
+            la.exclusive = true;
+            la.alock = a.lock(f, 1, 0, 0);
+            la.alock.caller_name = new byte[2000];
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_LOCK_4, la, new nlm4_res()));
+            la.alock = a.lock(f, 1, 0, 0);
+            la.alock.oh = new netobj(new byte[1025]);
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_LOCK_4, la, new nlm4_res()));
+            // arguments cut short
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, Nlm4.NLMPROC4_UNLOCK_4,
+                    new netobj(new byte[3]), new nlm4_res()));
+            // an unknown procedure, and versions we do not speak
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, Nlm4.NLM4_VERS, 19, XdrVoid.XDR_VOID, XdrVoid.XDR_VOID));
+            assertThrows(Exception.class, () -> a.call(Nlm4.NLM_PROG, 3, Nlm4.NLMPROC4_NULL_4, XdrVoid.XDR_VOID, XdrVoid.XDR_VOID));
+            // junk datagrams on the UDP port
+            try (java.net.DatagramSocket d = new java.net.DatagramSocket()) {
+                java.util.Random r = new java.util.Random(22);
+                for (int i = 0; i < 200; i++) {
+                    byte[] junk = new byte[r.nextInt(200)];
+                    r.nextBytes(junk);
+                    if (junk.length >= 8) junk[4] = junk[5] = junk[6] = junk[7] = 0;   // "a call", mostly
+                    d.send(new java.net.DatagramPacket(junk, junk.length, new InetSocketAddress("127.0.0.1", s.port())));
+                }
+            }
+            // nothing was locked, and the server still answers on both transports
+            assertEquals(0, s.server.locking().heldLocks());
+            assertEquals(nlm4_stats.NLM4_GRANTED, a.lock(f, 1, 0, 0, true));
+            smNotifyFrom("127.0.0.1", s.port(), "clienta");
+            assertEquals(0, s.server.locking().heldLocks());
         }
     }
 

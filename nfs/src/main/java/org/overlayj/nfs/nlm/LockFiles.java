@@ -10,6 +10,12 @@ public interface LockFiles {
     /** The file behind an NFS file handle, for a call from {@code client}. */
     Resolved resolve(byte[] fh, InetSocketAddress client) throws Refused;
 
+    /** The path of export {@code exportId}, kept with saved locks so that they find their export again. */
+    String exportPath(int exportId);
+
+    /** The id of the export at {@code path} now, or -1 when there is none. */
+    int exportId(String path);
+
     /** A handle's file, and whether its export is read-only (exclusive locks are then refused with ROFS). */
     record Resolved(FileKey key, boolean readOnly) {}
 

@@ -219,19 +219,26 @@ final class LockManager {
             b.granted = true;
             b.cookie = new byte[8];
             ThreadLocalRandom.current().nextBytes(b.cookie);
-            callbackRunner.execute(() -> {
-                int status;
-                try {
-                    status = callbacks.granted(b);
-                } catch (Exception e) {
-                    // Unreachable client lock manager: the lock stays set; the client's next poll finds it.
-                    log.info("NLM: GRANTED to {} not delivered ({}); it gets the lock when it asks again",
-                            b.owner.host(), e.toString());
-                    return;
-                }
-                grantAnswered(b, status);
-            });
+            try {
+                callbackRunner.execute(() -> callBack(b));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping: the client's poll (to the next instance, as a reclaim) finds out
+            }
         }
+    }
+
+    /** The GRANTED call, off the lock; its answer comes back through {@link #grantAnswered(Block, int)}. */
+    private void callBack(Block b) {
+        int status;
+        try {
+            status = callbacks.granted(b);
+        } catch (Exception e) {
+            // Unreachable client lock manager: the lock stays set; the client's next poll finds it.
+            log.info("NLM: GRANTED to {} not delivered ({}); it gets the lock when it asks again",
+                    b.owner.host(), e.toString());
+            return;
+        }
+        grantAnswered(b, status);
     }
 
     private void note(ClientHost host, FileKey f) {
@@ -256,6 +263,68 @@ final class LockManager {
     /** Drops the records of client hosts that hold nothing any more (run every minute or so). */
     synchronized void sweep() {
         monitor.retainOnly(hostFiles.keySet());
+    }
+
+    /**
+     * The locks and share reservations held now, one line each, for the next instance after an orderly stop
+     * (waiting requests are not kept: their clients poll again). Files whose export has no path are left out.
+     */
+    synchronized List<String> snapshot(java.util.function.IntFunction<String> exportPath) {
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        List<String> lines = new ArrayList<>();
+        files.forEach((f, fl) -> {
+            String export = exportPath.apply(f.exportId());
+            if (export == null) return;
+            String file = hex.formatHex(export.getBytes(java.nio.charset.StandardCharsets.UTF_8)) + " " + f.fileId();
+            for (FileLocks.Held h : fl.held) {
+                lines.add("L " + file + " " + host(h.owner().host()) + " " + h.owner().svid() + " "
+                        + (h.owner().oh().isEmpty() ? "-" : h.owner().oh()) + " " + Long.toUnsignedString(h.range().first())
+                        + " " + Long.toUnsignedString(h.range().last()) + " " + (h.exclusive() ? "x" : "s"));
+            }
+            for (FileLocks.Share sh : fl.shares) {
+                lines.add("S " + file + " " + host(sh.host()) + " " + (sh.oh().isEmpty() ? "-" : sh.oh()) + " " + sh.mode()
+                        + " " + sh.access());
+            }
+        });
+        return lines;
+    }
+
+    private static String host(ClientHost h) {
+        return java.util.HexFormat.of().formatHex(h.name().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1))
+                + " " + h.address().getHostAddress();
+    }
+
+    /** Takes back what {@link #snapshot} saved; returns the hosts that hold something again. */
+    synchronized Set<ClientHost> restore(List<String> lines, java.util.function.ToIntFunction<String> exportId) {
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        Set<ClientHost> hosts = new HashSet<>();
+        for (String line : lines) {
+            String[] w = line.trim().split(" ");
+            try {
+                boolean lock = w[0].equals("L") && w.length == 10;
+                boolean share = w[0].equals("S") && w.length == 8;
+                if (!lock && !share) throw new IllegalArgumentException("not a lock or share line");
+                int id = exportId.applyAsInt(new String(hex.parseHex(w[1]), java.nio.charset.StandardCharsets.UTF_8));
+                if (id < 0) continue;                             // the export is gone
+                FileKey f = new FileKey(id, Long.parseLong(w[2]));
+                ClientHost h = new ClientHost(new String(hex.parseHex(w[3]), java.nio.charset.StandardCharsets.ISO_8859_1),
+                        java.net.InetAddress.ofLiteral(w[4]));
+                FileLocks fl = files.computeIfAbsent(f, k -> new FileLocks());
+                if (lock) {
+                    LockOwner o = new LockOwner(h, Integer.parseInt(w[5]), w[6].equals("-") ? "" : w[6]);
+                    ByteRange r = new ByteRange(Long.parseUnsignedLong(w[7]), Long.parseUnsignedLong(w[8]));
+                    fl.apply(o, r, w[9].equals("x"));
+                } else {
+                    fl.shares.add(new FileLocks.Share(h, w[5].equals("-") ? "" : w[5], Integer.parseInt(w[6]),
+                            Integer.parseInt(w[7])));
+                }
+                note(h, f);
+                hosts.add(h);
+            } catch (RuntimeException e) {
+                log.warn("NLM: saved lock not restored ({}): {}", e.getMessage(), line);
+            }
+        }
+        return hosts;
     }
 
     /** Locks held now (for tests and the counters). */

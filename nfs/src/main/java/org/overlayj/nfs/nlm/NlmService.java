@@ -57,6 +57,7 @@ public final class NlmService implements AutoCloseable {
     }
 
     private final Config config;
+    private final LockFiles files;
     private final StatusMonitor monitor;
     private final LockManager locks;
     private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
@@ -67,11 +68,21 @@ public final class NlmService implements AutoCloseable {
 
     private NlmService(Config config, LockFiles files) throws IOException {
         this.config = config;
+        this.files = files;
         this.monitor = new StatusMonitor(config.stateDir());
-        List<StatusMonitor.Monitored> previous = monitor.previous();
+        List<String> saved = monitor.takeLocks();
+        List<StatusMonitor.Monitored> previous = saved.isEmpty() ? monitor.previous() : List.of();
         // No client of the previous instance held a lock: nobody can reclaim, so no reason to make new locks wait.
         Duration grace = previous.isEmpty() ? Duration.ZERO : config.grace();
         this.locks = new LockManager(monitor, this::sendGranted, calls, grace.toNanos());
+        if (!saved.isEmpty()) {
+            // The previous instance stopped in order and saved its locks: they are held on, so no client lost
+            // anything, and there is nobody to notify and no grace period.
+            java.util.Set<ClientHost> hosts = locks.restore(saved, files::exportId);
+            monitor.restored(hosts);
+            log.info("NLM: {} locks and share reservations of {} clients held on from the previous instance",
+                    saved.size(), hosts.size());
+        }
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "overlayj-nlm-timer");
             t.setDaemon(true);
@@ -143,20 +154,16 @@ public final class NlmService implements AutoCloseable {
 
     /**
      * SM_NOTIFY from a client's status monitor: that machine rebooted, its locks are gone with its processes.
-     * Hosts are matched by the name (the Linux client's caller_name and its sm-notify's mon_name are both its node
-     * name) or, when the name is an address, by address; when no host has that name, by the sender's address.
+     * Released are the hosts that call from the sender's address and have its name (the Linux client's caller_name
+     * and its sm-notify's mon_name are both its node name); when none has that name, every host at the sender's
+     * address (a client whose name changed, or that notifies by address). A machine can only release the locks
+     * taken from its own address, whatever name it sends.
      */
     void rebooted(String monName, InetAddress from, int state) {
-        InetAddress literal = null;
-        try {
-            literal = InetAddress.ofLiteral(monName);
-        } catch (IllegalArgumentException e) {
-            // a host name
-        }
-        InetAddress asAddress = literal;
-        int n = locks.release(h -> h.name().equalsIgnoreCase(monName) || h.address().equals(asAddress),
+        int n = locks.release(h -> h.address().equals(from) && h.name().equalsIgnoreCase(monName),
                 "SM_NOTIFY " + monName + " state " + state);
         if (n == 0) n = locks.release(h -> h.address().equals(from), "SM_NOTIFY " + monName + " from " + from);
+        monitor.forgetPrevious(h -> h.address().equals(from));
         log.info("NLM: {} ({}) rebooted, state {}: {} hosts released", monName, from.getHostAddress(), state, n);
     }
 
@@ -183,15 +190,20 @@ public final class NlmService implements AutoCloseable {
 
     /** The *_RES call answering a *_MSG call, sent to the client's lock manager. */
     void answer(InetSocketAddress client, InetSocketAddress local, int proc, XdrAble result) {
-        calls.execute(() -> {
-            try {
-                InetSocketAddress to = target(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
-                RpcCaller.callTcp(to, local.getAddress(), Nlm4.NLM_PROG,
-                        Nlm4.NLM4_VERS, proc, result, null, CALL_TIMEOUT);
-            } catch (Exception e) {
-                log.info("NLM: answer {} to {} not delivered: {}", proc, client.getAddress().getHostAddress(), e.toString());
-            }
-        });
+        try {
+            calls.execute(() -> {
+                try {
+                    InetSocketAddress to = target(client.getAddress(), local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS);
+                    RpcCaller.callTcp(to, local.getAddress(), Nlm4.NLM_PROG, Nlm4.NLM4_VERS, proc, result, null,
+                            CALL_TIMEOUT);
+                } catch (Exception e) {
+                    log.info("NLM: answer {} to {} not delivered: {}", proc, client.getAddress().getHostAddress(),
+                            e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping: the client asks the next instance again
+        }
     }
 
     /**
@@ -235,13 +247,15 @@ public final class NlmService implements AutoCloseable {
     }
 
     /**
-     * Stops the timer and outgoing calls; the state number turns even (an orderly stop). Clients still holding
-     * locks stay recorded: the next instance tells them to reclaim.
+     * Stops the timer and outgoing calls; the state number turns even (an orderly stop). The locks held are saved
+     * for the next instance, which holds them on: a restart in order is invisible to the clients. After a crash
+     * there is no such file, and the next instance notifies the recorded clients, which reclaim.
      */
     @Override
     public void close() {
         timer.shutdownNow();
         locks.sweep();                    // clients that hold nothing need no notice at the next start
+        monitor.saveLocks(locks.snapshot(files::exportPath));
         calls.shutdownNow();
         monitor.stopped();
     }

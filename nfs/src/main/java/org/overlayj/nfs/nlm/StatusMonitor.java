@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -47,7 +48,9 @@ final class StatusMonitor {
             state = 1;
             return;
         }
-        Files.createDirectories(dir);
+        // Only the server reads and writes its lock state (the process may run with umask 0, as a FUSE server).
+        if (!Files.isDirectory(dir))
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         int last = 0;
         try {
             last = Integer.parseInt(Files.readString(dir.resolve("state"), StandardCharsets.US_ASCII).trim());
@@ -111,8 +114,8 @@ final class StatusMonitor {
     }
 
     /** A host of the previous instance rebooted itself or gave up: it will not reclaim. */
-    synchronized void forgetPrevious(ClientHost host) {
-        if (previous.remove(host) != null) persistQuietly();
+    synchronized void forgetPrevious(java.util.function.Predicate<ClientHost> which) {
+        if (previous.keySet().removeIf(which)) persistQuietly();
     }
 
     /** Grace period over: what the previous instance's clients did not reclaim is gone. */
@@ -120,6 +123,63 @@ final class StatusMonitor {
         if (previous.isEmpty()) return;
         previous.clear();
         persistQuietly();
+    }
+
+    /**
+     * The locks an orderly stop saved ({@link #saveLocks}), removed from the directory as they are read: if this
+     * instance crashes, the next one must not take them for current but fall back to notification and reclaim.
+     * Empty when there are none (first start, or the last instance did not stop in order).
+     */
+    synchronized List<String> takeLocks() {
+        if (dir == null) return List.of();
+        Path f = dir.resolve("locks");
+        try {
+            List<String> lines = Files.readAllLines(f, StandardCharsets.US_ASCII);
+            Files.delete(f);
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            }
+            return lines;
+        } catch (NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            log.warn("cannot take the saved locks from {}: {}", f, e.toString());
+            try {
+                Files.deleteIfExists(f);
+            } catch (IOException ignored) {
+                // reported above
+            }
+            return List.of();
+        }
+    }
+
+    /**
+     * The previous instance's clients whose locks were restored are current again (their records move, with the
+     * name under which they monitor us); the others held nothing and are forgotten. Nobody needs notifying.
+     */
+    synchronized void restored(java.util.Set<ClientHost> hosts) {
+        for (ClientHost h : hosts) {
+            String serverName = previous.get(h);
+            if (serverName != null) current.put(h, serverName);
+        }
+        previous.clear();
+        persistQuietly();
+    }
+
+    /** Saves the locks held at an orderly stop, for the next instance to hold them on. */
+    synchronized void saveLocks(List<String> lines) {
+        if (dir == null || lines.isEmpty()) return;
+        if (!previous.isEmpty()) {
+            // Stopped within a grace period: clients of the instance before may not have reclaimed yet. Saving
+            // only what was reclaimed would let the next start skip notifying them; notify everyone again instead.
+            log.info("stopping within the grace period: locks not saved, clients will be told to reclaim");
+            return;
+        }
+        try {
+            writeAtomically("locks", String.join("\n", lines) + "\n");
+        } catch (IOException e) {
+            log.warn("cannot save the locks in {}: {}; clients will reclaim them", dir, e.toString());
+        }
     }
 
     /** An orderly stop: the state number turns even (down). The client list stays for the next start. */
@@ -153,8 +213,9 @@ final class StatusMonitor {
     /** Write to a temporary name, sync, rename over, sync the directory: a crash leaves the old or the new file. */
     private void writeAtomically(String name, String content) throws IOException {
         Path tmp = dir.resolve(name + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        Files.deleteIfExists(tmp);
+        try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             ch.write(java.nio.ByteBuffer.wrap(content.getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
