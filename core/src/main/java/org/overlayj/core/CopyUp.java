@@ -133,7 +133,7 @@ final class CopyUp {
         String dest = parentUpper + "/" + n.name;
         if (n.indexPath != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
-            fs.index.linkUp(n.indexPath, dest, parentUpper);
+            fs.index.linkUp(n, n.indexPath, dest, parentUpper);
             n.indexPath = null;
             n.upper = true;
             fs.copiedUp(n);
@@ -157,7 +157,7 @@ final class CopyUp {
             } else {
                 n.metacopy = fs.getX(ip, OverlayXattr.METACOPY) != null;
             }
-            fs.index.linkUp(ip, dest, parentUpper);
+            fs.index.linkUp(n, ip, dest, parentUpper);
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;
@@ -252,14 +252,14 @@ final class CopyUp {
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
                 copyCounted(from, out, length);
             }
+            // The size of a metadata-only copy, with no data (sparse), before the xattrs: a truncate removes
+            // security.capability, which the copy must keep (the kernel's does, xfstests overlay/064).
+            if (meta) Linux.ftruncate(out, st.size());
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
-            if (meta) {
-                Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
-                Linux.ftruncate(out, st.size());    // the size, with no data: sparse
-            }
+            if (meta) Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
             // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync)

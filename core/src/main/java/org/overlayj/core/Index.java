@@ -118,6 +118,35 @@ final class Index {
         nlinks.computeIfPresent(n.ino, (k, v) -> v + delta);
     }
 
+    /**
+     * Before a link or unlink of an indexed object: the union count relative to its upper count, stored as the
+     * kernel does at that point (ovl_nlink_start), from the in-memory count when this mount has one. Unchanged
+     * when the two agree; after lower hard links were added under the mount they differ, and a remount reads this.
+     */
+    void beforeLinkChange(Node n, String upperPath) throws ErrnoException {
+        Integer mem = nlinks.get(n.ino);
+        if (mem == null) return;
+        int off = mem - Linux.lstat(upperPath).nlink();
+        Integer stored = storedOffset(upperPath);
+        if (stored == null || stored != off) storeOffset(upperPath, off);
+    }
+
+    /**
+     * One name of an indexed object went away while {@code upperNlink} links (the index entry's own included) are
+     * left on its upper inode: the count drops, but not to 0 while an upper alias remains. Lower hard links added
+     * under a mounted overlay are not in the count, and removing them would otherwise drive it to 0 and below
+     * (xfstests overlay/034); the kernel keeps 1 then. Returns whether it did (a client that dropped its own
+     * cached count for the removed name must be told).
+     */
+    boolean dropped(Node n, int upperNlink) {
+        boolean[] held = new boolean[1];
+        nlinks.computeIfPresent(n.ino, (k, v) -> {
+            held[0] = v <= 1 && upperNlink > 1;
+            return held[0] ? v : v - 1;
+        });
+        return held[0];
+    }
+
     boolean tracked(Node n) {
         return nlinks.containsKey(n.ino);
     }
@@ -128,12 +157,15 @@ final class Index {
      * Links the upper alias {@code dest} to an existing index entry (the "link-up" of §4.5), and moves the stored
      * offset so the union count stays the same.
      */
-    void linkUp(String indexPath, String dest, String parentUpper) throws ErrnoException {
+    void linkUp(Node n, String indexPath, String dest, String parentUpper) throws ErrnoException {
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         Integer off = storedOffset(indexPath);
         Linux.link(indexPath, dest);
-        storeOffset(indexPath, (off == null ? 0 : off) - 1);
+        // the union count relative to the upper count, as the kernel writes it: from the in-memory count when this
+        // mount has one (it may differ from the stored one after lower links were added under the mount)
+        Integer mem = nlinks.get(n.ino);
+        storeOffset(indexPath, mem != null ? mem - Linux.lstat(indexPath).nlink() : (off == null ? 0 : off) - 1);
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
     }

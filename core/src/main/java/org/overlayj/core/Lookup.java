@@ -291,7 +291,25 @@ final class Lookup {
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inode(ino, type);
         synchronized (n) {
+            verify(n, dir, name, upper);
             return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        }
+    }
+
+    /**
+     * The kernel's inode verification (ovl_verify_inode): an overlay inode already known under this number, placed
+     * at another name, must be the object found here. Two upper files carrying one origin (a copy made outside the
+     * mount: xfstests overlay/059, 049) would otherwise be served as one inode, one name giving the other's data:
+     * the second name looked up is ESTALE while the first is known, as in the kernel. A directory known with an
+     * upper inode and found here without one is an uncovered redirect origin, ESTALE too.
+     */
+    private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
+        if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
+        if (!n.upper) return;
+        Stat known = Linux.lstatOrNull(fs.upperPath(n));
+        if (known == null || known.type() != n.type) return;   // its old place is gone: the object moves here
+        if (upper == null ? n.isDir() : known.ino() != upper.st().ino() || known.dev() != upper.st().dev()) {
+            throw OverlayFs.err(Errno.ESTALE, "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
         }
     }
 
@@ -346,7 +364,7 @@ final class Lookup {
         // redirects or broken hard links could otherwise share it
         boolean verifyLower = fs.opts.nfsExport() && fs.index.on();
         if (ust.isDir()) {
-            if (verifyLower && !dirIndexed(upper.markers().origin())) return fs.mapIno(ust.ino(), ust.dev());
+            if (verifyLower && !dirIndexed(upper.markers().origin(), upper.path())) return fs.mapIno(ust.ino(), ust.dev());
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
             OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
@@ -360,11 +378,21 @@ final class Lookup {
         return fs.mapIno(ust.ino(), ust.dev());
     }
 
-    /** A directory with an index entry (nfs_export): index/hex(origin) is a directory. */
-    private boolean dirIndexed(byte[] origin) throws ErrnoException {
+    /**
+     * A directory with an index entry (nfs_export): index/hex(origin) is a directory. Its {@code NS upper} must name
+     * this upper directory: another one means two upper directories claim the origin (one copied outside the
+     * mount, xfstests overlay/049), and the kernel fails the lookup with EIO.
+     */
+    private boolean dirIndexed(byte[] origin, String upperDir) throws ErrnoException {
         if (fs.layers.indexDir() == null || origin == null || origin.length == 0) return false;
-        Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
-        return ist != null && ist.isDir();
+        String ip = fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin);
+        Stat ist = Linux.lstatOrNull(ip);
+        if (ist == null || !ist.isDir()) return false;
+        byte[] up = fs.getX(ip, OverlayXattr.UPPER);
+        if (up != null && !java.util.Arrays.equals(up, fs.blobOf(upperDir, fs.upperLayer).bytes())) {
+            throw OverlayFs.err(Errno.EIO, "suspected multiply redirected dir found (upper=" + upperDir + ")");
+        }
+        return true;
     }
 
     /** An upper non-directory that is the same inode as an index entry (index=on). */

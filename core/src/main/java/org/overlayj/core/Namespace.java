@@ -31,7 +31,7 @@ final class Namespace {
     }
 
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = Linux.lstat(fs.realPath(n));
+        Stat st = fs.statReal(fs.realPath(n));
         org.overlayj.core.layer.OverrideStat.Values o = fs.overrideOf(n);
         if (o != null) {
             return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
@@ -50,7 +50,7 @@ final class Namespace {
 
     private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Permissions.check(attr(dir), Permissions.W | Permissions.X, c);
+        Permissions.check(attr(dir), Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -95,6 +95,15 @@ final class Namespace {
         boolean chownInPlace = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
+        // The caller's umask, unless the directory has a default ACL: the layer's filesystem then derives the mode
+        // from that ACL as it makes the object in place (this process's own umask is 0).
+        byte[] dflt = null;
+        boolean dfltRead = false;
+        if (c.umask() != 0 && type != Stat.S_IFLNK) {
+            dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            dfltRead = true;
+            if (dflt == null) mode &= ~c.umask();
+        }
         // Made in place, or, when the name is taken by a whiteout (the lookup saw nothing there, so that is all it
         // can be), made aside and renamed over it: one attempt, no stat of the name first.
         String made = dest;
@@ -106,7 +115,20 @@ final class Namespace {
             if (e.errno() != Errno.EEXIST) throw e;
             overWhiteout = true;
             made = fs.tempPath();
+            // Made aside, in the work dir, the object does not get the directory's default ACL from the layer's
+            // filesystem: it is given what that would have given, as the kernel overlay does.
+            if (!dfltRead && type != Stat.S_IFLNK) dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            Acl.Inherited inh = dflt == null ? null : Acl.inherit(dflt, mode);
+            if (inh != null) mode = inh.mode();
             fd = makeObject(made, mode, rdev, target, openFlags);
+            try {
+                if (inh != null && inh.access() != null) Linux.lsetxattr(made, Acl.ACCESS, inh.access(), 0);
+                if (inh != null && type == Stat.S_IFDIR) Linux.lsetxattr(made, Acl.DEFAULT, dflt, 0);
+            } catch (ErrnoException x) {
+                Linux.closeQuietly(fd);
+                removeQuietly(made);
+                throw x;
+            }
         }
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
@@ -198,6 +220,7 @@ final class Namespace {
         // the new name must find the data too, from wherever it is
         String redirect = metacopyRedirect(node, node.parent, node.name, false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
+        if (node.indexed) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.tempPath();
             Linux.link(src, temp);
@@ -231,11 +254,13 @@ final class Namespace {
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         Attr dirAttr = attr(dir);
-        Permissions.check(dirAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made
+        fs.noteRemovedDir(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
         child.unplace(dir, name, stillLeadsTo(child));
@@ -279,6 +304,7 @@ final class Namespace {
             copyUp.copyUp(child);
         }
         if (!child.upper || !child.indexed) return null;
+        fs.index.beforeLinkChange(child, fs.upperPath(child));
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
         return origin == null || origin.length == 0 ? null : fs.index.path(origin);
     }
@@ -291,7 +317,8 @@ final class Namespace {
             fs.removeTemp(wh);
             return;
         }
-        fs.index.adjust(child, -1);
+        Stat ist = Linux.lstatOrNull(indexPath);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath);
     }
 
@@ -393,12 +420,12 @@ final class Namespace {
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c);
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         Permissions.sticky(oldAttr, attr(src), c);
         if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         boolean samedir = oldDir == newDir;
-        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c);
+        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
 
         // A lower or merged directory can only move with a redirect to where its lower part still is.
         boolean srcNeedsRedirect = src.isDir() && src.hasLower();
@@ -435,6 +462,10 @@ final class Namespace {
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
 
+        if (tgt != null && !exchange) {   // before its name is another's
+            OpenFile.reopenOnUpper(fs, tgt);
+            fs.noteRemovedDir(tgt);
+        }
         try {
             renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
         } catch (ErrnoException e) {
@@ -541,8 +572,11 @@ final class Namespace {
 
     // --- setattr ---------------------------------------------------------------------------------------------------
 
-    /** The checks of {@link #setattr} before anything changes; returns the attributes they saw. */
-    Attr setattrAllowed(Node n, SetAttr a, Creds c) throws ErrnoException {
+    /**
+     * The checks of {@link #setattr} before anything changes; returns the attributes they saw. {@code ownerOverride}:
+     * the owner may truncate whatever the mode (an NFS server's rule, see Permissions#checkData).
+     */
+    Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
         if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
@@ -551,24 +585,26 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.check(cur, Permissions.W, c);
+            Permissions.checkData(cur, Permissions.W, c, fs.aclOf(n), ownerOverride);
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
                     || a.mtimeNsec() != null && a.mtimeNsec() != SetAttr.NOW;
             if (explicit) Permissions.owner(cur, c);
-            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c);
+            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
         }
         return cur;
     }
 
-    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
-        Attr cur = setattrAllowed(n, a, c);
+    void setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        Attr cur = setattrAllowed(n, a, c, ownerOverride);
         if (a.size() != null) copyUp.copyUpData(n);
         else copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
-            Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());
+            int uid = a.uid() == null ? -1 : a.uid(), gid = a.gid() == null ? -1 : a.gid();
+            if (OverlayFs.isFdPath(p)) Linux.fchown(OverlayFs.fdOfPath(p), uid, gid);   // an unlinked open file
+            else Linux.lchown(p, uid, gid);
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
@@ -582,7 +618,8 @@ final class Namespace {
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
             long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
             long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
-            Linux.utimens(p, aSec, aNs, mSec, mNs, true);
+            if (OverlayFs.isFdPath(p)) Linux.futimens(OverlayFs.fdOfPath(p), aSec, aNs, mSec, mNs);
+            else Linux.utimens(p, aSec, aNs, mSec, mNs, true);
         }
     }
 
@@ -592,7 +629,7 @@ final class Namespace {
         } else if (name.startsWith("user.")) {
             Attr a = attr(n);
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
-            if (!c.isRoot()) Permissions.check(a, Permissions.W, c);
+            if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
             Permissions.owner(attr(n), c);
         } else {

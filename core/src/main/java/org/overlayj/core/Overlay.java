@@ -209,7 +209,7 @@ public final class Overlay implements AutoCloseable {
     /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
     private void searchable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c);
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
     }
 
     private Found found(Node dir, String name) throws ErrnoException {
@@ -243,19 +243,18 @@ public final class Overlay implements AutoCloseable {
         return attr(n, realStat(n));
     }
 
+    /** The stat of the real inode; an unlinked object's is reached through a file open on it (OverlayFs#realPath). */
     private Stat realStat(Node n) throws ErrnoException {
-        try {
-            return fs.statReal(fs.realPath(n));
-        } catch (ErrnoException e) {
-            int fd = n.openFd;
-            if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
-            return Linux.fstat(fd); // unlinked while open
-        }
+        Stat removed = n.removedDir;
+        if (removed != null && n.unlinked) return removed;
+        return fs.statReal(fs.realPath(n));
     }
 
     /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
     private Attr attr(Node n, Stat st) throws ErrnoException {
-        int nlink = n.isDir() && n.merge ? 1
+        // a removed directory has no links left, whatever its real inode (a lower one, whited out) still counts
+        int nlink = n.isDir() && n.unlinked ? 0
+                : n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
         long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
@@ -273,11 +272,20 @@ public final class Overlay implements AutoCloseable {
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        return setattr(n, a, c, false);
+    }
+
+    /**
+     * {@link #setattr(Node, SetAttr, Creds)} for a door that trusts its client's open-time checks, as an NFS server
+     * does: with {@code ownerOverride} the owner may truncate its file whatever the mode (knfsd's rule).
+     */
+    public Attr setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
-        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
+        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo,
+                () -> namespace.setattrAllowed(n, a, c, ownerOverride));
         Lock l = writeOffering(ahead, truncateTo);
         try {
-            namespace.setattr(n, a, c);
+            namespace.setattr(n, a, c, ownerOverride);
             return attr(n);
         } finally {
             unlock(l, ahead);
@@ -306,7 +314,7 @@ public final class Overlay implements AutoCloseable {
             a = attr(n);
             int kept = privsKept(a, caller);
             if (kept == a.mode()) return false;
-            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT);
+            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT, false);
             return true;
         } finally {
             unlock(l);
@@ -335,7 +343,7 @@ public final class Overlay implements AutoCloseable {
         try {
             if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "readdir");
             if (cookie == 0) {
-                Permissions.check(attr(dir), Permissions.R, c);
+                Permissions.check(attr(dir), Permissions.R, c, fs.aclOf(dir));
                 dir.listing = null;
             }
             List<DirEntry> all = readdir.list(dir).entries();
@@ -363,8 +371,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
-            m.node().openFd = m.fd();
-            return new Created(new OpenFile(m.node(), flags, m.fd(), true), attr(m.node(), m.st()));
+            return new Created(opened(new OpenFile(m.node(), flags, m.fd(), true)), attr(m.node(), m.st()));
         } finally {
             unlock(l);
         }
@@ -402,7 +409,7 @@ public final class Overlay implements AutoCloseable {
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> node, -1,
-                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c));
+                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir)));
         Lock l = writeOffering(ahead, -1);
         try {
             return namespace.link(node, newDir, newName, c);
@@ -434,8 +441,8 @@ public final class Overlay implements AutoCloseable {
             throws ErrnoException {
         // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
         CopyUp.CopiedData ahead = copyAhead(false, () -> lookup.child(oldDir, oldName), -1, () -> {
-            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c);
-            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c);
+            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         });
         Lock l = writeOffering(ahead, -1);
         try {
@@ -457,27 +464,44 @@ public final class Overlay implements AutoCloseable {
 
     /** Opens with open(2) flags; a write or O_TRUNC open copies the object up first. */
     public OpenFile open(Node n, int flags, Creds c) throws ErrnoException {
+        return open(n, flags, c, false);
+    }
+
+    /**
+     * {@link #open(Node, int, Creds)} for a door that trusts its client's open-time checks, as an NFS server does:
+     * with {@code ownerOverride} the owner may read and write its file whatever the mode, and a file one may
+     * execute may be read (knfsd's rules, see Permissions#checkData).
+     */
+    public OpenFile open(Node n, int flags, Creds c, boolean ownerOverride) throws ErrnoException {
         int acc = flags & Linux.O_ACCMODE;
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c))
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1,
+                () -> Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride))
                 : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
-            Permissions.check(a, mask, c);
+            Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
-            n.openFd = fd;
-            return new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n));
+            return opened(new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n)));
         } finally {
             if (wants) unlock(l, ahead);
             else unlock(l);
         }
+    }
+
+    /** Registers a file as open on its node: once the node's names are gone, its inode is reached through it. */
+    private static OpenFile opened(OpenFile f) {
+        synchronized (f.node.openFiles) {
+            f.node.openFiles.add(f);
+        }
+        return f;
     }
 
     /** A permission check run under the read lock; throws if the operation may not go on. */
@@ -538,18 +562,11 @@ public final class Overlay implements AutoCloseable {
     /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
     private int fdOf(OpenFile f) throws ErrnoException {
         if (!f.onUpper && OverlayFs.dataOnUpper(f.node)) {
-            synchronized (f) {
-                if (!f.onUpper) {
-                    Lock l = read();
-                    try {
-                        int fd = fs.openReal(fs.realPath(f.node), Linux.O_RDONLY);
-                        f.replacedFd = f.fd;
-                        f.fd = fd;
-                        f.onUpper = true;
-                    } finally {
-                        l.unlock();
-                    }
-                }
+            Lock l = read();
+            try {
+                f.reopenOnUpper(fs);
+            } finally {
+                l.unlock();
             }
         }
         return f.fd;
@@ -630,11 +647,24 @@ public final class Overlay implements AutoCloseable {
     }
 
     public void release(OpenFile f) throws ErrnoException {
-        int fd = f.fd;
-        f.fd = -1;
-        Linux.closeQuietly(f.replacedFd);
-        f.replacedFd = -1;
-        if (f.node.openFd == fd) f.node.openFd = -1;
+        Node n = f.node;
+        synchronized (n.openFiles) {
+            n.openFiles.remove(f);
+        }
+        if (n.everUnlinked) {
+            // a reader under the read lock may have taken this file's fd as the node's path (OverlayFs#realPath):
+            // it must be done with it before the fd number is closed and can name another file
+            Lock l = fs.lock.writeLock();
+            l.lock();
+            l.unlock();
+        }
+        int fd;
+        synchronized (f) {
+            fd = f.fd;
+            f.fd = -1;
+            Linux.closeQuietly(f.replacedFd);
+            f.replacedFd = -1;
+        }
         Linux.close(fd);
     }
 
@@ -705,7 +735,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Attr a = attr(n);
             if ((mask & Permissions.W) != 0 && readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-            Permissions.check(a, mask, c);
+            Permissions.check(a, mask, c, fs.aclOf(n));
         } finally {
             l.unlock();
         }
@@ -739,6 +769,34 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             return export.decode(handle);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * The persistent handle of {@code n} packed in 64 bits, for a door whose handles are that small (a FUSE nodeid):
+     * it decodes with {@link #decodeCompactHandle} after the node was forgotten, after a copy-up and after a
+     * remount of the same layers. 0 when there is none: without nfs_export=on (handles are not persistent there,
+     * as the kernel's are not), for the root, or when the layer's real handle does not fit (it does for ext4, and
+     * for xfs with 32-bit inode numbers).
+     */
+    public long compactHandle(Node n) throws ErrnoException {
+        if (!fs.opts.nfsExport()) return 0;
+        Lock l = read();
+        try {
+            return export.compact(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** The object a {@link #compactHandle} names; ESTALE when it is gone or not of this overlay. */
+    public Node decodeCompactHandle(long handle) throws ErrnoException {
+        if (!fs.opts.nfsExport()) throw OverlayFs.err(Errno.ESTALE, "no persistent handles without nfs_export");
+        Lock l = read();
+        try {
+            return export.decodeCompact(handle);
         } finally {
             l.unlock();
         }

@@ -198,8 +198,27 @@ final class OverlayFs {
 
     // --- real paths ----------------------------------------------------------------------------------------------
 
+    /** Where an object no name and no open file leads to is "found": nowhere (ENOENT for every call on it). */
+    static final String GONE = "/proc/self/fd/-1";
+
+    /**
+     * The real inode of an {@link Node#unlinked} object, reached through a file open on it: its upper inode when
+     * {@code upper}, else its lower one; {@link #GONE} when no such file is open. Never its old name, which is
+     * gone or another object's by now (a rename over it).
+     */
+    static String unlinkedPath(Node n, boolean upper) {
+        synchronized (n.openFiles) {
+            for (OpenFile f : n.openFiles) {
+                int fd = f.fd;
+                if (fd >= 0 && f.onUpper == upper) return "/proc/self/fd/" + fd;
+            }
+        }
+        return GONE;
+    }
+
     /** The absolute upper path of a node that has an upper inode. */
     String upperPath(Node n) {
+        if (n.unlinked) return unlinkedPath(n, true);
         if (n.parent == null) {
             return n.indexPath != null ? n.indexPath : upperRoot;
         }
@@ -212,8 +231,14 @@ final class OverlayFs {
      */
     String realPath(Node n) {
         if (n.upper) return upperPath(n);
+        if (n.unlinked) return unlinkedPath(n, n.indexPath != null);
         if (n.indexPath != null) return n.indexPath;
         return n.topLower().path();
+    }
+
+    /** The access ACL of the real inode that supplies this node's attributes, read when a check needs it. */
+    Acl.Source aclOf(Node n) {
+        return () -> Linux.lgetxattrOrNull(realPath(n), Acl.ACCESS);
     }
 
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
@@ -232,6 +257,11 @@ final class OverlayFs {
     /** A decoded object with no known name is reached through the fd its handle opened. */
     static boolean isFdPath(String path) {
         return path.startsWith("/proc/self/fd/");
+    }
+
+    /** The fd number of a /proc/self/fd path. */
+    static int fdOfPath(String path) {
+        return Integer.parseInt(path.substring("/proc/self/fd/".length()));
     }
 
     /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
@@ -502,6 +532,16 @@ final class OverlayFs {
         String p = tempPath();
         Linux.mkwhiteout(p);
         return p;
+    }
+
+    /** Notes a directory's stat right before it is removed (Node#removedDir). */
+    void noteRemovedDir(Node dir) {
+        if (!dir.isDir()) return;
+        try {
+            dir.removedDir = Linux.lstat(realPath(dir));
+        } catch (ErrnoException e) {
+            // then it answers ENOENT once removed, as before
+        }
     }
 
     /** Removes a temporary tree from the scratch dir (whiteouts and empty dirs of a cleared merge dir). */

@@ -246,4 +246,24 @@ class ChecklistMetacopyTest {
             }
         }
     }
+
+    /**
+     * Issue 21 item 6 (xfstests overlay/064): a metadata-only copy-up (here by chmod) keeps security.capability, as
+     * the kernel's does; the data copied in later keeps it too. Engine vs kernel, with the upper layers compared.
+     */
+    @Test void item6_chmodKeepsTheCapability() throws Exception {
+        String cap = "0x0100000200200000000000000000000000000000";   // cap_net_raw+ep, as setcap writes it
+        try (ChecklistTwin t = new ChecklistTwin(1, "echo data > l1/f && echo more > l1/g"
+                + " && setfattr -n security.capability -v " + cap + " l1/f l1/g")) {
+            var k = t.compare("metacopy=on,redirect_dir=on,index=on", (ChecklistTwin.Scenario) (fs, out) -> {
+                fs.chmod("f", 0700);
+                fs.chmod("g", 0750);
+                fs.openRw("g");                     // the data copied in after the metadata
+                out.add("f: " + ChecklistTwin.HEX.formatHex(fs.getxattr("f", "security.capability"))
+                        + " g: " + ChecklistTwin.HEX.formatHex(fs.getxattr("g", "security.capability")));
+            });
+            assertTrue(k.upper().lines().anyMatch(l -> l.startsWith("f ") && l.contains("security.capability=")
+                    && l.contains("overlay.metacopy")), k.upper());
+        }
+    }
 }

@@ -168,15 +168,13 @@ public final class FuseDispatcher {
                 return entry(h, fs.symlink(c, node, name, target));
             }
             case FuseOpcode.MKNOD -> {
-                int mode = in.getInt(), rdev = in.getInt();
+                int mode = in.getInt(), rdev = in.getInt(), umask = in.getInt();
                 in.getInt();
-                in.getInt();
-                return entry(h, fs.mknod(c, node, cstring(in), mode, FuseCodec.decodeDev(rdev)));
+                return entry(h, fs.mknod(c, node, cstring(in), mode, FuseCodec.decodeDev(rdev), umask));
             }
             case FuseOpcode.MKDIR -> {
-                int mode = in.getInt();
-                in.getInt();
-                return entry(h, fs.mkdir(c, node, cstring(in), mode));
+                int mode = in.getInt(), umask = in.getInt();
+                return entry(h, fs.mkdir(c, node, cstring(in), mode, umask));
             }
             case FuseOpcode.UNLINK -> {
                 fs.unlink(c, node, cstring(in));
@@ -212,10 +210,9 @@ public final class FuseDispatcher {
                 return out;
             }
             case FuseOpcode.CREATE -> {
-                int flags = in.getInt(), mode = in.getInt();
+                int flags = in.getInt(), mode = in.getInt(), umask = in.getInt();
                 in.getInt();
-                in.getInt();
-                RawFileSystem.Created cr = fs.create(c, node, cstring(in), mode, flags);
+                RawFileSystem.Created cr = fs.create(c, node, cstring(in), mode, flags, umask);
                 ByteBuffer out = ok(h, FuseCodec.ENTRY_OUT_SIZE + FuseCodec.OPEN_OUT_SIZE);
                 FuseCodec.putEntry(out, cr.entry());
                 FuseCodec.putOpen(out, cr.open());
@@ -362,7 +359,8 @@ public final class FuseDispatcher {
             return error(h.unique(), EPROTO);
         }
         FuseInit.Negotiated n = FuseInit.negotiate(offer,
-                (fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0) | (fs.passthrough() ? FuseInit.PASSTHROUGH : 0));
+                (fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0) | (fs.passthrough() ? FuseInit.PASSTHROUGH : 0)
+                        | (fs.posixAcl() ? FuseInit.POSIX_ACL | FuseInit.DONT_MASK : 0));
         negotiated = n;
         LOG.debug("INIT: kernel {}.{} flags {}, negotiated 7.{} flags {}", offer.major(), offer.minor(),
                 Long.toHexString(offer.flags()), n.minor(), Long.toHexString(n.flags()));

@@ -22,12 +22,14 @@ import java.nio.ByteBuffer;
  *   <li>SETXATTR_EXT: the longer setxattr_in; we accept both layouts.</li>
  * </ul>
  * Not asked for: WRITEBACK_CACHE (data must reach the layers when write(2) returns — tests compare layers right
- * after operations, and the engine copies up on the first write, which must see the caller's write), POSIX_ACL
- * (the kernel would then enforce ACLs and expect us to apply default ACLs on create; without it, ACL xattrs pass
- * through to the engine as plain xattrs and the kernel checks mode bits, which is what default_permissions gives
- * a kernel overlay on a filesystem without ACLs), HANDLE_KILLPRIV (v1; v2 below), DONT_MASK (the kernel applies the umask),
+ * after operations, and the engine copies up on the first write, which must see the caller's write),
+ * HANDLE_KILLPRIV (v1; v2 below),
  * POSIX_LOCKS / FLOCK_LOCKS (the kernel keeps locks locally, as for a single-host filesystem),
  * SPLICE_* (plain read/write of the device).
+ *
+ * <p>POSIX_ACL and DONT_MASK only for a filesystem that {@link RawFileSystem#posixAcl() serves ACLs}: the kernel then
+ * checks permissions with the access ACLs it reads (and caches) through GETXATTR of system.posix_acl_access, as it
+ * does on a kernel overlay, and leaves the umask to the filesystem, which must not apply it under a default ACL.
  *
  * <p>PASSTHROUGH (7.40) only for a filesystem that {@link RawFileSystem#passthrough() asks for it}: the kernel then
  * reads and writes the open files the filesystem gives a backing file for itself ({@link FuseBackings}).

@@ -48,6 +48,14 @@ public interface RawFileSystem {
      */
     default boolean killsPrivileges() { return false; }
 
+    /**
+     * Whether this filesystem serves POSIX ACLs (system.posix_acl_* xattrs of its inodes, the modes they imply, default
+     * ACLs applied on creation): the INIT then asks for POSIX_ACL, so that the kernel checks permissions with the
+     * ACLs, and DONT_MASK, so that creations arrive with the caller's umask beside an unmasked mode (the umask
+     * overloads of {@link #mknod}, {@link #mkdir} and {@link #create}); the umask does not apply under a default ACL.
+     */
+    default boolean posixAcl() { return false; }
+
     /** Called once the INIT negotiation is done. */
     default void init(FuseInit.Negotiated negotiated) {}
 
@@ -71,6 +79,17 @@ public interface RawFileSystem {
     }
 
     default FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException { throw nosys(); }
+
+    /** MKNOD as the dispatcher calls it: {@code mode} is masked with {@code umask} unless the kernel did it. */
+    default FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev, int umask)
+            throws ErrnoException {
+        return mknod(c, parent, name, mode & ~umask, rdev);
+    }
+
+    /** MKDIR as the dispatcher calls it (see the umask overload of mknod). */
+    default FuseEntry mkdir(FuseContext c, long parent, String name, int mode, int umask) throws ErrnoException {
+        return mkdir(c, parent, name, mode & ~umask);
+    }
 
     default FuseEntry symlink(FuseContext c, long parent, String name, String target) throws ErrnoException {
         throw nosys();
@@ -102,6 +121,12 @@ public interface RawFileSystem {
     /** CREATE: make and open in one step. */
     default Created create(FuseContext c, long parent, String name, int mode, int flags) throws ErrnoException {
         throw nosys();
+    }
+
+    /** CREATE as the dispatcher calls it (see the umask overload of mknod). */
+    default Created create(FuseContext c, long parent, String name, int mode, int flags, int umask)
+            throws ErrnoException {
+        return create(c, parent, name, mode & ~umask, flags);
     }
 
     /** Fills {@code dst[0..size)} as far as the file goes; returns the byte count (short only at end of file). */

@@ -312,8 +312,20 @@ public final class OverlayFileSystem implements RawFileSystem {
      * up last, and the upper layer differed from the kernel overlay's.
      */
     private FuseEntry entry(Node n, Attr a) {
-        long nodeid = nodes.ref(n);
-        return new FuseEntry(nodeid, a.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+        NodeTable.Id id = nodes.ref(n, nodes.holds(n) ? 0 : persistentHandle(n));
+        return new FuseEntry(id.nodeid(), id.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+    }
+
+    /**
+     * The engine's handle of {@code n} that fits a nodeid, 0 when there is none: the kernel builds the mount's file
+     * handles from nodeids, so with it they decode after the kernel forgot the node, and after a remount.
+     */
+    private long persistentHandle(Node n) {
+        try {
+            return overlay.compactHandle(n);
+        } catch (ErrnoException e) {
+            return 0;
+        }
     }
 
     private OpenFile file(long fh) throws ErrnoException {
@@ -353,11 +365,26 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException {
         if (name.equals(".")) {
-            // exportfs asks for a nodeid it holds a handle for: only what we still know can be answered
-            Node n = nodes.get(parent);
-            Attr a = overlay.getattr(n);
-            nodes.ref(parent);
-            return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
+            // exportfs asks for the nodeid of a file handle: one the kernel holds, or else one it forgot (or an
+            // earlier mount handed out), which the engine decodes when it is a persistent handle
+            NodeTable.Known k = nodes.refKnown(parent);
+            NodeTable.Id id;
+            Node n;
+            if (k != null) {
+                n = k.node();
+                id = k.id();
+            } else {
+                n = overlay.decodeCompactHandle(parent);
+                id = nodes.refDecoded(parent, n);
+            }
+            Attr a;
+            try {
+                a = overlay.getattr(n);
+            } catch (ErrnoException e) {
+                nodes.forget(id.nodeid(), 1);
+                throw e;
+            }
+            return new FuseEntry(id.nodeid(), id.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
         try {
@@ -434,14 +461,28 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev)
             throws ErrnoException {
+        return mknod(c, parent, name, mode, rdev, 0);
+    }
+
+    /** The engine applies the umask (none under a default ACL): POSIX_ACL and DONT_MASK are asked for. */
+    @Override public FuseEntry mknod(FuseContext c, long parent, String name, int mode, long rdev, int umask)
+            throws ErrnoException {
         Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.mknod(dir, name, mode, rdev, cr)));
+        return entry(asCaller(c, cr -> overlay.mknod(dir, name, mode, rdev, cr.withUmask(umask))));
     }
 
     @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode) throws ErrnoException {
-        Node dir = nodes.get(parent);
-        return entry(asCaller(c, cr -> overlay.mkdir(dir, name, mode, cr)));
+        return mkdir(c, parent, name, mode, 0);
     }
+
+    @Override public FuseEntry mkdir(FuseContext c, long parent, String name, int mode, int umask)
+            throws ErrnoException {
+        Node dir = nodes.get(parent);
+        return entry(asCaller(c, cr -> overlay.mkdir(dir, name, mode, cr.withUmask(umask))));
+    }
+
+    /** The kernel checks permissions with the ACLs the engine serves, as the kernel overlay does. */
+    @Override public boolean posixAcl() { return true; }
 
     @Override public FuseEntry symlink(FuseContext c, long parent, String name, String target)
             throws ErrnoException {
@@ -491,9 +532,14 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public Created create(FuseContext c, long parent, String name, int mode, int flags)
             throws ErrnoException {
+        return create(c, parent, name, mode, flags, 0);
+    }
+
+    @Override public Created create(FuseContext c, long parent, String name, int mode, int flags, int umask)
+            throws ErrnoException {
         // Groups only matter to the permission check here, so they are read only when it fails (asCaller).
         Node dir = nodes.get(parent);
-        Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr));
+        Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr.withUmask(umask)));
         OpenFile f = made.file();
         return new Created(entry(f.node(), made.attr()), openReply(f));
     }
