@@ -198,7 +198,9 @@ final class CopyUp {
 
     /** A disconnected lower file with one link: its copy-up must not be index-only (see Export#reconnect). */
     private boolean singleLink(Node n) throws ErrnoException {
-        return !n.isDir() && n.hasLower() && fs.statReal(n.topLower().path()).nlink() == 1;
+        // only nodes decoded from a handle (an unlinked node, with no place either, keeps its old path)
+        if (n.handle == null || n.isDir() || !n.hasLower() || !fs.index.on()) return false;
+        return fs.statReal(n.topLower().path()).nlink() == 1;
     }
 
     /**
