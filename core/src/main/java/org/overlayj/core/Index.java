@@ -272,13 +272,17 @@ final class Index {
                     return;
                 }
                 if (st.nlink() == 1) {
-                    if (fs.decodeOrigin(origin) == null) {
+                    OverlayFs.OriginInfo lower = fs.decodeOrigin(origin);
+                    if (lower == null) {
                         LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
                         Linux.unlink(path);
                         return;
                     }
                     Integer off = storedOffset(path);
-                    if (1 + (off == null ? -1 : off) <= 0) orphan(path, name);
+                    // The kernel reads NS nlink only when the lower has several links; for one link it takes the
+                    // union count as 0, so an entry with no upper alias is an orphan whatever NS nlink says ("U+0"
+                    // is what an index-only copy-up of a disconnected file writes). Seen on 6.18 (ReconnectTest).
+                    if (lower.nlink() == 1 || 1 + (off == null ? -1 : off) <= 0) orphan(path, name);
                 }
             }
         }

@@ -141,4 +141,31 @@ class ReconnectTest {
             assertEquals("h\nmore\n", kernelReads(L, "h2", h));
         }
     }
+    /**
+     * The state an index-only copy-up of a disconnected single-link file leaves (the kernel's own writes it: index
+     * entry with one link, {@code NS nlink "U+0"}, no upper alias): the kernel's mount takes it for an orphan and
+     * whiteouts it (then EIO); overlayj's mount-time check must do the same, not keep serving it.
+     */
+    @Test void anIndexOnlyCopyOfASingleLinkFileIsAnOrphanToBoth() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir l1/d && echo f > l1/d/f");
+            byte[] h;
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                h = o.encodeHandle(walk(o, "d/f"));
+            }
+            String blob = HEX.formatHex(h, 3, h.length);
+            String entry = L.work + "/index/" + blob;
+            String make = "rm -f " + entry + " && cp --preserve=mode,timestamps " + L.lowers.getFirst() + "/d/f " + entry
+                    + " && echo more >> " + entry + " && setfattr -n trusted.overlay.origin -v 0x" + blob + " " + entry
+                    + " && setfattr -n trusted.overlay.nlink -v U+0 " + entry;
+            Layers.sh(make);
+            String kernel = kernelReads(L, "d/f", h);
+            assertTrue(kernel.contains("Input/output error") && kernel.contains("orphan index entry"), kernel);
+            Layers.sh("test -c " + entry + " && " + make);
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                Layers.sh("test -c " + entry);
+                assertEquals(Errno.ESTALE, assertThrows(ErrnoException.class, () -> o.decodeHandle(h)).errno());
+            }
+        }
+    }
 }
