@@ -128,6 +128,7 @@ final class CopyUp {
             copyUpDisconnected(n);
             return;
         }
+        if (n.upper) return;    // reconnected: found at its upper alias (copied up before it was decoded)
         copyUp(n.parent);
         String parentUpper = fs.upperPath(n.parent);
         String dest = parentUpper + "/" + n.name;

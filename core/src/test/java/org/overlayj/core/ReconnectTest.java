@@ -65,9 +65,16 @@ class ReconnectTest {
 
     @Test void writeThroughADisconnectedSingleLinkFileSurvivesTheKernelsMount() throws Exception {
         try (Layers L = new Layers(1)) {
-            Layers.sh("cd " + L.root + " && mkdir l1/d && echo f > l1/d/f");
-            byte[] h = handlesThenColdCaches(L, "d/f").getFirst();
+            Layers.sh("cd " + L.root + " && mkdir l1/d && echo f > l1/d/f && echo g > l1/d/g");
             try (Overlay o = Overlay.mount(nfs(L))) {
+                IndexTest.append(o, "d/g", "up\n");    // copied up (index entry and upper alias) before the restart
+            }
+            List<byte[]> hs = handlesThenColdCaches(L, "d/f", "d/g");
+            byte[] h = hs.getFirst();
+            try (Overlay o = Overlay.mount(nfs(L))) {
+                Node g = o.decodeHandle(hs.get(1));
+                appendThrough(o, g, "more\n");
+                assertEquals("g\nup\nmore\n", IndexTest.read(o, "d/g"));
                 Node n = o.decodeHandle(h);
                 assertNull(n.parent, "disconnected: neither we nor the kernel had a name for it");
                 appendThrough(o, n, "more\n");
@@ -75,6 +82,7 @@ class ReconnectTest {
                 assertEquals("f\nmore\n", IndexTest.read(o, "d/f"));
             }
             assertEquals("f\nmore\n", kernelReads(L, "d/f", h));
+            assertEquals("g\nup\nmore\n", kernelReads(L, "d/g", hs.get(1)));
             try (Overlay o = Overlay.mount(nfs(L))) {
                 assertEquals("f\nmore\n", IndexTest.read(o, "d/f"));
                 assertEquals("f\nmore\n", readNode(o, o.decodeHandle(h)));
