@@ -176,4 +176,33 @@ class ReconnectTest {
             }
         }
     }
+    /**
+     * An index-only copy of a lower hard link (2 links) whose {@code NS nlink} says various things: overlayj's
+     * mount-time check keeps or orphans it exactly as the kernel's does, the same state built twice.
+     */
+    @Test void mountTimeCheckOfAnIndexOnlyHardLinkAgreesWithTheKernel() throws Exception {
+        for (String v : List.of("U+1", "U+0", "L+0", "L-1", "L-2", "U-1", "bogus")) {
+            String[] seen = new String[2];
+            for (int side = 0; side < 2; side++) {
+                try (Layers L = new Layers(1)) {
+                    Layers.sh("cd " + L.root + " && echo h > l1/h1 && ln l1/h1 l1/h2");
+                    byte[] h = handlesThenColdCaches(L, "h2").getFirst();
+                    try (Overlay o = Overlay.mount(nfs(L))) {
+                        appendThrough(o, o.decodeHandle(h), "more\n");
+                    }
+                    String entry = L.work + "/index/" + HEX.formatHex(h, 3, h.length);
+                    Layers.sh("test $(stat -c %h " + entry + ") = 1 && setfattr -n trusted.overlay.nlink -v " + v + " "
+                            + entry);
+                    if (side == 0) {
+                        L.kernelMount("index=on,nfs_export=on");
+                        L.kernelUmount();
+                    } else {
+                        Overlay.mount(nfs(L)).close();
+                    }
+                    seen[side] = Layers.shOut("stat -c %F " + entry).trim();
+                }
+            }
+            assertEquals(seen[0], seen[1], "NS nlink " + v + ": kernel vs overlayj");
+        }
+    }
 }
