@@ -423,6 +423,35 @@ final class Export {
         return n != null && n.ino == ino ? n : null;
     }
 
+    /**
+     * Gives a disconnected non-directory (decoded from a handle with no name known: cold caches after a restart) its
+     * place in the overlay again, before it is copied up; true when it has one now. Why: the copy of a disconnected
+     * file can only go into the index, with no upper alias, and the kernel's next read-write mount takes such an
+     * entry for an orphan when the lower file has one link, whatever its {@code NS nlink} says ("orphan index
+     * entry", a whiteout, then EIO and the written data gone: the kernel does this to its own disconnected copy-ups
+     * too). The lower file's name in its layer comes from the fd (when the lower fs still knows it) or from the
+     * layer scan; that lower path is then looked up through the overlay as a decoded lower directory is (from the
+     * deepest indexed ancestor, so renamed directories are followed; whiteouts, opaque dirs and redirects apply),
+     * and accepted only when it ends on this very node. The lookup places the node there (one node per inode).
+     */
+    boolean reconnect(Node n) throws ErrnoException {
+        if (n.parent != null || n == fs.root) return true;
+        if (n.isDir() || !n.hasLower() || fs.upperRoot == null) return false;
+        Node.Lower lo = n.topLower();
+        Stat st = fs.statReal(lo.path());
+        long ino = fs.mapIno(st.ino(), st.dev());
+        if (ino != n.ino) return false;
+        String known = OverlayFs.isFdPath(lo.path()) ? Linux.readlink(lo.path()) : lo.path();
+        Layer owner = ownerOf(known, st);
+        if (owner != null && connectLowerDir(owner, known, ino) == n) return true;
+        for (Layer l : fs.layers.lowers()) {
+            if (l.dev() != st.dev() || !lowerInodes.contains(l, st.ino())) continue;
+            String path = lowerInodes.pathOf(l, st.ino());
+            if (path != null && connectLowerDir(l, path, ino) == n) return true;
+        }
+        return false;
+    }
+
     private boolean inLowerLayers(Stat st) throws ErrnoException {
         for (Layer l : fs.layers.lowers()) {
             if (l.dev() == st.dev() && lowerInodes.contains(l, st.ino())) return true;

@@ -35,6 +35,7 @@ public final class Overlay implements AutoCloseable {
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
+        copyUp.reconnect = export::reconnect;
         try {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();

@@ -221,7 +221,8 @@ class KernelNfsClientVmTest {
         // uses through handles across it are held open here, so that decoding their handles finds their connected
         // dentries whatever the machine's cache pressure (the result must not depend on it). With
         // -Doverlayj.vm.coldRestart=true the dentry cache is dropped instead, as a reboot would leave it: a handle
-        // of a lower file then decodes disconnected and its copy-up goes to the index only (format doc 6.4).
+        // of a lower file then decodes disconnected, and its copy-up first reconnects it at its overlay name (an
+        // index-only copy of a single-link file is an orphan to the kernel's next mount: Export#reconnect).
         boolean cold = Boolean.getBoolean("overlayj.vm.coldRestart");
         if (!cold) for (String f : List.of("r/lowread", "r/lowrw")) pinned.add(java.nio.channels.FileChannel.open(lower.resolve(f)));
 
