@@ -1,0 +1,206 @@
+package org.overlayj.fuse.adapter;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.config.ModuleDefaults;
+import org.overlayj.core.config.MountOptions;
+import org.overlayj.fuse.FuseMountOptions;
+import org.overlayj.fuse.FuseOpcode;
+import org.overlayj.fuse.FuseServer;
+import org.overlayj.fuse.TestMounts;
+import org.overlayj.sys.Linux;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The calls made on an open file that the FUSE door once answered itself (issue 19, "the facade and the doors"):
+ * SEEK_DATA / SEEK_HOLE, ftruncate, fallocate. One script runs on a kernel overlay and on overlayj over copies of
+ * the same lower layer (metacopy=on, so a chown makes a sparse metadata-only copy), and their outputs must match:
+ * the hole map of a sparse lower file, of its metadata-only copy and of its full copy-up; each fallocate mode's
+ * outcome (errno, size, blocks, data, hole map); an ftruncate through a file opened for writing by its owner, who
+ * then made it 0444, and path truncates by the owner and a stranger.
+ */
+class OpenFileCallsTest {
+    private Path dir, mnt, kmnt;
+    private Overlay overlay;
+    private FuseServer server;
+    /** The system's interpreter: users other than root may run it (not so a root-only pyenv shim). */
+    private static final String PYTHON = "/usr/bin/python3";
+
+    /** Runs as root on MNT (argv[1]); prints one line per observation. */
+    private static final String SCRIPT = """
+            import ctypes, errno, hashlib, os, sys
+            m = sys.argv[1]
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+            def holes(fd):
+                size, off, out = os.fstat(fd).st_size, 0, []
+                while off < size:
+                    try:
+                        d = os.lseek(fd, off, os.SEEK_DATA)
+                    except OSError as e:
+                        out.append('none@%d:%s' % (off, errno.errorcode[e.errno])); break
+                    h = os.lseek(fd, d, os.SEEK_HOLE)
+                    out.append('%d-%d' % (d, h)); off = h
+                try:
+                    os.lseek(fd, size, os.SEEK_DATA); out.append('data@eof')
+                except OSError as e:
+                    out.append('eof:' + errno.errorcode[e.errno])
+                return ' '.join(out)
+            def content(fd):
+                st = os.fstat(fd)
+                return 'size=%d md5=%s' % (st.st_size, hashlib.md5(os.pread(fd, st.st_size, 0)).hexdigest()[:12])
+            def layout(fd):
+                return 'blocks=%d holes=[%s]' % (os.fstat(fd).st_blocks, holes(fd))
+            def desc(fd):
+                return content(fd) + ' ' + layout(fd)
+            if len(sys.argv) > 2:
+                fd = os.open(sys.argv[2], os.O_RDONLY); print('copied-up-layout', layout(fd)); sys.exit(0)
+            fd = os.open(m + '/sparse', os.O_RDONLY); print('lower', desc(fd)); os.close(fd)
+            os.chown(m + '/meta', 0, 100)
+            fd = os.open(m + '/meta', os.O_RDONLY); print('metacopy', desc(fd)); os.close(fd)
+            fd = os.open(m + '/up', os.O_RDWR)
+            print('copied-up', content(fd)); print('copied-up-layout', layout(fd)); os.close(fd)
+            K = 1024
+            modes = [('alloc', 0, 256*K, 128*K), ('keep-size', 1, 256*K, 1024*K), ('punch', 3, 64*K, 64*K),
+                     ('zero', 0x10, 64*K, 64*K), ('zero-keep', 0x11, 200*K, 200*K)]
+            for name, mode, off, ln in modes:
+                fd = os.open(m + '/fa-' + name, os.O_RDWR)
+                rc = libc.fallocate(fd, mode, off, ln)
+                print('fallocate', name, 'ok' if rc == 0 else errno.errorcode[ctypes.get_errno()], desc(fd))
+                os.close(fd)
+            for name, mode in [('collapse', 0x08), ('insert', 0x20), ('unshare', 0x40)]:
+                fd = os.open(m + '/fa-' + name, os.O_RDWR)
+                rc = libc.fallocate(fd, mode, 64*K, 64*K)
+                print('fallocate-fuse-refuses', name, 'ok' if rc == 0 else errno.errorcode[ctypes.get_errno()], desc(fd))
+                os.close(fd)
+            fd = os.open(m + '/fa-ro', os.O_RDONLY)
+            rc = libc.fallocate(fd, 1, 0, 4096)
+            print('fallocate read-only', 'ok' if rc == 0 else errno.errorcode[ctypes.get_errno()])
+            os.close(fd)
+            """;
+
+    /** Runs as uid 1000 (the owner of "own"), then uid 1001, on MNT. */
+    private static final String OWNER = """
+            import errno, os, sys
+            p = sys.argv[1] + '/own'
+            def attempt(what, f):
+                try:
+                    f(); print(what, 'ok')
+                except OSError as e:
+                    print(what, errno.errorcode[e.errno])
+            fd = os.open(p, os.O_WRONLY)
+            os.chmod(p, 0o444)
+            attempt('ftruncate after chmod 0444', lambda: os.ftruncate(fd, 5))
+            attempt('truncate by path', lambda: os.truncate(p, 2))
+            os.close(fd)
+            print('size', os.stat(p).st_size)
+            """;
+
+    private static final String STRANGER = """
+            import errno, os, sys
+            p = sys.argv[1] + '/own'
+            try:
+                os.truncate(p, 1); print('stranger truncate ok')
+            except OSError as e:
+                print('stranger truncate', errno.errorcode[e.errno])
+            print('size', os.stat(p).st_size)
+            """;
+
+    @BeforeEach void mount() throws Exception {
+        TestMounts.requireFuse();
+        dir = TestMounts.tempDir();
+        Linux.chmod(dir.toString(), 0755);            // uid 1000 reaches the mount points
+        Path lower = Files.createDirectory(dir.resolve("lower"));
+        for (String d : List.of("u1", "w1", "u2", "w2", "mnt", "kmnt")) Files.createDirectory(dir.resolve(d));
+        mnt = dir.resolve("mnt");
+        kmnt = dir.resolve("kmnt");
+        // sparse files: data at [1M, 1M+64K) and [2M, 2M+4K), 3M long
+        for (String f : List.of("sparse", "meta", "up")) {
+            TestMounts.sh(PYTHON, "-c", "import os,sys\nfd=os.open(sys.argv[1],os.O_WRONLY|os.O_CREAT,0o644)\n"
+                    + "os.pwrite(fd,b'a'*65536,1<<20)\nos.pwrite(fd,b'b'*4096,2<<20)\nos.ftruncate(fd,3<<20)",
+                    lower.resolve(f).toString());
+        }
+        for (String f : List.of("alloc", "keep-size", "punch", "zero", "zero-keep", "collapse", "insert", "unshare",
+                "ro")) {
+            Files.write(lower.resolve("fa-" + f), "x".repeat(256 * 1024).getBytes());
+        }
+        Path own = lower.resolve("own");
+        Files.writeString(own, "hello world\n");
+        Linux.lchown(own.toString(), 1000, 1000);
+        Linux.chmod(own.toString(), 0644);
+        String opts = "lowerdir=" + lower + ",upperdir=" + dir.resolve("u1") + ",workdir=" + dir.resolve("w1")
+                + ",metacopy=on,redirect_dir=on";
+        overlay = Overlay.mount(MountOptions.parse(opts, "/", ModuleDefaults.BUILTIN).overlay());
+        server = FuseServer.mount(mnt.toString(), FuseMountOptions.defaults("overlay"), new OverlayFileSystem(overlay));
+        TestMounts.sh("mount", "-t", "overlay", "overlay", "-o", "lowerdir=" + lower + ",upperdir=" + dir.resolve("u2")
+                + ",workdir=" + dir.resolve("w2") + ",metacopy=on,redirect_dir=on", kmnt.toString());
+    }
+
+    @AfterEach void unmount() throws Exception {
+        try {
+            if (server != null) server.close();
+            if (overlay != null) overlay.close();
+        } finally {
+            TestMounts.rc("umount", kmnt.toString());
+            TestMounts.cleanup(mnt, dir);
+        }
+    }
+
+    /**
+     * Compared: everything but the block layout of the full copy-up (the kernel's copy-up writes whole 1 MiB
+     * chunks from each data start, overlayj's keeps every hole: CopyUp's business, not this door's), whose hole
+     * map must be the real upper file's; and the fallocate modes the kernel's FUSE module refuses itself
+     * (COLLAPSE_RANGE, INSERT_RANGE, UNSHARE_RANGE: EOPNOTSUPP before any request), which the kernel overlay does.
+     */
+    @Test void seekAndFallocateAsOnTheKernelOverlay() throws Exception {
+        String kernel = TestMounts.sh(PYTHON, "-c", SCRIPT, kmnt.toString());
+        long seeks = server.requests(FuseOpcode.LSEEK), fallocates = server.requests(FuseOpcode.FALLOCATE);
+        String ours = TestMounts.sh(PYTHON, "-c", SCRIPT, mnt.toString());
+        assertEquals(compared(kernel), compared(ours));
+        // the script saw holes, and the engine answered them (not the kernel's FUSE fallback of a dense file)
+        assertTrue(kernel.contains("lower size=3145728 md5=3c93838e4ca8 blocks=136 holes=[1048576-1114112 "
+                + "2097152-2101248"), kernel);
+        assertTrue(server.requests(FuseOpcode.LSEEK) > seeks, "LSEEK reached the server");
+        assertEquals(5, server.requests(FuseOpcode.FALLOCATE) - fallocates, "the five modes FUSE carries");
+        String upper = TestMounts.sh(PYTHON, "-c", SCRIPT, mnt.toString(), dir.resolve("u1/up").toString());
+        assertEquals(upper.trim(), line(ours, "copied-up-layout"));
+        // (UNSHARE_RANGE: ext4 has none, the kernel overlay answers what the upper fs does)
+        for (String mode : List.of("collapse", "insert")) {
+            assertTrue(line(kernel, "fallocate-fuse-refuses " + mode).contains(" ok "), kernel);
+        }
+        for (String mode : List.of("collapse", "insert", "unshare")) {
+            assertTrue(line(ours, "fallocate-fuse-refuses " + mode).contains(" ENOTSUP "), ours);
+        }
+    }
+
+    private static String compared(String out) {
+        return out.lines().filter(l -> !l.startsWith("copied-up-layout") && !l.startsWith("fallocate-fuse-refuses"))
+                .collect(java.util.stream.Collectors.joining("\n"));
+    }
+
+    private static String line(String out, String prefix) {
+        return out.lines().filter(l -> l.startsWith(prefix)).findFirst().orElse("(none: " + prefix + ")");
+    }
+
+    @Test void ftruncateThroughTheOpenFileAsOnTheKernelOverlay() throws Exception {
+        String kernel = runAs(kmnt), ours = runAs(mnt);
+        assertEquals(kernel, ours);
+        assertTrue(kernel.contains("ftruncate after chmod 0444 ok") && kernel.contains("stranger truncate EACCES"),
+                kernel);
+    }
+
+    private static String runAs(Path m) throws Exception {
+        return TestMounts.sh("setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", PYTHON, "-c", OWNER,
+                m.toString())
+                + TestMounts.sh("setpriv", "--reuid=1001", "--regid=1001", "--clear-groups", PYTHON, "-c",
+                STRANGER, m.toString());
+    }
+}
