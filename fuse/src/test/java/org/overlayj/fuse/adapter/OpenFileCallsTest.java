@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The calls made on an open file that the FUSE door once answered itself (issue 19, "the facade and the doors"):
@@ -132,6 +134,7 @@ class OpenFileCallsTest {
                 "ro")) {
             Files.write(lower.resolve("fa-" + f), "x".repeat(256 * 1024).getBytes());
         }
+        Files.createDirectory(lower.resolve("lowerdir"));
         Path own = lower.resolve("own");
         Files.writeString(own, "hello world\n");
         Linux.lchown(own.toString(), 1000, 1000);
@@ -195,6 +198,63 @@ class OpenFileCallsTest {
         assertEquals(kernel, ours);
         assertTrue(kernel.contains("ftruncate after chmod 0444 ok") && kernel.contains("stranger truncate EACCES"),
                 kernel);
+    }
+
+    /**
+     * FSYNCDIR syncs the directory's upper inode (fsync of an fd on it), not the whole upper layer (syncfs), and
+     * a lower-only directory not at all (the kernel's overlay syncs only an upper real directory). Seen by tracing
+     * this JVM, where the FUSE server runs, with strace while a script fsyncs directories through the mount.
+     */
+    @Test void fsyncdirSyncsOneDirectory() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
+        Files.createDirectory(mnt.resolve("made"));
+        Path log = dir.resolve("strace.log");
+        long pid = ProcessHandle.current().pid();
+        Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs", "-o",
+                log.toString(), "-p", Long.toString(pid)).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("strace.out").toFile()).start();
+        java.util.Set<String> ours;
+        try {
+            waitTraced(strace);
+            long before = server.requests(FuseOpcode.FSYNCDIR);
+            TestMounts.sh(PYTHON, "-c", "import os, sys\nfor d in sys.argv[1:]:\n"
+                    + "    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd); os.close(fd)",
+                    mnt.resolve("made").toString(), mnt.resolve("lowerdir").toString());
+            assertEquals(2, server.requests(FuseOpcode.FSYNCDIR) - before, "FSYNCDIR reached the server");
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                ours = tasks.map(t -> t.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+            }
+        } finally {
+            strace.destroy();
+            strace.waitFor();
+        }
+        // strace -f follows the script too (a child of this JVM): only this JVM's threads count
+        String all = Files.readString(log);
+        List<String> calls = all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList();
+        assertTrue(calls.stream().noneMatch(l -> l.contains("syncfs(")), all);
+        assertEquals(1, calls.stream().filter(l -> l.contains("fsync(")).count(), all);
+        assertFalse(Files.exists(dir.resolve("u1/lowerdir")), "the lower-only directory was copied up");
+    }
+
+    /** Until strace traces every thread of this JVM (TracerPid set), or fails if strace ended first. */
+    private static void waitTraced(Process strace) throws Exception {
+        for (int i = 0; i < 500; i++) {
+            if (!strace.isAlive()) fail("strace ended: " + strace.exitValue());
+            boolean all = true;
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                for (Path t : tasks.toList()) {
+                    try {
+                        String status = Files.readString(t.resolve("status"));
+                        if (status.contains("TracerPid:\t0\n")) all = false;
+                    } catch (java.io.IOException gone) {
+                        // the thread ended meanwhile
+                    }
+                }
+            }
+            if (all) return;
+            Thread.sleep(20);
+        }
+        fail("strace did not attach to every thread");
     }
 
     private static String runAs(Path m) throws Exception {
