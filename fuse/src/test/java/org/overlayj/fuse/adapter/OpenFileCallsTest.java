@@ -135,6 +135,8 @@ class OpenFileCallsTest {
             Files.write(lower.resolve("fa-" + f), "x".repeat(256 * 1024).getBytes());
         }
         Files.createDirectory(lower.resolve("lowerdir"));
+        Files.writeString(lower.resolve("h1"), "linked data\n");
+        Files.createLink(lower.resolve("h2"), lower.resolve("h1"));
         Path own = lower.resolve("own");
         Files.writeString(own, "hello world\n");
         Linux.lchown(own.toString(), 1000, 1000);
@@ -175,6 +177,9 @@ class OpenFileCallsTest {
         assertEquals(5, server.requests(FuseOpcode.FALLOCATE) - fallocates, "the five modes FUSE carries");
         String upper = TestMounts.sh(PYTHON, "-c", SCRIPT, mnt.toString(), dir.resolve("u1/up").toString());
         assertEquals(upper.trim(), line(ours, "copied-up-layout"));
+        // opened read-only now that it is upper: a passthrough file (backing file), for which Linux 6.18 still
+        // sends LSEEK (6 requests for this walk); a kernel that asks the backing file instead gets the same answer
+        assertEquals(upper, TestMounts.sh(PYTHON, "-c", SCRIPT, mnt.toString(), mnt.resolve("up").toString()));
         // (UNSHARE_RANGE: ext4 has none, the kernel overlay answers what the upper fs does)
         for (String mode : List.of("collapse", "insert")) {
             assertTrue(line(kernel, "fallocate-fuse-refuses " + mode).contains(" ok "), kernel);
@@ -255,6 +260,38 @@ class OpenFileCallsTest {
             Thread.sleep(20);
         }
         fail("strace did not attach to every thread");
+    }
+
+    /** Lower hard links h1, h2: written through h1, then h2 looked up, then ftruncate through the fd of h1. */
+    private static final String ALIASES = """
+            import os, sys
+            m = sys.argv[1]
+            fd = os.open(m + '/h1', os.O_WRONLY)
+            os.stat(m + '/h2')
+            os.ftruncate(fd, 3)
+            os.close(fd)
+            for n in ('h1', 'h2'):
+                st = os.stat(m + '/' + n)
+                print(n, st.st_size, st.st_nlink, open(m + '/' + n).read())
+            """;
+
+    /**
+     * The truncate goes to the inode the file was opened on: main's FUSE door truncated the node by its name, and
+     * the engine's node of two lower hard links is placed at the alias looked up last (h2), so h2 was copied up
+     * and truncated while h1's copy kept its data.
+     */
+    @Test void ftruncateReachesTheOpenedAlias() throws Exception {
+        String kernel = TestMounts.sh(PYTHON, "-c", ALIASES, kmnt.toString());
+        String ours = TestMounts.sh(PYTHON, "-c", ALIASES, mnt.toString());
+        assertEquals(kernel, ours);
+        assertEquals(List.of("h1"), upperNames("u2", "h"), "kernel");
+        assertEquals(List.of("h1"), upperNames("u1", "h"), "overlayj");
+    }
+
+    private List<String> upperNames(String upper, String prefix) throws Exception {
+        try (var s = Files.list(dir.resolve(upper))) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix)).sorted().toList();
+        }
     }
 
     private static String runAs(Path m) throws Exception {
