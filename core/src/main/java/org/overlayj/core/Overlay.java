@@ -890,6 +890,9 @@ public final class Overlay implements AutoCloseable {
         try {
             if (!n.upper && n.indexPath == null) return;
             if (dataOnly && n.metacopy) return;
+            // a removed directory (a process kept it open or as its cwd) is reached by no name nor fd any more;
+            // the kernel's fsync of it succeeds too
+            if (n.isDir() && n.unlinked) return;
             int flags;
             if (n.isDir()) flags = Linux.O_RDONLY | Linux.O_DIRECTORY;
             else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;

@@ -239,6 +239,11 @@ class OpenFileCallsTest {
         assertTrue(calls.stream().noneMatch(l -> l.contains("syncfs(")), all);
         assertEquals(1, calls.stream().filter(l -> l.contains("fsync(")).count(), all);
         assertFalse(Files.exists(dir.resolve("u1/lowerdir")), "the lower-only directory was copied up");
+        // a directory removed while open syncs without an error, as on the kernel overlay
+        String removed = "import os, sys\nd = sys.argv[1] + '/gone'\nos.mkdir(d)\n"
+                + "fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)\nos.rmdir(d)\nos.fsync(fd)\nprint('synced')";
+        assertEquals(TestMounts.sh(PYTHON, "-c", removed, kmnt.toString()), TestMounts.sh(PYTHON, "-c", removed,
+                mnt.toString()));
     }
 
     /** Until strace traces every thread of this JVM (TracerPid set), or fails if strace ended first. */
