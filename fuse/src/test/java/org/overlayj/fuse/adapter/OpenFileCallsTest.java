@@ -104,6 +104,15 @@ class OpenFileCallsTest {
             attempt('truncate by path', lambda: os.truncate(p, 2))
             os.close(fd)
             print('size', os.stat(p).st_size)
+            # set-user-ID and set-group-ID of a file written by a user: what fallocate and ftruncate clear
+            for name, call in [('suid-fallocate', lambda fd: os.posix_fallocate(fd, 0, 8192)),
+                               ('suid-ftruncate', lambda fd: os.ftruncate(fd, 1))]:
+                q = sys.argv[1] + '/' + name
+                fd = os.open(q, os.O_WRONLY)
+                call(fd)
+                os.close(fd)
+                st = os.stat(q)
+                print(name, oct(st.st_mode), st.st_size)
             """;
 
     private static final String STRANGER = """
@@ -137,6 +146,11 @@ class OpenFileCallsTest {
         Files.createDirectory(lower.resolve("lowerdir"));
         Files.writeString(lower.resolve("h1"), "linked data\n");
         Files.createLink(lower.resolve("h2"), lower.resolve("h1"));
+        for (String f : List.of("suid-fallocate", "suid-ftruncate")) {
+            Path p = lower.resolve(f);
+            Files.writeString(p, "data\n");
+            Linux.chmod(p.toString(), 06777);
+        }
         Path own = lower.resolve("own");
         Files.writeString(own, "hello world\n");
         Linux.lchown(own.toString(), 1000, 1000);
