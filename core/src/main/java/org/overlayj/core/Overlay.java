@@ -525,7 +525,7 @@ public final class Overlay implements AutoCloseable {
         String path = fs.dataPath(n);
         if (OverlayFs.dataOnUpper(n)) return fs.openReal(path, flags);
         try {
-            return fs.openReal(path, flags);
+            return fs.openReal(path, flags | Linux.O_NOATIME);
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EPERM) throw e;
             return fs.openReal(path, flags);
