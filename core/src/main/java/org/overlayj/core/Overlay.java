@@ -846,4 +846,95 @@ public final class Overlay implements AutoCloseable {
         fs.close();
         fs.layers.close();
     }
+
+    // --- calls on an open file (the kernel's file.c: llseek, setattr with ATTR_FILE, fallocate, fsync) -------------
+
+    /**
+     * SEEK_DATA / SEEK_HOLE answered by the real file {@code f} reads from ({@link #dataFd}): its upper copy, or the
+     * lower (data) file while there is none, as the kernel's ovl_llseek asks the real file. A sparse lower file and
+     * a sparse metadata-only copy keep their holes. ENXIO when there is no data (or no hole) at or after
+     * {@code offset}. Other whence values are the door's (a file position is the client's, not the engine's).
+     */
+    public long seekDataOrHole(OpenFile f, long offset, int whence) throws ErrnoException {
+        if (whence != Linux.SEEK_DATA && whence != Linux.SEEK_HOLE) throw OverlayFs.err(Errno.EINVAL, "whence " + whence);
+        // the engine reads and writes with offsets (pread/pwrite): moving the real fd's position disturbs nothing
+        return Linux.lseek(fdOf(f), offset, whence);
+    }
+
+    /**
+     * ftruncate(2): truncates through the open file, whose write mode the opener's permission was checked for at
+     * the open: the inode's mode may deny writing by now (chmod 0444 after the open), and the truncate still
+     * succeeds, as on the kernel's overlay. A file open for writing was copied up (data too) at its open, so the
+     * real fd is the upper inode's. EINVAL when {@code f} is not open for writing, as ftruncate(2) says.
+     */
+    public Attr truncate(OpenFile f, long size) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EINVAL, "not open for write");
+        if (size < 0) throw OverlayFs.err(Errno.EINVAL, "negative size");
+        Lock l = write();
+        try {
+            Linux.ftruncate(writableFd(f), size);
+            return attr(f.node);
+        } finally {
+            unlock(l);
+        }
+    }
+
+    /**
+     * fallocate(2) through the open file: the mode (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, COLLAPSE_RANGE,
+     * INSERT_RANGE, UNSHARE_RANGE) goes to the real upper file as it is, which answers it as the kernel's overlay's
+     * real file would (ovl_fallocate). The open for writing copied the file up, data too; EBADF when {@code f} is
+     * not open for writing (vfs_fallocate).
+     */
+    public Attr fallocate(OpenFile f, int mode, long offset, long length) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        Lock l = write();
+        try {
+            Linux.fallocate(writableFd(f), mode, offset, length);
+            return attr(f.node);
+        } finally {
+            unlock(l);
+        }
+    }
+
+    /**
+     * The real fd of a file open for writing: its upper inode's, since {@link #open} copies the data up before it
+     * opens for writing. Anything else is a file this engine did not open for writing.
+     */
+    private static int writableFd(OpenFile f) throws ErrnoException {
+        if (!f.onUpper) throw OverlayFs.err(Errno.EBADF, "not open on the upper inode");
+        return f.fd;
+    }
+
+    /**
+     * fsync of one object, for a door with no open file at hand (FUSE FSYNCDIR, NFS COMMIT): its upper inode is
+     * synced, opened by the engine itself (syncing is the server's duty, the caller's rights do not matter). A
+     * lower-only object has nothing to sync, nor a metadata-only copy's lower data (the kernel's ovl_fsync syncs
+     * only an upper real file). {@code dataOnly}: fdatasync, which a metadata-only copy skips too (its data is
+     * below). Regular files and directories only; others have nothing to sync.
+     */
+    public void fsync(Node n, boolean dataOnly) throws ErrnoException {
+        int fd;
+        Lock l = read();
+        try {
+            if (!n.upper && n.indexPath == null) return;
+            if (dataOnly && n.metacopy) return;
+            // a removed directory (a process kept it open or as its cwd) is reached by no name nor fd any more;
+            // the kernel's fsync of it succeeds too
+            if (n.isDir() && n.unlinked) return;
+            int flags;
+            if (n.isDir()) flags = Linux.O_RDONLY | Linux.O_DIRECTORY;
+            else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;
+            else return;
+            // opened under the lock: an unlinked object's path is an open file's fd, valid only meanwhile
+            fd = fs.openReal(n.upper ? fs.upperPath(n) : fs.realPath(n), flags);
+        } finally {
+            l.unlock();
+        }
+        try {
+            if (dataOnly) Linux.fdatasync(fd);
+            else Linux.fsync(fd);
+        } finally {
+            Linux.closeQuietly(fd);
+        }
+    }
 }

@@ -944,13 +944,8 @@ public final class Nfs3Program implements RpcDispatchable {
             before = attr(t);
             t.caller().checkWritable();
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "commit of a non-file");
-            // The sync is the server's duty, not the caller's access: open as root so a write-only file syncs.
-            OpenFile f = fs.open(n, Linux.O_RDONLY, Creds.ROOT);
-            try {
-                fs.fsync(f, false);
-            } finally {
-                fs.release(f);
-            }
+            // The sync is the server's duty, not the caller's access: the engine syncs the node's upper inode.
+            fs.fsync(n, false);
             res.resok = new COMMIT3resok();
             res.resok.file_wcc = wcc(before, n);
             res.resok.verf = x.writeVerifier.clone();

@@ -71,7 +71,6 @@ public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
     /** A day: longer than any workload, yet a bound should some change ever go unreported. */
     static final long TTL = 86_400L * 1_000_000_000L;
-    private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     private final Overlay overlay;
     /** How owners show through this mount: a mount-level transform, applied here at the door and nowhere else. */
@@ -427,17 +426,16 @@ public final class OverlayFileSystem implements RawFileSystem {
             mNsec = (long) in.mtimeNsec();
         }
         Creds creds = credsWithGroups(c);
-        if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
-            // ftruncate(2): the permission that counts is the open file's write mode, which the kernel checked
-            // when the file was opened; the inode's mode may deny writing by now. The facade has no truncate by
-            // open file, so truncate the node with the creds that cannot be refused.
-            file(in.fh());
-            creds = Creds.ROOT;
-        }
         SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
         Attr after;
         try {
-            after = overlay.setattr(n, a, creds);
+            if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
+                // ftruncate(2): the permission that counts is the open file's write mode, checked at its open; the
+                // inode's mode may deny writing by now. The real truncate moves mtime and ctime itself.
+                after = overlay.truncate(file(in.fh()), size);
+            } else {
+                after = overlay.setattr(n, a, creds);
+            }
         } catch (ErrnoException e) {
             // squashed owners: a chown succeeds whatever it finds, as fuse-overlayfs makes it
             if ((uid == null && gid == null) || !(uids.squashes() || gids.squashes())) throw e;
@@ -599,9 +597,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         overlay.fsync(file(fh), dataOnly);
     }
 
+    /** The directory's upper inode alone is synced, as the kernel's overlay does (not the whole upper layer). */
     @Override public void fsyncdir(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {
-        // The facade has no per-directory fsync; syncing the upper layer is a superset of it.
-        overlay.sync();
+        overlay.fsync(nodes.get(nodeid), dataOnly);
     }
 
     /**
@@ -700,28 +698,18 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /**
-     * The facade has no fallocate. Plain mode 0 (posix_fallocate) is a size extension as far as anything visible
-     * goes; KEEP_SIZE only preallocates, which changes nothing visible. Punching holes and the rest: EOPNOTSUPP.
+     * The mode goes to the engine as it is (the kernel's FUSE module passes KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE
+     * on and answers the other modes EOPNOTSUPP itself); the engine fallocates the real upper file through the
+     * open file, so the opener's write mode is what counts.
      */
     @Override public void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
             throws ErrnoException {
-        OpenFile f = file(fh);
-        if (mode == FALLOC_FL_KEEP_SIZE) return;
-        if (mode != 0) throw new ErrnoException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
-        Attr a = overlay.getattr(f.node());
-        if (offset + length > a.size()) overlay.setattr(f.node(), SetAttr.truncate(offset + length), Creds.ROOT);
+        overlay.fallocate(file(fh), mode, offset, length);
     }
 
-    /** SEEK_DATA / SEEK_HOLE without hole tracking: the whole file is data, its end the only hole. */
+    /** SEEK_DATA / SEEK_HOLE from the real file: holes of sparse files (lower, upper, metacopy) stay holes. */
     @Override public long lseek(FuseContext c, long nodeid, long fh, long offset, int whence) throws ErrnoException {
-        OpenFile f = file(fh);
-        long size = overlay.getattr(f.node()).size();
-        if (offset >= size) throw new ErrnoException(Errno.ENXIO, "offset beyond end of file");
-        return switch (whence) {
-            case Linux.SEEK_DATA -> offset;
-            case Linux.SEEK_HOLE -> size;
-            default -> throw new ErrnoException(Errno.EINVAL, "whence " + whence);
-        };
+        return overlay.seekDataOrHole(file(fh), offset, whence);
     }
 
     @Override public void destroy() {
