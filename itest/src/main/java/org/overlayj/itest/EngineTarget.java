@@ -192,8 +192,7 @@ public final class EngineTarget implements Target, TreeView {
                 return Outcome.ok(described(heldFile(o.slot())));
             }
             case Op.WriteHeld o -> {
-                OpenFile f = heldFile(o.slot());
-                if (ov.getattr(f.node()).isDir()) throw new ErrnoException(Errno.EISDIR, "write");
+                OpenFile f = heldFile(o.slot());   // a directory is held read-only: EBADF, as the VFS says first
                 byte[] data = Op.Content.bytes(o.size(), o.fill());
                 for (int off = 0; off < data.length; ) off += ov.write(f, o.offset() + off, data, off, data.length - off);
             }

@@ -1,0 +1,51 @@
+package org.overlayj.itest;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The random sequences of {@link EngineDifferentialTest} and {@link FuseDifferentialTest} with descriptors held
+ * across ops (issue 21): about a third of the ops open files and directories and keep them open (read-only or
+ * read-write), read and write through them, reopen them through /proc/self/fd and close them, and a third of the
+ * others aim at the held files (unlinks, renames over them, copy-ups while they are open). Under nfs_export (a
+ * quarter of the seeds) file handles are taken and opened too, with drop_caches and remounts in between. Compared
+ * after every op with the kernel, as the other differential tests do; no cross-check, no atimes (the FUSE door's
+ * known difference, see FuseDifferentialTest).
+ *
+ * <p>CI: 60 engine and 16 FUSE sequences of 30 ops. {@code -Doverlayj.held.seqs=N}, {@code
+ * -Doverlayj.held.fuse.seqs=N}; {@code -Doverlayj.long=true}: 1,000 and 200. Other properties as in
+ * EngineDifferentialTest ({@code -Doverlayj.seed=S -Doverlayj.ops=N} replays one).
+ */
+class HeldDifferentialTest {
+    @BeforeAll
+    static void facilities() throws Exception {
+        Facilities.requireRootAndKernelOverlay();
+        Facilities.requireFuse();
+    }
+
+    private static DifferentialRunner.Settings settings() {
+        return new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), false, false, true);
+    }
+
+    @Test
+    void engineWithHeldDescriptorsAgreesWithKernel() {
+        DifferentialRunner r = new DifferentialRunner(DifferentialRunner.ENGINE, "overlayj", settings());
+        SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 1000
+                : Integer.getInteger("overlayj.held.seqs", 60)), "HeldDifferentialTest", 3);
+        System.out.println("[engine vs kernel, held descriptors and handles] " + s.line());
+        if (!s.allAgreed()) System.out.println(s.report());
+        assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
+    }
+
+    @Test
+    void fuseWithHeldDescriptorsAgreesWithKernel() {
+        DifferentialRunner r = new DifferentialRunner(FuseTarget.FACTORY, "fuse", settings());
+        SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 200
+                : Integer.getInteger("overlayj.held.fuse.seqs", 16)), "HeldDifferentialTest", 3);
+        System.out.println("[fuse vs kernel, held descriptors and handles] " + s.line());
+        if (!s.allAgreed()) System.out.println(s.report());
+        assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
+    }
+}
