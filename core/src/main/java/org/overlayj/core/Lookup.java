@@ -305,7 +305,7 @@ final class Lookup {
      */
     private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
         if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
-        if (!n.upper) return;
+        if (!n.upper || n.leaving) return;   // its recorded place is the name going away (Node.unplace)
         Stat known = Linux.lstatOrNull(fs.upperPath(n));
         if (known == null || known.type() != n.type) return;   // its old place is gone: the object moves here
         if (upper == null ? n.isDir() : known.ino() != upper.st().ino() || known.dev() != upper.st().dev()) {
