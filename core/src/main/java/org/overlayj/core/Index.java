@@ -71,40 +71,32 @@ final class Index {
 
     // --- NS nlink ------------------------------------------------------------------------------------------------
 
-    /** The stored relative count: {@code U±n} means union = upper nlink + n. Null when absent or malformed. */
-    Integer storedOffset(String upperPath) throws ErrnoException {
-        byte[] v = fs.getX(upperPath, OverlayXattr.NLINK);
-        if (v == null || v.length < 3 || v.length > 12) return null;
-        String s = new String(v, StandardCharsets.US_ASCII);
-        if (s.charAt(0) != 'U' && s.charAt(0) != 'L') return null;
-        if (s.charAt(1) != '+' && s.charAt(1) != '-') return null;
-        try {
-            int n = Integer.parseInt(s.substring(2));
-            if (s.charAt(0) == 'L') return null; // only written mid-operation; treat as not readable
-            return s.charAt(1) == '-' ? -n : n;
-        } catch (NumberFormatException e) {
-            return null;
-        }
+    /** The stored value, parsed as the kernel does (null: absent or malformed). */
+    OverlayXattr.Nlink stored(String upperPath) throws ErrnoException {
+        return OverlayXattr.parseNlink(fs.getX(upperPath, OverlayXattr.NLINK));
     }
 
-    void storeOffset(String upperPath, int offset) throws ErrnoException {
-        String v = "U" + (offset < 0 ? "-" : "+") + Math.abs(offset);
-        fs.setX(upperPath, OverlayXattr.NLINK, v.getBytes(StandardCharsets.US_ASCII));
+    void store(String upperPath, OverlayXattr.Nlink v) throws ErrnoException {
+        fs.setX(upperPath, OverlayXattr.NLINK, v.bytes());
+    }
+
+    /** The union count a stored value gives for an inode with these upper and lower counts; null when unknown. */
+    static Integer union(OverlayXattr.Nlink v, int upperNlink, int lowerNlink) {
+        if (v == null || v.lowerRelative() && lowerNlink <= 0) return null;
+        return (v.lowerRelative() ? lowerNlink : upperNlink) + v.diff();
     }
 
     /**
      * The link count stat shows for an indexed object (§5.5): the in-memory count if this mount already has one;
-     * otherwise, when the lower inode has more than one link, upper nlink + the stored offset; otherwise the real
-     * upper count (the "remount quirk").
+     * otherwise, when the lower inode has more than one link, the stored union count (U or L form, as the kernel
+     * reads it); otherwise the real upper count (the "remount quirk").
      */
     int nlink(Node n, Stat real, int lowerNlink) throws ErrnoException {
         Integer mem = nlinks.get(n.ino);
         if (mem != null) return mem;
         int v = real.nlink();
-        if (lowerNlink > 1) {
-            Integer off = storedOffset(fs.realPath(n));
-            if (off != null && real.nlink() + off > 0) v = real.nlink() + off;
-        }
+        if (lowerNlink > 1) v = OverlayXattr.unionNlink(fs.getX(fs.realPath(n), OverlayXattr.NLINK), real.nlink(),
+                lowerNlink, real.nlink());
         nlinks.put(n.ino, v);
         return v;
     }
@@ -125,15 +117,28 @@ final class Index {
     // --- copy-up through the index -------------------------------------------------------------------------------
 
     /**
-     * Links the upper alias {@code dest} to an existing index entry (the "link-up" of §4.5), and moves the stored
-     * offset so the union count stays the same.
+     * Links the upper alias {@code dest} to an existing index entry (the "link-up" of §4.5) and keeps the stored
+     * union count right at every step, so a process killed between any two of them leaves a count the kernel
+     * reads correctly: first the count relative to the lower inode (L form: a new upper link does not move it),
+     * then the link, then the count relative to the upper inode again (U form, which later links and unlinks of
+     * upper aliases keep right by themselves). The L form is written only where it is read: a lower inode with
+     * more than one link; for a single-link lower inode the kernel ignores the value (ovl_get_nlink).
+     * {@code union} is the union count when the caller knows it (a copy just built), else null.
      */
-    void linkUp(String indexPath, String dest, String parentUpper) throws ErrnoException {
+    void linkUp(String indexPath, String dest, String parentUpper, int lowerNlink, Integer union)
+            throws ErrnoException {
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
-        Integer off = storedOffset(indexPath);
+        Stat ist = null;
+        if (union == null) {
+            ist = Linux.lstat(indexPath);
+            union = union(stored(indexPath), ist.nlink(), lowerNlink);
+            if (union == null) union = ist.nlink() - 1;    // unreadable: the upper links but the index entry
+            if (lowerNlink > 1) store(indexPath, OverlayXattr.Nlink.of(true, union, lowerNlink));
+        }
         Linux.link(indexPath, dest);
-        storeOffset(indexPath, (off == null ? 0 : off) - 1);
+        int upperNlink = ist == null ? 2 : ist.nlink() + 1;
+        store(indexPath, OverlayXattr.Nlink.of(false, union, upperNlink));
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
     }
@@ -142,13 +147,12 @@ final class Index {
      * After an upper alias of an indexed inode went away: when nothing links it but the index entry and the union
      * count is 0, the entry goes too — or, under nfs_export, becomes a whiteout so old handles give ESTALE.
      */
-    void afterUnlink(String indexPath) throws ErrnoException {
+    void afterUnlink(String indexPath, int lowerNlink) throws ErrnoException {
         Stat st = Linux.lstatOrNull(indexPath);
         if (st == null || st.isWhiteout() || st.isDir()) return;
         // union = upper nlink + n, where the upper nlink includes the index entry's own link.
-        Integer off = storedOffset(indexPath);
-        int union = st.nlink() + (off == null ? -1 : off);
-        if (union > 0) return;
+        Integer union = union(stored(indexPath), st.nlink(), lowerNlink);
+        if ((union == null ? st.nlink() - 1 : union) > 0) return;
         if (st.nlink() > 1) return; // "cleanup linked index": some alias still links it; keep it
         if (fs.opts.nfsExport()) {
             String wh = fs.tempWhiteout();
@@ -240,13 +244,17 @@ final class Index {
                     return;
                 }
                 if (st.nlink() == 1) {
-                    if (fs.decodeOrigin(origin) == null) {
+                    OverlayFs.OriginInfo lower = fs.decodeOrigin(origin);
+                    if (lower == null) {
                         LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
                         Linux.unlink(path);
                         return;
                     }
-                    Integer off = storedOffset(path);
-                    if (1 + (off == null ? -1 : off) <= 0) orphan(path, name);
+                    // No upper alias links it: an orphan unless the kernel's union count (fallback 0) is above
+                    // 0, which needs a lower inode of more than one link (a single-link one is always an orphan).
+                    if (OverlayXattr.unionNlink(fs.getX(path, OverlayXattr.NLINK), 1, lower.nlink(), 0) == 0) {
+                        orphan(path, name);
+                    }
                 }
             }
         }

@@ -283,7 +283,7 @@ final class Namespace {
             return;
         }
         fs.index.adjust(child, -1);
-        fs.index.afterUnlink(indexPath);
+        fs.index.afterUnlink(indexPath, child.lowerNlink);
     }
 
     /**

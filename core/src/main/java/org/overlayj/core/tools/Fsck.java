@@ -10,7 +10,6 @@ import org.overlayj.sys.Stat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -42,8 +41,14 @@ public final class Fsck {
     private final OverlayXattr ns;
     private final List<Finding> findings = new ArrayList<>();
     private final IndexReport index;
-    /** Visible overlay aliases per index entry name: the real union link count of §5.5. */
-    private final Map<String, Integer> aliases = new HashMap<>();
+    /**
+     * Index entries (by name) of lower objects the overlay shows with no upper copy: a lower-only alias of a file,
+     * a lower-only directory. An orphan or whiteout entry there is an interrupted copy-up: the kernel makes (or
+     * made) the object EIO; {@link #repair()} undoes the copy-up instead. Value: where the object is.
+     */
+    private final Map<String, String> liveLower = new LinkedHashMap<>();
+    /** The findings about those entries that {@link #repair()} undoes. */
+    private final Map<String, Finding> undo = new LinkedHashMap<>();
     private final boolean indexOn;
 
     private Fsck(LayerSet layers) throws ErrnoException {
@@ -60,9 +65,8 @@ public final class Fsck {
     public static Fsck check(LayerSet layers) throws ErrnoException {
         Fsck f = new Fsck(layers);
         f.checkWork();
-        f.checkIndex();
         f.walkTree();
-        f.checkUnionCounts();
+        f.checkIndex();
         return f;
     }
 
@@ -110,13 +114,24 @@ public final class Fsck {
     private void checkIndex() {
         for (IndexReport.DirCheck d : index.dirChecks()) add("index-dir", "work/index", d.message(), false);
         for (IndexReport.Entry e : index.entries()) {
-            if (!e.problem()) continue;
+            if (!e.problem() || undo.containsKey(e.name())) continue;
             String code = switch (e.verdict()) {
                 case REMOVE_TEMP -> "index-temp";
                 case REMOVE_STALE -> "index-stale";
                 case WHITEOUT_ORPHAN, REMOVE_ORPHAN -> "index-orphan";
                 default -> "index-bad";
             };
+            String live = liveLower.get(e.name());
+            boolean orphan = e.verdict() == IndexReport.Verdict.WHITEOUT_ORPHAN
+                    || e.verdict() == IndexReport.Verdict.REMOVE_ORPHAN;
+            if (orphan && live != null) {
+                Finding f = new Finding(code, "work/index/" + Linux.toUtf8(e.name()), e.why() + ": at mount "
+                        + e.verdict().text + ", and " + live + " gives EIO from then on (an interrupted copy-up);"
+                        + " --repair removes the entry instead, undoing the copy-up", false);
+                findings.add(f);
+                undo.put(e.name(), f);
+                continue;
+            }
             add(code, "work/index/" + Linux.toUtf8(e.name()), e.why() + ": at mount " + e.verdict().text,
                     e.verdict().repaired && layers.options().index());
         }
@@ -178,10 +193,7 @@ public final class Fsck {
                     return;
                 }
                 if (isXwhiteout(p, st)) return;
-                if (!st.isDir()) {
-                    countUpperAlias(p, st);
-                    return;
-                }
+                if (!st.isDir()) return;
                 visibleDir = true;
                 upperChild = p;
                 visible = st;
@@ -239,6 +251,7 @@ public final class Fsck {
             add("redirect", LayerSet.show(layers.upper(), upperChild), "redirect to '"
                     + Linux.toUtf8(absPath != null ? absPath : relName) + "' names no lower directory", false);
         }
+        if (visibleDir && upperChild == null && !childLowers.isEmpty()) lowerOnlyDir(childLowers.getFirst());
         if (visibleDir) {
             boolean childMerged = !childLowers.isEmpty()
                     || upperChild != null && layers.getX(upperChild, OverlayXattr.ORIGIN) != null;
@@ -338,7 +351,7 @@ public final class Fsck {
             }
         }
         byte[] nlink = layers.getX(p, OverlayXattr.NLINK);
-        if (nlink != null && !IndexReport.nlinkWellFormed(nlink)) {
+        if (nlink != null && OverlayXattr.parseNlink(nlink) == null) {
             add("nlink", where, "'nlink' xattr \"" + printable(nlink) + "\" is malformed: the kernel warns "
                     + "\"failed to get index nlink\" and falls back to the real count", false);
         }
@@ -355,16 +368,7 @@ public final class Fsck {
         if (impure != null && !st.isDir()) add("impure", where, "'impure' xattr on a non-directory: ignored", false);
     }
 
-    // --- union link counts ------------------------------------------------------------------------------------------
-
-    private void countUpperAlias(String p, Stat st) throws ErrnoException {
-        if (!indexOn || st.nlink() < 2) return;
-        byte[] origin = layers.getX(p, OverlayXattr.ORIGIN);
-        if (origin == null || !(Fh.parse(origin) instanceof Fh.Ok(Fh fh))) return;
-        String name = fh.hex();
-        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
-        if (ist != null && ist.ino() == st.ino() && ist.dev() == st.dev()) aliases.merge(name, 1, Integer::sum);
-    }
+    // --- index entries of lower-only objects ---------------------------------------------------------------------
 
     private void countLowerAlias(LayerSet.Layer l, String p, Stat st) throws ErrnoException {
         if (!indexOn || st.isDir() || st.nlink() < 2 && !layers.options().nfsExport()) return;
@@ -377,29 +381,41 @@ public final class Fsck {
         String name = fh.hex();
         Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
         if (ist == null) return;
+        liveLower.putIfAbsent(name, LayerSet.show(l, p));
         if (ist.isWhiteout() || ist.type() != st.type()) {
-            add("bad-index", LayerSet.show(l, p), "its index entry " + name + " is a " + typeName(ist)
-                    + ": lookup gives EIO (\"bad index found\")", false);
-            return;
+            Finding f = new Finding("bad-index", LayerSet.show(l, p), "its index entry " + name + " is a "
+                    + typeName(ist) + ": lookup gives EIO (\"bad index found\")" + (ist.isWhiteout()
+                    ? "; --repair removes the whiteout, the end of an interrupted copy-up" : ""), false);
+            findings.add(f);
+            if (ist.isWhiteout()) undo.put(name, f);
         }
-        aliases.merge(name, 1, Integer::sum);
     }
 
-    /** NS nlink must equal the aliases the overlay shows (§5.5), where the kernel reads it (lower nlink > 1). */
-    private void checkUnionCounts() throws ErrnoException {
-        if (!indexOn) return;
-        for (IndexReport.Entry e : index.entries()) {
-            if (e.kind() != IndexReport.Kind.HARD_LINK || e.verdict() != IndexReport.Verdict.KEEP
-                    || e.union() == null) continue;
-            if (!(Fh.parseHex(e.name()) instanceof Fh.Ok(Fh fh))) continue;
-            LayerSet.Resolved lower = layers.resolve(fh);
-            if (lower == null || lower.stat().nlink() < 2) continue;
-            int real = aliases.getOrDefault(e.name(), 0);
-            if (real != e.union()) {
-                add("nlink", "work/index/" + e.name(), "'nlink' xattr says " + e.union() + " links but the overlay"
-                        + " shows " + real + " (" + String.join(", ", e.upperPaths()) + (e.origin() == null ? ""
-                        : "; origin " + e.origin()) + "): st_nlink is wrong until the count is rewritten", false);
-            }
+    /**
+     * A lower directory the overlay shows with no upper copy, under nfs_export: an index entry for it is the
+     * trace of a copy-up killed before its upper directory got its name (or one the kernel then whited out):
+     * its lookup gives EIO ("suspected uncovered redirected dir", or "bad index found" for the whiteout).
+     */
+    private void lowerOnlyDir(LowerDir d) throws ErrnoException {
+        if (!indexOn || !layers.options().nfsExport()) return;
+        Fh fh;
+        try {
+            fh = layers.blobOf(d.path(), d.layer());
+        } catch (ErrnoException e) {
+            return;
+        }
+        String name = fh.hex();
+        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
+        if (ist == null) return;
+        String where = LayerSet.show(d.layer(), d.path());
+        liveLower.putIfAbsent(name, where);
+        if (ist.isWhiteout() || ist.isDir()) {
+            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a " + (ist.isWhiteout()
+                    ? "whiteout: lookup gives EIO (\"bad index found\")"
+                    : "directory but it has no upper directory: lookup gives EIO (\"suspected uncovered redirected"
+                    + " dir\")") + "; --repair removes the entry, the trace of an interrupted copy-up", false);
+            findings.add(f);
+            undo.put(name, f);
         }
     }
 
@@ -420,11 +436,16 @@ public final class Fsck {
                 WorkDir.cleanup(work, e.name(), 1, warnings::add);
             }
         }
-        Map<String, IndexReport.Entry> byName = new LinkedHashMap<>();
-        for (IndexReport.Entry e : index.entries()) byName.put(e.name(), e);
         String idx = layers.indexDir();
         if (layers.options().index() && idx != null) {
+            // Interrupted copy-ups of objects still visible below: their entries go, and the objects are lower-only
+            // again, as before the copy-up (nothing was acknowledged into a copy that no upper alias linked).
+            for (var u : undo.entrySet()) {
+                WorkDir.cleanup(idx, u.getKey(), 1, warnings::add);
+                if (Linux.lstatOrNull(idx + "/" + u.getKey()) == null) done.add(u.getValue());
+            }
             for (IndexReport.Entry e : index.entries()) {
+                if (undo.containsKey(e.name())) continue;
                 String p = idx + "/" + e.name();
                 switch (e.verdict()) {
                     case REMOVE_TEMP, REMOVE_STALE, REMOVE_ORPHAN -> WorkDir.cleanup(idx, e.name(), 1, warnings::add);
