@@ -92,7 +92,7 @@ OPS=(
   "exchange|$NFS||python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),2))' \$M/d/f \$M/t"
   "exchange-dirs|$NFS||python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),2))' \$M/dd \$M/e"
   "rmdir|$NFS||rmdir \$M/e"
-  "rm-tree|$NFS||rm -r \$M/dd"
+  "rmdir-merge|$NFS|rm \$M/dd/y \$M/dd/sub/x; rmdir \$M/dd/sub|rmdir \$M/dd"
   "mkdir-over-whiteout|$NFS|rmdir \$M/e|mkdir \$M/e"
   "chmod|$NFS||chmod 600 \$M/d/f"
   "chmod-dir|$NFS||chmod 700 \$M/dd/sub"
@@ -203,7 +203,11 @@ check() {
   local why=""
   grep -q -e '^!!' -e 'Input/output error' -e 'Stale file handle' -e 'No such file' "$d/k" && why+=" kernel-errors"
   [ -s "$d/k.kmsg" ] && why+=" kernel-log"
-  cmp -s "$d/k" "$REF/before" || cmp -s "$d/k" "$REF/after" || why+=" third-state"
+  # Under nfs_export the kernel shows a copied-up single-link file with nlink 2 after a remount (format doc
+  # §5.5, E14), also after its own complete copy-up: the same state as far as this check goes.
+  quirk() { sed -E '/\/(h1|h2|h3) nlink/!s/ nlink=2$/ nlink=1/' "$1"; }
+  cmp -s <(quirk "$d/k") <(quirk "$REF/before") || cmp -s <(quirk "$d/k") <(quirk "$REF/after") ||
+    why+=" third-state"
   cmp -s "$d/k" "$d/o" || why+=" overlayj-differs"
   # fsck: every finding must be one the kernel's mount acted on (an index entry it changed) or a temporary
   local changed; changed=$(comm -3 "$d/k.index-before" "$d/k.index-after" | awk '{print $NF}' | sort -u)
@@ -271,7 +275,7 @@ reference() { # reference FEATURES PREP OP
 
 for spec in "${OPS[@]}"; do
   IFS='|' read -r name feat prep op <<<"$spec"
-  [ -n "$ONLY" ] && ! grep -qw -- "$name" <<<"${ONLY//,/ }" && continue
+  [ -n "$ONLY" ] && ! grep -qx -- "$name" <<<"${ONLY//,/$'\n'}" && continue
   reference "$feat" "$prep" "$op" || { bad "$name: reference run failed"; continue; }
   if grep -q -e '^!!' -e 'error' "$REF/before" "$REF/after" || [ -s "$REF/after.kmsg" ]; then
     bad "$name: the reference trees have errors"; continue
