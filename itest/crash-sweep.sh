@@ -27,8 +27,13 @@ while getopts "f:o:r:" o; do
   case $o in f) FS=$OPTARG ;; o) ONLY=$OPTARG ;; r) RANDOM_ROUNDS=$OPTARG ;; *) exit 2 ;; esac
 done
 MAXN=${CRASH_SWEEP_MAX:-0}
-OJ="$ROOT/bin/overlayj"
 T=$(mktemp -d "${CRASH_SWEEP_TMP:-/tmp}/oj-crash.XXXXXX")
+# a copy of this checkout's launcher and jars, so a rebuild during a long sweep does not change what it runs
+mkdir -p "$T/oj/bin" "$T/oj/scripts" "$T/oj/cli/target"
+cp "$ROOT/bin/overlayj" "$T/oj/bin/"; cp "$ROOT/scripts/env.sh" "$T/oj/scripts/"
+cp -r "$ROOT/cli/target/lib" "$ROOT"/cli/target/*.jar "$T/oj/cli/target/"
+[ -f "$ROOT/cli/target/overlayj.aot" ] && cp -p "$ROOT/cli/target/overlayj.aot" "$T/oj/cli/target/"
+OJ="$T/oj/bin/overlayj"
 LOOPS=()
 SERVER=""
 cleanup() {
@@ -38,6 +43,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 [ -n "${CRASH_SWEEP_DEBUG:-}" ] && set -x
 export OVERLAYJ_LOG_DIR=$T/logs
 mkdir -p "$T/logs" "$T/fs" "$T/m" "$T/k" "$T/o"

@@ -54,7 +54,11 @@ final class Index {
      * "bad index found".
      */
     String lookupLower(Node.Lower lo, Stat lowerSt) throws ErrnoException {
-        if (!on() || lowerSt.isDir() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
+        if (lowerSt.isDir()) {
+            checkLowerDir(lo);
+            return null;
+        }
+        if (!on() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
         Fh blob;
         try {
             blob = fs.blobOf(lo.path(), lo.layer());
@@ -67,6 +71,26 @@ final class Index {
         if (ist.isWhiteout() || ist.type() != lowerSt.type())
             throw OverlayFs.err(Errno.EIO, "bad index found (index=" + blob.hex() + ")");
         return p;
+    }
+
+    /**
+     * A lower directory with no upper copy, under nfs_export, as the kernel's lookup checks it (format doc §5.6):
+     * an index entry for it means a copy-up was cut short (an entry with no upper directory: "suspected uncovered
+     * redirected dir"), or the mount-time check whited one out ("bad index found"): EIO either way, as on the
+     * kernel; fsck reports it and --repair removes the entry. Two system calls per such lookup, as the kernel's.
+     */
+    private void checkLowerDir(Node.Lower lo) throws ErrnoException {
+        if (!on() || !fs.opts.nfsExport()) return;
+        Fh blob;
+        try {
+            blob = fs.blobOf(lo.path(), lo.layer());
+        } catch (ErrnoException e) {
+            return;
+        }
+        Stat ist = Linux.lstatOrNull(path(blob));
+        if (ist == null) return;
+        throw OverlayFs.err(Errno.EIO, (ist.isDir() ? "suspected uncovered redirected dir found" : "bad index found")
+                + " (index=" + blob.hex() + ")");
     }
 
     // --- NS nlink ------------------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ import java.util.Set;
  * Offline consistency check of layers in the kernel's format: walks the overlay tree the way lookup resolves it
  * (upper first, whiteouts, opaque dirs, redirects — format doc §3.5), checks every overlay xattr it meets, the
  * index (§5.7) and the work dir (§1.4), and says for each finding whether the kernel itself repairs it at the next
- * read-write mount. {@link #repair()} does exactly those repairs and nothing else.
+ * read-write mount. {@link #repair()} does those repairs, but for one: an index entry of a lower object the overlay
+ * still shows with no upper copy (an interrupted copy-up, or the kernel's whiteout of one) is removed, where the
+ * kernel would make the object EIO — so a repair never costs a live object its reachability.
  */
 public final class Fsck {
     /**
@@ -114,7 +116,19 @@ public final class Fsck {
     private void checkIndex() {
         for (IndexReport.DirCheck d : index.dirChecks()) add("index-dir", "work/index", d.message(), false);
         for (IndexReport.Entry e : index.entries()) {
-            if (!e.problem() || undo.containsKey(e.name())) continue;
+            if (undo.containsKey(e.name())) continue;
+            if (!e.problem() && e.kind() == IndexReport.Kind.DIR && liveLower.containsKey(e.name())
+                    && layers.options().nfsExport()) {
+                // kept at mount (its 'upper' names a directory, not the one shown), yet the lower directory has no
+                // upper copy: the kernel's lookup gives EIO
+                Finding f = new Finding("bad-index", liveLower.get(e.name()), "its index entry " + e.name() + " is a"
+                        + " directory but it has no upper directory: lookup gives EIO (\"suspected uncovered"
+                        + " redirected dir\"); --repair removes the entry, the trace of an interrupted copy-up", false);
+                findings.add(f);
+                undo.put(e.name(), f);
+                continue;
+            }
+            if (!e.problem()) continue;
             String code = switch (e.verdict()) {
                 case REMOVE_TEMP -> "index-temp";
                 case REMOVE_STALE -> "index-stale";
@@ -409,11 +423,11 @@ public final class Fsck {
         if (ist == null) return;
         String where = LayerSet.show(d.layer(), d.path());
         liveLower.putIfAbsent(name, where);
-        if (ist.isWhiteout() || ist.isDir()) {
-            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a " + (ist.isWhiteout()
-                    ? "whiteout: lookup gives EIO (\"bad index found\")"
-                    : "directory but it has no upper directory: lookup gives EIO (\"suspected uncovered redirected"
-                    + " dir\")") + "; --repair removes the entry, the trace of an interrupted copy-up", false);
+        // an entry of another type is the index check's to report (an orphan, or one its mount keeps)
+        if (ist.isWhiteout()) {
+            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a whiteout: lookup gives"
+                    + " EIO (\"bad index found\"); --repair removes the entry, the trace of an interrupted copy-up",
+                    false);
             findings.add(f);
             undo.put(name, f);
         }
@@ -422,9 +436,11 @@ public final class Fsck {
     // --- repair -----------------------------------------------------------------------------------------------------
 
     /**
-     * Makes the repairs the kernel makes at a read-write mount (and only those): removes W/work leftovers (two
-     * levels deep, never {@code incompat}) and '#' temporaries in W/index; removes stale index entries; turns
-     * orphan index entries into whiteouts (nfs_export) or removes them. Returns the findings it repaired.
+     * Makes the repairs the kernel makes at a read-write mount: removes W/work leftovers (two levels deep, never
+     * {@code incompat}) and '#' temporaries in W/index; removes stale index entries; turns orphan index entries into
+     * whiteouts (nfs_export) or removes them — except the entries of lower objects still shown with no upper copy,
+     * which it removes (undoing the copy-up: no upper alias ever linked the copy, so it holds nothing acknowledged).
+     * Returns the findings it repaired.
      */
     public List<Finding> repair() throws ErrnoException {
         List<Finding> done = new ArrayList<>();
