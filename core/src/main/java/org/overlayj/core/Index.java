@@ -170,8 +170,20 @@ final class Index {
     /**
      * After an upper alias of an indexed inode went away: when nothing links it but the index entry and the union
      * count is 0, the entry goes too — or, under nfs_export, becomes a whiteout so old handles give ESTALE.
+     *
+     * <p>Crash order of a removal (unlink, rmdir, rename over) of an indexed alias: the alias is linked up first
+     * (a complete copy-up, see {@link #linkUp}), then a whiteout or the source replaces it in one rename — the U
+     * form count drops with the upper link by itself — then this. Killed before this step, the entry is left with
+     * one link and a count of 0 (or a single-link lower inode), which the kernel's next mount turns into the same
+     * whiteout (format doc §5.7): the state after the removal. With other aliases left the count stays above 0 and
+     * the entry is kept, as it must be.
      */
     void afterUnlink(String indexPath, int lowerNlink) throws ErrnoException {
+        if (indexPath.equals(takenOut)) {
+            takenOut = null;
+            if (fs.opts.nfsExport()) Linux.rename(fs.tempWhiteout(), indexPath, Linux.RENAME_NOREPLACE);
+            return;
+        }
         Stat st = Linux.lstatOrNull(indexPath);
         if (st == null || st.isWhiteout() || st.isDir()) return;
         // union = upper nlink + n, where the upper nlink includes the index entry's own link.
@@ -184,6 +196,27 @@ final class Index {
         } else {
             Linux.unlink(indexPath);
         }
+    }
+
+    /** The entry {@link #takeOutIfLast} unlinked for the removal running now (under the namespace write lock). */
+    private String takenOut;
+
+    /**
+     * Before the last alias of an indexed inode is removed (its removal takes the union count to 0 and nothing else
+     * links the inode): unlinks the index entry first, and {@link #afterUnlink} puts the whiteout (nfs_export)
+     * there after the alias went. Killed in between, the alias is an upper file with an origin and no index entry
+     * (served as before) or gone with no entry (as after). Removing the alias first would leave, when killed, an
+     * entry that is its inode's only link for the kernel's next mount to call an orphan ("orphan index entry" in
+     * its log) — the state after, but through a repair. If the removal then fails, the alias stays without an
+     * index entry, which is served as it was.
+     */
+    void takeOutIfLast(String indexPath, int lowerNlink) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(indexPath);
+        if (st == null || st.isDir() || st.isWhiteout() || st.nlink() != 2) return;
+        Integer union = union(stored(indexPath), st.nlink(), lowerNlink);
+        if ((union == null ? st.nlink() - 1 : union) > 1) return;
+        Linux.unlink(indexPath);
+        takenOut = indexPath;
     }
 
     // --- mount-time verification and cleanup (§5.7) ----------------------------------------------------------------

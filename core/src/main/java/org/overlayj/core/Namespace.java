@@ -271,7 +271,9 @@ final class Namespace {
         }
         if (!child.upper || !child.indexed) return null;
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
-        return origin == null || origin.length == 0 ? null : fs.index.path(origin);
+        if (origin == null || origin.length == 0) return null;
+        fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink);    // crash order: see there
+        return fs.index.path(origin);
     }
 
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {

@@ -164,6 +164,11 @@ public final class IndexReport {
                     Verdict.WHITEOUT_ORPHAN, "its upper directory is gone", true);
             if (!target.stat().isDir()) return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin,
                     Verdict.MOUNT_FAILS, "'upper' names a non-directory (EIO)", true);
+            // A directory is always found in its layer's tree: one that is not is a scratch temporary (a copy-up cut
+            // short before its rename), which the mount removes, before this entry or after it (then the next
+            // mount finds the orphan).
+            if (target.path() == null) return new Entry(name, Kind.ORPHAN, st.nlink(), null, ups, origin,
+                    Verdict.WHITEOUT_ORPHAN, "its upper directory is a temporary in the work dir", true);
             return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin, Verdict.KEEP, "", false);
         }
         List<String> ups = new ArrayList<>();
