@@ -283,12 +283,9 @@ public final class Fsck {
         return v != null && v.length == 1 && v[0] == 'y';
     }
 
+    /** The engine's rule (OverlayXattr.validRedirect), on the value as lookup reads it. */
     private static boolean validRedirect(byte[] v) {
-        if (v.length == 0) return false;
-        String s = new String(v, StandardCharsets.ISO_8859_1);
-        if (s.indexOf('\0') >= 0) return false;
-        if (s.startsWith("/")) return !s.contains("//") && !s.endsWith("/") || s.equals("/");
-        return !s.contains("/") && !s.equals(".") && !s.equals("..");
+        return OverlayXattr.validRedirect(Linux.byteString(v));
     }
 
     /** Checks that apply to objects of any layer: whiteout forms, opaque, redirect syntax. */

@@ -53,6 +53,19 @@ public final class OverlayXattr {
         return rest.startsWith(".") ? prefix + rest.substring(1) : null;
     }
 
+    // --- NS redirect (format doc §7) -------------------------------------------------------------------------------
+
+    /**
+     * Whether a {@code NS redirect} value is one the kernel follows (ovl_get_redirect_xattr): an absolute path with
+     * no empty component ("/", "//", a trailing "/" are not), or a relative one that is a single name. Anything else
+     * makes the lookup fail with EINVAL. The engine's lookup and the tools both ask this.
+     */
+    public static boolean validRedirect(String r) {
+        if (r.isEmpty()) return false;
+        if (r.startsWith("/")) return !r.contains("//") && !r.endsWith("/") && r.length() > 1;
+        return !r.contains("/");
+    }
+
     // --- NS nlink (format doc §5.5): one reading, shared by the engine, its mount-time check and the tools ---------
 
     /**
