@@ -34,12 +34,13 @@ cp "$ROOT/bin/overlayj" "$T/oj/bin/"; cp "$ROOT/scripts/env.sh" "$T/oj/scripts/"
 cp -r "$ROOT/cli/target/lib" "$ROOT"/cli/target/*.jar "$T/oj/cli/target/"
 [ -f "$ROOT/cli/target/overlayj.aot" ] && cp -p "$ROOT/cli/target/overlayj.aot" "$T/oj/cli/target/"
 OJ="$T/oj/bin/overlayj"
-LOOPS=()
 SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null
   for m in $(awk -v t="$T" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
-  for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+  # only the loop devices still backed by our images: a number detached earlier may be someone else's now
+  losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v t="$T" 'index($2, t) == 1 {print $1}' |
+    while read -r l; do losetup -d "$l" 2>/dev/null; done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,7 +52,6 @@ mkdir -p "$T/logs" "$T/fs" "$T/m" "$T/k" "$T/o"
 # --- images ---------------------------------------------------------------------------------------------------------
 attach() { # attach IMG DIR: loop-mount an image
   local dev; dev=$(losetup -f --show "$1") || return 1
-  LOOPS+=("$dev")
   mount ${3:+-o $3} "$dev" "$2" || return 1
 }
 detach() { # detach DIR
