@@ -168,7 +168,8 @@ public final class IndexReport {
             // short before its rename), which the mount removes, before this entry or after it (then the next
             // mount finds the orphan).
             if (target.path() == null) return new Entry(name, Kind.ORPHAN, st.nlink(), null, ups, origin,
-                    Verdict.WHITEOUT_ORPHAN, "its upper directory is a temporary in the work dir", true);
+                    Verdict.WHITEOUT_ORPHAN, "its upper directory is a temporary in the work dir (whited out at"
+                    + " this mount or the next, as the kernel reads the index dir)", true);
             return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin, Verdict.KEEP, "", false);
         }
         List<String> ups = new ArrayList<>();
