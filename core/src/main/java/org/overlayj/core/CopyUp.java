@@ -134,7 +134,7 @@ final class CopyUp {
         String dest = parentUpper + "/" + n.name;
         if (n.indexPath != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
-            fs.index.linkUp(n, n.indexPath, dest, parentUpper);
+            fs.index.linkUp(n, n.indexPath, dest, parentUpper, n.lowerNlink, null);
             n.indexPath = null;
             n.upper = true;
             fs.copiedUp(n);
@@ -150,15 +150,11 @@ final class CopyUp {
             fs.index.remember(n, st.nlink());
             String ip = fs.index.path(origin);
             if (Linux.lstatOrNull(ip) == null) {
-                // Built straight into the index under its final name; the alias is linked to it next (§4.5).
-                if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, ip, meta);
-                else copyOther(lo.path(), st, origin, ip);
-                fs.index.storeOffset(ip, st.nlink() - 1);
-                n.metacopy = meta;
+                copyUpIndexed(n, lo, st, origin, ip, dest, parentUpper, dataSrc, meta);
             } else {
                 n.metacopy = fs.getX(ip, OverlayXattr.METACOPY) != null;
+                fs.index.linkUp(n, ip, dest, parentUpper, st.nlink(), null);
             }
-            fs.index.linkUp(n, ip, dest, parentUpper);
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;
@@ -168,10 +164,10 @@ final class CopyUp {
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         if (st.isReg()) {
-            copyRegular(lo.path(), dataSrc, st, origin, dest, meta);
+            copyRegular(lo.path(), dataSrc, st, origin, dest, meta, null);
             n.metacopy = meta;
         } else {
-            copyOther(lo.path(), st, origin, dest);
+            copyOther(lo.path(), st, origin, dest, null);
         }
         // A copy-up is not a change of the parent as far as a client can see: keep its times.
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
@@ -180,6 +176,46 @@ final class CopyUp {
         if (n.isDir()) n.merge = true;
         fs.copiedUp(n);
         if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
+    }
+
+    /**
+     * The first copy-up of an indexed non-directory (format doc §4.5), ordered so that a process killed before any
+     * of its system calls leaves layers the kernel's next mount (§5.7) keeps as they were or as they are after:
+     * the kernel turns an index entry that is its inode's only link into a whiteout ("orphan", and the lower
+     * object then gives EIO) unless its union count is above 0 — and the count it computes is 0 whenever the lower
+     * inode has a single link. So:
+     * <ul>
+     * <li>lower nlink > 1 (a lower hard link): the copy gets every xattr, {@code NS nlink} "L+0" among them (union
+     * = the lower count: no alias is covered yet), before it is linked into the index, where the kernel keeps it
+     * and shows it for every alias; the link-up follows ({@link Index#linkUp}). Linking the alias first instead
+     * would split the hard link if killed before the index link.</li>
+     * <li>lower nlink 1 (nfs_export indexes everything): the copy, finished, appears at its name in the upper dir
+     * first, and is linked into the index after. Killed in between, the upper file has an origin but no index
+     * entry, which the kernel serves as a copied-up file (its own st_ino until an index link is made; fsck
+     * --repair makes it); the index entry never exists without its alias.</li>
+     * </ul>
+     * Syscalls: none more than the kernel's order (one fewer getxattr and setxattr for a single-link file).
+     */
+    private void copyUpIndexed(Node n, Node.Lower lo, Stat st, byte[] origin, String ip, String dest,
+                               String parentUpper, String dataSrc, boolean meta) throws ErrnoException {
+        if (st.nlink() > 1) {
+            OverlayXattr.Nlink count = OverlayXattr.Nlink.of(true, st.nlink(), st.nlink());
+            if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, ip, meta, count);
+            else copyOther(lo.path(), st, origin, ip, count);
+            n.metacopy = meta;
+            fs.index.linkUp(n, ip, dest, parentUpper, st.nlink(), st.nlink());
+            return;
+        }
+        Stat parentSt = Linux.lstat(parentUpper);
+        fs.setImpure(parentUpper);
+        // union 1, relative to the upper count 2 it has once linked into the index (the kernel's final value)
+        OverlayXattr.Nlink count = OverlayXattr.Nlink.of(false, 1, 2);
+        if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, dest, meta, count);
+        else copyOther(lo.path(), st, origin, dest, count);
+        n.metacopy = meta;
+        Linux.link(dest, ip);
+        Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
+                parentSt.mtimeNsec(), true);
     }
 
     /**
@@ -224,8 +260,10 @@ final class CopyUp {
         if (Linux.lstatOrNull(ip) == null) {
             if (!st.isReg()) throw OverlayFs.err(Errno.ESTALE, "disconnected special file");
             fs.index.remember(n, st.nlink());
-            copyRegular(lo.path(), fs.dataPath(n), st, origin, ip, false);
-            fs.index.storeOffset(ip, st.nlink() - 1);
+            // U+(n-1): union n with the index link alone. An entry of a single-link lower inode with no alias is
+            // an orphan to the kernel's next mount whatever it says (format doc §5.7): fsck --repair reports it.
+            copyRegular(lo.path(), fs.dataPath(n), st, origin, ip, false,
+                    OverlayXattr.Nlink.of(false, st.nlink(), 1));
             n.metacopy = false;
         }
         n.indexPath = ip;
@@ -247,9 +285,10 @@ final class CopyUp {
     /**
      * A regular file: metadata from {@code src}, data from {@code dataSrc} (another file when src is a lower
      * metacopy file), or no data when {@code meta}: then a sparse file of the same size marked {@code NS metacopy}.
+     * Every xattr, {@code nlink} too (null: none), is on the copy before it gets its name {@code dest}.
      */
-    private void copyRegular(String src, String dataSrc, Stat st, byte[] origin, String dest, boolean meta)
-            throws ErrnoException {
+    private void copyRegular(String src, String dataSrc, Stat st, byte[] origin, String dest, boolean meta,
+                             OverlayXattr.Nlink nlink) throws ErrnoException {
         int in = openLower(src);
         int dataIn = -1;
         int out = -1;
@@ -279,6 +318,7 @@ final class CopyUp {
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
+            if (nlink != null) Linux.fsetxattr(out, fs.x(OverlayXattr.NLINK), nlink.bytes(), 0);
             if (meta) Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
@@ -418,7 +458,8 @@ final class CopyUp {
         }
     }
 
-    private void copyOther(String src, Stat st, byte[] origin, String dest) throws ErrnoException {
+    private void copyOther(String src, Stat st, byte[] origin, String dest, OverlayXattr.Nlink nlink)
+            throws ErrnoException {
         String temp = fs.tempPath();
         boolean symlink = st.isLink();
         switch (st.type()) {
@@ -432,11 +473,9 @@ final class CopyUp {
             // user.* xattrs are not allowed on symlinks and special files: the kernel leaves origin out there.
             boolean originAllowed = !(fs.opts.userxattr() && !st.isDir());
             if (origin != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.ORIGIN), origin, 0);
+            if (nlink != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.NLINK), nlink.bytes(), 0);
             if (!symlink) Linux.chmod(temp, st.perm());
             Linux.utimens(temp, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), true);
-            if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
-                dirIndexEntry(origin, temp);
-            }
             Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
         } catch (ErrnoException e) {
             try {
@@ -445,6 +484,14 @@ final class CopyUp {
                 // the next mount cleans the scratch dir
             }
             throw e;
+        }
+        // The directory's index entry comes after the directory is at its name, not before as in the kernel's
+        // copy-up: killed in between, the kernel's next mount finds an upper directory with an origin and no index
+        // entry, which it merges and serves (fsck --repair adds the entry), where an entry naming a directory still
+        // in the scratch dir would be an orphan once that is cleaned: whited out, and the lower directory and
+        // everything under it EIO ("suspected uncovered redirected dir") from then on.
+        if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
+            dirIndexEntry(origin, dest);
         }
     }
 

@@ -7,7 +7,6 @@ import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -54,7 +53,11 @@ final class Index {
      * "bad index found".
      */
     String lookupLower(Node.Lower lo, Stat lowerSt) throws ErrnoException {
-        if (!on() || lowerSt.isDir() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
+        if (lowerSt.isDir()) {
+            checkLowerDir(lo);
+            return null;
+        }
+        if (!on() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
         Fh blob;
         try {
             blob = fs.blobOf(lo.path(), lo.layer());
@@ -69,42 +72,54 @@ final class Index {
         return p;
     }
 
-    // --- NS nlink ------------------------------------------------------------------------------------------------
-
-    /** The stored relative count: {@code U±n} means union = upper nlink + n. Null when absent or malformed. */
-    Integer storedOffset(String upperPath) throws ErrnoException {
-        byte[] v = fs.getX(upperPath, OverlayXattr.NLINK);
-        if (v == null || v.length < 3 || v.length > 12) return null;
-        String s = new String(v, StandardCharsets.US_ASCII);
-        if (s.charAt(0) != 'U' && s.charAt(0) != 'L') return null;
-        if (s.charAt(1) != '+' && s.charAt(1) != '-') return null;
+    /**
+     * A lower directory with no upper copy, under nfs_export, as the kernel's lookup checks it (format doc §5.6):
+     * an index entry for it means a copy-up was cut short (an entry with no upper directory: "suspected uncovered
+     * redirected dir"), or the mount-time check whited one out ("bad index found"): EIO either way, as on the
+     * kernel; fsck reports it and --repair removes the entry. Two system calls per such lookup, as the kernel's.
+     */
+    private void checkLowerDir(Node.Lower lo) throws ErrnoException {
+        if (!on() || !fs.opts.nfsExport()) return;
+        Fh blob;
         try {
-            int n = Integer.parseInt(s.substring(2));
-            if (s.charAt(0) == 'L') return null; // only written mid-operation; treat as not readable
-            return s.charAt(1) == '-' ? -n : n;
-        } catch (NumberFormatException e) {
-            return null;
+            blob = fs.blobOf(lo.path(), lo.layer());
+        } catch (ErrnoException e) {
+            return;
         }
+        Stat ist = Linux.lstatOrNull(path(blob));
+        if (ist == null) return;
+        throw OverlayFs.err(Errno.EIO, (ist.isDir() ? "suspected uncovered redirected dir found" : "bad index found")
+                + " (index=" + blob.hex() + ")");
     }
 
-    void storeOffset(String upperPath, int offset) throws ErrnoException {
-        String v = "U" + (offset < 0 ? "-" : "+") + Math.abs(offset);
-        fs.setX(upperPath, OverlayXattr.NLINK, v.getBytes(StandardCharsets.US_ASCII));
+    // --- NS nlink ------------------------------------------------------------------------------------------------
+
+    /** The stored value, parsed as the kernel does (null: absent or malformed). */
+    OverlayXattr.Nlink stored(String upperPath) throws ErrnoException {
+        return OverlayXattr.parseNlink(fs.getX(upperPath, OverlayXattr.NLINK));
+    }
+
+    void store(String upperPath, OverlayXattr.Nlink v) throws ErrnoException {
+        fs.setX(upperPath, OverlayXattr.NLINK, v.bytes());
+    }
+
+    /** The union count a stored value gives for an inode with these upper and lower counts; null when unknown. */
+    static Integer union(OverlayXattr.Nlink v, int upperNlink, int lowerNlink) {
+        if (v == null || v.lowerRelative() && lowerNlink <= 0) return null;
+        return (v.lowerRelative() ? lowerNlink : upperNlink) + v.diff();
     }
 
     /**
      * The link count stat shows for an indexed object (§5.5): the in-memory count if this mount already has one;
-     * otherwise, when the lower inode has more than one link, upper nlink + the stored offset; otherwise the real
-     * upper count (the "remount quirk").
+     * otherwise, when the lower inode has more than one link, the stored union count (U or L form, as the kernel
+     * reads it); otherwise the real upper count (the "remount quirk").
      */
     int nlink(Node n, Stat real, int lowerNlink) throws ErrnoException {
         Integer mem = nlinks.get(n.ino);
         if (mem != null) return mem;
         int v = real.nlink();
-        if (lowerNlink > 1) {
-            Integer off = storedOffset(fs.realPath(n));
-            if (off != null && real.nlink() + off > 0) v = real.nlink() + off;
-        }
+        if (lowerNlink > 1) v = OverlayXattr.unionNlink(fs.getX(fs.realPath(n), OverlayXattr.NLINK), real.nlink(),
+                lowerNlink, real.nlink());
         nlinks.put(n.ino, v);
         return v;
     }
@@ -126,9 +141,8 @@ final class Index {
     void beforeLinkChange(Node n, String upperPath) throws ErrnoException {
         Integer mem = nlinks.get(n.ino);
         if (mem == null) return;
-        int off = mem - Linux.lstat(upperPath).nlink();
-        Integer stored = storedOffset(upperPath);
-        if (stored == null || stored != off) storeOffset(upperPath, off);
+        OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, mem, Linux.lstat(upperPath).nlink());
+        if (!want.equals(stored(upperPath))) store(upperPath, want);
     }
 
     /**
@@ -154,18 +168,31 @@ final class Index {
     // --- copy-up through the index -------------------------------------------------------------------------------
 
     /**
-     * Links the upper alias {@code dest} to an existing index entry (the "link-up" of §4.5), and moves the stored
-     * offset so the union count stays the same.
+     * Links the upper alias {@code dest} to an existing index entry (the "link-up" of §4.5) and keeps the stored
+     * union count right at every step, so a process killed between any two of them leaves a count the kernel
+     * reads correctly: first the count relative to the lower inode (L form: a new upper link does not move it),
+     * then the link, then the count relative to the upper inode again (U form, which later links and unlinks of
+     * upper aliases keep right by themselves). The L form is written only where it is read: a lower inode with
+     * more than one link; for a single-link lower inode the kernel ignores the value (ovl_get_nlink).
+     * {@code union} is the union count when the caller knows it (a copy just built), else null.
      */
-    void linkUp(Node n, String indexPath, String dest, String parentUpper) throws ErrnoException {
+    void linkUp(Node n, String indexPath, String dest, String parentUpper, int lowerNlink, Integer union)
+            throws ErrnoException {
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
-        Integer off = storedOffset(indexPath);
+        Stat ist = null;
+        if (union == null) {
+            ist = Linux.lstat(indexPath);
+            // this mount's in-memory count when it has one: it differs from the stored one after lower hard links
+            // were added under the mount (xfstests overlay/034), and the kernel writes its in-memory count
+            Integer mem = n == null ? null : nlinks.get(n.ino);
+            union = mem != null ? mem : union(stored(indexPath), ist.nlink(), lowerNlink);
+            if (union == null) union = ist.nlink() - 1;    // unreadable: the upper links but the index entry
+            if (lowerNlink > 1) store(indexPath, OverlayXattr.Nlink.of(true, union, lowerNlink));
+        }
         Linux.link(indexPath, dest);
-        // the union count relative to the upper count, as the kernel writes it: from the in-memory count when this
-        // mount has one (it may differ from the stored one after lower links were added under the mount)
-        Integer mem = nlinks.get(n.ino);
-        storeOffset(indexPath, mem != null ? mem - Linux.lstat(indexPath).nlink() : (off == null ? 0 : off) - 1);
+        int upperNlink = ist == null ? 2 : ist.nlink() + 1;
+        store(indexPath, OverlayXattr.Nlink.of(false, union, upperNlink));
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
     }
@@ -173,14 +200,25 @@ final class Index {
     /**
      * After an upper alias of an indexed inode went away: when nothing links it but the index entry and the union
      * count is 0, the entry goes too — or, under nfs_export, becomes a whiteout so old handles give ESTALE.
+     *
+     * <p>Crash order of a removal (unlink, rmdir, rename over) of an indexed alias: the alias is linked up first
+     * (a complete copy-up, see {@link #linkUp}), then a whiteout or the source replaces it in one rename — the U
+     * form count drops with the upper link by itself — then this. Killed before this step, the entry is left with
+     * one link and a count of 0 (or a single-link lower inode), which the kernel's next mount turns into the same
+     * whiteout (format doc §5.7): the state after the removal. With other aliases left the count stays above 0 and
+     * the entry is kept, as it must be.
      */
-    void afterUnlink(String indexPath) throws ErrnoException {
+    void afterUnlink(String indexPath, int lowerNlink) throws ErrnoException {
+        if (indexPath.equals(takenOut)) {
+            takenOut = null;
+            if (fs.opts.nfsExport()) Linux.rename(fs.tempWhiteout(), indexPath, Linux.RENAME_NOREPLACE);
+            return;
+        }
         Stat st = Linux.lstatOrNull(indexPath);
         if (st == null || st.isWhiteout() || st.isDir()) return;
         // union = upper nlink + n, where the upper nlink includes the index entry's own link.
-        Integer off = storedOffset(indexPath);
-        int union = st.nlink() + (off == null ? -1 : off);
-        if (union > 0) return;
+        Integer union = union(stored(indexPath), st.nlink(), lowerNlink);
+        if ((union == null ? st.nlink() - 1 : union) > 0) return;
         if (st.nlink() > 1) return; // "cleanup linked index": some alias still links it; keep it
         if (fs.opts.nfsExport()) {
             String wh = fs.tempWhiteout();
@@ -188,6 +226,27 @@ final class Index {
         } else {
             Linux.unlink(indexPath);
         }
+    }
+
+    /** The entry {@link #takeOutIfLast} unlinked for the removal running now (under the namespace write lock). */
+    private String takenOut;
+
+    /**
+     * Before the last alias of an indexed inode is removed (its removal takes the union count to 0 and nothing else
+     * links the inode): unlinks the index entry first, and {@link #afterUnlink} puts the whiteout (nfs_export)
+     * there after the alias went. Killed in between, the alias is an upper file with an origin and no index entry
+     * (served as before) or gone with no entry (as after). Removing the alias first would leave, when killed, an
+     * entry that is its inode's only link for the kernel's next mount to call an orphan ("orphan index entry" in
+     * its log) — the state after, but through a repair. If the removal then fails, the alias stays without an
+     * index entry, which is served as it was.
+     */
+    void takeOutIfLast(String indexPath, int lowerNlink) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(indexPath);
+        if (st == null || st.isDir() || st.isWhiteout() || st.nlink() != 2) return;
+        Integer union = union(stored(indexPath), st.nlink(), lowerNlink);
+        if ((union == null ? st.nlink() - 1 : union) > 1) return;
+        Linux.unlink(indexPath);
+        takenOut = indexPath;
     }
 
     // --- mount-time verification and cleanup (§5.7) ----------------------------------------------------------------
@@ -278,30 +337,13 @@ final class Index {
                         Linux.unlink(path);
                         return;
                     }
-                    if (unionAtMount(path, lower.nlink(), st.nlink()) <= 0) orphan(path, name);
+                    // No upper alias links it: an orphan unless the kernel's union count (fallback 0) is above
+                    // 0, which needs a lower inode of more than one link (a single-link one is always an orphan).
+                    if (OverlayXattr.unionNlink(fs.getX(path, OverlayXattr.NLINK), 1, lower.nlink(), 0) == 0) {
+                        orphan(path, name);
+                    }
                 }
             }
-        }
-    }
-
-    /**
-     * The union link count the kernel's mount-time check computes for a non-directory index entry (ovl_get_nlink,
-     * fallback 0): 0 when the lower has one link, whatever NS nlink says ("U+0" is what an index-only copy-up of a
-     * disconnected file writes); else from NS nlink, {@code U±n} relative to the entry's own count and {@code L±n}
-     * relative to the lower's; 0 when it is absent or malformed. Measured on 6.18 with a lower of 2 links and an
-     * entry of 1: U+1, U+0, L+0, L-1 kept; L-2, U-1 and a bad value orphans (ReconnectTest).
-     */
-    private int unionAtMount(String path, int lowerNlink, int entryNlink) throws ErrnoException {
-        if (lowerNlink == 1) return 0;
-        byte[] v = fs.getX(path, OverlayXattr.NLINK);
-        if (v == null || v.length < 3 || v.length > 12) return 0;
-        String s = new String(v, StandardCharsets.US_ASCII);
-        if (s.charAt(0) != 'U' && s.charAt(0) != 'L' || s.charAt(1) != '+' && s.charAt(1) != '-') return 0;
-        try {
-            int n = Integer.parseInt(s.substring(2));
-            return (s.charAt(0) == 'U' ? entryNlink : lowerNlink) + (s.charAt(1) == '-' ? -n : n);
-        } catch (NumberFormatException e) {
-            return 0;
         }
     }
 

@@ -239,10 +239,7 @@ final class Lookup {
         if (v == null) return null;
         String r = Linux.byteString(v);
         if (!fs.opts.redirectFollow()) throw OverlayFs.err(Errno.EPERM, "refusing to follow redirect for (" + path + ")");
-        boolean valid = !r.isEmpty() && (r.startsWith("/")
-                ? !r.contains("//") && !r.endsWith("/") && r.length() > 1
-                : !r.contains("/"));
-        if (!valid) throw OverlayFs.err(Errno.EINVAL, "invalid redirect (" + path + ")");
+        if (!org.overlayj.core.xattr.OverlayXattr.validRedirect(r)) throw OverlayFs.err(Errno.EINVAL, "invalid redirect (" + path + ")");
         return r;
     }
 

@@ -306,7 +306,9 @@ final class Namespace {
         if (!child.upper || !child.indexed) return null;
         fs.index.beforeLinkChange(child, fs.upperPath(child));
         byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
-        return origin == null || origin.length == 0 ? null : fs.index.path(origin);
+        if (origin == null || origin.length == 0) return null;
+        fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink);    // crash order: see there
+        return fs.index.path(origin);
     }
 
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
@@ -319,7 +321,7 @@ final class Namespace {
         }
         Stat ist = Linux.lstatOrNull(indexPath);
         if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
-        fs.index.afterUnlink(indexPath);
+        fs.index.afterUnlink(indexPath, child.lowerNlink);
     }
 
     /**

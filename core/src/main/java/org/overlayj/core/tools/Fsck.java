@@ -11,7 +11,6 @@ import org.overlayj.sys.Stat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -22,7 +21,9 @@ import java.util.Set;
  * Offline consistency check of layers in the kernel's format: walks the overlay tree the way lookup resolves it
  * (upper first, whiteouts, opaque dirs, redirects — format doc §3.5), checks every overlay xattr it meets, the
  * index (§5.7) and the work dir (§1.4), and says for each finding whether the kernel itself repairs it at the next
- * read-write mount. {@link #repair()} does exactly those repairs and nothing else.
+ * read-write mount. {@link #repair()} does those repairs, but for one: an index entry of a lower object the overlay
+ * still shows with no upper copy (an interrupted copy-up, or the kernel's whiteout of one) is removed, where the
+ * kernel would make the object EIO — so a repair never costs a live object its reachability.
  */
 public final class Fsck {
     /**
@@ -43,8 +44,14 @@ public final class Fsck {
     private final OverlayXattr ns;
     private final List<Finding> findings = new ArrayList<>();
     private final IndexReport index;
-    /** Visible overlay aliases per index entry name: the real union link count of §5.5. */
-    private final Map<String, Integer> aliases = new HashMap<>();
+    /**
+     * Index entries (by name) of lower objects the overlay shows with no upper copy: a lower-only alias of a file,
+     * a lower-only directory. An orphan or whiteout entry there is an interrupted copy-up: the kernel makes (or
+     * made) the object EIO; {@link #repair()} undoes the copy-up instead. Value: where the object is.
+     */
+    private final Map<String, String> liveLower = new LinkedHashMap<>();
+    /** The findings about those entries that {@link #repair()} undoes. */
+    private final Map<String, Finding> undo = new LinkedHashMap<>();
     private final boolean indexOn;
 
     private Fsck(LayerSet layers) throws ErrnoException {
@@ -61,9 +68,8 @@ public final class Fsck {
     public static Fsck check(LayerSet layers) throws ErrnoException {
         Fsck f = new Fsck(layers);
         f.checkWork();
-        f.checkIndex();
         f.walkTree();
-        f.checkUnionCounts();
+        f.checkIndex();
         return f;
     }
 
@@ -111,6 +117,18 @@ public final class Fsck {
     private void checkIndex() {
         for (IndexReport.DirCheck d : index.dirChecks()) add("index-dir", "work/index", d.message(), false);
         for (IndexReport.Entry e : index.entries()) {
+            if (undo.containsKey(e.name())) continue;
+            if (!e.problem() && e.kind() == IndexReport.Kind.DIR && liveLower.containsKey(e.name())
+                    && layers.options().nfsExport()) {
+                // kept at mount (its 'upper' names a directory, not the one shown), yet the lower directory has no
+                // upper copy: the kernel's lookup gives EIO
+                Finding f = new Finding("bad-index", liveLower.get(e.name()), "its index entry " + e.name() + " is a"
+                        + " directory but it has no upper directory: lookup gives EIO (\"suspected uncovered"
+                        + " redirected dir\"); --repair removes the entry, the trace of an interrupted copy-up", false);
+                findings.add(f);
+                undo.put(e.name(), f);
+                continue;
+            }
             if (!e.problem()) continue;
             String code = switch (e.verdict()) {
                 case REMOVE_TEMP -> "index-temp";
@@ -118,6 +136,17 @@ public final class Fsck {
                 case WHITEOUT_ORPHAN, REMOVE_ORPHAN -> "index-orphan";
                 default -> "index-bad";
             };
+            String live = liveLower.get(e.name());
+            boolean orphan = e.verdict() == IndexReport.Verdict.WHITEOUT_ORPHAN
+                    || e.verdict() == IndexReport.Verdict.REMOVE_ORPHAN;
+            if (orphan && live != null) {
+                Finding f = new Finding(code, "work/index/" + Linux.toUtf8(e.name()), e.why() + ": at mount "
+                        + e.verdict().text + ", and " + live + " gives EIO from then on (an interrupted copy-up);"
+                        + " --repair removes the entry instead, undoing the copy-up", false);
+                findings.add(f);
+                undo.put(e.name(), f);
+                continue;
+            }
             add(code, "work/index/" + Linux.toUtf8(e.name()), e.why() + ": at mount " + e.verdict().text,
                     e.verdict().repaired && layers.options().index());
         }
@@ -185,10 +214,7 @@ public final class Fsck {
                     return;
                 }
                 if (isXwhiteout(p, st)) return;
-                if (!st.isDir()) {
-                    countUpperAlias(p, st);
-                    return;
-                }
+                if (!st.isDir()) return;
                 visibleDir = true;
                 upperChild = p;
                 visible = st;
@@ -251,6 +277,7 @@ public final class Fsck {
             add("redirect", LayerSet.show(layers.upper(), upperChild), "redirect to '"
                     + Linux.toUtf8(absPath != null ? absPath : relName) + "' names no lower directory", false);
         }
+        if (visibleDir && upperChild == null && !childLowers.isEmpty()) lowerOnlyDir(childLowers.getFirst());
         if (visibleDir) {
             boolean childMerged = !childLowers.isEmpty()
                     || upperChild != null && layers.getX(upperChild, OverlayXattr.ORIGIN) != null;
@@ -274,12 +301,9 @@ public final class Fsck {
         if (st != null) checkCommon(l, p, st);
     }
 
+    /** The engine's rule (OverlayXattr.validRedirect), on the value as lookup reads it. */
     private static boolean validRedirect(byte[] v) {
-        if (v.length == 0) return false;
-        String s = new String(v, StandardCharsets.ISO_8859_1);
-        if (s.indexOf('\0') >= 0) return false;
-        if (s.startsWith("/")) return !s.contains("//") && !s.endsWith("/") || s.equals("/");
-        return !s.contains("/") && !s.equals(".") && !s.equals("..");
+        return OverlayXattr.validRedirect(Linux.byteString(v));
     }
 
     /** Checks that apply to objects of any layer: whiteout forms, opaque, redirect syntax. */
@@ -357,7 +381,7 @@ public final class Fsck {
             }
         }
         byte[] nlink = layers.getX(p, OverlayXattr.NLINK);
-        if (nlink != null && !IndexReport.nlinkWellFormed(nlink)) {
+        if (nlink != null && OverlayXattr.parseNlink(nlink) == null) {
             add("nlink", where, "'nlink' xattr \"" + printable(nlink) + "\" is malformed: the kernel warns "
                     + "\"failed to get index nlink\" and falls back to the real count", false);
         }
@@ -374,16 +398,7 @@ public final class Fsck {
         if (impure != null && !st.isDir()) add("impure", where, "'impure' xattr on a non-directory: ignored", false);
     }
 
-    // --- union link counts ------------------------------------------------------------------------------------------
-
-    private void countUpperAlias(String p, Stat st) throws ErrnoException {
-        if (!indexOn || st.nlink() < 2) return;
-        byte[] origin = layers.getX(p, OverlayXattr.ORIGIN);
-        if (origin == null || !(Fh.parse(origin) instanceof Fh.Ok(Fh fh))) return;
-        String name = fh.hex();
-        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
-        if (ist != null && ist.ino() == st.ino() && ist.dev() == st.dev()) aliases.merge(name, 1, Integer::sum);
-    }
+    // --- index entries of lower-only objects ---------------------------------------------------------------------
 
     private void countLowerAlias(LayerSet.Layer l, String p, Stat st) throws ErrnoException {
         if (!indexOn || st.isDir() || st.nlink() < 2 && !layers.options().nfsExport()) return;
@@ -396,38 +411,52 @@ public final class Fsck {
         String name = fh.hex();
         Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
         if (ist == null) return;
+        liveLower.putIfAbsent(name, LayerSet.show(l, p));
         if (ist.isWhiteout() || ist.type() != st.type()) {
-            add("bad-index", LayerSet.show(l, p), "its index entry " + name + " is a " + typeName(ist)
-                    + ": lookup gives EIO (\"bad index found\")", false);
-            return;
+            Finding f = new Finding("bad-index", LayerSet.show(l, p), "its index entry " + name + " is a "
+                    + typeName(ist) + ": lookup gives EIO (\"bad index found\")" + (ist.isWhiteout()
+                    ? "; --repair removes the whiteout, the end of an interrupted copy-up" : ""), false);
+            findings.add(f);
+            if (ist.isWhiteout()) undo.put(name, f);
         }
-        aliases.merge(name, 1, Integer::sum);
     }
 
-    /** NS nlink must equal the aliases the overlay shows (§5.5), where the kernel reads it (lower nlink > 1). */
-    private void checkUnionCounts() throws ErrnoException {
-        if (!indexOn) return;
-        for (IndexReport.Entry e : index.entries()) {
-            if (e.kind() != IndexReport.Kind.HARD_LINK || e.verdict() != IndexReport.Verdict.KEEP
-                    || e.union() == null) continue;
-            if (!(Fh.parseHex(e.name()) instanceof Fh.Ok(Fh fh))) continue;
-            LayerSet.Resolved lower = layers.resolve(fh);
-            if (lower == null || lower.stat().nlink() < 2) continue;
-            int real = aliases.getOrDefault(e.name(), 0);
-            if (real != e.union()) {
-                add("nlink", "work/index/" + e.name(), "'nlink' xattr says " + e.union() + " links but the overlay"
-                        + " shows " + real + " (" + String.join(", ", e.upperPaths()) + (e.origin() == null ? ""
-                        : "; origin " + e.origin()) + "): st_nlink is wrong until the count is rewritten", false);
-            }
+    /**
+     * A lower directory the overlay shows with no upper copy, under nfs_export: an index entry for it is the
+     * trace of a copy-up killed before its upper directory got its name (or one the kernel then whited out):
+     * its lookup gives EIO ("suspected uncovered redirected dir", or "bad index found" for the whiteout).
+     */
+    private void lowerOnlyDir(LowerDir d) throws ErrnoException {
+        if (!indexOn || !layers.options().nfsExport()) return;
+        Fh fh;
+        try {
+            fh = layers.blobOf(d.path(), d.layer());
+        } catch (ErrnoException e) {
+            return;
+        }
+        String name = fh.hex();
+        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
+        if (ist == null) return;
+        String where = LayerSet.show(d.layer(), d.path());
+        liveLower.putIfAbsent(name, where);
+        // an entry of another type is the index check's to report (an orphan, or one its mount keeps)
+        if (ist.isWhiteout()) {
+            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a whiteout: lookup gives"
+                    + " EIO (\"bad index found\"); --repair removes the entry, the trace of an interrupted copy-up",
+                    false);
+            findings.add(f);
+            undo.put(name, f);
         }
     }
 
     // --- repair -----------------------------------------------------------------------------------------------------
 
     /**
-     * Makes the repairs the kernel makes at a read-write mount (and only those): removes W/work leftovers (two
-     * levels deep, never {@code incompat}) and '#' temporaries in W/index; removes stale index entries; turns
-     * orphan index entries into whiteouts (nfs_export) or removes them. Returns the findings it repaired.
+     * Makes the repairs the kernel makes at a read-write mount: removes W/work leftovers (two levels deep, never
+     * {@code incompat}) and '#' temporaries in W/index; removes stale index entries; turns orphan index entries into
+     * whiteouts (nfs_export) or removes them — except the entries of lower objects still shown with no upper copy,
+     * which it removes (undoing the copy-up: no upper alias ever linked the copy, so it holds nothing acknowledged).
+     * Returns the findings it repaired.
      */
     public List<Finding> repair() throws ErrnoException {
         List<Finding> done = new ArrayList<>();
@@ -439,11 +468,16 @@ public final class Fsck {
                 WorkDir.cleanup(work, e.name(), 1, warnings::add);
             }
         }
-        Map<String, IndexReport.Entry> byName = new LinkedHashMap<>();
-        for (IndexReport.Entry e : index.entries()) byName.put(e.name(), e);
         String idx = layers.indexDir();
         if (layers.options().index() && idx != null) {
+            // Interrupted copy-ups of objects still visible below: their entries go, and the objects are lower-only
+            // again, as before the copy-up (nothing was acknowledged into a copy that no upper alias linked).
+            for (var u : undo.entrySet()) {
+                WorkDir.cleanup(idx, u.getKey(), 1, warnings::add);
+                if (Linux.lstatOrNull(idx + "/" + u.getKey()) == null) done.add(u.getValue());
+            }
             for (IndexReport.Entry e : index.entries()) {
+                if (undo.containsKey(e.name())) continue;
                 String p = idx + "/" + e.name();
                 switch (e.verdict()) {
                     case REMOVE_TEMP, REMOVE_STALE, REMOVE_ORPHAN -> WorkDir.cleanup(idx, e.name(), 1, warnings::add);

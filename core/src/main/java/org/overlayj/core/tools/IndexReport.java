@@ -164,26 +164,38 @@ public final class IndexReport {
                     Verdict.WHITEOUT_ORPHAN, "its upper directory is gone", true);
             if (!target.stat().isDir()) return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin,
                     Verdict.MOUNT_FAILS, "'upper' names a non-directory (EIO)", true);
+            // A directory is always found in its layer's tree: one that is not is a scratch temporary (a copy-up cut
+            // short before its rename), which the mount removes, before this entry or after it (then the next
+            // mount finds the orphan).
+            if (target.path() == null) return new Entry(name, Kind.ORPHAN, st.nlink(), null, ups, origin,
+                    Verdict.WHITEOUT_ORPHAN, "its upper directory is a temporary in the work dir (whited out at"
+                    + " this mount or the next, as the kernel reads the index dir)", true);
             return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin, Verdict.KEEP, "", false);
         }
         List<String> ups = new ArrayList<>();
         for (String p : layers.pathsOf(layers.upper(), st.ino())) ups.add(LayerSet.show(layers.upper(), p));
         ups.sort(null);
-        Integer off = nlinkOffset(layers.getX(path, OverlayXattr.NLINK));
-        Integer union = off == null ? null : st.nlink() + off;
+        byte[] nlinkX = layers.getX(path, OverlayXattr.NLINK);
+        LayerSet.Resolved lower = layers.resolve(fh);
+        int lowerNlink = lower == null ? 0 : lower.stat().nlink();
+        OverlayXattr.Nlink stored = OverlayXattr.parseNlink(nlinkX);
+        Integer union = stored == null || stored.lowerRelative() && lower == null ? null
+                : (stored.lowerRelative() ? lowerNlink : st.nlink()) + stored.diff();
         byte[] originX = layers.getX(path, OverlayXattr.ORIGIN);
         if (originX == null) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, origin,
                 Verdict.MOUNT_FAILS, "no 'origin' xattr (ENODATA)", true);
         if (!Arrays.equals(originX, fh.bytes())) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups,
                 origin, Verdict.REMOVE_STALE, "its 'origin' xattr is not its name", true);
         if (st.nlink() == 1) {
-            if (origin == null) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, null,
+            if (lower == null) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, null,
                     Verdict.REMOVE_STALE, "no upper alias and its lower origin is gone", true);
-            // union = upper nlink + offset, where the upper nlink counts the index entry's own link
-            int u = 1 + (off == null ? -1 : off);
-            if (u <= 0) return new Entry(name, Kind.ORPHAN, st.nlink(), union, ups, origin,
-                    nfs ? Verdict.WHITEOUT_ORPHAN : Verdict.REMOVE_ORPHAN, "no upper alias and union nlink " + u,
-                    true);
+            // the kernel's count with fallback 0 (the engine's rule, OverlayXattr.unionNlink): always 0 for a
+            // single-link lower inode, whatever the xattr says
+            int u = OverlayXattr.unionNlink(nlinkX, 1, lowerNlink, 0);
+            if (u == 0) return new Entry(name, Kind.ORPHAN, st.nlink(), union, ups, origin,
+                    nfs ? Verdict.WHITEOUT_ORPHAN : Verdict.REMOVE_ORPHAN, lowerNlink == 1
+                    ? "no upper alias and a single-link lower inode" : "no upper alias and union nlink 0 ('nlink' "
+                    + (nlinkX == null ? "absent" : stored == null ? "malformed" : "gives " + union) + ")", true);
         }
         return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, origin, Verdict.KEEP, "", false);
     }
@@ -199,25 +211,4 @@ public final class IndexReport {
                 : Linux.toUtf8(r.relative()));
     }
 
-    /**
-     * {@code NS nlink} as the kernel reads it (§2.2, §5.5): "U" or "L", a sign, a decimal number, at most 12
-     * characters. Only the U form is a count relative to the upper inode; null when absent or malformed.
-     */
-    public static Integer nlinkOffset(byte[] v) {
-        if (!nlinkWellFormed(v)) return null;
-        String s = new String(v, StandardCharsets.US_ASCII);
-        if (s.charAt(0) != 'U') return null;
-        int n = Integer.parseInt(s.substring(2));
-        return s.charAt(1) == '-' ? -n : n;
-    }
-
-    /** The value has the kernel's format. */
-    public static boolean nlinkWellFormed(byte[] v) {
-        if (v == null || v.length < 3 || v.length > 12) return false;
-        String s = new String(v, StandardCharsets.US_ASCII);
-        if (s.charAt(0) != 'U' && s.charAt(0) != 'L') return false;
-        if (s.charAt(1) != '+' && s.charAt(1) != '-') return false;
-        for (int i = 2; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
-        return true;
-    }
 }

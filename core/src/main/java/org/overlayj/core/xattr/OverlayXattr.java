@@ -53,6 +53,75 @@ public final class OverlayXattr {
         return rest.startsWith(".") ? prefix + rest.substring(1) : null;
     }
 
+    // --- NS redirect (format doc §7) -------------------------------------------------------------------------------
+
+    /**
+     * Whether a {@code NS redirect} value is one the kernel follows (ovl_get_redirect_xattr): an absolute path with
+     * no empty component ("/", "//", a trailing "/" are not), or a relative one that is a single name. Anything else
+     * makes the lookup fail with EINVAL. The engine's lookup and the tools both ask this.
+     */
+    public static boolean validRedirect(String r) {
+        if (r.isEmpty()) return false;
+        if (r.startsWith("/")) return !r.contains("//") && !r.endsWith("/") && r.length() > 1;
+        return !r.contains("/");
+    }
+
+    // --- NS nlink (format doc §5.5): one reading, shared by the engine, its mount-time check and the tools ---------
+
+    /**
+     * A well-formed {@code NS nlink} value: the union link count is {@code diff} plus the link count of the upper
+     * inode ({@code lowerRelative} false, "U") or of the lower inode ("L").
+     */
+    public record Nlink(boolean lowerRelative, int diff) {
+        /** The value as the kernel writes it, e.g. {@code U-1}, {@code L+0}. */
+        public byte[] bytes() {
+            String v = (lowerRelative ? "L" : "U") + (diff < 0 ? "-" : "+") + Math.abs((long) diff);
+            return v.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        }
+
+        /** The value that says union {@code union} for an inode whose upper (U) or lower (L) count is {@code base}. */
+        public static Nlink of(boolean lowerRelative, int union, int base) {
+            return new Nlink(lowerRelative, union - base);
+        }
+    }
+
+    /**
+     * Parses {@code NS nlink} as the kernel does (ovl_get_nlink): at most 12 bytes (a longer value does not fit
+     * its buffer), read up to the first NUL; 'U' or 'L', then a signed decimal int with kstrtoint's rules ('+' or
+     * '-', at least one digit, no overflow, one trailing newline allowed). Null when absent or malformed.
+     */
+    public static Nlink parseNlink(byte[] v) {
+        if (v == null || v.length > 12) return null;
+        int end = 0;
+        while (end < v.length && v[end] != 0) end++;
+        if (end < 3 || v[0] != 'U' && v[0] != 'L' || v[1] != '+' && v[1] != '-') return null;
+        if (v[end - 1] == '\n') end--;
+        long n = 0;
+        if (end <= 2) return null;
+        for (int i = 2; i < end; i++) {
+            if (v[i] < '0' || v[i] > '9') return null;
+            n = n * 10 + (v[i] - '0');
+            if (n > (long) Integer.MAX_VALUE + 1) return null;
+        }
+        if (v[1] == '-') n = -n;
+        if (n > Integer.MAX_VALUE || n < Integer.MIN_VALUE) return null;
+        return new Nlink(v[0] == 'L', (int) n);
+    }
+
+    /**
+     * The union link count the kernel derives for an indexed non-directory (ovl_get_nlink): {@code fallback}
+     * unless the lower inode has more than one link and {@code value} is well formed and gives a count above 0.
+     * Its mount-time index check calls it with fallback 0 for an entry that is the inode's only link: 0 there
+     * makes the entry an orphan — so with a single-link lower inode such an entry is always an orphan.
+     */
+    public static int unionNlink(byte[] value, int upperNlink, int lowerNlink, int fallback) {
+        if (lowerNlink == 1) return fallback;
+        Nlink n = parseNlink(value);
+        if (n == null) return fallback;
+        long union = (long) (n.lowerRelative() ? lowerNlink : upperNlink) + n.diff();
+        return union <= 0 || union > Integer.MAX_VALUE ? fallback : (int) union;
+    }
+
     /** The names a client may list, in the order of the real list. */
     public List<String> clientList(List<String> realNames, boolean admin) {
         List<String> out = new ArrayList<>();
