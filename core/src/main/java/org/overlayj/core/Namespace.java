@@ -564,6 +564,9 @@ final class Namespace {
             Linux.chmod(p, mode);
         }
         if (a.size() != null) Linux.truncate(p, a.size());
+        // chown(f, -1, -1) copies up and changes the ctime, and the privileges a chown drops (set-user-ID, set-group-ID
+        // with group-execute, security.capability) go, as on the kernel overlay: the same call on the upper inode
+        if (a.isEmpty()) Linux.lchown(p, -1, -1);
         if (a.hasTimes()) {
             long aSec = a.atimeSec() == null ? 0 : a.atimeSec();
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
