@@ -34,13 +34,18 @@ final class Lookup {
             this.name = name;
         }
 
-        /** A redirect met on the way (null: none) changes what is looked for in the layers below. */
+        /**
+         * A redirect met on the way (null: none) changes what is looked for in the layers below. A relative one
+         * renames the last component of what was looked for: of the absolute path, once one was met (the kernel
+         * keeps its prefix), so a chain of redirects through middle layers resolves as it does there.
+         */
         void follow(String redirect) {
             if (redirect == null) return;
             if (redirect.startsWith("/")) {
                 abs = redirect;
+            } else if (abs != null) {
+                abs = abs.substring(0, abs.lastIndexOf('/') + 1) + redirect;
             } else {
-                abs = null;
                 name = redirect;
             }
         }
@@ -150,8 +155,8 @@ final class Lookup {
                     // an intermediate metacopy file: skipped (only the top one and the data count), its
                     // redirect followed
                     String r = redirectOf(p, m.redirect());
-                    if (r != null) dataRedirect = r.startsWith("/") ? r : null;
                     next.follow(r);
+                    if (r != null) dataRedirect = next.abs;
                     continue;
                 }
                 if (!st.isDir()) {
@@ -162,8 +167,8 @@ final class Lookup {
                             // a lower metadata-only copy: its data is below
                             wantData = true;
                             String r = redirectOf(p, m.redirect());
-                            dataRedirect = r != null && r.startsWith("/") ? r : null;
                             next.follow(r);
+                            dataRedirect = r != null ? next.abs : null;
                             continue;
                         }
                     }
