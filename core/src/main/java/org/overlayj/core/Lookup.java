@@ -18,8 +18,38 @@ import java.util.List;
 final class Lookup {
     private final OverlayFs fs;
 
+    /**
+     * The directories a lookup must never meet inside a layer (the kernel's layer traps): the upper root, W, W/index
+     * and every lower root (not W/work, checked on the kernel here), by device and inode. Moved into a lower layer under a mounted overlay, a lookup
+     * that reaches one fails with ELOOP ("overlapping layers"), as the kernel's does (xfstests overlay/065).
+     */
+    private final java.util.Set<Trap> traps = new java.util.HashSet<>();
+
+    private record Trap(long dev, long ino) {}
+
     Lookup(OverlayFs fs) {
         this.fs = fs;
+        List<String> dirs = new ArrayList<>();
+        if (fs.upperRoot != null) dirs.add(fs.upperRoot);
+        dirs.add(fs.layers.workBase());
+        dirs.add(fs.layers.indexDir());
+        for (Layer l : fs.layers.lowers()) dirs.add(l.root());
+        for (String d : dirs) {
+            if (d == null) continue;
+            try {
+                Stat st = Linux.lstatOrNull(d);
+                if (st != null && st.isDir()) traps.add(new Trap(st.dev(), st.ino()));
+            } catch (ErrnoException e) {
+                // not there: nothing to trap
+            }
+        }
+    }
+
+    /** ELOOP for a layer's own directory met inside a layer (see {@link #traps}). */
+    private void checkTrap(String path, Stat st) throws ErrnoException {
+        if (st.isDir() && traps.contains(new Trap(st.dev(), st.ino()))) {
+            throw OverlayFs.err(Errno.ELOOP, "overlapping layers (" + path + ")");
+        }
     }
 
     /**
@@ -94,6 +124,7 @@ final class Lookup {
             Stat st = Linux.lstatOrNull(p);
             if (st != null) {
                 if (st.isWhiteout()) return null;
+                checkTrap(p, st);
                 OverlayFs.Markers m = markersOf(p, st, true);
                 if (isXwhiteout(st, m)) return null;
                 upper = new Found(p, st, fs.upper(), m);
@@ -113,6 +144,7 @@ final class Lookup {
         }
         List<Node.Lower> lowers = new ArrayList<>();
         Stat lowerTop = null;
+        boolean topHasOrigin = false;
         // the data of a metacopy file found so far (upper or lower) is still to be found below
         boolean wantData = upper != null && !upper.st().isDir() && !stop;
         // the absolute redirect a metacopy file's data is looked for by in the data-only layers
@@ -140,6 +172,7 @@ final class Lookup {
                     if (lastLayer) break;
                     continue;
                 }
+                checkTrap(p, st);
                 OverlayFs.Markers m = st.isWhiteout() ? OverlayFs.Markers.NONE : markersOf(p, st, false);
                 if (st.isWhiteout() || isXwhiteout(st, m)) {
                     if (upper == null && lowers.isEmpty()) return null;
@@ -174,11 +207,18 @@ final class Lookup {
                     }
                     break;
                 }
-                if (lowers.isEmpty()) lowerTop = st;
+                if (lowers.isEmpty()) {
+                    lowerTop = st;
+                    topHasOrigin = m.origin() != null;
+                }
                 lowers.add(new Node.Lower(layer, p));
                 wantDir = true;
-                if (m.isOpaque() || lastLayer) break;
-                next.follow(redirectOf(p, m.redirect()));
+                if (m.isOpaque()) break;
+                String r = redirectOf(p, m.redirect());
+                // an opaque directory on the way of an absolute walk makes this layer the last one, unless what it
+                // led to has an absolute redirect of its own, which the kernel then follows (xfstests overlay/057)
+                if (lastLayer && (r == null || !r.startsWith("/"))) break;
+                next.follow(r);
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
@@ -194,6 +234,7 @@ final class Lookup {
         }
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
         Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        if (n.isDir()) n.whiteouts = upper == null && topHasOrigin;
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 

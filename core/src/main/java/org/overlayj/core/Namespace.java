@@ -283,7 +283,9 @@ final class Namespace {
         if (!fs.index.on()) return null;
         if (child.isDir()) {
             // An exported directory's index entry outlives it as a whiteout, so its handles go stale (§5.4).
-            if (!fs.opts.nfsExport() || !child.upper) return null;
+            if (!fs.opts.nfsExport()) return null;
+            // a lower directory is copied up first, as the kernel does, so that its index entry can be whited out
+            if (!child.upper) copyUp.copyUp(child);
             byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
             if (origin == null || origin.length == 0) return null;
             Stat ist = Linux.lstatOrNull(fs.index.path(origin));

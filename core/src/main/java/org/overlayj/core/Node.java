@@ -59,6 +59,11 @@ public final class Node {
     List<Lower> lowers;
     /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */
     boolean merge;
+    /**
+     * A directory that is not a merge but whose real directory may hold whiteouts, which its listing must hide: its
+     * top lower dir carries an origin (the upper of an earlier overlay; the kernel's OVL_WHITEOUTS).
+     */
+    boolean whiteouts;
     /** Monotonic version of a directory's entries: the NFS cookie verifier; also drops cached listings. */
     long dirVersion;
     Readdir.Listing listing;
