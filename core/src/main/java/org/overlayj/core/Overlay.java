@@ -615,6 +615,16 @@ public final class Overlay implements AutoCloseable {
         return total;
     }
 
+    /**
+     * fallocate(2) through a file open for writing, whose fd is on the upper inode (the open copied the data up):
+     * any mode the upper filesystem supports (preallocate, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, COLLAPSE_RANGE,
+     * INSERT_RANGE, UNSHARE_RANGE), as the kernel overlay passes it to the real file.
+     */
+    public void fallocate(OpenFile f, int mode, long offset, long length) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        Linux.fallocate(f.fd, mode, offset, length);
+    }
+
     public void fsync(OpenFile f, boolean dataOnly) throws ErrnoException {
         int fd = fdOf(f);
         if (dataOnly) Linux.fdatasync(fd);

@@ -71,7 +71,6 @@ public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
     /** A day: longer than any workload, yet a bound should some change ever go unreported. */
     static final long TTL = 86_400L * 1_000_000_000L;
-    private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     private final Overlay overlay;
     private final NodeTable nodes;
@@ -624,16 +623,12 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /**
-     * The facade has no fallocate. Plain mode 0 (posix_fallocate) is a size extension as far as anything visible
-     * goes; KEEP_SIZE only preallocates, which changes nothing visible. Punching holes and the rest: EOPNOTSUPP.
+     * The engine's fallocate on the open file's upper fd, with the mode as it came (the FUSE client passes only
+     * KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE on; COLLAPSE_RANGE and INSERT_RANGE it refuses itself).
      */
     @Override public void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
             throws ErrnoException {
-        OpenFile f = file(fh);
-        if (mode == FALLOC_FL_KEEP_SIZE) return;
-        if (mode != 0) throw new ErrnoException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
-        Attr a = overlay.getattr(f.node());
-        if (offset + length > a.size()) overlay.setattr(f.node(), SetAttr.truncate(offset + length), Creds.ROOT);
+        overlay.fallocate(file(fh), mode, offset, length);
     }
 
     /** SEEK_DATA / SEEK_HOLE without hole tracking: the whole file is data, its end the only hole. */
