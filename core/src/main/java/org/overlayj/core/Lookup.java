@@ -342,10 +342,9 @@ final class Lookup {
      */
     private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
         if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
-        if (!n.upper) return;
-        Stat known = Linux.lstatOrNull(fs.upperPath(n));
-        if (known == null || known.type() != n.type) return;   // its old place is gone: the object moves here
-        if (upper == null ? n.isDir() : known.ino() != upper.st().ino() || known.dev() != upper.st().dev()) {
+        boolean other = upper == null ? n.isDir() && n.upper && stillThere(n)
+                : n.upperIno != 0 && n.upperIno != upper.st().ino();
+        if (other) {
             throw OverlayFs.err(Errno.ESTALE, "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
         }
     }
@@ -355,6 +354,7 @@ final class Lookup {
         int type = n.type;
         n.placeAt(dir, name);
         n.upper = upper != null;
+        if (upper != null) n.upperIno = upper.st().ino();
         n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);
         if (type != Stat.S_IFDIR) {
@@ -438,6 +438,12 @@ final class Lookup {
         if (origin == null || origin.length == 0) return false;
         Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
         return ist != null && ist.ino() == ust.ino() && ist.dev() == ust.dev();
+    }
+
+    /** A directory node's upper inode is still at its place (a removed one is no longer a claimant). */
+    private boolean stillThere(Node n) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(fs.upperPath(n));
+        return st != null && st.isDir() && (n.upperIno == 0 || st.ino() == n.upperIno);
     }
 
     /** The root: the upper root (if any) merged with every lower root. */

@@ -309,7 +309,7 @@ final class Namespace {
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
-        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink > 1)) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath);
     }
 

@@ -36,6 +36,11 @@ public final class Node {
     /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
     boolean upper;
     /**
+     * The inode number of the upper inode a lookup last found for this node (0: none seen yet, e.g. right after a
+     * copy-up): a lookup that finds this overlay inode number on another upper inode is ESTALE (Lookup#verify).
+     */
+    long upperIno;
+    /**
      * The upper (or index) inode is a metadata-only copy (NS metacopy, format doc §4.6): its data is still the top
      * lower's, until an open for write or a truncate copies it in.
      */
