@@ -20,6 +20,8 @@ public final class OpGenerator {
     private final Random r;
     private final boolean dirRenames;
     private final boolean aliases;
+    /** Decides, apart from {@link #r}, when a group of links comes: a sequence is the same as without them until then. */
+    private final Random groups;
 
     /** @param dirRenames whether renames of directories are generated (meant for redirect_dir=on runs) */
     public OpGenerator(long seed, boolean dirRenames) {
@@ -31,7 +33,13 @@ public final class OpGenerator {
      *                at hard-linked files, the lower hard-link groups of index runs and the links made since
      */
     public OpGenerator(long seed, boolean dirRenames, boolean aliases) {
+        this(seed, dirRenames, aliases, false);
+    }
+
+    /** @param linkGroups with {@code aliases}: now and then a {@link Op.LinkGroup} of 10-20 links */
+    public OpGenerator(long seed, boolean dirRenames, boolean aliases, boolean linkGroups) {
         this.r = new Random(seed ^ 0x5DEECE66DL);
+        this.groups = linkGroups ? new Random(seed * 31 + 7) : null;
         this.dirRenames = dirRenames;
         this.aliases = aliases;
     }
@@ -55,6 +63,11 @@ public final class OpGenerator {
         if (onAliases) {
             files = linked;
             nonDirs = linked;
+        }
+        // now and then a group of 10-20 links to one regular file, most removed again (index runs: the union
+        // count and the aliases a client may hold are exercised as generic/002 does)
+        if (groups != null && aliases && !files.isEmpty() && groups.nextInt(25) == 0) {
+            return new Op.LinkGroup(pick(files).path(), 10 + groups.nextInt(11));
         }
         boolean wrong = r.nextInt(8) == 0;
         int k = r.nextInt(120);
