@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 need_pkgs=()
-for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3; do
+for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3 \
+         podman uidmap runc crun slirp4netns busybox-static strace; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -14,6 +15,19 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "overlayj setup: installing ${need_pkgs[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+# The VM that runs the Linux kernel's NFS client against `overlayj serve` (itest KernelNfsClientVmTest; the kernel
+# package itself is fetched and unpacked by scripts/vm-assets.sh, which that test runs). Without recommends:
+# qemu-system-x86's would bring a whole desktop stack.
+vm_pkgs=()
+for p in qemu-system-x86 busybox-static rpcbind nfs-common cpio gcc libc6-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || vm_pkgs+=("$p")
+done
+if [ ${#vm_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "overlayj setup: need root to install: ${vm_pkgs[*]}" >&2; exit 1; fi
+  echo "overlayj setup: installing ${vm_pkgs[*]}"
+  [ ${#need_pkgs[@]} -gt 0 ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${vm_pkgs[@]}" >/dev/null
 fi
 
 source "$ROOT/scripts/env.sh"

@@ -1,25 +1,24 @@
 package org.overlayj.cli;
 
 import org.overlayj.fuse.FuseMountOptions;
+import org.overlayj.fuse.adapter.IdMapping;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The generic (non-overlay) options of a mount, turned into how the FUSE door mounts: mount(2) flags, fsname,
- * subtype, allow_other, threads, debug, passthrough (ours). Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins,
- * kernel_cache, timeouts, …) are accepted and ignored, so that fstab lines and scripts written for fuse-overlayfs
- * keep working; they are listed in {@link #ignored}. Options that would change what users see (id mappings,
- * squashing) are refused by name: silently ignoring them would show wrong owners.
+ * subtype, allow_other, threads, debug, passthrough (ours), and fuse-overlayfs's id mappings ({@code uidmapping=},
+ * {@code gidmapping=}, {@code squash_to_root}, {@code squash_to_uid=}, {@code squash_to_gid=}: how owners show, see
+ * {@link IdMapping}). Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins, threaded, writeback,
+ * timeout, noxattrs, static_nlink, xattr_permissions, context, …) are accepted and ignored, so that fstab lines,
+ * scripts and container engines written for fuse-overlayfs keep working; they are listed in {@link #ignored}.
  */
-record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, List<String> ignored) {
+record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, IdMapping uids, IdMapping gids,
+                   List<String> ignored) {
     static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
             MS_DIRSYNC = 128, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_RELATIME = 1 << 21,
             MS_STRICTATIME = 1 << 24, MS_LAZYTIME = 1 << 25;
-
-    /** fuse-overlayfs options whose meaning we do not implement, and which must not be ignored. */
-    static final java.util.Set<String> REFUSED = java.util.Set.of("uidmapping", "gidmapping", "squash_to_root",
-            "squash_to_uid", "squash_to_gid", "static_nlink", "xattr_permissions");
 
     static DoorOptions of(List<String> generic, String source, int threads, boolean root)
             throws org.overlayj.sys.ErrnoException {
@@ -30,6 +29,9 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Li
         boolean passthrough = true;
         long flags = 0;
         List<String> ignored = new ArrayList<>();
+        List<IdMapping.Range> uidRanges = List.of(), gidRanges = List.of();
+        int squashUid = -1, squashGid = -1;
+        boolean squashRoot = false;
         for (String opt : generic) {
             int eq = opt.indexOf('=');
             String key = eq < 0 ? opt : opt.substring(0, eq);
@@ -68,14 +70,17 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Li
                 };
                 // always on: the kernel checks mode bits like for a kernel overlay
                 case "default_permissions", "defaults" -> { }
-                default -> {
-                    if (REFUSED.contains(key)) throw new org.overlayj.sys.ErrnoException(org.overlayj.sys.Errno.EINVAL,
-                            "option \"" + key + "\" (fuse-overlayfs) is not supported by overlayj");
-                    ignored.add(opt);
-                }
+                case "uidmapping" -> uidRanges = IdMapping.parse(key, value);
+                case "gidmapping" -> gidRanges = IdMapping.parse(key, value);
+                case "squash_to_uid" -> squashUid = IdMapping.parseId(key, value);
+                case "squash_to_gid" -> squashGid = IdMapping.parseId(key, value);
+                case "squash_to_root" -> squashRoot = true;
+                default -> ignored.add(opt);
             }
         }
+        IdMapping uids = new IdMapping(uidRanges, squashUid >= 0 ? squashUid : squashRoot ? 0 : -1);
+        IdMapping gids = new IdMapping(gidRanges, squashGid >= 0 ? squashGid : squashRoot ? 0 : -1);
         return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads), debug,
-                passthrough, List.copyOf(ignored));
+                passthrough, uids, gids, List.copyOf(ignored));
     }
 }

@@ -41,7 +41,8 @@ public final class MountCommand implements Callable<Integer> {
             "nfs_export=,xino=,uuid=,metacopy=,userxattr,volatile (kernel syntax and rules).",
             "Mount/FUSE: ro,rw,nosuid,nodev,noexec,noatime,…,fsname=,subtype=,allow_other,debug,",
             "passthrough=on|off (FUSE passthrough for upper files; on where the kernel allows it).",
-            "fuse-overlayfs tuning options (fast_ino=,plugins=,…) are accepted and ignored;", "uidmapping=, gidmapping=, squash_to_* are refused (not supported)."})
+            "fuse-overlayfs options: uidmapping=,gidmapping=,squash_to_root,squash_to_uid=,squash_to_gid=",
+            "(owners shown mapped); tuning ones (fast_ino=,plugins=,writeback=,context=,…) accepted and ignored."})
     List<String> options = new ArrayList<>();
 
     @Option(names = "-f", description = "Stay in the foreground.")
@@ -179,8 +180,21 @@ public final class MountCommand implements Callable<Integer> {
         });
         try {
             MountOptions.Parsed parsed = parseOptions(opts);
+            if (needsUserXattrs(parsed)) {
+                // root in a user namespace (rootless podman) or a plain user: trusted.* cannot be written, so the
+                // kernel's userxattr format (user.overlay.*, with its limits) is used, as the kernel would need it
+                parsed = parseOptions(opts + ",userxattr");
+                log.warn("trusted.* xattrs cannot be written here: using user.overlay.* (the kernel's userxattr format)");
+            }
+            log.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
             parsed.warnings().forEach(w -> log.warn("{}", w));
-            DoorOptions door = DoorOptions.of(parsed.generic(), source == null ? null : Linux.fromUtf8(source),
+            List<String> generic = parsed.generic();
+            if (parsed.overlay().upperDir() == null) {
+                // no upper layer: read-only, and mounted so (as the kernel makes such an overlay), not just EROFS
+                generic = new ArrayList<>(generic);
+                generic.add("ro");
+            }
+            DoorOptions door = DoorOptions.of(generic, source == null ? null : Linux.fromUtf8(source),
                     singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
             if (!door.ignored().isEmpty()) log.info("options ignored by the FUSE door: {}", door.ignored());
             String mnt = Linux.fromUtf8(Path.of(mountpoint).toAbsolutePath().normalize().toString());
@@ -188,7 +202,11 @@ public final class MountCommand implements Callable<Integer> {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
             overlay = Overlay.mount(parsed.overlay());
-            server = FuseServer.mount(mnt, door.fuse(), new OverlayFileSystem(overlay, door.passthrough()));
+            if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
+                log.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
+            }
+            server = FuseServer.mount(mnt, door.fuse(),
+                    new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids()));
             log.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
         } catch (ErrnoException e) {
             if (overlay != null) overlay.close();
@@ -219,6 +237,36 @@ public final class MountCommand implements Callable<Integer> {
         overlay.close();
         log.info("unmounted {}", mountpoint);
         return 0;
+    }
+
+    /**
+     * Whether a writable overlay asked for the trusted.* format where this process may not write trusted.* xattrs
+     * (EPERM on the work dir: no CAP_SYS_ADMIN in the initial user namespace).
+     */
+    static boolean needsUserXattrs(MountOptions.Parsed parsed) {
+        var o = parsed.overlay();
+        if (o.userxattr()) return false;
+        // read-only (no upper): nothing to probe by writing; trusted.* reads as absent outside the initial user
+        // namespace, so the user.overlay.* markers are what such a process can see
+        if (o.upperDir() == null || o.workDir() == null) return Linux.geteuid() != 0 || !inInitialUserNamespace();
+        String probe = "trusted.overlay.overlayj-probe";
+        try {
+            Linux.lsetxattr(o.workDir(), probe, new byte[0], 0);
+            Linux.lremovexattr(o.workDir(), probe);
+            return false;
+        } catch (ErrnoException e) {
+            return e.errno() == Errno.EPERM;
+        }
+    }
+
+    /** Whether this process runs in the initial user namespace (its uid_map is the identity of every id). */
+    static boolean inInitialUserNamespace() {
+        try {
+            String map = Files.readString(Path.of("/proc/self/uid_map")).trim();
+            return map.split("\\s+").length == 3 && map.matches("0\\s+0\\s+4294967295");
+        } catch (java.io.IOException e) {
+            return true;
+        }
     }
 
     private int fail(PrintStream ready, String message) {

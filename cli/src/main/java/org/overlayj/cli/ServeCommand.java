@@ -6,6 +6,8 @@ import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.NfsServer;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.exports.ExportsException;
+import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -21,6 +23,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -31,7 +34,7 @@ import java.util.concurrent.CountDownLatch;
  * upper layer synced).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve an overlay over NFSv3 (RFC 1813): NFS and MOUNT on one TCP port.")
+        description = "Serve an overlay over NFSv3 (RFC 1813): NFS, MOUNT and file locking (NLM v4, NSM) on one port.")
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--options"}, required = true, paramLabel = "OPTS",
@@ -47,7 +50,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "exports(5) file; default: the overlay root, rw, loopback clients, root_squash")
     Path exportsFile;
 
-    @Option(names = "--portmap", description = "run a portmapper (v2) on port 111 if none runs, and register there")
+    @Option(names = "--portmap", description = "run a portmapper (portmap 2, rpcbind 3 and 4) on port 111 of the --listen "
+            + "address (TCP and UDP), or register with the one there")
     boolean portmap;
 
     @Option(names = "--workers", defaultValue = "8",
@@ -57,6 +61,34 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = {"--stats", "--stats-interval"}, defaultValue = "300", paramLabel = "SECONDS",
             description = "log request counters every SECONDS, 0 for never (default: ${DEFAULT-VALUE}); SIGUSR1 logs them now")
     int statsInterval;
+
+    @Option(names = "--idle-timeout", defaultValue = "360", paramLabel = "SECONDS",
+            description = "close a connection with no call for SECONDS, 0 for never (default: ${DEFAULT-VALUE}, knfsd's)")
+    long idleTimeout;
+
+    @Option(names = "--max-connections", defaultValue = "4096", paramLabel = "N",
+            description = "connections at once; one more closes the least recently used (default: ${DEFAULT-VALUE})")
+    int maxConnections;
+
+    @Option(names = "--max-connections-per-client", defaultValue = "256", paramLabel = "N",
+            description = "connections from one client address at once; one more closes that address's least "
+                    + "recently used (default: ${DEFAULT-VALUE})")
+    int maxPerClient;
+
+    @Option(names = "--wait-layers", defaultValue = "30", paramLabel = "SECONDS",
+            description = "when another overlayj still holds the upper/work dir (a server being stopped), wait up to "
+                    + "SECONDS for it (default: ${DEFAULT-VALUE})")
+    long waitLayers;
+
+    @Option(names = "--grace-period", defaultValue = "90", paramLabel = "SECONDS",
+            description = "after a restart, only lock reclaims are granted for SECONDS (default: ${DEFAULT-VALUE}; "
+                    + "none when no client held locks)")
+    int gracePeriod;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "where the lock state (NSM state number, clients holding locks) is kept; "
+                    + "default: WORKDIR/overlayj-nlm, in memory for a read-only overlay without workdir")
+    Path stateDir;
 
     /** Runs serve alone (Main also has it as a subcommand). */
     public static void main(String[] args) {
@@ -80,6 +112,11 @@ public final class ServeCommand implements Callable<Integer> {
             List<String> ignored = parsed.generic().stream().filter(o -> !o.equals("ro") && !o.equals("rw")).toList();
             if (!ignored.isEmpty()) log.info("mount options that do not apply to serve, ignored: {}", ignored);
             addr = parseListen(listen);
+            if (idleTimeout < 0) throw new IllegalArgumentException("--idle-timeout must be 0 or more seconds");
+            if (maxConnections < 1 || maxPerClient < 1)
+                throw new IllegalArgumentException("--max-connections and --max-connections-per-client must be at least 1");
+            if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1");
+            if (waitLayers < 0) throw new IllegalArgumentException("--wait-layers must be 0 or more seconds");
         } catch (ErrnoException e) {
             err.println("overlayj serve: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 2;
@@ -94,14 +131,19 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Overlay overlay;
         try {
-            overlay = Overlay.mount(opts);
+            overlay = mountWaiting(opts, Duration.ofSeconds(waitLayers), log);
         } catch (ErrnoException e) {
             err.println("overlayj serve: mount failed: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
             return 1;
         }
         NfsServer server;
         try {
-            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval));
+            if (gracePeriod < 0) throw new IllegalArgumentException("--grace-period must not be negative");
+            Path state = stateDir != null ? stateDir
+                    : opts.workDir() == null ? null : Path.of(opts.workDir()).resolve("overlayj-nlm");
+            server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval,
+                    new RpcTcpServer.Limits(maxConnections, maxPerClient, Duration.ofSeconds(idleTimeout))),
+                    NlmService.Config.of(state, Duration.ofSeconds(gracePeriod)));
         } catch (IOException | RuntimeException e) {
             overlay.close();
             err.println("overlayj serve: " + e.getMessage());
@@ -113,7 +155,9 @@ public final class ServeCommand implements Callable<Integer> {
         Signals.onTermination(stop::countDown);
         Signal.handle(new Signal("USR1"), s -> server.logStats());
         InetSocketAddress bound = server.address();
-        System.out.println("overlayj: serving NFSv3 on " + bound.getAddress().getHostAddress() + ":" + bound.getPort()
+        String host = bound.getAddress().getHostAddress();
+        if (bound.getAddress() instanceof java.net.Inet6Address) host = "[" + host + "]";
+        System.out.println("overlayj: serving NFSv3 on " + host + ":" + bound.getPort()
                 + " (exports: " + String.join(" ", exports.exports().stream().map(e -> e.path()).toList()) + ")");
         System.out.flush();
         try {
@@ -132,6 +176,84 @@ public final class ServeCommand implements Callable<Integer> {
         }
         err.println("overlayj serve: stopped; counters " + server.stats());
         return rc;
+    }
+
+    /**
+     * Mounts; while the upper or work dir is locked by another overlayj (EBUSY, in-use), tries again for up to
+     * {@code wait}. A server that was just stopped may still be answering its last calls and syncing the upper
+     * layer (a large dirty file takes seconds), and a supervisor restarts at once: the lock is let go when that
+     * process ends, and the new one should take it then rather than fail. The log names who holds it.
+     */
+    static Overlay mountWaiting(OverlayOptions opts, Duration wait, Logger log) throws ErrnoException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        if (lockedByOther(opts) && wait.toNanos() > 0) {
+            log.info("the upper or work dir is held by {}; waiting up to {} s for it to be let go", holders(opts),
+                    wait.toSeconds());
+            while (lockedByOther(opts) && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        try {
+            return Overlay.mount(opts);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EBUSY && lockedByOther(opts))
+                throw new ErrnoException(e.errno(), e.detail() + " (held by " + holders(opts) + ")");
+            throw e;
+        }
+    }
+
+    /** Whether another process holds the flock overlayj takes on the upper or work dir (a probe, let go at once). */
+    private static boolean lockedByOther(OverlayOptions opts) {
+        for (String d : new String[]{opts.upperDir(), opts.workDir()}) {
+            if (d == null) continue;
+            int fd;
+            try {
+                fd = Linux.open(d, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+            } catch (ErrnoException e) {
+                continue;                         // missing: the mount reports it
+            }
+            try {
+                Linux.flock(fd, Linux.LOCK_SH | Linux.LOCK_NB);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EAGAIN) return true;
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        }
+        return false;
+    }
+
+    /** Who holds flocks on the upper and work dirs, from /proc/locks: "pid N (command line)", or "a kernel mount". */
+    static String holders(OverlayOptions opts) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        try {
+            java.util.Set<Long> inodes = new java.util.HashSet<>();
+            for (String d : new String[]{opts.upperDir(), opts.workDir()}) {
+                if (d != null) inodes.add(Linux.stat(d).ino());
+            }
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/locks"))) {
+                // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+                String[] f = line.trim().split("\\s+");
+                if (f.length < 6 || !f[1].equals("FLOCK")) continue;
+                String[] dev = f[5].split(":");
+                if (dev.length != 3 || !inodes.contains(Long.parseLong(dev[2]))) continue;
+                String cmd;
+                try {
+                    cmd = java.nio.file.Files.readString(Path.of("/proc", f[4], "cmdline")).replace('\0', ' ').trim();
+                } catch (IOException gone) {
+                    cmd = "gone";
+                }
+                out.add("pid " + f[4] + " (" + (cmd.length() > 200 ? cmd.substring(0, 200) + "..." : cmd) + ")");
+            }
+        } catch (IOException | RuntimeException e) {
+            return "someone (" + e.getMessage() + ")";
+        }
+        return out.isEmpty() ? "no flock (a kernel overlay mount?)" : String.join(", ", out);
     }
 
     static InetSocketAddress parseListen(String s) {

@@ -66,6 +66,11 @@ class MountCommandTest {
     }
 
     private Process overlayj(String... args) throws IOException {
+        return overlayjIn(null, args);
+    }
+
+    /** As {@link #overlayj}, run in {@code cwd} (containers/storage runs its mount program in the graph root). */
+    private Process overlayjIn(Path cwd, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
@@ -74,6 +79,7 @@ class MountCommandTest {
         // output to a file: a pipe nobody reads could fill up, and destroy() closes pipes
         Path out = dir.resolve("out-" + started.size() + ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+        if (cwd != null) pb.directory(cwd.toFile());
         pb.environment().put("OVERLAYJ_LOG_DIR", logs.toString());
         Process p = pb.start();
         started.add(p);
@@ -151,12 +157,103 @@ class MountCommandTest {
         assertFalse(isMounted());
         assertTrue(serverPid().isEmpty(), "no server left behind");
 
-        // fuse-overlayfs options that change what users see are refused by name, never silently ignored
-        Process r = overlayj("-o", opts() + ",squash_to_root", mnt.toString());
+        // an option neither the kernel nor fuse-overlayfs knows is refused, with the kernel's words
+        Process r = overlayj("-o", opts() + ",frobnicate=1", mnt.toString());
         String out3 = output(r);
         assertNotEquals(0, r.exitValue());
-        assertTrue(out3.contains("squash_to_root") && out3.contains("not supported"), out3);
+        assertTrue(out3.contains("Unknown parameter 'frobnicate'"), out3);
         assertFalse(isMounted());
+    }
+
+    /**
+     * The command line containers/storage and containerd's fuse-overlayfs snapshotter write: the graph root as the
+     * working directory, repeated -o, an empty option, volatile, nodev/nosuid, metacopy=on, an SELinux context in
+     * quotes with a comma inside, and fuse-overlayfs's tuning options (accepted, logged once as ignored);
+     * unmounted by fusermount3 -u.
+     */
+    @Test void containerEngineCommandLine() throws Exception {
+        Process p = overlayjIn(dir, "-o", "lowerdir=l1:l2,upperdir=u,workdir=w,,volatile",
+                "-o", "nodev,nosuid,metacopy=on,writeback=0,xattr_permissions=0",
+                "-o", "context=\"system_u:object_r:container_file_t:s0:c1,c2\"",
+                "-o", "fsync=0,threaded=1,fast_ino=1,noxattrs=0,static_nlink,noacl,timeout=1000,plugins=", "mnt");
+        String out = output(p);
+        assertEquals(0, p.exitValue(), out);
+        String line = mountLine();
+        assertNotNull(line, out);
+        assertTrue(line.contains("nodev") && line.contains("nosuid"), line);
+        Files.writeString(mnt.resolve("g"), "new");
+        assertEquals("new", Files.readString(dir.resolve("u/g")));
+        assertEquals("lower", Files.readString(mnt.resolve("f")));
+        Process um = new ProcessBuilder("fusermount3", "-u", mnt.toString()).redirectErrorStream(true).start();
+        assertEquals(0, um.waitFor(), new String(um.getInputStream().readAllBytes()));
+        for (int i = 0; i < 600 && serverPid().isPresent(); i++) Thread.sleep(100);
+        assertTrue(serverPid().isEmpty(), "the server ends after fusermount3 -u");
+        String log;
+        try (Stream<Path> s = Files.list(logs)) {
+            log = Files.readString(s.findFirst().orElseThrow());
+        }
+        List<String> ignored = log.lines().filter(l -> l.contains("options ignored")).toList();
+        assertEquals(1, ignored.size(), log);
+        assertTrue(ignored.getFirst().contains("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
+                && ignored.getFirst().contains("writeback=0") && ignored.getFirst().contains("fast_ino=1"), log);
+    }
+
+    /** A read-only overlay, as containers/storage mounts an image: only lowerdir=a:b. */
+    @Test void onlyLowerdirsMountReadOnly() throws Exception {
+        Process p = overlayjIn(dir, "-o", "lowerdir=l1:l2", "mnt");
+        assertEquals(0, p.waitFor(), output(p));
+        assertEquals("lower", Files.readString(mnt.resolve("f")));
+        IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                () -> Files.writeString(mnt.resolve("g"), "x"));
+        assertTrue(e.getMessage() == null || !Files.exists(dir.resolve("l1/g")), String.valueOf(e));
+        assertTrue(mountLine().split(" ")[3].startsWith("ro"), mountLine());
+    }
+
+    /**
+     * uidmapping=/gidmapping= (several triples) and squash_to_*: owners show mapped, an unmapped one as 65534,
+     * owners written through the mount go back to the layers' ids.
+     */
+    @Test void idMappingsShowOwnersMappedAndWriteThemBack() throws Exception {
+        Files.writeString(dir.resolve("l2/c1000"), "x");
+        Files.writeString(dir.resolve("l2/c70000"), "x");
+        Files.writeString(dir.resolve("l2/c300005"), "x");
+        Linux.lchown(dir.resolve("l2/c1000").toString(), 1000, 1001);
+        Linux.lchown(dir.resolve("l2/c70000").toString(), 70000, 70000);
+        Linux.lchown(dir.resolve("l2/c300005").toString(), 65536, 65537);
+        Process p = overlayjIn(dir, "-o", "lowerdir=l1:l2,upperdir=u,workdir=w,uidmapping=0:100000:65536:65536:300000:10,"
+                + "gidmapping=0:200000:65536:65536:400000:10", "mnt");
+        assertEquals(0, p.waitFor(), output(p));
+        assertEquals("100000:200000", owner(mnt.resolve("f")));
+        assertEquals("101000:201001", owner(mnt.resolve("c1000")));
+        assertEquals("65534:65534", owner(mnt.resolve("c70000")));
+        assertEquals("300000:400001", owner(mnt.resolve("c300005")));
+        // a chown through the mount writes the layers' ids
+        Linux.lchown(mnt.resolve("f").toString(), 100005, 200007);
+        assertEquals("5:7", owner(dir.resolve("u/f")));
+        assertEquals("100005:200007", owner(mnt.resolve("f")));
+        // the host's root, which no triple covers, still creates (as itself), as the container engine must
+        Files.writeString(mnt.resolve("new"), "n");
+        assertEquals("0:0", owner(dir.resolve("u/new")));
+        assertEquals("100000:200000", owner(mnt.resolve("new")));
+        Process um = new ProcessBuilder("fusermount3", "-u", mnt.toString()).start();
+        assertEquals(0, um.waitFor());
+        for (int i = 0; i < 600 && isMounted(); i++) Thread.sleep(100);
+
+        Process q = overlayjIn(dir, "-o", "lowerdir=l1:l2,upperdir=u,workdir=w,squash_to_root,squash_to_gid=42", "mnt");
+        assertEquals(0, q.waitFor(), output(q));
+        assertEquals("0:42", owner(mnt.resolve("c1000")));
+        Linux.lchown(mnt.resolve("c70000").toString(), 12, 13);      // succeeds, as squashed owners make it
+        assertEquals("0:42", owner(mnt.resolve("c70000")));
+
+        Process bad = overlayjIn(dir, "-o", "lowerdir=l1:l2,uidmapping=0:100000", "mnt2");
+        String out = output(bad);
+        assertNotEquals(0, bad.exitValue());
+        assertTrue(out.contains("invalid mapping specified: uidmapping=0:100000"), out);
+    }
+
+    private static String owner(Path p) throws Exception {
+        Stat st = Linux.lstat(p.toString());
+        return st.uid() + ":" + st.gid();
     }
 
     @Test void foregroundServerUnmountsOnSigterm() throws Exception {

@@ -174,6 +174,84 @@ class ServeCommandTest {
         assertEquals(0, p.exitValue(), output(p));
     }
 
+    /** serve with {@code args}, in a network namespace of its own set up by {@code setup} (shell commands). */
+    private Process serveInNetns(String setup, String... args) throws IOException {
+        StringBuilder sh = new StringBuilder(setup + " && exec");
+        for (String a : java(args)) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        return start(List.of("unshare", "-n", "sh", "-c", sh.toString()));   // sh execs java: one pid
+    }
+
+    /** Runs {@code cmd} in the network namespace of {@code p}; its exit status and output. */
+    private static String[] inNetns(Process p, String... cmd) throws Exception {
+        List<String> c = new ArrayList<>(List.of("nsenter", "-t", Long.toString(p.pid()), "-n"));
+        c.addAll(List.of(cmd));
+        Process q = new ProcessBuilder(c).redirectErrorStream(true).start();
+        try {
+            String out = new String(q.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(q.waitFor(120, TimeUnit.SECONDS), "timed out: " + c);
+            return new String[]{Integer.toString(q.exitValue()), out};
+        } finally {
+            q.destroyForcibly();
+        }
+    }
+
+    /**
+     * --portmap with --listen on an address other than loopback: the portmapper is on port 111 of that address
+     * alone, TCP and UDP (nothing on 127.0.0.1:111), and a client naming no ports finds NFS and MOUNT there.
+     */
+    @Test void portmapperListensOnTheListenAddressOnly() throws Exception {
+        Path exports = dir.resolve("exports");
+        Files.writeString(exports, "/ *(rw,no_root_squash,insecure)\n");
+        Process p = serveInNetns("ip link set lo up && ip addr add 10.77.0.1/32 dev lo",
+                "-o", layerOpts(), "--listen", "10.77.0.1:2049", "--portmap", "--stats", "0",
+                "--exports", exports.toString());
+        Pattern ready = Pattern.compile("overlayj: serving NFSv3 on 10\\.77\\.0\\.1:2049");
+        for (int i = 0; i < 1200 && !ready.matcher(output(p)).find(); i++) {
+            if (!p.isAlive()) fail("serve exited:\n" + output(p));
+            Thread.sleep(50);
+        }
+        assertTrue(ready.matcher(output(p)).find(), output(p));
+        String[] ss = inNetns(p, "ss", "-Hlntu");
+        assertEquals("0", ss[0], ss[1]);
+        List<String> on111 = ss[1].lines().filter(l -> l.matches(".*:111\\s.*")).toList();
+        assertEquals(2, on111.size(), "TCP and UDP on 111:\n" + ss[1]);
+        for (String l : on111) {
+            String local = l.trim().split("\\s+")[4];
+            assertTrue(local.equals("10.77.0.1:111") || local.equals("[::ffff:10.77.0.1]:111"),
+                    "only the --listen address:\n" + ss[1]);
+        }
+        String[] lo = inNetns(p, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/111");
+        assertNotEquals("0", lo[0], "127.0.0.1:111 answers: " + lo[1]);
+        String[] cat = inNetns(p, "nfs-cat", "nfs://10.77.0.1/d/f?version=3");
+        assertEquals("0", cat[0], cat[1]);
+        assertEquals("lower file\n", cat[1]);
+        p.toHandle().destroy();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
+        assertEquals(0, p.exitValue(), output(p));
+    }
+
+    /** Over IPv6 libnfs asks rpcbind (version 4, then 3) GETADDR for "tcp6": the portmapper answers it. */
+    @Test void portmapperAnswersRpcbindForIpv6Clients() throws Exception {
+        Path exports = dir.resolve("exports");
+        Files.writeString(exports, "/ *(rw,no_root_squash,insecure)\n");
+        Process p = serveInNetns("ip link set lo up", "-o", layerOpts(), "--listen", "[::1]:2049", "--portmap",
+                "--stats", "0", "--exports", exports.toString());
+        for (int i = 0; i < 1200 && !output(p).contains("overlayj: serving NFSv3 on"); i++) {
+            if (!p.isAlive()) fail("serve exited:\n" + output(p));
+            Thread.sleep(50);
+        }
+        assertTrue(output(p).contains("overlayj: serving NFSv3 on [0:0:0:0:0:0:0:1]:2049"), output(p));
+        String[] cat = inNetns(p, "nfs-cat", "nfs://::1/d/f?version=3");
+        assertEquals("0", cat[0], cat[1] + "\n" + output(p));
+        assertEquals("lower file\n", cat[1]);
+        String[] ls = inNetns(p, "nfs-ls", "nfs://::1/?version=3");
+        assertEquals("0", ls[0], ls[1]);
+        assertTrue(ls[1].contains(" d"), ls[1]);
+        p.toHandle().destroy();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not stop on SIGTERM:\n" + output(p));
+        assertEquals(0, p.exitValue(), output(p));
+    }
+
     @Test void refusesNfsExportOffWithTheReason() throws Exception {
         Process p = serve("-o", layerOpts() + ",nfs_export=off", "--listen", "127.0.0.1:0");
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));

@@ -1,6 +1,7 @@
 package org.overlayj.core;
 
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -123,10 +124,11 @@ final class CopyUp {
     private void copyUp(Node n, boolean data) throws ErrnoException {
         if (n.upper) return;
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-        if (n.parent == null) {
+        if (n.parent == null && !(singleLink(n) && reconnect.reconnect(n))) {
             copyUpDisconnected(n);
             return;
         }
+        if (n.upper) return;    // reconnected: found at its upper alias (copied up before it was decoded)
         copyUp(n.parent);
         String parentUpper = fs.upperPath(n.parent);
         String dest = parentUpper + "/" + n.name;
@@ -188,9 +190,25 @@ final class CopyUp {
         return origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
     }
 
+    /** Gives a disconnected node its name again when one leads to it (Export#reconnect; set by Overlay). */
+    interface Reconnect {
+        boolean reconnect(Node n) throws ErrnoException;
+    }
+
+    Reconnect reconnect = n -> false;
+
+    /** A disconnected lower file with one link: its copy-up must not be index-only (see Export#reconnect). */
+    private boolean singleLink(Node n) throws ErrnoException {
+        // only nodes decoded from a handle (an unlinked node, with no place either, keeps its old path)
+        if (n.handle == null || n.isDir() || !n.hasLower() || !fs.index.on()) return false;
+        return fs.statReal(n.topLower().path()).nlink() == 1;
+    }
+
     /**
-     * A node decoded from a handle has no known name: its copy goes into the index only (format doc §6.4), where
-     * any alias finds it at its next lookup.
+     * A node decoded from a handle has no known name: the copy of a lower hard link goes into the index only
+     * (format doc §6.4), where any alias finds it at its next lookup, and the kernel's mount keeps it (it reads
+     * the union count from {@code NS nlink} when the lower has several links). A file with one link is reconnected
+     * at its name first (or refused): its index-only copy would be an orphan to the kernel.
      */
     private void copyUpDisconnected(Node n) throws ErrnoException {
         if (n.indexPath != null) return;
@@ -198,6 +216,9 @@ final class CopyUp {
             throw OverlayFs.err(Errno.ESTALE, "disconnected object cannot be copied up");
         Node.Lower lo = n.topLower();
         Stat st = fs.statReal(lo.path());
+        // One link and no name of this overlay leads to it (see Export#reconnect): an index-only copy would be an
+        // orphan at the next mount, its data lost. The object is gone from the overlay as far as names go: ESTALE.
+        if (st.nlink() == 1) throw OverlayFs.err(Errno.ESTALE, "disconnected file with no name in the overlay");
         byte[] origin = n.handle.bytes();
         String ip = fs.index.path(origin);
         if (Linux.lstatOrNull(ip) == null) {
@@ -433,7 +454,7 @@ final class CopyUp {
      */
     void copyXattrs(String src, int srcFd, int fd, String destPath) throws ErrnoException {
         for (String name : srcFd >= 0 ? Linux.flistxattr(srcFd) : Linux.llistxattr(src)) {
-            if (fs.ns.isPrivate(name)) continue;
+            if (fs.ns.isPrivate(name) || AufsWhiteouts.isForeignMarker(name)) continue;
             byte[] v;
             try {
                 v = srcFd >= 0 ? Linux.fgetxattr(srcFd, name) : Linux.lgetxattr(src, name);

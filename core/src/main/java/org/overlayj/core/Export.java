@@ -110,6 +110,61 @@ final class Export {
         return st != null && st.isDir();
     }
 
+    // --- compact handles ----------------------------------------------------------------------------------------
+
+    /** FILEID_INO32_GEN: what ext4 (and xfs with 32-bit inode numbers) hand out: inode and generation, 32 bits each. */
+    private static final int FILEID_INO32_GEN = 1;
+
+    /**
+     * The handle of {@code n} in 64 bits, for a door whose handles are that small (FUSE: the nodeid); 0 when it does
+     * not fit. It is the real handle the overlay handle names (the lower origin of what started lower, the upper
+     * inode of what was born upper), when that real handle is an inode and generation of 32 bits each: the layer it
+     * belongs to is found again by decoding (see {@link #decodeCompact}). Unlike {@link Overlay#encodeHandle}, a
+     * lower directory is never copied up for it: it is asked for at every new lookup, not only by exporters.
+     */
+    long compact(Node n) throws ErrnoException {
+        if (n == fs.root) return 0;
+        Fh fh = blobFor(n);
+        byte[] fid = fh.fid();
+        if (fh.type() != FILEID_INO32_GEN || fid.length != 8) return 0;
+        long v = java.nio.ByteBuffer.wrap(fid).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        return v == 0 || v == 1 ? 0 : v;   // never what a door reserves (FUSE: 0 is none, 1 the root)
+    }
+
+    /**
+     * The object a {@link #compact} handle names: the real handle it holds, tried as a lower handle of each lower
+     * filesystem and then as an upper one, each decoded as a whole handle would be (with all its checks), and
+     * accepted only when the object found gives the same compact handle back. ESTALE when none does.
+     */
+    Node decodeCompact(long v) throws ErrnoException {
+        if (v == 0 || v == 1) throw stale("not a compact handle");
+        byte[] fid = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+        java.util.List<Fh> tries = new java.util.ArrayList<>();
+        java.util.Set<String> uuids = new java.util.HashSet<>();
+        for (Layer l : fs.layers.lowers()) {
+            if (uuids.add(java.util.HexFormat.of().formatHex(l.uuid()))) {
+                tries.add(Fh.of(new org.overlayj.sys.FileHandle(FILEID_INO32_GEN, fid), l.uuid(), false));
+            }
+        }
+        // lower first: a lower inode tried as an upper one on the same filesystem would walk the upper layer
+        if (fs.upperLayer != null) {
+            tries.add(Fh.of(new org.overlayj.sys.FileHandle(FILEID_INO32_GEN, fid), fs.upperLayer.uuid(), true));
+        }
+        for (Fh fh : tries) {
+            byte[] blob = fh.bytes();
+            byte[] h = new byte[3 + blob.length];
+            System.arraycopy(blob, 0, h, 3, blob.length);
+            Node n;
+            try {
+                n = decode(h);
+            } catch (ErrnoException e) {
+                continue;
+            }
+            if (compact(n) == v) return n;
+        }
+        throw stale("no layer holds " + Long.toHexString(v));
+    }
+
     // --- decode ----------------------------------------------------------------------------------------------------
 
     Node decode(byte[] handle) throws ErrnoException {
@@ -366,6 +421,35 @@ final class Export {
         Node n = start != null ? start : fs.root;
         for (int i = from; i < parts.length && n != null; i++) n = lookup.child(n, parts[i]);
         return n != null && n.ino == ino ? n : null;
+    }
+
+    /**
+     * Gives a disconnected non-directory (decoded from a handle with no name known: cold caches after a restart) its
+     * place in the overlay again, before it is copied up; true when it has one now. Why: the copy of a disconnected
+     * file can only go into the index, with no upper alias, and the kernel's next read-write mount takes such an
+     * entry for an orphan when the lower file has one link, whatever its {@code NS nlink} says ("orphan index
+     * entry", a whiteout, then EIO and the written data gone: the kernel does this to its own disconnected copy-ups
+     * too). The lower file's name in its layer comes from the fd (when the lower fs still knows it) or from the
+     * layer scan; that lower path is then looked up through the overlay as a decoded lower directory is (from the
+     * deepest indexed ancestor, so renamed directories are followed; whiteouts, opaque dirs and redirects apply),
+     * and accepted only when it ends on this very node. The lookup places the node there (one node per inode).
+     */
+    boolean reconnect(Node n) throws ErrnoException {
+        if (n.parent != null || n == fs.root) return true;
+        if (n.isDir() || !n.hasLower() || fs.upperRoot == null) return false;
+        Node.Lower lo = n.topLower();
+        Stat st = fs.statReal(lo.path());
+        long ino = fs.mapIno(st.ino(), st.dev());
+        if (ino != n.ino) return false;
+        String known = OverlayFs.isFdPath(lo.path()) ? Linux.readlink(lo.path()) : lo.path();
+        Layer owner = ownerOf(known, st);
+        if (owner != null && connectLowerDir(owner, known, ino) == n) return true;
+        for (Layer l : fs.layers.lowers()) {
+            if (l.dev() != st.dev() || !lowerInodes.contains(l, st.ino())) continue;
+            String path = lowerInodes.pathOf(l, st.ino());
+            if (path != null && connectLowerDir(l, path, ino) == n) return true;
+        }
+        return false;
     }
 
     private boolean inLowerLayers(Stat st) throws ErrnoException {

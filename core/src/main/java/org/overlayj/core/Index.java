@@ -280,15 +280,36 @@ final class Index {
                     return;
                 }
                 if (st.nlink() == 1) {
-                    if (fs.decodeOrigin(origin) == null) {
+                    OverlayFs.OriginInfo lower = fs.decodeOrigin(origin);
+                    if (lower == null) {
                         LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
                         Linux.unlink(path);
                         return;
                     }
-                    Integer off = storedOffset(path);
-                    if (1 + (off == null ? -1 : off) <= 0) orphan(path, name);
+                    if (unionAtMount(path, lower.nlink(), st.nlink()) <= 0) orphan(path, name);
                 }
             }
+        }
+    }
+
+    /**
+     * The union link count the kernel's mount-time check computes for a non-directory index entry (ovl_get_nlink,
+     * fallback 0): 0 when the lower has one link, whatever NS nlink says ("U+0" is what an index-only copy-up of a
+     * disconnected file writes); else from NS nlink, {@code U±n} relative to the entry's own count and {@code L±n}
+     * relative to the lower's; 0 when it is absent or malformed. Measured on 6.18 with a lower of 2 links and an
+     * entry of 1: U+1, U+0, L+0, L-1 kept; L-2, U-1 and a bad value orphans (ReconnectTest).
+     */
+    private int unionAtMount(String path, int lowerNlink, int entryNlink) throws ErrnoException {
+        if (lowerNlink == 1) return 0;
+        byte[] v = fs.getX(path, OverlayXattr.NLINK);
+        if (v == null || v.length < 3 || v.length > 12) return 0;
+        String s = new String(v, StandardCharsets.US_ASCII);
+        if (s.charAt(0) != 'U' && s.charAt(0) != 'L' || s.charAt(1) != '+' && s.charAt(1) != '-') return 0;
+        try {
+            int n = Integer.parseInt(s.substring(2));
+            return (s.charAt(0) == 'U' ? entryNlink : lowerNlink) + (s.charAt(1) == '-' ? -n : n);
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 

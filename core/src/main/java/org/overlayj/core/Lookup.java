@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
@@ -12,7 +13,7 @@ import java.util.List;
 
 /**
  * Per-name resolution down the layers (the kernel's namei.c, format doc §3.5): top down, a whiteout or xwhiteout
- * ends the search with a negative entry, a non-directory ends it, a directory merges with the directories below
+ * (or an AUFS whiteout, as fuse-overlayfs reads them: {@link AufsWhiteouts}) ends the search with a negative entry, a non-directory ends it, a directory merges with the directories below
  * until one is opaque, and redirects (relative or absolute) change the name looked up in the layers below.
  */
 final class Lookup {
@@ -89,7 +90,8 @@ final class Lookup {
      * when metacopy files are followed.
      */
     private OverlayFs.Markers markersOf(String path, Stat st, boolean upper) throws ErrnoException {
-        if (st.isDir() || upper || st.isReg() && (st.size() == 0 || fs.followsMetacopy())) return fs.markers(path);
+        if (st.isDir()) return fs.dirMarkers(path);
+        if (upper || st.isReg() && (st.size() == 0 || fs.followsMetacopy())) return fs.markers(path);
         return OverlayFs.Markers.NONE;
     }
 
@@ -115,6 +117,7 @@ final class Lookup {
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
         if (name.equals(".")) return new Resolved(dir, null);
         if (name.equals("..")) return new Resolved(dir.parent == null ? dir : dir.parent, null);
+        if (AufsWhiteouts.isMeta(name)) return null;    // never reachable (ENOENT, as fuse-overlayfs 1.10 gives)
 
         Found upper = null;
         String redirect = null;
@@ -140,6 +143,8 @@ final class Lookup {
                     if (m.isOpaque()) stop = true;
                     else redirect = redirectOf(p, m.redirect());
                 }
+            } else if (AufsWhiteouts.whitedOut(p)) {
+                return null;
             }
         }
         List<Node.Lower> lowers = new ArrayList<>();
@@ -169,6 +174,10 @@ final class Lookup {
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) {
+                    if (AufsWhiteouts.whitedOut(p)) {           // as a whiteout, below
+                        if (upper == null && lowers.isEmpty()) return null;
+                        break;
+                    }
                     if (lastLayer) break;
                     continue;
                 }
@@ -261,7 +270,7 @@ final class Lookup {
         for (int i = 0; i < parts.length - 1; i++) {
             p = p + "/" + parts[i];
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) return new Walk(null, false, false);
+            if (st == null) return new Walk(null, AufsWhiteouts.whitedOut(p), false);
             if (st.isWhiteout() || !st.isDir()) return new Walk(null, true, false);
             if (!opaque && fs.isOpaque(p)) opaque = true;
         }

@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -30,7 +31,13 @@ final class Namespace {
     }
 
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = Linux.lstat(fs.realPath(n));
+        Stat st = fs.statReal(fs.realPath(n));
+        org.overlayj.core.layer.OverrideStat.Values o = fs.overrideOf(n);
+        if (o != null) {
+            return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
+                    st.blocks(), st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
+                    st.ctimeSec(), st.ctimeNsec(), n.generation);
+        }
         return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
@@ -50,6 +57,8 @@ final class Namespace {
         if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0)
             throw OverlayFs.err(name.equals(".") || name.equals("..") ? Errno.EEXIST : Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
+        // fuse-overlayfs refuses to create these names (EINVAL): in a layer they would read as AUFS whiteouts
+        if (AufsWhiteouts.isMeta(name)) throw OverlayFs.err(Errno.EINVAL, "AUFS whiteout name " + name);
     }
 
     // --- create ----------------------------------------------------------------------------------------------------
@@ -250,6 +259,8 @@ final class Namespace {
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
+        OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made
+        fs.noteRemovedDir(child);
         removeEntry(dir, name, child);
         finishIndexedRemoval(child, indexPath);
         child.unplace(dir, name, stillLeadsTo(child));
@@ -320,7 +331,21 @@ final class Namespace {
     private void removeEntry(Node dir, String name, Node child) throws ErrnoException {
         String up = fs.upperPath(dir) + "/" + name;
         if (lowerPositive(dir, name)) {
-            String wh = fs.tempWhiteout();
+            String wh = fs.tempWhiteoutOrNull();
+            if (wh == null) {
+                // no 0/0 device may be made: the AUFS whiteout first (while both are there, the name still shows),
+                // then the upper object goes
+                AufsWhiteouts.fallbackWhiteout(up);
+                if (child.upper && child.isDir()) {
+                    String t = fs.tempPath();
+                    Linux.rename(up, t, 0);
+                    fs.removeTemp(t);
+                } else if (child.upper) {
+                    Linux.unlink(up);
+                }
+                if (child.isDir()) fs.forgetInode(child);
+                return;
+            }
             try {
                 if (child.upper && child.isDir()) {
                     Linux.rename(wh, up, Linux.RENAME_EXCHANGE);
@@ -349,7 +374,10 @@ final class Namespace {
         for (Node.Lower l : dir.lowers) {
             String p = l.path() + "/" + name;
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) continue;
+            if (st == null) {
+                if (AufsWhiteouts.whitedOut(p)) return false;
+                continue;
+            }
             return !(st.isWhiteout() || fs.isXwhiteout(p, st));
         }
         return false;
@@ -363,7 +391,7 @@ final class Namespace {
             if (e.isDotOrDotDot()) continue;
             String p = upperDir + "/" + e.name();
             Stat s = Linux.lstat(p);
-            if (s.isWhiteout() || fs.isXwhiteout(p, s)) Linux.unlink(p);
+            if (s.isWhiteout() || fs.isXwhiteout(p, s) || AufsWhiteouts.isMeta(e.name()) && !s.isDir()) Linux.unlink(p);
             else throw OverlayFs.err(Errno.ENOTEMPTY, upperDir);
         }
     }
@@ -436,6 +464,10 @@ final class Namespace {
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
 
+        if (tgt != null && !exchange) {   // before its name is another's
+            OpenFile.reopenOnUpper(fs, tgt);
+            fs.noteRemovedDir(tgt);
+        }
         try {
             renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
         } catch (ErrnoException e) {
@@ -471,7 +503,19 @@ final class Namespace {
                 Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
                 if (!whiteoutAtSource) Linux.unlink(srcUp);
             } else if (whiteoutAtSource) {
-                Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                try {
+                    Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EPERM) throw e;
+                    String probe = fs.tempWhiteoutOrNull();
+                    if (probe != null) {                    // devices may be made: a refusal of another kind
+                        removeQuietly(probe);
+                        throw e;
+                    }
+                    // no whiteout device may be made here: the move, then an AUFS whiteout at the source
+                    Linux.rename(srcUp, dstUp, 0);
+                    AufsWhiteouts.fallbackWhiteout(srcUp);
+                }
             } else {
                 Linux.rename(srcUp, dstUp, 0);
             }
@@ -530,8 +574,11 @@ final class Namespace {
 
     // --- setattr ---------------------------------------------------------------------------------------------------
 
-    /** The checks of {@link #setattr} before anything changes; returns the attributes they saw. */
-    Attr setattrAllowed(Node n, SetAttr a, Creds c) throws ErrnoException {
+    /**
+     * The checks of {@link #setattr} before anything changes; returns the attributes they saw. {@code ownerOverride}:
+     * the owner may truncate whatever the mode (an NFS server's rule, see Permissions#checkData).
+     */
+    Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
         if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
@@ -540,7 +587,7 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
+            Permissions.checkData(cur, Permissions.W, c, fs.aclOf(n), ownerOverride);
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
@@ -551,13 +598,15 @@ final class Namespace {
         return cur;
     }
 
-    void setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
-        Attr cur = setattrAllowed(n, a, c);
+    void setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        Attr cur = setattrAllowed(n, a, c, ownerOverride);
         if (a.size() != null) copyUp.copyUpData(n);
         else copyUp.copyUp(n);
         String p = fs.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
-            Linux.lchown(p, a.uid() == null ? -1 : a.uid(), a.gid() == null ? -1 : a.gid());
+            int uid = a.uid() == null ? -1 : a.uid(), gid = a.gid() == null ? -1 : a.gid();
+            if (OverlayFs.isFdPath(p)) Linux.fchown(OverlayFs.fdOfPath(p), uid, gid);   // an unlinked open file
+            else Linux.lchown(p, uid, gid);
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
@@ -574,7 +623,8 @@ final class Namespace {
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
             long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
             long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
-            Linux.utimens(p, aSec, aNs, mSec, mNs, true);
+            if (OverlayFs.isFdPath(p)) Linux.futimens(OverlayFs.fdOfPath(p), aSec, aNs, mSec, mNs);
+            else Linux.utimens(p, aSec, aNs, mSec, mNs, true);
         }
     }
 

@@ -28,10 +28,26 @@ public final class Node {
      * The other names a non-directory with several links was reached by, most recent last (null while there is
      * only one). When the name it is placed at goes away (unlink, rename), it moves to one of these that still
      * leads to it: a client may keep reaching it through another name without a new lookup (the FUSE kernel caches
-     * names), and its upper path must then still work.
+     * names), and its upper path must then still work. Not bounded: a name forgotten here is one the node could
+     * not move to, and with 18 links removed newest first the first name was lost (xfstests generic/002).
      */
-    private List<Alias> otherAliases;
-    private static final int ALIASES_MAX = 16;
+    private java.util.LinkedHashSet<Alias> otherAliases;
+    /**
+     * No name known to this overlay leads to the object any more (its last one was unlinked or renamed over): its
+     * real inode is reached only through the files open on it ({@link #openFiles}), never through the name it had,
+     * which may be gone or be another object's by now. Cleared when a lookup finds it again.
+     */
+    volatile boolean unlinked;
+    /** Was ever {@link #unlinked}: a file released then closes its fd only when no reader can be using its path. */
+    volatile boolean everUnlinked;
+    /**
+     * A removed directory's real stat, taken right before its removal: a process inside it (its cwd, an fd the FUSE
+     * door never saw: no OPENDIR) can still stat it. Kept rather than an fd, which an rm -r of many directories
+     * would hold by the thousand until the nodes are collected.
+     */
+    volatile org.overlayj.sys.Stat removedDir;
+    /** The files open on this object (guarded by the list itself): an unlinked object is reached through them. */
+    final List<OpenFile> openFiles = new ArrayList<>(0);
 
     /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
     boolean upper;
@@ -72,8 +88,6 @@ public final class Node {
     /** Monotonic version of a directory's entries: the NFS cookie verifier; also drops cached listings. */
     long dirVersion;
     Readdir.Listing listing;
-    /** Some open fd on the real inode, so an unlinked-but-open file still answers getattr. */
-    volatile int openFd = -1;
     /**
      * What lookups under the read lock last learned of this directory and of this node's real inode, each with the
      * overlay's change count then ({@link OverlayFs#changes}): a change right after may use it instead of asking the
@@ -102,16 +116,17 @@ public final class Node {
 
     /** Places the node at (dir, name); a non-directory remembers where it was placed before. */
     void placeAt(Node dir, String name) {
-        if (!isDir() && parent != null && this.name != null && (parent != dir || !this.name.equals(name))) {
-            if (otherAliases == null) otherAliases = new ArrayList<>(2);
+        if (!isDir() && !unlinked && parent != null && this.name != null
+                && (parent != dir || !this.name.equals(name))) {
+            if (otherAliases == null) otherAliases = new java.util.LinkedHashSet<>(4);
             otherAliases.remove(new Alias(dir, name));
             Alias was = new Alias(parent, this.name);
             otherAliases.remove(was);
             otherAliases.add(was);
-            if (otherAliases.size() > ALIASES_MAX) otherAliases.removeFirst();
         }
         parent = dir;
         this.name = name;
+        unlinked = false;
     }
 
     /** The name (from, fromName) moved to (dir, name): the node is placed there, the old name is forgotten. */
@@ -119,12 +134,13 @@ public final class Node {
         if (otherAliases != null) otherAliases.remove(new Alias(from, fromName));
         parent = dir;
         this.name = name;
+        unlinked = false;
     }
 
     /**
      * The name (dir, name) no longer leads to this node. If it was the node's place, the node moves to the most
-     * recent other alias that {@code leadsHere} confirms; with none left it stays (an open file still reaches its
-     * inode through its fd).
+     * recent other alias that {@code leadsHere} confirms; with none left it is {@link #unlinked} (an open file
+     * still reaches its inode through its fd).
      */
     void unplace(Node dir, String name, Predicate<Alias> leadsHere) {
         if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
@@ -139,6 +155,8 @@ public final class Node {
                 return;
             }
         }
+        unlinked = true;
+        everUnlinked = true;
     }
 
     boolean hasOtherAliases() { return otherAliases != null && !otherAliases.isEmpty(); }

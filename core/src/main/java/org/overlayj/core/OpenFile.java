@@ -1,5 +1,10 @@
 package org.overlayj.core;
 
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+
+import java.util.List;
+
 /**
  * An open overlay file: the node and the real file descriptor it reads and writes. A door keeps it between open
  * and release; the engine owns the fd.
@@ -29,6 +34,30 @@ public final class OpenFile {
     }
 
     public Node node() { return node; }
+
+    /**
+     * Moves the files open on {@code n}'s lower inode to its upper copy, if it has one by now, while its name still
+     * leads there: before a change that takes the name away (unlink, a rename over it), after which the upper
+     * inode could only be found through an fd. A file open on the lower inode reads the upper copy from then on, as
+     * the kernel's overlay reopens a lower file on its copy-up (ovl_real_fdget). Callers hold the namespace lock.
+     */
+    static void reopenOnUpper(OverlayFs fs, Node n) throws ErrnoException {
+        if (!OverlayFs.dataOnUpper(n)) return;
+        List<OpenFile> files;
+        synchronized (n.openFiles) {
+            files = List.copyOf(n.openFiles);
+        }
+        for (OpenFile f : files) f.reopenOnUpper(fs);
+    }
+
+    /** The lower fd is replaced by one on the node's upper inode (see {@link #replacedFd}). */
+    synchronized void reopenOnUpper(OverlayFs fs) throws ErrnoException {
+        if (onUpper || fd < 0) return;
+        int up = fs.openReal(fs.realPath(node), Linux.O_RDONLY);
+        replacedFd = fd;
+        fd = up;
+        onUpper = true;
+    }
 
     public int flags() { return flags; }
 }

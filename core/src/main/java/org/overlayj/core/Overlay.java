@@ -3,6 +3,7 @@ package org.overlayj.core;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.layer.LayerStack;
 import org.overlayj.core.layer.MountChecks;
+import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -34,6 +35,7 @@ public final class Overlay implements AutoCloseable {
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
+        copyUp.reconnect = export::reconnect;
         try {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();
@@ -242,34 +244,49 @@ public final class Overlay implements AutoCloseable {
         return attr(n, realStat(n));
     }
 
+    /** The stat of the real inode; an unlinked object's is reached through a file open on it (OverlayFs#realPath). */
     private Stat realStat(Node n) throws ErrnoException {
-        try {
-            return fs.statReal(fs.realPath(n));
-        } catch (ErrnoException e) {
-            int fd = n.openFd;
-            if (fd < 0 || e.errno() != Errno.ENOENT) throw e;
-            return Linux.fstat(fd); // unlinked while open
-        }
+        Stat removed = n.removedDir;
+        if (removed != null && n.unlinked) return removed;
+        return fs.statReal(fs.realPath(n));
     }
 
     /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
     private Attr attr(Node n, Stat st) throws ErrnoException {
-        int nlink = n.isDir() && n.merge ? 1
+        // a removed directory has no links left, whatever its real inode (a lower one, whited out) still counts
+        int nlink = n.isDir() && n.unlinked ? 0
+                : n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
         long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
-        return new Attr(n.ino, st.mode(), nlink, st.uid(), st.gid(), st.rdev(), st.size(), blocks,
+        int mode = st.mode(), uid = st.uid(), gid = st.gid();
+        OverrideStat.Values o = fs.overrideOf(n);          // rootless storage's owners (override_stat xattrs)
+        if (o != null) {
+            mode = st.type() | o.mode();
+            uid = o.uid();
+            gid = o.gid();
+        }
+        return new Attr(n.ino, mode, nlink, uid, gid, st.rdev(), st.size(), blocks,
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
                 st.ctimeNsec(), n.generation);
     }
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
     public Attr setattr(Node n, SetAttr a, Creds c) throws ErrnoException {
+        return setattr(n, a, c, false);
+    }
+
+    /**
+     * {@link #setattr(Node, SetAttr, Creds)} for a door that trusts its client's open-time checks, as an NFS server
+     * does: with {@code ownerOverride} the owner may truncate its file whatever the mode (knfsd's rule).
+     */
+    public Attr setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
-        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo, () -> namespace.setattrAllowed(n, a, c));
+        CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo,
+                () -> namespace.setattrAllowed(n, a, c, ownerOverride));
         Lock l = writeOffering(ahead, truncateTo);
         try {
-            namespace.setattr(n, a, c);
+            namespace.setattr(n, a, c, ownerOverride);
             return attr(n);
         } finally {
             unlock(l, ahead);
@@ -298,7 +315,7 @@ public final class Overlay implements AutoCloseable {
             a = attr(n);
             int kept = privsKept(a, caller);
             if (kept == a.mode()) return false;
-            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT);
+            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT, false);
             return true;
         } finally {
             unlock(l);
@@ -355,8 +372,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
-            m.node().openFd = m.fd();
-            return new Created(new OpenFile(m.node(), flags, m.fd(), true), attr(m.node(), m.st()));
+            return new Created(opened(new OpenFile(m.node(), flags, m.fd(), true)), attr(m.node(), m.st()));
         } finally {
             unlock(l);
         }
@@ -449,27 +465,44 @@ public final class Overlay implements AutoCloseable {
 
     /** Opens with open(2) flags; a write or O_TRUNC open copies the object up first. */
     public OpenFile open(Node n, int flags, Creds c) throws ErrnoException {
+        return open(n, flags, c, false);
+    }
+
+    /**
+     * {@link #open(Node, int, Creds)} for a door that trusts its client's open-time checks, as an NFS server does:
+     * with {@code ownerOverride} the owner may read and write its file whatever the mode, and a file one may
+     * execute may be read (knfsd's rules, see Permissions#checkData).
+     */
+    public OpenFile open(Node n, int flags, Creds c, boolean ownerOverride) throws ErrnoException {
         int acc = flags & Linux.O_ACCMODE;
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> Permissions.check(attr(n), mask, c, fs.aclOf(n)))
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1,
+                () -> Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride))
                 : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
-            Permissions.check(a, mask, c, fs.aclOf(n));
+            Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
             int fd = openData(n, real & ~Linux.O_NOFOLLOW);
-            n.openFd = fd;
-            return new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n));
+            return opened(new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n)));
         } finally {
             if (wants) unlock(l, ahead);
             else unlock(l);
         }
+    }
+
+    /** Registers a file as open on its node: once the node's names are gone, its inode is reached through it. */
+    private static OpenFile opened(OpenFile f) {
+        synchronized (f.node.openFiles) {
+            f.node.openFiles.add(f);
+        }
+        return f;
     }
 
     /** A permission check run under the read lock; throws if the operation may not go on. */
@@ -530,18 +563,11 @@ public final class Overlay implements AutoCloseable {
     /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
     private int fdOf(OpenFile f) throws ErrnoException {
         if (!f.onUpper && OverlayFs.dataOnUpper(f.node)) {
-            synchronized (f) {
-                if (!f.onUpper) {
-                    Lock l = read();
-                    try {
-                        int fd = fs.openReal(fs.realPath(f.node), Linux.O_RDONLY);
-                        f.replacedFd = f.fd;
-                        f.fd = fd;
-                        f.onUpper = true;
-                    } finally {
-                        l.unlock();
-                    }
-                }
+            Lock l = read();
+            try {
+                f.reopenOnUpper(fs);
+            } finally {
+                l.unlock();
             }
         }
         return f.fd;
@@ -615,16 +641,6 @@ public final class Overlay implements AutoCloseable {
         return total;
     }
 
-    /**
-     * fallocate(2) through a file open for writing, whose fd is on the upper inode (the open copied the data up):
-     * any mode the upper filesystem supports (preallocate, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, COLLAPSE_RANGE,
-     * INSERT_RANGE, UNSHARE_RANGE), as the kernel overlay passes it to the real file.
-     */
-    public void fallocate(OpenFile f, int mode, long offset, long length) throws ErrnoException {
-        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
-        Linux.fallocate(f.fd, mode, offset, length);
-    }
-
     public void fsync(OpenFile f, boolean dataOnly) throws ErrnoException {
         int fd = fdOf(f);
         if (dataOnly) Linux.fdatasync(fd);
@@ -632,11 +648,24 @@ public final class Overlay implements AutoCloseable {
     }
 
     public void release(OpenFile f) throws ErrnoException {
-        int fd = f.fd;
-        f.fd = -1;
-        Linux.closeQuietly(f.replacedFd);
-        f.replacedFd = -1;
-        if (f.node.openFd == fd) f.node.openFd = -1;
+        Node n = f.node;
+        synchronized (n.openFiles) {
+            n.openFiles.remove(f);
+        }
+        if (n.everUnlinked) {
+            // a reader under the read lock may have taken this file's fd as the node's path (OverlayFs#realPath):
+            // it must be done with it before the fd number is closed and can name another file
+            Lock l = fs.lock.writeLock();
+            l.lock();
+            l.unlock();
+        }
+        int fd;
+        synchronized (f) {
+            fd = f.fd;
+            f.fd = -1;
+            Linux.closeQuietly(f.replacedFd);
+            f.replacedFd = -1;
+        }
         Linux.close(fd);
     }
 
@@ -746,6 +775,34 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /**
+     * The persistent handle of {@code n} packed in 64 bits, for a door whose handles are that small (a FUSE nodeid):
+     * it decodes with {@link #decodeCompactHandle} after the node was forgotten, after a copy-up and after a
+     * remount of the same layers. 0 when there is none: without nfs_export=on (handles are not persistent there,
+     * as the kernel's are not), for the root, or when the layer's real handle does not fit (it does for ext4, and
+     * for xfs with 32-bit inode numbers).
+     */
+    public long compactHandle(Node n) throws ErrnoException {
+        if (!fs.opts.nfsExport()) return 0;
+        Lock l = read();
+        try {
+            return export.compact(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** The object a {@link #compactHandle} names; ESTALE when it is gone or not of this overlay. */
+    public Node decodeCompactHandle(long handle) throws ErrnoException {
+        if (!fs.opts.nfsExport()) throw OverlayFs.err(Errno.ESTALE, "no persistent handles without nfs_export");
+        Lock l = read();
+        try {
+            return export.decodeCompact(handle);
+        } finally {
+            l.unlock();
+        }
+    }
+
     /** Benchmarks only (package-private): drops the engine's node and origin caches, see OverlayFs#dropCaches. */
     void dropCaches() {
         Lock l = fs.lock.writeLock();
@@ -788,5 +845,96 @@ public final class Overlay implements AutoCloseable {
         readahead.close();
         fs.close();
         fs.layers.close();
+    }
+
+    // --- calls on an open file (the kernel's file.c: llseek, setattr with ATTR_FILE, fallocate, fsync) -------------
+
+    /**
+     * SEEK_DATA / SEEK_HOLE answered by the real file {@code f} reads from ({@link #dataFd}): its upper copy, or the
+     * lower (data) file while there is none, as the kernel's ovl_llseek asks the real file. A sparse lower file and
+     * a sparse metadata-only copy keep their holes. ENXIO when there is no data (or no hole) at or after
+     * {@code offset}. Other whence values are the door's (a file position is the client's, not the engine's).
+     */
+    public long seekDataOrHole(OpenFile f, long offset, int whence) throws ErrnoException {
+        if (whence != Linux.SEEK_DATA && whence != Linux.SEEK_HOLE) throw OverlayFs.err(Errno.EINVAL, "whence " + whence);
+        // the engine reads and writes with offsets (pread/pwrite): moving the real fd's position disturbs nothing
+        return Linux.lseek(fdOf(f), offset, whence);
+    }
+
+    /**
+     * ftruncate(2): truncates through the open file, whose write mode the opener's permission was checked for at
+     * the open: the inode's mode may deny writing by now (chmod 0444 after the open), and the truncate still
+     * succeeds, as on the kernel's overlay. A file open for writing was copied up (data too) at its open, so the
+     * real fd is the upper inode's. EINVAL when {@code f} is not open for writing, as ftruncate(2) says.
+     */
+    public Attr truncate(OpenFile f, long size) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EINVAL, "not open for write");
+        if (size < 0) throw OverlayFs.err(Errno.EINVAL, "negative size");
+        Lock l = write();
+        try {
+            Linux.ftruncate(writableFd(f), size);
+            return attr(f.node);
+        } finally {
+            unlock(l);
+        }
+    }
+
+    /**
+     * fallocate(2) through the open file: the mode (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, COLLAPSE_RANGE,
+     * INSERT_RANGE, UNSHARE_RANGE) goes to the real upper file as it is, which answers it as the kernel's overlay's
+     * real file would (ovl_fallocate). The open for writing copied the file up, data too; EBADF when {@code f} is
+     * not open for writing (vfs_fallocate).
+     */
+    public Attr fallocate(OpenFile f, int mode, long offset, long length) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        Lock l = write();
+        try {
+            Linux.fallocate(writableFd(f), mode, offset, length);
+            return attr(f.node);
+        } finally {
+            unlock(l);
+        }
+    }
+
+    /**
+     * The real fd of a file open for writing: its upper inode's, since {@link #open} copies the data up before it
+     * opens for writing. Anything else is a file this engine did not open for writing.
+     */
+    private static int writableFd(OpenFile f) throws ErrnoException {
+        if (!f.onUpper) throw OverlayFs.err(Errno.EBADF, "not open on the upper inode");
+        return f.fd;
+    }
+
+    /**
+     * fsync of one object, for a door with no open file at hand (FUSE FSYNCDIR, NFS COMMIT): its upper inode is
+     * synced, opened by the engine itself (syncing is the server's duty, the caller's rights do not matter). A
+     * lower-only object has nothing to sync, nor a metadata-only copy's lower data (the kernel's ovl_fsync syncs
+     * only an upper real file). {@code dataOnly}: fdatasync, which a metadata-only copy skips too (its data is
+     * below). Regular files and directories only; others have nothing to sync.
+     */
+    public void fsync(Node n, boolean dataOnly) throws ErrnoException {
+        int fd;
+        Lock l = read();
+        try {
+            if (!n.upper && n.indexPath == null) return;
+            if (dataOnly && n.metacopy) return;
+            // a removed directory (a process kept it open or as its cwd) is reached by no name nor fd any more;
+            // the kernel's fsync of it succeeds too
+            if (n.isDir() && n.unlinked) return;
+            int flags;
+            if (n.isDir()) flags = Linux.O_RDONLY | Linux.O_DIRECTORY;
+            else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;
+            else return;
+            // opened under the lock: an unlinked object's path is an open file's fd, valid only meanwhile
+            fd = fs.openReal(n.upper ? fs.upperPath(n) : fs.realPath(n), flags);
+        } finally {
+            l.unlock();
+        }
+        try {
+            if (dataOnly) Linux.fdatasync(fd);
+            else Linux.fsync(fd);
+        } finally {
+            Linux.closeQuietly(fd);
+        }
     }
 }

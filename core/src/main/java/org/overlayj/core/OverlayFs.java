@@ -2,9 +2,11 @@ package org.overlayj.core;
 
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.layer.LayerPaths;
 import org.overlayj.core.layer.LayerStack;
+import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -144,11 +146,27 @@ final class OverlayFs {
             }
         }
         for (Layer l : allLayers()) {
+            OverrideStat o = OverrideStat.ofLayer(l.root());
+            if (o.xattr() != null) overrides.put(l, o);
+        }
+        for (Layer l : allLayers()) {
             if (!mountFds.containsKey(l.dev())) {
                 // open_by_handle_at refuses O_PATH fds (EBADF): a real directory open.
                 mountFds.put(l.dev(), Linux.open(l.root(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0));
             }
         }
+    }
+
+    /** Layers whose root says their objects keep owner and mode in an override_stat xattr (rootless storage). */
+    private final Map<Layer, OverrideStat> overrides = new HashMap<>();
+
+    /** The owner and mode an override_stat xattr gives {@code n}'s real inode, or null (the inode's own). */
+    OverrideStat.Values overrideOf(Node n) throws ErrnoException {
+        if (overrides.isEmpty()) return null;
+        Layer l = n.upper || n.indexPath != null ? upperLayer
+                : n.lowers == null || n.lowers.isEmpty() ? null : n.topLower().layer();
+        OverrideStat o = l == null ? null : overrides.get(l);
+        return o == null ? null : o.of(realPath(n));
     }
 
     List<Layer> allLayers() {
@@ -180,8 +198,27 @@ final class OverlayFs {
 
     // --- real paths ----------------------------------------------------------------------------------------------
 
+    /** Where an object no name and no open file leads to is "found": nowhere (ENOENT for every call on it). */
+    static final String GONE = "/proc/self/fd/-1";
+
+    /**
+     * The real inode of an {@link Node#unlinked} object, reached through a file open on it: its upper inode when
+     * {@code upper}, else its lower one; {@link #GONE} when no such file is open. Never its old name, which is
+     * gone or another object's by now (a rename over it).
+     */
+    static String unlinkedPath(Node n, boolean upper) {
+        synchronized (n.openFiles) {
+            for (OpenFile f : n.openFiles) {
+                int fd = f.fd;
+                if (fd >= 0 && f.onUpper == upper) return "/proc/self/fd/" + fd;
+            }
+        }
+        return GONE;
+    }
+
     /** The absolute upper path of a node that has an upper inode. */
     String upperPath(Node n) {
+        if (n.unlinked) return unlinkedPath(n, true);
         if (n.parent == null) {
             return n.indexPath != null ? n.indexPath : upperRoot;
         }
@@ -194,6 +231,7 @@ final class OverlayFs {
      */
     String realPath(Node n) {
         if (n.upper) return upperPath(n);
+        if (n.unlinked) return unlinkedPath(n, n.indexPath != null);
         if (n.indexPath != null) return n.indexPath;
         return n.topLower().path();
     }
@@ -221,6 +259,11 @@ final class OverlayFs {
         return path.startsWith("/proc/self/fd/");
     }
 
+    /** The fd number of a /proc/self/fd path. */
+    static int fdOfPath(String path) {
+        return Integer.parseInt(path.substring("/proc/self/fd/".length()));
+    }
+
     /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
     Stat statReal(String path) throws ErrnoException {
         return isFdPath(path) ? Linux.stat(path) : Linux.lstat(path);
@@ -246,13 +289,31 @@ final class OverlayFs {
     }
 
     Markers markers(String path) throws ErrnoException {
-        List<String> names;
+        List<String> names = xattrNames(path);
+        return names.isEmpty() ? Markers.NONE : markers(path, names);
+    }
+
+    /**
+     * Markers of a real directory: as {@link #markers(String)}, and a directory the overlay's own xattr does not
+     * mark is opaque also by the markers fuse-overlayfs reads ({@link AufsWhiteouts#opaque}).
+     */
+    Markers dirMarkers(String path) throws ErrnoException {
+        List<String> names = xattrNames(path);
+        Markers m = names.isEmpty() ? Markers.NONE : markers(path, names);
+        if (m.opaque() != null || !AufsWhiteouts.opaque(path, names)) return m;
+        return new Markers(new byte[]{'y'}, m.redirect(), m.origin(), m.whiteout(), m.metacopy());
+    }
+
+    private static List<String> xattrNames(String path) throws ErrnoException {
         try {
-            names = Linux.llistxattr(path);
+            return Linux.llistxattr(path);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.ENOENT) throw e;
-            return Markers.NONE;
+            return List.of();
         }
+    }
+
+    private Markers markers(String path, List<String> names) throws ErrnoException {
         byte[] opaque = null, redirect = null, origin = null, whiteout = null, metacopy = null;
         String prefix = ns.prefix();
         for (String name : names) {
@@ -278,9 +339,12 @@ final class OverlayFs {
         return Linux.lgetxattrOrNull(path, x(marker));
     }
 
-    /** {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE). */
+    /**
+     * {@code NS opaque} is exactly the one byte 'y' (a longer value is not the marker: the kernel gets ERANGE), or,
+     * without it, a marker fuse-overlayfs reads ({@link #dirMarkers}).
+     */
     boolean isOpaque(String path) throws ErrnoException {
-        return marker(path, OverlayXattr.OPAQUE) == 'y';
+        return dirMarkers(path).isOpaque();
     }
 
     /** The single-byte value of a marker xattr, or 0 when absent or not exactly one byte. */
@@ -442,11 +506,42 @@ final class OverlayFs {
         return layers.scratchDir() + "/#" + Long.toHexString(tempCounter.getAndIncrement());
     }
 
+    /** 0/0 whiteouts can be made here; cleared once mknod is refused (a user outside any user namespace). */
+    private volatile boolean deviceWhiteouts = true;
+
+    /**
+     * A whiteout made in the scratch dir, to be renamed into place; or null where this process may not make one
+     * (mknod refused with EPERM: no CAP_MKNOD in its user namespace): then the caller writes what fuse-overlayfs
+     * writes there, an AUFS whiteout ({@link AufsWhiteouts#fallbackWhiteout}). Said once in the log.
+     */
+    String tempWhiteoutOrNull() throws ErrnoException {
+        if (!deviceWhiteouts) return null;
+        try {
+            return tempWhiteout();
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            deviceWhiteouts = false;
+            org.slf4j.LoggerFactory.getLogger(OverlayFs.class).warn("whiteouts cannot be made here (mknod: EPERM): "
+                    + "writing AUFS .wh.NAME files instead, as fuse-overlayfs does");
+            return null;
+        }
+    }
+
     /** Creates a whiteout in the scratch dir and returns its path, to be renamed into place. */
     String tempWhiteout() throws ErrnoException {
         String p = tempPath();
         Linux.mkwhiteout(p);
         return p;
+    }
+
+    /** Notes a directory's stat right before it is removed (Node#removedDir). */
+    void noteRemovedDir(Node dir) {
+        if (!dir.isDir()) return;
+        try {
+            dir.removedDir = Linux.lstat(realPath(dir));
+        } catch (ErrnoException e) {
+            // then it answers ENOENT once removed, as before
+        }
     }
 
     /** Removes a temporary tree from the scratch dir (whiteouts and empty dirs of a cleared merge dir). */

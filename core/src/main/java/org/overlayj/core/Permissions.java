@@ -40,6 +40,22 @@ final class Permissions {
         if ((bits & mask) != mask) throw denied();
     }
 
+    /**
+     * The check of a file's data access (read, write, truncate) for an NFS server, which trusts the client to have
+     * checked the mode at open, as knfsd does: the owner may read, write and truncate its own file whatever its
+     * mode (a file created 0444 and written through the descriptor that created it; ftruncate after fchmod 0),
+     * and a regular file one may execute may be read (a client pages a mode-0111 binary in with READs).
+     */
+    static void checkData(Attr a, int mask, Creds c, Acl.Source acl, boolean ownerOverride) throws ErrnoException {
+        if (ownerOverride && c.uid() == a.uid()) return;
+        try {
+            check(a, mask, c, acl);
+        } catch (ErrnoException e) {
+            if (!ownerOverride || mask != R || !a.isReg()) throw e;
+            check(a, X, c, acl);
+        }
+    }
+
     /** Only the owner (or root) may chmod, set times explicitly, or chown to its own groups. */
     static void owner(Attr a, Creds c) throws ErrnoException {
         if (!c.isRoot() && c.uid() != a.uid()) throw new ErrnoException(Errno.EPERM, "not the owner");

@@ -1,5 +1,6 @@
 package org.overlayj.core;
 
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
 import org.overlayj.sys.ErrnoException;
@@ -16,7 +17,8 @@ import java.util.Set;
 /**
  * Directory listings (the kernel's readdir.c, format doc §3.4, §3.6). A merge directory is read from every layer
  * top down with names deduplicated and whiteouts hidden; the lowest layer's names come first in that layer's order,
- * then the names only seen higher up, in the order met. A plain upper or lower directory is read as it is. Each
+ * then the names only seen higher up, in the order met. A plain upper or lower directory is read as it is. AUFS
+ * metadata names ({@link AufsWhiteouts}) are never listed, and an AUFS whiteout hides its name in the layers below. Each
  * entry's d_ino is the st_ino a lookup would give.
  */
 final class Readdir {
@@ -62,6 +64,7 @@ final class Readdir {
         List<Named> out = new ArrayList<>();
         boolean stillImpure = false;
         for (DirEnt e : read(path)) {
+            if (AufsWhiteouts.isMeta(e.name())) continue;
             long ino = e.ino();
             if (impure && !stillImpure) {
                 OverlayFs.Markers m = fs.markers(path + "/" + e.name());
@@ -128,8 +131,15 @@ final class Readdir {
             boolean last = i == paths.size() - 1;
             boolean up = isUpper.get(i);
             boolean xwhiteouts = !up && fs.marker(p, OverlayXattr.OPAQUE) == 'x';
+            // AUFS whiteouts hide names of the layers below only: a name this layer holds beside its .wh.NAME stays
+            List<String> aufsHidden = new ArrayList<>();
             for (DirEnt e : read(p)) {
                 String name = e.name();
+                if (AufsWhiteouts.isMeta(name)) {
+                    String hidden = AufsWhiteouts.hiddenName(name);
+                    if (hidden != null) aufsHidden.add(hidden);
+                    continue;
+                }
                 if (e.type() == DirEnt.DT_CHR) {
                     Stat st = Linux.lstatOrNull(p + "/" + name);
                     if (st != null && st.isWhiteout()) {
@@ -157,6 +167,7 @@ final class Readdir {
                     higher.put(name, new Named(name, ino, e.type()));
                 }
             }
+            seen.addAll(aufsHidden);
         }
         List<Named> out = new ArrayList<>(lowest);
         out.addAll(higher.values());

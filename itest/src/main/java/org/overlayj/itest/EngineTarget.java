@@ -27,12 +27,18 @@ public final class EngineTarget implements Target, TreeView {
     private static final Creds ROOT = Creds.ROOT;
     private final String name;
     private final LayerSet layers;
-    private final Overlay ov;
+    private final MountConfig cfg;
+    private Overlay ov;
     private boolean closed;
+    /** Files held open across ops ({@link Op.Hold}), by slot. */
+    private final java.util.Map<Integer, OpenFile> held = new java.util.TreeMap<>();
+    /** Handles taken ({@link Op.TakeHandle}), by slot: the engine's bytes are the kernel's. */
+    private final java.util.Map<Integer, byte[]> handles = new java.util.TreeMap<>();
 
     public EngineTarget(String name, LayerSet layers, MountConfig cfg) throws ErrnoException {
         this.name = name;
         this.layers = layers;
+        this.cfg = cfg;
         this.ov = Overlay.mount(cfg.engineOptions(layers));
     }
 
@@ -182,8 +188,100 @@ public final class EngineTarget implements Target, TreeView {
                 for (Entry e : list(o.path())) s.append(Linux.toUtf8(e.name())).append('/').append(e.type()).append(' ');
                 return Outcome.ok(s.toString().trim());
             }
+            case Op.Hold o -> {
+                Node n = resolveFollow(o.path());
+                if (o.write() && ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "open");
+                OpenFile f = ov.open(n, (o.write() ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_NONBLOCK, ROOT);
+                OpenFile was = held.put(o.slot(), f);
+                if (was != null) ov.release(was);
+            }
+            case Op.ReadHeld o -> {
+                return Outcome.ok(described(heldFile(o.slot())));
+            }
+            case Op.WriteHeld o -> {
+                OpenFile f = heldFile(o.slot());
+                if (ov.getattr(f.node()).isDir()) throw new ErrnoException(Errno.EISDIR, "write");
+                byte[] data = Op.Content.bytes(o.size(), o.fill());
+                for (int off = 0; off < data.length; ) off += ov.write(f, o.offset() + off, data, off, data.length - off);
+            }
+            case Op.Reopen o -> {
+                OpenFile f = ov.open(heldFile(o.slot()).node(), (o.write() ? Linux.O_RDWR : Linux.O_RDONLY), ROOT);
+                try {
+                    return Outcome.ok(described(f));
+                } finally {
+                    ov.release(f);
+                }
+            }
+            case Op.Release o -> {
+                OpenFile f = held.remove(o.slot());
+                if (f == null) throw new ErrnoException(Errno.EBADF, "no descriptor #" + o.slot());
+                ov.release(f);
+            }
+            case Op.TakeHandle o -> handles.put(o.slot(), ov.encodeHandle(resolve(o.path())));
+            case Op.OpenHandle o -> {
+                byte[] h = handles.get(o.slot());
+                if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + o.slot());
+                Node n = ov.decodeHandle(h);
+                if (!ov.getattr(n).isReg()) return Outcome.ok(described(n, null, false));
+                OpenFile f = ov.open(n, Linux.O_RDONLY, ROOT);
+                try {
+                    return Outcome.ok(described(f.node(), f, false));
+                } finally {
+                    ov.release(f);
+                }
+            }
+            case Op.DropCaches o -> { }   // the engine keeps no kernel caches; its own are coherent
+            case Op.Remount o -> {
+                releaseAll();
+                ov.close();
+                ov = Overlay.mount(cfg.engineOptions(layers));
+            }
         }
         return Outcome.OK;
+    }
+
+    private OpenFile heldFile(int slot) throws ErrnoException {
+        OpenFile f = held.get(slot);
+        if (f == null) throw new ErrnoException(Errno.EBADF, "no descriptor #" + slot);
+        return f;
+    }
+
+    private void releaseAll() {
+        for (OpenFile f : held.values()) {
+            try {
+                ov.release(f);
+            } catch (ErrnoException e) {
+                // closing: nothing to report
+            }
+        }
+        held.clear();
+    }
+
+    private String described(OpenFile f) throws ErrnoException {
+        return described(f.node(), f, true);
+    }
+
+    /** As MountedTarget#described: type, mode, links, and a regular file's size and data read through {@code f}. */
+    private String described(Node n, OpenFile f, boolean nlink) throws ErrnoException {
+        Attr a = ov.getattr(n);
+        StringBuilder s = new StringBuilder("type=0").append(Integer.toOctalString(a.mode() & 0170000))
+                .append(" mode=0").append(Integer.toOctalString(a.mode() & 07777));
+        if (nlink) s.append(" nlink=").append(a.nlink());
+        if (a.isReg() && f != null) {
+            s.append(" size=").append(a.size());
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[65536];
+            long pos = 0;
+            while (true) {
+                int r = ov.read(f, pos, buf, 0, buf.length);
+                if (r <= 0) break;
+                out.write(buf, 0, r);
+                pos += r;
+            }
+            byte[] b = out.toByteArray();
+            s.append(" len=").append(b.length).append(" sha=").append(Snapshot.hash(b));
+        }
+        return s.toString();
     }
 
     /** offset -1 appends at the current size. */
@@ -263,6 +361,7 @@ public final class EngineTarget implements Target, TreeView {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        releaseAll();
         ov.close();
     }
 

@@ -16,13 +16,21 @@ public final class FuseTarget {
     public static final DifferentialRunner.TargetFactory FACTORY = FuseTarget::mount;
 
     public static MountedTarget mount(String name, LayerSet layers, MountConfig cfg, Path mountPoint) throws IOException {
+        return new MountedTarget(name, layers, mountPoint, start(layers, cfg, mountPoint), was -> {
+            was.run();
+            return start(layers, cfg, mountPoint);
+        });
+    }
+
+    /** Starts the server and waits for its mount; returns how to stop it. */
+    private static Runnable start(LayerSet layers, MountConfig cfg, Path mountPoint) throws IOException {
         Files.createDirectories(mountPoint);
         Path logFile = mountPoint.resolveSibling(mountPoint.getFileName() + ".fuse.log");
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> cmd = List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), "org.overlayj.cli.Main",
                 "-f", "-o", cfg.kernelOptions(layers), mountPoint.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile())).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!isFuseMount(mountPoint)) {
@@ -35,7 +43,7 @@ public final class FuseTarget {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw e instanceof IOException io ? io : new IOException(e);
         }
-        return new MountedTarget(name, layers, mountPoint, () -> stop(mountPoint, p));
+        return () -> stop(mountPoint, p);
     }
 
     private static void stop(Path mountPoint, Process p) {

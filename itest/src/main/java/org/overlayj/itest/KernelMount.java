@@ -12,6 +12,15 @@ public final class KernelMount {
     private KernelMount() {}
 
     public static MountedTarget mount(String name, LayerSet layers, MountConfig cfg, Path mountPoint) throws IOException {
+        String mnt = mountOnly(layers, cfg, mountPoint);
+        return new MountedTarget(name, layers, mountPoint, () -> unmount(mnt), was -> {
+            was.run();
+            mountOnly(layers, cfg, mountPoint);
+            return () -> unmount(mnt);
+        });
+    }
+
+    private static String mountOnly(LayerSet layers, MountConfig cfg, Path mountPoint) throws IOException {
         Files.createDirectories(mountPoint);
         String mnt = Linux.fromUtf8(mountPoint.toString());
         // EBUSY: the kernel's exclusive use of upper and work (index=on) is still held by an earlier mount of the
@@ -30,7 +39,7 @@ public final class KernelMount {
                 pause(200);
             }
         }
-        return new MountedTarget(name, layers, mountPoint, () -> unmount(mnt));
+        return mnt;
     }
 
     /**

@@ -25,14 +25,30 @@ public class MountedTarget implements Target, TreeView {
     private final LayerSet layers;
     /** The mount point as a byte string. */
     protected final String mnt;
-    private final Runnable unmount;
+    private Runnable unmount;
+    private final Remounter remounter;
     private boolean closed;
+    /** Descriptors held across ops ({@link Op.Hold}), by slot. */
+    private final java.util.Map<Integer, Integer> held = new java.util.TreeMap<>();
+    /** File handles taken ({@link Op.TakeHandle}), by slot: they outlive remounts. */
+    private final java.util.Map<Integer, org.overlayj.sys.FileHandle> handles = new java.util.TreeMap<>();
+
+    /** Unmounts and mounts the same layers again at the same place; returns how to unmount the new mount. */
+    @FunctionalInterface
+    public interface Remounter {
+        Runnable remount(Runnable unmount) throws Exception;
+    }
 
     public MountedTarget(String name, LayerSet layers, Path mountPoint, Runnable unmount) {
+        this(name, layers, mountPoint, unmount, null);
+    }
+
+    public MountedTarget(String name, LayerSet layers, Path mountPoint, Runnable unmount, Remounter remounter) {
         this.name = name;
         this.layers = layers;
         this.mnt = Linux.fromUtf8(mountPoint.toString());
         this.unmount = unmount;
+        this.remounter = remounter;
     }
 
     @Override public String name() { return name; }
@@ -49,6 +65,127 @@ public class MountedTarget implements Target, TreeView {
         } catch (ErrnoException e) {
             return Outcome.error(e.errno());
         }
+    }
+
+    /** What a held descriptor, a reopen or a handle sees: type, size and links (fstat), and a file's data. */
+    static String described(int fd) throws ErrnoException {
+        return described(fd, true);
+    }
+
+    /**
+     * As {@link #described(int)}, the link count left out when {@code nlink} is false: the kernel overlay counts an
+     * indexed file's index entry once its inode was evicted and looked up again (format doc §5.5, the remount
+     * quirk the cross-check also allows for), which a drop_caches before opening a handle does.
+     */
+    static String described(int fd, boolean nlink) throws ErrnoException {
+        Stat st = Linux.fstat(fd);
+        StringBuilder s = new StringBuilder("type=0").append(Integer.toOctalString(st.type()))
+                .append(" mode=0").append(Integer.toOctalString(st.mode() & 07777));
+        if (nlink) s.append(" nlink=").append(st.nlink());
+        if (st.isReg()) {
+            s.append(" size=").append(st.size());
+            byte[] b = readAll(fd);
+            s.append(" len=").append(b.length).append(" sha=").append(Snapshot.hash(b));
+        }
+        return s.toString();
+    }
+
+    static byte[] readAll(int fd) throws ErrnoException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[65536];
+        long pos = 0;
+        while (true) {
+            int n = Linux.pread(fd, buf, 0, buf.length, pos);
+            if (n <= 0) break;
+            out.write(buf, 0, n);
+            pos += n;
+        }
+        return out.toByteArray();
+    }
+
+    private int heldFd(int slot) throws ErrnoException {
+        Integer fd = held.get(slot);
+        if (fd == null) throw new ErrnoException(Errno.EBADF, "no descriptor #" + slot);
+        return fd;
+    }
+
+    private void releaseAll() {
+        for (int fd : held.values()) Linux.closeQuietly(fd);
+        held.clear();
+    }
+
+    /** echo 3 > /proc/sys/vm/drop_caches: clean dentries and inodes go, and with them a FUSE mount's nodeids. */
+    static void dropCaches() throws ErrnoException {
+        int fd = Linux.open("/proc/sys/vm/drop_caches", Linux.O_WRONLY | Linux.O_CLOEXEC, 0);
+        try {
+            Linux.pwrite(fd, new byte[] {'3'}, 0, 1, 0);
+        } finally {
+            Linux.close(fd);
+        }
+    }
+
+    private Outcome runHeld(Op op) throws ErrnoException {
+        switch (op) {
+            case Op.Hold o -> {
+                int fd = Linux.open(p(o.path()), (o.write() ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_NONBLOCK
+                        | Linux.O_CLOEXEC, 0);
+                Integer was = held.put(o.slot(), fd);
+                if (was != null) Linux.closeQuietly(was);
+            }
+            case Op.ReadHeld o -> {
+                return Outcome.ok(described(heldFd(o.slot())));
+            }
+            case Op.WriteHeld o -> writeFully(heldFd(o.slot()), Op.Content.bytes(o.size(), o.fill()), o.offset());
+            case Op.Reopen o -> {
+                int fd = Linux.open("/proc/self/fd/" + heldFd(o.slot()),
+                        (o.write() ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+                try {
+                    return Outcome.ok(described(fd));
+                } finally {
+                    Linux.closeQuietly(fd);
+                }
+            }
+            case Op.Release o -> {
+                Integer fd = held.remove(o.slot());
+                if (fd == null) throw new ErrnoException(Errno.EBADF, "no descriptor #" + o.slot());
+                Linux.close(fd);
+            }
+            case Op.TakeHandle o -> handles.put(o.slot(), Linux.nameToHandle(p(o.path()), 0));
+            case Op.OpenHandle o -> {
+                org.overlayj.sys.FileHandle h = handles.get(o.slot());
+                if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + o.slot());
+                int mfd = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY | Linux.O_CLOEXEC, 0);
+                int fd;
+                try {
+                    fd = Linux.openByHandle(mfd, h, Linux.O_PATH | Linux.O_CLOEXEC);
+                } finally {
+                    Linux.closeQuietly(mfd);
+                }
+                try {
+                    if (!Linux.fstat(fd).isReg()) return Outcome.ok(described(fd, false));
+                    int rfd = Linux.open("/proc/self/fd/" + fd, Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+                    try {
+                        return Outcome.ok(described(rfd, false));
+                    } finally {
+                        Linux.closeQuietly(rfd);
+                    }
+                } finally {
+                    Linux.closeQuietly(fd);
+                }
+            }
+            case Op.DropCaches o -> dropCaches();
+            case Op.Remount o -> {
+                releaseAll();
+                if (remounter == null) throw new ErrnoException(Errno.ENOSYS, "no remount for " + name);
+                try {
+                    unmount = remounter.remount(unmount);
+                } catch (Exception e) {
+                    throw new IllegalStateException(name + ": remount failed", e);
+                }
+            }
+            default -> throw new IllegalArgumentException(op.toString());
+        }
+        return Outcome.OK;
     }
 
     private Outcome run(Op op) throws ErrnoException {
@@ -115,6 +252,15 @@ public class MountedTarget implements Target, TreeView {
                 for (Entry e : list(o.path())) s.append(Linux.toUtf8(e.name())).append('/').append(e.type()).append(' ');
                 return Outcome.ok(s.toString().trim());
             }
+            case Op.Hold o -> { return runHeld(o); }
+            case Op.ReadHeld o -> { return runHeld(o); }
+            case Op.WriteHeld o -> { return runHeld(o); }
+            case Op.Reopen o -> { return runHeld(o); }
+            case Op.Release o -> { return runHeld(o); }
+            case Op.TakeHandle o -> { return runHeld(o); }
+            case Op.OpenHandle o -> { return runHeld(o); }
+            case Op.DropCaches o -> { return runHeld(o); }
+            case Op.Remount o -> { return runHeld(o); }
         }
         return Outcome.OK;
     }
@@ -176,6 +322,7 @@ public class MountedTarget implements Target, TreeView {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        releaseAll();
         unmount.run();
     }
 

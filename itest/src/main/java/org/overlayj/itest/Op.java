@@ -117,6 +117,63 @@ public sealed interface Op {
         @Override public String toString() { return "readdir " + q(path); }
     }
 
+    // --- descriptors held across ops, and file handles (issue 21) ---------------------------------------------------
+
+    /**
+     * open(2) of {@code path} (following a final symlink: never generated at one) kept open as descriptor {@code
+     * slot} for the ops that follow, replacing one held there: read-only, or O_RDWR (which copies a lower file up).
+     */
+    record Hold(String path, int slot, boolean write) implements Op {
+        @Override public String toString() { return "hold " + q(path) + " as #" + slot + (write ? " rw" : " ro"); }
+    }
+
+    /** pread of the whole file through held descriptor {@code slot}, and its fstat: what an old descriptor sees. */
+    record ReadHeld(int slot) implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "read #" + slot; }
+    }
+
+    /** pwrite through held descriptor {@code slot}. */
+    record WriteHeld(int slot, long offset, int size, int fill) implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "write #" + slot + " @" + offset + " " + Content.describe(size, fill); }
+    }
+
+    /** open("/proc/self/fd/N") of held descriptor {@code slot} (read-only or O_RDWR), read it whole, close it. */
+    record Reopen(int slot, boolean write) implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "reopen #" + slot + (write ? " rw" : " ro"); }
+    }
+
+    /** close(2) of held descriptor {@code slot}. */
+    record Release(int slot) implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "close #" + slot; }
+    }
+
+    /** name_to_handle_at(2) of {@code path} (not following a final symlink), kept as handle {@code slot}. */
+    record TakeHandle(String path, int slot) implements Op {
+        @Override public String toString() { return "handle " + q(path) + " as h" + slot; }
+    }
+
+    /** open_by_handle_at(2) of handle {@code slot}: the object's type, size and link count, and a file's data. */
+    record OpenHandle(int slot) implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "open h" + slot; }
+    }
+
+    /** {@code echo 3 > /proc/sys/vm/drop_caches}: the dentry and inode caches go (a FUSE mount's nodes are forgotten). */
+    record DropCaches() implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "drop_caches"; }
+    }
+
+    /** Closes every held descriptor, unmounts and mounts the same layers again; handles taken before are kept. */
+    record Remount() implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "remount"; }
+    }
+
     private static String q(String byteString) { return Linux.toUtf8(byteString); }
 
     private static String oct(int mode) { return "0" + Integer.toOctalString(mode); }

@@ -18,10 +18,9 @@ public final class OpGenerator {
     private static final String[] LINK_TARGETS = {"a", "../b", "nowhere", "/nonexistent/x", "c/d"};
 
     private final Random r;
+    private final long seed;
     private final boolean dirRenames;
     private final boolean aliases;
-    /** Decides, apart from {@link #r}, when a group of links comes: a sequence is the same as without them until then. */
-    private final Random groups;
 
     /** @param dirRenames whether renames of directories are generated (meant for redirect_dir=on runs) */
     public OpGenerator(long seed, boolean dirRenames) {
@@ -33,15 +32,69 @@ public final class OpGenerator {
      *                at hard-linked files, the lower hard-link groups of index runs and the links made since
      */
     public OpGenerator(long seed, boolean dirRenames, boolean aliases) {
-        this(seed, dirRenames, aliases, false);
+        this(seed, dirRenames, aliases, false, false);
     }
 
-    /** @param linkGroups with {@code aliases}: now and then a {@link Op.LinkGroup} of 10-20 links */
-    public OpGenerator(long seed, boolean dirRenames, boolean aliases, boolean linkGroups) {
+    /**
+     * @param held    about a third of the ops hold descriptors open (read-only or read-write, at most {@link
+     *                #SLOTS}), read and write through them, reopen them through /proc/self/fd and close them; and
+     *                a third of the other ops aim at the held files, so that unlinks, renames over them and
+     *                copy-ups happen while they are open
+     * @param handles (with {@code held}; for nfs_export mounts) file handles are taken and opened, now and then
+     *                after a drop_caches or a remount
+     */
+    public OpGenerator(long seed, boolean dirRenames, boolean aliases, boolean held, boolean handles) {
         this.r = new Random(seed ^ 0x5DEECE66DL);
-        this.groups = linkGroups ? new Random(seed * 31 + 7) : null;
+        this.seed = seed;
         this.dirRenames = dirRenames;
         this.aliases = aliases;
+        this.held = held;
+        this.handles = held && handles;
+    }
+
+    /**
+     * With {@code aliases}: now and then a {@link Op.LinkGroup} of 10-20 links, decided apart from {@link #r} so that
+     * a sequence is the same as without them until the first group.
+     */
+    public OpGenerator linkGroups(boolean on) {
+        groups = on ? new Random(seed * 31 + 7) : null;
+        return this;
+    }
+
+    private Random groups;
+
+    private static final int SLOTS = 3;
+    private final boolean held, handles;
+    /** The path each slot was last opened on, and each handle taken of. */
+    private final String[] heldPaths = new String[SLOTS], handlePaths = new String[SLOTS];
+
+    /** A descriptor or handle op, or null for an ordinary one. */
+    private Op heldOp(List<VisibleSnapshot.Item> tree, List<VisibleSnapshot.Item> files) {
+        int k = r.nextInt(100);
+        if (handles) {
+            if (k < 2) return new Op.Remount();
+            if (k < 5) return new Op.DropCaches();
+            if (k < 12) {
+                int slot = r.nextInt(SLOTS);
+                handlePaths[slot] = any(tree);
+                return new Op.TakeHandle(handlePaths[slot], slot);
+            }
+            if (k < 20) return new Op.OpenHandle(r.nextInt(SLOTS));
+        }
+        if (k < 30) return null;
+        int slot = r.nextInt(SLOTS);
+        if (k < 48) {
+            List<VisibleSnapshot.Item> l = files.isEmpty() || r.nextInt(8) == 0
+                    ? tree.stream().filter(VisibleSnapshot.Item::isDir).toList() : files;
+            heldPaths[slot] = pick(l).path();
+            boolean write = !l.getFirst().isDir() && r.nextInt(3) == 0;
+            return new Op.Hold(heldPaths[slot], slot, write);
+        }
+        if (k < 68) return new Op.ReadHeld(slot);
+        if (k < 78) return new Op.WriteHeld(slot, r.nextInt(4) == 0 ? 0 : r.nextInt(300), 1 + r.nextInt(64), r.nextInt(1000));
+        if (k < 92) return new Op.Reopen(slot, r.nextInt(4) == 0);
+        heldPaths[slot] = null;
+        return new Op.Release(slot);
     }
 
     private java.util.Set<String> links = java.util.Set.of();
@@ -59,6 +112,10 @@ public final class OpGenerator {
                 if (i.isReg() && i.nlink() > 1) linked.add(i);
             }
         }
+        if (held && r.nextInt(3) == 0) {
+            Op h = heldOp(tree, files);
+            if (h != null) return h;
+        }
         boolean onAliases = aliases && !linked.isEmpty() && r.nextBoolean();
         if (onAliases) {
             files = linked;
@@ -68,6 +125,18 @@ public final class OpGenerator {
         // count and the aliases a client may hold are exercised as generic/002 does)
         if (groups != null && aliases && !files.isEmpty() && groups.nextInt(25) == 0) {
             return new Op.LinkGroup(pick(files).path(), 10 + groups.nextInt(11));
+        }
+        if (held && r.nextInt(3) == 0) {
+            // aim at what is held open, or was: the names an open file loses or keeps
+            java.util.Set<String> h = new java.util.HashSet<>();
+            for (String p : heldPaths) if (p != null) h.add(p);
+            for (String p : handlePaths) if (p != null) h.add(p);
+            List<VisibleSnapshot.Item> aimed = tree.stream().filter(i -> h.contains(i.path()) && !i.isDir()).toList();
+            if (!aimed.isEmpty()) {
+                List<VisibleSnapshot.Item> reg = aimed.stream().filter(VisibleSnapshot.Item::isReg).toList();
+                if (!reg.isEmpty()) files = reg;   // never a symlink: writes follow one
+                nonDirs = aimed;
+            }
         }
         boolean wrong = r.nextInt(8) == 0;
         int k = r.nextInt(120);

@@ -36,7 +36,9 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * NFS version 3 (program 100003), the 22 procedures of RFC 1813 §3.3 mapped onto engine calls. Every call except
  * NULL needs AUTH_SYS; its uid/gid/groups go through the export's squash rule and then to the engine, which does
- * the permission checks. The door owns only what NFS adds: handles, exports, wcc data, cookies, verifiers.
+ * the permission checks. READ, WRITE and truncation ask the engine for knfsd's owner override: the client checked
+ * the mode when its process opened the file, so the owner may go on writing a file it created 0444 (git's objects,
+ * tar, cp -p) or ftruncate one it made 0; ACCESS, what the client asks at open, gets no override. The door owns only what NFS adds: handles, exports, wcc data, cookies, verifiers.
  */
 public final class Nfs3Program implements RpcDispatchable {
     private static final Logger log = LoggerFactory.getLogger(Nfs3Program.class);
@@ -306,7 +308,7 @@ public final class Nfs3Program implements RpcDispatchable {
             if (s != null) {
                 if (s.size() != null && before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "truncate dir");
                 if (s.size() != null && !before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "truncate non-file");
-                fs.setattr(n, s, t.creds());
+                fs.setattr(n, s, t.creds(), true);
             }
             res.resok = new SETATTR3resok();
             res.resok.obj_wcc = wcc(before, n);
@@ -424,7 +426,7 @@ public final class Nfs3Program implements RpcDispatchable {
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
             MemorySegment buf = READ_BUFFERS.get();
             int got = 0;
-            OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds());
+            OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds(), true);
             try {
                 int fd = fs.dataFd(f);
                 while (got < count) {
@@ -468,7 +470,7 @@ public final class Nfs3Program implements RpcDispatchable {
             // a write clears set-user-ID and (with group-execute, or for a non-member) set-group-ID.
             if (!t.creds().isRoot()) fs.killPrivs(n, t::creds);
             int done = 0;
-            OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds());
+            OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds(), true);
             try {
                 while (done < count) {
                     int k = fs.write(f, a.offset + done, a.data, a.dataOffset + done, (int) count - done);
@@ -531,7 +533,7 @@ public final class Nfs3Program implements RpcDispatchable {
     /** Applies what the create call could not pass to the engine's create (owner, size, times). */
     private void applyRest(Node n, sattr3 s, Creds c) throws ErrnoException {
         SetAttr rest = NfsAttrs.setAttr(s, false);
-        if (rest != null) fs.setattr(n, rest, c);
+        if (rest != null) fs.setattr(n, rest, c, true);
     }
 
     private CREATE3res create(Request r, CREATE3args a) {
@@ -573,7 +575,7 @@ public final class Nfs3Program implements RpcDispatchable {
                         if (!fs.getattr(n).isReg()) throw e;
                         sattr3 s = a.how.obj_attributes;
                         if (s != null && s.size != null && s.size.set_it)
-                            fs.setattr(n, SetAttr.truncate(s.size.size), c);
+                            fs.setattr(n, SetAttr.truncate(s.size.size), c, true);
                     }
                 }
                 default -> throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "create mode " + a.how.mode);
@@ -942,13 +944,8 @@ public final class Nfs3Program implements RpcDispatchable {
             before = attr(t);
             t.caller().checkWritable();
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "commit of a non-file");
-            // The sync is the server's duty, not the caller's access: open as root so a write-only file syncs.
-            OpenFile f = fs.open(n, Linux.O_RDONLY, Creds.ROOT);
-            try {
-                fs.fsync(f, false);
-            } finally {
-                fs.release(f);
-            }
+            // The sync is the server's duty, not the caller's access: the engine syncs the node's upper inode.
+            fs.fsync(n, false);
             res.resok = new COMMIT3resok();
             res.resok.file_wcc = wcc(before, n);
             res.resok.verf = x.writeVerifier.clone();

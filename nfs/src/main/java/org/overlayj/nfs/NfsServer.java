@@ -1,12 +1,14 @@
 package org.overlayj.nfs;
 
-import org.dcache.oncrpc4j.portmap.OncRpcEmbeddedPortmap;
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.overlayj.core.Overlay;
 import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.nlm.NlmService;
 import org.overlayj.nfs.rpc.Portmap;
+import org.overlayj.nfs.rpc.Rpcbind;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.rpc.RpcUdpServer;
 import org.overlayj.nfs.xdr.Mount3;
 import org.overlayj.nfs.xdr.Nfs3;
 import org.overlayj.sys.ErrnoException;
@@ -15,8 +17,10 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -26,8 +30,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The NFSv3 door: NFS and MOUNT on one TCP port (RpcTcpServer: a thread per connection), an optional embedded
- * portmapper, periodic counters. A connection's thread answers the cheap calls itself; calls that may wait on
+ * The NFSv3 door: NFS, MOUNT and file locking (NLM v4 and NSM, org.overlayj.nfs.nlm; also on UDP) on one port
+ * (RpcTcpServer: a virtual thread per connection), an optional portmapper (rpc/Portmap), periodic counters. A
+ * connection's thread answers the cheap calls itself; calls that may wait on
  * the disk go to a fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up neither other
  * connections nor the other calls a client has in flight on the same connection.
  */
@@ -36,13 +41,21 @@ public final class NfsServer implements AutoCloseable {
 
     /**
      * @param listen        address and port to bind (port 0 picks a free one)
-     * @param portmap       also run a portmapper (v2) on port 111 when none is running, and register there
+     * @param portmap       also run a portmapper (portmap 2, rpcbind 3 and 4) on port 111 of the listen address, or
+     *                      register with the one there
      * @param workers       worker threads for the calls that may block; calls beyond them queue
      * @param statsInterval seconds between counter log lines; 0 for none
+     * @param connections   connection limits and idle time (RpcTcpServer)
      */
-    public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
+    public record Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval,
+                         RpcTcpServer.Limits connections) {
         public Config {
             if (workers < 1) throw new IllegalArgumentException("workers must be at least 1");
+        }
+
+        /** The default connection limits: knfsd's idle time. */
+        public Config(InetSocketAddress listen, boolean portmap, int workers, int statsInterval) {
+            this(listen, portmap, workers, statsInterval, RpcTcpServer.Limits.defaults());
         }
 
         public static Config of(InetSocketAddress listen) { return new Config(listen, false, 8, 0); }
@@ -52,30 +65,30 @@ public final class NfsServer implements AutoCloseable {
     private final ExportedOverlay exported;
     private final NfsStats stats;
     private final RpcTcpServer rpc;
-    /** What is registered with the portmapper under --portmap. */
-    private final Set<OncRpcProgram> programs;
-    private final OncRpcEmbeddedPortmap portmap;
+    private final Portmap portmap;
     private final ScheduledExecutorService ticker;
     private final ExecutorService workers;
+    /** File locking (NLM, NSM) and its UDP socket (null when UDP could not be bound). */
+    private final NlmService nlm;
+    private final RpcUdpServer udp;
     private volatile boolean stopped;
     /** How long a stop waits for calls in flight (a COMMIT of a large file can take a while). */
     private static final long DRAIN_SECONDS = 30;
     /** The longest call we read: a WRITE of MAX_IO bytes with its header, credential and handle, and room to spare. */
     static final int MAX_RECORD = Nfs3Program.MAX_IO + 64 * 1024;
-    /** Each connection has a thread; NFS clients keep one or a few connections each. */
-    private static final int MAX_CONNECTIONS = 1024;
 
     private NfsServer(Overlay overlay, ExportedOverlay exported, NfsStats stats, RpcTcpServer rpc,
-                      Set<OncRpcProgram> programs, OncRpcEmbeddedPortmap portmap, ScheduledExecutorService ticker,
-                      ExecutorService workers) {
+                      Portmap portmap, ScheduledExecutorService ticker, ExecutorService workers, NlmService nlm,
+                      RpcUdpServer udp) {
         this.overlay = overlay;
         this.exported = exported;
         this.stats = stats;
         this.rpc = rpc;
-        this.programs = programs;
         this.portmap = portmap;
         this.ticker = ticker;
         this.workers = workers;
+        this.nlm = nlm;
+        this.udp = udp;
     }
 
     /**
@@ -83,10 +96,21 @@ public final class NfsServer implements AutoCloseable {
      * engine's handles do not survive copy-up or restart, and clients would see ESTALE for live files.
      */
     public static NfsServer start(Overlay overlay, Exports exports, Config config) throws IOException {
-        return start(overlay, NodeHandles.of(overlay), exports, config);
+        return start(overlay, NodeHandles.of(overlay), exports, config, NlmService.Config.inMemory());
+    }
+
+    /** As {@link #start(Overlay, Exports, Config)}, with file locking kept as {@code locking} says. */
+    public static NfsServer start(Overlay overlay, Exports exports, Config config, NlmService.Config locking)
+            throws IOException {
+        return start(overlay, NodeHandles.of(overlay), exports, config, locking);
     }
 
     static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config) throws IOException {
+        return start(overlay, handles, exports, config, NlmService.Config.inMemory());
+    }
+
+    static NfsServer start(Overlay overlay, NodeHandles handles, Exports exports, Config config,
+                           NlmService.Config locking) throws IOException {
         if (!overlay.options().nfsExport())
             throw new IOException("refusing to serve NFS: the overlay is not mounted with nfs_export=on, so file "
                     + "handles would not survive copy-up or a restart (add index=on,nfs_export=on)");
@@ -97,7 +121,6 @@ public final class NfsServer implements AutoCloseable {
         } catch (ErrnoException e) {
             throw new IOException("cannot resolve the exports: " + e.getMessage(), e);
         }
-        OncRpcEmbeddedPortmap pm = config.portmap() ? new OncRpcEmbeddedPortmap() : null;
         AtomicInteger n = new AtomicInteger();
         // A ForkJoinPool rather than a fixed pool over a queue: its idle workers wait on a stack, so the next call
         // goes to the worker that finished last, whose caches still hold its READ buffer and the socket code; a
@@ -111,19 +134,50 @@ public final class NfsServer implements AutoCloseable {
             return t;
         }, null, true);
         // A connection's own thread decodes its calls and dispatches them; Nfs3Program hands the calls that may
-        // block to the workers itself.
-        Map<OncRpcProgram, RpcDispatchable> programs = Map.of(
-                new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers),
-                new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        // block to the workers itself. A program put in this map is served on the port and registered with the
+        // portmapper (--portmap) with it.
+        NlmService nlm;
+        try {
+            nlm = NlmService.start(new LockedFiles(x), locking);
+        } catch (IOException e) {
+            workers.shutdownNow();
+            throw new IOException("cannot start file locking: " + e.getMessage(), e);
+        }
+        Map<OncRpcProgram, RpcDispatchable> programs = new LinkedHashMap<>();
+        programs.put(new OncRpcProgram(Nfs3.NFS_PROGRAM, Nfs3.NFS_V3), new Nfs3Program(x, workers));
+        programs.put(new OncRpcProgram(Mount3.MOUNT_PROGRAM, Mount3.MOUNT_V3), new Mount3Program(x));
+        programs.putAll(nlm.programs());
         RpcTcpServer rpc;
         try {
-            rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, MAX_CONNECTIONS, "overlayj-nfs");
+            rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, config.connections(), "overlayj-nfs");
         } catch (IOException e) {
-            if (pm != null) pm.shutdown();
             workers.shutdownNow();
+            nlm.close();
             throw e;
         }
-        if (config.portmap()) Portmap.publish(programs.keySet(), rpc.address());
+        // NLM and NSM also on UDP, same port: a rebooted client's sm-notify reaches our status monitor that way.
+        RpcUdpServer udp = null;
+        try {
+            udp = RpcUdpServer.start(rpc.address(), nlm.programs(), "overlayj-nlm");
+        } catch (IOException e) {
+            log.warn("no UDP on {}: rebooted clients' SM_NOTIFY will not reach us ({})", rpc.address(), e.toString());
+        }
+        Portmap pm = null;
+        if (config.portmap()) {
+            List<Rpcbind.Entry> entries = new ArrayList<>(Portmap.entries(programs.keySet(), "tcp", rpc.address()));
+            if (udp != null) entries.addAll(Portmap.entries(nlm.programs().keySet(), "udp", udp.address()));
+            try {
+                pm = Portmap.start(rpc.address().getAddress(), entries);
+            } catch (IOException | RuntimeException e) {
+                rpc.close();
+                if (udp != null) udp.close();
+                nlm.close();
+                workers.shutdownNow();
+                throw new IOException("cannot start the portmapper on port 111 of "
+                        + rpc.address().getAddress().getHostAddress() + ": " + e.getMessage(), e);
+            }
+        }
+        nlm.listening(rpc.address());
         ScheduledExecutorService ticker = null;
         if (config.statsInterval() > 0) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -134,13 +188,19 @@ public final class NfsServer implements AutoCloseable {
             ticker.scheduleAtFixedRate(() -> log.info("nfs counters: {}", stats), config.statsInterval(),
                     config.statsInterval(), TimeUnit.SECONDS);
         }
-        return new NfsServer(overlay, x, stats, rpc, programs.keySet(), pm, ticker, workers);
+        return new NfsServer(overlay, x, stats, rpc, pm, ticker, workers, nlm, udp);
     }
 
     public NfsStats stats() { return stats; }
 
     /** The bound TCP address (with the real port when 0 was asked). */
     public InetSocketAddress address() { return rpc.address(); }
+
+    /** TCP connections open now. */
+    public int connections() { return rpc.connections(); }
+
+    /** File locking of this server. */
+    public NlmService locking() { return nlm; }
 
     public void logStats() { log.info("nfs counters: {}", stats); }
 
@@ -162,12 +222,11 @@ public final class NfsServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             rpc.close();
+            if (udp != null) udp.close();
         } finally {
+            nlm.close();
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
-            if (portmap != null) {
-                Portmap.clear(programs);
-                portmap.shutdown();
-            }
+            if (portmap != null) portmap.close();
             try {
                 if (!overlay.readOnly()) overlay.sync();
             } catch (ErrnoException e) {

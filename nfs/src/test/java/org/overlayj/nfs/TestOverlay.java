@@ -3,6 +3,7 @@ package org.overlayj.nfs;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.exports.Exports;
+import org.overlayj.nfs.rpc.RpcTcpServer;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -22,6 +23,11 @@ final class TestOverlay implements AutoCloseable {
     final NfsServer server;
 
     TestOverlay(String exportsText) throws Exception {
+        this(exportsText, RpcTcpServer.Limits.defaults());
+    }
+
+    /** With these connection limits. */
+    TestOverlay(String exportsText, RpcTcpServer.Limits limits) throws Exception {
         root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-nfs-");
         lower = Files.createDirectories(root.resolve("lower"));
         upper = Files.createDirectories(root.resolve("upper"));
@@ -38,7 +44,7 @@ final class TestOverlay implements AutoCloseable {
                     OverlayOptions.Xino.OFF, false, false, false, List.of()));
             Exports exports = exportsText == null ? Exports.defaults() : Exports.parse(exportsText);
             s = NfsServer.start(o, exports,
-                    new NfsServer.Config(new InetSocketAddress("127.0.0.1", 0), false, 4, 0));
+                    new NfsServer.Config(new InetSocketAddress("127.0.0.1", 0), false, 4, 0, limits));
         } catch (Exception | Error e) {
             if (s != null) s.close();
             if (o != null) o.close();

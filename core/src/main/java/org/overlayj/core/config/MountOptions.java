@@ -70,7 +70,7 @@ public final class MountOptions {
     private static final Set<String> GENERIC_VALUED = Set.of(
             "fsname", "subtype", "max_read", "blksize", "squash_to_uid", "squash_to_gid", "plugins", "threaded",
             "fast_ino", "writeback", "context", "fscontext", "defcontext", "rootcontext", "uidmapping",
-            "gidmapping", "xattr_permissions", "timeout", "volatile_fsync", "user_id", "group_id", "rootmode",
+            "gidmapping", "xattr_permissions", "timeout", "noxattrs", "volatile_fsync", "user_id", "group_id", "rootmode",
             "fd", "uid", "gid", "umask", "x-systemd.requires", "x-gvfs-show", "helper", "passthrough");
 
     private MountOptions() {}
@@ -101,16 +101,25 @@ public final class MountOptions {
 
     // --- syntax -------------------------------------------------------------------------------------------------
 
-    /** Splits at commas not preceded by a backslash; the backslashes stay (the kernel's ovl_next_opt). */
+    /**
+     * Splits at commas not preceded by a backslash; the backslashes stay (the kernel's ovl_next_opt). A comma inside
+     * double quotes of an SELinux context option ({@code context="system_u:object_r:container_file_t:s0:c1,c2"},
+     * as containers/storage writes it) does not split either: the kernel's LSM reads those options that way
+     * before the filesystem sees the rest.
+     */
     static List<String> splitOptions(String s) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
+        boolean quoted = false;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c == '\\') {
+            if (c == '"' && (quoted || isContextOption(cur))) {
+                quoted = !quoted;
+                cur.append(c);
+            } else if (c == '\\') {
                 cur.append(c);
                 if (++i < s.length()) cur.append(s.charAt(i));
-            } else if (c == ',') {
+            } else if (c == ',' && !quoted) {
                 out.add(cur.toString());
                 cur.setLength(0);
             } else {
@@ -119,6 +128,13 @@ public final class MountOptions {
         }
         out.add(cur.toString());
         return out;
+    }
+
+    private static boolean isContextOption(CharSequence opt) {
+        String o = opt.toString();
+        return o.equals("context=") || o.equals("fscontext=") || o.equals("defcontext=") || o.equals("rootcontext=")
+                || o.startsWith("context=\"") || o.startsWith("fscontext=\"") || o.startsWith("defcontext=\"")
+                || o.startsWith("rootcontext=\"");
     }
 
     /** Removes one level of backslash escapes. */
@@ -299,7 +315,12 @@ public final class MountOptions {
                     explicit.add(key);
                 }
                 case "fsync" -> {
-                    fsync = Fsync.valueOf(choice(key, value, "volatile", "auto", "strict").toUpperCase());
+                    if ("0".equals(value) || "1".equals(value)) {
+                        // fuse-overlayfs's fsync=0|1: no syncs is what volatile means here
+                        fsync = value.equals("0") ? Fsync.VOLATILE : Fsync.AUTO;
+                    } else {
+                        fsync = Fsync.valueOf(choice(key, value, "volatile", "auto", "strict").toUpperCase());
+                    }
                     explicit.add(key);
                 }
                 case "volatile" -> {

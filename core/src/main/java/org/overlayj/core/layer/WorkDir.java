@@ -55,19 +55,27 @@ public final class WorkDir {
                 continue;
             }
             try {
-                Linux.mkdir(path, 0);
+                Linux.mkdir(path, privateMode());
             } catch (ErrnoException e) {
                 return failed(givenWorkdir, name, e.errno(), warn);
             }
             try {
                 removeAcl(path, "system.posix_acl_default");
                 removeAcl(path, "system.posix_acl_access");
-                Linux.chmod(path, 0);               // clear any mode bits an inherited ACL gave
+                Linux.chmod(path, privateMode());   // clear any mode bits an inherited ACL gave
             } catch (ErrnoException e) {
                 return failed(givenWorkdir, name, e.errno(), warn);
             }
             return path;
         }
+    }
+
+    /**
+     * The kernel makes its work dirs mode 0000 (only its privileged creds enter). A user outside any user namespace
+     * (fusermount3 mounts) has no such creds: 0700, or it could not use them itself.
+     */
+    private static int privateMode() {
+        return Linux.geteuid() == 0 ? 0 : 0700;
     }
 
     private static void removeAcl(String path, String name) throws ErrnoException {

@@ -1,6 +1,7 @@
 package org.overlayj.core.tools;
 
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.WorkDir;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
@@ -159,6 +160,12 @@ public final class Fsck {
     /** Resolves one name top-down as lookup does, checking each real object met on the way. */
     private void resolve(String opath, String name, String upperDir, List<LowerDir> parentLowers, boolean merged)
             throws ErrnoException {
+        if (AufsWhiteouts.isMeta(name)) {
+            // AUFS metadata: read as overlayj and fuse-overlayfs read it (never an object); checked for the report
+            if (upperDir != null) checkIfThere(layers.upper(), upperDir + "/" + name);
+            for (LowerDir d : parentLowers) checkIfThere(d.layer(), d.path() + "/" + name);
+            return;
+        }
         String child = opath + "/" + name;
         boolean visibleDir = false, stop = false, opaque = false;
         String upperChild = null;
@@ -200,6 +207,8 @@ public final class Fsck {
                     }
                 }
                 stop |= opaque;
+            } else if (AufsWhiteouts.whitedOut(p)) {
+                return;
             }
         }
         List<LowerDir> childLowers = new ArrayList<>();
@@ -215,7 +224,10 @@ public final class Fsck {
                     p = pd.path() + "/" + relName;
                 }
                 Stat st = Linux.lstatOrNull(p);
-                if (st == null) continue;
+                if (st == null) {
+                    if (AufsWhiteouts.whitedOut(p)) break;
+                    continue;
+                }
                 checkCommon(l, p, st);
                 if (st.isWhiteout() || isXwhiteout(p, st)) break;
                 if (!st.isDir()) {
@@ -253,7 +265,13 @@ public final class Fsck {
     /** {@code NS opaque} = "y", exactly one byte ("x" only marks a lower dir that holds xwhiteouts). */
     private boolean isOpaque(String p) throws ErrnoException {
         byte[] v = layers.getX(p, OverlayXattr.OPAQUE);
-        return v != null && v.length == 1 && v[0] == 'y';
+        if (v == null) return AufsWhiteouts.opaque(p, null);      // as the engine reads it
+        return v.length == 1 && v[0] == 'y';
+    }
+
+    private void checkIfThere(LayerSet.Layer l, String p) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(p);
+        if (st != null) checkCommon(l, p, st);
     }
 
     private static boolean validRedirect(byte[] v) {
@@ -270,9 +288,10 @@ public final class Fsck {
         String base = p.substring(p.lastIndexOf('/') + 1);
         if (base.startsWith(".wh.")) {
             add("whiteout", where, base.equals(".wh..wh..opq")
-                    ? "aufs-style opaque marker: the kernel ignores it (use the 'opaque' xattr)"
-                    : "aufs/fuse-overlayfs-style whiteout file: the kernel ignores it and shows it as a file",
-                    false);
+                    ? "aufs-style opaque marker: overlayj and fuse-overlayfs honour it, the kernel ignores it "
+                    + "(use the 'opaque' xattr)"
+                    : "aufs/fuse-overlayfs-style whiteout file: overlayj and fuse-overlayfs honour it, the kernel "
+                    + "ignores it and shows it as a file", false);
         }
         if (st.isChr() && !st.isWhiteout() && l.upper() && st.rdevMajor() == 0) {
             add("whiteout", where, "character device " + st.rdevMajor() + ":" + st.rdevMinor()

@@ -185,6 +185,18 @@ class MountOptionsTest {
             refused("lowerdir=/a,upperdir=/u,workdir=", "overlay: Bad value for 'workdir'");
         }
 
+        /** containers/storage's forms: a quoted SELinux context with a comma inside, fuse-overlayfs's fsync=0. */
+        @Test void containerEngineForms() throws Exception {
+            MountOptions.Parsed p = parse(UPPER + ",,context=\"system_u:object_r:container_file_t:s0:c1,c2\",nodev,"
+                    + "noxattrs=0,xattr_permissions=0,fsync=0");
+            assertEquals(List.of("context=\"system_u:object_r:container_file_t:s0:c1,c2\"", "nodev", "noxattrs=0",
+                    "xattr_permissions=0"), p.generic());
+            assertTrue(p.overlay().volatileMode(), "fsync=0: no syncs");
+            assertFalse(parse(UPPER + ",fsync=1").overlay().volatileMode());
+            // quotes only group inside a context option
+            refused(UPPER + ",\"a,b\"", "overlay: Unknown parameter '\"a'");
+        }
+
         @Test void genericOptionsAreSetApart() throws Exception {
             String g = "ro,rw,fsname=x,subtype=ovj,allow_other,allow_root,noatime,relatime,nodev,nosuid,noexec,dev,"
                     + "suid,exec,max_read=131072,squash_to_root,squash_to_uid=1,squash_to_gid=2,static_nlink,noacl,"

@@ -73,6 +73,8 @@ public final class OverlayFileSystem implements RawFileSystem {
     static final long TTL = 86_400L * 1_000_000_000L;
 
     private final Overlay overlay;
+    /** How owners show through this mount: a mount-level transform, applied here at the door and nowhere else. */
+    private final IdMapping uids, gids;
     private final NodeTable nodes;
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
@@ -107,6 +109,13 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     /** With {@code passthrough} false, INIT does not ask for FUSE passthrough. */
     public OverlayFileSystem(Overlay overlay, boolean passthrough) {
+        this(overlay, passthrough, IdMapping.IDENTITY, IdMapping.IDENTITY);
+    }
+
+    /** With owners shown through {@code uids} and {@code gids} (fuse-overlayfs's uidmapping=, gidmapping=, squash_*). */
+    public OverlayFileSystem(Overlay overlay, boolean passthrough, IdMapping uids, IdMapping gids) {
+        this.uids = uids;
+        this.gids = gids;
         this.overlay = overlay;
         this.passthroughWanted = passthrough;
         this.nodes = new NodeTable(overlay.root());
@@ -238,7 +247,7 @@ public final class OverlayFileSystem implements RawFileSystem {
      * by the set-user-ID bit it has cached.
      */
     private void killPrivs(FuseContext c, long nodeid, Node n) throws ErrnoException {
-        if (overlay.killPrivs(n, () -> CallerCreds.withGroups(c))) notifier.invalInode(nodeid, -1, 0);
+        if (overlay.killPrivs(n, () -> credsWithGroups(c))) notifier.invalInode(nodeid, -1, 0);
     }
 
     /** Nodeids the kernel still holds (root included): for tests of the FORGET accounting. */
@@ -249,9 +258,41 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     // --- translation -------------------------------------------------------------------------------------------
 
-    static FuseAttr attr(Attr a) {
+    FuseAttr attr(Attr a) {
         return new FuseAttr(a.ino(), a.size(), a.blocks(), a.atimeSec(), a.atimeNsec(), a.mtimeSec(), a.mtimeNsec(),
-                a.ctimeSec(), a.ctimeNsec(), a.mode(), a.nlink(), a.uid(), a.gid(), a.rdev(), a.blksize());
+                a.ctimeSec(), a.ctimeNsec(), a.mode(), a.nlink(), uids.shown(a.uid()), gids.shown(a.gid()), a.rdev(),
+                a.blksize());
+    }
+
+    /**
+     * The engine's credentials for a caller: its ids as they are on disk. A caller whose id no mapping covers acts
+     * as the overflow id, as in fuse-overlayfs, except the host's root (the container engine itself, making mount
+     * points in the tree): the kernel has already checked its access (default_permissions), and it stays root.
+     */
+    private Creds creds(FuseContext c) {
+        if (uids.isIdentity() && gids.isIdentity()) return CallerCreds.of(c);
+        return new Creds(uidIn(c.uid()), gidIn(c.uid(), c.gid()), new int[0]);
+    }
+
+    private Creds credsWithGroups(FuseContext c) {
+        if (c.uid() == 0 && uidIn(0) == 0) return creds(c);
+        int[] groups = CallerCreds.groups(c.pid());
+        return withGroups(c, groups);
+    }
+
+    private Creds withGroups(FuseContext c, int[] groups) {
+        if (uids.isIdentity() && gids.isIdentity()) return new Creds(c.uid(), c.gid(), groups);
+        int[] mapped = new int[groups.length];
+        for (int i = 0; i < groups.length; i++) mapped[i] = gids.onDisk(groups[i]);
+        return new Creds(uidIn(c.uid()), gidIn(c.uid(), c.gid()), mapped);
+    }
+
+    private int uidIn(int uid) {
+        return uid == 0 && !uids.maps(0) ? 0 : uids.onDisk(uid);
+    }
+
+    private int gidIn(int uid, int gid) {
+        return uid == 0 && !uids.maps(0) && !gids.maps(gid) ? gid : gids.onDisk(gid);
     }
 
     /** An entry for {@code n}, taking the kernel's lookup reference on it. */
@@ -270,8 +311,20 @@ public final class OverlayFileSystem implements RawFileSystem {
      * up last, and the upper layer differed from the kernel overlay's.
      */
     private FuseEntry entry(Node n, Attr a) {
-        long nodeid = nodes.ref(n);
-        return new FuseEntry(nodeid, a.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+        NodeTable.Id id = nodes.ref(n, nodes.holds(n) ? 0 : persistentHandle(n));
+        return new FuseEntry(id.nodeid(), id.generation(), overlay.hasLowerAliases(n) ? 0 : TTL, TTL, attr(a));
+    }
+
+    /**
+     * The engine's handle of {@code n} that fits a nodeid, 0 when there is none: the kernel builds the mount's file
+     * handles from nodeids, so with it they decode after the kernel forgot the node, and after a remount.
+     */
+    private long persistentHandle(Node n) {
+        try {
+            return overlay.compactHandle(n);
+        } catch (ErrnoException e) {
+            return 0;
+        }
     }
 
     private OpenFile file(long fh) throws ErrnoException {
@@ -296,14 +349,14 @@ public final class OverlayFileSystem implements RawFileSystem {
      * supplementary groups read from /proc and the call made again. The engine checks permissions before it
      * changes anything, so a refused first try has no effect; this keeps the /proc read off the common path.
      */
-    private static <T> T asCaller(FuseContext c, AsCaller<T> op) throws ErrnoException {
+    private <T> T asCaller(FuseContext c, AsCaller<T> op) throws ErrnoException {
         try {
-            return op.run(CallerCreds.of(c));
+            return op.run(creds(c));
         } catch (ErrnoException e) {
             if (c.uid() == 0 || (e.errno() != Errno.EACCES && e.errno() != Errno.EPERM)) throw e;
             int[] groups = CallerCreds.groups(c.pid());
             if (groups.length == 0) throw e;
-            return op.run(new Creds(c.uid(), c.gid(), groups));
+            return op.run(withGroups(c, groups));
         }
     }
 
@@ -311,11 +364,26 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public FuseEntry lookup(FuseContext c, long parent, String name) throws ErrnoException {
         if (name.equals(".")) {
-            // exportfs asks for a nodeid it holds a handle for: only what we still know can be answered
-            Node n = nodes.get(parent);
-            Attr a = overlay.getattr(n);
-            nodes.ref(parent);
-            return new FuseEntry(parent, a.generation(), TTL, TTL, attr(a));
+            // exportfs asks for the nodeid of a file handle: one the kernel holds, or else one it forgot (or an
+            // earlier mount handed out), which the engine decodes when it is a persistent handle
+            NodeTable.Known k = nodes.refKnown(parent);
+            NodeTable.Id id;
+            Node n;
+            if (k != null) {
+                n = k.node();
+                id = k.id();
+            } else {
+                n = overlay.decodeCompactHandle(parent);
+                id = nodes.refDecoded(parent, n);
+            }
+            Attr a;
+            try {
+                a = overlay.getattr(n);
+            } catch (ErrnoException e) {
+                nodes.forget(id.nodeid(), 1);
+                throw e;
+            }
+            return new FuseEntry(id.nodeid(), id.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
         try {
@@ -339,8 +407,8 @@ public final class OverlayFileSystem implements RawFileSystem {
     @Override public FuseAttrOut setattr(FuseContext c, long nodeid, FuseSetAttr in) throws ErrnoException {
         Node n = nodes.get(nodeid);
         Integer mode = in.has(FuseSetAttr.MODE) ? in.mode() & 07777 : null;
-        Integer uid = in.has(FuseSetAttr.UID) ? in.uid() : null;
-        Integer gid = in.has(FuseSetAttr.GID) ? in.gid() : null;
+        Integer uid = in.has(FuseSetAttr.UID) ? uids.onDisk(in.uid()) : null;
+        Integer gid = in.has(FuseSetAttr.GID) ? gids.onDisk(in.gid()) : null;
         Long size = in.has(FuseSetAttr.SIZE) ? in.size() : null;
         Long aSec = null, aNsec = null, mSec = null, mNsec = null;
         if (in.has(FuseSetAttr.ATIME_NOW)) {
@@ -357,22 +425,29 @@ public final class OverlayFileSystem implements RawFileSystem {
             mSec = in.mtime();
             mNsec = (long) in.mtimeNsec();
         }
-        Creds creds = CallerCreds.withGroups(c);
-        if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
-            // ftruncate(2): the permission that counts is the open file's write mode, which the kernel checked
-            // when the file was opened; the inode's mode may deny writing by now. The facade has no truncate by
-            // open file, so truncate the node with the creds that cannot be refused.
-            file(in.fh());
-            creds = Creds.ROOT;
-        }
+        Creds creds = credsWithGroups(c);
         SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
-        Attr after = overlay.setattr(n, a, creds);
+        Attr after;
+        try {
+            if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
+                // ftruncate(2): the permission that counts is the open file's write mode, checked at its open; the
+                // inode's mode may deny writing by now. The real truncate moves mtime and ctime itself.
+                after = overlay.truncate(file(in.fh()), size);
+            } else {
+                after = overlay.setattr(n, a, creds);
+            }
+        } catch (ErrnoException e) {
+            // squashed owners: a chown succeeds whatever it finds, as fuse-overlayfs makes it
+            if ((uid == null && gid == null) || !(uids.squashes() || gids.squashes())) throw e;
+            if (e.errno() != Errno.EPERM && e.errno() != Errno.EINVAL) throw e;
+            after = overlay.setattr(n, new SetAttr(mode, null, null, size, aSec, aNsec, mSec, mNsec), creds);
+        }
         // A truncate by a caller without CAP_FSETID, or a chown: the privileges go too (unless a mode was given).
         // So they do for a SETATTR that changes nothing: under HANDLE_KILLPRIV_V2 the kernel sends one when it
         // drops the mode change it made of a privilege kill (chown(-1, -1), which the flag does not cover).
         boolean nothing = mode == null && uid == null && gid == null && size == null && aSec == null && mSec == null;
         if ((in.has(FuseSetAttr.KILL_SUIDGID) || nothing) && mode == null
-                && overlay.killPrivs(n, () -> CallerCreds.withGroups(c))) {
+                && overlay.killPrivs(n, () -> credsWithGroups(c))) {
             after = overlay.getattr(n);
         }
         return new FuseAttrOut(attr(after), TTL);
@@ -522,9 +597,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         overlay.fsync(file(fh), dataOnly);
     }
 
+    /** The directory's upper inode alone is synced, as the kernel's overlay does (not the whole upper layer). */
     @Override public void fsyncdir(FuseContext c, long nodeid, long fh, boolean dataOnly) throws ErrnoException {
-        // The facade has no per-directory fsync; syncing the upper layer is a superset of it.
-        overlay.sync();
+        overlay.fsync(nodes.get(nodeid), dataOnly);
     }
 
     /**
@@ -636,24 +711,18 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     /**
-     * The engine's fallocate on the open file's upper fd, with the mode as it came (the FUSE client passes only
-     * KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE on; COLLAPSE_RANGE and INSERT_RANGE it refuses itself).
+     * The mode goes to the engine as it is (the kernel's FUSE module passes KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE
+     * on and answers the other modes EOPNOTSUPP itself); the engine fallocates the real upper file through the
+     * open file, so the opener's write mode is what counts.
      */
     @Override public void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
             throws ErrnoException {
         overlay.fallocate(file(fh), mode, offset, length);
     }
 
-    /** SEEK_DATA / SEEK_HOLE without hole tracking: the whole file is data, its end the only hole. */
+    /** SEEK_DATA / SEEK_HOLE from the real file: holes of sparse files (lower, upper, metacopy) stay holes. */
     @Override public long lseek(FuseContext c, long nodeid, long fh, long offset, int whence) throws ErrnoException {
-        OpenFile f = file(fh);
-        long size = overlay.getattr(f.node()).size();
-        if (offset >= size) throw new ErrnoException(Errno.ENXIO, "offset beyond end of file");
-        return switch (whence) {
-            case Linux.SEEK_DATA -> offset;
-            case Linux.SEEK_HOLE -> size;
-            default -> throw new ErrnoException(Errno.EINVAL, "whence " + whence);
-        };
+        return overlay.seekDataOrHole(file(fh), offset, whence);
     }
 
     @Override public void destroy() {

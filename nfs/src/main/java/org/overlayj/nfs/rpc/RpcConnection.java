@@ -1,14 +1,6 @@
 package org.overlayj.nfs.rpc;
 
-import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.ReplyQueue;
-import org.dcache.oncrpc4j.rpc.RpcAuthError;
-import org.dcache.oncrpc4j.rpc.RpcAuthStat;
-import org.dcache.oncrpc4j.rpc.RpcCall;
-import org.dcache.oncrpc4j.rpc.RpcDispatchable;
-import org.dcache.oncrpc4j.rpc.RpcException;
-import org.dcache.oncrpc4j.rpc.RpcMessageType;
-import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
@@ -26,8 +18,8 @@ import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 
 /**
- * One client connection: its thread reads records and dispatches the calls in them; replies, from whatever
- * thread a program answers on, are written whole under a lock so two never interleave on the wire.
+ * One client connection: its (virtual) thread reads records and dispatches the calls in them; replies, from
+ * whatever thread a program answers on, are written whole under a lock so two never interleave on the wire.
  */
 final class RpcConnection implements RpcTransport {
     private static final Logger log = LoggerFactory.getLogger(RpcConnection.class);
@@ -40,6 +32,8 @@ final class RpcConnection implements RpcTransport {
     private final ByteBuffer mark = ByteBuffer.allocate(4);
     private final Object writeLock = new Object();
     private final ByteBuffer replyMark = ByteBuffer.allocate(4);
+    /** System.nanoTime() of the last record received or reply sent: what idle time and eviction go by. */
+    private volatile long lastUsed = System.nanoTime();
 
     RpcConnection(RpcTcpServer server, SocketChannel ch) throws IOException {
         this.server = server;
@@ -78,7 +72,10 @@ final class RpcConnection implements RpcTransport {
             record = record == null ? new byte[n] : Arrays.copyOf(record, length + n);
             if (!readFully(ByteBuffer.wrap(record, length, n))) throw new EOFException("connection closed inside a record");
             length += n;
-            if ((m & LAST_FRAGMENT) != 0) return record;
+            if ((m & LAST_FRAGMENT) != 0) {
+                lastUsed = System.nanoTime();
+                return record;
+            }
         }
     }
 
@@ -90,66 +87,8 @@ final class RpcConnection implements RpcTransport {
         return true;
     }
 
-    /**
-     * Decodes the call header (oncrpc4j's RpcCall: version, program, credential) and hands the call to its
-     * program. What cannot be decoded is dropped, as grizzly's RPC filters drop it; the client's retry or timeout
-     * deals with it. Replies to calls of ours cannot arrive: we make none.
-     */
     private void handle(byte[] record) {
-        CallHeaders.Verdict verdict = CallHeaders.check(record);
-        if (verdict == CallHeaders.Verdict.DROP) {
-            log.debug("undecodable RPC call from {}", remote);
-            return;
-        }
-        RpcCall call;
-        try {
-            Xdr xdr = new Xdr(record);
-            xdr.beginDecoding();
-            int xid = xdr.xdrDecodeInt();
-            if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;
-            call = new RpcCall(xid, xdr, this);
-            if (verdict == CallHeaders.Verdict.BAD_FLAVOR) {
-                call.reject(RpcRejectStatus.AUTH_ERROR, new RpcAuthError(RpcAuthStat.AUTH_BADCRED));
-                return;
-            }
-            try {
-                call.accept();
-            } catch (RpcException e) {               // RPC version mismatch, bad or too weak credentials
-                call.reject(e.getStatus(), e.getRpcReply());
-                return;
-            }
-        } catch (IOException | RuntimeException e) {
-            log.debug("undecodable RPC call from {}: {}", remote, e.toString());
-            return;
-        }
-        RpcDispatchable program = server.programs().get(new OncRpcProgram(call.getProgram(), call.getProgramVersion()));
-        if (program == null) {
-            refuse(call);
-            return;
-        }
-        try {
-            program.dispatchOncRpcCall(call);
-        } catch (RpcException e) {
-            call.reject(e.getStatus(), e.getRpcReply());
-        } catch (IOException e) {
-            log.debug("garbage call from {}: {}", remote, e.toString());
-            call.failRpcGarbage();
-        } catch (RuntimeException e) {
-            log.error("RPC program {} failed on a call from {}", call.getProgram(), remote, e);
-            call.failRpcSystem();
-        }
-    }
-
-    /** PROG_MISMATCH with the versions we have when the program is ours, else PROG_UNAVAIL (RFC 5531 §9). */
-    private void refuse(RpcCall call) {
-        int low = Integer.MAX_VALUE, high = Integer.MIN_VALUE;
-        for (OncRpcProgram p : server.programs().keySet()) {
-            if (p.getNumber() != call.getProgram()) continue;
-            low = Math.min(low, p.getVersion());
-            high = Math.max(high, p.getVersion());
-        }
-        if (low <= high) call.failProgramMismatch(low, high);
-        else call.failProgramUnavailable();
+        Calls.handle(record, this, server.programs(), this::sendRecord);
     }
 
     /**
@@ -178,6 +117,7 @@ final class RpcConnection implements RpcTransport {
                 // Counted, not "until the last part is empty": a composite may end with an empty part.
                 for (long left = 4L + n; left > 0; ) left -= ch.write(parts);
             }
+            lastUsed = System.nanoTime();
         } catch (IOException e) {
             log.debug("reply to {} not sent: {}", remote, e.toString());
             close();
@@ -186,6 +126,21 @@ final class RpcConnection implements RpcTransport {
         }
         handler.completed(n, attachment);
     }
+
+    /** A reply built here, not by oncrpc4j (a rejection of a header it could not decode). */
+    private void sendRecord(byte[] body) {
+        ByteBuffer b = ByteBuffer.allocate(4 + body.length).putInt(LAST_FRAGMENT | body.length).put(body).flip();
+        try {
+            synchronized (writeLock) {
+                while (b.hasRemaining()) ch.write(b);
+            }
+        } catch (IOException e) {
+            log.debug("reply to {} not sent: {}", remote, e.toString());
+            close();
+        }
+    }
+
+    long lastUsed() { return lastUsed; }
 
     void close() {
         server.forget(this);

@@ -11,25 +11,35 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.Comparator;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * ONC RPC over TCP (RFC 5531 §11, record marking) for the programs of one server: a listening socket and one
- * thread per connection that reads whole records with blocking reads and dispatches each call on itself.
+ * ONC RPC over TCP (RFC 5531 §11, record marking) for the programs of one server: a listening socket and, per
+ * connection, a virtual thread that reads whole records with blocking reads and dispatches each call on itself.
  *
  * <p>Why not oncrpc4j's own transport (grizzly): with non-blocking sockets and a selector, a 1 MiB WRITE arrives
  * as ~17 readiness events (one per 64 KiB loopback segment), each a wake-up of a selector thread and a pass
- * through grizzly's filter chain before the record is whole; nfs-ganesha needs ~2 receives per call (strace). A
- * thread blocked in read(2) on its own socket wakes only in the kernel, copies, and reads on. Accepting and
- * closing a connection was also ~1 ms of server CPU with grizzly (a few exceptions per close, a selector hand-off
- * per accept), which a client starting one process per file (nfs-cp) pays twice per file. oncrpc4j still does
- * the rest: call header and credential decoding, replies, XDR.
+ * through grizzly's filter chain before the record is whole. Accepting and closing a connection was also ~1 ms of
+ * server CPU with grizzly (a few exceptions per close, a selector hand-off per accept), which a client starting
+ * one process per file (nfs-cp) pays twice per file. oncrpc4j still does the rest: call header and credential
+ * decoding, replies, XDR.
+ *
+ * <p>Why virtual threads: a platform thread per connection made every idle connection cost a thread, and 1024 idle
+ * connections locked every other client out. A virtual thread blocked in a socket read is parked on the JDK's
+ * poller and costs a few KiB; the code stays the simple blocking loop.
+ *
+ * <p>Connections are bounded the way knfsd bounds them, plus a bound per client address: an idle connection (no
+ * call received and no reply sent for {@link Limits#idleTimeout}) is closed, as knfsd closes its temporary
+ * transports after 6 minutes; and a connection over a limit does not lock the newcomer out: the least recently
+ * used connection of the same client address (past {@link Limits#maxPerClient}) or of all (past
+ * {@link Limits#maxConnections}) is closed to make room, as knfsd closes its oldest connection. NFS clients
+ * reconnect and resend what was in flight (RFC 1813 §4.1).
  *
  * <p>The programs decide where a call runs: on the connection's thread (cheap calls) or elsewhere; replies may
  * come from any thread. A record longer than {@code maxRecord} closes its connection (a length lie would
@@ -38,49 +48,67 @@ import java.util.concurrent.TimeUnit;
 public final class RpcTcpServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RpcTcpServer.class);
 
+    /**
+     * @param maxConnections connections served at once
+     * @param maxPerClient   connections from one client address at once
+     * @param idleTimeout    a connection with no call and no reply for this long is closed; zero: never
+     */
+    public record Limits(int maxConnections, int maxPerClient, Duration idleTimeout) {
+        /** knfsd's idle time for a connection: svc_conn_age_period, 6 minutes. */
+        public static final Duration KNFSD_IDLE = Duration.ofMinutes(6);
+
+        public Limits {
+            if (maxConnections < 1 || maxPerClient < 1) throw new IllegalArgumentException("connection limits must be at least 1");
+            if (idleTimeout.isNegative()) throw new IllegalArgumentException("negative idle timeout");
+        }
+
+        public static Limits defaults() { return new Limits(4096, 256, KNFSD_IDLE); }
+    }
+
     private final ServerSocketChannel listener;
     private final Map<OncRpcProgram, RpcDispatchable> programs;
     private final int maxRecord;
-    private final int maxConnections;
+    private final Limits limits;
     private final Set<RpcConnection> connections = ConcurrentHashMap.newKeySet();
+    private final Map<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
     private final Thread acceptor;
-    /**
-     * The connections' threads, kept for a while once their connection ends: a client that connects once per
-     * file (nfs-cp) would otherwise pay a thread start and exit per connection (~100 us of CPU each here).
-     */
-    private final ThreadPoolExecutor connectionThreads;
+    private final Thread reaper;
+    private final Thread.Builder connectionThreads;
     private volatile boolean closed;
+    private long lastEvictionWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
     private RpcTcpServer(ServerSocketChannel listener, Map<OncRpcProgram, RpcDispatchable> programs, int maxRecord,
-                         int maxConnections, String name) {
+                         Limits limits, String name) {
         this.listener = listener;
         this.programs = Map.copyOf(programs);
         this.maxRecord = maxRecord;
-        this.maxConnections = maxConnections;
+        this.limits = limits;
         this.acceptor = Thread.ofPlatform().daemon().name(name + "-accept").unstarted(this::acceptLoop);
-        this.connectionThreads = new ThreadPoolExecutor(0, maxConnections, 60, TimeUnit.SECONDS,
-                new SynchronousQueue<>(), Thread.ofPlatform().daemon().name(name + "-conn-", 0).factory());
+        this.reaper = Thread.ofVirtual().name(name + "-idle").unstarted(this::closeIdle);
+        this.connectionThreads = Thread.ofVirtual().name(name + "-conn-", 0);
     }
 
     /**
      * Binds {@code listen} (port 0: any free port) and starts accepting.
      *
-     * @param maxRecord      the longest record (call) accepted, in bytes
-     * @param maxConnections connections served at once; one more is closed as soon as it is accepted
-     * @param name           prefix of the threads' names
+     * @param programs  what it serves: a call for a program and version not among them is refused (PROG_UNAVAIL or
+     *                  PROG_MISMATCH); adding a program is one more entry here
+     * @param maxRecord the longest record (call) accepted, in bytes
+     * @param name      prefix of the threads' names
      */
     public static RpcTcpServer start(InetSocketAddress listen, Map<OncRpcProgram, RpcDispatchable> programs,
-                                     int maxRecord, int maxConnections, String name) throws IOException {
+                                     int maxRecord, Limits limits, String name) throws IOException {
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ch.bind(listen, 128);
+            ch.bind(listen, 1024);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
-        RpcTcpServer s = new RpcTcpServer(ch, programs, maxRecord, maxConnections, name);
+        RpcTcpServer s = new RpcTcpServer(ch, programs, maxRecord, limits, name);
         s.acceptor.start();
+        if (!limits.idleTimeout().isZero()) s.reaper.start();
         return s;
     }
 
@@ -97,7 +125,10 @@ public final class RpcTcpServer implements AutoCloseable {
 
     int maxRecord() { return maxRecord; }
 
-    void forget(RpcConnection c) { connections.remove(c); }
+    /** Called once per connection, by its close. */
+    void forget(RpcConnection c) {
+        if (connections.remove(c)) perClient.computeIfPresent(c.getRemoteSocketAddress().getAddress(), (a, n) -> n > 1 ? n - 1 : null);
+    }
 
     private void acceptLoop() {
         while (!closed) {
@@ -108,37 +139,71 @@ public final class RpcTcpServer implements AutoCloseable {
                 return;                                   // close()
             } catch (IOException e) {
                 if (closed) return;
-                // EMFILE and the like: keep the listener, try again shortly rather than spin
+                // EMFILE and the like: make room by closing the least recently used connection, then go on
                 log.warn("accept failed: {}", e.toString());
+                evictLeastRecentlyUsed(null);
                 sleepQuietly();
                 continue;
             }
             try {
-                if (connections.size() >= maxConnections) {
-                    log.warn("{} connections already; closing the one from {}", maxConnections, ch.getRemoteAddress());
-                    ch.close();
-                    continue;
-                }
                 // Replies are whole records written at once: no reason to let Nagle hold a small one back.
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 RpcConnection c = new RpcConnection(this, ch);
+                InetAddress from = c.getRemoteSocketAddress().getAddress();
+                if (perClient.getOrDefault(from, 0) >= limits.maxPerClient()) evictLeastRecentlyUsed(from);
+                if (connections.size() >= limits.maxConnections()) evictLeastRecentlyUsed(null);
                 connections.add(c);
+                perClient.merge(from, 1, Integer::sum);
                 if (closed) {                             // raced with close(): it may have missed this one
                     c.close();
                     continue;
                 }
-                try {
-                    connectionThreads.execute(c::serve);
-                } catch (RejectedExecutionException e) {  // every thread busy: its connection ends this moment
-                    log.warn("no thread for the connection from {}", c.getRemoteSocketAddress());
-                    c.close();
-                }
+                connectionThreads.start(c::serve);
             } catch (IOException | RuntimeException e) {
                 log.warn("cannot serve a new connection: {}", e.toString());
                 try {
                     ch.close();
                 } catch (IOException ignored) {
                     // gone anyway
+                }
+            }
+        }
+    }
+
+    /** Closes the connection (of {@code from}, or of anyone when null) that was used least recently. */
+    private void evictLeastRecentlyUsed(InetAddress from) {
+        connections.stream()
+                .filter(c -> from == null || from.equals(c.getRemoteSocketAddress().getAddress()))
+                .min(Comparator.comparingLong(RpcConnection::lastUsed))
+                .ifPresent(c -> {
+                    // One line a minute at most: a client opening connections in a loop would flood the log.
+                    long now = System.nanoTime();
+                    boolean warn = now - lastEvictionWarning > TimeUnit.MINUTES.toNanos(1);
+                    if (warn) lastEvictionWarning = now;
+                    String limit = from == null ? limits.maxConnections() + " connections"
+                            : limits.maxPerClient() + " connections from " + from.getHostAddress();
+                    if (warn) log.warn("{}: closing the least recently used one, from {} (and so on, quietly, for a minute)",
+                            limit, c.getRemoteSocketAddress());
+                    else log.debug("{}: closing the least recently used one, from {}", limit, c.getRemoteSocketAddress());
+                    c.close();
+                });
+    }
+
+    /** The reaper's loop: closes the connections idle for longer than the limit, checking a few times per period. */
+    private void closeIdle() {
+        long idle = limits.idleTimeout().toNanos();
+        long period = Math.max(TimeUnit.MILLISECONDS.toNanos(100), Math.min(idle / 4, TimeUnit.SECONDS.toNanos(30)));
+        while (!closed) {
+            try {
+                TimeUnit.NANOSECONDS.sleep(period);
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            for (RpcConnection c : connections) {
+                if (now - c.lastUsed() > idle) {
+                    log.debug("closing the connection from {}: idle for {}", c.getRemoteSocketAddress(), limits.idleTimeout());
+                    c.close();
                 }
             }
         }
@@ -167,8 +232,8 @@ public final class RpcTcpServer implements AutoCloseable {
         } catch (IOException e) {
             log.debug("closing the listening socket: {}", e.toString());
         }
+        reaper.interrupt();
         for (RpcConnection c : connections) c.close();
-        connectionThreads.shutdown();
         try {
             acceptor.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {

@@ -31,7 +31,7 @@ class RpcTcpServerTest {
             call.reply(XdrVoid.XDR_VOID);
         };
         server = RpcTcpServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                Map.of(new OncRpcProgram(PROG, VERS), echo), MAX, 4, "test-rpc");
+                Map.of(new OncRpcProgram(PROG, VERS), echo), MAX, new RpcTcpServer.Limits(4, 4, java.time.Duration.ZERO), "test-rpc");
     }
 
     @AfterEach void stop() { server.close(); }

@@ -1,0 +1,156 @@
+package org.overlayj.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A stopped or killed server lets go of the layers at once: {@code overlayj serve} restarted on the same port again
+ * and again while libnfs clients copy and read through it, each start right after the previous process ended
+ * (SIGTERM, then SIGKILL, in turn), with {@code --wait-layers 0} so that a lock still held fails the start with
+ * EBUSY instead of being waited out. {@code -Doverlayj.nfs.restarts=N} (default 10; 50 for the full run).
+ * Fails (never skips) when libnfs-utils is missing.
+ */
+class ServeRestartTest {
+    private static final int RESTARTS = Integer.getInteger("overlayj.nfs.restarts", 10);
+    private Path dir;
+    private final List<Process> started = new ArrayList<>();
+
+    @BeforeEach void layers() throws IOException {
+        for (String tool : new String[]{"nfs-cat", "nfs-cp"})
+            assertTrue(Files.isExecutable(Path.of("/usr/bin", tool)), tool + " missing: install libnfs-utils");
+        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-restart-");
+        for (String d : new String[]{"l", "u", "w"}) Files.createDirectory(dir.resolve(d));
+        Files.createDirectories(dir.resolve("l/d"));
+        Files.writeString(dir.resolve("l/d/f"), "lower file\n");
+    }
+
+    @AfterEach void cleanup() throws IOException {
+        try {
+            for (Process p : started) {
+                if (p.isAlive()) {
+                    p.destroyForcibly();
+                    p.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
+                }
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                    p.toFile().setWritable(true);
+                    p.toFile().delete();
+                });
+            }
+        }
+    }
+
+    private Process serve(int port, int n) throws IOException {
+        Path exports = dir.resolve("exports");
+        if (!Files.exists(exports)) Files.writeString(exports, "/ 127.0.0.1(rw,no_root_squash,insecure)\n");
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
+                "-o", "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w"),
+                "--listen", "127.0.0.1:" + port, "--stats", "0", "--wait-layers", "0", "--exports", exports.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out(n).toFile()).start();
+        started.add(p);
+        return p;
+    }
+
+    private Path out(int n) { return dir.resolve("out-" + n + ".txt"); }
+
+    private String output(int n) throws IOException { return Files.readString(out(n), StandardCharsets.ISO_8859_1); }
+
+    private void awaitReady(Process p, int n) throws Exception {
+        for (int i = 0; i < 2400; i++) {
+            if (output(n).contains("overlayj: serving NFSv3 on")) return;
+            if (!p.isAlive()) fail("start " + n + " failed (exit " + p.exitValue() + "):\n" + output(n));
+            Thread.sleep(25);
+        }
+        fail("start " + n + " not ready after 60 s:\n" + output(n));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            return s.getLocalPort();
+        }
+    }
+
+    /** Runs a libnfs tool, killed after 20 s (a client may wait for a server that is being restarted). */
+    private static int tool(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) return -1;
+            return p.exitValue();
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test void restartsAtOnceAfterStopAndKillUnderLoad() throws Exception {
+        int port = freePort();
+        String base = "?version=3&nfsport=" + port + "&mountport=" + port;
+        byte[] data = new byte[256 * 1024];
+        new Random(50).nextBytes(data);
+        Path local = dir.resolve("local.bin");
+        Files.write(local, data);
+
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger copies = new AtomicInteger();
+        Thread load = Thread.ofPlatform().name("nfs-load").start(() -> {
+            for (int i = 0; !stop.get(); i++) {
+                try {
+                    if (tool("nfs-cp", local.toString(), "nfs://127.0.0.1/d/copy" + (i % 4) + base) == 0) copies.incrementAndGet();
+                    tool("nfs-cat", "nfs://127.0.0.1/d/f" + base);
+                } catch (Exception e) {
+                    return;
+                }
+            }
+        });
+        try {
+            for (int n = 0; n < RESTARTS; n++) {
+                Process p = serve(port, n);
+                awaitReady(p, n);
+                Thread.sleep(300);                           // let the clients' calls be in flight
+                if (n % 2 == 0) {
+                    p.toHandle().destroy();                  // SIGTERM: an orderly stop
+                    assertTrue(p.waitFor(90, TimeUnit.SECONDS), "start " + n + " did not stop:\n" + output(n));
+                    assertEquals(0, p.exitValue(), output(n));
+                } else {
+                    p.destroyForcibly();                     // SIGKILL
+                    assertTrue(p.waitFor(90, TimeUnit.SECONDS));
+                }
+            }
+        } finally {
+            stop.set(true);
+            load.join(TimeUnit.SECONDS.toMillis(60));
+        }
+        // once more, with no load: a copy goes through and reads back whole
+        Process p = serve(port, RESTARTS);
+        awaitReady(p, RESTARTS);
+        assertEquals(0, tool("nfs-cp", local.toString(), "nfs://127.0.0.1/d/final" + base));
+        assertArrayEquals(data, Files.readAllBytes(dir.resolve("u/d/final")));
+        p.toHandle().destroy();
+        assertTrue(p.waitFor(90, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), output(RESTARTS));
+        System.out.println("restarts: " + RESTARTS + " (every other one SIGKILL), whole copies under them: " + copies.get());
+    }
+}
