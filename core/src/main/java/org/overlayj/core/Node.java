@@ -138,6 +138,13 @@ public final class Node {
     }
 
     /**
+     * Set while {@link #unplace} looks for another name: the node's recorded place is the name that just went away
+     * (after a rename over it, that name holds another inode), so a lookup of an alias must not take the stale place
+     * for a second upper inode claiming this object (Lookup.verify).
+     */
+    boolean leaving;
+
+    /**
      * The name (dir, name) no longer leads to this node. If it was the node's place, the node moves to the most
      * recent other alias that {@code leadsHere} confirms; with none left it is {@link #unlinked} (an open file
      * still reaches its inode through its fd).
@@ -145,15 +152,20 @@ public final class Node {
     void unplace(Node dir, String name, Predicate<Alias> leadsHere) {
         if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
         if (parent != dir || this.name == null || !this.name.equals(name)) return;
-        while (otherAliases != null && !otherAliases.isEmpty()) {
-            Alias a = otherAliases.removeLast();
-            if (leadsHere.test(a)) {
-                parent = a.parent();
-                this.name = a.name();
-                // the test may have looked the alias up, which remembers the place it left: the name that is gone
-                if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
-                return;
+        leaving = true;
+        try {
+            while (otherAliases != null && !otherAliases.isEmpty()) {
+                Alias a = otherAliases.removeLast();
+                if (leadsHere.test(a)) {
+                    parent = a.parent();
+                    this.name = a.name();
+                    // the test may have looked the alias up, which remembers the place it left: the name that is gone
+                    if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
+                    return;
+                }
             }
+        } finally {
+            leaving = false;
         }
         unlinked = true;
         everUnlinked = true;

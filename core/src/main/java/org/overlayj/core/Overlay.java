@@ -673,7 +673,7 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             if (name.startsWith("trusted.") && !c.isRoot()) throw OverlayFs.err(Errno.ENODATA, name);
-            return Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));
+            return fs.getxattrReal(fs.realPath(n), fs.ns.toReal(name));
         } finally {
             l.unlock();
         }
@@ -692,7 +692,7 @@ public final class Overlay implements AutoCloseable {
                 return;
             }
             copyUp.copyUp(n);
-            Linux.lsetxattr(fs.upperPath(n), fs.ns.toReal(name), value, flags);
+            fs.setxattrReal(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
             unlock(l, ahead);
         }
@@ -701,7 +701,7 @@ public final class Overlay implements AutoCloseable {
     public List<String> listxattr(Node n, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            return fs.ns.clientList(Linux.llistxattr(fs.realPath(n)), c.isRoot());
+            return fs.ns.clientList(fs.listxattrReal(fs.realPath(n)), c.isRoot());
         } finally {
             l.unlock();
         }
@@ -721,10 +721,10 @@ public final class Overlay implements AutoCloseable {
                 return;
             }
             if (!n.upper) {
-                Linux.lgetxattr(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
+                fs.getxattrReal(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
                 copyUp.copyUp(n);
             }
-            Linux.lremovexattr(fs.upperPath(n), real);
+            fs.removexattrReal(fs.upperPath(n), real);
         } finally {
             unlock(l, ahead);
         }

@@ -264,6 +264,32 @@ final class OverlayFs {
         return Integer.parseInt(path.substring("/proc/self/fd/".length()));
     }
 
+    /** The fd of a /proc/self/fd path, ENOENT for {@link #GONE}. */
+    private static int realFd(String path) throws ErrnoException {
+        int fd = fdOfPath(path);
+        if (fd < 0) throw err(Errno.ENOENT, "no name and no open file leads to it");
+        return fd;
+    }
+
+    /** The xattr calls on a real path; on a /proc/self/fd path (an unlinked object), on the object it names. */
+    byte[] getxattrReal(String path, String name) throws ErrnoException {
+        return isFdPath(path) ? Linux.fgetxattr(realFd(path), name) : Linux.lgetxattr(path, name);
+    }
+
+    List<String> listxattrReal(String path) throws ErrnoException {
+        return isFdPath(path) ? Linux.flistxattr(realFd(path)) : Linux.llistxattr(path);
+    }
+
+    void setxattrReal(String path, String name, byte[] value, int flags) throws ErrnoException {
+        if (isFdPath(path)) Linux.fsetxattr(realFd(path), name, value, flags);
+        else Linux.lsetxattr(path, name, value, flags);
+    }
+
+    void removexattrReal(String path, String name) throws ErrnoException {
+        if (isFdPath(path)) Linux.fremovexattr(realFd(path), name);
+        else Linux.lremovexattr(path, name);
+    }
+
     /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
     Stat statReal(String path) throws ErrnoException {
         return isFdPath(path) ? Linux.stat(path) : Linux.lstat(path);

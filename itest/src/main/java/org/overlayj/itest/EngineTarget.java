@@ -199,8 +199,7 @@ public final class EngineTarget implements Target, TreeView {
                 return Outcome.ok(described(heldFile(o.slot())));
             }
             case Op.WriteHeld o -> {
-                OpenFile f = heldFile(o.slot());
-                if (ov.getattr(f.node()).isDir()) throw new ErrnoException(Errno.EISDIR, "write");
+                OpenFile f = heldFile(o.slot());   // a directory is held read-only: EBADF, as the VFS says first
                 byte[] data = Op.Content.bytes(o.size(), o.fill());
                 for (int off = 0; off < data.length; ) off += ov.write(f, o.offset() + off, data, off, data.length - off);
             }
@@ -219,25 +218,47 @@ public final class EngineTarget implements Target, TreeView {
             }
             case Op.TakeHandle o -> handles.put(o.slot(), ov.encodeHandle(resolve(o.path())));
             case Op.OpenHandle o -> {
-                byte[] h = handles.get(o.slot());
-                if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + o.slot());
-                Node n = ov.decodeHandle(h);
-                if (!ov.getattr(n).isReg()) return Outcome.ok(described(n, null, false));
-                OpenFile f = ov.open(n, Linux.O_RDONLY, ROOT);
-                try {
-                    return Outcome.ok(described(f.node(), f, false));
-                } finally {
-                    ov.release(f);
-                }
+                return Outcome.ok(openHandle(o.slot()));
             }
-            case Op.DropCaches o -> { }   // the engine keeps no kernel caches; its own are coherent
+            case Op.DropCaches o -> {
+                return Outcome.ok(openHandles());   // the engine has no kernel caches; its own are coherent
+            }
             case Op.Remount o -> {
                 releaseAll();
                 ov.close();
                 ov = Overlay.mount(cfg.engineOptions(layers));
+                return Outcome.ok(openHandles());
             }
         }
         return Outcome.OK;
+    }
+
+    /** Every handle taken, opened, as MountedTarget does after a drop_caches or a remount. */
+    private String openHandles() {
+        StringBuilder s = new StringBuilder();
+        for (int slot : handles.keySet()) {
+            String one;
+            try {
+                one = openHandle(slot);
+            } catch (ErrnoException e) {
+                one = Errno.name(e.errno());
+            }
+            s.append(s.isEmpty() ? "" : "; ").append('h').append(slot).append(": ").append(one);
+        }
+        return s.toString();
+    }
+
+    private String openHandle(int slot) throws ErrnoException {
+        byte[] h = handles.get(slot);
+        if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + slot);
+        Node n = ov.decodeHandle(h);
+        if (!ov.getattr(n).isReg()) return described(n, null, false);
+        OpenFile f = ov.open(n, Linux.O_RDONLY, ROOT);
+        try {
+            return described(f.node(), f, false);
+        } finally {
+            ov.release(f);
+        }
     }
 
     private OpenFile heldFile(int slot) throws ErrnoException {

@@ -152,28 +152,12 @@ public class MountedTarget implements Target, TreeView {
             }
             case Op.TakeHandle o -> handles.put(o.slot(), Linux.nameToHandle(p(o.path()), 0));
             case Op.OpenHandle o -> {
-                org.overlayj.sys.FileHandle h = handles.get(o.slot());
-                if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + o.slot());
-                int mfd = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY | Linux.O_CLOEXEC, 0);
-                int fd;
-                try {
-                    fd = Linux.openByHandle(mfd, h, Linux.O_PATH | Linux.O_CLOEXEC);
-                } finally {
-                    Linux.closeQuietly(mfd);
-                }
-                try {
-                    if (!Linux.fstat(fd).isReg()) return Outcome.ok(described(fd, false));
-                    int rfd = Linux.open("/proc/self/fd/" + fd, Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
-                    try {
-                        return Outcome.ok(described(rfd, false));
-                    } finally {
-                        Linux.closeQuietly(rfd);
-                    }
-                } finally {
-                    Linux.closeQuietly(fd);
-                }
+                return Outcome.ok(openHandle(o.slot()));
             }
-            case Op.DropCaches o -> dropCaches();
+            case Op.DropCaches o -> {
+                dropCaches();
+                return Outcome.ok(openHandles());
+            }
             case Op.Remount o -> {
                 releaseAll();
                 if (remounter == null) throw new ErrnoException(Errno.ENOSYS, "no remount for " + name);
@@ -182,10 +166,50 @@ public class MountedTarget implements Target, TreeView {
                 } catch (Exception e) {
                     throw new IllegalStateException(name + ": remount failed", e);
                 }
+                return Outcome.ok(openHandles());
             }
             default -> throw new IllegalArgumentException(op.toString());
         }
         return Outcome.OK;
+    }
+
+    /** Every handle taken, opened: "h0: ... h1: ESTALE ...". */
+    private String openHandles() {
+        StringBuilder s = new StringBuilder();
+        for (int slot : handles.keySet()) {
+            String one;
+            try {
+                one = openHandle(slot);
+            } catch (ErrnoException e) {
+                one = Errno.name(e.errno());
+            }
+            s.append(s.isEmpty() ? "" : "; ").append('h').append(slot).append(": ").append(one);
+        }
+        return s.toString();
+    }
+
+    /** open_by_handle_at of handle {@code slot}: what it names (see {@link #described(int, boolean)}). */
+    private String openHandle(int slot) throws ErrnoException {
+        org.overlayj.sys.FileHandle h = handles.get(slot);
+        if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + slot);
+        int mfd = Linux.open(mnt, Linux.O_RDONLY | Linux.O_DIRECTORY | Linux.O_CLOEXEC, 0);
+        int fd;
+        try {
+            fd = Linux.openByHandle(mfd, h, Linux.O_PATH | Linux.O_CLOEXEC);
+        } finally {
+            Linux.closeQuietly(mfd);
+        }
+        try {
+            if (!Linux.fstat(fd).isReg()) return described(fd, false);
+            int rfd = Linux.open("/proc/self/fd/" + fd, Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+            try {
+                return described(rfd, false);
+            } finally {
+                Linux.closeQuietly(rfd);
+            }
+        } finally {
+            Linux.closeQuietly(fd);
+        }
     }
 
     private Outcome run(Op op) throws ErrnoException {

@@ -162,13 +162,19 @@ public sealed interface Op {
         @Override public String toString() { return "open h" + slot; }
     }
 
-    /** {@code echo 3 > /proc/sys/vm/drop_caches}: the dentry and inode caches go (a FUSE mount's nodes are forgotten). */
+    /**
+     * {@code echo 3 > /proc/sys/vm/drop_caches}: the dentry and inode caches go (a FUSE mount's nodes are forgotten);
+     * then every handle taken is opened as by {@link OpenHandle}, before anything looks a name up again.
+     */
     record DropCaches() implements Op {
         @Override public String path() { return "/"; }
         @Override public String toString() { return "drop_caches"; }
     }
 
-    /** Closes every held descriptor, unmounts and mounts the same layers again; handles taken before are kept. */
+    /**
+     * Closes every held descriptor, unmounts and mounts the same layers again, and opens every handle taken before
+     * (as {@link DropCaches} does).
+     */
     record Remount() implements Op {
         @Override public String path() { return "/"; }
         @Override public String toString() { return "remount"; }

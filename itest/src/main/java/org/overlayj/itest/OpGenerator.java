@@ -69,32 +69,44 @@ public final class OpGenerator {
     private final String[] heldPaths = new String[SLOTS], handlePaths = new String[SLOTS];
 
     /** A descriptor or handle op, or null for an ordinary one. */
-    private Op heldOp(List<VisibleSnapshot.Item> tree, List<VisibleSnapshot.Item> files) {
+    private Op heldOp(List<VisibleSnapshot.Item> tree, List<VisibleSnapshot.Item> files, List<VisibleSnapshot.Item> dirs) {
         int k = r.nextInt(100);
         if (handles) {
-            if (k < 2) return new Op.Remount();
-            if (k < 5) return new Op.DropCaches();
-            if (k < 12) {
+            if (k < 3) return new Op.Remount();
+            if (k < 7) return new Op.DropCaches();
+            if (k < 14) {
                 int slot = r.nextInt(SLOTS);
                 handlePaths[slot] = any(tree);
                 return new Op.TakeHandle(handlePaths[slot], slot);
             }
             if (k < 20) return new Op.OpenHandle(r.nextInt(SLOTS));
         }
-        if (k < 30) return null;
+        if (k < 24) return null;
         int slot = r.nextInt(SLOTS);
-        if (k < 48) {
+        if (k < 40) {
             List<VisibleSnapshot.Item> l = files.isEmpty() || r.nextInt(8) == 0
                     ? tree.stream().filter(VisibleSnapshot.Item::isDir).toList() : files;
             heldPaths[slot] = pick(l).path();
             boolean write = !l.getFirst().isDir() && r.nextInt(3) == 0;
             return new Op.Hold(heldPaths[slot], slot, write);
         }
-        if (k < 68) return new Op.ReadHeld(slot);
-        if (k < 78) return new Op.WriteHeld(slot, r.nextInt(4) == 0 ? 0 : r.nextInt(300), 1 + r.nextInt(64), r.nextInt(1000));
-        if (k < 92) return new Op.Reopen(slot, r.nextInt(4) == 0);
-        heldPaths[slot] = null;
-        return new Op.Release(slot);
+        if (k < 56) return new Op.ReadHeld(slot);
+        if (k < 63) return new Op.WriteHeld(slot, r.nextInt(4) == 0 ? 0 : r.nextInt(300), 1 + r.nextInt(64), r.nextInt(1000));
+        if (k < 74) return new Op.Reopen(slot, r.nextInt(4) == 0);
+        if (k < 78) {
+            heldPaths[slot] = null;
+            return new Op.Release(slot);
+        }
+        // the name of a held file changes under it: what the open file must survive
+        String p = heldPaths[slot];
+        if (p == null || p.equals("/")) return null;
+        int c = r.nextInt(6);
+        if (c == 0) return new Op.Unlink(p);
+        if (c == 1 && !files.isEmpty()) return new Op.Rename(pick(files).path(), p, 0);   // over it
+        if (c == 2) return new Op.Rename(p, fresh(dirs), 0);
+        if (c == 3) return new Op.Chmod(p, pick(FILE_MODES));                              // a copy-up
+        if (c == 4) return new Op.Link(p, fresh(dirs));
+        return new Op.Truncate(p, r.nextInt(3) == 0 ? 0 : r.nextInt(400));
     }
 
     private java.util.Set<String> links = java.util.Set.of();
@@ -112,8 +124,8 @@ public final class OpGenerator {
                 if (i.isReg() && i.nlink() > 1) linked.add(i);
             }
         }
-        if (held && r.nextInt(3) == 0) {
-            Op h = heldOp(tree, files);
+        if (held && r.nextInt(2) == 0) {
+            Op h = heldOp(tree, files, dirs);
             if (h != null) return h;
         }
         boolean onAliases = aliases && !linked.isEmpty() && r.nextBoolean();

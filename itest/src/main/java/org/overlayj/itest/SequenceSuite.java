@@ -38,10 +38,18 @@ public final class SequenceSuite {
 
     /** The seeds to run: one replayed seed, or a range. */
     public static List<Long> seeds(int defaultCount) {
+        return seeds(Boolean.getBoolean("overlayj.long") ? 2000 : Integer.getInteger("overlayj.seqs", defaultCount), 1);
+    }
+
+    /**
+     * {@code count} seeds from {@code defaultFirst} unless {@code overlayj.seed0} says; one replayed seed with
+     * {@code overlayj.seed}.
+     */
+    public static List<Long> seeds(int count, long defaultFirst) {
         String one = System.getProperty("overlayj.seed");
         if (one != null && !one.isBlank()) return List.of(Long.parseLong(one.trim()));
-        int n = Boolean.getBoolean("overlayj.long") ? 2000 : Integer.getInteger("overlayj.seqs", defaultCount);
-        long first = Long.getLong("overlayj.seed0", 1L);
+        int n = count;
+        long first = Long.getLong("overlayj.seed0", defaultFirst);
         List<Long> l = new ArrayList<>();
         for (int i = 0; i < n; i++) l.add(first + i);
         return l;
