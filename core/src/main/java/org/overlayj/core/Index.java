@@ -23,6 +23,11 @@ final class Index {
      * why a single-link file indexed under nfs_export shows nlink 1 until a remount and 2 after; we keep the same.
      */
     private final Map<Long, Integer> nlinks = new ConcurrentHashMap<>();
+    /**
+     * Indexed objects whose in-memory count was held at 1 ({@link #dropped}): it no longer follows from the stored
+     * offset, so the offset is rewritten from it before each link change, as the kernel writes it from i_nlink.
+     */
+    private final java.util.Set<Long> held = ConcurrentHashMap.newKeySet();
 
     Index(OverlayFs fs) {
         this.fs = fs;
@@ -134,12 +139,12 @@ final class Index {
     }
 
     /**
-     * Before a link or unlink of an indexed object: the union count relative to its upper count, stored as the
-     * kernel does at that point (ovl_nlink_start), from the in-memory count when this mount has one. Unchanged
-     * when the two agree; after lower hard links were added under the mount they differ, and a remount reads this.
+     * Before a link or unlink of an indexed object whose count was held ({@link #held}): the union count relative to
+     * its upper count, stored from the in-memory count as the kernel does at that point (ovl_nlink_start); a
+     * remount reads it. Otherwise the stored offset already says what the kernel would write.
      */
     void beforeLinkChange(Node n, String upperPath) throws ErrnoException {
-        Integer mem = nlinks.get(n.ino);
+        Integer mem = held.contains(n.ino) ? nlinks.get(n.ino) : null;
         if (mem == null) return;
         OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, mem, Linux.lstat(upperPath).nlink());
         if (!want.equals(stored(upperPath))) store(upperPath, want);
@@ -147,18 +152,21 @@ final class Index {
 
     /**
      * One name of an indexed object went away while {@code upperNlink} links (the index entry's own included) are
-     * left on its upper inode: the count drops, but not to 0 while an upper alias remains. Lower hard links added
+     * left on its upper inode: the count drops, but not to 0 while an upper alias remains when {@code lowerLinks}
+     * (its lower inode has more than one link: a count that low with an alias left means links were added there;
+     * a single-link file copied up under nfs_export starts one low, and the kernel lets that one drop). Lower hard links added
      * under a mounted overlay are not in the count, and removing them would otherwise drive it to 0 and below
      * (xfstests overlay/034); the kernel keeps 1 then. Returns whether it did (a client that dropped its own
      * cached count for the removed name must be told).
      */
-    boolean dropped(Node n, int upperNlink) {
-        boolean[] held = new boolean[1];
+    boolean dropped(Node n, int upperNlink, boolean lowerLinks) {
+        boolean[] kept = new boolean[1];
         nlinks.computeIfPresent(n.ino, (k, v) -> {
-            held[0] = v <= 1 && upperNlink > 1;
-            return held[0] ? v : v - 1;
+            kept[0] = (lowerLinks || held.contains(k)) && v <= 1 && upperNlink > 1;
+            return kept[0] ? v : v - 1;
         });
-        return held[0];
+        if (kept[0]) held.add(n.ino);
+        return kept[0];
     }
 
     boolean tracked(Node n) {
@@ -183,9 +191,9 @@ final class Index {
         Stat ist = null;
         if (union == null) {
             ist = Linux.lstat(indexPath);
-            // this mount's in-memory count when it has one: it differs from the stored one after lower hard links
-            // were added under the mount (xfstests overlay/034), and the kernel writes its in-memory count
-            Integer mem = n == null ? null : nlinks.get(n.ino);
+            // this mount's in-memory count when it was held (see #held): it differs from the stored one after lower
+            // hard links were added under the mount (xfstests overlay/034), and the kernel writes its in-memory count
+            Integer mem = n != null && held.contains(n.ino) ? nlinks.get(n.ino) : null;
             union = mem != null ? mem : union(stored(indexPath), ist.nlink(), lowerNlink);
             if (union == null) union = ist.nlink() - 1;    // unreadable: the upper links but the index entry
             if (lowerNlink > 1) store(indexPath, OverlayXattr.Nlink.of(true, union, lowerNlink));

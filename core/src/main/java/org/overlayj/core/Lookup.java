@@ -19,8 +19,38 @@ import java.util.List;
 final class Lookup {
     private final OverlayFs fs;
 
+    /**
+     * The directories a lookup must never meet inside a layer (the kernel's layer traps): the upper root, W, W/index
+     * and every lower root (not W/work, checked on the kernel here), by device and inode. Moved into a lower layer under a mounted overlay, a lookup
+     * that reaches one fails with ELOOP ("overlapping layers"), as the kernel's does (xfstests overlay/065).
+     */
+    private final java.util.Set<Trap> traps = new java.util.HashSet<>();
+
+    private record Trap(long dev, long ino) {}
+
     Lookup(OverlayFs fs) {
         this.fs = fs;
+        List<String> dirs = new ArrayList<>();
+        if (fs.upperRoot != null) dirs.add(fs.upperRoot);
+        dirs.add(fs.layers.workBase());
+        dirs.add(fs.layers.indexDir());
+        for (Layer l : fs.layers.lowers()) dirs.add(l.root());
+        for (String d : dirs) {
+            if (d == null) continue;
+            try {
+                Stat st = Linux.lstatOrNull(d);
+                if (st != null && st.isDir()) traps.add(new Trap(st.dev(), st.ino()));
+            } catch (ErrnoException e) {
+                // not there: nothing to trap
+            }
+        }
+    }
+
+    /** ELOOP for a layer's own directory met inside a layer (see {@link #traps}). */
+    private void checkTrap(String path, Stat st) throws ErrnoException {
+        if (st.isDir() && traps.contains(new Trap(st.dev(), st.ino()))) {
+            throw OverlayFs.err(Errno.ELOOP, "overlapping layers (" + path + ")");
+        }
     }
 
     /**
@@ -35,13 +65,18 @@ final class Lookup {
             this.name = name;
         }
 
-        /** A redirect met on the way (null: none) changes what is looked for in the layers below. */
+        /**
+         * A redirect met on the way (null: none) changes what is looked for in the layers below. A relative one
+         * renames the last component of what was looked for: of the absolute path, once one was met (the kernel
+         * keeps its prefix), so a chain of redirects through middle layers resolves as it does there.
+         */
         void follow(String redirect) {
             if (redirect == null) return;
             if (redirect.startsWith("/")) {
                 abs = redirect;
+            } else if (abs != null) {
+                abs = abs.substring(0, abs.lastIndexOf('/') + 1) + redirect;
             } else {
-                abs = null;
                 name = redirect;
             }
         }
@@ -92,6 +127,7 @@ final class Lookup {
             Stat st = Linux.lstatOrNull(p);
             if (st != null) {
                 if (st.isWhiteout()) return null;
+                checkTrap(p, st);
                 OverlayFs.Markers m = markersOf(p, st, true);
                 if (isXwhiteout(st, m)) return null;
                 upper = new Found(p, st, fs.upper(), m);
@@ -113,6 +149,7 @@ final class Lookup {
         }
         List<Node.Lower> lowers = new ArrayList<>();
         Stat lowerTop = null;
+        boolean topHasOrigin = false;
         // the data of a metacopy file found so far (upper or lower) is still to be found below
         boolean wantData = upper != null && !upper.st().isDir() && !stop;
         // the absolute redirect a metacopy file's data is looked for by in the data-only layers
@@ -144,6 +181,7 @@ final class Lookup {
                     if (lastLayer) break;
                     continue;
                 }
+                checkTrap(p, st);
                 OverlayFs.Markers m = st.isWhiteout() ? OverlayFs.Markers.NONE : markersOf(p, st, false);
                 if (st.isWhiteout() || isXwhiteout(st, m)) {
                     if (upper == null && lowers.isEmpty()) return null;
@@ -159,8 +197,8 @@ final class Lookup {
                     // an intermediate metacopy file: skipped (only the top one and the data count), its
                     // redirect followed
                     String r = redirectOf(p, m.redirect());
-                    if (r != null) dataRedirect = r.startsWith("/") ? r : null;
                     next.follow(r);
+                    if (r != null) dataRedirect = next.abs;
                     continue;
                 }
                 if (!st.isDir()) {
@@ -171,18 +209,25 @@ final class Lookup {
                             // a lower metadata-only copy: its data is below
                             wantData = true;
                             String r = redirectOf(p, m.redirect());
-                            dataRedirect = r != null && r.startsWith("/") ? r : null;
                             next.follow(r);
+                            dataRedirect = r != null ? next.abs : null;
                             continue;
                         }
                     }
                     break;
                 }
-                if (lowers.isEmpty()) lowerTop = st;
+                if (lowers.isEmpty()) {
+                    lowerTop = st;
+                    topHasOrigin = m.origin() != null;
+                }
                 lowers.add(new Node.Lower(layer, p));
                 wantDir = true;
-                if (m.isOpaque() || lastLayer) break;
-                next.follow(redirectOf(p, m.redirect()));
+                if (m.isOpaque()) break;
+                String r = redirectOf(p, m.redirect());
+                // an opaque directory on the way of an absolute walk makes this layer the last one, unless what it
+                // led to has an absolute redirect of its own, which the kernel then follows (xfstests overlay/057)
+                if (lastLayer && (r == null || !r.startsWith("/"))) break;
+                next.follow(r);
             }
         }
         if (upper == null && lowers.isEmpty()) return null;
@@ -198,6 +243,7 @@ final class Lookup {
         }
         String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
         Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        if (n.isDir()) n.whiteouts = upper == null && topHasOrigin;
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 
@@ -302,10 +348,9 @@ final class Lookup {
      */
     private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
         if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
-        if (!n.upper || n.leaving) return;   // its recorded place is the name going away (Node.unplace)
-        Stat known = Linux.lstatOrNull(fs.upperPath(n));
-        if (known == null || known.type() != n.type) return;   // its old place is gone: the object moves here
-        if (upper == null ? n.isDir() : known.ino() != upper.st().ino() || known.dev() != upper.st().dev()) {
+        boolean other = upper == null ? n.isDir() && n.upper && stillThere(n)
+                : n.upperIno != 0 && n.upperIno != upper.st().ino();
+        if (other) {
             throw OverlayFs.err(Errno.ESTALE, "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
         }
     }
@@ -315,6 +360,7 @@ final class Lookup {
         int type = n.type;
         n.placeAt(dir, name);
         n.upper = upper != null;
+        if (upper != null) n.upperIno = upper.st().ino();
         n.indexPath = indexPath;
         n.lowers = List.copyOf(lowers);
         if (type != Stat.S_IFDIR) {
@@ -398,6 +444,12 @@ final class Lookup {
         if (origin == null || origin.length == 0) return false;
         Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
         return ist != null && ist.ino() == ust.ino() && ist.dev() == ust.dev();
+    }
+
+    /** A directory node's upper inode is still at its place (a removed one is no longer a claimant). */
+    private boolean stillThere(Node n) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(fs.upperPath(n));
+        return st != null && st.isDir() && (n.upperIno == 0 || st.ino() == n.upperIno);
     }
 
     /** The root: the upper root (if any) merged with every lower root. */

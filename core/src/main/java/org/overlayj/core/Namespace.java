@@ -294,7 +294,9 @@ final class Namespace {
         if (!fs.index.on()) return null;
         if (child.isDir()) {
             // An exported directory's index entry outlives it as a whiteout, so its handles go stale (§5.4).
-            if (!fs.opts.nfsExport() || !child.upper) return null;
+            if (!fs.opts.nfsExport()) return null;
+            // a lower directory is copied up first, as the kernel does, so that its index entry can be whited out
+            if (!child.upper) copyUp.copyUp(child);
             byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
             if (origin == null || origin.length == 0) return null;
             Stat ist = Linux.lstatOrNull(fs.index.path(origin));
@@ -320,7 +322,7 @@ final class Namespace {
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
-        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink())) fs.attrsChanged(child);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink > 1)) fs.attrsChanged(child);
         fs.index.afterUnlink(indexPath, child.lowerNlink);
     }
 
@@ -615,6 +617,9 @@ final class Namespace {
             Linux.chmod(p, mode);
         }
         if (a.size() != null) Linux.truncate(p, a.size());
+        // chown(f, -1, -1) copies up and changes the ctime, and the privileges a chown drops (set-user-ID, set-group-ID
+        // with group-execute, security.capability) go, as on the kernel overlay: the same call on the upper inode
+        if (a.isEmpty()) Linux.lchown(p, -1, -1);
         if (a.hasTimes()) {
             long aSec = a.atimeSec() == null ? 0 : a.atimeSec();
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();

@@ -52,6 +52,11 @@ public final class Node {
     /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
     boolean upper;
     /**
+     * The inode number of the upper inode a lookup last found for this node (0: none seen yet, e.g. right after a
+     * copy-up): a lookup that finds this overlay inode number on another upper inode is ESTALE (Lookup#verify).
+     */
+    long upperIno;
+    /**
      * The upper (or index) inode is a metadata-only copy (NS metacopy, format doc §4.6): its data is still the top
      * lower's, until an open for write or a truncate copies it in.
      */
@@ -75,6 +80,11 @@ public final class Node {
     List<Lower> lowers;
     /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */
     boolean merge;
+    /**
+     * A directory that is not a merge but whose real directory may hold whiteouts, which its listing must hide: its
+     * top lower dir carries an origin (the upper of an earlier overlay; the kernel's OVL_WHITEOUTS).
+     */
+    boolean whiteouts;
     /** Monotonic version of a directory's entries: the NFS cookie verifier; also drops cached listings. */
     long dirVersion;
     Readdir.Listing listing;

@@ -40,7 +40,7 @@ final class Readdir {
         long parentIno = dir.parent == null ? dir.ino : dir.parent.ino;
         out.add(new DirEntry(".", dir.ino, DirEnt.DT_DIR, 1));
         out.add(new DirEntry("..", parentIno, DirEnt.DT_DIR, 2));
-        for (Named e : dir.merge ? merged(dir) : plain(dir)) {
+        for (Named e : dir.merge || dir.whiteouts ? merged(dir) : plain(dir)) {
             out.add(new DirEntry(e.name, e.ino, e.type, out.size() + 1));
         }
         Listing l = new Listing(dir.dirVersion, List.copyOf(out));
@@ -157,7 +157,10 @@ final class Readdir {
                 if (last) {
                     if (seen.contains(name) && !higher.containsKey(name)) continue;
                     Named h = higher.remove(name);
-                    lowest.add(h != null ? h : new Named(name, fs.mapIno(e.ino(), devOf(dir, i, up)), e.type()));
+                    // an upper dir with no lower left (its origin deleted) may hold copied-up objects: their
+                    // numbers are mapped as in an impure dir
+                    long ino = up ? childIno(dir, p, e, true) : fs.mapIno(e.ino(), devOf(dir, i, false));
+                    lowest.add(h != null ? h : new Named(name, ino, e.type()));
                 } else {
                     if (!seen.add(name)) continue;
                     long ino = up ? childIno(dir, p, e, true) : fs.mapIno(e.ino(), devOf(dir, i, false));

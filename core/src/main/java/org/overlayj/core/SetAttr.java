@@ -16,4 +16,9 @@ public record SetAttr(Integer mode, Integer uid, Integer gid, Long size,
     }
 
     public boolean hasTimes() { return atimeNsec != null || mtimeNsec != null; }
+
+    /** Changes nothing but the ctime: chown(f, -1, -1), which a FUSE or NFS client sends as an empty setattr. */
+    public boolean isEmpty() {
+        return mode == null && uid == null && gid == null && size == null && !hasTimes();
+    }
 }

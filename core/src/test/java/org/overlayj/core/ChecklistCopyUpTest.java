@@ -179,4 +179,25 @@ class ChecklistCopyUpTest {
             assertEquals(List.of("b: h|x| 100600 size=4", "ino a=b=lower: true", "after remount b: h|x| 100600 ino=lower: true"), k.transcript());
         }
     }
+
+    /**
+     * Issue 19 bug 3 (pjdfstest chown/00): chown(f, -1, -1) changes nothing but the ctime, of an upper file and of
+     * a lower one (which it copies up), as on the kernel overlay.
+     */
+    @Test void chownMinusOneMinusOneChangesTheCtime() throws Exception {
+        try (ChecklistTwin t = new ChecklistTwin(1, "echo l > l1/low && ln -s low l1/sym && chmod 4755 l1/low")) {
+            var k = t.compare("", (ChecklistTwin.Scenario) (fs, out) -> {
+                fs.append("up", "u\n");
+                for (String p : java.util.List.of("up", "low", "sym")) {
+                    Stat before = fs.stat(p);
+                    Thread.sleep(20);               // so that the clock has moved on (no timing is asserted)
+                    fs.chown(p, -1, -1);
+                    Stat after = fs.stat(p);
+                    out.add(p + ": ctime changed " + (after.ctimeSec() != before.ctimeSec()
+                            || after.ctimeNsec() != before.ctimeNsec()) + String.format(" mode %o", after.mode()));
+                }
+            });
+            assertTrue(k.transcript().contains("up: ctime changed true mode 100644"), k.transcript().toString());
+        }
+    }
 }

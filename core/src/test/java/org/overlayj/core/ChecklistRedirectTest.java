@@ -51,4 +51,53 @@ class ChecklistRedirectTest {
             assertEquals("off rename a/c: EXDEV rename top: EXDEV", k.transcript().get(3));
         }
     }
+
+    /**
+     * Issue 19 bug 2: a redirect met inside the path of another redirect, in a middle layer. Three mounts, each
+     * rotating the old upper into the lowers (unionmount-testsuite --ov=10 rename-move-dir): mount 1 renames
+     * a/dir102 to a/dir102x (relative redirect "dir102" in layer 0), mount 2 moves it to a/empty102/dir102
+     * (absolute "/a/dir102x" in layer 1), mount 3 lists it: the relative redirect renames the last component of
+     * the absolute path ("/a/dir102"), not a name under a/empty102. Layers written by each side, and written by the
+     * kernel and read by the engine.
+     */
+    static final String CHAIN_LOWER = "mkdir -p l1/a/dir102/a l1/a/dir102/pop l1/a/empty102 && touch l1/a/dir102/pop/b";
+    static final String ROTATE = "rm -rf u0 u1 w0 w1 && mkdir u0 u1 w0 w1";
+
+    private static List<Object> chainSteps(String opts) {
+        ChecklistTwin.Scenario look = (fs, out) -> out.add("dir102: " + fs.ls("a/empty102/dir102").stream().sorted().toList()
+                + " pop: " + fs.ls("a/empty102/dir102/pop") + " a: " + fs.ls("a"));
+        return List.of(ROTATE,
+                new Mount("lowerdir=$R/l1,upperdir=$R/u0,workdir=$R/w0," + opts, (fs, out) -> fs.rename("a/dir102", "a/dir102x")),
+                new Mount("lowerdir=$R/u0:$R/l1,upperdir=$R/u1,workdir=$R/w1," + opts,
+                        (fs, out) -> fs.rename("a/dir102x", "a/empty102/dir102")),
+                new Mount("lowerdir=$R/u1:$R/u0:$R/l1,upperdir=$R/upper,workdir=$R/work," + opts, look));
+    }
+
+    @Test void issue19_redirectChainThroughMiddleLayers() throws Exception {
+        for (String opts : List.of("index=on,nfs_export=on,redirect_dir=on", "redirect_dir=on",
+                "metacopy=on,index=on,redirect_dir=on")) {
+            try (ChecklistTwin t = new ChecklistTwin(1, CHAIN_LOWER)) {
+                // transcripts only: the last upper's origins name the rotated layers' inodes, new on each side
+                var k = t.kernel("", chainSteps(opts).toArray());
+                var e = t.engine("", chainSteps(opts).toArray());
+                assertEquals(k.transcript(), e.transcript(), opts);
+                assertEquals("dir102: [a, pop] pop: [b] a: [empty102]", k.transcript().getFirst(), opts);
+            }
+        }
+    }
+
+    @Test void issue19_redirectChainWrittenByTheKernelReadByTheEngine() throws Exception {
+        String opts = "index=on,nfs_export=on,redirect_dir=on";
+        try (ChecklistTwin t = new ChecklistTwin(1, CHAIN_LOWER)) {
+            List<Object> steps = chainSteps(opts);
+            // the kernel writes layers 0 and 1; then the last mount on each side over the same layers
+            t.kernel("", steps.subList(0, 3).toArray());
+            Mount last = (Mount) steps.get(3);
+            var k = t.run(true, "", last);
+            t.reset();
+            var e = t.run(false, "", last);
+            assertEquals(k.transcript(), e.transcript());
+            assertEquals("dir102: [a, pop] pop: [b] a: [empty102]", e.transcript().getFirst());
+        }
+    }
 }

@@ -70,6 +70,8 @@ final class ChecklistTwin implements AutoCloseable {
         void rename(String from, String to) throws ErrnoException;
         void link(String from, String to) throws ErrnoException;
         void chmod(String path, int mode) throws ErrnoException;
+        /** lchown; -1 leaves the id as it is. */
+        void chown(String path, int uid, int gid) throws ErrnoException;
         List<String> ls(String path) throws ErrnoException;
         /** name → d_ino of a listing, "." and ".." left out. */
         Map<String, Long> dino(String path) throws ErrnoException;
@@ -458,6 +460,7 @@ final class ChecklistTwin implements AutoCloseable {
         @Override public void rename(String from, String to) throws ErrnoException { Linux.rename(p(from), p(to), 0); }
         @Override public void link(String from, String to) throws ErrnoException { Linux.link(p(from), p(to)); }
         @Override public void chmod(String path, int mode) throws ErrnoException { Linux.chmod(p(path), mode); }
+        @Override public void chown(String path, int uid, int gid) throws ErrnoException { Linux.lchown(p(path), uid, gid); }
 
         @Override public List<String> ls(String path) throws ErrnoException {
             return Linux.readdir(p(path)).stream().filter(d -> !d.isDotOrDotDot()).map(d -> d.name()).toList();
@@ -568,6 +571,9 @@ final class ChecklistTwin implements AutoCloseable {
         @Override public void rename(String from, String to) throws ErrnoException { o.rename(parent(from), name(from), parent(to), name(to), 0, R); }
         @Override public void link(String from, String to) throws ErrnoException { o.link(walk(from), parent(to), name(to), R); }
         @Override public void chmod(String path, int mode) throws ErrnoException { o.setattr(walk(path), SetAttr.chmod(mode), R); }
+        @Override public void chown(String path, int uid, int gid) throws ErrnoException {
+            o.setattr(walk(path), SetAttr.chown(uid == -1 ? null : uid, gid == -1 ? null : gid), R);
+        }
 
         @Override public List<String> ls(String path) throws ErrnoException {
             return o.readdir(walk(path), 0, 100000, R).stream().map(DirEntry::name).filter(n -> !n.equals(".") && !n.equals("..")).toList();

@@ -289,17 +289,17 @@ public final class FuseDispatcher {
                 return out;
             }
             case FuseOpcode.SETXATTR -> {
-                int size = in.getInt(), flags = in.getInt();
+                int size = in.getInt(), flags = in.getInt(), xflags = 0;
                 FuseInit.Negotiated n = negotiated;
                 if (n != null && n.has(FuseInit.SETXATTR_EXT)) {
-                    in.getInt();                // setxattr_flags: only ACL_KILL_SGID, which needs POSIX_ACL
+                    xflags = in.getInt();       // setxattr_flags: ACL_KILL_SGID, under POSIX_ACL
                     in.getInt();
                 }
                 String name = cstring(in);
                 if (size > in.remaining()) throw new ErrnoException(Errno.EINVAL, "xattr value shorter than size");
                 byte[] value = new byte[size];
                 in.get(value);
-                fs.setxattr(c, node, name, value, flags);
+                fs.setxattr(c, node, name, value, flags, (xflags & FuseInit.SETXATTR_ACL_KILL_SGID) != 0);
                 return ok(h, 0);
             }
             case FuseOpcode.GETXATTR -> {

@@ -60,6 +60,8 @@ public final class FuseInit {
     static final int MAX_STACK_DEPTH = 1;
     /** write_flags, fuse_setattr_in.valid and open_flags bits of HANDLE_KILLPRIV_V2. */
     public static final int WRITE_KILL_SUIDGID = 1 << 2, OPEN_KILL_SUIDGID = 1;
+    /** setxattr_flags (SETXATTR_EXT) bit under POSIX_ACL: the caller's ACL change clears set-group-ID. */
+    public static final int SETXATTR_ACL_KILL_SGID = 1;
 
     static final long WANTED = ASYNC_READ | ATOMIC_O_TRUNC | AUTO_INVAL_DATA | EXPORT_SUPPORT | BIG_WRITES
             | DO_READDIRPLUS | READDIRPLUS_AUTO | PARALLEL_DIROPS | MAX_PAGES_FLAG | CACHE_SYMLINKS | SETXATTR_EXT;

@@ -193,6 +193,15 @@ public interface RawFileSystem {
         throw nosys();
     }
 
+    /**
+     * SETXATTR as the dispatcher calls it: {@code killSgid} when, under POSIX_ACL, the kernel says the caller sets an
+     * ACL without being in the file's group or having CAP_FSETID, so set-group-ID goes (FUSE_SETXATTR_ACL_KILL_SGID).
+     */
+    default void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags, boolean killSgid)
+            throws ErrnoException {
+        setxattr(c, nodeid, name, value, flags);
+    }
+
     default byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException { throw nosys(); }
 
     default List<String> listxattr(FuseContext c, long nodeid) throws ErrnoException { throw nosys(); }

@@ -170,6 +170,13 @@ public final class EngineTarget implements Target, TreeView {
                 ov.link(src, dirOf(o.path()), leaf(o.path()), ROOT);
             }
             case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), ROOT);
+            case Op.LinkGroup o -> {
+                for (int i = 1; i <= o.count(); i++) {
+                    ov.link(resolve(o.path()), dirOf(o.path()), leaf(o.path()) + "." + i, ROOT);
+                }
+                for (int i = o.count(); i >= 2; i--) ov.unlink(dirOf(o.path()), leaf(o.path()) + "." + i, ROOT);
+                return Outcome.ok("nlink=" + ov.getattr(resolve(o.path())).nlink());
+            }
             case Op.Rmdir o -> ov.rmdir(dirOf(o.path()), leaf(o.path()), ROOT);
             case Op.Rename o -> ov.rename(dirOf(o.path()), leaf(o.path()), dirOf(o.to()), leaf(o.to()), o.flags(), ROOT);
             case Op.Read o -> {

@@ -260,6 +260,11 @@ public class MountedTarget implements Target, TreeView {
             case Op.Symlink o -> Linux.symlink(o.target(), p(o.path()));
             case Op.Link o -> Linux.link(p(o.from()), p(o.path()));
             case Op.Unlink o -> Linux.unlink(p(o.path()));
+            case Op.LinkGroup o -> {
+                for (int i = 1; i <= o.count(); i++) Linux.link(p(o.path()), p(o.path()) + "." + i);
+                for (int i = o.count(); i >= 2; i--) Linux.unlink(p(o.path()) + "." + i);
+                return Outcome.ok("nlink=" + Linux.lstat(p(o.path())).nlink());
+            }
             case Op.Rmdir o -> Linux.rmdir(p(o.path()));
             case Op.Rename o -> Linux.rename(p(o.path()), p(o.to()), o.flags());
             case Op.Read o -> {

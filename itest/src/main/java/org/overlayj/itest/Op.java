@@ -81,6 +81,15 @@ public sealed interface Op {
         @Override public String toString() { return "unlink " + q(path); }
     }
 
+    /**
+     * A group of links (xfstests generic/002): {@code count} new names {@code path.1 .. path.count} for the file
+     * at {@code path}, then all but the first removed again, last first, through the names, as a shell's
+     * {@code ln t t.1 ... t.N; rm t.N ... t.2} does.
+     */
+    record LinkGroup(String path, int count) implements Op {
+        @Override public String toString() { return "linkgroup " + q(path) + " " + count; }
+    }
+
     record Rmdir(String path) implements Op {
         @Override public String toString() { return "rmdir " + q(path); }
     }

@@ -18,6 +18,7 @@ public final class OpGenerator {
     private static final String[] LINK_TARGETS = {"a", "../b", "nowhere", "/nonexistent/x", "c/d"};
 
     private final Random r;
+    private final long seed;
     private final boolean dirRenames;
     private final boolean aliases;
 
@@ -44,11 +45,23 @@ public final class OpGenerator {
      */
     public OpGenerator(long seed, boolean dirRenames, boolean aliases, boolean held, boolean handles) {
         this.r = new Random(seed ^ 0x5DEECE66DL);
+        this.seed = seed;
         this.dirRenames = dirRenames;
         this.aliases = aliases;
         this.held = held;
         this.handles = held && handles;
     }
+
+    /**
+     * With {@code aliases}: now and then a {@link Op.LinkGroup} of 10-20 links, decided apart from {@link #r} so that
+     * a sequence is the same as without them until the first group.
+     */
+    public OpGenerator linkGroups(boolean on) {
+        groups = on ? new Random(seed * 31 + 7) : null;
+        return this;
+    }
+
+    private Random groups;
 
     private static final int SLOTS = 3;
     private final boolean held, handles;
@@ -119,6 +132,11 @@ public final class OpGenerator {
         if (onAliases) {
             files = linked;
             nonDirs = linked;
+        }
+        // now and then a group of 10-20 links to one regular file, most removed again (index runs: the union
+        // count and the aliases a client may hold are exercised as generic/002 does)
+        if (groups != null && aliases && !files.isEmpty() && groups.nextInt(25) == 0) {
+            return new Op.LinkGroup(pick(files).path(), 10 + groups.nextInt(11));
         }
         if (held && r.nextInt(3) == 0) {
             // aim at what is held open, or was: the names an open file loses or keeps

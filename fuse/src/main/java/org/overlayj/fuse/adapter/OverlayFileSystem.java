@@ -673,8 +673,21 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags)
             throws ErrnoException {
+        setxattr(c, nodeid, name, value, flags, false);
+    }
+
+    /**
+     * The ACL's mode bits are set by the upper filesystem, for this process, which may keep set-group-ID: when the
+     * kernel says the caller may not, it goes, as the kernel overlay's ACL change clears it.
+     */
+    @Override public void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags, boolean killSgid)
+            throws ErrnoException {
         Node n = nodes.get(nodeid);
         asCaller(c, cr -> { overlay.setxattr(n, name, value, flags, cr); return null; });
+        if (killSgid) {
+            Attr a = overlay.getattr(n);
+            if ((a.mode() & 02000) != 0) overlay.setattr(n, SetAttr.chmod(a.mode() & 05777), Creds.ROOT);
+        }
     }
 
     @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {

@@ -45,7 +45,8 @@ class AclMountTest {
                 "echo m > m && setfacl -m u:1000:rwx,m::r m",
                 "mkdir dd && chmod 755 dd && setfacl -d -m u:1001:rwx,g::r dd && setfacl -m u:1000:rwx dd",
                 "echo w > dd/wo && mkdir dd/wd",
-                "mkdir pd && chmod 777 pd"));
+                "mkdir pd && chmod 777 pd",
+                "echo s > sg && chown 1000:2000 sg && chmod 2775 sg"));
         String opts = "index=on,nfs_export=on,redirect_dir=on";
         overlay = Overlay.mount(OverlayOptions.of(List.of(lower.toString()), dir.resolve("u1").toString(),
                 dir.resolve("w1").toString()));
@@ -75,14 +76,14 @@ class AclMountTest {
         String d = m.toString();
         StringBuilder out = new StringBuilder();
         out.append(as("--clear-groups", m, "ls d0", "cat f", "cat g", "cat m", "echo x >> m", "touch dd/new",
-                "mkdir dd/nd", "touch pd/new", "mkdir pd/nd"));
+                "mkdir dd/nd", "touch pd/new", "mkdir pd/nd", "setfacl -m u:1001:r sg"));
         out.append(as("--groups=2000", m, "cat g", "echo more >> g", "ls d0"));
         // root: a whiteout in dd, then a namesake made over it; ACLs changed through the mount
         TestMounts.sh("sh", "-c", "cd " + d + " && rm dd/wo && rmdir dd/wd && setfacl -m u:1000:r f"
                 + " && setfacl -x u:1000 d0 && setfacl -m g:2000:- g && setfacl -d -m u:1000:rw pd");
         out.append(as("--groups=2000", m, "touch dd/wo", "mkdir dd/wd", "cat f", "ls d0", "cat g", "touch pd/acl"));
         out.append(TestMounts.sh("sh", "-c", "cd " + d + " && for f in d0 f g m dd dd/new dd/nd dd/wo dd/wd pd/new"
-                + " pd/nd pd/acl; do stat -c '%n %A %u:%g' $f; getfacl -cp $f; done"));
+                + " pd/nd pd/acl sg; do stat -c '%n %A %u:%g' $f; getfacl -cp $f; done"));
         return out.toString();
     }
 
@@ -92,5 +93,6 @@ class AclMountTest {
         String ours = scenario(mnt);
         assertEquals(kernel, ours);
         assertTrue(kernel.contains("ls d0: ok") && kernel.contains("cat f: failed"), kernel);
+        assertTrue(kernel.contains("sg -rwxrwxr-x"), "an ACL set by a non-member clears set-group-ID: " + kernel);
     }
 }
