@@ -25,39 +25,23 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class ServeCommandTest {
     private static final Pattern READY = Pattern.compile("overlayj: serving NFSv3 on 127\\.0\\.0\\.1:(\\d+)");
+    private ServeLayers layers;
     private Path dir;
-    private final List<Process> started = new ArrayList<>();
+    private List<Process> started;
 
     @BeforeEach void layers() throws IOException {
         for (String tool : new String[]{"nfs-ls", "nfs-cat", "nfs-cp"})
             assertTrue(Files.isExecutable(Path.of("/usr/bin", tool)), tool + " missing: install libnfs-utils");
-        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-serve-");
-        for (String d : new String[]{"l", "u", "w"}) Files.createDirectory(dir.resolve(d));
-        Files.createDirectories(dir.resolve("l/d"));
-        Files.writeString(dir.resolve("l/d/f"), "lower file\n");
+        layers = new ServeLayers("serve");
+        dir = layers.dir;
+        started = layers.started;
     }
 
     @AfterEach void cleanup() throws IOException {
-        try {
-            for (Process p : started) {
-                if (p.isAlive()) {
-                    p.destroyForcibly();
-                    p.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
-                }
-            }
-        } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                    p.toFile().setWritable(true);
-                    p.toFile().delete();
-                });
-            }
-        }
+        if (layers != null) layers.close();
     }
 
-    private String layerOpts() {
-        return "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w");
-    }
+    private String layerOpts() { return layers.layerOpts(); }
 
     private Path out(Process p) { return dir.resolve("out-" + started.indexOf(p) + ".txt"); }
 

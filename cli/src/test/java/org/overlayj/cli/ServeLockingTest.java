@@ -32,16 +32,17 @@ import static org.junit.jupiter.api.Assertions.*;
  * Fails (never skips) when a tool is missing: rpcbind and nfs-common (rpc.statd, sm-notify), iproute2, util-linux.
  */
 class ServeLockingTest {
+    private ServeLayers layers;
     private Path dir;
-    private final List<Process> started = new ArrayList<>();
+    private List<Process> started;
 
     @BeforeEach void layers() throws IOException {
         for (String tool : new String[]{"unshare", "nsenter", "ip", "rpcbind", "rpc.statd", "sm-notify", "rpcinfo"})
             assertNotNull(which(tool), tool + " missing: install rpcbind, nfs-common, iproute2, util-linux");
-        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-lock-");
-        for (String d : new String[]{"l/d", "u", "w", "smc/sm", "smc/sm.bak", "stc/sm", "stc/sm.bak"})
-            Files.createDirectories(dir.resolve(d));
-        Files.writeString(dir.resolve("l/d/f"), "lower file\n");
+        layers = new ServeLayers("lock");
+        dir = layers.dir;
+        started = layers.started;
+        for (String d : new String[]{"smc/sm", "smc/sm.bak", "stc/sm", "stc/sm.bak"}) Files.createDirectories(dir.resolve(d));
         Files.writeString(dir.resolve("exports"), "/ 10.99.0.0/24(rw,no_root_squash,insecure)\n");
     }
 
@@ -54,27 +55,10 @@ class ServeLockingTest {
     }
 
     @AfterEach void cleanup() throws IOException {
-        try {
-            // last started first: servers and daemons before the namespace holders
-            for (Process p : started.reversed()) {
-                if (p.isAlive()) {
-                    p.destroyForcibly();
-                    p.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
-                }
-            }
-        } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                    p.toFile().setWritable(true);
-                    p.toFile().delete();
-                });
-            }
-        }
+        if (layers != null) layers.close();
     }
 
-    private String layerOpts() {
-        return "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w");
-    }
+    private String layerOpts() { return layers.layerOpts(); }
 
     private static List<String> java(String mainClass, String... args) {
         List<String> cmd = new ArrayList<>(List.of(

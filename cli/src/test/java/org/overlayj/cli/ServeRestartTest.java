@@ -30,34 +30,20 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class ServeRestartTest {
     private static final int RESTARTS = Integer.getInteger("overlayj.nfs.restarts", 10);
+    private ServeLayers layers;
     private Path dir;
-    private final List<Process> started = new ArrayList<>();
+    private List<Process> started;
 
     @BeforeEach void layers() throws IOException {
         for (String tool : new String[]{"nfs-cat", "nfs-cp"})
             assertTrue(Files.isExecutable(Path.of("/usr/bin", tool)), tool + " missing: install libnfs-utils");
-        dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-restart-");
-        for (String d : new String[]{"l", "u", "w"}) Files.createDirectory(dir.resolve(d));
-        Files.createDirectories(dir.resolve("l/d"));
-        Files.writeString(dir.resolve("l/d/f"), "lower file\n");
+        layers = new ServeLayers("restart");
+        dir = layers.dir;
+        started = layers.started;
     }
 
     @AfterEach void cleanup() throws IOException {
-        try {
-            for (Process p : started) {
-                if (p.isAlive()) {
-                    p.destroyForcibly();
-                    p.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> null).join();
-                }
-            }
-        } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                    p.toFile().setWritable(true);
-                    p.toFile().delete();
-                });
-            }
-        }
+        if (layers != null) layers.close();
     }
 
     private Process serve(int port, int n) throws IOException {
@@ -66,7 +52,7 @@ class ServeRestartTest {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
-                "-o", "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w"),
+                "-o", layers.layerOpts(),
                 "--listen", "127.0.0.1:" + port, "--stats", "0", "--wait-layers", "0", "--exports", exports.toString());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out(n).toFile()).start();
         started.add(p);
