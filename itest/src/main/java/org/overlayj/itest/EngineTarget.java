@@ -235,17 +235,7 @@ public final class EngineTarget implements Target, TreeView {
 
     /** Every handle taken, opened, as MountedTarget does after a drop_caches or a remount. */
     private String openHandles() {
-        StringBuilder s = new StringBuilder();
-        for (int slot : handles.keySet()) {
-            String one;
-            try {
-                one = openHandle(slot);
-            } catch (ErrnoException e) {
-                one = Errno.name(e.errno());
-            }
-            s.append(s.isEmpty() ? "" : "; ").append('h').append(slot).append(": ").append(one);
-        }
-        return s.toString();
+        return Target.openAll(handles.keySet(), this::openHandle);
     }
 
     private String openHandle(int slot) throws ErrnoException {

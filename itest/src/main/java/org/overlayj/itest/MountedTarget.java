@@ -175,17 +175,7 @@ public class MountedTarget implements Target, TreeView {
 
     /** Every handle taken, opened: "h0: ... h1: ESTALE ...". */
     private String openHandles() {
-        StringBuilder s = new StringBuilder();
-        for (int slot : handles.keySet()) {
-            String one;
-            try {
-                one = openHandle(slot);
-            } catch (ErrnoException e) {
-                one = Errno.name(e.errno());
-            }
-            s.append(s.isEmpty() ? "" : "; ").append('h').append(slot).append(": ").append(one);
-        }
-        return s.toString();
+        return Target.openAll(handles.keySet(), this::openHandle);
     }
 
     /** open_by_handle_at of handle {@code slot}: what it names (see {@link #described(int, boolean)}). */
