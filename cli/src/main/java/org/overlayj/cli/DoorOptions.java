@@ -68,6 +68,8 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Id
                     default -> throw new org.overlayj.sys.ErrnoException(org.overlayj.sys.Errno.EINVAL,
                             "option \"passthrough\": on or off, not \"" + value + "\"");
                 };
+                // ours: bin/overlayj mounts this one with a server of its own, not the resident one
+                case "no_shared" -> { }
                 // always on: the kernel checks mode bits like for a kernel overlay
                 case "default_permissions", "defaults" -> { }
                 case "uidmapping" -> uidRanges = IdMapping.parse(key, value);

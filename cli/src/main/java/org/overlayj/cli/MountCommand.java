@@ -1,10 +1,7 @@
 package org.overlayj.cli;
 
 import ch.qos.logback.classic.Level;
-import org.overlayj.core.Overlay;
 import org.overlayj.core.config.MountOptions;
-import org.overlayj.fuse.FuseServer;
-import org.overlayj.fuse.adapter.OverlayFileSystem;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -68,8 +65,6 @@ public final class MountCommand implements Callable<Integer> {
     @Parameters(arity = "0..2", paramLabel = "[SOURCE] MOUNTPOINT",
             description = "SOURCE (shown in /proc/mounts unless fsname= is given) and the mount point.")
     List<String> positional = new ArrayList<>();
-
-    private static final int THREADS = 4;
 
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -148,76 +143,48 @@ public final class MountCommand implements Callable<Integer> {
         return String.join(",", options);
     }
 
-    static MountOptions.Parsed parseOptions(String joined) throws ErrnoException {
-        return MountOptions.parse(joined);
-    }
-
     private int serve(String source, String mountpoint) {
         PrintStream ready = System.out;
         if (daemonChild) System.setOut(System.err);       // stdout is the readiness pipe, and nothing else
-        String opts = Linux.fromUtf8(joinedOptions());
-        boolean debugLog = debug || opts.matches("(^|.*,)debug(,.*|$)");
+        String joined = joinedOptions();
+        boolean debugLog = debug || Linux.fromUtf8(joined).matches("(^|.*,)debug(,.*|$)");
         if (debugLog) ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
                 .setLevel(Level.DEBUG);
         Logger log = LoggerFactory.getLogger(MountCommand.class);
         // Every native call is linked while the mount is being set up, not in the middle of the first requests
         // (see Linux.prelink); the mount is announced ready once that is done.
         Thread prelink = Thread.ofPlatform().name("prelink").daemon(true).start(Linux::prelink);
-        Overlay overlay = null;
-        FuseServer server;
+        // A background server asked to stay resident (bin/overlayj sets $OVERLAYJ_RESIDENT when the mount may be
+        // shared) takes its control socket while the mount is being made, so that the next launcher finds it.
+        Path residentDir = daemonChild && !debugLog ? ResidentServer.requestedDir() : null;
+        java.util.concurrent.CompletableFuture<ResidentServer> resident = residentDir == null
+                ? java.util.concurrent.CompletableFuture.completedFuture(null)
+                : java.util.concurrent.CompletableFuture.supplyAsync(() -> ResidentServer.bind(residentDir),
+                        r -> Thread.ofPlatform().name("resident-bind").daemon(true).start(r));
         // Handlers first: a SIGTERM that arrives while mounting must not kill the JVM (exit 143) with the mount
-        // half made; it unmounts as soon as the mount is live.
-        java.util.concurrent.atomic.AtomicReference<FuseServer> live = new java.util.concurrent.atomic.AtomicReference<>();
+        // half made; it unmounts as soon as the mount is live (every mount, when the server is resident).
+        java.util.concurrent.atomic.AtomicReference<Runnable> onTerm = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicBoolean terminate = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.atomic.AtomicBoolean unmounted = new java.util.concurrent.atomic.AtomicBoolean();
-        Runnable unmountOnce = () -> {
-            FuseServer s = live.get();
-            if (s != null && terminate.get() && unmounted.compareAndSet(false, true)) s.unmount();
-        };
         Signals.onTermination(() -> {
             terminate.set(true);
-            unmountOnce.run();
+            Runnable r = onTerm.get();
+            if (r != null) r.run();
         });
+        MountSession session;
         try {
-            MountOptions.Parsed parsed = parseOptions(opts);
-            if (needsUserXattrs(parsed)) {
-                // root in a user namespace (rootless podman) or a plain user: trusted.* cannot be written, so the
-                // kernel's userxattr format (user.overlay.*, with its limits) is used, as the kernel would need it
-                parsed = parseOptions(opts + ",userxattr");
-                log.warn("trusted.* xattrs cannot be written here: using user.overlay.* (the kernel's userxattr format)");
-            }
-            log.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
-            parsed.warnings().forEach(w -> log.warn("{}", w));
-            List<String> generic = parsed.generic();
-            if (parsed.overlay().upperDir() == null) {
-                // no upper layer: read-only, and mounted so (as the kernel makes such an overlay), not just EROFS
-                generic = new ArrayList<>(generic);
-                generic.add("ro");
-            }
-            DoorOptions door = DoorOptions.of(generic, source == null ? null : Linux.fromUtf8(source),
-                    singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
-            if (!door.ignored().isEmpty()) log.info("options ignored by the FUSE door: {}", door.ignored());
-            String mnt = Linux.fromUtf8(Path.of(mountpoint).toAbsolutePath().normalize().toString());
-            if (!Files.isDirectory(Path.of(mountpoint))) {
-                throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
-            }
-            overlay = Overlay.mount(parsed.overlay());
-            if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
-                log.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
-            }
-            server = FuseServer.mount(mnt, door.fuse(),
-                    new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids()));
-            log.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
-        } catch (ErrnoException e) {
-            if (overlay != null) overlay.close();
-            return fail(ready, e.detail() + " (" + Errno.name(e.errno()) + ")");
-        } catch (RuntimeException e) {
-            if (overlay != null) overlay.close();
-            log.error("mount failed", e);
-            return fail(ready, "internal error: " + e);
+            session = MountSession.open(joined, source, mountpoint, System.getProperty("user.dir"), singleThreaded);
+        } catch (MountSession.Failure e) {
+            ResidentServer r = resident.join();
+            if (r != null) r.close();
+            return fail(ready, e.getMessage());
         }
-        live.set(server);
-        unmountOnce.run();                                 // a signal that came during the mount
+        ResidentServer server = resident.join();
+        java.util.concurrent.atomic.AtomicBoolean unmounted = new java.util.concurrent.atomic.AtomicBoolean();
+        onTerm.set(server != null ? server::terminate : () -> {
+            if (unmounted.compareAndSet(false, true)) session.unmount();
+        });
+        if (terminate.get()) onTerm.get().run();          // a signal that came during the mount
+        if (server != null) server.adopt(session);
         try {
             prelink.join();
         } catch (InterruptedException e) {
@@ -228,14 +195,17 @@ public final class MountCommand implements Callable<Integer> {
             ready.flush();
             ready.close();
         }
+        if (server != null) {
+            server.run();                                   // until the last mount is gone and the linger is over
+            log.info("resident server exits");
+            return 0;
+        }
         try {
-            server.awaitExit();
+            session.awaitExit();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        server.close();
-        overlay.close();
-        log.info("unmounted {}", mountpoint);
+        session.close();
         return 0;
     }
 

@@ -226,8 +226,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         current.set(me);
         boolean gone = false;
         try (Arena arena = Arena.ofConfined(); Splicer splicer = new Splicer(fd, PIPE_CAPACITY, splicedReads)) {
-            Buffers bufs = new Buffers(arena.allocate(READ_BUFFER, 4096), new byte[READ_BUFFER],
-                    new byte[FuseDispatcher.OUT_HEADER + FuseInit.MAX_WRITE], splicer);
+            Buffers bufs = new Buffers(arena.allocate(READ_BUFFER, 4096), splicer);
             while (!gone) gone = serveOne(me, bufs);
         } catch (RuntimeException | Error e) {
             LOG.error("FUSE loop for {} died", mountpoint, e);
@@ -239,9 +238,34 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /**
      * A loop thread's buffers: the request as read (native), its copy on the heap (the codec reads heap buffers),
      * the reply built and written from the heap (a critical write: no copy to native memory), and the splicer of
-     * big READ replies.
+     * big READ replies. The two heap arrays start small and grow to the biggest request and reply the thread has
+     * seen (at most one max_write each): an idle mount then holds kilobytes of heap, not megabytes, which matters
+     * when one process serves many mounts.
      */
-    private record Buffers(MemorySegment req, byte[] heap, byte[] scratch, Splicer splicer) {}
+    private static final class Buffers {
+        static final int INITIAL = 64 * 1024, MAX_REPLY = FuseDispatcher.OUT_HEADER + FuseInit.MAX_WRITE;
+        final MemorySegment req;
+        final Splicer splicer;
+        byte[] heap = new byte[INITIAL], scratch = new byte[INITIAL];
+
+        Buffers(MemorySegment req, Splicer splicer) {
+            this.req = req;
+            this.splicer = splicer;
+        }
+
+        /** The copy of a request of {@code n} bytes. */
+        byte[] heap(int n) {
+            if (n > heap.length) heap = new byte[READ_BUFFER];
+            return heap;
+        }
+
+        /** A reply of {@code len} bytes did not fit the scratch array: the next one like it will. */
+        void grow(int len) {
+            if (len > scratch.length && scratch.length < MAX_REPLY) {
+                scratch = new byte[Math.min(MAX_REPLY, Math.max(len, 2 * scratch.length))];
+            }
+        }
+    }
 
     /**
      * Reads one request, answers it and sees to the reader role; true when the device is gone. A method of its own
@@ -251,19 +275,20 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private boolean serveOne(Worker me, Buffers bufs) {
         long n;
         try {
-            n = Linux.read(fd, bufs.req());
+            n = Linux.read(fd, bufs.req);
         } catch (ErrnoException e) {
             int err = e.errno();
             if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) return false;
             if (err != Errno.ENODEV) LOG.error("reading /dev/fuse for {} failed", mountpoint, e);
             return true;
         }
-        MemorySegment.copy(bufs.req(), ValueLayout.JAVA_BYTE, 0, bufs.heap(), 0, (int) n);
-        int opcode = n >= 8 ? bufs.req().get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
+        byte[] heap = bufs.heap((int) n);
+        MemorySegment.copy(bufs.req, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
+        int opcode = n >= 8 ? bufs.req.get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
         if (maxThreads > 1 && !fs.quick(opcode)) passRole(me);
-        ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(bufs.heap(), 0, (int) n), bufs.scratch(),
-                bufs.splicer());
+        ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), bufs.scratch, bufs.splicer);
         if (reply != null) {
+            if (reply.hasArray() && reply.array() != bufs.scratch) bufs.grow(reply.remaining());
             try {
                 Linux.write(fd, reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
             } catch (ErrnoException e) {

@@ -64,7 +64,7 @@ public final class MountOptions {
             "dev", "nodev", "suid", "nosuid", "exec", "noexec", "iversion", "noiversion",
             "allow_other", "allow_root", "auto_unmount", "default_permissions", "nonempty", "debug",
             "squash_to_root", "static_nlink", "noacl", "auto", "noauto", "user", "nouser", "users", "_netdev",
-            "nofail", "defaults", "silent", "loud", "seclabel", "passthrough");
+            "nofail", "defaults", "silent", "loud", "seclabel", "passthrough", "no_shared");
 
     /** Generic options that take a value. */
     private static final Set<String> GENERIC_VALUED = Set.of(

@@ -1,0 +1,128 @@
+/*
+ * overlayj-client: the launcher's way to a resident overlayj server (bin/overlayj runs it before any JVM).
+ *
+ *   overlayj-client RUNDIR JAR mount ARGS...   ask the server to make the mount ARGS name
+ *   overlayj-client RUNDIR JAR status          print the mounts the server holds
+ *
+ * bash cannot open a unix socket, and a JVM (the standalone path) costs a quarter of a second: this is the few
+ * system calls in between. The server's socket is RUNDIR/ctl-MNTNS-USERNS-JARINO-JARMTIME.sock: one server per
+ * mount namespace and user namespace (the mount must be made in the caller's namespaces) and per build of the
+ * jar (a rebuilt jar gets a new server). RUNDIR must be a directory of our own that nobody else may enter (0700):
+ * the server trusts whoever reaches the socket only after checking its peer credentials, and we trust the server
+ * only because nobody else could have put the socket there.
+ *
+ * Request: NUL-terminated fields: "overlayj-ctl-1", the verb, our cwd, $OVERLAYJ_JAVA_OPTS,
+ * $OVERLAYJ_SERVER_JVM_OPTS, $OVERLAYJ_LOG_DIR, then the arguments; then end of file (shutdown SHUT_WR).
+ * Reply: a line with the exit code (or "D": the server declines, take the standalone path), then text for stderr
+ * (stdout for status) up to end of file.
+ *
+ * Exit codes: the server's, or 111 when there is no usable server or it declined: the launcher then starts a JVM
+ * (the first mount, which also starts the resident server).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define NO_SERVER 111
+
+static unsigned long long ns_inode(const char *link) {
+    char buf[64];
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *b = strchr(buf, '[');
+    return b ? strtoull(b + 1, NULL, 10) : 0;
+}
+
+static int put(char **p, size_t *len, size_t *cap, const char *s) {
+    size_t n = strlen(s) + 1;
+    if (*len + n > *cap) {
+        size_t c = (*cap + n) * 2;
+        char *q = realloc(*p, c);
+        if (!q) return -1;
+        *p = q;
+        *cap = c;
+    }
+    memcpy(*p + *len, s, n);
+    *len += n;
+    return 0;
+}
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    return v ? v : "";
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: overlayj-client RUNDIR JAR mount|status [ARGS...]\n");
+        return 2;
+    }
+    const char *rundir = argv[1], *jar = argv[2], *verb = argv[3];
+    int status = strcmp(verb, "status") == 0;
+    struct stat d, j;
+    // our own directory, closed to others; anything else: no resident server (the launcher goes standalone)
+    if (lstat(rundir, &d) != 0 || !S_ISDIR(d.st_mode) || d.st_uid != geteuid() || (d.st_mode & 077) != 0
+            || stat(jar, &j) != 0) {
+        if (status) fprintf(stderr, "overlayj: no resident server (no runtime directory %s of ours)\n", rundir);
+        return NO_SERVER;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/ctl-%llu-%llu-%llx-%lld.sock", rundir,
+                     ns_inode("/proc/self/ns/mnt"), ns_inode("/proc/self/ns/user"),
+                     (unsigned long long) j.st_ino, (long long) j.st_mtime);
+    if (n < 0 || (size_t) n >= sizeof a.sun_path) return NO_SERVER;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *) &a, sizeof a) != 0) {
+        if (status) fprintf(stderr, "overlayj: no resident server (%s: %s)\n", a.sun_path, strerror(errno));
+        return NO_SERVER;
+    }
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return NO_SERVER;   // a deleted or too deep cwd: the JVM path says why
+    char *req = NULL;
+    size_t len = 0, cap = 0;
+    int bad = put(&req, &len, &cap, "overlayj-ctl-1") || put(&req, &len, &cap, verb)
+            || put(&req, &len, &cap, cwd) || put(&req, &len, &cap, env("OVERLAYJ_JAVA_OPTS"))
+            || put(&req, &len, &cap, env("OVERLAYJ_SERVER_JVM_OPTS"))
+            || put(&req, &len, &cap, env("OVERLAYJ_LOG_DIR"));
+    for (int i = 4; i < argc && !bad; i++) bad = put(&req, &len, &cap, argv[i]);
+    if (bad) return NO_SERVER;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(s, req + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return NO_SERVER;              // the server went away before it read the request
+        off += (size_t) w;
+    }
+    shutdown(s, SHUT_WR);
+    // the reply: "CODE\n" then the text; no complete first line means the server never answered (it was exiting)
+    char buf[65536];
+    size_t got = 0;
+    char *nl = NULL;
+    while (!nl) {
+        ssize_t r = read(s, buf + got, sizeof buf - 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return NO_SERVER;
+        got += (size_t) r;
+        buf[got] = 0;
+        nl = memchr(buf, '\n', got);
+        if (!nl && got >= sizeof buf - 1) return NO_SERVER;
+    }
+    if (buf[0] == 'D') return NO_SERVER;
+    int code = atoi(buf);
+    int out = status ? 1 : 2;
+    size_t head = (size_t) (nl + 1 - buf);
+    if (got > head && write(out, buf + head, got - head) < 0) return code ? code : 1;
+    for (;;) {
+        ssize_t r = read(s, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (write(out, buf, (size_t) r) < 0) break;
+    }
+    return code;
+}

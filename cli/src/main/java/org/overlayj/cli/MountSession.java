@@ -1,0 +1,122 @@
+package org.overlayj.cli;
+
+import org.overlayj.core.Overlay;
+import org.overlayj.core.config.ModuleDefaults;
+import org.overlayj.core.config.MountOptions;
+import org.overlayj.fuse.FuseServer;
+import org.overlayj.fuse.adapter.OverlayFileSystem;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One FUSE mount of one overlay: its own engine instance ({@link Overlay}, with its options, layer locks and
+ * caches) and its own request loop ({@link FuseServer}). A standalone server holds one; the resident server
+ * ({@link ResidentServer}) holds many, and nothing passes between them: one that fails or is aborted is closed
+ * alone.
+ *
+ * @param given   the options as the command line gave them (joined), for {@code overlayj status}
+ * @param mountpoint the absolute mount point
+ */
+record MountSession(String given, String mountpoint, Overlay overlay, FuseServer server, Instant since) {
+    private static final Logger LOG = LoggerFactory.getLogger(MountSession.class);
+    /** Request loop threads per mount (the loop starts one and adds more only while requests wait on the disk). */
+    static final int THREADS = 4;
+
+    /** A mount that could not be made: the message is the kernel's text where the kernel would refuse too. */
+    static final class Failure extends Exception {
+        Failure(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Mounts: parses {@code joined} (the -o values, joined by commas) with relative layer paths and the mount point
+     * taken from {@code cwd}, sets up the engine, mounts through FUSE and returns once the mount is live.
+     *
+     * @param source the SOURCE argument (what /proc/mounts shows), or null
+     */
+    static MountSession open(String joined, String source, String mountpoint, String cwd, boolean singleThreaded)
+            throws Failure {
+        String opts = Linux.fromUtf8(joined);
+        Overlay overlay = null;
+        try {
+            String cwdBytes = Linux.fromUtf8(cwd);
+            ModuleDefaults defaults = ModuleDefaults.current();
+            MountOptions.Parsed parsed = MountOptions.parse(opts, cwdBytes, defaults);
+            if (MountCommand.needsUserXattrs(parsed)) {
+                // root in a user namespace (rootless podman) or a plain user: trusted.* cannot be written, so the
+                // kernel's userxattr format (user.overlay.*, with its limits) is used, as the kernel would need it
+                parsed = MountOptions.parse(opts + ",userxattr", cwdBytes, defaults);
+                LOG.warn("trusted.* xattrs cannot be written here: using user.overlay.* (the kernel's userxattr format)");
+            }
+            LOG.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
+            parsed.warnings().forEach(w -> LOG.warn("{}", w));
+            List<String> generic = parsed.generic();
+            if (parsed.overlay().upperDir() == null) {
+                // no upper layer: read-only, and mounted so (as the kernel makes such an overlay), not just EROFS
+                generic = new ArrayList<>(generic);
+                generic.add("ro");
+            }
+            DoorOptions door = DoorOptions.of(generic, source == null ? null : Linux.fromUtf8(source),
+                    singleThreaded ? 1 : THREADS, Linux.geteuid() == 0);
+            if (!door.ignored().isEmpty()) LOG.info("options ignored by the FUSE door: {}", door.ignored());
+            Path mp = Path.of(cwd).resolve(mountpoint).toAbsolutePath().normalize();
+            if (!Files.isDirectory(mp)) {
+                throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
+            }
+            overlay = Overlay.mount(parsed.overlay());
+            if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
+                LOG.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
+            }
+            FuseServer server = FuseServer.mount(Linux.fromUtf8(mp.toString()), door.fuse(),
+                    new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids()));
+            LOG.info("overlay mounted on {} (FUSE 7.{})", mp, server.negotiated().minor());
+            return new MountSession(joined, mp.toString(), overlay, server, Instant.now());
+        } catch (ErrnoException e) {
+            if (overlay != null) overlay.close();
+            throw new Failure(e.detail() + " (" + Errno.name(e.errno()) + ")");
+        } catch (RuntimeException e) {
+            if (overlay != null) overlay.close();
+            LOG.error("mount failed", e);
+            throw new Failure("internal error: " + e);
+        }
+    }
+
+    /** Every request the mount was sent so far. */
+    long requests() {
+        long n = 0;
+        for (int op = 0; op < 64; op++) n += server.requests(op);
+        return n;
+    }
+
+    /** Blocks until the mount is gone (unmounted, or its connection aborted). */
+    void awaitExit() throws InterruptedException {
+        server.awaitExit();
+    }
+
+    boolean awaitExit(long timeout, TimeUnit unit) throws InterruptedException {
+        return server.awaitExit(timeout, unit);
+    }
+
+    /** Unmounts (lazily if busy); {@link #awaitExit} then returns. */
+    void unmount() {
+        server.unmount();
+    }
+
+    /** After the loop ended: the device is closed and the engine releases its layers (their locks, its fds). */
+    void close() {
+        server.close();
+        overlay.close();
+        LOG.info("unmounted {}", mountpoint);
+    }
+}
