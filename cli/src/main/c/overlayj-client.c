@@ -5,9 +5,9 @@
  *   overlayj-client RUNDIR JAR status          print the mounts the server holds
  *
  * bash cannot open a unix socket, and a JVM (the standalone path) costs a quarter of a second: this is the few
- * system calls in between. The server's socket is RUNDIR/ctl-MNTNS-USERNS-JARINO-JARMTIME.sock: one server per
- * mount namespace and user namespace (the mount must be made in the caller's namespaces) and per build of the
- * jar (a rebuilt jar gets a new server). RUNDIR must be a directory of our own that nobody else may enter (0700):
+ * system calls in between. The server's socket is RUNDIR/ctl-HASH.sock, HASH of MNTNS-USERNS-JARINO-JARMTIME: one
+ * server per mount namespace and user namespace (the mount must be made in the caller's namespaces) and per build
+ * of the jar (a rebuilt jar gets a new server). RUNDIR must be a directory of our own that nobody else may enter (0700):
  * the server trusts whoever reaches the socket only after checking its peer credentials, and we trust the server
  * only because nobody else could have put the socket there.
  *
@@ -73,11 +73,19 @@ int main(int argc, char **argv) {
         if (status) fprintf(stderr, "overlayj: no resident server (no runtime directory %s of ours)\n", rundir);
         return NO_SERVER;
     }
+    // the key, hashed (FNV-1a, 64 bits) into a short name: a socket path must fit 108 bytes, and runtime
+    // directories can be long (a test's $XDG_RUNTIME_DIR)
+    char key[128];
+    snprintf(key, sizeof key, "%llu-%llu-%llx-%lld", ns_inode("/proc/self/ns/mnt"), ns_inode("/proc/self/ns/user"),
+             (unsigned long long) j.st_ino, (long long) j.st_mtime);
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    for (const char *k = key; *k; k++) h = (h ^ (unsigned char) *k) * 0x100000001b3ULL;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/ctl-%llu-%llu-%llx-%lld.sock", rundir,
-                     ns_inode("/proc/self/ns/mnt"), ns_inode("/proc/self/ns/user"),
-                     (unsigned long long) j.st_ino, (long long) j.st_mtime);
-    if (n < 0 || (size_t) n >= sizeof a.sun_path) return NO_SERVER;
+    int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/ctl-%016llx.sock", rundir, h);
+    if (n < 0 || (size_t) n >= sizeof a.sun_path) {
+        if (status) fprintf(stderr, "overlayj: no resident server (runtime directory path too long: %s)\n", rundir);
+        return NO_SERVER;
+    }
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0 || connect(s, (struct sockaddr *) &a, sizeof a) != 0) {
         if (status) fprintf(stderr, "overlayj: no resident server (%s: %s)\n", a.sun_path, strerror(errno));

@@ -27,7 +27,10 @@ import java.util.concurrent.Callable;
         description = {
                 "Mounts an overlay filesystem (on-disk compatible with the kernel's overlayfs) through FUSE.",
                 "Returns once the mount is live and keeps serving in the background (unless -f).",
-                "Unmount with umount(8) or fusermount3 -u; SIGTERM/SIGINT to the server unmounts too."},
+                "Unmount with umount(8) or fusermount3 -u; SIGTERM/SIGINT to the server unmounts too.",
+                "bin/overlayj serves background mounts after the first through one resident server per user and",
+                "mount namespace ('overlayj status' lists its mounts; -o no_shared or OVERLAYJ_SHARED=0: a server",
+                "of the mount's own)."},
         footer = {"", "Examples:",
                 "  overlayj -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w /mnt",
                 "  mount -t fuse.overlayj overlay /mnt -o lowerdir=/l1,upperdir=/u,workdir=/w",

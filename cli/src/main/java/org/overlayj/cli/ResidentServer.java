@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * serves many FUSE mounts, so that a mount after the first costs a request on a unix socket instead of two JVM
  * starts and a heap. The first background mount starts it (bin/overlayj's standalone path, unchanged); it then
  * listens on {@code RUNDIR/ctl-KEY.sock} (RUNDIR: {@code $OVERLAYJ_RESIDENT}, a 0700 directory of the user's; KEY:
- * the namespaces' inode numbers and the jar's inode and mtime, as {@code overlayj-client} computes it) and makes
+ * a hash of the namespaces' inode numbers and the jar's inode and mtime, as {@code overlayj-client} computes it) and makes
  * the mounts later launchers ask for, each one a {@link MountSession} of its own. It stays while it holds a mount;
  * {@code $OVERLAYJ_LINGER} seconds (default 10) after the last one is gone it stops listening and exits. SIGTERM
  * unmounts every mount, and it exits once they are gone.
@@ -107,7 +107,17 @@ final class ResidentServer {
         }
         long ino = (Long) Files.getAttribute(jar, "unix:ino");
         long mtime = Files.getLastModifiedTime(jar).to(TimeUnit.SECONDS);
-        return nsInode("mnt") + "-" + nsInode("user") + "-" + Long.toHexString(ino) + "-" + mtime;
+        return hashed(nsInode("mnt") + "-" + nsInode("user") + "-" + Long.toHexString(ino) + "-" + mtime);
+    }
+
+    /**
+     * FNV-1a (64 bits) of the key, as 16 hex digits: a socket path must fit 108 bytes, and a runtime directory can
+     * be long (a test's $XDG_RUNTIME_DIR). overlayj-client hashes the same way.
+     */
+    static String hashed(String key) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : key.getBytes(StandardCharsets.UTF_8)) h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        return String.format("%016x", h);
     }
 
     private static String nsInode(String ns) throws IOException {

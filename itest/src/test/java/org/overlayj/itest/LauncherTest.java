@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The launcher users run, bin/overlayj of this checkout (the cli module is packaged before this one): a background
  * mount returns once the mount is live, the server it leaves behind runs with the server's JVM options (a heap
- * touched at start) while the launcher itself did not pay for them, and umount ends the server.
+ * touched at start) while the launcher itself did not pay for them, and umount ends the server (once its linger as
+ * the resident server is over: ResidentServerTest).
  */
 class LauncherTest {
     private final Path launcher = Path.of("..", "bin", "overlayj").toAbsolutePath().normalize();
@@ -31,6 +32,8 @@ class LauncherTest {
         assertTrue(Files.isExecutable(launcher), launcher + " is missing");
         dir = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-launcher-");
         for (String d : List.of("l", "u", "w", "m", "logs")) Files.createDirectory(dir.resolve(d));
+        Files.createDirectory(dir.resolve("run"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         Files.writeString(dir.resolve("l/f"), "lower\n");
         mnt = dir.resolve("m");
     }
@@ -45,6 +48,9 @@ class LauncherTest {
     private static String run(List<String> cmd, Path logs) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OVERLAYJ_LOG_DIR", logs.toString());
+        // a runtime directory of its own: the server is this mount's, not a resident one another test left lingering
+        pb.environment().put("OVERLAYJ_RUNTIME_DIR", logs.resolveSibling("run").toString());
+        pb.environment().put("OVERLAYJ_LINGER", "1");
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
