@@ -66,7 +66,7 @@ mount_one() {
   case $impl in
     overlayj) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
     standalone) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w,no_shared" "$d/m" ;;
-    fuse-overlayfs) fuse-overlayfs -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
+    fuse-overlayfs) fuse-overlayfs -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" 2>>"$T/logs/fuse-overlayfs" ;;
   esac || { echo "mount-cost: $impl mount $i failed" >&2; exit 1; }
   t1=$(now_ms)
   [ "$(cat "$d/m/etc/conf")" = "conf 3" ] || { echo "mount-cost: $impl mount $i does not show the layers" >&2; exit 1; }
