@@ -167,7 +167,7 @@ final class ResidentServer {
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
             ResidentServer s = new ResidentServer(dir, socket, lockFile, ch, lock, listener, linger());
             LOG.info("resident server for this user and mount namespace: {}", socket);
-            Thread.ofVirtual().name("resident-accept").start(s::accept);
+            Thread.ofPlatform().name("resident-accept").daemon(true).start(s::accept);
             return s;
         } catch (IOException | RuntimeException e) {
             LOG.warn("cannot listen in {}: {}; serving this mount alone", dir, e.toString());
@@ -180,18 +180,25 @@ final class ResidentServer {
         synchronized (this) {
             mounts.add(s);
         }
+        // a virtual thread waits (no stack of its own while the mount lives); the close, which syncs and closes
+        // through native calls that would pin a carrier, runs on a platform thread of its own
         Thread.ofVirtual().name("mount-watch").start(() -> {
             try {
                 s.awaitExit();
             } catch (InterruptedException e) {
                 return;
             }
-            s.close();
-            synchronized (this) {
-                mounts.remove(s);
-                if (mounts.isEmpty() && pending == 0) idleSince = Instant.now();
-                notifyAll();
-            }
+            Thread.ofPlatform().name("mount-close").daemon(true).start(() -> {
+                try {
+                    s.close();
+                } finally {
+                    synchronized (this) {
+                        mounts.remove(s);
+                        if (mounts.isEmpty() && pending == 0) idleSince = Instant.now();
+                        notifyAll();
+                    }
+                }
+            });
         });
     }
 
