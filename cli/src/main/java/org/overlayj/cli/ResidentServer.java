@@ -385,10 +385,33 @@ final class ResidentServer {
                 .append(", ").append(mounts.size()).append(" mount(s), linger ").append(linger.toMillis() / 1000.0)
                 .append(" s, socket ").append(socket).append(", log ").append(log).append('\n');
         b.append("MOUNTPOINT\tREQUESTS\tSINCE\tOPTIONS\n");
+        Set<String> here = fuseMountsHere();
         for (MountSession s : mounts) {
             b.append(s.mountpoint()).append('\t').append(s.requests()).append('\t').append(s.since()).append('\t')
-                    .append(s.given()).append('\n');
+                    .append(s.given());
+            // unmounted here, but a copy of the mount lives on in a mount namespace made while it was mounted
+            // (unshare -m, a container): the connection lasts until that namespace lets go, and so does the server
+            if (here != null && !here.contains(s.mountpoint())) b.append("\t(not mounted here: held by another mount namespace)");
+            b.append('\n');
         }
         return b.toString();
+    }
+
+    /** The FUSE mount points of this mount namespace, or null when /proc/self/mountinfo cannot be read. */
+    private static Set<String> fuseMountsHere() {
+        try {
+            Set<String> out = new java.util.HashSet<>();
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+                int dash = line.indexOf(" - ");
+                String[] f = line.split(" ");
+                if (dash > 0 && f.length > 4 && line.startsWith("fuse", dash + 3)) {
+                    out.add(f[4].replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+                            .replace("\\134", "\\"));
+                }
+            }
+            return out;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 }
