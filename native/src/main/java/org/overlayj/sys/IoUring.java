@@ -77,6 +77,11 @@ public final class IoUring implements AutoCloseable {
         static final MethodHandle H = fn("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
     }
 
+    private static final class SetAffinity {   // int sched_setaffinity(pid_t, size_t, const cpu_set_t *)
+        static final MethodHandle H = fn("sched_setaffinity",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), -1);
+    }
+
     private static IllegalStateException bug(Throwable t) {
         return new IllegalStateException("native call failed: " + t, t);
     }
@@ -271,4 +276,25 @@ public final class IoUring implements AutoCloseable {
     }
 
     public static final int EFD_CLOEXEC = 02000000;
+
+    /**
+     * sched_setaffinity(2) of the calling thread to CPU {@code cpu} alone: for a thread that serves one CPU's queue
+     * of a ring-based protocol (EINVAL for a CPU that is not online).
+     */
+    public static void pinCallingThread(int cpu) throws ErrnoException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment errno = a.allocate(CAPTURE);
+            MemorySegment mask = a.allocate(128, 8);            // cpu_set_t: 1024 CPUs
+            mask.fill((byte) 0);
+            if (cpu < 0 || cpu >= 1024) throw new ErrnoException(Errno.EINVAL, "cpu " + cpu);
+            mask.set(JAVA_LONG, 8L * (cpu / 64), 1L << (cpu % 64));
+            int rc;
+            try {
+                rc = (int) SetAffinity.H.invokeExact(errno, 0, 128L, mask);
+            } catch (Throwable t) {
+                throw bug(t);
+            }
+            if (rc < 0) throw new ErrnoException((int) ERRNO.get(errno, 0L), "sched_setaffinity(cpu " + cpu + ")");
+        }
+    }
 }
