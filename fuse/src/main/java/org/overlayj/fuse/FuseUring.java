@@ -124,7 +124,8 @@ final class FuseUring implements AutoCloseable {
         FuseUring u;
         try {
             u = new FuseUring(mountpoint, device, dispatcher, queues, perQueue);
-        } catch (ErrnoException | RuntimeException | OutOfMemoryError e) {
+        } catch (ErrnoException | RuntimeException | LinkageError | OutOfMemoryError e) {
+            // LinkageError: a libc without the calls; INIT must still be answered, on /dev/fuse
             LOG.warn("FUSE over io_uring not used on {}: {}", mountpoint, e.getMessage());
             return null;
         }
