@@ -66,6 +66,11 @@ final class FuseUring implements AutoCloseable {
     private static final long ENTRY = 1, WAKE = 2;
     private static final int POLLIN = 1;
     private static final int ENOTCONN = 107, ECONNABORTED = 103, ECANCELED = 125;
+    /**
+     * Every possible CPU needs a queue before the kernel uses any, each entry a thread and 1 MiB of buffers: beyond
+     * this many (VMs that declare hundreds of hot-pluggable CPUs) /dev/fuse serves instead.
+     */
+    static final int MAX_QUEUES = 64;
 
     private final String mountpoint;
     private final FuseDispatcher dispatcher;
@@ -106,21 +111,17 @@ final class FuseUring implements AutoCloseable {
         }
     }
 
-    /** Whether the fuse module would offer io_uring to a new mount now (its enable_uring parameter). */
-    static boolean kernelEnabled() {
-        try {
-            return Files.readString(Path.of("/sys/module/fuse/parameters/enable_uring")).trim().equals("Y");
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     /**
      * Sets up {@code perQueue} entries for each of {@code queues} queues on the /dev/fuse fd {@code device}, their
      * rings, buffers and (waiting) threads; null, with the reason logged, when any of it fails: the server then
      * declines the offer and stays on /dev/fuse.
      */
     static FuseUring prepare(String mountpoint, int device, FuseDispatcher dispatcher, int queues, int perQueue) {
+        if (queues > MAX_QUEUES) {
+            LOG.warn("FUSE over io_uring not used on {}: the kernel wants a queue for each of {} possible CPUs",
+                    mountpoint, queues);
+            return null;
+        }
         FuseUring u;
         try {
             u = new FuseUring(mountpoint, device, dispatcher, queues, perQueue);
@@ -141,9 +142,17 @@ final class FuseUring implements AutoCloseable {
         this.wake = IoUring.eventfd(IoUring.EFD_CLOEXEC);
         try {
             for (int q = 0; q < queues; q++) {
-                for (int i = 0; i < perQueue; i++) entries.add(new Entry(q, i, IoUring.setup(4, IoUring.SETUP_SQE128)));
+                for (int i = 0; i < perQueue; i++) {
+                    IoUring ring = IoUring.setup(4, IoUring.SETUP_SQE128);
+                    try {
+                        entries.add(new Entry(q, i, ring));
+                    } catch (RuntimeException | OutOfMemoryError e) {
+                        ring.close();
+                        throw e;
+                    }
+                }
             }
-        } catch (ErrnoException | RuntimeException | OutOfMemoryError e) {
+        } catch (ErrnoException | RuntimeException | LinkageError | OutOfMemoryError e) {
             for (Entry x : entries) x.ring.close();
             Linux.closeQuietly(wake);
             arena.close();
@@ -172,10 +181,6 @@ final class FuseUring implements AutoCloseable {
 
     /** Requests served through the rings. */
     long requests() { return served.sum(); }
-
-    int queues() { return queues; }
-
-    int entries() { return entries.size(); }
 
     /**
      * Wakes the threads still waiting (their connection is gone, or the server is closing), waits for them, and frees

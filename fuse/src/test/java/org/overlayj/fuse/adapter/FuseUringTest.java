@@ -29,11 +29,13 @@ import static org.junit.jupiter.api.Assertions.fail;
  * loop. The same workload (creates, reads, writes of 1 MiB requests, copy-up, readdir, rename, unlink, links, four
  * writers at once) runs on each and on the kernel overlay, and every output must be the kernel's.
  *
- * <p>enable_uring is global: the test sets it and puts the old value back in a finally. Mounts others make meanwhile
- * may then negotiate io_uring too; that only changes their transport.
+ * <p>enable_uring is global: the test sets it for its mounts only and puts the old value back, holding a lock file
+ * meanwhile ({@link #LOCK}, which bench/overlay-bench.sh takes too) so that two runs on one machine do not undo each
+ * other's setting. Mounts others make in that moment may negotiate io_uring too; that only changes their transport.
  */
 class FuseUringTest {
     private static final Path PARAM = Path.of("/sys/module/fuse/parameters/enable_uring");
+    static final Path LOCK = Path.of("/tmp/overlayj-enable_uring.lock");
     /** Runs in the mount ($1) and prints what it saw; $2 is the upper layer. */
     private static final String WORKLOAD = """
             set -e
@@ -63,7 +65,6 @@ class FuseUringTest {
     private final List<FuseServer> servers = new ArrayList<>();
     private final List<Overlay> overlays = new ArrayList<>();
     private final List<Path> mounts = new ArrayList<>();
-    private String saved;
 
     @BeforeEach void layers() throws Exception {
         TestMounts.requireFuse();
@@ -72,7 +73,6 @@ class FuseUringTest {
             if ("true".equals(System.getenv("CI"))) fail(why);
             Assumptions.abort(why);
         }
-        saved = Files.readString(PARAM).trim();
         dir = TestMounts.tempDir();
         Linux.chmod(dir.toString(), 0755);
         lower = Files.createDirectory(dir.resolve("lower"));
@@ -87,7 +87,6 @@ class FuseUringTest {
 
     @AfterEach void cleanup() throws Exception {
         try {
-            if (saved != null) Files.writeString(PARAM, saved);
             for (FuseServer s : servers) s.close();
             for (Overlay o : overlays) o.close();
             for (Path m : mounts) TestMounts.rc("umount", "-l", m.toString());
@@ -96,8 +95,21 @@ class FuseUringTest {
         }
     }
 
-    private void setParam(boolean on) throws Exception {
-        Files.writeString(PARAM, on ? "Y" : "N");
+    /** Mounts {@code names} (overlayj, with the uring option as given) while enable_uring is {@code on}. */
+    private List<FuseServer> mountWhile(boolean on, String[] names, boolean[] uringOption) throws Exception {
+        try (java.nio.channels.FileChannel lock = java.nio.channels.FileChannel.open(LOCK,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+             java.nio.channels.FileLock held = lock.lock()) {
+            String saved = Files.readString(PARAM).trim();
+            try {
+                Files.writeString(PARAM, on ? "Y" : "N");
+                List<FuseServer> made = new ArrayList<>();
+                for (int i = 0; i < names.length; i++) made.add(overlayj(names[i], uringOption[i]));
+                return made;
+            } finally {
+                Files.writeString(PARAM, saved);
+            }
+        }
     }
 
     /** A fresh upper and work dir over the shared lower layer: {upper, work, mountpoint}. */
@@ -137,10 +149,9 @@ class FuseUringTest {
 
     @Test void requestsComeThroughIoUringWhenOffered() throws Exception {
         String expected = kernel();
-        setParam(true);
-        FuseServer ring = overlayj("ring", true);
-        FuseServer loop = overlayj("loop", false);        // the switch: offered, declined
-        setParam(false);                                  // new mounts elsewhere are back on /dev/fuse
+        // the switch: "loop" is offered io_uring and declines it
+        List<FuseServer> made = mountWhile(true, new String[] {"ring", "loop"}, new boolean[] {true, false});
+        FuseServer ring = made.get(0), loop = made.get(1);
         assertTrue(ring.uringOffered(), "the kernel offers io_uring while enable_uring is on");
         assertTrue(ring.uringInUse(), "and the server took it");
         assertTrue(loop.uringOffered());
@@ -166,8 +177,7 @@ class FuseUringTest {
 
     @Test void theReadLoopServesWhenNotOffered() throws Exception {
         String expected = kernel();
-        setParam(false);
-        FuseServer s = overlayj("plain", true);
+        FuseServer s = mountWhile(false, new String[] {"plain"}, new boolean[] {true}).getFirst();
         assertFalse(s.uringOffered(), "enable_uring off: no offer");
         assertFalse(s.uringInUse());
         assertEquals(expected, run("plain"));
@@ -175,9 +185,7 @@ class FuseUringTest {
     }
 
     @Test void anAbortedConnectionEndsTheRingThreads() throws Exception {
-        setParam(true);
-        FuseServer s = overlayj("abort", true);
-        setParam(false);
+        FuseServer s = mountWhile(true, new String[] {"abort"}, new boolean[] {true}).getFirst();
         assertTrue(s.uringInUse());
         Path mnt = dir.resolve("abort-mnt");
         assertEquals("lower\n", Files.readString(mnt.resolve("lowerfile")));
