@@ -119,11 +119,15 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
 
     /**
      * At INIT, when the kernel offers io_uring: sets the rings up, as many entries per CPU queue as it takes to have
-     * about as many threads as the /dev/fuse loop may have, and at least one.
+     * about as many threads as the /dev/fuse loop may have, and at least two unless the loop may have only one (-s).
+     * Two, because a thread may block in a notification ({@link #invalInode}) until a client's page lock is free,
+     * while that client waits for a request on the same CPU's queue: another entry of the queue must take it (the
+     * loop hands its reader role on for the same reason).
      */
     private boolean prepareUring() {
         int queues = FuseUring.possibleCpus();
-        uring = FuseUring.prepare(mountpoint, fd, dispatcher, queues, Math.max(1, (maxThreads + queues - 1) / queues));
+        int perQueue = Math.max(maxThreads > 1 ? 2 : 1, (maxThreads + queues - 1) / queues);
+        uring = FuseUring.prepare(mountpoint, fd, dispatcher, queues, perQueue);
         return uring != null;
     }
 

@@ -146,14 +146,14 @@ final class FuseUring implements AutoCloseable {
                     IoUring ring = IoUring.setup(4, IoUring.SETUP_SQE128);
                     try {
                         entries.add(new Entry(q, i, ring));
-                    } catch (RuntimeException | OutOfMemoryError e) {
+                    } catch (ErrnoException | RuntimeException | OutOfMemoryError e) {
                         ring.close();
                         throw e;
                     }
                 }
             }
         } catch (ErrnoException | RuntimeException | LinkageError | OutOfMemoryError e) {
-            for (Entry x : entries) x.ring.close();
+            for (Entry x : entries) x.free();
             Linux.closeQuietly(wake);
             arena.close();
             throw e;
@@ -208,7 +208,7 @@ final class FuseUring implements AutoCloseable {
             LOG.warn("FUSE ring threads of {} still running after unmount", mountpoint);
             return;
         }
-        for (Entry e : entries) e.ring.close();
+        for (Entry e : entries) e.free();
         Linux.closeQuietly(wake);
         arena.close();
     }
@@ -221,7 +221,8 @@ final class FuseUring implements AutoCloseable {
         final int qid;
         final IoUring ring;
         final MemorySegment header = arena.allocate(4096, 4096);
-        final MemorySegment payload = arena.allocate(PAYLOAD, 4096);
+        /** Mapped, not allocated: the pages of an entry no request ever reaches (a CPU nobody calls from) stay free. */
+        final MemorySegment payload;
         final MemorySegment iov = arena.allocate(32, 8);
         final Thread thread;
         /** Allocated at the first request: the entries of a CPU nobody calls from never need them. */
@@ -231,14 +232,20 @@ final class FuseUring implements AutoCloseable {
         int lastCommand;
         long commitId;
 
-        Entry(int qid, int index, IoUring ring) {
+        Entry(int qid, int index, IoUring ring) throws ErrnoException {
             this.qid = qid;
             this.ring = ring;
+            this.payload = IoUring.mapAnonymous(PAYLOAD);
             this.thread = Thread.ofPlatform().name("fuse-ring-" + qid + "-" + index).daemon(true).unstarted(this::run);
             iov.set(ADDRESS, 0, header);
             iov.set(JAVA_LONG, 8, HEADER_SIZE);
             iov.set(ADDRESS, 16, payload);
             iov.set(JAVA_LONG, 24, PAYLOAD);
+        }
+
+        void free() {
+            ring.close();
+            IoUring.unmapAnonymous(payload);
         }
 
         void run() {
