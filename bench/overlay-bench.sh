@@ -108,6 +108,40 @@ mount_impl() { # mount_impl IMPL UPPER WORK
     esac
 }
 
+# --- FUSE over io_uring: a third overlayj column, overlayj-uring (issue 20 point 3) ---------------------------------
+# overlayj-uring is overlayj mounted while the fuse module's enable_uring is on (turned on for that mount only and put
+# back; it is global, so mounts others make at that moment may negotiate io_uring too); the overlayj column then
+# always means the /dev/fuse loop (OVERLAYJ_FUSE_URING=off), whatever the parameter says. Added to the default IMPLS
+# when the parameter exists (Linux >= 6.14 with CONFIG_FUSE_IO_URING); IMPLS="... overlayj-uring" asks for it. The
+# parameter is set and put back under the lock file FuseUringTest takes, so that neither undoes the other's setting.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+[ "$IMPLS" = "kernel fuse-overlayfs overlayj" ] && [ -w "$URING_PARAM" ] && IMPLS="$IMPLS overlayj-uring"
+URING_WINDOW=
+trap '[ -n "$URING_WINDOW" ] && echo "$URING_SAVED" > "$URING_PARAM"; cleanup' EXIT
+eval "$(declare -f mount_impl | sed '1s/^mount_impl /mount_impl_base /')"
+mount_impl() { # as mount_impl_base, with the two overlayj transports told apart
+    local rc p lock
+    case $1 in
+        overlayj) OVERLAYJ_FUSE_URING=off mount_impl_base "$@" ;;
+        overlayj-uring)
+            [ -w "$URING_PARAM" ] || { echo "no $URING_PARAM: the fuse module has no io_uring"; return 1; }
+            exec {lock}> /tmp/overlayj-enable_uring.lock && flock "$lock"
+            URING_SAVED=$(cat "$URING_PARAM") URING_WINDOW=1
+            echo Y > "$URING_PARAM"
+            # the server must not inherit the lock's fd (it would hold the lock as long as it runs)
+            OVERLAYJ_FUSE_URING=on mount_impl_base overlayj "$2" "$3" {lock}>&-; rc=$?
+            echo "$URING_SAVED" > "$URING_PARAM"
+            URING_WINDOW=
+            exec {lock}>&-
+            [ $rc = 0 ] || return $rc
+            # the server serves through the rings when it has its fuse-ring-Q-I threads
+            for p in $(pgrep -f -- " $M\$"); do grep -qs '^fuse-ring-' /proc/"$p"/task/*/comm && return 0; done
+            echo "overlay-bench: overlayj-uring: the server has no fuse-ring threads (kernel refused io_uring?)" >&2 ;;
+        *) mount_impl_base "$@" ;;
+    esac
+}
+# --- end of the FUSE over io_uring block ----------------------------------------------------------------------------
+
 for ((round = 0; round < ROUNDS; round++)); do
   # shellcheck disable=SC2086 # the implementations' names, one word each
   for IMPL in $(round_order "$round" $IMPLS); do
@@ -157,3 +191,14 @@ for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
 for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
+
+# --- FUSE over io_uring: the overlayj-uring column against the others (issue 20 point 3) --------------------------
+if [[ " $IMPLS " == *" overlayj-uring "* ]]; then
+    printf '\n%-40s %10s %12s %12s %12s\n' "median seconds" "oj-uring" "uring/oj" "uring/fuse-ovl" "uring/kernel"
+    for w in "${WORKLOADS[@]}"; do
+        u=$(echo "${T[overlayj-uring,$w]:-}" | median 3) o=$(echo "${T[overlayj,$w]:-}" | median 3)
+        k=$(echo "${T[kernel,$w]:-}" | median 3) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
+        printf '%-40s %10s %12s %12s %12s\n' "${LABEL[$w]}" "$u" "$(ratio "$u" "$o")" "$(ratio "$u" "$f")" \
+            "$(ratio "$u" "$k")"
+    done
+fi

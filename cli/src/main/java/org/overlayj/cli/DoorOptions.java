@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * The generic (non-overlay) options of a mount, turned into how the FUSE door mounts: mount(2) flags, fsname,
- * subtype, allow_other, threads, debug, passthrough (ours), and fuse-overlayfs's id mappings ({@code uidmapping=},
+ * subtype, allow_other, threads, debug, passthrough and uring (ours), and fuse-overlayfs's id mappings ({@code uidmapping=},
  * {@code gidmapping=}, {@code squash_to_root}, {@code squash_to_uid=}, {@code squash_to_gid=}: how owners show, see
  * {@link IdMapping}). Options that only tune fuse-overlayfs or libfuse (fast_ino, plugins, threaded, writeback,
  * timeout, noxattrs, static_nlink, xattr_permissions, context, …) are accepted and ignored, so that fstab lines,
@@ -27,6 +27,7 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Id
         boolean allowOther = root;
         boolean debug = false;
         boolean passthrough = true;
+        boolean uring = FuseMountOptions.uringByDefault();
         long flags = 0;
         List<String> ignored = new ArrayList<>();
         List<IdMapping.Range> uidRanges = List.of(), gidRanges = List.of();
@@ -70,6 +71,13 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Id
                 };
                 // ours: bin/overlayj mounts this one with a server of its own, not the resident one
                 case "no_shared" -> { }
+                // ours: FUSE over io_uring when the kernel offers it (fuse module's enable_uring), else /dev/fuse
+                case "uring" -> uring = switch (value) {
+                    case "", "on" -> true;
+                    case "off" -> false;
+                    default -> throw new org.overlayj.sys.ErrnoException(org.overlayj.sys.Errno.EINVAL,
+                            "option \"uring\": on or off, not \"" + value + "\"");
+                };
                 // always on: the kernel checks mode bits like for a kernel overlay
                 case "default_permissions", "defaults" -> { }
                 case "uidmapping" -> uidRanges = IdMapping.parse(key, value);
@@ -82,7 +90,7 @@ record DoorOptions(FuseMountOptions fuse, boolean debug, boolean passthrough, Id
         }
         IdMapping uids = new IdMapping(uidRanges, squashUid >= 0 ? squashUid : squashRoot ? 0 : -1);
         IdMapping gids = new IdMapping(gidRanges, squashGid >= 0 ? squashGid : squashRoot ? 0 : -1);
-        return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads), debug,
+        return new DoorOptions(new FuseMountOptions(fsname, subtype, allowOther, true, flags, threads, uring), debug,
                 passthrough, uids, gids, List.copyOf(ignored));
     }
 }

@@ -25,6 +25,21 @@ class DoorOptionsTest {
                 () -> DoorOptions.of(List.of("passthrough=maybe"), null, 4, true)).errno());
     }
 
+    @Test void uringIsTakenWhenOfferedUnlessTurnedOff() throws Exception {
+        assertEquals(org.overlayj.fuse.FuseMountOptions.uringByDefault(),
+                DoorOptions.of(List.of(), null, 4, true).fuse().uring());
+        assertTrue(DoorOptions.of(List.of("uring"), null, 4, true).fuse().uring());
+        assertTrue(DoorOptions.of(List.of("uring=on"), null, 4, true).fuse().uring());
+        DoorOptions off = DoorOptions.of(List.of("uring=off"), null, 4, true);
+        assertFalse(off.fuse().uring());
+        assertEquals(List.of(), off.ignored(), "understood, not ignored");
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class,
+                () -> DoorOptions.of(List.of("uring=maybe"), null, 4, true)).errno());
+        MountOptions.Parsed p = MountOptions.parse("lowerdir=/l,uring=off,uring", "/",
+                org.overlayj.core.config.ModuleDefaults.current());
+        assertEquals(List.of("uring=off", "uring"), p.generic());
+    }
+
     @Test void theOverlayOptionParserLeavesPassthroughToTheDoor() throws Exception {
         MountOptions.Parsed p = MountOptions.parse("lowerdir=/l,passthrough=off,passthrough", "/",
                 org.overlayj.core.config.ModuleDefaults.current());

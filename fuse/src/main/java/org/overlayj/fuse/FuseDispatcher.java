@@ -31,6 +31,11 @@ public final class FuseDispatcher {
     private final java.util.concurrent.atomic.LongAdder[] requests = new java.util.concurrent.atomic.LongAdder[64];
     private volatile FuseInit.Negotiated negotiated;
     private volatile boolean destroyed;
+    /**
+     * Asked at INIT when the kernel offers FUSE over io_uring: true when the server has set its rings up, and so
+     * takes the offer. None: the offer is declined.
+     */
+    private volatile java.util.function.BooleanSupplier uringOffer;
 
     public FuseDispatcher(RawFileSystem fs) {
         this.fs = fs;
@@ -48,6 +53,9 @@ public final class FuseDispatcher {
     public CountDownLatch initDone() { return initDone; }
 
     public boolean destroyed() { return destroyed; }
+
+    /** Sets who answers the kernel's offer of FUSE over io_uring at INIT (see {@link FuseInit#OVER_IO_URING}). */
+    void onUringOffer(java.util.function.BooleanSupplier prepare) { uringOffer = prepare; }
 
     /**
      * Decoded fuse_in_header. {@code scratch}, when not null, is the calling thread's reply buffer: replies that
@@ -360,7 +368,9 @@ public final class FuseDispatcher {
         }
         FuseInit.Negotiated n = FuseInit.negotiate(offer,
                 (fs.killsPrivileges() ? FuseInit.HANDLE_KILLPRIV_V2 : 0) | (fs.passthrough() ? FuseInit.PASSTHROUGH : 0)
-                        | (fs.posixAcl() ? FuseInit.POSIX_ACL | FuseInit.DONT_MASK : 0));
+                        | (fs.posixAcl() ? FuseInit.POSIX_ACL | FuseInit.DONT_MASK : 0)
+                        | (offer.has(FuseInit.OVER_IO_URING) && uringOffer != null && uringOffer.getAsBoolean()
+                                ? FuseInit.OVER_IO_URING : 0));
         negotiated = n;
         LOG.debug("INIT: kernel {}.{} flags {}, negotiated 7.{} flags {}", offer.major(), offer.minor(),
                 Long.toHexString(offer.flags()), n.minor(), Long.toHexString(n.flags()));

@@ -34,6 +34,10 @@ import java.nio.ByteBuffer;
  * <p>PASSTHROUGH (7.40) only for a filesystem that {@link RawFileSystem#passthrough() asks for it}: the kernel then
  * reads and writes the open files the filesystem gives a backing file for itself ({@link FuseBackings}).
  *
+ * <p>OVER_IO_URING (7.42, Linux 6.14, offered only while the fuse module's enable_uring is set) only when the server
+ * has its rings ready ({@link FuseUring}): from the reply on, the kernel holds every new request back until each of
+ * its queues has an entry registered, then hands requests over io_uring instead of /dev/fuse.
+ *
  * <p>HANDLE_KILLPRIV_V2 only for a filesystem that {@link RawFileSystem#killsPrivileges() kills privileges itself}:
  * the kernel then marks the superblock SB_NOSEC, so after the first write to an inode it stops asking for
  * security.capability (a GETXATTR round trip before every write(2)), and flags the writes, truncates and opens with
@@ -51,7 +55,8 @@ public final class FuseInit {
             AUTO_INVAL_DATA = 1L << 12, DO_READDIRPLUS = 1L << 13, READDIRPLUS_AUTO = 1L << 14,
             ASYNC_DIO = 1L << 15, WRITEBACK_CACHE = 1L << 16, PARALLEL_DIROPS = 1L << 18,
             HANDLE_KILLPRIV = 1L << 19, POSIX_ACL = 1L << 20, MAX_PAGES_FLAG = 1L << 22, CACHE_SYMLINKS = 1L << 23,
-            HANDLE_KILLPRIV_V2 = 1L << 28, SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30, PASSTHROUGH = 1L << 37;
+            HANDLE_KILLPRIV_V2 = 1L << 28, SETXATTR_EXT = 1L << 29, INIT_EXT = 1L << 30, PASSTHROUGH = 1L << 37,
+            OVER_IO_URING = 1L << 41;
     /**
      * With PASSTHROUGH: how deep the backing files' filesystems may be stacked. 1 takes backing files on plain
      * filesystems only (an upper layer on an overlay is refused, and its files are served through requests) and
@@ -73,6 +78,8 @@ public final class FuseInit {
 
     /** What the kernel offered (struct fuse_init_in). */
     record Offer(int major, int minor, int maxReadahead, long flags) {
+        boolean has(long flag) { return (flags & flag) != 0; }
+
         static Offer decode(ByteBuffer in) {
             int major = in.getInt(), minor = in.getInt(), readahead = in.getInt();
             long flags = in.getInt() & 0xffffffffL;

@@ -38,6 +38,10 @@ import java.util.concurrent.locks.LockSupport;
  * connection was aborted.
  *
  * <p>The server is also the filesystem's {@link FuseNotifier}: notifications are written to the same device fd.
+ *
+ * <p>When the kernel offers FUSE over io_uring at INIT (the fuse module's enable_uring) and the mount options allow
+ * it, requests come through {@link FuseUring}'s rings instead, into the same dispatcher; this loop then only sees
+ * FORGETs and INTERRUPTs, and still ends the server when the device goes.
  */
 public final class FuseServer implements AutoCloseable, FuseNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
@@ -97,12 +101,34 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
     private Thread entrySender;
 
-    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int maxThreads) {
+    // FUSE over io_uring: whether the kernel offered it, and the rings when we took the offer (set at INIT).
+    private volatile boolean uringOffered;
+    private volatile FuseUring uring;
+
+    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int maxThreads, boolean uringWanted) {
         this.mountpoint = mountpoint;
         this.fd = fd;
         this.fs = fs;
         this.dispatcher = new FuseDispatcher(fs);
         this.maxThreads = maxThreads;
+        dispatcher.onUringOffer(() -> {
+            uringOffered = true;
+            return uringWanted && prepareUring();
+        });
+    }
+
+    /**
+     * At INIT, when the kernel offers io_uring: sets the rings up, as many entries per CPU queue as it takes to have
+     * about as many threads as the /dev/fuse loop may have, and at least two unless the loop may have only one (-s).
+     * Two, because a thread may block in a notification ({@link #invalInode}) until a client's page lock is free,
+     * while that client waits for a request on the same CPU's queue: another entry of the queue must take it (the
+     * loop hands its reader role on for the same reason).
+     */
+    private boolean prepareUring() {
+        int queues = FuseUring.possibleCpus();
+        int perQueue = Math.max(maxThreads > 1 ? 2 : 1, (maxThreads + queues - 1) / queues);
+        uring = FuseUring.prepare(mountpoint, fd, dispatcher, queues, perQueue);
+        return uring != null;
     }
 
     /**
@@ -111,7 +137,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      */
     public static FuseServer mount(String mountpoint, FuseMountOptions o, RawFileSystem fs) throws ErrnoException {
         int fd = Linux.open("/dev/fuse", Linux.O_RDWR | Linux.O_CLOEXEC, 0);
-        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()));
+        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()), o.uring());
         try {
             Linux.mount(o.fsname(), mountpoint, o.fsType(), o.msFlags(),
                     o.data(fd, Linux.geteuid(), Linux.getegid()));
@@ -172,6 +198,21 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
 
     /** How many READ replies were spliced from a file rather than copied through our memory. */
     public long splicedReads() { return splicedReads.sum(); }
+
+    /** Whether the kernel offered FUSE over io_uring at INIT (the fuse module's enable_uring was on). */
+    public boolean uringOffered() { return uringOffered; }
+
+    /** Whether requests come through io_uring: the kernel offered it, the options allowed it, the rings were made. */
+    public boolean uringInUse() {
+        FuseInit.Negotiated n = negotiated();
+        return n != null && n.has(FuseInit.OVER_IO_URING) && uring != null;
+    }
+
+    /** How many requests came through io_uring (0 on the /dev/fuse loop). */
+    public long uringRequests() {
+        FuseUring u = uring;
+        return u == null ? 0 : u.requests();
+    }
 
     /** Starts one more thread, holding the reader role. Caller holds {@code roles}. */
     private void startReader() {
@@ -297,7 +338,11 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
             }
         }
-        if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) initReplied.countDown();
+        if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) {
+            // the kernel took the reply (and with it OVER_IO_URING) when the write returned: rings may register now
+            if (dispatcher.negotiated().has(FuseInit.OVER_IO_URING) && uring != null) uring.start();
+            initReplied.countDown();
+        }
         return !me.holdsRole && !retakeRole(me);
     }
 
@@ -317,6 +362,8 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         if (!last) return;
         initReplied.countDown();
         mounted = false;
+        FuseUring u = uring;
+        if (u != null) u.close();           // the device is gone: its commands have ended or end now
         synchronized (entryNotices) {
             if (entrySender != null) entrySender.interrupt();
         }

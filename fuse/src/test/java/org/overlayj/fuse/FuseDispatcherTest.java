@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The codec with no kernel: requests built by hand, replies read field by field (linux/fuse.h layouts). */
 class FuseDispatcherTest {
     private final MemFs fs = new MemFs();
-    private final FuseDispatcher d = new FuseDispatcher(fs);
+    private FuseDispatcher d = new FuseDispatcher(fs);
     private long unique = 100;
 
     private ByteBuffer request(int opcode, long nodeid, byte[] body) {
@@ -76,6 +76,34 @@ class FuseDispatcherTest {
         assertEquals(1, r.getInt(), "time_gran");
         assertEquals(256, r.getShort(), "max_pages");
         assertEquals(40, fs.negotiated.minor());
+    }
+
+    /** flags2 of the reply (fuse_init_out at 16: major, minor, readahead, flags, 2+2, max_write, gran, 2+2, flags2). */
+    private static long flags2(ByteBuffer r) { return r.getInt(16 + 32) & 0xffffffffL; }
+
+    @Test void ioUringIsTakenOnlyWhenOfferedAndTheServerIsReady() {
+        int offered = (int) (FuseInit.OVER_IO_URING >>> 32);
+        int[] asked = {0};
+        d.onUringOffer(() -> ++asked[0] > 0);
+        ByteBuffer r = call(FuseOpcode.INIT, 0, 7, 41, 1 << 17, (int) (0xffffffffL), offered,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertEquals(1, asked[0]);
+        assertEquals(offered, flags2(r), "taken");
+        assertTrue(fs.negotiated.has(FuseInit.OVER_IO_URING));
+
+        d = new FuseDispatcher(fs);
+        d.onUringOffer(() -> false);                    // rings could not be made: declined
+        r = call(FuseOpcode.INIT, 0, 7, 41, 1 << 17, (int) (0xffffffffL), offered, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0);
+        assertEquals(0, flags2(r) & offered);
+
+        d = new FuseDispatcher(fs);
+        asked[0] = 0;
+        d.onUringOffer(() -> ++asked[0] > 0);          // not offered (enable_uring off): not asked
+        r = call(FuseOpcode.INIT, 0, 7, 41, 1 << 17, (int) (0xffffffffL), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0);
+        assertEquals(0, asked[0]);
+        assertEquals(0, flags2(r) & offered);
     }
 
     @Test void oldKernelIsRefused() {

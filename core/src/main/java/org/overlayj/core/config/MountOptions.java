@@ -64,14 +64,14 @@ public final class MountOptions {
             "dev", "nodev", "suid", "nosuid", "exec", "noexec", "iversion", "noiversion",
             "allow_other", "allow_root", "auto_unmount", "default_permissions", "nonempty", "debug",
             "squash_to_root", "static_nlink", "noacl", "auto", "noauto", "user", "nouser", "users", "_netdev",
-            "nofail", "defaults", "silent", "loud", "seclabel", "passthrough", "no_shared");
+            "nofail", "defaults", "silent", "loud", "seclabel", "passthrough", "no_shared", "uring");
 
     /** Generic options that take a value. */
     private static final Set<String> GENERIC_VALUED = Set.of(
             "fsname", "subtype", "max_read", "blksize", "squash_to_uid", "squash_to_gid", "plugins", "threaded",
             "fast_ino", "writeback", "context", "fscontext", "defcontext", "rootcontext", "uidmapping",
             "gidmapping", "xattr_permissions", "timeout", "noxattrs", "volatile_fsync", "user_id", "group_id", "rootmode",
-            "fd", "uid", "gid", "umask", "x-systemd.requires", "x-gvfs-show", "helper", "passthrough");
+            "fd", "uid", "gid", "umask", "x-systemd.requires", "x-gvfs-show", "helper", "passthrough", "uring");
 
     private MountOptions() {}
 
