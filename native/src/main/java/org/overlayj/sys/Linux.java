@@ -1502,6 +1502,19 @@ public final class Linux {
     }
 
     /**
+     * {@link #fdPath}, or "/" where the kernel cannot name the object (a non-directory whose path is PATH_MAX
+     * bytes or more): the link a disconnected dentry shows, which callers already take for "no name known".
+     */
+    public static String fdPathOrRoot(int fd) throws ErrnoException {
+        try {
+            return fdPath(fd);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENAMETOOLONG) throw e;
+            return "/";
+        }
+    }
+
+    /**
      * Goes up through ".." from directory {@code fd}, naming each step by the parent's entry that is the child
      * (same device and inode), until an ancestor's /proc link is short enough to read.
      */

@@ -160,9 +160,17 @@ class LongPathTest {
             assertTrue(Linux.lstat(deep + "/s2").isReg());
             int fd = Linux.openat(root, rel, Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
             try {
-                assertEquals(deep, Linux.fdPath(fd));
+                assertEquals(deep, Linux.fdPath(fd)); // the kernel's /proc link is ENAMETOOLONG: found through ".."
             } finally {
                 Linux.close(fd);
+            }
+            // a non-directory has no "..": its name is the kernel's alone
+            int file = Linux.open(deep + "/named", Linux.O_PATH, 0);
+            try {
+                assertEquals(Errno.ENAMETOOLONG, errno(() -> Linux.fdPath(file)));
+                assertEquals("/", Linux.fdPathOrRoot(file));
+            } finally {
+                Linux.close(file);
             }
         } finally {
             Linux.close(root);
