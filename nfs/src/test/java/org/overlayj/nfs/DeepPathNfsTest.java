@@ -5,6 +5,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.core.tools.Fsck;
+import org.overlayj.core.tools.IndexReport;
+import org.overlayj.core.tools.LayerSet;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Linux;
@@ -72,10 +75,14 @@ class DeepPathNfsTest {
         return out.strip();
     }
 
-    private int startServer() throws Exception {
-        overlay = Overlay.mount(new OverlayOptions(List.of(lower.toString()), upper.toString(), work.toString(),
+    private OverlayOptions options() {
+        return new OverlayOptions(List.of(lower.toString()), upper.toString(), work.toString(),
                 OverlayOptions.RedirectDir.NOFOLLOW, true, true, OverlayOptions.Uuid.AUTO,
-                OverlayOptions.Xino.OFF, false, false, false, List.of()));
+                OverlayOptions.Xino.OFF, false, false, false, List.of());
+    }
+
+    private int startServer() throws Exception {
+        overlay = Overlay.mount(options());
         server = NfsServer.start(overlay, Exports.parse("/ 127.0.0.1(rw,no_root_squash,insecure)\n"),
                 new NfsServer.Config(new InetSocketAddress("127.0.0.1", 0), false, 4, 0));
         return server.address().getPort();
@@ -160,6 +167,14 @@ class DeepPathNfsTest {
                 + "['created', 'lowerfile'] 'deep lower data\\nappended over NFS\\n'", seen);
         Linux.umount(mnt.toString(), 0);
         mounted = false;
+        // The offline tools walk the same layers (fsck by lookup, the index check by the entries' handles).
+        try (LayerSet ls = LayerSet.open(options())) {
+            assertEquals(List.of(), Fsck.check(ls).findings());
+            IndexReport index = IndexReport.scan(ls);
+            assertTrue(index.clean(), index.entries().toString());
+            assertTrue(index.entries().stream().anyMatch(e -> e.upperPaths().stream().anyMatch(
+                    p -> p.length() > Linux.PATH_MAX)), "an index entry of a deep directory: " + index.entries());
+        }
         assertEquals("deep lower data", py("""
                 os.chdir(P)
                 os.chdir('deep')

@@ -139,6 +139,9 @@ class DeepPathMountTest {
             step('rename lower dir', lambda: os.rename('lowerdir', 'lowerdir2'))
             step('move to top', lambda: os.rename('lowerlink', 'moved', src_dir_fd=deepfd,
                     dst_dir_fd=os.open(top, os.O_RDONLY)))
+            # an absolute redirect this long is past the kernel's redirect_max (256): EXDEV, whatever the depth
+            step('move dir to top', lambda: os.rename('lowerdir2', 'moveddir', src_dir_fd=deepfd,
+                    dst_dir_fd=os.open(top, os.O_RDONLY)))
             step('move from new', lambda: os.rename('g', 'g2', src_dir_fd=newfd, dst_dir_fd=deepfd))
             step('listdir after', lambda: sorted(os.listdir('.')))
             step('nlink after', lambda: os.stat('lowerfile').st_nlink)
