@@ -442,7 +442,7 @@ public final class Linux {
 
     /** The head and length of a long path, for messages. */
     private static String abbreviated(String path) {
-        return path.length() <= 200 ? path : path.substring(0, 100) + "…(" + path.length() + " bytes)…"
+        return path.length() <= 200 ? path : path.substring(0, 100) + "...(" + path.length() + " bytes)..."
                 + path.substring(path.length() - 60);
     }
 
