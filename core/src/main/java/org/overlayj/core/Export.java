@@ -224,12 +224,12 @@ final class Export {
         boolean keep = false;
         try {
             Stat st = Linux.fstat(fd);
-            String rel = relative(Linux.fdPath(fd), fs.upperRoot, st);
+            String rel = relative(Linux.fdPathOrRoot(fd), fs.upperRoot, st);
             if (rel != null) {
                 Node n = walk(rel);
                 if (n != null && n.upper && Linux.lstat(fs.upperPath(n)).ino() == st.ino()) return n;
                 if (st.isDir()) return null;
-            } else if (st.isDir() || knownPath(Linux.fdPath(fd), st)) {
+            } else if (st.isDir() || knownPath(Linux.fdPathOrRoot(fd), st)) {
                 return null; // outside the upper root (elsewhere on the fs, or in the work dir)
             }
             // A non-directory with no known name (cold caches): the kernel would hand out a disconnected alias of
@@ -311,7 +311,7 @@ final class Export {
             boolean keep = false;
             try {
                 Stat st = Linux.fstat(fd);
-                String path = Linux.fdPath(fd);
+                String path = Linux.fdPathOrRoot(fd);
                 Layer owner = ownerOf(path, st);
                 // Outside every lower layer. A non-directory the kernel cannot name (cold caches) has no path to
                 // check: it passes only if it is one of a lower layer's own inodes (the kernel's decode would let
@@ -441,7 +441,7 @@ final class Export {
         Stat st = fs.statReal(lo.path());
         long ino = fs.mapIno(st.ino(), st.dev());
         if (ino != n.ino) return false;
-        String known = OverlayFs.isFdPath(lo.path()) ? Linux.readlink(lo.path()) : lo.path();
+        String known = OverlayFs.isFdPath(lo.path()) ? Linux.fdPathOrRoot(OverlayFs.fdOfPath(lo.path())) : lo.path();
         Layer owner = ownerOf(known, st);
         if (owner != null && connectLowerDir(owner, known, ino) == n) return true;
         for (Layer l : fs.layers.lowers()) {

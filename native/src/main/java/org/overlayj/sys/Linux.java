@@ -358,6 +358,94 @@ public final class Linux {
         return rc;
     }
 
+    // --- paths of any length --------------------------------------------------------------------------------------
+    /** The kernel takes a path of fewer than PATH_MAX bytes (PATH_MAX with its NUL); a longer one is ENAMETOOLONG. */
+    public static final int PATH_MAX = 4096;
+
+    /** Room kept for "/proc/self/fd/N/" in front of a remainder that is handed to a call with no *at form. */
+    private static final int PROC_FD_ROOM = 32;
+
+    /**
+     * A path too long for one call, opened up to its last part: {@code fd} (an O_PATH directory fd, closed by
+     * {@link #close()}) and {@code rest}, relative to it and short enough for one call.
+     */
+    private record Far(int fd, String rest) implements AutoCloseable {
+        /** The same object for a call that takes no directory fd: the kernel follows the fd's /proc link. */
+        String procPath() {
+            return "/proc/self/fd/" + fd + "/" + rest;
+        }
+
+        @Override public void close() {
+            closeQuietly(fd);
+        }
+    }
+
+    /**
+     * Opens {@code path} (relative to {@code dirfd} unless absolute) up to its last part, in pieces each shorter
+     * than {@code limit} bytes and cut at slashes. The kernel resolves each piece as it would have resolved the
+     * whole path (symlinks inside followed, "..", mount points crossed), so a long path names what it would name
+     * with no limit, and no path the engine builds fails for its length alone; a component longer than NAME_MAX
+     * still gives ENAMETOOLONG, from the kernel. A trailing slash stays with the last part. Costs one openat per
+     * piece, only for paths of PATH_MAX bytes or more.
+     */
+    private static Far far(int dirfd, String path, int limit) throws ErrnoException {
+        int end = path.length();
+        while (end > 0 && path.charAt(end - 1) == '/') end--;
+        int pos = 0, fd = dirfd;
+        boolean own = false;
+        try {
+            while (path.length() - pos >= limit) {
+                int cut = path.lastIndexOf('/', Math.min(pos + limit - 1, end - 1));
+                if (cut < pos) throw new ErrnoException(Errno.ENAMETOOLONG, "path of " + path.length() + " bytes: "
+                        + abbreviated(path));
+                String piece = cut == pos ? "/" : path.substring(pos, cut); // cut == pos: the root of an absolute path
+                int next = openPiece(fd, piece, path);
+                if (own) closeQuietly(fd);
+                fd = next;
+                own = true;
+                pos = cut + 1;
+                while (path.charAt(pos) == '/') pos++; // cut < end: a name follows
+            }
+            Far f = new Far(own ? fd : dupDir(fd, path), path.substring(pos));
+            own = false;
+            return f;
+        } finally {
+            if (own) closeQuietly(fd);
+        }
+    }
+
+    private static Far far(int dirfd, String path) throws ErrnoException {
+        return far(dirfd, path, PATH_MAX);
+    }
+
+    /** For calls with no *at form: a remainder that still fits behind "/proc/self/fd/N/". */
+    private static Far farForProc(String path) throws ErrnoException {
+        return far(AT_FDCWD, path, PATH_MAX - PROC_FD_ROOM);
+    }
+
+    /** Unreachable in practice (a path that needs no piece is not far); kept so a Far always owns its fd. */
+    private static int dupDir(int dirfd, String path) throws ErrnoException {
+        return openPiece(dirfd, ".", path);
+    }
+
+    private static int openPiece(int dirfd, String piece, String whole) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(piece);
+        int rc;
+        try {
+            rc = (int) Openat.H.invokeExact(s.errno, dirfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "openat", "a piece of " + abbreviated(whole));
+    }
+
+    /** The head and length of a long path, for messages. */
+    private static String abbreviated(String path) {
+        return path.length() <= 200 ? path : path.substring(0, 100) + "...(" + path.length() + " bytes)..."
+                + path.substring(path.length() - 60);
+    }
+
     /** A downcall threw: only a bug in this class (a wrong handle type) gets here. */
     private static IllegalStateException bug(Throwable t) {
         return new IllegalStateException("native call failed: " + t, t);
@@ -425,7 +513,24 @@ public final class Linux {
         return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, true);
     }
 
+    /** statx relative to {@code dirfd}, not following a final symlink. */
+    public static Stat lstatat(int dirfd, String path) throws ErrnoException {
+        return statx(dirfd, path, AT_SYMLINK_NOFOLLOW, false);
+    }
+
     private static Stat statx(int dirfd, String path, int flags, boolean nullIfAbsent) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            Far f;
+            try {
+                f = far(dirfd, path);
+            } catch (ErrnoException e) {
+                if (nullIfAbsent && (e.errno() == Errno.ENOENT || e.errno() == Errno.ENOTDIR)) return null;
+                throw e;
+            }
+            try (f) {
+                return statx(f.fd(), f.rest(), flags, nullIfAbsent);
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), buf = s.alloc(STATX_SIZE);
         int rc;
@@ -508,6 +613,11 @@ public final class Linux {
 
     /** lgetxattr of any size; throws ENODATA when the attribute is absent. */
     public static byte[] lgetxattr(String path, String name) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                return lgetxattr(f.procPath(), name);
+            }
+        }
         Scratch s = scratch();
         byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name));
         if (v == null) throw fail(s, "lgetxattr", path + ", " + name);
@@ -519,6 +629,11 @@ public final class Linux {
      * no exception: the engine asks for absent markers on nearly every lookup.
      */
     public static byte[] lgetxattrOrNull(String path, String name) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                return lgetxattrOrNull(f.procPath(), name);
+            }
+        }
         Scratch s = scratch();
         byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name));
         if (v != null) return v;
@@ -533,6 +648,11 @@ public final class Linux {
      */
     public static byte[] lgetxattrLimited(String path, String name, int max) throws ErrnoException {
         if (max < 0) throw new IllegalArgumentException("max " + max);
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                return lgetxattrLimited(f.procPath(), name, max);
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), n = s.cstr(name), buf = s.alloc(Math.max(1, max));
         long rc = getxattr0(s, -1, p, n, buf, max);
@@ -557,6 +677,12 @@ public final class Linux {
     }
 
     public static void lsetxattr(String path, String name, byte[] value, int flags) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                lsetxattr(f.procPath(), name, value, flags);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), n = s.cstr(name), v = valueOf(s, value);
         int rc;
@@ -609,6 +735,11 @@ public final class Linux {
 
     /** llistxattr: names in the order the fs gives them; empty where the fs has no xattrs. */
     public static List<String> llistxattr(String path) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                return llistxattr(f.procPath());
+            }
+        }
         Scratch s = scratch();
         List<String> names = listxattr(s, -1, s.cstr(path));
         if (names == null) throw fail(s, "llistxattr", path);
@@ -637,6 +768,12 @@ public final class Linux {
     }
 
     public static void lremovexattr(String path, String name) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                lremovexattr(f.procPath(), name);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), n = s.cstr(name);
         int rc;
@@ -662,11 +799,21 @@ public final class Linux {
 
     // --- namespace ---------------------------------------------------------------------------------------------
     public static void mknod(String path, int mode, long dev) throws ErrnoException {
+        mknodat(AT_FDCWD, path, mode, dev);
+    }
+
+    public static void mknodat(int dirfd, String path, int mode, long dev) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                mknodat(f.fd(), f.rest(), mode, dev);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Mknodat.H.invokeExact(s.errno, AT_FDCWD, p, mode, dev);
+            rc = (int) Mknodat.H.invokeExact(s.errno, dirfd, p, mode, dev);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -679,23 +826,44 @@ public final class Linux {
     }
 
     public static void mkdir(String path, int mode) throws ErrnoException {
+        mkdirat(AT_FDCWD, path, mode);
+    }
+
+    public static void mkdirat(int dirfd, String path, int mode) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                mkdirat(f.fd(), f.rest(), mode);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Mkdirat.H.invokeExact(s.errno, AT_FDCWD, p, mode);
+            rc = (int) Mkdirat.H.invokeExact(s.errno, dirfd, p, mode);
         } catch (Throwable t) {
             throw bug(t);
         }
         check(s, rc, "mkdir", path);
     }
 
+    /** symlink; the target is stored as it is, and one of PATH_MAX bytes or more is ENAMETOOLONG, as in Linux. */
     public static void symlink(String target, String linkPath) throws ErrnoException {
+        symlinkat(target, AT_FDCWD, linkPath);
+    }
+
+    public static void symlinkat(String target, int dirfd, String linkPath) throws ErrnoException {
+        if (linkPath.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, linkPath)) {
+                symlinkat(target, f.fd(), f.rest());
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment t0 = s.cstr(target), p = s.cstr(linkPath);
         int rc;
         try {
-            rc = (int) Symlinkat.H.invokeExact(s.errno, t0, AT_FDCWD, p);
+            rc = (int) Symlinkat.H.invokeExact(s.errno, t0, dirfd, p);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -706,33 +874,41 @@ public final class Linux {
     private static final long READLINK_BUF = 4096;
 
     public static String readlink(String path) throws ErrnoException {
-        Scratch s = scratch();
-        MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
-        long rc;
-        try {
-            rc = (long) Readlinkat.H.invokeExact(s.errno, AT_FDCWD, p, buf, READLINK_BUF);
-        } catch (Throwable t) {
-            throw bug(t);
-        }
-        check(s, rc, "readlink", path);
-        return byteString(buf.asSlice(0, rc).toArray(JAVA_BYTE));
+        return readlinkat(AT_FDCWD, path);
     }
 
-    private static void linkat(String oldPath, String newPath, int flags, String what) throws ErrnoException {
+    /**
+     * linkat; a path of PATH_MAX bytes or more is opened up to its last part first (with AT_SYMLINK_FOLLOW the
+     * old path's last part is still followed by the kernel, as the whole path would be).
+     */
+    public static void linkat(int olddirfd, String oldPath, int newdirfd, String newPath, int flags)
+            throws ErrnoException {
+        if (oldPath.length() >= PATH_MAX) {
+            try (Far f = far(olddirfd, oldPath)) {
+                linkat(f.fd(), f.rest(), newdirfd, newPath, flags);
+            }
+            return;
+        }
+        if (newPath.length() >= PATH_MAX) {
+            try (Far f = far(newdirfd, newPath)) {
+                linkat(olddirfd, oldPath, f.fd(), f.rest(), flags);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
         int rc;
         try {
-            rc = (int) Linkat.H.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+            rc = (int) Linkat.H.invokeExact(s.errno, olddirfd, o, newdirfd, n, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "linkat", what);
+        check(s, rc, "linkat", oldPath + " -> " + newPath);
     }
 
     /** Hard link (linkat, no flags: a symlink source is linked itself). */
     public static void link(String oldPath, String newPath) throws ErrnoException {
-        linkat(oldPath, newPath, 0, oldPath + " -> " + newPath);
+        linkat(AT_FDCWD, oldPath, AT_FDCWD, newPath, 0);
     }
 
     /**
@@ -740,36 +916,61 @@ public final class Linux {
      * An O_TMPFILE opened with O_EXCL cannot be named (ENOENT).
      */
     public static void linkFd(int fd, String newPath) throws ErrnoException {
-        linkat("/proc/self/fd/" + fd, newPath, AT_SYMLINK_FOLLOW, "fd " + fd + " -> " + newPath);
+        linkat(AT_FDCWD, "/proc/self/fd/" + fd, AT_FDCWD, newPath, AT_SYMLINK_FOLLOW);
     }
 
-    private static void unlinkat(String path, int flags, String call) throws ErrnoException {
+    /** unlinkat: flags 0 (unlink) or {@link #AT_REMOVEDIR} (rmdir). */
+    public static void unlinkat(int dirfd, String path, int flags) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                unlinkat(f.fd(), f.rest(), flags);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Unlinkat.H.invokeExact(s.errno, AT_FDCWD, p, flags);
+            rc = (int) Unlinkat.H.invokeExact(s.errno, dirfd, p, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, call, path);
+        check(s, rc, (flags & AT_REMOVEDIR) != 0 ? "rmdir" : "unlink", path);
     }
 
     public static void unlink(String path) throws ErrnoException {
-        unlinkat(path, 0, "unlink");
+        unlinkat(AT_FDCWD, path, 0);
     }
 
     public static void rmdir(String path) throws ErrnoException {
-        unlinkat(path, AT_REMOVEDIR, "rmdir");
+        unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
     }
 
     /** renameat2 with RENAME_* flags. */
     public static void rename(String oldPath, String newPath, int flags) throws ErrnoException {
+        renameat(AT_FDCWD, oldPath, AT_FDCWD, newPath, flags);
+    }
+
+    /** renameat2 with RENAME_* flags, each path relative to its directory fd. */
+    public static void renameat(int olddirfd, String oldPath, int newdirfd, String newPath, int flags)
+            throws ErrnoException {
+        if (oldPath.length() >= PATH_MAX) {
+            try (Far f = far(olddirfd, oldPath)) {
+                renameat(f.fd(), f.rest(), newdirfd, newPath, flags);
+            }
+            return;
+        }
+        if (newPath.length() >= PATH_MAX) {
+            try (Far f = far(newdirfd, newPath)) {
+                renameat(olddirfd, oldPath, f.fd(), f.rest(), flags);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment o = s.cstr(oldPath), n = s.cstr(newPath);
         int rc;
         try {
-            rc = (int) Renameat2.H.invokeExact(s.errno, AT_FDCWD, o, AT_FDCWD, n, flags);
+            rc = (int) Renameat2.H.invokeExact(s.errno, olddirfd, o, newdirfd, n, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -779,11 +980,21 @@ public final class Linux {
     // --- files -------------------------------------------------------------------------------------------------
     /** openat(AT_FDCWD, ...); O_CLOEXEC is always added (no fd leaks into helper processes). */
     public static int open(String path, int flags, int mode) throws ErrnoException {
+        return openat(AT_FDCWD, path, flags, mode);
+    }
+
+    /** openat; O_CLOEXEC is always added. */
+    public static int openat(int dirfd, String path, int flags, int mode) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                return openat(f.fd(), f.rest(), flags, mode);
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Openat.H.invokeExact(s.errno, AT_FDCWD, p, flags | O_CLOEXEC, mode);
+            rc = (int) Openat.H.invokeExact(s.errno, dirfd, p, flags | O_CLOEXEC, mode);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1030,6 +1241,12 @@ public final class Linux {
     }
 
     public static void truncate(String path, long len) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                truncate(f.procPath(), len);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
@@ -1119,11 +1336,22 @@ public final class Linux {
      */
     public static void utimens(String path, long aSec, long aNsec, long mSec, long mNsec, boolean noFollow)
             throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(AT_FDCWD, path)) {
+                utimensat(f.fd(), f.rest(), aSec, aNsec, mSec, mNsec, noFollow);
+            }
+            return;
+        }
+        utimensat(AT_FDCWD, path, aSec, aNsec, mSec, mNsec, noFollow);
+    }
+
+    private static void utimensat(int dirfd, String path, long aSec, long aNsec, long mSec, long mNsec,
+                                  boolean noFollow) throws ErrnoException {
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), ts = times(s, aSec, aNsec, mSec, mNsec);
         int rc;
         try {
-            rc = (int) Utimensat.H.invokeExact(s.errno, AT_FDCWD, p, ts, noFollow ? AT_SYMLINK_NOFOLLOW : 0);
+            rc = (int) Utimensat.H.invokeExact(s.errno, dirfd, p, ts, noFollow ? AT_SYMLINK_NOFOLLOW : 0);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1144,11 +1372,21 @@ public final class Linux {
 
     /** chmod (follows symlinks, as Linux has no lchmod). */
     public static void chmod(String path, int mode) throws ErrnoException {
+        chmodat(AT_FDCWD, path, mode);
+    }
+
+    private static void chmodat(int dirfd, String path, int mode) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                chmodat(f.fd(), f.rest(), mode);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Fchmodat.H.invokeExact(s.errno, AT_FDCWD, p, mode, 0);
+            rc = (int) Fchmodat.H.invokeExact(s.errno, dirfd, p, mode, 0);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1168,11 +1406,21 @@ public final class Linux {
 
     /** lchown: -1 leaves a field as it is. */
     public static void lchown(String path, int uid, int gid) throws ErrnoException {
+        lchownat(AT_FDCWD, path, uid, gid);
+    }
+
+    private static void lchownat(int dirfd, String path, int uid, int gid) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                lchownat(f.fd(), f.rest(), uid, gid);
+            }
+            return;
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         int rc;
         try {
-            rc = (int) Fchownat.H.invokeExact(s.errno, AT_FDCWD, p, uid, gid, AT_SYMLINK_NOFOLLOW);
+            rc = (int) Fchownat.H.invokeExact(s.errno, dirfd, p, uid, gid, AT_SYMLINK_NOFOLLOW);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1193,6 +1441,15 @@ public final class Linux {
     // --- file handles ------------------------------------------------------------------------------------------
     /** name_to_handle_at(path, flags) not following a final symlink. Flags: 0 or {@link #AT_HANDLE_FID}. */
     public static FileHandle nameToHandle(String path, int flags) throws ErrnoException {
+        return nameToHandleAt(AT_FDCWD, path, flags);
+    }
+
+    private static FileHandle nameToHandleAt(int dirfd, String path, int flags) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                return nameToHandleAt(f.fd(), f.rest(), flags);
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path);
         // struct file_handle { u32 handle_bytes; int handle_type; unsigned char f_handle[]; }
@@ -1200,7 +1457,7 @@ public final class Linux {
         fh.set(JAVA_INT, 0, MAX_HANDLE_SZ);
         int rc;
         try {
-            rc = (int) NameToHandleAt.H.invokeExact(s.errno, AT_FDCWD, p, fh, mnt, flags);
+            rc = (int) NameToHandleAt.H.invokeExact(s.errno, dirfd, p, fh, mnt, flags);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -1230,9 +1487,81 @@ public final class Linux {
         return check(s, rc, "open_by_handle_at", h.toString());
     }
 
-    /** The path an fd names now (readlink of /proc/self/fd/N); " (deleted)" when unlinked. */
+    /**
+     * The path an fd names now (readlink of /proc/self/fd/N); " (deleted)" when unlinked. The kernel gives
+     * ENAMETOOLONG for a path of PATH_MAX bytes or more: a directory's path is then found through its ancestors;
+     * a non-directory's stays ENAMETOOLONG (it has no "..", and its name is known only to the kernel).
+     */
     public static String fdPath(int fd) throws ErrnoException {
-        return readlink("/proc/self/fd/" + fd);
+        try {
+            return readlink("/proc/self/fd/" + fd);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENAMETOOLONG) throw e;
+            return longDirPath(fd, e);
+        }
+    }
+
+    /**
+     * {@link #fdPath}, or "/" where the kernel cannot name the object (a non-directory whose path is PATH_MAX
+     * bytes or more): the link a disconnected dentry shows, which callers already take for "no name known".
+     */
+    public static String fdPathOrRoot(int fd) throws ErrnoException {
+        try {
+            return fdPath(fd);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENAMETOOLONG) throw e;
+            return "/";
+        }
+    }
+
+    /**
+     * Goes up through ".." from directory {@code fd}, naming each step by the parent's entry that is the child
+     * (same device and inode), until an ancestor's /proc link is short enough to read.
+     */
+    private static String longDirPath(int fd, ErrnoException tooLong) throws ErrnoException {
+        Stat st = fstat(fd);
+        if (!st.isDir()) throw tooLong;
+        java.util.ArrayDeque<String> names = new java.util.ArrayDeque<>();
+        int cur = openat(fd, ".", O_PATH | O_DIRECTORY, 0);
+        try {
+            while (true) {
+                int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY, 0);
+                Stat pst = fstat(parent);
+                String name = pst.dev() == st.dev() && pst.ino() == st.ino() ? null : nameIn(parent, st);
+                closeQuietly(cur);
+                cur = parent;
+                if (name == null) throw tooLong; // at the root, or the child is gone from its parent (removed)
+                names.push(name);
+                st = pst;
+                String head;
+                try {
+                    head = readlink("/proc/self/fd/" + cur);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.ENAMETOOLONG) throw e;
+                    continue;
+                }
+                if (head.endsWith(" (deleted)")) throw tooLong;
+                return (head.equals("/") ? "" : head) + "/" + String.join("/", names);
+            }
+        } finally {
+            closeQuietly(cur);
+        }
+    }
+
+    /** The name under which directory {@code dirfd} holds the object {@code child}, or null. */
+    private static String nameIn(int dirfd, Stat child) throws ErrnoException {
+        List<DirEnt> entries = readdirFd(dirfd, "fd " + dirfd);
+        // Usually the entry's d_ino is the child's; not where the child is a mount's root (it covers the entry).
+        for (int pass = 0; pass < 2; pass++) {
+            for (DirEnt e : entries) {
+                if (e.name().equals(".") || e.name().equals("..")) continue;
+                if (pass == 0 ? e.ino() != child.ino()
+                        : e.type() != DirEnt.DT_DIR && e.type() != DirEnt.DT_UNKNOWN) continue;
+                Stat s = statx(dirfd, e.name(), AT_SYMLINK_NOFOLLOW, true);
+                if (s != null && s.dev() == child.dev() && s.ino() == child.ino()) return e.name();
+            }
+        }
+        return null;
     }
 
     // --- directories -------------------------------------------------------------------------------------------
@@ -1242,22 +1571,27 @@ public final class Linux {
     public static List<DirEnt> readdir(String path) throws ErrnoException {
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
         try {
-            Scratch s = scratch(); // after open(), which resets the scratch itself
-            MemorySegment buf = s.alloc(DIRENT_BUF);
-            List<DirEnt> out = new ArrayList<>();
-            while (true) {
-                long n;
-                try {
-                    n = (long) Getdents64.H.invokeExact(s.errno, fd, buf, DIRENT_BUF);
-                } catch (Throwable t) {
-                    throw bug(t);
-                }
-                check(s, n, "getdents64", path);
-                if (n == 0) return out;
-                parseDirents(buf.asSlice(0, n).toArray(JAVA_BYTE), out);
-            }
+            return readdirFd(fd, path);
         } finally {
             closeQuietly(fd);
+        }
+    }
+
+    /** The entries of an open directory, read from its current position to the end. */
+    private static List<DirEnt> readdirFd(int fd, String what) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment buf = s.alloc(DIRENT_BUF);
+        List<DirEnt> out = new ArrayList<>();
+        while (true) {
+            long n;
+            try {
+                n = (long) Getdents64.H.invokeExact(s.errno, fd, buf, DIRENT_BUF);
+            } catch (Throwable t) {
+                throw bug(t);
+            }
+            check(s, n, "getdents64", what);
+            if (n == 0) return out;
+            parseDirents(buf.asSlice(0, n).toArray(JAVA_BYTE), out);
         }
     }
 
@@ -1295,6 +1629,11 @@ public final class Linux {
     }
 
     public static StatFs statfs(String path) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = farForProc(path)) {
+                return statfs(f.procPath());
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), b = s.alloc(120);
         int rc;
@@ -1480,6 +1819,11 @@ public final class Linux {
 
     /** readlinkat relative to {@code dirfd}. */
     public static String readlinkat(int dirfd, String path) throws ErrnoException {
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(dirfd, path)) {
+                return readlinkat(f.fd(), f.rest());
+            }
+        }
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), buf = s.alloc(READLINK_BUF);
         long rc;

@@ -135,7 +135,7 @@ public final class LayerSet implements AutoCloseable {
             try {
                 Stat st = Linux.fstat(fd);
                 if (st.dev() != l.dev()) continue;
-                String p = pathIn(l, Linux.fdPath(fd), st);
+                String p = pathIn(l, Linux.fdPathOrRoot(fd), st);
                 if (p == null && !fh.upper()) {
                     // several lower layers may share a filesystem: the inode belongs to the one whose tree has it
                     if (lowersOn(l.dev()) > 1 && findInode(l, st) == null) continue;
