@@ -161,6 +161,11 @@ final class CopyUp {
             fs.copiedUp(n);
             return;
         }
+        // Not indexed: a lower hard link copied up here becomes an inode of its own, no longer one of the lower's
+        // aliases, so the kernel gives it no origin (which would tie it to the lower inode and the other aliases;
+        // an empty origin is something else: "has an origin, on a filesystem without handles"). The parent is
+        // still marked impure, as for any copy-up.
+        if (!st.isDir() && st.nlink() > 1) origin = null;
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         if (st.isReg()) {
@@ -223,7 +228,7 @@ final class CopyUp {
      * Lookup#inoOf: only an origin with one link lends its number (never under nfs_export, which indexes).
      */
     private boolean keepsLowerIno(byte[] origin, Stat lower) {
-        return origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
+        return origin != null && origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
     }
 
     /** Gives a disconnected node its name again when one leads to it (Export#reconnect; set by Overlay). */

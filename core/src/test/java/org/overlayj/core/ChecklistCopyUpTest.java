@@ -93,6 +93,40 @@ class ChecklistCopyUpTest {
         }
     }
 
+    /**
+     * Without the index, a copy-up of a lower hard link breaks its tie to the lower inode: the kernel writes no
+     * origin for it (the copy is a new inode with its own number), but still marks the parent impure. A lower file
+     * with one link, a directory and a symlink keep their origin.
+     */
+    @Test void item08b_noOriginForALowerHardLinkCopiedUpWithoutIndex() throws Exception {
+        try (ChecklistTwin t = new ChecklistTwin(1, "echo h > l1/a && ln l1/a l1/b && echo s > l1/s && mkdir l1/d")) {
+            var k = t.compare("index=off", (fs, out) -> {
+                fs.append("a", "x\n");
+                fs.append("s", "x\n");
+                fs.chmod("d", 0755);
+                for (String p : List.of("a", "s", "d"))
+                    out.add(p + " origin " + (Linux.lgetxattrOrNull(t.L.upper + "/" + p, "trusted.overlay.origin") != null));
+            });
+            assertEquals(List.of("a origin false", "s origin true", "d origin true"), k.transcript());
+            assertTrue(k.upper().lines().anyMatch(l -> l.startsWith(". ") && l.contains("trusted.overlay.impure=\"y\"")), k.upper());
+        }
+    }
+
+    /** The same under metacopy=on: a metadata-only copy with no origin, whose data the next mount finds by name. */
+    @Test void item08c_metacopyOfALowerHardLinkWithoutIndexHasNoOriginAndKeepsItsData() throws Exception {
+        try (ChecklistTwin t = new ChecklistTwin(1, "echo h > l1/a && ln l1/a l1/b")) {
+            var k = t.compare("index=off,metacopy=on,redirect_dir=on", (ChecklistTwin.Scenario) (fs, out) -> {
+                fs.chmod("a", 0600);
+                out.add("a origin " + (Linux.lgetxattrOrNull(t.L.upper + "/a", "trusted.overlay.origin") != null)
+                        + " metacopy " + (Linux.lgetxattrOrNull(t.L.upper + "/a", "trusted.overlay.metacopy") != null));
+                out.add("a: " + fs.read("a").strip());
+            }, (ChecklistTwin.Scenario) (fs, out) -> {
+                out.add("after remount a: " + fs.read("a").strip() + String.format(" %o", fs.stat("a").mode()));
+            });
+            assertEquals(List.of("a origin false metacopy true", "a: h", "after remount a: h 100600"), k.transcript());
+        }
+    }
+
     @Test void item09_copyUpMarksParentImpureAndCopiesAncestorsWithoutContents() throws Exception {
         try (ChecklistTwin t = new ChecklistTwin(1, "mkdir -p l1/a/b/c && echo f > l1/a/b/c/f && echo s > l1/a/s && echo s2 > l1/a/b/s2 && mkdir l1/a/b/e")) {
             var k = t.compare("", (fs, out) -> {
