@@ -127,6 +127,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     drop_caches
     T[$IMPL,copy_up]+="$(run copy_up bash -c 'copyup "$0" "$1"' "$M" "$ROOT/split.$IMPL") "
     drop_caches
+    warm_page_cache "$ROOT/warm" "$BIG_MB"   # every read lands on pages this guest just used (rounds.sh)
     T[$IMPL,read_cold]+="$(run read_cold bash -c 'readbig "$0"' "$M") "
     T[$IMPL,read_warm]+="$(run read_warm bash -c 'readbig "$0"' "$M") "
     # Sanity: the copy-up really landed in the upper layer with the extra byte.
@@ -147,11 +148,14 @@ echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs
 # The machine may be shared: a workload run under a high load average is worth running again.
 echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
 printf '\n%-40s %10s %15s %10s %12s %12s\n' "median seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
+WARNINGS=
 for w in "${WORKLOADS[@]}"; do
     k=$(echo "${T[kernel,$w]:-}" | median 3) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
     o=$(echo "${T[overlayj,$w]:-}" | median 3)
     printf '%-40s %10s %15s %10s %12s %12s\n' "${LABEL[$w]}" "$k" "$f" "$o" "$(ratio "$o" "$f")" "$(ratio "$o" "$k")"
+    WARNINGS+=$(slower_than_fuse_overlayfs "${LABEL[$w]}" "$o" "$f")$'\n'
 done
+printf '%s' "$WARNINGS" | grep . || true
 echo "every run (seconds, in round order):"
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
