@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# fuse-quick: overlay-bench's creates, big-file reads (lower, then copied up) and copy-up on fuse-overlayfs and overlayj only, ROUNDS times
-# each, medians and ratios. For a shared machine: it never drops caches system-wide and never mounts the kernel
+# fuse-quick: overlay-bench's creates, big-file reads (lower, then copied up) and copy-up on fuse-overlayfs and
+# overlayj only, ROUNDS times each, medians and ratios, and a WARNING line for each overlayj median above
+# fuse-overlayfs'. For a shared machine: it never drops caches system-wide and never mounts the kernel
 # overlay; a cold read evicts just the big file's pages (the layers' copies and the mount's own cache) with
 # posix_fadvise(DONTNEED).
 #
