@@ -88,13 +88,14 @@ copyup() { # the append (the copy-up) and the sync, apart: the split goes to $2
 readbig() { dd if="$1/big" of=/dev/null bs=1M status=none; }
 export -f walk creates copyup readbig
 
-WORKLOADS=(cold_walk warm_walk creates copy_up read_cold read_warm)
+WORKLOADS=(cold_walk warm_walk creates read_lower copy_up read_cold read_warm)
 declare -A LABEL=(
     [cold_walk]="stat walk, cold ($ENTRIES entries)"
     [warm_walk]="stat walk, warm"
     [creates]="$CREATES small file creates"
+    [read_lower]="read ${BIG_MB} MiB lower file, cold"
     [copy_up]="copy-up ${BIG_MB} MiB (append 1 B + sync)"
-    [read_cold]="read ${BIG_MB} MiB, cold cache"
+    [read_cold]="read ${BIG_MB} MiB copied up, cold"
     [read_warm]="read ${BIG_MB} MiB, warm cache"
 )
 declare -A T
@@ -158,9 +159,14 @@ for ((round = 0; round < ROUNDS; round++)); do
     T[$IMPL,cold_walk]+="$(run cold_walk bash -c 'walk "$0"' "$M") "
     T[$IMPL,warm_walk]+="$(run warm_walk bash -c 'walk "$0"' "$M") "
     T[$IMPL,creates]+="$(run creates bash -c 'creates "$0" "$1"' "$M/d000/s0" "$CREATES") "
+    # The big file while it is still a lower file (through READ requests on overlayj: no passthrough for lower files)
+    drop_caches
+    warm_page_cache "$ROOT/warm" "$BIG_MB"
+    T[$IMPL,read_lower]+="$(run read_lower bash -c 'readbig "$0"' "$M") "
     drop_caches
     T[$IMPL,copy_up]+="$(run copy_up bash -c 'copyup "$0" "$1"' "$M" "$ROOT/split.$IMPL") "
     drop_caches
+    warm_page_cache "$ROOT/warm" "$BIG_MB"   # every read lands on pages this guest just used (rounds.sh)
     T[$IMPL,read_cold]+="$(run read_cold bash -c 'readbig "$0"' "$M") "
     T[$IMPL,read_warm]+="$(run read_warm bash -c 'readbig "$0"' "$M") "
     # Sanity: the copy-up really landed in the upper layer with the extra byte.
@@ -181,11 +187,14 @@ echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs
 # The machine may be shared: a workload run under a high load average is worth running again.
 echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
 printf '\n%-40s %10s %15s %10s %12s %12s\n' "median seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
+WARNINGS=
 for w in "${WORKLOADS[@]}"; do
     k=$(echo "${T[kernel,$w]:-}" | median 3) f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
     o=$(echo "${T[overlayj,$w]:-}" | median 3)
     printf '%-40s %10s %15s %10s %12s %12s\n' "${LABEL[$w]}" "$k" "$f" "$o" "$(ratio "$o" "$f")" "$(ratio "$o" "$k")"
+    WARNINGS+=$(slower_than_fuse_overlayfs "${LABEL[$w]}" "$o" "$f")$'\n'
 done
+printf '%s' "$WARNINGS" | grep . || true
 echo "every run (seconds, in round order):"
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done

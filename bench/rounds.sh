@@ -8,6 +8,29 @@ warm_free_memory() {
     dd if=/dev/zero of="$f" bs=1M count=2048 status=none 2>/dev/null; rm -f "$f"
 }
 
+# warm_page_cache FILE MB: reads FILE (made with MB MiB the first time) through the page cache and evicts it again,
+# so that the cold read that follows gets page-cache pages this guest has just used. On this project's Firecracker VM a
+# page-cache page the guest CPU has not touched lately costs ~4.5 us at its first touch (a host-side fault): 0.55-0.75 s
+# of the reader's system time per 512 MiB, all of it in _copy_to_iter (perf). The kernel overlay's and
+# fuse-overlayfs' copy-ups go through the cache and free 1 GiB of such pages right before a cold read of the copy;
+# overlayj's O_DIRECT copy-up touches none, so without this its read paid the VM's cost alone (bench/README.md,
+# issue 20). Pages touched in /dev/shm (warm_free_memory) did not help here: page-cache folios come from elsewhere.
+warm_page_cache() {
+    local f=$1 mb=$2
+    [ "$(stat -c %s "$f" 2>/dev/null)" = $((mb * 1024 * 1024)) ] || {
+        head -c $((mb * 1024 * 1024)) /dev/zero > "$f" && sync "$f"; }
+    cat "$f" > /dev/null
+    python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$f"
+}
+
+# slower_than_fuse_overlayfs LABEL OVERLAYJ_S FUSE_OVERLAYFS_S [NAME]: the guard of issue 20: a WARNING line when an
+# overlayj figure is above fuse-overlayfs' (medians; nothing when either is missing).
+slower_than_fuse_overlayfs() {
+    awk -v w="$1" -v o="$2" -v f="$3" -v n="${4:-overlayj}" 'BEGIN{ if (o ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && o+0 > f+0)
+        printf "WARNING: %s is slower than fuse-overlayfs on \"%s\": %s s against %s s (%.2fx)\n", n, w, o, f, o/f }'
+}
+
 # round_order ROUND IMPL...: the implementations in the order round ROUND runs them (rotated by one each round).
 round_order() {
     local round=$1; shift

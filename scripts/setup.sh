@@ -7,7 +7,7 @@ ROOT=$PWD
 
 need_pkgs=()
 for p in attr acl fuse3 fuse-overlayfs libnfs-utils xfsprogs maven e2fsprogs util-linux iproute2 python3 \
-         podman uidmap runc crun slirp4netns busybox-static strace; do
+         podman uidmap runc crun slirp4netns busybox-static strace debootstrap; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -177,6 +177,12 @@ public final class Node {
 
     public boolean isDir() { return type == 0040000; }
 
+    /**
+     * Whether the object has its upper inode (a copy-up would do nothing). Read without the engine's lock: a hint
+     * for a door's scheduling (FUSE quick requests), never for a decision about the layers.
+     */
+    public boolean isUpper() { return upper; }
+
     int type() { return type; }
 
     boolean hasLower() { return lowers != null && !lowers.isEmpty(); }

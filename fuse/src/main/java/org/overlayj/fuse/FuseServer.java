@@ -326,7 +326,10 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         byte[] heap = bufs.heap((int) n);
         MemorySegment.copy(bufs.req, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
         int opcode = n >= 8 ? bufs.req.get(ValueLayout.JAVA_INT_UNALIGNED, 4) : -1;
-        if (maxThreads > 1 && !fs.quick(opcode)) passRole(me);
+        long nodeid = n >= 24 ? bufs.req.get(ValueLayout.JAVA_LONG_UNALIGNED, 16) : 0;
+        int firstWord = n >= FuseDispatcher.IN_HEADER + 4
+                ? bufs.req.get(ValueLayout.JAVA_INT_UNALIGNED, FuseDispatcher.IN_HEADER) : 0;
+        if (maxThreads > 1 && !fs.quick(opcode, nodeid, firstWord)) passRole(me);
         ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), bufs.scratch, bufs.splicer);
         if (reply != null) {
             if (reply.hasArray() && reply.array() != bufs.scratch) bufs.grow(reply.remaining());

@@ -42,6 +42,13 @@ public interface RawFileSystem {
     default boolean quick(int opcode) { return false; }
 
     /**
+     * As {@link #quick(int)} for one request: {@code nodeid} from its header, {@code firstWord} the first four bytes
+     * of its body (0 if none; for SETATTR the valid mask), so that a filesystem may call quick some requests of a
+     * kind that is not always quick. The default asks {@link #quick(int)}.
+     */
+    default boolean quick(int opcode, long nodeid, int firstWord) { return quick(opcode); }
+
+    /**
      * Whether this filesystem clears set-user-ID and set-group-ID itself when a write, truncate or O_TRUNC open
      * says so ({@code killSuidgid}, {@link FuseSetAttr#KILL_SUIDGID}): the INIT asks for HANDLE_KILLPRIV_V2 then
      * (see {@link FuseInit}). The default says no, and the kernel keeps doing it with a SETATTR of the mode.

@@ -238,6 +238,22 @@ public final class OverlayFileSystem implements RawFileSystem {
         };
     }
 
+    /**
+     * A SETATTR that is a chmod, chown or utimes (no size) of an object already on the upper layer is quick too: a
+     * metadata call or two on the upper inode, as a create is, with no copy-up first. `tar -x` into the mount sends
+     * three per file (owner, mode, times): handed to another thread each, they cost a wake-up and a thread switch
+     * apiece (one futex call per request in strace -c of a 5,559-file untar).
+     */
+    @Override public boolean quick(int opcode, long nodeid, int firstWord) {
+        if (opcode != FuseOpcode.SETATTR) return quick(opcode);
+        if ((firstWord & FuseSetAttr.SIZE) != 0) return false;
+        try {
+            return nodes.get(nodeid).isUpper();
+        } catch (ErrnoException e) {
+            return false;
+        }
+    }
+
     /** The engine clears set-user-ID and set-group-ID when the kernel flags a write, truncate or open for it. */
     @Override public boolean killsPrivileges() { return true; }
 

@@ -1,0 +1,122 @@
+package org.overlayj.fuse.adapter;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.overlayj.core.Overlay;
+import org.overlayj.core.config.ModuleDefaults;
+import org.overlayj.core.config.MountOptions;
+import org.overlayj.fuse.FuseMountOptions;
+import org.overlayj.fuse.FuseServer;
+import org.overlayj.fuse.TestMounts;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The system calls of the LOOKUP that comes before every create (issue 20): an AUFS whiteout {@code .wh.NAME} is
+ * looked for only where it could hide something, so not in the bottom lower layer and not in the upper directory
+ * of a directory with nothing below. Counted with strace on this JVM, where the FUSE server runs; the whiteouts
+ * that do hide something still do.
+ */
+class CreateCallsTest {
+    private static final String PYTHON = "/usr/bin/python3";
+    private Path dir, mnt, top, bottom, upper;
+    private Overlay overlay;
+    private FuseServer server;
+
+    @BeforeEach void mount() throws Exception {
+        TestMounts.requireFuse();
+        dir = TestMounts.tempDir();
+        top = Files.createDirectories(dir.resolve("l1/d"));
+        bottom = Files.createDirectories(dir.resolve("l2/d"));
+        for (String d : List.of("u", "w", "mnt")) Files.createDirectory(dir.resolve(d));
+        upper = dir.resolve("u");
+        mnt = dir.resolve("mnt");
+        Files.writeString(bottom.resolve("hidden"), "hidden by l1\n");
+        Files.createFile(top.resolve(".wh.hidden"));
+        Files.writeString(bottom.resolve("shown"), "shown\n");
+        Files.createFile(bottom.resolve(".wh.ghost"));      // in the bottom layer: hides nothing
+        String opts = "lowerdir=" + dir.resolve("l1") + ":" + dir.resolve("l2") + ",upperdir=" + upper + ",workdir="
+                + dir.resolve("w");
+        overlay = Overlay.mount(MountOptions.parse(opts, "/", ModuleDefaults.BUILTIN).overlay());
+        server = FuseServer.mount(mnt.toString(), FuseMountOptions.defaults("overlay"), new OverlayFileSystem(overlay));
+    }
+
+    @AfterEach void unmount() throws Exception {
+        try {
+            if (server != null) server.close();
+            if (overlay != null) overlay.close();
+        } finally {
+            TestMounts.cleanup(mnt, dir);
+        }
+    }
+
+    @Test void aWhiteoutIsLookedForOnlyWhereItCouldHideSomething() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
+        Files.createDirectory(mnt.resolve("new"));          // an upper-only directory
+        Path log = dir.resolve("strace.log");
+        Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=statx,newfstatat,lstat", "-o",
+                log.toString(), "-p", Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("strace.out").toFile()).start();
+        Set<String> ours;
+        try {
+            waitTraced(strace);
+            TestMounts.sh(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n    for i in range(10):\n"
+                    + "        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)",
+                    mnt.resolve("d").toString(), mnt.resolve("new").toString());
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                ours = tasks.map(t -> t.getFileName().toString()).collect(Collectors.toSet());
+            }
+        } finally {
+            strace.destroy();
+            strace.waitFor();
+        }
+        String all = Files.readString(log);
+        List<String> calls = all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList();
+        // still looked for where it may hide a lower name: the top lower layer and the upper dir of a merged dir
+        assertTrue(calls.stream().anyMatch(l -> l.contains(top + "/.wh.f3\"")), all);
+        assertTrue(calls.stream().anyMatch(l -> l.contains(upper + "/d/.wh.f3\"")), all);
+        // not where nothing lies below
+        assertFalse(calls.stream().anyMatch(l -> l.contains(bottom + "/.wh.f")), all);
+        assertFalse(calls.stream().anyMatch(l -> l.contains(upper + "/new/.wh.f")), all);
+        // while every create's lookup did reach the bottom layer
+        assertEquals(10, calls.stream().filter(l -> l.matches(".*" + bottom + "/f[0-9]\".*")).count(), all);
+
+        // what the whiteouts show is unchanged: l1's hides l2's file, the bottom layer's hides nothing
+        assertFalse(Files.exists(mnt.resolve("d/hidden")));
+        assertEquals("shown\n", Files.readString(mnt.resolve("d/shown")));
+        assertFalse(Files.exists(mnt.resolve("d/ghost")));
+        assertEquals(List.of("f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "shown"),
+                TestMounts.sh("ls", mnt.resolve("d").toString()).lines().toList());
+        assertEquals("new 7\n", Files.readString(mnt.resolve("new/f7")));
+    }
+
+    /** Until strace traces every thread of this JVM (TracerPid set), or fails if strace ended first. */
+    private static void waitTraced(Process strace) throws Exception {
+        for (int i = 0; i < 500; i++) {
+            if (!strace.isAlive()) fail("strace ended: " + strace.exitValue());
+            boolean all = true;
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                for (Path t : tasks.toList()) {
+                    try {
+                        if (Files.readString(t.resolve("status")).contains("TracerPid:\t0\n")) all = false;
+                    } catch (java.io.IOException gone) {
+                        // the thread ended meanwhile
+                    }
+                }
+            }
+            if (all) return;
+            Thread.sleep(20);
+        }
+        fail("strace did not attach to every thread");
+    }
+}
