@@ -67,16 +67,10 @@ final class Export {
     /** Which inode a handle names (§6.3). */
     private Fh blobFor(Node n) throws ErrnoException {
         if (n.handle != null) return n.handle;
-        if (fs.upperRoot == null) {
-            Node.Lower lo = n.topLower();
-            return fs.blobOf(lo.path(), lo.layer());
-        }
+        if (fs.upperRoot == null) return fs.lowerBlobOf(n);
         if (n.parent == null && n.indexPath == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
         if (!n.upper) {
-            if (n.hasLower()) {
-                Node.Lower lo = n.topLower();
-                return fs.blobOf(lo.path(), lo.layer());
-            }
+            if (n.hasLower()) return fs.lowerBlobOf(n);
         }
         String up = fs.upperPath(n);
         byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);

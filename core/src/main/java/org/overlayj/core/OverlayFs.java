@@ -450,6 +450,16 @@ final class OverlayFs {
         return Fh.of(h, layer.uuid(), layer.upper());
     }
 
+    /** The fh blob of {@code n}'s top lower inode, made once per node (Node#lowerBlob). */
+    Fh lowerBlobOf(Node n) throws ErrnoException {
+        Fh b = n.lowerBlob;
+        if (b != null) return b;
+        Node.Lower lo = n.topLower();
+        b = blobOf(lo.path(), lo.layer());
+        n.lowerBlob = b;
+        return b;
+    }
+
     /** The layer a lower path belongs to is known from the Lower record; this finds the upper layer object. */
     Layer upper() { return upperLayer; }
 
