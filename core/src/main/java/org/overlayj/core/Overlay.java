@@ -81,6 +81,16 @@ public final class Overlay implements AutoCloseable {
         Lock l = fs.lock.writeLock();
         l.lock();
         fs.changes++; // before anything changes: what decodes remembered is void from here on
+        fs.decodeEpoch++;
+        return l;
+    }
+
+    /** {@link #write()} for making a new object: a change, but none that voids remembered decodes (OverlayFs#decodeEpoch). */
+    private Lock writeMaking() throws ErrnoException {
+        if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+        Lock l = fs.lock.writeLock();
+        l.lock();
+        fs.changes++;
         return l;
     }
 
@@ -368,7 +378,7 @@ public final class Overlay implements AutoCloseable {
      * still gets the writable fd it asked for.
      */
     public Created createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
-        Lock l = write();
+        Lock l = writeMaking();
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
@@ -400,7 +410,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     private Node make(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
-        Lock l = write();
+        Lock l = writeMaking();
         try {
             return namespace.create(dir, name, mode, rdev, target, c);
         } finally {
@@ -834,6 +844,7 @@ public final class Overlay implements AutoCloseable {
         l.lock();
         try {
             fs.changes++;
+            fs.decodeEpoch++;
             fs.dropCaches();
             export.dropCaches();
         } finally {
@@ -850,6 +861,7 @@ public final class Overlay implements AutoCloseable {
         l.lock();
         try {
             fs.changes++;
+            fs.decodeEpoch++;
         } finally {
             l.unlock();
         }

@@ -43,6 +43,15 @@ final class OverlayFs {
      * (edits made to the layers behind the mount's back are undefined, as in the kernel). Guarded by {@link #lock}.
      */
     long changes;
+    /**
+     * The changes that may void a handle decode's answer (Export): all but the making of a new object (create,
+     * mkdir, mknod, symlink). A new name leads no existing handle elsewhere: the objects already reachable keep
+     * their nodes (a copy-up of the parent keeps its node too), and what was stale stays so; removals, renames,
+     * links, copy-ups of the object itself count. An NFS client creating files would otherwise make every other
+     * call of every client decode its handles from scratch (open_by_handle_at, readlink, stats, xattrs). Guarded
+     * by {@link #lock}.
+     */
+    long decodeEpoch;
     private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
     /** Where the references of collected nodes are queued, so their map entries go without sweeping the map. */
     private final ReferenceQueue<Node> collected = new ReferenceQueue<>();

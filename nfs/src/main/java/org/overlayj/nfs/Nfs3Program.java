@@ -266,12 +266,6 @@ public final class Nfs3Program implements RpcDispatchable {
         return new NfsStatus(n.equals(".") ? nfsstat3.NFS3ERR_INVAL : nfsstat3.NFS3ERR_NOTEMPTY, "cannot remove " + n);
     }
 
-    private Node child(Target dir, String name) throws ErrnoException {
-        if (name.equals(".")) return dir.node();
-        if (name.equals("..") && dir.node() == x.root(dir.caller().exportId())) return dir.node();
-        return fs.lookup(dir.node(), name, dir.creds());
-    }
-
     private static void requireDir(Attr a) throws NfsStatus {
         if (!a.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_NOTDIR, "not a directory");
     }
@@ -331,10 +325,13 @@ public final class Nfs3Program implements RpcDispatchable {
             dir = t.node();
             Attr dirAttr = attr(t);
             requireDir(dirAttr);
-            Node n = child(t, name(a.what.name));
+            String name = name(a.what.name);
+            // the child's attributes from the lookup's own stat (Overlay.lookupAttr), not a second one
+            Found f = name.equals(".") || name.equals("..") && dir == x.root(t.caller().exportId())
+                    ? new Found(dir, dirAttr) : fs.lookupAttr(dir, name, t.creds());
             res.resok = new LOOKUP3resok();
-            res.resok.object = fh(t, n);
-            res.resok.obj_attributes = post(n);
+            res.resok.object = fh(t, f.node());
+            res.resok.obj_attributes = NfsAttrs.post(f.attr(), x.fsid);
             // A lookup changes nothing in the directory: its attributes from just before are its post-op ones.
             res.resok.dir_attributes = NfsAttrs.post(dirAttr, x.fsid);
             res.status = nfsstat3.NFS3_OK;
