@@ -156,7 +156,7 @@ url() { # url IMPL PATH
 start_overlayj() { # UPPER WORK
     echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/exports"
     "$REPO/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
-        --exports "$ROOT/exports" --stats 0 > "$ROOT/serve.log" 2>&1 &
+        --exports "$ROOT/exports" --stats 0 --state-dir "$1.nlm" > "$ROOT/serve.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 600); do
         grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
