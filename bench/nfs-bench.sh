@@ -5,19 +5,31 @@
 #
 #   bench/nfs-bench.sh                         # needs root; installs nfs-ganesha, nfs-ganesha-vfs, rpcbind if missing
 #   FILES=2000 BIG_MB=64 bench/nfs-bench.sh    # quick run
+#   bench/nfs-bench.sh --vm [BASE]            # and then the Linux kernel's NFS client, in a VM (below)
 #
 # Everything runs inside `unshare -n -m` (its own loopback-only network, so ganesha and rpcbind can have ports
 # 111/2049; its own /run, so rpcbind's files do not leak): nothing listens outside it.
 # Env: FILES (small lower files copied out, default 20000), BIG_MB (default 512), PAR (nfs-cp processes at once
-#      for the tree copy, default 4), IMPLS (default "overlayj ganesha"), TIMEOUT (seconds per workload, default
-#      900), ROUNDS (default 3: each server measured ROUNDS times, in a rotated order; the table shows medians),
-#      KEEP=1 keeps the tree. Needs overlayj built: sudo ./scripts/setup.sh
+#      for the tree copy, default 4), META (files created, stat'ed and removed one call at a time, default 5000),
+#      WIDE (entries of a lower directory listed with READDIRPLUS, default 20000), LISTS (listings of it in one
+#      process, default 1: ganesha answers a second one from its cache), IMPLS (default "overlayj ganesha"),
+#      TIMEOUT (seconds per workload, default 900), ROUNDS (default 3: each server measured ROUNDS times, in a rotated order; the table shows medians),
+#      KEEP=1 keeps the tree. Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
+#      The metadata rows use bench/nfs-meta.c (libnfs, one call at a time), built here with gcc and libnfs-dev.
+# --vm: after the libnfs rounds, each server once more, driven by the Linux kernel's NFS client (vers=3, nolock) in
+#      the itest VM (scripts/vm-assets.sh: Debian's kernel, busybox initramfs; qemu's user-mode network, through
+#      which the guest reaches the servers as 10.0.2.2): similar workloads with plain tools (ojcheck big write +
+#      fsync, cat, cp -r, touch/stat/rm, ls -l), timed in the guest, one run each. KVM when /dev/kvm boots a VM,
+#      else TCG, whose figures measure the emulated guest more than the servers: compare them with nothing but
+#      each other. VM_ACCEL=kvm|tcg forces one, VM_TIMEOUT (seconds per boot, default 1800).
 # As in overlay-bench.sh (bench/README.md): no upper layer is deleted before the run ends, and 2 GiB are touched
 # and freed before every workload, so that no server's workload lands on pages the VM has handed back to the host
 # while another's lands on pages the previous one just freed.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+VM=0
+if [ "${1:-}" = --vm ]; then VM=1; shift; fi
 source "$REPO/bench/rounds.sh"
 [ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare)" >&2; exit 1; }
 
@@ -27,23 +39,42 @@ if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
     [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || missing+=(nfs-ganesha-vfs)
     command -v rpcbind > /dev/null || missing+=(rpcbind)
     command -v nfs-cp > /dev/null || missing+=(libnfs-utils)
+    [ -e /usr/include/nfsc/libnfs.h ] || missing+=(libnfs-dev)
+    command -v gcc > /dev/null || missing+=(gcc libc6-dev)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "nfs-bench: installing ${missing[*]}" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" > /dev/null ||
             { echo "nfs-bench: cannot install ${missing[*]}" >&2; exit 1; }
     fi
+    if [ "$VM" = 1 ]; then
+        # the kernel client's VM: Debian's kernel + busybox initramfs (the itest VM's), qemu; made or reused here
+        "$REPO/scripts/vm-assets.sh" > "/tmp/nfs-bench-vm-assets.$$" ||
+            { echo "nfs-bench: --vm: scripts/vm-assets.sh failed" >&2; exit 1; }
+        export NFS_BENCH_VM_ASSETS=/tmp/nfs-bench-vm-assets.$$
+    fi
     [ -f "$REPO/cli/target/overlayj-cli-0.1.0-SNAPSHOT.jar" ] ||
         { echo "nfs-bench: overlayj not built (mvn -q -B -DskipTests package)" >&2; exit 1; }
+    [ "$VM" = 1 ] && set -- --vm "$@"
     exec env NFS_BENCH_INSIDE=1 unshare -n -m --propagation private -- "$(readlink -f "$0")" "$@"
 fi
 
 # --- inside our own network and mount namespaces ---------------------------------------------------------------------
 ip link set lo up
+# `unshare -m` copied every mount of the machine into this namespace, and a copy keeps its superblock alive until the
+# namespace ends: another user's kernel overlay, unmounted meanwhile, would keep its upper dir "in use", and their
+# next mount of it would fail with EBUSY for as long as this benchmark runs (seen: 3 of 200 sequences of the
+# engine differential, run beside this script, failed so after 300 tries). Detach the copies of overlay and FUSE
+# mounts here; in this namespace only, nobody else's mount is touched.
+findmnt -rn -o TARGET,FSTYPE | awk '$2 == "overlay" || $2 ~ /^fuse/ {print $1}' | sort -r |
+    while read -r t; do umount -l "$(printf '%b' "$t")" 2> /dev/null; done
 mount -t tmpfs nfs-bench-run /run          # rpcbind's socket and lock, ganesha's state: gone with the namespace
 mkdir -p /run/ganesha /run/rpcbind
 
 FILES=${FILES:-20000}
 BIG_MB=${BIG_MB:-512}
+META=${META:-5000}
+WIDE=${WIDE:-20000}
+LISTS=${LISTS:-1}
 PAR=${PAR:-4}
 ROUNDS=${ROUNDS:-3}
 IMPLS=${IMPLS:-"overlayj ganesha"}
@@ -101,9 +132,13 @@ while [ $n -lt "$FILES" ]; do
     done
     d=$((d + 1))
 done > "$ROOT/files.txt"
+mkdir "$L/wide"
+(cd "$L/wide" && seq -f "entry-%06g" "$WIDE" | xargs touch)
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$ROOT/src.big"
 sync
+
+gcc -O2 -o "$ROOT/nfs-meta" "$REPO/bench/nfs-meta.c" -lnfs || { echo "nfs-bench: cannot build nfs-meta" >&2; exit 1; }
 
 # --- the servers ---------------------------------------------------------------------------------------------------
 # URL for PATH (relative to the overlay root). libnfs splits a URL at its last '/' into the export to mount and the
@@ -120,8 +155,8 @@ url() { # url IMPL PATH
 
 start_overlayj() { # UPPER WORK
     echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/exports"
-    "$REPO/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen 127.0.0.1:$OJ_PORT \
-        --exports "$ROOT/exports" --stats 0 > "$ROOT/serve.log" 2>&1 &
+    "$REPO/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
+        --exports "$ROOT/exports" --stats 0 --state-dir "$1.nlm" > "$ROOT/serve.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 600); do
         grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
@@ -199,11 +234,21 @@ copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
     xargs -P "$PAR" -I{} bash -c 'nfs-cp "$(url "$0" "$1")" "$OUT/$0/$1" > /dev/null' "$1" {} < "$ROOT/files.txt"
 }
 
+# the export's root, for nfs-meta (one mount, paths below it)
+root_url() { # root_url IMPL
+    case $1 in
+        overlayj) echo "nfs://127.0.0.1/?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
+        ganesha) echo "nfs://127.0.0.1$M?version=3&nfsport=2049&mountport=20048" ;;
+    esac
+}
+
 export -f url copy_tree evict
 export M OJ_PORT OUT ROOT PAR
 
-WORKLOADS=(write_big read_big copy_tree)
+WORKLOADS=(write_big read_big copy_tree meta_files list_wide)
 declare -A LABEL=(
+    [meta_files]="create+stat+remove $META files (libnfs, 1 at a time)"
+    [list_wide]="READDIRPLUS of $WIDE entries, $LISTS times"
     [write_big]="write ${BIG_MB} MiB (nfs-cp in)"
     [read_big]="read ${BIG_MB} MiB lower file (nfs-cp out)"
     [copy_tree]="copy $FILES files out (nfs-cp, $PAR at once)"
@@ -237,22 +282,131 @@ for ((round = 0; round < ROUNDS; round++)); do
     got=$(find "$OUT/$round/$IMPL" -type f | wc -l)
     [ "$got" = "$FILES" ] || echo "nfs-bench: $IMPL: copied $got files, expected $FILES" >&2
     diff -rq "$L/d000" "$OUT/$round/$IMPL/d000" > /dev/null || echo "nfs-bench: $IMPL: copied tree differs" >&2
+    warm_free_memory
+    T[$IMPL,meta_files]+="$(run meta_files "$ROOT/nfs-meta" "$(root_url "$IMPL")" files /meta "$META") "
+    grep -q "^$META files" "$ROOT/run.$IMPL.meta_files" || echo "nfs-bench: $IMPL: metadata run incomplete" >&2
+    T[$IMPL,list_wide]+="$(run list_wide "$ROOT/nfs-meta" "$(root_url "$IMPL")" list /wide "$LISTS") "
+    grep -q "^$(( (WIDE + 2) * LISTS )) entries" "$ROOT/run.$IMPL.list_wide" ||
+        echo "nfs-bench: $IMPL: listing gave $(cat "$ROOT/run.$IMPL.list_wide"), expected $(( (WIDE + 2) * LISTS ))" >&2
     stop_servers
   done
 done
+
+# --- the kernel client in a VM (--vm) --------------------------------------------------------------------------------
+declare -A V
+VM_WORKLOADS=(vm_write vm_read vm_copy vm_meta vm_list)
+declare -A VM_LABEL=(
+    [vm_write]="write ${BIG_MB} MiB + fsync"
+    [vm_read]="read ${BIG_MB} MiB lower file, cold"
+    [vm_copy]="cp -r of d000 (1,000 files at most), cold"
+    [vm_meta]="touch+stat+rm $META files"
+    [vm_list]="ls -l of $WIDE entries, cold"
+)
+vm_accel() {
+    [ -n "${VM_ACCEL:-}" ] && { echo "$VM_ACCEL"; return; }
+    [ -w /dev/kvm ] || { echo tcg; return; }
+    timeout 30 qemu-system-x86_64 -machine q35,accel=kvm -cpu host -m 256 -smp 1 -nodefaults -no-reboot \
+        -display none -monitor none -vga none -kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+        -append "console=ttyS0 quiet panic=-1" -serial file:"$ROOT/kvm-probe.log" > /dev/null 2>&1
+    if grep -q "@@VM poweroff" "$ROOT/kvm-probe.log" 2> /dev/null; then echo kvm; else echo tcg; fi
+}
+# The guest's script: mount, then each workload between two readings of /proc/uptime ("@@T name start end").
+vm_script() { # SRC PORT MOUNTPORT
+    cat << EOF
+#!/bin/sh
+M=/mnt C=/guest/ojcheck
+t() { cut -d' ' -f1 /proc/uptime; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+\$C mount 10.0.2.2:$1 \$M "vers=3,proto=tcp,port=$2,mountport=$3,mountproto=tcp,addr=10.0.2.2,nolock,hard,timeo=100" || exit 0
+a=\$(t); \$C big write \$M/vmbig $BIG_MB 7 > /dev/null; b=\$(t); echo "@@T vm_write \$a \$b"
+drop; a=\$(t); cat \$M/big > /dev/null; b=\$(t); echo "@@T vm_read \$a \$b"
+drop; a=\$(t); cp -r \$M/d000 /tmp/copy; b=\$(t); echo "@@T vm_copy \$a \$b"
+mkdir \$M/vmmeta && cd \$M/vmmeta || exit 0
+a=\$(t)
+i=0; while [ \$i -lt $META ]; do touch f\$i; i=\$((i + 1)); done
+i=0; while [ \$i -lt $META ]; do stat -c %s f\$i > /dev/null; i=\$((i + 1)); done
+i=0; while [ \$i -lt $META ]; do rm f\$i; i=\$((i + 1)); done
+b=\$(t); echo "@@T vm_meta \$a \$b"
+cd / && rmdir \$M/vmmeta
+drop; a=\$(t); n=\$(ls -l \$M/wide | wc -l); b=\$(t); echo "@@T vm_list \$a \$b \$n"
+umount \$M
+EOF
+}
+vm_run() { # IMPL: boots the guest against IMPL's server (running), fills V[IMPL,workload]
+    local g="$ROOT/guest-$1" w
+    rm -rf "$g"
+    mkdir -p "$g/guest"
+    cp "$ROOT/ojcheck" "$g/guest/"
+    case $1 in
+        overlayj) vm_script / "$OJ_PORT" "$OJ_PORT" ;;
+        ganesha) vm_script "$M" 2049 20048 ;;
+    esac > "$g/guest/run.sh"
+    chmod 0755 "$g/guest/run.sh"
+    (cd "$g" && find . | sort | cpio -o -H newc --quiet | gzip -1) > "$g.cpio.gz"
+    cat "$VM_INITRD" "$g.cpio.gz" > "$g.initrd"
+    timeout "${VM_TIMEOUT:-1800}" qemu-system-x86_64 -machine "q35,accel=$VM_ACC" \
+        -cpu "$([ "$VM_ACC" = kvm ] && echo host || echo max)" -m 1024 -smp 1 -nodefaults -no-reboot \
+        -display none -monitor none -vga none -kernel "$VM_KERNEL" -initrd "$g.initrd" \
+        -append "console=ttyS0 quiet panic=-1" -serial file:"$g.console" \
+        -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= > "$g.qemu.out" 2>&1
+    for w in "${VM_WORKLOADS[@]}"; do
+        V[$1,$w]=$(tr -d '\r' < "$g.console" | awk -v w="$w" '$1 == "@@T" && $2 == w { printf "%.2f", $4 - $3 }')
+        if [ -z "${V[$1,$w]}" ]; then
+            V[$1,$w]=fail
+            echo "nfs-bench: --vm $1/$w: no result; console: $(tail -c 400 "$g.console")" >&2
+        fi
+    done
+    # ls -l prints a "total" line and one per entry
+    n=$(tr -d '\r' < "$g.console" | awk '$2 == "vm_list" {print $5}')
+    [ "$n" = $((WIDE + 1)) ] || echo "nfs-bench: --vm $1: ls -l printed ${n:-no} lines, expected $((WIDE + 1))" >&2
+}
+if [ "$VM" = 1 ]; then
+    VM_KERNEL=$(awk '$1 == "kernel" {print $2}' "$NFS_BENCH_VM_ASSETS")
+    VM_INITRD=$(awk '$1 == "initrd" {print $2}' "$NFS_BENCH_VM_ASSETS")
+    gcc -static -O2 -o "$ROOT/ojcheck" "$REPO/itest/src/test/resources/vm/ojcheck.c" ||
+        { echo "nfs-bench: --vm: cannot build ojcheck (gcc, libc6-dev)" >&2; exit 1; }
+    VM_ACC=$(vm_accel)
+    echo "nfs-bench: --vm: the kernel client in a VM under $VM_ACC" >&2
+    OJ_LISTEN=0.0.0.0             # the guest's connections come from qemu's user-mode network, on loopback
+    # shellcheck disable=SC2086 # the implementations' names, one word each
+    for IMPL in $IMPLS; do
+        U="$ROOT/upper-$IMPL-vm" W="$ROOT/work-$IMPL-vm"
+        mkdir -p "$U" "$W"
+        echo "nfs-bench: --vm: $IMPL ..." >&2
+        if "start_$IMPL" "$U" "$W"; then
+            evict "$L/big"
+            (cd "$L" && xargs -a "$ROOT/files.txt" bash -c 'evict "$@"' evict)
+            warm_free_memory
+            vm_run "$IMPL"
+            [ "$(stat -c %s "$U/vmbig" 2> /dev/null)" = $((BIG_MB * 1024 * 1024)) ] ||
+                echo "nfs-bench: --vm $IMPL: the upper vmbig is not ${BIG_MB} MiB" >&2
+        else
+            for w in "${VM_WORKLOADS[@]}"; do V[$IMPL,$w]=no-server; done
+        fi
+        stop_servers
+    done
+fi
 
 # --- the table -----------------------------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "-" }'; }
 echo
 echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$BASE" | tail -1) ($BASE)," \
-     "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
+     "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR META=$META WIDE=$WIDE LISTS=$LISTS ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
      "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
-printf '\n%-44s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
+printf '\n%-50s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
 for w in "${WORKLOADS[@]}"; do
     o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
-    printf '%-44s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
+    printf '%-50s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
 done
+if [ "$VM" = 1 ]; then
+    printf '\n%-50s %10s %10s %16s\n' "kernel client in a VM ($VM_ACC), seconds" overlayj ganesha "overlayj/ganesha"
+    for w in "${VM_WORKLOADS[@]}"; do
+        o=${V[overlayj,$w]:-} g=${V[ganesha,$w]:-}
+        printf '%-50s %10s %10s %16s\n' "${VM_LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
+    done
+    [ "$VM_ACC" = tcg ] && echo "(TCG: an emulated guest; these figures are not comparable with a KVM run's)"
+fi
 echo "every run (seconds, in round order):"
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-10s %-9s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done

@@ -87,7 +87,8 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "where the lock state (NSM state number, clients holding locks) is kept; "
-                    + "default: WORKDIR/overlayj-nlm, in memory for a read-only overlay without workdir")
+                    + "default: /var/lib/overlayj/nlm/HASH (root) or $XDG_STATE_HOME/overlayj/nlm/HASH, HASH naming "
+                    + "the upper dir; in memory for a read-only overlay without upper dir")
     Path stateDir;
 
     /** Runs serve alone (Main also has it as a subcommand). */
@@ -139,8 +140,7 @@ public final class ServeCommand implements Callable<Integer> {
         NfsServer server;
         try {
             if (gracePeriod < 0) throw new IllegalArgumentException("--grace-period must not be negative");
-            Path state = stateDir != null ? stateDir
-                    : opts.workDir() == null ? null : Path.of(opts.workDir()).resolve("overlayj-nlm");
+            Path state = stateDir != null ? stateDir : defaultStateDir(opts, log);
             server = NfsServer.start(overlay, exports, new NfsServer.Config(addr, portmap, workers, statsInterval,
                     new RpcTcpServer.Limits(maxConnections, maxPerClient, Duration.ofSeconds(idleTimeout))),
                     NlmService.Config.of(state, Duration.ofSeconds(gracePeriod)));
@@ -176,6 +176,57 @@ public final class ServeCommand implements Callable<Integer> {
         }
         err.println("overlayj serve: stopped; counters " + server.stats());
         return rc;
+    }
+
+    /**
+     * Where the lock state of an overlay lives unless --state-dir says: outside the overlay's dirs (the work dir is
+     * the overlay's own, which the kernel and fsck clean), one directory per upper dir: /var/lib/overlayj/nlm/HASH
+     * for root, $XDG_STATE_HOME (default ~/.local/state)/overlayj/nlm/HASH for a user, HASH the first 16 hex digits
+     * of the SHA-256 of the upper dir's real path. A state dir an earlier version left in WORKDIR/overlayj-nlm is
+     * moved there (used where it is if it cannot be). Null (in memory) without an upper dir.
+     */
+    static Path defaultStateDir(OverlayOptions opts, Logger log) {
+        if (opts.upperDir() == null) return null;
+        String upper;
+        try {
+            upper = org.overlayj.core.layer.LayerPaths.realPath(opts.upperDir());
+        } catch (ErrnoException e) {
+            upper = opts.upperDir();
+        }
+        Path base;
+        if (Linux.geteuid() == 0) {
+            base = Path.of("/var/lib/overlayj");
+        } else {
+            String xdg = System.getenv("XDG_STATE_HOME");
+            base = xdg != null && xdg.startsWith("/") ? Path.of(xdg, "overlayj")
+                    : Path.of(System.getProperty("user.home"), ".local", "state", "overlayj");
+        }
+        Path dir = base.resolve("nlm").resolve(stateKey(upper));
+        if (opts.workDir() != null) {
+            Path old = Path.of(Linux.toUtf8(opts.workDir())).resolve("overlayj-nlm");
+            if (java.nio.file.Files.isDirectory(old) && !java.nio.file.Files.exists(dir)) {
+                try {
+                    java.nio.file.Files.createDirectories(dir.getParent());
+                    java.nio.file.Files.move(old, dir);
+                    log.info("lock state moved from {} to {}", old, dir);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("lock state left in {} (cannot move it to {}: {})", old, dir, e.toString());
+                    return old;
+                }
+            }
+        }
+        return dir;
+    }
+
+    /** The state dir's name for an upper dir: 16 hex digits of the SHA-256 of its path. */
+    static String stateKey(String upperRealPath) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(upperRealPath.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            return java.util.HexFormat.of().formatHex(d, 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**
@@ -228,32 +279,56 @@ public final class ServeCommand implements Callable<Integer> {
         return false;
     }
 
-    /** Who holds flocks on the upper and work dirs, from /proc/locks: "pid N (command line)", or "a kernel mount". */
+    /**
+     * Who holds the flocks on the upper and work dirs: every process with a descriptor through which such a lock is
+     * held ("lock:" lines of /proc/PID/fdinfo), as "pid N (command line) fd M". A flock belongs to the open file,
+     * so a process that inherited the descriptor holds it too, though /proc/locks names only the one that took it:
+     * this names both (a leak into a child would show here). "no flock (a kernel overlay mount?)" when none.
+     */
     static String holders(OverlayOptions opts) {
         java.util.Set<String> out = new java.util.LinkedHashSet<>();
         try {
-            java.util.Set<Long> inodes = new java.util.HashSet<>();
+            java.util.Set<String> ids = new java.util.HashSet<>();      // "ino" of the dirs, as fdinfo lock lines name them
             for (String d : new String[]{opts.upperDir(), opts.workDir()}) {
-                if (d != null) inodes.add(Linux.stat(d).ino());
+                if (d != null) ids.add(":" + Linux.stat(d).ino() + " ");
             }
-            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/locks"))) {
-                // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-                String[] f = line.trim().split("\\s+");
-                if (f.length < 6 || !f[1].equals("FLOCK")) continue;
-                String[] dev = f[5].split(":");
-                if (dev.length != 3 || !inodes.contains(Long.parseLong(dev[2]))) continue;
-                String cmd;
-                try {
-                    cmd = java.nio.file.Files.readString(Path.of("/proc", f[4], "cmdline")).replace('\0', ' ').trim();
-                } catch (IOException gone) {
-                    cmd = "gone";
+            try (java.nio.file.DirectoryStream<Path> procs = java.nio.file.Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+                for (Path proc : procs) {
+                    try (java.nio.file.DirectoryStream<Path> fds = java.nio.file.Files.newDirectoryStream(proc.resolve("fdinfo"))) {
+                        for (Path fd : fds) {
+                            String info;
+                            try {
+                                info = java.nio.file.Files.readString(fd, java.nio.charset.StandardCharsets.ISO_8859_1);
+                            } catch (IOException gone) {
+                                continue;
+                            }
+                            // "lock:	1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+                            for (String line : info.split("\n")) {
+                                if (!line.startsWith("lock:") || !line.contains("FLOCK")) continue;
+                                String l = line + " ";
+                                if (ids.stream().noneMatch(l::contains)) continue;
+                                out.add("pid " + proc.getFileName() + " (" + cmdline(proc) + ") fd " + fd.getFileName());
+                            }
+                        }
+                    } catch (IOException | RuntimeException gone) {
+                        // ended meanwhile, or not ours to read
+                    }
                 }
-                out.add("pid " + f[4] + " (" + (cmd.length() > 200 ? cmd.substring(0, 200) + "..." : cmd) + ")");
             }
         } catch (IOException | RuntimeException e) {
             return "someone (" + e.getMessage() + ")";
         }
         return out.isEmpty() ? "no flock (a kernel overlay mount?)" : String.join(", ", out);
+    }
+
+    private static String cmdline(Path proc) {
+        try {
+            String cmd = java.nio.file.Files.readString(proc.resolve("cmdline"), java.nio.charset.StandardCharsets.ISO_8859_1)
+                    .replace('\0', ' ').trim();
+            return cmd.length() > 200 ? cmd.substring(0, 200) + "..." : cmd;
+        } catch (IOException gone) {
+            return "gone";
+        }
     }
 
     static InetSocketAddress parseListen(String s) {

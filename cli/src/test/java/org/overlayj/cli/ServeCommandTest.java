@@ -126,6 +126,9 @@ class ServeCommandTest {
         assertArrayEquals(data, Files.readAllBytes(dir.resolve("u/d/new.bin")));
         // nfs_export=on was turned on by serve: the upper layer has the index dir the kernel's nfs_export uses
         assertTrue(Files.isDirectory(dir.resolve("w/index")), "index=on by default");
+        // the lock state by default outside the overlay's dirs: /var/lib/overlayj/nlm/<hash of the upper dir>
+        assertEquals("2", Files.readString(layers.stateDir().resolve("state")).trim(), "NSM state after a stop");
+        assertFalse(Files.exists(dir.resolve("w/overlayj-nlm")), "nothing of serve's own in the work dir");
     }
 
     /**

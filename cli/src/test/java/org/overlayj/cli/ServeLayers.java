@@ -28,7 +28,13 @@ final class ServeLayers implements AutoCloseable {
         return "lowerdir=" + dir.resolve("l") + ",upperdir=" + dir.resolve("u") + ",workdir=" + dir.resolve("w");
     }
 
+    /** Where serve keeps the lock state of these layers by default (root's place; tests run as root). */
+    Path stateDir() throws IOException {
+        return Path.of("/var/lib/overlayj/nlm", ServeCommand.stateKey(dir.resolve("u").toRealPath().toString()));
+    }
+
     @Override public void close() throws IOException {
+        Path state = stateDir();
         try {
             for (Process p : started.reversed()) {
                 if (p.isAlive()) {
@@ -42,6 +48,11 @@ final class ServeLayers implements AutoCloseable {
                     p.toFile().setWritable(true);
                     p.toFile().delete();
                 });
+            }
+            if (Files.isDirectory(state)) {
+                try (Stream<Path> s = Files.walk(state)) {
+                    s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
             }
         }
     }

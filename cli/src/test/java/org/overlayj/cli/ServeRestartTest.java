@@ -91,6 +91,28 @@ class ServeRestartTest {
         }
     }
 
+    /**
+     * The exclusive-use locks of a serving process are held through its own descriptors only, and those are
+     * close-on-exec: no other process shares them (one that inherited them would keep the layers locked after
+     * the server ended), and none could inherit them through an exec. Read from /proc (fdinfo "lock:" lines).
+     */
+    private void assertLockedByItselfOnly(Process p) throws Exception {
+        var opts = org.overlayj.core.config.MountOptions.parse(
+                org.overlayj.sys.Linux.fromUtf8(ServeCommand.withServeDefaults(layers.layerOpts()))).overlay();
+        String holders = ServeCommand.holders(opts);
+        var m = java.util.regex.Pattern.compile("pid (\\d+) \\([^)]*\\) fd (\\d+)").matcher(holders);
+        int locks = 0;
+        while (m.find()) {
+            locks++;
+            assertEquals(p.pid(), Long.parseLong(m.group(1)), "a lock of the layers held by another process: " + holders);
+            String info = Files.readString(Path.of("/proc", m.group(1), "fdinfo", m.group(2)));
+            var flags = java.util.regex.Pattern.compile("flags:\\s+([0-7]+)").matcher(info);
+            assertTrue(flags.find(), info);
+            assertTrue((Long.parseLong(flags.group(1), 8) & 02000000) != 0, "lock fd " + m.group(2) + " not close-on-exec: " + info);
+        }
+        assertEquals(2, locks, "the upper and the work dir locked, each once: " + holders);
+    }
+
     @Test void restartsAtOnceAfterStopAndKillUnderLoad() throws Exception {
         int port = freePort();
         String base = "?version=3&nfsport=" + port + "&mountport=" + port;
@@ -115,6 +137,7 @@ class ServeRestartTest {
             for (int n = 0; n < RESTARTS; n++) {
                 Process p = serve(port, n);
                 awaitReady(p, n);
+                if (n < 2) assertLockedByItselfOnly(p);
                 Thread.sleep(300);                           // let the clients' calls be in flight
                 if (n % 2 == 0) {
                     p.toHandle().destroy();                  // SIGTERM: an orderly stop

@@ -44,7 +44,7 @@ final class Export {
     private final Map<String, Answer> answers = new ConcurrentHashMap<>();
     private static final int ANSWERS_MAX = 1 << 16;
 
-    private record Answer(long changes, long ino, long generation) {}
+    private record Answer(long epoch, long ino, long generation) {}
 
     private final LowerInodes lowerInodes = new LowerInodes();
     private final java.util.Map<Long, String> upperPaths = new java.util.concurrent.ConcurrentHashMap<>();
@@ -67,16 +67,10 @@ final class Export {
     /** Which inode a handle names (§6.3). */
     private Fh blobFor(Node n) throws ErrnoException {
         if (n.handle != null) return n.handle;
-        if (fs.upperRoot == null) {
-            Node.Lower lo = n.topLower();
-            return fs.blobOf(lo.path(), lo.layer());
-        }
+        if (fs.upperRoot == null) return fs.lowerBlobOf(n);
         if (n.parent == null && n.indexPath == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
         if (!n.upper) {
-            if (n.hasLower()) {
-                Node.Lower lo = n.topLower();
-                return fs.blobOf(lo.path(), lo.layer());
-            }
+            if (n.hasLower()) return fs.lowerBlobOf(n);
         }
         String up = fs.upperPath(n);
         byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
@@ -203,16 +197,16 @@ final class Export {
     private Node decode0(byte[] handle) throws ErrnoException {
         Fh fh = blobOf(handle);
         String key = fh.hex();
-        long changes = fs.changes;
+        long epoch = fs.decodeEpoch;
         Answer last = answers.get(key);
-        if (last != null && last.changes() == changes) {
+        if (last != null && last.epoch() == epoch) {
             Node n = fs.cached(last.ino());
             if (n != null && n.generation == last.generation()) return n;
         }
         Node n = fh.upper() ? decodeUpper(fh) : decodeLower(fh, key);
         if (n != null) {
             if (answers.size() >= ANSWERS_MAX) answers.clear();
-            answers.put(key, new Answer(changes, n.ino, n.generation));
+            answers.put(key, new Answer(epoch, n.ino, n.generation));
         }
         return n;
     }

@@ -58,6 +58,11 @@ final class Index {
      * "bad index found".
      */
     String lookupLower(Node.Lower lo, Stat lowerSt) throws ErrnoException {
+        return lookupLower(lo, lowerSt, null);
+    }
+
+    /** As {@link #lookupLower(Node.Lower, Stat)}; the lower's fh blob, when it was made, goes to {@code blobOut[0]}. */
+    String lookupLower(Node.Lower lo, Stat lowerSt, Fh[] blobOut) throws ErrnoException {
         if (lowerSt.isDir()) {
             checkLowerDir(lo);
             return null;
@@ -69,6 +74,7 @@ final class Index {
         } catch (ErrnoException e) {
             return null;
         }
+        if (blobOut != null) blobOut[0] = blob;
         String p = path(blob);
         Stat ist = Linux.lstatOrNull(p);
         if (ist == null) return null;

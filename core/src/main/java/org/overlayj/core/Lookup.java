@@ -246,8 +246,12 @@ final class Lookup {
         if (wantData) {
             throw OverlayFs.err(Errno.EIO, "metacopy with no lower data found - abort lookup (" + name + ")");
         }
-        String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop) : null;
+        org.overlayj.core.fh.Fh[] blob = new org.overlayj.core.fh.Fh[1];
+        String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop, blob) : null;
         Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        // the index lookup made the lower's blob: keep it for the node's handle (same inode, whatever the path)
+        if (blob[0] != null && n.lowerBlob == null && n.hasLower() && n.topLower().layer() == lowers.getFirst().layer()
+                && n.topLower().path().equals(lowers.getFirst().path())) n.lowerBlob = blob[0];
         if (n.isDir()) n.whiteouts = upper == null && topHasOrigin;
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }

@@ -72,6 +72,11 @@ public final class Node {
     boolean indexed;
     /** Link count of the lower (origin) inode, for the union count rules. */
     int lowerNlink;
+    /**
+     * The fh blob of the top lower inode, once made (name_to_handle_at); a node's top lower inode never changes and
+     * the lower layers are read-only, so it stays right. Saves that system call per handle encoded (READDIRPLUS).
+     */
+    org.overlayj.core.fh.Fh lowerBlob;
     /** The fh blob a decoded handle gave this node (disconnected nodes answer encode with it). */
     org.overlayj.core.fh.Fh handle;
     /** A lower directory whose lower handle was checked to lead back to it (format doc §6.3). */

@@ -81,6 +81,16 @@ public final class Overlay implements AutoCloseable {
         Lock l = fs.lock.writeLock();
         l.lock();
         fs.changes++; // before anything changes: what decodes remembered is void from here on
+        fs.decodeEpoch++;
+        return l;
+    }
+
+    /** {@link #write()} for making a new object: a change, but none that voids remembered decodes (OverlayFs#decodeEpoch). */
+    private Lock writeMaking() throws ErrnoException {
+        if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+        Lock l = fs.lock.writeLock();
+        l.lock();
+        fs.changes++;
         return l;
     }
 
@@ -368,7 +378,7 @@ public final class Overlay implements AutoCloseable {
      * still gets the writable fd it asked for.
      */
     public Created createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
-        Lock l = write();
+        Lock l = writeMaking();
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
@@ -400,7 +410,7 @@ public final class Overlay implements AutoCloseable {
     }
 
     private Node make(Node dir, String name, int mode, long rdev, String target, Creds c) throws ErrnoException {
-        Lock l = write();
+        Lock l = writeMaking();
         try {
             return namespace.create(dir, name, mode, rdev, target, c);
         } finally {
@@ -479,6 +489,10 @@ public final class Overlay implements AutoCloseable {
         int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
                 : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
+        if (wants && !trunc) {
+            OpenFile f = openWritableInPlace(n, flags, mask, c, ownerOverride);
+            if (f != null) return f;
+        }
         CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1,
                 () -> Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride))
                 : null;
@@ -494,6 +508,27 @@ public final class Overlay implements AutoCloseable {
         } finally {
             if (wants) unlock(l, ahead);
             else unlock(l);
+        }
+    }
+
+    /**
+     * A write open of a regular file whose data is on its upper inode already: nothing is copied up and no name
+     * changes, so it runs under the read lock and counts no change. The write lock would count one
+     * ({@link #write()}), and every change voids what handle decodes remembered: an NFS server, which opens the
+     * file for each WRITE call, then decoded every handle of every client from scratch (open_by_handle_at,
+     * readlink, stats, xattrs: about 8 system calls per WRITE). Null when a copy-up may be due: the caller takes
+     * the write path.
+     */
+    private OpenFile openWritableInPlace(Node n, int flags, int mask, Creds c, boolean ownerOverride)
+            throws ErrnoException {
+        Lock l = read();
+        try {
+            if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
+            Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride);
+            int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
+            return opened(new OpenFile(n, flags, fd, true));
+        } finally {
+            l.unlock();
         }
     }
 
@@ -809,6 +844,7 @@ public final class Overlay implements AutoCloseable {
         l.lock();
         try {
             fs.changes++;
+            fs.decodeEpoch++;
             fs.dropCaches();
             export.dropCaches();
         } finally {
@@ -825,6 +861,7 @@ public final class Overlay implements AutoCloseable {
         l.lock();
         try {
             fs.changes++;
+            fs.decodeEpoch++;
         } finally {
             l.unlock();
         }

@@ -43,6 +43,15 @@ final class OverlayFs {
      * (edits made to the layers behind the mount's back are undefined, as in the kernel). Guarded by {@link #lock}.
      */
     long changes;
+    /**
+     * The changes that may void a handle decode's answer (Export): all but the making of a new object (create,
+     * mkdir, mknod, symlink). A new name leads no existing handle elsewhere: the objects already reachable keep
+     * their nodes (a copy-up of the parent keeps its node too), and what was stale stays so; removals, renames,
+     * links, copy-ups of the object itself count. An NFS client creating files would otherwise make every other
+     * call of every client decode its handles from scratch (open_by_handle_at, readlink, stats, xattrs). Guarded
+     * by {@link #lock}.
+     */
+    long decodeEpoch;
     private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
     /** Where the references of collected nodes are queued, so their map entries go without sweeping the map. */
     private final ReferenceQueue<Node> collected = new ReferenceQueue<>();
@@ -448,6 +457,16 @@ final class OverlayFs {
     Fh blobOf(String path, Layer layer) throws ErrnoException {
         FileHandle h = Linux.nameToHandle(path, 0);
         return Fh.of(h, layer.uuid(), layer.upper());
+    }
+
+    /** The fh blob of {@code n}'s top lower inode, made once per node (Node#lowerBlob). */
+    Fh lowerBlobOf(Node n) throws ErrnoException {
+        Fh b = n.lowerBlob;
+        if (b != null) return b;
+        Node.Lower lo = n.topLower();
+        b = blobOf(lo.path(), lo.layer());
+        n.lowerBlob = b;
+        return b;
     }
 
     /** The layer a lower path belongs to is known from the Lower record; this finds the upper layer object. */

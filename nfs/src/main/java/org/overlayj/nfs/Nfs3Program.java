@@ -12,6 +12,7 @@ import org.dcache.oncrpc4j.xdr.XdrVoid;
 import org.overlayj.core.Attr;
 import org.overlayj.core.Creds;
 import org.overlayj.core.DirEntry;
+import org.overlayj.core.Found;
 import org.overlayj.core.Node;
 import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
@@ -28,6 +29,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -264,12 +266,6 @@ public final class Nfs3Program implements RpcDispatchable {
         return new NfsStatus(n.equals(".") ? nfsstat3.NFS3ERR_INVAL : nfsstat3.NFS3ERR_NOTEMPTY, "cannot remove " + n);
     }
 
-    private Node child(Target dir, String name) throws ErrnoException {
-        if (name.equals(".")) return dir.node();
-        if (name.equals("..") && dir.node() == x.root(dir.caller().exportId())) return dir.node();
-        return fs.lookup(dir.node(), name, dir.creds());
-    }
-
     private static void requireDir(Attr a) throws NfsStatus {
         if (!a.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_NOTDIR, "not a directory");
     }
@@ -329,10 +325,13 @@ public final class Nfs3Program implements RpcDispatchable {
             dir = t.node();
             Attr dirAttr = attr(t);
             requireDir(dirAttr);
-            Node n = child(t, name(a.what.name));
+            String name = name(a.what.name);
+            // the child's attributes from the lookup's own stat (Overlay.lookupAttr), not a second one
+            Found f = name.equals(".") || name.equals("..") && dir == x.root(t.caller().exportId())
+                    ? new Found(dir, dirAttr) : fs.lookupAttr(dir, name, t.creds());
             res.resok = new LOOKUP3resok();
-            res.resok.object = fh(t, n);
-            res.resok.obj_attributes = post(n);
+            res.resok.object = fh(t, f.node());
+            res.resok.obj_attributes = NfsAttrs.post(f.attr(), x.fsid);
             // A lookup changes nothing in the directory: its attributes from just before are its post-op ones.
             res.resok.dir_attributes = NfsAttrs.post(dirAttr, x.fsid);
             res.status = nfsstat3.NFS3_OK;
@@ -794,10 +793,30 @@ public final class Nfs3Program implements RpcDispatchable {
             entryplus3 head = null, tail = null;
             long cookie = a.cookie;
             boolean eof = false, full = false;
+            Node root = x.root(t.caller().exportId());
             while (!full) {
                 List<DirEntry> batch = fs.readdir(dir, cookie, READDIR_BATCH, t.creds());
                 if (batch.isEmpty()) { eof = true; break; }
+                // Only the entries that may still fit are looked up, all at once (one lock, one permission check:
+                // Overlay.lookupAll, whose stats give the attributes too): sized with the longest handle, an 8 KiB
+                // reply holds ~40 of a batch of 128, and each lookup costs a few system calls. The rest come
+                // with the next pass or the next call.
+                int fit = 0;
+                long room = budget, dirRoom = dirBudget;
+                List<String> names = new ArrayList<>();
                 for (DirEntry e : batch) {
+                    int nameSize = 8 + xdrLen(Linux.bytesOf(e.name()).length) + 8;
+                    int most = 4 + nameSize + 88 + 4 + xdrLen(Nfs3.NFS3_FHSIZE);
+                    if (fit > 0 && (most > room || nameSize > dirRoom)) break;
+                    room -= most;
+                    dirRoom -= nameSize;
+                    fit++;
+                    if (!isDot(e.name())) names.add(e.name());
+                }
+                List<Found> found = names.isEmpty() ? List.of() : fs.lookupAll(dir, names, t.creds());
+                int k = 0;
+                for (int i = 0; i < fit; i++) {
+                    DirEntry e = batch.get(i);
                     entryplus3 en = new entryplus3();
                     en.fileid = e.ino();
                     en.name = Linux.bytesOf(e.name());
@@ -805,14 +824,18 @@ public final class Nfs3Program implements RpcDispatchable {
                     en.name_attributes = NfsAttrs.post(null, x.fsid);
                     en.name_handle = new post_op_fh3();
                     Node child = null;
-                    try {
-                        child = e.name().equals("..") && dir == x.root(t.caller().exportId()) ? dir
-                                : e.name().equals(".") ? dir : fs.lookup(dir, e.name(), t.creds());
-                    } catch (ErrnoException ignored) {
-                        // Gone since the listing, or ".." the engine does not resolve: the entry goes without.
-                    }
+                    Attr ca = null;
+                    if (e.name().equals(".") || e.name().equals("..") && dir == root) {
+                        child = dir;               // ".." of an export's root is itself: no way out of the export
+                        ca = attrOrNull(dir);
+                    } else if (!e.name().equals("..")) {
+                        Found f = found.get(k++);  // null: gone since the listing; the entry goes without
+                        if (f != null) {
+                            child = f.node();
+                            ca = f.attr();
+                        }
+                    }                              // ".." elsewhere: the engine does not resolve it; sent without
                     if (child != null) {
-                        Attr ca = attrOrNull(child);
                         en.name_attributes = NfsAttrs.post(ca, x.fsid);
                         if (ca != null) {
                             en.name_handle.handle_follows = true;
