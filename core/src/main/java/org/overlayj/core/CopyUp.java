@@ -308,7 +308,7 @@ final class CopyUp {
                 copyCounted(from, out, length);
             } else {
                 temp = fs.tempPath();
-                out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
+                out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, fs.scratchMode(false));
                 copyCounted(from, out, length);
             }
             // The size of a metadata-only copy, with no data (sparse), before the xattrs: a truncate removes
@@ -463,7 +463,7 @@ final class CopyUp {
         String temp = fs.tempPath();
         boolean symlink = st.isLink();
         switch (st.type()) {
-            case Stat.S_IFDIR -> Linux.mkdir(temp, 0);
+            case Stat.S_IFDIR -> Linux.mkdir(temp, fs.scratchMode(true));
             case Stat.S_IFLNK -> Linux.symlink(fs.readlinkReal(src), temp);
             default -> Linux.mknod(temp, st.type(), st.rdev());
         }
@@ -528,7 +528,7 @@ final class CopyUp {
         Stat have = Linux.lstatOrNull(ip);
         if (have != null) fs.removeTemp(ip);
         String temp = fs.tempPath();
-        Linux.mkdir(temp, 0);
+        Linux.mkdir(temp, fs.scratchMode(true));
         try {
             fs.setX(temp, OverlayXattr.UPPER, upperBlob(upperDir).bytes());
             Linux.rename(temp, ip, 0);

@@ -63,6 +63,18 @@ final class OverlayFs {
     final Index index = new Index(this);
     /** Who this process is: what a new real object is owned by before any chown. */
     final int processUid = Linux.geteuid(), processGid = Linux.getegid();
+    /**
+     * Whether this process passes permission checks on what it owns regardless of mode (CAP_DAC_OVERRIDE), as the
+     * kernel's mounter creds do: then scratch objects are made mode 0 as the kernel makes them. A plain user
+     * (fusermount3 mount) has no such capability: it could not set a user.* xattr on, nor list, nor fill, a mode-0
+     * directory of its own, so its scratch objects start owner-only (see {@link #scratchMode}).
+     */
+    final boolean dacOverride = org.overlayj.core.layer.FsIdentity.capable(1 /* CAP_DAC_OVERRIDE */);
+
+    /** The mode a scratch object is made with before its real mode is set: 0, or owner-only without dacOverride. */
+    int scratchMode(boolean dir) {
+        return dacOverride ? 0 : dir ? 0700 : 0600;
+    }
 
     // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
 
