@@ -195,13 +195,7 @@ final class Namespace {
         if (uid != -1 || gid != -1) Linux.lchown(path, uid, gid);
         // chown cleared setuid/setgid; the mode the caller asked for stands.
         if (type != Stat.S_IFLNK && (mode & 06000) != 0) Linux.chmod(path, mode & 07777);
-        if (opaque) {
-            // a plain user may set a user.* xattr only on what it may write: for a moment, it may
-            boolean lend = !fs.dacOverride && type == Stat.S_IFDIR && (mode & 0200) == 0;
-            if (lend) Linux.chmod(path, (mode & 07777) | 0200);
-            fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});
-            if (lend) Linux.chmod(path, mode & 07777);
-        }
+        if (opaque) fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});
     }
 
     private void removeQuietly(String path) {

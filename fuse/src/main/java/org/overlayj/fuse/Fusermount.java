@@ -23,7 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * with the options it allows users ({@code -o OPTS -- MOUNTPOINT}; it adds {@code fd=}, {@code rootmode=},
  * {@code user_id=}, {@code group_id=} itself) and sends the opened /dev/fuse descriptor back over the socket
  * (SCM_RIGHTS). With {@code auto_unmount} it then stays, waiting for our end to close, and unmounts when it does:
- * so the mount goes away however this process ends. Unmounting is {@code fusermount3 -u}.
+ * so the mount goes away however this process ends. (Where fusermount3 can check the mount: up to libfuse 3.14 it
+ * opens the mount point as root, which a user's mount without allow_other refuses (EACCES), so it leaves the dead
+ * mount in place; libfuse issue 586.) Unmounting is {@code fusermount3 -u}.
  */
 public final class Fusermount {
     private static final Logger LOG = LoggerFactory.getLogger(Fusermount.class);
@@ -61,7 +63,7 @@ public final class Fusermount {
                 if (!k.equals("_FUSE_COMMFD")) env.add(Linux.fromUtf8(k + "=" + v));
             });
             pid = FdPassing.spawn(program, List.of(PROGRAM, "-o", options(o), "--", mountpoint), env,
-                    new int[][]{{theirs, as}, {2, 1}});
+                    new int[][]{{theirs, as}, {2, 1}}, as + 1);
         } catch (ErrnoException | RuntimeException e) {
             Linux.closeQuietly(ours);
             throw e;

@@ -62,6 +62,10 @@ public final class FdPassing {
         static final MethodHandle H = fn("posix_spawn_file_actions_adddup2",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     }
+    private static final class ActionsCloseFrom {
+        static final MethodHandle H = fn("posix_spawn_file_actions_addclosefrom_np",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
     private static final class ActionsDestroy {
         static final MethodHandle H = fn("posix_spawn_file_actions_destroy",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -125,9 +129,11 @@ public final class FdPassing {
     /**
      * Starts {@code path} with {@code argv} and {@code env} (posix_spawn: no shell, no PATH search), with the
      * child's descriptors rearranged first by {@code dup2s}, pairs of {from, to}: the {@code to} fd is then open in
-     * the child without close-on-exec. Every other close-on-exec descriptor stays behind. Returns the pid.
+     * the child without close-on-exec. Descriptors from {@code closeFrom} on are closed in the child (the JVM
+     * leaves some open across exec, its jars among them), and so is every close-on-exec one. Returns the pid.
      */
-    public static int spawn(String path, List<String> argv, List<String> env, int[][] dup2s) throws ErrnoException {
+    public static int spawn(String path, List<String> argv, List<String> env, int[][] dup2s, int closeFrom)
+            throws ErrnoException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment actions = a.allocate(256, 16);      // posix_spawn_file_actions_t is 80 bytes in glibc
             int rc = (int) ActionsInit.H.invokeExact(a.allocate(CAPTURE), actions);
@@ -137,6 +143,8 @@ public final class FdPassing {
                     rc = (int) ActionsDup2.H.invokeExact(a.allocate(CAPTURE), actions, d[0], d[1]);
                     if (rc != 0) throw new ErrnoException(rc, "posix_spawn_file_actions_adddup2()");
                 }
+                rc = (int) ActionsCloseFrom.H.invokeExact(a.allocate(CAPTURE), actions, closeFrom);
+                if (rc != 0) throw new ErrnoException(rc, "posix_spawn_file_actions_addclosefrom_np()");
                 MemorySegment pid = a.allocate(4);
                 rc = (int) Spawn.H.invokeExact(a.allocate(CAPTURE), pid, cstr(a, path), actions, MemorySegment.NULL,
                         cstrArray(a, argv), cstrArray(a, env));
