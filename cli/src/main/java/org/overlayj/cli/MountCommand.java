@@ -201,7 +201,9 @@ public final class MountCommand implements Callable<Integer> {
             if (!Files.isDirectory(Path.of(mountpoint))) {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
-            overlay = Overlay.mount(parsed.overlay());
+            var layers = parsed.overlay();
+            if (!door.uids().isIdentity() || !door.gids().isIdentity()) layers = IdmappedLowers.unshifted(layers, log);
+            overlay = Overlay.mount(layers);
             if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
                 log.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
             }
