@@ -36,8 +36,14 @@ upper() {
   done)
 }
 
-mountoj() {   # mountoj [WRAPPER...]: overlayj on m, in the background; returns once mounted
-  OVERLAYJ_LOG_DIR=$here "$@" "$launcher" -o lowerdir=$here/l,upperdir=$here/u,workdir=$here/w,redirect_dir=off $here/m
+opts="lowerdir=$here/l,upperdir=$here/u,workdir=$here/w,redirect_dir=off"
+mountoj() {   # overlayj on m, in the background (it makes the readiness FIFO with mknod: not under the filter)
+  OVERLAYJ_LOG_DIR=$here "$launcher" -o $opts $here/m
+}
+mountoj_filtered() {   # in the foreground, in a background job; returns once mounted
+  python3 $here/no-mknod.py "$launcher" -f -o $opts $here/m 2>> $here/filtered.log &
+  for i in $(seq 300); do mountpoint -q $here/m && return; sleep 0.1; done
+  echo "overlayj did not mount under the filter"; cat $here/filtered.log; exit 1
 }
 
 umountoj() {
@@ -45,7 +51,7 @@ umountoj() {
   for i in $(seq 100); do pgrep -f -- "-- $here/m\$" >/dev/null || break; sleep 0.2; done
 }
 
-mountoj python3 $here/no-mknod.py
+mountoj_filtered
 (cd m && workload)
 echo "== overlayj"
 list m
