@@ -24,6 +24,8 @@ final class IdmappedLowers {
     static OverlayOptions unshifted(OverlayOptions o, Logger log) throws ErrnoException {
         List<String> out = new ArrayList<>();
         boolean changed = false;
+        java.util.Set<Long> idmapped = IdmappedMounts.ids();
+        if (idmapped.isEmpty()) return o;
         for (String l : o.lowerDirs()) {
             String canonical;
             try {
@@ -32,7 +34,7 @@ final class IdmappedLowers {
                 out.add(l);                        // the mount checks say what is wrong with it
                 continue;
             }
-            if (!IdmappedMounts.onIdmappedMount(canonical)) {
+            if (!IdmappedMounts.onIdmappedMount(canonical, idmapped)) {
                 out.add(l);
                 continue;
             }

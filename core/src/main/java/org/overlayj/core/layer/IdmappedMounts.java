@@ -40,11 +40,16 @@ public final class IdmappedMounts {
         return out;
     }
 
-    /** Whether the mount {@code path} is on is idmapped. */
-    public static boolean onIdmappedMount(String path) throws ErrnoException {
-        String id = Long.toString(Linux.stat(path).mntId());
-        for (Entry e : entries()) if (e.id.equals(id)) return e.idmapped;
-        return false;
+    /** The ids of the idmapped mounts in this mount namespace (mountinfo read once: it may be long). */
+    public static java.util.Set<Long> ids() {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        for (Entry e : entries()) if (e.idmapped) out.add(Long.parseLong(e.id));
+        return out;
+    }
+
+    /** Whether the mount {@code path} is on is one of {@code idmapped} (see {@link #ids}). */
+    public static boolean onIdmappedMount(String path, java.util.Set<Long> idmapped) throws ErrnoException {
+        return !idmapped.isEmpty() && idmapped.contains(Linux.stat(path).mntId());
     }
 
     /**

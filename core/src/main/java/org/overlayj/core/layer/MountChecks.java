@@ -311,10 +311,11 @@ public final class MountChecks {
 
         private LayerStack stack(boolean samefs, int xinoBits, byte[] overlayUuid) throws ErrnoException {
             List<Layer> lowers = new ArrayList<>();
+            java.util.Set<Long> idmapped = IdmappedMounts.ids();
             for (int i = 0; i < lowerRoots.size(); i++) {
                 Fs fs = fss.get(lowerFsid.get(i));
                 int fh = lowerFh.get(i);
-                lowers.add(new Layer(i + 1, pinned(lowerRoots.get(i)), lowerDev.get(i), blobUuid(fs), false,
+                lowers.add(new Layer(i + 1, pinned(lowerRoots.get(i), idmapped), lowerDev.get(i), blobUuid(fs), false,
                         lowerFsid.get(i), fh != 0, fh == FsIdentity.FILEID_INO32_GEN, fs.badUuid));
             }
             Layer upperLayer = null;
@@ -336,8 +337,8 @@ public final class MountChecks {
          * kernel's overlayfs holds them from mount(2) on, and so must we. Other roots keep their path (a walk
          * through /proc costs every call a little).
          */
-        private String pinned(String root) throws ErrnoException {
-            if (!IdmappedMounts.onIdmappedMount(root)) return root;
+        private String pinned(String root, java.util.Set<Long> idmapped) throws ErrnoException {
+            if (!IdmappedMounts.onIdmappedMount(root, idmapped)) return root;
             int fd = Linux.open(root, Linux.O_PATH | Linux.O_DIRECTORY | Linux.O_CLOEXEC, 0);
             locks.pin(fd);
             // by pid, not /proc/self: a "/proc/self/fd/N" path means an unlinked object to the engine (OverlayFs);
