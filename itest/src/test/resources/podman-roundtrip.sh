@@ -2,7 +2,8 @@
 # podman with overlayj as its mount_program (rootful): a container's changes, committed, show exactly in a
 # container of the new image; a 4-layer image (deletions, opaque dirs: AUFS whiteouts in the graph root) shows the
 # same tree through overlayj, through fuse-overlayfs and as `podman export` unpacks it.
-# Usage: podman-roundtrip.sh WORKDIR OVERLAYJ [PODMAN-OPTIONS-FOR-WORKLOADS...]. Exit 0 only if every comparison
+# Usage: podman-roundtrip.sh WORKDIR OVERLAYJ [PODMAN-OPTIONS-FOR-WORKLOADS...] (OVERLAYJ "kernel": no mount
+# program, the kernel's overlayfs through podman's own driver; with VIEWS_ONLY=1 only). Exit 0 only if every comparison
 # agrees; prints what it compared. Run as a user it is rootless (it goes on inside `podman unshare`); extra options
 # (e.g. --uidmap) go to the containers the workloads run in.
 set -euo pipefail
@@ -20,7 +21,7 @@ driver = "overlay"
 graphroot = "$W/graph"
 runroot = "$W/run"
 [storage.options.overlay]
-mount_program = "$W/mount-program.sh"
+$( [ "$OJ" = kernel ] || echo "mount_program = \"$W/mount-program.sh\"" )
 EOF
 cat > "$W/containers.conf" <<EOF
 [containers]
@@ -104,8 +105,10 @@ workload c1 localhost/oj:1 'rm /bin/wc; mkdir /data; echo hello > /data/f; ln /d
 NLINK=1 view "$(P mount c1)" > $W/c1.view
 P commit -q c1 localhost/oj:2 >/dev/null
 P create -q --name c2 "${EXTRA[@]}" localhost/oj:2 /bin/true >/dev/null
-NLINK=1 view "$(P mount c2)" > $W/c2.view
-[ -s $W/mount-calls.log ] || { echo "podman did not run the mount program"; exit 1; }
+# (the kernel's view of a container of the commit may be partial: rootful --uidmap stores the commit's owners
+# shifted, and root may not enter a 0700 directory whose owner has no mapping on the idmapped lower)
+NLINK=1 view "$(P mount c2)" > $W/c2.view || [ "$OJ" = kernel ]
+[ "$OJ" = kernel ] || [ -s $W/mount-calls.log ] || { echo "podman did not run the mount program"; exit 1; }
 if [ "${VIEWS_ONLY:-}" = 1 ]; then echo "views of c1 and c2 written ($(wc -l < $W/c1.view), $(wc -l < $W/c2.view) lines)"; exit 0; fi
 echo "podman mounts through: $(grep -m1 -- ' -o ' $W/mount-calls.log)"
 compare "container c1 after its workload vs a new container of the image committed from it" $W/c1.view $W/c2.view

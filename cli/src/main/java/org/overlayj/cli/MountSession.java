@@ -74,7 +74,9 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
             if (!Files.isDirectory(mp)) {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
-            overlay = Overlay.mount(parsed.overlay());
+            var layers = parsed.overlay();
+            if (!door.uids().isIdentity() || !door.gids().isIdentity()) layers = IdmappedLowers.unshifted(layers, LOG);
+            overlay = Overlay.mount(layers);
             if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
                 LOG.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
             }

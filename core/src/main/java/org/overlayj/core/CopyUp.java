@@ -161,18 +161,16 @@ final class CopyUp {
             fs.copiedUp(n);
             return;
         }
-        // Not indexed: a lower hard link copied up here becomes an inode of its own, no longer one of the lower's
-        // aliases, so the kernel gives it no origin (which would tie it to the lower inode and the other aliases;
-        // an empty origin is something else: "has an origin, on a filesystem without handles"). The parent is
-        // still marked impure, as for any copy-up.
-        if (!st.isDir() && st.nlink() > 1) origin = null;
+        // Not indexed, a lower hard link's copy is a new inode apart from its other names: the kernel records no
+        // origin on it (format doc, E18; a metadata-only copy too: tried, 6.18, index=off,metacopy=on, chmod)
+        byte[] recorded = !st.isDir() && st.nlink() > 1 ? null : origin;
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         if (st.isReg()) {
-            copyRegular(lo.path(), dataSrc, st, origin, dest, meta, null);
+            copyRegular(lo.path(), dataSrc, st, recorded, dest, meta, null);
             n.metacopy = meta;
         } else {
-            copyOther(lo.path(), st, origin, dest, null);
+            copyOther(lo.path(), st, recorded, dest, null);
         }
         // A copy-up is not a change of the parent as far as a client can see: keep its times.
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
@@ -313,7 +311,7 @@ final class CopyUp {
                 copyCounted(from, out, length);
             } else {
                 temp = fs.tempPath();
-                out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0);
+                out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, fs.scratchMode(false));
                 copyCounted(from, out, length);
             }
             // The size of a metadata-only copy, with no data (sparse), before the xattrs: a truncate removes
@@ -329,8 +327,12 @@ final class CopyUp {
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
             // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync)
             if (!meta && !fs.opts.volatileMode()) Linux.fsync(out);
-            if (temp == null) Linux.linkFd(out, dest);
-            else Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
+            int o = out;
+            String t = temp;
+            intoParent(dest, () -> {
+                if (t == null) Linux.linkFd(o, dest);
+                else Linux.rename(t, dest, Linux.RENAME_NOREPLACE);
+            });
             temp = null;
         } finally {
             Linux.closeQuietly(in);
@@ -468,7 +470,7 @@ final class CopyUp {
         String temp = fs.tempPath();
         boolean symlink = st.isLink();
         switch (st.type()) {
-            case Stat.S_IFDIR -> Linux.mkdir(temp, 0);
+            case Stat.S_IFDIR -> Linux.mkdir(temp, fs.scratchMode(true));
             case Stat.S_IFLNK -> Linux.symlink(fs.readlinkReal(src), temp);
             default -> Linux.mknod(temp, st.type(), st.rdev());
         }
@@ -479,9 +481,13 @@ final class CopyUp {
             boolean originAllowed = !(fs.opts.userxattr() && !st.isDir());
             if (origin != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.ORIGIN), origin, 0);
             if (nlink != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.NLINK), nlink.bytes(), 0);
-            if (!symlink) Linux.chmod(temp, st.perm());
+            // a directory moved to another parent must be writable by a mover without CAP_DAC_OVERRIDE (its ".."
+            // changes): a plain user's copy gets its mode once at its name
+            boolean modeLast = st.isDir() && !fs.dacOverride;
+            if (!symlink && !modeLast) Linux.chmod(temp, st.perm());
             Linux.utimens(temp, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), true);
-            Linux.rename(temp, dest, Linux.RENAME_NOREPLACE);
+            intoParent(dest, () -> Linux.rename(temp, dest, Linux.RENAME_NOREPLACE));
+            if (modeLast) Linux.chmod(dest, st.perm());
         } catch (ErrnoException e) {
             try {
                 fs.removeTemp(temp);
@@ -498,6 +504,16 @@ final class CopyUp {
         if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
             dirIndexEntry(origin, dest);
         }
+    }
+
+    /**
+     * Puts the copy at {@code dest}. The kernel copies up with the mounter's creds, which may write into an upper
+     * directory whose mode forbids it (a lower 0555 directory copied up, then a file in it written): so may a
+     * plain user's mount, see {@link OverlayFs#lendingWrite}.
+     */
+    private void intoParent(String dest, OverlayFs.Step put) throws ErrnoException {
+        if (fs.dacOverride) put.run();
+        else fs.lendingWrite(dest.substring(0, dest.lastIndexOf('/')), put);
     }
 
     /**
@@ -533,7 +549,7 @@ final class CopyUp {
         Stat have = Linux.lstatOrNull(ip);
         if (have != null) fs.removeTemp(ip);
         String temp = fs.tempPath();
-        Linux.mkdir(temp, 0);
+        Linux.mkdir(temp, fs.scratchMode(true));
         try {
             fs.setX(temp, OverlayXattr.UPPER, upperBlob(upperDir).bytes());
             Linux.rename(temp, ip, 0);

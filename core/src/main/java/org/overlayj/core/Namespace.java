@@ -130,10 +130,15 @@ final class Namespace {
                 throw x;
             }
         }
+        // A name hidden by an AUFS whiteout in the upper layer (written where no device could be made, or by
+        // fuse-overlayfs) is taken over as one hidden by a device: a directory made there is opaque, and the
+        // .wh.NAME goes once the object is in place (fuse-overlayfs would read a .wh.NAME beside a directory as
+        // hiding the lower ones only; the kernel reads the opaque marker)
+        boolean overAufs = !overWhiteout && dir.merge && AufsWhiteouts.whitedOut(dest);
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
-                && (overWhiteout || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
+                && (overWhiteout || overAufs || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
         Stat st;
         try {
             boolean chown = overWhiteout || chownInPlace;
@@ -151,6 +156,14 @@ final class Namespace {
             Linux.closeQuietly(fd);
             removeQuietly(made);
             throw e;
+        }
+        if (overAufs) {
+            try {
+                AufsWhiteouts.removeWhiteout(dest);
+            } catch (ErrnoException e) {
+                Linux.closeQuietly(fd);
+                throw e;
+            }
         }
         if (openFlags < 0 && fd >= 0) {
             Linux.close(fd);

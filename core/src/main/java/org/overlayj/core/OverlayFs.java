@@ -72,6 +72,18 @@ final class OverlayFs {
     final Index index = new Index(this);
     /** Who this process is: what a new real object is owned by before any chown. */
     final int processUid = Linux.geteuid(), processGid = Linux.getegid();
+    /**
+     * Whether this process passes permission checks on what it owns regardless of mode (CAP_DAC_OVERRIDE), as the
+     * kernel's mounter creds do: then scratch objects are made mode 0 as the kernel makes them. A plain user
+     * (fusermount3 mount) has no such capability: it could not set a user.* xattr on, nor list, nor fill, a mode-0
+     * directory of its own, so its scratch objects start owner-only (see {@link #scratchMode}).
+     */
+    final boolean dacOverride = org.overlayj.core.layer.FsIdentity.capable(1 /* CAP_DAC_OVERRIDE */);
+
+    /** The mode a scratch object is made with before its real mode is set: 0, or owner-only without dacOverride. */
+    int scratchMode(boolean dir) {
+        return dacOverride ? 0 : dir ? 0700 : 0600;
+    }
 
     // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
 
@@ -399,7 +411,33 @@ final class OverlayFs {
     }
 
     void setX(String path, String marker, byte[] value) throws ErrnoException {
-        Linux.lsetxattr(path, x(marker), value, 0);
+        try {
+            Linux.lsetxattr(path, x(marker), value, 0);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EACCES || dacOverride) throw e;
+            lendingWrite(path, () -> Linux.lsetxattr(path, x(marker), value, 0));
+        }
+    }
+
+    interface Step {
+        void run() throws ErrnoException;
+    }
+
+    /**
+     * Runs {@code step} on an upper object of this process's own whose mode forbids its owner to write it (a
+     * user.* xattr set or removed on a 0555 directory, an entry put into one): the kernel does these with the
+     * mounter's creds, which pass such checks; a plain user's mount (no CAP_DAC_OVERRIDE) lends the object u+w
+     * for the moment instead. Anything else runs as it is.
+     */
+    void lendingWrite(String path, Step step) throws ErrnoException {
+        Stat st = dacOverride ? null : Linux.lstat(path);
+        boolean lend = st != null && !st.isLink() && st.uid() == processUid && (st.mode() & 0200) == 0;
+        if (lend) Linux.chmod(path, (st.mode() & 07777) | 0200);
+        try {
+            step.run();
+        } finally {
+            if (lend) Linux.chmod(path, st.mode() & 07777);
+        }
     }
 
     void setImpure(String upperDir) throws ErrnoException {

@@ -75,6 +75,8 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** Counted down once the INIT reply was written (the kernel has then applied it), or when the loop ends. */
     private final CountDownLatch initReplied = new CountDownLatch(1);
     private volatile boolean mounted;
+    /** Mounted by fusermount3 (a plain user): unmounted by it too. */
+    private boolean viaFusermount;
 
     // The reader role, guarded by {@code roles}: whether some thread holds it, the threads waiting idle for it,
     // how many threads there are, and whether the device is gone (every thread then leaves).
@@ -136,15 +138,24 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * INIT was answered, so the mount is usable when this returns.
      */
     public static FuseServer mount(String mountpoint, FuseMountOptions o, RawFileSystem fs) throws ErrnoException {
-        int fd = Linux.open("/dev/fuse", Linux.O_RDWR | Linux.O_CLOEXEC, 0);
-        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()), o.uring());
+        int fd = -1;
+        boolean helped = false;
         try {
+            fd = Linux.open("/dev/fuse", Linux.O_RDWR | Linux.O_CLOEXEC, 0);
             Linux.mount(o.fsname(), mountpoint, o.fsType(), o.msFlags(),
                     o.data(fd, Linux.geteuid(), Linux.getegid()));
         } catch (ErrnoException e) {
-            Linux.closeQuietly(fd);
-            throw new ErrnoException(e.errno(), "mount of " + mountpoint + " failed: " + e.detail());
+            if (fd >= 0) Linux.closeQuietly(fd);
+            // a plain user: mounted by the setuid helper, as libfuse does (see Fusermount)
+            boolean refused = e.errno() == Errno.EPERM || e.errno() == Errno.EACCES;
+            if (!refused || !Fusermount.applies()) {
+                throw new ErrnoException(e.errno(), "mount of " + mountpoint + " failed: " + e.detail());
+            }
+            fd = Fusermount.open(mountpoint, o);
+            helped = true;
         }
+        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()), o.uring());
+        s.viaFusermount = helped;
         s.mounted = true;
         fs.attach(s);
         fs.attach(s.backings);
@@ -435,6 +446,10 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** Unmounts (lazily if busy); the loop then ends with ENODEV. Safe to call more than once. */
     public void unmount() {
         if (exited()) return;
+        if (viaFusermount) {
+            unmountByHelper();
+            return;
+        }
         try {
             Linux.umount(mountpoint, 0);
         } catch (ErrnoException e) {
@@ -446,6 +461,18 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 }
             } else if (e.errno() != Errno.EINVAL && e.errno() != Errno.ENOENT) {
                 LOG.warn("unmount of {} failed: {}", mountpoint, e.getMessage());
+            }
+        }
+    }
+
+    private void unmountByHelper() {
+        try {
+            Fusermount.unmount(mountpoint, false);
+        } catch (ErrnoException e) {
+            try {
+                Fusermount.unmount(mountpoint, true);
+            } catch (ErrnoException e2) {
+                LOG.warn("unmount of {} failed: {}", mountpoint, e2.getMessage());
             }
         }
     }
@@ -463,5 +490,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             return;
         }
         Linux.closeQuietly(fd);
+        if (viaFusermount) Fusermount.release(mountpoint);
     }
 }

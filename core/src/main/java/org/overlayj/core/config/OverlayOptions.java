@@ -101,6 +101,12 @@ public record OverlayOptions(List<String> lowerDirs, String upperDir, String wor
     public boolean isExplicit(String key) { return explicit.contains(key); }
 
     /** A copy with index and nfs_export turned off, as the kernel does when their requirements are missing. */
+    /** The same options over other lower directories (the same layers reached another way). */
+    public OverlayOptions withLowerDirs(List<String> lowers) {
+        return new OverlayOptions(List.copyOf(lowers), upperDir, workDir, redirectDir, index, nfsExport, uuid, xino,
+                metacopy, userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given, dataDirs);
+    }
+
     public OverlayOptions withoutIndex() {
         return new OverlayOptions(lowerDirs, upperDir, workDir, redirectDir, false, false, uuid, xino, metacopy,
                 userxattr, volatileMode, explicit, fsync, defaultPermissions, overrideCreds, given, dataDirs);

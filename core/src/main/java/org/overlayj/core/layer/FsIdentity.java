@@ -79,7 +79,7 @@ public final class FsIdentity {
     }
 
     /** The calling process has capability {@code cap} in its effective set. */
-    static boolean capable(int cap) {
+    public static boolean capable(int cap) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {

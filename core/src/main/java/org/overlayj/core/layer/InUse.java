@@ -26,10 +26,16 @@ public final class InUse {
     public static final class Locks implements AutoCloseable {
         public static final Locks NONE = new Locks();
         private final List<Integer> fds = new ArrayList<>();
+        /** Descriptors that keep a layer reachable (see MountChecks#pinned), closed with the locks. */
+        private final List<Integer> pins = new ArrayList<>();
         private boolean closed;
 
         synchronized void add(int fd) {
             fds.add(fd);
+        }
+
+        synchronized void pin(int fd) {
+            pins.add(fd);
         }
 
         /** How many directories this overlay holds locked. */
@@ -42,6 +48,8 @@ public final class InUse {
             closed = true;
             for (int fd : fds) Linux.closeQuietly(fd);   // closing the last fd drops the flock
             fds.clear();
+            for (int fd : pins) Linux.closeQuietly(fd);
+            pins.clear();
         }
     }
 

@@ -309,12 +309,13 @@ public final class MountChecks {
             }
         }
 
-        private LayerStack stack(boolean samefs, int xinoBits, byte[] overlayUuid) {
+        private LayerStack stack(boolean samefs, int xinoBits, byte[] overlayUuid) throws ErrnoException {
             List<Layer> lowers = new ArrayList<>();
+            java.util.Set<Long> idmapped = IdmappedMounts.ids();
             for (int i = 0; i < lowerRoots.size(); i++) {
                 Fs fs = fss.get(lowerFsid.get(i));
                 int fh = lowerFh.get(i);
-                lowers.add(new Layer(i + 1, lowerRoots.get(i), lowerDev.get(i), blobUuid(fs), false,
+                lowers.add(new Layer(i + 1, pinned(lowerRoots.get(i), idmapped), lowerDev.get(i), blobUuid(fs), false,
                         lowerFsid.get(i), fh != 0, fh == FsIdentity.FILEID_INO32_GEN, fs.badUuid));
             }
             Layer upperLayer = null;
@@ -327,6 +328,22 @@ public final class MountChecks {
             return new LayerStack(effective, upperLayer, lowers, workBase, workDir, indexDir,
                     upper == null || readOnly, tmpfile, samefs, overlayUuid, warnings, xinoBits, renameWhiteout,
                     dType, xattrs && upper != null, locks);
+        }
+
+        /**
+         * The path the engine reaches a lower root by. A root on an idmapped mount is reached through a descriptor
+         * held open ({@code /proc/PID/fd/N}): containers/storage (rootful podman with --uidmap) hands the mount
+         * program layers on idmapped mounts it makes for the call and detaches once the program returns; the
+         * kernel's overlayfs holds them from mount(2) on, and so must we. Other roots keep their path (a walk
+         * through /proc costs every call a little).
+         */
+        private String pinned(String root, java.util.Set<Long> idmapped) throws ErrnoException {
+            if (!IdmappedMounts.onIdmappedMount(root, idmapped)) return root;
+            int fd = Linux.open(root, Linux.O_PATH | Linux.O_DIRECTORY | Linux.O_CLOEXEC, 0);
+            locks.pin(fd);
+            // by pid, not /proc/self: a "/proc/self/fd/N" path means an unlinked object to the engine (OverlayFs);
+            // and "/.", so that the root itself is no symlink to the calls that do not follow one (O_NOFOLLOW)
+            return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd + "/.";
         }
 
         /** Without CAP_SYS_ADMIN trusted.* xattrs are out of reach; explicit features that need them fail. */
@@ -502,8 +519,9 @@ public final class MountChecks {
             } catch (ErrnoException e) {
                 quietUnlink(a);
                 if (e.errno() == Errno.EINVAL) return false;
-                // a user outside any user namespace may not make whiteout devices (AUFS whiteouts are made then)
-                if (e.errno() == Errno.EPERM && Linux.geteuid() != 0) return false;
+                // a process that may not make whiteout devices (a user outside any user namespace, a seccomp
+                // filter): AUFS whiteouts are made then, where the kernel would refuse the mount
+                if (e.errno() == Errno.EPERM) return false;
                 throw e;
             }
             Stat w = Linux.lstatOrNull(a);

@@ -152,7 +152,7 @@ public final class WorkDir {
     }
 
     /**
-     * Creates {@code W/work/incompat/volatile/dirty} (directories and file mode 0000), which makes every later
+     * Creates {@code W/work/incompat/volatile/dirty} (directories and file mode 0000; owner-only for a plain user, see privateMode), which makes every later
      * mount refuse until the user removes it: a volatile overlay may have lost writes in a crash.
      */
     public static void createVolatileDirty(String workDir) throws ErrnoException {
@@ -160,11 +160,11 @@ public final class WorkDir {
         for (String d : new String[] {INCOMPAT, "volatile"}) {
             p = p + "/" + d;
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) Linux.mkdir(p, 0);
+            if (st == null) Linux.mkdir(p, privateMode());
         }
         p = p + "/dirty";
         if (Linux.lstatOrNull(p) == null) {
-            int fd = Linux.open(p, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, 0);
+            int fd = Linux.open(p, Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY, privateMode() & 0600);
             Linux.close(fd);
         }
     }
