@@ -48,9 +48,17 @@ final class Namespace {
         dir.listing = null;
     }
 
-    private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
+    /**
+     * A new name in {@code dir}, in the VFS's order (filename_create, then may_create): the directory must be
+     * searchable, then the name must not exist (EEXIST, even where the caller may not write), then the directory
+     * must be writable.
+     */
+    private void checkNewName(Node dir, String name, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Permissions.check(attr(dir), Permissions.W | Permissions.X, c, fs.aclOf(dir));
+        Attr a = c.isRoot() ? null : attr(dir);
+        if (a != null) Permissions.check(a, Permissions.X, c, fs.aclOf(dir));
+        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -78,9 +86,7 @@ final class Namespace {
             throws ErrnoException {
         checkName(name);
         // Root may write into and search any directory: no stat needed to know.
-        if (!c.isRoot()) checkDirWritable(dir, c);
-        else if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        checkNewName(dir, name, c);
         Node.RealStat known = dir.realStat;
         boolean knownParent = known != null && known.upper() && known.changes() == fs.changes - 1;
         copyUp.copyUp(dir);
@@ -211,8 +217,7 @@ final class Namespace {
     Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         checkName(newName);
         if (node.isDir()) throw OverlayFs.err(Errno.EPERM, "link of a directory");
-        checkDirWritable(newDir, c);
-        if (lookup.child(newDir, newName) != null) throw OverlayFs.err(Errno.EEXIST, newName);
+        checkNewName(newDir, newName, c);
         copyUp.copyUp(node);
         copyUp.copyUp(newDir);
         String src = fs.upperPath(node);
@@ -419,15 +424,17 @@ final class Namespace {
         if (tgt != null && tgt.isDir() && isAncestorOrSelf(tgt, oldDir))
             throw OverlayFs.err(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, "rename over an ancestor");
         if (tgt == src) return; // the same inode under both names: nothing to do (POSIX)
+        // the VFS's order (vfs_rename, may_delete): the source's directory and its sticky rule, then the target's
+        // directory and sticky rule, and only then whether the target is of the source's type
+        Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.sticky(oldAttr, attr(src), c);
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
+        if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         if (tgt != null && !exchange) {
             if (src.isDir() && !tgt.isDir()) throw OverlayFs.err(Errno.ENOTDIR, newName);
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
-        Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
-        Permissions.sticky(oldAttr, attr(src), c);
-        if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         boolean samedir = oldDir == newDir;
         if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
 
