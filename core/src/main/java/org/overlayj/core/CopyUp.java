@@ -145,9 +145,10 @@ final class CopyUp {
         // The kernel records the origin of a directory, of a single-link file and of what it indexes only: a lower
         // hard link copied up without the index is a new inode, its origin would name an inode shared with others
         // (ovl_do_copy_up; shown by rotating layers, where a link made by one mount is a lower hard link of the next)
-        byte[] origin = st.isDir() || st.nlink() == 1 || fs.index.indexes(st) ? originOf(lo) : new byte[0];
-        // A metadata-only copy where allowed; a lower metacopy file (its data further down) is copied whole.
-        boolean meta = fs.opts.metacopy() && !data && st.isReg() && !n.metacopy;
+        byte[] origin = st.isDir() || st.nlink() == 1 || fs.index.indexes(st) ? originOf(lo) : null;
+        // A lower metacopy file (a middle layer's, its data further down) gets a metacopy copy too, as on the kernel
+        // (ovl_need_meta_copy_up looks at the options and the open flags only): lookup finds the data through it.
+        boolean meta = fs.opts.metacopy() && !data && st.isReg();
         String dataSrc = fs.dataPath(n);
         if (fs.index.indexes(st) && origin.length > 0) {
             fs.index.remember(n, st.nlink());
@@ -226,7 +227,7 @@ final class CopyUp {
      * Lookup#inoOf: only an origin with one link lends its number (never under nfs_export, which indexes).
      */
     private boolean keepsLowerIno(byte[] origin, Stat lower) {
-        return origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
+        return origin != null && origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
     }
 
     /** Gives a disconnected node its name again when one leads to it (Export#reconnect; set by Overlay). */
@@ -363,7 +364,10 @@ final class CopyUp {
             copyCounted(in, out, size);   // an O_TRUNC open or a truncate: no more
             if (cap != null) Linux.fsetxattr(out, "security.capability", cap, 0);
             // a sparse copy may have written nothing, a reflink may keep mtime: say "now" explicitly
-            if (size > 0) Linux.futimens(out, 0, Linux.UTIME_OMIT, 0, Linux.UTIME_NOW);
+            if (size > 0) {
+                Linux.futimens(out, 0, Linux.UTIME_OMIT, 0, Linux.UTIME_NOW);
+                fs.attrsChanged(n);   // an open reply carries no attributes: a client's cached mtime is stale
+            }
             if (!fs.opts.volatileMode()) Linux.fsync(out);
             Linux.fremovexattr(out, fs.x(OverlayXattr.METACOPY));
         } finally {

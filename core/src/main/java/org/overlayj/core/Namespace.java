@@ -254,6 +254,8 @@ final class Namespace {
     void remove(Node dir, String name, boolean isDir, Creds c) throws ErrnoException {
         if (name.equals(".") || name.equals("..")) throw OverlayFs.err(isDir ? Errno.EINVAL : Errno.EISDIR, name);
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+        // the path walk searched the directory before the name was looked up: EACCES before ENOENT
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
         Node child = lookup.child(dir, name);
         if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
@@ -412,6 +414,11 @@ final class Namespace {
         }
         boolean exchange = (flags & Linux.RENAME_EXCHANGE) != 0;
         if (!oldDir.isDir() || !newDir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "rename");
+        // the path walks searched both directories before any name in them was looked up (EACCES before ENOENT)
+        if (!c.isRoot()) {
+            Permissions.check(attr(oldDir), Permissions.X, c, fs.aclOf(oldDir));
+            Permissions.check(attr(newDir), Permissions.X, c, fs.aclOf(newDir));
+        }
         if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals(".."))
             throw OverlayFs.err(Errno.EBUSY, "rename of . or ..");
         checkName(newName);
@@ -590,9 +597,12 @@ final class Namespace {
     Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
-        if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
-        if (a.gid() != null && a.gid() != cur.gid() && !c.isRoot()
-                && (c.uid() != cur.uid() || !c.inGroup(a.gid()))) throw OverlayFs.err(Errno.EPERM, "chgrp");
+        // setattr_prepare's chown_ok/chgrp_ok: only the owner may even "change" an id to the value it has
+        if (a.uid() != null && !c.isRoot() && (c.uid() != cur.uid() || a.uid() != cur.uid()))
+            throw OverlayFs.err(Errno.EPERM, "chown");
+        if (a.gid() != null && !c.isRoot()
+                && (c.uid() != cur.uid() || a.gid() != cur.gid() && !c.inGroup(a.gid())))
+            throw OverlayFs.err(Errno.EPERM, "chgrp");
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
@@ -619,8 +629,11 @@ final class Namespace {
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
-            // A non-member may not set setgid on a file (the VFS clears it silently).
-            if (!c.isRoot() && (mode & 02000) != 0 && !n.isDir() && !c.inGroup(cur.gid())) mode &= ~02000;
+            // A non-member may not set setgid, on a directory neither (setattr_prepare clears it silently; kernel
+            // 6.18: chmod 02777 of a dir by its owner outside its group leaves 0777). The group is the new one when
+            // the same call changes it.
+            int group = a.gid() != null ? a.gid() : cur.gid();
+            if (!c.isRoot() && (mode & 02000) != 0 && !c.inGroup(group)) mode &= ~02000;
             Linux.chmod(p, mode);
         }
         if (a.size() != null) Linux.truncate(p, a.size());
@@ -645,7 +658,11 @@ final class Namespace {
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
             if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
-            Permissions.owner(attr(n), c);
+            Attr a = attr(n);
+            // a symlink has no ACLs: EOPNOTSUPP before the owner check and before any copy-up (set_posix_acl)
+            if ((name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT)) && a.type() == Stat.S_IFLNK)
+                throw OverlayFs.err(Errno.EOPNOTSUPP, name);
+            Permissions.owner(a, c);
         } else {
             throw OverlayFs.err(Errno.EOPNOTSUPP, name);
         }

@@ -126,8 +126,18 @@ public final class EngineTarget implements Target, TreeView {
             // the VFS keeps only permission bits and sticky for mkdir (setgid comes from the parent, if at all)
             case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, c);
             case Op.Create o -> {
-                Node n = ov.create(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), c);
-                writeAt(n, 0, Op.Content.bytes(o.size(), o.fill()), false);
+                // open(O_CREAT|O_EXCL|O_WRONLY): the descriptor writes whatever mode the new file got (0444 too)
+                OpenFile f = ov.createOpen(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), Linux.O_WRONLY, c).file();
+                try {
+                    byte[] data = Op.Content.bytes(o.size(), o.fill());
+                    for (int off = 0; off < data.length; ) {
+                        int w = ov.write(f, off, data, off, data.length - off);
+                        if (w <= 0) throw new ErrnoException(Errno.EIO, "short write");
+                        off += w;
+                    }
+                } finally {
+                    ov.release(f);
+                }
             }
             case Op.Write o -> writeAt(resolveFollow(o.path()), o.offset(), Op.Content.bytes(o.size(), o.fill()), false);
             case Op.Append o -> writeAt(resolveFollow(o.path()), -1, Op.Content.bytes(o.size(), o.fill()), true);
