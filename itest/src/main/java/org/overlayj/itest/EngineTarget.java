@@ -130,6 +130,7 @@ public final class EngineTarget implements Target, TreeView {
                 OpenFile f = ov.createOpen(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), Linux.O_WRONLY, c).file();
                 try {
                     byte[] data = Op.Content.bytes(o.size(), o.fill());
+                    if (data.length > 0) killPrivs(f.node());   // a non-root writer's 04755 file loses set-user-ID
                     for (int off = 0; off < data.length; ) {
                         int w = ov.write(f, off, data, off, data.length - off);
                         if (w <= 0) throw new ErrnoException(Errno.EIO, "short write");
