@@ -142,9 +142,13 @@ final class CopyUp {
         }
         Node.Lower lo = n.topLower();
         Stat st = Linux.lstat(lo.path());
-        byte[] origin = originOf(lo);
-        // A metadata-only copy where allowed; a lower metacopy file (its data further down) is copied whole.
-        boolean meta = fs.opts.metacopy() && !data && st.isReg() && !n.metacopy;
+        // The kernel records the origin of a directory, of a single-link file and of what it indexes only: a lower
+        // hard link copied up without the index is a new inode, its origin would name an inode shared with others
+        // (ovl_do_copy_up; shown by rotating layers, where a link made by one mount is a lower hard link of the next)
+        byte[] origin = st.isDir() || st.nlink() == 1 || fs.index.indexes(st) ? originOf(lo) : null;
+        // A lower metacopy file (a middle layer's, its data further down) gets a metacopy copy too, as on the kernel
+        // (ovl_need_meta_copy_up looks at the options and the open flags only): lookup finds the data through it.
+        boolean meta = fs.opts.metacopy() && !data && st.isReg();
         String dataSrc = fs.dataPath(n);
         if (fs.index.indexes(st) && origin.length > 0) {
             fs.index.remember(n, st.nlink());
@@ -350,8 +354,10 @@ final class CopyUp {
 
     /**
      * The data of a metadata-only copy copied into it, in place (format doc §4.6): security.capability, which
-     * writing data removes, is put back, times are kept, and {@code NS metacopy} goes last, after an fsync, so a
-     * crash midway leaves a metacopy file that still reads the lower data.
+     * writing data removes, is put back, and {@code NS metacopy} goes last, after an fsync, so a crash midway
+     * leaves a metacopy file that still reads the lower data. The kernel does not put the times back: copying
+     * any data moves mtime to now (atime stays), copying none (an empty file, an O_TRUNC open) leaves both
+     * (kernel 6.18: chmod then an O_RDWR open of a 6-byte and a 0-byte lower file under metacopy=on).
      */
     private void copyInData(Node n) throws ErrnoException {
         String up = fs.realPath(n);
@@ -361,9 +367,14 @@ final class CopyUp {
             out = fs.openReal(up, Linux.O_WRONLY);
             Stat st = Linux.fstat(out);
             byte[] cap = Linux.lgetxattrOrNull(up, "security.capability");
-            copyCounted(in, out, dataToCopy(st, truncateTo));   // an O_TRUNC open or a truncate: no more
+            long size = dataToCopy(st, truncateTo);
+            copyCounted(in, out, size);   // an O_TRUNC open or a truncate: no more
             if (cap != null) Linux.fsetxattr(out, "security.capability", cap, 0);
-            Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+            // a sparse copy may have written nothing, a reflink may keep mtime: say "now" explicitly
+            if (size > 0) {
+                Linux.futimens(out, 0, Linux.UTIME_OMIT, 0, Linux.UTIME_NOW);
+                fs.attrsChanged(n);   // an open reply carries no attributes: a client's cached mtime is stale
+            }
             if (!fs.opts.volatileMode()) Linux.fsync(out);
             Linux.fremovexattr(out, fs.x(OverlayXattr.METACOPY));
         } finally {

@@ -145,14 +145,15 @@ final class Index {
     }
 
     /**
-     * Before a link or unlink of an indexed object whose count was held ({@link #held}): the union count relative to
-     * its upper count, stored from the in-memory count as the kernel does at that point (ovl_nlink_start); a
-     * remount reads it. Otherwise the stored offset already says what the kernel would write.
+     * Before a link, unlink or rename over an indexed object: the union count relative to its upper count, stored
+     * from the in-memory count (read in now if this mount has none yet, as the kernel's inode was at lookup), as
+     * the kernel does at that point (ovl_nlink_start writes i_nlink minus the upper nlink). It differs from the
+     * stored offset after the count was held ({@link #held}), and after a remount of a single-link file indexed
+     * under nfs_export: stored "U-1", read in as the real upper count (the remount quirk), rewritten "U+0".
      */
     void beforeLinkChange(Node n, String upperPath) throws ErrnoException {
-        Integer mem = held.contains(n.ino) ? nlinks.get(n.ino) : null;
-        if (mem == null) return;
-        OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, mem, Linux.lstat(upperPath).nlink());
+        Stat real = Linux.lstat(upperPath);
+        OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, nlink(n, real, n.lowerNlink), real.nlink());
         if (!want.equals(stored(upperPath))) store(upperPath, want);
     }
 
@@ -173,6 +174,21 @@ final class Index {
         });
         if (kept[0]) held.add(n.ino);
         return kept[0];
+    }
+
+    /**
+     * The overlay inode of {@code ino} was evicted: the in-memory count goes with it, and the next use reads it in
+     * again from {@code NS nlink} (or the real count, for a single-link lower inode), as the kernel's does.
+     */
+    void evicted(long ino) {
+        nlinks.remove(ino);
+        held.remove(ino);
+    }
+
+    /** {@link #evicted} for every object but those in {@code keep}. */
+    void evictAllBut(java.util.Set<Long> keep) {
+        nlinks.keySet().retainAll(keep);
+        held.retainAll(keep);
     }
 
     boolean tracked(Node n) {

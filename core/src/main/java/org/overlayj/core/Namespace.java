@@ -48,9 +48,17 @@ final class Namespace {
         dir.listing = null;
     }
 
-    private void checkDirWritable(Node dir, Creds c) throws ErrnoException {
+    /**
+     * A new name in {@code dir}, in the VFS's order (filename_create, then may_create): the directory must be
+     * searchable, then the name must not exist (EEXIST, even where the caller may not write), then the directory
+     * must be writable.
+     */
+    private void checkNewName(Node dir, String name, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Permissions.check(attr(dir), Permissions.W | Permissions.X, c, fs.aclOf(dir));
+        Attr a = c.isRoot() ? null : attr(dir);
+        if (a != null) Permissions.check(a, Permissions.X, c, fs.aclOf(dir));
+        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -78,9 +86,7 @@ final class Namespace {
             throws ErrnoException {
         checkName(name);
         // Root may write into and search any directory: no stat needed to know.
-        if (!c.isRoot()) checkDirWritable(dir, c);
-        else if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        checkNewName(dir, name, c);
         Node.RealStat known = dir.realStat;
         boolean knownParent = known != null && known.upper() && known.changes() == fs.changes - 1;
         copyUp.copyUp(dir);
@@ -224,8 +230,7 @@ final class Namespace {
     Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         checkName(newName);
         if (node.isDir()) throw OverlayFs.err(Errno.EPERM, "link of a directory");
-        checkDirWritable(newDir, c);
-        if (lookup.child(newDir, newName) != null) throw OverlayFs.err(Errno.EEXIST, newName);
+        checkNewName(newDir, newName, c);
         copyUp.copyUp(node);
         copyUp.copyUp(newDir);
         String src = fs.upperPath(node);
@@ -262,6 +267,8 @@ final class Namespace {
     void remove(Node dir, String name, boolean isDir, Creds c) throws ErrnoException {
         if (name.equals(".") || name.equals("..")) throw OverlayFs.err(isDir ? Errno.EINVAL : Errno.EISDIR, name);
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+        // the path walk searched the directory before the name was looked up: EACCES before ENOENT
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
         Node child = lookup.child(dir, name);
         if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
@@ -420,6 +427,11 @@ final class Namespace {
         }
         boolean exchange = (flags & Linux.RENAME_EXCHANGE) != 0;
         if (!oldDir.isDir() || !newDir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "rename");
+        // the path walks searched both directories before any name in them was looked up (EACCES before ENOENT)
+        if (!c.isRoot()) {
+            Permissions.check(attr(oldDir), Permissions.X, c, fs.aclOf(oldDir));
+            Permissions.check(attr(newDir), Permissions.X, c, fs.aclOf(newDir));
+        }
         if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals(".."))
             throw OverlayFs.err(Errno.EBUSY, "rename of . or ..");
         checkName(newName);
@@ -432,15 +444,17 @@ final class Namespace {
         if (tgt != null && tgt.isDir() && isAncestorOrSelf(tgt, oldDir))
             throw OverlayFs.err(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, "rename over an ancestor");
         if (tgt == src) return; // the same inode under both names: nothing to do (POSIX)
+        // the VFS's order (vfs_rename, may_delete): the source's directory and its sticky rule, then the target's
+        // directory and sticky rule, and only then whether the target is of the source's type
+        Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.sticky(oldAttr, attr(src), c);
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
+        if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         if (tgt != null && !exchange) {
             if (src.isDir() && !tgt.isDir()) throw OverlayFs.err(Errno.ENOTDIR, newName);
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
-        Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
-        Permissions.sticky(oldAttr, attr(src), c);
-        if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         boolean samedir = oldDir == newDir;
         if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
 
@@ -596,9 +610,12 @@ final class Namespace {
     Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
-        if (a.uid() != null && a.uid() != cur.uid() && !c.isRoot()) throw OverlayFs.err(Errno.EPERM, "chown");
-        if (a.gid() != null && a.gid() != cur.gid() && !c.isRoot()
-                && (c.uid() != cur.uid() || !c.inGroup(a.gid()))) throw OverlayFs.err(Errno.EPERM, "chgrp");
+        // setattr_prepare's chown_ok/chgrp_ok: only the owner may even "change" an id to the value it has
+        if (a.uid() != null && !c.isRoot() && (c.uid() != cur.uid() || a.uid() != cur.uid()))
+            throw OverlayFs.err(Errno.EPERM, "chown");
+        if (a.gid() != null && !c.isRoot()
+                && (c.uid() != cur.uid() || a.gid() != cur.gid() && !c.inGroup(a.gid())))
+            throw OverlayFs.err(Errno.EPERM, "chgrp");
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
@@ -625,8 +642,11 @@ final class Namespace {
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
             int mode = a.mode() & 07777;
-            // A non-member may not set setgid on a file (the VFS clears it silently).
-            if (!c.isRoot() && (mode & 02000) != 0 && !n.isDir() && !c.inGroup(cur.gid())) mode &= ~02000;
+            // A non-member may not set setgid, on a directory neither (setattr_prepare clears it silently; kernel
+            // 6.18: chmod 02777 of a dir by its owner outside its group leaves 0777). The group is the new one when
+            // the same call changes it.
+            int group = a.gid() != null ? a.gid() : cur.gid();
+            if (!c.isRoot() && (mode & 02000) != 0 && !c.inGroup(group)) mode &= ~02000;
             Linux.chmod(p, mode);
         }
         if (a.size() != null) Linux.truncate(p, a.size());
@@ -651,7 +671,11 @@ final class Namespace {
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
             if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
-            Permissions.owner(attr(n), c);
+            Attr a = attr(n);
+            // a symlink has no ACLs: EOPNOTSUPP before the owner check and before any copy-up (set_posix_acl)
+            if ((name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT)) && a.type() == Stat.S_IFLNK)
+                throw OverlayFs.err(Errno.EOPNOTSUPP, name);
+            Permissions.owner(a, c);
         } else {
             throw OverlayFs.err(Errno.EOPNOTSUPP, name);
         }

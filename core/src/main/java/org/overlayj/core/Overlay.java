@@ -239,6 +239,38 @@ public final class Overlay implements AutoCloseable {
         return !n.isDir() && n.lowerNlink > 1;
     }
 
+    /**
+     * The door's client let go of {@code n}: the FUSE kernel evicted its inode (FORGET down to no lookups, as after
+     * a drop_caches). The kernel overlay's inode goes at the same moment, and with it what that inode alone kept:
+     * the union link count of an indexed object, read in again from {@code NS nlink} at the next use (format doc
+     * §5.5; for a single-link file indexed under nfs_export that is the real upper count, the remount quirk). An
+     * object with open files is kept, as the kernel keeps their inode.
+     */
+    public void evicted(Node n) {
+        synchronized (n.openFiles) {
+            if (!n.openFiles.isEmpty()) return;
+        }
+        Lock l = read();
+        try {
+            fs.index.evicted(n.ino);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * {@link #evicted} for every object without open files: what {@code echo 3 > /proc/sys/vm/drop_caches} does to
+     * a kernel overlay's inodes, for a door or a test driving the engine with no kernel cache in between.
+     */
+    public void evictAll() {
+        Lock l = read();
+        try {
+            fs.index.evictAllBut(fs.openInodes());
+        } finally {
+            l.unlock();
+        }
+    }
+
     public Attr getattr(Node n) throws ErrnoException {
         Lock l = read();
         try {

@@ -573,6 +573,19 @@ final class OverlayFs {
         if (root != null) inodes.put(root.ino, new NodeRef(root, collected));
     }
 
+    /** The inode numbers of the cached objects that have files open on them. */
+    java.util.Set<Long> openInodes() {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        for (WeakReference<Node> ref : inodes.values()) {
+            Node n = ref.get();
+            if (n == null) continue;
+            synchronized (n.openFiles) {
+                if (!n.openFiles.isEmpty()) out.add(n.ino);
+            }
+        }
+        return out;
+    }
+
     Node cached(long ino) {
         WeakReference<Node> ref = inodes.get(ino);
         return ref == null ? null : ref.get();

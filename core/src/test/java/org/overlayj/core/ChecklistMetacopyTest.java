@@ -91,7 +91,8 @@ class ChecklistMetacopyTest {
             assertEquals(ino, st.ino(), "the same upper inode");
             assertNull(x(up, "metacopy"));
             assertTrue(hasData(up));
-            assertEquals(1500000000L, st.mtimeSec(), "times kept by the data copy");
+            // kernel 6.18: the data copy moves mtime to now, as writing the data does (no times put back)
+            assertNotEquals(1500000000L, st.mtimeSec(), "mtime moved by the data copy");
             Layers.sh("cmp " + L.lowers.getFirst() + "/big " + up);
         }
     }
@@ -164,10 +165,11 @@ class ChecklistMetacopyTest {
                 Attr a = o.getattr(file);
                 assertEquals(0640, a.mode() & 07777, "metadata from the metacopy file");
                 assertEquals(Linux.lstat(L.lowers.getFirst() + "/file").ino(), a.ino());
-                // copied up whole (its data is not where a metacopy copy would look for it)
+                // a metadata-only copy again, as the kernel makes it (kernel 6.18, these layers: upper/file has
+                // NS metacopy and NS origin): lookup finds the data through the lower metacopy file's redirect
                 o.setattr(file, SetAttr.chmod(0600), R);
-                assertNull(x(L.upper + "/file", "metacopy"));
-                Layers.sh("cmp " + L.root + "/l2/objects/abc " + L.upper + "/file");
+                assertEquals("", x(L.upper + "/file", "metacopy"));
+                assertEquals("content from below\n", read(o, file));
             }
             // the kernel reads the same
             L.kernelMount("metacopy=on");

@@ -1,5 +1,6 @@
 package org.overlayj.itest;
 
+import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,14 +45,31 @@ public final class DifferentialRunner {
      * @param atimes     compare atimes (visible and on disk) during the session
      * @param held       also generate descriptors held across ops (read and written through, reopened through
      *                   /proc/self/fd) and, under nfs_export, file handles opened after drop_caches and remounts
+     * @param users      a third of the ops made by non-root callers, with ACLs, sticky and setgid directories
+     *                   and xattr namespaces among the ops ({@link OpGenerator#users})
+     * @param rotate     now and then the upper layer becomes the top lower layer under a fresh upper
+     *                   ({@link Op.Rotate}), so redirects and origins chain across 3 to 6 layers
      */
-    public record Settings(int ops, Mix mix, boolean crossCheck, boolean atimes, boolean held) {
+    public record Settings(int ops, Mix mix, boolean crossCheck, boolean atimes, boolean held, boolean users,
+                           boolean rotate) {
         public Settings(int ops, Mix mix, boolean crossCheck) {
             this(ops, mix, crossCheck, true);
         }
 
         public Settings(int ops, Mix mix, boolean crossCheck, boolean atimes) {
             this(ops, mix, crossCheck, atimes, false);
+        }
+
+        public Settings(int ops, Mix mix, boolean crossCheck, boolean atimes, boolean held) {
+            this(ops, mix, crossCheck, atimes, held, false, false);
+        }
+
+        public Settings withUsers(boolean on) {
+            return new Settings(ops, mix, crossCheck, atimes, held, on, rotate);
+        }
+
+        public Settings withRotation(boolean on) {
+            return new Settings(ops, mix, crossCheck, atimes, held, users, on);
         }
 
         /**
@@ -106,6 +124,8 @@ public final class DifferentialRunner {
         MountConfig cfg = settings.configFor(seed);
         Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-seq");
         try {
+            // non-root callers must reach the mount points
+            if (settings.users()) Linux.chmod(Linux.fromUtf8(root.toString()), 0755);
             LayerSet[] pair = LayerBuilder.buildPair(root, seed, cfg.index());
             return session(seed, cfg, root, pair[0], pair[1], script, settings.crossCheck(), true);
         } finally {
@@ -145,7 +165,7 @@ public final class DifferentialRunner {
             boolean groups = (candidate == ENGINE || Boolean.getBoolean("overlayj.fuse.linkGroups"))
                     && (!cfg.nfsExport() || Boolean.getBoolean("overlayj.linkGroups.nfsExport"));
             OpGenerator gen = new OpGenerator(seed, cfg.redirectDir(), cfg.index(), settings.held(), cfg.nfsExport())
-                    .linkGroups(groups);
+                    .linkGroups(groups).users(settings.users()).rotations(settings.rotate());
             int n = script != null ? script.size() : settings.ops();
             for (int i = 0; i < n; i++) {
                 Op op = script != null ? script.get(i) : gen.next(va.items());
@@ -153,6 +173,11 @@ public final class DifferentialRunner {
                 Outcome oa = ta.apply(op), ob = tb.apply(op);
                 lines.add(String.format("%3d  %-60s kernel: %s%s", i, op, oa,
                         oa.equals(ob) ? "" : "   " + candidateName + ": " + ob + "   <-- differs"));
+                if (op instanceof Op.Rotate) {
+                    // the former upper is a lower layer now: its inodes are named M<k>: from here on
+                    na = new InodeNames(a);
+                    nb = new InodeNames(b);
+                }
                 if (!everyStep && oa.equals(ob) && i < n - 1) continue;
                 na.refreshUpper();
                 nb.refreshUpper();

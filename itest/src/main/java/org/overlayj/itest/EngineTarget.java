@@ -19,12 +19,14 @@ import java.util.TreeMap;
 
 /**
  * Drives {@link Overlay} directly, with no door in between: a path becomes a Node by lookups from the root, and
- * every call runs as root. What the kernel does in the VFS before reaching overlayfs (EISDIR on writing a
+ * every call runs as root, or as the caller of an {@link Op.As} (umask included). What the kernel does in the VFS before reaching overlayfs (EISDIR on writing a
  * directory, ENOTDIR on a file parent, following a final symlink for chmod/truncate) is done here, because the
  * doors do it too.
  */
 public final class EngineTarget implements Target, TreeView {
     private static final Creds ROOT = Creds.ROOT;
+    /** Who makes the op running now: root, or an {@link Op.As}'s caller while it runs (the view is always root's). */
+    private Creds c = ROOT;
     private final String name;
     private final LayerSet layers;
     private final MountConfig cfg;
@@ -54,9 +56,9 @@ public final class EngineTarget implements Target, TreeView {
     private Node resolve(String path) throws ErrnoException {
         Node n = ov.root();
         if (path.equals("/")) return n;
-        for (String c : path.substring(1).split("/")) {
+        for (String comp : path.substring(1).split("/")) {
             if (!ov.getattr(n).isDir()) throw new ErrnoException(Errno.ENOTDIR, path);
-            n = ov.lookup(n, c, ROOT);
+            n = ov.lookup(n, comp, c);
         }
         return n;
     }
@@ -107,19 +109,45 @@ public final class EngineTarget implements Target, TreeView {
 
     private Outcome run(Op op) throws ErrnoException {
         switch (op) {
+            case Op.As o -> {
+                c = new Creds(o.who().uid(), o.who().gid(), o.who().groupArray(), Op.CALLER_UMASK);
+                try {
+                    return run(o.op());
+                } finally {
+                    c = ROOT;
+                }
+            }
+            case Op.SetAcl o -> {
+                Node n = resolve(o.path());
+                if (o.spec().isEmpty()) ov.removexattr(n, o.xattrName(), c);
+                else ov.setxattr(n, o.xattrName(), AclSpec.encode(o.spec()), 0, c);
+            }
+            case Op.Touch o -> ov.setattr(resolve(o.path()), SetAttr.times(0L, SetAttr.NOW, 0L, SetAttr.NOW), c);
             // the VFS keeps only permission bits and sticky for mkdir (setgid comes from the parent, if at all)
-            case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, ROOT);
+            case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, c);
             case Op.Create o -> {
-                Node n = ov.create(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), ROOT);
-                writeAt(n, 0, Op.Content.bytes(o.size(), o.fill()), false);
+                // open(O_CREAT|O_EXCL|O_WRONLY): the descriptor writes whatever mode the new file got (0444 too)
+                OpenFile f = ov.createOpen(dirOf(o.path()), leaf(o.path()), 0100000 | o.mode(), Linux.O_WRONLY, c).file();
+                try {
+                    byte[] data = Op.Content.bytes(o.size(), o.fill());
+                    if (data.length > 0) killPrivs(f.node());   // a non-root writer's 04755 file loses set-user-ID
+                    for (int off = 0; off < data.length; ) {
+                        int w = ov.write(f, off, data, off, data.length - off);
+                        if (w <= 0) throw new ErrnoException(Errno.EIO, "short write");
+                        off += w;
+                    }
+                } finally {
+                    ov.release(f);
+                }
             }
             case Op.Write o -> writeAt(resolveFollow(o.path()), o.offset(), Op.Content.bytes(o.size(), o.fill()), false);
             case Op.Append o -> writeAt(resolveFollow(o.path()), -1, Op.Content.bytes(o.size(), o.fill()), true);
             case Op.Overwrite o -> {
                 Node n = resolveFollow(o.path());
                 if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "open");
-                OpenFile f = ov.open(n, Linux.O_WRONLY | Linux.O_TRUNC, ROOT);
+                OpenFile f = ov.open(n, Linux.O_WRONLY | Linux.O_TRUNC, c);
                 try {
+                    killPrivs(n);
                     byte[] data = Op.Content.bytes(o.size(), o.fill());
                     for (int off = 0; off < data.length; ) {
                         int w = ov.write(f, off, data, off, data.length - off);
@@ -135,9 +163,10 @@ public final class EngineTarget implements Target, TreeView {
                 Attr a = ov.getattr(n);
                 if (a.isDir()) throw new ErrnoException(Errno.EISDIR, o.path());
                 if (!a.isReg()) throw new ErrnoException(Errno.EINVAL, o.path());
-                ov.setattr(n, SetAttr.truncate(o.size()), ROOT);
+                ov.setattr(n, SetAttr.truncate(o.size()), c);
+                killPrivs(n);
             }
-            case Op.Chmod o -> ov.setattr(resolveFollow(o.path()), SetAttr.chmod(o.mode()), ROOT);
+            case Op.Chmod o -> ov.setattr(resolveFollow(o.path()), SetAttr.chmod(o.mode()), c);
             case Op.Chown o -> {
                 // chown(2) of a non-directory makes the VFS drop setuid, and setgid when group-executable, even
                 // for root and even for -1:-1; it reaches the filesystem (and a FUSE door) as part of the setattr
@@ -150,35 +179,37 @@ public final class EngineTarget implements Target, TreeView {
                     if ((m & kill) != 0) mode = m & ~kill;
                 }
                 ov.setattr(n, new SetAttr(mode, o.uid() < 0 ? null : o.uid(), o.gid() < 0 ? null : o.gid(),
-                        null, null, null, null, null), ROOT);
+                        null, null, null, null, null), c);
             }
-            case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), ROOT);
-            case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), ROOT);
-            case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), ROOT);
-            case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), ROOT);
+            case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), c);
+            case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), c);
+            case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), c);
+            case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), c);
             case Op.Link o -> {
                 // the VFS order: the source must exist, the new name must not, and only then "no directories"
                 Node src = resolve(o.from());
                 Node dir = dirOf(o.path());
                 try {
-                    ov.lookup(dir, leaf(o.path()), ROOT);
+                    ov.lookup(dir, leaf(o.path()), c);
                     throw new ErrnoException(Errno.EEXIST, o.path());
                 } catch (ErrnoException e) {
                     if (e.errno() != Errno.ENOENT) throw e;
                 }
                 if (ov.getattr(src).isDir()) throw new ErrnoException(Errno.EPERM, o.from());
-                ov.link(src, dirOf(o.path()), leaf(o.path()), ROOT);
+                protectedHardlink(src);
+                ov.link(src, dirOf(o.path()), leaf(o.path()), c);
             }
-            case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), ROOT);
+            case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), c);
             case Op.LinkGroup o -> {
                 for (int i = 1; i <= o.count(); i++) {
-                    ov.link(resolve(o.path()), dirOf(o.path()), leaf(o.path()) + "." + i, ROOT);
+                    protectedHardlink(resolve(o.path()));
+                    ov.link(resolve(o.path()), dirOf(o.path()), leaf(o.path()) + "." + i, c);
                 }
-                for (int i = o.count(); i >= 2; i--) ov.unlink(dirOf(o.path()), leaf(o.path()) + "." + i, ROOT);
+                for (int i = o.count(); i >= 2; i--) ov.unlink(dirOf(o.path()), leaf(o.path()) + "." + i, c);
                 return Outcome.ok("nlink=" + ov.getattr(resolve(o.path())).nlink());
             }
-            case Op.Rmdir o -> ov.rmdir(dirOf(o.path()), leaf(o.path()), ROOT);
-            case Op.Rename o -> ov.rename(dirOf(o.path()), leaf(o.path()), dirOf(o.to()), leaf(o.to()), o.flags(), ROOT);
+            case Op.Rmdir o -> ov.rmdir(dirOf(o.path()), leaf(o.path()), c);
+            case Op.Rename o -> ov.rename(dirOf(o.path()), leaf(o.path()), dirOf(o.to()), leaf(o.to()), o.flags(), c);
             case Op.Read o -> {
                 byte[] b = read(o.path());
                 return Outcome.ok("len=" + b.length + " sha=" + Snapshot.hash(b));
@@ -191,7 +222,7 @@ public final class EngineTarget implements Target, TreeView {
             case Op.Hold o -> {
                 Node n = resolveFollow(o.path());
                 if (o.write() && ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "open");
-                OpenFile f = ov.open(n, (o.write() ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_NONBLOCK, ROOT);
+                OpenFile f = ov.open(n, (o.write() ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_NONBLOCK, c);
                 OpenFile was = held.put(o.slot(), f);
                 if (was != null) ov.release(was);
             }
@@ -201,10 +232,11 @@ public final class EngineTarget implements Target, TreeView {
             case Op.WriteHeld o -> {
                 OpenFile f = heldFile(o.slot());   // a directory is held read-only: EBADF, as the VFS says first
                 byte[] data = Op.Content.bytes(o.size(), o.fill());
+                killPrivs(f.node());
                 for (int off = 0; off < data.length; ) off += ov.write(f, o.offset() + off, data, off, data.length - off);
             }
             case Op.Reopen o -> {
-                OpenFile f = ov.open(heldFile(o.slot()).node(), (o.write() ? Linux.O_RDWR : Linux.O_RDONLY), ROOT);
+                OpenFile f = ov.open(heldFile(o.slot()).node(), (o.write() ? Linux.O_RDWR : Linux.O_RDONLY), c);
                 try {
                     return Outcome.ok(described(f));
                 } finally {
@@ -221,7 +253,18 @@ public final class EngineTarget implements Target, TreeView {
                 return Outcome.ok(openHandle(o.slot()));
             }
             case Op.DropCaches o -> {
-                return Outcome.ok(openHandles());   // the engine has no kernel caches; its own are coherent
+                ov.evictAll();   // the kernel's inodes without open files go, and what they kept in memory
+                return Outcome.ok(openHandles());
+            }
+            case Op.Rotate o -> {
+                releaseAll();
+                ov.close();
+                try {
+                    layers.rotate();
+                } catch (java.io.IOException e) {
+                    throw new IllegalStateException(name + ": rotating the layers failed", e);
+                }
+                ov = Overlay.mount(cfg.engineOptions(layers));
             }
             case Op.Remount o -> {
                 releaseAll();
@@ -243,7 +286,7 @@ public final class EngineTarget implements Target, TreeView {
         if (h == null) throw new ErrnoException(Errno.EBADF, "no handle h" + slot);
         Node n = ov.decodeHandle(h);
         if (!ov.getattr(n).isReg()) return described(n, null, false);
-        OpenFile f = ov.open(n, Linux.O_RDONLY, ROOT);
+        OpenFile f = ov.open(n, Linux.O_RDONLY, c);
         try {
             return described(f.node(), f, false);
         } finally {
@@ -295,11 +338,52 @@ public final class EngineTarget implements Target, TreeView {
         return s.toString();
     }
 
+    /**
+     * A write or truncate by a caller without CAP_FSETID clears set-user-ID (and set-group-ID with group-execute):
+     * the VFS's file_remove_privs, which a FUSE door is asked for with a flag.
+     */
+    private void killPrivs(Node n) throws ErrnoException {
+        if (!c.isRoot()) ov.killPrivs(n, () -> c);
+    }
+
+    /**
+     * fs.protected_hardlinks=1 (the VFS's may_linkat, before the filesystem is asked): a caller that does not own
+     * the file may link only a regular file that is not set-user-ID, not executable set-group-ID, and that it may
+     * read and write.
+     */
+    private void protectedHardlink(Node src) throws ErrnoException {
+        if (c.isRoot() || !PROTECTED_HARDLINKS) return;
+        Attr a = ov.getattr(src);
+        if (a.uid() == c.uid()) return;
+        int m = a.mode();
+        boolean safe = a.isReg() && (m & 04000) == 0 && (m & 02010) != 02010;
+        if (safe) {
+            try {
+                ov.access(src, 6, c);
+                return;
+            } catch (ErrnoException e) {
+                // not both readable and writable: refused below
+            }
+        }
+        throw new ErrnoException(Errno.EPERM, "protected_hardlinks");
+    }
+
+    private static final boolean PROTECTED_HARDLINKS = readSysctl("/proc/sys/fs/protected_hardlinks") == 1;
+
+    private static int readSysctl(String p) {
+        try {
+            return Integer.parseInt(java.nio.file.Files.readString(java.nio.file.Path.of(p)).trim());
+        } catch (java.io.IOException | NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** offset -1 appends at the current size. */
     private void writeAt(Node n, long offset, byte[] data, boolean append) throws ErrnoException {
         if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, "write");
-        OpenFile f = ov.open(n, Linux.O_WRONLY | (append ? Linux.O_APPEND : 0), ROOT);
+        OpenFile f = ov.open(n, Linux.O_WRONLY | (append ? Linux.O_APPEND : 0), c);
         try {
+            killPrivs(n);
             long pos = append ? ov.getattr(n).size() : offset;
             int off = 0;
             while (off < data.length) {
@@ -319,7 +403,7 @@ public final class EngineTarget implements Target, TreeView {
         List<Entry> out = new ArrayList<>();
         long cookie = 0;
         while (true) {
-            List<DirEntry> page = ov.readdir(d, cookie, 64, ROOT);
+            List<DirEntry> page = ov.readdir(d, cookie, 64, c);
             if (page.isEmpty()) return out;
             for (DirEntry e : page) {
                 cookie = e.cookie();
@@ -337,9 +421,9 @@ public final class EngineTarget implements Target, TreeView {
     @Override public SortedMap<String, byte[]> xattrs(String path) throws ErrnoException {
         Node n = resolve(path);
         SortedMap<String, byte[]> m = new TreeMap<>();
-        for (String x : ov.listxattr(n, ROOT)) {
+        for (String x : ov.listxattr(n, c)) {
             try {
-                m.put(x, ov.getxattr(n, x, ROOT));
+                m.put(x, ov.getxattr(n, x, c));
             } catch (ErrnoException e) {
                 if (e.errno() != Errno.ENODATA) throw e;
             }
@@ -351,7 +435,7 @@ public final class EngineTarget implements Target, TreeView {
 
     @Override public byte[] read(String path) throws ErrnoException {
         Node n = resolveFollow(path);
-        OpenFile f = ov.open(n, Linux.O_RDONLY | Linux.O_NONBLOCK, ROOT);
+        OpenFile f = ov.open(n, Linux.O_RDONLY | Linux.O_NONBLOCK, c);
         try {
             if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, path);
             ByteArrayOutputStream out = new ByteArrayOutputStream();

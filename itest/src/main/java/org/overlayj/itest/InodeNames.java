@@ -22,6 +22,10 @@ public final class InodeNames {
 
     public InodeNames(LayerSet layers) throws ErrnoException {
         this.layers = layers;
+        // former uppers (rotations) by their number: m1 is "M1:" whatever its place in the stack
+        for (java.nio.file.Path m : layers.middles()) {
+            walk(Linux.fromUtf8(m.toString()), "", m.getFileName().toString().toUpperCase() + ":", lower, lowerNlink);
+        }
         walk(Linux.fromUtf8(layers.lower1().toString()), "", "L1:", lower, lowerNlink);
         walk(Linux.fromUtf8(layers.lower2().toString()), "", "L2:", lower, lowerNlink);
     }

@@ -6,6 +6,7 @@ import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -15,7 +16,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One copy of an overlay's layers under {@code base}: two lower layers (l1 on top of l2), an upper and a work dir.
+ * One copy of an overlay's layers under {@code base}: two lower layers (l1 on top of l2), an upper and a work dir;
+ * after {@link #rotate rotations}, the former uppers m1, m2, ... above them (the latest on top).
  * Paths here are plain Java paths; the harness only uses ASCII names for them.
  */
 public record LayerSet(Path base) {
@@ -25,10 +27,39 @@ public record LayerSet(Path base) {
     public Path work() { return base.resolve("w"); }
     public Path index() { return work().resolve("index"); }
 
-    public List<Path> lowers() { return List.of(lower1(), lower2()); }
+    /** The layers former uppers became, top first: m{N} .. m1 (none before the first rotation). */
+    public List<Path> middles() {
+        List<Path> l = new ArrayList<>();
+        for (int k = 1; Files.isDirectory(base.resolve("m" + k)); k++) l.addFirst(base.resolve("m" + k));
+        return l;
+    }
+
+    /** Every lower layer, top first. */
+    public List<Path> lowers() {
+        List<Path> l = new ArrayList<>(middles());
+        l.add(lower1());
+        l.add(lower2());
+        return l;
+    }
 
     /** The kernel's lowerdir= value: top layer first. */
-    public String lowerdirOption() { return lower1() + ":" + lower2(); }
+    public String lowerdirOption() {
+        return String.join(":", lowers().stream().map(Path::toString).toList());
+    }
+
+    /**
+     * The upper becomes the top lower layer m{N+1}, the work dir (and its index) goes, and a fresh upper and work
+     * dir are made with the times the builder gives them. Nothing may be mounted on these layers meanwhile.
+     */
+    public void rotate() throws IOException {
+        int next = middles().size() + 1;
+        Files.move(upper(), base.resolve("m" + next));
+        Cleanup.removeTree(work());
+        for (Path p : List.of(upper(), work())) {
+            Files.createDirectory(p);
+            Linux.utimens(Linux.fromUtf8(p.toString()), LayerBuilder.EPOCH - 1000, 1, LayerBuilder.EPOCH - 1000, 2, true);
+        }
+    }
 
     /**
      * A byte-identical second copy at {@code dest}: {@code cp -a --preserve=all} as root keeps trusted.* xattrs,

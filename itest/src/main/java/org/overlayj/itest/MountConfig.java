@@ -53,7 +53,7 @@ public record MountConfig(boolean redirectDir, boolean index, boolean nfsExport,
         // This machine's module default is redirect_dir=off with redirect_always_follow=Y, i.e. "follow" (§1.1).
         OverlayOptions.RedirectDir rd = redirectDir ? OverlayOptions.RedirectDir.ON : OverlayOptions.RedirectDir.FOLLOW;
         return new OverlayOptions(
-                List.of(Linux.fromUtf8(l.lower1().toString()), Linux.fromUtf8(l.lower2().toString())),
+                l.lowers().stream().map(p -> Linux.fromUtf8(p.toString())).toList(),
                 Linux.fromUtf8(l.upper().toString()), Linux.fromUtf8(l.work().toString()),
                 rd, index, nfsExport, OverlayOptions.Uuid.AUTO, OverlayOptions.Xino.OFF, metacopy, false, false, explicit);
     }

@@ -204,6 +204,35 @@ public class MountedTarget implements Target, TreeView {
 
     private Outcome run(Op op) throws ErrnoException {
         switch (op) {
+            case Op.As o -> {
+                try {
+                    return CallerThread.call(o.who(), Op.CALLER_UMASK, () -> apply(o.op()));
+                } catch (Exception e) {
+                    throw new IllegalStateException(name + ": running as " + o.who() + " failed", e);
+                }
+            }
+            case Op.SetAcl o -> {
+                if (o.spec().isEmpty()) Linux.lremovexattr(p(o.path()), o.xattrName());
+                else Linux.lsetxattr(p(o.path()), o.xattrName(), AclSpec.encode(o.spec()), 0);
+            }
+            case Op.Touch o -> Linux.utimens(p(o.path()), 0, Linux.UTIME_NOW, 0, Linux.UTIME_NOW, true);
+            case Op.Rotate o -> {
+                releaseAll();
+                if (remounter == null) throw new ErrnoException(Errno.ENOSYS, "no remount for " + name);
+                Runnable was = unmount;
+                try {
+                    unmount = remounter.remount(() -> {
+                        was.run();
+                        try {
+                            layers.rotate();
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+                } catch (Exception e) {
+                    throw new IllegalStateException(name + ": rotating the layers failed", e);
+                }
+            }
             case Op.Mkdir o -> Linux.mkdir(p(o.path()), o.mode());
             case Op.Create o -> {
                 int fd = Linux.open(p(o.path()), Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY | Linux.O_CLOEXEC, o.mode());

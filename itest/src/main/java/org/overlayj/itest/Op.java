@@ -180,6 +180,57 @@ public sealed interface Op {
         @Override public String toString() { return "remount"; }
     }
 
+    // --- callers other than root (issue 19 "non-root coverage", issue 21 "ACLs and non-root callers") -----------
+
+    /** An unprivileged caller: uid, gid and supplementary groups; it creates with umask 022. */
+    record Caller(int uid, int gid, java.util.List<Integer> groups) {
+        public Caller {
+            groups = java.util.List.copyOf(groups);
+        }
+
+        public int[] groupArray() { return groups.stream().mapToInt(Integer::intValue).toArray(); }
+
+        @Override public String toString() {
+            StringBuilder s = new StringBuilder().append(uid).append(':').append(gid);
+            for (int i = 0; i < groups.size(); i++) s.append(i == 0 ? "+" : ",").append(groups.get(i));
+            return s.toString();
+        }
+    }
+
+    /** The umask a {@link Caller} creates with: the usual one, so modes given and default ACLs both matter. */
+    int CALLER_UMASK = 022;
+
+    /** {@code op} made by {@code who} instead of root (on the kernel: a thread with those ids and no capabilities). */
+    record As(Caller who, Op op) implements Op {
+        @Override public String path() { return op.path(); }
+        @Override public String toString() { return "as " + who + " " + op; }
+    }
+
+    /**
+     * setfacl: {@code system.posix_acl_access} (or {@code _default} on a directory) set to {@code spec}, entries as
+     * setfacl writes them ("u::rwx,u:1000:r-x,g::r-x,m::rwx,o::---"); an empty spec removes the ACL.
+     */
+    record SetAcl(String path, boolean dflt, String spec) implements Op {
+        public String xattrName() { return dflt ? "system.posix_acl_default" : "system.posix_acl_access"; }
+
+        @Override public String toString() { return "setfacl " + (dflt ? "-d " : "") + q(path) + " " + (spec.isEmpty() ? "-b" : spec); }
+    }
+
+    /** utimensat(path, NULL, AT_SYMLINK_NOFOLLOW): both times to now, which write permission allows (touch). */
+    record Touch(String path) implements Op {
+        @Override public String toString() { return "touch " + q(path); }
+    }
+
+    /**
+     * Rotating layers: closes every held descriptor, unmounts, makes the upper layer the top lower layer (the old
+     * work dir and its index go), and mounts again over a fresh upper and work dir, as a container build does one
+     * layer after another; redirects and origins then chain across the layers the sequence made.
+     */
+    record Rotate() implements Op {
+        @Override public String path() { return "/"; }
+        @Override public String toString() { return "rotate"; }
+    }
+
     private static String q(String byteString) { return Linux.toUtf8(byteString); }
 
     private static String oct(int mode) { return "0" + Integer.toOctalString(mode); }

@@ -63,6 +63,51 @@ public final class OpGenerator {
 
     private Random groups;
 
+    /**
+     * Non-root callers (issue 19, issue 21): a third of the ops are made by one of {@link #CALLERS} instead of
+     * root, and now and then an op only they make interesting (ACLs, a trusted.* or user.* xattr where only root or
+     * an owner may set one, sticky and setgid directory modes, touch). Decided by a stream of its own, so the rest
+     * of a sequence is drawn as without them.
+     */
+    public OpGenerator users(boolean on) {
+        users = on ? new Random(seed * 131 + 3) : null;
+        return this;
+    }
+
+    private Random users;
+
+    /** Rotating layers (issue 19 bug 2): now and then the upper becomes the top lower under a fresh upper. */
+    public OpGenerator rotations(boolean on) {
+        rotations = on ? new Random(seed * 977 + 5) : null;
+        return this;
+    }
+
+    private Random rotations;
+
+    /** The callers: the builder's owners and groups (1000, 1001; groups 100, 1001) and a stranger to all. */
+    static final List<Op.Caller> CALLERS = List.of(new Op.Caller(1000, 1000, List.of(1001)),
+            new Op.Caller(1001, 1001, List.of()), new Op.Caller(65534, 65534, List.of(100)));
+    private static final String[] ACCESS_ACLS = {"u::rwx,u:1000:r-x,g::r-x,m::r-x,o::---",
+            "u::rw-,u:1001:---,g::r--,m::r--,o::r--", "u::rwx,g::r-x,g:1001:rwx,m::rwx,o::---",
+            "u::rw-,g::rw-,o::r--", "u::rwx,u:65534:rwx,g::---,m::rwx,o::---", ""};
+    private static final String[] DEFAULT_ACLS = {"u::rwx,u:1000:rwx,g::r-x,m::rwx,o::r-x",
+            "u::rwx,g::rwx,g:100:r-x,m::rwx,o::---", "u::rwx,g::r-x,o::r-x", ""};
+    private static final int[] USER_DIR_MODES = {01777, 0777, 03777, 02770, 01755};
+
+    /** An op only non-root callers make interesting, or null. */
+    private Op userOp(List<VisibleSnapshot.Item> tree, List<VisibleSnapshot.Item> dirs) {
+        int k = users.nextInt(10);
+        return switch (k) {
+            case 0, 1 -> new Op.SetAcl(any(tree), false, ACCESS_ACLS[users.nextInt(ACCESS_ACLS.length)]);
+            case 2 -> new Op.SetAcl(pick(dirs).path(), true, DEFAULT_ACLS[users.nextInt(DEFAULT_ACLS.length)]);
+            case 3 -> new Op.SetXattr(any(tree), users.nextBoolean() ? "trusted.t" : "user.u", "w" + users.nextInt(9), 0);
+            case 4, 5 -> new Op.Chmod(pick(dirs).path(), USER_DIR_MODES[users.nextInt(USER_DIR_MODES.length)]);
+            case 6 -> new Op.Touch(any(tree));
+            case 7 -> new Op.Chmod(notLink(tree), users.nextBoolean() ? 0666 : 02777);
+            default -> null;
+        };
+    }
+
     private static final int SLOTS = 3;
     private final boolean held, handles;
     /** The path each slot was last opened on, and each handle taken of. */
@@ -112,6 +157,25 @@ public final class OpGenerator {
     private java.util.Set<String> links = java.util.Set.of();
 
     public Op next(List<VisibleSnapshot.Item> tree) {
+        if (rotations != null && rotations.nextInt(12) == 0) return new Op.Rotate();
+        if (users == null) return nextOp(tree);
+        Op.Caller who = users.nextInt(3) == 0 ? CALLERS.get(users.nextInt(CALLERS.size())) : null;
+        Op op = null;
+        if (users.nextInt(6) == 0) {
+            List<VisibleSnapshot.Item> dirs = tree.stream().filter(VisibleSnapshot.Item::isDir).toList();
+            op = userOp(tree, dirs);
+        }
+        if (op == null) op = nextOp(tree);
+        return who == null || !byCaller(op) ? op : new Op.As(who, op);
+    }
+
+    /** What a caller may be given: not the harness's own doings (handles, drop_caches, remounts, closes). */
+    private static boolean byCaller(Op op) {
+        return !(op instanceof Op.TakeHandle || op instanceof Op.OpenHandle || op instanceof Op.DropCaches
+                || op instanceof Op.Remount || op instanceof Op.Release || op instanceof Op.Rotate);
+    }
+
+    private Op nextOp(List<VisibleSnapshot.Item> tree) {
         links = new java.util.HashSet<>();
         for (VisibleSnapshot.Item i : tree) if (i.isLink()) links.add(i.path());
         List<VisibleSnapshot.Item> dirs = new ArrayList<>(), files = new ArrayList<>(), nonDirs = new ArrayList<>();

@@ -75,8 +75,10 @@ public final class SequenceSuite {
                 StringWriter w = new StringWriter();
                 e.printStackTrace(new PrintWriter(w));
                 String st = w.toString();
-                report.append("ERROR seed=").append(seed).append(": ")
-                        .append(st, 0, Math.min(st.length(), 3000)).append('\n');
+                report.append("ERROR seed=").append(seed).append(": ");
+                // the causes first: the trace below is cut short
+                for (Throwable t = e.getCause(); t != null; t = t.getCause()) report.append("caused by ").append(t).append("; ");
+                report.append(st, 0, Math.min(st.length(), 3000)).append('\n');
             }
         }
         return new Summary(seeds.size(), agreed, failed, report.toString(), (System.nanoTime() - t0) / 1_000_000);

@@ -18,12 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code -Doverlayj.held.fuse.seqs=N}, {@code -Doverlayj.seed0=S}; {@code -Doverlayj.long=true}: 1,000 and 200.
  * {@code -Doverlayj.seed=S -Doverlayj.ops=N} replays one.
  *
- * <p>Known failures, outside what issue 21's open-file and handle fixes touch (2026-12-06, engine 195/200 for
- * seeds 2000-2199, 57/60 for 1-60): (1) metacopy=on: an O_RDWR open that copies a metacopy file's data in moves
- * the kernel's mtime to now, overlayj keeps the old one (CopyUp.copyInData restores the times; e.g. seed 24:
- * {@code link /c/e /c/c/wo; hold /c/c/wo as #0 rw}); (2) index=on: after a remount or a drop_caches, a link or a
- * rename over an indexed alias writes {@code NS nlink} U-1 where the kernel writes U+0, or leaves an index entry
- * the kernel keeps (seeds 6, 14, 2135). CI runs from seed 2000, where the first 100 agree.
+ * <p>The two kinds of failure known before (2026-12-06: metacopy data copy-in kept the old mtime, seed 24; NS nlink
+ * written from the stored offset instead of the in-memory count after a remount or drop_caches, seeds 6, 14) are
+ * fixed: engine seeds 1-200 agree 200/200. A drop_caches by another process on the machine at the wrong moment
+ * still makes the kernel re-read a single-link nfs_export file's count (U+0 instead of U-1), which the engine cannot
+ * see; that shows as a one-off mismatch on a busy shared machine only.
  */
 class HeldDifferentialTest {
     /** The first CI seed (see the class comment). */

@@ -121,15 +121,18 @@ final class NodeTable {
         return s.node;
     }
 
-    synchronized void forget(long nodeid, long n) {
-        if (nodeid == RawFileSystem.ROOT_ID) return;
+    /** Drops {@code n} lookups; returns the node when the kernel holds none any more (it evicted it), else null. */
+    synchronized Node forget(long nodeid, long n) {
+        if (nodeid == RawFileSystem.ROOT_ID) return null;
         Slot s = byId.get(nodeid);
-        if (s == null) return;
+        if (s == null) return null;
         s.lookups -= n;
         if (s.lookups <= 0) {
             byId.remove(nodeid);
             byNode.remove(s.node);
+            return s.node;
         }
+        return null;
     }
 
     /** Nodes the kernel still references, root included. */

@@ -413,7 +413,9 @@ public final class OverlayFileSystem implements RawFileSystem {
     }
 
     @Override public void forget(long nodeid, long nlookup) {
-        nodes.forget(nodeid, nlookup);
+        Node gone = nodes.forget(nodeid, nlookup);
+        // the kernel overlay's inode would be evicted now too, with what it kept in memory (Overlay#evicted)
+        if (gone != null) overlay.evicted(gone);
     }
 
     @Override public FuseAttrOut getattr(FuseContext c, long nodeid, long fh) throws ErrnoException {
