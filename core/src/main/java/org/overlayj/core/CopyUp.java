@@ -144,7 +144,7 @@ final class CopyUp {
         Stat st = Linux.lstat(lo.path());
         // The kernel records the origin of a directory, of a single-link file and of what it indexes only: a lower
         // hard link copied up without the index is a new inode, its origin would name an inode shared with others
-        // (ovl_do_copy_up; shown by rotating layers, where a link made by one mount is a lower hard link of the next)
+        // (format doc E18, also for a metadata-only copy; shown by rotating layers, where a link made by one mount is a lower hard link of the next)
         byte[] origin = st.isDir() || st.nlink() == 1 || fs.index.indexes(st) ? originOf(lo) : null;
         // A lower metacopy file (a middle layer's, its data further down) gets a metacopy copy too, as on the kernel
         // (ovl_need_meta_copy_up looks at the options and the open flags only): lookup finds the data through it.
@@ -165,16 +165,13 @@ final class CopyUp {
             fs.copiedUp(n);
             return;
         }
-        // Not indexed, a lower hard link's copy is a new inode apart from its other names: the kernel records no
-        // origin on it (format doc, E18; a metadata-only copy too: tried, 6.18, index=off,metacopy=on, chmod)
-        byte[] recorded = !st.isDir() && st.nlink() > 1 ? null : origin;
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
         if (st.isReg()) {
-            copyRegular(lo.path(), dataSrc, st, recorded, dest, meta, null);
+            copyRegular(lo.path(), dataSrc, st, origin, dest, meta, null);
             n.metacopy = meta;
         } else {
-            copyOther(lo.path(), st, recorded, dest, null);
+            copyOther(lo.path(), st, origin, dest, null);
         }
         // A copy-up is not a change of the parent as far as a client can see: keep its times.
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
