@@ -103,6 +103,14 @@ class ExportTest {
                 Node moved = o.decodeHandle(hsub);
                 assertSame(walk(o, "moved"), moved);
                 o.unlink(o.root(), "f", R);
+                // As on the kernel (6.18, open_by_handle_at): f's copy-up was a single-link file under nfs_export,
+                // counted "U-1"; after a remount that count is not used for a single-link lower (its upper's own 2
+                // is), so the unlink leaves the index entry as a file of one link, and the handle still opens the
+                // data until the next mount whites that orphan out. The engine decodes it too (no ESTALE), but a
+                // read of that node fails ENOENT (it is the unlinked node, with no file open on it): left open.
+                assertNotNull(o.decodeHandle(hf));
+            }
+            try (Overlay o = Overlay.mount(nfs(L))) {
                 ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(hf));
                 assertEquals(Errno.ESTALE, e.errno());
             }
