@@ -11,7 +11,8 @@
 # Prints "crash points OP: N" per operation and "bad ..." per failing point; exits 1 when any point is bad.
 #
 # usage: crash-sweep.sh [-f ext4|xfs] [-o op,op,...] [-r SEEDS]   (as root; runs in a private mount namespace)
-#   -o   the operations (default: all; see OPS below); -r N also runs N random-kill rounds of a mixed workload
+#   -o   the operations, run in that order (default: all; see OPS below); -r N also runs N random-kill rounds of
+#        a mixed workload
 #   CRASH_SWEEP_MAX=K      only the first K calls of each system call of an operation (0: all)
 #   CRASH_SWEEP_CALLS=a,b  only kill at these system calls (the CI test: the ones that change names)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
@@ -316,9 +317,18 @@ reference() { # reference FEATURES PREP OP
   kernel_tree "$T/run.img" "$1" "$REF/after"
 }
 
-for spec in "${OPS[@]}"; do
+# -o runs the chosen operations in the order given (two sweeps can share the list from both ends)
+ORDER=("${OPS[@]}")
+if [ -n "$ONLY" ]; then
+  ORDER=()
+  for want in ${ONLY//,/ }; do
+    found=""
+    for spec in "${OPS[@]}"; do [ "${spec%%|*}" = "$want" ] && ORDER+=("$spec") && found=1; done
+    [ -z "$found" ] && { echo "unknown operation $want"; exit 2; }
+  done
+fi
+for spec in "${ORDER[@]}"; do
   IFS='|' read -r name feat prep op <<<"$spec"
-  [ -n "$ONLY" ] && ! grep -qx -- "$name" <<<"${ONLY//,/$'\n'}" && continue
   TREE_MTIME=""; [ "$name" = utimes ] && TREE_MTIME=1   # (times are compared for this one only)
   KMSG_OK=""; [ "$op" = "@mount" ] && KMSG_OK='(orphan|stale) index entry'
   reference "$feat" "$prep" "$op" || { bad "$name: reference run failed"; continue; }
