@@ -346,6 +346,14 @@ final class Index {
         }
     }
 
+    /**
+     * An orphan entry becomes a whiteout (nfs_export: old handles then give ESTALE) or goes. Crash order: the
+     * whiteout is made as a '#' temporary in the scratch (index) dir and exchanged with the entry in one rename,
+     * then the old entry, now the temporary, is removed. Killed before the exchange, the entry is still the
+     * orphan (and a '#' whiteout is left): the next mount, the kernel's or ours, does the same again; killed
+     * after it, the entry is already the whiteout and the '#' temporary is removed by the next mount. Never a
+     * moment without the entry, so no handle ever decodes to a stale object in between.
+     */
     private void orphan(String path, String name) throws ErrnoException {
         LOG.warn("overlayfs: cleanup of orphan index entry index/{}", name);
         if (fs.opts.nfsExport()) {
