@@ -45,4 +45,38 @@ class FsckWalkTest {
             }
         }
     }
+
+    /**
+     * An upper metadata-only copy whose data is in no lower layer: the kernel's lookup fails with EIO, so does the
+     * engine's, and fsck reports it (one with its data below is no finding).
+     */
+    @Test void metacopyWithoutLowerDataIsReported() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && echo d > l1/g && echo 1 > upper/f && echo 2 > upper/g"
+                    + " && truncate -s 0 upper/f upper/g && setfattr -n trusted.overlay.metacopy upper/f upper/g");
+            String opts = "lowerdir=" + L.lowerdir() + ",upperdir=" + L.upper + ",workdir=" + L.work
+                    + ",metacopy=on,redirect_dir=on";
+            L.kernelMount("metacopy=on,redirect_dir=on");
+            String kernel;
+            try {
+                kernel = Layers.shOut("cd " + L.mnt + " && for n in f g; do cat $n 2>&1 | sed 's/.*Input\\/output"
+                        + " error.*/EIO/'; done | tr '\\n' ' '").trim();
+            } finally {
+                L.kernelUmount();
+            }
+            assertEquals("EIO d", kernel);
+            var parsed = org.overlayj.core.config.MountOptions.parse(opts, "/",
+                    org.overlayj.core.config.ModuleDefaults.BUILTIN);
+            try (Overlay o = Overlay.mount(parsed.overlay())) {
+                var e = assertThrows(org.overlayj.sys.ErrnoException.class, () -> EngineSmokeTest.walk(o, "f"));
+                assertEquals(org.overlayj.sys.Errno.EIO, e.errno(), "the engine");
+                assertNotNull(EngineSmokeTest.walk(o, "g"));
+            }
+            try (LayerSet ls = LayerSet.open(parsed.overlay())) {
+                List<String> where = Fsck.check(ls).findings().stream().filter(f -> f.code().equals("metacopy"))
+                        .map(Fsck.Finding::where).toList();
+                assertEquals(List.of("upper:/f"), where);
+            }
+        }
+    }
 }

@@ -214,7 +214,10 @@ public final class Fsck {
                     return;
                 }
                 if (isXwhiteout(p, st)) return;
-                if (!st.isDir()) return;
+                if (!st.isDir()) {
+                    if (st.isReg()) metacopyData(up, p, name, parentLowers);
+                    return;
+                }
                 visibleDir = true;
                 upperChild = p;
                 visible = st;
@@ -288,6 +291,69 @@ public final class Fsck {
                     || upperChild != null && layers.getX(upperChild, OverlayXattr.ORIGIN) != null;
             walk(child, upperChild, childLowers, childMerged);
         }
+    }
+
+    /**
+     * An upper metadata-only copy: its data must be found below as the engine's lookup finds it (the name, or its
+     * redirect, through the lower layers, past intermediate metacopy files, then the data-only layers); without it
+     * lookup fails with EIO. (metacopy=off: lookup refuses to follow it, EPERM.)
+     */
+    private void metacopyData(Layer up, String p, String name, List<LowerDir> parentLowers) throws ErrnoException {
+        if (OverlayXattr.metacopyValue(layers.getX(p, OverlayXattr.METACOPY)) != OverlayXattr.Metacopy.METACOPY) return;
+        String where = LayerSet.show(up, p);
+        if (!layers.options().metacopy()) {
+            add("metacopy", where, "metadata-only copy but metacopy=off: lookup fails with EPERM", false);
+            return;
+        }
+        RedirectPath next = new RedirectPath(name);
+        byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
+        if (redirect != null && (!validRedirect(redirect) || !layers.options().redirectFollow())) return; // reported
+        String r = redirect == null ? null : Linux.byteString(redirect);
+        next.follow(r);
+        String dataRedirect = r != null && r.startsWith("/") ? r : null;
+        for (Layer l : layers.lowers()) {
+            String lp;
+            boolean lastLayer = false;
+            if (next.abs() != null) {
+                RedirectPath.Walk w = RedirectPath.walkAbsolute(l.root(), next.abs(), this::isOpaque);
+                if (w.end()) break;
+                if (w.path() == null) continue;
+                lp = w.path();
+                lastLayer = w.opaqueOnTheWay();
+            } else {
+                LowerDir pd = parentLowers.stream().filter(d -> d.layer() == l).findFirst().orElse(null);
+                if (pd == null) continue;
+                lp = pd.path() + "/" + next.name();
+            }
+            Stat st = Linux.lstatOrNull(lp);
+            if (st == null) {
+                if (AufsWhiteouts.whitedOut(lp) || lastLayer) break;
+                continue;
+            }
+            if (st.isWhiteout() || isXwhiteout(lp, st) || !st.isReg()) break;
+            switch (OverlayXattr.metacopyValue(layers.getX(lp, OverlayXattr.METACOPY))) {
+                case NONE -> { return; }             // the data
+                case BAD -> { return; }              // reported where it is (checkCommon): lookup fails there
+                case METACOPY -> {
+                    byte[] r2 = layers.getX(lp, OverlayXattr.REDIRECT);
+                    if (r2 != null && validRedirect(r2)) {
+                        next.follow(Linux.byteString(r2));
+                        dataRedirect = next.abs();
+                    }
+                }
+            }
+        }
+        if (dataRedirect != null && !layers.options().dataDirs().isEmpty()) {
+            for (String d : layers.options().dataDirs()) {
+                RedirectPath.Walk w = RedirectPath.walkAbsolute(d, dataRedirect, this::isOpaque);
+                Stat st = w.path() == null ? null : Linux.lstatOrNull(w.path());
+                if (st != null && st.isReg()) return;
+            }
+            add("metacopy", where, "its data '" + Linux.toUtf8(dataRedirect) + "' is in no data-only layer: open"
+                    + " fails with EIO", false);
+            return;
+        }
+        add("metacopy", where, "metadata-only copy whose data is in no lower layer: lookup fails with EIO", false);
     }
 
     private boolean isXwhiteout(String p, Stat st) throws ErrnoException {
