@@ -191,7 +191,7 @@ class CrashStateTest {
     }
 
     @Test void whiteoutIndexEntryOfALiveLowerDirectoryIsEioUntilRepair() throws Exception {
-        Seen k = compare("n=$(ls work/index | while read e; do [ -d work/index/$e ] && echo $e; done)"
+        Seen k = compare("n=$(find work/index -mindepth 1 -maxdepth 1 -type d -printf %f)"
                         + " && rm -rf upper/d work/index/$n && mknod work/index/$n c 0 0",
                 f -> assertTrue(f.stream().anyMatch(x -> x.code().equals("bad-index") && x.where().equals("lower 1:/d")),
                         f.toString()),
@@ -234,7 +234,7 @@ class CrashStateTest {
     @Test void staleEntriesAndTemporariesAreRemovedAsTheKernelDoes() throws Exception {
         // an entry whose lower is gone and no alias links it, a directory entry without 'upper', a temporary
         Seen k = compare(entryOf("s") + "rm upper/s l1/s"
-                        + " && d=$(ls work/index | while read e; do [ -d work/index/$e ] && echo $e; done)"
+                        + " && d=$(find work/index -mindepth 1 -maxdepth 1 -type d -printf %f)"
                         + " && setfattr -x trusted.overlay.upper work/index/$d && touch 'work/index/#7f01'",
                 f -> {
                     assertEquals(2, f.stream().filter(x -> x.code().equals("index-stale") && x.kernelRepairs()).count(),
