@@ -11,7 +11,8 @@
 # Prints "crash points OP: N" per operation and "bad ..." per failing point; exits 1 when any point is bad.
 #
 # usage: crash-sweep.sh [-f ext4|xfs] [-o op,op,...] [-r SEEDS]   (as root; runs in a private mount namespace)
-#   -o   the operations (default: all; see OPS below); -r N also runs N random-kill rounds of a mixed workload
+#   -o   the operations, run in that order (default: all; see OPS below); -r N also runs N random-kill rounds of
+#        a mixed workload
 #   CRASH_SWEEP_MAX=K      only the first K calls of each system call of an operation (0: all)
 #   CRASH_SWEEP_CALLS=a,b  only kill at these system calls (the CI test: the ones that change names)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
@@ -77,6 +78,11 @@ detach "$F"
 
 NFS="index=on,nfs_export=on,redirect_dir=on"
 META="index=on,redirect_dir=on,metacopy=on"
+INDEX="index=on,redirect_dir=on"                                 # lower hard links are indexed without nfs_export
+# mount-cleanup's PREP: copy-ups through overlayj, then (at "@offline", on the unmounted layers F) the leftovers a
+# mount cleans: a stale index entry (its lower gone), orphan entries of a file and a directory hidden by whiteouts
+# since (nfs_export whites them out), index and work-dir temporaries
+LEFTOVERS='echo x >> $M/d/g; echo x >> $M/t; touch $M/dd/n; @offline rm $F/u/d/g $F/l2/d/g; rm $F/u/t; mknod $F/u/t c 0 0; rm -r $F/u/dd; mknod $F/u/dd c 0 0; touch $F/w/index/#7f01; mkdir $F/w/work/#7f02; touch $F/w/work/#7f02/x'
 opts() { echo "lowerdir=$1/l1:$1/l2,upperdir=$1/u,workdir=$1/w,$2"; }
 
 # --- the operations: NAME|FEATURES|PREP|OP (run in sh -c with M set to the mount point) ------------------------------
@@ -94,6 +100,7 @@ OPS=(
   "rename-over|$NFS||mv \$M/d/g \$M/t"
   "rename-hardlink-over|$NFS||mv \$M/h1 \$M/d/f"
   "rename-dir|$NFS||mv \$M/dd \$M/d/dd2"
+  "rename-dir-over|$NFS||mv -T \$M/e \$M/ee"
   "rename-dir-twice|$NFS|mv \$M/dd \$M/dd1|mv \$M/dd1 \$M/d/dd2"
   "exchange|$NFS||python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),2))' \$M/d/f \$M/t"
   "exchange-dirs|$NFS||python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),2))' \$M/dd \$M/e"
@@ -101,14 +108,22 @@ OPS=(
   "rmdir-merge|$NFS|rm \$M/dd/y \$M/dd/sub/x; rmdir \$M/dd/sub|rmdir \$M/dd"
   "mkdir-over-whiteout|$NFS|rmdir \$M/e|mkdir \$M/e"
   "chmod|$NFS||chmod 600 \$M/d/f"
+  "chown|$NFS||chown 1:1 \$M/d/f"
+  "utimes|$NFS||touch -m -d @1000000000 \$M/d/f"
+  "chmod-hardlink|$NFS||chmod 600 \$M/d/h2"
   "chmod-dir|$NFS||chmod 700 \$M/dd/sub"
   "setxattr|$NFS||setfattr -n user.n -v v \$M/d/f"
   "removexattr|$NFS||setfattr -x user.u \$M/d/f"
   "symlink-chown|$NFS||chown -h 1:1 \$M/sym"
+  "index-append-hardlink|$INDEX||echo more >> \$M/h1"
+  "index-link-hardlink|$INDEX||ln \$M/h1 \$M/h3"
+  "index-unlink-hardlink|$INDEX||rm \$M/h1"
   "meta-chmod|$META||chmod 600 \$M/d/f"
   "meta-copy-in|$META|chmod 600 \$M/d/f|echo more >> \$M/d/f"
   "meta-rename|$META|chmod 600 \$M/d/f|mv \$M/d/f \$M/f4"
   "meta-hardlink-link|$META||ln \$M/h1 \$M/h3"
+  "meta-hardlink-copy-in|$META|chmod 600 \$M/h1|echo more >> \$M/d/h2"
+  "mount-cleanup|$NFS|$LEFTOVERS|@mount"
 )
 # the system calls that change a layer (glibc's wrappers may use either form)
 SYSCALLS="openat,creat,mkdir,mkdirat,mknod,mknodat,symlink,symlinkat,link,linkat,rename,renameat,renameat2"
@@ -143,11 +158,15 @@ tree() { # tree DIR
    find . -mindepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0 -r md5sum 2>&1
    find . -mindepth 1 -type f ! -type d -printf '%p nlink=%n\n' 2>&1 | sort
    find . -mindepth 1 -type l -printf '%p -> %l\n' 2>&1 | sort
+   [ -n "${TREE_MTIME:-}" ] && find . -mindepth 1 -type f -printf '%p mtime=%T@\n' 2>&1 | sort
    find . -mindepth 1 -exec getfattr -h -d -m user. {} + 2>&1 | grep -v '^$' | sort) 2>&1
 }
-index_state() { ls -l "$1/w/index" 2>/dev/null | awk 'NR>1 && $NF !~ /^#/ {print substr($1,1,1), $NF}' | sort; }
+# the index entries with their types ('#' temporaries aside: the mount of either kind removes them)
+index_state() { find "$1/w/index" -mindepth 1 -maxdepth 1 ! -name '#*' -printf '%y %f\n' 2>/dev/null | sort; }
 kmsg_mark() { wc -l < <(dmesg 2>/dev/null); }
-kmsg_ours() { dmesg 2>/dev/null | tail -n +$(( $1 + 1 )) | grep -i overlay | grep -e "$UUIDHEX" -e "$T" ; }
+# (KMSG_OK: lines an operation makes the kernel log as a matter of course, e.g. the clean-up of leftovers it made)
+kmsg_ours() { dmesg 2>/dev/null | tail -n +$(( $1 + 1 )) | grep -i overlay | grep -e "$UUIDHEX" -e "$T" |
+              { if [ -n "${KMSG_OK:-}" ]; then grep -v -E "$KMSG_OK"; else cat; fi; }; }
 
 # kernel_tree IMG FEATURES OUT: the kernel's view of an image's layers (and what its mount did to the index)
 kernel_tree() {
@@ -242,16 +261,37 @@ check() {
 
 # run_op OPTS PREP OP [INJECT]: a fresh copy of the base image, a server, PREP, then OP, with strace attached
 # (only tracing when INJECT is empty). Leaves the image in $T/run.img; prints the strace output file.
+# A PREP part after "@offline" runs on the unmounted layers (F set to them); the OP "@mount" is the start of a
+# server (its mount-time checks and clean-up) on the layers PREP left, under strace from its first call.
 run_op() {
-  local feat=$1 prep=$2 op=$3 inject=${4:-}
+  local feat=$1 prep=${2%%@offline*} offline="" op=$3 inject=${4:-}
+  [[ $2 == *@offline* ]] && offline=${2#*@offline}
   cp --sparse=always "$T/base.img" "$T/run.img"
   attach "$T/run.img" "$T/fs" || return 1
   ts start; start_server "$(opts $T/fs "$feat")" "$T/m" || { echo "server did not mount" >&2; return 1; }
   ts started; M=$T/m sh -c "$prep" >/dev/null 2>&1
+  : > "$T/trace"
+  if [ "$op" = "@mount" ]; then
+    stop_server "$T/m"
+    F=$T/fs sh -c "$offline" >/dev/null 2>&1
+    # strace starts the server: its pid is strace's, which ends when the server is killed
+    SERVER=$(setsid sh -c 'echo $$; exec strace -f -qq -y -e trace="$4" ${5:+-e inject=$5} -o "$6" \
+             "$0" -f -s -o "$1" "$2" >>"$3" 2>&1 </dev/null' "$OJ" "$(opts $T/fs "$feat")" "$T/m" \
+             "$T/logs/server.out" "$SYSCALLS" "$inject" "$T/trace" & )
+    SERVER=$(head -1 <<<"$SERVER")
+    wait_mounted "$T/m" "$SERVER"; ts op-done
+    local died=0
+    if [ -n "$inject" ]; then
+      for _ in $(seq 100); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.05; done
+      kill -0 "$SERVER" 2>/dev/null || died=1
+    fi
+    stop_server "$T/m"; detach "$T/fs"; ts stopped
+    if [ -n "$inject" ] && [ $died -eq 0 ]; then return 3; fi
+    return 0
+  fi
   tree "$T/m" >/dev/null 2>&1                       # every lookup done before the kill is armed
   local tids; tids=$(ls /proc/$SERVER/task | sed 's/^/-p /' | tr '\n' ' ')
-  : > "$T/trace"
-  strace -f $tids -e trace=$SYSCALLS ${inject:+-e inject=$inject} -o "$T/trace" -qq 2>/dev/null &
+  strace -f $tids -y -e trace=$SYSCALLS ${inject:+-e inject=$inject} -o "$T/trace" -qq 2>/dev/null &
   local st=$!
   for _ in $(seq 200); do
     ! grep -q 'TracerPid:[[:space:]]*0$' /proc/$SERVER/task/*/status 2>/dev/null && break
@@ -265,6 +305,7 @@ run_op() {
   local died=0; kill -0 "$SERVER" 2>/dev/null || died=1
   kill "$st" 2>/dev/null; wait "$st" 2>/dev/null
   ts strace-gone; stop_server "$T/m"
+  F=$T/fs sh -c "$offline" >/dev/null 2>&1
   detach "$T/fs"; ts stopped
   if [ -n "$inject" ] && [ $died -eq 0 ]; then return 3; fi
   return 0
@@ -281,18 +322,32 @@ reference() { # reference FEATURES PREP OP
   kernel_tree "$T/run.img" "$1" "$REF/after"
 }
 
-for spec in "${OPS[@]}"; do
+# -o runs the chosen operations in the order given (two sweeps can share the list from both ends)
+ORDER=("${OPS[@]}")
+if [ -n "$ONLY" ]; then
+  ORDER=()
+  for want in ${ONLY//,/ }; do
+    found=""
+    for spec in "${OPS[@]}"; do [ "${spec%%|*}" = "$want" ] && ORDER+=("$spec") && found=1; done
+    [ -z "$found" ] && { echo "unknown operation $want"; exit 2; }
+  done
+fi
+for spec in "${ORDER[@]}"; do
   IFS='|' read -r name feat prep op <<<"$spec"
-  [ -n "$ONLY" ] && ! grep -qx -- "$name" <<<"${ONLY//,/$'\n'}" && continue
+  TREE_MTIME=""; [ "$name" = utimes ] && TREE_MTIME=1   # (times are compared for this one only)
+  # (the kernel logs each stale entry it removes as "failed to verify index (..., err=-116)"; fsck must predict it)
+  KMSG_OK=""; [ "$op" = "@mount" ] && KMSG_OK='(orphan|stale) index entry|failed to verify index \(index/[0-9a-f]+, ftype=[0-9a-f]+, err=-116\)'
   reference "$feat" "$prep" "$op" || { bad "$name: reference run failed"; continue; }
   if grep -q -e '^!!' -e 'error' "$REF/before" "$REF/after" || [ -s "$REF/after.kmsg" ]; then
     bad "$name: the reference trees have errors"; continue
   fi
   # the serving thread's layer-changing calls, by name: SIGKILL at the entry of each
-  tid=$(awk '/^[0-9]+ +(linkat|renameat2|unlinkat|openat|fsetxattr|mkdirat|pwrite64|fchmodat|fchownat|utimensat|fsync|lsetxattr|setxattr)\(/ {print $1}' "$REF/trace" | sort | uniq -c | sort -rn | awk 'NR==1 {print $2}')
+  # (only calls on the layers count: strace -y names each fd's file; a start-up also opens the JVM's files)
+  tid=$(awk -v L="$T/fs/" 'index($0, L) && /^[0-9]+ +(linkat|renameat2|unlinkat|openat|fsetxattr|mkdirat|mknodat|pwrite64|fchmodat|fchownat|utimensat|fsync|lsetxattr|setxattr)\(/ {print $1}' "$REF/trace" | sort | uniq -c | sort -rn | awk 'NR==1 {print $2}')
   points=0
   # ordinal of each call among the thread's calls of its name; opens and ioctls only where they create or clone
-  for sc in $(awk -v t="$tid" '$1 == t && $2 ~ /^[a-z_0-9]+\(/ { s = $2; sub(/\(.*/, "", s); n[s]++
+  for sc in $(awk -v t="$tid" -v L="$T/fs/" '$1 == t && $2 ~ /^[a-z_0-9]+\(/ { s = $2; sub(/\(.*/, "", s); n[s]++
+        if (!index($0, L)) next
         if ((s == "openat" || s == "open") && $0 !~ /O_CREAT|O_TMPFILE|O_TRUNC/) next
         if (s == "ioctl" && $0 !~ /FICLONE/) next
         print s ":" n[s] }' "$REF/trace"); do

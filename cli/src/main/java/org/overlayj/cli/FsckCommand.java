@@ -23,8 +23,8 @@ import java.util.concurrent.Callable;
                 "Walks the tree as lookup resolves it and reports: whiteouts the kernel does not honor (aufs-style "
                         + ".wh. files, 'whiteout' xattrs on non-empty files, 0/0 devices in unmerged directories); "
                         + "'opaque', 'redirect', 'origin', 'impure', 'nlink', 'uuid', 'metacopy' and 'protattr' "
-                        + "xattrs that are malformed or point nowhere; 'nlink' counts that disagree with the links "
-                        + "the overlay shows; index entries a mount would remove, turn into whiteouts or refuse "
+                        + "xattrs that are malformed or point nowhere; metadata-only copies whose data lookup "
+                        + "cannot find; index entries a mount would remove, turn into whiteouts or refuse "
                         + "(as 'overlayj index verify'); "
                         + "lower aliases whose index entry makes lookup fail with EIO; leftovers in WORKDIR/work and "
                         + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT.",
@@ -32,7 +32,9 @@ import java.util.concurrent.Callable;
                 "--repair makes only the repairs the kernel itself makes at a read-write mount: it removes "
                         + "WORKDIR/work leftovers (two levels deep, never work/incompat) and '#' temporaries in "
                         + "WORKDIR/index, removes stale index entries, and turns orphan index entries into whiteouts "
-                        + "(nfs_export=on) or removes them (index=on only). Everything else is reported, never "
+                        + "(nfs_export=on) or removes them (index=on only) - but an index entry of a lower object "
+                        + "the overlay still shows with no upper copy (an interrupted copy-up, or the whiteout the "
+                        + "kernel made of one) is removed, keeping the object reachable. Everything else is reported, never "
                         + "changed. It refuses (EBUSY) while the upper or work dir is in use by a mount."},
         footer = {"", "Exit status: 0 clean; 1 findings (also when --repair fixed them all); 2 error.",
                 "", "Example:", "  overlayj fsck -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=on --repair"})

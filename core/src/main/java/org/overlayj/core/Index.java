@@ -1,6 +1,7 @@
 package org.overlayj.core;
 
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.IndexEntryCheck;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -334,49 +335,47 @@ final class Index {
         }
         Stat st = Linux.lstat(path);
         if (st.isWhiteout()) return;
+        // the verdict is the shared rule (IndexEntryCheck), which index verify and fsck report
+        IndexEntryCheck.Outcome o;
         switch (Fh.parseHex(name)) {
-            case Fh.Bad(Fh.Problem p, String why) -> throw badEntry(name, st, p == Fh.Problem.INVALID ? Errno.EINVAL : Errno.ENODATA);
+            case Fh.Bad(Fh.Problem p, String why) -> o = IndexEntryCheck.badName(p, why);
             case Fh.Ok(Fh fh) -> {
                 if (st.isDir()) {
-                    if (!fs.opts.nfsExport()) return;
-                    byte[] upper = fs.getX(path, OverlayXattr.UPPER);
-                    if (upper == null) {
-                        LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
-                        fs.removeTemp(path);
-                        return;
-                    }
-                    Stat target = decodeUpper(upper);
-                    if (target == null) {
-                        orphan(path, name);
-                    } else if (!target.isDir()) {
-                        throw badEntry(name, st, Errno.EIO);
-                    }
-                    return;
-                }
-                byte[] origin = fs.getX(path, OverlayXattr.ORIGIN);
-                if (origin == null) throw badEntry(name, st, Errno.ENODATA);
-                if (!java.util.Arrays.equals(origin, fh.bytes())) {
-                    LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
-                    Linux.unlink(path);
-                    return;
-                }
-                if (st.nlink() == 1) {
-                    OverlayFs.OriginInfo lower = fs.decodeOrigin(origin);
-                    if (lower == null) {
-                        LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
-                        Linux.unlink(path);
-                        return;
-                    }
-                    // No upper alias links it: an orphan unless the kernel's union count (fallback 0) is above
-                    // 0, which needs a lower inode of more than one link (a single-link one is always an orphan).
-                    if (OverlayXattr.unionNlink(fs.getX(path, OverlayXattr.NLINK), 1, lower.nlink(), 0) == 0) {
-                        orphan(path, name);
-                    }
+                    byte[] upper = fs.opts.nfsExport() ? fs.getX(path, OverlayXattr.UPPER) : null;
+                    Stat target = upper == null ? null : decodeUpper(upper);
+                    o = IndexEntryCheck.dir(fs.opts.nfsExport(), upper == null ? IndexEntryCheck.UpperDir.NO_XATTR
+                            : target == null ? IndexEntryCheck.UpperDir.GONE
+                            : !target.isDir() ? IndexEntryCheck.UpperDir.NOT_DIR : IndexEntryCheck.UpperDir.DIR);
+                } else {
+                    byte[] origin = fs.getX(path, OverlayXattr.ORIGIN);
+                    boolean same = java.util.Arrays.equals(origin, fh.bytes());
+                    // the lower inode is decoded only for an entry no upper alias links
+                    OverlayFs.OriginInfo lower = same && st.nlink() == 1 ? fs.decodeOrigin(origin) : null;
+                    o = IndexEntryCheck.file(origin, same, st.nlink(), lower == null ? 0 : lower.nlink(),
+                            st.nlink() == 1 ? fs.getX(path, OverlayXattr.NLINK) : null, fs.opts.nfsExport());
                 }
             }
         }
+        switch (o.verdict()) {
+            case KEEP, REMOVE_TEMP -> { }
+            case REMOVE_STALE -> {
+                LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
+                if (st.isDir()) fs.removeTemp(path);
+                else Linux.unlink(path);
+            }
+            case WHITEOUT_ORPHAN, REMOVE_ORPHAN -> orphan(path, name);
+            case MOUNT_FAILS -> throw badEntry(name, st, o.errno());
+        }
     }
 
+    /**
+     * An orphan entry becomes a whiteout (nfs_export: old handles then give ESTALE) or goes. Crash order: the
+     * whiteout is made as a '#' temporary in the scratch (index) dir and exchanged with the entry in one rename,
+     * then the old entry, now the temporary, is removed. Killed before the exchange, the entry is still the
+     * orphan (and a '#' whiteout is left): the next mount, the kernel's or ours, does the same again; killed
+     * after it, the entry is already the whiteout and the '#' temporary is removed by the next mount. Never a
+     * moment without the entry, so no handle ever decodes to a stale object in between.
+     */
     private void orphan(String path, String name) throws ErrnoException {
         LOG.warn("overlayfs: cleanup of orphan index entry index/{}", name);
         if (fs.opts.nfsExport()) {

@@ -2,6 +2,7 @@ package org.overlayj.core;
 
 import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.layer.Layer;
+import org.overlayj.core.layer.RedirectPath;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -53,35 +54,6 @@ final class Lookup {
         }
     }
 
-    /**
-     * What the search down the lower layers looks for next: {@code name} in the parent's directory of each layer,
-     * or, once an absolute redirect was met, the path {@code abs} from each layer's root.
-     */
-    private static final class Next {
-        String name;
-        String abs;
-
-        Next(String name) {
-            this.name = name;
-        }
-
-        /**
-         * A redirect met on the way (null: none) changes what is looked for in the layers below. A relative one
-         * renames the last component of what was looked for: of the absolute path, once one was met (the kernel
-         * keeps its prefix), so a chain of redirects through middle layers resolves as it does there.
-         */
-        void follow(String redirect) {
-            if (redirect == null) return;
-            if (redirect.startsWith("/")) {
-                abs = redirect;
-            } else if (abs != null) {
-                abs = abs.substring(0, abs.lastIndexOf('/') + 1) + redirect;
-            } else {
-                name = redirect;
-            }
-        }
-    }
-
     /** What one layer holds at a name, with its overlay markers. */
     private record Found(String path, Stat st, Layer layer, OverlayFs.Markers markers) {}
 
@@ -96,7 +68,7 @@ final class Lookup {
     }
 
     private static boolean isXwhiteout(Stat st, OverlayFs.Markers m) {
-        return st.isReg() && st.size() == 0 && m.whiteout() != null;
+        return OverlayXattr.isXwhiteout(st.isReg(), st.size(), m.whiteout());
     }
 
     /** The child {@code name} of directory {@code dir}, or null when there is none visible. */
@@ -158,14 +130,14 @@ final class Lookup {
         String dataRedirect = wantData && redirect != null && redirect.startsWith("/") ? redirect : null;
         if (!stop && (dir.hasLower() || redirect != null && redirect.startsWith("/"))) {
             boolean wantDir = upper != null && !wantData;
-            Next next = new Next(name);
+            RedirectPath next = new RedirectPath(name);
             next.follow(redirect);
             List<Layer> layers = fs.layers.lowers();
             for (Layer layer : layers) {
                 String p;
                 boolean lastLayer = false;
-                if (next.abs != null) {
-                    Walk w = walkAbsolute(layer, next.abs);
+                if (next.abs() != null) {
+                    RedirectPath.Walk w = walkAbsolute(layer, next.abs());
                     if (w.end()) break;
                     if (w.path() == null) continue;
                     p = w.path();
@@ -173,7 +145,7 @@ final class Lookup {
                 } else {
                     String parentPath = dirPathIn(dir, layer);
                     if (parentPath == null) continue;
-                    p = parentPath + "/" + next.name;
+                    p = parentPath + "/" + next.name();
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) {
@@ -203,7 +175,7 @@ final class Lookup {
                     // redirect followed
                     String r = redirectOf(p, m.redirect());
                     next.follow(r);
-                    if (r != null) dataRedirect = next.abs;
+                    if (r != null) dataRedirect = next.abs();
                     continue;
                 }
                 if (!st.isDir()) {
@@ -215,7 +187,7 @@ final class Lookup {
                             wantData = true;
                             String r = redirectOf(p, m.redirect());
                             next.follow(r);
-                            dataRedirect = r != null ? next.abs : null;
+                            dataRedirect = r != null ? next.abs() : null;
                             continue;
                         }
                     }
@@ -263,27 +235,9 @@ final class Lookup {
         return null;
     }
 
-    /**
-     * Where an absolute redirect leads in one layer: {@code path} of its last component (null when the walk found
-     * nothing here), {@code end} when the walk met a whiteout or a non-directory on the way (the kernel then looks
-     * in no layer below either), {@code opaqueOnTheWay} when a directory on the way is opaque (this layer is then
-     * the last one looked in, as for a path walked through that opaque directory).
-     */
-    private record Walk(String path, boolean end, boolean opaqueOnTheWay) {}
-
-    /** Walks an absolute redirect from a layer root, one component at a time so no symlink inside the layer is followed. */
-    private Walk walkAbsolute(Layer layer, String abs) throws ErrnoException {
-        String[] parts = abs.substring(1).split("/");
-        String p = layer.root();
-        boolean opaque = false;
-        for (int i = 0; i < parts.length - 1; i++) {
-            p = p + "/" + parts[i];
-            Stat st = Linux.lstatOrNull(p);
-            if (st == null) return new Walk(null, AufsWhiteouts.whitedOut(p), false);
-            if (st.isWhiteout() || !st.isDir()) return new Walk(null, true, false);
-            if (!opaque && fs.isOpaque(p)) opaque = true;
-        }
-        return new Walk(p + "/" + parts[parts.length - 1], false, opaque);
+    /** Walks an absolute redirect from a layer root (the shared rule: {@link RedirectPath#walkAbsolute}). */
+    private RedirectPath.Walk walkAbsolute(Layer layer, String abs) throws ErrnoException {
+        return RedirectPath.walkAbsolute(layer.root(), abs, fs::isOpaque);
     }
 
     /**
@@ -305,7 +259,7 @@ final class Lookup {
      */
     private Node.Lower dataLayerFile(String abs) throws ErrnoException {
         for (Layer layer : fs.dataLayers) {
-            Walk w = walkAbsolute(layer, abs);
+            RedirectPath.Walk w = walkAbsolute(layer, abs);
             if (w.path() == null) continue;
             Stat st = Linux.lstatOrNull(w.path());
             if (st != null && st.isReg()) return new Node.Lower(layer, w.path());
@@ -318,9 +272,11 @@ final class Lookup {
      * 4-byte-or-longer verity structure; anything shorter is an error, as in the kernel (format doc §2.2).
      */
     private static boolean metacopy(String path, byte[] v) throws ErrnoException {
-        if (v == null) return false;
-        if (v.length > 0 && v.length < 4) throw OverlayFs.err(Errno.EIO, "metacopy file with bad xattr (" + path + ")");
-        return true;
+        return switch (OverlayXattr.metacopyValue(v)) {
+            case NONE -> false;
+            case METACOPY -> true;
+            case BAD -> throw OverlayFs.err(Errno.EIO, "metacopy file with bad xattr (" + path + ")");
+        };
     }
 
     /**

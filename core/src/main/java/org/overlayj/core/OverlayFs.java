@@ -329,10 +329,10 @@ final class OverlayFs {
         static final Markers NONE = new Markers(null, null, null, null, null);
 
         /** {@code NS opaque} is exactly the one byte 'y'. */
-        boolean isOpaque() { return opaque != null && opaque.length == 1 && opaque[0] == 'y'; }
+        boolean isOpaque() { return OverlayXattr.opaqueValue(opaque); }
 
         /** {@code NS opaque} = 'x': a lower directory holding xwhiteouts. */
-        boolean hasXwhiteouts() { return opaque != null && opaque.length == 1 && opaque[0] == 'x'; }
+        boolean hasXwhiteouts() { return OverlayXattr.xwhiteoutsValue(opaque); }
     }
 
     Markers markers(String path) throws ErrnoException {

@@ -55,6 +55,16 @@ class CrashStateTest {
         return out;
     }
 
+    /** Every entry of the index dir, '#' temporaries too, with its type. */
+    private static List<String> allIndexTypes(Layers L) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String n : IndexTest.indexNames(L)) {
+            Stat st = Linux.lstat(L.work.resolve("index").resolve(n).toString());
+            out.add(n + (st.isWhiteout() ? " whiteout" : st.isDir() ? " dir" : " file"));
+        }
+        return out;
+    }
+
     private static final List<String> NAMES = List.of("s", "a", "b", "d/x", "d/new");
 
     private static Seen kernel(Layers L) throws Exception {
@@ -95,7 +105,19 @@ class CrashStateTest {
             throws Exception {
         Seen k, e;
         try (Layers L = layers(damage)) {
+            // fsck's prediction, checked against what the kernel's mount then does to the same entries
+            List<String> predicted;
+            try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
+                predicted = Fsck.check(ls).findings().stream()
+                        .filter(x -> x.where().startsWith("work/index/") && x.code().matches("index-(temp|stale|orphan)"))
+                        .map(x -> x.where().substring("work/index/".length())).sorted().toList();
+            }
+            List<String> before = allIndexTypes(L);
             k = kernel(L);
+            List<String> after = allIndexTypes(L);
+            List<String> changed = before.stream().filter(x -> !after.contains(x))
+                    .map(x -> x.substring(0, x.indexOf(' '))).sorted().toList();
+            assertEquals(changed, predicted, "fsck predicts the entries the kernel's mount changed");
         }
         try (Layers L = layers(damage)) {
             e = engine(L);
@@ -149,5 +171,76 @@ class CrashStateTest {
                 && x.message().contains("lower 1:/d gives EIO") && x.message().contains("--repair removes")), f
                 .toString()), List.of("s=s s2", "a=a a2", "b=a a2", "d/x=x", "d/new=ENOENT"));
         assertEquals("d/x=EIO", k.files().get(3), k.toString());
+    }
+
+    // --- the kernel's other mount-time outcomes, each compared with what the kernel did to a copy ---------------
+
+    /** The entry of a file: n=$(...) names it in the shell, by the upper alias it had. */
+    private static String entryOf(String upper) {
+        return "n=$(find work/index -maxdepth 1 -samefile upper/" + upper + " -printf %f) && ";
+    }
+
+    @Test void whiteoutIndexEntryOfALiveLowerFileIsEioUntilRepair() throws Exception {
+        // what the kernel made of an orphan left by a killed copy-up: a whiteout where the entry was; the lower
+        // file is still shown and now gives EIO ("bad index found"); --repair removes the whiteout
+        Seen k = compare(entryOf("s") + "rm upper/s work/index/$n && mknod work/index/$n c 0 0",
+                f -> assertTrue(f.stream().anyMatch(x -> x.code().equals("bad-index") && x.where().equals("lower 1:/s")
+                        && x.message().contains("--repair removes")), f.toString()),
+                List.of("s=s", "a=a a2", "b=a a2", "d/x=x", "d/new="));
+        assertEquals("s=EIO", k.files().getFirst(), k.toString());
+    }
+
+    @Test void whiteoutIndexEntryOfALiveLowerDirectoryIsEioUntilRepair() throws Exception {
+        Seen k = compare("n=$(find work/index -mindepth 1 -maxdepth 1 -type d -printf %f)"
+                        + " && rm -rf upper/d work/index/$n && mknod work/index/$n c 0 0",
+                f -> assertTrue(f.stream().anyMatch(x -> x.code().equals("bad-index") && x.where().equals("lower 1:/d")),
+                        f.toString()),
+                List.of("s=s s2", "a=a a2", "b=a a2", "d/x=x", "d/new=ENOENT"));
+        assertEquals("d/x=EIO", k.files().get(3), k.toString());
+    }
+
+    @Test void lowerHardLinkEntryWithoutAliasCountedUPlus0IsKept() throws Exception {
+        // U+0 on the entry alone: union count 1 (the entry's own link) — kept, served for every alias
+        Seen k = compare(entryOf("a") + "rm upper/a && setfattr -n trusted.overlay.nlink -v U+0 work/index/$n",
+                f -> assertEquals(List.of(), f.stream().filter(x -> x.code().startsWith("index")).toList()), null);
+        assertEquals(List.of("s=s s2", "a=a a2", "b=a a2", "d/x=x", "d/new="), k.files());
+    }
+
+    @Test void lowerHardLinkEntryWithoutAliasCountedZeroIsAnOrphan() throws Exception {
+        // L-2 on a 2-link lower inode: union 0, an orphan; the kernel whites it out and both aliases go EIO
+        Seen k = compare(entryOf("a") + "rm upper/a && setfattr -n trusted.overlay.nlink -v L-2 work/index/$n",
+                f -> assertTrue(f.stream().anyMatch(x -> x.code().equals("index-orphan")
+                        && x.message().contains("union nlink 0") && x.message().contains("gives EIO")), f.toString()),
+                List.of("s=s s2", "a=a", "b=a", "d/x=x", "d/new="));
+        assertEquals(List.of("a=EIO", "b=EIO"), k.files().subList(1, 3), k.toString());
+    }
+
+    @Test void lowerHardLinkEntryWithoutAliasAndMalformedCountIsAnOrphan() throws Exception {
+        // a count the kernel cannot parse falls back to 0 at mount ("failed to get index nlink"): an orphan
+        Seen k = compare(entryOf("a") + "rm upper/a && setfattr -n trusted.overlay.nlink -v X+1 work/index/$n",
+                f -> assertTrue(f.stream().anyMatch(x -> x.code().equals("index-orphan")
+                        && x.message().contains("malformed")), f.toString()), null);
+        assertEquals(List.of("a=EIO", "b=EIO"), k.files().subList(1, 3), k.toString());
+    }
+
+    @Test void countsTheKernelDoesNotActOnAreNoFinding() throws Exception {
+        // an entry with its upper alias: whatever its count says (here too many links), the mount keeps it
+        Seen k = compare(entryOf("a") + "setfattr -n trusted.overlay.nlink -v U+5 work/index/$n"
+                        + " && setfattr -n trusted.overlay.nlink -v L+0 upper/a",
+                f -> assertEquals(List.of(), f), null);
+        assertEquals(List.of("s=s s2", "a=a a2", "b=a a2", "d/x=x", "d/new="), k.files());
+    }
+
+    @Test void staleEntriesAndTemporariesAreRemovedAsTheKernelDoes() throws Exception {
+        // an entry whose lower is gone and no alias links it, a directory entry without 'upper', a temporary
+        Seen k = compare(entryOf("s") + "rm upper/s l1/s"
+                        + " && d=$(find work/index -mindepth 1 -maxdepth 1 -type d -printf %f)"
+                        + " && setfattr -x trusted.overlay.upper work/index/$d && touch 'work/index/#7f01'",
+                f -> {
+                    assertEquals(2, f.stream().filter(x -> x.code().equals("index-stale") && x.kernelRepairs()).count(),
+                            f.toString());
+                    assertTrue(f.stream().anyMatch(x -> x.code().equals("index-temp")), f.toString());
+                }, List.of("s=ENOENT", "a=a a2", "b=a a2", "d/x=x", "d/new="));
+        assertEquals("s=ENOENT", k.files().getFirst(), k.toString());
     }
 }

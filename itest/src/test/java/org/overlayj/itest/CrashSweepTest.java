@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (the same tree) and {@code overlayj fsck} (reports what the kernel's mount then did, nothing else).
  *
  * <p>CI runs the operations where a kill used to cost a lower object (copy-up of a file, of a lower hard link and
- * of a directory under nfs_export, the link-up of an unlink, a directory rename), killed at the system calls that
- * give names (link, rename, mkdir): a few minutes. {@code -Doverlayj.crashSweep.full=true} kills at every
+ * of a directory under nfs_export, the link-up of an unlink, a directory rename) and the mount-time clean-up of
+ * index and work dir, killed at the system calls that give names (link, rename, mkdir): a few minutes. {@code -Doverlayj.crashSweep.full=true} kills at every
  * layer-changing call of every operation the script knows, on ext4 and XFS, and runs 20 random-kill rounds.
  */
 class CrashSweepTest {
@@ -69,15 +69,31 @@ class CrashSweepTest {
         return Long.parseLong(last.substring(last.indexOf("): ") + 3, last.indexOf(" points")));
     }
 
+    /** Every chosen operation printed its crash-point count ("crash points OP: N (...)"), and N > 0. */
+    private static void countsPrinted(List<String> out, String ops) {
+        if (ops.isEmpty()) return;
+        for (String op : ops.split(",")) {
+            String line = out.stream().filter(l -> l.startsWith("crash points " + op + ": ")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no crash-point count for " + op + ":\n"
+                            + String.join("\n", out)));
+            String n = line.substring(("crash points " + op + ": ").length()).split(" ")[0];
+            assertTrue(Integer.parseInt(n) > 0, line);
+        }
+    }
+
     @Test
     void everyKillPointLeavesLayersTheKernelServes() throws Exception {
+        // CI: the operations where a kill used to cost a lower object, and the mount-time clean-up, killed at the
+        // calls that give names; everything else behind -Doverlayj.crashSweep.full=true
         String calls = FULL ? "" : "link,linkat,rename,renameat,renameat2,mkdir,mkdirat";
-        String ops = FULL ? "" : "append,append-hardlink,create-in-lower-dir,unlink-hardlink,rename-dir";
+        String ops = FULL ? "" : "append,append-hardlink,create-in-lower-dir,unlink-hardlink,rename-dir,mount-cleanup";
         List<String> ext4 = run("ext4", ops, calls, FULL ? 20 : 2);
         assertTrue(points(ext4) >= (FULL ? 300 : 15), "points counted: " + ext4.getLast());
-        assertTrue(ext4.stream().anyMatch(l -> l.startsWith("crash points append: ")), "per-operation counts");
-        List<String> xfs = run("xfs", FULL ? "" : "append,create-in-lower-dir", calls, 0);
+        countsPrinted(ext4, ops.isEmpty() ? "append,mount-cleanup" : ops);
+        String xfsOps = FULL ? "" : "append,create-in-lower-dir";
+        List<String> xfs = run("xfs", xfsOps, calls, 0);
         assertTrue(points(xfs) >= (FULL ? 300 : 5), "points counted: " + xfs.getLast());
+        countsPrinted(xfs, xfsOps.isEmpty() ? "append,mount-cleanup" : xfsOps);
     }
 
 }

@@ -1,7 +1,9 @@
 package org.overlayj.core.tools;
 
+import org.overlayj.core.layer.Layer;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.AufsWhiteouts;
+import org.overlayj.core.layer.RedirectPath;
 import org.overlayj.core.layer.WorkDir;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
@@ -9,7 +11,6 @@ import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -137,8 +138,7 @@ public final class Fsck {
                 default -> "index-bad";
             };
             String live = liveLower.get(e.name());
-            boolean orphan = e.verdict() == IndexReport.Verdict.WHITEOUT_ORPHAN
-                    || e.verdict() == IndexReport.Verdict.REMOVE_ORPHAN;
+            boolean orphan = e.verdict().orphan();
             if (orphan && live != null) {
                 Finding f = new Finding(code, "work/index/" + Linux.toUtf8(e.name()), e.why() + ": at mount "
                         + e.verdict().text + ", and " + live + " gives EIO from then on (an interrupted copy-up);"
@@ -155,11 +155,11 @@ public final class Fsck {
     // --- the tree -------------------------------------------------------------------------------------------------
 
     /** A lower directory merged into an overlay directory. */
-    private record LowerDir(LayerSet.Layer layer, String path) {}
+    private record LowerDir(Layer layer, String path) {}
 
     private void walkTree() throws ErrnoException {
         List<LowerDir> lowers = new ArrayList<>();
-        for (LayerSet.Layer l : layers.lowers()) lowers.add(new LowerDir(l, l.root()));
+        for (Layer l : layers.lowers()) lowers.add(new LowerDir(l, l.root()));
         String upper = layers.upper() == null ? null : layers.upper().root();
         if (upper != null) checkUpperRoot(upper);
         for (LowerDir d : lowers) checkCommon(d.layer(), d.path(), Linux.lstat(d.path()));
@@ -199,13 +199,13 @@ public final class Fsck {
         boolean visibleDir = false, stop = false, opaque = false;
         String upperChild = null;
         Stat visible = null;
-        String relName = name;     // the name looked up in the parent's lower dirs (a relative redirect renames)
-        String absPath = null;     // an absolute redirect: the path looked up under every lower root
+        // what is looked for below: the name, renamed or made absolute by redirects (the engine's own rule)
+        RedirectPath next = new RedirectPath(name);
         if (upperDir != null) {
             String p = upperDir + "/" + name;
             Stat st = Linux.lstatOrNull(p);
             if (st != null) {
-                LayerSet.Layer up = layers.upper();
+                Layer up = layers.upper();
                 checkCommon(up, p, st);
                 checkUpperX(p, st);
                 if (st.isWhiteout()) {
@@ -214,7 +214,10 @@ public final class Fsck {
                     return;
                 }
                 if (isXwhiteout(p, st)) return;
-                if (!st.isDir()) return;
+                if (!st.isDir()) {
+                    if (st.isReg()) metacopyData(up, p, name, parentLowers);
+                    return;
+                }
                 visibleDir = true;
                 upperChild = p;
                 visible = st;
@@ -227,9 +230,7 @@ public final class Fsck {
                                 + ": lookup of this directory fails with EPERM", false);
                         stop = true;
                     } else {
-                        String v = new String(redirect, StandardCharsets.ISO_8859_1);
-                        if (v.startsWith("/")) absPath = v;
-                        else relName = v;
+                        next.follow(Linux.byteString(redirect));
                     }
                 }
                 stop |= opaque;
@@ -238,20 +239,26 @@ public final class Fsck {
             }
         }
         List<LowerDir> childLowers = new ArrayList<>();
-        boolean redirected = absPath != null || !relName.equals(name);
+        boolean redirected = next.abs() != null || !next.name().equals(name);
         if (!stop) {
-            for (LayerSet.Layer l : layers.lowers()) {
+            for (Layer l : layers.lowers()) {
                 String p;
-                if (absPath != null) {
-                    p = l.root() + absPath;
+                boolean lastLayer = false;
+                if (next.abs() != null) {
+                    RedirectPath.Walk w = RedirectPath.walkAbsolute(l.root(), next.abs(), this::isOpaque);
+                    if (w.end()) break;
+                    if (w.path() == null) continue;
+                    p = w.path();
+                    lastLayer = w.opaqueOnTheWay();
                 } else {
                     LowerDir pd = parentLowers.stream().filter(d -> d.layer() == l).findFirst().orElse(null);
                     if (pd == null) continue;
-                    p = pd.path() + "/" + relName;
+                    p = pd.path() + "/" + next.name();
                 }
                 Stat st = Linux.lstatOrNull(p);
                 if (st == null) {
                     if (AufsWhiteouts.whitedOut(p)) break;
+                    if (lastLayer) break;
                     continue;
                 }
                 checkCommon(l, p, st);
@@ -265,17 +272,18 @@ public final class Fsck {
                 childLowers.add(new LowerDir(l, p));
                 if (isOpaque(p)) break;
                 byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
-                if (redirect != null && validRedirect(redirect) && layers.options().redirectFollow()) {
-                    String v = new String(redirect, StandardCharsets.ISO_8859_1);
-                    if (v.startsWith("/")) absPath = v;
-                    else relName = v;
-                    redirected = true;
-                }
+                String r = redirect != null && validRedirect(redirect) && layers.options().redirectFollow()
+                        ? Linux.byteString(redirect) : null;
+                // as the engine: an opaque dir on an absolute walk ends the search here unless what it led to
+                // has an absolute redirect of its own
+                if (lastLayer && (r == null || !r.startsWith("/"))) break;
+                next.follow(r);
+                redirected |= r != null;
             }
         }
         if (upperChild != null && redirected && childLowers.isEmpty() && !stop) {
             add("redirect", LayerSet.show(layers.upper(), upperChild), "redirect to '"
-                    + Linux.toUtf8(absPath != null ? absPath : relName) + "' names no lower directory", false);
+                    + Linux.toUtf8(next.abs() != null ? next.abs() : next.name()) + "' names no lower directory", false);
         }
         if (visibleDir && upperChild == null && !childLowers.isEmpty()) lowerOnlyDir(childLowers.getFirst());
         if (visibleDir) {
@@ -285,18 +293,82 @@ public final class Fsck {
         }
     }
 
+    /**
+     * An upper metadata-only copy: its data must be found below as the engine's lookup finds it (the name, or its
+     * redirect, through the lower layers, past intermediate metacopy files, then the data-only layers); without it
+     * lookup fails with EIO. (metacopy=off: lookup refuses to follow it, EPERM.)
+     */
+    private void metacopyData(Layer up, String p, String name, List<LowerDir> parentLowers) throws ErrnoException {
+        if (OverlayXattr.metacopyValue(layers.getX(p, OverlayXattr.METACOPY)) != OverlayXattr.Metacopy.METACOPY) return;
+        String where = LayerSet.show(up, p);
+        if (!layers.options().metacopy()) {
+            add("metacopy", where, "metadata-only copy but metacopy=off: lookup fails with EPERM", false);
+            return;
+        }
+        RedirectPath next = new RedirectPath(name);
+        byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
+        if (redirect != null && (!validRedirect(redirect) || !layers.options().redirectFollow())) return; // reported
+        String r = redirect == null ? null : Linux.byteString(redirect);
+        next.follow(r);
+        String dataRedirect = r != null && r.startsWith("/") ? r : null;
+        for (Layer l : layers.lowers()) {
+            String lp;
+            boolean lastLayer = false;
+            if (next.abs() != null) {
+                RedirectPath.Walk w = RedirectPath.walkAbsolute(l.root(), next.abs(), this::isOpaque);
+                if (w.end()) break;
+                if (w.path() == null) continue;
+                lp = w.path();
+                lastLayer = w.opaqueOnTheWay();
+            } else {
+                LowerDir pd = parentLowers.stream().filter(d -> d.layer() == l).findFirst().orElse(null);
+                if (pd == null) continue;
+                lp = pd.path() + "/" + next.name();
+            }
+            Stat st = Linux.lstatOrNull(lp);
+            if (st == null) {
+                if (AufsWhiteouts.whitedOut(lp) || lastLayer) break;
+                continue;
+            }
+            if (st.isWhiteout() || isXwhiteout(lp, st) || !st.isReg()) break;
+            switch (OverlayXattr.metacopyValue(layers.getX(lp, OverlayXattr.METACOPY))) {
+                case NONE -> { return; }             // the data
+                case BAD -> { return; }              // reported where it is (checkCommon): lookup fails there
+                case METACOPY -> {
+                    byte[] r2 = layers.getX(lp, OverlayXattr.REDIRECT);
+                    if (r2 != null && validRedirect(r2)) {
+                        next.follow(Linux.byteString(r2));
+                        dataRedirect = next.abs();
+                    }
+                }
+            }
+        }
+        if (dataRedirect != null && !layers.options().dataDirs().isEmpty()) {
+            for (String d : layers.options().dataDirs()) {
+                RedirectPath.Walk w = RedirectPath.walkAbsolute(d, dataRedirect, this::isOpaque);
+                Stat st = w.path() == null ? null : Linux.lstatOrNull(w.path());
+                if (st != null && st.isReg()) return;
+            }
+            add("metacopy", where, "its data '" + Linux.toUtf8(dataRedirect) + "' is in no data-only layer: open"
+                    + " fails with EIO", false);
+            return;
+        }
+        add("metacopy", where, "metadata-only copy whose data is in no lower layer: lookup fails with EIO", false);
+    }
+
     private boolean isXwhiteout(String p, Stat st) throws ErrnoException {
-        return st.isReg() && st.size() == 0 && layers.getX(p, OverlayXattr.WHITEOUT) != null;
+        if (!st.isReg() || st.size() != 0) return false;          // (no xattr read for most files)
+        return OverlayXattr.isXwhiteout(true, 0, layers.getX(p, OverlayXattr.WHITEOUT));
     }
 
     /** {@code NS opaque} = "y", exactly one byte ("x" only marks a lower dir that holds xwhiteouts). */
     private boolean isOpaque(String p) throws ErrnoException {
         byte[] v = layers.getX(p, OverlayXattr.OPAQUE);
         if (v == null) return AufsWhiteouts.opaque(p, null);      // as the engine reads it
-        return v.length == 1 && v[0] == 'y';
+        return OverlayXattr.opaqueValue(v);
     }
 
-    private void checkIfThere(LayerSet.Layer l, String p) throws ErrnoException {
+    private void checkIfThere(Layer l, String p) throws ErrnoException {
         Stat st = Linux.lstatOrNull(p);
         if (st != null) checkCommon(l, p, st);
     }
@@ -307,7 +379,7 @@ public final class Fsck {
     }
 
     /** Checks that apply to objects of any layer: whiteout forms, opaque, redirect syntax. */
-    private void checkCommon(LayerSet.Layer l, String p, Stat st) throws ErrnoException {
+    private void checkCommon(Layer l, String p, Stat st) throws ErrnoException {
         String where = LayerSet.show(l, p);
         String base = p.substring(p.lastIndexOf('/') + 1);
         if (base.startsWith(".wh.")) {
@@ -322,7 +394,7 @@ public final class Fsck {
                     + " is not a whiteout (only 0:0 is): the kernel shows it as a device", false);
         }
         byte[] wh = layers.getX(p, OverlayXattr.WHITEOUT);
-        if (wh != null && !(st.isReg() && st.size() == 0)) {
+        if (wh != null && !OverlayXattr.isXwhiteout(st.isReg(), st.size(), wh)) {
             add("whiteout", where, "'whiteout' xattr on " + (st.isReg() ? "a non-empty file" : "a non-regular"
                     + " file") + ": not an xwhiteout, the kernel ignores the xattr", false);
         }
@@ -331,15 +403,15 @@ public final class Fsck {
             String v = printable(opaque);
             if (!st.isDir()) {
                 add("opaque", where, "'opaque' xattr on a non-directory: ignored", false);
-            } else if (opaque.length != 1 || opaque[0] != 'y' && opaque[0] != 'x') {
+            } else if (!OverlayXattr.opaqueValue(opaque) && !OverlayXattr.xwhiteoutsValue(opaque)) {
                 add("opaque", where, "'opaque' xattr is \"" + v + "\" (must be exactly \"y\", or \"x\" in a lower "
                         + "layer): the kernel ignores it, the directory is not opaque", false);
-            } else if (opaque[0] == 'x' && l.upper()) {
+            } else if (OverlayXattr.xwhiteoutsValue(opaque) && l.upper()) {
                 add("opaque", where, "'opaque' = \"x\" in the upper layer: ignored there", false);
             }
         }
         byte[] metacopy = layers.getX(p, OverlayXattr.METACOPY);
-        if (metacopy != null && metacopy.length > 0 && metacopy.length < 4) {
+        if (OverlayXattr.metacopyValue(metacopy) == OverlayXattr.Metacopy.BAD) {
             add("metacopy", where, "'metacopy' xattr of " + metacopy.length + " bytes (empty or at least 4): "
                     + "lookup fails with EIO", false);
         }
@@ -386,13 +458,12 @@ public final class Fsck {
                     + "\"failed to get index nlink\" and falls back to the real count", false);
         }
         byte[] protattr = layers.getX(p, OverlayXattr.PROTATTR);
-        if (protattr != null && (protattr.length == 0 || protattr.length > 32
-                || !new String(protattr, StandardCharsets.ISO_8859_1).matches("[ai]+"))) {
+        if (protattr != null && !OverlayXattr.validProtattr(protattr)) {
             add("protattr", where, "'protattr' xattr \"" + printable(protattr) + "\" is not made of 'a' and 'i': "
                     + "the kernel warns and ignores it", false);
         }
         byte[] impure = layers.getX(p, OverlayXattr.IMPURE);
-        if (impure != null && !(impure.length == 1 && impure[0] == 'y')) {
+        if (impure != null && !OverlayXattr.impureValue(impure)) {
             add("impure", where, "'impure' xattr is \"" + printable(impure) + "\", not \"y\": ignored", false);
         }
         if (impure != null && !st.isDir()) add("impure", where, "'impure' xattr on a non-directory: ignored", false);
@@ -400,7 +471,7 @@ public final class Fsck {
 
     // --- index entries of lower-only objects ---------------------------------------------------------------------
 
-    private void countLowerAlias(LayerSet.Layer l, String p, Stat st) throws ErrnoException {
+    private void countLowerAlias(Layer l, String p, Stat st) throws ErrnoException {
         if (!indexOn || st.isDir() || st.nlink() < 2 && !layers.options().nfsExport()) return;
         Fh fh;
         try {

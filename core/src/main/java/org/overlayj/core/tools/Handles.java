@@ -1,5 +1,6 @@
 package org.overlayj.core.tools;
 
+import org.overlayj.core.layer.Layer;
 import org.overlayj.core.Attr;
 import org.overlayj.core.Creds;
 import org.overlayj.core.Node;
@@ -82,7 +83,7 @@ public final class Handles {
                 }
             }
             if (real != null && !real.layer().upper()) {
-                if (layer == null) layer = upperCopy(o, layers, real) ? "upper" : real.layer().label();
+                if (layer == null) layer = upperCopy(o, layers, real) ? "upper" : LayerSet.label(real.layer());
                 if (real.path() != null) {
                     candidates.add(real.relative());
                     candidates.addAll(viaMovedAncestor(layers, real));

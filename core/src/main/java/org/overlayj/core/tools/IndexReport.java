@@ -1,6 +1,9 @@
 package org.overlayj.core.tools;
 
+import org.overlayj.core.layer.Layer;
 import org.overlayj.core.fh.Fh;
+import org.overlayj.core.layer.IndexEntryCheck;
+import org.overlayj.core.layer.IndexEntryCheck.Verdict;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
 import org.overlayj.sys.Errno;
@@ -26,26 +29,6 @@ public final class IndexReport {
         public final String label;
 
         Kind(String label) { this.label = label; }
-    }
-
-    /** What the kernel's index cleanup does with an entry at a read-write index=on mount. */
-    public enum Verdict {
-        KEEP(false, "kept"),
-        /** A '#' temporary; the kernel's shared whiteout is one of these after every index=on mount. */
-        REMOVE_TEMP(true, "removed (temporary)"),
-        REMOVE_STALE(true, "removed (stale)"),
-        WHITEOUT_ORPHAN(true, "turned into a whiteout (orphan, nfs_export)"),
-        REMOVE_ORPHAN(true, "removed (orphan)"),
-        MOUNT_FAILS(false, "the mount fails");
-
-        /** The kernel changes the entry at mount (and so does {@code fsck --repair}). */
-        public final boolean repaired;
-        public final String text;
-
-        Verdict(boolean repaired, String text) {
-            this.repaired = repaired;
-            this.text = text;
-        }
     }
 
     /**
@@ -104,7 +87,7 @@ public final class IndexReport {
 
     /** Upper root origin and the index dir's NS upper (§5.7 steps 1–2); missing ones are written, not problems. */
     private void checkRoots(String dir) throws ErrnoException {
-        LayerSet.Layer top = layers.lowers().getFirst();
+        Layer top = layers.lowers().getFirst();
         byte[] lowerRoot = layers.blobOf(top.root(), top).bytes();
         byte[] have = layers.getX(layers.upper().root(), OverlayXattr.ORIGIN);
         if (have != null && !Arrays.equals(have, lowerRoot)) {
@@ -140,9 +123,8 @@ public final class IndexReport {
         Fh fh;
         switch (Fh.parseHex(name)) {
             case Fh.Bad(Fh.Problem p, String why) -> {
-                int errno = p == Fh.Problem.INVALID ? Errno.EINVAL : Errno.ENODATA;
-                return new Entry(name, Kind.BAD, st.nlink(), null, List.of(), null, Verdict.MOUNT_FAILS,
-                        "failed to verify index: " + why + " (" + Errno.name(errno) + ")", true);
+                IndexEntryCheck.Outcome o = IndexEntryCheck.badName(p, why);
+                return new Entry(name, Kind.BAD, st.nlink(), null, List.of(), null, o.verdict(), o.why(), true);
             }
             case Fh.Ok(Fh ok) -> fh = ok;
         }
@@ -156,21 +138,13 @@ public final class IndexReport {
             }
             List<String> ups = target == null || target.path() == null ? List.of()
                     : List.of(LayerSet.show(target.layer(), target.path()));
-            if (!nfs) return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin, Verdict.KEEP,
-                    "not checked without nfs_export", false);
-            if (upper == null) return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin,
-                    Verdict.REMOVE_STALE, "directory entry without 'upper' xattr", true);
-            if (target == null) return new Entry(name, Kind.ORPHAN, st.nlink(), null, ups, origin,
-                    Verdict.WHITEOUT_ORPHAN, "its upper directory is gone", true);
-            if (!target.stat().isDir()) return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin,
-                    Verdict.MOUNT_FAILS, "'upper' names a non-directory (EIO)", true);
-            // A directory is always found in its layer's tree: one that is not is a scratch temporary (a copy-up cut
-            // short before its rename), which the mount removes, before this entry or after it (then the next
-            // mount finds the orphan).
-            if (target.path() == null) return new Entry(name, Kind.ORPHAN, st.nlink(), null, ups, origin,
-                    Verdict.WHITEOUT_ORPHAN, "its upper directory is a temporary in the work dir (whited out at"
-                    + " this mount or the next, as the kernel reads the index dir)", true);
-            return new Entry(name, Kind.DIR, st.nlink(), null, ups, origin, Verdict.KEEP, "", false);
+            // A directory is always found in its layer's tree: one that is not is a scratch temporary
+            IndexEntryCheck.Outcome o = IndexEntryCheck.dir(nfs, upper == null ? IndexEntryCheck.UpperDir.NO_XATTR
+                    : target == null ? IndexEntryCheck.UpperDir.GONE
+                    : !target.stat().isDir() ? IndexEntryCheck.UpperDir.NOT_DIR
+                    : target.path() == null ? IndexEntryCheck.UpperDir.TEMP : IndexEntryCheck.UpperDir.DIR);
+            return new Entry(name, o.verdict().orphan() ? Kind.ORPHAN : Kind.DIR, st.nlink(), null, ups, origin,
+                    o.verdict(), o.why(), o.verdict() != Verdict.KEEP);
         }
         List<String> ups = new ArrayList<>();
         for (String p : layers.pathsOf(layers.upper(), st.ino())) ups.add(LayerSet.show(layers.upper(), p));
@@ -182,22 +156,11 @@ public final class IndexReport {
         Integer union = stored == null || stored.lowerRelative() && lower == null ? null
                 : (stored.lowerRelative() ? lowerNlink : st.nlink()) + stored.diff();
         byte[] originX = layers.getX(path, OverlayXattr.ORIGIN);
-        if (originX == null) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, origin,
-                Verdict.MOUNT_FAILS, "no 'origin' xattr (ENODATA)", true);
-        if (!Arrays.equals(originX, fh.bytes())) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups,
-                origin, Verdict.REMOVE_STALE, "its 'origin' xattr is not its name", true);
-        if (st.nlink() == 1) {
-            if (lower == null) return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, null,
-                    Verdict.REMOVE_STALE, "no upper alias and its lower origin is gone", true);
-            // the kernel's count with fallback 0 (the engine's rule, OverlayXattr.unionNlink): always 0 for a
-            // single-link lower inode, whatever the xattr says
-            int u = OverlayXattr.unionNlink(nlinkX, 1, lowerNlink, 0);
-            if (u == 0) return new Entry(name, Kind.ORPHAN, st.nlink(), union, ups, origin,
-                    nfs ? Verdict.WHITEOUT_ORPHAN : Verdict.REMOVE_ORPHAN, lowerNlink == 1
-                    ? "no upper alias and a single-link lower inode" : "no upper alias and union nlink 0 ('nlink' "
-                    + (nlinkX == null ? "absent" : stored == null ? "malformed" : "gives " + union) + ")", true);
-        }
-        return new Entry(name, Kind.HARD_LINK, st.nlink(), union, ups, origin, Verdict.KEEP, "", false);
+        IndexEntryCheck.Outcome o = IndexEntryCheck.file(originX, Arrays.equals(originX, fh.bytes()), st.nlink(),
+                lowerNlink, nlinkX, nfs);
+        return new Entry(name, o.verdict().orphan() ? Kind.ORPHAN : Kind.HARD_LINK, st.nlink(), union, ups,
+                o.verdict() == Verdict.REMOVE_STALE && lower == null ? null : origin, o.verdict(), o.why(),
+                o.verdict() != Verdict.KEEP);
     }
 
     private String originOf(String name) throws ErrnoException {
@@ -207,7 +170,7 @@ public final class IndexReport {
     private String describe(Fh fh) throws ErrnoException {
         LayerSet.Resolved r = layers.resolve(fh);
         if (r == null) return null;
-        return r.layer().label() + ":" + (r.path() == null ? "(inode " + r.stat().ino() + ", no name found)"
+        return LayerSet.label(r.layer()) + ":" + (r.path() == null ? "(inode " + r.stat().ino() + ", no name found)"
                 : Linux.toUtf8(r.relative()));
     }
 

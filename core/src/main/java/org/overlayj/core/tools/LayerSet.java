@@ -3,6 +3,7 @@ package org.overlayj.core.tools;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.FsIdentity;
+import org.overlayj.core.layer.Layer;
 import org.overlayj.core.layer.WorkDir;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
@@ -17,15 +18,17 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The layers of an overlay seen offline, for the tools: no in-use locks, no work dir reset, no index cleanup —
+ * The layers of an overlay seen offline, for the tools (the engine's {@link Layer} records, without the
+ * mount-time checks of {@code MountChecks}): no in-use locks, no work dir reset, no index cleanup —
  * nothing is written by opening one. It resolves fh blobs (origin, upper, index names) to the real inodes they
  * name, the way the kernel decodes them: only in layers whose filesystem uuid is the blob's.
  */
 public final class LayerSet implements AutoCloseable {
-    /** One layer: 0 is the upper (when there is one), then the lowers top-down, numbered 1.. as in the doc. */
-    public record Layer(int number, String root, boolean upper, long dev, byte[] uuid) {
-        public String label() { return upper ? "upper" : "lower " + number; }
-    }
+    /**
+     * A layer's name in messages: "upper", or "lower N" (the engine's {@link Layer}: 0 is the upper, then the
+     * lowers top-down, numbered 1.. as in the doc).
+     */
+    public static String label(Layer l) { return l.upper() ? "upper" : "lower " + l.index(); }
 
     /** A real inode a blob resolved to: its layer, a path that names it now (null when none was found), its stat. */
     public record Resolved(Layer layer, String path, Stat stat) {
@@ -76,7 +79,7 @@ public final class LayerSet implements AutoCloseable {
         // open_by_handle_at needs any real directory fd on the filesystem: keep the first one per filesystem
         if (mountFds.putIfAbsent(st.dev(), fd) != null) Linux.closeQuietly(fd);
         byte[] uuid = options.originUuid() ? FsIdentity.fsUuid(dir) : new byte[16];
-        return new Layer(number, root, isUpper, st.dev(), uuid);
+        return new Layer(number, root, st.dev(), uuid, isUpper);
     }
 
     /** Opens the layers named by {@code options}; writes nothing. */
@@ -287,7 +290,7 @@ public final class LayerSet implements AutoCloseable {
     /** A layer-relative path for messages: "upper:/a/b", "lower 2:/c". */
     public static String show(Layer l, String path) {
         String r = path.substring(l.root().length());
-        return l.label() + ":" + (r.isEmpty() ? "/" : Linux.toUtf8(r));
+        return label(l) + ":" + (r.isEmpty() ? "/" : Linux.toUtf8(r));
     }
 
     @Override public void close() {

@@ -53,6 +53,54 @@ public final class OverlayXattr {
         return rest.startsWith(".") ? prefix + rest.substring(1) : null;
     }
 
+    // --- NS opaque, NS metacopy, NS whiteout, NS impure, NS protattr: the values as the kernel reads them --------
+    // (one reading for the engine's lookup and the tools, so fsck cannot call normal what lookup refuses)
+
+    /** {@code NS opaque} makes a directory opaque: exactly the one byte 'y' (format doc §2.2). */
+    public static boolean opaqueValue(byte[] v) {
+        return v != null && v.length == 1 && v[0] == 'y';
+    }
+
+    /** {@code NS opaque} = 'x': a lower directory holding xwhiteouts (ignored in the upper layer). */
+    public static boolean xwhiteoutsValue(byte[] v) {
+        return v != null && v.length == 1 && v[0] == 'x';
+    }
+
+    /** What a {@code NS metacopy} value (null when absent) makes of a regular file. */
+    public enum Metacopy {
+        /** absent: a full copy */
+        NONE,
+        /** empty, or the verity structure of 4 bytes or more: a metadata-only copy */
+        METACOPY,
+        /** 1 to 3 bytes: the kernel's lookup fails with EIO ("metacopy file with bad xattr") */
+        BAD
+    }
+
+    public static Metacopy metacopyValue(byte[] v) {
+        if (v == null) return Metacopy.NONE;
+        return v.length > 0 && v.length < 4 ? Metacopy.BAD : Metacopy.METACOPY;
+    }
+
+    /**
+     * An xwhiteout (format doc §2.2): an empty regular file carrying {@code NS whiteout} ({@code whiteoutValue},
+     * null when absent); the xattr on anything else is ignored.
+     */
+    public static boolean isXwhiteout(boolean regular, long size, byte[] whiteoutValue) {
+        return regular && size == 0 && whiteoutValue != null;
+    }
+
+    /** {@code NS impure} marks a directory impure only as the one byte 'y'. */
+    public static boolean impureValue(byte[] v) {
+        return v != null && v.length == 1 && v[0] == 'y';
+    }
+
+    /** A {@code NS protattr} value the kernel reads: 1 to 32 of the letters 'a' (append-only), 'i' (immutable). */
+    public static boolean validProtattr(byte[] v) {
+        if (v == null || v.length == 0 || v.length > 32) return false;
+        for (byte b : v) if (b != 'a' && b != 'i') return false;
+        return true;
+    }
+
     // --- NS redirect (format doc §7) -------------------------------------------------------------------------------
 
     /**
