@@ -23,7 +23,7 @@ public final class IdmappedMounts {
     record Entry(String id, String dev, String root, String mountPoint, boolean idmapped) {
         static Entry parse(String line) {
             String[] f = line.split(" ");
-            return new Entry(f[0], f[2], unescape(f[3]), unescape(f[4]),
+            return new Entry(f[0], f[2], MountInfo.unescape(f[3]), MountInfo.unescape(f[4]),
                     Arrays.asList(f[5].split(",")).contains("idmapped"));
         }
     }
@@ -87,19 +87,4 @@ public final class IdmappedMounts {
         return dir.equals("/") ? rest : dir + rest;
     }
 
-    /** mountinfo escapes space, tab, newline and backslash as octal. */
-    private static String unescape(String s) {
-        if (s.indexOf('\\') < 0) return s;
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 3 < s.length() && s.substring(i + 1, i + 4).matches("[0-7]{3}")) {
-                b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
-    }
 }

@@ -1,5 +1,7 @@
 package org.overlayj.core.tools;
 
+import org.overlayj.core.layer.MountInfo;
+
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.FsIdentity;
@@ -265,27 +267,13 @@ public final class LayerSet implements AutoCloseable {
                 String p = opt.startsWith("upperdir=") ? opt.substring(9)
                         : opt.startsWith("workdir=") ? opt.substring(8) : null;
                 if (p == null) continue;
-                Stat st = Linux.lstatOrNull(unoctal(p));
+                Stat st = Linux.lstatOrNull(MountInfo.unescape(p));
                 if (st != null && st.ino() == me.ino() && st.dev() == me.dev()) return true;
             }
         }
         return false;
     }
 
-    /** mountinfo writes space, tab, newline and backslash as \ooo. */
-    private static String unoctal(String s) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 3 < s.length() && s.substring(i + 1, i + 4).matches("[0-7]{3}")) {
-                b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
-    }
 
     /** A layer-relative path for messages: "upper:/a/b", "lower 2:/c". */
     public static String show(Layer l, String path) {
