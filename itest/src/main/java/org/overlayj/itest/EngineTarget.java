@@ -323,16 +323,7 @@ public final class EngineTarget implements Target, TreeView {
         if (nlink) s.append(" nlink=").append(a.nlink());
         if (a.isReg() && f != null) {
             s.append(" size=").append(a.size());
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buf = new byte[65536];
-            long pos = 0;
-            while (true) {
-                int r = ov.read(f, pos, buf, 0, buf.length);
-                if (r <= 0) break;
-                out.write(buf, 0, r);
-                pos += r;
-            }
-            byte[] b = out.toByteArray();
+            byte[] b = readAll(f);
             s.append(" len=").append(b.length).append(" sha=").append(Snapshot.hash(b));
         }
         return s.toString();
@@ -433,21 +424,26 @@ public final class EngineTarget implements Target, TreeView {
 
     @Override public String readlink(String path) throws ErrnoException { return ov.readlink(resolve(path)); }
 
+    /** Everything an open file reads from offset 0 on. */
+    private byte[] readAll(OpenFile f) throws ErrnoException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[65536];
+        long pos = 0;
+        while (true) {
+            int r = ov.read(f, pos, buf, 0, buf.length);
+            if (r <= 0) break;
+            out.write(buf, 0, r);
+            pos += r;
+        }
+        return out.toByteArray();
+    }
+
     @Override public byte[] read(String path) throws ErrnoException {
         Node n = resolveFollow(path);
         OpenFile f = ov.open(n, Linux.O_RDONLY | Linux.O_NONBLOCK, c);
         try {
             if (ov.getattr(n).isDir()) throw new ErrnoException(Errno.EISDIR, path);
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buf = new byte[65536];
-            long pos = 0;
-            while (true) {
-                int r = ov.read(f, pos, buf, 0, buf.length);
-                if (r <= 0) break;
-                out.write(buf, 0, r);
-                pos += r;
-            }
-            return out.toByteArray();
+            return readAll(f);
         } finally {
             ov.release(f);
         }

@@ -347,16 +347,7 @@ public class MountedTarget implements Target, TreeView {
     @Override public byte[] read(String path) throws ErrnoException {
         int fd = Linux.open(p(path), Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
         try {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buf = new byte[65536];
-            long pos = 0;
-            while (true) {
-                int n = Linux.pread(fd, buf, 0, buf.length, pos);
-                if (n <= 0) break;
-                out.write(buf, 0, n);
-                pos += n;
-            }
-            return out.toByteArray();
+            return readAll(fd);
         } finally {
             Linux.closeQuietly(fd);
         }
