@@ -278,17 +278,19 @@ final class ResidentServer {
             // a platform thread: the mount blocks in native calls (mount(2), the layers' checks), which would pin
             // a virtual thread's carrier anyway
             Thread.ofPlatform().name("resident-request").daemon(true).start(() -> {
+                List<Runnable> after = new ArrayList<>();
                 try (c) {
-                    answer(c);
+                    answer(c, after);
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("control request failed: {}", e.toString());
                 }
+                after.forEach(Runnable::run);          // once the launcher has its answer (the socket is closed)
             });
         }
     }
 
     /** One request: read to end of file, check who asks, do it, write the reply. */
-    private void answer(SocketChannel c) throws IOException {
+    private void answer(SocketChannel c, List<Runnable> after) throws IOException {
         List<String> fields = read(c);
         String reply;
         if (fields.size() < 6 || !fields.get(0).equals(MAGIC)) {
@@ -299,7 +301,7 @@ final class ResidentServer {
                 case OTHER_GROUP -> "D\n";
                 case SAME -> switch (fields.get(1)) {
                     case "status" -> "0\n" + status();
-                    case "mount" -> mount(fields);
+                    case "mount" -> mount(fields, after);
                     default -> "1\noverlayj: unknown control request " + fields.get(1) + "\n";
                 };
             };
@@ -347,8 +349,11 @@ final class ResidentServer {
         return fields;
     }
 
-    /** Fields: magic, verb, cwd, the {@link #ENVIRONMENT} values, then the launcher's arguments. */
-    private String mount(List<String> fields) {
+    /**
+     * Fields: magic, verb, cwd, the {@link #ENVIRONMENT} values, then the launcher's arguments. The reply goes out
+     * once mount(2) is done; waiting for the kernel's INIT (and the readahead setting) is left to {@code after}.
+     */
+    private String mount(List<String> fields, List<Runnable> after) {
         String cwd = fields.get(2);
         Map<String, String> env = System.getenv();
         for (int i = 0; i < ENVIRONMENT.size(); i++) {
@@ -364,8 +369,9 @@ final class ResidentServer {
         try {
             String mountpoint = m.positional.getLast();
             String source = m.positional.size() > 1 ? m.positional.getFirst() : null;
-            MountSession s = MountSession.open(m.joinedOptions(), source, mountpoint, cwd, m.singleThreaded);
+            MountSession s = MountSession.open(m.joinedOptions(), source, mountpoint, cwd, m.singleThreaded, false);
             adopt(s);                                           // (unmounted if SIGTERM came meanwhile)
+            after.add(s::finishMount);
             return "0\n";
         } catch (MountSession.Failure e) {
             return "1\noverlayj: " + e.getMessage() + "\n";
