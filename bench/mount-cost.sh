@@ -5,18 +5,21 @@
 # all its processes is summed and divided by N; then each mount is unmounted with umount(8), timed. Then the busy
 # case: BUSY mounts at once, each running a CREATES-file create workload at the same time; per-mount times.
 #
-#   sudo bench/mount-cost.sh                  # N=50 BUSY=20 CREATES=2000 STANDALONE=3
+#   sudo bench/mount-cost.sh                  # N=50 BUSY=20 CREATES=2000 STANDALONE=5
 #   N=20 BUSY=5 bench/mount-cost.sh
 #
 # STANDALONE mounts with -o no_shared (one JVM per mount, the path before the resident server) are timed too, for
-# "the first mount is no slower than it was". Everything runs in a private mount namespace of its own (a fresh
+# "the first mount is no slower than it was", each after a first mount of a fresh resident server (a runtime
+# directory of its own), alternating, so that both meet the page cache and the machine in the same state; and one
+# JVM start (overlayj --version) comes before everything, so that mount 1 does not pay for reading the JDK's and
+# the AOT cache's pages from disk that the later starts find cached. Everything runs in a private mount namespace of its own (a fresh
 # resident server, keyed by that namespace, and no other process's namespace keeps a copy of these mounts), in a
 # runtime directory of its own.
 set -uo pipefail
 N=${N:-50}
 BUSY=${BUSY:-20}
 CREATES=${CREATES:-2000}
-STANDALONE=${STANDALONE:-3}
+STANDALONE=${STANDALONE:-5}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 OJ="$REPO/bin/overlayj"
 [ "$(id -u)" = 0 ] || { echo "mount-cost: needs root" >&2; exit 1; }
@@ -66,6 +69,7 @@ mount_one() {
   case $impl in
     overlayj) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
     standalone) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w,no_shared" "$d/m" ;;
+    first) OVERLAYJ_RUNTIME_DIR="$T/run-$i" OVERLAYJ_LINGER=0 "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
     fuse-overlayfs) fuse-overlayfs -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" 2>>"$T/logs/fuse-overlayfs" ;;
   esac || { echo "mount-cost: $impl mount $i failed" >&2; exit 1; }
   t1=$(now_ms)
@@ -79,6 +83,7 @@ umount_one() {
 }
 
 declare -A FIRST REST UMOUNT RSS
+"$OJ" --version > /dev/null 2>&1
 for impl in overlayj fuse-overlayfs; do
   : > "$T/$impl.mount"
   for i in $(seq 1 "$N"); do mount_one "$impl" "$i" >> "$T/$impl.mount" || exit 1; done
@@ -94,9 +99,14 @@ for impl in overlayj fuse-overlayfs; do
   REST[$impl]=$(tail -n +2 "$T/$impl.mount" | median)
   UMOUNT[$impl]=$(median < "$T/$impl.umount")
 done
-: > "$T/standalone.mount"
-for i in $(seq 1 "$STANDALONE"); do mount_one standalone "$i" >> "$T/standalone.mount" || exit 1; done
-for i in $(seq 1 "$STANDALONE"); do umount "$T/standalone/$i/m"; done
+: > "$T/standalone.mount"; : > "$T/first.mount"
+for i in $(seq 1 "$STANDALONE"); do
+  mkdir -m 700 "$T/run-$i"
+  mount_one first "$i" >> "$T/first.mount" || exit 1
+  umount "$T/first/$i/m"
+  mount_one standalone "$i" >> "$T/standalone.mount" || exit 1
+  umount "$T/standalone/$i/m"
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1fx", a / b; else print "-"}'; }
 echo
@@ -109,7 +119,8 @@ ro=$(awk -v s="${RSS[overlayj]}" -v n="$N" 'BEGIN {printf "%.1f", s / n}')
 rf=$(awk -v s="${RSS[fuse-overlayfs]}" -v n="$N" 'BEGIN {printf "%.1f", s / n}')
 printf "%-34s %12s %16s %8s\n" "RSS of all processes / $N, MiB" "$ro" "$rf" "$(ratio "$ro" "$rf")"
 printf "%-34s %12s\n" "RSS of all processes, MiB" "${RSS[overlayj]} / ${RSS[fuse-overlayfs]}"
-printf "%-34s %12s\n" "standalone (-o no_shared) mounts, ms" "$(tr '\n' ' ' < "$T/standalone.mount")"
+printf "%-34s %12s\n" "first mounts of a fresh server, ms" "$(tr '\n' ' ' < "$T/first.mount")(median $(median < "$T/first.mount"))"
+printf "%-34s %12s\n" "standalone (-o no_shared) mounts, ms" "$(tr '\n' ' ' < "$T/standalone.mount")(median $(median < "$T/standalone.mount"))"
 
 # busy: BUSY mounts at once, each creating CREATES files
 echo

@@ -26,7 +26,7 @@ T=$(mktemp -d /tmp/overlayj-aot.XXXXXX)
 M="$T/mnt"
 server=
 cleanup() {
-  mountpoint -q "$M" 2>/dev/null && { umount "$M" 2>/dev/null || umount -l "$M"; }
+  for m in "$T"/r*/m "$M"; do mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }; done
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
   rm -rf --one-file-system "$T"
 }
@@ -42,13 +42,31 @@ head -c $((16 << 20)) /dev/urandom > "$T/l2/big"
 ln "$T/l2/d1/s/f1" "$T/l2/d1/s/hard"
 ln -s top "$T/l1/link"
 
-# The launcher's own JVM flags (a foreground mount serves in the launcher's JVM), plus the cache output.
-OVERLAYJ_JAVA_OPTS="-XX:AOTCacheOutput=$AOT -Xlog:aot=warning" \
-  "$ROOT/bin/overlayj" -f -o "lowerdir=$T/l1:$T/l2,upperdir=$T/u,workdir=$T/w,index=on" "$M" \
+# The launcher's own JVM flags (a foreground mount serves in the launcher's JVM), plus the cache output. The
+# training server also listens as a resident server would (in a runtime directory of its own, $T/run), and takes a
+# few mounts through it below: the first background mount (the server's start) and every later one then run code
+# the cache holds, loaded, linked and profiled.
+mkdir -m 700 "$T/run"
+export OVERLAYJ_JAVA_OPTS="-XX:AOTCacheOutput=$AOT -Xlog:aot=warning -Doverlayj.aotTrainingResident=$T/run"
+export OVERLAYJ_RUNTIME_DIR="$T/run" OVERLAYJ_LINGER=0
+"$ROOT/bin/overlayj" -f -o "lowerdir=$T/l1:$T/l2,upperdir=$T/u,workdir=$T/w,index=on" "$M" \
   > "$T/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
 mountpoint -q "$M" || { echo "overlayj aot-train: the mount did not come up:" >&2; cat "$T/server.log" >&2; exit 1; }
+# mounts through the resident path (overlayj-client to the training server): a few of each kind, and a refused one
+if [ -x "$ROOT/cli/target/overlayj-client" ]; then
+  for i in 1 2 3 4 5 6; do
+    mkdir -p "$T/r$i"/{u,w,m}
+    case $i in 1|2) o=",index=on" ;; 3|4) o=",redirect_dir=on,metacopy=on" ;; *) o="" ;; esac
+    "$ROOT/bin/overlayj" -o "lowerdir=$T/l1:$T/l2,upperdir=$T/r$i/u,workdir=$T/r$i/w$o" "$T/r$i/m"
+    ls -lR "$T/r$i/m" > /dev/null; echo x > "$T/r$i/m/d0/s/f1"; cat "$T/r$i/m/top" > /dev/null
+  done
+  mkdir -p "$T/bad"
+  "$ROOT/bin/overlayj" -o "lowerdir=$T/missing,upperdir=$T/r1/u,workdir=$T/r1/w" "$T/bad" 2>/dev/null || true
+  "$ROOT/bin/overlayj" status > /dev/null
+  for i in 1 2 3 4 5 6; do umount "$T/r$i/m"; done
+fi
 
 for round in 1 2 3; do
   find "$M" -printf '%i %s %m %n\n' > /dev/null
@@ -76,6 +94,7 @@ sync
 umount "$M"
 wait "$server" || true
 server=
+unset OVERLAYJ_JAVA_OPTS OVERLAYJ_RUNTIME_DIR OVERLAYJ_LINGER
 if [ -f "$AOT" ]; then
   echo "overlayj aot-train: AOT cache written ($(du -h "$AOT" | cut -f1))"
 else

@@ -3,6 +3,12 @@
  *
  *   overlayj-client RUNDIR JAR mount ARGS...   ask the server to make the mount ARGS name
  *   overlayj-client RUNDIR JAR status          print the mounts the server holds
+ *   overlayj-client rundir                     print the user's runtime directory (the default RUNDIR)
+ *
+ * RUNDIR "-" is that default: $OVERLAYJ_RUNTIME_DIR if set, else $XDG_RUNTIME_DIR/overlayj (when that is a
+ * directory we may write), else /run/overlayj/resident for root (when /run is writable), else
+ * ${TMPDIR:-/tmp}/overlayj-resident-EUID. The rule lives here only: bin/overlayj's POSIX sh part asks with "-" (it
+ * has no $EUID without running id(1)), its bash part asks "rundir".
  *
  * bash cannot open a unix socket, and a JVM (the standalone path) costs a quarter of a second: this is the few
  * system calls in between. The server's socket is RUNDIR/ctl-HASH.sock, HASH of MNTNS-USERNS-JARINO-JARMTIME: one
@@ -21,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +66,33 @@ static const char *env(const char *name) {
     return v ? v : "";
 }
 
+/* The default runtime directory (see the top); static storage. */
+static const char *default_rundir(void) {
+    static char buf[4096];
+    const char *v = getenv("OVERLAYJ_RUNTIME_DIR");
+    if (v && *v) return v;
+    struct stat st;
+    v = getenv("XDG_RUNTIME_DIR");
+    if (v && *v && stat(v, &st) == 0 && S_ISDIR(st.st_mode) && faccessat(AT_FDCWD, v, W_OK, AT_EACCESS) == 0) {
+        snprintf(buf, sizeof buf, "%s/overlayj", v);
+        return buf;
+    }
+    if (geteuid() == 0 && faccessat(AT_FDCWD, "/run", W_OK, AT_EACCESS) == 0) return "/run/overlayj/resident";
+    v = getenv("TMPDIR");
+    snprintf(buf, sizeof buf, "%s/overlayj-resident-%u", v && *v ? v : "/tmp", (unsigned) geteuid());
+    return buf;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "rundir") == 0) {
+        printf("%s\n", default_rundir());
+        return 0;
+    }
     if (argc < 4) {
-        fprintf(stderr, "usage: overlayj-client RUNDIR JAR mount|status [ARGS...]\n");
+        fprintf(stderr, "usage: overlayj-client RUNDIR|- JAR mount|status [ARGS...]; overlayj-client rundir\n");
         return 2;
     }
-    const char *rundir = argv[1], *jar = argv[2], *verb = argv[3];
+    const char *rundir = strcmp(argv[1], "-") == 0 ? default_rundir() : argv[1], *jar = argv[2], *verb = argv[3];
     int status = strcmp(verb, "status") == 0;
     struct stat d, j;
     // our own directory, closed to others; anything else: no resident server (the launcher goes standalone)

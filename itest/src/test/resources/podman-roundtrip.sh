@@ -12,7 +12,9 @@ mkdir -p "$W"/{graph,run,tmp,net,rootfs}
 cat > "$W/mount-program.sh" <<EOF
 #!/bin/sh
 echo "cwd=\$(pwd) args: \$*" >> "$W/mount-calls.log"
-exec "$OJ" "\$@"
+"$OJ" "\$@" || exit
+# what serves the mounts, seen from where podman runs its mount program (its namespaces, its environment)
+"$OJ" status >> "$W/status.log" 2>&1 || true
 EOF
 chmod +x "$W/mount-program.sh"
 cat > "$W/storage.conf" <<EOF
@@ -102,13 +104,25 @@ compare() {  # compare WHAT FILE_A FILE_B
 
 # 1. delete, create, hard-link, rename a directory, chmod; commit; a container of the new image shows exactly that
 workload c1 localhost/oj:1 'rm /bin/wc; mkdir /data; echo hello > /data/f; ln /data/f /data/hard; mv /opt/app /opt/app2; chmod 700 /opt/app2; rm -r /srv/gone; echo n1 > /srv/new'
-NLINK=1 view "$(P mount c1)" > $W/c1.view
+c1m=$(P mount c1)
+NLINK=1 view "$c1m" > $W/c1.view
 P commit -q c1 localhost/oj:2 >/dev/null
 P create -q --name c2 "${EXTRA[@]}" localhost/oj:2 /bin/true >/dev/null
 # (the kernel's view of a container of the commit may be partial: rootful --uidmap stores the commit's owners
 # shifted, and root may not enter a 0700 directory whose owner has no mapping on the idmapped lower)
-NLINK=1 view "$(P mount c2)" > $W/c2.view || [ "$OJ" = kernel ]
+c2m=$(P mount c2)
+NLINK=1 view "$c2m" > $W/c2.view || [ "$OJ" = kernel ]
 [ "$OJ" = kernel ] || [ -s $W/mount-calls.log ] || { echo "podman did not run the mount program"; exit 1; }
+if [ "$OJ" != kernel ]; then
+  # both containers are mounted now: one overlayj process (the resident server) serves the two (issue 18)
+  last=$(awk '/^server pid/ {b = ""} {b = b $0 "\n"} END {printf "%s", b}' "$W/status.log")
+  if printf '%s' "$last" | grep -qF "$c1m" && printf '%s' "$last" | grep -qF "$c2m"; then
+    echo "one overlayj server serves containers c1 and c2: $(printf '%s' "$last" | head -1 | cut -d, -f1,3)"
+  else
+    echo "containers c1 and c2 are not served by one overlayj server; overlayj status after each mount:"
+    cat "$W/status.log"; exit 1
+  fi
+fi
 if [ "${VIEWS_ONLY:-}" = 1 ]; then echo "views of c1 and c2 written ($(wc -l < $W/c1.view), $(wc -l < $W/c2.view) lines)"; exit 0; fi
 echo "podman mounts through: $(grep -m1 -- ' -o ' $W/mount-calls.log)"
 compare "container c1 after its workload vs a new container of the image committed from it" $W/c1.view $W/c2.view

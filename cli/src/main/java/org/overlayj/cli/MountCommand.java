@@ -159,7 +159,11 @@ public final class MountCommand implements Callable<Integer> {
         Thread prelink = Thread.ofPlatform().name("prelink").daemon(true).start(Linux::prelink);
         // A background server asked to stay resident (bin/overlayj sets $OVERLAYJ_RESIDENT when the mount may be
         // shared) takes its control socket while the mount is being made, so that the next launcher finds it.
-        Path residentDir = daemonChild && !debugLog ? ResidentServer.requestedDir() : null;
+        // (scripts/aot-train.sh has its foreground training server listen too, -Doverlayj.aotTrainingResident=DIR,
+        // so that the JVM's AOT cache also holds what the resident path loads and runs)
+        String training = System.getProperty("overlayj.aotTrainingResident");
+        Path residentDir = debugLog ? null : daemonChild ? ResidentServer.requestedDir()
+                : training != null ? Path.of(training) : null;
         java.util.concurrent.CompletableFuture<ResidentServer> resident = residentDir == null
                 ? java.util.concurrent.CompletableFuture.completedFuture(null)
                 : java.util.concurrent.CompletableFuture.supplyAsync(() -> ResidentServer.bind(residentDir),
@@ -187,7 +191,6 @@ public final class MountCommand implements Callable<Integer> {
             if (unmounted.compareAndSet(false, true)) session.unmount();
         });
         if (terminate.get()) onTerm.get().run();          // a signal that came during the mount
-        if (server != null) server.adopt(session);
         try {
             prelink.join();
         } catch (InterruptedException e) {
@@ -199,6 +202,8 @@ public final class MountCommand implements Callable<Integer> {
             ready.close();
         }
         if (server != null) {
+            // after READY: adopting starts the first virtual thread (its scheduler), which the mount need not wait for
+            server.adopt(session);                          // (which unmounts it if SIGTERM came meanwhile)
             server.run();                                   // until the last mount is gone and the linger is over
             log.info("resident server exits");
             return 0;

@@ -47,6 +47,16 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
      */
     static MountSession open(String joined, String source, String mountpoint, String cwd, boolean singleThreaded)
             throws Failure {
+        return open(joined, source, mountpoint, cwd, singleThreaded, true);
+    }
+
+    /**
+     * As above; with {@code awaitInit} false it returns once mount(2) is done, before the kernel's INIT is answered
+     * (a process using the mount waits in the kernel until then), and the caller calls {@link #finishMount}: the
+     * resident server replies to its launcher first, as a libfuse server daemonizes before INIT.
+     */
+    static MountSession open(String joined, String source, String mountpoint, String cwd, boolean singleThreaded,
+                             boolean awaitInit) throws Failure {
         String opts = Linux.fromUtf8(joined);
         Overlay overlay = null;
         try {
@@ -80,10 +90,12 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
             if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
                 LOG.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
             }
-            FuseServer server = FuseServer.mount(Linux.fromUtf8(mp.toString()), door.fuse(),
-                    new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids()));
-            LOG.info("overlay mounted on {} (FUSE 7.{})", mp, server.negotiated().minor());
-            return new MountSession(joined, mp.toString(), overlay, server, Instant.now());
+            OverlayFileSystem fs = new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids());
+            String at = Linux.fromUtf8(mp.toString());
+            FuseServer server = awaitInit ? FuseServer.mount(at, door.fuse(), fs) : FuseServer.mountStarted(at, door.fuse(), fs);
+            MountSession s = new MountSession(joined, mp.toString(), overlay, server, Instant.now());
+            if (awaitInit) s.mounted();
+            return s;
         } catch (ErrnoException e) {
             if (overlay != null) overlay.close();
             throw new Failure(e.detail() + " (" + Errno.name(e.errno()) + ")");
@@ -92,6 +104,20 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
             LOG.error("mount failed", e);
             throw new Failure("internal error: " + e);
         }
+    }
+
+    /** After {@code open(..., false)}: waits for INIT; a failed INIT unmounts (the owner closes it as it exits). */
+    void finishMount() {
+        try {
+            server.awaitInit();
+            mounted();
+        } catch (ErrnoException e) {
+            LOG.error("{}", e.getMessage());
+        }
+    }
+
+    private void mounted() {
+        LOG.info("overlay mounted on {} (FUSE 7.{})", mountpoint, server.negotiated().minor());
     }
 
     /** Every request the mount was sent so far. */

@@ -1,6 +1,9 @@
 package org.overlayj.cli;
 
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
+import org.overlayj.sys.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,8 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -28,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The resident server: one overlayj process per user, mount namespace, user namespace and build of the jar that
@@ -105,9 +105,8 @@ final class ResidentServer {
         } catch (java.net.URISyntaxException e) {
             throw new IOException(e);
         }
-        long ino = (Long) Files.getAttribute(jar, "unix:ino");
-        long mtime = Files.getLastModifiedTime(jar).to(TimeUnit.SECONDS);
-        return hashed(nsInode("mnt") + "-" + nsInode("user") + "-" + Long.toHexString(ino) + "-" + mtime);
+        Stat st = Linux.stat(jar.toString());   // the native call, linked already: no attribute-view classes to load
+        return hashed(nsInode("mnt") + "-" + nsInode("user") + "-" + Long.toHexString(st.ino()) + "-" + st.mtimeSec());
     }
 
     /**
@@ -117,7 +116,8 @@ final class ResidentServer {
     static String hashed(String key) {
         long h = 0xcbf29ce484222325L;
         for (byte b : key.getBytes(StandardCharsets.UTF_8)) h = (h ^ (b & 0xff)) * 0x100000001b3L;
-        return String.format("%016x", h);
+        String hex = Long.toHexString(h);            // not String.format: java.util.Formatter is ~10 classes to load
+        return "0".repeat(16 - hex.length()) + hex;
     }
 
     private static String nsInode(String ns) throws IOException {
@@ -131,25 +131,22 @@ final class ResidentServer {
      */
     static ResidentServer bind(Path dir) {
         try {
-            if (!Files.isDirectory(dir)) {
+            if (Linux.lstatOrNull(dir.toString()) == null) {
                 try {
-                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(
-                            PosixFilePermissions.fromString("rwx------")));
-                } catch (java.nio.file.FileAlreadyExistsException e) {
-                    // another launcher made it meanwhile
+                    Linux.mkdir(dir.toString(), 0700);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EEXIST) throw e;      // else another launcher made it meanwhile
                 }
             }
-            PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class,
-                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            int uid = (Integer) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            if (!a.isDirectory() || uid != Linux.geteuid()) {
+            // through the native calls the mount links anyway: the attribute views' classes cost the first mount
+            Stat a = Linux.lstat(dir.toString());
+            if ((a.mode() & 0170000) != 0040000 || a.uid() != Linux.geteuid()) {
                 LOG.warn("{} is not a directory of ours: not staying resident", dir);
                 return null;
             }
-            if (!Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
-                    PosixFilePermission.OWNER_EXECUTE).containsAll(a.permissions())) {
-                LOG.warn("{} is open to others ({}): not staying resident", dir,
-                        PosixFilePermissions.toString(a.permissions()));
+            if ((a.mode() & 077) != 0) {
+                LOG.warn("{} is open to others (mode {}): not staying resident", dir,
+                        Integer.toOctalString(a.mode() & 07777));
                 return null;
             }
             String key = key();
@@ -164,7 +161,7 @@ final class ResidentServer {
             Files.deleteIfExists(socket);                    // a killed server's
             ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             listener.bind(UnixDomainSocketAddress.of(socket));
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Linux.chmod(socket.toString(), 0600);
             ResidentServer s = new ResidentServer(dir, socket, lockFile, ch, lock, listener, linger());
             LOG.info("resident server for this user and mount namespace: {}", socket);
             Thread.ofPlatform().name("resident-accept").daemon(true).start(s::accept);
@@ -175,11 +172,17 @@ final class ResidentServer {
         }
     }
 
-    /** Serves {@code s} until it is unmounted or aborted, then closes it alone. */
+    /**
+     * Serves {@code s} until it is unmounted or aborted, then closes it alone. A server told to terminate unmounts
+     * it at once: here when SIGTERM came first, else {@link #terminate} finds it in the list (exactly one of them).
+     */
     void adopt(MountSession s) {
+        boolean unmountNow;
         synchronized (this) {
             mounts.add(s);
+            unmountNow = terminating;
         }
+        if (unmountNow) s.unmount();
         // a virtual thread waits (no stack of its own while the mount lives); the close, which syncs and closes
         // through native calls that would pin a carrier, runs on a platform thread of its own
         Thread.ofVirtual().name("mount-watch").start(() -> {
@@ -275,17 +278,19 @@ final class ResidentServer {
             // a platform thread: the mount blocks in native calls (mount(2), the layers' checks), which would pin
             // a virtual thread's carrier anyway
             Thread.ofPlatform().name("resident-request").daemon(true).start(() -> {
+                List<Runnable> after = new ArrayList<>();
                 try (c) {
-                    answer(c);
+                    answer(c, after);
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("control request failed: {}", e.toString());
                 }
+                after.forEach(Runnable::run);          // once the launcher has its answer (the socket is closed)
             });
         }
     }
 
     /** One request: read to end of file, check who asks, do it, write the reply. */
-    private void answer(SocketChannel c) throws IOException {
+    private void answer(SocketChannel c, List<Runnable> after) throws IOException {
         List<String> fields = read(c);
         String reply;
         if (fields.size() < 6 || !fields.get(0).equals(MAGIC)) {
@@ -296,7 +301,7 @@ final class ResidentServer {
                 case OTHER_GROUP -> "D\n";
                 case SAME -> switch (fields.get(1)) {
                     case "status" -> "0\n" + status();
-                    case "mount" -> mount(fields);
+                    case "mount" -> mount(fields, after);
                     default -> "1\noverlayj: unknown control request " + fields.get(1) + "\n";
                 };
             };
@@ -310,11 +315,25 @@ final class ResidentServer {
     /** The peer compared with the owner and group of our socket file (this process made it). */
     private Peer who(SocketChannel c) throws IOException {
         var peer = c.getOption(jdk.net.ExtendedSocketOptions.SO_PEERCRED);
-        PosixFileAttributes mine = Files.readAttributes(socket, PosixFileAttributes.class,
-                java.nio.file.LinkOption.NOFOLLOW_LINKS);
-        if (!peer.user().equals(mine.owner())) return Peer.OTHER_USER;
-        return peer.group().equals(mine.group()) ? Peer.SAME : Peer.OTHER_GROUP;
+        java.nio.file.attribute.UserPrincipal owner;
+        java.nio.file.attribute.GroupPrincipal group;
+        synchronized (this) {
+            // read once: each owner()/group() looks the name up again (/etc/passwd, /etc/group)
+            if (socketOwner == null) {
+                PosixFileAttributes mine = Files.readAttributes(socket, PosixFileAttributes.class,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                socketOwner = mine.owner();
+                socketGroup = mine.group();
+            }
+            owner = socketOwner;
+            group = socketGroup;
+        }
+        if (!peer.user().equals(owner)) return Peer.OTHER_USER;
+        return peer.group().equals(group) ? Peer.SAME : Peer.OTHER_GROUP;
     }
+
+    private java.nio.file.attribute.UserPrincipal socketOwner;
+    private java.nio.file.attribute.GroupPrincipal socketGroup;
 
     private static List<String> read(SocketChannel c) throws IOException {
         ByteArrayOutputStream all = new ByteArrayOutputStream();
@@ -330,8 +349,11 @@ final class ResidentServer {
         return fields;
     }
 
-    /** Fields: magic, verb, cwd, the {@link #ENVIRONMENT} values, then the launcher's arguments. */
-    private String mount(List<String> fields) {
+    /**
+     * Fields: magic, verb, cwd, the {@link #ENVIRONMENT} values, then the launcher's arguments. The reply goes out
+     * once mount(2) is done; waiting for the kernel's INIT (and the readahead setting) is left to {@code after}.
+     */
+    private String mount(List<String> fields, List<Runnable> after) {
         String cwd = fields.get(2);
         Map<String, String> env = System.getenv();
         for (int i = 0; i < ENVIRONMENT.size(); i++) {
@@ -347,11 +369,9 @@ final class ResidentServer {
         try {
             String mountpoint = m.positional.getLast();
             String source = m.positional.size() > 1 ? m.positional.getFirst() : null;
-            MountSession s = MountSession.open(m.joinedOptions(), source, mountpoint, cwd, m.singleThreaded);
-            adopt(s);
-            synchronized (this) {
-                if (terminating) s.unmount();                   // SIGTERM came while it was being mounted
-            }
+            MountSession s = MountSession.open(m.joinedOptions(), source, mountpoint, cwd, m.singleThreaded, false);
+            adopt(s);                                           // (unmounted if SIGTERM came meanwhile)
+            after.add(s::finishMount);
             return "0\n";
         } catch (MountSession.Failure e) {
             return "1\noverlayj: " + e.getMessage() + "\n";

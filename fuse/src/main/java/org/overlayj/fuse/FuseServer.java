@@ -138,6 +138,22 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * INIT was answered, so the mount is usable when this returns.
      */
     public static FuseServer mount(String mountpoint, FuseMountOptions o, RawFileSystem fs) throws ErrnoException {
+        FuseServer s = mountStarted(mountpoint, o, fs);
+        try {
+            s.awaitInit();
+        } catch (ErrnoException e) {
+            s.close();
+            throw e;
+        }
+        return s;
+    }
+
+    /**
+     * As {@link #mount}, but returns as soon as mount(2) succeeded and the reader is started: a process that uses
+     * the mount now waits in the kernel until INIT is answered, as with libfuse servers, which return (and daemonize)
+     * before INIT. The caller must then call {@link #awaitInit} (the resident server does, after its reply).
+     */
+    public static FuseServer mountStarted(String mountpoint, FuseMountOptions o, RawFileSystem fs) throws ErrnoException {
         int fd = -1;
         boolean helped = false;
         try {
@@ -163,26 +179,33 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             s.readerHeld = true;
             s.startReader();
         }
+        return s;
+    }
+
+    /**
+     * Waits until the kernel's INIT was answered, then raises the readahead window. EIO if INIT failed: the mount is
+     * then unmounted and its loop ends; the owner closes the server, as after any exit.
+     */
+    public void awaitInit() throws ErrnoException {
         try {
-            if (!s.dispatcher.initDone().await(30, TimeUnit.SECONDS) && !s.exited()) {
+            if (!dispatcher.initDone().await(30, TimeUnit.SECONDS) && !exited()) {
                 LOG.warn("no INIT from the kernel after 30 s on {}", mountpoint);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (s.dispatcher.negotiated() == null) {
-            s.close();
+        if (dispatcher.negotiated() == null) {
+            unmount();
             throw new ErrnoException(Errno.EIO, "FUSE INIT failed on " + mountpoint);
         }
         try {
             // The kernel sets the window from our INIT reply when it reads it: only a later setting sticks.
-            if (s.initReplied.await(30, TimeUnit.SECONDS) && !Readahead.set(mountpoint, READAHEAD_KIB)) {
+            if (initReplied.await(30, TimeUnit.SECONDS) && !Readahead.set(mountpoint, READAHEAD_KIB)) {
                 LOG.debug("could not raise the readahead window of {}", mountpoint);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return s;
     }
 
     /** Backing files are registered on our /dev/fuse fd; the kernel refuses them unless INIT agreed to passthrough. */

@@ -89,6 +89,7 @@ class PodmanTest {
         Path d = rootlessDir();
         String out = asUser(d, "", launcher.toString());
         System.out.println("== podman (rootless, user " + USER + ", mount_program = bin/overlayj):\n" + out);
+        assertTrue(out.contains("one overlayj server serves containers c1 and c2"), out);
         assertTrue(out.contains("SAME: container c1 after its workload vs a new container of the image committed from it")
                 && out.contains("SAME: 4-layer image: overlayj vs fuse-overlayfs")
                 && out.contains("SAME: 4-layer image: overlayj vs podman export")
@@ -212,6 +213,7 @@ class PodmanTest {
         assertTrue(p.waitFor(600, TimeUnit.SECONDS), "podman round trip timed out");
         System.out.println("== podman (rootful, mount_program = bin/overlayj):\n" + out);
         assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("one overlayj server serves containers c1 and c2"), out);
         assertTrue(out.contains("SAME: container c1 after its workload vs a new container of the image committed from it")
                 && out.contains("SAME: 4-layer image: overlayj vs fuse-overlayfs")
                 && out.contains("SAME: 4-layer image: overlayj vs podman export")

@@ -283,6 +283,43 @@ class ResidentServerTest {
     }
 
     /**
+     * {@code mount -t fuse.overlayj} and an fstab line: mount(8) runs mount.fuse3, which runs {@code overlayj} through
+     * /bin/sh and the default PATH (/usr/local/bin/overlayj, a link to bin/overlayj as scripts/setup.sh makes it; here
+     * a link to this checkout's, bind-mounted over /usr/local/bin in a private mount namespace). Both mounts are served
+     * by one resident server: the second is a request to the server the first started, not a JVM of its own.
+     */
+    @Test void mountTypeFuseOverlayjIsServedByTheResidentServer() throws Exception {
+        for (String tool : List.of("/usr/bin/unshare", "/sbin/mount.fuse3")) {
+            assertTrue(Files.isExecutable(Path.of(tool)), "this test needs " + tool + " (util-linux, fuse3)");
+        }
+        Path bin = Files.createDirectories(dir.resolve("bin")), ma = dir.resolve("ma"), mb = dir.resolve("mb");
+        Files.createDirectories(ma);
+        Files.createDirectories(mb);
+        Files.createSymbolicLink(bin.resolve("overlayj"), LAUNCHER);
+        Path fstab = dir.resolve("fstab");
+        Files.writeString(fstab, "overlay " + mb + " fuse.overlayj " + layers("b") + ",noatime 0 0\n");
+        String script = String.join("\n",
+                "set -e",
+                "mount --bind " + bin + " /usr/local/bin",
+                "mount --bind " + bin + " /usr/local/sbin",
+                "mount -t fuse.overlayj overlay " + ma + " -o " + layers("a"),
+                "mount -T " + fstab + " " + mb,
+                "cat " + ma + "/f " + mb + "/f",
+                "echo new > " + mb + "/g",
+                "overlayj status",
+                "echo \"servers: $(pgrep -c -f -- '[-]-daemon-child.*" + dir + "')\"",
+                "umount " + ma, "umount " + mb);
+        Result r = run(Map.of(), "unshare", "-m", "--propagation", "private", "--", "bash", "-c", script);
+        System.out.println("== mount -t fuse.overlayj, twice (mount(8), mount.fuse3):\n" + r.out());
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().startsWith("a\nb\n"), r.out());
+        assertTrue(r.out().contains(" 2 mount(s)"), "one server for both: " + r.out());
+        assertTrue(r.out().contains(ma + "\t") && r.out().contains(mb + "\t"), "status lists both: " + r.out());
+        assertTrue(r.out().contains("servers: 1\n"), "one server process: " + r.out());
+        assertEquals("new\n", Files.readString(dir.resolve("b-u/g")));
+    }
+
+    /**
      * The socket is refused to another user even where it could reach it: the test opens the runtime directory
      * and the socket to everyone, and nobody (uid 65534) asks for a mount; the server answers "refused" and mounts
      * nothing. (With the directory as the server makes it, 0700, such a user cannot even connect.)

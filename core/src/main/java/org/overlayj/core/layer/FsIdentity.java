@@ -44,7 +44,12 @@ public final class FsIdentity {
      * name_to_handle_at without AT_HANDLE_FID succeeds exactly when the filesystem can decode.
      */
     static int canDecodeFh(String dir) {
-        if (!capable(2 /* CAP_DAC_READ_SEARCH */)) return 0;
+        return canDecodeFh(dir, effectiveCapabilities());
+    }
+
+    /** {@link #canDecodeFh(String)} with the effective set read before ({@link #effectiveCapabilities}). */
+    static int canDecodeFh(String dir, long capEff) {
+        if (!capable(capEff, 2 /* CAP_DAC_READ_SEARCH */)) return 0;
         FileHandle h;
         try {
             h = Linux.nameToHandle(dir, 0);
@@ -80,16 +85,26 @@ public final class FsIdentity {
 
     /** The calling process has capability {@code cap} in its effective set. */
     public static boolean capable(int cap) {
+        return capable(effectiveCapabilities(), cap);
+    }
+
+    /**
+     * The process's effective capability set (CapEff of /proc/self/status), or -1 when it cannot be read. A mount's
+     * checks ask several times (once per layer); they read it once: a resident server makes many mounts.
+     */
+    static long effectiveCapabilities() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("CapEff:")) {
-                    long eff = Long.parseUnsignedLong(line.substring(7).trim(), 16);
-                    return (eff & (1L << cap)) != 0;
-                }
+                if (line.startsWith("CapEff:")) return Long.parseUnsignedLong(line.substring(7).trim(), 16);
             }
         } catch (IOException | RuntimeException e) {
-            return Linux.geteuid() == 0;
+            return -1;
         }
-        return Linux.geteuid() == 0;
+        return -1;
+    }
+
+    /** Whether {@code capEff} ({@link #effectiveCapabilities}) holds {@code cap}; unknown (-1): whether we are root. */
+    static boolean capable(long capEff, int cap) {
+        return capEff == -1 ? Linux.geteuid() == 0 : (capEff & (1L << cap)) != 0;
     }
 }

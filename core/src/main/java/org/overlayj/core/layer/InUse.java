@@ -70,14 +70,23 @@ public final class InUse {
         return true;
     }
 
-    /** A snapshot of who uses what, taken once per mount check. */
+    /**
+     * A snapshot of who uses what, taken once per mount check; the same read of mountinfo also says which mounts
+     * are idmapped ({@link #idmapped}): mountinfo grows with every mount, and a resident server reads it per mount.
+     */
     static final class Snapshot {
         private final Set<LayerPaths.Id> kernel = new HashSet<>();
+        private final Set<Long> idmapped = new HashSet<>();
 
         Snapshot() {
             try {
                 for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"),
                         java.nio.charset.StandardCharsets.ISO_8859_1)) {
+                    // only a line that names it can be one (IdmappedMounts reads the fields)
+                    if (line.contains("idmapped") && line.split(" ").length > 5) {
+                        IdmappedMounts.Entry e = IdmappedMounts.Entry.parse(line);
+                        if (e.idmapped()) idmapped.add(Long.parseLong(e.id()));
+                    }
                     int dash = line.indexOf(" - ");
                     if (dash < 0) continue;
                     String[] tail = line.substring(dash + 3).split(" ");
@@ -90,6 +99,11 @@ public final class InUse {
             } catch (IOException | RuntimeException e) {
                 // no mountinfo: only overlayj's own locks count
             }
+        }
+
+        /** The ids of the idmapped mounts, as {@link IdmappedMounts#ids} reads them. */
+        Set<Long> idmapped() {
+            return idmapped;
         }
 
         private void add(String escaped) {

@@ -79,6 +79,8 @@ public final class MountChecks {
         final List<String> warnings = new ArrayList<>();
         final InUse.Locks locks = new InUse.Locks();
         final InUse.Snapshot inUse = new InUse.Snapshot();
+        /** The effective capabilities, read once for all the checks that ask. */
+        final long capEff = FsIdentity.effectiveCapabilities();
         final java.util.function.Consumer<String> messages;
         ErrnoException refused;
         RedirectDir redirect;
@@ -188,7 +190,7 @@ public final class MountChecks {
             for (int i = 0; i < o.lowerDirs().size(); i++) {
                 String l = LayerPaths.realPath(o.lowerDirs().get(i));
                 lowerRoots.add(l);
-                int fh = FsIdentity.canDecodeFh(l);
+                int fh = FsIdentity.canDecodeFh(l, capEff);
                 lowerFh.add(fh);
                 String name = Linux.toUtf8(givenLower(i));
                 if ((nfsExport || (index && upper != null)) && fh == 0) {
@@ -311,7 +313,7 @@ public final class MountChecks {
 
         private LayerStack stack(boolean samefs, int xinoBits, byte[] overlayUuid) throws ErrnoException {
             List<Layer> lowers = new ArrayList<>();
-            java.util.Set<Long> idmapped = IdmappedMounts.ids();
+            java.util.Set<Long> idmapped = inUse.idmapped();
             for (int i = 0; i < lowerRoots.size(); i++) {
                 Fs fs = fss.get(lowerFsid.get(i));
                 int fh = lowerFh.get(i);
@@ -320,7 +322,7 @@ public final class MountChecks {
             }
             Layer upperLayer = null;
             if (upper != null) {
-                int fh = workDir != null ? upperFh : FsIdentity.canDecodeFh(upper);
+                int fh = workDir != null ? upperFh : FsIdentity.canDecodeFh(upper, capEff);
                 upperLayer = new Layer(0, upper, upperDev, blobUuid(fss.getFirst()), true, 0, fh != 0,
                         fh == FsIdentity.FILEID_INO32_GEN, false);
             }
@@ -348,7 +350,7 @@ public final class MountChecks {
 
         /** Without CAP_SYS_ADMIN trusted.* xattrs are out of reach; explicit features that need them fail. */
         private void checkCapabilities() throws ErrnoException {
-            if (o.userxattr() || FsIdentity.capable(21 /* CAP_SYS_ADMIN */)) return;
+            if (o.userxattr() || FsIdentity.capable(capEff, 21 /* CAP_SYS_ADMIN */)) return;
             if (o.isExplicit("redirect_dir") && redirect != RedirectDir.NOFOLLOW) {
                 throw refuse(Errno.EPERM, "redirect_dir requires permission to access trusted xattrs");
             }
@@ -495,7 +497,7 @@ public final class MountChecks {
                 }
             }
 
-            upperFh = FsIdentity.canDecodeFh(workDir);
+            upperFh = FsIdentity.canDecodeFh(workDir, capEff);
             if (index && upperFh == 0) {
                 index = false;
                 warn("upper fs does not support file handles, falling back to index=off.");
