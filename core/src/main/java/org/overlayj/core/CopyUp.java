@@ -179,7 +179,10 @@ final class CopyUp {
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
         n.upper = true;
-        if (n.isDir()) n.merge = true;
+        if (n.isDir()) {
+            n.merge = true;
+            n.noAufsWhiteouts = true;       // made empty just now (copyOther)
+        }
         fs.copiedUp(n);
         if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
     }
