@@ -25,6 +25,8 @@ final class CopyUp {
     private long truncateTo = -1;
     /** How many files' data copy-ups have copied (tests). */
     final java.util.concurrent.atomic.LongAdder dataCopies = new java.util.concurrent.atomic.LongAdder();
+    /** How many fsyncs copy-ups have made of copied files (tests: one per copy, as the kernel's). */
+    final java.util.concurrent.atomic.LongAdder copySyncs = new java.util.concurrent.atomic.LongAdder();
     /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
     volatile Runnable afterCopyAhead = () -> { };
 
@@ -70,7 +72,7 @@ final class CopyUp {
         try {
             out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
             copyCounted(in, out, length);
-            if (!fs.opts.volatileMode()) Linux.fsync(out);
+            if (!fs.opts.volatileMode()) sync(out);
             CopiedData d = new CopiedData(src, st, length, out);
             out = -1;
             afterCopyAhead.run();
@@ -177,7 +179,10 @@ final class CopyUp {
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
         n.upper = true;
-        if (n.isDir()) n.merge = true;
+        if (n.isDir()) {
+            n.merge = true;
+            n.noAufsWhiteouts = true;       // made empty just now (copyOther)
+        }
         fs.copiedUp(n);
         if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
     }
@@ -326,8 +331,9 @@ final class CopyUp {
             if (meta) Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
             Linux.fchmod(out, st.perm());
             Linux.futimens(out, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
-            // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync)
-            if (!meta && !fs.opts.volatileMode()) Linux.fsync(out);
+            // the kernel syncs a copy of data unless the overlay is volatile (ovl_should_sync), once, after the data
+            // and before the metadata (ovl_copy_up_file): data copied ahead was synced there already
+            if (!meta && !borrowed && !fs.opts.volatileMode()) sync(out);
             int o = out;
             String t = temp;
             intoParent(dest, () -> {
@@ -372,13 +378,18 @@ final class CopyUp {
                 Linux.futimens(out, 0, Linux.UTIME_OMIT, 0, Linux.UTIME_NOW);
                 fs.attrsChanged(n);   // an open reply carries no attributes: a client's cached mtime is stale
             }
-            if (!fs.opts.volatileMode()) Linux.fsync(out);
+            if (!fs.opts.volatileMode()) sync(out);
             Linux.fremovexattr(out, fs.x(OverlayXattr.METACOPY));
         } finally {
             Linux.closeQuietly(in);
             Linux.closeQuietly(out);
         }
         n.metacopy = false;
+    }
+
+    private void sync(int fd) throws ErrnoException {
+        Linux.fsync(fd);
+        copySyncs.increment();
     }
 
     private int openLower(String src) throws ErrnoException {

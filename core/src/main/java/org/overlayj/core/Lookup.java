@@ -115,7 +115,7 @@ final class Lookup {
                     if (m.isOpaque()) stop = true;
                     else redirect = redirectOf(p, m.redirect());
                 }
-            } else if (dir.hasLower() && AufsWhiteouts.whitedOut(p)) {
+            } else if (dir.hasLower() && !dir.noAufsWhiteouts && AufsWhiteouts.whitedOut(p)) {
                 // (an AUFS whiteout hides names below: a directory with nothing below has nothing to hide, and the
                 // lookup ends here either way; one statx less per missing name in a new directory)
                 return null;

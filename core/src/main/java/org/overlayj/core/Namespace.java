@@ -140,7 +140,7 @@ final class Namespace {
         // fuse-overlayfs) is taken over as one hidden by a device: a directory made there is opaque, and the
         // .wh.NAME goes once the object is in place (fuse-overlayfs would read a .wh.NAME beside a directory as
         // hiding the lower ones only; the kernel reads the opaque marker)
-        boolean overAufs = !overWhiteout && dir.merge && AufsWhiteouts.whitedOut(dest);
+        boolean overAufs = !overWhiteout && dir.merge && !dir.noAufsWhiteouts && AufsWhiteouts.whitedOut(dest);
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
@@ -176,7 +176,9 @@ final class Namespace {
             fd = -1;
         }
         changed(dir);
-        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd, st);
+        Node made1 = lookup.placeNew(dir, name, dest, st, opaque);
+        if (type == Stat.S_IFDIR) made1.noAufsWhiteouts = true;      // made empty just now
+        return new Made(made1, fd, st);
     }
 
     /**
@@ -357,6 +359,7 @@ final class Namespace {
             if (wh == null) {
                 // no 0/0 device may be made: the AUFS whiteout first (while both are there, the name still shows),
                 // then the upper object goes
+                dir.noAufsWhiteouts = false;
                 AufsWhiteouts.fallbackWhiteout(up);
                 if (child.upper && child.isDir()) {
                     String t = fs.tempPath();
@@ -543,6 +546,7 @@ final class Namespace {
                     }
                     // no whiteout device may be made here: the move, then an AUFS whiteout at the source
                     Linux.rename(srcUp, dstUp, 0);
+                    oldDir.noAufsWhiteouts = false;
                     AufsWhiteouts.fallbackWhiteout(srcUp);
                 }
             } else {

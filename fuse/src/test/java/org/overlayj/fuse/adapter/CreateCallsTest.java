@@ -24,12 +24,13 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The system calls of the LOOKUP that comes before every create (issue 20): an AUFS whiteout {@code .wh.NAME} is
  * looked for only where it could hide something, so not in the bottom lower layer and not in the upper directory
- * of a directory with nothing below. Counted with strace on this JVM, where the FUSE server runs; the whiteouts
- * that do hide something still do.
+ * of a directory with nothing below, nor in an upper directory this mount made (a copy-up or a mkdir: empty then,
+ * and the engine writes AUFS whiteouts only where it could not make a whiteout device, which clears that). Counted
+ * with strace on this JVM, where the FUSE server runs; the whiteouts that do hide something still do.
  */
 class CreateCallsTest {
     private static final String PYTHON = "/usr/bin/python3";
-    private Path dir, mnt, top, bottom, upper;
+    private Path dir, mnt, top, bottom, upper, copied;
     private Overlay overlay;
     private FuseServer server;
 
@@ -40,6 +41,8 @@ class CreateCallsTest {
         bottom = Files.createDirectories(dir.resolve("l2/d"));
         for (String d : List.of("u", "w", "mnt")) Files.createDirectory(dir.resolve(d));
         upper = dir.resolve("u");
+        Files.createDirectory(upper.resolve("d"));          // d: a merged dir whose upper dir was there at mount
+        copied = Files.createDirectories(dir.resolve("l2/c"));  // c: lower only, copied up by this mount
         mnt = dir.resolve("mnt");
         Files.writeString(bottom.resolve("hidden"), "hidden by l1\n");
         Files.createFile(top.resolve(".wh.hidden"));
@@ -72,7 +75,7 @@ class CreateCallsTest {
             waitTraced(strace);
             TestMounts.sh(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n    for i in range(10):\n"
                     + "        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)",
-                    mnt.resolve("d").toString(), mnt.resolve("new").toString());
+                    mnt.resolve("d").toString(), mnt.resolve("new").toString(), mnt.resolve("c").toString());
             try (var tasks = Files.list(Path.of("/proc/self/task"))) {
                 ours = tasks.map(t -> t.getFileName().toString()).collect(Collectors.toSet());
             }
@@ -85,9 +88,11 @@ class CreateCallsTest {
         // still looked for where it may hide a lower name: the top lower layer and the upper dir of a merged dir
         assertTrue(calls.stream().anyMatch(l -> l.contains(top + "/.wh.f3\"")), all);
         assertTrue(calls.stream().anyMatch(l -> l.contains(upper + "/d/.wh.f3\"")), all);
-        // not where nothing lies below
+        // not where nothing lies below, nor in an upper dir the mount made itself (c's copy-up)
         assertFalse(calls.stream().anyMatch(l -> l.contains(bottom + "/.wh.f")), all);
         assertFalse(calls.stream().anyMatch(l -> l.contains(upper + "/new/.wh.f")), all);
+        assertFalse(calls.stream().anyMatch(l -> l.contains(upper + "/c/.wh.f")), all);
+        assertEquals(10, calls.stream().filter(l -> l.matches(".*" + copied + "/f[0-9]\".*")).count(), all);
         // while every create's lookup did reach the bottom layer
         assertEquals(10, calls.stream().filter(l -> l.matches(".*" + bottom + "/f[0-9]\".*")).count(), all);
 
@@ -98,6 +103,7 @@ class CreateCallsTest {
         assertEquals(List.of("f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "shown"),
                 TestMounts.sh("ls", mnt.resolve("d").toString()).lines().toList());
         assertEquals("new 7\n", Files.readString(mnt.resolve("new/f7")));
+        assertEquals("new 7\n", Files.readString(upper.resolve("c/f7")));
     }
 
     /** Until strace traces every thread of this JVM (TracerPid set), or fails if strace ended first. */
