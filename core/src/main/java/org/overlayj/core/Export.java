@@ -324,7 +324,7 @@ final class Export {
                 if (ist != null && ist.isDir()) return decodeDirIndex(ip, ino);
                 Node cached = fs.cached(ino);
                 if (cached != null && cached.type == st.type() && (cached.parent != null || cached == fs.root)) {
-                    return cached;
+                    return cached.unlinked && ist != null ? throughIndex(cached, ip, ist, fh) : cached;
                 }
                 if (st.isDir()) return connectLowerDir(layer, path, ino);
                 if (owner != null) {
@@ -368,6 +368,7 @@ final class Export {
         if (cached == null || cached.type != known.type() || (cached.parent == null && cached != fs.root)) {
             return null;
         }
+        if (cached.unlinked && ist != null && !ist.isDir()) return throughIndex(cached, fs.index.path(fh), ist, fh);
         if (ist != null && ist.isDir()) {
             // A copied-up directory is found through its index entry and a walk to where its upper dir is now; the
             // cached node is the one that walk would end on (one node per inode) only while its upper dir is still
@@ -380,6 +381,27 @@ final class Export {
             return origin != null && Arrays.equals(origin, fh.bytes()) ? cached : null;
         }
         return cached;
+    }
+
+    /**
+     * A node whose last name known to this mount went away, while its index entry still links its upper inode: the
+     * handle names that inode, and its data is served from the entry, as the kernel serves it (its decode looks the
+     * index entry up and hands out a disconnected alias of the entry's inode). That happens after a remount under
+     * nfs_export, where the removal of the last upper alias of a single-link file left the entry with one link
+     * (the count read in was the upper's own, see Index#nlink); the next mount whites it out as an orphan, and the
+     * handle is ESTALE from then on. The node becomes disconnected on the entry, as a cold decode makes it; an open
+     * file on it keeps its own fd. Without the entry (or a whiteout there) it stays unlinked: ENOENT, or ESTALE.
+     */
+    private Node throughIndex(Node n, String ip, Stat ist, Fh fh) {
+        if (n.isDir() || ist.isWhiteout() || ist.type() != n.type || ist.nlink() < 1) return n;
+        n.parent = null;
+        n.name = null;
+        n.upper = false;    // as a cold decode leaves it: the entry is its upper inode (OverlayFs#realPath)
+        n.indexPath = ip;
+        n.indexed = true;
+        n.handle = fh;
+        n.unlinked = false;
+        return n;
     }
 
     /** A copied-up (indexed) directory: its index entry's {@code NS upper} names the upper dir, wherever it is now. */

@@ -106,9 +106,14 @@ class ExportTest {
                 // As on the kernel (6.18, open_by_handle_at): f's copy-up was a single-link file under nfs_export,
                 // counted "U-1"; after a remount that count is not used for a single-link lower (its upper's own 2
                 // is), so the unlink leaves the index entry as a file of one link, and the handle still opens the
-                // data until the next mount whites that orphan out. The engine decodes it too (no ESTALE), but a
-                // read of that node fails ENOENT (it is the unlinked node, with no file open on it): left open.
-                assertNotNull(o.decodeHandle(hf));
+                // data until the next mount whites that orphan out. The engine serves it from that entry too: the
+                // unlinked node (no name, no file open on it) is decoded onto the entry, here and after a decode
+                // with cold caches (the kernel's data after drop_caches).
+                Node f = o.decodeHandle(hf);
+                assertEquals("f\nx\n", readNode(o, f));
+                assertEquals("f\nx\n", readNode(o, o.decodeHandle(hf)));
+                o.dropCaches();
+                assertEquals("f\nx\n", readNode(o, o.decodeHandle(hf)));
             }
             try (Overlay o = Overlay.mount(nfs(L))) {
                 ErrnoException e = assertThrows(ErrnoException.class, () -> o.decodeHandle(hf));

@@ -1,5 +1,6 @@
 package org.overlayj.itest;
 
+import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -159,11 +160,9 @@ public final class DifferentialRunner {
             vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
             Mismatch m = compare(-1, ta, tb, va, vb, na, nb, cfg.nfsExport());
             if (m != null) return new Run(seed, cfg, ops, lines, m);
-            // groups of links through the FUSE door wait for issue 21 item 4 (-Doverlayj.fuse.linkGroups=true);
-            // under nfs_export the engine's count of a single-link file after a group differs from the kernel's
-            // (seeds 71, 126: 2 vs 3), to be looked at (-Doverlayj.linkGroups.nfsExport=true)
-            boolean groups = (candidate == ENGINE || Boolean.getBoolean("overlayj.fuse.linkGroups"))
-                    && (!cfg.nfsExport() || Boolean.getBoolean("overlayj.linkGroups.nfsExport"));
+            // groups of 10-20 links (issue 21 item 4) in every index session, through every target;
+            // -Doverlayj.linkGroups=false replays a seed as it ran before they came
+            boolean groups = !"false".equals(System.getProperty("overlayj.linkGroups"));
             OpGenerator gen = new OpGenerator(seed, cfg.redirectDir(), cfg.index(), settings.held(), cfg.nfsExport())
                     .linkGroups(groups).users(settings.users()).rotations(settings.rotate());
             int n = script != null ? script.size() : settings.ops();
@@ -183,7 +182,7 @@ public final class DifferentialRunner {
                 nb.refreshUpper();
                 va = VisibleSnapshot.take("visible tree", ta.view(), na, cfg.nfsExport());
                 vb = VisibleSnapshot.take("visible tree", tb.view(), nb, cfg.nfsExport());
-                if (!oa.equals(ob)) {
+                if (!oa.equals(ob) && !sameGroupCount(op, oa, ob, ta, tb, na, nb, cfg)) {
                     return new Run(seed, cfg, ops, lines, new Mismatch(i,
                             "outcome of op " + i + " (" + op + "): kernel " + oa + ", " + candidateName + " " + ob));
                 }
@@ -196,6 +195,32 @@ public final class DifferentialRunner {
             if (m != null) return new Run(seed, cfg, ops, lines, m);
         }
         return new Run(seed, cfg, ops, lines, null);
+    }
+
+    /**
+     * The link count a {@link Op.LinkGroup} reports, under nfs_export, of a copied-up file whose lower inode has one
+     * link: the kernel's depends on its inode cache, as in the visible tree (see {@link VisibleSnapshot#take}): the
+     * union count while the overlay inode that copied it up lives, the upper inode's real count (the index entry's
+     * link counted too, one more) once that inode was evicted (another process's drop_caches, memory pressure) and
+     * looked up again. Such counts one apart are taken as the same; the upper snapshot still compares the real
+     * counts and {@code NS nlink} exactly.
+     */
+    private static boolean sameGroupCount(Op op, Outcome oa, Outcome ob, Target ta, Target tb, InodeNames na,
+                                          InodeNames nb, MountConfig cfg) {
+        if (!(op instanceof Op.LinkGroup g) || !cfg.nfsExport() || !oa.isOk() || !ob.isOk()) return false;
+        if (!oa.data().startsWith("nlink=") || !ob.data().startsWith("nlink=")) return false;
+        try {
+            long ka = Long.parseLong(oa.data().substring(6)), kb = Long.parseLong(ob.data().substring(6));
+            if (Math.abs(ka - kb) != 1) return false;
+            long ia = ta.view().stat(g.path()).ino(), ib = tb.view().stat(g.path()).ino();
+            return singleLinkLower(na, ia) && singleLinkLower(nb, ib) && na.name(ia).equals(nb.name(ib));
+        } catch (ErrnoException | NumberFormatException e) {
+            return false;
+        }
+    }
+
+    private static boolean singleLinkLower(InodeNames names, long ino) {
+        return names.name(ino).startsWith("L") && names.lowerNlink(ino) == 1;
     }
 
     private Mismatch compare(int at, Target ta, Target tb, VisibleSnapshot.Result va, VisibleSnapshot.Result vb,

@@ -17,7 +17,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * mixed). Those agree because the door has the kernel look up every use of a lower hard link's name (entry timeout
  * 0, see OverlayFileSystem#entry): FUSE passes an inode, not the name it was reached by, and with cached names a
  * change through one alias copied up whichever alias was looked up last (before 2026-12-05: 39 of 100 index=on
- * seeds 12000-12099 differed; since, 100/100 and 200/200 of 12100-12299).
+ * seeds 12000-12099 differed; since, 100/100 and 200/200 of 12100-12299). Index sequences also make groups of 10-20
+ * links ({@link Op.LinkGroup}, xfstests generic/002), under nfs_export too (2026-12-06: 60/60 of seeds 1-60 with
+ * {@code -Doverlayj.index=on}, half of them nfs_export).
  *
  * <p>One known difference of the FUSE door is left out by default (the engine test covers it): atimes
  * ({@code -Doverlayj.fuse.atimes=true} compares them): the FUSE kernel module serves repeated reads and readlinks
