@@ -208,6 +208,8 @@ class InodeFlagsMountTest {
                 r = r == null ? "ok" : r;
             } catch (ErrnoException e) {
                 r = Errno.name(e.errno());
+            } catch (java.nio.file.NoSuchFileException e) {
+                r = "ENOENT";
             }
             out.append(line).append(" => ").append(r).append('\n');
         }
