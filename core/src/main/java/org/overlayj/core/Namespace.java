@@ -177,7 +177,9 @@ final class Namespace {
             fd = -1;
         }
         changed(dir);
-        return new Made(lookup.placeNew(dir, name, dest, st, opaque), fd, st);
+        Node node = lookup.placeNew(dir, name, dest, st, opaque);
+        node.prot = 0;   // a new inode inherits no append-only or immutable flag, and has no protattr
+        return new Made(node, fd, st);
     }
 
     /**
