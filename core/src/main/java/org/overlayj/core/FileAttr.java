@@ -81,22 +81,23 @@ final class FileAttr {
      * {@link #PROT_FLAGS} of {@code n}: its real inode's own (statx attributes: one call, no open) and, on an upper
      * (or index) inode, those of {@code NS protattr}. Caller holds the namespace lock.
      */
-    int prot(Node n) throws ErrnoException {
+    int prot(Node n) {
         int p = n.prot;
         if (p >= 0) return p;
-        String real = fs.realPath(n);
-        long attrs;
+        // Best effort: an object whose real inode cannot be asked right now (a removed directory, an unlinked file
+        // with no open file left) is not protected, and is asked again next time; the operation itself then
+        // meets what the real inode says.
         try {
-            attrs = Linux.statAttributes(real, OverlayFs.isFdPath(real));
-        } catch (ErrnoException e) {
-            if (e.errno() == Errno.ENOENT) return 0;   // a removed directory: nothing to protect any more
-            throw e;
-        }
-        p = ((attrs & Linux.STATX_ATTR_APPEND) != 0 ? FS_APPEND_FL : 0)
-                | ((attrs & Linux.STATX_ATTR_IMMUTABLE) != 0 ? FS_IMMUTABLE_FL : 0);
-        if (n.upper || n.indexPath != null) {
-            Integer x = protattrFlags(Linux.lgetxattrOrNull(real, fs.x(OverlayXattr.PROTATTR)));
-            if (x != null) p |= x;
+            String real = fs.realPath(n);
+            long attrs = Linux.statAttributes(real, OverlayFs.isFdPath(real));
+            p = ((attrs & Linux.STATX_ATTR_APPEND) != 0 ? FS_APPEND_FL : 0)
+                    | ((attrs & Linux.STATX_ATTR_IMMUTABLE) != 0 ? FS_IMMUTABLE_FL : 0);
+            if (n.upper || n.indexPath != null) {
+                Integer x = protattrFlags(Linux.lgetxattrOrNull(real, fs.x(OverlayXattr.PROTATTR)));
+                if (x != null) p |= x;
+            }
+        } catch (ErrnoException | RuntimeException e) {
+            return 0;
         }
         n.prot = p;
         return p;

@@ -275,13 +275,20 @@ final class Namespace {
         if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
         Node child = lookup.child(dir, name);
         if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
+        // may_delete: a protected (chattr +i/+a) directory or victim is EPERM before the victim's type is looked at
+        // (after EACCES, but for an immutable directory); FileAttr has the rules
+        if (fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0) {
+            fs.fileAttr.checkWrite(dir);
+            Attr da = attr(dir);
+            Permissions.check(da, Permissions.W | Permissions.X, c, fs.aclOf(dir));
+            Permissions.sticky(da, attr(child), c);
+            fs.fileAttr.checkDelete(dir, child);
+        }
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         Attr dirAttr = attr(dir);
-        fs.fileAttr.checkWrite(dir);
         Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
-        fs.fileAttr.checkDelete(dir, child);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * meet protected objects, lower and upper, before and after their copy-up. Compared after every op with the kernel
  * (outcome, visible tree, upper layer + index, NS protattr included), both directions cross-checked at the end.
  *
- * <p>CI: 30 engine sequences and 4 FUSE ones of 30 ops from seed {@link #FIRST}; {@code -Doverlayj.iflags.seqs=N},
+ * <p>CI: 20 engine sequences and 3 FUSE ones of 30 ops from seed {@link #FIRST}; {@code -Doverlayj.iflags.seqs=N},
  * {@code -Doverlayj.iflags.fuse.seqs=N}; {@code -Doverlayj.long=true}: 1,000 and 100. {@code -Doverlayj.seed=S
  * -Doverlayj.ops=N} replays one.
  */
@@ -31,7 +31,7 @@ class InodeFlagsDifferentialTest {
         DifferentialRunner r = new DifferentialRunner(DifferentialRunner.ENGINE, "overlayj",
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), true)).withInodeFlags(true);
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 1000
-                : Integer.getInteger("overlayj.iflags.seqs", 30), FIRST), "InodeFlagsDifferentialTest", 3);
+                : Integer.getInteger("overlayj.iflags.seqs", 20), FIRST), "InodeFlagsDifferentialTest", 3);
         System.out.println("[engine vs kernel, inode flags] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
@@ -43,7 +43,7 @@ class InodeFlagsDifferentialTest {
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), false, false))
                 .withInodeFlags(true);
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 100
-                : Integer.getInteger("overlayj.iflags.fuse.seqs", 4), FIRST), "InodeFlagsDifferentialTest", 3);
+                : Integer.getInteger("overlayj.iflags.fuse.seqs", 3), FIRST), "InodeFlagsDifferentialTest", 3);
         System.out.println("[fuse vs kernel, inode flags] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
