@@ -326,6 +326,7 @@ final class CopyUp {
             // Owner before xattrs and mode: chown(2) clears setuid/setgid and security.capability.
             Linux.fchown(out, st.uid(), st.gid());
             copyXattrs(src, in, out, null);
+            fs.fileAttr.copyUp(in, out, null);
             if (origin != null) Linux.fsetxattr(out, fs.x(OverlayXattr.ORIGIN), origin, 0);
             if (nlink != null) Linux.fsetxattr(out, fs.x(OverlayXattr.NLINK), nlink.bytes(), 0);
             if (meta) Linux.fsetxattr(out, fs.x(OverlayXattr.METACOPY), new byte[0], 0);
@@ -496,6 +497,7 @@ final class CopyUp {
         try {
             Linux.lchown(temp, st.uid(), st.gid());
             copyXattrs(src, -1, -1, temp);
+            if (st.isDir()) copyDirFlags(src, temp);
             // user.* xattrs are not allowed on symlinks and special files: the kernel leaves origin out there.
             boolean originAllowed = !(fs.opts.userxattr() && !st.isDir());
             if (origin != null && originAllowed) Linux.lsetxattr(temp, fs.x(OverlayXattr.ORIGIN), origin, 0);
@@ -522,6 +524,22 @@ final class CopyUp {
         // everything under it EIO ("suspected uncovered redirected dir") from then on.
         if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
             dirIndexEntry(origin, dest);
+        }
+    }
+
+    /** A directory's inode flags (FileAttr#copyUp), read through an fd of the lower directory. */
+    private void copyDirFlags(String src, String temp) throws ErrnoException {
+        int fd;
+        try {
+            fd = fs.openReal(src, Linux.O_RDONLY | Linux.O_DIRECTORY);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EACCES) return;  // a plain user's mount, a mode-0 lower dir: no flags to read
+            throw e;
+        }
+        try {
+            fs.fileAttr.copyUp(fd, -1, temp);
+        } finally {
+            Linux.closeQuietly(fd);
         }
     }
 

@@ -58,6 +58,7 @@ final class Namespace {
         Attr a = c.isRoot() ? null : attr(dir);
         if (a != null) Permissions.check(a, Permissions.X, c, fs.aclOf(dir));
         if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        fs.fileAttr.checkWrite(dir);     // an immutable directory: EPERM, before EACCES (inode_permission)
         if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.aclOf(dir));
     }
 
@@ -178,6 +179,7 @@ final class Namespace {
         changed(dir);
         Node made1 = lookup.placeNew(dir, name, dest, st, opaque);
         if (type == Stat.S_IFDIR) made1.noAufsWhiteouts = true;      // made empty just now
+        made1.prot = 0;   // a new inode inherits no append-only or immutable flag, and has no protattr
         return new Made(made1, fd, st);
     }
 
@@ -233,6 +235,7 @@ final class Namespace {
         checkName(newName);
         if (node.isDir()) throw OverlayFs.err(Errno.EPERM, "link of a directory");
         checkNewName(newDir, newName, c);
+        fs.fileAttr.checkChange(node, "link");
         copyUp.copyUp(node);
         copyUp.copyUp(newDir);
         String src = fs.upperPath(node);
@@ -273,6 +276,15 @@ final class Namespace {
         if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
         Node child = lookup.child(dir, name);
         if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
+        // may_delete: a protected (chattr +i/+a) directory or victim is EPERM before the victim's type is looked at
+        // (after EACCES, but for an immutable directory); FileAttr has the rules
+        if (fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0) {
+            fs.fileAttr.checkWrite(dir);
+            Attr da = attr(dir);
+            Permissions.check(da, Permissions.W | Permissions.X, c, fs.aclOf(dir));
+            Permissions.sticky(da, attr(child), c);
+            fs.fileAttr.checkDelete(dir, child);
+        }
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         Attr dirAttr = attr(dir);
@@ -450,10 +462,14 @@ final class Namespace {
         // the VFS's order (vfs_rename, may_delete): the source's directory and its sticky rule, then the target's
         // directory and sticky rule, and only then whether the target is of the source's type
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
+        fs.fileAttr.checkWrite(oldDir);
         Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
         Permissions.sticky(oldAttr, attr(src), c);
+        fs.fileAttr.checkDelete(oldDir, src);
+        fs.fileAttr.checkWrite(newDir);
         Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
+        if (tgt != null) fs.fileAttr.checkDelete(newDir, tgt);
         if (tgt != null && !exchange) {
             if (src.isDir() && !tgt.isDir()) throw OverlayFs.err(Errno.ENOTDIR, newName);
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
@@ -612,6 +628,7 @@ final class Namespace {
      * the owner may truncate whatever the mode (an NFS server's rule, see Permissions#checkData).
      */
     Attr setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        fs.fileAttr.checkSetattr(n, a);    // notify_change: before the owner checks
         Attr cur = attr(n);
         if (a.mode() != null) Permissions.owner(cur, c);
         // setattr_prepare's chown_ok/chgrp_ok: only the owner may even "change" an id to the value it has

@@ -97,6 +97,11 @@ public final class Node {
      * top lower dir carries an origin (the upper of an earlier overlay; the kernel's OVL_WHITEOUTS).
      */
     boolean whiteouts;
+    /**
+     * The object's protection flags (append-only, immutable: FileAttr#prot), -1 until first asked for. They change
+     * only through FileAttr#set, which resets this.
+     */
+    volatile int prot = -1;
     /** Monotonic version of a directory's entries: the NFS cookie verifier; also drops cached listings. */
     long dirVersion;
     Readdir.Listing listing;

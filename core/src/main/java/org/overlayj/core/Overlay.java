@@ -6,6 +6,7 @@ import org.overlayj.core.layer.MountChecks;
 import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Fsxattr;
 import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 import org.overlayj.sys.StatFs;
@@ -525,13 +526,15 @@ public final class Overlay implements AutoCloseable {
             OpenFile f = openWritableInPlace(n, flags, mask, c, ownerOverride);
             if (f != null) return f;
         }
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1,
-                () -> Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride))
-                : null;
+        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> {
+                    fs.fileAttr.checkOpen(n, flags);
+                    Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride);
+                }) : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
             Attr a = attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
+            if (wants) fs.fileAttr.checkOpen(n, flags);
             Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
             if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
             int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
@@ -556,6 +559,7 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
+            fs.fileAttr.checkOpen(n, flags);
             Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride);
             int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
             return opened(new OpenFile(n, flags, fd, true));
@@ -748,9 +752,13 @@ public final class Overlay implements AutoCloseable {
 
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> namespace.xattrPermission(n, name, c));
+        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
+            fs.fileAttr.checkChange(n, "setxattr");
+            namespace.xattrPermission(n, name, c);
+        });
         Lock l = writeOffering(ahead, -1);
         try {
+            fs.fileAttr.checkChange(n, "setxattr");   // xattr_permission: before the namespace's rules
             namespace.xattrPermission(n, name, c);
             // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
             // whose index entry exists gets the xattr on the index inode, with no link-up
@@ -776,11 +784,13 @@ public final class Overlay implements AutoCloseable {
 
     public void removexattr(Node n, String name, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
+            fs.fileAttr.checkChange(n, "removexattr");
             namespace.xattrPermission(n, name, c);
             Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
         });
         Lock l = writeOffering(ahead, -1);
         try {
+            fs.fileAttr.checkChange(n, "removexattr");
             namespace.xattrPermission(n, name, c);
             String real = fs.ns.toReal(name);
             if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
@@ -803,6 +813,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Attr a = attr(n);
             if ((mask & Permissions.W) != 0 && readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+            if ((mask & Permissions.W) != 0) fs.fileAttr.checkWrite(n);    // immutable: EPERM, before EACCES
             Permissions.check(a, mask, c, fs.aclOf(n));
         } finally {
             l.unlock();
@@ -916,6 +927,64 @@ public final class Overlay implements AutoCloseable {
         fs.layers.close();
     }
 
+    // --- inode flags (chattr / lsattr; the kernel's ovl_fileattr_get/set, see FileAttr) --------------------------
+
+    /**
+     * FS_IOC_GETFLAGS: the real inode's flags (upper, else the top lower) with the overlay's append-only and
+     * immutable (kept in {@code NS protattr}) added. ENOTTY for other than regular files and directories, or what
+     * the real filesystem answers.
+     */
+    public int getFlags(Node n) throws ErrnoException {
+        Lock l = read();
+        try {
+            return fs.fileAttr.flags(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** FS_IOC_FSGETXATTR: as {@link #getFlags}, in the extended form (xflags, extent size hints, project id). */
+    public Fsxattr getFsxattr(Node n) throws ErrnoException {
+        Lock l = read();
+        try {
+            return fs.fileAttr.fsxattr(n);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * FS_IOC_SETFLAGS: copies the object up, keeps append-only and immutable in {@code NS protattr} and sets the
+     * other flags on the upper inode. Only the owner (or root) may; only root may change append-only or immutable
+     * (CAP_LINUX_IMMUTABLE, vfs_fileattr_set). EROFS on a read-only overlay.
+     */
+    public void setFlags(Node n, int flags, Creds c) throws ErrnoException {
+        int prot = flags & FileAttr.PROT_FLAGS;
+        setFileAttr(n, prot, c, fd -> Linux.setFlags(fd, flags & ~FileAttr.PROT_FLAGS));
+    }
+
+    /** FS_IOC_FSSETXATTR: as {@link #setFlags}; the project id and extent hints go to the upper inode. */
+    public void setFsxattr(Node n, Fsxattr x, Creds c) throws ErrnoException {
+        int prot = FileAttr.fromXflags(x.xflags());
+        Fsxattr real = x.withXflags(x.xflags() & ~FileAttr.toXflags(FileAttr.PROT_FLAGS));
+        setFileAttr(n, prot, c, fd -> Linux.fsSetXattr(fd, real));
+    }
+
+    private void setFileAttr(Node n, int prot, Creds c, FileAttr.RealSet real) throws ErrnoException {
+        if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
+        if (!n.isDir() && n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.ENOTTY, "inode flags of a special file");
+        Lock l = write();
+        try {
+            Permissions.owner(attr(n), c);
+            if (!c.isRoot() && prot != fs.fileAttr.prot(n))
+                throw OverlayFs.err(Errno.EPERM, "append-only and immutable are root's to change");
+            copyUp.copyUp(n);
+            fs.fileAttr.set(n, prot, real);
+        } finally {
+            unlock(l);
+        }
+    }
+
     // --- calls on an open file (the kernel's file.c: llseek, setattr with ATTR_FILE, fallocate, fsync) -------------
 
     /**
@@ -941,6 +1010,7 @@ public final class Overlay implements AutoCloseable {
         if (size < 0) throw OverlayFs.err(Errno.EINVAL, "negative size");
         Lock l = write();
         try {
+            fs.fileAttr.checkFtruncate(f.node);
             Linux.ftruncate(writableFd(f), size);
             return attr(f.node);
         } finally {
@@ -958,6 +1028,7 @@ public final class Overlay implements AutoCloseable {
         if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
         Lock l = write();
         try {
+            fs.fileAttr.checkFallocate(f.node, mode);
             Linux.fallocate(writableFd(f), mode, offset, length);
             return attr(f.node);
         } finally {

@@ -70,6 +70,8 @@ final class OverlayFs {
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
     final Index index = new Index(this);
+    /** Inode flags: their protection is checked by the namespace changes, copied by copy-up. */
+    final FileAttr fileAttr = new FileAttr(this);
     /** Who this process is: what a new real object is owned by before any chown. */
     final int processUid = Linux.geteuid(), processGid = Linux.getegid();
     /**

@@ -341,6 +341,22 @@ public final class FuseDispatcher {
                 fs.fallocate(c, node, fh, offset, length, in.getInt());
                 return ok(h, 0);
             }
+            case FuseOpcode.IOCTL -> {
+                // fuse_ioctl_in: fh, flags, cmd, arg (the caller's pointer: useless here), in_size, out_size
+                long fh = in.getLong();
+                int flags = in.getInt(), cmd = in.getInt();
+                in.getLong();
+                int inSize = in.getInt(), outSize = in.getInt();
+                if (inSize < 0 || inSize > in.remaining()) throw new ErrnoException(Errno.EINVAL, "ioctl in_size");
+                byte[] data = new byte[inSize];
+                in.get(data);
+                byte[] result = fs.ioctl(c, node, fh, flags, cmd, data, outSize);
+                if (result.length > Math.max(0, outSize)) throw new ErrnoException(Errno.EIO, "ioctl reply too long");
+                // fuse_ioctl_out: result 0, no RETRY, no iovecs; then the data the caller reads
+                ByteBuffer out = ok(h, 16 + result.length);
+                out.putInt(0).putInt(0).putInt(0).putInt(0).put(result);
+                return out;
+            }
             case FuseOpcode.LSEEK -> {
                 long fh = in.getLong(), offset = in.getLong();
                 long pos = fs.lseek(c, node, fh, offset, in.getInt());

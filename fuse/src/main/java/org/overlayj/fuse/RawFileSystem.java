@@ -220,6 +220,21 @@ public interface RawFileSystem {
     default void fallocate(FuseContext c, long nodeid, long fh, long offset, long length, int mode)
             throws ErrnoException { throw nosys(); }
 
+    /** FUSE_IOCTL_DIR in fuse_ioctl_in.flags: the ioctl is on a directory (opened with OPENDIR). */
+    int IOCTL_DIR = 1 << 4;
+
+    /**
+     * IOCTL: {@code cmd} on the file open as {@code fh}, with the {@code in} bytes the kernel copied from the caller
+     * (its _IOC size); returns at most {@code outSize} bytes for the caller. Only restricted ioctls arrive (no
+     * RETRY): the kernel's own inode-flag requests (FS_IOC_GETFLAGS/SETFLAGS with an int, FS_IOC_FSGETXATTR/
+     * FSSETXATTR, sent when chattr/lsattr go through the VFS) and a caller's other ioctls. The kernel turns ENOSYS
+     * into ENOTTY.
+     */
+    default byte[] ioctl(FuseContext c, long nodeid, long fh, int flags, int cmd, byte[] in, int outSize)
+            throws ErrnoException {
+        throw nosys();
+    }
+
     /** SEEK_DATA / SEEK_HOLE (the kernel handles the other whence values itself). */
     default long lseek(FuseContext c, long nodeid, long fh, long offset, int whence) throws ErrnoException {
         throw nosys();

@@ -115,6 +115,14 @@ public final class DifferentialRunner {
         this.settings = settings;
     }
 
+    private boolean inodeFlags;
+
+    /** Generated sequences also set and clear inode flags and fallocate (OpGenerator#inodeFlags). */
+    public DifferentialRunner withInodeFlags(boolean on) {
+        inodeFlags = on;
+        return this;
+    }
+
     /** Generates and runs {@code settings.ops()} ops from {@code seed}. */
     public Run run(long seed) throws Exception {
         return run(seed, null);
@@ -164,7 +172,7 @@ public final class DifferentialRunner {
             // -Doverlayj.linkGroups=false replays a seed as it ran before they came
             boolean groups = !"false".equals(System.getProperty("overlayj.linkGroups"));
             OpGenerator gen = new OpGenerator(seed, cfg.redirectDir(), cfg.index(), settings.held(), cfg.nfsExport())
-                    .linkGroups(groups).users(settings.users()).rotations(settings.rotate());
+                    .linkGroups(groups).users(settings.users()).rotations(settings.rotate()).inodeFlags(inodeFlags);
             int n = script != null ? script.size() : settings.ops();
             for (int i = 0; i < n; i++) {
                 Op op = script != null ? script.get(i) : gen.next(va.items());

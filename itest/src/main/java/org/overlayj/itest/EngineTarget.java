@@ -123,6 +123,27 @@ public final class EngineTarget implements Target, TreeView {
                 else ov.setxattr(n, o.xattrName(), AclSpec.encode(o.spec()), 0, c);
             }
             case Op.Touch o -> ov.setattr(resolve(o.path()), SetAttr.times(0L, SetAttr.NOW, 0L, SetAttr.NOW), c);
+            case Op.Chattr o -> {
+                // chattr opens the object read-only first (O_NOFOLLOW: a symlink is ELOOP; the generator aims at
+                // regular files and directories only)
+                Node n = resolve(o.path());
+                OpenFile f = ov.getattr(n).isDir() ? null : ov.open(n, Linux.O_RDONLY | Linux.O_NONBLOCK, c);
+                try {
+                    ov.setFlags(n, (ov.getFlags(n) | o.add()) & ~o.remove(), c);
+                    return Outcome.ok("flags=" + Op.letters(ov.getFlags(n) & Op.FLAGS_SHOWN));
+                } finally {
+                    if (f != null) ov.release(f);
+                }
+            }
+            case Op.Fallocate o -> {
+                Node n = resolveFollow(o.path());
+                OpenFile f = ov.open(n, Linux.O_WRONLY | (o.append() ? Linux.O_APPEND : 0) | Linux.O_NONBLOCK, c);
+                try {
+                    return Outcome.ok("size=" + ov.fallocate(f, o.mode(), o.offset(), o.length()).size());
+                } finally {
+                    ov.release(f);
+                }
+            }
             // the VFS keeps only permission bits and sticky for mkdir (setgid comes from the parent, if at all)
             case Op.Mkdir o -> ov.mkdir(dirOf(o.path()), leaf(o.path()), o.mode() & 01777, c);
             case Op.Create o -> {

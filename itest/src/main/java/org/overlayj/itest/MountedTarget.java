@@ -233,6 +233,25 @@ public class MountedTarget implements Target, TreeView {
                     throw new IllegalStateException(name + ": rotating the layers failed", e);
                 }
             }
+            case Op.Chattr o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_NOFOLLOW | Linux.O_CLOEXEC, 0);
+                try {
+                    Linux.setFlags(fd, (Linux.getFlags(fd) | o.add()) & ~o.remove());
+                    return Outcome.ok("flags=" + Op.letters(Linux.getFlags(fd) & Op.FLAGS_SHOWN));
+                } finally {
+                    Linux.close(fd);
+                }
+            }
+            case Op.Fallocate o -> {
+                int fd = Linux.open(p(o.path()), Linux.O_WRONLY | (o.append() ? Linux.O_APPEND : 0) | Linux.O_NONBLOCK
+                        | Linux.O_CLOEXEC, 0);
+                try {
+                    Linux.fallocate(fd, o.mode(), o.offset(), o.length());
+                    return Outcome.ok("size=" + Linux.fstat(fd).size());
+                } finally {
+                    Linux.close(fd);
+                }
+            }
             case Op.Mkdir o -> Linux.mkdir(p(o.path()), o.mode());
             case Op.Create o -> {
                 int fd = Linux.open(p(o.path()), Linux.O_CREAT | Linux.O_EXCL | Linux.O_WRONLY | Linux.O_CLOEXEC, o.mode());

@@ -231,6 +231,43 @@ public sealed interface Op {
         @Override public String toString() { return "rotate"; }
     }
 
+    // --- inode flags and fallocate modes (issue 21 item 11) ------------------------------------------------------
+
+    /**
+     * chattr: FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS with {@code add} set and {@code remove} cleared, through an
+     * O_RDONLY|O_NONBLOCK|O_NOFOLLOW descriptor as chattr(1) opens; the outcome carries the flags read back
+     * ({@link #FLAGS_SHOWN} of them).
+     */
+    record Chattr(String path, int add, int remove) implements Op {
+        @Override public String toString() {
+            return "chattr " + (add != 0 ? "+" + letters(add) : "") + (remove != 0 ? "-" + letters(remove) : "") + " " + q(path);
+        }
+    }
+
+    /** The flags a {@link Chattr} outcome shows: sync, immutable, append-only, nodump, noatime (S i a d A). */
+    int FLAGS_SHOWN = 0x08 | 0x10 | 0x20 | 0x40 | 0x80;
+
+    static String letters(int flags) {
+        StringBuilder b = new StringBuilder();
+        if ((flags & 0x08) != 0) b.append('S');
+        if ((flags & 0x10) != 0) b.append('i');
+        if ((flags & 0x20) != 0) b.append('a');
+        if ((flags & 0x40) != 0) b.append('d');
+        if ((flags & 0x80) != 0) b.append('A');
+        return b.toString();
+    }
+
+    /**
+     * fallocate(2) of {@code length} bytes at {@code offset} with {@code mode} (FALLOC_FL_*) through a descriptor
+     * opened O_WRONLY, with O_APPEND when {@code append}; the outcome carries the size after.
+     */
+    record Fallocate(String path, int mode, long offset, long length, boolean append) implements Op {
+        @Override public String toString() {
+            return "fallocate " + q(path) + " mode=0x" + Integer.toHexString(mode) + " @" + offset + "+" + length
+                    + (append ? " O_APPEND" : "");
+        }
+    }
+
     private static String q(String byteString) { return Linux.toUtf8(byteString); }
 
     private static String oct(int mode) { return "0" + Integer.toOctalString(mode); }

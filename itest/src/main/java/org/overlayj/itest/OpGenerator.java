@@ -84,6 +84,54 @@ public final class OpGenerator {
 
     private Random rotations;
 
+    /**
+     * Inode flags and fallocate modes (issue 21 item 11): now and then a {@link Op.Chattr} (immutable, append-only,
+     * noatime, sync, nodump set or cleared) or a {@link Op.Fallocate} (the modes a FUSE client passes on), drawn
+     * from a stream of their own so that the rest of a sequence is drawn as without them.
+     */
+    public OpGenerator inodeFlags(boolean on) {
+        iflags = on ? new Random(seed * 613 + 11) : null;
+        return this;
+    }
+
+    private Random iflags;
+    private static final int[] CHATTR_FLAGS = {0x10, 0x10, 0x20, 0x20, 0x80, 0x08, 0x40};
+    private static final int[] FALLOC_MODES = {0, 1, 3, 3, 0x10, 0x11};
+
+    /**
+     * With inode flags: an unlink, rmdir or rename aimed at the wrong kind of object is aimed at the right kind. A
+     * FUSE client checks the kind itself (EISDIR, ENOTDIR) before the door can answer EPERM for a protected
+     * object or directory, where the kernel overlay's VFS says EPERM first: a difference no FUSE server can remove
+     * (README, known limits), kept out of these sequences; the wrong kinds are exercised by the others.
+     */
+    private static Op rightKind(Op op, List<VisibleSnapshot.Item> tree) {
+        java.util.Map<String, VisibleSnapshot.Item> at = new java.util.HashMap<>();
+        for (VisibleSnapshot.Item i : tree) at.put(i.path(), i);
+        return switch (op) {
+            case Op.Unlink u when at.containsKey(u.path()) && at.get(u.path()).isDir() -> new Op.Rmdir(u.path());
+            case Op.Rmdir d when at.containsKey(d.path()) && !at.get(d.path()).isDir() -> new Op.Unlink(d.path());
+            case Op.Rename m when m.flags() != Linux.RENAME_EXCHANGE && at.containsKey(m.path())
+                    && at.containsKey(m.to()) && at.get(m.path()).isDir() != at.get(m.to()).isDir()
+                    -> new Op.Rename(m.path(), m.to() + "x", m.flags());
+            default -> op;
+        };
+    }
+
+    /** A chattr or fallocate on a regular file or directory (not the root: an immutable root stops a sequence). */
+    private Op iflagsOp(List<VisibleSnapshot.Item> tree) {
+        List<VisibleSnapshot.Item> l = tree.stream()
+                .filter(i -> !i.path().equals("/") && (i.isReg() || i.isDir())).toList();
+        if (l.isEmpty()) return null;
+        VisibleSnapshot.Item it = l.get(iflags.nextInt(l.size()));
+        if (it.isReg() && iflags.nextInt(3) == 0) {
+            return new Op.Fallocate(it.path(), FALLOC_MODES[iflags.nextInt(FALLOC_MODES.length)],
+                    iflags.nextInt(3) * 4096L + iflags.nextInt(100), 1 + iflags.nextInt(9000), iflags.nextBoolean());
+        }
+        int f = CHATTR_FLAGS[iflags.nextInt(CHATTR_FLAGS.length)];
+        // as often cleared as set, so that protected objects become changeable again within a sequence
+        return iflags.nextBoolean() ? new Op.Chattr(it.path(), f, 0) : new Op.Chattr(it.path(), 0, f);
+    }
+
     /** The callers: the builder's owners and groups (1000, 1001; groups 100, 1001) and a stranger to all. */
     static final List<Op.Caller> CALLERS = List.of(new Op.Caller(1000, 1000, List.of(1001)),
             new Op.Caller(1001, 1001, List.of()), new Op.Caller(65534, 65534, List.of(100)));
@@ -158,7 +206,11 @@ public final class OpGenerator {
 
     public Op next(List<VisibleSnapshot.Item> tree) {
         if (rotations != null && rotations.nextInt(12) == 0) return new Op.Rotate();
-        if (users == null) return nextOp(tree);
+        if (iflags != null && iflags.nextInt(6) == 0) {
+            Op f = iflagsOp(tree);
+            if (f != null) return f;
+        }
+        if (users == null) return iflags == null ? nextOp(tree) : rightKind(nextOp(tree), tree);
         Op.Caller who = users.nextInt(3) == 0 ? CALLERS.get(users.nextInt(CALLERS.size())) : null;
         Op op = null;
         if (users.nextInt(6) == 0) {

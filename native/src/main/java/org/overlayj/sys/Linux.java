@@ -46,7 +46,10 @@ public final class Linux {
     public static final int SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2, SEEK_DATA = 3, SEEK_HOLE = 4;
     public static final int MNT_FORCE = 1, MNT_DETACH = 2;
     public static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8;
-    public static final long FICLONE = 0x40049409L, FS_IOC_GETFLAGS = 0x80086601L, FS_IOC_SETFLAGS = 0x40086602L;
+    public static final long FICLONE = 0x40049409L, FS_IOC_GETFLAGS = 0x80086601L, FS_IOC_SETFLAGS = 0x40086602L,
+            FS_IOC_FSGETXATTR = 0x801c581fL, FS_IOC_FSSETXATTR = 0x401c5820L;
+    /** statx attributes (stx_attributes) that say how an inode is protected: chattr +i, chattr +a. */
+    public static final long STATX_ATTR_IMMUTABLE = 0x10, STATX_ATTR_APPEND = 0x20;
     public static final int MAX_HANDLE_SZ = 128;
 
     // --- linking -----------------------------------------------------------------------------------------------
@@ -516,6 +519,35 @@ public final class Linux {
     /** statx relative to {@code dirfd}, not following a final symlink. */
     public static Stat lstatat(int dirfd, String path) throws ErrnoException {
         return statx(dirfd, path, AT_SYMLINK_NOFOLLOW, false);
+    }
+
+    /**
+     * The stx_attributes of a path that its filesystem reports (masked with stx_attributes_mask): e.g.
+     * {@link #STATX_ATTR_IMMUTABLE}, {@link #STATX_ATTR_APPEND}. One statx, no open, where FS_IOC_GETFLAGS needs a
+     * file descriptor. {@code follow}: follow a final symlink (a /proc/self/fd/N path), else not.
+     */
+    public static long statAttributes(String path, boolean follow) throws ErrnoException {
+        int flags = follow ? 0 : AT_SYMLINK_NOFOLLOW;
+        if (path.length() >= PATH_MAX) {
+            try (Far f = far(AT_FDCWD, path)) {
+                return statxAttributes(f.fd(), f.rest(), flags);
+            }
+        }
+        return statxAttributes(AT_FDCWD, path, flags);
+    }
+
+    private static long statxAttributes(int dirfd, String path, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p = s.cstr(path), buf = s.alloc(STATX_SIZE);
+        int rc;
+        try {
+            rc = (int) Statx.H.invokeExact(s.errno, dirfd, p, flags, 0, buf);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "statx", path);
+        // stx_attributes at 8, stx_attributes_mask at 56
+        return buf.get(JAVA_LONG, 8) & buf.get(JAVA_LONG, 56);
     }
 
     private static Stat statx(int dirfd, String path, int flags, boolean nullIfAbsent) throws ErrnoException {
@@ -1215,6 +1247,35 @@ public final class Linux {
             throw bug(t);
         }
         check(s, rc, "ioctl(FS_IOC_SETFLAGS)", "fd " + fd);
+    }
+
+    /** FS_IOC_FSGETXATTR: the extended flags, extent size hints and project id ({@link Fsxattr}). */
+    public static Fsxattr fsGetXattr(int fd) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment v = s.alloc(Fsxattr.SIZE);
+        v.fill((byte) 0);
+        int rc;
+        try {
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, fd, FS_IOC_FSGETXATTR, v);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "ioctl(FS_IOC_FSGETXATTR)", "fd " + fd);
+        return Fsxattr.of(v.toArray(JAVA_BYTE));
+    }
+
+    /** FS_IOC_FSSETXATTR. */
+    public static void fsSetXattr(int fd, Fsxattr x) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment v = s.alloc(Fsxattr.SIZE);
+        MemorySegment.copy(x.bytes(), 0, v, JAVA_BYTE, 0, Fsxattr.SIZE);
+        int rc;
+        try {
+            rc = (int) IoctlPtr.H.invokeExact(s.errno, fd, FS_IOC_FSSETXATTR, v);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "ioctl(FS_IOC_FSSETXATTR)", "fd " + fd);
     }
 
     /** lseek; with SEEK_DATA/SEEK_HOLE, ENXIO means "no more data". */

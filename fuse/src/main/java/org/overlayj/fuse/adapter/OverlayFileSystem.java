@@ -24,6 +24,7 @@ import org.overlayj.fuse.FuseStatFs;
 import org.overlayj.fuse.RawFileSystem;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Fsxattr;
 import org.overlayj.sys.Linux;
 import org.overlayj.sys.StatFs;
 import org.slf4j.Logger;
@@ -726,6 +727,38 @@ public final class OverlayFileSystem implements RawFileSystem {
     @Override public void access(FuseContext c, long nodeid, int mask) throws ErrnoException {
         Node n = nodes.get(nodeid);
         asCaller(c, cr -> { overlay.access(n, mask, cr); return null; });
+    }
+
+    /**
+     * The inode flag requests (chattr, lsattr, xfs_io's chattr/lsproj) go to the engine, which keeps them as the
+     * kernel overlay does; the kernel has checked ownership and CAP_LINUX_IMMUTABLE on its side already. Any other
+     * command is not a filesystem's: ENOTTY, as the kernel overlay answers unknown ioctls.
+     */
+    @Override public byte[] ioctl(FuseContext c, long nodeid, long fh, int flags, int cmd, byte[] in, int outSize)
+            throws ErrnoException {
+        Node n = nodes.get(nodeid);
+        long command = Integer.toUnsignedLong(cmd);
+        if (command == Linux.FS_IOC_GETFLAGS) {
+            if (outSize < 4) throw new ErrnoException(Errno.EINVAL, "FS_IOC_GETFLAGS: room for " + outSize + " bytes");
+            int v = overlay.getFlags(n);
+            return new byte[]{(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)};
+        }
+        if (command == Linux.FS_IOC_SETFLAGS) {
+            if (in.length < 4) throw new ErrnoException(Errno.EINVAL, "FS_IOC_SETFLAGS: " + in.length + " bytes");
+            int v = in[0] & 0xff | (in[1] & 0xff) << 8 | (in[2] & 0xff) << 16 | (in[3] & 0xff) << 24;
+            asCaller(c, cr -> { overlay.setFlags(n, v, cr); return null; });
+            return new byte[0];
+        }
+        if (command == Linux.FS_IOC_FSGETXATTR) {
+            if (outSize < Fsxattr.SIZE) throw new ErrnoException(Errno.EINVAL, "FS_IOC_FSGETXATTR: room " + outSize);
+            return overlay.getFsxattr(n).bytes();
+        }
+        if (command == Linux.FS_IOC_FSSETXATTR) {
+            Fsxattr x = Fsxattr.of(in);
+            asCaller(c, cr -> { overlay.setFsxattr(n, x, cr); return null; });
+            return new byte[0];
+        }
+        throw new ErrnoException(Errno.ENOTTY, "ioctl " + Long.toHexString(command));
     }
 
     /**
