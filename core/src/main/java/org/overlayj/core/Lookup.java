@@ -374,7 +374,12 @@ final class Lookup {
         // redirects or broken hard links could otherwise share it
         boolean verifyLower = fs.opts.nfsExport() && fs.index.on();
         if (ust.isDir()) {
-            if (verifyLower && !dirIndexed(upper.markers().origin(), upper.path())) return fs.mapIno(ust.ino(), ust.dev());
+            // (the origin and its index entry are read only when a lower directory was found by name or redirect:
+            // with none, the kernel's lookup never decodes the origin, and the directory is an upper one of its
+            // own number even if it carries a copied-up directory's origin, e.g. a copy made outside the mount)
+            if (verifyLower && (lowerTop == null || !dirIndexed(upper.markers().origin(), upper.path()))) {
+                return fs.mapIno(ust.ino(), ust.dev());
+            }
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
             OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
