@@ -17,7 +17,8 @@
 #   CRASH_SWEEP_CALLS=a,b  only kill at these system calls (the CI test: the ones that change names)
 #   CRASH_SWEEP_KEEP=DIR   keep each distinct crashed state (image, the kernel's index before/after, fsck's report)
 #                          in DIR/N; `crash-sweep.sh -k DIR` then runs this checkout's fsck on every kept state again
-#                          and judges it as the sweep does (an fsck change re-checked without re-running the kills)
+#                          and judges it as the sweep does (an fsck change re-checked without re-running the kills;
+#                          CRASH_SWEEP_RECHECK_NEW=1: only the states no earlier -k run rechecked)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
 set -uo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
@@ -341,6 +342,7 @@ if [ -n "$RECHECK" ]; then
   n=0
   for kd in "$RECHECK"/*/; do
     [ -f "$kd/what" ] || continue
+    [ -n "${CRASH_SWEEP_RECHECK_NEW:-}" ] && [ -f "$kd/rechecked" ] && continue   # (done by an earlier -k)
     { read -r name; read -r feat; read -r kfs; } < "$kd/what"
     NOUUID=""; [ "$kfs" = xfs ] && NOUUID=nouuid
     cp --sparse=always "$kd/crashed.img" "$T/re.img"
@@ -353,6 +355,7 @@ if [ -n "$RECHECK" ]; then
     cmp -s <(grep -v '^fsck: ' "$kd/o.fsck") <(grep -v '^fsck: ' "$T/re.fsck") ||
       echo "   ($name: fsck's report changed: $(diff "$kd/o.fsck" "$T/re.fsck" | grep '^[<>]' | head -4 | tr '\n' ' '))"
     [ -n "$why" ] && { bad "$name ($kfs):$why"; head -5 "$T/re.fsck" | sed 's/^/   /'; }
+    echo "${why:-ok}" > "$kd/rechecked"
   done
   echo "fsck recheck: $n states, $BAD bad"
   [ $BAD -eq 0 ]; exit
