@@ -15,6 +15,10 @@
 #        a mixed workload
 #   CRASH_SWEEP_MAX=K      only the first K calls of each system call of an operation (0: all)
 #   CRASH_SWEEP_CALLS=a,b  only kill at these system calls (the CI test: the ones that change names)
+#   CRASH_SWEEP_KEEP=DIR   keep each distinct crashed state (image, the kernel's index before/after, fsck's report)
+#                          in DIR/N; `crash-sweep.sh -k DIR` then runs this checkout's fsck on every kept state again
+#                          and judges it as the sweep does (an fsck change re-checked without re-running the kills;
+#                          CRASH_SWEEP_RECHECK_NEW=1: only the states no earlier -k run rechecked)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
 set -uo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
@@ -23,9 +27,9 @@ if [ -z "${CRASH_SWEEP_NS:-}" ]; then
   export CRASH_SWEEP_NS=1
   exec unshare -m --propagation private "$self" "$@"
 fi
-FS=ext4 ONLY="" RANDOM_ROUNDS=0
-while getopts "f:o:r:" o; do
-  case $o in f) FS=$OPTARG ;; o) ONLY=$OPTARG ;; r) RANDOM_ROUNDS=$OPTARG ;; *) exit 2 ;; esac
+FS=ext4 ONLY="" RANDOM_ROUNDS=0 RECHECK=""
+while getopts "f:o:r:k:" o; do
+  case $o in f) FS=$OPTARG ;; o) ONLY=$OPTARG ;; r) RANDOM_ROUNDS=$OPTARG ;; k) RECHECK=$OPTARG ;; *) exit 2 ;; esac
 done
 MAXN=${CRASH_SWEEP_MAX:-0}
 T=$(mktemp -d "${CRASH_SWEEP_TMP:-/tmp}/oj-crash.XXXXXX")
@@ -215,6 +219,25 @@ fingerprint() { # fingerprint IMG
   detach "$T/fs"
 }
 
+# fsck_why K FSCK: fsck's report judged by what the kernel's mount did (K.index-before/after): every finding must be
+# one the kernel's mount acted on (an index entry it changed) or a temporary, and every change must be reported
+fsck_why() {
+  local changed why=""; changed=$(comm -3 "$1.index-before" "$1.index-after" | awk '{print $NF}' | sort -u)
+  while read -r line; do
+    case $line in
+      "fsck: "*|"") ;;
+      work-temp:*|index-temp:*) ;;
+      index-orphan:*"a temporary in the work dir"*) ;;   # whited out at this mount or the next (readdir order)
+      index-orphan:*|index-stale:*)
+        local e=${line#*work/index/}; e=${e%%:*}
+        grep -qx "$e" <<<"$changed" || why+=" fsck-predicts-wrong($e)" ;;
+      *) why+=" fsck:${line%%:*}" ;;
+    esac
+  done < "$2"
+  for e in $changed; do grep -q "work/index/$e" "$2" || why+=" fsck-missed($e)"; done
+  echo "$why"
+}
+
 # check NAME FEATURES IMG: the four checks on a crashed image (once per distinct state of the layers)
 check() {
   local name=$1 feat=$2 img=$3 d=$T/check
@@ -235,20 +258,12 @@ check() {
   cmp -s <(quirk "$d/k") <(quirk "$REF/before") || cmp -s <(quirk "$d/k") <(quirk "$REF/after") ||
     why+=" third-state"
   cmp -s "$d/k" "$d/o" || why+=" overlayj-differs"
-  # fsck: every finding must be one the kernel's mount acted on (an index entry it changed) or a temporary
-  local changed; changed=$(comm -3 "$d/k.index-before" "$d/k.index-after" | awk '{print $NF}' | sort -u)
-  while read -r line; do
-    case $line in
-      "fsck: "*|"") ;;
-      work-temp:*|index-temp:*) ;;
-      index-orphan:*"a temporary in the work dir"*) ;;   # whited out at this mount or the next (readdir order)
-      index-orphan:*|index-stale:*)
-        local e=${line#*work/index/}; e=${e%%:*}
-        grep -qx "$e" <<<"$changed" || why+=" fsck-predicts-wrong($e)" ;;
-      *) why+=" fsck:${line%%:*}" ;;
-    esac
-  done < "$d/o.fsck"
-  for e in $changed; do grep -q "work/index/$e" "$d/o.fsck" || why+=" fsck-missed($e)"; done
+  why+=$(fsck_why "$d/k" "$d/o.fsck")
+  if [ -n "${CRASH_SWEEP_KEEP:-}" ]; then
+    local kd=$CRASH_SWEEP_KEEP/$STATES; mkdir -p "$kd"
+    cp --sparse=always "$img" "$kd/crashed.img"; cp "$d/k.index-before" "$d/k.index-after" "$d/o.fsck" "$kd/"
+    printf '%s\n%s\n%s\n' "$name" "$feat" "$FS" > "$kd/what"
+  fi
   if [ -n "$why" ]; then
     bad "$name:$why"
     local keep=$T/../oj-crash-bad.$name.$TOTAL; rm -rf "$keep"; cp -r "$d" "$keep"; rm -f "$keep"/*.img
@@ -321,6 +336,30 @@ reference() { # reference FEATURES PREP OP
   [ -n "${CRASH_SWEEP_DEBUG:-}" ] && cp "$T/trace" /tmp/oj-crash-last-trace
   kernel_tree "$T/run.img" "$1" "$REF/after"
 }
+
+# -k DIR: this checkout's fsck again on each state a sweep kept (CRASH_SWEEP_KEEP), judged as check() judges it
+if [ -n "$RECHECK" ]; then
+  n=0
+  for kd in "$RECHECK"/*/; do
+    [ -f "$kd/what" ] || continue
+    [ -n "${CRASH_SWEEP_RECHECK_NEW:-}" ] && [ -f "$kd/rechecked" ] && continue   # (done by an earlier -k)
+    { read -r name; read -r feat; read -r kfs; } < "$kd/what"
+    NOUUID=""; [ "$kfs" = xfs ] && NOUUID=nouuid
+    cp --sparse=always "$kd/crashed.img" "$T/re.img"
+    attach "$T/re.img" "$T/fs" $NOUUID || { bad "$name: attach failed"; continue; }
+    "$OJ" fsck -o "$(opts $T/fs "$feat")" > "$T/re.fsck" 2>&1
+    detach "$T/fs"; n=$((n + 1))
+    cp "$kd/k.index-before" "$T/re.index-before"; cp "$kd/k.index-after" "$T/re.index-after"
+    # (the entries' names are the same: the copy keeps the image's uuid and inodes)
+    why=$(fsck_why "$T/re" "$T/re.fsck")
+    cmp -s <(grep -v '^fsck: ' "$kd/o.fsck") <(grep -v '^fsck: ' "$T/re.fsck") ||
+      echo "   ($name: fsck's report changed: $(diff "$kd/o.fsck" "$T/re.fsck" | grep '^[<>]' | head -4 | tr '\n' ' '))"
+    [ -n "$why" ] && { bad "$name ($kfs):$why"; head -5 "$T/re.fsck" | sed 's/^/   /'; }
+    echo "${why:-ok}" > "$kd/rechecked"
+  done
+  echo "fsck recheck: $n states, $BAD bad"
+  [ $BAD -eq 0 ]; exit
+fi
 
 # -o runs the chosen operations in the order given (two sweeps can share the list from both ends)
 ORDER=("${OPS[@]}")

@@ -20,7 +20,10 @@ import java.util.concurrent.Callable;
         description = {
                 "Offline check of overlay layers in the kernel's format; --repair makes the kernel's own repairs.",
                 "",
-                "Walks the tree as lookup resolves it and reports: whiteouts the kernel does not honor (aufs-style "
+                "Looks every name up with the overlay's own lookup (the one a mount serves with, read-only: nothing is "
+                        + "written) and reports: lookups that fail, with the errno and the reason the kernel's "
+                        + "lookup fails with (a bad or uncovered index entry, a metacopy file without data, a "
+                        + "refused redirect, two upper objects with one origin: ESTALE, overlapping layers); whiteouts the kernel does not honor (aufs-style "
                         + ".wh. files, 'whiteout' xattrs on non-empty files, 0/0 devices in unmerged directories); "
                         + "'opaque', 'redirect', 'origin', 'impure', 'nlink', 'uuid', 'metacopy' and 'protattr' "
                         + "xattrs that are malformed or point nowhere; metadata-only copies whose data lookup "

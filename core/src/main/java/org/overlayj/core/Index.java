@@ -35,7 +35,7 @@ final class Index {
     }
 
     boolean on() {
-        return fs.opts.index() && fs.layers.indexDir() != null && !fs.layers.readOnly();
+        return fs.opts.index() && fs.layers.indexDir() != null && (!fs.layers.readOnly() || fs.offline);
     }
 
     /** Whether copying up this lower inode goes through the index: lower hard links, or everything with nfs_export. */
@@ -388,7 +388,7 @@ final class Index {
     }
 
     /** The upper inode an {@code NS upper} blob names, or null when it no longer exists. */
-    private Stat decodeUpper(byte[] blob) {
+    Stat decodeUpper(byte[] blob) {
         if (!(Fh.parse(blob) instanceof Fh.Ok(Fh fh))) return null;
         int fd = -1;
         try {

@@ -50,7 +50,7 @@ final class Lookup {
     /** ELOOP for a layer's own directory met inside a layer (see {@link #traps}). */
     private void checkTrap(String path, Stat st) throws ErrnoException {
         if (st.isDir() && traps.contains(new Trap(st.dev(), st.ino()))) {
-            throw OverlayFs.err(Errno.ELOOP, "overlapping layers (" + path + ")");
+            throw fail(Inspection.Failure.OVERLAPPING_LAYERS, path, Errno.ELOOP, "overlapping layers (" + path + ")");
         }
     }
 
@@ -96,7 +96,7 @@ final class Lookup {
         boolean stop = false;
         if (dir.upper) {
             String p = fs.upperPath(dir) + "/" + name;
-            Stat st = Linux.lstatOrNull(p);
+            Stat st = lstat(fs.upper(), p);
             if (st != null) {
                 if (st.isWhiteout()) return null;
                 checkTrap(p, st);
@@ -106,7 +106,7 @@ final class Lookup {
                 if (st.isReg() && metacopy(p, m.metacopy())) {
                     // a metadata-only copy: its data is looked for below, by its redirect if it has one
                     if (!fs.opts.metacopy()) {
-                        throw OverlayFs.err(Errno.EPERM, "refusing to follow metacopy origin for (" + p + ")");
+                        throw fail(Inspection.Failure.METACOPY_OFF, p, Errno.EPERM, "refusing to follow metacopy origin for (" + p + ")");
                     }
                     redirect = redirectOf(p, m.redirect());
                 } else if (!st.isDir()) {
@@ -147,7 +147,7 @@ final class Lookup {
                     if (parentPath == null) continue;
                     p = parentPath + "/" + next.name();
                 }
-                Stat st = Linux.lstatOrNull(p);
+                Stat st = lstat(layer, p);
                 if (st == null) {
                     // an AUFS whiteout in the bottom layer hides nothing (the loop ends the same way without it):
                     // not looked for there, one statx less per missing name (each LOOKUP before a create)
@@ -216,10 +216,11 @@ final class Lookup {
             wantData = false;
         }
         if (wantData) {
-            throw OverlayFs.err(Errno.EIO, "metacopy with no lower data found - abort lookup (" + name + ")");
+            throw fail(Inspection.Failure.METACOPY_NO_DATA, upper != null ? upper.path() : lowers.getFirst().path(), Errno.EIO,
+                    "metacopy with no lower data found - abort lookup (" + name + ")");
         }
         org.overlayj.core.fh.Fh[] blob = new org.overlayj.core.fh.Fh[1];
-        String indexPath = upper == null ? fs.index.lookupLower(lowers.getFirst(), lowerTop, blob) : null;
+        String indexPath = upper == null ? lookupLower(lowers.getFirst(), lowerTop, blob) : null;
         Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
         // the index lookup made the lower's blob: keep it for the node's handle (same inode, whatever the path)
         if (blob[0] != null && n.lowerBlob == null && n.hasLower() && n.topLower().layer() == lowers.getFirst().layer()
@@ -247,8 +248,8 @@ final class Lookup {
     String redirectOf(String path, byte[] v) throws ErrnoException {
         if (v == null) return null;
         String r = Linux.byteString(v);
-        if (!fs.opts.redirectFollow()) throw OverlayFs.err(Errno.EPERM, "refusing to follow redirect for (" + path + ")");
-        if (!org.overlayj.core.xattr.OverlayXattr.validRedirect(r)) throw OverlayFs.err(Errno.EINVAL, "invalid redirect (" + path + ")");
+        if (!fs.opts.redirectFollow()) throw fail(Inspection.Failure.REDIRECT_NOFOLLOW, path, Errno.EPERM, "refusing to follow redirect for (" + path + ")");
+        if (!org.overlayj.core.xattr.OverlayXattr.validRedirect(r)) throw fail(Inspection.Failure.REDIRECT_INVALID, path, Errno.EINVAL, "invalid redirect (" + path + ")");
         return r;
     }
 
@@ -271,11 +272,11 @@ final class Lookup {
      * Whether {@code NS metacopy} (value {@code v}, null when absent) marks a metadata-only copy: empty, or the
      * 4-byte-or-longer verity structure; anything shorter is an error, as in the kernel (format doc §2.2).
      */
-    private static boolean metacopy(String path, byte[] v) throws ErrnoException {
+    private boolean metacopy(String path, byte[] v) throws ErrnoException {
         return switch (OverlayXattr.metacopyValue(v)) {
             case NONE -> false;
             case METACOPY -> true;
-            case BAD -> throw OverlayFs.err(Errno.EIO, "metacopy file with bad xattr (" + path + ")");
+            case BAD -> throw fail(Inspection.Failure.METACOPY_XATTR, path, Errno.EIO, "metacopy file with bad xattr (" + path + ")");
         };
     }
 
@@ -316,7 +317,8 @@ final class Lookup {
         boolean other = upper == null ? n.isDir() && n.upper && stillThere(n)
                 : n.upperIno != 0 && n.upperIno != upper.st().ino();
         if (other) {
-            throw OverlayFs.err(Errno.ESTALE, "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
+            throw fail(Inspection.Failure.INODE_ELSEWHERE, upper != null ? upper.path() : null, Errno.ESTALE,
+                    "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
         }
     }
 
@@ -372,7 +374,12 @@ final class Lookup {
         // redirects or broken hard links could otherwise share it
         boolean verifyLower = fs.opts.nfsExport() && fs.index.on();
         if (ust.isDir()) {
-            if (verifyLower && !dirIndexed(upper.markers().origin(), upper.path())) return fs.mapIno(ust.ino(), ust.dev());
+            // (the origin and its index entry are read only when a lower directory was found by name or redirect:
+            // with none, the kernel's lookup never decodes the origin, and the directory is an upper one of its
+            // own number even if it carries a copied-up directory's origin, e.g. a copy made outside the mount)
+            if (verifyLower && (lowerTop == null || !dirIndexed(upper.markers().origin(), upper.path()))) {
+                return fs.mapIno(ust.ino(), ust.dev());
+            }
             if (lowerTop != null) return fs.mapIno(lowerTop.ino(), lowerTop.dev());
             OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
             if (o != null && o.type() == Stat.S_IFDIR) return fs.mapIno(o.ino(), o.dev());
@@ -398,7 +405,8 @@ final class Lookup {
         if (ist == null || !ist.isDir()) return false;
         byte[] up = fs.getX(ip, OverlayXattr.UPPER);
         if (up != null && !java.util.Arrays.equals(up, fs.blobOf(upperDir, fs.upperLayer).bytes())) {
-            throw OverlayFs.err(Errno.EIO, "suspected multiply redirected dir found (upper=" + upperDir + ")");
+            throw fail(Inspection.Failure.DIR_INDEX_ELSEWHERE, upperDir, Errno.EIO,
+                    "suspected multiply redirected dir found (upper=" + upperDir + ")");
         }
         return true;
     }
@@ -444,5 +452,45 @@ final class Lookup {
         r.lowers = List.copyOf(lowers);
         r.merge = true;
         return r;
+    }
+
+    // --- an offline inspection's view of a lookup (fsck; see Inspection) ------------------------------------------
+
+    /**
+     * What a lookup met on its way and why it failed, told as it happens; set only on the lookup of an offline
+     * {@link Inspection} (one thread), null on a mounted overlay, where it costs one test per call.
+     */
+    interface Trace {
+        /** A real object the lookup found at the name it looked for in {@code layer}. */
+        void met(Layer layer, String path, Stat st);
+
+        /** The lookup fails for this reason; {@code path} is the real object it blames (null when none). */
+        void failed(Inspection.Failure why, String path);
+    }
+
+    Trace trace;
+
+    /** lstat of the name looked for in a layer, told to the trace. */
+    private Stat lstat(Layer layer, String path) throws ErrnoException {
+        Stat st = Linux.lstatOrNull(path);
+        if (st != null && trace != null) trace.met(layer, path, st);
+        return st;
+    }
+
+    /** The error a lookup fails with, its reason told to the trace first. */
+    private ErrnoException fail(Inspection.Failure why, String path, int errno, String message) {
+        if (trace != null) trace.failed(why, path);
+        return OverlayFs.err(errno, message);
+    }
+
+    /** The index's check of a lower-only object (Index#lookupLower): its failure is an index entry's doing. */
+    private String lookupLower(Node.Lower lo, Stat st, org.overlayj.core.fh.Fh[] blob) throws ErrnoException {
+        if (trace == null) return fs.index.lookupLower(lo, st, blob);
+        try {
+            return fs.index.lookupLower(lo, st, blob);
+        } catch (ErrnoException e) {
+            trace.failed(Inspection.Failure.INDEX, lo.path());
+            throw e;
+        }
     }
 }

@@ -140,7 +140,18 @@ final class OverlayFs {
         return opts.metacopy() || !dataLayers.isEmpty();
     }
 
+    /**
+     * Opened offline by {@link Inspection} (fsck): the layers are read-only and nothing is ever written, yet lookups
+     * consult the index as a read-write mount's do, since what such a mount would serve is what is predicted.
+     */
+    final boolean offline;
+
     OverlayFs(LayerStack layers) throws ErrnoException {
+        this(layers, false);
+    }
+
+    OverlayFs(LayerStack layers, boolean offline) throws ErrnoException {
+        this.offline = offline;
         this.layers = layers;
         this.opts = layers.options();
         List<Layer> data = new ArrayList<>();
@@ -466,7 +477,33 @@ final class OverlayFs {
         OriginInfo cached = origins.get(key);
         if (cached != null) return cached;
         if (!(Fh.parse(blob) instanceof Fh.Ok(Fh fh)) || fh.upper()) return null;
-        for (Layer l : layers.lowers()) {
+        Real r;
+        try {
+            r = decodeReal(fh);
+        } catch (ErrnoException e) {
+            return null;                    // EPERM: no CAP_DAC_READ_SEARCH, nothing decodes
+        }
+        if (r == null) return null;
+        OriginInfo info = new OriginInfo(r.st().ino(), r.st().nlink(), r.st().type(), r.st().dev());
+        origins.put(key, info);
+        return info;
+    }
+
+    /**
+     * A real inode an fh blob names: its layer, its stat, and the path the kernel names the open inode by ("/" for
+     * a disconnected one: not checked to be inside the layer).
+     */
+    record Real(Layer layer, Stat st, String path) {}
+
+    /**
+     * Decodes an fh blob as origins and index entries are decoded: open_by_handle_at on the filesystem of each layer
+     * whose uuid is the blob's (the lower layers top-down for a lower blob, the upper layer for an upper one), the
+     * first that opens it. Null when none does (stale, or no such layer); EPERM when this process may not decode
+     * handles at all (no CAP_DAC_READ_SEARCH), which is not a verdict on the blob.
+     */
+    Real decodeReal(Fh fh) throws ErrnoException {
+        List<Layer> candidates = fh.upper() ? (upperLayer == null ? List.of() : List.of(upperLayer)) : layers.lowers();
+        for (Layer l : candidates) {
             if (!java.util.Arrays.equals(l.uuid(), fh.uuid())) continue;
             Integer mfd = mountFds.get(l.dev());
             if (mfd == null) continue;
@@ -474,10 +511,9 @@ final class OverlayFs {
             try {
                 fd = Linux.openByHandle(mfd, fh.handle(), Linux.O_PATH);
                 Stat st = Linux.fstat(fd);
-                OriginInfo info = new OriginInfo(st.ino(), st.nlink(), st.type(), st.dev());
-                origins.put(key, info);
-                return info;
+                return new Real(l, st, Linux.fdPathOrRoot(fd));
             } catch (ErrnoException e) {
+                if (e.errno() == Errno.EPERM) throw e;
                 // stale or foreign: try the next layer with this uuid
             } finally {
                 Linux.closeQuietly(fd);

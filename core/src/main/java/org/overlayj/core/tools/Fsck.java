@@ -1,9 +1,9 @@
 package org.overlayj.core.tools;
 
+import org.overlayj.core.Inspection;
 import org.overlayj.core.layer.Layer;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.AufsWhiteouts;
-import org.overlayj.core.layer.RedirectPath;
 import org.overlayj.core.layer.WorkDir;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.DirEnt;
@@ -154,16 +154,17 @@ public final class Fsck {
 
     // --- the tree -------------------------------------------------------------------------------------------------
 
-    /** A lower directory merged into an overlay directory. */
-    private record LowerDir(Layer layer, String path) {}
-
+    /**
+     * Walks the overlay tree through the engine's own lookup ({@link Inspection}): each name of a directory is
+     * looked up as a mount looks it up, every real object that lookup meets is checked, and a lookup that fails is
+     * reported with its reason (the kernel fails the same lookup with the same errno) instead of ending the walk.
+     */
     private void walkTree() throws ErrnoException {
-        List<LowerDir> lowers = new ArrayList<>();
-        for (Layer l : layers.lowers()) lowers.add(new LowerDir(l, l.root()));
+        Inspection in = layers.inspection();
         String upper = layers.upper() == null ? null : layers.upper().root();
         if (upper != null) checkUpperRoot(upper);
-        for (LowerDir d : lowers) checkCommon(d.layer(), d.path(), Linux.lstat(d.path()));
-        walk("", upper, lowers, true);
+        for (Layer l : layers.lowers()) checkCommon(l, l.root(), Linux.lstat(l.root()));
+        walk(in, in.root(), true);
     }
 
     private void checkUpperRoot(String root) throws ErrnoException {
@@ -176,191 +177,127 @@ public final class Fsck {
     }
 
     /**
-     * One overlay directory: its upper dir (null when none) and the lower dirs merged into it, top-down.
+     * One overlay directory: every name in its upper dir and in the lower dirs it merges is looked up.
      * {@code merged}: readdir merges it, so whiteouts in its upper dir are hidden.
      */
-    private void walk(String opath, String upper, List<LowerDir> lowers, boolean merged) throws ErrnoException {
-        Set<String> names = new LinkedHashSet<>();
-        if (upper != null) for (DirEnt e : sorted(upper)) names.add(e.name());
-        for (LowerDir d : lowers) for (DirEnt e : sorted(d.path())) names.add(e.name());
-        for (String name : names) resolve(opath, name, upper, lowers, merged);
+    private void walk(Inspection in, Inspection.Entry dir, boolean merged) throws ErrnoException {
+        List<String> dirs = new ArrayList<>();
+        if (dir.isUpper() && dir.upperPath() != null) dirs.add(dir.upperPath());
+        for (Inspection.Lower l : dir.lowers()) dirs.add(l.path());
+        Set<String> names = new java.util.TreeSet<>();
+        for (String d : dirs) for (DirEnt e : sorted(d)) names.add(e.name());
+        for (String name : names) {
+            if (AufsWhiteouts.isMeta(name)) {
+                // AUFS metadata: read as overlayj and fuse-overlayfs read it (never an object); checked for the report
+                if (dir.isUpper()) checkIfThere(layers.upper(), dir.upperPath() + "/" + name);
+                for (Inspection.Lower l : dir.lowers()) checkIfThere(l.layer(), l.path() + "/" + name);
+                continue;
+            }
+            Inspection.Step s = in.lookup(dir, name);
+            for (Inspection.Met m : s.met()) {
+                checkCommon(m.layer(), m.path(), m.st());
+                if (!m.layer().upper()) continue;
+                checkUpperX(m.path(), m.st());
+                if (m.st().isWhiteout() && !merged) add("whiteout", LayerSet.show(m.layer(), m.path()), "whiteout"
+                        + " in a directory that is not merged (no lower dir, no origin): readdir lists it and stat"
+                        + " gives ENOENT", false);
+            }
+            if (s.error() != null) {
+                failed(s);
+                continue;
+            }
+            Inspection.Entry e = s.entry();
+            if (e == null) continue;
+            if (!e.isUpper() && e.indexPath() != null) {
+                // a lower alias shown through the index entry another alias's copy-up made
+                Inspection.Lower lo = e.lowers().getFirst();
+                liveLower.putIfAbsent(e.indexPath().substring(e.indexPath().lastIndexOf('/') + 1),
+                        LayerSet.show(lo.layer(), lo.path()));
+            }
+            if (e.dataMissing()) {
+                add("metacopy", LayerSet.show(e.isUpper() ? layers.upper() : e.lowers().getFirst().layer(),
+                        e.isUpper() ? e.upperPath() : e.lowers().getFirst().path()), "metadata-only copy whose data"
+                        + " is in no data-only layer: open fails with EIO", false);
+            }
+            if (!e.isDir()) continue;
+            if (e.isUpper() && e.lowers().isEmpty()) redirectNowhere(e.upperPath());
+            walk(in, e, e.merged());
+        }
     }
 
-    /** Resolves one name top-down as lookup does, checking each real object met on the way. */
-    private void resolve(String opath, String name, String upperDir, List<LowerDir> parentLowers, boolean merged)
-            throws ErrnoException {
-        if (AufsWhiteouts.isMeta(name)) {
-            // AUFS metadata: read as overlayj and fuse-overlayfs read it (never an object); checked for the report
-            if (upperDir != null) checkIfThere(layers.upper(), upperDir + "/" + name);
-            for (LowerDir d : parentLowers) checkIfThere(d.layer(), d.path() + "/" + name);
-            return;
-        }
-        String child = opath + "/" + name;
-        boolean visibleDir = false, stop = false, opaque = false;
-        String upperChild = null;
-        Stat visible = null;
-        // what is looked for below: the name, renamed or made absolute by redirects (the engine's own rule)
-        RedirectPath next = new RedirectPath(name);
-        if (upperDir != null) {
-            String p = upperDir + "/" + name;
-            Stat st = Linux.lstatOrNull(p);
-            if (st != null) {
-                Layer up = layers.upper();
-                checkCommon(up, p, st);
-                checkUpperX(p, st);
-                if (st.isWhiteout()) {
-                    if (!merged) add("whiteout", LayerSet.show(up, p), "whiteout in a directory that is not "
-                            + "merged (no lower dir, no origin): readdir lists it and stat gives ENOENT", false);
-                    return;
-                }
-                if (isXwhiteout(p, st)) return;
-                if (!st.isDir()) {
-                    if (st.isReg()) metacopyData(up, p, name, parentLowers);
-                    return;
-                }
-                visibleDir = true;
-                upperChild = p;
-                visible = st;
-                opaque = isOpaque(p);
-                byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
-                if (redirect != null && validRedirect(redirect)) {
-                    if (!layers.options().redirectFollow()) {
-                        add("redirect", LayerSet.show(up, p), "redirect present but redirect_dir="
-                                + layers.options().redirectDir().name().toLowerCase(java.util.Locale.ROOT)
-                                + ": lookup of this directory fails with EPERM", false);
-                        stop = true;
-                    } else {
-                        next.follow(Linux.byteString(redirect));
-                    }
-                }
-                stop |= opaque;
-            } else if (AufsWhiteouts.whitedOut(p)) {
-                return;
-            }
-        }
-        List<LowerDir> childLowers = new ArrayList<>();
-        boolean redirected = next.abs() != null || !next.name().equals(name);
-        if (!stop) {
-            for (Layer l : layers.lowers()) {
-                String p;
-                boolean lastLayer = false;
-                if (next.abs() != null) {
-                    RedirectPath.Walk w = RedirectPath.walkAbsolute(l.root(), next.abs(), this::isOpaque);
-                    if (w.end()) break;
-                    if (w.path() == null) continue;
-                    p = w.path();
-                    lastLayer = w.opaqueOnTheWay();
-                } else {
-                    LowerDir pd = parentLowers.stream().filter(d -> d.layer() == l).findFirst().orElse(null);
-                    if (pd == null) continue;
-                    p = pd.path() + "/" + next.name();
-                }
-                Stat st = Linux.lstatOrNull(p);
-                if (st == null) {
-                    if (AufsWhiteouts.whitedOut(p)) break;
-                    if (lastLayer) break;
-                    continue;
-                }
-                checkCommon(l, p, st);
-                if (st.isWhiteout() || isXwhiteout(p, st)) break;
-                if (!st.isDir()) {
-                    if (visible == null) countLowerAlias(l, p, st);
-                    break;
-                }
-                visibleDir = true;
-                if (visible == null) visible = st;
-                childLowers.add(new LowerDir(l, p));
-                if (isOpaque(p)) break;
-                byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
-                String r = redirect != null && validRedirect(redirect) && layers.options().redirectFollow()
-                        ? Linux.byteString(redirect) : null;
-                // as the engine: an opaque dir on an absolute walk ends the search here unless what it led to
-                // has an absolute redirect of its own
-                if (lastLayer && (r == null || !r.startsWith("/"))) break;
-                next.follow(r);
-                redirected |= r != null;
-            }
-        }
-        if (upperChild != null && redirected && childLowers.isEmpty() && !stop) {
-            add("redirect", LayerSet.show(layers.upper(), upperChild), "redirect to '"
-                    + Linux.toUtf8(next.abs() != null ? next.abs() : next.name()) + "' names no lower directory", false);
-        }
-        if (visibleDir && upperChild == null && !childLowers.isEmpty()) lowerOnlyDir(childLowers.getFirst());
-        if (visibleDir) {
-            boolean childMerged = !childLowers.isEmpty()
-                    || upperChild != null && layers.getX(upperChild, OverlayXattr.ORIGIN) != null;
-            walk(child, upperChild, childLowers, childMerged);
+    /** An upper directory whose redirect (followed) found no lower directory. */
+    private void redirectNowhere(String p) throws ErrnoException {
+        byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
+        if (redirect == null || !validRedirect(redirect) || !layers.options().redirectFollow() || isOpaque(p)) return;
+        add("redirect", LayerSet.show(layers.upper(), p), "redirect to '" + Linux.toUtf8(Linux.byteString(redirect))
+                + "' names no lower directory", false);
+    }
+
+    /** A lookup that fails: what the kernel's lookup of that name gives, said where the engine put the blame. */
+    private void failed(Inspection.Step s) throws ErrnoException {
+        Inspection.Met blamed = null;
+        for (Inspection.Met m : s.met()) if (m.path().equals(s.blamed())) blamed = m;
+        Layer l = blamed != null ? blamed.layer() : s.blamed() != null && layers.upper() != null
+                && s.blamed().startsWith(layers.upper().root() + "/") ? layers.upper() : null;
+        String where = l != null ? LayerSet.show(l, s.blamed())
+                : s.met().isEmpty() ? "?" : LayerSet.show(s.met().getFirst().layer(), s.met().getFirst().path());
+        String errno = org.overlayj.sys.Errno.name(s.error().errno());
+        switch (s.failure()) {
+            case null -> add("lookup", where, "lookup fails with " + errno + " (" + s.error().detail() + ")", false);
+            // reported where the object is checked (checkCommon)
+            case METACOPY_XATTR, REDIRECT_INVALID -> { }
+            case OVERLAPPING_LAYERS -> add("layers", where, "a layer's own directory inside a layer: lookup fails"
+                    + " with ELOOP (\"overlapping layers\")", false);
+            case METACOPY_OFF -> add("metacopy", where, "metadata-only copy but metacopy=off: lookup fails with EPERM",
+                    false);
+            case METACOPY_NO_DATA -> add("metacopy", where, "metadata-only copy whose data is in no lower layer:"
+                    + " lookup fails with EIO", false);
+            case REDIRECT_NOFOLLOW -> add("redirect", where, "redirect present but redirect_dir="
+                    + layers.options().redirectDir().name().toLowerCase(java.util.Locale.ROOT)
+                    + ": lookup fails with EPERM", false);
+            case INODE_ELSEWHERE -> add("origin", where, "its 'origin' is also that of an upper object at another"
+                    + " name: the kernel serves the one looked up first and gives ESTALE for the other", false);
+            case DIR_INDEX_ELSEWHERE -> add("bad-index", where, "the index entry of its origin names another upper"
+                    + " directory: lookup gives EIO (\"suspected multiply redirected dir\")", false);
+            case INDEX -> badIndex(blamed);
         }
     }
 
     /**
-     * An upper metadata-only copy: its data must be found below as the engine's lookup finds it (the name, or its
-     * redirect, through the lower layers, past intermediate metacopy files, then the data-only layers); without it
-     * lookup fails with EIO. (metacopy=off: lookup refuses to follow it, EPERM.)
+     * A lower object shown with no upper copy whose index entry makes its lookup fail: a whiteout (what the kernel
+     * makes of an interrupted copy-up's orphan: "bad index found"), an entry of another type, or for a directory
+     * under nfs_export any entry (a copy-up killed before the upper directory got its name: "suspected uncovered
+     * redirected dir"). Index entries of such objects are the traces of interrupted copy-ups: {@link #repair()}
+     * removes them (a whiteout here, an orphan or a kept directory entry in {@link #checkIndex}).
      */
-    private void metacopyData(Layer up, String p, String name, List<LowerDir> parentLowers) throws ErrnoException {
-        if (OverlayXattr.metacopyValue(layers.getX(p, OverlayXattr.METACOPY)) != OverlayXattr.Metacopy.METACOPY) return;
-        String where = LayerSet.show(up, p);
-        if (!layers.options().metacopy()) {
-            add("metacopy", where, "metadata-only copy but metacopy=off: lookup fails with EPERM", false);
+    private void badIndex(Inspection.Met lower) throws ErrnoException {
+        if (lower == null || !indexOn) return;
+        String name;
+        try {
+            name = layers.inspection().blobOf(lower.path(), lower.layer()).hex();
+        } catch (ErrnoException e) {
             return;
         }
-        RedirectPath next = new RedirectPath(name);
-        byte[] redirect = layers.getX(p, OverlayXattr.REDIRECT);
-        if (redirect != null && (!validRedirect(redirect) || !layers.options().redirectFollow())) return; // reported
-        String r = redirect == null ? null : Linux.byteString(redirect);
-        next.follow(r);
-        String dataRedirect = r != null && r.startsWith("/") ? r : null;
-        for (Layer l : layers.lowers()) {
-            String lp;
-            boolean lastLayer = false;
-            if (next.abs() != null) {
-                RedirectPath.Walk w = RedirectPath.walkAbsolute(l.root(), next.abs(), this::isOpaque);
-                if (w.end()) break;
-                if (w.path() == null) continue;
-                lp = w.path();
-                lastLayer = w.opaqueOnTheWay();
-            } else {
-                LowerDir pd = parentLowers.stream().filter(d -> d.layer() == l).findFirst().orElse(null);
-                if (pd == null) continue;
-                lp = pd.path() + "/" + next.name();
-            }
-            Stat st = Linux.lstatOrNull(lp);
-            if (st == null) {
-                if (AufsWhiteouts.whitedOut(lp) || lastLayer) break;
-                continue;
-            }
-            if (st.isWhiteout() || isXwhiteout(lp, st) || !st.isReg()) break;
-            switch (OverlayXattr.metacopyValue(layers.getX(lp, OverlayXattr.METACOPY))) {
-                case NONE -> { return; }             // the data
-                case BAD -> { return; }              // reported where it is (checkCommon): lookup fails there
-                case METACOPY -> {
-                    byte[] r2 = layers.getX(lp, OverlayXattr.REDIRECT);
-                    if (r2 != null && validRedirect(r2)) {
-                        next.follow(Linux.byteString(r2));
-                        dataRedirect = next.abs();
-                    }
-                }
-            }
-        }
-        if (dataRedirect != null && !layers.options().dataDirs().isEmpty()) {
-            for (String d : layers.options().dataDirs()) {
-                RedirectPath.Walk w = RedirectPath.walkAbsolute(d, dataRedirect, this::isOpaque);
-                Stat st = w.path() == null ? null : Linux.lstatOrNull(w.path());
-                if (st != null && st.isReg()) return;
-            }
-            add("metacopy", where, "its data '" + Linux.toUtf8(dataRedirect) + "' is in no data-only layer: open"
-                    + " fails with EIO", false);
+        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
+        if (ist == null) return;
+        String where = LayerSet.show(lower.layer(), lower.path());
+        liveLower.putIfAbsent(name, where);
+        if (lower.st().isDir()) {
+            // an entry of another type is the index check's to report (an orphan, or one its mount keeps)
+            if (!ist.isWhiteout()) return;
+            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a whiteout: lookup gives"
+                    + " EIO (\"bad index found\"); --repair removes the entry, the trace of an interrupted copy-up",
+                    false);
+            findings.add(f);
+            undo.put(name, f);
             return;
         }
-        add("metacopy", where, "metadata-only copy whose data is in no lower layer: lookup fails with EIO", false);
+        Finding f = new Finding("bad-index", where, "its index entry " + name + " is a " + typeName(ist)
+                + ": lookup gives EIO (\"bad index found\")" + (ist.isWhiteout()
+                ? "; --repair removes the whiteout, the end of an interrupted copy-up" : ""), false);
+        findings.add(f);
+        if (ist.isWhiteout()) undo.put(name, f);
     }
-
-    private boolean isXwhiteout(String p, Stat st) throws ErrnoException {
-        if (!st.isReg() || st.size() != 0) return false;          // (no xattr read for most files)
-        return OverlayXattr.isXwhiteout(true, 0, layers.getX(p, OverlayXattr.WHITEOUT));
-    }
-
     /** {@code NS opaque} = "y", exactly one byte ("x" only marks a lower dir that holds xwhiteouts). */
     private boolean isOpaque(String p) throws ErrnoException {
         byte[] v = layers.getX(p, OverlayXattr.OPAQUE);
@@ -467,57 +404,6 @@ public final class Fsck {
             add("impure", where, "'impure' xattr is \"" + printable(impure) + "\", not \"y\": ignored", false);
         }
         if (impure != null && !st.isDir()) add("impure", where, "'impure' xattr on a non-directory: ignored", false);
-    }
-
-    // --- index entries of lower-only objects ---------------------------------------------------------------------
-
-    private void countLowerAlias(Layer l, String p, Stat st) throws ErrnoException {
-        if (!indexOn || st.isDir() || st.nlink() < 2 && !layers.options().nfsExport()) return;
-        Fh fh;
-        try {
-            fh = layers.blobOf(p, l);
-        } catch (ErrnoException e) {
-            return;
-        }
-        String name = fh.hex();
-        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
-        if (ist == null) return;
-        liveLower.putIfAbsent(name, LayerSet.show(l, p));
-        if (ist.isWhiteout() || ist.type() != st.type()) {
-            Finding f = new Finding("bad-index", LayerSet.show(l, p), "its index entry " + name + " is a "
-                    + typeName(ist) + ": lookup gives EIO (\"bad index found\")" + (ist.isWhiteout()
-                    ? "; --repair removes the whiteout, the end of an interrupted copy-up" : ""), false);
-            findings.add(f);
-            if (ist.isWhiteout()) undo.put(name, f);
-        }
-    }
-
-    /**
-     * A lower directory the overlay shows with no upper copy, under nfs_export: an index entry for it is the
-     * trace of a copy-up killed before its upper directory got its name (or one the kernel then whited out):
-     * its lookup gives EIO ("suspected uncovered redirected dir", or "bad index found" for the whiteout).
-     */
-    private void lowerOnlyDir(LowerDir d) throws ErrnoException {
-        if (!indexOn || !layers.options().nfsExport()) return;
-        Fh fh;
-        try {
-            fh = layers.blobOf(d.path(), d.layer());
-        } catch (ErrnoException e) {
-            return;
-        }
-        String name = fh.hex();
-        Stat ist = Linux.lstatOrNull(layers.indexDir() + "/" + name);
-        if (ist == null) return;
-        String where = LayerSet.show(d.layer(), d.path());
-        liveLower.putIfAbsent(name, where);
-        // an entry of another type is the index check's to report (an orphan, or one its mount keeps)
-        if (ist.isWhiteout()) {
-            Finding f = new Finding("bad-index", where, "its index entry " + name + " is a whiteout: lookup gives"
-                    + " EIO (\"bad index found\"); --repair removes the entry, the trace of an interrupted copy-up",
-                    false);
-            findings.add(f);
-            undo.put(name, f);
-        }
     }
 
     // --- repair -----------------------------------------------------------------------------------------------------

@@ -132,17 +132,20 @@ public final class IndexReport {
         boolean nfs = layers.options().nfsExport();
         if (st.isDir()) {
             byte[] upper = layers.getX(path, OverlayXattr.UPPER);
+            // decoded as the engine's mount-time check decodes it; the path only names it for the report
+            Stat decoded = upper == null ? null : layers.inspection().decodeIndexUpper(upper);
             LayerSet.Resolved target = null;
-            if (upper != null && Fh.parse(upper) instanceof Fh.Ok(Fh ufh) && ufh.upper()) {
+            if (decoded != null && Fh.parse(upper) instanceof Fh.Ok(Fh ufh) && ufh.upper()) {
                 target = layers.resolve(ufh);
             }
             List<String> ups = target == null || target.path() == null ? List.of()
                     : List.of(LayerSet.show(target.layer(), target.path()));
             // A directory is always found in its layer's tree: one that is not is a scratch temporary
             IndexEntryCheck.Outcome o = IndexEntryCheck.dir(nfs, upper == null ? IndexEntryCheck.UpperDir.NO_XATTR
-                    : target == null ? IndexEntryCheck.UpperDir.GONE
-                    : !target.stat().isDir() ? IndexEntryCheck.UpperDir.NOT_DIR
-                    : target.path() == null ? IndexEntryCheck.UpperDir.TEMP : IndexEntryCheck.UpperDir.DIR);
+                    : decoded == null ? IndexEntryCheck.UpperDir.GONE
+                    : !decoded.isDir() ? IndexEntryCheck.UpperDir.NOT_DIR
+                    : target == null || target.path() == null ? IndexEntryCheck.UpperDir.TEMP
+                    : IndexEntryCheck.UpperDir.DIR);
             return new Entry(name, o.verdict().orphan() ? Kind.ORPHAN : Kind.DIR, st.nlink(), null, ups, origin,
                     o.verdict(), o.why(), o.verdict() != Verdict.KEEP);
         }

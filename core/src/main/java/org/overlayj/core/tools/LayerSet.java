@@ -2,6 +2,7 @@ package org.overlayj.core.tools;
 
 import org.overlayj.core.layer.MountInfo;
 
+import org.overlayj.core.Inspection;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.FsIdentity;
@@ -22,8 +23,9 @@ import java.util.Map;
 /**
  * The layers of an overlay seen offline, for the tools (the engine's {@link Layer} records, without the
  * mount-time checks of {@code MountChecks}): no in-use locks, no work dir reset, no index cleanup —
- * nothing is written by opening one. It resolves fh blobs (origin, upper, index names) to the real inodes they
- * name, the way the kernel decodes them: only in layers whose filesystem uuid is the blob's.
+ * nothing is written by opening one. Lookups and the decoding of fh blobs (origin, upper, index names) are the
+ * engine's own ({@link Inspection}: only in layers whose filesystem uuid is the blob's, as the kernel decodes
+ * them); this adds the words for the report: which layer's tree holds a decoded inode, and a path there.
  */
 public final class LayerSet implements AutoCloseable {
     /**
@@ -47,7 +49,8 @@ public final class LayerSet implements AutoCloseable {
     private final Layer upper;
     private final List<Layer> lowers;
     private final String workBase;
-    private final Map<Long, Integer> mountFds = new HashMap<>();
+    /** The engine on these layers, opened on first use. */
+    private Inspection inspection;
     /** Per layer root: inode number → one path, filled on demand when /proc/self/fd cannot name an inode. */
     private final Map<String, Map<Long, String>> inodePaths = new HashMap<>();
 
@@ -78,8 +81,7 @@ public final class LayerSet implements AutoCloseable {
             Linux.closeQuietly(fd);
             throw e;
         }
-        // open_by_handle_at needs any real directory fd on the filesystem: keep the first one per filesystem
-        if (mountFds.putIfAbsent(st.dev(), fd) != null) Linux.closeQuietly(fd);
+        Linux.closeQuietly(fd);
         byte[] uuid = options.originUuid() ? FsIdentity.fsUuid(dir) : new byte[16];
         return new Layer(number, root, st.dev(), uuid, isUpper);
     }
@@ -117,47 +119,48 @@ public final class LayerSet implements AutoCloseable {
 
     /** The fh blob of a real inode in a layer, as the kernel builds it. */
     public Fh blobOf(String path, Layer layer) throws ErrnoException {
-        return Fh.of(Linux.nameToHandle(path, 0), layer.uuid(), layer.upper());
+        return inspection().blobOf(path, layer);
+    }
+
+    /** The engine on these layers (read-only, offline): its lookup and its handle decoding. */
+    public Inspection inspection() throws ErrnoException {
+        if (inspection == null) inspection = Inspection.open(options, upper, lowers);
+        return inspection;
     }
 
     /**
-     * The real inode a blob names, or null when it names nothing any more (stale, or no layer with that uuid).
-     * Lower blobs are tried in every lower layer whose uuid matches; upper blobs in the upper layer.
+     * The real inode a blob names, or null when it names nothing any more (stale, or no layer with that uuid),
+     * decoded by the engine ({@link Inspection#decode}); the layer is the one whose tree holds it (several lower
+     * layers may share a filesystem), the path one that names it there (null when none was found).
      */
     public Resolved resolve(Fh fh) throws ErrnoException {
-        List<Layer> candidates = fh.upper() ? (upper == null ? List.of() : List.of(upper)) : lowers;
-        for (Layer l : candidates) {
-            if (!java.util.Arrays.equals(l.uuid(), fh.uuid())) continue;
-            int fd;
-            try {
-                fd = Linux.openByHandle(mountFds.get(l.dev()), fh.handle(), Linux.O_PATH);
-            } catch (ErrnoException e) {
-                // without CAP_DAC_READ_SEARCH nothing decodes: an error, not a verdict of "stale" on every blob
-                if (e.errno() == Errno.EPERM) throw new ErrnoException(Errno.EPERM,
-                        "open_by_handle_at needs CAP_DAC_READ_SEARCH (run as root)");
-                continue;
-            }
-            try {
-                Stat st = Linux.fstat(fd);
-                if (st.dev() != l.dev()) continue;
-                String p = pathIn(l, Linux.fdPathOrRoot(fd), st);
-                if (p == null && !fh.upper()) {
-                    // several lower layers may share a filesystem: the inode belongs to the one whose tree has it
-                    if (lowersOn(l.dev()) > 1 && findInode(l, st) == null) continue;
-                }
-                if (p == null) p = findInode(l, st);
-                return new Resolved(l, p, st);
-            } finally {
-                Linux.closeQuietly(fd);
-            }
+        Inspection.Decoded d;
+        try {
+            d = inspection().decode(fh);
+        } catch (ErrnoException e) {
+            // without CAP_DAC_READ_SEARCH nothing decodes: an error, not a verdict of "stale" on every blob
+            if (e.errno() == Errno.EPERM) throw new ErrnoException(Errno.EPERM,
+                    "open_by_handle_at needs CAP_DAC_READ_SEARCH (run as root)");
+            throw e;
         }
-        return null;
-    }
-
-    private int lowersOn(long dev) {
-        int n = 0;
-        for (Layer l : lowers) if (l.dev() == dev) n++;
-        return n;
+        if (d == null) return null;
+        Stat st = d.st();
+        List<Layer> candidates = fh.upper() ? List.of(d.layer()) : lowers;
+        for (Layer l : candidates) {
+            if (l.dev() != st.dev() || !java.util.Arrays.equals(l.uuid(), fh.uuid())) continue;
+            String p = pathIn(l, d.path(), st);
+            if (p != null) return new Resolved(l, p, st);
+        }
+        for (Layer l : candidates) {
+            if (l.dev() != st.dev() || !java.util.Arrays.equals(l.uuid(), fh.uuid())) continue;
+            String p = findInode(l, st);
+            if (p != null) return new Resolved(l, p, st);
+        }
+        // an inode found in no layer's tree: unnamed in the one layer of its filesystem; with several lower layers
+        // on it, none can be told to hold it
+        if (st.dev() != d.layer().dev()) return null;
+        if (!fh.upper() && lowers.stream().filter(l -> l.dev() == st.dev()).count() > 1) return null;
+        return new Resolved(d.layer(), null, st);
     }
 
     /** The path if it is inside the layer and really is that inode now; else null. */
@@ -282,7 +285,7 @@ public final class LayerSet implements AutoCloseable {
     }
 
     @Override public void close() {
-        for (int fd : mountFds.values()) Linux.closeQuietly(fd);
-        mountFds.clear();
+        if (inspection != null) inspection.close();
+        inspection = null;
     }
 }
