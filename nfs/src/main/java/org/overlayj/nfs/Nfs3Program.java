@@ -17,6 +17,7 @@ import org.overlayj.core.Node;
 import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.SetAttr;
+import org.overlayj.nfs.rpc.RpcTcpServer;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -85,6 +86,16 @@ public final class Nfs3Program implements RpcDispatchable {
         };
     }
 
+    /**
+     * Whether a call that may block is served on the connection's own thread: on a platform thread with no other
+     * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add a
+     * thread wake-up to the client's wait. COMMIT still goes to a worker: an fsync may take seconds, and a client
+     * that sends its next call meanwhile (another process's READ) should not wait for it.
+     */
+    private static boolean servedHere(int proc) {
+        return proc != Nfs3.NFSPROC3_COMMIT_3 && RpcTcpServer.servesBlockingCalls();
+    }
+
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
     private static final class BadArgs extends Exception {
         BadArgs(Throwable cause) { super(cause.toString(), cause, false, false); }
@@ -105,7 +116,7 @@ public final class Nfs3Program implements RpcDispatchable {
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
         if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
-        if (mayBlock(call.getProcedure())) {
+        if (mayBlock(call.getProcedure()) && !servedHere(call.getProcedure())) {
             try {
                 workers.execute(() -> onWorker(call));
             } catch (RejectedExecutionException e) {
