@@ -473,7 +473,8 @@ public final class Nfs3Program implements RpcDispatchable {
             if (before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "write to a directory");
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "write to a special file");
             long count = a.count & 0xffffffffL;
-            if (a.data == null || count > a.dataLength) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
+            if (a.data == null && a.direct == null || count > a.dataLength)
+                throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "count > data");
             if (a.offset < 0 || a.offset + count < 0) throw new NfsStatus(nfsstat3.NFS3ERR_FBIG, "offset too large");
             stats.writeStable(a.stable);
             // As knfsd's write: the client's creds without CAP_FSETID unless it is root (after squashing), so
@@ -482,10 +483,14 @@ public final class Nfs3Program implements RpcDispatchable {
             int done = 0;
             OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds(), true);
             try {
-                while (done < count) {
-                    int k = fs.write(f, a.offset + done, a.data, a.dataOffset + done, (int) count - done);
-                    if (k <= 0) break;
-                    done += k;
+                if (a.direct != null) {
+                    done = (int) fs.write(f, a.offset, MemorySegment.ofBuffer(a.direct).asSlice(0, count));
+                } else {
+                    while (done < count) {
+                        int k = fs.write(f, a.offset + done, a.data, a.dataOffset + done, (int) count - done);
+                        if (k <= 0) break;
+                        done += k;
+                    }
                 }
                 if (a.stable != stable_how.UNSTABLE) fs.fsync(f, a.stable == stable_how.DATA_SYNC);
             } finally {
@@ -508,12 +513,17 @@ public final class Nfs3Program implements RpcDispatchable {
 
     /** A new object's reply: its handle and attributes, and the directory's wcc. */
     private CREATE3res created(Target dir, Attr dirBefore, Node n) throws ErrnoException {
+        return created(dir, dirBefore, n, null);
+    }
+
+    /** ... with the new object's attributes as made ({@code made}), or read again when null. */
+    private CREATE3res created(Target dir, Attr dirBefore, Node n, Attr made) throws ErrnoException {
         CREATE3res res = new CREATE3res();
         res.resok = new CREATE3resok();
         res.resok.obj = new post_op_fh3();
         res.resok.obj.handle_follows = true;
         res.resok.obj.handle = fh(dir, n);
-        res.resok.obj_attributes = post(n);
+        res.resok.obj_attributes = made != null ? NfsAttrs.post(made, x.fsid) : post(n);
         res.resok.dir_wcc = wcc(dirBefore, dir.node());
         res.status = nfsstat3.NFS3_OK;
         return res;
@@ -554,6 +564,21 @@ public final class Nfs3Program implements RpcDispatchable {
             dirNode = d.dir().node();
             Creds c = d.dir().creds();
             Node n;
+            if (a.how.mode != createmode3.EXCLUSIVE && NfsAttrs.setAttr(a.how.obj_attributes, false) == null) {
+                // Nothing to apply after the create (what clients send: a mode): the engine's own stat of the new
+                // file is its post-op attributes, one statx less (createOpen, the file closed again at once).
+                Overlay.Created made;
+                try {
+                    made = fs.createOpen(dirNode, d.name(), NfsAttrs.mode(a.how.obj_attributes, 0644), Linux.O_RDONLY, c);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EEXIST || a.how.mode == createmode3.GUARDED) throw e;
+                    made = null;                    // UNCHECKED over an existing file: below
+                }
+                if (made != null) {
+                    fs.release(made.file());
+                    return created(d.dir(), d.before(), made.file().node(), made.attr());
+                }
+            }
             switch (a.how.mode) {
                 case createmode3.EXCLUSIVE -> {
                     // The verifier is kept in the new file's atime/mtime seconds (as knfsd does), so a retried

@@ -19,6 +19,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.CompletionHandler;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * One client connection: its thread (a platform thread while calls come, a virtual one while it is idle; see
@@ -71,7 +72,7 @@ final class RpcConnection implements RpcTransport {
                 heldMark = mark.getInt(0);
                 markHeld = true;
                 if (server.activate(this)) return;          // a platform thread goes on from the mark
-                byte[] record = readRecord(false);
+                ByteBuffer record = readRecord(false);
                 if (record == null) break;
                 handle(record);
             }
@@ -98,7 +99,7 @@ final class RpcConnection implements RpcTransport {
         try {
             ch.socket().setSoTimeout(RpcTcpServer.LINGER_MILLIS);
             while (true) {
-                byte[] record = readRecord(true);
+                ByteBuffer record = readRecord(true);
                 if (record == null) break;
                 if (record == WENT_IDLE) {
                     idle = true;
@@ -132,13 +133,23 @@ final class RpcConnection implements RpcTransport {
     private static final ThreadLocal<Boolean> BLOCKING_HERE = ThreadLocal.withInitial(() -> false);
 
     /** readRecord's answer when the platform thread waited {@link RpcTcpServer#LINGER_MILLIS} for nothing. */
-    private static final byte[] WENT_IDLE = new byte[0];
+    private static final ByteBuffer WENT_IDLE = ByteBuffer.allocate(0);
+
+    /**
+     * A record longer than this that comes as one fragment (a WRITE's) is read into native memory rather than a
+     * new heap array: the JDK reads a socket into native memory anyway and copied it over, the array was a zeroed
+     * 1 MiB allocation per WRITE, and pwrite(2) then takes the data from where it is (WriteArgs#direct).
+     */
+    static final int DIRECT_RECORD = 64 * 1024;
+
+    /** Native buffers for such records, each handed back when its call's reply is sent (LentRecord): one, mostly. */
+    private final ConcurrentLinkedQueue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
 
     /**
      * The next record, its fragments joined (starting from a mark already read, if one is held); null at a clean
      * EOF between records; {@link #WENT_IDLE} when {@code mayIdle} and no record began within the linger time.
      */
-    private byte[] readRecord(boolean mayIdle) throws IOException {
+    private ByteBuffer readRecord(boolean mayIdle) throws IOException {
         byte[] record = null;
         int length = 0;
         while (true) {
@@ -158,12 +169,21 @@ final class RpcConnection implements RpcTransport {
             int n = m & ~LAST_FRAGMENT;
             if ((long) length + n > server.maxRecord())
                 throw new IOException("record of more than " + server.maxRecord() + " bytes");
+            if (record == null && (m & LAST_FRAGMENT) != 0 && n > DIRECT_RECORD) {
+                ByteBuffer b = spareBuffers.poll();
+                if (b == null || b.capacity() < n) b = ByteBuffer.allocateDirect(Math.max(n, server.maxRecord()));
+                b.clear().limit(n);
+                // No read timeout needed inside a record: the reaper closes a connection that stalls in one.
+                if (!readFully(b)) throw new EOFException("connection closed inside a record");
+                lastUsed = System.nanoTime();
+                return b.flip();
+            }
             record = record == null ? new byte[n] : Arrays.copyOf(record, length + n);
             if (!fill(record, length, n)) throw new EOFException("connection closed inside a record");
             length += n;
             if ((m & LAST_FRAGMENT) != 0) {
                 lastUsed = System.nanoTime();
-                return record;
+                return ByteBuffer.wrap(record);
             }
         }
     }
@@ -224,8 +244,33 @@ final class RpcConnection implements RpcTransport {
         return true;
     }
 
-    private void handle(byte[] record) {
-        Calls.handle(record, this, server.programs(), this::sendRecord);
+    private void handle(ByteBuffer record) {
+        Calls.handle(record, record.isDirect() ? new LentRecord(record) : this, server.programs(), this::sendRecord);
+    }
+
+    /**
+     * The transport of a call whose record is in one of {@link #spareBuffers}: the buffer goes back there once the
+     * reply is sent (the call's arguments are not looked at after that). A call that gets no reply (dropped while
+     * stopping) keeps its buffer, which the garbage collector then frees.
+     */
+    private final class LentRecord implements RpcTransport {
+        private final ByteBuffer record;
+
+        LentRecord(ByteBuffer record) { this.record = record; }
+
+        @Override
+        public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
+            RpcConnection.this.send(xdr, attachment, handler);
+            if (spareBuffers.size() < 2) spareBuffers.offer(record);
+        }
+
+        @Override public ReplyQueue getReplyQueue() { return null; }
+        @Override public boolean isOpen() { return RpcConnection.this.isOpen(); }
+        @Override public InetSocketAddress getLocalSocketAddress() { return local; }
+        @Override public InetSocketAddress getRemoteSocketAddress() { return remote; }
+        @Override public RpcTransport getPeerTransport() { return this; }
+        @Override public void startTLS() { throw new IllegalStateException("RPC-over-TLS is not offered"); }
+        @Override public boolean isTLS() { return false; }
     }
 
     /**
