@@ -19,7 +19,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.CompletionHandler;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
-import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * One client connection: its thread (a platform thread while calls come, a virtual one while it is idle; see
@@ -142,8 +141,7 @@ final class RpcConnection implements RpcTransport {
      */
     static final int DIRECT_RECORD = 64 * 1024;
 
-    /** Native buffers for such records, each handed back when its call's reply is sent (LentRecord): one, mostly. */
-    private final ConcurrentLinkedQueue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
+
 
     /**
      * The next record, its fragments joined (starting from a mark already read, if one is held); null at a clean
@@ -170,8 +168,7 @@ final class RpcConnection implements RpcTransport {
             if ((long) length + n > server.maxRecord())
                 throw new IOException("record of more than " + server.maxRecord() + " bytes");
             if (record == null && (m & LAST_FRAGMENT) != 0 && n > DIRECT_RECORD) {
-                ByteBuffer b = spareBuffers.poll();
-                if (b == null || b.capacity() < n) b = ByteBuffer.allocateDirect(Math.max(n, server.maxRecord()));
+                ByteBuffer b = server.directBuffer(n);
                 b.clear().limit(n);
                 // No read timeout needed inside a record: the reaper closes a connection that stalls in one.
                 if (!readFully(b)) throw new EOFException("connection closed inside a record");
@@ -249,8 +246,8 @@ final class RpcConnection implements RpcTransport {
     }
 
     /**
-     * The transport of a call whose record is in one of {@link #spareBuffers}: the buffer goes back there once the
-     * reply is sent (the call's arguments are not looked at after that). A call that gets no reply (dropped while
+     * The transport of a call whose record is in one of the server's native buffers (RpcTcpServer#directBuffer):
+     * the buffer goes back to the server once the reply is sent (the call's arguments are not looked at after that). A call that gets no reply (dropped while
      * stopping) keeps its buffer, which the garbage collector then frees.
      */
     private final class LentRecord implements RpcTransport {
@@ -261,7 +258,7 @@ final class RpcConnection implements RpcTransport {
         @Override
         public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
             RpcConnection.this.send(xdr, attachment, handler);
-            if (spareBuffers.size() < 2) spareBuffers.offer(record);
+            server.giveBack(record);
         }
 
         @Override public ReplyQueue getReplyQueue() { return null; }

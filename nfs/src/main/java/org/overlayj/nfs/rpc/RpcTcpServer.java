@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -17,7 +18,9 @@ import java.util.Comparator;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -177,6 +180,31 @@ public final class RpcTcpServer implements AutoCloseable {
      * (one thread wake-up less). False on virtual threads, where a native call that blocks holds a carrier thread.
      */
     public static boolean servesBlockingCalls() { return RpcConnection.servesBlockingCalls(); }
+
+    /**
+     * Native buffers for large records (RpcConnection#DIRECT_RECORD), shared by all connections: a connection takes
+     * one for a record and the reply gives it back. Per connection they would pile up where a client opens a
+     * connection per file (nfs-cp): direct memory goes only when the garbage collector finds the connection.
+     */
+    private final ConcurrentLinkedQueue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger spares = new AtomicInteger();
+    private static final int MAX_SPARE_BUFFERS = 16;
+
+    /** A native buffer of at least {@code n} bytes (maxRecord, normally), from the spares or new. */
+    ByteBuffer directBuffer(int n) {
+        ByteBuffer b = spareBuffers.poll();
+        if (b != null) {
+            spares.decrementAndGet();
+            if (b.capacity() >= n) return b;
+        }
+        return ByteBuffer.allocateDirect(Math.max(n, maxRecord));
+    }
+
+    /** Takes back a buffer of {@link #directBuffer} whose record is done with; past MAX_SPARE_BUFFERS it is let go. */
+    void giveBack(ByteBuffer b) {
+        if (spares.incrementAndGet() <= MAX_SPARE_BUFFERS) spareBuffers.offer(b);
+        else spares.decrementAndGet();
+    }
 
     /** Called once per connection, by its close. */
     void forget(RpcConnection c) {
