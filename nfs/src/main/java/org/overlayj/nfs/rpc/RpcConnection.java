@@ -104,12 +104,11 @@ final class RpcConnection implements RpcTransport {
                     idle = true;
                     break;
                 }
-                // Nothing behind this call: the client waits for its reply, and nobody else for this thread.
-                BLOCKING_HERE.set(in.available() == 0);
+                SERVING.set(this);
                 try {
                     handle(record);
                 } finally {
-                    BLOCKING_HERE.set(false);
+                    SERVING.remove();
                 }
             }
         } catch (ClosedChannelException | SocketException e) {
@@ -127,9 +126,20 @@ final class RpcConnection implements RpcTransport {
      * hand it to a worker, which would cost a thread wake-up. False on virtual threads (a native call blocking
      * there holds one of the few carrier threads) and when the client has sent more calls (they would wait).
      */
-    static boolean servesBlockingCalls() { return BLOCKING_HERE.get(); }
+    static boolean servesBlockingCalls() {
+        RpcConnection c = SERVING.get();
+        if (c == null) return false;
+        try {
+            // Nothing behind this call: the client waits for its reply, and nobody else for this thread. Asked
+            // (FIONREAD) only for the calls that may block: the cheap ones are served here anyway.
+            return c.in.available() == 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
 
-    private static final ThreadLocal<Boolean> BLOCKING_HERE = ThreadLocal.withInitial(() -> false);
+    /** The connection whose call the current platform thread serves (see {@link #serveActive}). */
+    private static final ThreadLocal<RpcConnection> SERVING = new ThreadLocal<>();
 
     /** readRecord's answer when the platform thread waited {@link RpcTcpServer#LINGER_MILLIS} for nothing. */
     private static final ByteBuffer WENT_IDLE = ByteBuffer.allocate(0);
