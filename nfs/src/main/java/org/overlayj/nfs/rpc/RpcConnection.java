@@ -88,7 +88,8 @@ final class RpcConnection implements RpcTransport {
      * the socket's read and the kernel wakes it when the next call comes, so a client that sends one call at a time
      * costs one wake-up per call. On a virtual thread the same call took two or three (the JDK's poller, then a
      * carrier thread for the virtual thread, then a worker for a call that may block). Calls are served here, also
-     * those that may block when no other call is waiting behind them ({@link #servesBlockingCalls}). After
+     * those that may block when no other call is waiting behind them and their program agrees
+     * ({@link #servesBlockingCalls}; NFS keeps READ, WRITE and COMMIT on its workers). After
      * {@link RpcTcpServer#LINGER_MILLIS} without a call the connection goes back to a virtual thread and this
      * thread to the pool: an idle connection holds no platform thread.
      */
@@ -148,8 +149,9 @@ final class RpcConnection implements RpcTransport {
      * A record longer than this that comes as one fragment (a WRITE's) is read into native memory rather than a
      * new heap array: the JDK reads a socket into native memory anyway and copied it over, the array was a zeroed
      * 1 MiB allocation per WRITE, and pwrite(2) then takes the data from where it is (WriteArgs#direct).
+     * -Doverlayj.nfs.directRecord=N moves the bound (a huge N turns the path off), for measuring.
      */
-    static final int DIRECT_RECORD = 64 * 1024;
+    static final int DIRECT_RECORD = Integer.getInteger("overlayj.nfs.directRecord", 64 * 1024);
 
 
 
