@@ -14,7 +14,9 @@
 #      WIDE (entries of a lower directory listed with READDIRPLUS, default 20000), LISTS (listings of it in one
 #      process, default 1: ganesha answers a second one from its cache), IMPLS (default "overlayj ganesha"),
 #      TIMEOUT (seconds per workload, default 900), ROUNDS (default 3: each server measured ROUNDS times, in a rotated order; the table shows medians),
-#      KEEP=1 keeps the tree. Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
+#      KEEP=1 keeps the tree. OJ_BASE=DIR: a second overlayj build (a checkout or a copy with bin/, cli/target/ and
+#      its AOT caches) run as the implementation "overlayj-base", for a before/after in one interleaved run, e.g.
+#      OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj ganesha"; the table then has an overlayj-base column too. Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
 #      The metadata rows use bench/nfs-meta.c (libnfs, one call at a time), built here with gcc and libnfs-dev.
 # --vm: after the libnfs rounds, each server once more, driven by the Linux kernel's NFS client (vers=3, nolock) in
 #      the itest VM (scripts/vm-assets.sh: Debian's kernel, busybox initramfs; qemu's user-mode network, through
@@ -147,15 +149,15 @@ gcc -O2 -o "$ROOT/nfs-meta" "$REPO/bench/nfs-meta.c" -lnfs || { echo "nfs-bench:
 url() { # url IMPL PATH
     case $1 in
         # a file at the top of the "/" export is "//name" (else libnfs would MNT "")
-        overlayj) case $2 in */*) p=/$2 ;; *) p=//$2 ;; esac
+        overlayj|overlayj-base) case $2 in */*) p=/$2 ;; *) p=//$2 ;; esac
                   echo "nfs://127.0.0.1$p?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
         ganesha) echo "nfs://127.0.0.1$M/$2?version=3&nfsport=2049&mountport=20048" ;;
     esac
 }
 
-start_overlayj() { # UPPER WORK
+start_overlayj() { # UPPER WORK [BUILD]
     echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/exports"
-    "$REPO/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
+    "${3:-$REPO}/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
         --exports "$ROOT/exports" --stats 0 --state-dir "$1.nlm" > "$ROOT/serve.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 600); do
@@ -165,6 +167,11 @@ start_overlayj() { # UPPER WORK
     done
     echo "nfs-bench: overlayj serve did not start: $(tail -c 500 "$ROOT/serve.log")" >&2
     return 1
+}
+
+start_overlayj-base() { # UPPER WORK
+    [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "nfs-bench: overlayj-base needs OJ_BASE (a build's directory)" >&2; return 1; }
+    start_overlayj "$1" "$2" "$OJ_BASE"
 }
 
 start_ganesha() { # UPPER WORK
@@ -237,7 +244,7 @@ copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
 # the export's root, for nfs-meta (one mount, paths below it)
 root_url() { # root_url IMPL
     case $1 in
-        overlayj) echo "nfs://127.0.0.1/?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
+        overlayj|overlayj-base) echo "nfs://127.0.0.1/?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
         ganesha) echo "nfs://127.0.0.1$M?version=3&nfsport=2049&mountport=20048" ;;
     esac
 }
@@ -338,7 +345,7 @@ vm_run() { # IMPL: boots the guest against IMPL's server (running), fills V[IMPL
     mkdir -p "$g/guest"
     cp "$ROOT/ojcheck" "$g/guest/"
     case $1 in
-        overlayj) vm_script / "$OJ_PORT" "$OJ_PORT" ;;
+        overlayj|overlayj-base) vm_script / "$OJ_PORT" "$OJ_PORT" ;;
         ganesha) vm_script "$M" 2049 20048 ;;
     esac > "$g/guest/run.sh"
     chmod 0755 "$g/guest/run.sh"
@@ -394,11 +401,21 @@ echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$B
      "FILES=$FILES BIG_MB=$BIG_MB PAR=$PAR META=$META WIDE=$WIDE LISTS=$LISTS ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
      "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
+[ -n "${OJ_BASE:-}" ] && echo "overlayj-base: $OJ_BASE ($(cat "$OJ_BASE/COMMIT" 2> /dev/null || git -C "$OJ_BASE" rev-parse --short HEAD 2> /dev/null))"
+if [[ " $IMPLS " == *" overlayj-base "* ]]; then
+    printf '\n%-50s %10s %10s %10s %12s %12s\n' "median seconds" overlayj-base overlayj ganesha "base/ganesha" "oj/ganesha"
+    for w in "${WORKLOADS[@]}"; do
+        b=$(echo "${T[overlayj-base,$w]:-}" | median 2)
+        o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
+        printf '%-50s %10s %10s %10s %12s %12s\n' "${LABEL[$w]}" "$b" "$o" "$g" "$(ratio "$b" "$g")" "$(ratio "$o" "$g")"
+    done
+else
 printf '\n%-50s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
 for w in "${WORKLOADS[@]}"; do
     o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
     printf '%-50s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
 done
+fi
 if [ "$VM" = 1 ]; then
     printf '\n%-50s %10s %10s %16s\n' "kernel client in a VM ($VM_ACC), seconds" overlayj ganesha "overlayj/ganesha"
     for w in "${VM_WORKLOADS[@]}"; do

@@ -1,5 +1,7 @@
 package org.overlayj.core;
 
+import java.lang.foreign.MemorySegment;
+
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.layer.LayerStack;
 import org.overlayj.core.layer.MountChecks;
@@ -709,6 +711,17 @@ public final class Overlay implements AutoCloseable {
         if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
         int total = 0;
         while (total < len) total += Linux.pwrite(f.fd, buf, off + total, len - total, offset + total);
+        return total;
+    }
+
+    /**
+     * {@link #write(OpenFile, long, byte[], int, int)} from native memory (an NFS WRITE's data as it came off the
+     * socket): no copy on the way to pwrite(2).
+     */
+    public long write(OpenFile f, long offset, MemorySegment data) throws ErrnoException {
+        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        long total = 0, len = data.byteSize();
+        while (total < len) total += Linux.pwrite(f.fd, data.asSlice(total), offset + total);
         return total;
     }
 

@@ -40,8 +40,13 @@ final class CallHeaders {
     private CallHeaders() {}
 
     static Verdict check(byte[] record) {
-        ByteBuffer b = ByteBuffer.wrap(record);
-        if (record.length < 12) return Verdict.DROP;
+        return check(ByteBuffer.wrap(record));
+    }
+
+    /** {@link #check(byte[])} of a record in a buffer (position to limit; the buffer's position is left as it is). */
+    static Verdict check(ByteBuffer record) {
+        ByteBuffer b = record.slice();
+        if (b.remaining() < 12) return Verdict.DROP;
         b.getInt();                                               // xid
         if (b.getInt() != 0) return Verdict.DROP;                 // a reply: we make no calls
         if (b.getInt() != RPC_VERSION) return Verdict.RPC_MISMATCH;
@@ -71,8 +76,12 @@ final class CallHeaders {
 
     /** The reply to a call {@link #check} did not let through to decoding (not DECODE, not DROP): a whole record body. */
     static byte[] rejection(byte[] record, Verdict v) {
+        return rejection(ByteBuffer.wrap(record), v);
+    }
+
+    static byte[] rejection(ByteBuffer record, Verdict v) {
         ByteBuffer r = ByteBuffer.allocate(24);
-        r.putInt(ByteBuffer.wrap(record).getInt(0));              // the call's xid
+        r.putInt(record.getInt(record.position()));               // the call's xid
         r.putInt(1);                                              // REPLY
         r.putInt(1);                                              // MSG_DENIED
         switch (v) {

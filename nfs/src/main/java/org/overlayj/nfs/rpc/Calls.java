@@ -10,7 +10,10 @@ import org.dcache.oncrpc4j.xdr.Xdr;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.glassfish.grizzly.memory.ByteBufferWrapper;
+
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -28,6 +31,15 @@ final class Calls {
      */
     static void handle(byte[] message, RpcTransport transport, Map<OncRpcProgram, RpcDispatchable> programs,
                        Consumer<byte[]> raw) {
+        handle(ByteBuffer.wrap(message), transport, programs, raw);
+    }
+
+    /**
+     * {@link #handle(byte[], RpcTransport, Map, Consumer)} of a message in a buffer: a heap one, or native memory
+     * (a large WRITE read off the socket with no copy; see RpcConnection).
+     */
+    static void handle(ByteBuffer message, RpcTransport transport, Map<OncRpcProgram, RpcDispatchable> programs,
+                       Consumer<byte[]> raw) {
         CallHeaders.Verdict verdict = CallHeaders.check(message);
         switch (verdict) {
             case DECODE -> { }
@@ -43,7 +55,9 @@ final class Calls {
         }
         RpcCall call;
         try {
-            Xdr xdr = new Xdr(message);
+            Xdr xdr = message.hasArray() && message.arrayOffset() == 0 && message.position() == 0
+                    && message.limit() == message.array().length
+                    ? new Xdr(message.array()) : new Xdr(new ByteBufferWrapper(message.slice()));
             xdr.beginDecoding();
             int xid = xdr.xdrDecodeInt();
             if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;

@@ -10,6 +10,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -18,8 +21,9 @@ import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 
 /**
- * One client connection: its (virtual) thread reads records and dispatches the calls in them; replies, from
- * whatever thread a program answers on, are written whole under a lock so two never interleave on the wire.
+ * One client connection: its thread (a platform thread while calls come, a virtual one while it is idle; see
+ * {@link #serveActive}) reads records and dispatches the calls in them; replies, from whatever thread a program
+ * answers on, are written whole under a lock so two never interleave on the wire. One thread at a time reads.
  */
 final class RpcConnection implements RpcTransport {
     private static final Logger log = LoggerFactory.getLogger(RpcConnection.class);
@@ -32,6 +36,13 @@ final class RpcConnection implements RpcTransport {
     private final ByteBuffer mark = ByteBuffer.allocate(4);
     private final Object writeLock = new Object();
     private final ByteBuffer replyMark = ByteBuffer.allocate(4);
+    /** The socket's stream: what a platform thread reads through (with the linger time as its read timeout). */
+    private final InputStream in;
+    /** Which thread serves the connection now: a platform thread of the server's pool, or a virtual thread. */
+    private boolean active;
+    /** A record mark the virtual thread read before it handed the connection to a platform thread. */
+    private boolean markHeld;
+    private int heldMark;
     /** System.nanoTime() of the last record received or reply sent: what idle time and eviction go by. */
     private volatile long lastUsed = System.nanoTime();
 
@@ -40,43 +51,198 @@ final class RpcConnection implements RpcTransport {
         this.ch = ch;
         this.local = (InetSocketAddress) ch.getLocalAddress();
         this.remote = (InetSocketAddress) ch.getRemoteAddress();
+        this.in = ch.socket().getInputStream();
     }
 
-    /** The connection's thread: records until EOF, an I/O error, or a record too long; then closes. */
-    void serve() {
+    /**
+     * The connection's loop on a virtual thread: it waits for calls at the cost of a parked virtual thread. When a
+     * record begins (its mark has come) it asks the server for a platform thread to go on with ({@link
+     * RpcTcpServer#activate}); without one it serves the record itself and waits for the next.
+     */
+    void serveIdle() {
+        active = false;
         try {
-            for (byte[] record; (record = readRecord()) != null; ) handle(record);
+            while (true) {
+                mark.clear();
+                if (!readFully(mark)) {
+                    if (mark.position() == 0) break;
+                    throw new EOFException("connection closed inside a record");
+                }
+                heldMark = mark.getInt(0);
+                markHeld = true;
+                if (server.activate(this)) return;          // a platform thread goes on from the mark
+                ByteBuffer record = readRecord(false);
+                if (record == null) break;
+                handle(record);
+            }
         } catch (ClosedChannelException e) {
             // closed by the server's stop, or after a reply could not be sent
         } catch (IOException e) {
             log.debug("connection from {} ends: {}", remote, e.toString());
-        } finally {
-            close();
+        }
+        close();
+    }
+
+    /**
+     * The connection's loop on a platform thread of the server's pool (RpcTcpServer#activate): the thread sleeps in
+     * the socket's read and the kernel wakes it when the next call comes, so a client that sends one call at a time
+     * costs one wake-up per call. On a virtual thread the same call took two or three (the JDK's poller, then a
+     * carrier thread for the virtual thread, then a worker for a call that may block). Calls are served here, also
+     * those that may block when no other call is waiting behind them and their program agrees
+     * ({@link #servesBlockingCalls}; NFS keeps READ, WRITE and COMMIT on its workers). After
+     * {@link RpcTcpServer#LINGER_MILLIS} without a call the connection goes back to a virtual thread and this
+     * thread to the pool: an idle connection holds no platform thread.
+     */
+    void serveActive() {
+        active = true;
+        boolean idle = false;
+        try {
+            ch.socket().setSoTimeout(RpcTcpServer.LINGER_MILLIS);
+            while (true) {
+                ByteBuffer record = readRecord(true);
+                if (record == null) break;
+                if (record == WENT_IDLE) {
+                    idle = true;
+                    break;
+                }
+                SERVING.set(this);
+                try {
+                    handle(record);
+                } finally {
+                    SERVING.remove();
+                }
+            }
+        } catch (ClosedChannelException | SocketException e) {
+            // closed by the server's stop, or after a reply could not be sent
+            log.debug("connection from {} ends: {}", remote, e.toString());
+        } catch (IOException e) {
+            log.debug("connection from {} ends: {}", remote, e.toString());
+        }
+        if (!idle || !server.idle(this)) close();
+    }
+
+    /**
+     * True on a connection's platform thread while it serves a call that no other call of its connection waits
+     * behind: a program may then serve even a call that may block (a WRITE, a CREATE) on this thread rather than
+     * hand it to a worker, which would cost a thread wake-up. False on virtual threads (a native call blocking
+     * there holds one of the few carrier threads) and when the client has sent more calls (they would wait).
+     */
+    static boolean servesBlockingCalls() {
+        RpcConnection c = SERVING.get();
+        if (c == null) return false;
+        try {
+            // Nothing behind this call: the client waits for its reply, and nobody else for this thread. Asked
+            // (FIONREAD) only for the calls that may block: the cheap ones are served here anyway.
+            return c.in.available() == 0;
+        } catch (IOException e) {
+            return false;
         }
     }
 
-    /** The next record, its fragments joined; null at a clean EOF between records. */
-    private byte[] readRecord() throws IOException {
+    /** The connection whose call the current platform thread serves (see {@link #serveActive}). */
+    private static final ThreadLocal<RpcConnection> SERVING = new ThreadLocal<>();
+
+    /** readRecord's answer when the platform thread waited {@link RpcTcpServer#LINGER_MILLIS} for nothing. */
+    private static final ByteBuffer WENT_IDLE = ByteBuffer.allocate(0);
+
+    /**
+     * A record longer than this that comes as one fragment (a WRITE's) is read into native memory rather than a
+     * new heap array: the JDK reads a socket into native memory anyway and copied it over, the array was a zeroed
+     * 1 MiB allocation per WRITE, and pwrite(2) then takes the data from where it is (WriteArgs#direct).
+     * -Doverlayj.nfs.directRecord=N moves the bound (a huge N turns the path off), for measuring.
+     */
+    static final int DIRECT_RECORD = Integer.getInteger("overlayj.nfs.directRecord", 64 * 1024);
+
+
+
+    /**
+     * The next record, its fragments joined (starting from a mark already read, if one is held); null at a clean
+     * EOF between records; {@link #WENT_IDLE} when {@code mayIdle} and no record began within the linger time.
+     */
+    private ByteBuffer readRecord(boolean mayIdle) throws IOException {
         byte[] record = null;
         int length = 0;
         while (true) {
-            mark.clear();
-            if (!readFully(mark)) {
-                if (record == null && mark.position() == 0) return null;
-                throw new EOFException("connection closed inside a record");
+            int m;
+            if (markHeld) {
+                markHeld = false;
+                m = heldMark;
+            } else {
+                int got = readMark(record == null && mayIdle);
+                if (got == EOF) {
+                    if (record == null) return null;
+                    throw new EOFException("connection closed inside a record");
+                }
+                if (got == IDLE) return WENT_IDLE;
+                m = markBytes[0] << 24 | (markBytes[1] & 0xff) << 16 | (markBytes[2] & 0xff) << 8 | (markBytes[3] & 0xff);
             }
-            int m = mark.getInt(0);
             int n = m & ~LAST_FRAGMENT;
             if ((long) length + n > server.maxRecord())
                 throw new IOException("record of more than " + server.maxRecord() + " bytes");
+            if (record == null && (m & LAST_FRAGMENT) != 0 && n > DIRECT_RECORD) {
+                ByteBuffer b = server.directBuffer(n);
+                b.clear().limit(n);
+                // No read timeout needed inside a record: the reaper closes a connection that stalls in one.
+                if (!readFully(b)) throw new EOFException("connection closed inside a record");
+                lastUsed = System.nanoTime();
+                return b.flip();
+            }
             record = record == null ? new byte[n] : Arrays.copyOf(record, length + n);
-            if (!readFully(ByteBuffer.wrap(record, length, n))) throw new EOFException("connection closed inside a record");
+            if (!fill(record, length, n)) throw new EOFException("connection closed inside a record");
             length += n;
             if ((m & LAST_FRAGMENT) != 0) {
                 lastUsed = System.nanoTime();
-                return record;
+                return ByteBuffer.wrap(record);
             }
         }
+    }
+
+    private static final int EOF = -1, IDLE = -2;
+    private final byte[] markBytes = new byte[4];
+
+    /** A record mark into markBytes: 4, EOF before its first byte, or IDLE (only when {@code mayIdle}). */
+    private int readMark(boolean mayIdle) throws IOException {
+        if (!active) {
+            mark.clear();
+            if (!readFully(mark)) {
+                if (mark.position() == 0) return EOF;
+                throw new EOFException("connection closed inside a record mark");
+            }
+            mark.get(0, markBytes);
+            return 4;
+        }
+        int got = 0;
+        while (got < 4) {
+            int n;
+            try {
+                n = in.read(markBytes, got, 4 - got);
+            } catch (SocketTimeoutException e) {
+                if (mayIdle && got == 0) return IDLE;
+                continue;                                     // inside a mark: the reaper ends a stuck one
+            }
+            if (n < 0) {
+                if (got == 0) return EOF;
+                throw new EOFException("connection closed inside a record mark");
+            }
+            got += n;
+        }
+        return 4;
+    }
+
+    /** Fills b[off, off + len) by blocking reads; false at EOF. */
+    private boolean fill(byte[] b, int off, int len) throws IOException {
+        if (!active) return readFully(ByteBuffer.wrap(b, off, len));
+        for (int got = 0; got < len; ) {
+            int n;
+            try {
+                n = in.read(b, off + got, len - got);
+            } catch (SocketTimeoutException e) {
+                continue;                                     // inside a record: the reaper ends a stuck one
+            }
+            if (n < 0) return false;
+            got += n;
+        }
+        return true;
     }
 
     /** Blocking reads until {@code b} is full; false at EOF. */
@@ -87,8 +253,33 @@ final class RpcConnection implements RpcTransport {
         return true;
     }
 
-    private void handle(byte[] record) {
-        Calls.handle(record, this, server.programs(), this::sendRecord);
+    private void handle(ByteBuffer record) {
+        Calls.handle(record, record.isDirect() ? new LentRecord(record) : this, server.programs(), this::sendRecord);
+    }
+
+    /**
+     * The transport of a call whose record is in one of the server's native buffers (RpcTcpServer#directBuffer):
+     * the buffer goes back to the server once the reply is sent (the call's arguments are not looked at after that). A call that gets no reply (dropped while
+     * stopping) keeps its buffer, which the garbage collector then frees.
+     */
+    private final class LentRecord implements RpcTransport {
+        private final ByteBuffer record;
+
+        LentRecord(ByteBuffer record) { this.record = record; }
+
+        @Override
+        public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
+            RpcConnection.this.send(xdr, attachment, handler);
+            server.giveBack(record);
+        }
+
+        @Override public ReplyQueue getReplyQueue() { return null; }
+        @Override public boolean isOpen() { return RpcConnection.this.isOpen(); }
+        @Override public InetSocketAddress getLocalSocketAddress() { return local; }
+        @Override public InetSocketAddress getRemoteSocketAddress() { return remote; }
+        @Override public RpcTransport getPeerTransport() { return this; }
+        @Override public void startTLS() { throw new IllegalStateException("RPC-over-TLS is not offered"); }
+        @Override public boolean isTLS() { return false; }
     }
 
     /**

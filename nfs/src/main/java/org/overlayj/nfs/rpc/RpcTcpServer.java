@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -17,11 +18,17 @@ import java.util.Comparator;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
  * ONC RPC over TCP (RFC 5531 §11, record marking) for the programs of one server: a listening socket and, per
- * connection, a virtual thread that reads whole records with blocking reads and dispatches each call on itself.
+ * connection, a thread that reads whole records with blocking reads and dispatches each call on itself.
  *
  * <p>Why not oncrpc4j's own transport (grizzly): with non-blocking sockets and a selector, a 1 MiB WRITE arrives
  * as ~17 readiness events (one per 64 KiB loopback segment), each a wake-up of a selector thread and a pass
@@ -32,7 +39,13 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Why virtual threads: a platform thread per connection made every idle connection cost a thread, and 1024 idle
  * connections locked every other client out. A virtual thread blocked in a socket read is parked on the JDK's
- * poller and costs a few KiB; the code stays the simple blocking loop.
+ * poller and costs a few KiB; the code stays the simple blocking loop. But a call that wakes a parked virtual
+ * thread wakes the poller, then a carrier thread, then (for a call that may block) a worker: on a 2-core VM those
+ * wake-ups were most of a small call's server time, about 11 futex calls and 6 epoll calls per 1 MiB WRITE of a
+ * client that sends one call at a time (nfs-cp). So a connection whose calls come is served by a platform thread
+ * of a small pool ({@link #MAX_ACTIVE}), which sleeps in the socket's read and serves each call itself, and goes
+ * back to a virtual thread when no call came for {@link #LINGER_MILLIS}; past the pool's size, connections are
+ * served by their virtual threads as before.
  *
  * <p>Connections are bounded the way knfsd bounds them, plus a bound per client address: an idle connection (no
  * call received and no reply sent for {@link Limits#idleTimeout}) is closed, as knfsd closes its temporary
@@ -74,6 +87,8 @@ public final class RpcTcpServer implements AutoCloseable {
     private final Thread acceptor;
     private final Thread reaper;
     private final Thread.Builder connectionThreads;
+    /** Platform threads for the connections that are busy (LINGER_MILLIS), at most MAX_ACTIVE. */
+    private final ThreadPoolExecutor activeThreads;
     private volatile boolean closed;
     private long lastEvictionWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
@@ -86,6 +101,9 @@ public final class RpcTcpServer implements AutoCloseable {
         this.acceptor = Thread.ofPlatform().daemon().name(name + "-accept").unstarted(this::acceptLoop);
         this.reaper = Thread.ofVirtual().name(name + "-idle").unstarted(this::closeIdle);
         this.connectionThreads = Thread.ofVirtual().name(name + "-conn-", 0);
+        ThreadFactory platform = Thread.ofPlatform().daemon().name(name + "-active-", 0).factory();
+        // No queue: a connection gets a thread at once or stays on its virtual thread.
+        this.activeThreads = new ThreadPoolExecutor(0, MAX_ACTIVE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), platform);
     }
 
     /**
@@ -125,6 +143,69 @@ public final class RpcTcpServer implements AutoCloseable {
 
     int maxRecord() { return maxRecord; }
 
+    /**
+     * How long a connection's platform thread waits for the next call before the connection goes back to a
+     * virtual thread. A client that sends calls one after the other sends the next within microseconds of a reply;
+     * a second is long enough for its think time and short enough that a quiet client gives its thread back soon.
+     */
+    static final int LINGER_MILLIS = 1000;
+
+    /**
+     * Connections served by platform threads at once (see RpcConnection#serveActive); the ones past it are served
+     * by virtual threads, as all were before, until a platform thread is free when their next call comes.
+     */
+    static final int MAX_ACTIVE = 64;
+
+    /** Hands {@code c} to a platform thread of the pool; false when all are busy (or the server is closing). */
+    boolean activate(RpcConnection c) {
+        if (closed) return false;
+        try {
+            activeThreads.execute(c::serveActive);
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
+    }
+
+    /** Hands {@code c}, idle for the linger time, to a virtual thread; false when the server is closing. */
+    boolean idle(RpcConnection c) {
+        if (closed) return false;
+        connectionThreads.start(c::serveIdle);
+        return true;
+    }
+
+    /**
+     * True while the current thread serves a call of a connection's platform thread with no other call of that
+     * connection waiting behind it: a call that may block may be served right here instead of by a worker
+     * (one thread wake-up less). False on virtual threads, where a native call that blocks holds a carrier thread.
+     */
+    public static boolean servesBlockingCalls() { return RpcConnection.servesBlockingCalls(); }
+
+    /**
+     * Native buffers for large records (RpcConnection#DIRECT_RECORD), shared by all connections: a connection takes
+     * one for a record and the reply gives it back. Per connection they would pile up where a client opens a
+     * connection per file (nfs-cp): direct memory goes only when the garbage collector finds the connection.
+     */
+    private final ConcurrentLinkedQueue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger spares = new AtomicInteger();
+    private static final int MAX_SPARE_BUFFERS = 16;
+
+    /** A native buffer of at least {@code n} bytes (maxRecord, normally), from the spares or new. */
+    ByteBuffer directBuffer(int n) {
+        ByteBuffer b = spareBuffers.poll();
+        if (b != null) {
+            spares.decrementAndGet();
+            if (b.capacity() >= n) return b;
+        }
+        return ByteBuffer.allocateDirect(Math.max(n, maxRecord));
+    }
+
+    /** Takes back a buffer of {@link #directBuffer} whose record is done with; past MAX_SPARE_BUFFERS it is let go. */
+    void giveBack(ByteBuffer b) {
+        if (spares.incrementAndGet() <= MAX_SPARE_BUFFERS) spareBuffers.offer(b);
+        else spares.decrementAndGet();
+    }
+
     /** Called once per connection, by its close. */
     void forget(RpcConnection c) {
         if (connections.remove(c)) perClient.computeIfPresent(c.getRemoteSocketAddress().getAddress(), (a, n) -> n > 1 ? n - 1 : null);
@@ -158,7 +239,10 @@ public final class RpcTcpServer implements AutoCloseable {
                     c.close();
                     continue;
                 }
-                connectionThreads.start(c::serve);
+                // Its first read on a virtual thread, even if a platform thread takes it at once after: the JDK
+                // then leaves the socket non-blocking for good, where a platform thread's read with a timeout
+                // would switch it to non-blocking and back around every read (four fcntl calls each).
+                connectionThreads.start(c::serveIdle);
             } catch (IOException | RuntimeException e) {
                 log.warn("cannot serve a new connection: {}", e.toString());
                 try {
@@ -233,6 +317,7 @@ public final class RpcTcpServer implements AutoCloseable {
             log.debug("closing the listening socket: {}", e.toString());
         }
         reaper.interrupt();
+        activeThreads.shutdown();                         // its threads end as their connections close
         for (RpcConnection c : connections) c.close();
         try {
             acceptor.join(TimeUnit.SECONDS.toMillis(10));
