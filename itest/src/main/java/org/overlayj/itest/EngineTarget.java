@@ -184,6 +184,9 @@ public final class EngineTarget implements Target, TreeView {
             case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), c);
             case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), c);
             case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), c);
+            case Op.GetXattr o -> {
+                return Outcome.value(ov.getxattr(resolve(o.path()), o.name(), c));
+            }
             case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), c);
             case Op.Link o -> link(resolve(o.from()), o.path());
             case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), c);

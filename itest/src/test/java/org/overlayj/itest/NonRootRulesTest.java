@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
  * with {@code st/o} and {@code st/sub/} owned by 1001; {@code sd/} 03777; {@code sg1}, {@code sg2} 02664 owned by
  * 1000:100; {@code dacl/} 0777 with the default ACL {@code u::rwx,g::rwx,g:100:r-x,m::rwx,o::---}; {@code sgd/}
  * 02777 root:100; {@code su} 04755, {@code pl} 0600, {@code f} 0644, {@code lg} and {@code lg.1} 0600 (root's);
- * {@code x1/} and {@code x2/} 0777 holding {@code x1/mine/} (1000's) and {@code x2/theirs/} (root's, 0755).
+ * {@code x1/} and {@code x2/} 0777 holding {@code x1/mine/} (1000's) and {@code x2/theirs/} (root's, 0755);
+ * {@code pl} and {@code f} carry user.x, {@code f} trusted.t too; {@code sl} is a symlink to {@code f}.
  */
 class NonRootRulesTest {
     @BeforeAll
@@ -63,6 +64,11 @@ class NonRootRulesTest {
             // link(2): EEXIST for a taken name before fs.protected_hardlinks refuses a file one may not write
             case "linkTakenNameBeforeProtectedHardlinks" -> List.of(as(new Op.Link("/lg", "/lg.1")),
                     as(new Op.LinkGroup("/lg", 2)));
+            // xattr_permission on reads: user.* needs read permission (EACCES), and is ENODATA where it cannot be
+            // (a symlink); trusted.* is ENODATA to a caller without CAP_SYS_ADMIN
+            case "getxattrChecksRead" -> List.of(as(new Op.GetXattr("/pl", "user.x")),
+                    as(new Op.GetXattr("/f", "user.x")), as(new Op.GetXattr("/sl", "user.x")),
+                    as(new Op.GetXattr("/f", "trusted.t")));
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -79,14 +85,15 @@ class NonRootRulesTest {
                 + " && echo s > su && chmod 04755 su && echo p > pl && chmod 0600 pl && echo f > f && chmod 0644 f"
                 + " && echo l > lg && chmod 0600 lg && ln lg lg.1"
                 + " && chmod 0777 x1 x2 && chown 1000:1000 x1/mine && chmod 0755 x2/theirs"
-                + " && touch -d 2001-01-01 ro/x st/o sg1 sg2 su pl f lg");
+                + " && setfattr -n user.x -v secret pl && setfattr -n user.x -v open f && setfattr -n trusted.t -v t f"
+                + " && ln -s f sl && touch -h -d 2001-01-01 ro/x st/o sg1 sg2 su pl f lg sl");
         return new LayerSet[] {proto.copyTo(root.resolve("A")), proto.copyTo(root.resolve("B"))};
     }
 
     private static final String[] CASES = {"removeChecksDirBeforeType", "stickyDirUserXattrOwnerOnly",
             "aclChangeClearsSetgid", "defaultAclKeptForSetidCreate", "setgidStrippedOutsideGroup",
             "chownNoneByStranger", "removeDefaultAclOfFile", "exchangeNeedsWriteOnBothDirs",
-            "linkTakenNameBeforeProtectedHardlinks"};
+            "linkTakenNameBeforeProtectedHardlinks", "getxattrChecksRead"};
 
     private static void check(String name, List<Op> script, DifferentialRunner.TargetFactory candidate,
                               String candidateName) throws Exception {
