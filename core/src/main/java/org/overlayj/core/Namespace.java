@@ -102,6 +102,10 @@ final class Namespace {
         boolean chownInPlace = c.uid() != fs.processUid || !setgidDir && c.gid() != fs.processGid;
         int type = mode & Stat.S_IFMT;
         if (type == Stat.S_IFDIR && setgidDir) mode |= 02000;
+        // the VFS's mode_strip_sgid: a group-executable set-group-ID file made in a set-group-ID directory by a
+        // caller outside the directory's group (the file's group then) loses set-group-ID
+        if (type != Stat.S_IFDIR && setgidDir && (mode & 02010) == 02010 && !c.isRoot() && !c.inGroup(gid))
+            mode &= ~02000;
         // The caller's umask, unless the directory has a default ACL: the layer's filesystem then derives the mode
         // from that ACL as it makes the object in place (this process's own umask is 0).
         byte[] dflt = null;
@@ -215,9 +219,16 @@ final class Namespace {
     /** Owner (-1: as made), the setuid/setgid bits the caller asked for, and the opaque marker. */
     private void finishObject(String path, int type, int mode, int uid, int gid, boolean opaque)
             throws ErrnoException {
-        if (uid != -1 || gid != -1) Linux.lchown(path, uid, gid);
-        // chown cleared setuid/setgid; the mode the caller asked for stands.
-        if (type != Stat.S_IFLNK && (mode & 06000) != 0) Linux.chmod(path, mode & 07777);
+        if ((uid != -1 || gid != -1)) {
+            Linux.lchown(path, uid, gid);
+            // chown cleared setuid/setgid: they come back on the permission bits the object was made with, not on
+            // those asked for, which a default ACL may have cut down (and a chmod would write into the ACL's mask
+            // and other entries)
+            if (type != Stat.S_IFLNK && (mode & 06000) != 0) {
+                int now = Linux.lstat(path).mode() & 07777;
+                if ((now | (mode & 06000)) != now) Linux.chmod(path, now | (mode & 06000));
+            }
+        }
         if (opaque) fs.setX(path, OverlayXattr.OPAQUE, new byte[]{'y'});
     }
 
@@ -270,26 +281,25 @@ final class Namespace {
     // --- unlink / rmdir --------------------------------------------------------------------------------------------
 
     void remove(Node dir, String name, boolean isDir, Creds c) throws ErrnoException {
-        if (name.equals(".") || name.equals("..")) throw OverlayFs.err(isDir ? Errno.EINVAL : Errno.EISDIR, name);
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
-        // the path walk searched the directory before the name was looked up: EACCES before ENOENT
+        // the path walk searched the directory before the name was looked up: EACCES before ENOENT, and before
+        // the VFS looks at "." and ".." (rmdir: EINVAL, ENOTEMPTY; unlink: EISDIR)
         if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
+        if (name.equals(".") || name.equals(".."))
+            throw OverlayFs.err(!isDir ? Errno.EISDIR : name.equals(".") ? Errno.EINVAL : Errno.ENOTEMPTY, name);
         Node child = lookup.child(dir, name);
         if (child == null) throw OverlayFs.err(Errno.ENOENT, name);
-        // may_delete: a protected (chattr +i/+a) directory or victim is EPERM before the victim's type is looked at
-        // (after EACCES, but for an immutable directory); FileAttr has the rules
-        if (fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0) {
-            fs.fileAttr.checkWrite(dir);
-            Attr da = attr(dir);
-            Permissions.check(da, Permissions.W | Permissions.X, c, fs.aclOf(dir));
-            Permissions.sticky(da, attr(child), c);
-            fs.fileAttr.checkDelete(dir, child);
-        }
-        if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
-        if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
+        // the VFS's may_delete: write and search on the directory (an immutable one is EPERM first), the sticky
+        // rule, a protected (chattr +i/+a) directory or victim (EPERM), and only then the victim's type (a
+        // stranger's rmdir of a file is EACCES, not ENOTDIR); FileAttr has the protection rules
+        boolean prot = fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0;
+        if (prot) fs.fileAttr.checkWrite(dir);
         Attr dirAttr = attr(dir);
         Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
+        if (prot) fs.fileAttr.checkDelete(dir, child);
+        if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
+        if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
@@ -475,7 +485,9 @@ final class Namespace {
             if (!src.isDir() && tgt.isDir()) throw OverlayFs.err(Errno.EISDIR, newName);
         }
         boolean samedir = oldDir == newDir;
+        // a directory that changes parent gets a new "..": write permission on it (both ways for an exchange)
         if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
+        if (exchange && tgt.isDir() && !samedir) Permissions.check(attr(tgt), Permissions.W, c, fs.aclOf(tgt));
 
         // A lower or merged directory can only move with a redirect to where its lower part still is.
         boolean srcNeedsRedirect = src.isDir() && src.hasLower();
@@ -684,21 +696,68 @@ final class Namespace {
         }
     }
 
-    void xattrPermission(Node n, String name, Creds c) throws ErrnoException {
+    /**
+     * The VFS's checks of a set or remove of xattr {@code name} before the filesystem sees it (xattr_permission; for
+     * the POSIX ACL names vfs_set_acl and set_posix_acl), in their order. Returns false when the call succeeds
+     * doing nothing: removing the default ACL of a non-directory, which the VFS answers itself, for anyone and
+     * with no copy-up (kernel 6.18).
+     */
+    boolean xattrPermission(Node n, String name, boolean remove, Creds c) throws ErrnoException {
         if (name.startsWith("trusted.") || name.startsWith("security.")) {
             if (!c.isRoot()) throw OverlayFs.err(Errno.EPERM, name);
         } else if (name.startsWith("user.")) {
             Attr a = attr(n);
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.EPERM, name);
-            if (!c.isRoot()) Permissions.check(a, Permissions.W, c, fs.aclOf(n));
+            if (c.isRoot()) return true;
+            // only the owner may change user.* of a sticky directory (before, and whatever, its mode says)
+            if (n.isDir() && (a.mode() & 01000) != 0 && c.uid() != a.uid()) throw OverlayFs.err(Errno.EPERM, name);
+            Permissions.check(a, Permissions.W, c, fs.aclOf(n));
         } else if (name.startsWith("system.")) {
             Attr a = attr(n);
+            boolean acl = name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT);
             // a symlink has no ACLs: EOPNOTSUPP before the owner check and before any copy-up (set_posix_acl)
-            if ((name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT)) && a.type() == Stat.S_IFLNK)
-                throw OverlayFs.err(Errno.EOPNOTSUPP, name);
+            if (acl && a.type() == Stat.S_IFLNK) throw OverlayFs.err(Errno.EOPNOTSUPP, name);
+            // a default ACL only on a directory: setting one elsewhere is EACCES, removing one is a success
+            if (name.equals(Acl.DEFAULT) && !n.isDir()) {
+                if (remove) return false;
+                throw OverlayFs.err(Errno.EACCES, name);
+            }
             Permissions.owner(a, c);
         } else {
             throw OverlayFs.err(Errno.EOPNOTSUPP, name);
         }
+        return true;
+    }
+
+    /**
+     * The read side of xattr_permission: a non-root caller reads no trusted.* (ENODATA, as if absent), no user.*
+     * of what is neither a file nor a directory (ENODATA), and user.* only where it may read.
+     */
+    void xattrReadPermission(Node n, String name, Creds c) throws ErrnoException {
+        if (c.isRoot()) return;
+        if (name.startsWith("trusted.")) throw OverlayFs.err(Errno.ENODATA, name);
+        if (name.startsWith("user.")) {
+            Attr a = attr(n);
+            if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.ENODATA, name);
+            Permissions.check(a, Permissions.R, c, fs.aclOf(n));
+        }
+    }
+
+    /**
+     * Whether setting or removing the access ACL of {@code n} clears its set-group-ID bit first: the caller is
+     * outside its group (and not root). The kernel overlay does that itself (copying up), before it sets or removes
+     * the ACL with the mounter's rights, which would keep it; a removal then finds the upper copy and succeeds
+     * where it would have been ENODATA on the lower one.
+     */
+    boolean aclKillsSgid(Node n, String name, Creds c) throws ErrnoException {
+        if (c.isRoot() || !name.equals(Acl.ACCESS)) return false;
+        Attr a = attr(n);
+        return (a.mode() & 02000) != 0 && !c.inGroup(a.gid());
+    }
+
+    /** Clears set-group-ID of the real object at {@code real}, as {@link #aclKillsSgid} asks. */
+    void killSgid(String real) throws ErrnoException {
+        Stat st = fs.statReal(real);
+        Linux.chmod(real, st.mode() & 07777 & ~02000);
     }
 }

@@ -339,6 +339,30 @@ public final class Overlay implements AutoCloseable {
     }
 
     /**
+     * Whether {@code c} may have the privileges of {@code n} dropped by a chown: chown(f, -1, -1) of a set-user-ID
+     * or set-group-ID file turns, in the VFS, into a mode change, which only the owner (or root) may make (EPERM,
+     * before any copy-up; with nothing to drop anyone may, and the file is copied up). For a door whose client drops
+     * that mode change and sends a setattr that changes nothing (FUSE with HANDLE_KILLPRIV_V2). The same empty
+     * setattr is what a FUSE client sends for the privilege removal of fallocate and copy_file_range, which anyone
+     * who may write makes: while the file is open for writing the setattr is taken to be that one (so a stranger's
+     * chown(f, -1, -1) of a set-id file someone holds open for writing drops its privileges, where the kernel
+     * overlay says EPERM).
+     */
+    public void mayDropPrivs(Node n, Creds c) throws ErrnoException {
+        if (n.type != Stat.S_IFREG || c.isRoot()) return;
+        synchronized (n.openFiles) {
+            for (OpenFile f : n.openFiles) if ((f.flags & Linux.O_ACCMODE) != Linux.O_RDONLY) return;
+        }
+        Lock r = read();
+        try {
+            Attr a = attr(n);
+            if (c.uid() != a.uid() && privsKept(a, () -> c) != a.mode()) throw OverlayFs.err(Errno.EPERM, "chown");
+        } finally {
+            r.unlock();
+        }
+    }
+
+    /**
      * What a write or truncate by a caller without CAP_FSETID does to a regular file, and a chown by anyone (the
      * VFS's setattr_should_drop_suidgid): set-user-ID is cleared, and set-group-ID when group-execute is set or the
      * caller is not in the file's group. For a door whose client leaves this to the filesystem (FUSE with
@@ -756,7 +780,7 @@ public final class Overlay implements AutoCloseable {
     public byte[] getxattr(Node n, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            if (name.startsWith("trusted.") && !c.isRoot()) throw OverlayFs.err(Errno.ENODATA, name);
+            namespace.xattrReadPermission(n, name, c);
             return fs.getxattrReal(fs.realPath(n), fs.ns.toReal(name));
         } finally {
             l.unlock();
@@ -767,19 +791,22 @@ public final class Overlay implements AutoCloseable {
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
             fs.fileAttr.checkChange(n, "setxattr");
-            namespace.xattrPermission(n, name, c);
+            namespace.xattrPermission(n, name, false, c);
         });
         Lock l = writeOffering(ahead, -1);
         try {
             fs.fileAttr.checkChange(n, "setxattr");   // xattr_permission: before the namespace's rules
-            namespace.xattrPermission(n, name, c);
+            namespace.xattrPermission(n, name, false, c);
             // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
             // whose index entry exists gets the xattr on the index inode, with no link-up
             if (!n.upper && n.indexPath != null) {
+                if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
                 Linux.lsetxattr(n.indexPath, fs.ns.toReal(name), value, flags);
                 return;
             }
+            boolean kill = namespace.aclKillsSgid(n, name, c);
             copyUp.copyUp(n);
+            if (kill) namespace.killSgid(fs.upperPath(n));
             fs.setxattrReal(fs.upperPath(n), fs.ns.toReal(name), value, flags);
         } finally {
             unlock(l, ahead);
@@ -798,22 +825,26 @@ public final class Overlay implements AutoCloseable {
     public void removexattr(Node n, String name, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
             fs.fileAttr.checkChange(n, "removexattr");
-            namespace.xattrPermission(n, name, c);
+            if (!namespace.xattrPermission(n, name, true, c)) throw OverlayFs.err(Errno.ENODATA, "nothing to do");
             Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
         });
         Lock l = writeOffering(ahead, -1);
         try {
             fs.fileAttr.checkChange(n, "removexattr");
-            namespace.xattrPermission(n, name, c);
+            if (!namespace.xattrPermission(n, name, true, c)) return;
             String real = fs.ns.toReal(name);
             if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
+                if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
                 Linux.lremovexattr(n.indexPath, real);
                 return;
             }
+            boolean kill = namespace.aclKillsSgid(n, name, c);
             if (!n.upper) {
-                fs.getxattrReal(fs.realPath(n), real); // ENODATA before any copy-up, as the kernel does
+                // ENODATA before any copy-up, as the kernel does, unless clearing set-group-ID copied it up
+                if (!kill) fs.getxattrReal(fs.realPath(n), real);
                 copyUp.copyUp(n);
             }
+            if (kill) namespace.killSgid(fs.upperPath(n));
             fs.removexattrReal(fs.upperPath(n), real);
         } finally {
             unlock(l, ahead);

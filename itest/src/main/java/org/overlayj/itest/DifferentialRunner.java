@@ -134,11 +134,35 @@ public final class DifferentialRunner {
         Path root = Files.createTempDirectory(Path.of(System.getProperty("overlayj.testRoot", "/tmp")), "overlayj-test-seq");
         try {
             // non-root callers must reach the mount points
-            if (settings.users()) Linux.chmod(Linux.fromUtf8(root.toString()), 0755);
+            if (settings.users()) {
+                Linux.chmod(Linux.fromUtf8(root.toString()), 0755);
+                requireSearchableByAll(root.getParent());
+            }
             LayerSet[] pair = LayerBuilder.buildPair(root, seed, cfg.index());
             return session(seed, cfg, root, pair[0], pair[1], script, settings.crossCheck(), true);
         } finally {
             Cleanup.removeTree(root);
+        }
+    }
+
+    /**
+     * Fails unless every directory from {@code dir} up to / may be searched by anyone: a non-root caller must reach
+     * the mount points below it, or every op it makes is EACCES on the kernel (from the path walk) and something
+     * else on the engine (a {@code -Doverlayj.testRoot} made by {@code mktemp -d} is 0700).
+     */
+    public static void requireSearchableByAll(Path dir) throws IOException {
+        for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+            int mode;
+            try {
+                mode = Linux.stat(Linux.fromUtf8(p.toString())).mode();
+            } catch (org.overlayj.sys.ErrnoException e) {
+                throw new IOException(p + ": " + e.getMessage(), e);
+            }
+            if ((mode & 01) == 0) {
+                throw new IllegalStateException(p + " (mode " + Integer.toOctalString(mode & 07777) + ") is not searchable"
+                        + " by others: the non-root callers of the harness could not reach their mounts below it"
+                        + " (chmod o+x it, or pick another -Doverlayj.testRoot)");
+            }
         }
     }
 

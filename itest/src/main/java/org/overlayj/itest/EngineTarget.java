@@ -205,27 +205,14 @@ public final class EngineTarget implements Target, TreeView {
             case Op.Utimes o -> ov.setattr(resolve(o.path()), SetAttr.times(o.aSec(), o.aNsec(), o.mSec(), o.mNsec()), c);
             case Op.SetXattr o -> ov.setxattr(resolve(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags(), c);
             case Op.RemoveXattr o -> ov.removexattr(resolve(o.path()), o.name(), c);
-            case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), c);
-            case Op.Link o -> {
-                // the VFS order: the source must exist, the new name must not, and only then "no directories"
-                Node src = resolve(o.from());
-                Node dir = dirOf(o.path());
-                try {
-                    ov.lookup(dir, leaf(o.path()), c);
-                    throw new ErrnoException(Errno.EEXIST, o.path());
-                } catch (ErrnoException e) {
-                    if (e.errno() != Errno.ENOENT) throw e;
-                }
-                if (ov.getattr(src).isDir()) throw new ErrnoException(Errno.EPERM, o.from());
-                protectedHardlink(src);
-                ov.link(src, dirOf(o.path()), leaf(o.path()), c);
+            case Op.GetXattr o -> {
+                return Outcome.value(ov.getxattr(resolve(o.path()), o.name(), c));
             }
+            case Op.Symlink o -> ov.symlink(dirOf(o.path()), leaf(o.path()), o.target(), c);
+            case Op.Link o -> link(resolve(o.from()), o.path());
             case Op.Unlink o -> ov.unlink(dirOf(o.path()), leaf(o.path()), c);
             case Op.LinkGroup o -> {
-                for (int i = 1; i <= o.count(); i++) {
-                    protectedHardlink(resolve(o.path()));
-                    ov.link(resolve(o.path()), dirOf(o.path()), leaf(o.path()) + "." + i, c);
-                }
+                for (int i = 1; i <= o.count(); i++) link(resolve(o.path()), o.path() + "." + i);
                 for (int i = o.count(); i >= 2; i--) ov.unlink(dirOf(o.path()), leaf(o.path()) + "." + i, c);
                 return Outcome.ok("nlink=" + ov.getattr(resolve(o.path())).nlink());
             }
@@ -363,6 +350,24 @@ public final class EngineTarget implements Target, TreeView {
      * the file may link only a regular file that is not set-user-ID, not executable set-group-ID, and that it may
      * read and write.
      */
+    /**
+     * link(2) in the VFS's order: the source must exist (the caller resolved it), the new name must not (EEXIST,
+     * from filename_create), and only then "no directories" and fs.protected_hardlinks (may_linkat), which the
+     * VFS checks before the filesystem is asked.
+     */
+    private void link(Node src, String path) throws ErrnoException {
+        Node dir = dirOf(path);
+        try {
+            ov.lookup(dir, leaf(path), c);
+            throw new ErrnoException(Errno.EEXIST, path);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
+        }
+        if (ov.getattr(src).isDir()) throw new ErrnoException(Errno.EPERM, path);
+        protectedHardlink(src);
+        ov.link(src, dir, leaf(path), c);
+    }
+
     private void protectedHardlink(Node src) throws ErrnoException {
         if (c.isRoot() || !PROTECTED_HARDLINKS) return;
         Attr a = ov.getattr(src);

@@ -295,6 +295,9 @@ public class MountedTarget implements Target, TreeView {
             case Op.Utimes o -> Linux.utimens(p(o.path()), o.aSec(), o.aNsec(), o.mSec(), o.mNsec(), true);
             case Op.SetXattr o -> Linux.lsetxattr(p(o.path()), o.name(), Linux.bytesOf(o.value()), o.flags());
             case Op.RemoveXattr o -> Linux.lremovexattr(p(o.path()), o.name());
+            case Op.GetXattr o -> {
+                return Outcome.value(Linux.lgetxattr(p(o.path()), o.name()));
+            }
             case Op.Symlink o -> Linux.symlink(o.target(), p(o.path()));
             case Op.Link o -> Linux.link(p(o.from()), p(o.path()));
             case Op.Unlink o -> Linux.unlink(p(o.path()));

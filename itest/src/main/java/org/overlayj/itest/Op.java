@@ -68,6 +68,11 @@ public sealed interface Op {
         @Override public String toString() { return "removexattr " + q(path) + " " + name; }
     }
 
+    /** lgetxattr: the value, or why not (a non-root caller: ENODATA for trusted.*, EACCES without read permission). */
+    record GetXattr(String path, String name) implements Op {
+        @Override public String toString() { return "getxattr " + q(path) + " " + name; }
+    }
+
     record Symlink(String target, String path) implements Op {
         @Override public String toString() { return "symlink " + q(path) + " -> " + q(target); }
     }

@@ -140,6 +140,8 @@ public final class OpGenerator {
             "u::rw-,g::rw-,o::r--", "u::rwx,u:65534:rwx,g::---,m::rwx,o::---", ""};
     private static final String[] DEFAULT_ACLS = {"u::rwx,u:1000:rwx,g::r-x,m::rwx,o::r-x",
             "u::rwx,g::rwx,g:100:r-x,m::rwx,o::---", "u::rwx,g::r-x,o::r-x", ""};
+    /** What a getxattr asks for: the names the other ops set (user.x of the layer builder too). */
+    private static final String[] GET_XATTRS = {"user.x", "user.u", "trusted.t", "system.posix_acl_access"};
     private static final int[] USER_DIR_MODES = {01777, 0777, 03777, 02770, 01755};
 
     /** An op only non-root callers make interesting, or null. */
@@ -152,6 +154,7 @@ public final class OpGenerator {
             case 4, 5 -> new Op.Chmod(pick(dirs).path(), USER_DIR_MODES[users.nextInt(USER_DIR_MODES.length)]);
             case 6 -> new Op.Touch(any(tree));
             case 7 -> new Op.Chmod(notLink(tree), users.nextBoolean() ? 0666 : 02777);
+            case 8 -> new Op.GetXattr(any(tree), GET_XATTRS[users.nextInt(GET_XATTRS.length)]);
             default -> null;
         };
     }

@@ -13,6 +13,16 @@ public record Outcome(int errno, String data) {
 
     public static Outcome error(int errno) { return new Outcome(errno, ""); }
 
+    /** An xattr value read: as text when it is printable, else in hex (an ACL). */
+    public static Outcome value(byte[] v) {
+        boolean text = true;
+        for (byte b : v) text &= b >= 0x20 && b < 0x7f;
+        if (text) return ok("\"" + new String(v, java.nio.charset.StandardCharsets.US_ASCII) + "\"");
+        StringBuilder s = new StringBuilder("0x");
+        for (byte b : v) s.append(String.format("%02x", b & 0xff));
+        return ok(s.toString());
+    }
+
     public boolean isOk() { return errno == 0; }
 
     @Override public String toString() {

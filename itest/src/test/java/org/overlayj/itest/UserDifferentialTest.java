@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sticky removals, copy-up by a stranger and ACL checks are all compared with the kernel, after every op as the
  * other differential tests do (outcome, visible tree, upper layer + index).
  *
- * <p>CI: 30 engine sequences (cross-checked both directions) and 6 FUSE ones of 30 ops, from seed {@link #FIRST}.
+ * <p>CI: 50 engine sequences (cross-checked both directions) and 10 FUSE ones of 30 ops, from seed {@link #FIRST}.
  * {@code -Doverlayj.users.seqs=N}, {@code -Doverlayj.users.fuse.seqs=N}, {@code -Doverlayj.seed0=S};
  * {@code -Doverlayj.long=true}: 2,000 and 200. {@code -Doverlayj.seed=S -Doverlayj.ops=N} replays one.
  */
@@ -33,7 +33,7 @@ class UserDifferentialTest {
         DifferentialRunner r = new DifferentialRunner(DifferentialRunner.ENGINE, "overlayj",
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), true).withUsers(true));
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 2000
-                : Integer.getInteger("overlayj.users.seqs", 30), FIRST), "UserDifferentialTest", 3);
+                : Integer.getInteger("overlayj.users.seqs", 50), FIRST), "UserDifferentialTest", 3);
         System.out.println("[engine vs kernel, non-root callers] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
@@ -44,7 +44,7 @@ class UserDifferentialTest {
         DifferentialRunner r = new DifferentialRunner(FuseTarget.FACTORY, "fuse",
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), false, false).withUsers(true));
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 200
-                : Integer.getInteger("overlayj.users.fuse.seqs", 6), FIRST), "UserDifferentialTest", 3);
+                : Integer.getInteger("overlayj.users.fuse.seqs", 10), FIRST), "UserDifferentialTest", 3);
         System.out.println("[fuse vs kernel, non-root callers] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());

@@ -446,6 +446,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         }
         Creds creds = credsWithGroups(c);
         SetAttr a = new SetAttr(mode, uid, gid, size, aSec, aNsec, mSec, mNsec);
+        // A SETATTR that changes nothing is chown(f, -1, -1) (see below): the privileges it drops need the owner
+        boolean nothing = mode == null && uid == null && gid == null && size == null && aSec == null && mSec == null;
+        if (nothing && !in.has(FuseSetAttr.KILL_SUIDGID)) overlay.mayDropPrivs(n, creds);
         Attr after;
         try {
             if (in.has(FuseSetAttr.FH) && size != null && mode == null && uid == null && gid == null) {
@@ -464,7 +467,6 @@ public final class OverlayFileSystem implements RawFileSystem {
         // A truncate by a caller without CAP_FSETID, or a chown: the privileges go too (unless a mode was given).
         // So they do for a SETATTR that changes nothing: under HANDLE_KILLPRIV_V2 the kernel sends one when it
         // drops the mode change it made of a privilege kill (chown(-1, -1), which the flag does not cover).
-        boolean nothing = mode == null && uid == null && gid == null && size == null && aSec == null && mSec == null;
         if ((in.has(FuseSetAttr.KILL_SUIDGID) || nothing) && mode == null
                 && overlay.killPrivs(n, () -> credsWithGroups(c))) {
             after = overlay.getattr(n);
