@@ -273,7 +273,7 @@ public final class DifferentialRunner {
                 try (Target k = oracle.open("kernel", layers, c, mnt)) {
                     s = VisibleSnapshot.take("visible tree", k.view(), names, c.nfsExport()).snapshot();
                 }
-                lastMessages = log.overlayLines();
+                lastMessages = log.ownOverlayLines(mnt.getParent());
                 if (lastMessages.isEmpty()) return s;
             }
         }
