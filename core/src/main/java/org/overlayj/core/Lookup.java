@@ -137,8 +137,9 @@ final class Lookup {
                 String p;
                 boolean lastLayer = false;
                 if (next.abs() != null) {
-                    RedirectPath.Walk w = next.walk(layer.root(), fs::isOpaque,
-                            d -> redirectOf(d, fs.dirMarkers(d).redirect()));
+                    // (in the bottom layer nothing is looked for below: the kernel reads no marker there)
+                    RedirectPath.Walk w = next.walk(layer.root(), fs::isOpaque, layer == layers.getLast() ? d -> null
+                            : d -> redirectOf(d, fs.dirMarkers(d).redirect()));
                     // (the data-only layers are looked in by the path as the redirects on the way changed it)
                     if (dataRedirect != null) dataRedirect = next.abs();
                     if (w.end()) break;
