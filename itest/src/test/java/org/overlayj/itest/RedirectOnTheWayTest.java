@@ -47,6 +47,10 @@ class RedirectOnTheWayTest {
             // "/b/f/c", whose data is l2's /d/f/c: both names gave EIO
             case "linkUnderRenamedDir" -> List.of(new Op.Rename("/d", "/b", 0), new Op.Rotate(),
                     new Op.Link("/b/f/c", "/op/op"), new Op.Remount(), new Op.Read("/op/op"), new Op.Read("/b/f/c"));
+            // seed 5796: a link made by one mount is a lower hard link of the next; linked again there, its
+            // metadata-only copy gets a redirect but no origin, and the new name's directory is not made impure
+            case "linkOfRotatedHardLink" -> List.of(new Op.Link("/d/f/c", "/op/b"), new Op.Rotate(),
+                    new Op.Link("/op/b", "/e/wo"), new Op.Remount(), new Op.Read("/e/wo"));
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -74,13 +78,13 @@ class RedirectOnTheWayTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"relativeThenAbsolute", "twoRotations", "linkUnderRenamedDir"})
+    @ValueSource(strings = {"relativeThenAbsolute", "twoRotations", "linkUnderRenamedDir", "linkOfRotatedHardLink"})
     void engineAgreesWithKernel(String name) throws Exception {
         check(name, DifferentialRunner.ENGINE, "overlayj");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"relativeThenAbsolute", "twoRotations", "linkUnderRenamedDir"})
+    @ValueSource(strings = {"relativeThenAbsolute", "twoRotations", "linkUnderRenamedDir", "linkOfRotatedHardLink"})
     void fuseAgreesWithKernel(String name) throws Exception {
         check(name, FuseTarget.FACTORY, "fuse");
     }
