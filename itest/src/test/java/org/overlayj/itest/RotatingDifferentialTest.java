@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * stack them. Compared after every op with the kernel (outcome, visible tree, upper layer + index), and both
  * directions cross-checked at the end.
  *
- * <p>CI: 150 engine sequences and 8 FUSE ones of 30 ops from seed {@link #FIRST}; {@code -Doverlayj.rotate.seqs=N},
+ * <p>CI: 150 engine sequences and 6 FUSE ones of 30 ops from seed {@link #FIRST}; {@code -Doverlayj.rotate.seqs=N},
  * {@code -Doverlayj.rotate.fuse.seqs=N}, {@code -Doverlayj.seed0=S}; {@code -Doverlayj.long=true}: 3,000 and 200.
  * {@code -Doverlayj.seed=S -Doverlayj.ops=N} replays one.
  *
@@ -48,7 +48,7 @@ class RotatingDifferentialTest {
         DifferentialRunner r = new DifferentialRunner(FuseTarget.FACTORY, "fuse",
                 new DifferentialRunner.Settings(SequenceSuite.ops(), SequenceSuite.mix(), false, false).withRotation(true));
         SequenceSuite.Summary s = SequenceSuite.run(r, SequenceSuite.seeds(Boolean.getBoolean("overlayj.long") ? 200
-                : Integer.getInteger("overlayj.rotate.fuse.seqs", 8), FIRST), "RotatingDifferentialTest", 3);
+                : Integer.getInteger("overlayj.rotate.fuse.seqs", 6), FIRST), "RotatingDifferentialTest", 3);
         System.out.println("[fuse vs kernel, rotating layers] " + s.line());
         if (!s.allAgreed()) System.out.println(s.report());
         assertTrue(s.allAgreed(), s.line() + "\n" + s.report());
