@@ -137,7 +137,11 @@ final class Lookup {
                 String p;
                 boolean lastLayer = false;
                 if (next.abs() != null) {
-                    RedirectPath.Walk w = walkAbsolute(layer, next.abs());
+                    // (in the bottom layer nothing is looked for below: the kernel reads no marker there)
+                    RedirectPath.Walk w = next.walk(layer.root(), fs::isOpaque, layer == layers.getLast() ? d -> null
+                            : d -> redirectOf(d, fs.dirMarkers(d).redirect()));
+                    // (the data-only layers are looked in by the path as the redirects on the way changed it)
+                    if (dataRedirect != null) dataRedirect = next.abs();
                     if (w.end()) break;
                     if (w.path() == null) continue;
                     p = w.path();

@@ -274,8 +274,16 @@ final class Namespace {
         return node;
     }
 
+    /**
+     * Whether an upper object counts as copied up from a lower one, so that a directory it is linked or moved into
+     * must be impure. A non-directory only by its origin: a metadata-only copy of a lower hard link copied without
+     * the index has a redirect but no origin, and the kernel does not count it (its inode is not hashed by the
+     * lower one; rotating seed 5796: link of such a file made its new parent impure).
+     */
     private boolean hasOrigin(String upperPath) throws ErrnoException {
-        return fs.getX(upperPath, OverlayXattr.ORIGIN) != null || fs.getX(upperPath, OverlayXattr.REDIRECT) != null;
+        if (fs.getX(upperPath, OverlayXattr.ORIGIN) != null) return true;
+        Stat st = Linux.lstatOrNull(upperPath);
+        return st != null && st.isDir() && fs.getX(upperPath, OverlayXattr.REDIRECT) != null;
     }
 
     // --- unlink / rmdir --------------------------------------------------------------------------------------------

@@ -56,6 +56,37 @@ public final class Kmsg implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The overlayfs messages since the mark that may come from a mount of the layers under {@code root}, which
+     * succeeded: other processes' messages are left out where the text shows them foreign, so that a busy machine
+     * does not fail a check. Foreign: a message naming absolute paths, none under {@code root}; and the refusal of
+     * a layer in use under index=on ("mount with '-o index=off' to override"), logged only with a mount that
+     * failed (the kernel warns without that hint when it mounts anyway).
+     */
+    public List<String> ownOverlayLines(java.nio.file.Path root) throws ErrnoException {
+        String r = root.toAbsolutePath().toString();
+        List<String> out = new ArrayList<>();
+        for (String l : overlayLines()) if (!foreign(l, r)) out.add(l);
+        return out;
+    }
+
+    private static final java.util.regex.Pattern HOST_PATH = java.util.regex.Pattern.compile("(?<![\\w.])/[^\\s'\":,)]+");
+
+    static boolean foreign(String line, String root) {
+        if (line.contains("to override exclusive upperdir protection") && line.contains("mount with '-o index=off'")) {
+            return true;
+        }
+        boolean anyPath = false;
+        for (java.util.regex.Matcher m = HOST_PATH.matcher(line); m.find(); ) {
+            String p = m.group();
+            if (p.startsWith(root + "/") || p.equals(root)) return false;
+            // a path on this host (its first component is a directory of /), not a redirect's value ("/a/b")
+            int slash = p.indexOf('/', 1);
+            if (java.nio.file.Files.isDirectory(java.nio.file.Path.of(slash < 0 ? p : p.substring(0, slash)))) anyPath = true;
+        }
+        return anyPath;
+    }
+
     @Override public void close() {
         Linux.closeQuietly(fd);
     }

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * written from the stored offset instead of the in-memory count after a remount or drop_caches, seeds 6, 14) are
  * fixed: engine seeds 1-200 agree 200/200. A drop_caches by another process on the machine at the wrong moment
  * still makes the kernel re-read a single-link nfs_export file's count (U+0 instead of U-1), which the engine cannot
- * see; that shows as a one-off mismatch on a busy shared machine only.
+ * see; {@link SequenceSuite#run} runs a sequence that failed while caches were dropped once or twice more.
  */
 class HeldDifferentialTest {
     /** The first CI seed (see the class comment). */

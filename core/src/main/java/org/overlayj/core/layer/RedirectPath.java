@@ -54,18 +54,60 @@ public final class RedirectPath {
      */
     public record Walk(String path, boolean end, boolean opaqueOnTheWay) {}
 
-    /** Walks {@code abs} from a layer root, one component at a time so no symlink inside the layer is followed. */
+    /** A directory's redirect, validated (null when it has none), for the walk of an absolute path. */
+    @FunctionalInterface
+    public interface RedirectTest {
+        String redirect(String dirPath) throws ErrnoException;
+    }
+
+    /**
+     * Walks {@code abs} from a layer root without reading redirects on the way (the data-only layers, which the
+     * kernel walks as a plain path), one component at a time so no symlink inside the layer is followed.
+     */
     public static Walk walkAbsolute(String root, String abs, OpaqueTest opaque) throws ErrnoException {
+        RedirectPath r = new RedirectPath(null);
+        r.abs = abs;
+        return r.walk(root, opaque, p -> null);
+    }
+
+    /**
+     * Walks {@link #abs()} from the root of one lower layer, one component at a time so no symlink inside the
+     * layer is followed. A directory met on the way with a redirect changes what the layers below look for, as
+     * the kernel's lookup does (it checks every element of an absolute path): a relative one renames that
+     * component, an absolute one replaces the path up to it; the walk in this layer goes on under the directory
+     * found. So a file moved out of a directory that an older mount renamed is still found below (a middle layer
+     * holds the renamed directory with its redirect). An opaque directory on the way makes this layer the last
+     * one, unless a directory after it has an absolute redirect.
+     */
+    public Walk walk(String root, OpaqueTest opaque, RedirectTest redirects) throws ErrnoException {
         String[] parts = abs.substring(1).split("/");
         String p = root;
-        boolean opaqueOnTheWay = false;
-        for (int i = 0; i < parts.length - 1; i++) {
+        // what the layers below look for up to the current component, as redirects met so far changed it
+        String head = "";
+        boolean stop = false;
+        Walk w = null;
+        int i = 0;
+        for (; i < parts.length - 1 && w == null; i++) {
             p = p + "/" + parts[i];
+            String before = head;
+            head = head + "/" + parts[i];
             Stat st = Linux.lstatOrNull(p);
-            if (st == null) return new Walk(null, AufsWhiteouts.whitedOut(p), false);
-            if (st.isWhiteout() || !st.isDir()) return new Walk(null, true, false);
-            if (!opaqueOnTheWay && opaque.isOpaque(p)) opaqueOnTheWay = true;
+            if (st == null) w = new Walk(null, AufsWhiteouts.whitedOut(p), false);
+            else if (st.isWhiteout() || !st.isDir()) w = new Walk(null, true, false);
+            else if (opaque.isOpaque(p)) stop = true;              // (its redirect is not read: the kernel's order)
+            else {
+                String r = redirects.redirect(p);
+                if (r != null && r.startsWith("/")) {
+                    head = r;
+                    stop = false;
+                } else if (r != null) {
+                    head = before + "/" + r;
+                }
+            }
         }
-        return new Walk(p + "/" + parts[parts.length - 1], false, opaqueOnTheWay);
+        StringBuilder rest = new StringBuilder(head);
+        for (int j = i; j < parts.length; j++) rest.append('/').append(parts[j]);
+        abs = rest.toString();
+        return w != null ? w : new Walk(p + "/" + parts[parts.length - 1], false, stop);
     }
 }
