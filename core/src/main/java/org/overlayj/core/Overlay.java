@@ -28,6 +28,7 @@ public final class Overlay implements AutoCloseable {
     final CopyUp copyUp;  // package-private: tests set its hooks
     private final Namespace namespace;
     private final Export export;
+    private final OverlayInode inode;
     private final Node root;
     final DirReadahead readahead = new DirReadahead();
 
@@ -39,6 +40,7 @@ public final class Overlay implements AutoCloseable {
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
         copyUp.reconnect = export::reconnect;
+        this.inode = new OverlayInode(fs, namespace, copyUp);
         try {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();
@@ -150,7 +152,7 @@ public final class Overlay implements AutoCloseable {
     public Node lookup(Node dir, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            searchable(dir, c);
+            inode.searchable(dir, c);
             Node n = lookup.child(dir, name);
             if (n == null) throw absent(dir, name);
             return n;
@@ -166,7 +168,7 @@ public final class Overlay implements AutoCloseable {
     public Found lookupAttr(Node dir, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            searchable(dir, c);
+            inode.searchable(dir, c);
             Found f = found(dir, name);
             if (f == null) throw absent(dir, name);
             return f;
@@ -183,7 +185,7 @@ public final class Overlay implements AutoCloseable {
     public List<Found> lookupAll(Node dir, List<String> names, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            searchable(dir, c);
+            inode.searchable(dir, c);
             List<Found> out = new java.util.ArrayList<>(names.size());
             for (String name : names) {
                 Found f;
@@ -220,16 +222,10 @@ public final class Overlay implements AutoCloseable {
         return OverlayFs.err(Errno.ENOENT, name);
     }
 
-    /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
-    private void searchable(Node dir, Creds c) throws ErrnoException {
-        if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
-    }
-
     private Found found(Node dir, String name) throws ErrnoException {
         Lookup.Resolved r = lookup.resolve(dir, name);
         if (r == null) return null;
-        return new Found(r.node(), r.real() != null ? attr(r.node(), r.real()) : attr(r.node()));
+        return new Found(r.node(), r.real() != null ? inode.attr(r.node(), r.real()) : inode.attr(r.node()));
     }
 
     /**
@@ -277,43 +273,10 @@ public final class Overlay implements AutoCloseable {
     public Attr getattr(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            Stat st = realStat(n);
-            n.realStat = new Node.RealStat(st, n.upper, fs.changes);
-            return attr(n, st);
+            return inode.getattr(n);
         } finally {
             l.unlock();
         }
-    }
-
-    Attr attr(Node n) throws ErrnoException {
-        return attr(n, realStat(n));
-    }
-
-    /** The stat of the real inode; an unlinked object's is reached through a file open on it (OverlayFs#realPath). */
-    private Stat realStat(Node n) throws ErrnoException {
-        Stat removed = n.removedDir;
-        if (removed != null && n.unlinked) return removed;
-        return fs.statReal(fs.realPath(n));
-    }
-
-    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
-    private Attr attr(Node n, Stat st) throws ErrnoException {
-        // a removed directory has no links left, whatever its real inode (a lower one, whited out) still counts
-        int nlink = n.isDir() && n.unlinked ? 0
-                : n.isDir() && n.merge ? 1
-                : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
-        // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
-        long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
-        int mode = st.mode(), uid = st.uid(), gid = st.gid();
-        OverrideStat.Values o = fs.overrideOf(n);          // rootless storage's owners (override_stat xattrs)
-        if (o != null) {
-            mode = st.type() | o.mode();
-            uid = o.uid();
-            gid = o.gid();
-        }
-        return new Attr(n.ino, mode, nlink, uid, gid, st.rdev(), st.size(), blocks,
-                st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
-                st.ctimeNsec(), n.generation);
     }
 
     /** chmod / chown / truncate / utimes, copying the object up first. */
@@ -328,11 +291,10 @@ public final class Overlay implements AutoCloseable {
     public Attr setattr(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         long truncateTo = a.size() == null ? -1 : a.size();
         CopyUp.CopiedData ahead = copyAhead(truncateTo >= 0, () -> n, truncateTo,
-                () -> namespace.setattrAllowed(n, a, c, ownerOverride));
+                () -> inode.setattrAllowed(n, a, c, ownerOverride));
         Lock l = writeOffering(ahead, truncateTo);
         try {
-            namespace.setattr(n, a, c, ownerOverride);
-            return attr(n);
+            return inode.setattr(n, a, c, ownerOverride);
         } finally {
             unlock(l, ahead);
         }
@@ -349,14 +311,10 @@ public final class Overlay implements AutoCloseable {
      * overlay says EPERM).
      */
     public void mayDropPrivs(Node n, Creds c) throws ErrnoException {
-        if (n.type != Stat.S_IFREG || c.isRoot()) return;
-        synchronized (n.openFiles) {
-            for (OpenFile f : n.openFiles) if ((f.flags & Linux.O_ACCMODE) != Linux.O_RDONLY) return;
-        }
+        if (!OverlayInode.dropPrivsChecked(n, c)) return;
         Lock r = read();
         try {
-            Attr a = attr(n);
-            if (c.uid() != a.uid() && privsKept(a, () -> c) != a.mode()) throw OverlayFs.err(Errno.EPERM, "chown");
+            inode.mayDropPrivs(n, c);
         } finally {
             r.unlock();
         }
@@ -370,38 +328,18 @@ public final class Overlay implements AutoCloseable {
      * when there is something to clear. Returns whether the mode changed.
      */
     public boolean killPrivs(Node n, java.util.function.Supplier<Creds> caller) throws ErrnoException {
-        if (n.type != Stat.S_IFREG) return false;
-        Attr a;
         Lock r = read();
         try {
-            a = attr(n);
+            if (!inode.privsToKill(n, caller)) return false;
         } finally {
             r.unlock();
         }
-        if (privsKept(a, caller) == a.mode()) return false;
         Lock l = write();
         try {
-            a = attr(n);
-            int kept = privsKept(a, caller);
-            if (kept == a.mode()) return false;
-            namespace.setattr(n, SetAttr.chmod(kept & 07777), Creds.ROOT, false);
-            return true;
+            return inode.killPrivs(n, caller);
         } finally {
             unlock(l);
         }
-    }
-
-    /**
-     * The mode {@code a} has once the privileges a write by {@code caller} clears are cleared: set-group-ID without
-     * group-execute stays for a member of the file's group or root (in_group_or_capable).
-     */
-    private static int privsKept(Attr a, java.util.function.Supplier<Creds> caller) {
-        int mode = a.mode() & ~Stat.S_ISUID;
-        if ((mode & Stat.S_ISGID) != 0 && (mode & Stat.S_IXGRP) == 0) {
-            Creds c = caller.get();
-            if (c.isRoot() || c.inGroup(a.gid())) return mode;
-        }
-        return mode & ~Stat.S_ISGID;
     }
 
     /**
@@ -413,7 +351,7 @@ public final class Overlay implements AutoCloseable {
         try {
             if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "readdir");
             if (cookie == 0) {
-                Permissions.check(attr(dir), Permissions.R, c, fs.aclOf(dir));
+                Permissions.check(inode.attr(dir), Permissions.R, c, fs.aclOf(dir));
                 dir.listing = null;
             }
             List<DirEntry> all = readdir.list(dir).entries();
@@ -441,7 +379,7 @@ public final class Overlay implements AutoCloseable {
         try {
             Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
                     flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
-            return new Created(opened(new OpenFile(m.node(), flags, m.fd(), true)), attr(m.node(), m.st()));
+            return new Created(opened(new OpenFile(m.node(), flags, m.fd(), true)), inode.attr(m.node(), m.st()));
         } finally {
             unlock(l);
         }
@@ -479,7 +417,7 @@ public final class Overlay implements AutoCloseable {
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> node, -1,
-                () -> Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir)));
+                () -> Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir)));
         Lock l = writeOffering(ahead, -1);
         try {
             return namespace.link(node, newDir, newName, c);
@@ -511,8 +449,8 @@ public final class Overlay implements AutoCloseable {
             throws ErrnoException {
         // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
         CopyUp.CopiedData ahead = copyAhead(false, () -> lookup.child(oldDir, oldName), -1, () -> {
-            Permissions.check(attr(oldDir), Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
-            Permissions.check(attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir));
+            Permissions.check(inode.attr(oldDir), Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+            Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir));
         });
         Lock l = writeOffering(ahead, -1);
         try {
@@ -525,8 +463,7 @@ public final class Overlay implements AutoCloseable {
     public String readlink(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
-            return fs.readlinkReal(fs.realPath(n));
+            return inode.readlink(n);
         } finally {
             l.unlock();
         }
@@ -554,11 +491,11 @@ public final class Overlay implements AutoCloseable {
         }
         CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> {
                     fs.fileAttr.checkOpen(n, flags);
-                    Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride);
+                    Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
                 }) : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
-            Attr a = attr(n);
+            Attr a = inode.attr(n);
             if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
             if (wants) fs.fileAttr.checkOpen(n, flags);
             Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
@@ -586,7 +523,7 @@ public final class Overlay implements AutoCloseable {
         try {
             if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
             fs.fileAttr.checkOpen(n, flags);
-            Permissions.checkData(attr(n), mask, c, fs.aclOf(n), ownerOverride);
+            Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
             int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
             return opened(new OpenFile(n, flags, fd, true));
         } finally {
@@ -855,10 +792,7 @@ public final class Overlay implements AutoCloseable {
     public void access(Node n, int mask, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            Attr a = attr(n);
-            if ((mask & Permissions.W) != 0 && readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-            if ((mask & Permissions.W) != 0) fs.fileAttr.checkWrite(n);    // immutable: EPERM, before EACCES
-            Permissions.check(a, mask, c, fs.aclOf(n));
+            inode.access(n, mask, c);
         } finally {
             l.unlock();
         }
@@ -981,7 +915,7 @@ public final class Overlay implements AutoCloseable {
     public int getFlags(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            return fs.fileAttr.flags(n);
+            return inode.getFlags(n);
         } finally {
             l.unlock();
         }
@@ -991,7 +925,7 @@ public final class Overlay implements AutoCloseable {
     public Fsxattr getFsxattr(Node n) throws ErrnoException {
         Lock l = read();
         try {
-            return fs.fileAttr.fsxattr(n);
+            return inode.getFsxattr(n);
         } finally {
             l.unlock();
         }
@@ -1015,15 +949,10 @@ public final class Overlay implements AutoCloseable {
     }
 
     private void setFileAttr(Node n, int prot, Creds c, FileAttr.RealSet real) throws ErrnoException {
-        if (readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-        if (!n.isDir() && n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.ENOTTY, "inode flags of a special file");
+        inode.fileAttrSettable(n);
         Lock l = write();
         try {
-            Permissions.owner(attr(n), c);
-            if (!c.isRoot() && prot != fs.fileAttr.prot(n))
-                throw OverlayFs.err(Errno.EPERM, "append-only and immutable are root's to change");
-            copyUp.copyUp(n);
-            fs.fileAttr.set(n, prot, real);
+            inode.setFileAttr(n, prot, c, real);
         } finally {
             unlock(l);
         }
@@ -1056,7 +985,7 @@ public final class Overlay implements AutoCloseable {
         try {
             fs.fileAttr.checkFtruncate(f.node);
             Linux.ftruncate(writableFd(f), size);
-            return attr(f.node);
+            return inode.attr(f.node);
         } finally {
             unlock(l);
         }
@@ -1074,7 +1003,7 @@ public final class Overlay implements AutoCloseable {
         try {
             fs.fileAttr.checkFallocate(f.node, mode);
             Linux.fallocate(writableFd(f), mode, offset, length);
-            return attr(f.node);
+            return inode.attr(f.node);
         } finally {
             unlock(l);
         }
