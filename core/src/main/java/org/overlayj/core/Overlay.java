@@ -29,6 +29,7 @@ public final class Overlay implements AutoCloseable {
     private final Namespace namespace;
     private final Export export;
     private final OverlayInode inode;
+    private final OverlayXattrs xattrs;
     private final Node root;
     final DirReadahead readahead = new DirReadahead();
 
@@ -41,6 +42,7 @@ public final class Overlay implements AutoCloseable {
         this.export = new Export(fs, lookup);
         copyUp.reconnect = export::reconnect;
         this.inode = new OverlayInode(fs, namespace, copyUp);
+        this.xattrs = new OverlayXattrs(fs, namespace, copyUp);
         try {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();
@@ -717,8 +719,7 @@ public final class Overlay implements AutoCloseable {
     public byte[] getxattr(Node n, String name, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            namespace.xattrReadPermission(n, name, c);
-            return fs.getxattrReal(fs.realPath(n), fs.ns.toReal(name));
+            return xattrs.get(n, name, c);
         } finally {
             l.unlock();
         }
@@ -726,25 +727,10 @@ public final class Overlay implements AutoCloseable {
 
     /** flags: XATTR_CREATE / XATTR_REPLACE. */
     public void setxattr(Node n, String name, byte[] value, int flags, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
-            fs.fileAttr.checkChange(n, "setxattr");
-            namespace.xattrPermission(n, name, false, c);
-        });
+        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> xattrs.setAllowed(n, name, c));
         Lock l = writeOffering(ahead, -1);
         try {
-            fs.fileAttr.checkChange(n, "setxattr");   // xattr_permission: before the namespace's rules
-            namespace.xattrPermission(n, name, false, c);
-            // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
-            // whose index entry exists gets the xattr on the index inode, with no link-up
-            if (!n.upper && n.indexPath != null) {
-                if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
-                Linux.lsetxattr(n.indexPath, fs.ns.toReal(name), value, flags);
-                return;
-            }
-            boolean kill = namespace.aclKillsSgid(n, name, c);
-            copyUp.copyUp(n);
-            if (kill) namespace.killSgid(fs.upperPath(n));
-            fs.setxattrReal(fs.upperPath(n), fs.ns.toReal(name), value, flags);
+            xattrs.set(n, name, value, flags, c);
         } finally {
             unlock(l, ahead);
         }
@@ -753,36 +739,17 @@ public final class Overlay implements AutoCloseable {
     public List<String> listxattr(Node n, Creds c) throws ErrnoException {
         Lock l = read();
         try {
-            return fs.ns.clientList(fs.listxattrReal(fs.realPath(n)), c.isRoot());
+            return xattrs.list(n, c);
         } finally {
             l.unlock();
         }
     }
 
     public void removexattr(Node n, String name, Creds c) throws ErrnoException {
-        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> {
-            fs.fileAttr.checkChange(n, "removexattr");
-            if (!namespace.xattrPermission(n, name, true, c)) throw OverlayFs.err(Errno.ENODATA, "nothing to do");
-            Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
-        });
+        CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> xattrs.removeAllowed(n, name, c));
         Lock l = writeOffering(ahead, -1);
         try {
-            fs.fileAttr.checkChange(n, "removexattr");
-            if (!namespace.xattrPermission(n, name, true, c)) return;
-            String real = fs.ns.toReal(name);
-            if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
-                if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
-                Linux.lremovexattr(n.indexPath, real);
-                return;
-            }
-            boolean kill = namespace.aclKillsSgid(n, name, c);
-            if (!n.upper) {
-                // ENODATA before any copy-up, as the kernel does, unless clearing set-group-ID copied it up
-                if (!kill) fs.getxattrReal(fs.realPath(n), real);
-                copyUp.copyUp(n);
-            }
-            if (kill) namespace.killSgid(fs.upperPath(n));
-            fs.removexattrReal(fs.upperPath(n), real);
+            xattrs.remove(n, name, c);
         } finally {
             unlock(l, ahead);
         }
