@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.core.layer.LayerStack;
 import org.overlayj.core.layer.MountChecks;
-import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Fsxattr;
@@ -30,6 +29,7 @@ public final class Overlay implements AutoCloseable {
     private final Export export;
     private final OverlayInode inode;
     private final OverlayXattrs xattrs;
+    private final OverlayFile file;
     private final Node root;
     final DirReadahead readahead = new DirReadahead();
 
@@ -43,6 +43,7 @@ public final class Overlay implements AutoCloseable {
         copyUp.reconnect = export::reconnect;
         this.inode = new OverlayInode(fs, namespace, copyUp);
         this.xattrs = new OverlayXattrs(fs, namespace, copyUp);
+        this.file = new OverlayFile(fs, namespace, copyUp, inode);
         try {
             if (fs.index.on()) fs.index.verifyAtMount();
             this.root = lookup.root();
@@ -379,9 +380,7 @@ public final class Overlay implements AutoCloseable {
     public Created createOpen(Node dir, String name, int mode, int flags, Creds c) throws ErrnoException {
         Lock l = writeMaking();
         try {
-            Namespace.Made m = namespace.make(dir, name, Stat.S_IFREG | (mode & 07777), 0, null,
-                    flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY), c);
-            return new Created(opened(new OpenFile(m.node(), flags, m.fd(), true)), inode.attr(m.node(), m.st()));
+            return file.createOpen(dir, name, mode, flags, c);
         } finally {
             unlock(l);
         }
@@ -484,61 +483,27 @@ public final class Overlay implements AutoCloseable {
     public OpenFile open(Node n, int flags, Creds c, boolean ownerOverride) throws ErrnoException {
         int acc = flags & Linux.O_ACCMODE;
         boolean wants = acc != Linux.O_RDONLY || (flags & Linux.O_TRUNC) != 0;
-        int mask = (acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
-                : Permissions.R | Permissions.W) | ((flags & Linux.O_TRUNC) != 0 ? Permissions.W : 0);
+        int mask = OverlayFile.mask(flags);
         boolean trunc = (flags & Linux.O_TRUNC) != 0;
         if (wants && !trunc) {
-            OpenFile f = openWritableInPlace(n, flags, mask, c, ownerOverride);
-            if (f != null) return f;
+            // a write open of a file whose data is on its upper inode already changes nothing: the read lock
+            Lock r = read();
+            try {
+                OpenFile f = file.openWritableInPlace(n, flags, mask, c, ownerOverride);
+                if (f != null) return f;
+            } finally {
+                r.unlock();
+            }
         }
-        CopyUp.CopiedData ahead = wants && !trunc ? copyAhead(true, () -> n, -1, () -> {
-                    fs.fileAttr.checkOpen(n, flags);
-                    Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
-                }) : null;
+        CopyUp.CopiedData ahead = wants && !trunc
+                ? copyAhead(true, () -> n, -1, () -> file.openAllowed(n, flags, mask, c, ownerOverride)) : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
-            Attr a = inode.attr(n);
-            if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
-            if (wants) fs.fileAttr.checkOpen(n, flags);
-            Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
-            if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
-            int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
-            int fd = openData(n, real & ~Linux.O_NOFOLLOW);
-            return opened(new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n)));
+            return file.open(n, flags, mask, c, ownerOverride, wants);
         } finally {
             if (wants) unlock(l, ahead);
             else unlock(l);
         }
-    }
-
-    /**
-     * A write open of a regular file whose data is on its upper inode already: nothing is copied up and no name
-     * changes, so it runs under the read lock and counts no change. The write lock would count one
-     * ({@link #write()}), and every change voids what handle decodes remembered: an NFS server, which opens the
-     * file for each WRITE call, then decoded every handle of every client from scratch (open_by_handle_at,
-     * readlink, stats, xattrs: about 8 system calls per WRITE). Null when a copy-up may be due: the caller takes
-     * the write path.
-     */
-    private OpenFile openWritableInPlace(Node n, int flags, int mask, Creds c, boolean ownerOverride)
-            throws ErrnoException {
-        Lock l = read();
-        try {
-            if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
-            fs.fileAttr.checkOpen(n, flags);
-            Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
-            int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
-            return opened(new OpenFile(n, flags, fd, true));
-        } finally {
-            l.unlock();
-        }
-    }
-
-    /** Registers a file as open on its node: once the node's names are gone, its inode is reached through it. */
-    private static OpenFile opened(OpenFile f) {
-        synchronized (f.node.openFiles) {
-            f.node.openFiles.add(f);
-        }
-        return f;
     }
 
     /** A permission check run under the read lock; throws if the operation may not go on. */
@@ -581,71 +546,12 @@ public final class Overlay implements AutoCloseable {
     }
 
     /**
-     * The kernel reads lower files through a private noatime mount of the layer, so reading never moves a lower
-     * atime (upper atimes do move: it touches the upper inode itself). O_NOATIME does the same for us; it needs
-     * ownership or CAP_FOWNER, and without them the kernel drops the flag too.
-     */
-    private int openData(Node n, int flags) throws ErrnoException {
-        String path = fs.dataPath(n);
-        if (OverlayFs.dataOnUpper(n)) return fs.openReal(path, flags);
-        try {
-            return fs.openReal(path, flags | Linux.O_NOATIME);
-        } catch (ErrnoException e) {
-            if (e.errno() != Errno.EPERM) throw e;
-            return fs.openReal(path, flags);
-        }
-    }
-
-    /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
-    private int fdOf(OpenFile f) throws ErrnoException {
-        if (!f.onUpper && OverlayFs.dataOnUpper(f.node)) {
-            Lock l = read();
-            try {
-                f.reopenOnUpper(fs);
-            } finally {
-                l.unlock();
-            }
-        }
-        return f.fd;
-    }
-
-    /**
      * The real fd that reads of {@code f} go to right now (the upper copy once there is one), for a door that moves
      * the data itself (splice). It stays open until {@link #release}; use it with offsets (pread), never its
      * position.
      */
     public int dataFd(OpenFile f) throws ErrnoException {
-        moveAtime(f);
-        return fdOf(f);
-    }
-
-    /**
-     * A read of a metadata-only copy reads the lower data file (which keeps its atime, as all lower files do), but
-     * the kernel's overlay moves the atime of the upper inode then, by the relatime rule, as a read of an upper file
-     * would: so do we, at the first read through each open file.
-     */
-    private void moveAtime(OpenFile f) {
-        if (f.atimeMoved || !f.node.metacopy) return;
-        f.atimeMoved = true;
-        Lock l = read();
-        try {
-            if (!f.node.metacopy) return;
-            String p = fs.realPath(f.node);
-            Stat st = Linux.lstat(p);
-            long now = System.currentTimeMillis() / 1000;
-            boolean due = !after(st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec())
-                    || !after(st.atimeSec(), st.atimeNsec(), st.ctimeSec(), st.ctimeNsec())
-                    || now - st.atimeSec() >= 24 * 3600;
-            if (due) Linux.utimens(p, 0, Linux.UTIME_NOW, 0, Linux.UTIME_OMIT, true);
-        } catch (ErrnoException e) {
-            // an atime is not worth failing a read for
-        } finally {
-            l.unlock();
-        }
-    }
-
-    private static boolean after(long sec, long nsec, long otherSec, long otherNsec) {
-        return sec > otherSec || sec == otherSec && nsec > otherNsec;
+        return file.dataFd(f);
     }
 
     /**
@@ -655,26 +561,15 @@ public final class Overlay implements AutoCloseable {
      * upper inode already, and the kernel clears set-id bits through a setattr as for any write.
      */
     public int finalFd(OpenFile f) {
-        return f.openedOnUpper ? f.fd : -1;
+        return file.finalFd(f);
     }
 
     public int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
-        moveAtime(f);
-        int fd = fdOf(f);
-        int total = 0;
-        while (total < len) {
-            int n = Linux.pread(fd, buf, off + total, len - total, offset + total);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
+        return file.read(f, offset, buf, off, len);
     }
 
     public int write(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {
-        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
-        int total = 0;
-        while (total < len) total += Linux.pwrite(f.fd, buf, off + total, len - total, offset + total);
-        return total;
+        return file.write(f, offset, buf, off, len);
     }
 
     /**
@@ -682,38 +577,15 @@ public final class Overlay implements AutoCloseable {
      * socket): no copy on the way to pwrite(2).
      */
     public long write(OpenFile f, long offset, MemorySegment data) throws ErrnoException {
-        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
-        long total = 0, len = data.byteSize();
-        while (total < len) total += Linux.pwrite(f.fd, data.asSlice(total), offset + total);
-        return total;
+        return file.write(f, offset, data);
     }
 
     public void fsync(OpenFile f, boolean dataOnly) throws ErrnoException {
-        int fd = fdOf(f);
-        if (dataOnly) Linux.fdatasync(fd);
-        else Linux.fsync(fd);
+        file.fsync(f, dataOnly);
     }
 
     public void release(OpenFile f) throws ErrnoException {
-        Node n = f.node;
-        synchronized (n.openFiles) {
-            n.openFiles.remove(f);
-        }
-        if (n.everUnlinked) {
-            // a reader under the read lock may have taken this file's fd as the node's path (OverlayFs#realPath):
-            // it must be done with it before the fd number is closed and can name another file
-            Lock l = fs.lock.writeLock();
-            l.lock();
-            l.unlock();
-        }
-        int fd;
-        synchronized (f) {
-            fd = f.fd;
-            f.fd = -1;
-            Linux.closeQuietly(f.replacedFd);
-            f.replacedFd = -1;
-        }
-        Linux.close(fd);
+        file.release(f);
     }
 
     public byte[] getxattr(Node n, String name, Creds c) throws ErrnoException {
@@ -934,9 +806,7 @@ public final class Overlay implements AutoCloseable {
      * {@code offset}. Other whence values are the door's (a file position is the client's, not the engine's).
      */
     public long seekDataOrHole(OpenFile f, long offset, int whence) throws ErrnoException {
-        if (whence != Linux.SEEK_DATA && whence != Linux.SEEK_HOLE) throw OverlayFs.err(Errno.EINVAL, "whence " + whence);
-        // the engine reads and writes with offsets (pread/pwrite): moving the real fd's position disturbs nothing
-        return Linux.lseek(fdOf(f), offset, whence);
+        return file.seekDataOrHole(f, offset, whence);
     }
 
     /**
@@ -946,13 +816,10 @@ public final class Overlay implements AutoCloseable {
      * real fd is the upper inode's. EINVAL when {@code f} is not open for writing, as ftruncate(2) says.
      */
     public Attr truncate(OpenFile f, long size) throws ErrnoException {
-        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EINVAL, "not open for write");
-        if (size < 0) throw OverlayFs.err(Errno.EINVAL, "negative size");
+        OverlayFile.checkTruncate(f, size);
         Lock l = write();
         try {
-            fs.fileAttr.checkFtruncate(f.node);
-            Linux.ftruncate(writableFd(f), size);
-            return inode.attr(f.node);
+            return file.truncate(f, size);
         } finally {
             unlock(l);
         }
@@ -965,24 +832,13 @@ public final class Overlay implements AutoCloseable {
      * not open for writing (vfs_fallocate).
      */
     public Attr fallocate(OpenFile f, int mode, long offset, long length) throws ErrnoException {
-        if ((f.flags & Linux.O_ACCMODE) == Linux.O_RDONLY) throw OverlayFs.err(Errno.EBADF, "not open for write");
+        OverlayFile.checkFallocate(f);
         Lock l = write();
         try {
-            fs.fileAttr.checkFallocate(f.node, mode);
-            Linux.fallocate(writableFd(f), mode, offset, length);
-            return inode.attr(f.node);
+            return file.fallocate(f, mode, offset, length);
         } finally {
             unlock(l);
         }
-    }
-
-    /**
-     * The real fd of a file open for writing: its upper inode's, since {@link #open} copies the data up before it
-     * opens for writing. Anything else is a file this engine did not open for writing.
-     */
-    private static int writableFd(OpenFile f) throws ErrnoException {
-        if (!f.onUpper) throw OverlayFs.err(Errno.EBADF, "not open on the upper inode");
-        return f.fd;
     }
 
     /**
@@ -996,25 +852,10 @@ public final class Overlay implements AutoCloseable {
         int fd;
         Lock l = read();
         try {
-            if (!n.upper && n.indexPath == null) return;
-            if (dataOnly && n.metacopy) return;
-            // a removed directory (a process kept it open or as its cwd) is reached by no name nor fd any more;
-            // the kernel's fsync of it succeeds too
-            if (n.isDir() && n.unlinked) return;
-            int flags;
-            if (n.isDir()) flags = Linux.O_RDONLY | Linux.O_DIRECTORY;
-            else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;
-            else return;
-            // opened under the lock: an unlinked object's path is an open file's fd, valid only meanwhile
-            fd = fs.openReal(n.upper ? fs.upperPath(n) : fs.realPath(n), flags);
+            fd = file.openToSync(n, dataOnly);
         } finally {
             l.unlock();
         }
-        try {
-            if (dataOnly) Linux.fdatasync(fd);
-            else Linux.fsync(fd);
-        } finally {
-            Linux.closeQuietly(fd);
-        }
+        if (fd >= 0) OverlayFile.syncAndClose(fd, dataOnly);
     }
 }

@@ -67,7 +67,7 @@ final class OverlayInode {
                 st.ctimeNsec(), n.generation);
     }
 
-    /** Whether {@code c} may make setattr {@code a} on {@code n} (Namespace#setattrAllowed); caller holds the read lock. */
+    /** Whether {@code c} may make setattr {@code a} on {@code n}, for a copy ahead; caller holds the read lock. */
     void setattrAllowed(Node n, SetAttr a, Creds c, boolean ownerOverride) throws ErrnoException {
         namespace.setattrAllowed(n, a, c, ownerOverride);
     }
