@@ -107,21 +107,9 @@ public final class Overlay implements AutoCloseable {
      * job: outside the lock, since a listener's news may make a client call back in, and before the caller returns.
      */
     private void unlock(Lock l) {
-        List<OverlayFs.Effect> effects = fs.takeEffects();
+        List<Effects.Effect> effects = fs.effects.takeEffects();
         l.unlock();
-        for (OverlayFs.Effect e : effects) {
-            for (ChangeListener c : fs.listeners) {
-                try {
-                    switch (e) {
-                        case OverlayFs.AttrsChanged(Node n) -> c.attrsChanged(n);
-                        case OverlayFs.ListingChanged(Node dir) -> c.listingChanged(dir);
-                        case OverlayFs.EntryChanged(Node dir, String name) -> c.entryChanged(dir, name);
-                    }
-                } catch (RuntimeException ex) {
-                    org.slf4j.LoggerFactory.getLogger(Overlay.class).warn("change listener failed", ex);
-                }
-            }
-        }
+        fs.effects.tell(effects);
     }
 
     /**
@@ -148,7 +136,7 @@ public final class Overlay implements AutoCloseable {
 
     /** Registers a door's listener for side effects of changes (see {@link ChangeListener}). */
     public void addChangeListener(ChangeListener listener) {
-        fs.listeners.add(listener);
+        fs.effects.listeners.add(listener);
     }
 
     /** The child {@code name} of {@code dir}; ENOENT when there is none (or it is whited out). */

@@ -87,45 +87,16 @@ final class OverlayFs {
         return dacOverride ? 0 : dir ? 0700 : 0600;
     }
 
-    // --- side effects for the doors (ChangeListener) ------------------------------------------------------------
+    /** What the changes did besides their own job, for the doors' listeners (ChangeListener). */
+    final Effects effects = new Effects();
 
-    final List<ChangeListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    void attrsChanged(Node n) { effects.attrsChanged(n); }
 
-    /** A change to report once the namespace lock is released. */
-    sealed interface Effect {}
-    record AttrsChanged(Node node) implements Effect {}
-    record ListingChanged(Node dir) implements Effect {}
-    record EntryChanged(Node dir, String name) implements Effect {}
+    void copiedUp(Node n) { effects.copiedUp(n); }
 
-    /** Effects of the change in progress; only touched under the write lock, so one list serves every thread. */
-    private List<Effect> effects = new java.util.ArrayList<>();
+    void listingChanged(Node dir) { effects.listingChanged(dir); }
 
-    void attrsChanged(Node n) {
-        if (!listeners.isEmpty()) effects.add(new AttrsChanged(n));
-    }
-
-    /** {@code n} got an upper inode: its attributes and its parent's listing may read differently. */
-    void copiedUp(Node n) {
-        attrsChanged(n);
-        if (n.parent != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent));
-    }
-
-    /** {@code dir}'s listing may read differently (or reading it would change something, as an impure marker). */
-    void listingChanged(Node dir) {
-        if (!listeners.isEmpty()) effects.add(new ListingChanged(dir));
-    }
-
-    void entryChanged(Node dir, String name) {
-        if (!listeners.isEmpty()) effects.add(new EntryChanged(dir, name));
-    }
-
-    /** Takes the effects collected so far; the caller still holds the write lock. */
-    List<Effect> takeEffects() {
-        if (effects.isEmpty()) return List.of();
-        List<Effect> out = effects;
-        effects = new java.util.ArrayList<>();
-        return out;
-    }
+    void entryChanged(Node dir, String name) { effects.entryChanged(dir, name); }
 
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 
