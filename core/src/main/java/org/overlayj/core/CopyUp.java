@@ -139,7 +139,7 @@ final class CopyUp {
             fs.index.linkUp(n, n.indexPath, dest, parentUpper, n.lowerNlink, null);
             n.indexPath = null;
             n.upper = true;
-            fs.copiedUp(n);
+            fs.effects.copiedUp(n);
             return;
         }
         Node.Lower lo = n.topLower();
@@ -164,7 +164,7 @@ final class CopyUp {
             n.indexed = true;
             n.lowerNlink = st.nlink();
             n.upper = true;
-            fs.copiedUp(n);
+            fs.effects.copiedUp(n);
             return;
         }
         Stat parentSt = Linux.lstat(parentUpper);
@@ -183,8 +183,8 @@ final class CopyUp {
             n.merge = true;
             n.noAufsWhiteouts = true;       // made empty just now (copyOther)
         }
-        fs.copiedUp(n);
-        if (!n.isDir() && !keepsLowerIno(origin, st)) fs.entryChanged(n.parent, n.name);
+        fs.effects.copiedUp(n);
+        if (!n.isDir() && !keepsLowerIno(origin, st)) fs.effects.entryChanged(n.parent, n.name);
     }
 
     /**
@@ -278,7 +278,7 @@ final class CopyUp {
         n.indexPath = ip;
         n.indexed = true;
         n.lowerNlink = st.nlink();
-        fs.copiedUp(n);
+        fs.effects.copiedUp(n);
     }
 
     /** The fh blob of the lower inode, or empty when its filesystem has no file handles (format doc E17). */
@@ -377,7 +377,7 @@ final class CopyUp {
             // a sparse copy may have written nothing, a reflink may keep mtime: say "now" explicitly
             if (size > 0) {
                 Linux.futimens(out, 0, Linux.UTIME_OMIT, 0, Linux.UTIME_NOW);
-                fs.attrsChanged(n);   // an open reply carries no attributes: a client's cached mtime is stale
+                fs.effects.attrsChanged(n);   // an open reply carries no attributes: a client's cached mtime is stale
             }
             if (!fs.opts.volatileMode()) sync(out);
             Linux.fremovexattr(out, fs.x(OverlayXattr.METACOPY));

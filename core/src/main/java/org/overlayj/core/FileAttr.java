@@ -221,7 +221,7 @@ final class FileAttr {
             n.prot = -1;
             Linux.closeQuietly(fd);
         }
-        fs.attrsChanged(n);   // the ctime moved
+        fs.effects.attrsChanged(n);   // the ctime moved
     }
 
     /** The real half of {@link #set}: the ioctl on the upper inode's fd. */

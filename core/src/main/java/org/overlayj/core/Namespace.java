@@ -374,7 +374,7 @@ final class Namespace {
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
-        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink > 1)) fs.attrsChanged(child);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink > 1)) fs.effects.attrsChanged(child);
         fs.index.afterUnlink(indexPath, child.lowerNlink);
     }
 
@@ -543,8 +543,8 @@ final class Namespace {
             // directory): ext4 made the whiteout at the source first, moving the source parent's times, and the
             // new parent may have just been marked impure, which the kernel's next listing of it drops again. A
             // door caching either must look again (FUSE differential seed 110206).
-            fs.attrsChanged(oldDir);
-            fs.listingChanged(newDir);
+            fs.effects.attrsChanged(oldDir);
+            fs.effects.listingChanged(newDir);
             throw e;
         }
         src.moveTo(oldDir, oldName, newDir, newName);

@@ -90,14 +90,6 @@ final class OverlayFs {
     /** What the changes did besides their own job, for the doors' listeners (ChangeListener). */
     final Effects effects = new Effects();
 
-    void attrsChanged(Node n) { effects.attrsChanged(n); }
-
-    void copiedUp(Node n) { effects.copiedUp(n); }
-
-    void listingChanged(Node dir) { effects.listingChanged(dir); }
-
-    void entryChanged(Node dir, String name) { effects.entryChanged(dir, name); }
-
     record OriginInfo(long ino, int nlink, int type, long dev) {}
 
     /**
