@@ -14,9 +14,6 @@ import org.overlayj.sys.FileHandle;
 import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 
-import java.lang.ref.Reference;
-import java.lang.ref.ReferenceQueue;
-import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -52,9 +49,8 @@ final class OverlayFs {
      * by {@link #lock}.
      */
     long decodeEpoch;
-    private final Map<Long, WeakReference<Node>> inodes = new ConcurrentHashMap<>();
-    /** Where the references of collected nodes are queued, so their map entries go without sweeping the map. */
-    private final ReferenceQueue<Node> collected = new ReferenceQueue<>();
+    /** The nodes of the objects in use, by inode number (the kernel's inode cache). */
+    final InodeCache inodes = new InodeCache();
     /** Origin blob (hex) → decoded lower inode facts; lower layers never change while mounted. */
     private final Map<String, OriginInfo> origins = new ConcurrentHashMap<>();
     private final AtomicLong tempCounter = new AtomicLong(System.nanoTime() & 0xffff);
@@ -513,55 +509,9 @@ final class OverlayFs {
 
     // --- inode cache -----------------------------------------------------------------------------------------------
 
-    private final AtomicLong generations = new AtomicLong(1);
+    Node inode(long ino, int type) { return inodes.inode(ino, type); }
 
-    /**
-     * The cached node for an inode number, or a new one when there is none (or the number was reused by another
-     * type). Atomic: lookups run in parallel, and two Node objects for one inode would disagree about copy-up.
-     */
-    Node inode(long ino, int type) {
-        purgeCollected();
-        Node[] out = new Node[1];
-        inodes.compute(ino, (k, ref) -> {
-            Node n = ref == null ? null : ref.get();
-            if (n != null && n.type == type) {
-                out[0] = n;
-                return ref;
-            }
-            n = new Node(ino, type);
-            n.generation = generations.getAndIncrement();
-            out[0] = n;
-            return new NodeRef(n, collected);
-        });
-        return out[0];
-    }
-
-    /** A weak reference that remembers its key, to remove exactly its own entry once its node was collected. */
-    private static final class NodeRef extends WeakReference<Node> {
-        final long ino;
-
-        NodeRef(Node n, ReferenceQueue<Node> q) {
-            super(n, q);
-            this.ino = n.ino;
-        }
-    }
-
-    /**
-     * Drops the entries of collected nodes: each costs O(1), where the sweep of the whole map this replaces ran on
-     * every call while the map's size sat on a multiple of 1024 (a walk that leaves 20,480 live nodes made every
-     * later lookup scan them all).
-     */
-    private void purgeCollected() {
-        for (Reference<? extends Node> r; (r = collected.poll()) != null; ) {
-            inodes.remove(((NodeRef) r).ino, r);
-        }
-    }
-
-    /** How many inode numbers the cache holds (tests). */
-    int cachedInodes() {
-        purgeCollected();
-        return inodes.size();
-    }
+    int cachedInodes() { return inodes.cachedInodes(); }
 
     /**
      * Forgets every cached node but the root, and the decoded origins: the state of a fresh mount as far as the
@@ -569,32 +519,15 @@ final class OverlayFs {
      * (bench/decode-bench reaches it from its own class in this package); nodes still held elsewhere stay valid.
      */
     void dropCaches() {
-        inodes.clear();
+        inodes.dropCaches(root);
         origins.clear();
-        if (root != null) inodes.put(root.ino, new NodeRef(root, collected));
     }
 
-    /** The inode numbers of the cached objects that have files open on them. */
-    java.util.Set<Long> openInodes() {
-        java.util.Set<Long> out = new java.util.HashSet<>();
-        for (WeakReference<Node> ref : inodes.values()) {
-            Node n = ref.get();
-            if (n == null) continue;
-            synchronized (n.openFiles) {
-                if (!n.openFiles.isEmpty()) out.add(n.ino);
-            }
-        }
-        return out;
-    }
+    java.util.Set<Long> openInodes() { return inodes.openInodes(); }
 
-    Node cached(long ino) {
-        WeakReference<Node> ref = inodes.get(ino);
-        return ref == null ? null : ref.get();
-    }
+    Node cached(long ino) { return inodes.cached(ino); }
 
-    void forgetInode(Node n) {
-        inodes.remove(n.ino, inodes.get(n.ino));
-    }
+    void forgetInode(Node n) { inodes.forgetInode(n); }
 
     // --- scratch -------------------------------------------------------------------------------------------------
 
