@@ -200,7 +200,7 @@ final class Export {
         long epoch = fs.decodeEpoch;
         Answer last = answers.get(key);
         if (last != null && last.epoch() == epoch) {
-            Node n = fs.cached(last.ino());
+            Node n = fs.inodes.cached(last.ino());
             if (n != null && n.generation == last.generation()) return n;
         }
         Node n = fh.upper() ? decodeUpper(fh) : decodeLower(fh, key);
@@ -322,7 +322,7 @@ final class Export {
                 Stat ist = ip == null ? null : Linux.lstatOrNull(ip);
                 if (ist != null && ist.isWhiteout()) throw stale("deleted (whiteout index)");
                 if (ist != null && ist.isDir()) return decodeDirIndex(ip, ino);
-                Node cached = fs.cached(ino);
+                Node cached = fs.inodes.cached(ino);
                 if (cached != null && cached.type == st.type() && (cached.parent != null || cached == fs.root)) {
                     return cached.unlinked && ist != null ? throughIndex(cached, ip, ist, fh) : cached;
                 }
@@ -332,7 +332,7 @@ final class Export {
                     if (n != null && n.ino == ino) return n;
                 }
                 // Disconnected non-directory: reads come from the lower inode (or its index entry once indexed).
-                Node n = fs.inode(ino, st.type());
+                Node n = fs.inodes.inode(ino, st.type());
                 // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
                 // Holding one more per decode kept them all open for as long as the node lived.
                 boolean holds = n.parent == null && n.hasLower() && OverlayFs.isFdPath(n.topLower().path());
@@ -364,7 +364,7 @@ final class Export {
     private Node decodeKnownLower(Fh fh, LowerFacts known) throws ErrnoException {
         Stat ist = fs.index.on() ? Linux.lstatOrNull(fs.index.path(fh)) : null;
         if (ist != null && ist.isWhiteout()) throw stale("deleted (whiteout index)");
-        Node cached = fs.cached(known.ino());
+        Node cached = fs.inodes.cached(known.ino());
         if (cached == null || cached.type != known.type() || (cached.parent == null && cached != fs.root)) {
             return null;
         }

@@ -302,7 +302,7 @@ final class Lookup {
             throws ErrnoException {
         int type = upper != null ? upper.st().type() : lowerTop.type();
         long ino = inoOf(upper, lowers, lowerTop);
-        Node n = fs.inode(ino, type);
+        Node n = fs.inodes.inode(ino, type);
         synchronized (n) {
             verify(n, dir, name, upper);
             return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
@@ -449,7 +449,7 @@ final class Lookup {
             st = Linux.lstat(lowers.getFirst().path());
             ino = fs.mapIno(st.ino(), st.dev());
         }
-        Node r = fs.inode(ino, Stat.S_IFDIR);
+        Node r = fs.inodes.inode(ino, Stat.S_IFDIR);
         r.parent = null;
         r.name = "";
         r.upper = fs.upperRoot != null;

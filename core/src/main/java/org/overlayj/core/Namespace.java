@@ -398,7 +398,7 @@ final class Namespace {
                 } else if (child.upper) {
                     Linux.unlink(up);
                 }
-                if (child.isDir()) fs.forgetInode(child);
+                if (child.isDir()) fs.inodes.forgetInode(child);
                 return;
             }
             try {
@@ -420,7 +420,7 @@ final class Namespace {
         } else {
             Linux.unlink(up);
         }
-        if (child.isDir()) fs.forgetInode(child);
+        if (child.isDir()) fs.inodes.forgetInode(child);
     }
 
     /** Whether a lower layer of {@code dir} still shows {@code name} (so removing it needs a whiteout). */
@@ -588,7 +588,7 @@ final class Namespace {
             } else {
                 Linux.rename(srcUp, dstUp, 0);
             }
-            if (tgt != null && tgt.isDir()) fs.forgetInode(tgt);
+            if (tgt != null && tgt.isDir()) fs.inodes.forgetInode(tgt);
             finishIndexedRemoval(tgt, tgtIndex);
         }
     }

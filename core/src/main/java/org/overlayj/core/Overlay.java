@@ -255,7 +255,7 @@ public final class Overlay implements AutoCloseable {
     public void evictAll() {
         Lock l = read();
         try {
-            fs.index.evictAllBut(fs.openInodes());
+            fs.index.evictAllBut(fs.inodes.openInodes());
         } finally {
             l.unlock();
         }

@@ -509,8 +509,6 @@ final class OverlayFs {
 
     // --- inode cache -----------------------------------------------------------------------------------------------
 
-    Node inode(long ino, int type) { return inodes.inode(ino, type); }
-
     int cachedInodes() { return inodes.cachedInodes(); }
 
     /**
@@ -522,12 +520,6 @@ final class OverlayFs {
         inodes.dropCaches(root);
         origins.clear();
     }
-
-    java.util.Set<Long> openInodes() { return inodes.openInodes(); }
-
-    Node cached(long ino) { return inodes.cached(ino); }
-
-    void forgetInode(Node n) { inodes.forgetInode(n); }
 
     // --- scratch -------------------------------------------------------------------------------------------------
 
