@@ -19,7 +19,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -53,7 +52,6 @@ final class OverlayFs {
     final InodeCache inodes = new InodeCache();
     /** Origin blob (hex) → decoded lower inode facts; lower layers never change while mounted. */
     private final Map<String, OriginInfo> origins = new ConcurrentHashMap<>();
-    private final AtomicLong tempCounter = new AtomicLong(System.nanoTime() & 0xffff);
     /** Read-only fds of each layer root, by st_dev: open_by_handle_at needs an fd on the fs. */
     private final Map<Long, Integer> mountFds = new HashMap<>();
     /**
@@ -123,6 +121,7 @@ final class OverlayFs {
         this.ns = new OverlayXattr(opts.xattrPrefix());
         this.upperLayer = layers.upper();
         this.upperRoot = upperLayer == null ? null : upperLayer.root();
+        this.scratch = new ScratchNames(layers);
         int next = 0;
         if (upperLayer != null) {
             fsids.put(upperLayer.dev(), next++);
@@ -523,38 +522,16 @@ final class OverlayFs {
 
     // --- scratch -------------------------------------------------------------------------------------------------
 
-    /** A fresh temporary name in the scratch dir (W/work, or W/index with index=on): {@code #<hex>}. */
-    String tempPath() {
-        return layers.scratchDir() + "/#" + Long.toHexString(tempCounter.getAndIncrement());
-    }
+    /** Temporary names in the scratch dir (W/work, or W/index with index=on). */
+    final ScratchNames scratch;
 
-    /** 0/0 whiteouts can be made here; cleared once mknod is refused (a user outside any user namespace). */
-    private volatile boolean deviceWhiteouts = true;
+    String tempPath() { return scratch.tempPath(); }
 
-    /**
-     * A whiteout made in the scratch dir, to be renamed into place; or null where this process may not make one
-     * (mknod refused with EPERM: no CAP_MKNOD in its user namespace): then the caller writes what fuse-overlayfs
-     * writes there, an AUFS whiteout ({@link AufsWhiteouts#fallbackWhiteout}). Said once in the log.
-     */
-    String tempWhiteoutOrNull() throws ErrnoException {
-        if (!deviceWhiteouts) return null;
-        try {
-            return tempWhiteout();
-        } catch (ErrnoException e) {
-            if (e.errno() != Errno.EPERM) throw e;
-            deviceWhiteouts = false;
-            org.slf4j.LoggerFactory.getLogger(OverlayFs.class).warn("whiteouts cannot be made here (mknod: EPERM): "
-                    + "writing AUFS .wh.NAME files instead, as fuse-overlayfs does");
-            return null;
-        }
-    }
+    String tempWhiteoutOrNull() throws ErrnoException { return scratch.tempWhiteoutOrNull(); }
 
-    /** Creates a whiteout in the scratch dir and returns its path, to be renamed into place. */
-    String tempWhiteout() throws ErrnoException {
-        String p = tempPath();
-        Linux.mkwhiteout(p);
-        return p;
-    }
+    String tempWhiteout() throws ErrnoException { return scratch.tempWhiteout(); }
+
+    void removeTemp(String path) throws ErrnoException { scratch.removeTemp(path); }
 
     /** Notes a directory's stat right before it is removed (Node#removedDir). */
     void noteRemovedDir(Node dir) {
@@ -563,18 +540,6 @@ final class OverlayFs {
             dir.removedDir = Linux.lstat(realPath(dir));
         } catch (ErrnoException e) {
             // then it answers ENOENT once removed, as before
-        }
-    }
-
-    /** Removes a temporary tree from the scratch dir (whiteouts and empty dirs of a cleared merge dir). */
-    void removeTemp(String path) throws ErrnoException {
-        Stat st = Linux.lstatOrNull(path);
-        if (st == null) return;
-        if (st.isDir()) {
-            for (var e : Linux.readdir(path)) if (!e.isDotOrDotDot()) removeTemp(path + "/" + e.name());
-            Linux.rmdir(path);
-        } else {
-            Linux.unlink(path);
         }
     }
 
