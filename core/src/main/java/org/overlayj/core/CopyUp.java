@@ -316,7 +316,7 @@ final class CopyUp {
                 out = Linux.openTmpfile(fs.layers.scratchDir(), 0600);
                 copyCounted(from, out, length);
             } else {
-                temp = fs.tempPath();
+                temp = fs.scratch.tempPath();
                 out = Linux.open(temp, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, fs.scratchMode(false));
                 copyCounted(from, out, length);
             }
@@ -487,7 +487,7 @@ final class CopyUp {
 
     private void copyOther(String src, Stat st, byte[] origin, String dest, OverlayXattr.Nlink nlink)
             throws ErrnoException {
-        String temp = fs.tempPath();
+        String temp = fs.scratch.tempPath();
         boolean symlink = st.isLink();
         switch (st.type()) {
             case Stat.S_IFDIR -> Linux.mkdir(temp, fs.scratchMode(true));
@@ -511,7 +511,7 @@ final class CopyUp {
             if (modeLast) Linux.chmod(dest, st.perm());
         } catch (ErrnoException e) {
             try {
-                fs.removeTemp(temp);
+                fs.scratch.removeTemp(temp);
             } catch (ErrnoException ignored) {
                 // the next mount cleans the scratch dir
             }
@@ -584,14 +584,14 @@ final class CopyUp {
     private void dirIndexEntry(byte[] origin, String upperDir) throws ErrnoException {
         String ip = fs.index.path(origin);
         Stat have = Linux.lstatOrNull(ip);
-        if (have != null) fs.removeTemp(ip);
-        String temp = fs.tempPath();
+        if (have != null) fs.scratch.removeTemp(ip);
+        String temp = fs.scratch.tempPath();
         Linux.mkdir(temp, fs.scratchMode(true));
         try {
             fs.setX(temp, OverlayXattr.UPPER, upperBlob(upperDir).bytes());
             Linux.rename(temp, ip, 0);
         } catch (ErrnoException e) {
-            fs.removeTemp(temp);
+            fs.scratch.removeTemp(temp);
             throw e;
         }
     }

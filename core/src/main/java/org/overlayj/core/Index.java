@@ -242,7 +242,7 @@ final class Index {
     void afterUnlink(String indexPath, int lowerNlink) throws ErrnoException {
         if (indexPath.equals(takenOut)) {
             takenOut = null;
-            if (fs.opts.nfsExport()) Linux.rename(fs.tempWhiteout(), indexPath, Linux.RENAME_NOREPLACE);
+            if (fs.opts.nfsExport()) Linux.rename(fs.scratch.tempWhiteout(), indexPath, Linux.RENAME_NOREPLACE);
             return;
         }
         Stat st = Linux.lstatOrNull(indexPath);
@@ -252,7 +252,7 @@ final class Index {
         if ((union == null ? st.nlink() - 1 : union) > 0) return;
         if (st.nlink() > 1) return; // "cleanup linked index": some alias still links it; keep it
         if (fs.opts.nfsExport()) {
-            String wh = fs.tempWhiteout();
+            String wh = fs.scratch.tempWhiteout();
             Linux.rename(wh, indexPath, 0);
         } else {
             Linux.unlink(indexPath);
@@ -330,7 +330,7 @@ final class Index {
 
     private void cleanupEntry(String path, String name) throws ErrnoException {
         if (name.startsWith("#")) {
-            fs.removeTemp(path);
+            fs.scratch.removeTemp(path);
             return;
         }
         Stat st = Linux.lstat(path);
@@ -360,7 +360,7 @@ final class Index {
             case KEEP, REMOVE_TEMP -> { }
             case REMOVE_STALE -> {
                 LOG.warn("overlayfs: cleanup of stale index entry index/{}", name);
-                if (st.isDir()) fs.removeTemp(path);
+                if (st.isDir()) fs.scratch.removeTemp(path);
                 else Linux.unlink(path);
             }
             case WHITEOUT_ORPHAN, REMOVE_ORPHAN -> orphan(path, name);
@@ -379,11 +379,11 @@ final class Index {
     private void orphan(String path, String name) throws ErrnoException {
         LOG.warn("overlayfs: cleanup of orphan index entry index/{}", name);
         if (fs.opts.nfsExport()) {
-            String wh = fs.tempWhiteout();
+            String wh = fs.scratch.tempWhiteout();
             Linux.rename(wh, path, Linux.RENAME_EXCHANGE);
-            fs.removeTemp(wh);
+            fs.scratch.removeTemp(wh);
         } else {
-            fs.removeTemp(path);
+            fs.scratch.removeTemp(path);
         }
     }
 

@@ -125,7 +125,7 @@ final class Namespace {
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EEXIST) throw e;
             overWhiteout = true;
-            made = fs.tempPath();
+            made = fs.scratch.tempPath();
             // Made aside, in the work dir, the object does not get the directory's default ACL from the layer's
             // filesystem: it is given what that would have given, as the kernel overlay does.
             if (!dfltRead && type != Stat.S_IFLNK) dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
@@ -234,7 +234,7 @@ final class Namespace {
 
     private void removeQuietly(String path) {
         try {
-            fs.removeTemp(path);
+            fs.scratch.removeTemp(path);
         } catch (ErrnoException ignored) {
             // best effort: scratch leftovers are removed at the next mount
         }
@@ -256,7 +256,7 @@ final class Namespace {
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
         if (node.indexed) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
-            String temp = fs.tempPath();
+            String temp = fs.scratch.tempPath();
             Linux.link(src, temp);
             try {
                 Linux.rename(temp, dest, 0);
@@ -368,9 +368,9 @@ final class Namespace {
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
         if (indexPath == null) return;
         if (child.isDir()) {
-            String wh = fs.tempWhiteout();
+            String wh = fs.scratch.tempWhiteout();
             Linux.rename(wh, indexPath, Linux.RENAME_EXCHANGE);
-            fs.removeTemp(wh);
+            fs.scratch.removeTemp(wh);
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
@@ -385,16 +385,16 @@ final class Namespace {
     private void removeEntry(Node dir, String name, Node child) throws ErrnoException {
         String up = fs.upperPath(dir) + "/" + name;
         if (lowerPositive(dir, name)) {
-            String wh = fs.tempWhiteoutOrNull();
+            String wh = fs.scratch.tempWhiteoutOrNull();
             if (wh == null) {
                 // no 0/0 device may be made: the AUFS whiteout first (while both are there, the name still shows),
                 // then the upper object goes
                 dir.noAufsWhiteouts = false;
                 AufsWhiteouts.fallbackWhiteout(up);
                 if (child.upper && child.isDir()) {
-                    String t = fs.tempPath();
+                    String t = fs.scratch.tempPath();
                     Linux.rename(up, t, 0);
-                    fs.removeTemp(t);
+                    fs.scratch.removeTemp(t);
                 } else if (child.upper) {
                     Linux.unlink(up);
                 }
@@ -404,7 +404,7 @@ final class Namespace {
             try {
                 if (child.upper && child.isDir()) {
                     Linux.rename(wh, up, Linux.RENAME_EXCHANGE);
-                    fs.removeTemp(wh); // the old directory, holding only whiteouts
+                    fs.scratch.removeTemp(wh); // the old directory, holding only whiteouts
                 } else if (child.upper) {
                     Linux.rename(wh, up, 0);
                 } else {
@@ -575,7 +575,7 @@ final class Namespace {
                     Linux.rename(srcUp, dstUp, Linux.RENAME_WHITEOUT);
                 } catch (ErrnoException e) {
                     if (e.errno() != Errno.EPERM) throw e;
-                    String probe = fs.tempWhiteoutOrNull();
+                    String probe = fs.scratch.tempWhiteoutOrNull();
                     if (probe != null) {                    // devices may be made: a refusal of another kind
                         removeQuietly(probe);
                         throw e;

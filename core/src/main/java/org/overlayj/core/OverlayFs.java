@@ -525,14 +525,6 @@ final class OverlayFs {
     /** Temporary names in the scratch dir (W/work, or W/index with index=on). */
     final ScratchNames scratch;
 
-    String tempPath() { return scratch.tempPath(); }
-
-    String tempWhiteoutOrNull() throws ErrnoException { return scratch.tempWhiteoutOrNull(); }
-
-    String tempWhiteout() throws ErrnoException { return scratch.tempWhiteout(); }
-
-    void removeTemp(String path) throws ErrnoException { scratch.removeTemp(path); }
-
     /** Notes a directory's stat right before it is removed (Node#removedDir). */
     void noteRemovedDir(Node dir) {
         if (!dir.isDir()) return;
