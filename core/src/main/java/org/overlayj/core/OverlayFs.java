@@ -54,12 +54,6 @@ final class OverlayFs {
     private final Map<String, OriginInfo> origins = new ConcurrentHashMap<>();
     /** Read-only fds of each layer root, by st_dev: open_by_handle_at needs an fd on the fs. */
     private final Map<Long, Integer> mountFds = new HashMap<>();
-    /**
-     * Per lower layer root: a private noatime clone of its mount, or absent when we may not make one (no
-     * CAP_SYS_ADMIN). readlink(2) updates a symlink's atime (relatime: once a day); the kernel overlay reads lower
-     * symlinks in-kernel and leaves lower layers untouched, so we read them through these.
-     */
-    private final Map<String, Integer> noatimeTrees = new HashMap<>();
     /** Small fs ids for inode numbers when layers are on several filesystems (xino-like high bits). */
     private final Map<Long, Integer> fsids = new HashMap<>();
     Node root;
@@ -129,14 +123,7 @@ final class OverlayFs {
         for (Layer l : layers.lowers()) {
             if (!fsids.containsKey(l.dev())) fsids.put(l.dev(), next++);
         }
-        for (Layer l : layers.lowers()) {
-            if (noatimeTrees.containsKey(l.root())) continue;
-            try {
-                noatimeTrees.put(l.root(), Linux.openTreeNoatime(l.root()));
-            } catch (ErrnoException e) {
-                // unprivileged: plain readlink, which may touch a lower symlink's atime
-            }
-        }
+        this.paths = new RealPaths(upperRoot, layers);
         for (Layer l : allLayers()) {
             OverrideStat o = OverrideStat.ofLayer(l.root());
             if (o.xattr() != null) overrides.put(l, o);
@@ -169,19 +156,8 @@ final class OverlayFs {
         return all;
     }
 
-    /** The target of a real symlink; one in a lower layer is read without touching its atime (see noatimeTrees). */
-    String readlinkReal(String path) throws ErrnoException {
-        for (var e : noatimeTrees.entrySet()) {
-            String root = e.getKey();
-            if (path.length() > root.length() + 1 && path.startsWith(root) && path.charAt(root.length()) == '/') {
-                return Linux.readlinkat(e.getValue(), path.substring(root.length() + 1));
-            }
-        }
-        return Linux.readlink(path);
-    }
-
     void close() {
-        for (int fd : noatimeTrees.values()) Linux.closeQuietly(fd);
+        paths.close();
         for (int fd : mountFds.values()) Linux.closeQuietly(fd);
         mountFds.clear();
     }
@@ -190,107 +166,42 @@ final class OverlayFs {
 
     // --- real paths ----------------------------------------------------------------------------------------------
 
-    /** Where an object no name and no open file leads to is "found": nowhere (ENOENT for every call on it). */
-    static final String GONE = "/proc/self/fd/-1";
+    /** The real inodes of the nodes: by path, or through an open file's fd once no name leads there. */
+    final RealPaths paths;
 
-    /**
-     * The real inode of an {@link Node#unlinked} object, reached through a file open on it: its upper inode when
-     * {@code upper}, else its lower one; {@link #GONE} when no such file is open. Never its old name, which is
-     * gone or another object's by now (a rename over it).
-     */
-    static String unlinkedPath(Node n, boolean upper) {
-        synchronized (n.openFiles) {
-            for (OpenFile f : n.openFiles) {
-                int fd = f.fd;
-                if (fd >= 0 && f.onUpper == upper) return "/proc/self/fd/" + fd;
-            }
-        }
-        return GONE;
-    }
+    static final String GONE = RealPaths.GONE;
 
-    /** The absolute upper path of a node that has an upper inode. */
-    String upperPath(Node n) {
-        if (n.unlinked) return unlinkedPath(n, true);
-        if (n.parent == null) {
-            return n.indexPath != null ? n.indexPath : upperRoot;
-        }
-        return upperPath(n.parent) + "/" + n.name;
-    }
+    static String unlinkedPath(Node n, boolean upper) { return RealPaths.unlinkedPath(n, upper); }
 
-    /**
-     * The real inode that supplies this node's attributes, and its data unless it is a metacopy file: upper if any,
-     * else the top lower.
-     */
-    String realPath(Node n) {
-        if (n.upper) return upperPath(n);
-        if (n.unlinked) return unlinkedPath(n, n.indexPath != null);
-        if (n.indexPath != null) return n.indexPath;
-        return n.topLower().path();
-    }
+    String upperPath(Node n) { return paths.upperPath(n); }
 
-    /** The access ACL of the real inode that supplies this node's attributes, read when a check needs it. */
-    Acl.Source aclOf(Node n) {
-        return () -> Linux.lgetxattrOrNull(realPath(n), Acl.ACCESS);
-    }
+    String realPath(Node n) { return paths.realPath(n); }
 
-    /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
-    String dataPath(Node n) throws ErrnoException {
-        if (n.dataMissing) {
-            throw err(Errno.ENOENT, "lazy lowerdata lookup failed (" + n.name + ")");
-        }
-        return n.metacopy ? n.lowers.getLast().path() : realPath(n);
-    }
+    Acl.Source aclOf(Node n) { return paths.aclOf(n); }
 
-    /** Whether the data read through this node is final: on its upper (or index) inode, not copied up later. */
-    static boolean dataOnUpper(Node n) {
-        return (n.upper || n.indexPath != null) && !n.metacopy;
-    }
+    String dataPath(Node n) throws ErrnoException { return paths.dataPath(n); }
 
-    /** A decoded object with no known name is reached through the fd its handle opened. */
-    static boolean isFdPath(String path) {
-        return path.startsWith("/proc/self/fd/");
-    }
+    static boolean dataOnUpper(Node n) { return RealPaths.dataOnUpper(n); }
 
-    /** The fd number of a /proc/self/fd path. */
-    static int fdOfPath(String path) {
-        return Integer.parseInt(path.substring("/proc/self/fd/".length()));
-    }
+    static boolean isFdPath(String path) { return RealPaths.isFdPath(path); }
 
-    /** The fd of a /proc/self/fd path, ENOENT for {@link #GONE}. */
-    private static int realFd(String path) throws ErrnoException {
-        int fd = fdOfPath(path);
-        if (fd < 0) throw err(Errno.ENOENT, "no name and no open file leads to it");
-        return fd;
-    }
+    static int fdOfPath(String path) { return RealPaths.fdOfPath(path); }
 
-    /** The xattr calls on a real path; on a /proc/self/fd path (an unlinked object), on the object it names. */
-    byte[] getxattrReal(String path, String name) throws ErrnoException {
-        return isFdPath(path) ? Linux.fgetxattr(realFd(path), name) : Linux.lgetxattr(path, name);
-    }
+    byte[] getxattrReal(String path, String name) throws ErrnoException { return paths.getxattrReal(path, name); }
 
-    List<String> listxattrReal(String path) throws ErrnoException {
-        return isFdPath(path) ? Linux.flistxattr(realFd(path)) : Linux.llistxattr(path);
-    }
+    List<String> listxattrReal(String path) throws ErrnoException { return paths.listxattrReal(path); }
 
     void setxattrReal(String path, String name, byte[] value, int flags) throws ErrnoException {
-        if (isFdPath(path)) Linux.fsetxattr(realFd(path), name, value, flags);
-        else Linux.lsetxattr(path, name, value, flags);
+        paths.setxattrReal(path, name, value, flags);
     }
 
-    void removexattrReal(String path, String name) throws ErrnoException {
-        if (isFdPath(path)) Linux.fremovexattr(realFd(path), name);
-        else Linux.lremovexattr(path, name);
-    }
+    void removexattrReal(String path, String name) throws ErrnoException { paths.removexattrReal(path, name); }
 
-    /** lstat of a real path; a /proc/self/fd path is followed to the object it names. */
-    Stat statReal(String path) throws ErrnoException {
-        return isFdPath(path) ? Linux.stat(path) : Linux.lstat(path);
-    }
+    Stat statReal(String path) throws ErrnoException { return paths.statReal(path); }
 
-    /** open of a real path, never following a symlink inside a layer (but following a /proc/self/fd link). */
-    int openReal(String path, int flags) throws ErrnoException {
-        return Linux.open(path, isFdPath(path) ? flags & ~Linux.O_NOFOLLOW : flags | Linux.O_NOFOLLOW, 0);
-    }
+    int openReal(String path, int flags) throws ErrnoException { return paths.openReal(path, flags); }
+
+    String readlinkReal(String path) throws ErrnoException { return paths.readlinkReal(path); }
 
     /**
      * The overlay markers on one real object, read with one listxattr (and a getxattr per marker present): lookups
