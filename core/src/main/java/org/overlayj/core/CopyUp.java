@@ -64,7 +64,7 @@ final class CopyUp {
 
     /** The copy of {@link #copyAheadSource}'s file, made with no lock held; null if it is small. */
     CopiedData copyAhead(String src, long truncateTo) throws ErrnoException {
-        Stat st = fs.statReal(src);
+        Stat st = fs.paths.statReal(src);
         long length = dataToCopy(st, truncateTo);
         if (!st.isReg() || length < COPY_AHEAD_MIN) return null;
         int in = openLower(src);
@@ -132,7 +132,7 @@ final class CopyUp {
         }
         if (n.upper) return;    // reconnected: found at its upper alias (copied up before it was decoded)
         copyUp(n.parent);
-        String parentUpper = fs.upperPath(n.parent);
+        String parentUpper = fs.paths.upperPath(n.parent);
         String dest = parentUpper + "/" + n.name;
         if (n.indexPath != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
@@ -151,7 +151,7 @@ final class CopyUp {
         // A lower metacopy file (a middle layer's, its data further down) gets a metacopy copy too, as on the kernel
         // (ovl_need_meta_copy_up looks at the options and the open flags only): lookup finds the data through it.
         boolean meta = fs.opts.metacopy() && !data && st.isReg();
-        String dataSrc = fs.dataPath(n);
+        String dataSrc = fs.paths.dataPath(n);
         if (fs.index.indexes(st) && origin.length > 0) {
             fs.index.remember(n, st.nlink());
             String ip = fs.index.path(origin);
@@ -246,7 +246,7 @@ final class CopyUp {
     private boolean singleLink(Node n) throws ErrnoException {
         // only nodes decoded from a handle (an unlinked node, with no place either, keeps its old path)
         if (n.handle == null || n.isDir() || !n.hasLower() || !fs.index.on()) return false;
-        return fs.statReal(n.topLower().path()).nlink() == 1;
+        return fs.paths.statReal(n.topLower().path()).nlink() == 1;
     }
 
     /**
@@ -260,7 +260,7 @@ final class CopyUp {
         if (n.isDir() || n.handle == null || !fs.index.on())
             throw OverlayFs.err(Errno.ESTALE, "disconnected object cannot be copied up");
         Node.Lower lo = n.topLower();
-        Stat st = fs.statReal(lo.path());
+        Stat st = fs.paths.statReal(lo.path());
         // One link and no name of this overlay leads to it (see Export#reconnect): an index-only copy would be an
         // orphan at the next mount, its data lost. The object is gone from the overlay as far as names go: ESTALE.
         if (st.nlink() == 1) throw OverlayFs.err(Errno.ESTALE, "disconnected file with no name in the overlay");
@@ -271,7 +271,7 @@ final class CopyUp {
             fs.index.remember(n, st.nlink());
             // U+(n-1): union n with the index link alone. An entry of a single-link lower inode with no alias is
             // an orphan to the kernel's next mount whatever it says (format doc §5.7): fsck --repair reports it.
-            copyRegular(lo.path(), fs.dataPath(n), st, origin, ip, false,
+            copyRegular(lo.path(), fs.paths.dataPath(n), st, origin, ip, false,
                     OverlayXattr.Nlink.of(false, st.nlink(), 1));
             n.metacopy = false;
         }
@@ -364,11 +364,11 @@ final class CopyUp {
      * (kernel 6.18: chmod then an O_RDWR open of a 6-byte and a 0-byte lower file under metacopy=on).
      */
     private void copyInData(Node n) throws ErrnoException {
-        String up = fs.realPath(n);
-        int in = openLower(fs.dataPath(n));
+        String up = fs.paths.realPath(n);
+        int in = openLower(fs.paths.dataPath(n));
         int out = -1;
         try {
-            out = fs.openReal(up, Linux.O_WRONLY);
+            out = fs.paths.openReal(up, Linux.O_WRONLY);
             Stat st = Linux.fstat(out);
             byte[] cap = Linux.lgetxattrOrNull(up, "security.capability");
             long size = dataToCopy(st, truncateTo);
@@ -395,10 +395,10 @@ final class CopyUp {
 
     private int openLower(String src) throws ErrnoException {
         try {
-            return fs.openReal(src, Linux.O_RDONLY | Linux.O_NOATIME);
+            return fs.paths.openReal(src, Linux.O_RDONLY | Linux.O_NOATIME);
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EPERM) throw e;
-            return fs.openReal(src, Linux.O_RDONLY);
+            return fs.paths.openReal(src, Linux.O_RDONLY);
         }
     }
 
@@ -491,7 +491,7 @@ final class CopyUp {
         boolean symlink = st.isLink();
         switch (st.type()) {
             case Stat.S_IFDIR -> Linux.mkdir(temp, fs.scratchMode(true));
-            case Stat.S_IFLNK -> Linux.symlink(fs.readlinkReal(src), temp);
+            case Stat.S_IFLNK -> Linux.symlink(fs.paths.readlinkReal(src), temp);
             default -> Linux.mknod(temp, st.type(), st.rdev());
         }
         try {
@@ -531,7 +531,7 @@ final class CopyUp {
     private void copyDirFlags(String src, String temp) throws ErrnoException {
         int fd;
         try {
-            fd = fs.openReal(src, Linux.O_RDONLY | Linux.O_DIRECTORY);
+            fd = fs.paths.openReal(src, Linux.O_RDONLY | Linux.O_DIRECTORY);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.EACCES) return;  // a plain user's mount, a mode-0 lower dir: no flags to read
             throw e;

@@ -72,7 +72,7 @@ final class Export {
         if (!n.upper) {
             if (n.hasLower()) return fs.lowerBlobOf(n);
         }
-        String up = fs.upperPath(n);
+        String up = fs.paths.upperPath(n);
         byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
         if (origin != null && origin.length > 0 && (n.indexed || n.isDir() && dirIndexed(origin))) {
             if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) return fh;
@@ -221,7 +221,7 @@ final class Export {
             String rel = relative(Linux.fdPathOrRoot(fd), fs.upperRoot, st);
             if (rel != null) {
                 Node n = walk(rel);
-                if (n != null && n.upper && Linux.lstat(fs.upperPath(n)).ino() == st.ino()) return n;
+                if (n != null && n.upper && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino()) return n;
                 if (st.isDir()) return null;
             } else if (st.isDir() || knownPath(Linux.fdPathOrRoot(fd), st)) {
                 return null; // outside the upper root (elsewhere on the fs, or in the work dir)
@@ -233,7 +233,7 @@ final class Export {
             String found = findInUpper(st.ino());
             if (found == null) return null;
             Node n = walk(found);
-            return n != null && n.upper && Linux.lstat(fs.upperPath(n)).ino() == st.ino() ? n : null;
+            return n != null && n.upper && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino() ? n : null;
         } finally {
             if (!keep) Linux.closeQuietly(fd);
         }
@@ -335,7 +335,7 @@ final class Export {
                 Node n = fs.inodes.inode(ino, st.type());
                 // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
                 // Holding one more per decode kept them all open for as long as the node lived.
-                boolean holds = n.parent == null && n.hasLower() && OverlayFs.isFdPath(n.topLower().path());
+                boolean holds = n.parent == null && n.hasLower() && RealPaths.isFdPath(n.topLower().path());
                 n.parent = null;
                 n.name = null;
                 n.upper = false;
@@ -374,7 +374,7 @@ final class Export {
             // cached node is the one that walk would end on (one node per inode) only while its upper dir is still
             // at the node's place and still carries this origin: the node cache itself outlives an rmdir.
             if (!cached.upper) return null;
-            String up = fs.upperPath(cached);
+            String up = fs.paths.upperPath(cached);
             Stat ust = Linux.lstatOrNull(up);
             if (ust == null || !ust.isDir()) return null;
             byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
@@ -396,7 +396,7 @@ final class Export {
         if (n.isDir() || ist.isWhiteout() || ist.type() != n.type || ist.nlink() < 1) return n;
         n.parent = null;
         n.name = null;
-        n.upper = false;    // as a cold decode leaves it: the entry is its upper inode (OverlayFs#realPath)
+        n.upper = false;    // as a cold decode leaves it: the entry is its upper inode (RealPaths#realPath)
         n.indexPath = ip;
         n.indexed = true;
         n.handle = fh;
@@ -454,10 +454,10 @@ final class Export {
         if (n.parent != null || n == fs.root) return true;
         if (n.isDir() || !n.hasLower() || fs.upperRoot == null) return false;
         Node.Lower lo = n.topLower();
-        Stat st = fs.statReal(lo.path());
+        Stat st = fs.paths.statReal(lo.path());
         long ino = fs.mapIno(st.ino(), st.dev());
         if (ino != n.ino) return false;
-        String known = OverlayFs.isFdPath(lo.path()) ? Linux.fdPathOrRoot(OverlayFs.fdOfPath(lo.path())) : lo.path();
+        String known = RealPaths.isFdPath(lo.path()) ? Linux.fdPathOrRoot(RealPaths.fdOfPath(lo.path())) : lo.path();
         Layer owner = ownerOf(known, st);
         if (owner != null && connectLowerDir(owner, known, ino) == n) return true;
         for (Layer l : fs.layers.lowers()) {

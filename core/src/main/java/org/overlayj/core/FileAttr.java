@@ -88,8 +88,8 @@ final class FileAttr {
         // with no open file left) is not protected, and is asked again next time; the operation itself then
         // meets what the real inode says.
         try {
-            String real = fs.realPath(n);
-            long attrs = Linux.statAttributes(real, OverlayFs.isFdPath(real));
+            String real = fs.paths.realPath(n);
+            long attrs = Linux.statAttributes(real, RealPaths.isFdPath(real));
             p = ((attrs & Linux.STATX_ATTR_APPEND) != 0 ? FS_APPEND_FL : 0)
                     | ((attrs & Linux.STATX_ATTR_IMMUTABLE) != 0 ? FS_IMMUTABLE_FL : 0);
             if (n.upper || n.indexPath != null) {
@@ -170,12 +170,12 @@ final class FileAttr {
     /** A read-only fd on a real object for the flag ioctls: regular files and directories only (others ENOTTY). */
     private int openForIoctl(Node n, String real) throws ErrnoException {
         if (!n.isDir() && n.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.ENOTTY, "inode flags of a special file");
-        return fs.openReal(real, Linux.O_RDONLY | Linux.O_NONBLOCK | (n.isDir() ? Linux.O_DIRECTORY : 0));
+        return fs.paths.openReal(real, Linux.O_RDONLY | Linux.O_NONBLOCK | (n.isDir() ? Linux.O_DIRECTORY : 0));
     }
 
     /** FS_IOC_GETFLAGS of the overlay inode (ovl_fileattr_get). Caller holds the namespace lock. */
     int flags(Node n) throws ErrnoException {
-        String real = fs.realPath(n);
+        String real = fs.paths.realPath(n);
         int fd = openForIoctl(n, real);
         try {
             return Linux.getFlags(fd) | prot(n);
@@ -186,7 +186,7 @@ final class FileAttr {
 
     /** FS_IOC_FSGETXATTR of the overlay inode. */
     Fsxattr fsxattr(Node n) throws ErrnoException {
-        String real = fs.realPath(n);
+        String real = fs.paths.realPath(n);
         int fd = openForIoctl(n, real);
         try {
             Fsxattr x = Linux.fsGetXattr(fd);
@@ -202,7 +202,7 @@ final class FileAttr {
      * node's protection is what {@code NS protattr} now says even if the real call fails, as in the kernel.
      */
     void set(Node n, int prot, RealSet real) throws ErrnoException {
-        String up = fs.upperPath(n);
+        String up = fs.paths.upperPath(n);
         int fd = openForIoctl(n, up);
         try {
             int had = prot(n);

@@ -130,7 +130,7 @@ final class Index {
         Integer mem = nlinks.get(n.ino);
         if (mem != null) return mem;
         int v = real.nlink();
-        if (lowerNlink > 1) v = OverlayXattr.unionNlink(fs.getX(fs.realPath(n), OverlayXattr.NLINK), real.nlink(),
+        if (lowerNlink > 1) v = OverlayXattr.unionNlink(fs.getX(fs.paths.realPath(n), OverlayXattr.NLINK), real.nlink(),
                 lowerNlink, real.nlink());
         nlinks.put(n.ino, v);
         return v;

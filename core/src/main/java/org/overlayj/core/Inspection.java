@@ -157,7 +157,7 @@ public final class Inspection implements AutoCloseable {
             Node n = lookup.child(dir.node, name);
             if (n == null) return new Step(null, List.copyOf(met), null, null, null);
             held.add(n);
-            return new Step(new Entry(n, n.upper ? fs.upperPath(n) : n.indexPath), List.copyOf(met),
+            return new Step(new Entry(n, n.upper ? fs.paths.upperPath(n) : n.indexPath), List.copyOf(met),
                     null, null, null);
         } catch (ErrnoException e) {
             return new Step(null, List.copyOf(met), why[0], blamed[0], e);

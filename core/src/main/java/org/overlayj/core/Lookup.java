@@ -95,7 +95,7 @@ final class Lookup {
         String redirect = null;
         boolean stop = false;
         if (dir.upper) {
-            String p = fs.upperPath(dir) + "/" + name;
+            String p = fs.paths.upperPath(dir) + "/" + name;
             Stat st = lstat(fs.upper(), p);
             if (st != null) {
                 if (st.isWhiteout()) return null;
@@ -357,7 +357,7 @@ final class Lookup {
             } catch (ErrnoException e) {
                 fs.setX(upper.path(), OverlayXattr.ORIGIN, new byte[0]);
             }
-            fs.setImpure(fs.upperPath(dir));
+            fs.setImpure(fs.paths.upperPath(dir));
         }
         if (type == Stat.S_IFDIR) {
             // The lowers list is the whole stack this directory merges: children are looked up in those only.
@@ -425,7 +425,7 @@ final class Lookup {
 
     /** A directory node's upper inode is still at its place (a removed one is no longer a claimant). */
     private boolean stillThere(Node n) throws ErrnoException {
-        Stat st = Linux.lstatOrNull(fs.upperPath(n));
+        Stat st = Linux.lstatOrNull(fs.paths.upperPath(n));
         return st != null && st.isDir() && (n.upperIno == 0 || st.ino() == n.upperIno);
     }
 

@@ -31,7 +31,7 @@ final class Namespace {
     }
 
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = fs.statReal(fs.realPath(n));
+        Stat st = fs.paths.statReal(fs.paths.realPath(n));
         org.overlayj.core.layer.OverrideStat.Values o = fs.overrideOf(n);
         if (o != null) {
             return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
@@ -56,10 +56,10 @@ final class Namespace {
     private void checkNewName(Node dir, String name, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
         Attr a = c.isRoot() ? null : attr(dir);
-        if (a != null) Permissions.check(a, Permissions.X, c, fs.aclOf(dir));
+        if (a != null) Permissions.check(a, Permissions.X, c, fs.paths.aclOf(dir));
         if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
         fs.fileAttr.checkWrite(dir);     // an immutable directory: EPERM, before EACCES (inode_permission)
-        if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.aclOf(dir));
+        if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -91,7 +91,7 @@ final class Namespace {
         Node.RealStat known = dir.realStat;
         boolean knownParent = known != null && known.upper() && known.changes() == fs.changes - 1;
         copyUp.copyUp(dir);
-        String parent = fs.upperPath(dir);
+        String parent = fs.paths.upperPath(dir);
         String dest = parent + "/" + name;
         // Only its mode and group matter here: a getattr right before (FUSE checks permissions with one) will do.
         Stat parentSt = knownParent ? known.st() : Linux.lstat(parent);
@@ -249,8 +249,8 @@ final class Namespace {
         fs.fileAttr.checkChange(node, "link");
         copyUp.copyUp(node);
         copyUp.copyUp(newDir);
-        String src = fs.upperPath(node);
-        String dest = fs.upperPath(newDir) + "/" + newName;
+        String src = fs.paths.upperPath(node);
+        String dest = fs.paths.upperPath(newDir) + "/" + newName;
         // the new name must find the data too, from wherever it is
         String redirect = metacopyRedirect(node, node.parent, node.name, false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
@@ -267,7 +267,7 @@ final class Namespace {
         } else {
             Linux.link(src, dest);
         }
-        if (hasOrigin(src)) fs.setImpure(fs.upperPath(newDir));
+        if (hasOrigin(src)) fs.setImpure(fs.paths.upperPath(newDir));
         if (node.indexed) fs.index.adjust(node, +1);
         changed(newDir);
         node.placeAt(newDir, newName);
@@ -292,7 +292,7 @@ final class Namespace {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         // the path walk searched the directory before the name was looked up: EACCES before ENOENT, and before
         // the VFS looks at "." and ".." (rmdir: EINVAL, ENOTEMPTY; unlink: EISDIR)
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.paths.aclOf(dir));
         if (name.equals(".") || name.equals(".."))
             throw OverlayFs.err(!isDir ? Errno.EISDIR : name.equals(".") ? Errno.EINVAL : Errno.ENOTEMPTY, name);
         Node child = lookup.child(dir, name);
@@ -303,7 +303,7 @@ final class Namespace {
         boolean prot = fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0;
         if (prot) fs.fileAttr.checkWrite(dir);
         Attr dirAttr = attr(dir);
-        Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.aclOf(dir));
+        Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
         Permissions.sticky(dirAttr, attr(child), c);
         if (prot) fs.fileAttr.checkDelete(dir, child);
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
@@ -349,7 +349,7 @@ final class Namespace {
             if (!fs.opts.nfsExport()) return null;
             // a lower directory is copied up first, as the kernel does, so that its index entry can be whited out
             if (!child.upper) copyUp.copyUp(child);
-            byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
+            byte[] origin = fs.getX(fs.paths.upperPath(child), OverlayXattr.ORIGIN);
             if (origin == null || origin.length == 0) return null;
             Stat ist = Linux.lstatOrNull(fs.index.path(origin));
             return ist != null && ist.isDir() ? fs.index.path(origin) : null;
@@ -358,8 +358,8 @@ final class Namespace {
             copyUp.copyUp(child);
         }
         if (!child.upper || !child.indexed) return null;
-        fs.index.beforeLinkChange(child, fs.upperPath(child));
-        byte[] origin = fs.getX(fs.upperPath(child), OverlayXattr.ORIGIN);
+        fs.index.beforeLinkChange(child, fs.paths.upperPath(child));
+        byte[] origin = fs.getX(fs.paths.upperPath(child), OverlayXattr.ORIGIN);
         if (origin == null || origin.length == 0) return null;
         fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink);    // crash order: see there
         return fs.index.path(origin);
@@ -383,7 +383,7 @@ final class Namespace {
      * rename, so a crash never shows the lower object again.
      */
     private void removeEntry(Node dir, String name, Node child) throws ErrnoException {
-        String up = fs.upperPath(dir) + "/" + name;
+        String up = fs.paths.upperPath(dir) + "/" + name;
         if (lowerPositive(dir, name)) {
             String wh = fs.scratch.tempWhiteoutOrNull();
             if (wh == null) {
@@ -462,8 +462,8 @@ final class Namespace {
         if (!oldDir.isDir() || !newDir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "rename");
         // the path walks searched both directories before any name in them was looked up (EACCES before ENOENT)
         if (!c.isRoot()) {
-            Permissions.check(attr(oldDir), Permissions.X, c, fs.aclOf(oldDir));
-            Permissions.check(attr(newDir), Permissions.X, c, fs.aclOf(newDir));
+            Permissions.check(attr(oldDir), Permissions.X, c, fs.paths.aclOf(oldDir));
+            Permissions.check(attr(newDir), Permissions.X, c, fs.paths.aclOf(newDir));
         }
         if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals(".."))
             throw OverlayFs.err(Errno.EBUSY, "rename of . or ..");
@@ -481,11 +481,11 @@ final class Namespace {
         // directory and sticky rule, and only then whether the target is of the source's type
         Attr oldAttr = attr(oldDir), newAttr = attr(newDir);
         fs.fileAttr.checkWrite(oldDir);
-        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
+        Permissions.check(oldAttr, Permissions.W | Permissions.X, c, fs.paths.aclOf(oldDir));
         Permissions.sticky(oldAttr, attr(src), c);
         fs.fileAttr.checkDelete(oldDir, src);
         fs.fileAttr.checkWrite(newDir);
-        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.aclOf(newDir));
+        Permissions.check(newAttr, Permissions.W | Permissions.X, c, fs.paths.aclOf(newDir));
         if (tgt != null) Permissions.sticky(newAttr, attr(tgt), c);
         if (tgt != null) fs.fileAttr.checkDelete(newDir, tgt);
         if (tgt != null && !exchange) {
@@ -494,8 +494,8 @@ final class Namespace {
         }
         boolean samedir = oldDir == newDir;
         // a directory that changes parent gets a new "..": write permission on it (both ways for an exchange)
-        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.aclOf(src));
-        if (exchange && tgt.isDir() && !samedir) Permissions.check(attr(tgt), Permissions.W, c, fs.aclOf(tgt));
+        if (src.isDir() && !samedir) Permissions.check(attr(src), Permissions.W, c, fs.paths.aclOf(src));
+        if (exchange && tgt.isDir() && !samedir) Permissions.check(attr(tgt), Permissions.W, c, fs.paths.aclOf(tgt));
 
         // A lower or merged directory can only move with a redirect to where its lower part still is.
         boolean srcNeedsRedirect = src.isDir() && src.hasLower();
@@ -518,8 +518,8 @@ final class Namespace {
         if (srcRedirect == null) srcRedirect = metacopyRedirect(src, oldDir, oldName, samedir);
         if (exchange && tgtRedirect == null) tgtRedirect = metacopyRedirect(tgt, newDir, newName, samedir);
         String tgtIndex = tgt != null && !exchange ? prepareIndexedRemoval(tgt) : null;
-        String srcUp = fs.upperPath(oldDir) + "/" + oldName;
-        String dstUp = fs.upperPath(newDir) + "/" + newName;
+        String srcUp = fs.paths.upperPath(oldDir) + "/" + oldName;
+        String dstUp = fs.paths.upperPath(newDir) + "/" + newName;
         Predicate<Node.Alias> tgtLeadsHere = tgt != null && !exchange ? stillLeadsTo(tgt) : a -> false;
 
         if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
@@ -529,8 +529,8 @@ final class Namespace {
             fs.setX(srcUp, OverlayXattr.OPAQUE, new byte[]{'y'});
         if (exchange && tgt.isDir() && !tgtNeedsRedirect && oldDir.merge && !fs.isOpaque(dstUp))
             fs.setX(dstUp, OverlayXattr.OPAQUE, new byte[]{'y'});
-        if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.upperPath(newDir));
-        if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.upperPath(oldDir));
+        if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.paths.upperPath(newDir));
+        if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.paths.upperPath(oldDir));
 
         if (tgt != null && !exchange) {   // before its name is another's
             OpenFile.reopenOnUpper(fs, tgt);
@@ -608,7 +608,7 @@ final class Namespace {
     private String metacopyRedirect(Node n, Node parent, String name, boolean samedir) throws ErrnoException {
         if (n.isDir() || !n.metacopy || !n.upper) return null;
         boolean relative = samedir && n.lowerNlink <= 1;
-        String existing = rawRedirect(fs.upperPath(n));
+        String existing = rawRedirect(fs.paths.upperPath(n));
         if (existing != null && (existing.startsWith("/") || relative)) return null;
         return redirectFor(n, parent, name, relative);
     }
@@ -618,13 +618,13 @@ final class Namespace {
      * it already has); across parents the absolute lower path, built from the ancestors' own redirects.
      */
     private String redirectFor(Node dir, Node parent, String name, boolean samedir) throws ErrnoException {
-        String existing = dir.upper ? rawRedirect(fs.upperPath(dir)) : null;
+        String existing = dir.upper ? rawRedirect(fs.paths.upperPath(dir)) : null;
         if (samedir) return existing != null ? existing : name;
         if (existing != null && existing.startsWith("/")) return existing;
         Deque<String> parts = new ArrayDeque<>();
         parts.addFirst(existing != null ? existing : name);
         for (Node a = parent; a != null && a.parent != null; a = a.parent) {
-            String r = a.upper ? rawRedirect(fs.upperPath(a)) : null;
+            String r = a.upper ? rawRedirect(fs.paths.upperPath(a)) : null;
             if (r != null && r.startsWith("/")) {
                 parts.addFirst(r.substring(1));
                 break;
@@ -660,13 +660,13 @@ final class Namespace {
         if (a.size() != null) {
             if (n.isDir()) throw OverlayFs.err(Errno.EISDIR, "truncate");
             if (n.type != Stat.S_IFREG) throw OverlayFs.err(Errno.EINVAL, "truncate");
-            Permissions.checkData(cur, Permissions.W, c, fs.aclOf(n), ownerOverride);
+            Permissions.checkData(cur, Permissions.W, c, fs.paths.aclOf(n), ownerOverride);
         }
         if (a.hasTimes()) {
             boolean explicit = a.atimeNsec() != null && a.atimeNsec() != SetAttr.NOW
                     || a.mtimeNsec() != null && a.mtimeNsec() != SetAttr.NOW;
             if (explicit) Permissions.owner(cur, c);
-            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c, fs.aclOf(n));
+            else if (!c.isRoot() && c.uid() != cur.uid()) Permissions.check(cur, Permissions.W, c, fs.paths.aclOf(n));
         }
         return cur;
     }
@@ -675,10 +675,10 @@ final class Namespace {
         Attr cur = setattrAllowed(n, a, c, ownerOverride);
         if (a.size() != null) copyUp.copyUpData(n);
         else copyUp.copyUp(n);
-        String p = fs.upperPath(n);
+        String p = fs.paths.upperPath(n);
         if (a.uid() != null || a.gid() != null) {
             int uid = a.uid() == null ? -1 : a.uid(), gid = a.gid() == null ? -1 : a.gid();
-            if (OverlayFs.isFdPath(p)) Linux.fchown(OverlayFs.fdOfPath(p), uid, gid);   // an unlinked open file
+            if (RealPaths.isFdPath(p)) Linux.fchown(RealPaths.fdOfPath(p), uid, gid);   // an unlinked open file
             else Linux.lchown(p, uid, gid);
         }
         if (a.mode() != null && n.type != Stat.S_IFLNK) {
@@ -699,7 +699,7 @@ final class Namespace {
             long aNs = a.atimeNsec() == null ? Linux.UTIME_OMIT : a.atimeNsec();
             long mSec = a.mtimeSec() == null ? 0 : a.mtimeSec();
             long mNs = a.mtimeNsec() == null ? Linux.UTIME_OMIT : a.mtimeNsec();
-            if (OverlayFs.isFdPath(p)) Linux.futimens(OverlayFs.fdOfPath(p), aSec, aNs, mSec, mNs);
+            if (RealPaths.isFdPath(p)) Linux.futimens(RealPaths.fdOfPath(p), aSec, aNs, mSec, mNs);
             else Linux.utimens(p, aSec, aNs, mSec, mNs, true);
         }
     }
@@ -719,7 +719,7 @@ final class Namespace {
             if (c.isRoot()) return true;
             // only the owner may change user.* of a sticky directory (before, and whatever, its mode says)
             if (n.isDir() && (a.mode() & 01000) != 0 && c.uid() != a.uid()) throw OverlayFs.err(Errno.EPERM, name);
-            Permissions.check(a, Permissions.W, c, fs.aclOf(n));
+            Permissions.check(a, Permissions.W, c, fs.paths.aclOf(n));
         } else if (name.startsWith("system.")) {
             Attr a = attr(n);
             boolean acl = name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT);
@@ -747,7 +747,7 @@ final class Namespace {
         if (name.startsWith("user.")) {
             Attr a = attr(n);
             if (!n.isDir() && a.type() != Stat.S_IFREG) throw OverlayFs.err(Errno.ENODATA, name);
-            Permissions.check(a, Permissions.R, c, fs.aclOf(n));
+            Permissions.check(a, Permissions.R, c, fs.paths.aclOf(n));
         }
     }
 
@@ -765,7 +765,7 @@ final class Namespace {
 
     /** Clears set-group-ID of the real object at {@code real}, as {@link #aclKillsSgid} asks. */
     void killSgid(String real) throws ErrnoException {
-        Stat st = fs.statReal(real);
+        Stat st = fs.paths.statReal(real);
         Linux.chmod(real, st.mode() & 07777 & ~02000);
     }
 }

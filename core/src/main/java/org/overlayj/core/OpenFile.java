@@ -42,7 +42,7 @@ public final class OpenFile {
      * the kernel's overlay reopens a lower file on its copy-up (ovl_real_fdget). Callers hold the namespace lock.
      */
     static void reopenOnUpper(OverlayFs fs, Node n) throws ErrnoException {
-        if (!OverlayFs.dataOnUpper(n)) return;
+        if (!RealPaths.dataOnUpper(n)) return;
         List<OpenFile> files;
         synchronized (n.openFiles) {
             files = List.copyOf(n.openFiles);
@@ -53,7 +53,7 @@ public final class OpenFile {
     /** The lower fd is replaced by one on the node's upper inode (see {@link #replacedFd}). */
     synchronized void reopenOnUpper(OverlayFs fs) throws ErrnoException {
         if (onUpper || fd < 0) return;
-        int up = fs.openReal(fs.realPath(node), Linux.O_RDONLY);
+        int up = fs.paths.openReal(fs.paths.realPath(node), Linux.O_RDONLY);
         replacedFd = fd;
         fd = up;
         onUpper = true;

@@ -200,7 +200,7 @@ public final class Overlay implements AutoCloseable {
         for (Found f : found) {
             if (f == null || !f.node().isDir()) continue;
             Node n = f.node();
-            if (n.upper) dirs.add(fs.upperPath(n));
+            if (n.upper) dirs.add(fs.paths.upperPath(n));
             if (n.lowers != null) for (Node.Lower l : n.lowers) dirs.add(l.path());
             if (dirs.size() >= DirReadahead.PER_LISTING) break;
         }
@@ -342,7 +342,7 @@ public final class Overlay implements AutoCloseable {
         try {
             if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "readdir");
             if (cookie == 0) {
-                Permissions.check(inode.attr(dir), Permissions.R, c, fs.aclOf(dir));
+                Permissions.check(inode.attr(dir), Permissions.R, c, fs.paths.aclOf(dir));
                 dir.listing = null;
             }
             List<DirEntry> all = readdir.list(dir).entries();
@@ -406,7 +406,7 @@ public final class Overlay implements AutoCloseable {
 
     public Node link(Node node, Node newDir, String newName, Creds c) throws ErrnoException {
         CopyUp.CopiedData ahead = copyAhead(false, () -> node, -1,
-                () -> Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir)));
+                () -> Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.paths.aclOf(newDir)));
         Lock l = writeOffering(ahead, -1);
         try {
             return namespace.link(node, newDir, newName, c);
@@ -438,8 +438,8 @@ public final class Overlay implements AutoCloseable {
             throws ErrnoException {
         // a lower file moves by copy-up: its data is copied ahead for a caller who may write both directories
         CopyUp.CopiedData ahead = copyAhead(false, () -> lookup.child(oldDir, oldName), -1, () -> {
-            Permissions.check(inode.attr(oldDir), Permissions.W | Permissions.X, c, fs.aclOf(oldDir));
-            Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.aclOf(newDir));
+            Permissions.check(inode.attr(oldDir), Permissions.W | Permissions.X, c, fs.paths.aclOf(oldDir));
+            Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.paths.aclOf(newDir));
         });
         Lock l = writeOffering(ahead, -1);
         try {

@@ -45,7 +45,7 @@ final class OverlayFile {
     /** Whether {@code c} may open {@code n} so, for a copy ahead; caller holds the read lock. */
     void openAllowed(Node n, int flags, int mask, Creds c, boolean ownerOverride) throws ErrnoException {
         fs.fileAttr.checkOpen(n, flags);
-        Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
+        Permissions.checkData(inode.attr(n), mask, c, fs.paths.aclOf(n), ownerOverride);
     }
 
     /**
@@ -56,11 +56,11 @@ final class OverlayFile {
         Attr a = inode.attr(n);
         if (n.isDir() && (mask & Permissions.W) != 0) throw OverlayFs.err(Errno.EISDIR, "open for write");
         if (wants) fs.fileAttr.checkOpen(n, flags);
-        Permissions.checkData(a, mask, c, fs.aclOf(n), ownerOverride);
+        Permissions.checkData(a, mask, c, fs.paths.aclOf(n), ownerOverride);
         if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
         int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
         int fd = openData(n, real & ~Linux.O_NOFOLLOW);
-        return opened(new OpenFile(n, flags, fd, OverlayFs.dataOnUpper(n)));
+        return opened(new OpenFile(n, flags, fd, RealPaths.dataOnUpper(n)));
     }
 
     /** Creates and opens a regular file (see {@link Overlay#createOpen}); caller holds the write lock. */
@@ -83,7 +83,7 @@ final class OverlayFile {
             throws ErrnoException {
         if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
         fs.fileAttr.checkOpen(n, flags);
-        Permissions.checkData(inode.attr(n), mask, c, fs.aclOf(n), ownerOverride);
+        Permissions.checkData(inode.attr(n), mask, c, fs.paths.aclOf(n), ownerOverride);
         int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
         return opened(new OpenFile(n, flags, fd, true));
     }
@@ -102,19 +102,19 @@ final class OverlayFile {
      * ownership or CAP_FOWNER, and without them the kernel drops the flag too.
      */
     private int openData(Node n, int flags) throws ErrnoException {
-        String path = fs.dataPath(n);
-        if (OverlayFs.dataOnUpper(n)) return fs.openReal(path, flags);
+        String path = fs.paths.dataPath(n);
+        if (RealPaths.dataOnUpper(n)) return fs.paths.openReal(path, flags);
         try {
-            return fs.openReal(path, flags | Linux.O_NOATIME);
+            return fs.paths.openReal(path, flags | Linux.O_NOATIME);
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EPERM) throw e;
-            return fs.openReal(path, flags);
+            return fs.paths.openReal(path, flags);
         }
     }
 
     /** A file opened on the lower inode reads the upper copy once there is one (the kernel reopens lazily too). */
     private int fdOf(OpenFile f) throws ErrnoException {
-        if (!f.onUpper && OverlayFs.dataOnUpper(f.node)) {
+        if (!f.onUpper && RealPaths.dataOnUpper(f.node)) {
             Lock l = read();
             try {
                 f.reopenOnUpper(fs);
@@ -142,7 +142,7 @@ final class OverlayFile {
         Lock l = read();
         try {
             if (!f.node.metacopy) return;
-            String p = fs.realPath(f.node);
+            String p = fs.paths.realPath(f.node);
             Stat st = Linux.lstat(p);
             long now = System.currentTimeMillis() / 1000;
             boolean due = !after(st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec())
@@ -204,7 +204,7 @@ final class OverlayFile {
             n.openFiles.remove(f);
         }
         if (n.everUnlinked) {
-            // a reader under the read lock may have taken this file's fd as the node's path (OverlayFs#realPath):
+            // a reader under the read lock may have taken this file's fd as the node's path (RealPaths#realPath):
             // it must be done with it before the fd number is closed and can name another file
             Lock l = fs.lock.writeLock();
             l.lock();
@@ -281,7 +281,7 @@ final class OverlayFile {
         else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;
         else return -1;
         // opened under the lock: an unlinked object's path is an open file's fd, valid only meanwhile
-        return fs.openReal(n.upper ? fs.upperPath(n) : fs.realPath(n), flags);
+        return fs.paths.openReal(n.upper ? fs.paths.upperPath(n) : fs.paths.realPath(n), flags);
     }
 
     /** fsync (or fdatasync) of an fd {@link #openToSync} opened, which it closes; no lock. */

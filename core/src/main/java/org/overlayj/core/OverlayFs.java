@@ -145,7 +145,7 @@ final class OverlayFs {
         Layer l = n.upper || n.indexPath != null ? upperLayer
                 : n.lowers == null || n.lowers.isEmpty() ? null : n.topLower().layer();
         OverrideStat o = l == null ? null : overrides.get(l);
-        return o == null ? null : o.of(realPath(n));
+        return o == null ? null : o.of(paths.realPath(n));
     }
 
     List<Layer> allLayers() {
@@ -168,40 +168,6 @@ final class OverlayFs {
 
     /** The real inodes of the nodes: by path, or through an open file's fd once no name leads there. */
     final RealPaths paths;
-
-    static final String GONE = RealPaths.GONE;
-
-    static String unlinkedPath(Node n, boolean upper) { return RealPaths.unlinkedPath(n, upper); }
-
-    String upperPath(Node n) { return paths.upperPath(n); }
-
-    String realPath(Node n) { return paths.realPath(n); }
-
-    Acl.Source aclOf(Node n) { return paths.aclOf(n); }
-
-    String dataPath(Node n) throws ErrnoException { return paths.dataPath(n); }
-
-    static boolean dataOnUpper(Node n) { return RealPaths.dataOnUpper(n); }
-
-    static boolean isFdPath(String path) { return RealPaths.isFdPath(path); }
-
-    static int fdOfPath(String path) { return RealPaths.fdOfPath(path); }
-
-    byte[] getxattrReal(String path, String name) throws ErrnoException { return paths.getxattrReal(path, name); }
-
-    List<String> listxattrReal(String path) throws ErrnoException { return paths.listxattrReal(path); }
-
-    void setxattrReal(String path, String name, byte[] value, int flags) throws ErrnoException {
-        paths.setxattrReal(path, name, value, flags);
-    }
-
-    void removexattrReal(String path, String name) throws ErrnoException { paths.removexattrReal(path, name); }
-
-    Stat statReal(String path) throws ErrnoException { return paths.statReal(path); }
-
-    int openReal(String path, int flags) throws ErrnoException { return paths.openReal(path, flags); }
-
-    String readlinkReal(String path) throws ErrnoException { return paths.readlinkReal(path); }
 
     /**
      * The overlay markers on one real object, read with one listxattr (and a getxattr per marker present): lookups
@@ -440,7 +406,7 @@ final class OverlayFs {
     void noteRemovedDir(Node dir) {
         if (!dir.isDir()) return;
         try {
-            dir.removedDir = Linux.lstat(realPath(dir));
+            dir.removedDir = Linux.lstat(paths.realPath(dir));
         } catch (ErrnoException e) {
             // then it answers ENOENT once removed, as before
         }

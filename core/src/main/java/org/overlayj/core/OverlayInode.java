@@ -26,7 +26,7 @@ final class OverlayInode {
     /** ENOTDIR, or EACCES unless {@code c} may search {@code dir}; root may search any directory, so no stat then. */
     void searchable(Node dir, Creds c) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "lookup");
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.aclOf(dir));
+        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.paths.aclOf(dir));
     }
 
     /** The attributes of {@code n}, remembered as its last stat; caller holds the read lock. */
@@ -40,21 +40,21 @@ final class OverlayInode {
         return attr(n, realStat(n));
     }
 
-    /** The stat of the real inode; an unlinked object's is reached through a file open on it (OverlayFs#realPath). */
+    /** The stat of the real inode; an unlinked object's is reached through a file open on it (RealPaths#realPath). */
     private Stat realStat(Node n) throws ErrnoException {
         Stat removed = n.removedDir;
         if (removed != null && n.unlinked) return removed;
-        return fs.statReal(fs.realPath(n));
+        return fs.paths.statReal(fs.paths.realPath(n));
     }
 
-    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link OverlayFs#realPath}). */
+    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link RealPaths#realPath}). */
     Attr attr(Node n, Stat st) throws ErrnoException {
         // a removed directory has no links left, whatever its real inode (a lower one, whited out) still counts
         int nlink = n.isDir() && n.unlinked ? 0
                 : n.isDir() && n.merge ? 1
                 : n.indexed ? fs.index.nlink(n, st, n.lowerNlink) : st.nlink();
         // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
-        long blocks = n.metacopy && !n.dataMissing ? fs.statReal(fs.dataPath(n)).blocks() : st.blocks();
+        long blocks = n.metacopy && !n.dataMissing ? fs.paths.statReal(fs.paths.dataPath(n)).blocks() : st.blocks();
         int mode = st.mode(), uid = st.uid(), gid = st.gid();
         OverrideStat.Values o = fs.overrideOf(n);          // rootless storage's owners (override_stat xattrs)
         if (o != null) {
@@ -128,7 +128,7 @@ final class OverlayInode {
     /** The target of a symlink; caller holds the read lock. */
     String readlink(Node n) throws ErrnoException {
         if (n.type != Stat.S_IFLNK) throw OverlayFs.err(Errno.EINVAL, "not a symlink");
-        return fs.readlinkReal(fs.realPath(n));
+        return fs.paths.readlinkReal(fs.paths.realPath(n));
     }
 
     /** Access check for {@code c} (see {@link Overlay#access}); caller holds the read lock. */
@@ -136,7 +136,7 @@ final class OverlayInode {
         Attr a = attr(n);
         if ((mask & Permissions.W) != 0 && fs.layers.readOnly()) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
         if ((mask & Permissions.W) != 0) fs.fileAttr.checkWrite(n);    // immutable: EPERM, before EACCES
-        Permissions.check(a, mask, c, fs.aclOf(n));
+        Permissions.check(a, mask, c, fs.paths.aclOf(n));
     }
 
     // --- inode flags (chattr / lsattr; the kernel's ovl_fileattr_get/set, see FileAttr) --------------------------

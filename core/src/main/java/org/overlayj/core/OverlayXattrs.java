@@ -26,7 +26,7 @@ final class OverlayXattrs {
     /** Caller holds the read lock. */
     byte[] get(Node n, String name, Creds c) throws ErrnoException {
         namespace.xattrReadPermission(n, name, c);
-        return fs.getxattrReal(fs.realPath(n), fs.ns.toReal(name));
+        return fs.paths.getxattrReal(fs.paths.realPath(n), fs.ns.toReal(name));
     }
 
     /** Whether {@code c} may set {@code name} on {@code n}, for a copy ahead; caller holds the read lock. */
@@ -48,13 +48,13 @@ final class OverlayXattrs {
         }
         boolean kill = namespace.aclKillsSgid(n, name, c);
         copyUp.copyUp(n);
-        if (kill) namespace.killSgid(fs.upperPath(n));
-        fs.setxattrReal(fs.upperPath(n), fs.ns.toReal(name), value, flags);
+        if (kill) namespace.killSgid(fs.paths.upperPath(n));
+        fs.paths.setxattrReal(fs.paths.upperPath(n), fs.ns.toReal(name), value, flags);
     }
 
     /** Caller holds the read lock. */
     List<String> list(Node n, Creds c) throws ErrnoException {
-        return fs.ns.clientList(fs.listxattrReal(fs.realPath(n)), c.isRoot());
+        return fs.ns.clientList(fs.paths.listxattrReal(fs.paths.realPath(n)), c.isRoot());
     }
 
     /**
@@ -64,7 +64,7 @@ final class OverlayXattrs {
     void removeAllowed(Node n, String name, Creds c) throws ErrnoException {
         fs.fileAttr.checkChange(n, "removexattr");
         if (!namespace.xattrPermission(n, name, true, c)) throw OverlayFs.err(Errno.ENODATA, "nothing to do");
-        Linux.lgetxattr(fs.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
+        Linux.lgetxattr(fs.paths.realPath(n), fs.ns.toReal(name));     // ENODATA: nothing to copy up for
     }
 
     /** Caller holds the write lock. */
@@ -80,10 +80,10 @@ final class OverlayXattrs {
         boolean kill = namespace.aclKillsSgid(n, name, c);
         if (!n.upper) {
             // ENODATA before any copy-up, as the kernel does, unless clearing set-group-ID copied it up
-            if (!kill) fs.getxattrReal(fs.realPath(n), real);
+            if (!kill) fs.paths.getxattrReal(fs.paths.realPath(n), real);
             copyUp.copyUp(n);
         }
-        if (kill) namespace.killSgid(fs.upperPath(n));
-        fs.removexattrReal(fs.upperPath(n), real);
+        if (kill) namespace.killSgid(fs.paths.upperPath(n));
+        fs.paths.removexattrReal(fs.paths.upperPath(n), real);
     }
 }

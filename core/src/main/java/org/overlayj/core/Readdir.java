@@ -59,7 +59,7 @@ final class Readdir {
 
     /** A directory with a single layer: its entries as they are (whiteouts of a pure upper dir included). */
     private List<Named> plain(Node dir) throws ErrnoException {
-        String path = fs.realPath(dir);
+        String path = fs.paths.realPath(dir);
         boolean impure = dir.upper && fs.marker(path, OverlayXattr.IMPURE) == 'y';
         List<Named> out = new ArrayList<>();
         boolean stillImpure = false;
@@ -114,7 +114,7 @@ final class Readdir {
         List<String> paths = new ArrayList<>();
         List<Boolean> isUpper = new ArrayList<>();
         if (dir.upper) {
-            paths.add(fs.upperPath(dir));
+            paths.add(fs.paths.upperPath(dir));
             isUpper.add(true);
         }
         if (dir.lowers != null) {
