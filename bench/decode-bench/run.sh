@@ -30,7 +30,8 @@ for a in org.openjdk.jmh:jmh-core:$JMH org.openjdk.jmh:jmh-generator-annprocess:
     [ -f "$OUT/lib/$n-$v.jar" ] || mvn -q -B dependency:copy -Dartifact="$a" -DoutputDirectory="$OUT/lib" -Dmdep.overWriteIfNewer=false
 done
 
-CP="$REPO/core/target/classes:$REPO/native/target/classes:$(ls "$OUT"/lib/*.jar | grep -v annprocess | tr '\n' ':')"
+# core/target/test-classes: the engine seam BenchHooks calls (EngineSeam; package compiles it, -DskipTests runs nothing)
+CP="$REPO/core/target/classes:$REPO/core/target/test-classes:$REPO/native/target/classes:$(ls "$OUT"/lib/*.jar | grep -v annprocess | tr '\n' ':')"
 rm -rf "$OUT/classes" && mkdir -p "$OUT/classes"
 javac --release 25 -proc:full -d "$OUT/classes" -cp "$CP" \
     -processorpath "$OUT/lib/jmh-generator-annprocess-$JMH.jar:$OUT/lib/jmh-core-$JMH.jar" \

@@ -23,12 +23,6 @@ final class CopyUp {
     private CopiedData ahead;
     /** See {@link #offer}: the size the operation truncates to, -1 when it does not. */
     private long truncateTo = -1;
-    /** How many files' data copy-ups have copied (tests). */
-    final java.util.concurrent.atomic.LongAdder dataCopies = new java.util.concurrent.atomic.LongAdder();
-    /** How many fsyncs copy-ups have made of copied files (tests: one per copy, as the kernel's). */
-    final java.util.concurrent.atomic.LongAdder copySyncs = new java.util.concurrent.atomic.LongAdder();
-    /** Tests: runs after data was copied ahead and before the namespace lock is taken. */
-    volatile Runnable afterCopyAhead = () -> { };
 
     /**
      * A lower regular file's data (and its fsync) copied into an anonymous upper file before the namespace write
@@ -75,7 +69,7 @@ final class CopyUp {
             if (!fs.opts.volatileMode()) sync(out);
             CopiedData d = new CopiedData(src, st, length, out);
             out = -1;
-            afterCopyAhead.run();
+            fs.probe.copiedAhead();
             return d;
         } finally {
             Linux.closeQuietly(in);
@@ -390,7 +384,7 @@ final class CopyUp {
 
     private void sync(int fd) throws ErrnoException {
         Linux.fsync(fd);
-        copySyncs.increment();
+        fs.probe.copySynced();
     }
 
     private int openLower(String src) throws ErrnoException {
@@ -405,7 +399,7 @@ final class CopyUp {
     private void copyCounted(int in, int out, long size) throws ErrnoException {
         if (size == 0) return;
         copyData(in, out, size);
-        dataCopies.increment();
+        fs.probe.dataCopied();
     }
 
     /**

@@ -7,7 +7,6 @@ import org.overlayj.sys.Linux;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Readahead for directory walks: when a listing with attributes (READDIRPLUS) shows subdirectories, their real
@@ -28,10 +27,14 @@ final class DirReadahead implements AutoCloseable {
     private static final int ENTRIES = 4096;
 
     private final LinkedBlockingDeque<String> queue = new LinkedBlockingDeque<>();
-    private final AtomicLong dirsRead = new AtomicLong();
+    private final Probe probe;
     /** Started by the first listing with subdirectories: an overlay that is never walked has no thread. */
     private Thread thread;
     private volatile boolean closed;
+
+    DirReadahead(Probe probe) {
+        this.probe = probe;
+    }
 
     /** Real directories to read ahead, in the order the walker will likely visit them. */
     void offer(List<String> dirs) {
@@ -63,7 +66,7 @@ final class DirReadahead implements AutoCloseable {
         } catch (ErrnoException e) {
             return; // gone or not a directory any more: nothing to warm
         }
-        dirsRead.incrementAndGet();
+        probe.dirReadAhead();
         int left = ENTRIES;
         for (DirEnt e : entries) {
             if (closed || left-- == 0) return;
@@ -77,10 +80,7 @@ final class DirReadahead implements AutoCloseable {
         }
     }
 
-    /** Directories read so far (for tests). */
-    long dirsRead() { return dirsRead.get(); }
-
-    /** True while the thread runs (for tests). */
+    /** True while the thread runs. */
     synchronized boolean running() { return thread != null && thread.isAlive(); }
 
     @Override public void close() {

@@ -60,8 +60,8 @@ final class InodeCache {
         }
     }
 
-    /** How many inode numbers the cache holds (tests). */
-    int cachedInodes() {
+    /** How many inode numbers the cache holds. */
+    int size() {
         purgeCollected();
         return inodes.size();
     }

@@ -21,20 +21,21 @@ import java.util.concurrent.locks.Lock;
  * org.overlayj.sys.Linux). Errors are {@link ErrnoException}s carrying the errno the kernel's overlayfs gives.
  */
 public final class Overlay implements AutoCloseable {
-    private final OverlayFs fs;
+    final OverlayFs fs;      // package-private: the test seam (src/test) and bench/decode-bench reach it
     private final Lookup lookup;
     private final Readdir readdir;
-    final CopyUp copyUp;  // package-private: tests set its hooks
+    private final CopyUp copyUp;
     private final Namespace namespace;
-    private final Export export;
+    final Export export;     // package-private: as fs
     private final OverlayInode inode;
     private final OverlayXattrs xattrs;
     private final OverlayFile file;
     private final Node root;
-    final DirReadahead readahead = new DirReadahead();
+    final DirReadahead readahead;
 
-    private Overlay(LayerStack layers) throws ErrnoException {
-        this.fs = new OverlayFs(layers);
+    private Overlay(LayerStack layers, Probe probe) throws ErrnoException {
+        this.fs = new OverlayFs(layers, probe);
+        this.readahead = new DirReadahead(probe);
         this.lookup = new Lookup(fs);
         this.readdir = new Readdir(fs, lookup);
         this.copyUp = new CopyUp(fs);
@@ -57,11 +58,16 @@ public final class Overlay implements AutoCloseable {
 
     /** Verifies and prepares the layers (format doc §1.3–1.4, §5.7, §8) and returns the mounted overlay. */
     public static Overlay mount(OverlayOptions options) throws ErrnoException {
+        return mount(options, Probe.NONE);
+    }
+
+    /** {@link #mount(OverlayOptions)} with a test seam watching the engine's inner steps (core tests). */
+    static Overlay mount(OverlayOptions options, Probe probe) throws ErrnoException {
         // Modes arrive from the doors with the caller's umask already applied; the real fs must not apply ours.
         Linux.umask(0);
         LayerStack layers = MountChecks.prepare(options);
         try {
-            return new Overlay(layers);
+            return new Overlay(layers, probe);
         } catch (ErrnoException | RuntimeException e) {
             layers.close();
             throw e;
@@ -681,35 +687,6 @@ public final class Overlay implements AutoCloseable {
         Lock l = read();
         try {
             return export.decodeCompact(handle);
-        } finally {
-            l.unlock();
-        }
-    }
-
-    /** Benchmarks only (package-private): drops the engine's node and origin caches, see OverlayFs#dropCaches. */
-    void dropCaches() {
-        Lock l = fs.lock.writeLock();
-        l.lock();
-        try {
-            fs.changes++;
-            fs.decodeEpoch++;
-            fs.dropCaches();
-            export.dropCaches();
-        } finally {
-            l.unlock();
-        }
-    }
-
-    /** Tests only (package-private): how many inode numbers the engine's node cache holds. */
-    int cachedInodes() { return fs.cachedInodes(); }
-
-    /** Benchmarks only (package-private): counts a change without making one, so decodes remember nothing. */
-    void countChange() {
-        Lock l = fs.lock.writeLock();
-        l.lock();
-        try {
-            fs.changes++;
-            fs.decodeEpoch++;
         } finally {
             l.unlock();
         }

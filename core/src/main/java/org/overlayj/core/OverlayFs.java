@@ -97,12 +97,20 @@ final class OverlayFs {
      */
     final boolean offline;
 
-    OverlayFs(LayerStack layers) throws ErrnoException {
-        this(layers, false);
+    /** The test seam ({@link Probe#NONE} but in the core tests). */
+    final Probe probe;
+
+    OverlayFs(LayerStack layers, Probe probe) throws ErrnoException {
+        this(layers, false, probe);
     }
 
     OverlayFs(LayerStack layers, boolean offline) throws ErrnoException {
+        this(layers, offline, Probe.NONE);
+    }
+
+    private OverlayFs(LayerStack layers, boolean offline, Probe probe) throws ErrnoException {
         this.offline = offline;
+        this.probe = probe;
         this.layers = layers;
         this.opts = layers.options();
         List<Layer> data = new ArrayList<>();
@@ -384,8 +392,6 @@ final class OverlayFs {
     Layer upper() { return upperLayer; }
 
     // --- inode cache -----------------------------------------------------------------------------------------------
-
-    int cachedInodes() { return inodes.cachedInodes(); }
 
     /**
      * Forgets every cached node but the root, and the decoded origins: the state of a fresh mount as far as the

@@ -59,7 +59,7 @@ class CopyAheadTest {
             Node d = EngineSmokeTest.walk(o, "d");
             Node big = o.lookup(d, "big", Creds.ROOT);
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = () -> {
+            EngineSeam.probe(o).afterCopyAhead = () -> {
                 calls.incrementAndGet();
                 // the opener holds no lock now: a create, a mkdir and a rename elsewhere complete
                 onAnotherThread("a namespace operation waited for the copy", () -> {
@@ -69,7 +69,7 @@ class CopyAheadTest {
                 });
             };
             o.release(o.open(big, Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT));
-            o.copyUp.afterCopyAhead = () -> { };
+            EngineSeam.probe(o).afterCopyAhead = () -> { };
             assertEquals(1, calls.get(), "the data was copied ahead once");
             Layers.sh("cd " + L.root + " && test -e upper/moved && test -d upper/dir && cmp upper/d/big l1/d/big"
                     + " && test -z \"$(ls -A work/work)\"");
@@ -100,13 +100,13 @@ class CopyAheadTest {
     @Test void aCopyUpSyncsTheCopyOnce() throws Exception {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             o.release(o.open(EngineSmokeTest.walk(o, "d/big"), Linux.O_WRONLY | Linux.O_APPEND, Creds.ROOT));
             assertEquals(1, calls.get(), "the large file was copied ahead");
-            assertEquals(1, o.copyUp.copySyncs.sum(), "fsyncs of the copied-ahead file");
+            assertEquals(1, EngineSeam.probe(o).copySyncs.sum(), "fsyncs of the copied-ahead file");
             o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_WRONLY, Creds.ROOT));
             assertEquals(1, calls.get(), "the small file was copied under the lock");
-            assertEquals(2, o.copyUp.copySyncs.sum(), "fsyncs after the small file's copy too");
+            assertEquals(2, EngineSeam.probe(o).copySyncs.sum(), "fsyncs after the small file's copy too");
             Layers.sh("cd " + L.root + " && cmp upper/d/big l1/d/big.orig && cmp upper/d/small l1/d/small"
                     + " && test $(stat -c %a upper/d/big) = 640 && getfattr -n user.k upper/d/big >/dev/null"
                     + " && test -z \"$(ls -A work/work)\"");
@@ -119,7 +119,7 @@ class CopyAheadTest {
             try (Overlay o = L.mount(true, false)) {
                 Node big = EngineSmokeTest.walk(o, "d/big");
                 AtomicInteger calls = new AtomicInteger();
-                o.copyUp.afterCopyAhead = () -> {
+                EngineSeam.probe(o).afterCopyAhead = () -> {
                     if (calls.incrementAndGet() != 1) return;
                     onAnotherThread("the second opener waited for the first", () -> {
                         OpenFile g = o.open(big, Linux.O_RDWR, Creds.ROOT);
@@ -143,7 +143,7 @@ class CopyAheadTest {
     @Test void aLowerChangedMeanwhileIsCopiedAgainUnderTheLock() throws Exception {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             Node big = EngineSmokeTest.walk(o, "d/big");
-            o.copyUp.afterCopyAhead = () -> {
+            EngineSeam.probe(o).afterCopyAhead = () -> {
                 try {
                     Layers.sh("cd " + L.root + " && echo changed >> l1/d/big");
                 } catch (Exception e) {
@@ -158,7 +158,7 @@ class CopyAheadTest {
     @Test void smallFilesAndReadOpensCopyNothingAhead() throws Exception {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             o.release(o.open(EngineSmokeTest.walk(o, "d/big"), Linux.O_RDONLY, Creds.ROOT));
             o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_RDWR, Creds.ROOT));
             assertEquals(0, calls.get());
@@ -170,7 +170,7 @@ class CopyAheadTest {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             Node big = EngineSmokeTest.walk(o, "d/big");
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             Creds stranger = new Creds(4242, 4242, null);
             assertThrows(ErrnoException.class, () -> o.setattr(big, SetAttr.chmod(0600), stranger));
             assertEquals(0, calls.get(), "nothing copied for a caller who may not chmod");
@@ -186,19 +186,19 @@ class CopyAheadTest {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             Node big = EngineSmokeTest.walk(o, "d/big");
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             OpenFile f = o.open(big, Linux.O_WRONLY | Linux.O_TRUNC, Creds.ROOT);
             o.write(f, 0, new byte[] {'n', 'e', 'w'}, 0, 3);
             o.release(f);
             assertEquals(0, calls.get(), "nothing copied ahead");
-            assertEquals(0, o.copyUp.dataCopies.sum(), "no data copied up");
+            assertEquals(0, EngineSeam.probe(o).dataCopies.sum(), "no data copied up");
             assertEquals(3, o.getattr(big).size());
             Layers.sh("cd " + L.root + " && test \"$(cat upper/d/big)\" = new && test $(stat -c %a upper/d/big) = 640"
                     + " && getfattr -n trusted.overlay.origin upper/d/big >/dev/null && getfattr -n user.k upper/d/big"
                     + " && test -z \"$(ls -A work/work)\"");
             // an open without O_TRUNC still copies the data
             o.release(o.open(EngineSmokeTest.walk(o, "d/small"), Linux.O_WRONLY, Creds.ROOT));
-            assertEquals(1, o.copyUp.dataCopies.sum());
+            assertEquals(1, EngineSeam.probe(o).dataCopies.sum());
         }
     }
 
@@ -208,10 +208,10 @@ class CopyAheadTest {
                     + " && truncate -s +3M l1/d/huge"
                     + " && cp -a l1/d/huge l1/d/huge2");
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             // to nothing: no data at all; to 2 MiB: two of the five MiB, copied ahead; past the end: all of it
             o.setattr(EngineSmokeTest.walk(o, "d/big"), SetAttr.truncate(0), Creds.ROOT);
-            assertEquals(0, o.copyUp.dataCopies.sum());
+            assertEquals(0, EngineSeam.probe(o).dataCopies.sum());
             o.setattr(EngineSmokeTest.walk(o, "d/huge"), SetAttr.truncate(2 * MIB), Creds.ROOT);
             assertEquals(1, calls.get());
             o.setattr(EngineSmokeTest.walk(o, "d/huge2"), SetAttr.truncate(9 * MIB), Creds.ROOT);
@@ -232,12 +232,12 @@ class CopyAheadTest {
             try (Overlay o = L.mount(false, false)) {
                 Node d = EngineSmokeTest.walk(o, "d");
                 AtomicInteger calls = new AtomicInteger();
-                o.copyUp.afterCopyAhead = calls::incrementAndGet;
+                EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
                 o.rename(d, "big", o.root(), "moved", 0, Creds.ROOT);
                 assertEquals(1, calls.get());
                 o.link(EngineSmokeTest.walk(o, "d/big2"), o.root(), "linked", Creds.ROOT);
                 assertEquals(2, calls.get());
-                assertEquals(2, o.copyUp.dataCopies.sum(), "each copied once, ahead");
+                assertEquals(2, EngineSeam.probe(o).dataCopies.sum(), "each copied once, ahead");
                 Layers.sh("cd " + L.root + " && cmp upper/moved l1/d/big && test -c upper/d/big"
                         + " && cmp upper/linked l1/d/big2 && test upper/linked -ef upper/d/big2"
                         + " && test -z \"$(ls -A work/work)\"");
@@ -245,7 +245,7 @@ class CopyAheadTest {
             }
             try (Overlay o = L.mount(false, false)) {      // a caller who may not write the directories: no copy
                 AtomicInteger calls = new AtomicInteger();
-                o.copyUp.afterCopyAhead = calls::incrementAndGet;
+                EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
                 Node d = EngineSmokeTest.walk(o, "d");
                 assertThrows(ErrnoException.class,
                         () -> o.rename(d, "big3", o.root(), "x", 0, new Creds(4242, 4242, null)));
@@ -258,7 +258,7 @@ class CopyAheadTest {
         try (Layers L = layers(); Overlay o = L.mount(false, false)) {
             Layers.sh("cd " + L.root + " && cp -a l1/d/big l1/d/big2");
             AtomicInteger calls = new AtomicInteger();
-            o.copyUp.afterCopyAhead = calls::incrementAndGet;
+            EngineSeam.probe(o).afterCopyAhead = calls::incrementAndGet;
             Node big = EngineSmokeTest.walk(o, "d/big"), big2 = EngineSmokeTest.walk(o, "d/big2");
             assertThrows(ErrnoException.class, () -> o.removexattr(big2, "user.absent", Creds.ROOT));
             assertEquals(0, calls.get(), "no copy for an xattr that is not there");

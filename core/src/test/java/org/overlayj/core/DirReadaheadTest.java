@@ -29,8 +29,8 @@ class DirReadaheadTest {
                 List<Found> found = o.lookupAll(top, names, Creds.ROOT);
                 assertTrue(found.stream().allMatch(f -> f != null));
                 // a merges upper/top/a, l1/top/a and l2/top/a; b and c have one real directory each: five.
-                for (int i = 0; i < 3000 && o.readahead.dirsRead() < 5; i++) Thread.sleep(10);
-                assertEquals(5, o.readahead.dirsRead(), "real directories read ahead");
+                for (int i = 0; i < 3000 && EngineSeam.probe(o).dirsRead.sum() < 5; i++) Thread.sleep(10);
+                assertEquals(5, EngineSeam.probe(o).dirsRead.sum(), "real directories read ahead");
                 assertTrue(o.readahead.running());
                 assertEquals(before, tree(L), "reading ahead changes nothing in the layers");
                 o.close();
@@ -46,7 +46,7 @@ class DirReadaheadTest {
                 Node b = EngineSmokeTest.walk(o, "top/a/b");
                 assertNotNull(o.lookup(b, "f", Creds.ROOT));
                 assertFalse(o.readahead.running(), "no thread for an overlay never listed with attributes");
-                assertEquals(0, o.readahead.dirsRead());
+                assertEquals(0, EngineSeam.probe(o).dirsRead.sum());
             }
         }
     }

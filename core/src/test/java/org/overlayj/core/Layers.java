@@ -35,7 +35,7 @@ final class Layers implements AutoCloseable {
     }
 
     Overlay mount(boolean index, boolean redirectOn) throws IOException {
-        return Overlay.mount(options(index, redirectOn));
+        return Overlay.mount(options(index, redirectOn), new EngineSeam.Recorder());
     }
 
     void kernelMount(String extra) throws Exception {
