@@ -25,11 +25,11 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code warm}: the object is in the engine's node cache (this state pins the node, as a door holding it
  *       would) and nothing changed since the handle was last decoded, so decode gives the answer it remembered.
- *   <li>{@code changed}: as {@code warm}, but the overlay counts a change before every decode (a package-private
- *       hook; nothing on disk changes), which voids remembered answers: decode then checks the cached node (the
+ *   <li>{@code changed}: as {@code warm}, but the overlay counts a change before every decode (the engine seam
+ *       through {@link BenchHooks}; nothing on disk changes), which voids remembered answers: decode then checks the cached node (the
  *       index entry, and for a copied-up directory its upper dir and origin), as while clients keep changing the
  *       overlay.
- *   <li>{@code cold}: the engine's node and origin caches are dropped before every decode (a package-private hook,
+ *   <li>{@code cold}: the engine's node and origin caches are dropped before every decode (the engine seam through
  *       {@link BenchHooks}), so the object is found again from the layers: the walk from the root or from the
  *       nearest indexed directory. The drop itself (clearing a near-empty map) is inside the timing. The kernel's
  *       own dentry and inode caches stay warm (setup looks the objects up in the layers to make sure): this
