@@ -22,8 +22,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * The state of one mounted overlay (the kernel's ovl_fs): layers, xattr names, the inode cache, the namespace lock,
- * and the helpers every concern shares: real paths of a node, the xattr markers, st_ino mapping, origin decoding.
+ * The state of one mounted overlay (the kernel's ovl_fs): layers, xattr names, the namespace lock and its change
+ * counts, and what every concern shares: the inode cache ({@link InodeCache}), the real paths of a node
+ * ({@link RealPaths}), the scratch dir's names ({@link ScratchNames}), the effects told to the doors
+ * ({@link Effects}), the xattr markers, st_ino mapping, origin decoding.
  */
 final class OverlayFs {
     final LayerStack layers;
