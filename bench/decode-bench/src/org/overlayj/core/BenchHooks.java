@@ -16,7 +16,7 @@ public final class BenchHooks {
 
     /** Whether a decoded node has a place in the tree (a non-directory with no kernel dentry to name it has not). */
     public static boolean connected(Node n) {
-        return n.parent != null || n.name != null;
+        return n.parent() != null || n.name() != null;
     }
 
     /** Counts a change without making one: what decodes remembered is void, the caches stay. */

@@ -51,7 +51,7 @@ final class CopyUp {
      * a lower-only regular file, or the upper fs has no O_TMPFILE. Caller holds the namespace read lock.
      */
     String copyAheadSource(Node n) {
-        if (n.upper || n.indexPath != null || n.parent == null || n.type != Stat.S_IFREG || n.metacopy) return null;
+        if (n.isUpper() || n.indexPath() != null || n.parent() == null || n.type != Stat.S_IFREG || n.metacopy()) return null;
         if (fs.upperRoot == null || !fs.layers.tmpfile()) return null;
         return n.topLower().path();
     }
@@ -114,23 +114,23 @@ final class CopyUp {
      */
     void copyUpData(Node n) throws ErrnoException {
         copyUp(n, true);
-        if (n.metacopy) copyInData(n);
+        if (n.metacopy()) copyInData(n);
     }
 
     private void copyUp(Node n, boolean data) throws ErrnoException {
-        if (n.upper) return;
+        if (n.isUpper()) return;
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
-        if (n.parent == null && !(singleLink(n) && reconnect.reconnect(n))) {
+        if (n.parent() == null && !(singleLink(n) && reconnect.reconnect(n))) {
             copyUpDisconnected(n);
             return;
         }
-        if (n.upper) return;    // reconnected: found at its upper alias (copied up before it was decoded)
-        copyUp(n.parent);
-        String parentUpper = fs.paths.upperPath(n.parent);
-        String dest = parentUpper + "/" + n.name;
-        if (n.indexPath != null) {
+        if (n.isUpper()) return;    // reconnected: found at its upper alias (copied up before it was decoded)
+        copyUp(n.parent());
+        String parentUpper = fs.paths.upperPath(n.parent());
+        String dest = parentUpper + "/" + n.name();
+        if (n.indexPath() != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
-            fs.index.linkUp(n, n.indexPath, dest, parentUpper, n.lowerNlink, null);
+            fs.index.linkUp(n, n.indexPath(), dest, parentUpper, n.lowerNlink(), null);
             n.indexPath = null;
             n.upper = true;
             fs.effects.copiedUp(n);
@@ -178,7 +178,7 @@ final class CopyUp {
             n.noAufsWhiteouts = true;       // made empty just now (copyOther)
         }
         fs.effects.copiedUp(n);
-        if (!n.isDir() && !keepsLowerIno(origin, st)) fs.effects.entryChanged(n.parent, n.name);
+        if (!n.isDir() && !keepsLowerIno(origin, st)) fs.effects.entryChanged(n.parent(), n.name());
     }
 
     /**
@@ -239,7 +239,7 @@ final class CopyUp {
     /** A disconnected lower file with one link: its copy-up must not be index-only (see Export#reconnect). */
     private boolean singleLink(Node n) throws ErrnoException {
         // only nodes decoded from a handle (an unlinked node, with no place either, keeps its old path)
-        if (n.handle == null || n.isDir() || !n.hasLower() || !fs.index.on()) return false;
+        if (n.handle() == null || n.isDir() || !n.hasLower() || !fs.index.on()) return false;
         return fs.paths.statReal(n.topLower().path()).nlink() == 1;
     }
 
@@ -250,15 +250,15 @@ final class CopyUp {
      * at its name first (or refused): its index-only copy would be an orphan to the kernel.
      */
     private void copyUpDisconnected(Node n) throws ErrnoException {
-        if (n.indexPath != null) return;
-        if (n.isDir() || n.handle == null || !fs.index.on())
+        if (n.indexPath() != null) return;
+        if (n.isDir() || n.handle() == null || !fs.index.on())
             throw OverlayFs.err(Errno.ESTALE, "disconnected object cannot be copied up");
         Node.Lower lo = n.topLower();
         Stat st = fs.paths.statReal(lo.path());
         // One link and no name of this overlay leads to it (see Export#reconnect): an index-only copy would be an
         // orphan at the next mount, its data lost. The object is gone from the overlay as far as names go: ESTALE.
         if (st.nlink() == 1) throw OverlayFs.err(Errno.ESTALE, "disconnected file with no name in the overlay");
-        byte[] origin = n.handle.bytes();
+        byte[] origin = n.handle().bytes();
         String ip = fs.index.path(origin);
         if (Linux.lstatOrNull(ip) == null) {
             if (!st.isReg()) throw OverlayFs.err(Errno.ESTALE, "disconnected special file");

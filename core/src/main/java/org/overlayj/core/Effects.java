@@ -27,7 +27,7 @@ final class Effects {
     /** {@code n} got an upper inode: its attributes and its parent's listing may read differently. */
     void copiedUp(Node n) {
         attrsChanged(n);
-        if (n.parent != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent));
+        if (n.parent() != null && !listeners.isEmpty()) effects.add(new ListingChanged(n.parent()));
     }
 
     /** {@code dir}'s listing may read differently (or reading it would change something, as an impure marker). */

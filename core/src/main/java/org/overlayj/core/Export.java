@@ -66,15 +66,15 @@ final class Export {
 
     /** Which inode a handle names (§6.3). */
     private Fh blobFor(Node n) throws ErrnoException {
-        if (n.handle != null) return n.handle;
+        if (n.handle() != null) return n.handle();
         if (fs.upperRoot == null) return fs.lowerBlobOf(n);
-        if (n.parent == null && n.indexPath == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
-        if (!n.upper) {
+        if (n.parent() == null && n.indexPath() == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
+        if (!n.isUpper()) {
             if (n.hasLower()) return fs.lowerBlobOf(n);
         }
         String up = fs.paths.upperPath(n);
         byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
-        if (origin != null && origin.length > 0 && (n.indexed || n.isDir() && dirIndexed(origin))) {
+        if (origin != null && origin.length > 0 && (n.indexed() || n.isDir() && dirIndexed(origin))) {
             if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) return fh;
         }
         return fs.blobOf(up, fs.upperLayer);
@@ -88,7 +88,7 @@ final class Export {
      * does; decode then finds it through its directory index entry. The check runs once per node.
      */
     boolean needsConnect(Node n) throws ErrnoException {
-        if (!n.isDir() || n.upper || n.connectable || n.parent == null || !n.hasLower()) return false;
+        if (!n.isDir() || n.isUpper() || n.connectable || n.parent() == null || !n.hasLower()) return false;
         if (fs.upperRoot == null || fs.layers.readOnly() || !fs.index.on() || !fs.opts.nfsExport()) return false;
         Node.Lower lo = n.topLower();
         if (connectLowerDir(lo.layer(), lo.path(), n.ino) == n) {
@@ -201,12 +201,12 @@ final class Export {
         Answer last = answers.get(key);
         if (last != null && last.epoch() == epoch) {
             Node n = fs.inodes.cached(last.ino());
-            if (n != null && n.generation == last.generation()) return n;
+            if (n != null && n.generation() == last.generation()) return n;
         }
         Node n = fh.upper() ? decodeUpper(fh) : decodeLower(fh, key);
         if (n != null) {
             if (answers.size() >= ANSWERS_MAX) answers.clear();
-            answers.put(key, new Answer(epoch, n.ino, n.generation));
+            answers.put(key, new Answer(epoch, n.ino, n.generation()));
         }
         return n;
     }
@@ -221,7 +221,7 @@ final class Export {
             String rel = relative(Linux.fdPathOrRoot(fd), fs.upperRoot, st);
             if (rel != null) {
                 Node n = walk(rel);
-                if (n != null && n.upper && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino()) return n;
+                if (n != null && n.isUpper() && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino()) return n;
                 if (st.isDir()) return null;
             } else if (st.isDir() || knownPath(Linux.fdPathOrRoot(fd), st)) {
                 return null; // outside the upper root (elsewhere on the fs, or in the work dir)
@@ -233,7 +233,7 @@ final class Export {
             String found = findInUpper(st.ino());
             if (found == null) return null;
             Node n = walk(found);
-            return n != null && n.upper && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino() ? n : null;
+            return n != null && n.isUpper() && Linux.lstat(fs.paths.upperPath(n)).ino() == st.ino() ? n : null;
         } finally {
             if (!keep) Linux.closeQuietly(fd);
         }
@@ -323,8 +323,8 @@ final class Export {
                 if (ist != null && ist.isWhiteout()) throw stale("deleted (whiteout index)");
                 if (ist != null && ist.isDir()) return decodeDirIndex(ip, ino);
                 Node cached = fs.inodes.cached(ino);
-                if (cached != null && cached.type == st.type() && (cached.parent != null || cached == fs.root)) {
-                    return cached.unlinked && ist != null ? throughIndex(cached, ip, ist, fh) : cached;
+                if (cached != null && cached.type == st.type() && (cached.parent() != null || cached == fs.root)) {
+                    return cached.unlinked() && ist != null ? throughIndex(cached, ip, ist, fh) : cached;
                 }
                 if (st.isDir()) return connectLowerDir(layer, path, ino);
                 if (owner != null) {
@@ -335,7 +335,7 @@ final class Export {
                 Node n = fs.inodes.inode(ino, st.type());
                 // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
                 // Holding one more per decode kept them all open for as long as the node lived.
-                boolean holds = n.parent == null && n.hasLower() && RealPaths.isFdPath(n.topLower().path());
+                boolean holds = n.parent() == null && n.hasLower() && RealPaths.isFdPath(n.topLower().path());
                 n.parent = null;
                 n.name = null;
                 n.upper = false;
@@ -365,15 +365,15 @@ final class Export {
         Stat ist = fs.index.on() ? Linux.lstatOrNull(fs.index.path(fh)) : null;
         if (ist != null && ist.isWhiteout()) throw stale("deleted (whiteout index)");
         Node cached = fs.inodes.cached(known.ino());
-        if (cached == null || cached.type != known.type() || (cached.parent == null && cached != fs.root)) {
+        if (cached == null || cached.type != known.type() || (cached.parent() == null && cached != fs.root)) {
             return null;
         }
-        if (cached.unlinked && ist != null && !ist.isDir()) return throughIndex(cached, fs.index.path(fh), ist, fh);
+        if (cached.unlinked() && ist != null && !ist.isDir()) return throughIndex(cached, fs.index.path(fh), ist, fh);
         if (ist != null && ist.isDir()) {
             // A copied-up directory is found through its index entry and a walk to where its upper dir is now; the
             // cached node is the one that walk would end on (one node per inode) only while its upper dir is still
             // at the node's place and still carries this origin: the node cache itself outlives an rmdir.
-            if (!cached.upper) return null;
+            if (!cached.isUpper()) return null;
             String up = fs.paths.upperPath(cached);
             Stat ust = Linux.lstatOrNull(up);
             if (ust == null || !ust.isDir()) return null;
@@ -451,7 +451,7 @@ final class Export {
      * and accepted only when it ends on this very node. The lookup places the node there (one node per inode).
      */
     boolean reconnect(Node n) throws ErrnoException {
-        if (n.parent != null || n == fs.root) return true;
+        if (n.parent() != null || n == fs.root) return true;
         if (n.isDir() || !n.hasLower() || fs.upperRoot == null) return false;
         Node.Lower lo = n.topLower();
         Stat st = fs.paths.statReal(lo.path());

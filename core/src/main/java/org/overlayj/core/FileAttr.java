@@ -92,7 +92,7 @@ final class FileAttr {
             long attrs = Linux.statAttributes(real, RealPaths.isFdPath(real));
             p = ((attrs & Linux.STATX_ATTR_APPEND) != 0 ? FS_APPEND_FL : 0)
                     | ((attrs & Linux.STATX_ATTR_IMMUTABLE) != 0 ? FS_IMMUTABLE_FL : 0);
-            if (n.upper || n.indexPath != null) {
+            if (n.isUpper() || n.indexPath() != null) {
                 Integer x = protattrFlags(Linux.lgetxattrOrNull(real, fs.x(OverlayXattr.PROTATTR)));
                 if (x != null) p |= x;
             }

@@ -154,7 +154,7 @@ final class Index {
      */
     void beforeLinkChange(Node n, String upperPath) throws ErrnoException {
         Stat real = Linux.lstat(upperPath);
-        OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, nlink(n, real, n.lowerNlink), real.nlink());
+        OverlayXattr.Nlink want = OverlayXattr.Nlink.of(false, nlink(n, real, n.lowerNlink()), real.nlink());
         if (!want.equals(stored(upperPath))) store(upperPath, want);
     }
 

@@ -66,24 +66,24 @@ public final class Inspection implements AutoCloseable {
         public String upperPath() { return upperPath; }
 
         /** It has an upper object at its own name. */
-        public boolean isUpper() { return node.upper; }
+        public boolean isUpper() { return node.isUpper(); }
 
         public boolean isDir() { return node.isDir(); }
 
         /** The lower objects it is made of, top-down. */
         public List<Lower> lowers() {
-            if (node.lowers == null) return List.of();
-            return node.lowers.stream().map(l -> new Lower(l.layer(), l.path())).toList();
+            if (node.lowers() == null) return List.of();
+            return node.lowers().stream().map(l -> new Lower(l.layer(), l.path())).toList();
         }
 
         /** A directory whose upper whiteouts are hidden (it merges lower dirs, or its upper dir has an origin). */
-        public boolean merged() { return node.merge; }
+        public boolean merged() { return node.merge(); }
 
         /** A lower-only object found through its index entry (another alias was copied up): the entry's path. */
-        public String indexPath() { return node.indexPath; }
+        public String indexPath() { return node.indexPath(); }
 
         /** A metadata-only copy whose data the data-only layers do not have: its first open fails with EIO. */
-        public boolean dataMissing() { return node.dataMissing; }
+        public boolean dataMissing() { return node.dataMissing(); }
     }
 
     /**
@@ -157,7 +157,7 @@ public final class Inspection implements AutoCloseable {
             Node n = lookup.child(dir.node, name);
             if (n == null) return new Step(null, List.copyOf(met), null, null, null);
             held.add(n);
-            return new Step(new Entry(n, n.upper ? fs.paths.upperPath(n) : n.indexPath), List.copyOf(met),
+            return new Step(new Entry(n, n.isUpper() ? fs.paths.upperPath(n) : n.indexPath()), List.copyOf(met),
                     null, null, null);
         } catch (ErrnoException e) {
             return new Step(null, List.copyOf(met), why[0], blamed[0], e);

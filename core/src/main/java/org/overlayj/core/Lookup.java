@@ -88,13 +88,13 @@ final class Lookup {
         if (name.isEmpty() || name.indexOf('/') >= 0) throw OverlayFs.err(Errno.EINVAL, "bad name");
         if (name.length() > 255) throw OverlayFs.err(Errno.ENAMETOOLONG, name);
         if (name.equals(".")) return new Resolved(dir, null);
-        if (name.equals("..")) return new Resolved(dir.parent == null ? dir : dir.parent, null);
+        if (name.equals("..")) return new Resolved(dir.parent() == null ? dir : dir.parent(), null);
         if (AufsWhiteouts.isMeta(name)) return null;    // never reachable (ENOENT, as fuse-overlayfs 1.10 gives)
 
         Found upper = null;
         String redirect = null;
         boolean stop = false;
-        if (dir.upper) {
+        if (dir.isUpper()) {
             String p = fs.paths.upperPath(dir) + "/" + name;
             Stat st = lstat(fs.upper(), p);
             if (st != null) {
@@ -235,8 +235,8 @@ final class Lookup {
 
     /** The path of directory {@code dir} in a lower layer, or null when it has no directory there. */
     private static String dirPathIn(Node dir, Layer layer) {
-        if (dir.lowers == null) return null;
-        for (Node.Lower l : dir.lowers) if (l.layer() == layer) return l.path();
+        if (dir.lowers() == null) return null;
+        for (Node.Lower l : dir.lowers()) if (l.layer() == layer) return l.path();
         return null;
     }
 
@@ -317,9 +317,9 @@ final class Lookup {
      * upper inode and found here without one is an uncovered redirect origin, ESTALE too.
      */
     private void verify(Node n, Node dir, String name, Found upper) throws ErrnoException {
-        if (n.lowers == null || n.parent == dir && name.equals(n.name) || n.parent == null && n.indexPath == null) return;
-        boolean other = upper == null ? n.isDir() && n.upper && stillThere(n)
-                : n.upperIno != 0 && n.upperIno != upper.st().ino();
+        if (n.lowers() == null || n.parent() == dir && name.equals(n.name()) || n.parent() == null && n.indexPath() == null) return;
+        boolean other = upper == null ? n.isDir() && n.isUpper() && stillThere(n)
+                : n.upperIno() != 0 && n.upperIno() != upper.st().ino();
         if (other) {
             throw fail(Inspection.Failure.INODE_ELSEWHERE, upper != null ? upper.path() : null, Errno.ESTALE,
                     "overlay inode " + n.ino + " found at another upper inode (" + name + ")");
@@ -426,7 +426,7 @@ final class Lookup {
     /** A directory node's upper inode is still at its place (a removed one is no longer a claimant). */
     private boolean stillThere(Node n) throws ErrnoException {
         Stat st = Linux.lstatOrNull(fs.paths.upperPath(n));
-        return st != null && st.isDir() && (n.upperIno == 0 || st.ino() == n.upperIno);
+        return st != null && st.isDir() && (n.upperIno() == 0 || st.ino() == n.upperIno());
     }
 
     /** The root: the upper root (if any) merged with every lower root. */

@@ -36,11 +36,11 @@ final class Namespace {
         if (o != null) {
             return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
                     st.blocks(), st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
-                    st.ctimeSec(), st.ctimeNsec(), n.generation);
+                    st.ctimeSec(), st.ctimeNsec(), n.generation());
         }
         return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
                 st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
-                st.ctimeNsec(), n.generation);
+                st.ctimeNsec(), n.generation());
     }
 
     private void changed(Node dir) {
@@ -145,11 +145,11 @@ final class Namespace {
         // fuse-overlayfs) is taken over as one hidden by a device: a directory made there is opaque, and the
         // .wh.NAME goes once the object is in place (fuse-overlayfs would read a .wh.NAME beside a directory as
         // hiding the lower ones only; the kernel reads the opaque marker)
-        boolean overAufs = !overWhiteout && dir.merge && !dir.noAufsWhiteouts && AufsWhiteouts.whitedOut(dest);
+        boolean overAufs = !overWhiteout && dir.merge() && !dir.noAufsWhiteouts && AufsWhiteouts.whitedOut(dest);
         // A new directory in a merge dir is marked opaque when index/redirect are on, as the kernel does: it can
         // then never pick up a same-named lower directory later.
         boolean opaque = type == Stat.S_IFDIR
-                && (overWhiteout || overAufs || dir.merge && (fs.opts.index() || fs.opts.redirectCreate()));
+                && (overWhiteout || overAufs || dir.merge() && (fs.opts.index() || fs.opts.redirectCreate()));
         Stat st;
         try {
             boolean chown = overWhiteout || chownInPlace;
@@ -252,9 +252,9 @@ final class Namespace {
         String src = fs.paths.upperPath(node);
         String dest = fs.paths.upperPath(newDir) + "/" + newName;
         // the new name must find the data too, from wherever it is
-        String redirect = metacopyRedirect(node, node.parent, node.name, false);
+        String redirect = metacopyRedirect(node, node.parent(), node.name(), false);
         if (redirect != null) fs.setX(src, OverlayXattr.REDIRECT, Linux.bytesOf(redirect));
-        if (node.indexed) fs.index.beforeLinkChange(node, src);
+        if (node.indexed()) fs.index.beforeLinkChange(node, src);
         if (Linux.lstatOrNull(dest) != null) {
             String temp = fs.scratch.tempPath();
             Linux.link(src, temp);
@@ -268,7 +268,7 @@ final class Namespace {
             Linux.link(src, dest);
         }
         if (hasOrigin(src)) fs.setImpure(fs.paths.upperPath(newDir));
-        if (node.indexed) fs.index.adjust(node, +1);
+        if (node.indexed()) fs.index.adjust(node, +1);
         changed(newDir);
         node.placeAt(newDir, newName);
         return node;
@@ -348,20 +348,20 @@ final class Namespace {
             // An exported directory's index entry outlives it as a whiteout, so its handles go stale (§5.4).
             if (!fs.opts.nfsExport()) return null;
             // a lower directory is copied up first, as the kernel does, so that its index entry can be whited out
-            if (!child.upper) copyUp.copyUp(child);
+            if (!child.isUpper()) copyUp.copyUp(child);
             byte[] origin = fs.getX(fs.paths.upperPath(child), OverlayXattr.ORIGIN);
             if (origin == null || origin.length == 0) return null;
             Stat ist = Linux.lstatOrNull(fs.index.path(origin));
             return ist != null && ist.isDir() ? fs.index.path(origin) : null;
         }
-        if (!child.upper && (child.indexPath != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
+        if (!child.isUpper() && (child.indexPath() != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
             copyUp.copyUp(child);
         }
-        if (!child.upper || !child.indexed) return null;
+        if (!child.isUpper() || !child.indexed()) return null;
         fs.index.beforeLinkChange(child, fs.paths.upperPath(child));
         byte[] origin = fs.getX(fs.paths.upperPath(child), OverlayXattr.ORIGIN);
         if (origin == null || origin.length == 0) return null;
-        fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink);    // crash order: see there
+        fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink());    // crash order: see there
         return fs.index.path(origin);
     }
 
@@ -374,8 +374,8 @@ final class Namespace {
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
-        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink > 1)) fs.effects.attrsChanged(child);
-        fs.index.afterUnlink(indexPath, child.lowerNlink);
+        if (fs.index.dropped(child, ist == null ? 0 : ist.nlink(), child.lowerNlink() > 1)) fs.effects.attrsChanged(child);
+        fs.index.afterUnlink(indexPath, child.lowerNlink());
     }
 
     /**
@@ -391,21 +391,21 @@ final class Namespace {
                 // then the upper object goes
                 dir.noAufsWhiteouts = false;
                 AufsWhiteouts.fallbackWhiteout(up);
-                if (child.upper && child.isDir()) {
+                if (child.isUpper() && child.isDir()) {
                     String t = fs.scratch.tempPath();
                     Linux.rename(up, t, 0);
                     fs.scratch.removeTemp(t);
-                } else if (child.upper) {
+                } else if (child.isUpper()) {
                     Linux.unlink(up);
                 }
                 if (child.isDir()) fs.inodes.forgetInode(child);
                 return;
             }
             try {
-                if (child.upper && child.isDir()) {
+                if (child.isUpper() && child.isDir()) {
                     Linux.rename(wh, up, Linux.RENAME_EXCHANGE);
                     fs.scratch.removeTemp(wh); // the old directory, holding only whiteouts
-                } else if (child.upper) {
+                } else if (child.isUpper()) {
                     Linux.rename(wh, up, 0);
                 } else {
                     Linux.rename(wh, up, Linux.RENAME_NOREPLACE);
@@ -425,8 +425,8 @@ final class Namespace {
 
     /** Whether a lower layer of {@code dir} still shows {@code name} (so removing it needs a whiteout). */
     boolean lowerPositive(Node dir, String name) throws ErrnoException {
-        if (dir.lowers == null) return false;
-        for (Node.Lower l : dir.lowers) {
+        if (dir.lowers() == null) return false;
+        for (Node.Lower l : dir.lowers()) {
             String p = l.path() + "/" + name;
             Stat st = Linux.lstatOrNull(p);
             if (st == null) {
@@ -506,7 +506,7 @@ final class Namespace {
         // upper target is left to rename(2) below, which refuses it only after the source was copied up and given
         // its redirect or opaque marker (and, on ext4, after its whiteout touched the source parent), as the
         // kernel's rename leaves them.
-        boolean mergeTarget = tgt != null && !exchange && tgt.isDir() && (tgt.hasLower() || tgt.merge);
+        boolean mergeTarget = tgt != null && !exchange && tgt.isDir() && (tgt.hasLower() || tgt.merge());
         if (mergeTarget && !readdir.isEmpty(tgt)) throw OverlayFs.err(Errno.ENOTEMPTY, newName);
 
         copyUp.copyUp(oldDir);
@@ -525,9 +525,9 @@ final class Namespace {
         if (srcRedirect != null) fs.setX(srcUp, OverlayXattr.REDIRECT, Linux.bytesOf(srcRedirect));
         if (tgtRedirect != null) fs.setX(dstUp, OverlayXattr.REDIRECT, Linux.bytesOf(tgtRedirect));
         // A pure upper directory moved into a merge directory must not start merging with a lower namesake.
-        if (src.isDir() && !srcNeedsRedirect && newDir.merge && !fs.isOpaque(srcUp))
+        if (src.isDir() && !srcNeedsRedirect && newDir.merge() && !fs.isOpaque(srcUp))
             fs.setX(srcUp, OverlayXattr.OPAQUE, new byte[]{'y'});
-        if (exchange && tgt.isDir() && !tgtNeedsRedirect && oldDir.merge && !fs.isOpaque(dstUp))
+        if (exchange && tgt.isDir() && !tgtNeedsRedirect && oldDir.merge() && !fs.isOpaque(dstUp))
             fs.setX(dstUp, OverlayXattr.OPAQUE, new byte[]{'y'});
         if (!samedir && hasOrigin(srcUp)) fs.setImpure(fs.paths.upperPath(newDir));
         if (exchange && !samedir && hasOrigin(dstUp)) fs.setImpure(fs.paths.upperPath(oldDir));
@@ -560,7 +560,7 @@ final class Namespace {
         if (exchange) {
             Linux.rename(srcUp, dstUp, Linux.RENAME_EXCHANGE);
         } else {
-            if (mergeTarget && tgt.upper) clearWhiteouts(dstUp);   // checked empty above: only whiteouts left
+            if (mergeTarget && tgt.isUpper()) clearWhiteouts(dstUp);   // checked empty above: only whiteouts left
             boolean whiteoutAtSource = lowerPositive(oldDir, oldName);
             Stat dstSt = Linux.lstatOrNull(dstUp);
             boolean dstIsWhiteout = dstSt != null && tgt == null;
@@ -594,7 +594,7 @@ final class Namespace {
     }
 
     private static boolean isAncestorOrSelf(Node a, Node n) {
-        for (Node p = n; p != null; p = p.parent) if (p == a) return true;
+        for (Node p = n; p != null; p = p.parent()) if (p == a) return true;
         return false;
     }
 
@@ -606,8 +606,8 @@ final class Namespace {
      * name may be anywhere.
      */
     private String metacopyRedirect(Node n, Node parent, String name, boolean samedir) throws ErrnoException {
-        if (n.isDir() || !n.metacopy || !n.upper) return null;
-        boolean relative = samedir && n.lowerNlink <= 1;
+        if (n.isDir() || !n.metacopy() || !n.isUpper()) return null;
+        boolean relative = samedir && n.lowerNlink() <= 1;
         String existing = rawRedirect(fs.paths.upperPath(n));
         if (existing != null && (existing.startsWith("/") || relative)) return null;
         return redirectFor(n, parent, name, relative);
@@ -618,18 +618,18 @@ final class Namespace {
      * it already has); across parents the absolute lower path, built from the ancestors' own redirects.
      */
     private String redirectFor(Node dir, Node parent, String name, boolean samedir) throws ErrnoException {
-        String existing = dir.upper ? rawRedirect(fs.paths.upperPath(dir)) : null;
+        String existing = dir.isUpper() ? rawRedirect(fs.paths.upperPath(dir)) : null;
         if (samedir) return existing != null ? existing : name;
         if (existing != null && existing.startsWith("/")) return existing;
         Deque<String> parts = new ArrayDeque<>();
         parts.addFirst(existing != null ? existing : name);
-        for (Node a = parent; a != null && a.parent != null; a = a.parent) {
-            String r = a.upper ? rawRedirect(fs.paths.upperPath(a)) : null;
+        for (Node a = parent; a != null && a.parent() != null; a = a.parent()) {
+            String r = a.isUpper() ? rawRedirect(fs.paths.upperPath(a)) : null;
             if (r != null && r.startsWith("/")) {
                 parts.addFirst(r.substring(1));
                 break;
             }
-            parts.addFirst(r != null ? r : a.name);
+            parts.addFirst(r != null ? r : a.name());
         }
         String abs = "/" + String.join("/", parts);
         if (abs.length() > REDIRECT_MAX) throw OverlayFs.err(Errno.EXDEV, "redirect too long");

@@ -190,6 +190,24 @@ public final class Node {
 
     boolean hasOtherAliases() { return otherAliases != null && !otherAliases.isEmpty(); }
 
+    // readers of the identity fields (all but the caches are read through these)
+    Node parent() { return parent; }
+    String name() { return name; }
+    long generation() { return generation; }
+    boolean unlinked() { return unlinked; }
+    boolean everUnlinked() { return everUnlinked; }
+    org.overlayj.sys.Stat removedDir() { return removedDir; }
+    long upperIno() { return upperIno; }
+    boolean metacopy() { return metacopy; }
+    boolean dataMissing() { return dataMissing; }
+    String indexPath() { return indexPath; }
+    boolean indexed() { return indexed; }
+    int lowerNlink() { return lowerNlink; }
+    List<Lower> lowers() { return lowers; }
+    boolean merge() { return merge; }
+    boolean whiteouts() { return whiteouts; }
+    org.overlayj.core.fh.Fh handle() { return handle; }
+
     public long ino() { return ino; }
 
     public boolean isDir() { return type == 0040000; }

@@ -206,8 +206,8 @@ public final class Overlay implements AutoCloseable {
         for (Found f : found) {
             if (f == null || !f.node().isDir()) continue;
             Node n = f.node();
-            if (n.upper) dirs.add(fs.paths.upperPath(n));
-            if (n.lowers != null) for (Node.Lower l : n.lowers) dirs.add(l.path());
+            if (n.isUpper()) dirs.add(fs.paths.upperPath(n));
+            if (n.lowers() != null) for (Node.Lower l : n.lowers()) dirs.add(l.path());
             if (dirs.size() >= DirReadahead.PER_LISTING) break;
         }
         readahead.offer(dirs);
@@ -232,7 +232,7 @@ public final class Overlay implements AutoCloseable {
      * no path (FUSE names an inode) has to have every use of such a name looked up again.
      */
     public boolean hasLowerAliases(Node n) {
-        return !n.isDir() && n.lowerNlink > 1;
+        return !n.isDir() && n.lowerNlink() > 1;
     }
 
     /**

@@ -81,7 +81,7 @@ final class OverlayFile {
      */
     OpenFile openWritableInPlace(Node n, int flags, int mask, Creds c, boolean ownerOverride)
             throws ErrnoException {
-        if (n.type != Stat.S_IFREG || !n.upper || n.metacopy || fs.layers.readOnly()) return null;
+        if (n.type != Stat.S_IFREG || !n.isUpper() || n.metacopy() || fs.layers.readOnly()) return null;
         fs.fileAttr.checkOpen(n, flags);
         Permissions.checkData(inode.attr(n), mask, c, fs.paths.aclOf(n), ownerOverride);
         int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
@@ -137,11 +137,11 @@ final class OverlayFile {
      * would: so do we, at the first read through each open file.
      */
     private void moveAtime(OpenFile f) {
-        if (f.atimeMoved || !f.node.metacopy) return;
+        if (f.atimeMoved || !f.node.metacopy()) return;
         f.atimeMoved = true;
         Lock l = read();
         try {
-            if (!f.node.metacopy) return;
+            if (!f.node.metacopy()) return;
             String p = fs.paths.realPath(f.node);
             Stat st = Linux.lstat(p);
             long now = System.currentTimeMillis() / 1000;
@@ -203,7 +203,7 @@ final class OverlayFile {
         synchronized (n.openFiles) {
             n.openFiles.remove(f);
         }
-        if (n.everUnlinked) {
+        if (n.everUnlinked()) {
             // a reader under the read lock may have taken this file's fd as the node's path (RealPaths#realPath):
             // it must be done with it before the fd number is closed and can name another file
             Lock l = fs.lock.writeLock();
@@ -271,17 +271,17 @@ final class OverlayFile {
      * only meanwhile.
      */
     int openToSync(Node n, boolean dataOnly) throws ErrnoException {
-        if (!n.upper && n.indexPath == null) return -1;
-        if (dataOnly && n.metacopy) return -1;
+        if (!n.isUpper() && n.indexPath() == null) return -1;
+        if (dataOnly && n.metacopy()) return -1;
         // a removed directory (a process kept it open or as its cwd) is reached by no name nor fd any more;
         // the kernel's fsync of it succeeds too
-        if (n.isDir() && n.unlinked) return -1;
+        if (n.isDir() && n.unlinked()) return -1;
         int flags;
         if (n.isDir()) flags = Linux.O_RDONLY | Linux.O_DIRECTORY;
         else if (n.type == Stat.S_IFREG) flags = Linux.O_RDONLY | Linux.O_NONBLOCK;
         else return -1;
         // opened under the lock: an unlinked object's path is an open file's fd, valid only meanwhile
-        return fs.paths.openReal(n.upper ? fs.paths.upperPath(n) : fs.paths.realPath(n), flags);
+        return fs.paths.openReal(n.isUpper() ? fs.paths.upperPath(n) : fs.paths.realPath(n), flags);
     }
 
     /** fsync (or fdatasync) of an fd {@link #openToSync} opened, which it closes; no lock. */

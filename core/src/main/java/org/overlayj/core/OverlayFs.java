@@ -152,8 +152,8 @@ final class OverlayFs {
     /** The owner and mode an override_stat xattr gives {@code n}'s real inode, or null (the inode's own). */
     OverrideStat.Values overrideOf(Node n) throws ErrnoException {
         if (overrides.isEmpty()) return null;
-        Layer l = n.upper || n.indexPath != null ? upperLayer
-                : n.lowers == null || n.lowers.isEmpty() ? null : n.topLower().layer();
+        Layer l = n.isUpper() || n.indexPath() != null ? upperLayer
+                : n.lowers() == null || n.lowers().isEmpty() ? null : n.topLower().layer();
         OverrideStat o = l == null ? null : overrides.get(l);
         return o == null ? null : o.of(paths.realPath(n));
     }

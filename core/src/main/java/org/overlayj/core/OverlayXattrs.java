@@ -41,9 +41,9 @@ final class OverlayXattrs {
         namespace.xattrPermission(n, name, false, c);
         // the kernel's ovl_xattr_set copies up only an inode with no upper at all: an uncovered lower alias
         // whose index entry exists gets the xattr on the index inode, with no link-up
-        if (!n.upper && n.indexPath != null) {
-            if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
-            Linux.lsetxattr(n.indexPath, fs.ns.toReal(name), value, flags);
+        if (!n.isUpper() && n.indexPath() != null) {
+            if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath());
+            Linux.lsetxattr(n.indexPath(), fs.ns.toReal(name), value, flags);
             return;
         }
         boolean kill = namespace.aclKillsSgid(n, name, c);
@@ -72,13 +72,13 @@ final class OverlayXattrs {
         fs.fileAttr.checkChange(n, "removexattr");
         if (!namespace.xattrPermission(n, name, true, c)) return;
         String real = fs.ns.toReal(name);
-        if (!n.upper && n.indexPath != null) { // as in setxattr: the index inode is this alias's upper
-            if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath);
-            Linux.lremovexattr(n.indexPath, real);
+        if (!n.isUpper() && n.indexPath() != null) { // as in setxattr: the index inode is this alias's upper
+            if (namespace.aclKillsSgid(n, name, c)) namespace.killSgid(n.indexPath());
+            Linux.lremovexattr(n.indexPath(), real);
             return;
         }
         boolean kill = namespace.aclKillsSgid(n, name, c);
-        if (!n.upper) {
+        if (!n.isUpper()) {
             // ENODATA before any copy-up, as the kernel does, unless clearing set-group-ID copied it up
             if (!kill) fs.paths.getxattrReal(fs.paths.realPath(n), real);
             copyUp.copyUp(n);

@@ -37,11 +37,11 @@ final class Readdir {
         Listing cached = dir.listing;
         if (cached != null && cached.version() == dir.dirVersion) return cached;
         List<DirEntry> out = new ArrayList<>();
-        long parentIno = dir.parent == null ? dir.ino : dir.parent.ino;
+        long parentIno = dir.parent() == null ? dir.ino : dir.parent().ino;
         out.add(new DirEntry(".", dir.ino, DirEnt.DT_DIR, 1));
         out.add(new DirEntry("..", parentIno, DirEnt.DT_DIR, 2));
-        for (Named e : dir.merge || dir.whiteouts ? merged(dir) : plain(dir)) {
-            out.add(new DirEntry(e.name, e.ino, e.type, out.size() + 1));
+        for (Named e : dir.merge() || dir.whiteouts() ? merged(dir) : plain(dir)) {
+            out.add(new DirEntry(e.name(), e.ino, e.type, out.size() + 1));
         }
         Listing l = new Listing(dir.dirVersion, List.copyOf(out));
         dir.listing = l;
@@ -60,7 +60,7 @@ final class Readdir {
     /** A directory with a single layer: its entries as they are (whiteouts of a pure upper dir included). */
     private List<Named> plain(Node dir) throws ErrnoException {
         String path = fs.paths.realPath(dir);
-        boolean impure = dir.upper && fs.marker(path, OverlayXattr.IMPURE) == 'y';
+        boolean impure = dir.isUpper() && fs.marker(path, OverlayXattr.IMPURE) == 'y';
         List<Named> out = new ArrayList<>();
         boolean stillImpure = false;
         for (DirEnt e : read(path)) {
@@ -70,7 +70,7 @@ final class Readdir {
                 OverlayFs.Markers m = fs.markers(path + "/" + e.name());
                 stillImpure = m.origin() != null || m.redirect() != null;
             }
-            if (impure || !dir.upper) ino = childIno(dir, path, e, dir.upper);
+            if (impure || !dir.isUpper()) ino = childIno(dir, path, e, dir.isUpper());
             else ino = fs.mapIno(ino, fsDev(dir));
             out.add(new Named(e.name(), ino, e.type()));
         }
@@ -86,7 +86,7 @@ final class Readdir {
     }
 
     private long fsDev(Node dir) throws ErrnoException {
-        return dir.upper ? fs.upperLayer.dev() : dir.topLower().layer().dev();
+        return dir.isUpper() ? fs.upperLayer.dev() : dir.topLower().layer().dev();
     }
 
     /**
@@ -113,12 +113,12 @@ final class Readdir {
         // Layers top down: the upper dir (if any), then each lower dir of the stack.
         List<String> paths = new ArrayList<>();
         List<Boolean> isUpper = new ArrayList<>();
-        if (dir.upper) {
+        if (dir.isUpper()) {
             paths.add(fs.paths.upperPath(dir));
             isUpper.add(true);
         }
-        if (dir.lowers != null) {
-            for (Node.Lower l : dir.lowers) {
+        if (dir.lowers() != null) {
+            for (Node.Lower l : dir.lowers()) {
                 paths.add(l.path());
                 isUpper.add(false);
             }
@@ -176,7 +176,7 @@ final class Readdir {
 
     private long devOf(Node dir, int i, boolean up) {
         if (up) return fs.upperLayer.dev();
-        return dir.lowers.get(dir.upper ? i - 1 : i).layer().dev();
+        return dir.lowers().get(dir.isUpper() ? i - 1 : i).layer().dev();
     }
 
     /** Empty for rmdir: only whiteouts (and ".", "..") in every layer. */

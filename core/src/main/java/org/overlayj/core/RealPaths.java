@@ -73,11 +73,11 @@ final class RealPaths {
 
     /** The absolute upper path of a node that has an upper inode. */
     String upperPath(Node n) {
-        if (n.unlinked) return unlinkedPath(n, true);
-        if (n.parent == null) {
-            return n.indexPath != null ? n.indexPath : upperRoot;
+        if (n.unlinked()) return unlinkedPath(n, true);
+        if (n.parent() == null) {
+            return n.indexPath() != null ? n.indexPath() : upperRoot;
         }
-        return upperPath(n.parent) + "/" + n.name;
+        return upperPath(n.parent()) + "/" + n.name();
     }
 
     /**
@@ -85,9 +85,9 @@ final class RealPaths {
      * else the top lower.
      */
     String realPath(Node n) {
-        if (n.upper) return upperPath(n);
-        if (n.unlinked) return unlinkedPath(n, n.indexPath != null);
-        if (n.indexPath != null) return n.indexPath;
+        if (n.isUpper()) return upperPath(n);
+        if (n.unlinked()) return unlinkedPath(n, n.indexPath() != null);
+        if (n.indexPath() != null) return n.indexPath();
         return n.topLower().path();
     }
 
@@ -98,15 +98,15 @@ final class RealPaths {
 
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */
     String dataPath(Node n) throws ErrnoException {
-        if (n.dataMissing) {
-            throw OverlayFs.err(Errno.ENOENT, "lazy lowerdata lookup failed (" + n.name + ")");
+        if (n.dataMissing()) {
+            throw OverlayFs.err(Errno.ENOENT, "lazy lowerdata lookup failed (" + n.name() + ")");
         }
-        return n.metacopy ? n.lowers.getLast().path() : realPath(n);
+        return n.metacopy() ? n.lowers().getLast().path() : realPath(n);
     }
 
     /** Whether the data read through this node is final: on its upper (or index) inode, not copied up later. */
     static boolean dataOnUpper(Node n) {
-        return (n.upper || n.indexPath != null) && !n.metacopy;
+        return (n.isUpper() || n.indexPath() != null) && !n.metacopy();
     }
 
     /** A decoded object with no known name is reached through the fd its handle opened. */
