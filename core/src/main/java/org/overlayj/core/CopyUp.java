@@ -131,8 +131,7 @@ final class CopyUp {
         if (n.indexPath() != null) {
             // Another alias of this lower hard link was copied up already: only the link-up is left.
             fs.index.linkUp(n, n.indexPath(), dest, parentUpper, n.lowerNlink(), null);
-            n.indexPath = null;
-            n.upper = true;
+            n.linkedUp(n.lowerNlink(), n.metacopy());
             fs.effects.copiedUp(n);
             return;
         }
@@ -149,34 +148,26 @@ final class CopyUp {
         if (fs.index.indexes(st) && origin.length > 0) {
             fs.index.remember(n, st.nlink());
             String ip = fs.index.path(origin);
+            boolean metaNow = meta;
             if (Linux.lstatOrNull(ip) == null) {
                 copyUpIndexed(n, lo, st, origin, ip, dest, parentUpper, dataSrc, meta);
             } else {
-                n.metacopy = fs.getX(ip, OverlayXattr.METACOPY) != null;
+                // another alias made the entry (this node was looked up before): what it is, the alias is
+                metaNow = fs.getX(ip, OverlayXattr.METACOPY) != null;
                 fs.index.linkUp(n, ip, dest, parentUpper, st.nlink(), null);
             }
-            n.indexed = true;
-            n.lowerNlink = st.nlink();
-            n.upper = true;
+            n.linkedUp(st.nlink(), metaNow);
             fs.effects.copiedUp(n);
             return;
         }
         Stat parentSt = Linux.lstat(parentUpper);
         fs.setImpure(parentUpper);
-        if (st.isReg()) {
-            copyRegular(lo.path(), dataSrc, st, origin, dest, meta, null);
-            n.metacopy = meta;
-        } else {
-            copyOther(lo.path(), st, origin, dest, null);
-        }
+        if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, dest, meta, null);
+        else copyOther(lo.path(), st, origin, dest, null);
         // A copy-up is not a change of the parent as far as a client can see: keep its times.
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
-        n.upper = true;
-        if (n.isDir()) {
-            n.merge = true;
-            n.noAufsWhiteouts = true;       // made empty just now (copyOther)
-        }
+        n.copiedUp(st.isReg() && meta);     // a directory: a merge dir, made empty just now (copyOther)
         fs.effects.copiedUp(n);
         if (!n.isDir() && !keepsLowerIno(origin, st)) fs.effects.entryChanged(n.parent(), n.name());
     }
@@ -205,7 +196,6 @@ final class CopyUp {
             OverlayXattr.Nlink count = OverlayXattr.Nlink.of(true, st.nlink(), st.nlink());
             if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, ip, meta, count);
             else copyOther(lo.path(), st, origin, ip, count);
-            n.metacopy = meta;
             fs.index.linkUp(n, ip, dest, parentUpper, st.nlink(), st.nlink());
             return;
         }
@@ -215,7 +205,6 @@ final class CopyUp {
         OverlayXattr.Nlink count = OverlayXattr.Nlink.of(false, 1, 2);
         if (st.isReg()) copyRegular(lo.path(), dataSrc, st, origin, dest, meta, count);
         else copyOther(lo.path(), st, origin, dest, count);
-        n.metacopy = meta;
         Linux.link(dest, ip);
         Linux.utimens(parentUpper, parentSt.atimeSec(), parentSt.atimeNsec(), parentSt.mtimeSec(),
                 parentSt.mtimeNsec(), true);
@@ -260,6 +249,7 @@ final class CopyUp {
         if (st.nlink() == 1) throw OverlayFs.err(Errno.ESTALE, "disconnected file with no name in the overlay");
         byte[] origin = n.handle().bytes();
         String ip = fs.index.path(origin);
+        boolean meta = n.metacopy();
         if (Linux.lstatOrNull(ip) == null) {
             if (!st.isReg()) throw OverlayFs.err(Errno.ESTALE, "disconnected special file");
             fs.index.remember(n, st.nlink());
@@ -267,11 +257,9 @@ final class CopyUp {
             // an orphan to the kernel's next mount whatever it says (format doc §5.7): fsck --repair reports it.
             copyRegular(lo.path(), fs.paths.dataPath(n), st, origin, ip, false,
                     OverlayXattr.Nlink.of(false, st.nlink(), 1));
-            n.metacopy = false;
+            meta = false;
         }
-        n.indexPath = ip;
-        n.indexed = true;
-        n.lowerNlink = st.nlink();
+        n.indexedAt(ip, st.nlink(), meta);
         fs.effects.copiedUp(n);
     }
 
@@ -379,7 +367,7 @@ final class CopyUp {
             Linux.closeQuietly(in);
             Linux.closeQuietly(out);
         }
-        n.metacopy = false;
+        n.dataCopiedIn();
     }
 
     private void sync(int fd) throws ErrnoException {

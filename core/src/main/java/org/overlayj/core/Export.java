@@ -336,18 +336,12 @@ final class Export {
                 // Decoded disconnected before: it already holds an fd on this very inode (lower inodes stay put).
                 // Holding one more per decode kept them all open for as long as the node lived.
                 boolean holds = n.parent() == null && n.hasLower() && RealPaths.isFdPath(n.topLower().path());
-                n.parent = null;
-                n.name = null;
-                n.upper = false;
+                n.decoded(holds ? null : java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd)),
+                        ist != null ? ip : null, st.nlink(), fh);
                 if (!holds) {
-                    n.lowers = java.util.List.of(new Node.Lower(layer, "/proc/self/fd/" + fd));
                     holdFd(n, fd);
                     keep = true;
                 }
-                n.indexPath = ist != null ? ip : null;
-                n.indexed = ist != null;
-                n.lowerNlink = st.nlink();
-                n.handle = fh;
                 return n;
             } finally {
                 if (!keep) Linux.closeQuietly(fd);
@@ -394,13 +388,7 @@ final class Export {
      */
     private Node throughIndex(Node n, String ip, Stat ist, Fh fh) {
         if (n.isDir() || ist.isWhiteout() || ist.type() != n.type || ist.nlink() < 1) return n;
-        n.parent = null;
-        n.name = null;
-        n.upper = false;    // as a cold decode leaves it: the entry is its upper inode (RealPaths#realPath)
-        n.indexPath = ip;
-        n.indexed = true;
-        n.handle = fh;
-        n.unlinked = false;
+        n.disconnectedOnIndex(ip, fh);  // as a cold decode leaves it: the entry is its upper inode (RealPaths#realPath)
         return n;
     }
 

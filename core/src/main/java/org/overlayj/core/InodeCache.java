@@ -31,8 +31,7 @@ final class InodeCache {
                 out[0] = n;
                 return ref;
             }
-            n = new Node(ino, type);
-            n.generation = generations.getAndIncrement();
+            n = new Node(ino, type, generations.getAndIncrement());
             out[0] = n;
             return new NodeRef(n, collected);
         });

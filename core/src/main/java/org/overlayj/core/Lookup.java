@@ -225,11 +225,10 @@ final class Lookup {
         }
         org.overlayj.core.fh.Fh[] blob = new org.overlayj.core.fh.Fh[1];
         String indexPath = upper == null ? lookupLower(lowers.getFirst(), lowerTop, blob) : null;
-        Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+        Node n = place(dir, name, upper, lowers, lowerTop, indexPath, dataMissing, upper == null && topHasOrigin);
         // the index lookup made the lower's blob: keep it for the node's handle (same inode, whatever the path)
         if (blob[0] != null && n.lowerBlob == null && n.hasLower() && n.topLower().layer() == lowers.getFirst().layer()
                 && n.topLower().path().equals(lowers.getFirst().path())) n.lowerBlob = blob[0];
-        if (n.isDir()) n.whiteouts = upper == null && topHasOrigin;
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
     }
 
@@ -293,19 +292,19 @@ final class Lookup {
     Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
         OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null, null)
                 : OverlayFs.Markers.NONE;
-        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false);
+        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false, false);
     }
 
     /** Builds or refreshes the node for what was found, at (dir, name). */
     private Node place(Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop, String indexPath,
-                       boolean dataMissing)
+                       boolean dataMissing, boolean whiteouts)
             throws ErrnoException {
         int type = upper != null ? upper.st().type() : lowerTop.type();
         long ino = inoOf(upper, lowers, lowerTop);
         Node n = fs.inodes.inode(ino, type);
         synchronized (n) {
             verify(n, dir, name, upper);
-            return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing);
+            return fill(n, dir, name, upper, lowers, lowerTop, indexPath, dataMissing, whiteouts);
         }
     }
 
@@ -326,27 +325,25 @@ final class Lookup {
         }
     }
 
+    /** Places {@code n} at (dir, name) and records what was found there: Node#found. */
     private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
-                      String indexPath, boolean dataMissing) throws ErrnoException {
+                      String indexPath, boolean dataMissing, boolean whiteouts) throws ErrnoException {
         int type = n.type;
         n.placeAt(dir, name);
-        n.upper = upper != null;
-        if (upper != null) n.upperIno = upper.st().ino();
-        n.indexPath = indexPath;
-        n.lowers = List.copyOf(lowers);
+        boolean metacopy = false, indexed = false, merge = false;
+        int lowerNlink = 0;
         if (type != Stat.S_IFDIR) {
             // the data of a metadata-only copy is the last lower's (the lookup kept the top metacopy and the data)
-            n.metacopy = upper != null ? upper.markers().metacopy() != null
+            metacopy = upper != null ? upper.markers().metacopy() != null
                     : indexPath != null ? fs.opts.metacopy() && fs.markers(indexPath).metacopy() != null
                     : lowers.size() > 1 || dataMissing;
-            n.dataMissing = dataMissing;
             if (upper == null) {
-                n.indexed = indexPath != null;
-                n.lowerNlink = lowerTop.nlink();
+                indexed = indexPath != null;
+                lowerNlink = lowerTop.nlink();
             } else {
                 OverlayFs.OriginInfo o = fs.decodeOrigin(upper.markers().origin());
-                n.lowerNlink = o == null ? 0 : o.nlink();
-                n.indexed = o != null && indexed(upper.markers().origin(), upper.st());
+                lowerNlink = o == null ? 0 : o.nlink();
+                indexed = o != null && indexed(upper.markers().origin(), upper.st());
             }
         } else if (upper != null && !lowers.isEmpty() && !fs.layers.readOnly() && upper.markers().origin() == null) {
             // A merge dir whose upper copy lacks an origin (made by another tool): record it, as the kernel does at
@@ -361,8 +358,11 @@ final class Lookup {
         }
         if (type == Stat.S_IFDIR) {
             // The lowers list is the whole stack this directory merges: children are looked up in those only.
-            n.merge = lowers.size() + (upper != null ? 1 : 0) > 1 || upper != null && upper.markers().origin() != null;
+            merge = lowers.size() + (upper != null ? 1 : 0) > 1 || upper != null && upper.markers().origin() != null;
         }
+        n.found(Node.Residence.found(upper != null, lowers, indexPath,
+                upper != null ? upper.st().ino() : n.upperIno(), indexed, lowerNlink, metacopy,
+                type != Stat.S_IFDIR && dataMissing, merge, type == Stat.S_IFDIR && whiteouts));
         return n;
     }
 
@@ -450,11 +450,8 @@ final class Lookup {
             ino = fs.mapIno(st.ino(), st.dev());
         }
         Node r = fs.inodes.inode(ino, Stat.S_IFDIR);
-        r.parent = null;
-        r.name = "";
-        r.upper = fs.upperRoot != null;
-        r.lowers = List.copyOf(lowers);
-        r.merge = true;
+        r.foundRoot(Node.Residence.found(fs.upperRoot != null, lowers, null, r.upperIno(), false, 0, false, false,
+                true, false));
         return r;
     }
 

@@ -20,10 +20,12 @@ public final class Node {
     final long ino;
     final int type;
     /** Distinguishes this node from an earlier one with the same (reused) inode number. */
-    long generation;
+    private final long generation;
 
-    Node parent;
-    String name;
+    // --- where the object is reached: its place (changed by placeAt, moveTo, unplace, decoded, foundRoot) --------
+
+    private Node parent;
+    private String name;
     /**
      * The other names a non-directory with several links was reached by, most recent last (null while there is
      * only one). When the name it is placed at goes away (unlink, rename), it moves to one of these that still
@@ -37,54 +39,97 @@ public final class Node {
      * real inode is reached only through the files open on it ({@link #openFiles}), never through the name it had,
      * which may be gone or be another object's by now. Cleared when a lookup finds it again.
      */
-    volatile boolean unlinked;
+    private volatile boolean unlinked;
     /** Was ever {@link #unlinked}: a file released then closes its fd only when no reader can be using its path. */
-    volatile boolean everUnlinked;
+    private volatile boolean everUnlinked;
     /**
-     * A removed directory's real stat, taken right before its removal: a process inside it (its cwd, an fd the FUSE
-     * door never saw: no OPENDIR) can still stat it. Kept rather than an fd, which an rm -r of many directories
-     * would hold by the thousand until the nodes are collected.
+     * A removed directory's real stat, taken right before its removal ({@link #removing}): a process inside it (its
+     * cwd, an fd the FUSE door never saw: no OPENDIR) can still stat it. Kept rather than an fd, which an rm -r of
+     * many directories would hold by the thousand until the nodes are collected.
      */
-    volatile org.overlayj.sys.Stat removedDir;
+    private volatile org.overlayj.sys.Stat removedDir;
+    /** The fh blob a decoded handle gave this node (disconnected nodes answer encode with it); set by decodes only. */
+    private org.overlayj.core.fh.Fh handle;
     /** The files open on this object (guarded by the list itself): an unlinked object is reached through them. */
     final List<OpenFile> openFiles = new ArrayList<>(0);
 
-    /** The object has an upper inode, at parent's upper path + name (or at {@link #indexPath} when disconnected). */
-    boolean upper;
+    // --- where its inode lives: one immutable value, replaced only by the transitions below ----------------------
+
+    private Residence residence = Residence.NEW;
+
     /**
-     * The inode number of the upper inode a lookup last found for this node (0: none seen yet, e.g. right after a
-     * copy-up): a lookup that finds this overlay inode number on another upper inode is ESTALE (Lookup#verify).
+     * Where the object's inode lives and what was learnt of its real inodes, as one immutable value (docs/architecture.md,
+     * "Node states"). {@code kind}:
+     * <ul>
+     * <li>{@code NEW}: just made by the inode cache, not filled in yet (no lowers).</li>
+     * <li>{@code LOWER}: lower inodes only (a lower metacopy file: its top lower and its data file below).</li>
+     * <li>{@code UPPER}: an upper inode at the node's place, over its lowers (none: born upper).</li>
+     * <li>{@code INDEX}: its upper inode is the index entry {@code indexPath}, with no upper alias: a lower hard link
+     * whose other alias was copied up (a link-up is left), or a disconnected object reached through the entry.</li>
+     * </ul>
+     *
+     * @param lowers lower inodes, top-down: one for a non-directory (two for a metacopy file: the top one and the
+     *        data), the merged stack for a directory
+     * @param indexPath the index entry that is its upper inode (INDEX only)
+     * @param upperIno the inode number of the upper inode a lookup last found for this node (0: none seen yet, e.g.
+     *        right after a copy-up): a lookup that finds this overlay inode number on another upper inode is ESTALE
+     *        (Lookup#verify); kept when a lookup finds no upper inode
+     * @param indexed the upper inode is (or will be) an index entry: union nlink rules apply (format doc §5.5);
+     *        always for INDEX, never for LOWER
+     * @param lowerNlink link count of the lower (origin) inode, for the union count rules
+     * @param metacopy the upper (or index) inode is a metadata-only copy (NS metacopy, format doc §4.6), or a lower
+     *        one is: its data is still a lower file's ({@code lowers.getLast()}), until an open for write or a
+     *        truncate copies it in
+     * @param dataMissing a metacopy file whose data none of the data-only layers has: it stats and lists, its data
+     *        cannot be read (the kernel's lazy lowerdata lookup fails the open with ENOENT)
+     * @param merge a directory whose content is merged from several layers, or an upper dir that may hide whiteouts
+     * @param whiteouts a directory that is not a merge but whose real directory may hold whiteouts, which its listing
+     *        must hide: its top lower dir carries an origin (the upper of an earlier overlay; the kernel's OVL_WHITEOUTS)
      */
-    long upperIno;
-    /**
-     * The upper (or index) inode is a metadata-only copy (NS metacopy, format doc §4.6): its data is still the top
-     * lower's, until an open for write or a truncate copies it in.
-     */
-    boolean metacopy;
-    /**
-     * A lower metacopy file whose data none of the data-only layers has: it stats and lists, its data cannot be
-     * read (the kernel's lazy lowerdata lookup fails the open with ENOENT).
-     */
-    boolean dataMissing;
-    /** For an indexed object reached with no upper alias: the index entry that is its upper inode. */
-    String indexPath;
-    /** The upper inode is (or will be) an index entry: union nlink rules apply (format doc §5.5). */
-    boolean indexed;
-    /** Link count of the lower (origin) inode, for the union count rules. */
-    int lowerNlink;
+    record Residence(Kind kind, List<Lower> lowers, String indexPath, long upperIno, boolean indexed, int lowerNlink,
+                     boolean metacopy, boolean dataMissing, boolean merge, boolean whiteouts) {
+        enum Kind { NEW, LOWER, UPPER, INDEX }
+
+        static final Residence NEW = new Residence(Kind.NEW, null, null, 0, false, 0, false, false, false, false);
+
+        Residence {
+            boolean ok = switch (kind) {
+                case NEW -> lowers == null && indexPath == null;
+                case LOWER -> lowers != null && !lowers.isEmpty() && indexPath == null && !indexed;
+                case UPPER -> lowers != null && indexPath == null;
+                case INDEX -> lowers != null && indexPath != null && indexed;
+            };
+            if (!ok) throw new IllegalStateException("not a valid node residence: " + describe(kind, lowers, indexPath, indexed));
+        }
+
+        /** What a lookup learnt: its upper inode (or index entry) and lowers; the rest as the lookup found it. */
+        static Residence found(boolean upper, List<Lower> lowers, String indexPath, long upperIno, boolean indexed,
+                               int lowerNlink, boolean metacopy, boolean dataMissing, boolean merge, boolean whiteouts) {
+            Kind k = upper ? Kind.UPPER : indexPath != null ? Kind.INDEX : Kind.LOWER;
+            return new Residence(k, List.copyOf(lowers), indexPath, upperIno, indexed, lowerNlink, metacopy,
+                    dataMissing, merge, whiteouts);
+        }
+
+        private static String describe(Kind kind, List<Lower> lowers, String indexPath, boolean indexed) {
+            return kind + (lowers == null ? "" : ", lowers=" + lowers.size()) + (indexPath == null ? "" : ", index")
+                    + (indexed ? ", indexed" : "");
+        }
+
+        @Override public String toString() {
+            return describe(kind, lowers, indexPath, indexed) + (metacopy ? ", metacopy" : "")
+                    + (dataMissing ? ", data missing" : "") + (merge ? ", merge" : "") + (whiteouts ? ", whiteouts" : "");
+        }
+    }
+
+    // --- caches: facts that can be read again from the layers; each says who resets it -------------------------
+
     /**
      * The fh blob of the top lower inode, once made (name_to_handle_at); a node's top lower inode never changes and
      * the lower layers are read-only, so it stays right. Saves that system call per handle encoded (READDIRPLUS).
      */
     org.overlayj.core.fh.Fh lowerBlob;
-    /** The fh blob a decoded handle gave this node (disconnected nodes answer encode with it). */
-    org.overlayj.core.fh.Fh handle;
-    /** A lower directory whose lower handle was checked to lead back to it (format doc §6.3). */
+    /** A lower directory whose lower handle was checked to lead back to it (format doc §6.3): checked once. */
     boolean connectable;
-    /** Lower inodes, top-down: one for a non-directory, the merged stack for a directory. */
-    List<Lower> lowers;
-    /** Directory content is merged from several layers, or it is an upper dir that may hide whiteouts. */
-    boolean merge;
     /**
      * This directory's upper dir was made by this mount (a copy-up or a mkdir: empty then) and no AUFS whiteout
      * was written into it since ({@link org.overlayj.core.layer.AufsWhiteouts#fallbackWhiteout}, the only writer):
@@ -92,11 +137,6 @@ public final class Node {
      * and per create). False when unknown: an upper dir found at mount time is looked in as before.
      */
     volatile boolean noAufsWhiteouts;
-    /**
-     * A directory that is not a merge but whose real directory may hold whiteouts, which its listing must hide: its
-     * top lower dir carries an origin (the upper of an earlier overlay; the kernel's OVL_WHITEOUTS).
-     */
-    boolean whiteouts;
     /**
      * The object's protection flags (append-only, immutable: FileAttr#prot), -1 until first asked for. They change
      * only through FileAttr#set, which resets this.
@@ -120,9 +160,10 @@ public final class Node {
     /** The stat of the node's real inode at change count {@code changes}, when that was its upper inode or not. */
     record RealStat(org.overlayj.sys.Stat st, boolean upper, long changes) {}
 
-    Node(long ino, int type) {
+    Node(long ino, int type, long generation) {
         this.ino = ino;
         this.type = type;
+        this.generation = generation;
     }
 
     /** A real lower inode of this object: its layer and absolute path. */
@@ -190,23 +231,138 @@ public final class Node {
 
     boolean hasOtherAliases() { return otherAliases != null && !otherAliases.isEmpty(); }
 
-    // readers of the identity fields (all but the caches are read through these)
+    // --- transitions of the residence (and the places they change): each checks it is legal here -------------------
+
+    /**
+     * What a lookup found for this object at its place (Lookup#fill). A lookup reads the layers anew, so what it
+     * learnt replaces what was known, from any state: also an upper object found lower-only again (its upper inode
+     * removed outside the mount), where the last upper inode number seen is kept for Lookup#verify.
+     */
+    void found(Residence r) {
+        if (r.kind() == Residence.Kind.NEW) throw illegal("found", r);
+        residence = r;
+    }
+
+    /** The root: placed nowhere, named "", merging its upper root (if any) and the lower roots (Lookup#root). */
+    void foundRoot(Residence r) {
+        if (!isDir() || r.kind() != Residence.Kind.LOWER && r.kind() != Residence.Kind.UPPER) throw illegal("foundRoot", r);
+        parent = null;
+        name = "";
+        residence = r;
+    }
+
+    /**
+     * Copied up (CopyUp#copyUp): lower only, it gets an upper inode at its place, outside the index. A directory
+     * becomes a merge dir, made empty just now (no AUFS whiteout to look for in it); a regular file is a
+     * metadata-only copy when {@code metacopy}.
+     */
+    void copiedUp(boolean metacopy) {
+        Residence r = residence;
+        if (r.kind() != Residence.Kind.LOWER || metacopy && type != 0100000) throw illegal("copiedUp", r);
+        residence = new Residence(Residence.Kind.UPPER, r.lowers(), null, r.upperIno(), r.indexed(), r.lowerNlink(),
+                metacopy, r.dataMissing(), isDir() || r.merge(), r.whiteouts());
+        if (isDir()) noAufsWhiteouts = true;
+    }
+
+    /**
+     * Linked up (CopyUp#copyUp, format doc §4.5, §5): it gets an upper inode at its place that is a link of its index
+     * entry, made just now or by an earlier copy-up of another alias; from lower only, or from INDEX (the link-up
+     * that was left). {@code lowerNlink} and {@code metacopy} as the entry says.
+     */
+    void linkedUp(int lowerNlink, boolean metacopy) {
+        Residence r = residence;
+        if (isDir() || r.kind() != Residence.Kind.LOWER && r.kind() != Residence.Kind.INDEX) throw illegal("linkedUp", r);
+        residence = new Residence(Residence.Kind.UPPER, r.lowers(), null, r.upperIno(), true, lowerNlink, metacopy,
+                r.dataMissing(), r.merge(), r.whiteouts());
+    }
+
+    /**
+     * Copied up into the index only (CopyUp#copyUpDisconnected, format doc §6.4): a disconnected lower object, whose
+     * name is unknown, gets the index entry {@code indexPath} as its upper inode.
+     */
+    void indexedAt(String indexPath, int lowerNlink, boolean metacopy) {
+        Residence r = residence;
+        if (isDir() || parent != null || r.kind() != Residence.Kind.LOWER) throw illegal("indexedAt", r);
+        residence = new Residence(Residence.Kind.INDEX, r.lowers(), indexPath, r.upperIno(), true, lowerNlink,
+                metacopy, r.dataMissing(), r.merge(), r.whiteouts());
+    }
+
+    /** The data of its metadata-only copy was copied in (CopyUp#copyInData): the upper (or index) inode is whole. */
+    void dataCopiedIn() {
+        Residence r = residence;
+        if (!r.metacopy() || r.kind() != Residence.Kind.UPPER && r.kind() != Residence.Kind.INDEX) {
+            throw illegal("dataCopiedIn", r);
+        }
+        residence = new Residence(r.kind(), r.lowers(), r.indexPath(), r.upperIno(), r.indexed(), r.lowerNlink(),
+                false, r.dataMissing(), r.merge(), r.whiteouts());
+    }
+
+    /**
+     * Decoded from a handle {@code fh} with no name known (Export#decodeLower: cold caches): disconnected, placed
+     * nowhere, reached through {@code lowers} (an fd's path; null: the ones it has, an fd taken by an earlier decode)
+     * and through its index entry {@code indexPath} when there is one. From a new node or one decoded before (a
+     * disconnected node never has an upper alias: its copy-up goes into the index).
+     */
+    void decoded(List<Lower> lowers, String indexPath, int lowerNlink, org.overlayj.core.fh.Fh fh) {
+        Residence r = residence;
+        if (isDir() || r.kind() == Residence.Kind.UPPER || lowers == null && r.kind() == Residence.Kind.NEW) {
+            throw illegal("decoded", r);
+        }
+        parent = null;
+        name = null;
+        residence = new Residence(indexPath != null ? Residence.Kind.INDEX : Residence.Kind.LOWER,
+                lowers != null ? lowers : r.lowers(), indexPath, r.upperIno(), indexPath != null, lowerNlink,
+                r.metacopy(), r.dataMissing(), r.merge(), r.whiteouts());
+        handle = fh;
+    }
+
+    /**
+     * No name leads to it any more, but its index entry {@code indexPath} still links its upper inode, and a handle
+     * {@code fh} names it (Export#throughIndex): it becomes disconnected on the entry, as a cold decode makes it.
+     */
+    void disconnectedOnIndex(String indexPath, org.overlayj.core.fh.Fh fh) {
+        Residence r = residence;
+        if (isDir() || !unlinked || r.kind() == Residence.Kind.NEW) throw illegal("disconnectedOnIndex", r);
+        parent = null;
+        name = null;
+        unlinked = false;
+        residence = new Residence(Residence.Kind.INDEX, r.lowers(), indexPath, r.upperIno(), true, r.lowerNlink(),
+                r.metacopy(), r.dataMissing(), r.merge(), r.whiteouts());
+        handle = fh;
+    }
+
+    /** A directory about to be removed, with its real stat now ({@link #removedDir}); {@link #unplace} follows. */
+    void removing(org.overlayj.sys.Stat st) {
+        if (!isDir()) throw illegal("removing", residence);
+        removedDir = st;
+    }
+
+    private IllegalStateException illegal(String transition, Residence to) {
+        return new IllegalStateException("node " + ino + " (" + (isDir() ? "dir" : "type " + Integer.toOctalString(type))
+                + ", " + (parent == null ? name == null ? "disconnected" : "/" : "placed") + (unlinked ? ", unlinked" : "")
+                + ", " + residence + "): " + transition + " is not a transition from here"
+                + (to != residence ? " (to " + to + ")" : ""));
+    }
+
+    // --- readers -------------------------------------------------------------------------------------------------
+
+    Residence residence() { return residence; }
     Node parent() { return parent; }
     String name() { return name; }
     long generation() { return generation; }
     boolean unlinked() { return unlinked; }
     boolean everUnlinked() { return everUnlinked; }
     org.overlayj.sys.Stat removedDir() { return removedDir; }
-    long upperIno() { return upperIno; }
-    boolean metacopy() { return metacopy; }
-    boolean dataMissing() { return dataMissing; }
-    String indexPath() { return indexPath; }
-    boolean indexed() { return indexed; }
-    int lowerNlink() { return lowerNlink; }
-    List<Lower> lowers() { return lowers; }
-    boolean merge() { return merge; }
-    boolean whiteouts() { return whiteouts; }
     org.overlayj.core.fh.Fh handle() { return handle; }
+    long upperIno() { return residence.upperIno(); }
+    boolean metacopy() { return residence.metacopy(); }
+    boolean dataMissing() { return residence.dataMissing(); }
+    String indexPath() { return residence.indexPath(); }
+    boolean indexed() { return residence.indexed(); }
+    int lowerNlink() { return residence.lowerNlink(); }
+    List<Lower> lowers() { return residence.lowers(); }
+    boolean merge() { return residence.merge(); }
+    boolean whiteouts() { return residence.whiteouts(); }
 
     public long ino() { return ino; }
 
@@ -216,16 +372,21 @@ public final class Node {
      * Whether the object has its upper inode (a copy-up would do nothing). Read without the engine's lock: a hint
      * for a door's scheduling (FUSE quick requests), never for a decision about the layers.
      */
-    public boolean isUpper() { return upper; }
+    public boolean isUpper() { return residence.kind() == Residence.Kind.UPPER; }
 
     int type() { return type; }
 
-    boolean hasLower() { return lowers != null && !lowers.isEmpty(); }
+    boolean hasLower() {
+        List<Lower> l = residence.lowers();
+        return l != null && !l.isEmpty();
+    }
 
-    Lower topLower() { return hasLower() ? lowers.getFirst() : null; }
+    Lower topLower() {
+        List<Lower> l = residence.lowers();
+        return l == null || l.isEmpty() ? null : l.getFirst();
+    }
 
     @Override public String toString() {
-        return "Node[ino=" + ino + ", " + (parent == null ? "/" : name) + (upper ? ", upper" : "")
-                + (hasLower() ? ", lower=" + lowers.size() : "") + "]";
+        return "Node[ino=" + ino + ", " + (parent == null ? "/" : name) + ", " + residence + "]";
     }
 }

@@ -414,7 +414,7 @@ final class OverlayFs {
     void noteRemovedDir(Node dir) {
         if (!dir.isDir()) return;
         try {
-            dir.removedDir = Linux.lstat(paths.realPath(dir));
+            dir.removing(Linux.lstat(paths.realPath(dir)));
         } catch (ErrnoException e) {
             // then it answers ENOENT once removed, as before
         }
