@@ -20,11 +20,11 @@ class ChangeListenerTest {
     static final class Recorder implements ChangeListener {
         final List<String> seen = new ArrayList<>();
 
-        @Override public void attrsChanged(Node n) { seen.add("attrs " + n.name); }
+        @Override public void attrsChanged(Node n) { seen.add("attrs " + n.name()); }
 
-        @Override public void listingChanged(Node dir) { seen.add("listing " + dir.name); }
+        @Override public void listingChanged(Node dir) { seen.add("listing " + dir.name()); }
 
-        @Override public void entryChanged(Node dir, String name) { seen.add("entry " + dir.name + "/" + name); }
+        @Override public void entryChanged(Node dir, String name) { seen.add("entry " + dir.name() + "/" + name); }
     }
 
     @Test void copyUpReportsEveryAncestorItGaveAnUpperInode() throws Exception {

@@ -357,7 +357,7 @@ class ExportTest {
             try (Overlay o = Overlay.mount(nfs(L))) {
                 Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
                 Node n = o.decodeHandle(h);
-                assertNull(n.parent, "disconnected: neither we nor the kernel had a name for it");
+                assertNull(n.parent(), "disconnected: neither we nor the kernel had a name for it");
                 long before = openFds();
                 for (int i = 0; i < 200; i++) {
                     o.mkdir(o.root(), "x", 0755, R); // a change: the next decode takes the full path

@@ -76,7 +76,7 @@ class ReconnectTest {
                 appendThrough(o, g, "more\n");
                 assertEquals("g\nup\nmore\n", IndexTest.read(o, "d/g"));
                 Node n = o.decodeHandle(h);
-                assertNull(n.parent, "disconnected: neither we nor the kernel had a name for it");
+                assertNull(n.parent(), "disconnected: neither we nor the kernel had a name for it");
                 appendThrough(o, n, "more\n");
                 assertEquals("f\nmore\n", readNode(o, n));
                 assertEquals("f\nmore\n", IndexTest.read(o, "d/f"));
@@ -106,7 +106,7 @@ class ReconnectTest {
             Layers.sh("sync; echo 2 > /proc/sys/vm/drop_caches");
             try (Overlay o = Overlay.mount(opts)) {
                 Node n = o.decodeHandle(h);
-                assertNull(n.parent, "disconnected: its lower path d/e/f leads nowhere in the overlay");
+                assertNull(n.parent(), "disconnected: its lower path d/e/f leads nowhere in the overlay");
                 appendThrough(o, n, "more\n");
                 assertEquals("f\nmore\n", IndexTest.read(o, "moved/e/f"));
             }
