@@ -30,17 +30,9 @@ final class Namespace {
         this.copyUp = copyUp;
     }
 
+    /** The attributes the checks read: those getattr shows ({@link Getattr}, the one builder). */
     private Attr attr(Node n) throws ErrnoException {
-        Stat st = fs.paths.statReal(fs.paths.realPath(n));
-        org.overlayj.core.layer.OverrideStat.Values o = fs.overrideOf(n);
-        if (o != null) {
-            return new Attr(n.ino, st.type() | o.mode(), st.nlink(), o.uid(), o.gid(), st.rdev(), st.size(),
-                    st.blocks(), st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
-                    st.ctimeSec(), st.ctimeNsec(), n.generation());
-        }
-        return new Attr(n.ino, st.mode(), st.nlink(), st.uid(), st.gid(), st.rdev(), st.size(), st.blocks(),
-                st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
-                st.ctimeNsec(), n.generation());
+        return Getattr.of(fs, n);
     }
 
     private void changed(Node dir) {

@@ -155,7 +155,7 @@ final class OverlayFs {
         Layer l = n.isUpper() || n.indexPath() != null ? upperLayer
                 : n.lowers() == null || n.lowers().isEmpty() ? null : n.topLower().layer();
         OverrideStat o = l == null ? null : overrides.get(l);
-        return o == null ? null : o.of(paths.realPath(n));
+        return o == null || o.xattr() == null ? null : o.of(Getattr.xattrOrNull(paths.realPath(n), o.xattr()));
     }
 
     List<Layer> allLayers() {

@@ -1,6 +1,5 @@
 package org.overlayj.core;
 
-import org.overlayj.core.layer.OverrideStat;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Fsxattr;
@@ -36,35 +35,17 @@ final class OverlayInode {
         return attr(n, st);
     }
 
+    /** The attributes of {@code n}: {@link Getattr}, the one builder. */
     Attr attr(Node n) throws ErrnoException {
-        return attr(n, realStat(n));
+        return Getattr.of(fs, n);
     }
 
-    /** The stat of the real inode; an unlinked object's is reached through a file open on it (RealPaths#realPath). */
     private Stat realStat(Node n) throws ErrnoException {
-        Stat removed = n.removedDir();
-        if (removed != null && n.unlinked()) return removed;
-        return fs.paths.statReal(fs.paths.realPath(n));
+        return Getattr.realStat(fs, n);
     }
 
-    /** The attributes of {@code n} from {@code st}, a stat of its real inode ({@link RealPaths#realPath}). */
     Attr attr(Node n, Stat st) throws ErrnoException {
-        // a removed directory has no links left, whatever its real inode (a lower one, whited out) still counts
-        int nlink = n.isDir() && n.unlinked() ? 0
-                : n.isDir() && n.merge() ? 1
-                : n.indexed() ? fs.index.nlink(n, st, n.lowerNlink()) : st.nlink();
-        // a metadata-only copy is sparse: the blocks its data takes are the lower data file's (the kernel's too)
-        long blocks = n.metacopy() && !n.dataMissing() ? fs.paths.statReal(fs.paths.dataPath(n)).blocks() : st.blocks();
-        int mode = st.mode(), uid = st.uid(), gid = st.gid();
-        OverrideStat.Values o = fs.overrideOf(n);          // rootless storage's owners (override_stat xattrs)
-        if (o != null) {
-            mode = st.type() | o.mode();
-            uid = o.uid();
-            gid = o.gid();
-        }
-        return new Attr(n.ino, mode, nlink, uid, gid, st.rdev(), st.size(), blocks,
-                st.blksize(), st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), st.ctimeSec(),
-                st.ctimeNsec(), n.generation());
+        return Getattr.of(fs, n, st);
     }
 
     /** Whether {@code c} may make setattr {@code a} on {@code n}, for a copy ahead; caller holds the read lock. */

@@ -93,7 +93,7 @@ final class RealPaths {
 
     /** The access ACL of the real inode that supplies this node's attributes, read when a check needs it. */
     Acl.Source aclOf(Node n) {
-        return () -> Linux.lgetxattrOrNull(realPath(n), Acl.ACCESS);
+        return () -> Getattr.xattrOrNull(realPath(n), Acl.ACCESS);     // a /proc/self/fd path: followed (Getattr)
     }
 
     /** The real inode that holds this node's data: the lower data file of a metacopy file (§4.6), else realPath. */

@@ -94,6 +94,10 @@ public final class Linux {
         static final MethodHandle H = fn("lgetxattr",
                 FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     }
+    private static final class Getxattr {
+        static final MethodHandle H = fn("getxattr",
+                FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    }
     private static final class Fgetxattr {
         static final MethodHandle H = fn("fgetxattr",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
@@ -619,14 +623,19 @@ public final class Linux {
      * Returns null on failure, with the errno left in the scratch.
      */
     private static byte[] getxattr(Scratch s, int fd, MemorySegment p, MemorySegment n) {
+        return getxattr(s, fd, p, n, false);
+    }
+
+    /** As above; {@code follow}: a final symlink of path {@code p} is followed (getxattr, not lgetxattr). */
+    private static byte[] getxattr(Scratch s, int fd, MemorySegment p, MemorySegment n, boolean follow) {
         long size = XATTR_FIRST_TRY;
         for (int attempt = 0; attempt < 8; attempt++) {
             MemorySegment buf = s.alloc(Math.max(1, size));
-            long rc = getxattr0(s, fd, p, n, buf, size);
+            long rc = getxattr0(s, fd, p, n, buf, size, follow);
             if (rc >= 0) return buf.asSlice(0, rc).toArray(JAVA_BYTE);
             if (s.errno() != Errno.ERANGE) return null;
             // The value is larger than our buffer: ask its size, then read again (it may change in between).
-            size = getxattr0(s, fd, p, n, MemorySegment.NULL, 0);
+            size = getxattr0(s, fd, p, n, MemorySegment.NULL, 0, follow);
             if (size < 0) return null;
         }
         return null; // still ERANGE: the value keeps growing under us
@@ -634,9 +643,15 @@ public final class Linux {
 
     private static long getxattr0(Scratch s, int fd, MemorySegment p, MemorySegment n, MemorySegment buf,
                                   long size) {
+        return getxattr0(s, fd, p, n, buf, size, false);
+    }
+
+    private static long getxattr0(Scratch s, int fd, MemorySegment p, MemorySegment n, MemorySegment buf,
+                                  long size, boolean follow) {
         try {
             return p == null
                     ? (long) Fgetxattr.H.invokeExact(s.errno, fd, n, buf, size)
+                    : follow ? (long) Getxattr.H.invokeExact(s.errno, p, n, buf, size)
                     : (long) Lgetxattr.H.invokeExact(s.errno, p, n, buf, size);
         } catch (Throwable t) {
             throw bug(t);
@@ -672,6 +687,19 @@ public final class Linux {
         int e = s.errno();
         if (e == Errno.ENODATA || e == Errno.EOPNOTSUPP) return null;
         throw new ErrnoException(e, "lgetxattr(" + path + ", " + name + ")");
+    }
+
+    /**
+     * getxattr, following a final symlink, or null when the attribute is absent (ENODATA) or the fs has no xattrs
+     * (ENOTSUP). For a /proc/self/fd/N path: the object fd N names, an O_PATH fd's too (fgetxattr refuses those).
+     */
+    public static byte[] getxattrOrNull(String path, String name) throws ErrnoException {
+        Scratch s = scratch();
+        byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name), true);
+        if (v != null) return v;
+        int e = s.errno();
+        if (e == Errno.ENODATA || e == Errno.EOPNOTSUPP) return null;
+        throw new ErrnoException(e, "getxattr(" + path + ", " + name + ")");
     }
 
     /**

@@ -35,8 +35,12 @@ public record OverrideStat(String xattr) {
     /** The values on one object of the layer, or null (none, or not of the form UID:GID:MODE). */
     public Values of(String path) throws ErrnoException {
         if (xattr == null) return null;
-        byte[] v = Linux.lgetxattrOrNull(path, xattr);
-        return v == null ? null : parse(new String(v, java.nio.charset.StandardCharsets.ISO_8859_1));
+        return of(Linux.lgetxattrOrNull(path, xattr));
+    }
+
+    /** The values in {@code value}, this layer's xattr as read from an object (null: it has none). */
+    public Values of(byte[] value) {
+        return value == null ? null : parse(new String(value, java.nio.charset.StandardCharsets.ISO_8859_1));
     }
 
     static Values parse(String s) {
