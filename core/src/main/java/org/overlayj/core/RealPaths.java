@@ -128,11 +128,12 @@ final class RealPaths {
 
     /** The xattr calls on a real path; on a /proc/self/fd path (an unlinked object), on the object it names. */
     byte[] getxattrReal(String path, String name) throws ErrnoException {
-        return isFdPath(path) ? Linux.fgetxattr(realFd(path), name) : Linux.lgetxattr(path, name);
+        // (followed rather than read through the fd: a decoded handle's fd is O_PATH, which fgetxattr refuses)
+        return isFdPath(path) ? Linux.getxattr(path, name) : Linux.lgetxattr(path, name);
     }
 
     List<String> listxattrReal(String path) throws ErrnoException {
-        return isFdPath(path) ? Linux.flistxattr(realFd(path)) : Linux.llistxattr(path);
+        return isFdPath(path) ? Linux.listxattr(path) : Linux.llistxattr(path);
     }
 
     void setxattrReal(String path, String name, byte[] value, int flags) throws ErrnoException {

@@ -21,7 +21,8 @@ import static org.overlayj.core.IndexTest.append;
  * the fd the handle opened, or through its index entry) has the attributes the kernel overlay gives the same
  * object decoded by open_by_handle_at, through every path that reads them: getattr, the permission checks (its
  * POSIX ACL included, read through that fd: a /proc/self/fd path is a magic link, whose own xattrs are none), and
- * the checks of the namespace operations. One builder makes them all (Getattr).
+ * the checks of the namespace operations (one builder makes them all: Getattr), and its xattrs (getxattr and
+ * listxattr follow the link: the fd of a decoded handle is O_PATH, which fgetxattr refuses with EBADF).
  */
 class DisconnectedAttrTest {
     private static final Creds R = Creds.ROOT;
@@ -52,6 +53,22 @@ class DisconnectedAttrTest {
 
     private interface Call {
         void run() throws ErrnoException;
+    }
+
+    private interface Value {
+        String get() throws ErrnoException;
+    }
+
+    private static String sorted(List<String> names) {
+        return names.stream().sorted().toList().toString();
+    }
+
+    private static String outcomeOf(Value v) {
+        try {
+            return v.get();
+        } catch (ErrnoException e) {
+            return Errno.name(e.errno());
+        }
     }
 
     private static String outcome(Call c) {
@@ -89,7 +106,8 @@ class DisconnectedAttrTest {
             // through h1 below (index entry; union count 3, 2 real links on the entry)
             Layers.sh("chmod 755 " + L.root);   // a stranger reaches the kernel's mount point
             Layers.sh("cd " + L.lowers.getFirst() + " && echo p > p && chmod 0640 p && setfacl -m u:65534:r p"
-                    + " && echo h > h1 && chmod 0640 h1 && ln h1 h2 && ln h1 h3");
+                    + " && setfattr -n user.t -v pv p && echo h > h1 && chmod 0640 h1 && setfattr -n user.t -v hv h1"
+                    + " && ln h1 h2 && ln h1 h3");
             Map<String, byte[]> handles = new LinkedHashMap<>();
             try (Overlay o = Overlay.mount(nfs(L))) {
                 append(o, "h1", "more\n");
@@ -114,7 +132,11 @@ class DisconnectedAttrTest {
                 } finally {
                     Linux.closeQuietly(mfd);
                 }
-                for (String name : NAMES) kernel.put(name + " stranger", kernelStrangersView(L, name));
+                for (String name : NAMES) {
+                    kernel.put(name + " stranger", kernelStrangersView(L, name));
+                    kernel.put(name + " user.t", new String(Linux.lgetxattr(L.mnt + "/" + name, "user.t")));
+                    kernel.put(name + " xattrs", Linux.llistxattr(L.mnt + "/" + name).stream().sorted().toList().toString());
+                }
             } finally {
                 L.kernelUmount();
             }
@@ -134,6 +156,8 @@ class DisconnectedAttrTest {
                 for (var e : decoded.entrySet()) {
                     ours.put(e.getKey(), shown(o.getattr(e.getValue())));
                     ours.put(e.getKey() + " stranger", strangersView(o, e.getValue()));
+                    ours.put(e.getKey() + " user.t", outcomeOf(() -> new String(o.getxattr(e.getValue(), "user.t", R))));
+                    ours.put(e.getKey() + " xattrs", outcomeOf(() -> sorted(o.listxattr(e.getValue(), R))));
                 }
                 // connected again by a lookup of one of its names: the same node, and the same attributes
                 for (String name : NAMES) {
@@ -141,6 +165,8 @@ class DisconnectedAttrTest {
                     assertSame(decoded.get(name), n, name);
                     connected.put(name, shown(o.lookupAttr(o.root(), name, R).attr()));
                     connected.put(name + " stranger", strangersView(o, n));
+                    connected.put(name + " user.t", outcomeOf(() -> new String(o.getxattr(n, "user.t", R))));
+                    connected.put(name + " xattrs", outcomeOf(() -> sorted(o.listxattr(n, R))));
                 }
             }
             assertEquals(kernel, ours, "disconnected");

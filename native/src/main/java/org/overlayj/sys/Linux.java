@@ -113,6 +113,9 @@ public final class Linux {
     private static final class Llistxattr {
         static final MethodHandle H = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
     }
+    private static final class Listxattr {
+        static final MethodHandle H = fn("listxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
+    }
     private static final class Flistxattr {
         static final MethodHandle H = fn("flistxattr", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     }
@@ -766,10 +769,12 @@ public final class Linux {
         check(s, rc, "fsetxattr", "fd " + fd + ", " + name);
     }
 
-    private static long listxattr0(Scratch s, int fd, MemorySegment p, MemorySegment buf, long size) {
+    private static long listxattr0(Scratch s, int fd, MemorySegment p, MemorySegment buf, long size,
+                                   boolean follow) {
         try {
             return p == null
                     ? (long) Flistxattr.H.invokeExact(s.errno, fd, buf, size)
+                    : follow ? (long) Listxattr.H.invokeExact(s.errno, p, buf, size)
                     : (long) Llistxattr.H.invokeExact(s.errno, p, buf, size);
         } catch (Throwable t) {
             throw bug(t);
@@ -778,15 +783,20 @@ public final class Linux {
 
     /** The names of fd's (p null) or p's xattrs, or null with errno in the scratch. Empty when not supported. */
     private static List<String> listxattr(Scratch s, int fd, MemorySegment p) {
+        return listxattr(s, fd, p, false);
+    }
+
+    /** As above; {@code follow}: a final symlink of path {@code p} is followed (listxattr, not llistxattr). */
+    private static List<String> listxattr(Scratch s, int fd, MemorySegment p, boolean follow) {
         long size = 1024;
         for (int attempt = 0; attempt < 8; attempt++) {
             MemorySegment buf = s.alloc(size);
-            long rc = listxattr0(s, fd, p, buf, size);
+            long rc = listxattr0(s, fd, p, buf, size, follow);
             if (rc >= 0) return splitNames(buf, rc);
             int e = s.errno();
             if (e == Errno.EOPNOTSUPP) return List.of();
             if (e != Errno.ERANGE) return null;
-            size = listxattr0(s, fd, p, MemorySegment.NULL, 0);
+            size = listxattr0(s, fd, p, MemorySegment.NULL, 0, follow);
             if (size < 0) return null;
             size = Math.max(1, size);
         }
@@ -804,6 +814,25 @@ public final class Linux {
         List<String> names = listxattr(s, -1, s.cstr(path));
         if (names == null) throw fail(s, "llistxattr", path);
         return names;
+    }
+
+    /**
+     * listxattr, following a final symlink: for a /proc/self/fd/N path, the names of the object fd N names, an O_PATH
+     * fd's too (flistxattr refuses those with EBADF). Empty where the fs has no xattrs.
+     */
+    public static List<String> listxattr(String path) throws ErrnoException {
+        Scratch s = scratch();
+        List<String> names = listxattr(s, -1, s.cstr(path), true);
+        if (names == null) throw fail(s, "listxattr", path);
+        return names;
+    }
+
+    /** getxattr of any size, following a final symlink (see {@link #getxattrOrNull}); ENODATA when absent. */
+    public static byte[] getxattr(String path, String name) throws ErrnoException {
+        Scratch s = scratch();
+        byte[] v = getxattr(s, -1, s.cstr(path), s.cstr(name), true);
+        if (v == null) throw fail(s, "getxattr", path + ", " + name);
+        return v;
     }
 
     /** flistxattr: names in the order the fs gives them; empty where the fs has no xattrs. */
@@ -2064,7 +2093,7 @@ public final class Linux {
         byte[] b = new byte[1];
         Attempt[] attempts = {
             () -> lstatOrNull(""), () -> stat(""), () -> fstat(-1),
-            () -> lgetxattrOrNull("", "user.x"), () -> lgetxattrLimited("", "user.x", 1), () -> fgetxattr(-1, "user.x"),
+            () -> lgetxattrOrNull("", "user.x"), () -> getxattrOrNull("", "user.x"), () -> getxattr("", "user.x"), () -> listxattr(""), () -> lgetxattrLimited("", "user.x", 1), () -> fgetxattr(-1, "user.x"),
             () -> lsetxattr("", "user.x", b, 0), () -> fsetxattr(-1, "user.x", b, 0),
             () -> llistxattr(""), () -> flistxattr(-1), () -> lremovexattr("", "user.x"),
             () -> fremovexattr(-1, "user.x"),
