@@ -15,6 +15,11 @@ import java.util.function.Predicate;
  * derived from that place, so renaming a directory moves its whole subtree with
  * no bookkeeping; the lower paths never change while mounted (lower layers are read-only, and a renamed directory
  * keeps its lowers through its redirect). All mutable state is guarded by the overlay's namespace lock.
+ *
+ * <p>Its state has two parts, both private: its place (parent, name, other aliases; unlinked; disconnected) and its
+ * {@link Residence}, where its inode lives, one immutable value. Both change only through the named transitions
+ * below, each of which checks it is legal from where the node is (an illegal one is a bug: IllegalStateException).
+ * The remaining plain fields are caches of what the layers can tell again. docs/architecture.md, "Node states".
  */
 public final class Node {
     final long ino;
