@@ -151,7 +151,7 @@ class DisconnectedAttrTest {
                     decoded.put(e.getKey(), n);
                 }
                 assertTrue(Node.Residence.Kind.LOWER == decoded.get("p").residence().kind()
-                        && OverlayFs.isFdPath(decoded.get("p").topLower().path()), "p: reached through its fd only");
+                        && RealPaths.isFdPath(decoded.get("p").topLower().path()), "p: reached through its fd only");
                 assertSame(Node.Residence.Kind.INDEX, decoded.get("h2").residence().kind(), "h2: its index entry");
                 for (var e : decoded.entrySet()) {
                     ours.put(e.getKey(), shown(o.getattr(e.getValue())));
