@@ -594,6 +594,28 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /**
+     * For a door that keeps an open file between calls (an NFS server's data fds, as knfsd's file cache does): the
+     * checks an open of {@code f}'s node with f's access mode by {@code c} would make now (file-attribute flags,
+     * permission with {@code ownerOverride} as {@link #open(Node, int, Creds, boolean)}), so that a file opened
+     * for one call serves another caller, or the same one after a chmod, only when that caller may open it.
+     * {@code a}: the node's attributes as the door read them for this call. Nothing is copied up: a file open for
+     * writing was copied up by its open. EBADF once {@code f} is released.
+     */
+    public void checkReuse(OpenFile f, Attr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        int acc = f.flags & Linux.O_ACCMODE;
+        int mask = acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
+                : Permissions.R | Permissions.W;
+        Lock l = read();
+        try {
+            if (f.fd < 0) throw OverlayFs.err(Errno.EBADF, "released");
+            fs.fileAttr.checkOpen(f.node, f.flags);
+            Permissions.checkData(a, mask, c, fs.aclOf(f.node), ownerOverride);
+        } finally {
+            l.unlock();
+        }
+    }
+
     /** Registers a file as open on its node: once the node's names are gone, its inode is reached through it. */
     private static OpenFile opened(OpenFile f) {
         synchronized (f.node.openFiles) {

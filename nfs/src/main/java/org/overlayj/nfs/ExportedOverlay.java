@@ -36,6 +36,8 @@ final class ExportedOverlay {
     private final NodeHandles handles;
     /** The calls being served, which a clean stop lets finish. */
     final InFlight inFlight = new InFlight();
+    /** The open files READ, WRITE and COMMIT use, kept between calls; closed by the server's stop. */
+    final OpenFileCache openFiles;
 
     ExportedOverlay(Overlay overlay, NodeHandles handles, Exports exports, NfsStats stats) throws ErrnoException {
         this.overlay = overlay;
@@ -53,6 +55,7 @@ final class ExportedOverlay {
         List<Node> r = new ArrayList<>();
         for (Export e : exports.exports()) r.add(resolvePath(e.path()));
         this.roots = List.copyOf(r);
+        this.openFiles = new OpenFileCache(overlay);
     }
 
     /** Walks an export path from the overlay root, as root: exports are the administrator's choice. */
