@@ -58,10 +58,25 @@ final class Export {
 
     byte[] encode(Node n) throws ErrnoException {
         Fh fh = blobFor(n);
+        remember(fh, n);
         byte[] blob = fh.bytes();
         byte[] out = new byte[3 + blob.length];
         System.arraycopy(blob, 0, out, 3, blob.length);
         return out;
+    }
+
+    /**
+     * A handle handed out is also an answer (see {@link #answers}): until the next change, its decode ends on the
+     * node it was made from, so the decode that follows (an NFS client's GETATTR of what LOOKUP or CREATE just
+     * gave it) is two map lookups instead of a full decode (open_by_handle_at, the fd's path, a walk, stats and
+     * xattrs). Only for a node at a place of its own: an unlinked one's handle decodes stale, and a disconnected
+     * one's answer comes from its own decode. Callers hold the namespace lock, so the change count is the one the
+     * node was read under.
+     */
+    private void remember(Fh fh, Node n) {
+        if (n.unlinked || n.parent == null && n != fs.root) return;
+        if (answers.size() >= ANSWERS_MAX) answers.clear();
+        answers.put(fh.hex(), new Answer(fs.decodeEpoch, n.ino, n.generation));
     }
 
     /** Which inode a handle names (§6.3). */

@@ -500,6 +500,26 @@ public final class Overlay implements AutoCloseable {
         }
     }
 
+    /**
+     * For a door that keeps an open file between calls (an NFS server's data fds, as knfsd's file cache does): the
+     * checks an open of {@code f}'s node with f's access mode by {@code c} would make now (file-attribute flags,
+     * permission with {@code ownerOverride} as {@link #open(Node, int, Creds, boolean)}), so that a file opened
+     * for one call serves another caller, or the same one after a chmod, only when that caller may open it.
+     * {@code a}: the node's attributes as the door read them for this call. Nothing is copied up: a file open for
+     * writing was copied up by its open. EBADF once {@code f} is released.
+     */
+    public void checkReuse(OpenFile f, Attr a, Creds c, boolean ownerOverride) throws ErrnoException {
+        int acc = f.flags & Linux.O_ACCMODE;
+        int mask = acc == Linux.O_RDONLY ? Permissions.R : acc == Linux.O_WRONLY ? Permissions.W
+                : Permissions.R | Permissions.W;
+        Lock l = read();
+        try {
+            file.checkReuse(f, a, mask, c, ownerOverride);
+        } finally {
+            unlock(l);
+        }
+    }
+
     /** A permission check run under the read lock; throws if the operation may not go on. */
     private interface Allowed {
         void check() throws ErrnoException;

@@ -293,4 +293,11 @@ final class OverlayFile {
             Linux.closeQuietly(fd);
         }
     }
+
+    /** The checks an open of {@code f}'s node would make now ({@link Overlay#checkReuse}); caller holds the read lock. */
+    void checkReuse(OpenFile f, Attr a, int mask, Creds c, boolean ownerOverride) throws ErrnoException {
+        if (f.fd < 0) throw OverlayFs.err(Errno.EBADF, "released");
+        fs.fileAttr.checkOpen(f.node, f.flags);
+        Permissions.checkData(a, mask, c, fs.paths.aclOf(f.node), ownerOverride);
+    }
 }

@@ -36,6 +36,18 @@ final class ExportedOverlay {
     private final NodeHandles handles;
     /** The calls being served, which a clean stop lets finish. */
     final InFlight inFlight = new InFlight();
+    /** The open files READ, WRITE and COMMIT use, kept between calls; closed by the server's stop. */
+    final OpenFileCache openFiles;
+    /**
+     * The nodes of the handles last handed out or decoded, held: the engine keeps nodes only while someone does
+     * (weakly cached), and a handle whose node was collected decodes from scratch (open_by_handle_at, the fd's
+     * path, a walk: ~25 system calls where a remembered decode makes none). A FUSE client holds its nodes until it
+     * forgets them; an NFS client holds only handles, so the door holds the most recent nodes for it, as
+     * ganesha's and knfsd's inode caches do. A ring overwritten in turn: races only lose a slot.
+     */
+    private final Node[] recent = new Node[RECENT];
+    private final java.util.concurrent.atomic.AtomicInteger recentNext = new java.util.concurrent.atomic.AtomicInteger();
+    static final int RECENT = 8192;
 
     ExportedOverlay(Overlay overlay, NodeHandles handles, Exports exports, NfsStats stats) throws ErrnoException {
         this.overlay = overlay;
@@ -53,6 +65,7 @@ final class ExportedOverlay {
         List<Node> r = new ArrayList<>();
         for (Export e : exports.exports()) r.add(resolvePath(e.path()));
         this.roots = List.copyOf(r);
+        this.openFiles = new OpenFileCache(overlay);
     }
 
     /** Walks an export path from the overlay root, as root: exports are the administrator's choice. */
@@ -70,6 +83,7 @@ final class ExportedOverlay {
     Node root(int exportId) { return roots.get(exportId); }
 
     byte[] handle(int exportId, Node n) throws ErrnoException {
+        hold(n);
         byte[] engine = handles.encode(n);
         if (engine.length > FileHandles.MAX_ENGINE_HANDLE)
             throw new ErrnoException(org.overlayj.sys.Errno.EOVERFLOW, "engine handle too long for NFSv3");
@@ -112,6 +126,7 @@ final class ExportedOverlay {
         } catch (ErrnoException e) {
             throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
         }
+        hold(n);
         try {
             return new Resolved(n, overlay.getattr(n));
         } catch (ErrnoException e) {
@@ -120,6 +135,10 @@ final class ExportedOverlay {
                 throw new NfsStatus(nfsstat3.NFS3ERR_STALE, e.getMessage());
             return new Resolved(n, null);
         }
+    }
+
+    private void hold(Node n) {
+        recent[recentNext.getAndIncrement() & (RECENT - 1)] = n;
     }
 
     static FileHandles.Decoded decode(byte[] fh) throws NfsStatus {

@@ -318,6 +318,7 @@ public final class Nfs3Program implements RpcDispatchable {
             if (s != null) {
                 if (s.size() != null && before.isDir()) throw new NfsStatus(nfsstat3.NFS3ERR_ISDIR, "truncate dir");
                 if (s.size() != null && !before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "truncate non-file");
+                x.openFiles.drop(n);
                 fs.setattr(n, s, t.creds(), true);
             }
             res.resok = new SETATTR3resok();
@@ -439,21 +440,21 @@ public final class Nfs3Program implements RpcDispatchable {
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
             MemorySegment buf = READ_BUFFERS.get();
             int got = 0;
-            OpenFile f = fs.open(n, Linux.O_RDONLY, t.creds(), true);
+            OpenFileCache.Lease f = x.openFiles.take(n, false, t.creds(), attr);
             try {
-                int fd = fs.dataFd(f);
+                int fd = fs.dataFd(f.file());
                 while (got < count) {
                     long k = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
                     if (k <= 0) break;
                     got += (int) k;
                 }
             } finally {
-                fs.release(f);
+                x.openFiles.done(f);
             }
-            Attr after = attrOrNull(n);
-            long size = after != null ? after.size() : attr.size();
+            // A read changes no attribute a client checks its cache by (size, mtime, ctime): the attributes read
+            // for the handle a moment ago are its post-op ones, as ganesha answers from its attribute cache.
             stats.read(got);
-            return new ReadReply(NfsAttrs.post(after, x.fsid), a.offset + got >= size,
+            return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(),
                     buf.asSlice(0, got).asByteBuffer());
         } catch (Exception e) {
             READ3res res = new READ3res();
@@ -482,9 +483,11 @@ public final class Nfs3Program implements RpcDispatchable {
             stats.writeStable(a.stable);
             // As knfsd's write: the client's creds without CAP_FSETID unless it is root (after squashing), so
             // a write clears set-user-ID and (with group-execute, or for a non-member) set-group-ID.
-            if (!t.creds().isRoot()) fs.killPrivs(n, t::creds);
+            // (asked only when there is a set-id bit to clear: it reads the attributes again)
+            if (!t.creds().isRoot() && (before.mode() & 06000) != 0) fs.killPrivs(n, t::creds);
             int done = 0;
-            OpenFile f = fs.open(n, Linux.O_WRONLY, t.creds(), true);
+            OpenFileCache.Lease lease = x.openFiles.take(n, true, t.creds(), before);
+            OpenFile f = lease.file();
             try {
                 if (a.direct != null) {
                     done = (int) fs.write(f, a.offset, MemorySegment.ofBuffer(a.direct).asSlice(0, count));
@@ -497,7 +500,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 }
                 if (a.stable != stable_how.UNSTABLE) fs.fsync(f, a.stable == stable_how.DATA_SYNC);
             } finally {
-                fs.release(f);
+                x.openFiles.done(lease);
             }
             res.resok = new WRITE3resok();
             res.resok.count = done;
@@ -695,8 +698,17 @@ public final class Nfs3Program implements RpcDispatchable {
         try {
             DirOp d = dirOp(r, a.object, before, true);
             dirNode = d.dir().node();
-            if (rmdir) fs.rmdir(dirNode, d.name(), d.dir().creds());
-            else fs.unlink(dirNode, d.name(), d.dir().creds());
+            if (rmdir) {
+                fs.rmdir(dirNode, d.name(), d.dir().creds());
+            } else {
+                // no kept file may hold the inode that loses its name (see OpenFileCache), before or after
+                x.openFiles.dropAll();
+                try {
+                    fs.unlink(dirNode, d.name(), d.dir().creds());
+                } finally {
+                    x.openFiles.dropAll();
+                }
+            }
             res.resok = new REMOVE3resok();
             res.resok.dir_wcc = wcc(d.before(), dirNode);
             res.status = nfsstat3.NFS3_OK;
@@ -719,7 +731,12 @@ public final class Nfs3Program implements RpcDispatchable {
             toDir = to.dir().node();
             if (from.dir().caller().exportId() != to.dir().caller().exportId())
                 throw new NfsStatus(nfsstat3.NFS3ERR_XDEV, "rename across exports");
-            fs.rename(fromDir, from.name(), toDir, to.name(), 0, from.dir().creds());
+            x.openFiles.dropAll();                 // a file renamed over loses its name (see OpenFileCache)
+            try {
+                fs.rename(fromDir, from.name(), toDir, to.name(), 0, from.dir().creds());
+            } finally {
+                x.openFiles.dropAll();
+            }
             res.resok = new RENAME3resok();
             res.resok.fromdir_wcc = wcc(from.before(), fromDir);
             res.resok.todir_wcc = wcc(to.before(), toDir);
@@ -1006,8 +1023,18 @@ public final class Nfs3Program implements RpcDispatchable {
             before = attr(t);
             t.caller().checkWritable();
             if (!before.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "commit of a non-file");
-            // The sync is the server's duty, not the caller's access: the engine syncs the node's upper inode.
-            fs.fsync(n, false);
+            // The sync is the server's duty, not the caller's access: the engine syncs the node's upper inode,
+            // through the kept write file when there is one (the same inode: it was opened after the copy-up).
+            OpenFileCache.Lease w = x.openFiles.writer(n);
+            if (w == null) {
+                fs.fsync(n, false);
+            } else {
+                try {
+                    fs.fsync(w.file(), false);
+                } finally {
+                    x.openFiles.done(w);
+                }
+            }
             res.resok = new COMMIT3resok();
             res.resok.file_wcc = wcc(before, n);
             res.resok.verf = x.writeVerifier.clone();

@@ -142,6 +142,7 @@ public final class NfsServer implements AutoCloseable {
             nlm = NlmService.start(new LockedFiles(x), locking);
         } catch (IOException e) {
             workers.shutdownNow();
+            x.openFiles.close();
             throw new IOException("cannot start file locking: " + e.getMessage(), e);
         }
         Map<OncRpcProgram, RpcDispatchable> programs = new LinkedHashMap<>();
@@ -153,6 +154,7 @@ public final class NfsServer implements AutoCloseable {
             rpc = RpcTcpServer.start(config.listen(), programs, MAX_RECORD, config.connections(), "overlayj-nfs");
         } catch (IOException e) {
             workers.shutdownNow();
+            x.openFiles.close();
             nlm.close();
             throw e;
         }
@@ -174,6 +176,7 @@ public final class NfsServer implements AutoCloseable {
                 if (udp != null) udp.close();
                 nlm.close();
                 workers.shutdownNow();
+                x.openFiles.close();
                 throw new IOException("cannot start the portmapper on port 111 of "
                         + rpc.address().getAddress().getHostAddress() + ": " + e.getMessage(), e);
             }
@@ -225,6 +228,7 @@ public final class NfsServer implements AutoCloseable {
             rpc.close();
             if (udp != null) udp.close();
         } finally {
+            exported.openFiles.close();        // before the sync, and so that nothing of the layers stays open
             nlm.close();
             workers.shutdown();                // idle once drained; a call still running past the drain finishes
             if (portmap != null) portmap.close();
