@@ -74,9 +74,9 @@ final class Export {
      * node was read under.
      */
     private void remember(Fh fh, Node n) {
-        if (n.unlinked || n.parent == null && n != fs.root) return;
+        if (n.unlinked() || n.parent() == null && n != fs.root) return;
         if (answers.size() >= ANSWERS_MAX) answers.clear();
-        answers.put(fh.hex(), new Answer(fs.decodeEpoch, n.ino, n.generation));
+        answers.put(fh.hex(), new Answer(fs.decodeEpoch, n.ino, n.generation()));
     }
 
     /** Which inode a handle names (§6.3). */
