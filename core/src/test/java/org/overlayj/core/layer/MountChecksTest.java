@@ -342,4 +342,27 @@ class MountChecksTest {
             assertEquals(before, UpperFeatures.size());
         }
     }
+
+    /** W/work is made mode 0000 with no POSIX ACLs, also where W's default ACL and setgid bit would give it more. */
+    @Nested class WorkDirMode {
+        @Test void inheritedAclAndSetgidAreCleared() throws Exception {
+            Process p = new ProcessBuilder("setfacl", "-d", "-m", "u::rwx,g::rwx,o::rwx,u:1234:rwx,m::rwx", d + "/w")
+                    .redirectErrorStream(true).start();
+            assertEquals(0, p.waitFor(), new String(p.getInputStream().readAllBytes()));
+            Linux.chmod(d + "/w", 02755);
+            try (LayerStack s = MountChecks.prepare(opts(STD))) {
+                Stat st = Linux.lstat(d + "/w/work");
+                assertEquals(0, st.mode() & 07777, Integer.toOctalString(st.mode() & 07777));
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_access"));
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_default"));
+            }
+        }
+
+        @Test void plainWorkBase() throws Exception {
+            try (LayerStack s = MountChecks.prepare(opts(STD))) {
+                assertEquals(0, Linux.lstat(d + "/w/work").mode() & 07777);
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_access"));
+            }
+        }
+    }
 }
