@@ -218,7 +218,7 @@ final class ResidentServer {
      */
     void warmUp(int rounds) {
         if (rounds <= 0) return;
-        Thread.ofPlatform().name("resident-warmup").daemon(true).start(() -> {
+        warmUp = Thread.ofPlatform().name("resident-warmup").daemon(true).start(() -> {
             Linux.lowerThreadPriority();
             Path d = dir.resolve("warm-" + ProcessHandle.current().pid());
             removeStaleRehearsals();
@@ -262,6 +262,9 @@ final class ResidentServer {
         }
     }
 
+    /** The warm-up thread, if one was started: {@link #run} lets it remove its scratch tree before returning. */
+    private volatile Thread warmUp;
+
     /** Removes a scratch tree of ours (directories and files only). */
     private static void removeTree(Path d) {
         try (var walk = Files.walk(d)) {
@@ -287,6 +290,15 @@ final class ResidentServer {
                 }
             }
             closed = true;                   // a request accepted from now on is declined: its launcher goes alone
+            notifyAll();                     // (a warm-up waiting for a request to end stops)
+        }
+        Thread w = warmUp;
+        if (w != null) {
+            try {
+                w.join(10_000);              // it stops after its current round, and removes its scratch tree
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         close();
     }
