@@ -117,7 +117,10 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
             String at = Linux.fromUtf8(mp.toString());
             MountTrace.mark("adapter");
             if (rehearsal) {
+                List<String> warnings = overlay.layers().warnings();
                 overlay.close();
+                // a scratch overlay the checks warn about would log the same warnings every round: one is enough
+                if (!warnings.isEmpty()) throw new Failure("the scratch overlay gave warnings: " + warnings);
                 return null;
             }
             FuseServer server = awaitInit ? FuseServer.mount(at, door.fuse(), fs) : FuseServer.mountStarted(at, door.fuse(), fs, threads);
