@@ -15,6 +15,10 @@
 # the AOT cache's pages from disk that the later starts find cached. Everything runs in a private mount namespace of its own (a fresh
 # resident server, keyed by that namespace, and no other process's namespace keeps a copy of these mounts), in a
 # runtime directory of its own.
+#
+# PHASES=1 also prints where a shared mount's time goes: the server logs each mount's phases (wall and thread CPU
+# microseconds, -Doverlayj.mountTrace=true, which the launcher hands it through OVERLAYJ_JAVA_OPTS) and
+# overlayj-client its own moments ($OVERLAYJ_MOUNT_TRACE); medians over mounts 2..N (bench/README.md).
 set -uo pipefail
 N=${N:-50}
 BUSY=${BUSY:-20}
@@ -67,7 +71,13 @@ mount_one() {
   mkdir -p "$d/u" "$d/w" "$d/m"
   t0=$(now_ms)
   case $impl in
-    overlayj) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
+    overlayj) if [ -n "${PHASES:-}" ]; then
+                OVERLAYJ_JAVA_OPTS="${OVERLAYJ_JAVA_OPTS:-} -Doverlayj.mountTrace=true" OVERLAYJ_MOUNT_TRACE=1 \
+                  "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" 2>> "$T/client-trace" \
+                  && echo "launcher i=$i t0=$t0" >> "$T/client-trace"
+              else
+                "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m"
+              fi ;;
     standalone) "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w,no_shared" "$d/m" ;;
     first) OVERLAYJ_RUNTIME_DIR="$T/run-$i" OVERLAYJ_LINGER=0 "$OJ" -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" ;;
     fuse-overlayfs) fuse-overlayfs -o "lowerdir=$LOWER,upperdir=$d/u,workdir=$d/w" "$d/m" 2>>"$T/logs/fuse-overlayfs" ;;
@@ -121,6 +131,33 @@ printf "%-34s %12s %16s %8s\n" "RSS of all processes / $N, MiB" "$ro" "$rf" "$(r
 printf "%-34s %12s\n" "RSS of all processes, MiB" "${RSS[overlayj]} / ${RSS[fuse-overlayfs]}"
 printf "%-34s %12s\n" "first mounts of a fresh server, ms" "$(tr '\n' ' ' < "$T/first.mount")(median $(median < "$T/first.mount"))"
 printf "%-34s %12s\n" "standalone (-o no_shared) mounts, ms" "$(tr '\n' ' ' < "$T/standalone.mount")(median $(median < "$T/standalone.mount"))"
+
+if [ -n "${PHASES:-}" ]; then
+  echo
+  echo "phases of mounts 2..$N (median microseconds: wall / the request thread's CPU; client: its own moments)"
+  python3 - "$T/client-trace" "$T"/logs/overlayj_*.log <<'PY'
+import re, statistics, sys
+med = statistics.median
+client, logs = sys.argv[1], sys.argv[2:]
+lines = [l for f in logs for l in open(f, errors="replace") if "mount trace (us):" in l]
+wall, cpu, order = {}, {}, []
+for l in lines:
+    for k, w, c in re.findall(r"(\S+)=(\d+)/(\d+)", l.split("(us):")[1]):
+        if k not in wall: order.append(k); wall[k] = []; cpu[k] = []
+        wall[k].append(int(w)); cpu[k].append(int(c))
+for k in order:
+    print("  %-22s %8.0f %8.0f" % (k, med(wall[k]), med(cpu[k])))
+rows, cur = [], {}
+for l in open(client):
+    d = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", l)}
+    if l.startswith("client trace"): cur = d
+    elif l.startswith("launcher") and cur: d.update(cur); rows.append(d); cur = {}
+if rows:
+    print("  launcher start to client start %.0f; client start to request sent %.0f; sent to reply %.0f"
+          % (med([r["start"] - r["t0"] for r in rows]), med([r["sent"] - r["start"] for r in rows]),
+             med([r["reply"] - r["sent"] for r in rows])))
+PY
+fi
 
 # busy: BUSY mounts at once, each creating CREATES files
 echo

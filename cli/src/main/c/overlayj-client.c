@@ -2,6 +2,10 @@
  * overlayj-client: the launcher's way to a resident overlayj server (bin/overlayj runs it before any JVM).
  *
  *   overlayj-client RUNDIR JAR mount ARGS...   ask the server to make the mount ARGS name
+ *   overlayj-client -x SCRIPT RUNDIR JAR mount ARGS...
+ *                                              the same, and where it would exit 111 it runs `bash SCRIPT ARGS...`
+ *                                              instead, with OVERLAYJ_ASKED=1 (bin/overlayj's sh part execs this:
+ *                                              no fork and no shell waiting for the answer on the shared path)
  *   overlayj-client RUNDIR JAR status          print the mounts the server holds
  *   overlayj-client rundir                     print the user's runtime directory (the default RUNDIR)
  *
@@ -34,9 +38,25 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NO_SERVER 111
+
+/* $OVERLAYJ_MOUNT_TRACE set: the client's own moments (wall clock, microseconds) go to stderr as it exits, for
+ * bench/mount-cost.sh PHASES=1 (with the server's -Doverlayj.mountTrace=true line, the whole mount's time). */
+static long long trace_us[4];
+static int tracing;
+static void trace(int i) {
+    if (!tracing) return;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    trace_us[i] = (long long) t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+static void trace_out(void) {
+    if (tracing) fprintf(stderr, "client trace (epoch us): start=%lld sent=%lld reply=%lld done=%lld\n",
+                         trace_us[0], trace_us[1], trace_us[2], trace_us[3]);
+}
 
 static unsigned long long ns_inode(const char *link) {
     char buf[64];
@@ -83,7 +103,32 @@ static const char *default_rundir(void) {
     return buf;
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    tracing = getenv("OVERLAYJ_MOUNT_TRACE") != NULL;
+    trace(0);
+    if (argc > 2 && strcmp(argv[1], "-x") == 0) {
+        const char *script = argv[2];
+        argv[2] = argv[0];
+        int rc = run(argc - 2, argv + 2);
+        if (rc != NO_SERVER || argc < 6) return rc;
+        // no server took it: the launcher's bash part goes on (standalone, or it starts the server), with the
+        // user's arguments (those after "mount") and without asking again
+        char **args = calloc((size_t) argc, sizeof *args);
+        if (!args) return NO_SERVER;
+        args[0] = "bash";
+        args[1] = (char *) script;
+        for (int i = 6; i < argc; i++) args[i - 4] = argv[i];
+        setenv("OVERLAYJ_ASKED", "1", 1);
+        execvp("bash", args);
+        fprintf(stderr, "overlayj: cannot run bash: %s\n", strerror(errno));
+        return 127;
+    }
+    return run(argc, argv);
+}
+
+static int run(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "rundir") == 0) {
         printf("%s\n", default_rundir());
         return 0;
@@ -136,6 +181,7 @@ int main(int argc, char **argv) {
         off += (size_t) w;
     }
     shutdown(s, SHUT_WR);
+    trace(1);
     // the reply: "CODE\n" then the text; no complete first line means the server never answered (it was exiting)
     char buf[65536];
     size_t got = 0;
@@ -149,6 +195,7 @@ int main(int argc, char **argv) {
         nl = memchr(buf, '\n', got);
         if (!nl && got >= sizeof buf - 1) return NO_SERVER;
     }
+    trace(2);
     if (buf[0] == 'D') return NO_SERVER;
     int code = atoi(buf);
     int out = status ? 1 : 2;
@@ -160,5 +207,7 @@ int main(int argc, char **argv) {
         if (r <= 0) break;
         if (write(out, buf, (size_t) r) < 0) break;
     }
+    trace(3);
+    trace_out();
     return code;
 }

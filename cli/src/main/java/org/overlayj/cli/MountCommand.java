@@ -204,6 +204,7 @@ public final class MountCommand implements Callable<Integer> {
         if (server != null) {
             // after READY: adopting starts the first virtual thread (its scheduler), which the mount need not wait for
             server.adopt(session);                          // (which unmounts it if SIGTERM came meanwhile)
+            server.warmUp(WARM_UP_ROUNDS);
             server.run();                                   // until the last mount is gone and the linger is over
             log.info("resident server exits");
             return 0;
@@ -216,6 +217,12 @@ public final class MountCommand implements Callable<Integer> {
         session.close();
         return 0;
     }
+
+    /**
+     * Mounts a resident server rehearses once it is up ({@code -Doverlayj.warmUpRounds=N}, default 30): by then C1
+     * has compiled what a mount runs (called once per mount, a method is compiled after 10 calls here).
+     */
+    static final int WARM_UP_ROUNDS = Integer.getInteger("overlayj.warmUpRounds", 30);
 
     /**
      * Whether a writable overlay asked for the trusted.* format where this process may not write trusted.* xattrs

@@ -3,6 +3,7 @@ package org.overlayj.cli;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.config.ModuleDefaults;
 import org.overlayj.core.config.MountOptions;
+import org.overlayj.core.layer.MountTrace;
 import org.overlayj.fuse.FuseServer;
 import org.overlayj.fuse.adapter.OverlayFileSystem;
 import org.overlayj.sys.Errno;
@@ -47,29 +48,49 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
      */
     static MountSession open(String joined, String source, String mountpoint, String cwd, boolean singleThreaded)
             throws Failure {
-        return open(joined, source, mountpoint, cwd, singleThreaded, true);
+        return open(joined, source, mountpoint, cwd, singleThreaded, null);
     }
 
     /**
-     * As above; with {@code awaitInit} false it returns once mount(2) is done, before the kernel's INIT is answered
-     * (a process using the mount waits in the kernel until then), and the caller calls {@link #finishMount}: the
-     * resident server replies to its launcher first, as a libfuse server daemonizes before INIT.
+     * As above; with {@code threads} (a resident server's spare threads, which the FUSE loop then runs on) it
+     * returns once mount(2) is done, before the kernel's INIT is answered (a process using the mount waits in the
+     * kernel until then), and the caller calls {@link #finishMount}: the resident server replies to its launcher
+     * first, as a libfuse server daemonizes before INIT.
      */
     static MountSession open(String joined, String source, String mountpoint, String cwd, boolean singleThreaded,
-                             boolean awaitInit) throws Failure {
+                             java.util.concurrent.Executor threads) throws Failure {
+        return open(joined, source, mountpoint, cwd, singleThreaded, threads, false);
+    }
+
+    /**
+     * A mount's steps up to the FUSE mount, which is left out, on layers of the caller's (the engine is closed
+     * again): the resident server runs these once it is up, so that the mounts launchers then ask for run
+     * compiled code, not the interpreter's and the JIT's first passes over it (see ResidentServer#warmUp).
+     */
+    static void rehearse(String joined, String cwd) throws Failure {
+        open(joined, null, cwd, cwd, false, null, true);
+    }
+
+    private static MountSession open(String joined, String source, String mountpoint, String cwd,
+                                     boolean singleThreaded, java.util.concurrent.Executor threads, boolean rehearsal)
+            throws Failure {
+        boolean awaitInit = threads == null;
         String opts = Linux.fromUtf8(joined);
         Overlay overlay = null;
         try {
             String cwdBytes = Linux.fromUtf8(cwd);
             ModuleDefaults defaults = ModuleDefaults.current();
+            MountTrace.mark("defaults");
             MountOptions.Parsed parsed = MountOptions.parse(opts, cwdBytes, defaults);
+            MountTrace.mark("parse");
             if (MountCommand.needsUserXattrs(parsed)) {
                 // root in a user namespace (rootless podman) or a plain user: trusted.* cannot be written, so the
                 // kernel's userxattr format (user.overlay.*, with its limits) is used, as the kernel would need it
                 parsed = MountOptions.parse(opts + ",userxattr", cwdBytes, defaults);
                 LOG.warn("trusted.* xattrs cannot be written here: using user.overlay.* (the kernel's userxattr format)");
             }
-            LOG.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
+            MountTrace.mark("xattrProbe");
+            if (!rehearsal) LOG.info("overlay xattrs: {}*", parsed.overlay().xattrPrefix());
             parsed.warnings().forEach(w -> LOG.warn("{}", w));
             List<String> generic = parsed.generic();
             if (parsed.overlay().upperDir() == null) {
@@ -84,15 +105,26 @@ record MountSession(String given, String mountpoint, Overlay overlay, FuseServer
             if (!Files.isDirectory(mp)) {
                 throw new ErrnoException(Errno.ENOTDIR, "mount point " + mountpoint + " is not a directory");
             }
+            MountTrace.mark("door");
             var layers = parsed.overlay();
             if (!door.uids().isIdentity() || !door.gids().isIdentity()) layers = IdmappedLowers.unshifted(layers, LOG);
             overlay = Overlay.mount(layers);
+            MountTrace.mark("engine");
             if (!door.uids().isIdentity() || !door.gids().isIdentity()) {
                 LOG.info("owners shown through uid mapping {}, gid mapping {}", door.uids(), door.gids());
             }
             OverlayFileSystem fs = new OverlayFileSystem(overlay, door.passthrough(), door.uids(), door.gids());
             String at = Linux.fromUtf8(mp.toString());
-            FuseServer server = awaitInit ? FuseServer.mount(at, door.fuse(), fs) : FuseServer.mountStarted(at, door.fuse(), fs);
+            MountTrace.mark("adapter");
+            if (rehearsal) {
+                List<String> warnings = overlay.layers().warnings();
+                overlay.close();
+                // a scratch overlay the checks warn about would log the same warnings every round: one is enough
+                if (!warnings.isEmpty()) throw new Failure("the scratch overlay gave warnings: " + warnings);
+                return null;
+            }
+            FuseServer server = awaitInit ? FuseServer.mount(at, door.fuse(), fs) : FuseServer.mountStarted(at, door.fuse(), fs, threads);
+            MountTrace.mark("fuseMount");
             MountSession s = new MountSession(joined, mp.toString(), overlay, server, Instant.now());
             if (awaitInit) s.mounted();
             return s;

@@ -107,7 +107,12 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private volatile boolean uringOffered;
     private volatile FuseUring uring;
 
-    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int maxThreads, boolean uringWanted) {
+    /** Where the loop's threads come from: null, threads of its own; else a server's spare threads. */
+    private final java.util.concurrent.Executor threads;
+
+    private FuseServer(String mountpoint, int fd, RawFileSystem fs, int maxThreads, boolean uringWanted,
+                       java.util.concurrent.Executor threads) {
+        this.threads = threads;
         this.mountpoint = mountpoint;
         this.fd = fd;
         this.fs = fs;
@@ -154,6 +159,16 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * before INIT. The caller must then call {@link #awaitInit} (the resident server does, after its reply).
      */
     public static FuseServer mountStarted(String mountpoint, FuseMountOptions o, RawFileSystem fs) throws ErrnoException {
+        return mountStarted(mountpoint, o, fs, null);
+    }
+
+    /**
+     * As above, the loop running on threads from {@code threads} (null: threads of its own): a resident server
+     * keeps spare threads started, so that a mount does not wait for a new thread to be scheduled the first time
+     * (Thread.start waits for that, which on a busy machine is milliseconds).
+     */
+    public static FuseServer mountStarted(String mountpoint, FuseMountOptions o, RawFileSystem fs,
+                                          java.util.concurrent.Executor threads) throws ErrnoException {
         int fd = -1;
         boolean helped = false;
         try {
@@ -170,7 +185,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             fd = Fusermount.open(mountpoint, o);
             helped = true;
         }
-        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()), o.uring());
+        FuseServer s = new FuseServer(mountpoint, fd, fs, Math.max(1, o.threads()), o.uring(), threads);
         s.viaFusermount = helped;
         s.mounted = true;
         fs.attach(s);
@@ -251,7 +266,14 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** Starts one more thread, holding the reader role. Caller holds {@code roles}. */
     private void startReader() {
         int n = threadCount++;
-        Thread.ofPlatform().name("fuse-" + n).daemon(true).start(this::loop);
+        if (threads == null) {
+            Thread.ofPlatform().name("fuse-" + n).daemon(true).start(this::loop);
+            return;
+        }
+        threads.execute(() -> {
+            Thread.currentThread().setName("fuse-" + n);
+            loop();
+        });
     }
 
     /** Gives the reader role away: to an idle thread, to a new one, or to nobody (the next free thread takes it). */
@@ -306,6 +328,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         } catch (RuntimeException | Error e) {
             LOG.error("FUSE loop for {} died", mountpoint, e);
         } finally {
+            current.remove();                   // the thread may serve another mount next (a server's spare)
             leave(me, gone);
         }
     }

@@ -186,6 +186,16 @@ class ResidentServerTest {
             if (ph.isPresent()) assertTrue(ph.get().onExit().get(60, TimeUnit.SECONDS) != null);
         }
         assertTrue(serverPid().isEmpty(), "the server exits after its last mount and the linger");
+        // the warm-up (mount rehearsals on a scratch overlay once the first mount was live) ran and left nothing
+        StringBuilder log = new StringBuilder();
+        try (var logs = Files.list(dir.resolve("logs"))) {
+            for (Path l : logs.toList()) log.append(Files.readString(l));
+        }
+        assertTrue(log.toString().contains(" mount rehearsals in "), "the warm-up ran: " + log);
+        try (var s = Files.list(runDir)) {
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(f -> f.startsWith("warm-")).toList(),
+                    "the warm-up's scratch overlay is gone");
+        }
     }
 
     /**

@@ -285,6 +285,9 @@ public final class Linux {
     private static final class Setfsgid {
         static final MethodHandle H = fn("setfsgid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     }
+    private static final class Setpriority {
+        static final MethodHandle H = fn("setpriority", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
 
     // --- per-thread scratch memory ------------------------------------------------------------------------------
     /**
@@ -1846,6 +1849,18 @@ public final class Linux {
 
     public static int getegid() {
         return intCall(Getegid.H);
+    }
+
+    /**
+     * The calling thread's nice value to 19, the lowest priority (on Linux, setpriority(PRIO_PROCESS, 0) acts on
+     * the calling thread only): for background work that must not take CPU from requests. Best effort.
+     */
+    public static void lowerThreadPriority() {
+        try {
+            int ignored = (int) Setpriority.H.invokeExact(SCRATCH.get().errno, 0 /* PRIO_PROCESS */, 0, 19);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
     }
 
     /**

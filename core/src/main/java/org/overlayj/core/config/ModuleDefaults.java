@@ -1,8 +1,7 @@
 package org.overlayj.core.config;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
 
 import org.overlayj.core.config.OverlayOptions.RedirectDir;
 import org.overlayj.core.config.OverlayOptions.Xino;
@@ -18,7 +17,7 @@ public record ModuleDefaults(boolean redirectDir, boolean redirectAlwaysFollow, 
     /** The parameters of the kernel overlayj is developed against (6.18, distribution config). */
     public static final ModuleDefaults BUILTIN = new ModuleDefaults(false, true, false, false, false, false);
 
-    private static final Path PARAMS = Path.of("/sys/module/overlay/parameters");
+    private static final String PARAMS = "/sys/module/overlay/parameters";
 
     /**
      * The parameters of the running kernel's overlay module, or {@link #BUILTIN} where one cannot be read (module
@@ -31,13 +30,25 @@ public record ModuleDefaults(boolean redirectDir, boolean redirectAlwaysFollow, 
                 read("metacopy", b.metacopy), read("xino_auto", b.xinoAuto));
     }
 
+    /**
+     * Read at every mount, as the kernel does (a parameter may be changed at any time), through the native calls:
+     * Files.readString took five system calls and a decoder per parameter, and a resident server reads them for
+     * every mount it makes.
+     */
     private static boolean read(String name, boolean fallback) {
+        byte[] b = new byte[8];
+        int n;
         try {
-            String v = Files.readString(PARAMS.resolve(name)).trim();
-            return v.equals("Y") || v.equals("1");
-        } catch (IOException | SecurityException e) {
+            int fd = Linux.open(PARAMS + "/" + name, Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+            try {
+                n = Linux.pread(fd, b, 0, b.length, 0);
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        } catch (ErrnoException | RuntimeException e) {
             return fallback;
         }
+        return n > 0 && (b[0] == 'Y' || b[0] == '1') && (n == 1 || b[1] == '\n');
     }
 
     /** redirect_dir when not given: on if the module says so, else follow or nofollow per redirect_always_follow. */

@@ -93,6 +93,20 @@ public final class FsIdentity {
      * checks ask several times (once per layer); they read it once: a resident server makes many mounts.
      */
     static long effectiveCapabilities() {
+        long c = capEff;
+        if (c == UNREAD) capEff = c = readEffectiveCapabilities();
+        return c;
+    }
+
+    /**
+     * CapEff as first read: /proc/self/status shows the process's main thread, whose set overlayj never changes
+     * (no capset, no setuid; the request threads' setfsuid changes only their own), so one read serves every mount
+     * a resident server makes.
+     */
+    private static volatile long capEff = Long.MIN_VALUE;
+    private static final long UNREAD = Long.MIN_VALUE;
+
+    private static long readEffectiveCapabilities() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) return Long.parseUnsignedLong(line.substring(7).trim(), 16);

@@ -28,6 +28,8 @@ public final class InUse {
         private final List<Integer> fds = new ArrayList<>();
         /** Descriptors that keep a layer reachable (see MountChecks#pinned), closed with the locks. */
         private final List<Integer> pins = new ArrayList<>();
+        /** What else ends with these locks (UpperFeatures' hold on a filesystem), run after the fds are closed. */
+        private final List<Runnable> onClose = new ArrayList<>();
         private boolean closed;
 
         synchronized void add(int fd) {
@@ -38,18 +40,35 @@ public final class InUse {
             pins.add(fd);
         }
 
+        /** Runs {@code r} once these locks are released (at once if they are already). */
+        void onClose(Runnable r) {
+            synchronized (this) {
+                if (!closed) {
+                    onClose.add(r);
+                    return;
+                }
+            }
+            r.run();
+        }
+
         /** How many directories this overlay holds locked. */
         public synchronized int count() {
             return fds.size();
         }
 
-        @Override public synchronized void close() {
-            if (closed || this == NONE) return;
-            closed = true;
-            for (int fd : fds) Linux.closeQuietly(fd);   // closing the last fd drops the flock
-            fds.clear();
-            for (int fd : pins) Linux.closeQuietly(fd);
-            pins.clear();
+        @Override public void close() {
+            List<Runnable> after;
+            synchronized (this) {
+                if (closed || this == NONE) return;
+                closed = true;
+                for (int fd : fds) Linux.closeQuietly(fd);   // closing the last fd drops the flock
+                fds.clear();
+                for (int fd : pins) Linux.closeQuietly(fd);
+                pins.clear();
+                after = List.copyOf(onClose);
+                onClose.clear();
+            }
+            after.forEach(Runnable::run);                 // outside this lock: they take their own
         }
     }
 
@@ -88,7 +107,9 @@ public final class InUse {
                         if (e.idmapped()) idmapped.add(Long.parseLong(e.id()));
                     }
                     int dash = line.indexOf(" - ");
-                    if (dash < 0) continue;
+                    // only kernel overlays name upper and work dirs: other lines are not split up (a resident
+                    // server's mountinfo has a line for each of its own mounts)
+                    if (dash < 0 || !line.startsWith("overlay ", dash + 3)) continue;
                     String[] tail = line.substring(dash + 3).split(" ");
                     if (tail.length < 3 || !tail[0].equals("overlay")) continue;
                     for (String opt : tail[2].split(",")) {
@@ -138,8 +159,22 @@ public final class InUse {
             return true;
         }
 
-        /** {@code dir} is the upper or work dir of a kernel overlay, or locked by another overlayj instance. */
+        /**
+         * {@code dir} is the upper or work dir of a kernel overlay, or locked by another overlayj instance. Asked
+         * once per directory and snapshot: the overlap checks walk the ancestors of every layer root, which share
+         * most of them (the answer of a moment ago; the kernel's walk sees one moment too).
+         */
         boolean inUse(String dir) {
+            Boolean known = answers.get(dir);
+            if (known != null) return known;
+            boolean b = ask(dir);
+            answers.put(dir, b);
+            return b;
+        }
+
+        private final java.util.Map<String, Boolean> answers = new java.util.HashMap<>();
+
+        private boolean ask(String dir) {
             try {
                 if (kernel.contains(LayerPaths.Id.of(Linux.stat(dir)))) return true;
             } catch (ErrnoException e) {

@@ -137,17 +137,23 @@ public final class MountChecks {
 
         /** The kernel's ovl_fill_super order: each step may refuse, and what came before it stays done. */
         LayerStack run() throws ErrnoException {
+            MountTrace.mark("checks.start");
             checkCapabilities();
             checkLayerDirs();
+            MountTrace.mark("checks.layerDirs");
             if (o.lowerDirs().isEmpty()) throw refuse(Errno.EINVAL, "missing 'lowerdir'");
             if (o.hasUpper()) upperAndWork();
             lowerStack();
+            MountTrace.mark("checks.lowerStack");
             layerFilesystems();
+            MountTrace.mark("checks.layerFs");
             boolean samefs = fss.size() - (upper == null ? 1 : 0) == 1;
             int xinoBits = xinoBits(samefs);
             byte[] overlayUuid = overlayUuid();
+            MountTrace.mark("checks.uuid");
             if (upper != null && !readOnly && index) indexDir();
             checkOverlaps();
+            MountTrace.mark("checks.overlaps");
 
             if (upper == null || readOnly) {
                 index = false;
@@ -157,7 +163,9 @@ public final class MountChecks {
                 }
                 indexDir = null;
             }
-            return stack(samefs, xinoBits, overlayUuid);
+            LayerStack st = stack(samefs, xinoBits, overlayUuid);
+            MountTrace.mark("checks.stack");
+            return st;
         }
 
         /** Claims upper and work, checks they fit together, prepares W/work (ovl_get_upper, ovl_get_workdir). */
@@ -167,6 +175,7 @@ public final class MountChecks {
             upperId = id(upper);
             upperDev = Linux.stat(upper).dev();
             claim(upper, "upperdir");
+            MountTrace.mark("checks.claimUpper");
 
             workBase = LayerPaths.realPath(o.workDir());
             workBaseId = id(workBase);
@@ -177,6 +186,7 @@ public final class MountChecks {
                 throw refuse(Errno.EINVAL, "workdir and upperdir must be separate subtrees");
             }
             claim(workBase, "workdir");
+            MountTrace.mark("checks.claimWork");
             makeWorkdir(workBase);
             if (workDir != null) workId = id(workDir);
             else readOnly = true;
@@ -431,8 +441,51 @@ public final class MountChecks {
 
         private void makeWorkdir(String workBase) throws ErrnoException {
             workDir = WorkDir.create(workBase, WorkDir.WORK, false, o.given().workDir(), this::warn);
+            MountTrace.mark("work.create");
             if (workDir == null) return;             // read-only overlay; the kernel probes nothing more
 
+            // The probes below ask the upper filesystem, through this mount of it, what it supports; a filesystem
+            // on which they all succeeded for a mount of this process that is still live is not asked again
+            // (UpperFeatures says why that answer cannot have changed).
+            Stat ws = Linux.stat(workDir);
+            UpperFeatures.Key key = new UpperFeatures.Key(ws.dev(), ws.mntId(), o.xattrPrefix());
+            Integer knownFh = UpperFeatures.known(key, locks);
+            if (knownFh != null) {
+                dType = tmpfile = renameWhiteout = true;
+                upperFh = knownFh;
+                MountTrace.mark("work.known");
+            } else {
+                probeUpper();
+                if (dType && tmpfile && renameWhiteout && xattrs) UpperFeatures.remember(key, upperFh, locks);
+            }
+
+            // The kernel tolerated weak local uppers for compatibility but never remote ones (NFS, CIFS, FUSE...).
+            if (FsIdentity.isRemote(workDir) && (!dType || !renameWhiteout || !xattrs)) {
+                throw refuse(Errno.EINVAL, "upper fs missing required features.");
+            }
+
+            if (o.volatileMode()) {
+                try {
+                    WorkDir.createVolatileDirty(workDir);
+                } catch (ErrnoException e) {
+                    throw refuse(e.errno(), "Failed to create volatile/dirty file.");
+                }
+            }
+
+            if (index && upperFh == 0) {
+                index = false;
+                warn("upper fs does not support file handles, falling back to index=off.");
+            }
+            if (upperFh != FsIdentity.FILEID_INO32_GEN) ino32All = false;
+            if (nfsExport && !index) {
+                warn("NFS export requires \"index=on\", falling back to nfs_export=off.");
+                nfsExport = false;
+            }
+            MountTrace.mark("work.fh");
+        }
+
+        /** The kernel's probes of the upper fs in W and W/work, with its warnings and downgrades. */
+        private void probeUpper() throws ErrnoException {
             dType = false;
             for (DirEnt e : Linux.readdir(workBase)) {
                 if (!e.isDotOrDotDot() && e.type() != DirEnt.DT_UNKNOWN) dType = true;
@@ -447,8 +500,10 @@ public final class MountChecks {
                 warn("upper fs does not support tmpfile.");
             }
 
+            MountTrace.mark("work.dtypeTmpfile");
             renameWhiteout = probeRenameWhiteout(workDir);
             if (!renameWhiteout) warn("upper fs does not support RENAME_WHITEOUT.");
+            MountTrace.mark("work.whiteout");
 
             String opaque = o.xattrPrefix() + "opaque";
             try {
@@ -483,30 +538,8 @@ public final class MountChecks {
                 }
                 if (e.errno() == Errno.EPERM && !o.userxattr()) info("try mounting with 'userxattr' option");
             }
-
-            // The kernel tolerated weak local uppers for compatibility but never remote ones (NFS, CIFS, FUSE...).
-            if (FsIdentity.isRemote(workDir) && (!dType || !renameWhiteout || !xattrs)) {
-                throw refuse(Errno.EINVAL, "upper fs missing required features.");
-            }
-
-            if (o.volatileMode()) {
-                try {
-                    WorkDir.createVolatileDirty(workDir);
-                } catch (ErrnoException e) {
-                    throw refuse(e.errno(), "Failed to create volatile/dirty file.");
-                }
-            }
-
+            MountTrace.mark("work.xattr");
             upperFh = FsIdentity.canDecodeFh(workDir, capEff);
-            if (index && upperFh == 0) {
-                index = false;
-                warn("upper fs does not support file handles, falling back to index=off.");
-            }
-            if (upperFh != FsIdentity.FILEID_INO32_GEN) ino32All = false;
-            if (nfsExport && !index) {
-                warn("NFS export requires \"index=on\", falling back to nfs_export=off.");
-                nfsExport = false;
-            }
         }
 
         /**

@@ -60,9 +60,16 @@ public final class WorkDir {
                 return failed(givenWorkdir, name, e.errno(), warn);
             }
             try {
-                removeAcl(path, "system.posix_acl_default");
-                removeAcl(path, "system.posix_acl_access");
-                Linux.chmod(path, privateMode());   // clear any mode bits an inherited ACL gave
+                // The kernel removes the new dir's POSIX ACLs and chmods it. A new directory has ACLs only by
+                // inheriting W's default ACL, and other mode bits only from it or W's setgid bit: where W has
+                // neither, the removals would find nothing and the chmod change nothing but the ctime, and each
+                // is a journalled metadata change (ext4 opens a transaction even for an absent xattr) of every
+                // mount. So they are made exactly where they can change something.
+                if (!plain(workBase, path)) {
+                    removeAcl(path, "system.posix_acl_default");
+                    removeAcl(path, "system.posix_acl_access");
+                    Linux.chmod(path, privateMode());   // clear any mode bits an inherited ACL gave
+                }
             } catch (ErrnoException e) {
                 return failed(givenWorkdir, name, e.errno(), warn);
             }
@@ -76,6 +83,12 @@ public final class WorkDir {
      */
     private static int privateMode() {
         return Linux.geteuid() == 0 ? 0 : 0700;
+    }
+
+    /** {@code made} (just made in {@code workBase}) has the private mode exactly and W has no default ACL. */
+    private static boolean plain(String workBase, String made) throws ErrnoException {
+        if ((Linux.lstat(made).mode() & 07777) != privateMode()) return false;
+        return Linux.lgetxattrOrNull(workBase, "system.posix_acl_default") == null;
     }
 
     private static void removeAcl(String path, String name) throws ErrnoException {

@@ -296,4 +296,73 @@ class MountChecksTest {
             }
         }
     }
+
+    /**
+     * The upper fs probes (d_type, O_TMPFILE, RENAME_WHITEOUT, NS xattrs, file handles) are remembered only while a
+     * live mount of this process holds the filesystem, and give the mounts that use them the same answers.
+     */
+    @Nested class UpperFeaturesRemembered {
+        static final String SECOND = "lowerdir=$D/l1,upperdir=$D/u2,workdir=$D/w2";
+
+        @Test void aSecondMountOnTheFilesystemTakesTheAnswersWhileTheFirstLives() throws Exception {
+            int before = UpperFeatures.size();
+            try (LayerStack a = MountChecks.prepare(opts(STD))) {
+                assertEquals(before + 1, UpperFeatures.size(), "the first mount's answers are kept while it lives");
+                try (LayerStack b = MountChecks.prepare(opts(SECOND))) {
+                    assertEquals(before + 1, UpperFeatures.size());
+                    assertEquals(List.of(a.tmpfile(), a.renameWhiteout(), a.dType(), a.xattrs()),
+                            List.of(b.tmpfile(), b.renameWhiteout(), b.dType(), b.xattrs()));
+                    assertEquals(List.of(a.upper().fileHandles(), a.upper().ino32(), a.options().index()),
+                            List.of(b.upper().fileHandles(), b.upper().ino32(), b.options().index()));
+                    assertTrue(b.warnings().isEmpty(), b.warnings().toString());
+                    assertEquals(1, tree("w2/work").size(), "W/work empty: " + tree("w2/work"));
+                }
+                assertEquals(before + 1, UpperFeatures.size(), "still held by the first");
+            }
+            assertEquals(before, UpperFeatures.size(), "forgotten with the last mount that held the filesystem");
+        }
+
+        @Test void aRefusedMountLetsGoOfItsHold() throws Exception {
+            int before = UpperFeatures.size();
+            LayerFixture.mkdirs(d + "/u/inside");
+            // refused after W/work and its probes, in the overlap checks (a lower root inside the upper layer)
+            ErrnoException e = assertThrows(ErrnoException.class,
+                    () -> MountChecks.prepare(opts("lowerdir=$D/u/inside,upperdir=$D/u,workdir=$D/w")));
+            assertEquals(Errno.ELOOP, e.errno());
+            assertEquals(before, UpperFeatures.size());
+        }
+
+        @Test void anotherXattrFormatIsAskedAgain() throws Exception {
+            int before = UpperFeatures.size();
+            try (LayerStack a = MountChecks.prepare(opts(STD));
+                 LayerStack b = MountChecks.prepare(opts(SECOND + ",userxattr"))) {
+                assertEquals(before + 2, UpperFeatures.size(), "trusted.* and user.* answers are kept apart");
+                assertTrue(a.xattrs() && b.xattrs());
+            }
+            assertEquals(before, UpperFeatures.size());
+        }
+    }
+
+    /** W/work is made mode 0000 with no POSIX ACLs, also where W's default ACL and setgid bit would give it more. */
+    @Nested class WorkDirMode {
+        @Test void inheritedAclAndSetgidAreCleared() throws Exception {
+            Process p = new ProcessBuilder("setfacl", "-d", "-m", "u::rwx,g::rwx,o::rwx,u:1234:rwx,m::rwx", d + "/w")
+                    .redirectErrorStream(true).start();
+            assertEquals(0, p.waitFor(), new String(p.getInputStream().readAllBytes()));
+            Linux.chmod(d + "/w", 02755);
+            try (LayerStack s = MountChecks.prepare(opts(STD))) {
+                Stat st = Linux.lstat(d + "/w/work");
+                assertEquals(0, st.mode() & 07777, Integer.toOctalString(st.mode() & 07777));
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_access"));
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_default"));
+            }
+        }
+
+        @Test void plainWorkBase() throws Exception {
+            try (LayerStack s = MountChecks.prepare(opts(STD))) {
+                assertEquals(0, Linux.lstat(d + "/w/work").mode() & 07777);
+                assertNull(Linux.lgetxattrOrNull(d + "/w/work", "system.posix_acl_access"));
+            }
+        }
+    }
 }
