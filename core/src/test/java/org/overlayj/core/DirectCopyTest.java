@@ -56,12 +56,12 @@ class DirectCopyTest {
         }
     }
 
-    @Test void copiesOfMoreThanAChunkReadAheadOnASecondThread() throws Exception {
+    @Test void copiesOfMoreThanAChunkMoveSeveralAtATime() throws Exception {
         try (Layers L = new Layers(1)) {
             String src = L.root + "/src", dst = L.root + "/dst";
             long size = 3 * DirectCopy.CHUNK + 4097;
             makeCold("head -c " + size + " /dev/urandom > " + src, src);
-            long before = DirectCopy.pipelined.sum();
+            long before = DirectCopy.parallel.sum();
             // an interrupt pending on the copying thread neither ends the copy early nor is lost
             Thread.currentThread().interrupt();
             try {
@@ -70,13 +70,13 @@ class DirectCopyTest {
             } finally {
                 Thread.interrupted();
             }
-            assertTrue(DirectCopy.pipelined.sum() > before, "pipelined");
+            assertTrue(DirectCopy.parallel.sum() > before, "helpers ran");
             Layers.sh("cmp " + src + " " + dst);
         }
     }
 
-    /** The reader stops at the input's end, the writer at a refused write: what was copied is counted, no more. */
-    @Test void aPipelinedCopyCountsWhatItCopied() throws Exception {
+    /** The workers stop at the input's end and at a refused write: what was copied is counted, no more. */
+    @Test void aParallelCopyCountsWhatItCopied() throws Exception {
         try (Layers L = new Layers(1)) {
             String src = L.root + "/src", dst = L.root + "/dst";
             long size = 2 * DirectCopy.CHUNK + 5;
