@@ -150,9 +150,9 @@ final class DirectCopy implements AutoCloseable {
      * one read (one direct read of 4 MiB at a time kept a virtio disk at ~2/3 of what two at a time did). On this
      * project's VM, direct 512 MiB copies plus fsync (C, medians of interleaved runs, load 16-19 on 2 cores): one
      * chunk at a time 1.49 s, a reader thread ahead of the writes 1.35 s, two workers 1.21 s, three 1.15 s, four
-     * 1.2 s (bench/README.md "copy-up"). Helpers are platform threads: a blocking native call would hold a virtual
-     * thread's carrier. Writes may land a few chunks out of order; ext4 and XFS place a chunk by its file offset, so
-     * the copy's layout stays that of a serial copy.
+     * 1.18 s (bench/README.md, "Results, 2026-12-06 23:00Z"). Helpers are platform threads: a blocking native call
+     * would hold a virtual thread's carrier. Writes may land a few chunks out of order; on ext4 the copy still had as
+     * many extents as a serial one (filefrag of a 512 MiB copy-up: 9 and 9 against 9 and 10).
      *
      * <p>A chunk once taken is finished (or fails) before its thread looks at {@link #stop}, and chunks are taken in
      * order, so every chunk below the first one that fell short (the input's end) or failed is complete: that is
@@ -213,7 +213,7 @@ final class DirectCopy implements AutoCloseable {
         }
     }
 
-    /** join(), waiting on through interrupts (the helper uses the fds the caller closes next); the interrupt is kept. */
+    /** join(), waiting on through interrupts (the helper uses the fds the caller closes next); the interrupt stays. */
     private static void joinUninterruptibly(Thread t) {
         boolean interrupted = false;
         for (;;) {
