@@ -9,6 +9,10 @@
 #      ROUNDS (default 3: every implementation measured ROUNDS times, in a rotated order; the table shows medians),
 #      IMPLS (default "kernel fuse-overlayfs overlayj"), TIMEOUT (seconds per workload, default 300),
 #      KEEP=1 keeps the tree afterwards, OVERLAYJ_JAVA_OPTS reaches overlayj's JVM (bin/overlayj).
+#      OJ_BASE=DIR: a second overlayj build (a copy of a checkout with bin/, cli/target/ and its own AOT caches, made
+#      by scripts/aot-train.sh there) run as the implementation "overlayj-base", for a before/after taken in one
+#      interleaved run on the same load, e.g. OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj fuse-overlayfs"
+#      (the two builds' jars differ, so each gets its own resident server).
 #      Needs overlayj built: sudo ./scripts/setup.sh (it also trains the launcher's AOT cache)
 #
 # Two things of this machine would otherwise decide the figures more than the implementations do (bench/README.md):
@@ -106,6 +110,9 @@ mount_impl() { # mount_impl IMPL UPPER WORK
         kernel) mount -t overlay overlay -o "$opts" "$M" ;;
         fuse-overlayfs) fuse-overlayfs -o "$opts" "$M" ;;
         overlayj) OVERLAYJ_LOG_DIR="$ROOT" "$REPO/bin/overlayj" -o "$opts" "$M" ;;
+        overlayj-base)
+            [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "overlayj-base needs OJ_BASE (a build's directory)"; return 1; }
+            OVERLAYJ_LOG_DIR="$ROOT" "$OJ_BASE/bin/overlayj" -o "$opts" "$M" ;;
     esac
 }
 
@@ -123,7 +130,7 @@ eval "$(declare -f mount_impl | sed '1s/^mount_impl /mount_impl_base /')"
 mount_impl() { # as mount_impl_base, with the two overlayj transports told apart
     local rc p lock
     case $1 in
-        overlayj) OVERLAYJ_FUSE_URING=off mount_impl_base "$@" ;;
+        overlayj|overlayj-base) OVERLAYJ_FUSE_URING=off mount_impl_base "$@" ;;
         overlayj-uring)
             [ -w "$URING_PARAM" ] || { echo "no $URING_PARAM: the fuse module has no io_uring"; return 1; }
             exec {lock}> /tmp/overlayj-enable_uring.lock && flock "$lock"
@@ -200,6 +207,17 @@ for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
 for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
+
+# --- before/after: the overlayj-base column (OJ_BASE), taken interleaved with overlayj --------------------------------
+if [[ " $IMPLS " == *" overlayj-base "* ]]; then
+    echo "overlayj-base: $OJ_BASE ($(cat "$OJ_BASE/COMMIT" 2> /dev/null || git -C "$OJ_BASE" rev-parse --short HEAD 2> /dev/null))"
+    printf '\n%-40s %12s %10s %12s %12s\n' "median seconds" "oj-base" "overlayj" "oj/base" "base/fuse-ovl"
+    for w in "${WORKLOADS[@]}"; do
+        b=$(echo "${T[overlayj-base,$w]:-}" | median 3) o=$(echo "${T[overlayj,$w]:-}" | median 3)
+        f=$(echo "${T[fuse-overlayfs,$w]:-}" | median 3)
+        printf '%-40s %12s %10s %12s %12s\n' "${LABEL[$w]}" "$b" "$o" "$(ratio "$o" "$b")" "$(ratio "$b" "$f")"
+    done
+fi
 
 # --- FUSE over io_uring: the overlayj-uring column against the others (issue 20 point 3) --------------------------
 if [[ " $IMPLS " == *" overlayj-uring "* ]]; then

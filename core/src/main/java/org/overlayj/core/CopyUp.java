@@ -434,19 +434,14 @@ final class CopyUp {
             }
             pos = data;
             while (pos < hole) {
+                if (direct != null) {
+                    pos += direct.copy(pos, hole);
+                    if (pos >= hole) break;
+                    direct.close();                     // refused here (or the input ended): the rest through the cache
+                    direct = null;
+                }
                 long len = Math.min(CHUNK, hole - pos);
                 long n = 0;
-                if (direct != null) {
-                    try {
-                        n = direct.copy(pos, hole - pos);
-                        if (n == 0) break;
-                        pos += n;
-                        continue;
-                    } catch (ErrnoException e) {
-                        direct.close();                 // refused here: the rest through the cache
-                        direct = null;
-                    }
-                }
                 if (cfr) {
                     try {
                         n = Linux.copyFileRange(in, pos, out, pos, len);

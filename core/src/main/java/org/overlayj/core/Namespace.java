@@ -8,7 +8,10 @@ import org.overlayj.sys.Linux;
 import org.overlayj.sys.Stat;
 
 import java.util.ArrayDeque;
+import java.util.Collections;
 import java.util.Deque;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.function.Predicate;
 
 /**
@@ -22,6 +25,14 @@ final class Namespace {
     private final Lookup lookup;
     private final Readdir readdir;
     private final CopyUp copyUp;
+    /**
+     * Directories whose upper directory (the inode number) was read to have no default ACL: a create in them applies
+     * the caller's umask with no lgetxattr first (one system call of the ten of a create through FUSE). Only the
+     * engine changes the layers while mounted, and it changes a default ACL only through {@link #xattrPermission},
+     * which drops the entry; a directory given another upper inode shows another number. Weak: a node forgotten
+     * by every door goes.
+     */
+    private final Map<Node, Long> noDefaultAcl = Collections.synchronizedMap(new WeakHashMap<>());
 
     Namespace(OverlayFs fs, Lookup lookup, Readdir readdir, CopyUp copyUp) {
         this.fs = fs;
@@ -103,7 +114,12 @@ final class Namespace {
         byte[] dflt = null;
         boolean dfltRead = false;
         if (c.umask() != 0 && type != Stat.S_IFLNK) {
-            dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+            Long none = noDefaultAcl.get(dir);
+            if (none == null || none != parentSt.ino()) {
+                dflt = Linux.lgetxattrOrNull(parent, Acl.DEFAULT);
+                if (dflt == null) noDefaultAcl.put(dir, parentSt.ino());
+                else noDefaultAcl.remove(dir);
+            }
             dfltRead = true;
             if (dflt == null) mode &= ~c.umask();
         }
@@ -713,6 +729,7 @@ final class Namespace {
             if (n.isDir() && (a.mode() & 01000) != 0 && c.uid() != a.uid()) throw OverlayFs.err(Errno.EPERM, name);
             Permissions.check(a, Permissions.W, c, fs.paths.aclOf(n));
         } else if (name.startsWith("system.")) {
+            if (name.equals(Acl.DEFAULT)) noDefaultAcl.remove(n);   // read again at the next create in n
             Attr a = attr(n);
             boolean acl = name.equals(Acl.ACCESS) || name.equals(Acl.DEFAULT);
             // a symlink has no ACLs: EOPNOTSUPP before the owner check and before any copy-up (set_posix_acl)

@@ -69,6 +69,34 @@ class AclTest {
         }
     }
 
+    /**
+     * A create reads a directory's default ACL once and then remembers that it has none; a default ACL set or removed
+     * later (through the engine, as every change of a mounted overlay is) decides the next creates again: 0666 with
+     * umask 022 is 0644 without a default ACL, 0666 under "u::rw,g::rw,o::rw" (the umask does not apply), 0644 once
+     * it is gone.
+     */
+    @Test void aDefaultAclSetOrRemovedAfterCreatesDecidesTheNextOnes() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir -m 777 l1/pd");
+            byte[] rwAll = java.nio.ByteBuffer.allocate(4 + 3 * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(2)
+                    .putShort((short) Acl.USER_OBJ).putShort((short) 6).putInt(-1)
+                    .putShort((short) Acl.GROUP_OBJ).putShort((short) 6).putInt(-1)
+                    .putShort((short) Acl.OTHER).putShort((short) 6).putInt(-1).array();
+            Creds c = new Creds(1000, 1000, new int[0], 022);
+            try (Overlay o = L.mount(false, false)) {
+                Node pd = o.lookup(o.root(), "pd", Creds.ROOT);
+                o.create(pd, "a", 0666, c);
+                o.create(pd, "b", 0666, c);
+                o.setxattr(pd, Acl.DEFAULT, rwAll, 0, Creds.ROOT);
+                o.create(pd, "c", 0666, c);
+                o.removexattr(pd, Acl.DEFAULT, Creds.ROOT);
+                o.create(pd, "d", 0666, c);
+            }
+            assertEquals("a 644\nb 644\nc 666\nd 644\n",
+                    Layers.shOut("cd " + L.root + "/upper/pd && stat -c '%n %a' a b c d"));
+        }
+    }
+
     /** "OBJECT UID rwx" lines, from bash's test -r/-w/-x (access(2) with the effective ids) as each caller. */
     private static String kernelAccess(ChecklistTwin t) throws Exception {
         StringBuilder sb = new StringBuilder();

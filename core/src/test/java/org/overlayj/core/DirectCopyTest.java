@@ -56,6 +56,53 @@ class DirectCopyTest {
         }
     }
 
+    @Test void copiesOfMoreThanAChunkMoveSeveralAtATime() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String src = L.root + "/src", dst = L.root + "/dst";
+            long size = 3 * DirectCopy.CHUNK + 4097;
+            makeCold("head -c " + size + " /dev/urandom > " + src, src);
+            long before = DirectCopy.parallel.sum();
+            // an interrupt pending on the copying thread neither ends the copy early nor is lost
+            Thread.currentThread().interrupt();
+            try {
+                assertTrue(copy(src, dst, size));
+                assertTrue(Thread.currentThread().isInterrupted(), "the interrupt is kept");
+            } finally {
+                Thread.interrupted();
+            }
+            assertTrue(DirectCopy.parallel.sum() > before, "helpers ran");
+            Layers.sh("cmp " + src + " " + dst);
+        }
+    }
+
+    /** The workers stop at the input's end and at a refused write: what was copied is counted, no more. */
+    @Test void aParallelCopyCountsWhatItCopied() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String src = L.root + "/src", dst = L.root + "/dst";
+            long size = 2 * DirectCopy.CHUNK + 5;
+            makeCold("head -c " + size + " /dev/urandom > " + src, src);
+            int in = Linux.open(src, Linux.O_RDONLY, 0);
+            int out = Linux.open(dst, Linux.O_CREAT | Linux.O_EXCL | Linux.O_RDWR, 0600);
+            int ro = Linux.open(dst, Linux.O_RDONLY, 0);
+            try {
+                try (DirectCopy d = DirectCopy.open(in, out)) {
+                    assertNotNull(d);
+                    assertEquals(size, d.copy(0, 5L * DirectCopy.CHUNK), "to the input's end");
+                }
+                Linux.ftruncate(out, size);
+                Layers.sh("cmp " + src + " " + dst);
+                try (DirectCopy d = DirectCopy.open(in, ro)) {
+                    assertNotNull(d);
+                    assertEquals(0, d.copy(0, size), "every write refused (EBADF)");
+                }
+            } finally {
+                Linux.close(in);
+                Linux.close(out);
+                Linux.close(ro);
+            }
+        }
+    }
+
     @Test void aShorterCopyStopsAtItsSize() throws Exception {
         try (Layers L = new Layers(1)) {
             String src = L.root + "/src", dst = L.root + "/dst";

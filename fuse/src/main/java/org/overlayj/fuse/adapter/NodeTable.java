@@ -29,6 +29,8 @@ final class NodeTable {
         final long generation;
         final Node node;
         long lookups;
+        /** See {@link #madeHere}. */
+        boolean noCapability;
 
         Slot(long nodeid, long generation, Node node) {
             this.nodeid = nodeid;
@@ -133,6 +135,29 @@ final class NodeTable {
             return s.node;
         }
         return null;
+    }
+
+    /**
+     * Marks the node a CREATE of this door just made: it has no security.capability until an xattr change through
+     * this door ({@link #xattrChanging}) or until the kernel forgets it (the mark goes with its slot). The kernel
+     * asks for that xattr before the first write to every new FUSE inode (file_remove_privs: an inode is not
+     * S_NOSEC before one check), so a fresh file's first write(2) is answered without an engine call.
+     */
+    synchronized void madeHere(long nodeid) {
+        Slot s = byId.get(nodeid);
+        if (s != null) s.noCapability = true;
+    }
+
+    /** Whether {@code nodeid} is known to have no security.capability ({@link #madeHere}). */
+    synchronized boolean noCapability(long nodeid) {
+        Slot s = byId.get(nodeid);
+        return s != null && s.noCapability;
+    }
+
+    /** An xattr of {@code nodeid} is about to be set or removed: whatever {@link #madeHere} knew is void. */
+    synchronized void xattrChanging(long nodeid) {
+        Slot s = byId.get(nodeid);
+        if (s != null) s.noCapability = false;
     }
 
     /** Nodes the kernel still references, root included. */

@@ -72,6 +72,7 @@ public final class OverlayFileSystem implements RawFileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayFileSystem.class);
     /** A day: longer than any workload, yet a bound should some change ever go unreported. */
     static final long TTL = 86_400L * 1_000_000_000L;
+    private static final String CAPABILITY = "security.capability";
 
     private final Overlay overlay;
     /** How owners show through this mount: a mount-level transform, applied here at the door and nowhere else. */
@@ -560,7 +561,9 @@ public final class OverlayFileSystem implements RawFileSystem {
         Node dir = nodes.get(parent);
         Overlay.Created made = asCaller(c, cr -> overlay.createOpen(dir, name, mode, flags, cr.withUmask(umask)));
         OpenFile f = made.file();
-        return new Created(entry(f.node(), made.attr()), openReply(f));
+        FuseEntry e = entry(f.node(), made.attr());
+        nodes.madeHere(e.nodeid());
+        return new Created(e, openReply(f));
     }
 
     @Override public int read(FuseContext c, long nodeid, long fh, long offset, byte[] dst, int size)
@@ -704,6 +707,7 @@ public final class OverlayFileSystem implements RawFileSystem {
     @Override public void setxattr(FuseContext c, long nodeid, String name, byte[] value, int flags, boolean killSgid)
             throws ErrnoException {
         Node n = nodes.get(nodeid);
+        nodes.xattrChanging(nodeid);
         asCaller(c, cr -> { overlay.setxattr(n, name, value, flags, cr); return null; });
         if (killSgid) {
             Attr a = overlay.getattr(n);
@@ -711,7 +715,12 @@ public final class OverlayFileSystem implements RawFileSystem {
         }
     }
 
+    /**
+     * security.capability of a file this door just created is known to be absent ({@link NodeTable#madeHere}): the
+     * kernel asks for it before the first write to every new inode, one request per create.
+     */
     @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {
+        if (name.equals(CAPABILITY) && nodes.noCapability(nodeid)) throw new ErrnoException(Errno.ENODATA, name);
         Node n = nodes.get(nodeid);
         return asCaller(c, cr -> overlay.getxattr(n, name, cr));
     }
@@ -723,6 +732,7 @@ public final class OverlayFileSystem implements RawFileSystem {
 
     @Override public void removexattr(FuseContext c, long nodeid, String name) throws ErrnoException {
         Node n = nodes.get(nodeid);
+        nodes.xattrChanging(nodeid);
         asCaller(c, cr -> { overlay.removexattr(n, name, cr); return null; });
     }
 

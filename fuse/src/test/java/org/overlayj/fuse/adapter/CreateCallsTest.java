@@ -106,6 +106,44 @@ class CreateCallsTest {
         assertEquals("new 7\n", Files.readString(upper.resolve("c/f7")));
     }
 
+    /**
+     * The two xattr reads a create made and no longer makes: security.capability of the new file (the kernel asks
+     * for it before the first write to every new inode; the door knows a file it just created has none), and the
+     * parent's default ACL after the first create in a directory (the engine remembers it has none). The kernel
+     * still sends the GETXATTR; what setcap later sets and removes shows as before.
+     */
+    @Test void aCreateReadsNoXattrTheMountAlreadyKnows() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
+        Files.createDirectory(mnt.resolve("new"));
+        Path log = dir.resolve("strace.log");
+        long getxattrs = server.requests(org.overlayj.fuse.FuseOpcode.GETXATTR);
+        Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=lgetxattr,getxattr,fgetxattr", "-o",
+                log.toString(), "-p", Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("strace.out").toFile()).start();
+        try {
+            waitTraced(strace);
+            TestMounts.sh("/bin/sh", "-c", "umask 022 && for i in 0 1 2 3 4 5 6 7 8 9; do echo new $i > "
+                    + mnt.resolve("new") + "/f$i; done");
+        } finally {
+            strace.destroy();
+            strace.waitFor();
+        }
+        String all = Files.readString(log);
+        assertTrue(server.requests(org.overlayj.fuse.FuseOpcode.GETXATTR) - getxattrs >= 10,
+                "the kernel asked before each first write");
+        assertFalse(all.contains("security.capability"), all);
+        assertTrue(all.lines().filter(l -> l.contains("system.posix_acl_default")).count() <= 1, all);
+
+        // a capability set on a file made here shows, and its removal too
+        Path f = mnt.resolve("new/f3");
+        TestMounts.sh("setcap", "cap_net_raw+ep", f.toString());
+        assertTrue(TestMounts.sh("getcap", f.toString()).contains("cap_net_raw"));
+        assertTrue(TestMounts.sh("getcap", upper.resolve("new/f3").toString()).contains("cap_net_raw"));
+        TestMounts.sh("setcap", "-r", f.toString());
+        assertEquals("", TestMounts.sh("getcap", f.toString()).strip());
+        assertEquals("new 3\n", Files.readString(f));
+    }
+
     /** Until strace traces every thread of this JVM (TracerPid set), or fails if strace ended first. */
     private static void waitTraced(Process strace) throws Exception {
         for (int i = 0; i < 500; i++) {
