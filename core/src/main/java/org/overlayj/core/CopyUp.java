@@ -496,7 +496,7 @@ final class CopyUp {
         }
         // The directory's index entry comes after the directory is at its name, not before as in the kernel's
         // copy-up: killed in between, the kernel's next mount finds an upper directory with an origin and no index
-        // entry, which it merges and serves (fsck --repair adds the entry), where an entry naming a directory still
+        // entry, which it merges and serves (nothing adds the entry later), where an entry naming a directory still
         // in the scratch dir would be an orphan once that is cleaned: whited out, and the lower directory and
         // everything under it EIO ("suspected uncovered redirected dir") from then on.
         if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {

@@ -359,8 +359,22 @@ final class Namespace {
             if (!child.isUpper()) copyUp.copyUp(child);
             byte[] origin = fs.getX(fs.paths.upperPath(child), OverlayXattr.ORIGIN);
             if (origin == null || origin.length == 0) return null;
-            Stat ist = Linux.lstatOrNull(fs.index.path(origin));
-            return ist != null && ist.isDir() ? fs.index.path(origin) : null;
+            String ip = fs.index.path(origin);
+            Stat ist = Linux.lstatOrNull(ip);
+            if (ist == null || !ist.isDir()) return null;
+            // Crash order of the removal of an indexed directory (rmdir, rename over it), each state one the
+            // kernel's next mount serves with nothing in its log (each built by hand and mounted, DirRemovalOrderTest):
+            //   1. its index entry goes (an empty directory): the directory, an upper one with an origin and no
+            //      entry, is served as before; a copy-up killed before its entry leaves the same (CopyUp#copyOther);
+            //   2. a whiteout or the source replaces it (removeEntry, renameReal): the state after, with no entry;
+            //   3. a whiteout takes the entry's place (finishIndexedRemoval), so old handles are stale (§5.4).
+            // The kernel's own order (the directory first, the entry last) leaves, killed between the two, an
+            // entry whose upper directory is gone: "orphan index entry" at the next mount, which whites it out.
+            // Whiting the entry out first is worse: a live upper directory with an origin whose entry is a whiteout
+            // is "bad index found", EIO. Between 1 and 3 the directory just has no entry (so does one whose
+            // removal then fails: a handle of it still decodes through its lower directory's name).
+            fs.scratch.removeTemp(ip);
+            return ip;
         }
         if (!child.isUpper() && (child.indexPath() != null || fs.index.indexes(Linux.lstat(child.topLower().path())))) {
             copyUp.copyUp(child);
@@ -375,10 +389,8 @@ final class Namespace {
 
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
         if (indexPath == null) return;
-        if (child.isDir()) {
-            String wh = fs.scratch.tempWhiteout();
-            Linux.rename(wh, indexPath, Linux.RENAME_EXCHANGE);
-            fs.scratch.removeTemp(wh);
+        if (child.isDir()) {   // step 3 of the order in prepareIndexedRemoval
+            Linux.rename(fs.scratch.tempWhiteout(), indexPath, Linux.RENAME_NOREPLACE);
             return;
         }
         Stat ist = Linux.lstatOrNull(indexPath);
@@ -423,8 +435,16 @@ final class Namespace {
                 throw e;
             }
         } else if (child.isDir()) {
-            clearWhiteouts(up);
-            Linux.rmdir(up);
+            // A merge directory with no lower namesake here (moved with a redirect) may hold whiteouts: it leaves in
+            // one rename to the scratch dir, where it is emptied, as a whiteout replaces it above. Emptied in place,
+            // a kill between two unlinks would show the lower entries they hid.
+            if (holdsWhiteouts(up)) {
+                String t = fs.scratch.tempPath();
+                Linux.rename(up, t, Linux.RENAME_NOREPLACE);
+                fs.scratch.removeTemp(t);
+            } else {
+                Linux.rmdir(up);
+            }
         } else {
             Linux.unlink(up);
         }
@@ -446,17 +466,47 @@ final class Namespace {
         return false;
     }
 
-    /** Removes the whiteouts an empty merge directory holds in its upper copy (format doc §4.7). */
-    private void clearWhiteouts(String upperDir) throws ErrnoException {
+    /**
+     * Whether the upper copy of an empty merge directory holds whiteouts (format doc §4.7); ENOTEMPTY when it holds
+     * anything else.
+     */
+    private boolean holdsWhiteouts(String upperDir) throws ErrnoException {
         Stat st = Linux.lstatOrNull(upperDir);
-        if (st == null || !st.isDir()) return;
+        if (st == null || !st.isDir()) return false;
+        boolean any = false;
         for (var e : Linux.readdir(upperDir)) {
             if (e.isDotOrDotDot()) continue;
             String p = upperDir + "/" + e.name();
             Stat s = Linux.lstat(p);
-            if (s.isWhiteout() || fs.isXwhiteout(p, s) || AufsWhiteouts.isMeta(e.name()) && !s.isDir()) Linux.unlink(p);
+            if (s.isWhiteout() || fs.isXwhiteout(p, s) || AufsWhiteouts.isMeta(e.name()) && !s.isDir()) any = true;
             else throw OverlayFs.err(Errno.ENOTEMPTY, upperDir);
         }
+        return any;
+    }
+
+    /**
+     * Empties the upper copy of an empty merge directory that is about to be renamed over, as the kernel does
+     * (format doc §4.7): an empty opaque directory with its attributes is made in the scratch dir and exchanged
+     * with it in one rename, then the old one is removed there. Killed at any step, the directory shows as it was
+     * (empty); emptied in place, a kill between two unlinks would show the lower entries they hid.
+     */
+    private void clearWhiteouts(String upperDir) throws ErrnoException {
+        if (!holdsWhiteouts(upperDir)) return;
+        Stat st = Linux.lstat(upperDir);
+        String t = fs.scratch.tempPath();
+        Linux.mkdir(t, fs.scratchMode(true));
+        try {
+            Linux.lchown(t, st.uid(), st.gid());
+            copyUp.copyXattrs(upperDir, -1, -1, t);
+            fs.setX(t, OverlayXattr.OPAQUE, new byte[]{'y'});
+            Linux.chmod(t, st.perm());
+            Linux.utimens(t, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(), true);
+            Linux.rename(t, upperDir, Linux.RENAME_EXCHANGE);
+        } catch (ErrnoException e) {
+            removeQuietly(t);
+            throw e;
+        }
+        fs.scratch.removeTemp(t);
     }
 
     // --- rename ----------------------------------------------------------------------------------------------------
