@@ -115,6 +115,37 @@ final class NfsCalls implements AutoCloseable {
     }
 
     /** The whole file, in READs of at most 64 KiB. */
+    /** A WRITE of {@code data} at offset 0: its status, for tests of what a caller may not do. */
+    int writeStatus(nfs_fh3 f, String data, int stable) throws Exception {
+        WRITE3args a = new WRITE3args();
+        a.file = f;
+        a.offset = 0;
+        a.data = b(data);
+        a.count = a.data.length;
+        a.stable = stable;
+        return c.nfs(Nfs3.NFSPROC3_WRITE_3, a, new WRITE3res()).status;
+    }
+
+    /** A READ of up to 4 KiB at offset 0: its status. */
+    int readStatus(nfs_fh3 f) throws Exception {
+        READ3args a = new READ3args();
+        a.file = f;
+        a.count = 4096;
+        return c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res()).status;
+    }
+
+    /** A GUARDED CREATE with {@code mode}, which must succeed. */
+    nfs_fh3 create(nfs_fh3 dir, String name, int mode) throws Exception {
+        CREATE3args a = new CREATE3args();
+        a.where = where(dir, name);
+        a.how = new createhow3();
+        a.how.mode = createmode3.GUARDED;
+        a.how.obj_attributes = sattr(mode);
+        CREATE3res r = c.nfs(Nfs3.NFSPROC3_CREATE_3, a, new CREATE3res());
+        ok("CREATE " + name, r.status);
+        return r.resok.obj.handle;
+    }
+
     byte[] readAll(nfs_fh3 f) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (long off = 0; ; ) {

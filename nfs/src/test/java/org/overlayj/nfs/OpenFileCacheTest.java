@@ -19,34 +19,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class OpenFileCacheTest {
     private static final int A = 1000, B = 1001;
 
-    private static int write(NfsCalls c, nfs_fh3 f, String data) throws Exception {
-        WRITE3args a = new WRITE3args();
-        a.file = f;
-        a.offset = 0;
-        a.data = data.getBytes(StandardCharsets.UTF_8);
-        a.count = a.data.length;
-        a.stable = stable_how.UNSTABLE;
-        return c.c.nfs(Nfs3.NFSPROC3_WRITE_3, a, new WRITE3res()).status;
-    }
-
-    private static int read(NfsCalls c, nfs_fh3 f) throws Exception {
-        READ3args a = new READ3args();
-        a.file = f;
-        a.count = 4096;
-        return c.c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res()).status;
-    }
-
-    private static nfs_fh3 create(NfsCalls c, nfs_fh3 dir, String name, int mode) throws Exception {
-        CREATE3args a = new CREATE3args();
-        a.where = NfsCalls.where(dir, name);
-        a.how = new createhow3();
-        a.how.mode = createmode3.GUARDED;
-        a.how.obj_attributes = NfsCalls.sattr(mode);
-        CREATE3res r = c.c.nfs(Nfs3.NFSPROC3_CREATE_3, a, new CREATE3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "CREATE " + name);
-        return r.resok.obj.handle;
-    }
-
     /** A world-writable directory "pub" at the export's root. */
     private static nfs_fh3 pub(NfsCalls root) throws Exception {
         nfs_fh3 pub = root.mkdir(root.root("/"), "pub");
@@ -66,13 +38,13 @@ class OpenFileCacheTest {
              NfsCalls b = new NfsCalls(t.port(), B, B)) {
             pub(root);
             nfs_fh3 dir = a.lookup(a.root("/"), "pub");
-            nfs_fh3 mine = create(a, dir, "mine", 0644);           // A's, readable by all, writable by A only
-            assertEquals(nfsstat3.NFS3_OK, write(a, mine, "by A"));
-            assertEquals(nfsstat3.NFS3ERR_ACCES, write(b, mine, "by B"), "B writing A's 0644 file");
-            nfs_fh3 secret = create(a, dir, "secret", 0600);
-            assertEquals(nfsstat3.NFS3_OK, write(a, secret, "A only"));
-            assertEquals(nfsstat3.NFS3_OK, read(a, secret));
-            assertEquals(nfsstat3.NFS3ERR_ACCES, read(b, secret), "B reading A's 0600 file");
+            nfs_fh3 mine = a.create(dir, "mine", 0644);           // A's, readable by all, writable by A only
+            assertEquals(nfsstat3.NFS3_OK, a.writeStatus(mine, "by A", stable_how.UNSTABLE));
+            assertEquals(nfsstat3.NFS3ERR_ACCES, b.writeStatus(mine, "by B", stable_how.UNSTABLE), "B writing A's 0644 file");
+            nfs_fh3 secret = a.create(dir, "secret", 0600);
+            assertEquals(nfsstat3.NFS3_OK, a.writeStatus(secret, "A only", stable_how.UNSTABLE));
+            assertEquals(nfsstat3.NFS3_OK, a.readStatus(secret));
+            assertEquals(nfsstat3.NFS3ERR_ACCES, b.readStatus(secret), "B reading A's 0600 file");
             assertEquals("by A", Files.readString(t.upper.resolve("pub/mine")));
         }
     }
@@ -83,14 +55,14 @@ class OpenFileCacheTest {
              NfsCalls root = new NfsCalls(t.port(), 0, 0);
              NfsCalls b = new NfsCalls(t.port(), B, B)) {
             nfs_fh3 dir = pub(root);
-            nfs_fh3 shared = create(root, dir, "shared", 0666);   // root's, writable by all
-            assertEquals(nfsstat3.NFS3_OK, write(b, shared, "one"));
-            assertEquals(nfsstat3.NFS3_OK, read(b, shared));
+            nfs_fh3 shared = root.create(dir, "shared", 0666);   // root's, writable by all
+            assertEquals(nfsstat3.NFS3_OK, b.writeStatus(shared, "one", stable_how.UNSTABLE));
+            assertEquals(nfsstat3.NFS3_OK, b.readStatus(shared));
             // chmod 0600 through the engine itself (another door of the same overlay): the NFS door hears nothing
             Node n = t.overlay.lookup(t.overlay.lookup(t.overlay.root(), "pub", Creds.ROOT), "shared", Creds.ROOT);
             t.overlay.setattr(n, SetAttr.chmod(0600), Creds.ROOT);
-            assertEquals(nfsstat3.NFS3ERR_ACCES, write(b, shared, "two"), "write after the mode took it away");
-            assertEquals(nfsstat3.NFS3ERR_ACCES, read(b, shared), "read after the mode took it away");
+            assertEquals(nfsstat3.NFS3ERR_ACCES, b.writeStatus(shared, "two", stable_how.UNSTABLE), "write after the mode took it away");
+            assertEquals(nfsstat3.NFS3ERR_ACCES, b.readStatus(shared), "read after the mode took it away");
             assertEquals("one", Files.readString(t.upper.resolve("pub/shared")));
         }
     }
@@ -124,8 +96,8 @@ class OpenFileCacheTest {
             nfs_fh3 dir = one.lookup(top, "dir");
             nfs_fh3 copied = one.lookup(dir, "a");
             for (nfs_fh3 f : new nfs_fh3[]{born, copied}) {
-                assertEquals(nfsstat3.NFS3_OK, write(one, f, "kept"));
-                assertEquals(nfsstat3.NFS3_OK, read(one, f));
+                assertEquals(nfsstat3.NFS3_OK, one.writeStatus(f, "kept", stable_how.UNSTABLE));
+                assertEquals(nfsstat3.NFS3_OK, one.readStatus(f));
             }
             one.write(other, 0, NfsCalls.b("replacement"), stable_how.FILE_SYNC);
             // another client renames "other" over "born" and removes "a": the first client's handles are stale
@@ -134,10 +106,10 @@ class OpenFileCacheTest {
             // the server (this JVM) holds nothing of theirs open: a kept file would keep the inode, and its disk
             // space, alive until idle, and make the object reachable through it (the engine's unlinked objects)
             assertEquals(java.util.List.of(), deletedFilesOpenUnder(t.root), "files the server still holds open");
-            assertEquals(nfsstat3.NFS3ERR_STALE, write(one, born, "lost"), "WRITE through a renamed-over handle");
-            assertEquals(nfsstat3.NFS3ERR_STALE, read(one, born), "READ through a renamed-over handle");
+            assertEquals(nfsstat3.NFS3ERR_STALE, one.writeStatus(born, "lost", stable_how.UNSTABLE), "WRITE through a renamed-over handle");
+            assertEquals(nfsstat3.NFS3ERR_STALE, one.readStatus(born), "READ through a renamed-over handle");
             assertEquals(nfsstat3.NFS3ERR_STALE, one.getattrStatus(born));
-            assertEquals(nfsstat3.NFS3ERR_STALE, write(one, copied, "lost"), "WRITE through a removed file's handle");
+            assertEquals(nfsstat3.NFS3ERR_STALE, one.writeStatus(copied, "lost", stable_how.UNSTABLE), "WRITE through a removed file's handle");
             assertEquals(nfsstat3.NFS3ERR_STALE, one.getattrStatus(copied));
             assertEquals("replacement", Files.readString(t.upper.resolve("born")));
             assertEquals("replacement", new String(one.readAll(one.lookup(top, "born")), StandardCharsets.UTF_8));

@@ -30,34 +30,6 @@ class OwnerOverrideTest {
         return c.c.nfs(Nfs3.NFSPROC3_SETATTR_3, a, new SETATTR3res()).status;
     }
 
-    private static int write(NfsCalls c, nfs_fh3 f, String data) throws Exception {
-        WRITE3args a = new WRITE3args();
-        a.file = f;
-        a.offset = 0;
-        a.data = data.getBytes(StandardCharsets.UTF_8);
-        a.count = a.data.length;
-        a.stable = stable_how.FILE_SYNC;
-        return c.c.nfs(Nfs3.NFSPROC3_WRITE_3, a, new WRITE3res()).status;
-    }
-
-    private static int read(NfsCalls c, nfs_fh3 f) throws Exception {
-        READ3args a = new READ3args();
-        a.file = f;
-        a.count = 4096;
-        return c.c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res()).status;
-    }
-
-    private static nfs_fh3 create(NfsCalls c, nfs_fh3 dir, String name, int mode) throws Exception {
-        CREATE3args a = new CREATE3args();
-        a.where = NfsCalls.where(dir, name);
-        a.how = new createhow3();
-        a.how.mode = createmode3.GUARDED;
-        a.how.obj_attributes = NfsCalls.sattr(mode);
-        CREATE3res r = c.c.nfs(Nfs3.NFSPROC3_CREATE_3, a, new CREATE3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "CREATE " + name);
-        return r.resok.obj.handle;
-    }
-
     @Test
     void theOwnerWritesAndTruncatesItsReadOnlyFileOthersDoNot() throws Exception {
         try (TestOverlay t = new TestOverlay("/ 127.0.0.1(rw,no_root_squash,insecure)\n");
@@ -73,28 +45,28 @@ class OwnerOverrideTest {
             nfs_fh3 dir = nobody.lookup(nobody.root("/"), "pub");
 
             // open(O_CREAT|O_EXCL, 0444) then write(2), as git does: CREATE 0444, then WRITEs by the same owner
-            nfs_fh3 ro = create(nobody, dir, "object", 0444);
+            nfs_fh3 ro = nobody.create(dir, "object", 0444);
             assertEquals(0444, nobody.getattr(ro).mode & 07777);
             assertEquals(NOBODY, nobody.getattr(ro).uid);
-            assertEquals(nfsstat3.NFS3_OK, write(nobody, ro, "blob 5\0hello"));
+            assertEquals(nfsstat3.NFS3_OK, nobody.writeStatus(ro, "blob 5\0hello", stable_how.FILE_SYNC));
             assertEquals(nfsstat3.NFS3_OK, setattr(nobody, truncate(ro, 4)), "owner's truncate of its 0444 file");
             assertEquals(4, nobody.getattr(ro).size);
             assertEquals("blob", new String(nobody.readAll(ro), StandardCharsets.UTF_8));
 
             // pjdfstest ftruncate/00 #24: mode 0, the owner still writes, reads and truncates
-            nfs_fh3 zero = create(nobody, dir, "zero", 0);
-            assertEquals(nfsstat3.NFS3_OK, write(nobody, zero, "0123456789"));
-            assertEquals(nfsstat3.NFS3_OK, read(nobody, zero));
+            nfs_fh3 zero = nobody.create(dir, "zero", 0);
+            assertEquals(nfsstat3.NFS3_OK, nobody.writeStatus(zero, "0123456789", stable_how.FILE_SYNC));
+            assertEquals(nfsstat3.NFS3_OK, nobody.readStatus(zero));
             assertEquals(nfsstat3.NFS3_OK, setattr(nobody, truncate(zero, 3)));
             assertEquals(3, nobody.getattr(zero).size);
 
             // nobody else: the mode bits decide
-            assertEquals(nfsstat3.NFS3ERR_ACCES, write(other, ro, "x"));
+            assertEquals(nfsstat3.NFS3ERR_ACCES, other.writeStatus(ro, "x", stable_how.FILE_SYNC));
             assertEquals(nfsstat3.NFS3ERR_ACCES, setattr(other, truncate(ro, 0)));
-            assertEquals(nfsstat3.NFS3ERR_ACCES, write(other, zero, "x"));
+            assertEquals(nfsstat3.NFS3ERR_ACCES, other.writeStatus(zero, "x", stable_how.FILE_SYNC));
             assertEquals(nfsstat3.NFS3ERR_ACCES, setattr(other, truncate(zero, 0)));
-            assertEquals(nfsstat3.NFS3ERR_ACCES, read(other, zero));
-            assertEquals(nfsstat3.NFS3_OK, read(other, ro), "0444 is readable by all");
+            assertEquals(nfsstat3.NFS3ERR_ACCES, other.readStatus(zero));
+            assertEquals(nfsstat3.NFS3_OK, other.readStatus(ro), "0444 is readable by all");
             assertEquals(4, nobody.getattr(ro).size, "refused calls changed nothing");
             assertEquals(3, nobody.getattr(zero).size);
 
@@ -107,10 +79,10 @@ class OwnerOverrideTest {
             assertEquals(Nfs3.ACCESS3_READ, ar.resok.access);
 
             // an executable another uid may only run: its READs are served (knfsd's read-if-exec)
-            nfs_fh3 bin = create(nobody, dir, "bin", 0711);
-            assertEquals(nfsstat3.NFS3_OK, write(nobody, bin, "#!/bin/true\n"));
-            assertEquals(nfsstat3.NFS3_OK, read(other, bin));
-            assertEquals(nfsstat3.NFS3ERR_ACCES, write(other, bin, "x"));
+            nfs_fh3 bin = nobody.create(dir, "bin", 0711);
+            assertEquals(nfsstat3.NFS3_OK, nobody.writeStatus(bin, "#!/bin/true\n", stable_how.FILE_SYNC));
+            assertEquals(nfsstat3.NFS3_OK, other.readStatus(bin));
+            assertEquals(nfsstat3.NFS3ERR_ACCES, other.writeStatus(bin, "x", stable_how.FILE_SYNC));
         }
     }
 }
