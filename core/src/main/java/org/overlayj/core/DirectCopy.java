@@ -31,8 +31,11 @@ final class DirectCopy implements AutoCloseable {
     private static final long PAGE = 4096;
     /** Files smaller than this are copied through the cache: direct I/O has a fixed cost per call and per file. */
     static final long MIN = 8L << 20;
-    /** How many chunks a copy moves at a time (its thread and helpers, see {@link Range}). */
-    static final int WORKERS = 3;
+    /**
+     * How many chunks a copy moves at a time (its thread and helpers, see {@link Range}); 1: one read then one
+     * write, no helper thread. {@code -Doverlayj.copyWorkers=N} to choose (what pays depends on the disk's queue).
+     */
+    static final int WORKERS = Math.max(1, Math.min(16, Integer.getInteger("overlayj.copyWorkers", 3)));
     /** Chunks kept for the next copies (a copy of more than a chunk takes one per worker): more than one copy at a
      * time is rare, memory stays small. */
     private static final ConcurrentLinkedQueue<Buffer> FREE = new ConcurrentLinkedQueue<>();
