@@ -45,7 +45,8 @@ class CrashStateTest {
         return L;
     }
 
-    private static List<String> indexTypes(Layers L) throws Exception {
+    /** Every index entry but the '#' temporaries, with its type (DirRemovalOrderTest reads it too). */
+    static List<String> indexTypes(Layers L) throws Exception {
         List<String> out = new ArrayList<>();
         for (String n : IndexTest.indexNames(L)) {
             if (n.startsWith("#")) continue;

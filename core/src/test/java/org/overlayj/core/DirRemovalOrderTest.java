@@ -52,22 +52,11 @@ class DirRemovalOrderTest {
         return b.toString();
     }
 
-    /** Every index entry but the '#' temporaries, with its type. */
-    private static List<String> index(Layers L) throws Exception {
-        List<String> out = new ArrayList<>();
-        for (String n : IndexTest.indexNames(L)) {
-            if (n.startsWith("#")) continue;
-            Stat st = Linux.lstat(L.work.resolve("index").resolve(n).toString());
-            out.add(n + (st.isWhiteout() ? " whiteout" : st.isDir() ? " dir" : " file"));
-        }
-        return out;
-    }
-
     /** What the kernel's mount of a state did: the root listing, each directory's listing (or error), its log lines. */
     record Kernel(String root, String dirs, List<String> log, boolean indexChanged) {}
 
     private static Kernel kernel(Layers L, String... entries) throws Exception {
-        List<String> before = index(L);
+        List<String> before = CrashStateTest.indexTypes(L);
         List<String> log;
         String root, dirs;
         try (ChecklistTwin.KernelLog k = new ChecklistTwin.KernelLog()) {
@@ -86,12 +75,12 @@ class DirRemovalOrderTest {
                 return false;
             }).toList();
         }
-        return new Kernel(root, dirs, log, !before.equals(index(L)));
+        return new Kernel(root, dirs, log, !before.equals(CrashStateTest.indexTypes(L)));
     }
 
     /** The engine on the same state: its listing, and whether its mount-time check or fsck would change anything. */
     private static void engineAgrees(Layers L, Kernel k) throws Exception {
-        List<String> before = index(L);
+        List<String> before = CrashStateTest.indexTypes(L);
         try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
             List<Fsck.Finding> f = Fsck.check(ls).findings();
             assertEquals(List.of(), f, "fsck: nothing to report on a state the kernel serves as it is");
@@ -99,7 +88,7 @@ class DirRemovalOrderTest {
         try (Overlay o = Overlay.mount(ExportTest.nfs(L))) {
             assertEquals(k.root(), String.join(" ", names(o, o.root())), "the engine's listing");
         }
-        assertEquals(before, index(L), "the engine's mount changed no index entry");
+        assertEquals(before, CrashStateTest.indexTypes(L), "the engine's mount changed no index entry");
     }
 
     /**
@@ -136,7 +125,7 @@ class DirRemovalOrderTest {
                 Layers.sh("cd " + L.root + " && rm -rf upper/" + d + " && mknod upper/" + d + " c 0 0");
                 Kernel k = kernel(L, I);
                 assertTrue(k.indexChanged(), "the kernel whites the orphan out: " + k);
-                assertTrue(index(L).contains(I + " whiteout"), index(L).toString());
+                assertTrue(CrashStateTest.indexTypes(L).contains(I + " whiteout"), CrashStateTest.indexTypes(L).toString());
             }
             try (Layers L = layers()) {    // the entry whited out while the directory lives
                 String I = entry(L, d);
@@ -171,7 +160,7 @@ class DirRemovalOrderTest {
                         o.rename(o.root(), w[1], o.root(), gone, 0, R);
                     }
                 }
-                assertTrue(index(L).contains(I + " whiteout"), op + ": " + index(L));
+                assertTrue(CrashStateTest.indexTypes(L).contains(I + " whiteout"), op + ": " + CrashStateTest.indexTypes(L));
                 assertEquals(w[0].equals("rmdir"), Linux.lstat(L.upper.resolve(gone).toString()).isWhiteout(), op);
                 assertEquals(List.of(), IndexTest.indexNames(L).stream().filter(n -> n.startsWith("#")).toList(),
                         op + ": no temporaries left");
