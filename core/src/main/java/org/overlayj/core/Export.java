@@ -44,7 +44,7 @@ final class Export {
     private final Map<String, Answer> answers = new ConcurrentHashMap<>();
     private static final int ANSWERS_MAX = 1 << 16;
 
-    private record Answer(long epoch, long ino, long generation) {}
+    private record Answer(long epoch, long ino, long generation, int unlinks) {}
 
     private final LowerInodes lowerInodes = new LowerInodes();
     private final java.util.Map<Long, String> upperPaths = new java.util.concurrent.ConcurrentHashMap<>();
@@ -76,23 +76,38 @@ final class Export {
     private void remember(Fh fh, Node n) {
         if (n.unlinked() || n.parent() == null && n != fs.root) return;
         if (answers.size() >= ANSWERS_MAX) answers.clear();
-        answers.put(fh.hex(), new Answer(fs.decodeEpoch, n.ino, n.generation()));
+        answers.put(fh.hex(), new Answer(fs.decodeEpoch, n.ino, n.generation(), n.unlinks()));
     }
 
     /** Which inode a handle names (§6.3). */
     private Fh blobFor(Node n) throws ErrnoException {
         if (n.handle() != null) return n.handle();
         if (fs.upperRoot == null) return fs.lowerBlobOf(n);
+        if (n == fs.root) {
+            // the upper root never changes while mounted: its handle is made once (Node#upperBlob)
+            Fh made = n.upperBlob;
+            if (made == null) n.upperBlob = made = fs.blobOf(fs.upperRoot, fs.upperLayer);
+            return made;
+        }
         if (n.parent() == null && n.indexPath() == null) return fs.blobOf(fs.upperRoot, fs.upperLayer);
         if (!n.isUpper()) {
             if (n.hasLower()) return fs.lowerBlobOf(n);
         }
+        // Born upper (no lowers): its blob is its upper inode's unless that carries an origin; made once per inode
+        // (Node#upperBlob, dropped by every transition that may move the node to another inode).
+        boolean pureUpper = n.isUpper() && !n.hasLower();
+        if (pureUpper) {
+            Fh made = n.upperBlob;
+            if (made != null) return made;
+        }
         String up = fs.paths.upperPath(n);
-        byte[] origin = fs.getX(up, OverlayXattr.ORIGIN);
+        byte[] origin = pureUpper && n.bornUpper ? null : fs.getX(up, OverlayXattr.ORIGIN);
         if (origin != null && origin.length > 0 && (n.indexed() || n.isDir() && dirIndexed(origin))) {
             if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) return fh;
         }
-        return fs.blobOf(up, fs.upperLayer);
+        Fh fh = fs.blobOf(up, fs.upperLayer);
+        if (pureUpper && origin == null) n.upperBlob = fh;
+        return fh;
     }
 
     /**
@@ -216,12 +231,14 @@ final class Export {
         Answer last = answers.get(key);
         if (last != null && last.epoch() == epoch) {
             Node n = fs.inodes.cached(last.ino());
-            if (n != null && n.generation() == last.generation()) return n;
+            // unlinks: the removal of a born-upper file voids no answer but its own (Namespace#remove), and this
+            // node may stand for a new inode of the same number since
+            if (n != null && n.generation() == last.generation() && n.unlinks() == last.unlinks()) return n;
         }
         Node n = fh.upper() ? decodeUpper(fh) : decodeLower(fh, key);
         if (n != null) {
             if (answers.size() >= ANSWERS_MAX) answers.clear();
-            answers.put(key, new Answer(epoch, n.ino, n.generation()));
+            answers.put(key, new Answer(epoch, n.ino, n.generation(), n.unlinks()));
         }
         return n;
     }

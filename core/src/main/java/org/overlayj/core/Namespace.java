@@ -192,6 +192,8 @@ final class Namespace {
         Node made1 = lookup.placeNew(dir, name, dest, st, opaque);
         if (type == Stat.S_IFDIR) made1.noAufsWhiteouts = true;      // made empty just now
         made1.prot = 0;   // a new inode inherits no append-only or immutable flag, and has no protattr
+        made1.forgetUpperBlob();  // this node may have stood for an earlier inode of the same number
+        made1.bornUpper = true;   // made just now: no origin xattr for a handle encode to read (Export#blobFor)
         return new Made(made1, fd, st);
     }
 
@@ -312,11 +314,19 @@ final class Namespace {
         if (prot) fs.fileAttr.checkWrite(dir);
         Attr dirAttr = attr(dir);
         Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
-        Permissions.sticky(dirAttr, attr(child), c);
+        // the victim's owner matters only in a sticky directory, for a caller who is not root
+        if ((dirAttr.mode() & 01000) != 0 && !c.isRoot()) Permissions.sticky(dirAttr, attr(child), c);
         if (prot) fs.fileAttr.checkDelete(dir, child);
         if (isDir && !child.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         if (!isDir && child.isDir()) throw OverlayFs.err(Errno.EISDIR, name);
         if (isDir && !readdir.isEmpty(child)) throw OverlayFs.err(Errno.ENOTEMPTY, name);
+        // The removal of a born-upper non-directory (no lowers, no index entry) changes no handle's decode but its
+        // own, which the node's unlink count voids (Node#unplace, Export#decode0): the others' remembered answers
+        // stay. Anything else voids them all, as every change did (OverlayFs#decodeEpoch). The caller holds the
+        // write lock, so no decode runs before this count is where it must be.
+        if (isDir || child.hasLower() || child.indexed() || child.indexPath() != null || !child.isUpper()) {
+            fs.decodeEpoch++;
+        }
         copyUp.copyUp(dir);
         String indexPath = prepareIndexedRemoval(child);
         OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made

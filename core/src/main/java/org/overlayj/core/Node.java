@@ -133,6 +133,26 @@ public final class Node {
      * the lower layers are read-only, so it stays right. Saves that system call per handle encoded (READDIRPLUS).
      */
     org.overlayj.core.fh.Fh lowerBlob;
+    /**
+     * The fh blob of the node's upper inode when that inode carries no origin (born upper, or the upper root): what
+     * Export#blobFor answers for it, made once (an lgetxattr of the origin and a name_to_handle_at per handle
+     * encoded otherwise: each NFS LOOKUP, CREATE and READDIRPLUS entry). Right while the node stays on that inode:
+     * cleared by every transition that can move it to another one (its last name unlinked, after which a new inode
+     * may get the same number and this very node; a copy-up, link-up or decode; a lookup that finds another upper
+     * inode). Set under the namespace read lock by encodes, which all compute the same value; cleared under the
+     * write lock.
+     */
+    volatile org.overlayj.core.fh.Fh upperBlob;
+    /**
+     * The node's upper inode was made by this mount as a new object (create, mkdir, mknod, symlink): it has no
+     * origin xattr, so its first handle encode need not read one. Cleared with {@link #upperBlob}.
+     */
+    volatile boolean bornUpper;
+    /**
+     * How many times the node lost its last name ({@link #unplace}): a remembered handle decode (Export#answers) made
+     * before is void, since the node may stand for a new inode of the same number by now.
+     */
+    private volatile int unlinks;
     /** A lower directory whose lower handle was checked to lead back to it (format doc §6.3): checked once. */
     boolean connectable;
     /**
@@ -232,6 +252,14 @@ public final class Node {
         }
         unlinked = true;
         everUnlinked = true;
+        unlinks++;
+        forgetUpperBlob();
+    }
+
+    /** Drops {@link #upperBlob} and {@link #bornUpper}: the node may be on another upper inode from here on. */
+    void forgetUpperBlob() {
+        upperBlob = null;
+        bornUpper = false;
     }
 
     boolean hasOtherAliases() { return otherAliases != null && !otherAliases.isEmpty(); }
@@ -245,6 +273,10 @@ public final class Node {
      */
     void found(Residence r) {
         if (r.kind() == Residence.Kind.NEW) throw illegal("found", r);
+        Residence was = residence;
+        if (was.kind() != r.kind() || was.upperIno() != r.upperIno() || r.lowers() != null && !r.lowers().isEmpty()) {
+            forgetUpperBlob();
+        }
         residence = r;
     }
 
@@ -263,6 +295,7 @@ public final class Node {
      */
     void copiedUp(boolean metacopy) {
         Residence r = residence;
+        forgetUpperBlob();
         if (r.kind() != Residence.Kind.LOWER || metacopy && type != 0100000) throw illegal("copiedUp", r);
         residence = new Residence(Residence.Kind.UPPER, r.lowers(), null, r.upperIno(), r.indexed(), r.lowerNlink(),
                 metacopy, r.dataMissing(), isDir() || r.merge(), r.whiteouts());
@@ -276,6 +309,7 @@ public final class Node {
      */
     void linkedUp(int lowerNlink, boolean metacopy) {
         Residence r = residence;
+        forgetUpperBlob();
         if (isDir() || r.kind() != Residence.Kind.LOWER && r.kind() != Residence.Kind.INDEX) throw illegal("linkedUp", r);
         residence = new Residence(Residence.Kind.UPPER, r.lowers(), null, r.upperIno(), true, lowerNlink, metacopy,
                 r.dataMissing(), r.merge(), r.whiteouts());
@@ -287,6 +321,7 @@ public final class Node {
      */
     void indexedAt(String indexPath, int lowerNlink, boolean metacopy) {
         Residence r = residence;
+        forgetUpperBlob();
         if (isDir() || parent != null || r.kind() != Residence.Kind.LOWER) throw illegal("indexedAt", r);
         residence = new Residence(Residence.Kind.INDEX, r.lowers(), indexPath, r.upperIno(), true, lowerNlink,
                 metacopy, r.dataMissing(), r.merge(), r.whiteouts());
@@ -310,6 +345,7 @@ public final class Node {
      */
     void decoded(List<Lower> lowers, String indexPath, int lowerNlink, org.overlayj.core.fh.Fh fh) {
         Residence r = residence;
+        forgetUpperBlob();
         if (isDir() || r.kind() == Residence.Kind.UPPER || lowers == null && r.kind() == Residence.Kind.NEW) {
             throw illegal("decoded", r);
         }
@@ -327,6 +363,7 @@ public final class Node {
      */
     void disconnectedOnIndex(String indexPath, org.overlayj.core.fh.Fh fh) {
         Residence r = residence;
+        forgetUpperBlob();
         if (isDir() || !unlinked || r.kind() == Residence.Kind.NEW) throw illegal("disconnectedOnIndex", r);
         parent = null;
         name = null;
@@ -340,6 +377,7 @@ public final class Node {
     void removing(org.overlayj.sys.Stat st) {
         if (!isDir()) throw illegal("removing", residence);
         removedDir = st;
+        forgetUpperBlob();
     }
 
     private IllegalStateException illegal(String transition, Residence to) {
@@ -357,6 +395,7 @@ public final class Node {
     long generation() { return generation; }
     boolean unlinked() { return unlinked; }
     boolean everUnlinked() { return everUnlinked; }
+    int unlinks() { return unlinks; }
     org.overlayj.sys.Stat removedDir() { return removedDir; }
     org.overlayj.core.fh.Fh handle() { return handle; }
     long upperIno() { return residence.upperIno(); }

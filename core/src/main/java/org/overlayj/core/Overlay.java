@@ -422,7 +422,8 @@ public final class Overlay implements AutoCloseable {
     }
 
     public void unlink(Node dir, String name, Creds c) throws ErrnoException {
-        Lock l = write();
+        // Namespace#remove voids the remembered decodes itself unless it removes a born-upper file
+        Lock l = writeMaking();
         try {
             namespace.remove(dir, name, false, c);
         } finally {
