@@ -47,6 +47,8 @@ final class DirectCopy implements AutoCloseable {
     static final LongAdder started = new LongAdder();
     /** Direct copies of more than a chunk that had helper threads (tests). */
     static final LongAdder parallel = new LongAdder();
+    /** Chunks made and advised to be huge pages (tests). */
+    static final LongAdder hugeChunks = new LongAdder();
 
     /**
      * A chunk's memory: {@code seg}, CHUNK bytes on a huge-page boundary inside {@code mapping}, which is what gets
@@ -283,6 +285,7 @@ final class DirectCopy implements AutoCloseable {
         MemorySegment seg = m.asSlice(-m.address() & (HUGE - 1), CHUNK);
         try {
             Linux.madvise(seg, Linux.MADV_HUGEPAGE);
+            hugeChunks.increment();
         } catch (ErrnoException e) {
             // no transparent huge pages in this kernel: small pages, smaller requests, the same bytes
         }
