@@ -75,6 +75,35 @@ class DirectCopyTest {
         }
     }
 
+    /**
+     * The chunks are transparent huge pages, so that each is one disk request (DirectCopy.Buffer): advised, and
+     * backed by huge pages once a copy has read into them, unless THP is off ("[never]"). The test JVM's heap does
+     * not ask for huge pages (no -XX:+UseTransparentHugePages), so the AnonHugePages of this process are the chunks'.
+     */
+    @Test void theChunksAreHugePages() throws Exception {
+        try (Layers L = new Layers(1)) {
+            String src = L.root + "/src", dst = L.root + "/dst";
+            long size = 3 * DirectCopy.CHUNK;
+            makeCold("head -c " + size + " /dev/urandom > " + src, src);
+            assertTrue(copy(src, dst, size));
+            Layers.sh("cmp " + src + " " + dst);
+            assertTrue(DirectCopy.hugeChunks.sum() > 0, "the chunks (made here or by an earlier copy) were advised");
+            String thp = java.nio.file.Files.readString(java.nio.file.Path.of(
+                    "/sys/kernel/mm/transparent_hugepage/enabled"));
+            if (!thp.contains("[never]")) {
+                assertTrue(anonHugeBytes() >= DirectCopy.CHUNK, "THP is " + thp.trim() + ": a chunk in huge pages");
+            }
+        }
+    }
+
+    /** AnonHugePages of this process (smaps_rollup), in bytes. */
+    private static long anonHugeBytes() throws Exception {
+        for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/smaps_rollup"))) {
+            if (l.startsWith("AnonHugePages:")) return Long.parseLong(l.split("\\s+")[1]) * 1024;
+        }
+        throw new AssertionError("no AnonHugePages in /proc/self/smaps_rollup");
+    }
+
     /** The workers stop at the input's end and at a refused write: what was copied is counted, no more. */
     @Test void aParallelCopyCountsWhatItCopied() throws Exception {
         try (Layers L = new Layers(1)) {

@@ -235,7 +235,7 @@ final class FuseUring implements AutoCloseable {
         Entry(int qid, int index, IoUring ring) throws ErrnoException {
             this.qid = qid;
             this.ring = ring;
-            this.payload = IoUring.mapAnonymous(PAYLOAD);
+            this.payload = Linux.mapAnonymous(PAYLOAD);
             this.thread = Thread.ofPlatform().name("fuse-ring-" + qid + "-" + index).daemon(true).unstarted(this::run);
             iov.set(ADDRESS, 0, header);
             iov.set(JAVA_LONG, 8, HEADER_SIZE);
@@ -245,7 +245,7 @@ final class FuseUring implements AutoCloseable {
 
         void free() {
             ring.close();
-            IoUring.unmapAnonymous(payload);
+            Linux.unmapAnonymous(payload);
         }
 
         void run() {

@@ -39,7 +39,7 @@ public final class IoUring implements AutoCloseable {
             SQE_OP_FLAGS = 28, SQE_USER_DATA = 32;
     private static final int CQE_SIZE = 16;
     private static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426;
-    private static final int PROT_READ_WRITE = 3, MAP_SHARED_POPULATE = 0x01 | 0x8000, MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+    private static final int PROT_READ_WRITE = 3, MAP_SHARED_POPULATE = 0x01 | 0x8000;
 
     // --- linking -----------------------------------------------------------------------------------------------
     private static final Linker LINKER = Linker.nativeLinker();
@@ -276,37 +276,6 @@ public final class IoUring implements AutoCloseable {
     }
 
     public static final int EFD_CLOEXEC = 02000000;
-
-    /**
-     * Anonymous private memory of {@code size} bytes, page-aligned, zero and not yet backed: a buffer a ring entry
-     * registers costs nothing until the kernel first writes a request into it. Free with {@link #unmapAnonymous}.
-     */
-    public static MemorySegment mapAnonymous(long size) throws ErrnoException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment errno = a.allocate(CAPTURE);
-            MemorySegment p;
-            try {
-                p = (MemorySegment) Mmap.H.invokeExact(errno, MemorySegment.NULL, size, PROT_READ_WRITE,
-                        MAP_PRIVATE_ANONYMOUS, -1, 0L);
-            } catch (Throwable t) {
-                throw bug(t);
-            }
-            if (p.address() == -1L) throw new ErrnoException((int) ERRNO.get(errno, 0L), "mmap of " + size + " bytes");
-            return p.reinterpret(size);
-        }
-    }
-
-    /** munmap(2) of what {@link #mapAnonymous} gave. */
-    public static void unmapAnonymous(MemorySegment m) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment errno = a.allocate(CAPTURE);
-            try {
-                int ignored = (int) Munmap.H.invokeExact(errno, m, m.byteSize());
-            } catch (Throwable t) {
-                throw bug(t);
-            }
-        }
-    }
 
     /**
      * sched_setaffinity(2) of the calling thread to CPU {@code cpu} alone: for a thread that serves one CPU's queue

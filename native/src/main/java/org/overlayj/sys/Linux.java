@@ -178,6 +178,16 @@ public final class Linux {
         static final MethodHandle H = fn("pwrite",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     }
+    private static final class Mmap {
+        static final MethodHandle H = fn("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle H = fn("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Madvise {
+        static final MethodHandle H = fn("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
     private static final class Read {
         static final MethodHandle H = fn("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     }
@@ -1413,6 +1423,51 @@ public final class Linux {
         check(s, rc, "fallocate", "fd " + fd);
     }
 
+    // --- memory -------------------------------------------------------------------------------------------------
+    private static final int PROT_READ_WRITE = 3, MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+    /** madvise(2): back the range with transparent huge pages where it can (when THP is "madvise" or "always"). */
+    public static final int MADV_HUGEPAGE = 14;
+
+    /**
+     * Anonymous private memory of {@code size} bytes, page-aligned, zero and not yet backed: nothing is allocated
+     * until the memory is first written (by the program or by the kernel, as a read into it does). Free with
+     * {@link #unmapAnonymous}.
+     */
+    public static MemorySegment mapAnonymous(long size) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment p;
+        try {
+            p = (MemorySegment) Mmap.H.invokeExact(s.errno, MemorySegment.NULL, size, PROT_READ_WRITE,
+                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        if (p.address() == -1L) throw fail(s, "mmap", size + " bytes");
+        return p.reinterpret(size);
+    }
+
+    /** munmap(2) of what {@link #mapAnonymous} gave (it fails only for an address that was not mapped: a bug). */
+    public static void unmapAnonymous(MemorySegment m) {
+        Scratch s = scratch();
+        try {
+            int ignored = (int) Munmap.H.invokeExact(s.errno, m, m.byteSize());
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+    }
+
+    /** madvise(2) of a page-aligned part of a mapping. */
+    public static void madvise(MemorySegment m, int advice) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) Madvise.H.invokeExact(s.errno, m, m.byteSize(), advice);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "madvise", m.byteSize() + " bytes");
+    }
+
     // long syscall(long, ...): for calls glibc has no wrapper of; the arguments are variadic.
     private static final class SyscallCachestat {
         static final MethodHandle H = fn("syscall",
@@ -2123,7 +2178,8 @@ public final class Linux {
             () -> lchown("", -1, -1), () -> fchown(-1, -1, -1), () -> nameToHandle("", 0), () -> readdir(""),
             () -> statfs(""), () -> splice(-1, 0, -1, 1, 0), () -> splice(-1, -1, 1, 0),
             () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0),
-            () -> cachedPages(-1, 0, 0),
+            () -> cachedPages(-1, 0, 0), () -> mapAnonymous(0), () -> madvise(MemorySegment.NULL, MADV_HUGEPAGE),
+            () -> unmapAnonymous(MemorySegment.NULL),
         };
         for (Attempt a : attempts) {
             try {
