@@ -65,6 +65,12 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 / 1024;
     }
 
+    /**
+     * How long a reader looks for the next request before it sleeps in read(2) ({@link #spinForRequest}), in
+     * microseconds: {@code -Doverlayj.fuse.spinMicros=N}, 0 never.
+     */
+    static final long SPIN_NANOS = Long.getLong("overlayj.fuse.spinMicros", 50) * 1000;
+
     private final String mountpoint;
     private final int fd;
     private final FuseDispatcher dispatcher;
@@ -345,6 +351,9 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         final MemorySegment req;
         final Splicer splicer;
         byte[] heap = new byte[INITIAL], scratch = new byte[INITIAL];
+        /** When this thread last finished a request ({@link System#nanoTime}), and whether to spin before the next. */
+        long served, calmAfter = System.nanoTime();
+        boolean spin;
 
         Buffers(MemorySegment req, Splicer splicer) {
             this.req = req;
@@ -373,7 +382,15 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private boolean serveOne(Worker me, Buffers bufs) {
         long n;
         try {
+            int spun = bufs.spin && uring == null ? spinForRequest(bufs.served) : 0;
+            if (spun < 0) bufs.calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
             n = Linux.read(fd, bufs.req);
+            // Spin before the next one when this one came soon after the last, even though we slept meanwhile (the
+            // client is in a run of calls), unless this very wait was a spin that found nothing or lost the CPU.
+            if (SPIN_NANOS > 0 && spun <= 0) {
+                long now = System.nanoTime();
+                bufs.spin = !bufs.spin && now - bufs.served < ARM_NANOS && now - bufs.calmAfter > 0;
+            }
         } catch (ErrnoException e) {
             int err = e.errno();
             if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) return false;
@@ -398,6 +415,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
             }
         }
+        bufs.served = System.nanoTime();
         if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) {
             // the kernel took the reply (and with it OVER_IO_URING) when the write returned: rings may register now
             if (dispatcher.negotiated().has(FuseInit.OVER_IO_URING) && uring != null) uring.start();
@@ -405,6 +423,40 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         }
         return !me.holdsRole && !retakeRole(me);
     }
+
+    /**
+     * Looks for the next request until {@link #SPIN_NANOS} after {@code since} (the end of the last request this
+     * thread served), without sleeping: 1 once one is there (read(2) then returns at once), 0 when the window ended
+     * without one, -1 when this thread lost its CPU meanwhile. A client making one call after another (a create is
+     * four requests in a row, each waited for) sends its next request a few microseconds after our reply: a reader
+     * asleep in read(2) must then be woken, and on a VM whose idle CPUs halt that is the wake-up of a halted virtual
+     * CPU, per request. Bounded: the loop runs only while the last gap was short ({@code Buffers.spin}); a window
+     * that ends with no request turns it off until a request again comes within the window of the last one; and
+     * where other threads want the CPU (a step of the loop took far longer than its two system calls: another
+     * thread ran) it is off for {@link #CONTENDED_PAUSE_NANOS}, since a CPU that is never idle has no halted CPU to
+     * wake, and the loop would only take time from others (the client among them).
+     */
+    private int spinForRequest(long since) throws ErrnoException {
+        long until = since + SPIN_NANOS, last = System.nanoTime();
+        do {
+            if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
+            Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
+            long now = System.nanoTime();
+            if (now - last > CONTENDED_STEP_NANOS) return -1;
+            last = now;
+        } while (until - last > 0);
+        return 0;
+    }
+
+    /**
+     * A request that came within this after the last (asleep in read(2): the gap includes the wake-ups) makes the
+     * reader spin before the next one.
+     */
+    private static final long ARM_NANOS = 2 * SPIN_NANOS;
+    /** A step of {@link #spinForRequest} that took longer than this lost the CPU to another thread. */
+    private static final long CONTENDED_STEP_NANOS = 20_000;
+    /** How long a reader that lost its CPU while spinning goes without spinning. */
+    private static final long CONTENDED_PAUSE_NANOS = 20_000_000L;
 
     /**
      * A thread leaves the loop. When the device is gone the others leave too: idle ones are woken, busy ones see
