@@ -382,7 +382,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private boolean serveOne(Worker me, Buffers bufs) {
         long n;
         try {
-            int spun = bufs.spin && uring == null ? spinForRequest(bufs.served) : 0;
+            int spun = bufs.spin && uring == null && CpuToSpare.now() ? spinForRequest(bufs.served) : 0;
             if (spun < 0) bufs.calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
             n = Linux.read(fd, bufs.req);
             // Spin before the next one when this one came soon after the last, even though we slept meanwhile (the
@@ -433,8 +433,9 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * CPU, per request. Bounded: the loop runs only while the last gap was short ({@code Buffers.spin}); a window
      * that ends with no request turns it off until a request again comes within the window of the last one; and
      * where other threads want the CPU (a step of the loop took far longer than its two system calls: another
-     * thread ran) it is off for {@link #CONTENDED_PAUSE_NANOS}, since a CPU that is never idle has no halted CPU to
-     * wake, and the loop would only take time from others (the client among them).
+     * thread ran) it is off for {@link #CONTENDED_PAUSE_NANOS}, as it is while more threads are runnable than there
+     * are CPUs ({@link CpuToSpare}): a machine whose CPUs are never idle has no halted CPU to wake, and the loop
+     * would only take time from others (the client among them).
      */
     private int spinForRequest(long since) throws ErrnoException {
         long until = since + SPIN_NANOS, last = System.nanoTime();
@@ -453,6 +454,36 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * reader spin before the next one.
      */
     private static final long ARM_NANOS = 2 * SPIN_NANOS;
+    /**
+     * Whether the machine has a CPU to spare for {@link #spinForRequest}: no more threads runnable right now than
+     * there are CPUs (the kernel's count in /proc/loadavg, read at most every 20 ms by any thread). A busy machine
+     * has no idle CPU whose halt a spin would save, and a spinning reader would only take CPU time from others.
+     */
+    static final class CpuToSpare {
+        private static final long EVERY_NANOS = 20_000_000L;
+        private static final int CPUS = Runtime.getRuntime().availableProcessors();
+        private static volatile long checked = System.nanoTime() - 2 * EVERY_NANOS;
+        private static volatile boolean spare;
+
+        static boolean now() {
+            long t = System.nanoTime();
+            if (t - checked < EVERY_NANOS) return spare;
+            checked = t;
+            return spare = runnable() <= CPUS;
+        }
+
+        /** The 4th field of /proc/loadavg, "runnable/total": the threads runnable now; MAX_VALUE if unreadable. */
+        static int runnable() {
+            try {
+                String s = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg"));
+                String[] f = s.trim().split(" ");
+                return Integer.parseInt(f[3].substring(0, f[3].indexOf('/')));
+            } catch (java.io.IOException | RuntimeException e) {
+                return Integer.MAX_VALUE;
+            }
+        }
+    }
+
     /** A step of {@link #spinForRequest} that took longer than this lost the CPU to another thread. */
     private static final long CONTENDED_STEP_NANOS = 20_000;
     /** How long a reader that lost its CPU while spinning goes without spinning. */
