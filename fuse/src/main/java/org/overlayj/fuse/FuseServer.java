@@ -28,7 +28,9 @@ import java.util.concurrent.locks.LockSupport;
  * or a new one up to the thread limit), so slow requests (data, copy-up, fsync) run in parallel while reading goes
  * on; when done it takes the role back if nobody holds it, else it waits idle. Several threads blocked in read(2)
  * at once, as before, made the kernel wake a different one (the longest waiting) for each request: on two cores
- * under load that cost more than many requests take to answer.
+ * under load that cost more than many requests take to answer. Between the requests of a client that makes calls in
+ * a row, the reader looks for the next one for a few tens of microseconds before it sleeps ({@link #spinForRequest}),
+ * so that the client need not wake it each time.
  *
  * <p>The threads share one device fd: the kernel hands each request to exactly one reader, and a reply may be
  * written by any thread. (FUSE_DEV_IOC_CLONE would give each thread its own queue, which only pays off with many
