@@ -135,6 +135,7 @@ final class Lookup {
             List<Layer> layers = fs.layers.lowers();
             for (Layer layer : layers) {
                 String p;
+                java.util.Set<String> listed;
                 boolean lastLayer = false;
                 if (next.abs() != null) {
                     // (in the bottom layer nothing is looked for below: the kernel reads no marker there)
@@ -146,16 +147,21 @@ final class Lookup {
                     if (w.path() == null) continue;
                     p = w.path();
                     lastLayer = w.opaqueOnTheWay();
+                    listed = null;
                 } else {
                     String parentPath = dirPathIn(dir, layer);
                     if (parentPath == null) continue;
                     p = parentPath + "/" + next.name();
+                    listed = listedNames(dir, parentPath);
                 }
-                Stat st = lstat(layer, p);
+                // a name a listing of this lower directory did not show is not there (nor is its .wh.NAME when that
+                // was not shown either): no statx (the LOOKUP before each create of a new name)
+                Stat st = listed != null && !listed.contains(next.name()) ? null : lstat(layer, p);
                 if (st == null) {
                     // an AUFS whiteout in the bottom layer hides nothing (the loop ends the same way without it):
                     // not looked for there, one statx less per missing name (each LOOKUP before a create)
-                    if (layer != layers.getLast() && AufsWhiteouts.whitedOut(p)) {   // as a whiteout, below
+                    if (layer != layers.getLast() && (listed != null ? listed.contains(AufsWhiteouts.PREFIX + next.name())
+                            : AufsWhiteouts.whitedOut(p))) {   // as a whiteout, below
                         if (upper == null && lowers.isEmpty()) return null;
                         break;
                     }
@@ -230,6 +236,15 @@ final class Lookup {
         if (blob[0] != null && n.lowerBlob == null && n.hasLower() && n.topLower().layer() == lowers.getFirst().layer()
                 && n.topLower().path().equals(lowers.getFirst().path())) n.lowerBlob = blob[0];
         return new Resolved(n, upper != null ? upper.st() : indexPath == null ? lowerTop : null);
+    }
+
+    /**
+     * The names a listing read from {@code dir}'s lower directory {@code path} ({@link Node#lowerNames}), or null
+     * when none did, or for an offline inspection, whose trace wants every real object it meets.
+     */
+    private java.util.Set<String> listedNames(Node dir, String path) {
+        java.util.Map<String, java.util.Set<String>> m = dir.lowerNames;
+        return m == null || trace != null ? null : m.get(path);
     }
 
     /** The path of directory {@code dir} in a lower layer, or null when it has no directory there. */

@@ -171,6 +171,14 @@ public final class Node {
     long dirVersion;
     Readdir.Listing listing;
     /**
+     * The names in this directory's lower directories, by lower directory path, as a listing read them (every name
+     * getdents gave, whiteouts and AUFS metadata included): a lower layer does not change while mounted, so a
+     * name missing there needs no statx in that layer ({@link Lookup}; the LOOKUP before each create of a new name
+     * in a listed directory asked every lower layer for it). Null until a listing read them; never reset, since
+     * it only states facts of read-only directories.
+     */
+    volatile java.util.Map<String, java.util.Set<String>> lowerNames;
+    /**
      * What lookups under the read lock last learned of this directory and of this node's real inode, each with the
      * overlay's change count then ({@link OverlayFs#changes}): a change right after may use it instead of asking the
      * layers again when nothing else changed in between (the count is then one higher, its own). A FUSE or NFS

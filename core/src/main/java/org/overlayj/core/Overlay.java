@@ -175,6 +175,22 @@ public final class Overlay implements AutoCloseable {
     }
 
     /**
+     * As {@link #lookupAttr}, null where that fails with ENOENT for a missing name: a door that answers a missing
+     * name with a negative entry (FUSE, before every create of a new name) builds no exception for it.
+     */
+    public Found lookupAttrOrNull(Node dir, String name, Creds c) throws ErrnoException {
+        Lock l = read();
+        try {
+            inode.searchable(dir, c);
+            Found f = found(dir, name);
+            if (f == null) dir.absent = new Node.Absent(name, fs.changes);
+            return f;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
      * Looks up several children of {@code dir} at once (a READDIRPLUS page): one lock and one permission check for
      * all. Each result is null when that name is gone by now or cannot be looked up; the call itself fails only if
      * the directory cannot be searched.

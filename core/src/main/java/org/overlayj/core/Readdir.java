@@ -57,13 +57,36 @@ final class Readdir {
         return out;
     }
 
+    /**
+     * Names of a lower directory bigger than this are not kept ({@link Node#lowerNames}): a lookup then asks the
+     * layer, as before, rather than the engine holding a huge set per directory.
+     */
+    static final int LOWER_NAMES_MAX = 65_536;
+
+    /**
+     * Keeps the names a listing read from the lower directory {@code path} of {@code dir} (see
+     * {@link Node#lowerNames}). Not for a path through a /proc/self/fd link (a decoded object's), whose meaning
+     * lasts only as long as that fd.
+     */
+    private static void keepLowerNames(Node dir, String path, List<DirEnt> entries) {
+        if (entries.size() > LOWER_NAMES_MAX || RealPaths.isFdPath(path)) return;
+        Set<String> names = HashSet.newHashSet(entries.size());
+        for (DirEnt e : entries) names.add(e.name());
+        java.util.Map<String, Set<String>> had = dir.lowerNames;
+        java.util.Map<String, Set<String>> now = new java.util.HashMap<>(had == null ? java.util.Map.of() : had);
+        now.put(path, java.util.Collections.unmodifiableSet(names));
+        dir.lowerNames = java.util.Map.copyOf(now);
+    }
+
     /** A directory with a single layer: its entries as they are (whiteouts of a pure upper dir included). */
     private List<Named> plain(Node dir) throws ErrnoException {
         String path = fs.paths.realPath(dir);
         boolean impure = dir.isUpper() && fs.marker(path, OverlayXattr.IMPURE) == 'y';
         List<Named> out = new ArrayList<>();
         boolean stillImpure = false;
-        for (DirEnt e : read(path)) {
+        List<DirEnt> entries = read(path);
+        if (!dir.isUpper() && dir.hasLower() && path.equals(dir.topLower().path())) keepLowerNames(dir, path, entries);
+        for (DirEnt e : entries) {
             if (AufsWhiteouts.isMeta(e.name())) continue;
             long ino = e.ino();
             if (impure && !stillImpure) {
@@ -133,7 +156,9 @@ final class Readdir {
             boolean xwhiteouts = !up && fs.marker(p, OverlayXattr.OPAQUE) == 'x';
             // AUFS whiteouts hide names of the layers below only: a name this layer holds beside its .wh.NAME stays
             List<String> aufsHidden = new ArrayList<>();
-            for (DirEnt e : read(p)) {
+            List<DirEnt> entries = read(p);
+            if (!up) keepLowerNames(dir, p, entries);
+            for (DirEnt e : entries) {
                 String name = e.name();
                 if (AufsWhiteouts.isMeta(name)) {
                     String hidden = AufsWhiteouts.hiddenName(name);

@@ -28,7 +28,9 @@ import java.util.concurrent.locks.LockSupport;
  * or a new one up to the thread limit), so slow requests (data, copy-up, fsync) run in parallel while reading goes
  * on; when done it takes the role back if nobody holds it, else it waits idle. Several threads blocked in read(2)
  * at once, as before, made the kernel wake a different one (the longest waiting) for each request: on two cores
- * under load that cost more than many requests take to answer.
+ * under load that cost more than many requests take to answer. Between the requests of a client that makes calls in
+ * a row, the reader looks for the next one for a few tens of microseconds before it sleeps ({@link #spinForRequest}),
+ * so that the client need not wake it each time.
  *
  * <p>The threads share one device fd: the kernel hands each request to exactly one reader, and a reply may be
  * written by any thread. (FUSE_DEV_IOC_CLONE would give each thread its own queue, which only pays off with many
@@ -64,6 +66,12 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         return (spliceable >= FuseInit.MAX_WRITE / 2 ? Math.min(FuseInit.MAX_WRITE, spliceable) : FuseInit.MAX_WRITE)
                 / 1024;
     }
+
+    /**
+     * How long a reader looks for the next request before it sleeps in read(2) ({@link #spinForRequest}), in
+     * microseconds: {@code -Doverlayj.fuse.spinMicros=N}, 0 never.
+     */
+    static final long SPIN_NANOS = Long.getLong("overlayj.fuse.spinMicros", 50) * 1000;
 
     private final String mountpoint;
     private final int fd;
@@ -345,6 +353,9 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         final MemorySegment req;
         final Splicer splicer;
         byte[] heap = new byte[INITIAL], scratch = new byte[INITIAL];
+        /** When this thread last finished a request ({@link System#nanoTime}), and whether to spin before the next. */
+        long served, calmAfter = System.nanoTime();
+        boolean spin;
 
         Buffers(MemorySegment req, Splicer splicer) {
             this.req = req;
@@ -373,7 +384,15 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private boolean serveOne(Worker me, Buffers bufs) {
         long n;
         try {
+            int spun = bufs.spin && uring == null && CpuToSpare.now() ? spinForRequest(bufs.served) : 0;
+            if (spun < 0) bufs.calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
             n = Linux.read(fd, bufs.req);
+            // Spin before the next one when this one came soon after the last, even though we slept meanwhile (the
+            // client is in a run of calls), unless this very wait was a spin that found nothing or lost the CPU.
+            if (SPIN_NANOS > 0 && spun <= 0) {
+                long now = System.nanoTime();
+                bufs.spin = !bufs.spin && now - bufs.served < ARM_NANOS && now - bufs.calmAfter > 0;
+            }
         } catch (ErrnoException e) {
             int err = e.errno();
             if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) return false;
@@ -398,6 +417,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
             }
         }
+        bufs.served = System.nanoTime();
         if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) {
             // the kernel took the reply (and with it OVER_IO_URING) when the write returned: rings may register now
             if (dispatcher.negotiated().has(FuseInit.OVER_IO_URING) && uring != null) uring.start();
@@ -405,6 +425,71 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         }
         return !me.holdsRole && !retakeRole(me);
     }
+
+    /**
+     * Looks for the next request until {@link #SPIN_NANOS} after {@code since} (the end of the last request this
+     * thread served), without sleeping: 1 once one is there (read(2) then returns at once), 0 when the window ended
+     * without one, -1 when this thread lost its CPU meanwhile. A client making one call after another (a create is
+     * four requests in a row, each waited for) sends its next request a few microseconds after our reply: a reader
+     * asleep in read(2) must then be woken, and on a VM whose idle CPUs halt that is the wake-up of a halted virtual
+     * CPU, per request. Bounded: the loop runs only while the last gap was short ({@code Buffers.spin}); a window
+     * that ends with no request turns it off until a request again comes within the window of the last one; and
+     * where other threads want the CPU (a step of the loop took far longer than its two system calls: another
+     * thread ran) it is off for {@link #CONTENDED_PAUSE_NANOS}, as it is while more threads are runnable than there
+     * are CPUs ({@link CpuToSpare}): a machine whose CPUs are never idle has no halted CPU to wake, and the loop
+     * would only take time from others (the client among them).
+     */
+    private int spinForRequest(long since) throws ErrnoException {
+        long until = since + SPIN_NANOS, last = System.nanoTime();
+        do {
+            if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
+            Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
+            long now = System.nanoTime();
+            if (now - last > CONTENDED_STEP_NANOS) return -1;
+            last = now;
+        } while (until - last > 0);
+        return 0;
+    }
+
+    /**
+     * A request that came within this after the last (asleep in read(2): the gap includes the wake-ups) makes the
+     * reader spin before the next one.
+     */
+    private static final long ARM_NANOS = 2 * SPIN_NANOS;
+    /**
+     * Whether the machine has a CPU to spare for {@link #spinForRequest}: no more threads runnable right now than
+     * there are CPUs (the kernel's count in /proc/loadavg, read at most every 20 ms by any thread). A busy machine
+     * has no idle CPU whose halt a spin would save, and a spinning reader would only take CPU time from others.
+     */
+    static final class CpuToSpare {
+        private static final long EVERY_NANOS = 20_000_000L;
+        private static final int CPUS = Runtime.getRuntime().availableProcessors();
+        private static volatile long checked = System.nanoTime() - 2 * EVERY_NANOS;
+        private static volatile boolean spare;
+
+        static boolean now() {
+            long t = System.nanoTime();
+            if (t - checked < EVERY_NANOS) return spare;
+            checked = t;
+            return spare = runnable() <= CPUS;
+        }
+
+        /** The 4th field of /proc/loadavg, "runnable/total": the threads runnable now; MAX_VALUE if unreadable. */
+        static int runnable() {
+            try {
+                String s = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg"));
+                String[] f = s.trim().split(" ");
+                return Integer.parseInt(f[3].substring(0, f[3].indexOf('/')));
+            } catch (java.io.IOException | RuntimeException e) {
+                return Integer.MAX_VALUE;
+            }
+        }
+    }
+
+    /** A step of {@link #spinForRequest} that took longer than this lost the CPU to another thread. */
+    private static final long CONTENDED_STEP_NANOS = 20_000;
+    /** How long a reader that lost its CPU while spinning goes without spinning. */
+    private static final long CONTENDED_PAUSE_NANOS = 20_000_000L;
 
     /**
      * A thread leaves the loop. When the device is gone the others leave too: idle ones are woken, busy ones see

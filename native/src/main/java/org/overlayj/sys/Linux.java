@@ -2046,6 +2046,46 @@ public final class Linux {
         return check(s, rc, "write", "fd " + fd);
     }
 
+    // --- poll (the FUSE loop looks for a next request before it blocks in read) ------------------------------------
+    private static final class Poll {
+        static final MethodHandle H = fn("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    public static final short POLLIN = 1;
+    private static final class SchedYield {
+        static final MethodHandle H = fn("sched_yield", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    /** sched_yield(2): lets another thread that waits for this CPU run first (none waiting: returns at once). */
+    public static void schedYield() {
+        Scratch s = scratch();
+        try {
+            int rc = (int) SchedYield.H.invokeExact(s.errno);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+    }
+
+    /**
+     * poll(2) of one fd for {@code events}, waiting at most {@code timeoutMillis} (0: not at all, -1: for good);
+     * returns the revents (0 on timeout; POLLERR, POLLHUP or POLLNVAL count too). EINTR gives 0.
+     */
+    public static int poll(int fd, short events, int timeoutMillis) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment pfd = s.alloc(8);
+        pfd.set(JAVA_INT, 0, fd);
+        pfd.set(JAVA_SHORT, 4, events);
+        pfd.set(JAVA_SHORT, 6, (short) 0);
+        int rc;
+        try {
+            rc = (int) Poll.H.invokeExact(s.errno, pfd, 1L, timeoutMillis);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        if (rc < 0 && s.errno() == Errno.EINTR) return 0;
+        check(s, rc, "poll", "fd " + fd);
+        return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
+    }
+
     // --- pipes and splice (the FUSE door sends READ data from a file's page cache without copying it to us) -----
     private static final class Pipe2 {
         static final MethodHandle H = fn("pipe2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
@@ -2180,6 +2220,7 @@ public final class Linux {
             () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0),
             () -> cachedPages(-1, 0, 0), () -> mapAnonymous(0), () -> madvise(MemorySegment.NULL, MADV_HUGEPAGE),
             () -> unmapAnonymous(MemorySegment.NULL),
+            () -> poll(-1, POLLIN, 0), () -> { schedYield(); },
         };
         for (Attempt a : attempts) {
             try {

@@ -73,6 +73,8 @@ public final class OverlayFileSystem implements RawFileSystem {
     /** A day: longer than any workload, yet a bound should some change ever go unreported. */
     static final long TTL = 86_400L * 1_000_000_000L;
     private static final String CAPABILITY = "security.capability";
+    /** The answer for a file this door just made (no stack trace, no message to build: one per create). */
+    private static final ErrnoException NO_CAPABILITY = new ErrnoException(Errno.ENODATA, CAPABILITY);
 
     private final Overlay overlay;
     /** How owners show through this mount: a mount-level transform, applied here at the door and nowhere else. */
@@ -404,14 +406,16 @@ public final class OverlayFileSystem implements RawFileSystem {
             return new FuseEntry(id.nodeid(), id.generation(), TTL, TTL, attr(a));
         }
         Node dir = nodes.get(parent);
+        Found f;
         try {
-            return entryOf(asCaller(c, cr -> overlay.lookupAttr(dir, name, cr)));
+            f = asCaller(c, cr -> overlay.lookupAttrOrNull(dir, name, cr));
         } catch (ErrnoException e) {
-            // A missing name may be cached too: names only appear through this mount, and the kernel makes the
-            // cached negative entry positive when it creates or renames something there.
             if (e.errno() == Errno.ENOENT) return FuseEntry.negative(TTL);
             throw e;
         }
+        // A missing name may be cached too: names only appear through this mount, and the kernel makes the
+        // cached negative entry positive when it creates or renames something there.
+        return f == null ? FuseEntry.negative(TTL) : entryOf(f);
     }
 
     @Override public void forget(long nodeid, long nlookup) {
@@ -720,7 +724,7 @@ public final class OverlayFileSystem implements RawFileSystem {
      * kernel asks for it before the first write to every new inode, one request per create.
      */
     @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {
-        if (name.equals(CAPABILITY) && nodes.noCapability(nodeid)) throw new ErrnoException(Errno.ENODATA, name);
+        if (name.equals(CAPABILITY) && nodes.noCapability(nodeid)) throw NO_CAPABILITY;
         Node n = nodes.get(nodeid);
         return asCaller(c, cr -> overlay.getxattr(n, name, cr));
     }

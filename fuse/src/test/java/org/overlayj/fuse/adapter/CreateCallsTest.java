@@ -107,6 +107,51 @@ class CreateCallsTest {
     }
 
     /**
+     * Once a listing has read a directory's lower directories, a missing name is not looked for in them: a lower
+     * layer does not change while mounted, so the names the listing read are all there is (the LOOKUP before each
+     * create asked every lower layer). What the layers show is unchanged: l1's AUFS whiteout still hides l2's file,
+     * lower names are still found, and a name of the upper layer (made here) too.
+     */
+    @Test void aListedLowerDirectoryIsNotAskedForMissingNames() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
+        assertEquals(List.of("shown"), TestMounts.sh("ls", mnt.resolve("d").toString()).lines().toList());
+        assertEquals(List.of(), TestMounts.sh("ls", mnt.resolve("c").toString()).lines().toList());
+        Path log = dir.resolve("strace.log");
+        Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=statx,newfstatat,lstat", "-o",
+                log.toString(), "-p", Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("strace.out").toFile()).start();
+        Set<String> ours;
+        try {
+            waitTraced(strace);
+            TestMounts.sh(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n    for i in range(10):\n"
+                    + "        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)",
+                    mnt.resolve("d").toString(), mnt.resolve("c").toString());
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                ours = tasks.map(t -> t.getFileName().toString()).collect(Collectors.toSet());
+            }
+        } finally {
+            strace.destroy();
+            strace.waitFor();
+        }
+        String all = Files.readString(log);
+        List<String> calls = all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList();
+        // the lookups asked the upper layer only, where the new names go
+        assertEquals(10, calls.stream().filter(l -> l.matches(".*" + upper + "/d/f[0-9]\".*")).count(), all);
+        assertFalse(calls.stream().anyMatch(l -> l.contains(top + "/f") || l.contains(top + "/.wh.f")), all);
+        assertFalse(calls.stream().anyMatch(l -> l.contains(bottom + "/f")), all);
+        assertFalse(calls.stream().anyMatch(l -> l.contains(copied + "/f")), all);
+
+        // what the layers show is unchanged
+        assertFalse(Files.exists(mnt.resolve("d/hidden")));
+        assertFalse(Files.exists(mnt.resolve("d/ghost")));
+        assertEquals("shown\n", Files.readString(mnt.resolve("d/shown")));
+        assertEquals("new 7\n", Files.readString(mnt.resolve("d/f7")));
+        assertEquals("new 7\n", Files.readString(upper.resolve("c/f7")));
+        assertEquals(List.of("f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "shown"),
+                TestMounts.sh("ls", mnt.resolve("d").toString()).lines().toList());
+    }
+
+    /**
      * The two xattr reads a create made and no longer makes: security.capability of the new file (the kernel asks
      * for it before the first write to every new inode; the door knows a file it just created has none), and the
      * parent's default ACL after the first create in a directory (the engine remembers it has none). The kernel
