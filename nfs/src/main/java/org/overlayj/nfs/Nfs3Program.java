@@ -88,16 +88,22 @@ public final class Nfs3Program implements RpcDispatchable {
 
     /**
      * Whether a call that may block is served on the connection's own thread: on a platform thread with no other
-     * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add a
-     * thread wake-up to the client's wait. Not the data calls: READ, WRITE and COMMIT still go to a worker, so that
-     * the connection's thread reads the client's next call while one moves data (nfs-cp keeps several READs or
-     * WRITEs in flight: served on the connection's thread, 128 MiB in took 1.1-1.9 s against 0.7-0.9 s, loaded
-     * machine, same minute), and an fsync that takes seconds holds up no other call of the connection.
+     * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add
+     * thread wake-ups to the client's wait. READ and WRITE too: a client that waits for each reply before it sends
+     * the next call (libnfs's nfs-cp, measured with strace on 2026-12-07: the next READ or WRITE arrives only after
+     * the previous reply, never two in flight) paid a worker's wake-up and the reader's hand-off on every 1 MiB, in
+     * series with the data. A client that keeps several calls in flight (the kernel's) has the next one waiting
+     * in the socket when this is asked, so its calls still go to the workers and are served side by side. Not
+     * COMMIT: an fsync can take seconds, and calls the client sends meanwhile would wait behind it.
+     * -Doverlayj.nfs.dataOnWorkers=true sends READ and WRITE to the workers always (as before), for measuring.
      */
     private static boolean servedHere(int proc) {
-        return proc != Nfs3.NFSPROC3_COMMIT_3 && proc != Nfs3.NFSPROC3_READ_3 && proc != Nfs3.NFSPROC3_WRITE_3
-                && RpcTcpServer.servesBlockingCalls();
+        if (proc == Nfs3.NFSPROC3_COMMIT_3) return false;
+        if (DATA_ON_WORKERS && (proc == Nfs3.NFSPROC3_READ_3 || proc == Nfs3.NFSPROC3_WRITE_3)) return false;
+        return RpcTcpServer.servesBlockingCalls();
     }
+
+    private static final boolean DATA_ON_WORKERS = Boolean.getBoolean("overlayj.nfs.dataOnWorkers");
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
     private static final class BadArgs extends Exception {
