@@ -2091,6 +2091,32 @@ public final class Linux {
         return check(s, rc, "splice", "fd " + in + " to fd " + out);
     }
 
+    private static final class Poll {
+        static final MethodHandle H = fn("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    public static final int POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16;
+
+    /**
+     * poll(2) of one fd for {@code events} (POLLIN, POLLOUT): the events that came (revents, POLLERR and POLLHUP
+     * included), 0 when {@code timeoutMillis} passed first (-1: no limit). For a thread that writes to a
+     * non-blocking socket by a native call (splice) and must wait for room.
+     */
+    public static int poll(int fd, int events, int timeoutMillis) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment pfd = s.alloc(8);
+        pfd.set(JAVA_INT, 0, fd);
+        pfd.set(JAVA_SHORT, 4, (short) events);
+        pfd.set(JAVA_SHORT, 6, (short) 0);
+        int rc;
+        try {
+            rc = (int) Poll.H.invokeExact(s.errno, pfd, 1L, timeoutMillis);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "poll", "fd " + fd);
+        return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
+    }
+
     // --- warming up -----------------------------------------------------------------------------------------------
 
     /** A call made only to link its native downcall; its error is the expected outcome. */

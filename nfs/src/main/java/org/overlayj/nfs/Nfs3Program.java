@@ -5,6 +5,7 @@ import org.dcache.oncrpc4j.rpc.RpcAuthError;
 import org.dcache.oncrpc4j.rpc.RpcAuthStat;
 import org.dcache.oncrpc4j.rpc.RpcAuthTypeUnix;
 import org.dcache.oncrpc4j.rpc.RpcCall;
+import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.xdr.XdrAble;
@@ -18,6 +19,7 @@ import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.SetAttr;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.rpc.SplicedData;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -30,6 +32,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -188,7 +191,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 case Nfs3.NFSPROC3_LOOKUP_3 -> lookup(r, args(call, new LOOKUP3args()));
                 case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
                 case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
-                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()));
+                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()), call.getTransport());
                 case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WriteArgs()));
                 case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
                 case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
@@ -434,7 +437,13 @@ public final class Nfs3Program implements RpcDispatchable {
     private static final ThreadLocal<MemorySegment> READ_BUFFERS =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(MAX_IO, 4096));
 
-    private XdrAble read(Request r, READ3args a) {
+    /**
+     * READs of at least this many bytes are spliced from the file to the socket (SplicedData) where the transport
+     * allows; smaller ones are read into the thread's buffer, where one copy costs less than the pipe's calls.
+     */
+    static final int SPLICE_MIN = 32 * 1024;
+
+    private XdrAble read(Request r, READ3args a, RpcTransport transport) {
         Node n = null;
         try {
             Target t = target(r, a.file);
@@ -444,15 +453,26 @@ public final class Nfs3Program implements RpcDispatchable {
             if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
             if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
-            MemorySegment buf = READ_BUFFERS.get();
+            SplicedData spliced = count >= SPLICE_MIN ? SplicedData.forTransport(transport, MAX_IO) : null;
+            ByteBuffer data = null;
             int got = 0;
             OpenFileCache.Lease f = x.openFiles.take(n, false, t.creds(), attr);
             try {
                 int fd = fs.dataFd(f.file());
-                while (got < count) {
-                    long k = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
-                    if (k <= 0) break;
-                    got += (int) k;
+                // The pages go into the pipe by reference: what the reply sends is the file's content as of
+                // this splice, as a pread's copy would be (knfsd's READ splices the same way).
+                int k = spliced == null ? -1 : spliced.fill(fd, a.offset, count);
+                if (k >= 0) {
+                    got = k;
+                    data = spliced.standIn();
+                } else {
+                    MemorySegment buf = READ_BUFFERS.get();
+                    while (got < count) {
+                        long m = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
+                        if (m <= 0) break;
+                        got += (int) m;
+                    }
+                    data = buf.asSlice(0, got).asByteBuffer();
                 }
             } finally {
                 x.openFiles.done(f);
@@ -460,8 +480,7 @@ public final class Nfs3Program implements RpcDispatchable {
             // A read changes no attribute a client checks its cache by (size, mtime, ctime): the attributes read
             // for the handle a moment ago are its post-op ones, as ganesha answers from its attribute cache.
             stats.read(got);
-            return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(),
-                    buf.asSlice(0, got).asByteBuffer());
+            return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(), data);
         } catch (Exception e) {
             READ3res res = new READ3res();
             res.status = fail(e);
