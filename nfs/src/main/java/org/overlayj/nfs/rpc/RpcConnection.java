@@ -333,8 +333,7 @@ final class RpcConnection implements RpcTransport {
     private void sendSpliced(ByteBuffer[] parts, SplicedData spliced) throws IOException {
         int at = -1;
         for (int i = 1; i < parts.length && at < 0; i++) if (spliced.isStandIn(parts[i])) at = i;
-        int fd = at < 0 ? -1 : socketFd();
-        if (fd < 0) {
+        if (at < 0) {
             spliced.drainIntoStandIn();
             long left = 0;
             for (ByteBuffer p : parts) left += p.remaining();
@@ -345,7 +344,13 @@ final class RpcConnection implements RpcTransport {
         for (int i = 0; i < at; i++) before += parts[i].remaining();
         for (int i = at + 1; i < parts.length; i++) after += parts[i].remaining();
         while (before > 0) before -= ch.write(parts, 0, at);
-        spliced.sendTo(fd);
+        int fd = enterNative();
+        if (fd < 0) throw new ClosedChannelException();
+        try {
+            spliced.sendTo(fd);
+        } finally {
+            exitNative();
+        }
         while (after > 0) after -= ch.write(parts, at + 1, parts.length - at - 1);
     }
 
@@ -402,11 +407,57 @@ final class RpcConnection implements RpcTransport {
 
     void close() {
         server.forget(this);
+        synchronized (fdGuard) {
+            if (nativeUsers > 0) {
+                // A splice is using the descriptor's number: closing it now would let the next open reuse the
+                // number, and the splice would write a reply into that file. Shut the socket down instead (the
+                // splice fails at once) and let the last native user close it.
+                closeDeferred = true;
+                try {
+                    ch.shutdownInput();
+                    ch.shutdownOutput();
+                } catch (IOException e) {
+                    log.debug("shutting down the connection from {}: {}", remote, e.toString());
+                }
+                return;
+            }
+        }
+        closeChannel();
+    }
+
+    private void closeChannel() {
         try {
             ch.close();
         } catch (IOException e) {
             log.debug("closing the connection from {}: {}", remote, e.toString());
         }
+    }
+
+    /**
+     * Guards the socket's descriptor number while native code (splice) uses it: the JDK defers a close while its
+     * own reads and writes run, not while ours do. {@link #close} waits for no one: it defers the close to
+     * {@link #exitNative}.
+     */
+    private final Object fdGuard = new Object();
+    private int nativeUsers;
+    private boolean closeDeferred;
+
+    /** The descriptor for a native call, held open until {@link #exitNative}; -1 when closed or closing. */
+    private int enterNative() {
+        synchronized (fdGuard) {
+            int fd = socketFd();
+            if (closeDeferred || fd < 0 || !ch.isOpen()) return -1;
+            nativeUsers++;
+            return fd;
+        }
+    }
+
+    private void exitNative() {
+        boolean close;
+        synchronized (fdGuard) {
+            close = --nativeUsers == 0 && closeDeferred;
+        }
+        if (close) closeChannel();
     }
 
     /** Only a client keeps replies to its own calls; a server connection makes none. */

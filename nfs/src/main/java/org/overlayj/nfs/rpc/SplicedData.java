@@ -50,6 +50,8 @@ public final class SplicedData {
     private final int[] pipe = {-1, -1};
     private int pipeIn = -1, pipeOut = -1;
     private MemorySegment stand;
+    /** This thread could not get a pipe large enough: READs read the plain way. */
+    private boolean noPipe;
     /** Pages the pipe holds. */
     private int slots;
     private static final int PAGE = 4096;
@@ -89,7 +91,12 @@ public final class SplicedData {
     public int fill(int fd, long offset, int count) throws ErrnoException {
         if (held != 0 || pipeIn < 0) {
             closePipe();                                   // never send what an unsent reply left behind
-            if (!openPipe()) return -1;
+            if (noPipe || !openPipe()) {
+                // Not tried again by this thread: a user past its pipe-buffer limit (pipe-user-pages-soft) would
+                // otherwise pay four failing calls per READ.
+                noPipe = true;
+                return -1;
+            }
         }
         // A pipe holds whole pages, one per slot: a range that starts inside a page needs one slot more than its
         // length in pages, and a splice into a full (blocking) pipe would wait for a reader that is this thread.
