@@ -18,7 +18,7 @@
 #      its AOT caches) run as the implementation "overlayj-base", for a before/after in one interleaved run, e.g.
 #      OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj ganesha"; the table then has an overlayj-base column too.
 #      OJ_BASE_OPTS: JVM options for overlayj-base only (OVERLAYJ_JAVA_OPTS), for an A/B of one build's switches,
-#      e.g. OJ_BASE=$PWD OJ_BASE_OPTS=-Doverlayj.nfs.dataOnWorkers=true.
+#      e.g. OJ_BASE=$PWD OJ_BASE_OPTS=-Doverlayj.nfs.dataInline=true.
 #      Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
 #      The metadata rows use bench/nfs-meta.c (libnfs, one call at a time), built here with gcc and libnfs-dev.
 # --vm: after the libnfs rounds, each server once more, driven by the Linux kernel's NFS client (vers=3, nolock) in

@@ -91,22 +91,22 @@ public final class Nfs3Program implements RpcDispatchable {
 
     /**
      * Whether a call that may block is served on the connection's own thread: on a platform thread with no other
-     * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add
-     * thread wake-ups to the client's wait. READ and WRITE too: a client that waits for each reply before it sends
-     * the next call (libnfs's nfs-cp, measured with strace on 2026-12-07: the next READ or WRITE arrives only after
-     * the previous reply, never two in flight) paid a worker's wake-up and the reader's hand-off on every 1 MiB, in
-     * series with the data. A client that keeps several calls in flight (the kernel's) has the next one waiting
-     * in the socket when this is asked, so its calls still go to the workers and are served side by side. Not
-     * COMMIT: an fsync can take seconds, and calls the client sends meanwhile would wait behind it.
-     * -Doverlayj.nfs.dataOnWorkers=true sends READ and WRITE to the workers always (as before), for measuring.
+     * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add a
+     * thread wake-up to the client's wait. Not COMMIT (an fsync can take seconds, and calls the client sends
+     * meanwhile would wait behind it), and by default not READ and WRITE: although nfs-cp sends them one at a time
+     * (strace, 2026-12-07: the next call arrives only after the previous reply), serving them here cost more wall
+     * time on a loaded 2-core machine than the worker's wake-up saves (same build, alternated, eight samples each:
+     * 512 MiB in 3.6 s against 2.6 s, also with the server at nice -15; the nfsspeed2 session saw the same), for
+     * the same CPU time; why is not known. -Doverlayj.nfs.dataInline=true serves them here, for measuring on an
+     * idle machine (bench/nfs-bench.sh OJ_BASE_OPTS).
      */
     private static boolean servedHere(int proc) {
         if (proc == Nfs3.NFSPROC3_COMMIT_3) return false;
-        if (DATA_ON_WORKERS && (proc == Nfs3.NFSPROC3_READ_3 || proc == Nfs3.NFSPROC3_WRITE_3)) return false;
+        if (!DATA_INLINE && (proc == Nfs3.NFSPROC3_READ_3 || proc == Nfs3.NFSPROC3_WRITE_3)) return false;
         return RpcTcpServer.servesBlockingCalls();
     }
 
-    private static final boolean DATA_ON_WORKERS = Boolean.getBoolean("overlayj.nfs.dataOnWorkers");
+    private static final boolean DATA_INLINE = Boolean.getBoolean("overlayj.nfs.dataInline");
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
     private static final class BadArgs extends Exception {
