@@ -17,7 +17,10 @@
 #      TIMEOUT (seconds per workload, default 900), ROUNDS (default 3: each server measured ROUNDS times, in a rotated order; the table shows medians),
 #      KEEP=1 keeps the tree. OJ_BASE=DIR: a second overlayj build (a checkout or a copy with bin/, cli/target/ and
 #      its AOT caches) run as the implementation "overlayj-base", for a before/after in one interleaved run, e.g.
-#      OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj ganesha"; the table then has an overlayj-base column too. Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
+#      OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj ganesha"; the table then has an overlayj-base column too.
+#      OJ_BASE_OPTS: JVM options for overlayj-base only (OVERLAYJ_JAVA_OPTS), for an A/B of one build's switches,
+#      e.g. OJ_BASE=$PWD OJ_BASE_OPTS=-Doverlayj.nfs.dataInline=true.
+#      Needs overlayj built: sudo ./scripts/setup.sh (which also trains serve's AOT cache).
 #      The metadata rows use bench/nfs-meta.c (libnfs, one call at a time), built here with gcc and libnfs-dev.
 # --vm: after the libnfs rounds, each server once more, driven by the Linux kernel's NFS client (vers=3, nolock) in
 #      the itest VM (scripts/vm-assets.sh: Debian's kernel, busybox initramfs; qemu's user-mode network, through
@@ -174,7 +177,7 @@ start_overlayj() { # UPPER WORK [BUILD]
 
 start_overlayj-base() { # UPPER WORK
     [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "nfs-bench: overlayj-base needs OJ_BASE (a build's directory)" >&2; return 1; }
-    start_overlayj "$1" "$2" "$OJ_BASE"
+    OVERLAYJ_JAVA_OPTS="${OJ_BASE_OPTS:-${OVERLAYJ_JAVA_OPTS:-}}" start_overlayj "$1" "$2" "$OJ_BASE"
 }
 
 start_ganesha() { # UPPER WORK

@@ -442,7 +442,11 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     private int spinForRequest(long since) throws ErrnoException {
         long until = since + SPIN_NANOS, last = System.nanoTime();
         do {
-            if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
+            try {
+                if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
+            } catch (ErrnoException e) {
+                if (e.errno() != Errno.EINTR) throw e;   // a signal: just look again
+            }
             Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
             long now = System.nanoTime();
             if (now - last > CONTENDED_STEP_NANOS) return -1;

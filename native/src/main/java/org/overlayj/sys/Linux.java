@@ -2046,11 +2046,7 @@ public final class Linux {
         return check(s, rc, "write", "fd " + fd);
     }
 
-    // --- poll (the FUSE loop looks for a next request before it blocks in read) ------------------------------------
-    private static final class Poll {
-        static final MethodHandle H = fn("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    }
-    public static final short POLLIN = 1;
+    // --- sched_yield (the FUSE loop looks for a next request before it blocks in read; poll(2) is below) -------
     private static final class SchedYield {
         static final MethodHandle H = fn("sched_yield", FunctionDescriptor.of(JAVA_INT));
     }
@@ -2063,27 +2059,6 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-    }
-
-    /**
-     * poll(2) of one fd for {@code events}, waiting at most {@code timeoutMillis} (0: not at all, -1: for good);
-     * returns the revents (0 on timeout; POLLERR, POLLHUP or POLLNVAL count too). EINTR gives 0.
-     */
-    public static int poll(int fd, short events, int timeoutMillis) throws ErrnoException {
-        Scratch s = scratch();
-        MemorySegment pfd = s.alloc(8);
-        pfd.set(JAVA_INT, 0, fd);
-        pfd.set(JAVA_SHORT, 4, events);
-        pfd.set(JAVA_SHORT, 6, (short) 0);
-        int rc;
-        try {
-            rc = (int) Poll.H.invokeExact(s.errno, pfd, 1L, timeoutMillis);
-        } catch (Throwable t) {
-            throw bug(t);
-        }
-        if (rc < 0 && s.errno() == Errno.EINTR) return 0;
-        check(s, rc, "poll", "fd " + fd);
-        return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
     }
 
     // --- pipes and splice (the FUSE door sends READ data from a file's page cache without copying it to us) -----
@@ -2184,6 +2159,33 @@ public final class Linux {
             throw bug(t);
         }
         return check(s, rc, "splice", "fd " + in + " to fd " + out);
+    }
+
+    private static final class Poll {
+        static final MethodHandle H = fn("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    public static final int POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16;
+
+    /**
+     * poll(2) of one fd for {@code events} (POLLIN, POLLOUT): the events that came (revents, POLLERR and POLLHUP
+     * included), 0 when {@code timeoutMillis} passed first (-1: no limit; 0: only looks). For a thread that writes
+     * to a non-blocking socket by a native call (splice) and must wait for room, and for the FUSE loop looking for
+     * a next request before it blocks in read. EINTR is thrown: the caller decides whether to look again.
+     */
+    public static int poll(int fd, int events, int timeoutMillis) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment pfd = s.alloc(8);
+        pfd.set(JAVA_INT, 0, fd);
+        pfd.set(JAVA_SHORT, 4, (short) events);
+        pfd.set(JAVA_SHORT, 6, (short) 0);
+        int rc;
+        try {
+            rc = (int) Poll.H.invokeExact(s.errno, pfd, 1L, timeoutMillis);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "poll", "fd " + fd);
+        return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
     }
 
     // --- warming up -----------------------------------------------------------------------------------------------

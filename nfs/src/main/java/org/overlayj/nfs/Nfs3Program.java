@@ -5,6 +5,7 @@ import org.dcache.oncrpc4j.rpc.RpcAuthError;
 import org.dcache.oncrpc4j.rpc.RpcAuthStat;
 import org.dcache.oncrpc4j.rpc.RpcAuthTypeUnix;
 import org.dcache.oncrpc4j.rpc.RpcCall;
+import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.xdr.XdrAble;
@@ -18,6 +19,7 @@ import org.overlayj.core.OpenFile;
 import org.overlayj.core.Overlay;
 import org.overlayj.core.SetAttr;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.nfs.rpc.SplicedData;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -30,6 +32,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -89,15 +92,21 @@ public final class Nfs3Program implements RpcDispatchable {
     /**
      * Whether a call that may block is served on the connection's own thread: on a platform thread with no other
      * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add a
-     * thread wake-up to the client's wait. Not the data calls: READ, WRITE and COMMIT still go to a worker, so that
-     * the connection's thread reads the client's next call while one moves data (nfs-cp keeps several READs or
-     * WRITEs in flight: served on the connection's thread, 128 MiB in took 1.1-1.9 s against 0.7-0.9 s, loaded
-     * machine, same minute), and an fsync that takes seconds holds up no other call of the connection.
+     * thread wake-up to the client's wait. Not COMMIT (an fsync can take seconds, and calls the client sends
+     * meanwhile would wait behind it), and by default not READ and WRITE: although nfs-cp sends them one at a time
+     * (strace, 2026-12-07: the next call arrives only after the previous reply), serving them here cost more wall
+     * time on a loaded 2-core machine than the worker's wake-up saves (same build, alternated, eight samples each:
+     * 512 MiB in 3.6 s against 2.6 s, also with the server at nice -15; the nfsspeed2 session saw the same), for
+     * the same CPU time; why is not known. -Doverlayj.nfs.dataInline=true serves them here, for measuring on an
+     * idle machine (bench/nfs-bench.sh OJ_BASE_OPTS).
      */
     private static boolean servedHere(int proc) {
-        return proc != Nfs3.NFSPROC3_COMMIT_3 && proc != Nfs3.NFSPROC3_READ_3 && proc != Nfs3.NFSPROC3_WRITE_3
-                && RpcTcpServer.servesBlockingCalls();
+        if (proc == Nfs3.NFSPROC3_COMMIT_3) return false;
+        if (!DATA_INLINE && (proc == Nfs3.NFSPROC3_READ_3 || proc == Nfs3.NFSPROC3_WRITE_3)) return false;
+        return RpcTcpServer.servesBlockingCalls();
     }
+
+    private static final boolean DATA_INLINE = Boolean.getBoolean("overlayj.nfs.dataInline");
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
     private static final class BadArgs extends Exception {
@@ -182,7 +191,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 case Nfs3.NFSPROC3_LOOKUP_3 -> lookup(r, args(call, new LOOKUP3args()));
                 case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
                 case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
-                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()));
+                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()), call.getTransport());
                 case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WriteArgs()));
                 case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
                 case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
@@ -428,7 +437,13 @@ public final class Nfs3Program implements RpcDispatchable {
     private static final ThreadLocal<MemorySegment> READ_BUFFERS =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(MAX_IO, 4096));
 
-    private XdrAble read(Request r, READ3args a) {
+    /**
+     * READs of at least this many bytes are spliced from the file to the socket (SplicedData) where the transport
+     * allows; smaller ones are read into the thread's buffer, where one copy costs less than the pipe's calls.
+     */
+    static final int SPLICE_MIN = 32 * 1024;
+
+    private XdrAble read(Request r, READ3args a, RpcTransport transport) {
         Node n = null;
         try {
             Target t = target(r, a.file);
@@ -438,15 +453,26 @@ public final class Nfs3Program implements RpcDispatchable {
             if (!attr.isReg()) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "read of a special file");
             if (a.offset < 0) throw new NfsStatus(nfsstat3.NFS3ERR_INVAL, "offset beyond 2^63");
             int count = (int) Math.min(a.count & 0xffffffffL, MAX_IO);
-            MemorySegment buf = READ_BUFFERS.get();
+            SplicedData spliced = count >= SPLICE_MIN ? SplicedData.forTransport(transport, MAX_IO) : null;
+            ByteBuffer data = null;
             int got = 0;
             OpenFileCache.Lease f = x.openFiles.take(n, false, t.creds(), attr);
             try {
                 int fd = fs.dataFd(f.file());
-                while (got < count) {
-                    long k = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
-                    if (k <= 0) break;
-                    got += (int) k;
+                // The pages go into the pipe by reference: what the reply sends is the file's content as of
+                // this splice, as a pread's copy would be (knfsd's READ splices the same way).
+                int k = spliced == null ? -1 : spliced.fill(fd, a.offset, count);
+                if (k >= 0) {
+                    got = k;
+                    data = spliced.standIn();
+                } else {
+                    MemorySegment buf = READ_BUFFERS.get();
+                    while (got < count) {
+                        long m = Linux.pread(fd, buf.asSlice(got, count - got), a.offset + got);
+                        if (m <= 0) break;
+                        got += (int) m;
+                    }
+                    data = buf.asSlice(0, got).asByteBuffer();
                 }
             } finally {
                 x.openFiles.done(f);
@@ -454,8 +480,7 @@ public final class Nfs3Program implements RpcDispatchable {
             // A read changes no attribute a client checks its cache by (size, mtime, ctime): the attributes read
             // for the handle a moment ago are its post-op ones, as ganesha answers from its attribute cache.
             stats.read(got);
-            return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(),
-                    buf.asSlice(0, got).asByteBuffer());
+            return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(), data);
         } catch (Exception e) {
             READ3res res = new READ3res();
             res.status = fail(e);

@@ -300,13 +300,18 @@ final class RpcConnection implements RpcTransport {
         } else {
             parts = new ByteBuffer[]{null, reply.toByteBuffer()};
         }
+        SplicedData spliced = SplicedData.pending();
         try {
             synchronized (writeLock) {
                 replyMark.clear();
                 replyMark.putInt(0, LAST_FRAGMENT | n);
                 parts[0] = replyMark;
-                // Counted, not "until the last part is empty": a composite may end with an empty part.
-                for (long left = 4L + n; left > 0; ) left -= ch.write(parts);
+                if (spliced != null) {
+                    sendSpliced(parts, spliced);
+                } else {
+                    // Counted, not "until the last part is empty": a composite may end with an empty part.
+                    for (long left = 4L + n; left > 0; ) left -= ch.write(parts);
+                }
             }
             lastUsed = System.nanoTime();
         } catch (IOException e) {
@@ -314,8 +319,75 @@ final class RpcConnection implements RpcTransport {
             close();
             handler.failed(e, attachment);
             return;
+        } finally {
+            if (spliced != null) spliced.discard();
         }
         handler.completed(n, attachment);
+    }
+
+    /**
+     * A reply whose data wait in this thread's pipe (SplicedData): the parts before the stand-in written, the pipe
+     * spliced into the socket in its place, then the parts after it (the XDR padding). Without a stand-in among
+     * the parts, the pipe's bytes are read into its memory first, and the parts go out as they are.
+     */
+    private void sendSpliced(ByteBuffer[] parts, SplicedData spliced) throws IOException {
+        int at = -1;
+        for (int i = 1; i < parts.length && at < 0; i++) if (spliced.isStandIn(parts[i])) at = i;
+        if (at < 0) {
+            spliced.drainIntoStandIn();
+            long left = 0;
+            for (ByteBuffer p : parts) left += p.remaining();
+            while (left > 0) left -= ch.write(parts);
+            return;
+        }
+        long before = 0, after = 0;
+        for (int i = 0; i < at; i++) before += parts[i].remaining();
+        for (int i = at + 1; i < parts.length; i++) after += parts[i].remaining();
+        while (before > 0) before -= ch.write(parts, 0, at);
+        int fd = enterNative();
+        if (fd < 0) throw new ClosedChannelException();
+        try {
+            spliced.sendTo(fd);
+        } finally {
+            exitNative();
+        }
+        while (after > 0) after -= ch.write(parts, at + 1, parts.length - at - 1);
+    }
+
+    /** The socket's descriptor, for splice(2); -1 when the JVM keeps it from us. Read once. */
+    int socketFd() {
+        int fd = socketFd;
+        if (fd == FD_UNKNOWN) socketFd = fd = fdOf(ch);
+        return fd;
+    }
+
+    private static final int FD_UNKNOWN = -2;
+    private int socketFd = FD_UNKNOWN;
+
+    /**
+     * The JDK's own accessor of a channel's descriptor (sun.nio.ch.SelChImpl#getFDVal), reachable when the JVM
+     * runs with --add-opens java.base/sun.nio.ch=ALL-UNNAMED (bin/overlayj; the tests' argLine); null otherwise.
+     */
+    private static final java.lang.reflect.Method FD_VAL = fdAccessor();
+
+    private static java.lang.reflect.Method fdAccessor() {
+        try {
+            java.lang.reflect.Method m = Class.forName("sun.nio.ch.SelChImpl").getMethod("getFDVal");
+            m.setAccessible(true);
+            return m;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("socket descriptors out of reach, READ replies are not spliced: {}", e.toString());
+            return null;
+        }
+    }
+
+    private static int fdOf(SocketChannel ch) {
+        if (FD_VAL == null) return -1;
+        try {
+            return (int) FD_VAL.invoke(ch);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** A reply built here, not by oncrpc4j (a rejection of a header it could not decode). */
@@ -335,11 +407,57 @@ final class RpcConnection implements RpcTransport {
 
     void close() {
         server.forget(this);
+        synchronized (fdGuard) {
+            if (nativeUsers > 0) {
+                // A splice is using the descriptor's number: closing it now would let the next open reuse the
+                // number, and the splice would write a reply into that file. Shut the socket down instead (the
+                // splice fails at once) and let the last native user close it.
+                closeDeferred = true;
+                try {
+                    ch.shutdownInput();
+                    ch.shutdownOutput();
+                } catch (IOException e) {
+                    log.debug("shutting down the connection from {}: {}", remote, e.toString());
+                }
+                return;
+            }
+        }
+        closeChannel();
+    }
+
+    private void closeChannel() {
         try {
             ch.close();
         } catch (IOException e) {
             log.debug("closing the connection from {}: {}", remote, e.toString());
         }
+    }
+
+    /**
+     * Guards the socket's descriptor number while native code (splice) uses it: the JDK defers a close while its
+     * own reads and writes run, not while ours do. {@link #close} waits for no one: it defers the close to
+     * {@link #exitNative}.
+     */
+    private final Object fdGuard = new Object();
+    private int nativeUsers;
+    private boolean closeDeferred;
+
+    /** The descriptor for a native call, held open until {@link #exitNative}; -1 when closed or closing. */
+    private int enterNative() {
+        synchronized (fdGuard) {
+            int fd = socketFd();
+            if (closeDeferred || fd < 0 || !ch.isOpen()) return -1;
+            nativeUsers++;
+            return fd;
+        }
+    }
+
+    private void exitNative() {
+        boolean close;
+        synchronized (fdGuard) {
+            close = --nativeUsers == 0 && closeDeferred;
+        }
+        if (close) closeChannel();
     }
 
     /** Only a client keeps replies to its own calls; a server connection makes none. */
