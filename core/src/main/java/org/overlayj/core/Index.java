@@ -104,6 +104,28 @@ final class Index {
                 + " (index=" + blob.hex() + ")");
     }
 
+    /**
+     * Writes the index entry of upper directory {@code upperDir} whose origin is {@code origin} (nfs_export, format
+     * doc §5.4): an empty mode-0 directory whose {@code NS upper} names the upper directory, built in the scratch dir
+     * and renamed into place in one step, so a lower handle of the directory finds it after any rename. A copy-up
+     * writes it once the directory is at its name ({@code replace}: an entry already there, a leftover, goes first);
+     * {@code fsck --repair} writes it (never replacing) for a directory whose copy-up or removal was cut short between
+     * its name and its entry, a state the kernel serves but never completes (see {@code Fsck}).
+     */
+    void addDirEntry(byte[] origin, String upperDir, boolean replace) throws ErrnoException {
+        String ip = path(origin);
+        if (replace && Linux.lstatOrNull(ip) != null) fs.scratch.removeTemp(ip);
+        String temp = fs.scratch.tempPath();
+        Linux.mkdir(temp, fs.scratchMode(true));
+        try {
+            fs.setX(temp, OverlayXattr.UPPER, fs.blobOf(upperDir, fs.upperLayer).bytes());
+            Linux.rename(temp, ip, replace ? 0 : Linux.RENAME_NOREPLACE);
+        } catch (ErrnoException e) {
+            fs.scratch.removeTemp(temp);
+            throw e;
+        }
+    }
+
     // --- NS nlink ------------------------------------------------------------------------------------------------
 
     /** The stored value, parsed as the kernel does (null: absent or malformed). */

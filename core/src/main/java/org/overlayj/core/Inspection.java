@@ -191,6 +191,37 @@ public final class Inspection implements AutoCloseable {
         return fs.blobOf(path, layer);
     }
 
+    /**
+     * Under nfs_export, the origin blob of an upper directory that a lookup merged with the lower directory its
+     * origin names, when that origin has no index entry; null otherwise. Such a directory is the trace of a copy-up
+     * killed between the directory's name and its entry (CopyUp#copyOther), or of a removal killed after its first
+     * step (Namespace#prepareIndexedRemoval). The kernel serves it as a copied-up directory that is not indexed (its
+     * upper st_ino, upper handles) and never adds the entry, so a lower handle of the directory from before goes
+     * stale (ESTALE, "failed to lookup by real") once the directory is renamed.
+     */
+    public byte[] missingDirIndex(Entry e) throws ErrnoException {
+        if (!e.isDir() || !e.isUpper() || e.upperPath() == null || !fs.opts.nfsExport() || !fs.index.on()) return null;
+        List<Node.Lower> lowers = e.node.lowers();
+        if (lowers == null || lowers.isEmpty()) return null;
+        byte[] origin = fs.getX(e.upperPath(), org.overlayj.core.xattr.OverlayXattr.ORIGIN);
+        if (origin == null || origin.length == 0) return null;
+        try {
+            Node.Lower top = lowers.getFirst();
+            if (!java.util.Arrays.equals(origin, fs.blobOf(top.path(), top.layer()).bytes())) return null;
+        } catch (ErrnoException x) {
+            return null;                    // a lower with no file handles: no index either
+        }
+        return Linux.lstatOrNull(fs.index.path(origin)) == null ? origin : null;
+    }
+
+    /**
+     * Writes the missing index entry of {@link #missingDirIndex} as a copy-up writes it (Index#addDirEntry): the
+     * one write an inspection makes, for {@code fsck --repair}. Refused (EEXIST) if an entry appeared meanwhile.
+     */
+    public void addDirIndex(Entry e, byte[] origin) throws ErrnoException {
+        fs.index.addDirEntry(origin, e.upperPath(), false);
+    }
+
     @Override public void close() {
         held.clear();
         fs.close();

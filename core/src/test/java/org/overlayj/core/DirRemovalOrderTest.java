@@ -78,12 +78,17 @@ class DirRemovalOrderTest {
         return new Kernel(root, dirs, log, !before.equals(CrashStateTest.indexTypes(L)));
     }
 
-    /** The engine on the same state: its listing, and whether its mount-time check or fsck would change anything. */
-    private static void engineAgrees(Layers L, Kernel k) throws Exception {
+    /**
+     * The engine on the same state: its listing, and whether its mount-time check or fsck would change anything.
+     * {@code noEntry}: the upper directory is there without its entry (step 1), which fsck reports (index-missing:
+     * the kernel serves it, but an old handle of it goes stale once it is renamed; --repair writes the entry back).
+     */
+    private static void engineAgrees(Layers L, Kernel k, String noEntry) throws Exception {
         List<String> before = CrashStateTest.indexTypes(L);
         try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
-            List<Fsck.Finding> f = Fsck.check(ls).findings();
-            assertEquals(List.of(), f, "fsck: nothing to report on a state the kernel serves as it is");
+            List<String> f = Fsck.check(ls).findings().stream().map(x -> x.code() + ": " + x.where()).toList();
+            assertEquals(noEntry == null ? List.of() : List.of("index-missing: upper:/" + noEntry), f,
+                    "fsck: nothing the kernel's mount would change");
         }
         try (Overlay o = Overlay.mount(ExportTest.nfs(L))) {
             assertEquals(k.root(), String.join(" ", names(o, o.root())), "the engine's listing");
@@ -111,7 +116,7 @@ class DirRemovalOrderTest {
                     assertFalse(k.indexChanged(), what);
                     assertEquals(i == 0 ? "dd e keep" : d.equals("e") ? "dd keep" : "e keep", k.root(), what);
                     assertEquals(i == 0 ? "e=[] dd=[]" : d.equals("e") ? "dd=[]" : "e=[]", k.dirs(), what);
-                    engineAgrees(L, k);
+                    engineAgrees(L, k, i == 0 ? d : null);
                 }
             }
         }

@@ -54,6 +54,12 @@ public final class Fsck {
     /** The findings about those entries that {@link #repair()} undoes. */
     private final Map<String, Finding> undo = new LinkedHashMap<>();
     private final boolean indexOn;
+    /** An upper directory with no index entry, found by the walk ({@link Inspection#missingDirIndex}). */
+    private record NoEntry(Inspection.Entry dir, byte[] origin, String where) {}
+    /** Those directories by their origin's hex: {@link #repair()} writes the entry where one directory claims it. */
+    private final Map<String, List<NoEntry>> noEntry = new LinkedHashMap<>();
+    /** The findings about those directories that {@link #repair()} completes. */
+    private final Map<NoEntry, Finding> complete = new LinkedHashMap<>();
 
     private Fsck(LayerSet layers) throws ErrnoException {
         this.layers = layers;
@@ -71,6 +77,7 @@ public final class Fsck {
         f.checkWork();
         f.walkTree();
         f.checkIndex();
+        f.checkMissingDirEntries();
         return f;
     }
 
@@ -152,6 +159,38 @@ public final class Fsck {
         }
     }
 
+    /**
+     * Upper directories merged with their origin's lower directory that have no index entry (nfs_export): a copy-up
+     * killed between the directory's name and its entry, or a removal killed after its first step. The kernel mounts
+     * and serves them with no complaint, as copied-up directories that are not indexed (the upper st_ino, upper
+     * handles), and never writes the entry; a handle of the lower directory from before the crash then decodes
+     * until the directory is renamed and is ESTALE after ("failed to lookup by real" in the kernel's log).
+     * {@link #repair()} writes the entry as a copy-up does, after which the kernel (6.18, DirIndexCompletionTest)
+     * keeps it at mount with no log line, gives the directory its origin's st_ino and lower handle again, and
+     * decodes the old lower handles, and the upper handles it gave out meanwhile, also after renames. Not where
+     * two upper directories claim one origin: an entry names one, and the other's lookup would fail (EIO).
+     */
+    private void checkMissingDirEntries() {
+        for (List<NoEntry> dirs : noEntry.values()) {
+            for (NoEntry d : dirs) {
+                String lower = d.dir().lowers().isEmpty() ? "?" : LayerSet.show(d.dir().lowers().getFirst().layer(),
+                        d.dir().lowers().getFirst().path());
+                if (dirs.size() > 1) {
+                    add("index-missing", d.where(), "directory with the origin " + lower + " and no index entry,"
+                            + " as " + (dirs.size() - 1) + " other upper directories: an entry can name only one,"
+                            + " so --repair writes none", false);
+                    continue;
+                }
+                Finding f = new Finding("index-missing", d.where(), "directory with the origin " + lower + " and no"
+                        + " index entry (a copy-up or removal cut short): the kernel serves it unindexed (its upper"
+                        + " st_ino) and never adds the entry, and a handle of " + lower + " from before gives ESTALE"
+                        + " once it is renamed; --repair writes the entry, as a copy-up does", false);
+                findings.add(f);
+                complete.put(d, f);
+            }
+        }
+    }
+
     // --- the tree -------------------------------------------------------------------------------------------------
 
     /**
@@ -221,6 +260,11 @@ public final class Fsck {
             }
             if (!e.isDir()) continue;
             if (e.isUpper() && e.lowers().isEmpty()) redirectNowhere(e.upperPath());
+            byte[] missing = in.missingDirIndex(e);
+            if (missing != null) {
+                noEntry.computeIfAbsent(java.util.HexFormat.of().formatHex(missing), k -> new ArrayList<>()).add(
+                        new NoEntry(e, missing, LayerSet.show(layers.upper(), e.upperPath())));
+            }
             walk(in, e, e.merged());
         }
     }
@@ -446,6 +490,15 @@ public final class Fsck {
                     }
                     default -> { }
                 }
+            }
+        }
+        // Directories whose entry a copy-up or removal did not write: written now, as a copy-up writes it.
+        for (var c : complete.entrySet()) {
+            try {
+                layers.inspection().addDirIndex(c.getKey().dir(), c.getKey().origin());
+                done.add(c.getValue());
+            } catch (ErrnoException e) {
+                warnings.add(c.getKey().where() + ": index entry not written: " + e.getMessage());
             }
         }
         for (Finding f : findings) {
