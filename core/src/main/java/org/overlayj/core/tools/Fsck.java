@@ -182,9 +182,10 @@ public final class Fsck {
                     continue;
                 }
                 Finding f = new Finding("index-missing", d.where(), "directory with the origin " + lower + " and no"
-                        + " index entry (a copy-up or removal cut short): the kernel serves it unindexed (its upper"
-                        + " st_ino) and never adds the entry, and a handle of " + lower + " from before gives ESTALE"
-                        + " once it is renamed; --repair writes the entry, as a copy-up does", false);
+                        + " index entry (a copy-up or removal cut short, or a copy-up without nfs_export): the kernel"
+                        + " serves it unindexed (its upper st_ino) and never adds the entry, and a handle of " + lower
+                        + " from before gives ESTALE once it is renamed; --repair writes the entry, as a copy-up"
+                        + " does", false);
                 findings.add(f);
                 complete.put(d, f);
             }
