@@ -119,6 +119,14 @@ public final class Inspection implements AutoCloseable {
      * checked or written), with the options as given. W/index is used when index=on and it exists.
      */
     public static Inspection open(OverlayOptions options, Layer upper, List<Layer> lowers) throws ErrnoException {
+        return new Inspection(offlineStack(options, upper, lowers));
+    }
+
+    /**
+     * The layers as the tools found them, for an engine opened offline (read-only, no lock; W/index used when
+     * index=on and it exists): here and {@link Overlay#inspect}.
+     */
+    static LayerStack offlineStack(OverlayOptions options, Layer upper, List<Layer> lowers) throws ErrnoException {
         String workBase = options.workDir();
         String workDir = workBase == null ? null : workBase + "/" + WorkDir.WORK;
         String indexDir = null;
@@ -128,9 +136,8 @@ public final class Inspection implements AutoCloseable {
         }
         long dev = lowers.getFirst().dev();
         boolean samefs = lowers.stream().allMatch(l -> l.dev() == dev) && (upper == null || upper.dev() == dev);
-        LayerStack stack = new LayerStack(options, upper, lowers, workBase, workDir, indexDir, true, false, samefs,
+        return new LayerStack(options, upper, lowers, workBase, workDir, indexDir, true, false, samefs,
                 new byte[16], List.of(), 0, false, true, upper != null, null);
-        return new Inspection(stack);
     }
 
     /** The root directory. */
