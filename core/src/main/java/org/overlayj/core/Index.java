@@ -113,7 +113,11 @@ final class Index {
      * its name and its entry, a state the kernel serves but never completes (see {@code Fsck}).
      */
     void addDirEntry(byte[] origin, String upperDir, boolean replace) throws ErrnoException {
-        String ip = path(origin);
+        addDirEntryAt(path(origin), upperDir, replace);
+    }
+
+    /** {@link #addDirEntry} at the entry's path {@code ip} (also: an entry a refused removal took out, put back). */
+    void addDirEntryAt(String ip, String upperDir, boolean replace) throws ErrnoException {
         if (replace && Linux.lstatOrNull(ip) != null) fs.scratch.removeTemp(ip);
         String temp = fs.scratch.tempPath();
         Linux.mkdir(temp, fs.scratchMode(true));

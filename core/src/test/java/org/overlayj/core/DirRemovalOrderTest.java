@@ -149,6 +149,47 @@ class DirRemovalOrderTest {
         }
     }
 
+    /**
+     * A removal the real filesystem refuses after step 1 (here EBUSY: the upper directory is a mount point) puts the
+     * entry back, so the layers are as before the call, as the kernel's refused rmdir leaves them; before, the
+     * directory was left without its entry (a handle of it then goes stale at its next rename).
+     */
+    @Test void aRefusedRemovalPutsTheEntryBack() throws Exception {
+        for (String op : List.of("rmdir e", "rename n e")) {
+            String[] w = op.split(" ");
+            try (Layers L = layers()) {
+                String I = entry(L, "e");
+                List<String> before = CrashStateTest.indexTypes(L);
+                String e = L.upper.resolve("e").toString();
+                Linux.mount(e, e, null, 4096 /* MS_BIND */, null);
+                try (Overlay o = Overlay.mount(ExportTest.nfs(L))) {
+                    walk(o, "e");
+                    ErrnoException x = assertThrows(ErrnoException.class, () -> {
+                        if (w[0].equals("rmdir")) {
+                            o.rmdir(o.root(), "e", R);
+                        } else {
+                            o.mkdir(o.root(), w[1], 0755, R);
+                            o.rename(o.root(), w[1], o.root(), "e", 0, R);
+                        }
+                    }, op);
+                    assertEquals(org.overlayj.sys.Errno.EBUSY, x.errno(), op + ": " + x);
+                } finally {
+                    Linux.umount(e, 0);
+                }
+                assertEquals(before, CrashStateTest.indexTypes(L), op + ": the entry is back");
+                assertEquals(List.of(), IndexTest.indexNames(L).stream().filter(n -> n.startsWith("#")).toList(),
+                        op + ": no temporaries left");
+                Kernel k = kernel(L, I);
+                assertEquals(List.of(), k.log(), op + ": " + k);
+                assertFalse(k.indexChanged(), op + ": " + k);
+                assertTrue(k.root().contains("e"), op + ": " + k);
+                try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
+                    assertEquals(List.of(), Fsck.check(ls).findings(), op);
+                }
+            }
+        }
+    }
+
     /** The engine's rmdir and rename over the directory end with the kernel's layers: whiteouts at name and entry. */
     @Test void engineRemovalEndsWhereTheKernelsDoes() throws Exception {
         for (String op : List.of("rmdir e", "rmdir dd", "rename n e", "rename n dd")) {
