@@ -376,9 +376,17 @@ final class Namespace {
             // The kernel's own order (the directory first, the entry last) leaves, killed between the two, an
             // entry whose upper directory is gone: "orphan index entry" at the next mount, which whites it out.
             // Whiting the entry out first is worse: a live upper directory with an origin whose entry is a whiteout
-            // is "bad index found", EIO. Between 1 and 3 the directory just has no entry (fsck reports it and
+            // is "bad index found", EIO. Between 1 and 2 the directory just has no entry (fsck reports it and
             // --repair writes it back: Fsck#checkMissingDirEntries); a removal refused between 1 and 2 writes it
-            // back at once (keepIndexedDir).
+            // back at once (keepIndexedDir). Between 2 and 3 a handle of the directory kept from before decodes to
+            // ESTALE, as it should, but with "failed to lookup by real" in the kernel's log: with no entry the
+            // kernel's decode walks the lower path down the overlay and meets the whiteout. No order avoids a log
+            // line in every state: while the directory lives its entry must be a directory entry naming it or
+            // absent (a whiteout is EIO), once it is gone a directory entry is an orphan (logged, whited out at
+            // mount), so in the one step between, the entry is absent; and no single rename both replaces the
+            // directory and whites the entry out. Absent is the mildest: nothing is logged at mount or lookup, the
+            // answer is right, and the line comes only when a client presents a handle of the removed directory
+            // (the kernel logs the same for any directory removed without a whiteout entry, e.g. by another tool).
             fs.scratch.removeTemp(ip);
             return ip;
         }
