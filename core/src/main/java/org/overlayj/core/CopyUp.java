@@ -184,8 +184,9 @@ final class CopyUp {
      * would split the hard link if killed before the index link.</li>
      * <li>lower nlink 1 (nfs_export indexes everything): the copy, finished, appears at its name in the upper dir
      * first, and is linked into the index after. Killed in between, the upper file has an origin but no index
-     * entry, which the kernel serves as a copied-up file (its own st_ino until an index link is made; fsck
-     * --repair makes it); the index entry never exists without its alias.</li>
+     * entry, which the kernel serves as a copied-up file that is not indexed (its own st_ino; a lower handle of it
+     * from before decodes to the lower file, its old data) and never links: fsck reports it and --repair makes the
+     * link (Index#linkIntoIndex); the index entry never exists without its alias.</li>
      * </ul>
      * Syscalls: none more than the kernel's order (one fewer getxattr and setxattr for a single-link file).
      */

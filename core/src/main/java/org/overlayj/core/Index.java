@@ -130,6 +130,19 @@ final class Index {
         }
     }
 
+    /**
+     * Links upper non-directory {@code upper}, the copy of a single-link lower inode that carries its origin, into
+     * the index (nfs_export, format doc §5.4), as the last step of its copy-up does (CopyUp#copyUpIndexed): {@code NS
+     * nlink} first, the union count being its upper aliases ({@code U-1} once the index link is made), then the
+     * link; killed between the two, nothing changed for the kernel, which reads the count only for lower hard links.
+     * For {@code fsck --repair}, after a copy-up killed between the copy's name and its index link.
+     */
+    void linkIntoIndex(byte[] origin, String upper) throws ErrnoException {
+        Stat st = Linux.lstat(upper);
+        fs.setX(upper, OverlayXattr.NLINK, OverlayXattr.Nlink.of(false, st.nlink(), st.nlink() + 1).bytes());
+        Linux.link(upper, path(origin));
+    }
+
     // --- NS nlink ------------------------------------------------------------------------------------------------
 
     /** The stored value, parsed as the kernel does (null: absent or malformed). */

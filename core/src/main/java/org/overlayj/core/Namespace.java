@@ -377,7 +377,7 @@ final class Namespace {
             // entry whose upper directory is gone: "orphan index entry" at the next mount, which whites it out.
             // Whiting the entry out first is worse: a live upper directory with an origin whose entry is a whiteout
             // is "bad index found", EIO. Between 1 and 2 the directory just has no entry (fsck reports it and
-            // --repair writes it back: Fsck#checkMissingDirEntries); a removal refused between 1 and 2 writes it
+            // --repair writes it back: Fsck#checkMissingEntries); a removal refused between 1 and 2 writes it
             // back at once (keepIndexedDir). Between 2 and 3 a handle of the directory kept from before decodes to
             // ESTALE, as it should, but with "failed to lookup by real" in the kernel's log: with no entry the
             // kernel's decode walks the lower path down the overlay and meets the whiteout. No order avoids a log

@@ -49,6 +49,67 @@ class DirIndexCompletionTest {
         }
     }
 
+    /** The data read through a handle on the kernel's mount, or the errno. */
+    private static String read(Layers L, FileHandle h) throws ErrnoException {
+        int m = Linux.open(L.mnt.toString(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
+        try {
+            int fd = Linux.openByHandle(m, h, Linux.O_RDONLY);
+            try {
+                byte[] b = new byte[64];
+                int n = Linux.pread(fd, b, 0, b.length, 0);
+                return new String(b, 0, n).replace('\n', ' ').trim();
+            } finally {
+                Linux.closeQuietly(fd);
+            }
+        } catch (ErrnoException e) {
+            return Errno.name(e.errno());
+        } finally {
+            Linux.closeQuietly(m);
+        }
+    }
+
+    /**
+     * A single-link file's copy-up killed between the copy's name and its index link (CopyUp#copyUpIndexed): the
+     * kernel serves the copy, but decodes a handle of the file from before to the lower file, its old data; fsck
+     * --repair links it into the index and the kernel then decodes the handle to the copy, also after a rename.
+     */
+    @Test void repairLinksACopiedUpFileAndTheKernelDecodesItsOldHandleToTheCopy() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir l1/d && echo old > l1/d/f");
+            L.kernelMount(NFS);
+            FileHandle f = Linux.nameToHandle(L.mnt + "/d/f", 0);
+            Layers.sh("echo new >> " + L.mnt + "/d/f");
+            L.kernelUmount();
+            Layers.sh("rm $(find " + L.work.resolve("index") + " -maxdepth 1 -samefile " + L.upper.resolve("d/f") + ")");
+            L.kernelMount(NFS);
+            assertEquals("old new", Layers.shOut("cat " + L.mnt + "/d/f").replace('\n', ' ').trim());
+            assertEquals("old", read(L, f), "the kernel, no index link: the lower file's data");
+            L.kernelUmount();
+            try (LayerSet ls = LayerSet.open(options(L))) {
+                Fsck fsck = Fsck.check(ls);
+                assertEquals(List.of("index-missing: upper:/d/f"), fsck.findings().stream()
+                        .map(x -> x.code() + ": " + x.where()).toList(), fsck.findings().toString());
+                assertEquals(fsck.findings(), fsck.repair());
+            }
+            try (ChecklistTwin.KernelLog log = new ChecklistTwin.KernelLog()) {
+                L.kernelMount(NFS);
+                assertEquals(Linux.lstat(L.lowers.getFirst() + "/d/f").ino(), Linux.lstat(L.mnt + "/d/f").ino(),
+                        "indexed: the origin's st_ino");
+                assertEquals("old new", read(L, f));
+                Linux.rename(L.mnt + "/d/f", L.mnt + "/g", 0);
+                L.kernelUmount();
+                L.kernelMount(NFS);
+                assertEquals("old new", read(L, f), "after a rename and a remount");
+                L.kernelUmount();
+                assertEquals(List.of(), log.overlayLines().stream().filter(l -> l.contains("index")
+                        || l.contains("by real")).toList(), "the kernel's log");
+            }
+            try (LayerSet ls = LayerSet.open(options(L))) {
+                assertEquals(List.of(), Fsck.check(ls).findings());
+            }
+        }
+    }
+
     @Test void repairWritesTheEntryAndTheKernelDecodesOldHandlesAfterARename() throws Exception {
         try (Layers L = new Layers(1)) {
             Layers.sh("cd " + L.root + " && mkdir -p l1/d/sub l1/keep && echo x > l1/d/x");

@@ -54,11 +54,11 @@ public final class Fsck {
     /** The findings about those entries that {@link #repair()} undoes. */
     private final Map<String, Finding> undo = new LinkedHashMap<>();
     private final boolean indexOn;
-    /** An upper directory with no index entry, found by the walk ({@link Inspection#missingDirIndex}). */
-    private record NoEntry(Inspection.Entry dir, byte[] origin, String where) {}
-    /** Those directories by their origin's hex: {@link #repair()} writes the entry where one directory claims it. */
+    /** An upper object with no index entry, found by the walk ({@link Inspection#missingIndex}). */
+    private record NoEntry(Inspection.Entry dir, byte[] origin, String where, long upperIno) {}
+    /** Those objects by their origin's hex: {@link #repair()} writes the entry where one upper inode claims it. */
     private final Map<String, List<NoEntry>> noEntry = new LinkedHashMap<>();
-    /** The findings about those directories that {@link #repair()} completes. */
+    /** The findings about those objects that {@link #repair()} completes. */
     private final Map<NoEntry, Finding> complete = new LinkedHashMap<>();
 
     private Fsck(LayerSet layers) throws ErrnoException {
@@ -77,7 +77,7 @@ public final class Fsck {
         f.checkWork();
         f.walkTree();
         f.checkIndex();
-        f.checkMissingDirEntries();
+        f.checkMissingEntries();
         return f;
     }
 
@@ -160,32 +160,37 @@ public final class Fsck {
     }
 
     /**
-     * Upper directories merged with their origin's lower directory that have no index entry (nfs_export): a copy-up
-     * killed between the directory's name and its entry, or a removal killed after its first step. The kernel mounts
-     * and serves them with no complaint, as copied-up directories that are not indexed (the upper st_ino, upper
-     * handles), and never writes the entry; a handle of the lower directory from before the crash then decodes
-     * until the directory is renamed and is ESTALE after ("failed to lookup by real" in the kernel's log).
-     * {@link #repair()} writes the entry as a copy-up does, after which the kernel (6.18, DirIndexCompletionTest)
-     * keeps it at mount with no log line, gives the directory its origin's st_ino and lower handle again, and
-     * decodes the old lower handles, and the upper handles it gave out meanwhile, also after renames. Not where
-     * two upper directories claim one origin: an entry names one, and the other's lookup would fail (EIO).
+     * Upper objects with no index entry under nfs_export (Inspection#missingIndex): a directory merged with its
+     * origin's lower directory (a copy-up killed between the directory's name and its entry, or a removal killed
+     * after its first step), or the copy of a single-link lower file (a copy-up killed between the copy's name and
+     * its index link), or copied up without nfs_export. The kernel mounts and serves them with no complaint, as
+     * copied-up objects that are not indexed (the upper st_ino, upper handles), and never writes the entry: a lower
+     * handle of such a directory from before then decodes until the directory is renamed and is ESTALE after
+     * ("failed to lookup by real" in the kernel's log), and a lower handle of such a file decodes to the lower file,
+     * its data before the copy-up. {@link #repair()} writes the entry as a copy-up does, after which the kernel
+     * (6.18, DirIndexCompletionTest) keeps it at mount with no log line, gives the object its origin's st_ino and
+     * lower handle again, and decodes the old lower handles to it (a directory's, and the upper handles it gave out
+     * meanwhile, also after renames). Not where two upper inodes claim one origin: an entry names one, and the
+     * other's lookup would fail (EIO for a directory, ESTALE for a file).
      */
-    private void checkMissingDirEntries() {
-        for (List<NoEntry> dirs : noEntry.values()) {
-            for (NoEntry d : dirs) {
+    private void checkMissingEntries() {
+        for (List<NoEntry> all : noEntry.values()) {
+            boolean one = all.stream().mapToLong(NoEntry::upperIno).distinct().count() == 1;
+            for (NoEntry d : all) {
                 String lower = d.dir().lowers().isEmpty() ? "?" : LayerSet.show(d.dir().lowers().getFirst().layer(),
                         d.dir().lowers().getFirst().path());
-                if (dirs.size() > 1) {
-                    add("index-missing", d.where(), "directory with the origin " + lower + " and no index entry,"
-                            + " as " + (dirs.size() - 1) + " other upper directories: an entry can name only one,"
-                            + " so --repair writes none", false);
+                String what = d.dir().isDir() ? "directory" : "copied-up file";
+                if (!one) {
+                    add("index-missing", d.where(), what + " with the origin " + lower + " and no index entry, as"
+                            + " another upper object: an entry can name only one, so --repair writes none", false);
                     continue;
                 }
-                Finding f = new Finding("index-missing", d.where(), "directory with the origin " + lower + " and no"
+                String handle = d.dir().isDir() ? "gives ESTALE once it is renamed"
+                        : "decodes to the lower file, its data before the copy-up";
+                Finding f = new Finding("index-missing", d.where(), what + " with the origin " + lower + " and no"
                         + " index entry (a copy-up or removal cut short, or a copy-up without nfs_export): the kernel"
                         + " serves it unindexed (its upper st_ino) and never adds the entry, and a handle of " + lower
-                        + " from before gives ESTALE once it is renamed; --repair writes the entry, as a copy-up"
-                        + " does", false);
+                        + " from before " + handle + "; --repair writes the entry, as a copy-up does", false);
                 findings.add(f);
                 complete.put(d, f);
             }
@@ -259,13 +264,14 @@ public final class Fsck {
                         e.isUpper() ? e.upperPath() : e.lowers().getFirst().path()), "metadata-only copy whose data"
                         + " is in no data-only layer: open fails with EIO", false);
             }
-            if (!e.isDir()) continue;
-            if (e.isUpper() && e.lowers().isEmpty()) redirectNowhere(e.upperPath());
-            byte[] missing = in.missingDirIndex(e);
+            byte[] missing = in.missingIndex(e);
             if (missing != null) {
                 noEntry.computeIfAbsent(java.util.HexFormat.of().formatHex(missing), k -> new ArrayList<>()).add(
-                        new NoEntry(e, missing, LayerSet.show(layers.upper(), e.upperPath())));
+                        new NoEntry(e, missing, LayerSet.show(layers.upper(), e.upperPath()),
+                                Linux.lstat(e.upperPath()).ino()));
             }
+            if (!e.isDir()) continue;
+            if (e.isUpper() && e.lowers().isEmpty()) redirectNowhere(e.upperPath());
             walk(in, e, e.merged());
         }
     }
@@ -493,10 +499,13 @@ public final class Fsck {
                 }
             }
         }
-        // Directories whose entry a copy-up or removal did not write: written now, as a copy-up writes it.
+        // Objects whose entry a copy-up or removal did not write: written now, as a copy-up writes it (for
+        // several names of one upper inode, once).
+        java.util.Set<String> written = new java.util.HashSet<>();
         for (var c : complete.entrySet()) {
             try {
-                layers.inspection().addDirIndex(c.getKey().dir(), c.getKey().origin());
+                String hex = java.util.HexFormat.of().formatHex(c.getKey().origin());
+                if (written.add(hex)) layers.inspection().addIndex(c.getKey().dir(), c.getKey().origin());
                 done.add(c.getValue());
             } catch (ErrnoException e) {
                 warnings.add(c.getKey().where() + ": index entry not written: " + e.getMessage());
