@@ -89,6 +89,7 @@ class DirIndexCompletionTest {
                 Fsck fsck = Fsck.check(ls);
                 assertEquals(List.of("index-missing: upper:/d/f"), fsck.findings().stream()
                         .map(x -> x.code() + ": " + x.where()).toList(), fsck.findings().toString());
+                assertTrue(fsck.findings().getFirst().message().contains("origin lower 1:/d/f"), fsck.findings().toString());
                 assertEquals(fsck.findings(), fsck.repair());
             }
             try (ChecklistTwin.KernelLog log = new ChecklistTwin.KernelLog()) {

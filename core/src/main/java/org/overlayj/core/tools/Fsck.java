@@ -177,8 +177,7 @@ public final class Fsck {
         for (List<NoEntry> all : noEntry.values()) {
             boolean one = all.stream().mapToLong(NoEntry::upperIno).distinct().count() == 1;
             for (NoEntry d : all) {
-                String lower = d.dir().lowers().isEmpty() ? "?" : LayerSet.show(d.dir().lowers().getFirst().layer(),
-                        d.dir().lowers().getFirst().path());
+                String lower = originPlace(d.origin());
                 String what = d.dir().isDir() ? "directory" : "copied-up file";
                 if (!one) {
                     add("index-missing", d.where(), what + " with the origin " + lower + " and no index entry, as"
@@ -195,6 +194,19 @@ public final class Fsck {
                 complete.put(d, f);
             }
         }
+    }
+
+    /** Where an origin blob's lower inode is, "lower N:/path", or "?" when that cannot be said. */
+    private String originPlace(byte[] origin) {
+        try {
+            if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) {
+                LayerSet.Resolved r = layers.resolve(fh);
+                if (r != null && r.path() != null) return LayerSet.show(r.layer(), r.path());
+            }
+        } catch (ErrnoException e) {
+            // said as unknown
+        }
+        return "?";
     }
 
     // --- the tree -------------------------------------------------------------------------------------------------
@@ -501,15 +513,19 @@ public final class Fsck {
         }
         // Objects whose entry a copy-up or removal did not write: written now, as a copy-up writes it (for
         // several names of one upper inode, once).
-        java.util.Set<String> written = new java.util.HashSet<>();
+        Map<String, Boolean> written = new java.util.HashMap<>();
         for (var c : complete.entrySet()) {
-            try {
-                String hex = java.util.HexFormat.of().formatHex(c.getKey().origin());
-                if (written.add(hex)) layers.inspection().addIndex(c.getKey().dir(), c.getKey().origin());
-                done.add(c.getValue());
-            } catch (ErrnoException e) {
-                warnings.add(c.getKey().where() + ": index entry not written: " + e.getMessage());
+            String hex = java.util.HexFormat.of().formatHex(c.getKey().origin());
+            if (!written.containsKey(hex)) {
+                try {
+                    layers.inspection().addIndex(c.getKey().dir(), c.getKey().origin());
+                    written.put(hex, true);
+                } catch (ErrnoException e) {
+                    warnings.add(c.getKey().where() + ": index entry not written: " + e.getMessage());
+                    written.put(hex, false);
+                }
             }
+            if (written.get(hex)) done.add(c.getValue());
         }
         for (Finding f : findings) {
             if (!f.kernelRepairs()) continue;
