@@ -21,6 +21,8 @@
 #                          in DIR/N; `crash-sweep.sh -k DIR` then runs this checkout's fsck on every kept state again
 #                          and judges it as the sweep does (an fsck change re-checked without re-running the kills;
 #                          also flags a state whose index the kernel's mount changed outside mount-cleanup;
+#                          where fsck finds objects without their index entry, its --repair is judged by the
+#                          kernel too: no log line, no index change, the same tree, nothing left to write;
 #                          CRASH_SWEEP_RECHECK_NEW=1: only the states no earlier -k run rechecked)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
 set -uo pipefail
