@@ -364,7 +364,7 @@ repair_check() {
   detach "$T/fs"
   kernel_tree "$T/rp.img" "$2" "$T/rp"
   n=$(grep -c '^index-missing:.*\[repaired\]' "$T/rp.repair")
-  [ "$(comm -13 "$T/rq.index-before" "$T/rp.index-before" | grep -c '^[df] ')" -gt 0 ] && [ "$n" -gt 0 ] ||
+  [ "$(comm -13 "$T/rq.index-before" "$T/rp.index-before" | grep -c '^[dfl] ')" -gt 0 ] && [ "$n" -gt 0 ] ||
     why+=" repair-wrote-no-entry"
   [ -s "$T/rp.kmsg" ] && why+=" repair-kernel-log"
   cmp -s "$T/rp.index-before" "$T/rp.index-after" || why+=" repair-kernel-changed-index"
@@ -396,12 +396,12 @@ if [ -n "$RECHECK" ]; then
     case $name in mount-cleanup*|random*) ;; *) cmp -s "$kd/k.index-before" "$kd/k.index-after" || why+=" kernel-repaired-index" ;; esac
     cmp -s <(grep -v '^fsck: ' "$kd/o.fsck") <(grep -v '^fsck: ' "$T/re.fsck") ||
       echo "   ($name: fsck's report changed: $(diff "$kd/o.fsck" "$T/re.fsck" | grep '^[<>]' | head -4 | tr '\n' ' '))"
-    [ -n "$why" ] && { bad "$name ($kfs):$why"; head -5 "$T/re.fsck" | sed 's/^/   /'; }
     if grep -q '^index-missing:' "$T/re.fsck"; then
       UUIDHEX=$(blkid -s UUID -o value "$kd/crashed.img" | tr -d -)   # (the kept image's: its kernel log lines)
       rw=$(repair_check "$kd" "$feat"); why+=$rw; REPAIRED=$((${REPAIRED:-0} + 1))
       [ -n "$rw" ] && head -5 "$T/rp.repair" "$T/rp.kmsg" | sed 's/^/   /'
     fi
+    [ -n "$why" ] && { bad "$name ($kfs):$why"; head -5 "$T/re.fsck" | sed 's/^/   /'; }
     echo "${why:-ok}" > "$kd/rechecked"
   done
   echo "fsck recheck: $n states (${REPAIRED:-0} with objects without their index entry, repaired and mounted), $BAD bad"
