@@ -8,7 +8,8 @@
 #   state    that tree is the tree before the operation or the tree after it (both also seen through the kernel);
 #   overlayj another copy, mounted by overlayj, shows the same tree as the kernel;
 #   fsck     `overlayj fsck` on that copy reports only what the kernel's mount then did (temporaries removed,
-#            orphan index entries whited out) and nothing else.
+#            orphan index entries whited out), and copied-up directories and files left without their index
+#            entry (index-missing, which --repair completes), nothing else.
 # Prints "crash points OP: N" per operation and "bad ..." per failing point; exits 1 when any point is bad.
 #
 # usage: crash-sweep.sh [-f ext4|xfs] [-o op,op,...] [-r SEEDS]   (as root; runs in a private mount namespace)
@@ -20,6 +21,8 @@
 #                          in DIR/N; `crash-sweep.sh -k DIR` then runs this checkout's fsck on every kept state again
 #                          and judges it as the sweep does (an fsck change re-checked without re-running the kills;
 #                          also flags a state whose index the kernel's mount changed outside mount-cleanup;
+#                          where fsck finds objects without their index entry, its --repair is judged by the
+#                          kernel too: no log line, no index change, the same tree, nothing left to write;
 #                          CRASH_SWEEP_RECHECK_NEW=1: only the states no earlier -k run rechecked)
 # Points that leave the layers in a state already checked (same names, data, xattrs) are counted, not checked again.
 set -uo pipefail
@@ -235,6 +238,9 @@ fsck_why() {
       "fsck: "*|"") ;;
       work-temp:*|index-temp:*) ;;
       index-orphan:*"a temporary in the work dir"*) ;;   # whited out at this mount or the next (readdir order)
+      # an upper directory or file whose copy-up or removal stopped before its index entry: served by the kernel
+      # (no change at mount); --repair writes the entry (judged by -k: repair_check; DirIndexCompletionTest)
+      index-missing:*) ;;
       index-orphan:*|index-stale:*)
         local e=${line#*work/index/}; e=${e%%:*}
         grep -qx "$e" <<<"$changed" || why+=" fsck-predicts-wrong($e)" ;;
@@ -346,7 +352,32 @@ reference() { # reference FEATURES PREP OP
   kernel_tree "$T/run.img" "$1" "$REF/after"
 }
 
-# -k DIR: this checkout's fsck again on each state a sweep kept (CRASH_SWEEP_KEEP), judged as check() judges it
+# repair_check KD FEAT: a kept state in which fsck finds objects without their index entry (index-missing):
+# `fsck --repair` on a copy writes the entries; the kernel's mount of the result must then log nothing, change no
+# index entry and show the tree the kernel shows for the state as it was, and fsck must find nothing left to write.
+repair_check() {
+  local why="" n
+  cp --sparse=always "$1/crashed.img" "$T/rq.img"; cp --sparse=always "$1/crashed.img" "$T/rp.img"
+  kernel_tree "$T/rq.img" "$2" "$T/rq"
+  attach "$T/rp.img" "$T/fs" $NOUUID || { echo " repair-attach-failed"; return; }
+  "$OJ" fsck --repair -o "$(opts $T/fs "$2")" > "$T/rp.repair" 2>&1
+  detach "$T/fs"
+  kernel_tree "$T/rp.img" "$2" "$T/rp"
+  n=$(grep -c '^index-missing:.*\[repaired\]' "$T/rp.repair")
+  [ "$(comm -13 "$T/rq.index-before" "$T/rp.index-before" | grep -c '^[dfl] ')" -gt 0 ] && [ "$n" -gt 0 ] ||
+    why+=" repair-wrote-no-entry"
+  [ -s "$T/rp.kmsg" ] && why+=" repair-kernel-log"
+  cmp -s "$T/rp.index-before" "$T/rp.index-after" || why+=" repair-kernel-changed-index"
+  # (a single-link file shows nlink 2 once indexed, after a remount: format doc §5.5, as check()'s quirk)
+  local q='/\/(h1|h2|h3) nlink/!s/ nlink=2$/ nlink=1/'
+  cmp -s <(sed -E "$q" "$T/rq") <(sed -E "$q" "$T/rp") || why+=" repair-changed-tree"
+  attach "$T/rp.img" "$T/fs" $NOUUID && { "$OJ" fsck -o "$(opts $T/fs "$2")" > "$T/rp.fsck" 2>&1; detach "$T/fs"; }
+  grep -q '^index-missing:' "$T/rp.fsck" && why+=" repair-incomplete"
+  echo "$why"
+}
+
+# -k DIR: this checkout's fsck again on each state a sweep kept (CRASH_SWEEP_KEEP), judged as check() judges it;
+# where it reports a directory without its index entry, its --repair is judged too (repair_check)
 if [ -n "$RECHECK" ]; then
   n=0
   for kd in "$RECHECK"/*/; do
@@ -365,10 +396,15 @@ if [ -n "$RECHECK" ]; then
     case $name in mount-cleanup*|random*) ;; *) cmp -s "$kd/k.index-before" "$kd/k.index-after" || why+=" kernel-repaired-index" ;; esac
     cmp -s <(grep -v '^fsck: ' "$kd/o.fsck") <(grep -v '^fsck: ' "$T/re.fsck") ||
       echo "   ($name: fsck's report changed: $(diff "$kd/o.fsck" "$T/re.fsck" | grep '^[<>]' | head -4 | tr '\n' ' '))"
+    if grep -q '^index-missing:' "$T/re.fsck"; then
+      UUIDHEX=$(blkid -s UUID -o value "$kd/crashed.img" | tr -d -)   # (the kept image's: its kernel log lines)
+      rw=$(repair_check "$kd" "$feat"); why+=$rw; REPAIRED=$((${REPAIRED:-0} + 1))
+      [ -n "$rw" ] && head -5 "$T/rp.repair" "$T/rp.kmsg" | sed 's/^/   /'
+    fi
     [ -n "$why" ] && { bad "$name ($kfs):$why"; head -5 "$T/re.fsck" | sed 's/^/   /'; }
     echo "${why:-ok}" > "$kd/rechecked"
   done
-  echo "fsck recheck: $n states, $BAD bad"
+  echo "fsck recheck: $n states (${REPAIRED:-0} with objects without their index entry, repaired and mounted), $BAD bad"
   [ $BAD -eq 0 ]; exit
 fi
 

@@ -29,7 +29,11 @@ import java.util.concurrent.Callable;
                         + "xattrs that are malformed or point nowhere; metadata-only copies whose data lookup "
                         + "cannot find; index entries a mount would remove, turn into whiteouts or refuse "
                         + "(as 'overlayj index verify'); "
-                        + "lower aliases whose index entry makes lookup fail with EIO; leftovers in WORKDIR/work and "
+                        + "lower aliases whose index entry makes lookup fail with EIO; copied-up directories and "
+                        + "single-link files with no index entry under nfs_export=on (index-missing: a copy-up or "
+                        + "removal cut short; the kernel serves them, but a file handle from before goes stale once "
+                        + "a directory is renamed, and decodes to a file's old lower data); "
+                        + "leftovers in WORKDIR/work and "
                         + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT.",
                 "",
                 "--repair makes only the repairs the kernel itself makes at a read-write mount: it removes "
@@ -37,8 +41,9 @@ import java.util.concurrent.Callable;
                         + "WORKDIR/index, removes stale index entries, and turns orphan index entries into whiteouts "
                         + "(nfs_export=on) or removes them (index=on only) - but an index entry of a lower object "
                         + "the overlay still shows with no upper copy (an interrupted copy-up, or the whiteout the "
-                        + "kernel made of one) is removed, keeping the object reachable. Everything else is reported, never "
-                        + "changed. It refuses (EBUSY) while the upper or work dir is in use by a mount."},
+                        + "kernel made of one) is removed, keeping the object reachable; and the missing index "
+                        + "entry of a copied-up directory or file is written, as a copy-up writes it (the kernel keeps "
+                        + "it and decodes the old handles to it again). Everything else is reported, never changed. It refuses (EBUSY) while the upper or work dir is in use by a mount."},
         footer = {"", "Exit status: 0 clean; 1 findings (also when --repair fixed them all); 2 error.",
                 "", "Example:", "  overlayj fsck -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=on --repair"})
 public final class FsckCommand implements Callable<Integer> {

@@ -1,6 +1,8 @@
 package org.overlayj.cli;
 
 import org.overlayj.core.Overlay;
+import org.overlayj.core.config.OverlayOptions;
+import org.overlayj.core.tools.LayerSet;
 import org.overlayj.core.tools.Handles;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -17,8 +19,10 @@ import java.util.HexFormat;
 import java.util.concurrent.Callable;
 
 /**
- * {@code overlayj handle}: the overlay's NFS file handle of a path, or what a handle resolves to. Opens the
- * overlay as a mount would (verifying the layers) and closes it before exiting, so nothing stays claimed.
+ * {@code overlayj handle}: the overlay's NFS file handle of a path, or what a handle resolves to. Looks at the
+ * layers offline (Overlay#inspect: the engine's lookup and handles, nothing written, no mount-time clean-up), but
+ * for the one handle that needs a copy-up first, as on the kernel: then the layers are opened as a mount opens
+ * them, and closed before it exits.
  */
 @Command(name = "handle", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
@@ -32,8 +36,14 @@ import java.util.concurrent.Callable;
                         + "(upper, or lower N); handle: whether the handle names an upper or a lower inode; type; "
                         + "ino: the st_ino the overlay shows. A handle of a deleted object prints ESTALE.",
                 "",
-                "The layers are opened as a mount would open them (same checks and mount-time cleanup) and closed "
-                        + "before it exits; they must not be mounted meanwhile."},
+                "The layers are read as they are, offline (as fsck reads them): nothing is written and the "
+                        + "mount-time index clean-up is not made (where it would change an index entry, see "
+                        + "'overlayj index verify', a mount may decode differently). One exception, as on the "
+                        + "kernel: under nfs_export the handle of a lower directory that its handle could not lead "
+                        + "back to (a redirect in a higher lower layer, or a renamed ancestor that is not indexed) "
+                        + "is given out only after the directory is copied up, and so indexed: then the layers are "
+                        + "opened as a mount opens them (same checks and mount-time clean-up), the copy-up is made "
+                        + "and said on stderr, and they must not be mounted meanwhile."},
         footer = {"", "Exit status: 0 done; 1 the handle is stale (ESTALE); 2 error (options, layers, no such path).",
                 "", "Examples:",
                 "  overlayj handle -o lowerdir=/l,upperdir=/u,workdir=/w,nfs_export=on dir/file",
@@ -65,24 +75,30 @@ public final class HandleCommand implements Callable<Integer> {
                 return LayerOptions.ERROR;
             }
         }
-        try (Overlay o = Overlay.mount(layers.parse())) {
+        try {
+            OverlayOptions options = layers.parse();
             if (handle == null) {
-                out.println(HexFormat.of().formatHex(Handles.encode(o, Linux.fromUtf8(path))));
+                byte[] h = null;
+                try (LayerSet ls = LayerSet.open(options);
+                     Overlay o = Overlay.inspect(options, ls.upper(), ls.lowers())) {
+                    h = Handles.encode(o, Linux.fromUtf8(path));
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EROFS || options.upperDir() == null) throw e;
+                }
+                if (h == null) {
+                    // a lower directory whose handle could not lead back to it: the kernel copies it up (and so
+                    // indexes it) when it hands the handle out, and so does this, on the layers opened as a mount
+                    try (Overlay o = Overlay.mount(options)) {
+                        h = Handles.encode(o, Linux.fromUtf8(path));
+                    }
+                    err.println("overlayj handle: " + path + " was copied up (indexed) so that its handle leads back"
+                            + " to it, as the kernel does when it hands such a handle out");
+                }
+                out.println(HexFormat.of().formatHex(h));
                 return LayerOptions.OK;
             }
-            try {
-                Handles.Info i = Handles.decode(o, handle);
-                out.println("path: " + (i.path() == null ? "disconnected" : i.path()));
-                out.println("layer: " + i.layer());
-                out.println("handle: " + (i.upperHandle() ? "upper" : "lower"));
-                out.println("type: " + i.type());
-                out.println("ino: " + i.ino());
-                return LayerOptions.OK;
-            } catch (ErrnoException e) {
-                if (e.errno() != Errno.ESTALE) throw e;
-                out.println("ESTALE");
-                err.println("overlayj handle: " + e.detail());
-                return LayerOptions.FOUND;
+            try (LayerSet ls = LayerSet.open(options); Overlay o = Overlay.inspect(options, ls.upper(), ls.lowers())) {
+                return decode(o, handle, out, err);
             }
         } catch (ErrnoException e) {
             err.println("overlayj handle: " + e.detail() + " (" + Errno.name(e.errno()) + ")");
@@ -90,6 +106,23 @@ public final class HandleCommand implements Callable<Integer> {
         } finally {
             out.flush();
             err.flush();
+        }
+    }
+
+    private static int decode(Overlay o, byte[] handle, PrintWriter out, PrintWriter err) throws ErrnoException {
+        try {
+            Handles.Info i = Handles.decode(o, handle);
+            out.println("path: " + (i.path() == null ? "disconnected" : i.path()));
+            out.println("layer: " + i.layer());
+            out.println("handle: " + (i.upperHandle() ? "upper" : "lower"));
+            out.println("type: " + i.type());
+            out.println("ino: " + i.ino());
+            return LayerOptions.OK;
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ESTALE) throw e;
+            out.println("ESTALE");
+            err.println("overlayj handle: " + e.detail());
+            return LayerOptions.FOUND;
         }
     }
 }

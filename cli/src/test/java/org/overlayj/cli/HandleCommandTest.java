@@ -92,6 +92,51 @@ class HandleCommandTest {
         L.kernelUmount();
     }
 
+    /** Everything of the upper and work dirs a change could touch: names, types, modes, inodes, links, xattrs. */
+    private String layerState() throws Exception {
+        return ToolLayers.sh("cd " + L.root + " && find u w -printf '%p %y %m %i %n %T@\\n' | sort"
+                + " && getfattr -R -h -d -m - -e hex --absolute-names u w 2>/dev/null");
+    }
+
+    /**
+     * The handles and decodes change no layer, even where a mount would (a work-dir temporary, an index temporary
+     * and a merge dir without origin, which a mount's clean-up and lookup write); the one handle the kernel gives
+     * out only after a copy-up (under nfs_export, a lower directory reached through a redirect in a higher lower
+     * layer) is the kernel's, after the same copy-up, said on stderr. (Before, every run opened the layers as a
+     * mount: the temporaries went, and the merge dir got an origin.)
+     */
+    @Test void handlesChangeNoLayerButForTheKernelsCopyUp() throws Exception {
+        ToolLayers.sh("cd " + L.root + " && mkdir -p l2/old/sub l1/new l2/m u/m 'w/work/#7f01'"
+                + " && touch 'w/index/#7f02' && setfattr -n trusted.overlay.redirect -v /old l1/new"
+                + " && mknod l1/old c 0 0");
+        String before = layerState();
+        List<String> handles = new java.util.ArrayList<>();
+        for (String p : List.of("", "d", "d/e", "d/e/g", "d/pure/p", "rd2", "rd2/x", "single", "m", "new")) {
+            ToolLayers.Run r = ToolLayers.overlayj("handle", "-o", L.opts(), p.isEmpty() ? "/" : p);
+            assertEquals(0, r.code(), p + ": " + r);
+            assertEquals("", r.err(), p);
+            handles.add(r.out().trim());
+            ToolLayers.Run d = ToolLayers.overlayj("handle", "-o", L.opts(), "--decode", r.out().trim());
+            assertEquals(0, d.code(), p + ": " + d);
+            assertTrue(d.out().startsWith("path: /" + p + "\n") || p.isEmpty() && d.out().startsWith("path: /\n"),
+                    p + ": " + d.out());
+        }
+        assertEquals(before, layerState(), "handle changed a layer");
+
+        // new/sub is old/sub of the lower layer below new's absolute redirect (old itself whited out): its handle
+        // could not lead back to it, so the kernel copies it up before it hands the handle out, and so does handle
+        ToolLayers.Run r = ToolLayers.overlayj("handle", "-o", L.opts(), "new/sub");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("copied up"), r.toString());
+        assertTrue(java.nio.file.Files.isDirectory(L.upper.resolve("new/sub")), "the copy-up");
+        L.kernelMount(ToolLayers.FEATURES);
+        try {
+            assertEquals(L.kernelHandle("new/sub"), r.out().trim(), "the kernel's handle");
+        } finally {
+            L.kernelUmount();
+        }
+    }
+
     @Test void usageErrorsExitTwo() throws Exception {
         assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts()).code());
         assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts(), "nonexistent").code());

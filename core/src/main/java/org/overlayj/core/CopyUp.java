@@ -1,6 +1,5 @@
 package org.overlayj.core;
 
-import org.overlayj.core.fh.Fh;
 import org.overlayj.core.layer.AufsWhiteouts;
 import org.overlayj.core.xattr.OverlayXattr;
 import org.overlayj.sys.Errno;
@@ -185,8 +184,9 @@ final class CopyUp {
      * would split the hard link if killed before the index link.</li>
      * <li>lower nlink 1 (nfs_export indexes everything): the copy, finished, appears at its name in the upper dir
      * first, and is linked into the index after. Killed in between, the upper file has an origin but no index
-     * entry, which the kernel serves as a copied-up file (its own st_ino until an index link is made; fsck
-     * --repair makes it); the index entry never exists without its alias.</li>
+     * entry, which the kernel serves as a copied-up file that is not indexed (its own st_ino; a lower handle of it
+     * from before decodes to the lower file, its old data) and never links: fsck reports it and --repair makes the
+     * link (Index#linkIntoIndex); the index entry never exists without its alias.</li>
      * </ul>
      * Syscalls: none more than the kernel's order (one fewer getxattr and setxattr for a single-link file).
      */
@@ -496,11 +496,13 @@ final class CopyUp {
         }
         // The directory's index entry comes after the directory is at its name, not before as in the kernel's
         // copy-up: killed in between, the kernel's next mount finds an upper directory with an origin and no index
-        // entry, which it merges and serves (nothing adds the entry later), where an entry naming a directory still
-        // in the scratch dir would be an orphan once that is cleaned: whited out, and the lower directory and
-        // everything under it EIO ("suspected uncovered redirected dir") from then on.
+        // entry, which it merges and serves (with the upper st_ino and upper handles; a lower handle from before
+        // decodes until the directory is renamed, ESTALE after: the kernel never adds the entry, fsck reports it and
+        // --repair writes it), where an entry naming a directory still in the scratch dir would be an orphan once
+        // that is cleaned: whited out, and the lower directory and everything under it EIO ("suspected uncovered
+        // redirected dir") from then on.
         if (st.isDir() && fs.opts.nfsExport() && fs.index.on() && origin != null && origin.length > 0) {
-            dirIndexEntry(origin, dest);
+            fs.index.addDirEntry(origin, dest, true);
         }
     }
 
@@ -552,29 +554,5 @@ final class CopyUp {
                 if (must || e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.EPERM) throw e;
             }
         }
-    }
-
-    /**
-     * Under nfs_export a copied-up directory gets an index entry: an empty mode-0 directory whose {@code NS upper}
-     * names the upper directory, so a handle of the lower directory finds it after any rename (format doc §5.4).
-     */
-    private void dirIndexEntry(byte[] origin, String upperDir) throws ErrnoException {
-        String ip = fs.index.path(origin);
-        Stat have = Linux.lstatOrNull(ip);
-        if (have != null) fs.scratch.removeTemp(ip);
-        String temp = fs.scratch.tempPath();
-        Linux.mkdir(temp, fs.scratchMode(true));
-        try {
-            fs.setX(temp, OverlayXattr.UPPER, upperBlob(upperDir).bytes());
-            Linux.rename(temp, ip, 0);
-        } catch (ErrnoException e) {
-            fs.scratch.removeTemp(temp);
-            throw e;
-        }
-    }
-
-    /** The blob of an upper inode, for {@code NS upper} and upper-based handles. */
-    Fh upperBlob(String upperPath) throws ErrnoException {
-        return fs.blobOf(upperPath, fs.upperLayer);
     }
 }

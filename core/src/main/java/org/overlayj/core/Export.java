@@ -119,7 +119,9 @@ final class Export {
      */
     boolean needsConnect(Node n) throws ErrnoException {
         if (!n.isDir() || n.isUpper() || n.connectable || n.parent() == null || !n.hasLower()) return false;
-        if (fs.upperRoot == null || fs.layers.readOnly() || !fs.index.on() || !fs.opts.nfsExport()) return false;
+        // (an overlay opened offline to look at is read-only, yet must say what a read-write mount would do)
+        if (fs.upperRoot == null || fs.layers.readOnly() && !fs.offline || !fs.index.on() || !fs.opts.nfsExport())
+            return false;
         Node.Lower lo = n.topLower();
         if (connectLowerDir(lo.layer(), lo.path(), n.ino) == n) {
             n.connectable = true;

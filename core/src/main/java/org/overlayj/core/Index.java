@@ -104,6 +104,45 @@ final class Index {
                 + " (index=" + blob.hex() + ")");
     }
 
+    /**
+     * Writes the index entry of upper directory {@code upperDir} whose origin is {@code origin} (nfs_export, format
+     * doc §5.4): an empty mode-0 directory whose {@code NS upper} names the upper directory, built in the scratch dir
+     * and renamed into place in one step, so a lower handle of the directory finds it after any rename. A copy-up
+     * writes it once the directory is at its name ({@code replace}: an entry already there, a leftover, goes first);
+     * {@code fsck --repair} writes it (never replacing) for a directory whose copy-up or removal was cut short between
+     * its name and its entry, a state the kernel serves but never completes (see {@code Fsck}).
+     */
+    void addDirEntry(byte[] origin, String upperDir, boolean replace) throws ErrnoException {
+        addDirEntryAt(path(origin), upperDir, replace);
+    }
+
+    /** {@link #addDirEntry} at the entry's path {@code ip} (also: an entry a refused removal took out, put back). */
+    void addDirEntryAt(String ip, String upperDir, boolean replace) throws ErrnoException {
+        if (replace && Linux.lstatOrNull(ip) != null) fs.scratch.removeTemp(ip);
+        String temp = fs.scratch.tempPath();
+        Linux.mkdir(temp, fs.scratchMode(true));
+        try {
+            fs.setX(temp, OverlayXattr.UPPER, fs.blobOf(upperDir, fs.upperLayer).bytes());
+            Linux.rename(temp, ip, replace ? 0 : Linux.RENAME_NOREPLACE);
+        } catch (ErrnoException e) {
+            fs.scratch.removeTemp(temp);
+            throw e;
+        }
+    }
+
+    /**
+     * Links upper non-directory {@code upper}, the copy of a single-link lower inode that carries its origin, into
+     * the index (nfs_export, format doc §5.4), as the last step of its copy-up does (CopyUp#copyUpIndexed): {@code NS
+     * nlink} first, the union count being its upper aliases ({@code U-1} once the index link is made), then the
+     * link; killed between the two, nothing changed for the kernel, which reads the count only for lower hard links.
+     * For {@code fsck --repair}, after a copy-up killed between the copy's name and its index link.
+     */
+    void linkIntoIndex(byte[] origin, String upper) throws ErrnoException {
+        Stat st = Linux.lstat(upper);
+        fs.setX(upper, OverlayXattr.NLINK, OverlayXattr.Nlink.of(false, st.nlink(), st.nlink() + 1).bytes());
+        Linux.link(upper, path(origin));
+    }
+
     // --- NS nlink ------------------------------------------------------------------------------------------------
 
     /** The stored value, parsed as the kernel does (null: absent or malformed). */

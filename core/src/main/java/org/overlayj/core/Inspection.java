@@ -119,6 +119,14 @@ public final class Inspection implements AutoCloseable {
      * checked or written), with the options as given. W/index is used when index=on and it exists.
      */
     public static Inspection open(OverlayOptions options, Layer upper, List<Layer> lowers) throws ErrnoException {
+        return new Inspection(offlineStack(options, upper, lowers));
+    }
+
+    /**
+     * The layers as the tools found them, for an engine opened offline (read-only, no lock; W/index used when
+     * index=on and it exists): here and {@link Overlay#inspect}.
+     */
+    static LayerStack offlineStack(OverlayOptions options, Layer upper, List<Layer> lowers) throws ErrnoException {
         String workBase = options.workDir();
         String workDir = workBase == null ? null : workBase + "/" + WorkDir.WORK;
         String indexDir = null;
@@ -128,9 +136,8 @@ public final class Inspection implements AutoCloseable {
         }
         long dev = lowers.getFirst().dev();
         boolean samefs = lowers.stream().allMatch(l -> l.dev() == dev) && (upper == null || upper.dev() == dev);
-        LayerStack stack = new LayerStack(options, upper, lowers, workBase, workDir, indexDir, true, false, samefs,
+        return new LayerStack(options, upper, lowers, workBase, workDir, indexDir, true, false, samefs,
                 new byte[16], List.of(), 0, false, true, upper != null, null);
-        return new Inspection(stack);
     }
 
     /** The root directory. */
@@ -189,6 +196,48 @@ public final class Inspection implements AutoCloseable {
     /** The fh blob of a real inode in a layer, as the engine (and the kernel) builds it. */
     public Fh blobOf(String path, Layer layer) throws ErrnoException {
         return fs.blobOf(path, layer);
+    }
+
+    /**
+     * Under nfs_export, the origin blob of an upper object that should be indexed and has no index entry; null
+     * otherwise. A directory that a lookup merged with the lower directory its origin names: the trace of a copy-up
+     * killed between the directory's name and its entry (CopyUp#copyOther), or of a removal killed after its first
+     * step (Namespace#prepareIndexedRemoval); the kernel serves it as a copied-up directory that is not indexed (its
+     * upper st_ino, upper handles) and never adds the entry, so a lower handle of the directory from before goes
+     * stale (ESTALE, "failed to lookup by real") once the directory is renamed. A non-directory whose origin is a
+     * single-link lower inode of its type: a copy-up killed between the copy's name and its index link
+     * (CopyUp#copyUpIndexed); the kernel serves it unindexed too, and a lower handle of it from before decodes to
+     * the lower file, its data before the copy-up (kernel 6.18).
+     */
+    public byte[] missingIndex(Entry e) throws ErrnoException {
+        if (!e.isUpper() || e.upperPath() == null || !fs.opts.nfsExport() || !fs.index.on()) return null;
+        byte[] origin = fs.getX(e.upperPath(), org.overlayj.core.xattr.OverlayXattr.ORIGIN);
+        if (origin == null || origin.length == 0) return null;
+        if (e.isDir()) {
+            List<Node.Lower> lowers = e.node.lowers();
+            if (lowers == null || lowers.isEmpty()) return null;
+            try {
+                Node.Lower top = lowers.getFirst();
+                if (!java.util.Arrays.equals(origin, fs.blobOf(top.path(), top.layer()).bytes())) return null;
+            } catch (ErrnoException x) {
+                return null;                // a lower with no file handles: no index either
+            }
+        } else {
+            OverlayFs.OriginInfo o = fs.decodeOrigin(origin);
+            // (a lower hard link copied up without the index is a broken link, not an interrupted copy-up)
+            if (o == null || o.nlink() != 1 || o.type() != Linux.lstat(e.upperPath()).type()) return null;
+        }
+        return Linux.lstatOrNull(fs.index.path(origin)) == null ? origin : null;
+    }
+
+    /**
+     * Writes the missing index entry of {@link #missingIndex} as a copy-up writes it (Index#addDirEntry,
+     * Index#linkIntoIndex): the one write an inspection makes, for {@code fsck --repair}. Refused (EEXIST) if an
+     * entry appeared meanwhile.
+     */
+    public void addIndex(Entry e, byte[] origin) throws ErrnoException {
+        if (e.isDir()) fs.index.addDirEntry(origin, e.upperPath(), false);
+        else fs.index.linkIntoIndex(origin, e.upperPath());
     }
 
     @Override public void close() {

@@ -331,7 +331,12 @@ final class Namespace {
         String indexPath = prepareIndexedRemoval(child);
         OpenFile.reopenOnUpper(fs, child);   // while its name still leads to the copy prepareIndexedRemoval made
         fs.noteRemovedDir(child);
-        removeEntry(dir, name, child);
+        try {
+            removeEntry(dir, name, child);
+        } catch (ErrnoException e) {
+            keepIndexedDir(child, indexPath, e);
+            throw e;
+        }
         finishIndexedRemoval(child, indexPath);
         child.unplace(dir, name, stillLeadsTo(child));
         changed(dir);
@@ -381,8 +386,17 @@ final class Namespace {
             // The kernel's own order (the directory first, the entry last) leaves, killed between the two, an
             // entry whose upper directory is gone: "orphan index entry" at the next mount, which whites it out.
             // Whiting the entry out first is worse: a live upper directory with an origin whose entry is a whiteout
-            // is "bad index found", EIO. Between 1 and 3 the directory just has no entry (so does one whose
-            // removal then fails: a handle of it still decodes through its lower directory's name).
+            // is "bad index found", EIO. Between 1 and 2 the directory just has no entry (fsck reports it and
+            // --repair writes it back: Fsck#checkMissingEntries); a removal refused between 1 and 2 writes it
+            // back at once (keepIndexedDir). Between 2 and 3 a handle of the directory kept from before decodes to
+            // ESTALE, as it should, but with "failed to lookup by real" in the kernel's log: with no entry the
+            // kernel's decode walks the lower path down the overlay and meets the whiteout. No order avoids a log
+            // line in every state: while the directory lives its entry must be a directory entry naming it or
+            // absent (a whiteout is EIO), once it is gone a directory entry is an orphan (logged, whited out at
+            // mount), so in the one step between, the entry is absent; and no single rename both replaces the
+            // directory and whites the entry out. Absent is the mildest: nothing is logged at mount or lookup, the
+            // answer is right, and the line comes only when a client presents a handle of the removed directory
+            // (the kernel logs the same for any directory removed without a whiteout entry, e.g. by another tool).
             fs.scratch.removeTemp(ip);
             return ip;
         }
@@ -395,6 +409,26 @@ final class Namespace {
         if (origin == null || origin.length == 0) return null;
         fs.index.takeOutIfLast(fs.index.path(origin), child.lowerNlink());    // crash order: see there
         return fs.index.path(origin);
+    }
+
+    /**
+     * The removal of an indexed directory refused after step 1 of its order (prepareIndexedRemoval), by the real
+     * rmdir or rename (EBUSY on a mount point, EIO, ENOSPC...): the directory is still at its name, so its entry is
+     * written back (Index#addDirEntryAt, crash-safe as in a copy-up) and the layers are as before the call, as the
+     * kernel's refused rmdir leaves them; without it the directory would keep no entry, and a handle of it would
+     * go stale at its next rename. Once its name went to a whiteout or the source, the removal happened: the entry
+     * stays out (the state after step 2, which the kernel serves). A failure here is added to the refusal's.
+     */
+    private void keepIndexedDir(Node child, String indexPath, ErrnoException refused) {
+        if (indexPath == null || !child.isDir()) return;
+        try {
+            String up = fs.paths.upperPath(child);
+            Stat st = Linux.lstatOrNull(up);
+            if (st == null || !st.isDir() || st.ino() != child.upperIno()) return;
+            fs.index.addDirEntryAt(indexPath, up, false);
+        } catch (ErrnoException e) {
+            refused.addSuppressed(e);
+        }
     }
 
     private void finishIndexedRemoval(Node child, String indexPath) throws ErrnoException {
@@ -607,6 +641,7 @@ final class Namespace {
         try {
             renameReal(src, tgt, oldDir, oldName, exchange, mergeTarget, srcUp, dstUp, tgtIndex);
         } catch (ErrnoException e) {
+            if (tgt != null && !exchange) keepIndexedDir(tgt, tgtIndex, e);
             // Refused after the preparations, as the kernel's rename can be (ENOTEMPTY onto a non-empty pure upper
             // directory): ext4 made the whiteout at the source first, moving the source parent's times, and the
             // new parent may have just been marked impure, which the kernel's next listing of it drops again. A

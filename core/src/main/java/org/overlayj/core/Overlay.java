@@ -34,7 +34,11 @@ public final class Overlay implements AutoCloseable {
     final DirReadahead readahead;
 
     private Overlay(LayerStack layers, Probe probe) throws ErrnoException {
-        this.fs = new OverlayFs(layers, probe);
+        this(layers, probe, false);
+    }
+
+    private Overlay(LayerStack layers, Probe probe, boolean offline) throws ErrnoException {
+        this.fs = offline ? new OverlayFs(layers, true) : new OverlayFs(layers, probe);
         this.readahead = new DirReadahead(probe);
         this.lookup = new Lookup(fs);
         this.readdir = new Readdir(fs, lookup);
@@ -46,7 +50,7 @@ public final class Overlay implements AutoCloseable {
         this.xattrs = new OverlayXattrs(fs, namespace, copyUp);
         this.file = new OverlayFile(fs, namespace, copyUp, inode);
         try {
-            if (fs.index.on()) fs.index.verifyAtMount();
+            if (fs.index.on() && !offline) fs.index.verifyAtMount();
             this.root = lookup.root();
         } catch (ErrnoException | RuntimeException e) {
             readahead.close();
@@ -59,6 +63,24 @@ public final class Overlay implements AutoCloseable {
     /** Verifies and prepares the layers (format doc §1.3–1.4, §5.7, §8) and returns the mounted overlay. */
     public static Overlay mount(OverlayOptions options) throws ErrnoException {
         return mount(options, Probe.NONE);
+    }
+
+    /**
+     * The engine on layers that are not mounted, to look at only (the tools: {@code overlayj handle}), as
+     * {@link Inspection} opens it: no mount-time check, clean-up or in-use lock, and nothing is ever written (every
+     * change is EROFS, a lookup writes no origin), while lookups and handles consult the index as a read-write
+     * mount's do. {@code upper} and {@code lowers} as the tools found them (LayerSet). The one handle that would
+     * need a write, a lower directory's that must be copied up first ({@link #encodeHandle}), is EROFS.
+     */
+    public static Overlay inspect(OverlayOptions options, org.overlayj.core.layer.Layer upper,
+                                  List<org.overlayj.core.layer.Layer> lowers) throws ErrnoException {
+        LayerStack layers = Inspection.offlineStack(options, upper, lowers);
+        try {
+            return new Overlay(layers, Probe.NONE, true);
+        } catch (ErrnoException | RuntimeException e) {
+            layers.close();
+            throw e;
+        }
     }
 
     /** {@link #mount(OverlayOptions)} with a test seam watching the engine's inner steps (core tests). */
@@ -682,6 +704,8 @@ public final class Overlay implements AutoCloseable {
             l.unlock();
         }
         // A lower directory its handle could not lead back to: copy it up (indexed) first, as the kernel does.
+        if (fs.offline) throw OverlayFs.err(Errno.EROFS, "the handle of this lower directory needs a copy-up first"
+                + " (it could not lead back to it), which an overlay opened to look at does not make");
         Lock w = write();
         try {
             copyUp.copyUp(n);

@@ -78,12 +78,17 @@ class DirRemovalOrderTest {
         return new Kernel(root, dirs, log, !before.equals(CrashStateTest.indexTypes(L)));
     }
 
-    /** The engine on the same state: its listing, and whether its mount-time check or fsck would change anything. */
-    private static void engineAgrees(Layers L, Kernel k) throws Exception {
+    /**
+     * The engine on the same state: its listing, and whether its mount-time check or fsck would change anything.
+     * {@code noEntry}: the upper directory is there without its entry (step 1), which fsck reports (index-missing:
+     * the kernel serves it, but an old handle of it goes stale once it is renamed; --repair writes the entry back).
+     */
+    private static void engineAgrees(Layers L, Kernel k, String noEntry) throws Exception {
         List<String> before = CrashStateTest.indexTypes(L);
         try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
-            List<Fsck.Finding> f = Fsck.check(ls).findings();
-            assertEquals(List.of(), f, "fsck: nothing to report on a state the kernel serves as it is");
+            List<String> f = Fsck.check(ls).findings().stream().map(x -> x.code() + ": " + x.where()).toList();
+            assertEquals(noEntry == null ? List.of() : List.of("index-missing: upper:/" + noEntry), f,
+                    "fsck: nothing the kernel's mount would change");
         }
         try (Overlay o = Overlay.mount(ExportTest.nfs(L))) {
             assertEquals(k.root(), String.join(" ", names(o, o.root())), "the engine's listing");
@@ -111,7 +116,7 @@ class DirRemovalOrderTest {
                     assertFalse(k.indexChanged(), what);
                     assertEquals(i == 0 ? "dd e keep" : d.equals("e") ? "dd keep" : "e keep", k.root(), what);
                     assertEquals(i == 0 ? "e=[] dd=[]" : d.equals("e") ? "dd=[]" : "e=[]", k.dirs(), what);
-                    engineAgrees(L, k);
+                    engineAgrees(L, k, i == 0 ? d : null);
                 }
             }
         }
@@ -140,6 +145,47 @@ class DirRemovalOrderTest {
                 // (ls leaves out the name it cannot look up; the log says why)
                 assertTrue(k.log().stream().anyMatch(l -> l.contains("bad index found")), k.toString());
                 assertFalse(k.dirs().contains(d + "=[]"), k.toString());
+            }
+        }
+    }
+
+    /**
+     * A removal the real filesystem refuses after step 1 (here EBUSY: the upper directory is a mount point) puts the
+     * entry back, so the layers are as before the call, as the kernel's refused rmdir leaves them; before, the
+     * directory was left without its entry (a handle of it then goes stale at its next rename).
+     */
+    @Test void aRefusedRemovalPutsTheEntryBack() throws Exception {
+        for (String op : List.of("rmdir e", "rename n e")) {
+            String[] w = op.split(" ");
+            try (Layers L = layers()) {
+                String I = entry(L, "e");
+                List<String> before = CrashStateTest.indexTypes(L);
+                String e = L.upper.resolve("e").toString();
+                Linux.mount(e, e, null, 4096 /* MS_BIND */, null);
+                try (Overlay o = Overlay.mount(ExportTest.nfs(L))) {
+                    walk(o, "e");
+                    ErrnoException x = assertThrows(ErrnoException.class, () -> {
+                        if (w[0].equals("rmdir")) {
+                            o.rmdir(o.root(), "e", R);
+                        } else {
+                            o.mkdir(o.root(), w[1], 0755, R);
+                            o.rename(o.root(), w[1], o.root(), "e", 0, R);
+                        }
+                    }, op);
+                    assertEquals(org.overlayj.sys.Errno.EBUSY, x.errno(), op + ": " + x);
+                } finally {
+                    Linux.umount(e, 0);
+                }
+                assertEquals(before, CrashStateTest.indexTypes(L), op + ": the entry is back");
+                assertEquals(List.of(), IndexTest.indexNames(L).stream().filter(n -> n.startsWith("#")).toList(),
+                        op + ": no temporaries left");
+                Kernel k = kernel(L, I);
+                assertEquals(List.of(), k.log(), op + ": " + k);
+                assertFalse(k.indexChanged(), op + ": " + k);
+                assertTrue(k.root().contains("e"), op + ": " + k);
+                try (LayerSet ls = LayerSet.open(ExportTest.nfs(L))) {
+                    assertEquals(List.of(), Fsck.check(ls).findings(), op);
+                }
             }
         }
     }

@@ -54,6 +54,12 @@ public final class Fsck {
     /** The findings about those entries that {@link #repair()} undoes. */
     private final Map<String, Finding> undo = new LinkedHashMap<>();
     private final boolean indexOn;
+    /** An upper object with no index entry, found by the walk ({@link Inspection#missingIndex}). */
+    private record NoEntry(Inspection.Entry dir, byte[] origin, String where, long upperIno) {}
+    /** Those objects by their origin's hex: {@link #repair()} writes the entry where one upper inode claims it. */
+    private final Map<String, List<NoEntry>> noEntry = new LinkedHashMap<>();
+    /** The findings about those objects that {@link #repair()} completes. */
+    private final Map<NoEntry, Finding> complete = new LinkedHashMap<>();
 
     private Fsck(LayerSet layers) throws ErrnoException {
         this.layers = layers;
@@ -71,6 +77,7 @@ public final class Fsck {
         f.checkWork();
         f.walkTree();
         f.checkIndex();
+        f.checkMissingEntries();
         return f;
     }
 
@@ -152,6 +159,56 @@ public final class Fsck {
         }
     }
 
+    /**
+     * Upper objects with no index entry under nfs_export (Inspection#missingIndex): a directory merged with its
+     * origin's lower directory (a copy-up killed between the directory's name and its entry, or a removal killed
+     * after its first step), or the copy of a single-link lower file (a copy-up killed between the copy's name and
+     * its index link), or copied up without nfs_export. The kernel mounts and serves them with no complaint, as
+     * copied-up objects that are not indexed (the upper st_ino, upper handles), and never writes the entry: a lower
+     * handle of such a directory from before then decodes until the directory is renamed and is ESTALE after
+     * ("failed to lookup by real" in the kernel's log), and a lower handle of such a file decodes to the lower file,
+     * its data before the copy-up. {@link #repair()} writes the entry as a copy-up does, after which the kernel
+     * (6.18, DirIndexCompletionTest) keeps it at mount with no log line, gives the object its origin's st_ino and
+     * lower handle again, and decodes the old lower handles to it (a directory's, and the upper handles it gave out
+     * meanwhile, also after renames). Not where two upper inodes claim one origin: an entry names one, and the
+     * other's lookup would fail (EIO for a directory, ESTALE for a file).
+     */
+    private void checkMissingEntries() {
+        for (List<NoEntry> all : noEntry.values()) {
+            boolean one = all.stream().mapToLong(NoEntry::upperIno).distinct().count() == 1;
+            for (NoEntry d : all) {
+                String lower = originPlace(d.origin());
+                String what = d.dir().isDir() ? "directory" : "copied-up file";
+                if (!one) {
+                    add("index-missing", d.where(), what + " with the origin " + lower + " and no index entry, as"
+                            + " another upper object: an entry can name only one, so --repair writes none", false);
+                    continue;
+                }
+                String handle = d.dir().isDir() ? "gives ESTALE once it is renamed"
+                        : "decodes to the lower file, its data before the copy-up";
+                Finding f = new Finding("index-missing", d.where(), what + " with the origin " + lower + " and no"
+                        + " index entry (a copy-up or removal cut short, or a copy-up without nfs_export): the kernel"
+                        + " serves it unindexed (its upper st_ino) and never adds the entry, and a handle of " + lower
+                        + " from before " + handle + "; --repair writes the entry, as a copy-up does", false);
+                findings.add(f);
+                complete.put(d, f);
+            }
+        }
+    }
+
+    /** Where an origin blob's lower inode is, "lower N:/path", or "?" when that cannot be said. */
+    private String originPlace(byte[] origin) {
+        try {
+            if (Fh.parse(origin) instanceof Fh.Ok(Fh fh)) {
+                LayerSet.Resolved r = layers.resolve(fh);
+                if (r != null && r.path() != null) return LayerSet.show(r.layer(), r.path());
+            }
+        } catch (ErrnoException e) {
+            // said as unknown
+        }
+        return "?";
+    }
+
     // --- the tree -------------------------------------------------------------------------------------------------
 
     /**
@@ -218,6 +275,12 @@ public final class Fsck {
                 add("metacopy", LayerSet.show(e.isUpper() ? layers.upper() : e.lowers().getFirst().layer(),
                         e.isUpper() ? e.upperPath() : e.lowers().getFirst().path()), "metadata-only copy whose data"
                         + " is in no data-only layer: open fails with EIO", false);
+            }
+            byte[] missing = in.missingIndex(e);
+            if (missing != null) {
+                noEntry.computeIfAbsent(java.util.HexFormat.of().formatHex(missing), k -> new ArrayList<>()).add(
+                        new NoEntry(e, missing, LayerSet.show(layers.upper(), e.upperPath()),
+                                Linux.lstat(e.upperPath()).ino()));
             }
             if (!e.isDir()) continue;
             if (e.isUpper() && e.lowers().isEmpty()) redirectNowhere(e.upperPath());
@@ -447,6 +510,22 @@ public final class Fsck {
                     default -> { }
                 }
             }
+        }
+        // Objects whose entry a copy-up or removal did not write: written now, as a copy-up writes it (for
+        // several names of one upper inode, once).
+        Map<String, Boolean> written = new java.util.HashMap<>();
+        for (var c : complete.entrySet()) {
+            String hex = java.util.HexFormat.of().formatHex(c.getKey().origin());
+            if (!written.containsKey(hex)) {
+                try {
+                    layers.inspection().addIndex(c.getKey().dir(), c.getKey().origin());
+                    written.put(hex, true);
+                } catch (ErrnoException e) {
+                    warnings.add(c.getKey().where() + ": index entry not written: " + e.getMessage());
+                    written.put(hex, false);
+                }
+            }
+            if (written.get(hex)) done.add(c.getValue());
         }
         for (Finding f : findings) {
             if (!f.kernelRepairs()) continue;
