@@ -12,7 +12,9 @@
 #      OJ_BASE=DIR: a second overlayj build (a copy of a checkout with bin/, cli/target/ and its own AOT caches, made
 #      by scripts/aot-train.sh there) run as the implementation "overlayj-base", for a before/after taken in one
 #      interleaved run on the same load, e.g. OJ_BASE=/tmp/oj-main IMPLS="overlayj-base overlayj fuse-overlayfs"
-#      (the two builds' jars differ, so each gets its own resident server).
+#      (the two builds' jars differ, so each gets its own resident server). OJ_BASE_OPTS: JVM options for
+#      overlayj-base only (a copy of the same build in another directory then A/Bs one of its switches, e.g.
+#      OJ_BASE_OPTS=-Doverlayj.fuse.spinMicros=0).
 #      Needs overlayj built: sudo ./scripts/setup.sh (it also trains the launcher's AOT cache)
 #
 # Two things of this machine would otherwise decide the figures more than the implementations do (bench/README.md):
@@ -112,7 +114,8 @@ mount_impl() { # mount_impl IMPL UPPER WORK
         overlayj) OVERLAYJ_LOG_DIR="$ROOT" "$REPO/bin/overlayj" -o "$opts" "$M" ;;
         overlayj-base)
             [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "overlayj-base needs OJ_BASE (a build's directory)"; return 1; }
-            OVERLAYJ_LOG_DIR="$ROOT" "$OJ_BASE/bin/overlayj" -o "$opts" "$M" ;;
+            OVERLAYJ_JAVA_OPTS="${OJ_BASE_OPTS:-${OVERLAYJ_JAVA_OPTS:-}}" OVERLAYJ_LOG_DIR="$ROOT" \
+                "$OJ_BASE/bin/overlayj" -o "$opts" "$M" ;;
     esac
 }
 
