@@ -63,9 +63,11 @@ class CreateCallsTest {
         }
     }
 
-    @Test void aWhiteoutIsLookedForOnlyWhereItCouldHideSomething() throws Exception {
-        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
-        Files.createDirectory(mnt.resolve("new"));          // an upper-only directory
+    /** What strace saw: every stat call of this process, and those its own threads (the server's) made. */
+    private record Traced(String all, List<String> calls) {}
+
+    /** Creates f0..f9 in each of {@code dirs} through the mount while strace records this process's stat calls. */
+    private Traced statsWhileCreating(String... dirs) throws Exception {
         Path log = dir.resolve("strace.log");
         Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=statx,newfstatat,lstat", "-o",
                 log.toString(), "-p", Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true)
@@ -73,9 +75,10 @@ class CreateCallsTest {
         Set<String> ours;
         try {
             waitTraced(strace);
-            TestMounts.sh(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n    for i in range(10):\n"
-                    + "        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)",
-                    mnt.resolve("d").toString(), mnt.resolve("new").toString(), mnt.resolve("c").toString());
+            List<String> cmd = new java.util.ArrayList<>(List.of(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n"
+                    + "    for i in range(10):\n        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)"));
+            cmd.addAll(List.of(dirs));
+            TestMounts.sh(cmd.toArray(String[]::new));
             try (var tasks = Files.list(Path.of("/proc/self/task"))) {
                 ours = tasks.map(t -> t.getFileName().toString()).collect(Collectors.toSet());
             }
@@ -84,7 +87,16 @@ class CreateCallsTest {
             strace.waitFor();
         }
         String all = Files.readString(log);
-        List<String> calls = all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList();
+        return new Traced(all, all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList());
+    }
+
+    @Test void aWhiteoutIsLookedForOnlyWhereItCouldHideSomething() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
+        Files.createDirectory(mnt.resolve("new"));          // an upper-only directory
+        Traced t = statsWhileCreating(mnt.resolve("d").toString(), mnt.resolve("new").toString(),
+                mnt.resolve("c").toString());
+        String all = t.all();
+        List<String> calls = t.calls();
         // still looked for where it may hide a lower name: the top lower layer and the upper dir of a merged dir
         assertTrue(calls.stream().anyMatch(l -> l.contains(top + "/.wh.f3\"")), all);
         assertTrue(calls.stream().anyMatch(l -> l.contains(upper + "/d/.wh.f3\"")), all);
@@ -116,25 +128,9 @@ class CreateCallsTest {
         if (!Files.isExecutable(Path.of("/usr/bin/strace"))) fail("this test needs strace (scripts/setup.sh)");
         assertEquals(List.of("shown"), TestMounts.sh("ls", mnt.resolve("d").toString()).lines().toList());
         assertEquals(List.of(), TestMounts.sh("ls", mnt.resolve("c").toString()).lines().toList());
-        Path log = dir.resolve("strace.log");
-        Process strace = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=statx,newfstatat,lstat", "-o",
-                log.toString(), "-p", Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("strace.out").toFile()).start();
-        Set<String> ours;
-        try {
-            waitTraced(strace);
-            TestMounts.sh(PYTHON, "-c", "import sys\nfor d in sys.argv[1:]:\n    for i in range(10):\n"
-                    + "        open('%s/f%d' % (d, i), 'w').write('new %d\\n' % i)",
-                    mnt.resolve("d").toString(), mnt.resolve("c").toString());
-            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
-                ours = tasks.map(t -> t.getFileName().toString()).collect(Collectors.toSet());
-            }
-        } finally {
-            strace.destroy();
-            strace.waitFor();
-        }
-        String all = Files.readString(log);
-        List<String> calls = all.lines().filter(l -> ours.contains(l.split(" ", 2)[0])).toList();
+        Traced t = statsWhileCreating(mnt.resolve("d").toString(), mnt.resolve("c").toString());
+        String all = t.all();
+        List<String> calls = t.calls();
         // the lookups asked the upper layer only, where the new names go
         assertEquals(10, calls.stream().filter(l -> l.matches(".*" + upper + "/d/f[0-9]\".*")).count(), all);
         assertFalse(calls.stream().anyMatch(l -> l.contains(top + "/f") || l.contains(top + "/.wh.f")), all);
