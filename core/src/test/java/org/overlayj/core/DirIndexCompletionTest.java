@@ -34,30 +34,28 @@ class DirIndexCompletionTest {
 
     /** open_by_handle_at through the kernel's mount: where /proc says the fd is, relative to the mount. */
     private static String decode(Layers L, FileHandle h) throws ErrnoException {
-        int m = Linux.open(L.mnt.toString(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
-        try {
-            int fd = Linux.openByHandle(m, h, Linux.O_PATH);
-            try {
-                return Linux.readlink("/proc/self/fd/" + fd).substring(L.mnt.toString().length());
-            } finally {
-                Linux.closeQuietly(fd);
-            }
-        } catch (ErrnoException e) {
-            return Errno.name(e.errno());
-        } finally {
-            Linux.closeQuietly(m);
-        }
+        return throughHandle(L, h, Linux.O_PATH,
+                fd -> Linux.readlink("/proc/self/fd/" + fd).substring(L.mnt.toString().length()));
     }
 
     /** The data read through a handle on the kernel's mount, or the errno. */
     private static String read(Layers L, FileHandle h) throws ErrnoException {
+        return throughHandle(L, h, Linux.O_RDONLY, fd -> {
+            byte[] b = new byte[64];
+            int n = Linux.pread(fd, b, 0, b.length, 0);
+            return new String(b, 0, n).replace('\n', ' ').trim();
+        });
+    }
+
+    private interface OnFd { String apply(int fd) throws ErrnoException; }
+
+    /** What {@code what} makes of the object a handle opens (flags) on the kernel's mount, or the errno's name. */
+    private static String throughHandle(Layers L, FileHandle h, int flags, OnFd what) throws ErrnoException {
         int m = Linux.open(L.mnt.toString(), Linux.O_RDONLY | Linux.O_DIRECTORY, 0);
         try {
-            int fd = Linux.openByHandle(m, h, Linux.O_RDONLY);
+            int fd = Linux.openByHandle(m, h, flags);
             try {
-                byte[] b = new byte[64];
-                int n = Linux.pread(fd, b, 0, b.length, 0);
-                return new String(b, 0, n).replace('\n', ' ').trim();
+                return what.apply(fd);
             } finally {
                 Linux.closeQuietly(fd);
             }
