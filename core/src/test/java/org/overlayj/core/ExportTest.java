@@ -172,15 +172,8 @@ class ExportTest {
             ChecklistTwin.Scenario scenario = (fs, out) -> {
                 handles.clear();
                 where.clear();
-                for (String p : List.of("a/b", "ld", "le", "lf", "cf", "p", "t", "r/s")) {
-                    handles.put(p, fs.handle(p));
-                    where.put(p, p);
-                }
-                out.add("at first:" + decodes(fs, handles, where));
-                Step step = (what, change) -> {
-                    change.run();
-                    out.add("after " + what + ":" + decodes(fs, handles, where));
-                };
+                Step step = handlesTaken(fs, out, handles, where,
+                        List.of("a/b", "ld", "le", "lf", "cf", "p", "t", "r/s"));
                 step.run("copy-up of a/b", () -> fs.append("a/b/n", "n\n"));
                 step.run("rename a/b a/b2", () -> { fs.rename("a/b", "a/b2"); where.put("a/b", "a/b2"); });
                 step.run("rename a a2", () -> { fs.rename("a", "a2"); where.put("a/b", "a2/b2"); });
@@ -229,15 +222,8 @@ class ExportTest {
                 fs.mkdir("n", 0755);
                 for (String f : List.of("n/a", "n/b", "n/c", "n/d", "ld/u")) fs.append(f, f + "\n");
                 fs.link("n/b", "n/b2");
-                for (String p : List.of("", "n", "n/a", "n/b", "n/c", "n/d", "ld", "ld/g", "ld/u", "lf")) {
-                    handles.put(p, fs.handle(p));
-                    where.put(p, p);
-                }
-                out.add("at first:" + decodes(fs, handles, where));
-                Step step = (what, change) -> {
-                    change.run();
-                    out.add("after " + what + ":" + decodes(fs, handles, where));
-                };
+                Step step = handlesTaken(fs, out, handles, where,
+                        List.of("", "n", "n/a", "n/b", "n/c", "n/d", "ld", "ld/g", "ld/u", "lf"));
                 step.run("unlink n/a", () -> { fs.unlink("n/a"); where.put("n/a", null); });
                 // (on a filesystem that reuses inode numbers at once, the new n/a may get the old one's, and the
                 // same node: the old handle must stay stale, the new one must name it)
@@ -268,6 +254,23 @@ class ExportTest {
 
     @FunctionalInterface interface Step {
         void run(String what, ChecklistTwin.ThrowingRunnable change) throws Exception;
+    }
+
+    /**
+     * Takes the handles of {@code paths} (each naming its own path at first), records their decodes, and gives the
+     * step that makes a change and records the decodes after it.
+     */
+    static Step handlesTaken(ChecklistTwin.Fs fs, List<String> out, Map<String, byte[]> handles,
+            Map<String, String> where, List<String> paths) throws Exception {
+        for (String p : paths) {
+            handles.put(p, fs.handle(p));
+            where.put(p, p);
+        }
+        out.add("at first:" + decodes(fs, handles, where));
+        return (what, change) -> {
+            change.run();
+            out.add("after " + what + ":" + decodes(fs, handles, where));
+        };
     }
 
     /** Each handle decoded twice: "ok" when it names the object now at its path, else what it gave instead. */
