@@ -344,6 +344,17 @@ final class Lookup {
     private Node fill(Node n, Node dir, String name, Found upper, List<Node.Lower> lowers, Stat lowerTop,
                       String indexPath, boolean dataMissing, boolean whiteouts) throws ErrnoException {
         int type = n.type;
+        if (type != Stat.S_IFDIR && upper == null && indexPath != null && n.isUpper() && !n.unlinked()
+                && n.parent() != null && !fs.lock.isWriteLockedByCurrentThread()) {
+            // An alias not linked up yet of an indexed object whose upper inode is at another name (a lower hard
+            // link, another alias of it copied up): its upper inode is that name's, the index entry's. Moving the
+            // node here would take it from UPPER to INDEX while others read it under the same read lock: one that
+            // saw it upper and then this place would open a name that has no upper file (ENOENT,
+            // IndexConcurrencyTest). It stays where its upper name is and remembers this alias; a change (write
+            // lock) places it here for real, as it must before it links this name up or removes it.
+            n.rememberAlias(dir, name);
+            return n;
+        }
         n.placeAt(dir, name);
         boolean metacopy = false, indexed = false, merge = false;
         int lowerNlink = 0;

@@ -220,6 +220,15 @@ public final class Node {
         unlinked = false;
     }
 
+    /** (dir, name) leads to this non-directory too, but it stays placed where it is (Lookup#fill). */
+    void rememberAlias(Node dir, String name) {
+        if (isDir() || parent == dir && name.equals(this.name)) return;
+        if (otherAliases == null) otherAliases = new java.util.LinkedHashSet<>(4);
+        Alias a = new Alias(dir, name);
+        otherAliases.remove(a);
+        otherAliases.add(a);
+    }
+
     /** The name (from, fromName) moved to (dir, name): the node is placed there, the old name is forgotten. */
     void moveTo(Node from, String fromName, Node dir, String name) {
         if (otherAliases != null) otherAliases.remove(new Alias(from, fromName));
