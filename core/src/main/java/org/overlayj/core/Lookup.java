@@ -324,6 +324,22 @@ final class Lookup {
     }
 
     /**
+     * Places {@code n} at the alias a lookup under the read lock last reached it by without placing it there
+     * (Node#pendingAlias), by looking that name up again; caller holds the write lock. Whether {@code n} is now
+     * placed there: the name may lead elsewhere by now (renamed, removed), and then nothing changed for it.
+     */
+    boolean placeAtPendingAlias(Node n) {
+        Node.Alias a = n.takePendingAlias();
+        if (a == null) return false;
+        try {
+            Resolved r = resolve(a.parent(), a.name());
+            return r != null && r.node() == n;
+        } catch (ErrnoException e) {
+            return false;
+        }
+    }
+
+    /**
      * The kernel's inode verification (ovl_verify_inode): an overlay inode already known under this number, placed
      * at another name, must be the object found here. Two upper files carrying one origin (a copy made outside the
      * mount: xfstests overlay/059, 049) would otherwise be served as one inode, one name giving the other's data:
@@ -351,7 +367,8 @@ final class Lookup {
             // node here would take it from UPPER to INDEX while others read it under the same read lock: one that
             // saw it upper and then this place would open a name that has no upper file (ENOENT,
             // IndexConcurrencyTest). It stays where its upper name is and remembers this alias; a change (write
-            // lock) places it here for real, as it must before it links this name up or removes it.
+            // lock) places it here for real, as it must before it links this name up or removes it: a removal
+            // or rename looks the name up again, a copy-up places it at this pending alias (placeAtPendingAlias).
             n.rememberAlias(dir, name);
             return n;
         }

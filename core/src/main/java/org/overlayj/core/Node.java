@@ -218,15 +218,38 @@ public final class Node {
         parent = dir;
         this.name = name;
         unlinked = false;
+        pendingAlias = null;
     }
 
-    /** (dir, name) leads to this non-directory too, but it stays placed where it is (Lookup#fill). */
+    /**
+     * (dir, name) leads to this non-directory too, but it stays placed where it is (Lookup#fill): the alias is
+     * remembered, and as the {@link #pendingAlias} a change through it places the node there first.
+     */
     void rememberAlias(Node dir, String name) {
         if (isDir() || parent == dir && name.equals(this.name)) return;
         if (otherAliases == null) otherAliases = new java.util.LinkedHashSet<>(4);
         Alias a = new Alias(dir, name);
         otherAliases.remove(a);
         otherAliases.add(a);
+        pendingAlias = a;
+    }
+
+    /**
+     * The alias a lookup under the read lock last reached this node by without placing it there (an alias not
+     * linked up of an indexed object upper at another name, Lookup#fill); null when its last lookup placed it.
+     * Before, that lookup placed the node there, and the next change acted there (a copy-up links up the name the
+     * node is placed at, as the kernel's copy-up links up the dentry it is given): CopyUp has
+     * Lookup#placeAtPendingAlias do that placing under the write lock. Set under the node's monitor.
+     */
+    private volatile Alias pendingAlias;
+
+    boolean hasPendingAlias() { return pendingAlias != null; }
+
+    /** The {@link #pendingAlias}, cleared. */
+    synchronized Alias takePendingAlias() {
+        Alias a = pendingAlias;
+        pendingAlias = null;
+        return a;
     }
 
     /** The name (from, fromName) moved to (dir, name): the node is placed there, the old name is forgotten. */
@@ -235,6 +258,7 @@ public final class Node {
         parent = dir;
         this.name = name;
         unlinked = false;
+        pendingAlias = null;
     }
 
     /**
@@ -251,6 +275,7 @@ public final class Node {
      */
     void unplace(Node dir, String name, Predicate<Alias> leadsHere) {
         if (otherAliases != null) otherAliases.remove(new Alias(dir, name));
+        if (new Alias(dir, name).equals(pendingAlias)) pendingAlias = null;
         if (parent != dir || this.name == null || !this.name.equals(name)) return;
         leaving = true;
         try {

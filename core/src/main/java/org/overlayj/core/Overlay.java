@@ -46,6 +46,7 @@ public final class Overlay implements AutoCloseable {
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
         copyUp.reconnect = export::reconnect;
+        copyUp.placeAtPending = lookup::placeAtPendingAlias;
         this.inode = new OverlayInode(fs, namespace, copyUp);
         this.xattrs = new OverlayXattrs(fs, namespace, copyUp);
         this.file = new OverlayFile(fs, namespace, copyUp, inode);

@@ -81,7 +81,9 @@ final class OverlayFile {
      */
     OpenFile openWritableInPlace(Node n, int flags, int mask, Creds c, boolean ownerOverride)
             throws ErrnoException {
-        if (n.type != Stat.S_IFREG || !n.isUpper() || n.metacopy() || fs.layers.readOnly()) return null;
+        if (n.type != Stat.S_IFREG || !n.isUpper() || n.metacopy() || fs.layers.readOnly() || n.hasPendingAlias()) {
+            return null;    // (a pending alias: reached through a name to link up, CopyUp#copyUp)
+        }
         fs.fileAttr.checkOpen(n, flags);
         Permissions.checkData(inode.attr(n), mask, c, fs.paths.aclOf(n), ownerOverride);
         int fd = openData(n, flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY | Linux.O_NOFOLLOW));
