@@ -117,8 +117,7 @@ final class CopyUp {
     }
 
     private void copyUp(Node n, boolean data) throws ErrnoException {
-        // upper already; unless last reached through an alias not linked up yet, which is then linked up
-        if (n.isUpper() && !(n.hasPendingAlias() && placeAtPending.test(n) && !n.isUpper())) return;
+        if (n.isUpper()) return;
         if (fs.upperRoot == null) throw OverlayFs.err(Errno.EROFS, "read-only overlay");
         if (n.parent() == null && !(singleLink(n) && reconnect.reconnect(n))) {
             copyUpDisconnected(n);
@@ -218,9 +217,6 @@ final class CopyUp {
     private boolean keepsLowerIno(byte[] origin, Stat lower) {
         return origin != null && origin.length > 0 && lower.nlink() == 1 && !(fs.opts.nfsExport() && fs.index.on());
     }
-
-    /** Places a node at the alias it was last reached by (Lookup#placeAtPendingAlias; set by Overlay). */
-    java.util.function.Predicate<Node> placeAtPending = n -> false;
 
     /** Gives a disconnected node its name again when one leads to it (Export#reconnect; set by Overlay). */
     interface Reconnect {

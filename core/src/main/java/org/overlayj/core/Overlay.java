@@ -46,7 +46,6 @@ public final class Overlay implements AutoCloseable {
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
         this.export = new Export(fs, lookup);
         copyUp.reconnect = export::reconnect;
-        copyUp.placeAtPending = lookup::placeAtPendingAlias;
         this.inode = new OverlayInode(fs, namespace, copyUp);
         this.xattrs = new OverlayXattrs(fs, namespace, copyUp);
         this.file = new OverlayFile(fs, namespace, copyUp, inode);
@@ -111,6 +110,16 @@ public final class Overlay implements AutoCloseable {
         Lock l = fs.lock.readLock();
         l.lock();
         return l;
+    }
+
+    /**
+     * Under the write lock, before a change to {@code n} itself: places it at the alias a lookup under the read
+     * lock last reached it by but left it away from (Node#pendingAlias, Lookup#fill), so that the change acts
+     * through that alias as it did when lookups placed nodes themselves, and as the kernel acts on the dentry it is
+     * given (a write open links that name up; setxattr on an alias not linked up sets it on the index inode).
+     */
+    private void settle(Node n) {
+        if (n.hasPendingAlias()) lookup.placeAtPendingAlias(n);
     }
 
     private Lock write() throws ErrnoException {
@@ -330,6 +339,7 @@ public final class Overlay implements AutoCloseable {
                 () -> inode.setattrAllowed(n, a, c, ownerOverride));
         Lock l = writeOffering(ahead, truncateTo);
         try {
+            settle(n);
             return inode.setattr(n, a, c, ownerOverride);
         } finally {
             unlock(l, ahead);
@@ -372,6 +382,7 @@ public final class Overlay implements AutoCloseable {
         }
         Lock l = write();
         try {
+            settle(n);
             return inode.killPrivs(n, caller);
         } finally {
             unlock(l);
@@ -454,6 +465,7 @@ public final class Overlay implements AutoCloseable {
                 () -> Permissions.check(inode.attr(newDir), Permissions.W | Permissions.X, c, fs.paths.aclOf(newDir)));
         Lock l = writeOffering(ahead, -1);
         try {
+            settle(node);
             return namespace.link(node, newDir, newName, c);
         } finally {
             unlock(l, ahead);
@@ -533,6 +545,7 @@ public final class Overlay implements AutoCloseable {
                 ? copyAhead(true, () -> n, -1, () -> file.openAllowed(n, flags, mask, c, ownerOverride)) : null;
         Lock l = wants ? writeOffering(ahead, trunc ? 0 : -1) : read();
         try {
+            if (wants) settle(n);
             return file.open(n, flags, mask, c, ownerOverride, wants);
         } finally {
             if (wants) unlock(l, ahead);
@@ -656,6 +669,7 @@ public final class Overlay implements AutoCloseable {
         CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> xattrs.setAllowed(n, name, c));
         Lock l = writeOffering(ahead, -1);
         try {
+            settle(n);
             xattrs.set(n, name, value, flags, c);
         } finally {
             unlock(l, ahead);
@@ -675,6 +689,7 @@ public final class Overlay implements AutoCloseable {
         CopyUp.CopiedData ahead = copyAhead(false, () -> n, -1, () -> xattrs.removeAllowed(n, name, c));
         Lock l = writeOffering(ahead, -1);
         try {
+            settle(n);
             xattrs.remove(n, name, c);
         } finally {
             unlock(l, ahead);
@@ -818,6 +833,7 @@ public final class Overlay implements AutoCloseable {
         inode.fileAttrSettable(n);
         Lock l = write();
         try {
+            settle(n);
             inode.setFileAttr(n, prot, c, real);
         } finally {
             unlock(l);
@@ -846,6 +862,7 @@ public final class Overlay implements AutoCloseable {
         OverlayFile.checkTruncate(f, size);
         Lock l = write();
         try {
+            settle(f.node);
             return file.truncate(f, size);
         } finally {
             unlock(l);
@@ -862,6 +879,7 @@ public final class Overlay implements AutoCloseable {
         OverlayFile.checkFallocate(f);
         Lock l = write();
         try {
+            settle(f.node);
             return file.fallocate(f, mode, offset, length);
         } finally {
             unlock(l);
