@@ -30,11 +30,14 @@ import java.util.concurrent.Callable;
                         + "cannot find; index entries a mount would remove, turn into whiteouts or refuse "
                         + "(as 'overlayj index verify'); "
                         + "lower aliases whose index entry makes lookup fail with EIO; copied-up directories and "
-                        + "single-link files with no index entry under nfs_export=on (index-missing: a copy-up or "
-                        + "removal cut short; the kernel serves them, but a file handle from before goes stale once "
-                        + "a directory is renamed, and decodes to a file's old lower data); "
+                        + "single-link files with no index entry under nfs_export=on (index-missing, a note: a "
+                        + "copy-up or removal cut short, or a copy-up made without nfs_export; the kernel serves "
+                        + "them as they are, but a file handle from before goes stale once a directory is renamed, "
+                        + "and decodes to a file's old lower data); "
                         + "leftovers in WORKDIR/work and "
-                        + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT.",
+                        + "WORKDIR/work/incompat. One line per finding: CODE: WHERE: WHAT. A note (tagged [note]; "
+                        + "the first " + FsckCommand.NOTES_SHOWN + " shown without --repair) is a state the kernel accepts as it "
+                        + "is: it does not count as a finding.",
                 "",
                 "--repair makes only the repairs the kernel itself makes at a read-write mount: it removes "
                         + "WORKDIR/work leftovers (two levels deep, never work/incompat) and '#' temporaries in "
@@ -44,9 +47,15 @@ import java.util.concurrent.Callable;
                         + "kernel made of one) is removed, keeping the object reachable; and the missing index "
                         + "entry of a copied-up directory or file is written, as a copy-up writes it (the kernel keeps "
                         + "it and decodes the old handles to it again). Everything else is reported, never changed. It refuses (EBUSY) while the upper or work dir is in use by a mount."},
-        footer = {"", "Exit status: 0 clean; 1 findings (also when --repair fixed them all); 2 error.",
+        footer = {"", "Exit status: 0 clean (notes only, or none); 1 findings (also when --repair fixed them all); 2 error.",
                 "", "Example:", "  overlayj fsck -o lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=on --repair"})
 public final class FsckCommand implements Callable<Integer> {
+    /**
+     * Notes shown without --repair: layers copied up without nfs_export and checked with it have one per copied-up
+     * directory and file, which would bury the findings.
+     */
+    static final int NOTES_SHOWN = 10;
+
     @Mixin LayerOptions layers;
 
     @Option(names = "--repair", description = "Make the repairs the kernel makes at mount (see above).")
@@ -63,13 +72,20 @@ public final class FsckCommand implements Callable<Integer> {
                 try (lock) {
                     Fsck f = Fsck.check(ls);
                     List<Fsck.Finding> fixed = repair ? f.repair() : List.of();
+                    int notes = 0;
                     for (Fsck.Finding x : f.findings()) {
-                        String note = fixed.contains(x) ? " [repaired]"
-                                : x.kernelRepairs() ? " [kernel repairs at mount]" : "";
-                        out.println(x + note);
+                        if (x.note() && !repair && ++notes > NOTES_SHOWN) continue;
+                        String tag = fixed.contains(x) ? " [repaired]"
+                                : x.kernelRepairs() ? " [kernel repairs at mount]" : x.note() ? " [note]" : "";
+                        out.println(x + tag);
                     }
-                    int n = f.findings().size();
+                    if (notes > NOTES_SHOWN) {
+                        out.println("fsck: " + (notes - NOTES_SHOWN) + " more notes not shown (--repair shows and"
+                                + " repairs them all)");
+                    }
+                    int n = f.problems().size(), all = f.findings().size();
                     out.println("fsck: " + n + " finding" + (n == 1 ? "" : "s")
+                            + (all > n ? ", " + (all - n) + " note" + (all - n == 1 ? "" : "s") : "")
                             + (repair ? ", " + fixed.size() + " repaired" : ""));
                     return n == 0 ? LayerOptions.OK : LayerOptions.FOUND;
                 }

@@ -132,4 +132,57 @@ class FsckCommandTest {
         }
         assertEquals(List.of(), ToolLayers.dmesgSince(log, keys));
     }
+
+    /**
+     * Layers the kernel copied up with index=on and nfs_export=off (it indexes lower hard links only then), checked
+     * for export with nfs_export=on: every copied-up directory and single-link file has no index entry, a state the
+     * kernel mounts and serves with nothing logged. fsck notes them, exits 0, and shows only the first ten;
+     * --repair writes their entries (shown, tagged) and the kernel's export mount keeps them with no log line.
+     */
+    @Test void copyUpsWithoutNfsExportAreNotesNotFindings() throws Exception {
+        try (ToolLayers K = new ToolLayers()) {
+            StringBuilder seed = new StringBuilder("cd " + K.root);
+            StringBuilder touch = new StringBuilder("cd " + K.mnt);
+            for (int i = 0; i < 7; i++) {
+                seed.append(" && mkdir l2/d").append(i).append(" && echo ").append(i).append(" > l2/f").append(i);
+                touch.append(" && touch d").append(i).append("/new && echo more >> f").append(i);
+            }
+            ToolLayers.sh(seed.toString());
+            K.kernelMount("index=on,redirect_dir=on");
+            ToolLayers.sh(touch.toString());
+            K.kernelUmount();
+
+            ToolLayers.Run r = ToolLayers.overlayj("fsck", "-o", K.opts());
+            assertEquals(0, r.code(), r.toString());
+            assertEquals(FsckCommand.NOTES_SHOWN, r.out().lines().filter(l -> l.startsWith("index-missing: upper:/")
+                    && l.endsWith("[note]")).count(), r.toString());
+            assertTrue(r.out().endsWith("fsck: 4 more notes not shown (--repair shows and repairs them all)\n"
+                    + "fsck: 0 findings, 14 notes\n"), r.toString());
+
+            ToolLayers.Run fix = ToolLayers.overlayj("fsck", "-o", K.opts(), "--repair");
+            assertEquals(0, fix.code(), fix.toString());
+            assertEquals(14, fix.out().lines().filter(l -> l.startsWith("index-missing: upper:/")
+                    && l.endsWith("[repaired]")).count(), fix.toString());
+            assertTrue(fix.out().endsWith("fsck: 0 findings, 14 notes, 14 repaired\n"), fix.toString());
+            ToolLayers.Run again = ToolLayers.overlayj("fsck", "-o", K.opts());
+            assertEquals("fsck: 0 findings\n", again.out(), again.toString());
+
+            List<String> keys = new ArrayList<>(List.of(K.root.toString()));
+            try (Stream<Path> s = Files.list(K.work.resolve("index"))) {
+                s.forEach(p -> keys.add(p.getFileName().toString()));
+            }
+            assertEquals(15, keys.size(), "an entry for each of the 14, " + keys);
+            String log = ToolLayers.dmesgMark();
+            K.kernelMount(ToolLayers.FEATURES);
+            try {
+                ToolLayers.sh("cd " + K.mnt + " && test \"$(cat f3)\" = $'3\\nmore' && test -e d5/new");
+            } finally {
+                K.kernelUmount();
+            }
+            assertEquals(List.of(), ToolLayers.dmesgSince(log, keys));
+            try (Stream<Path> s = Files.list(K.work.resolve("index"))) {
+                assertEquals(14, s.count(), "the kernel kept the entries");
+            }
+        }
+    }
 }

@@ -34,8 +34,15 @@ public final class Fsck {
      * @param where    "upper:/a/b", "lower 1:/c", "work/index/NAME", ...
      * @param message  what is wrong and what the kernel does about it
      * @param kernelRepairs the kernel repairs it at the next read-write mount (so {@code --repair} does)
+     * @param note     a state the kernel accepts as it is (it mounts and serves it with nothing in its log, and
+     *                 changes nothing), told because --repair can make it better: not a problem, so it does not
+     *                 make the layers unclean ({@link #problems()})
      */
-    public record Finding(String code, String where, String message, boolean kernelRepairs) {
+    public record Finding(String code, String where, String message, boolean kernelRepairs, boolean note) {
+        public Finding(String code, String where, String message, boolean kernelRepairs) {
+            this(code, where, message, kernelRepairs, false);
+        }
+
         @Override public String toString() {
             return code + ": " + where + ": " + message;
         }
@@ -69,7 +76,13 @@ public final class Fsck {
         this.indexOn = layers.options().index() && idx != null && Linux.lstatOrNull(idx) != null;
     }
 
+    /** Everything found, the notes included. */
     public List<Finding> findings() { return findings; }
+
+    /** The findings that are not {@link Finding#note notes}: what makes the layers unclean. */
+    public List<Finding> problems() {
+        return findings.stream().filter(f -> !f.note()).toList();
+    }
 
     /** Runs every check; writes nothing. */
     public static Fsck check(LayerSet layers) throws ErrnoException {
@@ -186,10 +199,13 @@ public final class Fsck {
                 }
                 String handle = d.dir().isDir() ? "gives ESTALE once it is renamed"
                         : "decodes to the lower file, its data before the copy-up";
+                // A note, not a problem: the kernel mounts and serves it with nothing logged, and every object
+                // copied up with index=on,nfs_export=off looks the same (it indexes lower hard links only then),
+                // so reporting it as a defect would flag every such copy-up of layers later exported.
                 Finding f = new Finding("index-missing", d.where(), what + " with the origin " + lower + " and no"
                         + " index entry (a copy-up or removal cut short, or a copy-up without nfs_export): the kernel"
                         + " serves it unindexed (its upper st_ino) and never adds the entry, and a handle of " + lower
-                        + " from before " + handle + "; --repair writes the entry, as a copy-up does", false);
+                        + " from before " + handle + "; --repair writes the entry, as a copy-up does", false, true);
                 findings.add(f);
                 complete.put(d, f);
             }
