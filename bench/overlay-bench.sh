@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # overlay-bench: the same workloads on the kernel overlay, fuse-overlayfs and overlayj (FUSE door), one lower tree,
-# one filesystem, one run. A measurement, not a test: it prints seconds and ratios and asserts nothing.
+# one filesystem, one run. A measurement, not a test: it prints seconds and ratios and asserts nothing. The last row
+# reads the big lower file once more through a read-only overlay of the same tree (no upper layer) on a mount of its own.
 #
 #   sudo bench/overlay-bench.sh [DIR]        # DIR: where to build the tree (default /tmp); needs root
 #   FILES=2000 BIG_MB=64 ROUNDS=1 bench/overlay-bench.sh   # quick run
@@ -94,7 +95,7 @@ copyup() { # the append (the copy-up) and the sync, apart: the split goes to $2
 readbig() { dd if="$1/big" of=/dev/null bs=1M status=none; }
 export -f walk creates copyup readbig
 
-WORKLOADS=(cold_walk warm_walk creates read_lower copy_up read_cold read_warm)
+WORKLOADS=(cold_walk warm_walk creates read_lower copy_up read_cold read_warm read_ro)
 declare -A LABEL=(
     [cold_walk]="stat walk, cold ($ENTRIES entries)"
     [warm_walk]="stat walk, warm"
@@ -103,11 +104,13 @@ declare -A LABEL=(
     [copy_up]="copy-up ${BIG_MB} MiB (append 1 B + sync)"
     [read_cold]="read ${BIG_MB} MiB copied up, cold"
     [read_warm]="read ${BIG_MB} MiB, warm cache"
+    [read_ro]="read ${BIG_MB} MiB lower, cold, read-only"
 )
 declare -A T
 
-mount_impl() { # mount_impl IMPL UPPER WORK
+mount_impl() { # mount_impl IMPL UPPER WORK; UPPER "-": a read-only overlay of an empty layer over the lower tree
     local opts="lowerdir=$L,upperdir=$2,workdir=$3"
+    [ "$2" = - ] && opts="lowerdir=$ROOT/ro-top:$L"    # (no upper layer: the kernel wants two lower layers then)
     case $1 in
         kernel) mount -t overlay overlay -o "$opts" "$M" ;;
         fuse-overlayfs) fuse-overlayfs -o "$opts" "$M" ;;
@@ -185,6 +188,19 @@ for ((round = 0; round < ROUNDS; round++)); do
     [ "$got" = "$want" ] || echo "overlay-bench: $IMPL: upper/big has size $got, expected $want" >&2
     umount "$M" || { sleep 1; umount "$M"; } || echo "overlay-bench: $IMPL: umount failed" >&2
     for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
+    # The lower file once more, on a read-only overlay (lower layers only): nothing can be copied up there, so
+    # overlayj makes its lower files FUSE passthrough files (bench/README.md, issue 20, fuseread)
+    mkdir -p "$ROOT/ro-top"
+    if mount_impl "$IMPL" - - > "$ROOT/mount.$IMPL.ro" 2>&1 && mountpoint -q "$M"; then
+        drop_caches
+        warm_page_cache "$ROOT/warm" "$BIG_MB"
+        T[$IMPL,read_ro]+="$(run read_ro bash -c 'readbig "$0"' "$M") "
+        umount "$M" || { sleep 1; umount "$M"; } || echo "overlay-bench: $IMPL: umount (read-only) failed" >&2
+        for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
+    else
+        echo "overlay-bench: $IMPL: read-only MOUNT FAILED: $(tail -c 300 "$ROOT/mount.$IMPL.ro")" >&2
+        T[$IMPL,read_ro]+="no-mount "
+    fi
   done
 done
 

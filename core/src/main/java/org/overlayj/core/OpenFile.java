@@ -22,15 +22,25 @@ public final class OpenFile {
     volatile int replacedFd = -1;
     /** Whether the fd was opened on the upper inode: then it is never replaced. */
     final boolean openedOnUpper;
+    /**
+     * Whether the fd is the file's data for as long as it is open: opened on the upper inode, or on a lower inode
+     * of a read-only overlay (no copy-up ever) through the layer's noatime clone ({@link RealPaths#openLowerNoatime}).
+     */
+    final boolean fixed;
     /** A metadata-only copy read through this file had its upper atime moved already (once per open file). */
     volatile boolean atimeMoved;
 
     OpenFile(Node node, int flags, int fd, boolean onUpper) {
+        this(node, flags, fd, onUpper, onUpper);
+    }
+
+    OpenFile(Node node, int flags, int fd, boolean onUpper, boolean fixed) {
         this.node = node;
         this.flags = flags;
         this.fd = fd;
         this.onUpper = onUpper;
         this.openedOnUpper = onUpper;
+        this.fixed = fixed;
     }
 
     public Node node() { return node; }

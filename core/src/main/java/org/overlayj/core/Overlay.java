@@ -623,7 +623,8 @@ public final class Overlay implements AutoCloseable {
 
     /**
      * The real fd of {@code f} when no copy-up will ever replace it (the file was opened on its upper inode, or on
-     * the inode its index entry names), else -1: a door may then let the kernel do the file's reads and writes on
+     * the inode its index entry names, or on a lower inode of a read-only overlay, through the layer's private
+     * noatime clone), else -1: a door may then let the kernel do the file's reads and writes on
      * that inode itself (FUSE passthrough). Writes made that way need nothing from the engine: the data is on the
      * upper inode already, and the kernel clears set-id bits through a setattr as for any write.
      */

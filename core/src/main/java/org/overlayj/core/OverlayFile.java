@@ -59,8 +59,14 @@ final class OverlayFile {
         Permissions.checkData(a, mask, c, fs.paths.aclOf(n), ownerOverride);
         if (wants && n.type == Stat.S_IFREG) copyUp.copyUpData(n);
         int real = flags & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_NOCTTY) | Linux.O_NOFOLLOW;
+        boolean upper = RealPaths.dataOnUpper(n);
+        if (!upper && fs.layers.readOnly() && n.type == Stat.S_IFREG && !n.metacopy()) {
+            // No upper layer: nothing is ever copied up, so this lower fd is the file's data for good (finalFd)
+            int fd = fs.paths.openLowerNoatime(fs.paths.dataPath(n), real & ~Linux.O_NOFOLLOW);
+            if (fd >= 0) return opened(new OpenFile(n, flags, fd, false, true));
+        }
         int fd = openData(n, real & ~Linux.O_NOFOLLOW);
-        return opened(new OpenFile(n, flags, fd, RealPaths.dataOnUpper(n)));
+        return opened(new OpenFile(n, flags, fd, upper));
     }
 
     /** Creates and opens a regular file (see {@link Overlay#createOpen}); caller holds the write lock. */
@@ -164,7 +170,7 @@ final class OverlayFile {
 
     /** The real fd of {@code f} when no copy-up will ever replace it, else -1 (see {@link Overlay#finalFd}). */
     int finalFd(OpenFile f) {
-        return f.openedOnUpper ? f.fd : -1;
+        return f.fixed ? f.fd : -1;
     }
 
     int read(OpenFile f, long offset, byte[] buf, int off, int len) throws ErrnoException {

@@ -53,6 +53,23 @@ final class RealPaths {
         return Linux.readlink(path);
     }
 
+    /**
+     * A lower file opened through its layer's private noatime clone, or -1 when the layer has none (unprivileged)
+     * or the path is not under a lower layer root (an fd path). A file opened so may be handed to the kernel as a
+     * FUSE backing file: the kernel reopens a backing file on its path with the reader's flags (not our
+     * O_NOATIME), so only the mount's noatime keeps its reads from moving the lower atime, as the kernel overlay's
+     * own private lower mounts do.
+     */
+    int openLowerNoatime(String path, int flags) throws ErrnoException {
+        for (var e : noatimeTrees.entrySet()) {
+            String root = e.getKey();
+            if (path.length() > root.length() + 1 && path.startsWith(root) && path.charAt(root.length()) == '/') {
+                return Linux.openat(e.getValue(), path.substring(root.length() + 1), flags | Linux.O_NOFOLLOW, 0);
+            }
+        }
+        return -1;
+    }
+
     /** Where an object no name and no open file leads to is "found": nowhere (ENOENT for every call on it). */
     static final String GONE = "/proc/self/fd/-1";
 

@@ -159,7 +159,8 @@ public final class OverlayFileSystem implements RawFileSystem {
      * The answer to an OPEN or CREATE. A file opened on its upper inode is given to the kernel as a backing file
      * (FUSE passthrough): reads, writes and mmap then go from the kernel straight to the upper inode, as on the
      * kernel overlay, and never reach us. A file opened on a lower inode is not: a copy-up must be able to move its
-     * reads to the upper copy (the engine does, on the next read), which a backing file cannot do.
+     * reads to the upper copy (the engine does, on the next read), which a backing file cannot do; except on a
+     * read-only overlay (no upper layer), where nothing is ever copied up ({@link Overlay#finalFd}).
      *
      * <p>Without passthrough, opens keep the page cache (KEEP_CACHE, see the class comment); with it, an upper file
      * that must be served through requests (another open of it still is) does not: writes through a backing file
