@@ -356,12 +356,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         /** When this thread last finished a request ({@link System#nanoTime}), and whether to spin before the next. */
         long served, calmAfter = System.nanoTime();
         boolean spin;
-        /**
-         * A RELEASE already answered and still to be done ({@link #answerRelease}): its request, {@code released}
-         * bytes of it (0: none); and the 16 bytes of its reply.
-         */
-        final byte[] release = new byte[128], releaseReply = new byte[FuseDispatcher.OUT_HEADER];
-        int released;
 
         Buffers(MemorySegment req, Splicer splicer) {
             this.req = req;
@@ -392,8 +386,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         try {
             int spun = bufs.spin && uring == null && CpuToSpare.now() ? spinForRequest(bufs.served) : 0;
             if (spun < 0) bufs.calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
-            // a RELEASE answered but not done: done now, unless a request came behind it (done after that one)
-            if (bufs.released > 0 && spun <= 0 && Linux.poll(fd, Linux.POLLIN, 0) == 0) finishRelease(bufs);
             n = Linux.read(fd, bufs.req);
             // Spin before the next one when this one came soon after the last, even though we slept meanwhile (the
             // client is in a run of calls), unless this very wait was a spin that found nothing or lost the CPU.
@@ -402,7 +394,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 bufs.spin = !bufs.spin && now - bufs.served < ARM_NANOS && now - bufs.calmAfter > 0;
             }
         } catch (ErrnoException e) {
-            if (bufs.released > 0) finishRelease(bufs);
             int err = e.errno();
             if (err == Errno.EINTR || err == Errno.EAGAIN || err == Errno.ENOENT) return false;
             if (err != Errno.ENODEV) LOG.error("reading /dev/fuse for {} failed", mountpoint, e);
@@ -414,12 +405,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         long nodeid = n >= 24 ? bufs.req.get(ValueLayout.JAVA_LONG_UNALIGNED, 16) : 0;
         int firstWord = n >= FuseDispatcher.IN_HEADER + 4
                 ? bufs.req.get(ValueLayout.JAVA_INT_UNALIGNED, FuseDispatcher.IN_HEADER) : 0;
-        if (bufs.released > 0 && !mayPassRelease(opcode)) finishRelease(bufs);
-        if (opcode == FuseOpcode.RELEASE && DEFER_RELEASE && n <= bufs.release.length) {
-            answerRelease(bufs, heap, (int) n);
-            bufs.served = System.nanoTime();
-            return false;                                   // (RELEASE is quick: this thread kept the role)
-        }
         if (maxThreads > 1 && !fs.quick(opcode, nodeid, firstWord)) passRole(me);
         ByteBuffer reply = dispatcher.dispatch(ByteBuffer.wrap(heap, 0, (int) n), bufs.scratch, bufs.splicer);
         if (reply != null) {
@@ -432,7 +417,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
                 if (e.errno() != Errno.ENOENT) LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
             }
         }
-        if (bufs.released > 0) finishRelease(bufs);
         bufs.served = System.nanoTime();
         if (opcode == FuseOpcode.INIT && dispatcher.negotiated() != null) {
             // the kernel took the reply (and with it OVER_IO_URING) when the write returned: rings may register now
@@ -440,53 +424,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             initReplied.countDown();
         }
         return !me.holdsRole && !retakeRole(me);
-    }
-
-    /**
-     * Whether RELEASE is answered before it is done ({@link #answerRelease}): {@code -Doverlayj.fuse.deferRelease=false}
-     * turns it off (for measuring).
-     */
-    static final boolean DEFER_RELEASE = !"false".equals(System.getProperty("overlayj.fuse.deferRelease"));
-
-    /**
-     * A RELEASE is answered at once and done after the request that comes right behind it, if that one is a
-     * GETATTR or a LOOKUP ({@link #mayPassRelease}), else before it. Nobody waits for a RELEASE (the kernel sends
-     * it when the last reference to an open file goes, and does not wait for the answer) but the request behind
-     * it does: a loop of creates ({@code echo > NAME}) closes each file, and the GETATTR of the directory that the
-     * next create's path walk sends came while the reader was still closing the last file's backing id and fd
-     * (the GETATTR waited ~10 us of its ~17, tracefs, load 3.5). What the release does (the open file's fd and
-     * passthrough backing closed, the engine's open-file count) is never what a GETATTR or a LOOKUP answers from,
-     * and a multi-threaded server may run them in either order anyway; a FORGET, which may evict the released
-     * node ({@code Overlay#evicted} skips a node with open files), and every other request wait for it. Before
-     * this thread sleeps in read(2) it does the release (see {@link #serveOne}): nothing stays open while idle.
-     */
-    private void answerRelease(Buffers bufs, byte[] request, int n) {
-        System.arraycopy(request, 0, bufs.release, 0, n);
-        bufs.released = n;
-        ByteBuffer.wrap(bufs.releaseReply).order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                .putInt(FuseDispatcher.OUT_HEADER).putInt(0).putLong(
-                        ByteBuffer.wrap(request, 8, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong());
-        try {
-            Linux.write(fd, bufs.releaseReply, 0, bufs.releaseReply.length);
-        } catch (ErrnoException e) {
-            // ENOENT: interrupted meanwhile; anything else: the device is going. The release is done either way.
-            if (e.errno() != Errno.ENOENT && e.errno() != Errno.ENODEV) {
-                LOG.warn("reply to {} failed: {}", mountpoint, e.getMessage());
-            }
-            finishRelease(bufs);
-        }
-    }
-
-    /** Requests that may be served before a RELEASE answered just before them is done (see {@link #answerRelease}). */
-    private static boolean mayPassRelease(int opcode) {
-        return opcode == FuseOpcode.GETATTR || opcode == FuseOpcode.LOOKUP;
-    }
-
-    /** Does the RELEASE {@link #answerRelease} answered; its reply (already sent) is dropped. */
-    private void finishRelease(Buffers bufs) {
-        int n = bufs.released;
-        bufs.released = 0;
-        dispatcher.dispatch(ByteBuffer.wrap(bufs.release, 0, n), null, null);
     }
 
     /**
