@@ -65,6 +65,22 @@ class DirReadaheadTest {
         }
     }
 
+    /** Stats no lookup takes (a listing whose subdirectories the walker never enters) are dropped when idle. */
+    @Test void statsNoLookupTookAreDroppedWhenIdle() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir -p l1/top/a l1/top/b && echo x > l1/top/a/f && echo y > l1/top/b/g");
+            try (Overlay o = L.mount(false, false)) {
+                o.readahead.keptNanos = 1_000_000L;
+                Node top = EngineSmokeTest.walk(o, "top");
+                o.lookupAll(top, EngineSmokeTest.names(o, top), Creds.ROOT);
+                for (int i = 0; i < 3000 && EngineSeam.probe(o).dirsRead.sum() < 2; i++) Thread.sleep(10);
+                assertEquals(2, EngineSeam.probe(o).dirsRead.sum(), "real directories read ahead");
+                for (int i = 0; i < 1000 && o.readahead.kept() > 0; i++) Thread.sleep(10);
+                assertEquals(0, o.readahead.kept(), "nothing kept once the readahead is idle");
+            }
+        }
+    }
+
     @Test void singleLookupsReadNothingAhead() throws Exception {
         try (Layers L = new Layers(1)) {
             Layers.sh("cd " + L.root + " && mkdir -p l1/top/a/b && echo x > l1/top/a/b/f");
