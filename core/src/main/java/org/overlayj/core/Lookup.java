@@ -515,7 +515,18 @@ final class Lookup {
     Trace trace;
 
     /** lstat of the name looked for in a layer, told to the trace. */
+    /**
+     * The stats of lower entries that {@link DirReadahead} read moments ago (null: none kept). Not asked by fsck's
+     * inspection (its trace wants what is on disk now) nor for the upper layer, which this mount changes.
+     */
+    java.util.function.Function<String, Stat> readAhead;
+
     private Stat lstat(Layer layer, String path) throws ErrnoException {
+        java.util.function.Function<String, Stat> ra = readAhead;
+        if (ra != null && trace == null && layer != fs.upper()) {
+            Stat st = ra.apply(path);
+            if (st != null) return st;
+        }
         Stat st = Linux.lstatOrNull(path);
         if (st != null && trace != null) trace.met(layer, path, st);
         return st;

@@ -41,6 +41,7 @@ public final class Overlay implements AutoCloseable {
         this.fs = offline ? new OverlayFs(layers, true) : new OverlayFs(layers, probe);
         this.readahead = new DirReadahead(probe);
         this.lookup = new Lookup(fs);
+        lookup.readAhead = readahead::taken;
         this.readdir = new Readdir(fs, lookup);
         this.copyUp = new CopyUp(fs);
         this.namespace = new Namespace(fs, lookup, readdir, copyUp);
@@ -250,12 +251,12 @@ public final class Overlay implements AutoCloseable {
 
     /** The real directories of the subdirectories just looked up, for {@link DirReadahead}. */
     private void readahead(List<Found> found) {
-        List<String> dirs = new java.util.ArrayList<>();
+        List<DirReadahead.Dir> dirs = new java.util.ArrayList<>();
         for (Found f : found) {
             if (f == null || !f.node().isDir()) continue;
             Node n = f.node();
-            if (n.isUpper()) dirs.add(fs.paths.upperPath(n));
-            if (n.lowers() != null) for (Node.Lower l : n.lowers()) dirs.add(l.path());
+            if (n.isUpper()) dirs.add(new DirReadahead.Dir(fs.paths.upperPath(n), false));
+            if (n.lowers() != null) for (Node.Lower l : n.lowers()) dirs.add(new DirReadahead.Dir(l.path(), true));
             if (dirs.size() >= DirReadahead.PER_LISTING) break;
         }
         readahead.offer(dirs);

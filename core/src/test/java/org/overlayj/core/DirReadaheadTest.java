@@ -39,6 +39,48 @@ class DirReadaheadTest {
         }
     }
 
+    /**
+     * A lookup of a lower entry that was just read ahead takes the stat read then (a lower layer does not change
+     * while mounted), once, and makes no statx of its own; an upper entry is always stat'ed anew. Shown by a change
+     * made behind the overlay's back after the readahead: the lower one is not seen by that lookup.
+     */
+    @Test void aLookupTakesTheLowerStatReadAheadOnce() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir -p l1/top/low upper/top/up && echo x > l1/top/low/f"
+                    + " && echo y > upper/top/up/g && chmod 644 l1/top/low/f upper/top/up/g");
+            try (Overlay o = L.mount(false, false)) {
+                o.readahead.keptNanos = 600_000_000_000L;  // a loaded machine may take its time between the two
+                Node top = EngineSmokeTest.walk(o, "top");
+                o.lookupAll(top, EngineSmokeTest.names(o, top), Creds.ROOT);
+                for (int i = 0; i < 3000 && EngineSeam.probe(o).dirsRead.sum() < 2; i++) Thread.sleep(10);
+                assertEquals(2, EngineSeam.probe(o).dirsRead.sum(), "real directories read ahead");
+                Layers.sh("cd " + L.root + " && chmod 600 l1/top/low/f upper/top/up/g");
+                Node low = EngineSmokeTest.walk(o, "top/low"), up = EngineSmokeTest.walk(o, "top/up");
+                assertEquals(0644, o.lookupAttr(low, "f", Creds.ROOT).attr().mode() & 07777,
+                        "the lower entry's stat is the one read ahead");
+                assertNull(o.readahead.taken(L.root + "/l1/top/low/f"), "taken once");
+                assertEquals(0600, o.lookupAttr(up, "g", Creds.ROOT).attr().mode() & 07777,
+                        "an upper entry is stat'ed by its lookup");
+            }
+        }
+    }
+
+    /** Stats no lookup takes (a listing whose subdirectories the walker never enters) are dropped when idle. */
+    @Test void statsNoLookupTookAreDroppedWhenIdle() throws Exception {
+        try (Layers L = new Layers(1)) {
+            Layers.sh("cd " + L.root + " && mkdir -p l1/top/a l1/top/b && echo x > l1/top/a/f && echo y > l1/top/b/g");
+            try (Overlay o = L.mount(false, false)) {
+                o.readahead.keptNanos = 1_000_000L;
+                Node top = EngineSmokeTest.walk(o, "top");
+                o.lookupAll(top, EngineSmokeTest.names(o, top), Creds.ROOT);
+                for (int i = 0; i < 3000 && EngineSeam.probe(o).dirsRead.sum() < 2; i++) Thread.sleep(10);
+                assertEquals(2, EngineSeam.probe(o).dirsRead.sum(), "real directories read ahead");
+                for (int i = 0; i < 1000 && o.readahead.kept() > 0; i++) Thread.sleep(10);
+                assertEquals(0, o.readahead.kept(), "nothing kept once the readahead is idle");
+            }
+        }
+    }
+
     @Test void singleLookupsReadNothingAhead() throws Exception {
         try (Layers L = new Layers(1)) {
             Layers.sh("cd " + L.root + " && mkdir -p l1/top/a/b && echo x > l1/top/a/b/f");

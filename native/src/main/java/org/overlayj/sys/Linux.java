@@ -541,6 +541,11 @@ public final class Linux {
         return statx(dirfd, path, AT_SYMLINK_NOFOLLOW, false);
     }
 
+    /** {@link #lstatat}, or null when the name does not exist (ENOENT/ENOTDIR). */
+    public static Stat lstatatOrNull(int dirfd, String path) throws ErrnoException {
+        return statx(dirfd, path, AT_SYMLINK_NOFOLLOW, true);
+    }
+
     /**
      * The stx_attributes of a path that its filesystem reports (masked with stx_attributes_mask): e.g.
      * {@link #STATX_ATTR_IMMUTABLE}, {@link #STATX_ATTR_APPEND}. One statx, no open, where FS_IOC_GETFLAGS needs a
@@ -1751,6 +1756,11 @@ public final class Linux {
         } finally {
             closeQuietly(fd);
         }
+    }
+
+    /** The entries of an open directory {@code fd}, read from its current position to the end. */
+    public static List<DirEnt> readdir(int fd) throws ErrnoException {
+        return readdirFd(fd, "fd " + fd);
     }
 
     /** The entries of an open directory, read from its current position to the end. */
