@@ -31,6 +31,18 @@
 # As in overlay-bench.sh (bench/README.md): no upper layer is deleted before the run ends, and 2 GiB are touched
 # and freed before every workload, so that no server's workload lands on pages the VM has handed back to the host
 # while another's lands on pages the previous one just freed.
+# Repeatability (bench/README.md, "nfs-bench repeatable"): LAYERS=loop (default) puts the lower layer on a loop-mounted
+#      ext4 of its own and each server's upper+work of each round on a fresh one (direct I/O to the image file, so
+#      no second page cache), so no round inherits the previous one's writeback, deleted inodes or fragmentation;
+#      LAYERS=dir keeps everything in directories under BASE as before (then META_GAP matters). Before every
+#      timed workload: sync, and a wait until the machine's Dirty+Writeback pages are below 32 MiB. READ=warm
+#      (default) reads the big lower file from the page cache (read once untimed before; both servers read the
+#      same real inode's cache) into /dev/null: on this VM every page the kernel allocates for a cold read costs a
+#      host-side fault whose price varies 10x from one second to the next, which made the cold row unrankable;
+#      READ=cold evicts it first (as before), READ=both times both. The written file's source is kept in the page
+#      cache for the same reason. The table prints each row's median, its min-max over rounds, and the server's
+#      CPU time (utime+stime of the server's process, ms, median), which load changes little.
+#      The rows are interleaved round by round (round_order); ROUNDS default 5.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -79,12 +91,14 @@ mkdir -p /run/ganesha /run/rpcbind
 FILES=${FILES:-20000}
 BIG_MB=${BIG_MB:-512}
 META=${META:-5000}
-META_GAP=${META_GAP:-36}
+LAYERS=${LAYERS:-loop}
+READ=${READ:-warm}
+if [ "$LAYERS" = loop ]; then META_GAP=${META_GAP:-0}; else META_GAP=${META_GAP:-36}; fi
 LAST_META=0
 WIDE=${WIDE:-20000}
 LISTS=${LISTS:-1}
 PAR=${PAR:-4}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 IMPLS=${IMPLS:-"overlayj ganesha"}
 TIMEOUT=${TIMEOUT:-900}
 BASE=$(readlink -f "${1:-/tmp}")
@@ -92,12 +106,17 @@ ROOT="$BASE/overlayj-nfs-bench.$$"
 L="$ROOT/lower" M="$ROOT/mnt" OUT="$ROOT/out"
 OJ_PORT=2050
 PIDS=()
+FSMOUNTS=()   # loop-mounted layer filesystems (LAYERS=loop), unmounted in reverse order at the end
 
 cleanup() {
-    local p
+    local p i
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
     mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }
+    # each loop device was detached (autoclear) right after its mount: unmounting frees it
+    for ((i = ${#FSMOUNTS[@]} - 1; i >= 0; i--)); do
+        umount "${FSMOUNTS[$i]}" 2> /dev/null || umount -l "${FSMOUNTS[$i]}" 2> /dev/null
+    done
     if [ "${KEEP:-0}" = 1 ]; then echo "nfs-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
 }
 trap cleanup EXIT
@@ -126,8 +145,41 @@ for p in sys.argv[1:]:
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
+# layer_fs DIR MB: (LAYERS=loop) a fresh ext4 of MB MiB mounted on DIR, from a sparse image beside it, through a
+# loop device with direct I/O (the image's pages are not cached twice). The loop device is detached at once: it
+# stays while mounted and goes with the mount (autoclear), also when this script is killed (the mount namespace
+# goes with it).
+layer_fs() {
+    local dir=$1 mb=$2 img="$1.img" dev
+    mkdir -p "$dir"
+    [ "$LAYERS" = loop ] || return 0
+    truncate -s "${mb}M" "$img" || return 1
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img" || return 1
+    dev=$(losetup -f --show --direct-io=on "$img") || return 1
+    if ! mount -o noatime "$dev" "$dir"; then losetup -d "$dev"; return 1; fi
+    FSMOUNTS+=("$dir")
+    losetup -d "$dev"
+}
+
+# settle: before a timed workload, nobody's dirty pages still on their way to the disk (ours from the last
+# workload above all): sync, then wait (up to 30 s) until Dirty+Writeback are under 32 MiB.
+settle() {
+    local i
+    sync
+    for i in $(seq 300); do
+        awk '/^(Dirty|Writeback):/ { s += $2 } END { exit !(s < 32768) }' /proc/meminfo && return 0
+        sleep 0.1
+    done
+}
+
+# cpu_ms PID: utime+stime of PID's threads so far, in ms (0 when gone)
+cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat" 2> /dev/null || echo 0
+}
+
 # --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------
 mkdir -p "$L" "$M" "$OUT"
+layer_fs "$L" $((BIG_MB + FILES / 8 + WIDE / 16 + 256)) || { echo "nfs-bench: cannot make the lower filesystem" >&2; exit 1; }
 echo "nfs-bench: building $FILES files + ${BIG_MB} MiB under $ROOT ..." >&2
 line="lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore"
 n=0 d=0
@@ -181,7 +233,10 @@ start_overlayj-base() { # UPPER WORK
 }
 
 start_ganesha() { # UPPER WORK
-    mount -t overlay overlay -o "lowerdir=$L,upperdir=$1,workdir=$2,index=on,nfs_export=on" "$M" || return 1
+    # LAYERS=loop: lower and upper are two filesystems, and without xino a lower file would show the lower's st_dev,
+    # which ganesha (FSAL_VFS) takes for another filesystem (NFS3ERR_XDEV); with xino=on every object has the overlay's
+    local xino=; [ "$LAYERS" = loop ] && xino=,xino=on
+    mount -t overlay overlay -o "lowerdir=$L,upperdir=$1,workdir=$2,index=on,nfs_export=on$xino" "$M" || return 1
     cat > "$ROOT/ganesha.conf" << EOF
 NFS_CORE_PARAM {
     Protocols = 3;
@@ -226,18 +281,23 @@ stop_servers() {
     mountpoint -q "$M" && umount "$M"
 }
 
-# --- one workload: prints its seconds, or "fail" -------------------------------------------------------------------
+# --- one workload: prints its seconds, or "fail"; the server's CPU ms are added to C[IMPL,NAME] -------------------
+declare -A C
 run() { # run NAME CMD...
-    local t0 t1 rc
+    local t0 t1 rc c0 c1
+    settle
+    c0=$(cpu_ms "$SERVER_PID")
     t0=$(now)
     timeout "$TIMEOUT" "${@:2}" > "$ROOT/run.$IMPL.$1" 2>&1
     rc=$?
     t1=$(now)
+    c1=$(cpu_ms "$SERVER_PID")
+    C[$IMPL,$1]+="$((c1 - c0)) "
     if [ $rc -ne 0 ]; then
         echo "nfs-bench: $IMPL/$1 failed (rc $rc): $(tail -c 300 "$ROOT/run.$IMPL.$1")" >&2
-        echo fail
+        T[$IMPL,$1]+="fail "
     else
-        secs "$t0" "$t1"
+        T[$IMPL,$1]+="$(secs "$t0" "$t1") "
     fi
 }
 
@@ -258,12 +318,17 @@ root_url() { # root_url IMPL
 export -f url copy_tree evict
 export M OJ_PORT OUT ROOT PAR
 
-WORKLOADS=(write_big read_big copy_tree meta_files list_wide)
+case $READ in
+    cold) WORKLOADS=(write_big read_cold copy_tree meta_files list_wide) ;;
+    both) WORKLOADS=(write_big read_big read_cold copy_tree meta_files list_wide) ;;
+    *) WORKLOADS=(write_big read_big copy_tree meta_files list_wide) ;;
+esac
 declare -A LABEL=(
+    [read_cold]="read ${BIG_MB} MiB lower file, cold (nfs-cat)"
     [meta_files]="create+stat+remove $META files (libnfs, 1 at a time)"
     [list_wide]="READDIRPLUS of $WIDE entries, $LISTS times"
     [write_big]="write ${BIG_MB} MiB (nfs-cp in)"
-    [read_big]="read ${BIG_MB} MiB lower file (nfs-cp out)"
+    [read_big]="read ${BIG_MB} MiB lower file, cached (nfs-cat)"
     [copy_tree]="copy $FILES files out (nfs-cp, $PAR at once)"
 )
 declare -A T
@@ -271,7 +336,8 @@ declare -A T
 for ((round = 0; round < ROUNDS; round++)); do
   # shellcheck disable=SC2086 # the implementations' names, one word each
   for IMPL in $(round_order "$round" $IMPLS); do
-    U="$ROOT/upper-$IMPL-$round" W="$ROOT/work-$IMPL-$round"
+    layer_fs "$ROOT/layers-$IMPL-$round" $((2 * BIG_MB + 512)) || { echo "nfs-bench: cannot make a layer filesystem" >&2; exit 1; }
+    U="$ROOT/layers-$IMPL-$round/upper" W="$ROOT/layers-$IMPL-$round/work"
     mkdir -p "$U" "$W"
     echo "nfs-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
     if ! "start_$IMPL" "$U" "$W"; then
@@ -279,32 +345,43 @@ for ((round = 0; round < ROUNDS; round++)); do
         stop_servers
         continue
     fi
-    evict "$ROOT/src.big"
+    SERVER_PID=${PIDS[-1]}
+    cat "$ROOT/src.big" > /dev/null            # the client's source in the page cache: its reads allocate nothing
     warm_free_memory
-    T[$IMPL,write_big]+="$(run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)") "
+    run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)"
     cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
-    evict "$L/big" "$U/big"
-    warm_free_memory
-    T[$IMPL,read_big]+="$(run read_big nfs-cp "$(url "$IMPL" big)" "$OUT/big.$IMPL") "
-    cmp -s "$L/big" "$OUT/big.$IMPL" || echo "nfs-bench: $IMPL: the big file read back differs" >&2
-    rm -f "$OUT/big.$IMPL"
+    # the reads go to /dev/null (nfs-cat: 1 MiB READs, one at a time, as nfs-cp): the client's own page-cache
+    # allocations would be the VM's noise (see the header). The data are compared first, untimed, in every round:
+    # so every round's timed read is the server's second read of the file (a fresh overlayj's first 512 READs
+    # were 27 ticks and 0.7-0.95 s, its next ones 15-23 ticks and 0.3-0.65 s: the JIT), and all rounds alike.
+    nfs-cat "$(url "$IMPL" big)" | cmp -s - "$L/big" || echo "nfs-bench: $IMPL: the big file read back differs" >&2
+    if [ "$READ" != cold ]; then
+        cat "$L/big" > /dev/null
+        run read_big bash -c 'nfs-cat "$0" > /dev/null' "$(url "$IMPL" big)"
+    fi
+    if [ "$READ" != warm ]; then
+        evict "$L/big" "$U/big"
+        warm_free_memory
+        run read_cold bash -c 'nfs-cat "$0" > /dev/null' "$(url "$IMPL" big)"
+    fi
     (cd "$L" && xargs -a "$ROOT/files.txt" bash -c 'evict "$@"' evict)
     warm_free_memory
     mkdir -p "$OUT/$round"
-    T[$IMPL,copy_tree]+="$(run copy_tree bash -c 'OUT=$OUT/$1 copy_tree "$0"' "$IMPL" "$round") "
+    run copy_tree bash -c 'OUT=$OUT/$1 copy_tree "$0"' "$IMPL" "$round"
     got=$(find "$OUT/$round/$IMPL" -type f | wc -l)
     [ "$got" = "$FILES" ] || echo "nfs-bench: $IMPL: copied $got files, expected $FILES" >&2
     diff -rq "$L/d000" "$OUT/$round/$IMPL/d000" > /dev/null || echo "nfs-bench: $IMPL: copied tree differs" >&2
     warm_free_memory
     # ext4 without a journal (this VM's root filesystem) does not hand out an inode freed less than 30 s ago (35 while
     # its block is dirty): every create scans past all of them in its block group (find_inode_bit, recently_deleted).
-    # The previous server's META removals are in the same groups (every upper dir is under $ROOT), and made the next
-    # server's creates pay for them: half of that server's CPU in the row (perf), depending only on the order of the run.
+    # With LAYERS=dir the previous server's META removals are in the same groups (every upper dir is under $ROOT), and
+    # made the next server's creates pay for them: half of that server's CPU in the row (perf), depending only on the
+    # order of the run. With LAYERS=loop each server's round has a filesystem of its own and META_GAP is 0.
     sleep "$(awk -v l="$LAST_META" -v n="$(now)" -v g="$META_GAP" 'BEGIN { w = l + g - n; print (w > 0 ? w : 0) }')"
-    T[$IMPL,meta_files]+="$(run meta_files "$ROOT/nfs-meta" "$(root_url "$IMPL")" files /meta "$META") "
+    run meta_files "$ROOT/nfs-meta" "$(root_url "$IMPL")" files /meta "$META"
     LAST_META=$(now)
     grep -q "^$META files" "$ROOT/run.$IMPL.meta_files" || echo "nfs-bench: $IMPL: metadata run incomplete" >&2
-    T[$IMPL,list_wide]+="$(run list_wide "$ROOT/nfs-meta" "$(root_url "$IMPL")" list /wide "$LISTS") "
+    run list_wide "$ROOT/nfs-meta" "$(root_url "$IMPL")" list /wide "$LISTS"
     grep -q "^$(( (WIDE + 2) * LISTS )) entries" "$ROOT/run.$IMPL.list_wide" ||
         echo "nfs-bench: $IMPL: listing gave $(cat "$ROOT/run.$IMPL.list_wide"), expected $(( (WIDE + 2) * LISTS ))" >&2
     stop_servers
@@ -414,20 +491,23 @@ echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$B
 echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
      "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
 [ -n "${OJ_BASE:-}" ] && echo "overlayj-base: $OJ_BASE ($(cat "$OJ_BASE/COMMIT" 2> /dev/null || git -C "$OJ_BASE" rev-parse --short HEAD 2> /dev/null))"
-if [[ " $IMPLS " == *" overlayj-base "* ]]; then
-    printf '\n%-50s %10s %10s %10s %12s %12s\n' "median seconds" overlayj-base overlayj ganesha "base/ganesha" "oj/ganesha"
-    for w in "${WORKLOADS[@]}"; do
-        b=$(echo "${T[overlayj-base,$w]:-}" | median 2)
-        o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
-        printf '%-50s %10s %10s %10s %12s %12s\n' "${LABEL[$w]}" "$b" "$o" "$g" "$(ratio "$b" "$g")" "$(ratio "$o" "$g")"
-    done
-else
-printf '\n%-50s %10s %10s %16s\n' "median seconds" overlayj ganesha "overlayj/ganesha"
+echo "layers: $LAYERS; read row: $READ; medians of $ROUNDS rounds [min-max over rounds]; server CPU ms (median)"
+range() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk 'NR == 1 {a = $1} {b = $1} END { if (NR) printf "%s-%s", a, b; else printf "-" }'; }
+# shellcheck disable=SC2086 # the implementations' names, one word each
+set -- $IMPLS
+printf '\n%-46s' "median s [min-max] cpu-ms"
+for IMPL in "$@"; do printf ' %-22s' "$IMPL"; done
+for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "${IMPL#overlayj-}/g"; done
+echo
 for w in "${WORKLOADS[@]}"; do
-    o=$(echo "${T[overlayj,$w]:-}" | median 2) g=$(echo "${T[ganesha,$w]:-}" | median 2)
-    printf '%-50s %10s %10s %16s\n' "${LABEL[$w]}" "$o" "$g" "$(ratio "$o" "$g")"
+    printf '%-46s' "${LABEL[$w]}"
+    for IMPL in "$@"; do
+        printf ' %-22s' "$(echo "${T[$IMPL,$w]:-}" | median 2) [$(echo "${T[$IMPL,$w]:-}" | range)] $(echo "${C[$IMPL,$w]:-}" | median 0)"
+    done
+    g=$(echo "${T[ganesha,$w]:-}" | median 2)
+    for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "$(ratio "$(echo "${T[$IMPL,$w]:-}" | median 2)" "$g")"; done
+    echo
 done
-fi
 if [ "$VM" = 1 ]; then
     printf '\n%-50s %10s %10s %16s\n' "kernel client in a VM ($VM_ACC), seconds" overlayj ganesha "overlayj/ganesha"
     for w in "${VM_WORKLOADS[@]}"; do
@@ -436,7 +516,7 @@ if [ "$VM" = 1 ]; then
     done
     [ "$VM_ACC" = tcg ] && echo "(TCG: an emulated guest; these figures are not comparable with a KVM run's)"
 fi
-echo "every run (seconds, in round order):"
+echo "every run (seconds, then server CPU ms, in round order):"
 for w in "${WORKLOADS[@]}"; do
-    for IMPL in $IMPLS; do printf '  %-10s %-9s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
+    for IMPL in $IMPLS; do printf '  %-10s %-13s %s / %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}" "${C[$IMPL,$w]:-}"; done
 done

@@ -128,24 +128,48 @@ public final class Nfs3Program implements RpcDispatchable {
     @Override
     public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
         if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
-        if (mayBlock(call.getProcedure()) && !servedHere(call.getProcedure())) {
+        int proc = call.getProcedure();
+        Object pre = null;
+        boolean here = !mayBlock(proc);
+        if (!here && proc == Nfs3.NFSPROC3_READ_3 && !DATA_INLINE && call.getCredential() instanceof RpcAuthTypeUnix) {
+            // A small READ (a small file's whole content: nfs-cp of a tree) is one pread of a few pages: handing
+            // it to a worker cost more than serving it (a futex wake and a thread switch, and when the client
+            // closed the connection right after the reply, the close found the worker still registered in the
+            // channel's write and signalled it: dup2, tgkill, a signal frame; strace of one nfs-cp). Its
+            // arguments are decoded here to see the count; a large READ takes them along to the worker.
+            pre = preDecodedRead(call);
+            here = !(pre instanceof READ3args a) || (a.count & 0xffffffffL) < SPLICE_MIN && RpcTcpServer.servesBlockingCalls();
+        } else if (!here) {
+            here = servedHere(proc);
+        }
+        if (!here) {
+            Object decoded = pre;
             try {
-                workers.execute(() -> onWorker(call));
+                workers.execute(() -> onWorker(call, decoded));
             } catch (RejectedExecutionException e) {
                 x.inFlight.exit();                 // the pool is gone: stopping, as above
             }
             return;
         }
         try {
-            dispatch(call);
+            dispatch(call, pre);
         } finally {
             x.inFlight.exit();
         }
     }
 
-    private void onWorker(RpcCall call) {
+    /** A READ's arguments decoded ahead of serve(), or the BadArgs their decoding threw (answered by serve()). */
+    private static Object preDecodedRead(RpcCall call) {
         try {
-            dispatch(call);
+            return args(call, new READ3args());
+        } catch (BadArgs e) {
+            return e;
+        }
+    }
+
+    private void onWorker(RpcCall call, Object pre) {
+        try {
+            dispatch(call, pre);
         } catch (IOException | RuntimeException e) {
             // What oncrpc4j answers for a call that fails this way on its own threads.
             log.error("NFS procedure {} failed", call.getProcedure(), e);
@@ -155,18 +179,19 @@ public final class Nfs3Program implements RpcDispatchable {
         }
     }
 
-    private void dispatch(RpcCall call) throws OncRpcException, IOException {
+    /** {@code pre}: the call's arguments when they were decoded already (a READ's, or the BadArgs of their decoding). */
+    private void dispatch(RpcCall call, Object pre) throws OncRpcException, IOException {
         int proc = call.getProcedure();
         stats.nfsCall(proc);
         long t0 = System.nanoTime();
         try {
-            serve(call, proc);
+            serve(call, proc, pre);
         } finally {
             stats.nfsTime(proc, System.nanoTime() - t0);
         }
     }
 
-    private void serve(RpcCall call, int proc) throws OncRpcException, IOException {
+    private void serve(RpcCall call, int proc, Object pre) throws OncRpcException, IOException {
         if (proc == Nfs3.NFSPROC3_NULL_3) {
             call.reply(XdrVoid.XDR_VOID);
             return;
@@ -191,7 +216,8 @@ public final class Nfs3Program implements RpcDispatchable {
                 case Nfs3.NFSPROC3_LOOKUP_3 -> lookup(r, args(call, new LOOKUP3args()));
                 case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
                 case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
-                case Nfs3.NFSPROC3_READ_3 -> read(r, args(call, new READ3args()), call.getTransport());
+                case Nfs3.NFSPROC3_READ_3 -> read(r, pre == null ? args(call, new READ3args()) : decoded(pre, READ3args.class),
+                        call.getTransport());
                 case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WriteArgs()));
                 case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
                 case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
@@ -216,6 +242,11 @@ public final class Nfs3Program implements RpcDispatchable {
             return;
         }
         call.reply(result);
+    }
+
+    private static <T extends XdrAble> T decoded(Object pre, Class<T> type) throws BadArgs {
+        if (pre instanceof BadArgs e) throw e;
+        return type.cast(pre);
     }
 
     private static <T extends XdrAble> T args(RpcCall call, T args) throws BadArgs {

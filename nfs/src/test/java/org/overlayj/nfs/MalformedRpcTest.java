@@ -126,6 +126,60 @@ class MalformedRpcTest {
         }
     }
 
+    /**
+     * A READ whose arguments end after the handle (no offset, no count) is answered GARBAGE_ARGS, on a platform
+     * connection thread too, where a READ's arguments are decoded before the call is served (to serve a small
+     * READ there and hand a large one to a worker); and a whole READ on the same connection after it is served.
+     */
+    @Test
+    void truncatedReadArgumentsAreGarbageAndTheConnectionGoesOn() throws Exception {
+        try (TestOverlay t = new TestOverlay(null)) {
+            byte[] rootFh;
+            try (RpcTestClient c = new RpcTestClient(t.port(), RpcTestClient.unix(0, 0))) {
+                rootFh = c.rootHandle("/").data;
+            }
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), t.port())) {
+                s.setSoTimeout(10_000);
+                OutputStream out = s.getOutputStream();
+                java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+                // a few calls first, so that a platform thread serves the connection
+                for (int xid = 1; xid <= 3; xid++) {
+                    out.write(record(getattrCall(xid, rootFh)));
+                    assertEquals(0, acceptStat(in, xid));
+                }
+                byte[] read = getattrCall(7, rootFh);
+                ByteBuffer.wrap(read).putInt(20, Nfs3.NFSPROC3_READ_3);     // the handle only: truncated
+                out.write(record(read));
+                assertEquals(4, acceptStat(in, 7), "GARBAGE_ARGS");
+                ByteArrayOutputStream whole = new ByteArrayOutputStream();
+                whole.write(read);
+                whole.write(new byte[8]);                                  // offset 0
+                whole.write(ByteBuffer.allocate(4).putInt(4096).array());  // count
+                byte[] body = whole.toByteArray();
+                ByteBuffer.wrap(body).putInt(0, 8);
+                out.write(record(body));
+                // a directory: the READ is served and answered NFS3ERR_ISDIR (accepted, SUCCESS)
+                assertEquals(0, acceptStat(in, 8));
+            }
+            assertTrue(t.server.stats().nfsCalls("READ") >= 2);
+        }
+    }
+
+    /** Reads one reply record and returns its accept_stat (after checking its xid and that it was accepted). */
+    private static int acceptStat(java.io.DataInputStream in, int xid) throws IOException {
+        int mark = in.readInt();
+        byte[] body = new byte[mark & 0x7fffffff];
+        in.readFully(body);
+        ByteBuffer b = ByteBuffer.wrap(body);
+        assertEquals(xid, b.getInt());
+        assertEquals(1, b.getInt());            // REPLY
+        assertEquals(0, b.getInt());            // MSG_ACCEPTED
+        b.getInt();                             // verifier flavor
+        int verifier = b.getInt();
+        b.position(b.position() + verifier);    // verifier body
+        return b.getInt();
+    }
+
     /** Reads whatever replies came back; a timeout just ends the wait (the server owes nothing to garbage). */
     private static void drain(InputStream in) throws IOException {
         byte[] buf = new byte[65536];
