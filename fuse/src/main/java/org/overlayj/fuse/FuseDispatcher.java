@@ -313,7 +313,9 @@ public final class FuseDispatcher {
             case FuseOpcode.GETXATTR -> {
                 int size = in.getInt();
                 in.getInt();
-                return sized(h, fs.getxattr(c, node, cstring(in)), size);
+                String name = cstring(in);
+                if (fs.xattrKnownAbsent(node, name)) return error(h.unique(), Errno.ENODATA);
+                return sized(h, fs.getxattr(c, node, name), size);
             }
             case FuseOpcode.LISTXATTR -> {
                 int size = in.getInt();

@@ -211,6 +211,14 @@ public interface RawFileSystem {
 
     default byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException { throw nosys(); }
 
+    /**
+     * Whether the xattr {@code name} of {@code nodeid} is known to be absent without asking the layers: the GETXATTR
+     * is then answered ENODATA without calling {@link #getxattr} and without an exception (the kernel asks for
+     * security.capability before the first write to every new inode: one such request per create, where a thrown
+     * exception unwinding through compiled frames costs about as much as the rest of the reply).
+     */
+    default boolean xattrKnownAbsent(long nodeid, String name) { return false; }
+
     default List<String> listxattr(FuseContext c, long nodeid) throws ErrnoException { throw nosys(); }
 
     default void removexattr(FuseContext c, long nodeid, String name) throws ErrnoException { throw nosys(); }

@@ -724,6 +724,10 @@ public final class OverlayFileSystem implements RawFileSystem {
      * security.capability of a file this door just created is known to be absent ({@link NodeTable#madeHere}): the
      * kernel asks for it before the first write to every new inode, one request per create.
      */
+    @Override public boolean xattrKnownAbsent(long nodeid, String name) {
+        return name.equals(CAPABILITY) && nodes.noCapability(nodeid);
+    }
+
     @Override public byte[] getxattr(FuseContext c, long nodeid, String name) throws ErrnoException {
         if (name.equals(CAPABILITY) && nodes.noCapability(nodeid)) throw NO_CAPABILITY;
         Node n = nodes.get(nodeid);
