@@ -300,6 +300,15 @@ public final class Nfs3Program implements RpcDispatchable {
 
     private post_op_attr post(Node n) { return NfsAttrs.post(attrOrNull(n), x.fsid); }
 
+    /**
+     * Post-op attributes of a call that changes nothing (FSINFO, FSSTAT, PATHCONF): those its handle's resolving
+     * read a moment ago, not a second statx (FSINFO is one of the calls every libnfs process, e.g. each nfs-cp,
+     * makes on connecting).
+     */
+    private post_op_attr unchanged(Target t) {
+        return t.attr() != null ? NfsAttrs.post(t.attr(), x.fsid) : post(t.node());
+    }
+
     private wcc_data wcc(Attr before, Node n) { return NfsAttrs.wcc(before, attrOrNull(n), x.fsid); }
 
     private static final wcc_data NO_WCC = NfsAttrs.wcc(null, null, 0);
@@ -990,7 +999,7 @@ public final class Nfs3Program implements RpcDispatchable {
             StatFs s = fs.statfs();
             long unit = s.frsize() > 0 ? s.frsize() : s.bsize();
             res.resok = new FSSTAT3resok();
-            res.resok.obj_attributes = post(n);
+            res.resok.obj_attributes = unchanged(t);
             res.resok.tbytes = s.blocks() * unit;
             res.resok.fbytes = s.bfree() * unit;
             res.resok.abytes = s.bavail() * unit;
@@ -1014,7 +1023,7 @@ public final class Nfs3Program implements RpcDispatchable {
             Target t = target(r, a.fsroot);
             n = t.node();
             res.resok = new FSINFO3resok();
-            res.resok.obj_attributes = post(n);
+            res.resok.obj_attributes = unchanged(t);
             res.resok.rtmax = MAX_IO;
             res.resok.rtpref = MAX_IO;
             res.resok.rtmult = 4096;
@@ -1053,7 +1062,7 @@ public final class Nfs3Program implements RpcDispatchable {
             n = t.node();
             StatFs s = fs.statfs();
             res.resok = new PATHCONF3resok();
-            res.resok.obj_attributes = post(n);
+            res.resok.obj_attributes = unchanged(t);
             res.resok.linkmax = linkMax(s.type());
             res.resok.name_max = (int) Math.min(s.namelen() > 0 ? s.namelen() : NAME_MAX, NAME_MAX);
             res.resok.no_trunc = true;

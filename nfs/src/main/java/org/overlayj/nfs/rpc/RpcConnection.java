@@ -5,10 +5,22 @@ import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
 import org.glassfish.grizzly.memory.ByteBufferArray;
+import org.overlayj.sys.Errno;
+import org.overlayj.sys.ErrnoException;
+import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.EOFException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.SocketException;
@@ -70,6 +82,7 @@ final class RpcConnection implements RpcTransport {
                 }
                 heldMark = mark.getInt(0);
                 markHeld = true;
+                nonBlocking = true;                         // this virtual thread's read made it so
                 if (server.activate(this)) return;          // a platform thread goes on from the mark
                 ByteBuffer record = readRecord(false);
                 if (record == null) break;
@@ -212,6 +225,10 @@ final class RpcConnection implements RpcTransport {
             return 4;
         }
         int got = 0;
+        if (NATIVE_MARK && nonBlocking) {
+            got = readMarkNatively(mayIdle);
+            if (got < 0) return got;                          // EOF (or a reset), IDLE
+        }
         while (got < 4) {
             int n;
             try {
@@ -227,6 +244,87 @@ final class RpcConnection implements RpcTransport {
             got += n;
         }
         return 4;
+    }
+
+    /**
+     * -Doverlayj.nfs.nativeMark=false: the platform thread reads every record mark through the socket's stream, as
+     * before (for an A/B of one build).
+     */
+    static final boolean NATIVE_MARK = !"false".equals(System.getProperty("overlayj.nfs.nativeMark"));
+
+    /** ECONNRESET (104 on every Linux architecture; not among org.overlayj.sys.Errno's names). */
+    private static final int ECONNRESET = 104;
+
+    /** Set once a virtual thread has read from the socket: the JDK then leaves its descriptor non-blocking. */
+    private boolean nonBlocking;
+
+    /**
+     * read(2) with its errno returned rather than thrown: between one call and the next a non-blocking read
+     * answers EAGAIN about once per call, and an exception object for each would cost more than the read.
+     */
+    private static final MethodHandle READ;
+    private static final VarHandle ERRNO;
+
+    static {
+        Linker linker = Linker.nativeLinker();
+        StructLayout state = Linker.Option.captureStateLayout();
+        ERRNO = state.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        READ = linker.downcallHandle(linker.defaultLookup().find("read").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+                Linker.Option.captureCallState("errno"));
+    }
+
+    /** A platform thread's native memory for a record mark and the errno of its read. */
+    private record MarkBuffer(MemorySegment bytes, MemorySegment state) {}
+
+    private static final ThreadLocal<MarkBuffer> MARK = ThreadLocal.withInitial(() -> {
+        Arena a = Arena.ofAuto();
+        return new MarkBuffer(a.allocate(4), a.allocate(Linker.Option.captureStateLayout()));
+    });
+
+    /**
+     * The platform thread's read of a record mark by read(2) and poll(2) on the (non-blocking) descriptor, the same
+     * calls the stream's timed read makes: the bytes of the mark read into markBytes (4, or fewer: the stream reads
+     * the rest), 0 when the stream must read it all (descriptor out of reach, closing, an unexpected errno: the
+     * stream's read then reports as before), EOF, or IDLE (nothing came for the linger time and {@code mayIdle}).
+     *
+     * <p>Why: a client that ends with a reset rather than a FIN (libnfs: each nfs-cp, twice per file copied, one
+     * per connection) made the JDK's read throw two exceptions with their stack traces filled
+     * (sun.net.ConnectionResetException, then a SocketException). read(2) answers ECONNRESET only when no byte is
+     * left to read, so here a reset is an end like EOF, with nothing a call could still have been answered for.
+     */
+    private int readMarkNatively(boolean mayIdle) {
+        MarkBuffer m = MARK.get();
+        while (true) {
+            int fd = enterNative();        // a close meanwhile shuts the socket down: the poll returns, the read EOF
+            if (fd < 0) return 0;
+            try {
+                long n;
+                try {
+                    n = (long) READ.invokeExact(m.state(), fd, m.bytes(), 4L);
+                } catch (Throwable t) {
+                    return 0;
+                }
+                if (n == 0) return EOF;
+                if (n > 0) {
+                    for (int i = 0; i < n; i++) markBytes[i] = m.bytes().get(ValueLayout.JAVA_BYTE, i);
+                    return (int) n;
+                }
+                int errno = (int) ERRNO.get(m.state(), 0L);
+                if (errno == ECONNRESET) {
+                    log.debug("connection from {} reset by the client", remote);
+                    return EOF;
+                }
+                if (errno != Errno.EAGAIN) return 0;
+                try {
+                    if (Linux.poll(fd, Linux.POLLIN, RpcTcpServer.LINGER_MILLIS) == 0 && mayIdle) return IDLE;
+                } catch (ErrnoException pe) {
+                    return 0;              // EINTR: the stream's read waits
+                }
+            } finally {
+                exitNative();
+            }
+        }
     }
 
     /** Fills b[off, off + len) by blocking reads; false at EOF. */
@@ -409,9 +507,10 @@ final class RpcConnection implements RpcTransport {
         server.forget(this);
         synchronized (fdGuard) {
             if (nativeUsers > 0) {
-                // A splice is using the descriptor's number: closing it now would let the next open reuse the
-                // number, and the splice would write a reply into that file. Shut the socket down instead (the
-                // splice fails at once) and let the last native user close it.
+                // A splice (or the platform thread's read or poll of a record mark) is using the descriptor's
+                // number: closing it now would let the next open reuse the number, and the splice would write a
+                // reply into that file. Shut the socket down instead (the splice fails at once, the poll returns,
+                // the read sees EOF) and let the last native user close it.
                 closeDeferred = true;
                 try {
                     ch.shutdownInput();
@@ -421,6 +520,9 @@ final class RpcConnection implements RpcTransport {
                 }
                 return;
             }
+            // From here no native call takes the descriptor's number (enterNative): the close below frees it
+            // for reuse, and a read or poll started after it would act on whatever file gets the number next.
+            closing = true;
         }
         closeChannel();
     }
@@ -441,12 +543,13 @@ final class RpcConnection implements RpcTransport {
     private final Object fdGuard = new Object();
     private int nativeUsers;
     private boolean closeDeferred;
+    private boolean closing;
 
     /** The descriptor for a native call, held open until {@link #exitNative}; -1 when closed or closing. */
     private int enterNative() {
         synchronized (fdGuard) {
             int fd = socketFd();
-            if (closeDeferred || fd < 0 || !ch.isOpen()) return -1;
+            if (closeDeferred || closing || fd < 0 || !ch.isOpen()) return -1;
             nativeUsers++;
             return fd;
         }

@@ -142,4 +142,53 @@ class RpcTcpServerTest {
         }
         assertEquals(0, server.connections());
     }
+
+    /** Waits (at most 10 s) until the server holds {@code n} connections; false if it never does. */
+    private boolean awaitConnections(int n) throws InterruptedException {
+        for (int i = 0; i < 1000 && server.connections() != n; i++) Thread.sleep(10);
+        return server.connections() == n;
+    }
+
+    /**
+     * libnfs's nfs-cp ends each connection with a reset (its close sends RST): the platform thread waiting for the
+     * next call (RpcConnection#readMarkNatively) sees ECONNRESET and ends the connection as at EOF, also when the
+     * reset comes inside a record; the server serves on. A record mark that comes in two pieces is joined.
+     */
+    @Test void aResetEndsTheConnectionAndTheServerServesOn() throws Exception {
+        for (boolean insideARecord : new boolean[]{false, true}) {
+            try (Socket s = connect()) {
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                byte[] c = call(51, PROG, VERS, 0);
+                fragment(out, c, 0, c.length, true);
+                assertArrayEquals(new int[]{51, 0, 0}, reply(in));
+                // the next mark in two pieces, to the connection's platform thread now
+                byte[] c2 = call(52, PROG, VERS, 0);
+                byte[] mark = java.nio.ByteBuffer.allocate(4).putInt(0x80000000 | c2.length).array();
+                out.write(mark, 0, 2);
+                out.flush();
+                Thread.sleep(50);
+                out.write(mark, 2, 2);
+                out.write(c2);
+                out.flush();
+                assertArrayEquals(new int[]{52, 0, 0}, reply(in));
+                if (insideARecord) {
+                    byte[] c3 = call(53, PROG, VERS, 0);
+                    fragment(out, c3, 0, 10, false);
+                    out.flush();
+                }
+                assertEquals(1, server.connections());
+                s.setSoLinger(true, 0);            // close() sends RST
+            }
+            assertTrue(awaitConnections(0), "the reset connection is closed");
+            try (Socket s = connect()) {
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                byte[] c = call(54, PROG, VERS, 0);
+                fragment(out, c, 0, c.length, true);
+                assertArrayEquals(new int[]{54, 0, 0}, reply(new DataInputStream(s.getInputStream())));
+            }
+            assertTrue(awaitConnections(0));
+        }
+        assertEquals(6, calls.get());
+    }
 }
