@@ -93,20 +93,27 @@ public final class Nfs3Program implements RpcDispatchable {
      * Whether a call that may block is served on the connection's own thread: on a platform thread with no other
      * call of its connection waiting (RpcTcpServer#servesBlockingCalls), the hand-off to a worker would only add a
      * thread wake-up to the client's wait. Not COMMIT (an fsync can take seconds, and calls the client sends
-     * meanwhile would wait behind it), and by default not READ and WRITE: although nfs-cp sends them one at a time
-     * (strace, 2026-12-07: the next call arrives only after the previous reply), serving them here cost more wall
-     * time on a loaded 2-core machine than the worker's wake-up saves (same build, alternated, eight samples each:
-     * 512 MiB in 3.6 s against 2.6 s, also with the server at nice -15; the nfsspeed2 session saw the same), for
-     * the same CPU time; why is not known. -Doverlayj.nfs.dataInline=true serves them here, for measuring on an
-     * idle machine (bench/nfs-bench.sh OJ_BASE_OPTS).
+     * meanwhile would wait behind it).
+     * WRITE is served here by default: its record was read off the socket into a native buffer by this thread, and
+     * a worker on the other CPU then had to pull the whole 1 MiB out of this CPU's cache for its pwrite, and this
+     * thread pull it back for the next record: on the idle 2-vCPU VM (2026-12-07, bench/README "nfswrite") the
+     * socket copy cost 4-5x as much per byte on the workers (perf: _copy_to_iter 260 against 51 ms per 512 MiB),
+     * and a fresh server's CPU per 512 MiB written was 585 against 395 ms (median of 6 alternated, ganesha 300),
+     * wall 0.86 against 0.70 s (ganesha 0.67). -Doverlayj.nfs.writeInline=false hands WRITE to the workers again
+     * (on a loaded machine, 2026-12-06, serving it here had cost more wall time for the same CPU: not understood).
+     * READ stays on the workers by default (a large one is spliced from the file through the worker's own pipe:
+     * no buffer crosses CPUs); -Doverlayj.nfs.dataInline=true serves it here too, for measuring.
      */
     private static boolean servedHere(int proc) {
         if (proc == Nfs3.NFSPROC3_COMMIT_3) return false;
-        if (!DATA_INLINE && (proc == Nfs3.NFSPROC3_READ_3 || proc == Nfs3.NFSPROC3_WRITE_3)) return false;
+        if (!DATA_INLINE && proc == Nfs3.NFSPROC3_READ_3) return false;
+        if (!WRITE_INLINE && proc == Nfs3.NFSPROC3_WRITE_3) return false;
         return RpcTcpServer.servesBlockingCalls();
     }
 
     private static final boolean DATA_INLINE = Boolean.getBoolean("overlayj.nfs.dataInline");
+    private static final boolean WRITE_INLINE =
+            DATA_INLINE || Boolean.parseBoolean(System.getProperty("overlayj.nfs.writeInline", "true"));
 
     /** Garbage arguments: answered GARBAGE_ARGS, not an NFS status. */
     private static final class BadArgs extends Exception {

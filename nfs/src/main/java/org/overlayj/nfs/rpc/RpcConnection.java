@@ -102,8 +102,8 @@ final class RpcConnection implements RpcTransport {
      * costs one wake-up per call. On a virtual thread the same call took two or three (the JDK's poller, then a
      * carrier thread for the virtual thread, then a worker for a call that may block). Calls are served here, also
      * those that may block when no other call is waiting behind them and their program agrees
-     * ({@link #servesBlockingCalls}; NFS keeps READ, WRITE and COMMIT on its workers). After
-     * {@link RpcTcpServer#LINGER_MILLIS} without a call the connection goes back to a virtual thread and this
+     * ({@link #servesBlockingCalls}; NFS keeps READ and COMMIT on its workers, and a WRITE with calls behind it).
+     * After {@link RpcTcpServer#LINGER_MILLIS} without a call the connection goes back to a virtual thread and this
      * thread to the pool: an idle connection holds no platform thread.
      */
     void serveActive() {
