@@ -105,10 +105,14 @@ public final class Nfs3Program implements RpcDispatchable {
      * no buffer crosses CPUs); -Doverlayj.nfs.dataInline=true serves it here too, for measuring.
      */
     private static boolean servedHere(int proc) {
+        return mayServeHere(proc) && RpcTcpServer.servesBlockingCalls();
+    }
+
+    /** servedHere's rule for the procedure alone (a call that may block), without asking the connection. */
+    static boolean mayServeHere(int proc) {
         if (proc == Nfs3.NFSPROC3_COMMIT_3) return false;
         if (!DATA_INLINE && proc == Nfs3.NFSPROC3_READ_3) return false;
-        if (!WRITE_INLINE && proc == Nfs3.NFSPROC3_WRITE_3) return false;
-        return RpcTcpServer.servesBlockingCalls();
+        return WRITE_INLINE || proc != Nfs3.NFSPROC3_WRITE_3;
     }
 
     private static final boolean DATA_INLINE = Boolean.getBoolean("overlayj.nfs.dataInline");

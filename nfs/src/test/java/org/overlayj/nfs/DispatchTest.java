@@ -23,4 +23,16 @@ class DispatchTest {
         for (int p : inline) assertFalse(Nfs3Program.mayBlock(p), NfsStats.NFS_PROCS[p]);
         assertEquals(22, NfsStats.NFS_PROCS.length, "every procedure is in one list or the other");
     }
+
+    /**
+     * With no call waiting behind it, a WRITE is served on the connection's thread that read its record (the
+     * worker's pwrite on another CPU pulled the 1 MiB buffer across: bench/README "nfswrite"); READ and COMMIT
+     * still go to the workers.
+     */
+    @Test void writeIsServedOnTheConnectionsThreadReadAndCommitAreNot() {
+        assertTrue(Nfs3Program.mayServeHere(Nfs3.NFSPROC3_WRITE_3));
+        assertTrue(Nfs3Program.mayServeHere(Nfs3.NFSPROC3_CREATE_3));
+        assertFalse(Nfs3Program.mayServeHere(Nfs3.NFSPROC3_COMMIT_3));
+        assertFalse(Nfs3Program.mayServeHere(Nfs3.NFSPROC3_READ_3));
+    }
 }
