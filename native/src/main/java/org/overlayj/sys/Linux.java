@@ -1201,6 +1201,21 @@ public final class Linux {
         return check(s, rc, "read", "fd " + fd);
     }
 
+    /**
+     * read(2) into a native segment with its errno returned negated rather than thrown: for a non-blocking
+     * descriptor, where EAGAIN is an answer as common as data (an NFS connection between two calls).
+     */
+    public static long readOrErrno(int fd, MemorySegment buf) {
+        Scratch s = scratch();
+        long rc;
+        try {
+            rc = (long) Read.H.invokeExact(s.errno, fd, buf, buf.byteSize());
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return rc >= 0 ? rc : -s.errno();
+    }
+
     /** write(2) from a native segment. */
     public static long write(int fd, MemorySegment buf) throws ErrnoException {
         Scratch s = scratch();

@@ -13,12 +13,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.EOFException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.StructLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.io.IOException;
@@ -258,29 +252,8 @@ final class RpcConnection implements RpcTransport {
     /** Set once a virtual thread has read from the socket: the JDK then leaves its descriptor non-blocking. */
     private boolean nonBlocking;
 
-    /**
-     * read(2) with its errno returned rather than thrown: between one call and the next a non-blocking read
-     * answers EAGAIN about once per call, and an exception object for each would cost more than the read.
-     */
-    private static final MethodHandle READ;
-    private static final VarHandle ERRNO;
-
-    static {
-        Linker linker = Linker.nativeLinker();
-        StructLayout state = Linker.Option.captureStateLayout();
-        ERRNO = state.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-        READ = linker.downcallHandle(linker.defaultLookup().find("read").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
-                Linker.Option.captureCallState("errno"));
-    }
-
-    /** A platform thread's native memory for a record mark and the errno of its read. */
-    private record MarkBuffer(MemorySegment bytes, MemorySegment state) {}
-
-    private static final ThreadLocal<MarkBuffer> MARK = ThreadLocal.withInitial(() -> {
-        Arena a = Arena.ofAuto();
-        return new MarkBuffer(a.allocate(4), a.allocate(Linker.Option.captureStateLayout()));
-    });
+    /** A platform thread's native memory for a record mark. */
+    private static final ThreadLocal<MemorySegment> MARK = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(4));
 
     /**
      * The platform thread's read of a record mark by read(2) and poll(2) on the (non-blocking) descriptor, the same
@@ -294,23 +267,19 @@ final class RpcConnection implements RpcTransport {
      * left to read, so here a reset is an end like EOF, with nothing a call could still have been answered for.
      */
     private int readMarkNatively(boolean mayIdle) {
-        MarkBuffer m = MARK.get();
+        MemorySegment m = MARK.get();
         while (true) {
             int fd = enterNative();        // a close meanwhile shuts the socket down: the poll returns, the read EOF
             if (fd < 0) return 0;
             try {
-                long n;
-                try {
-                    n = (long) READ.invokeExact(m.state(), fd, m.bytes(), 4L);
-                } catch (Throwable t) {
-                    return 0;
-                }
+                // errno returned, not thrown: between two calls the answer is EAGAIN about once per call
+                long n = Linux.readOrErrno(fd, m);
                 if (n == 0) return EOF;
                 if (n > 0) {
-                    for (int i = 0; i < n; i++) markBytes[i] = m.bytes().get(ValueLayout.JAVA_BYTE, i);
+                    for (int i = 0; i < n; i++) markBytes[i] = m.get(ValueLayout.JAVA_BYTE, i);
                     return (int) n;
                 }
-                int errno = (int) ERRNO.get(m.state(), 0L);
+                int errno = (int) -n;
                 if (errno == ECONNRESET) {
                     log.debug("connection from {} reset by the client", remote);
                     return EOF;
