@@ -58,7 +58,17 @@ final class RpcConnection implements RpcTransport {
         this.local = (InetSocketAddress) ch.getLocalAddress();
         this.remote = (InetSocketAddress) ch.getRemoteAddress();
         this.in = ch.socket().getInputStream();
+        this.nativeReads = NATIVE_READS && socketFd() >= 0;
     }
+
+    /**
+     * True when the connection's platform thread reads records by read(2) and poll(2) on the descriptor itself
+     * (see {@link #readMarkNatively}): then the acceptor may hand a new connection straight to a platform thread
+     * (RpcTcpServer#acceptLoop), since no JDK read of a platform thread is left to want the descriptor
+     * non-blocking. False where the descriptor is out of reach (no --add-opens) or with
+     * -Doverlayj.nfs.nativeReads=false.
+     */
+    boolean readsNatively() { return nativeReads; }
 
     /**
      * The connection's loop on a virtual thread: it waits for calls at the cost of a parked virtual thread. When a
@@ -104,7 +114,7 @@ final class RpcConnection implements RpcTransport {
         active = true;
         boolean idle = false;
         try {
-            ch.socket().setSoTimeout(RpcTcpServer.LINGER_MILLIS);
+            if (!nativeReads) ch.socket().setSoTimeout(RpcTcpServer.LINGER_MILLIS);
             while (true) {
                 ByteBuffer record = readRecord(true);
                 if (record == null) break;
@@ -190,7 +200,12 @@ final class RpcConnection implements RpcTransport {
                 ByteBuffer b = server.directBuffer(n);
                 b.clear().limit(n);
                 // No read timeout needed inside a record: the reaper closes a connection that stalls in one.
-                if (!readFully(b)) throw new EOFException("connection closed inside a record");
+                if (active && nativeReads) {
+                    if (!readNatively(MemorySegment.ofBuffer(b))) throw new EOFException("connection closed inside a record");
+                    b.position(n);
+                } else if (!readFully(b)) {
+                    throw new EOFException("connection closed inside a record");
+                }
                 lastUsed = System.nanoTime();
                 return b.flip();
             }
@@ -218,11 +233,8 @@ final class RpcConnection implements RpcTransport {
             mark.get(0, markBytes);
             return 4;
         }
+        if (nativeReads) return readMarkNatively(mayIdle);
         int got = 0;
-        if (NATIVE_MARK && nonBlocking) {
-            got = readMarkNatively(mayIdle);
-            if (got < 0) return got;                          // EOF (or a reset), IDLE
-        }
         while (got < 4) {
             int n;
             try {
@@ -241,10 +253,14 @@ final class RpcConnection implements RpcTransport {
     }
 
     /**
-     * -Doverlayj.nfs.nativeMark=false: the platform thread reads every record mark through the socket's stream, as
-     * before (for an A/B of one build).
+     * -Doverlayj.nfs.nativeReads=false: the platform thread reads records through the socket's stream (a JDK timed
+     * read), and a new connection's first record is read by a virtual thread, as before (for an A/B of one build).
+     * (-Doverlayj.nfs.nativeMark=false, the earlier name of the switch, does the same.)
      */
-    static final boolean NATIVE_MARK = !"false".equals(System.getProperty("overlayj.nfs.nativeMark"));
+    static final boolean NATIVE_READS = !"false".equals(System.getProperty("overlayj.nfs.nativeReads"))
+            && !"false".equals(System.getProperty("overlayj.nfs.nativeMark"));
+
+    private final boolean nativeReads;
 
     /** ECONNRESET (104 on every Linux architecture; not among org.overlayj.sys.Errno's names). */
     private static final int ECONNRESET = 104;
@@ -255,50 +271,112 @@ final class RpcConnection implements RpcTransport {
     /** A platform thread's native memory for a record mark. */
     private static final ThreadLocal<MemorySegment> MARK = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(4));
 
+    /** A platform thread's native memory for the records that go into heap arrays (at most DIRECT_RECORD at once). */
+    private static final ThreadLocal<MemorySegment> BODY = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(DIRECT_RECORD));
+
     /**
-     * The platform thread's read of a record mark by read(2) and poll(2) on the (non-blocking) descriptor, the same
-     * calls the stream's timed read makes: the bytes of the mark read into markBytes (4, or fewer: the stream reads
-     * the rest), 0 when the stream must read it all (descriptor out of reach, closing, an unexpected errno: the
-     * stream's read then reports as before), EOF, or IDLE (nothing came for the linger time and {@code mayIdle}).
+     * The platform thread's read of a record mark into markBytes by poll(2) and read(2) on the descriptor: 4, EOF
+     * (before the mark's first byte; also a reset), or IDLE (nothing came for the linger time and {@code mayIdle}).
      *
-     * <p>Why: a client that ends with a reset rather than a FIN (libnfs: each nfs-cp, twice per file copied, one
-     * per connection) made the JDK's read throw two exceptions with their stack traces filled
-     * (sun.net.ConnectionResetException, then a SocketException). read(2) answers ECONNRESET only when no byte is
-     * left to read, so here a reset is an end like EOF, with nothing a call could still have been answered for.
+     * <p>Why native: the JDK's read with a timeout on a platform thread wants the descriptor non-blocking (it
+     * switches it there and back around every read, four fcntl calls, unless a virtual thread read it once: hence
+     * the hop of every new connection through a virtual thread before), and a client that ends with a reset rather
+     * than a FIN (libnfs: each nfs-cp, twice per file copied) made it throw two exceptions with their stack traces.
+     * Here the descriptor may be blocking (a new connection) or non-blocking (a virtual thread has read it): where
+     * it is blocking, poll comes first, so that read(2) never sleeps past the linger time; where not, read comes
+     * first and poll only on EAGAIN (a client that sends its calls back to back pays no poll). read(2) answers
+     * ECONNRESET only when no byte is left to read, so a reset is an end like EOF, with no call left unanswered.
      */
-    private int readMarkNatively(boolean mayIdle) {
+    private int readMarkNatively(boolean mayIdle) throws IOException {
         MemorySegment m = MARK.get();
-        while (true) {
-            int fd = enterNative();        // a close meanwhile shuts the socket down: the poll returns, the read EOF
-            if (fd < 0) return 0;
+        int got = 0;
+        boolean pollFirst = !nonBlocking;
+        while (got < 4) {
+            int fd = enterNative();      // a close meanwhile shuts the socket down: the poll returns, the read EOF
+            if (fd < 0) {
+                if (got == 0) return EOF;
+                throw new EOFException("connection closed inside a record mark");
+            }
             try {
-                // errno returned, not thrown: between two calls the answer is EAGAIN about once per call
-                long n = Linux.readOrErrno(fd, m);
-                if (n == 0) return EOF;
+                if (pollFirst) {
+                    int events;
+                    try {
+                        events = Linux.poll(fd, Linux.POLLIN, RpcTcpServer.LINGER_MILLIS);
+                    } catch (ErrnoException e) {
+                        continue;                             // EINTR: look again
+                    }
+                    if (events == 0) {
+                        if (mayIdle && got == 0) return IDLE;
+                        continue;                             // inside a mark: the reaper ends a stuck one
+                    }
+                }
+                // errno returned, not thrown: on a non-blocking descriptor EAGAIN comes about once per call
+                long n = Linux.readOrErrno(fd, m.asSlice(got, 4 - got));
                 if (n > 0) {
-                    for (int i = 0; i < n; i++) markBytes[i] = m.get(ValueLayout.JAVA_BYTE, i);
-                    return (int) n;
-                }
-                int errno = (int) -n;
-                if (errno == ECONNRESET) {
-                    log.debug("connection from {} reset by the client", remote);
-                    return EOF;
-                }
-                if (errno != Errno.EAGAIN) return 0;
-                try {
-                    if (Linux.poll(fd, Linux.POLLIN, RpcTcpServer.LINGER_MILLIS) == 0 && mayIdle) return IDLE;
-                } catch (ErrnoException pe) {
-                    return 0;              // EINTR: the stream's read waits
+                    for (int i = 0; i < n; i++) markBytes[got + i] = m.get(ValueLayout.JAVA_BYTE, got + i);
+                    got += (int) n;
+                    pollFirst = !nonBlocking;
+                } else if (n == 0 || n == -ECONNRESET) {
+                    if (n != 0) log.debug("connection from {} reset by the client", remote);
+                    if (got == 0) return EOF;
+                    throw new EOFException("connection closed inside a record mark");
+                } else if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
+                    pollFirst = true;
+                } else {
+                    throw new ErrnoException((int) -n, "read of a record mark from " + remote);
                 }
             } finally {
                 exitNative();
             }
         }
+        return 4;
+    }
+
+    /**
+     * Fills {@code dst} by read(2) on the descriptor (blocking or not: on EAGAIN it polls); false at EOF, a reset or
+     * a close meanwhile. No timeout: the reaper closes a connection that stalls inside a record, and that close
+     * shuts the socket down, which ends a read asleep in the kernel.
+     */
+    private boolean readNatively(MemorySegment dst) throws IOException {
+        long got = 0, len = dst.byteSize();
+        while (got < len) {
+            int fd = enterNative();
+            if (fd < 0) return false;
+            try {
+                long n = Linux.readOrErrno(fd, dst.asSlice(got));
+                if (n > 0) {
+                    got += n;
+                } else if (n == 0 || n == -ECONNRESET) {
+                    return false;
+                } else if (n == -Errno.EAGAIN) {
+                    try {
+                        Linux.poll(fd, Linux.POLLIN, RpcTcpServer.LINGER_MILLIS);
+                    } catch (ErrnoException e) {
+                        // EINTR: read again
+                    }
+                } else if (n != -Errno.EINTR) {
+                    throw new ErrnoException((int) -n, "read of a record from " + remote);
+                }
+            } finally {
+                exitNative();
+            }
+        }
+        return true;
     }
 
     /** Fills b[off, off + len) by blocking reads; false at EOF. */
     private boolean fill(byte[] b, int off, int len) throws IOException {
         if (!active) return readFully(ByteBuffer.wrap(b, off, len));
+        if (nativeReads) {
+            MemorySegment body = BODY.get();
+            for (int got = 0; got < len; ) {
+                int chunk = (int) Math.min(len - got, body.byteSize());
+                if (!readNatively(body.asSlice(0, chunk))) return false;
+                MemorySegment.copy(body, ValueLayout.JAVA_BYTE, 0, b, off + got, chunk);
+                got += chunk;
+            }
+            return true;
+        }
         for (int got = 0; got < len; ) {
             int n;
             try {

@@ -239,10 +239,14 @@ public final class RpcTcpServer implements AutoCloseable {
                     c.close();
                     continue;
                 }
-                // Its first read on a virtual thread, even if a platform thread takes it at once after: the JDK
-                // then leaves the socket non-blocking for good, where a platform thread's read with a timeout
-                // would switch it to non-blocking and back around every read (four fcntl calls each).
-                connectionThreads.start(c::serveIdle);
+                // Straight to a platform thread of the pool while one is free: a new connection's calls come at
+                // once (NULL, then MNT or FSINFO...), and each hop through a virtual thread first (its carrier's
+                // wake-up, the poller's, the carrier's again, then the pool thread's) cost more server CPU than a
+                // whole small call. That thread reads natively (RpcConnection#readMarkNatively), so no JDK timed
+                // read wants the descriptor non-blocking. Without native reads, or with the pool busy, the first
+                // read is a virtual thread's: the JDK then leaves the socket non-blocking for good, where a
+                // platform thread's timed read would switch it there and back around every read (four fcntl).
+                if (!(c.readsNatively() && activate(c))) connectionThreads.start(c::serveIdle);
             } catch (IOException | RuntimeException e) {
                 log.warn("cannot serve a new connection: {}", e.toString());
                 try {
