@@ -8,6 +8,8 @@
 #
 #   bench/nfs-copy-ab.sh BASE_BUILD [OJ_OPTS_FOR_NEW]     # IMPLS="base new ganesha" (default "base new")
 #   FILES=300 ROUNDS=6 WARM=20 PAR=4 STRACE=0 PERF=0 (defaults)
+#   IMPLS may hold more overlayj servers of this build named new*, each with the JVM options of $OPTS_<name>
+#   (e.g. IMPLS="base new new2" OPTS_new2=-Doverlayj.nfs.nativeReads=false)
 #   PERF=1: perf record -g of each overlayj server over the rounds (-XX:+PreserveFramePointer), reports in OUT
 # Runs inside `unshare -n -m` (loopback only, own /run). Needs root, libnfs-utils (and nfs-ganesha for "ganesha").
 set -uo pipefail
@@ -45,9 +47,10 @@ port=2050
 for impl in $IMPLS; do
     mkdir -p "$ROOT/$impl/u" "$ROOT/$impl/w"
     case $impl in
-        base|new)
+        base|new*)
             build=$REPO opts=$NEWOPTS
             [ "$impl" = base ] && build=$BASE opts=
+            v=OPTS_$impl; [ -n "${!v:-}" ] && opts=${!v}
             [ "$PERF" = 1 ] && opts="$opts -XX:+PreserveFramePointer"
             echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/$impl/exports"
             OVERLAYJ_JAVA_OPTS="$opts" "$build/bin/overlayj" serve -o "lowerdir=$L,upperdir=$ROOT/$impl/u,workdir=$ROOT/$impl/w" \

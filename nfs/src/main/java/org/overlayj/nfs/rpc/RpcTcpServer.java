@@ -170,9 +170,19 @@ public final class RpcTcpServer implements AutoCloseable {
     /** Hands {@code c}, idle for the linger time, to a virtual thread; false when the server is closing. */
     boolean idle(RpcConnection c) {
         if (closed) return false;
-        connectionThreads.start(c::serveIdle);
+        startVirtual(c);
         return true;
     }
+
+    private final AtomicInteger virtualStarts = new AtomicInteger();
+
+    private void startVirtual(RpcConnection c) {
+        virtualStarts.incrementAndGet();
+        connectionThreads.start(c::serveIdle);
+    }
+
+    /** How many times a connection was given to a virtual thread (new, past the pool, or idle): for the tests. */
+    int virtualStarts() { return virtualStarts.get(); }
 
     /**
      * True while the current thread serves a call of a connection's platform thread with no other call of that
@@ -246,7 +256,7 @@ public final class RpcTcpServer implements AutoCloseable {
                 // read wants the descriptor non-blocking. Without native reads, or with the pool busy, the first
                 // read is a virtual thread's: the JDK then leaves the socket non-blocking for good, where a
                 // platform thread's timed read would switch it there and back around every read (four fcntl).
-                if (!(c.readsNatively() && activate(c))) connectionThreads.start(c::serveIdle);
+                if (!(c.readsNatively() && activate(c))) startVirtual(c);
             } catch (IOException | RuntimeException e) {
                 log.warn("cannot serve a new connection: {}", e.toString());
                 try {

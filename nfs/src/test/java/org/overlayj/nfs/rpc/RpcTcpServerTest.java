@@ -191,4 +191,31 @@ class RpcTcpServerTest {
         }
         assertEquals(6, calls.get());
     }
+
+    /**
+     * A new connection goes from the acceptor straight to a platform thread of the pool, which reads its records
+     * natively (RpcConnection#readMarkNatively): no virtual thread is started for a connection that sends its calls
+     * at once and goes (nfs-cp: two connections per file copied, each a hop through a virtual thread before, which
+     * cost the server a poller's and a carrier's wake-ups). Fragments, a mark split in two and a reset inside a
+     * record on such a connection are the other tests'.
+     */
+    @Test void aNewConnectionIsServedByAPlatformThreadFromItsFirstCall() throws Exception {
+        int before = server.virtualStarts();
+        for (int i = 0; i < 10; i++) {
+            try (Socket s = connect()) {
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                for (int k = 0; k < 3; k++) {
+                    byte[] c = call(60 + k, PROG, VERS, 8);
+                    fragment(out, c, 0, c.length, true);
+                    out.flush();
+                    assertArrayEquals(new int[]{60 + k, 0, 0}, reply(in));
+                }
+                if (i % 2 == 0) s.setSoLinger(true, 0);   // as libnfs ends: a reset
+            }
+            assertTrue(awaitConnections(0));
+        }
+        assertEquals(30, calls.get());
+        assertEquals(before, server.virtualStarts(), "connections handed to virtual threads");
+    }
 }
