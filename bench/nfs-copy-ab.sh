@@ -102,7 +102,7 @@ for r in $(seq "$ROUNDS"); do
         [ "$impl" = ganesha ] || p=$(pgrep -P "$p" java || echo "$p")
         sp=
         if [ "$STRACE" = 1 ]; then strace -c -f -p "$p" -o "$OUT/$impl.strace.$r" 2> /dev/null & sp=$!; sleep 1; fi
-        if [ "$PERF" = 1 ] && [ "$impl" != ganesha ]; then
+        if [ "$PERF" = 1 ]; then
             perf record -F 2000 -g -p "$p" -o "$OUT/$impl.perf.$r" > /dev/null 2>&1 & sp=$!; sleep 1
         fi
         c0=$(ticks "$p"); s0=$(switches "$p"); t0=$(date +%s.%N)

@@ -113,6 +113,10 @@ final class RpcConnection implements RpcTransport {
     void serveActive() {
         active = true;
         boolean idle = false;
+        if (nativeReads) {
+            inBuf = IN_BUF.get();
+            inPos = inEnd = 0;
+        }
         try {
             if (!nativeReads) ch.socket().setSoTimeout(RpcTcpServer.LINGER_MILLIS);
             while (true) {
@@ -135,6 +139,9 @@ final class RpcConnection implements RpcTransport {
         } catch (IOException e) {
             log.debug("connection from {} ends: {}", remote, e.toString());
         }
+        // The thread's buffer stays with the thread: it goes idle only with nothing in it (readMarkNatively).
+        inBuf = null;
+        inPos = inEnd = 0;
         if (!idle || !server.idle(this)) close();
     }
 
@@ -150,7 +157,7 @@ final class RpcConnection implements RpcTransport {
         try {
             // Nothing behind this call: the client waits for its reply, and nobody else for this thread. Asked
             // (FIONREAD) only for the calls that may block: the cheap ones are served here anyway.
-            return c.in.available() == 0;
+            return c.inPos == c.inEnd && c.in.available() == 0;
         } catch (IOException e) {
             return false;
         }
@@ -201,7 +208,11 @@ final class RpcConnection implements RpcTransport {
                 b.clear().limit(n);
                 // No read timeout needed inside a record: the reaper closes a connection that stalls in one.
                 if (active && nativeReads) {
-                    if (!readNatively(MemorySegment.ofBuffer(b))) throw new EOFException("connection closed inside a record");
+                    MemorySegment dst = MemorySegment.ofBuffer(b);
+                    int buffered = Math.min(n, inEnd - inPos);
+                    MemorySegment.copy(inBuf, inPos, dst, 0, buffered);
+                    inPos += buffered;
+                    if (!readNatively(dst.asSlice(buffered))) throw new EOFException("connection closed inside a record");
                     b.position(n);
                 } else if (!readFully(b)) {
                     throw new EOFException("connection closed inside a record");
@@ -268,35 +279,61 @@ final class RpcConnection implements RpcTransport {
     /** Set once a virtual thread has read from the socket: the JDK then leaves its descriptor non-blocking. */
     private boolean nonBlocking;
 
-    /** A platform thread's native memory for a record mark. */
-    private static final ThreadLocal<MemorySegment> MARK = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(4));
+    /**
+     * A platform thread's buffer for what it reads off its connection's socket (RpcTcpServer#MAX_ACTIVE of them at
+     * most): one read(2) takes a call's record mark and its record together, and as many calls as came, where a
+     * read of the mark and one of the record were two.
+     */
+    private static final int IN_BUF_SIZE = 64 * 1024;
+    private static final ThreadLocal<MemorySegment> IN_BUF = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(IN_BUF_SIZE));
 
-    /** A platform thread's native memory for the records that go into heap arrays (at most DIRECT_RECORD at once). */
-    private static final ThreadLocal<MemorySegment> BODY = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(DIRECT_RECORD));
+    /** The serving platform thread's IN_BUF while it serves this connection, and the bytes in it not yet taken. */
+    private MemorySegment inBuf;
+    private int inPos, inEnd;
 
     /**
-     * The platform thread's read of a record mark into markBytes by poll(2) and read(2) on the descriptor: 4, EOF
-     * (before the mark's first byte; also a reset), or IDLE (nothing came for the linger time and {@code mayIdle}).
+     * The platform thread's read of a record mark into markBytes: 4, EOF (before the mark's first byte; also a
+     * reset), or IDLE (nothing came for the linger time and {@code mayIdle}; only then, with nothing buffered, does
+     * the connection leave this thread and its buffer).
      *
      * <p>Why native: the JDK's read with a timeout on a platform thread wants the descriptor non-blocking (it
      * switches it there and back around every read, four fcntl calls, unless a virtual thread read it once: hence
      * the hop of every new connection through a virtual thread before), and a client that ends with a reset rather
      * than a FIN (libnfs: each nfs-cp, twice per file copied) made it throw two exceptions with their stack traces.
-     * Here the descriptor may be blocking (a new connection) or non-blocking (a virtual thread has read it): where
-     * it is blocking, poll comes first, so that read(2) never sleeps past the linger time; where not, read comes
-     * first and poll only on EAGAIN (a client that sends its calls back to back pays no poll). read(2) answers
-     * ECONNRESET only when no byte is left to read, so a reset is an end like EOF, with no call left unanswered.
      */
     private int readMarkNatively(boolean mayIdle) throws IOException {
-        MemorySegment m = MARK.get();
-        int got = 0;
-        boolean pollFirst = !nonBlocking;
-        while (got < 4) {
-            int fd = enterNative();      // a close meanwhile shuts the socket down: the poll returns, the read EOF
-            if (fd < 0) {
-                if (got == 0) return EOF;
+        while (inEnd - inPos < 4) {
+            int n = fillInBuf(mayIdle && inEnd == inPos);
+            if (n == IDLE) return IDLE;
+            if (n == EOF) {
+                if (inEnd == inPos) return EOF;
                 throw new EOFException("connection closed inside a record mark");
             }
+        }
+        for (int i = 0; i < 4; i++) markBytes[i] = inBuf.get(ValueLayout.JAVA_BYTE, inPos + i);
+        inPos += 4;
+        return 4;
+    }
+
+    /**
+     * Reads what has come (at least a byte, at most what the buffer has room for) after the bytes buffered, moved
+     * to its start: the count, EOF (also a reset, or a close meanwhile), or IDLE ({@code mayIdle} and nothing came
+     * for the linger time). The descriptor may be blocking (a new connection) or non-blocking (a virtual thread has
+     * read it): where it is blocking and the wait may end idle, poll comes first, so that read(2) never sleeps past
+     * the linger time; elsewhere read comes first and poll only on EAGAIN (calls sent back to back cost no poll).
+     * read(2) answers ECONNRESET only when no byte is left to read, so a reset is an end like EOF, with no call
+     * left unanswered.
+     */
+    private int fillInBuf(boolean mayIdle) throws IOException {
+        if (inPos > 0) {
+            MemorySegment.copy(inBuf, inPos, inBuf, 0, inEnd - inPos);
+            inEnd -= inPos;
+            inPos = 0;
+        }
+        boolean pollFirst = mayIdle && !nonBlocking;
+        while (true) {
+            int fd = enterNative();      // a close meanwhile shuts the socket down: the poll returns, the read EOF
+            if (fd < 0) return EOF;
             try {
                 if (pollFirst) {
                     int events;
@@ -306,30 +343,29 @@ final class RpcConnection implements RpcTransport {
                         continue;                             // EINTR: look again
                     }
                     if (events == 0) {
-                        if (mayIdle && got == 0) return IDLE;
-                        continue;                             // inside a mark: the reaper ends a stuck one
+                        if (mayIdle) return IDLE;
+                        continue;                             // inside a record: the reaper ends a stuck one
                     }
                 }
                 // errno returned, not thrown: on a non-blocking descriptor EAGAIN comes about once per call
-                long n = Linux.readOrErrno(fd, m.asSlice(got, 4 - got));
+                long n = Linux.readOrErrno(fd, inBuf.asSlice(inEnd));
                 if (n > 0) {
-                    for (int i = 0; i < n; i++) markBytes[got + i] = m.get(ValueLayout.JAVA_BYTE, got + i);
-                    got += (int) n;
-                    pollFirst = !nonBlocking;
-                } else if (n == 0 || n == -ECONNRESET) {
+                    inEnd += (int) n;
+                    return (int) n;
+                }
+                if (n == 0 || n == -ECONNRESET) {
                     if (n != 0) log.debug("connection from {} reset by the client", remote);
-                    if (got == 0) return EOF;
-                    throw new EOFException("connection closed inside a record mark");
-                } else if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
+                    return EOF;
+                }
+                if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
                     pollFirst = true;
                 } else {
-                    throw new ErrnoException((int) -n, "read of a record mark from " + remote);
+                    throw new ErrnoException((int) -n, "read from " + remote);
                 }
             } finally {
                 exitNative();
             }
         }
-        return 4;
     }
 
     /**
@@ -368,11 +404,11 @@ final class RpcConnection implements RpcTransport {
     private boolean fill(byte[] b, int off, int len) throws IOException {
         if (!active) return readFully(ByteBuffer.wrap(b, off, len));
         if (nativeReads) {
-            MemorySegment body = BODY.get();
             for (int got = 0; got < len; ) {
-                int chunk = (int) Math.min(len - got, body.byteSize());
-                if (!readNatively(body.asSlice(0, chunk))) return false;
-                MemorySegment.copy(body, ValueLayout.JAVA_BYTE, 0, b, off + got, chunk);
+                if (inPos == inEnd && fillInBuf(false) == EOF) return false;
+                int chunk = Math.min(len - got, inEnd - inPos);
+                MemorySegment.copy(inBuf, ValueLayout.JAVA_BYTE, inPos, b, off + got, chunk);
+                inPos += chunk;
                 got += chunk;
             }
             return true;

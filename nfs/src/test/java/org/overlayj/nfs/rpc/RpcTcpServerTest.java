@@ -23,11 +23,14 @@ import static org.junit.jupiter.api.Assertions.*;
 class RpcTcpServerTest {
     private static final int PROG = 400100, VERS = 2, MAX = 4096;
     private final AtomicInteger calls = new AtomicInteger();
+    /** What RpcTcpServer#servesBlockingCalls said during each call, in order. */
+    private final java.util.List<Boolean> blockingHere = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     private RpcTcpServer server;
 
     @BeforeEach void start() throws IOException {
         RpcDispatchable echo = call -> {
             calls.incrementAndGet();
+            blockingHere.add(RpcTcpServer.servesBlockingCalls());
             call.reply(XdrVoid.XDR_VOID);
         };
         server = RpcTcpServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
@@ -217,5 +220,33 @@ class RpcTcpServerTest {
         }
         assertEquals(30, calls.get());
         assertEquals(before, server.virtualStarts(), "connections handed to virtual threads");
+    }
+
+    /**
+     * The platform thread reads whatever has come in one read(2) (RpcConnection#fillInBuf), the next calls' records
+     * too: a call with another one already read behind it must not be told that it may block its connection's
+     * thread (RpcTcpServer#servesBlockingCalls), although the socket itself then has nothing left to read.
+     */
+    @Test void aCallWithAnotherReadBehindItMayNotBlockTheConnectionsThread() throws Exception {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] c = call(71, PROG, VERS, 0);
+            fragment(out, c, 0, c.length, true);
+            out.flush();
+            assertArrayEquals(new int[]{71, 0, 0}, reply(in));   // the connection is on its platform thread now
+            blockingHere.clear();
+            // three calls in one segment: one read(2) takes them all
+            java.io.ByteArrayOutputStream three = new java.io.ByteArrayOutputStream();
+            DataOutputStream t = new DataOutputStream(three);
+            for (int k = 0; k < 3; k++) {
+                byte[] ck = call(72 + k, PROG, VERS, 4);
+                fragment(t, ck, 0, ck.length, true);
+            }
+            out.write(three.toByteArray());
+            out.flush();
+            for (int k = 0; k < 3; k++) assertArrayEquals(new int[]{72 + k, 0, 0}, reply(in));
+        }
+        assertEquals(java.util.List.of(false, false, true), blockingHere);
     }
 }
