@@ -133,7 +133,8 @@ public final class Mount3Program implements RpcDispatchable {
             for (String part : w.get().rest().split("/")) {
                 if (!part.isEmpty()) n = x.overlay.lookup(n, Linux.fromUtf8(part), c);
             }
-            if (!x.overlay.getattr(n).isDir()) return mntFail(res, mountstat3.MNT3ERR_NOTDIR, remote, path, "not a directory");
+            // the node's type, known since its lookup: no stat of it again (nfs-cp mounts a directory per file)
+            if (!n.isDir()) return mntFail(res, mountstat3.MNT3ERR_NOTDIR, remote, path, "not a directory");
         } catch (ErrnoException ex) {
             int stat = switch (ex.errno()) {
                 case Errno.ENOENT -> mountstat3.MNT3ERR_NOENT;

@@ -120,6 +120,12 @@ class Nfs3ProtocolTest {
         c.mount(Mount3.MOUNTPROC3_UMNT_3, new dirpath(b("/")), XdrVoid.XDR_VOID);
         c.mount(Mount3.MOUNTPROC3_UMNTALL_3, XdrVoid.XDR_VOID, XdrVoid.XDR_VOID);
         assertNull(c.mount(Mount3.MOUNTPROC3_DUMP_3, XdrVoid.XDR_VOID, new mountopt()).list);
+        // a directory below the export's root is mounted (as libnfs mounts a file's directory), a file is not
+        mountres3 sub = c.mnt("/dir/sub");
+        assertEquals(mountstat3.MNT3_OK, sub.fhs_status);
+        assertArrayEquals(fh(fh(root, "dir"), "sub").data, sub.mountinfo.fhandle.value);
+        assertEquals(mountstat3.MNT3ERR_NOTDIR, c.mnt("/dir/a").fhs_status);
+        assertEquals(mountstat3.MNT3ERR_NOENT, c.mnt("/dir/none").fhs_status);
     }
 
     @Test
