@@ -2213,6 +2213,30 @@ public final class Linux {
         return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
     }
 
+    private static final class Setsockopt {
+        static final MethodHandle H = fn("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final int SOL_SOCKET = 1, SO_RCVTIMEO = 20;
+
+    /**
+     * SO_RCVTIMEO of a socket (setsockopt(2)): a read(2) of the blocking descriptor that waited this long for nothing
+     * answers EAGAIN. For a thread that sleeps in read itself rather than in poll and then read (one system call per
+     * wait less), and still gives up after a while. 0: no limit.
+     */
+    public static void setReceiveTimeout(int fd, int millis) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment tv = s.alloc(16);                                   // struct timeval: tv_sec, tv_usec
+        tv.set(JAVA_LONG, 0, millis / 1000);
+        tv.set(JAVA_LONG, 8, (millis % 1000) * 1000L);
+        int rc;
+        try {
+            rc = (int) Setsockopt.H.invokeExact(s.errno, fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        check(s, rc, "setsockopt", "SO_RCVTIMEO on fd " + fd);
+    }
+
     // --- warming up -----------------------------------------------------------------------------------------------
 
     /** A call made only to link its native downcall; its error is the expected outcome. */
@@ -2247,7 +2271,7 @@ public final class Linux {
             () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0),
             () -> cachedPages(-1, 0, 0), () -> mapAnonymous(0), () -> madvise(MemorySegment.NULL, MADV_HUGEPAGE),
             () -> unmapAnonymous(MemorySegment.NULL),
-            () -> poll(-1, POLLIN, 0), () -> { schedYield(); },
+            () -> poll(-1, POLLIN, 0), () -> setReceiveTimeout(-1, 0), () -> { schedYield(); },
         };
         for (Attempt a : attempts) {
             try {

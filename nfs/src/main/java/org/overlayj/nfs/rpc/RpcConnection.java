@@ -319,8 +319,9 @@ final class RpcConnection implements RpcTransport {
      * Reads what has come (at least a byte, at most what the buffer has room for) after the bytes buffered, moved
      * to its start: the count, EOF (also a reset, or a close meanwhile), or IDLE ({@code mayIdle} and nothing came
      * for the linger time). The descriptor may be blocking (a new connection) or non-blocking (a virtual thread has
-     * read it): where it is blocking and the wait may end idle, poll comes first, so that read(2) never sleeps past
-     * the linger time; elsewhere read comes first and poll only on EAGAIN (calls sent back to back cost no poll).
+     * read it): where it is blocking, read(2) sleeps until something comes or SO_RCVTIMEO (the linger time, see
+     * {@link #receiveTimeout}) passes, or, where that option could not be set and the wait may end idle, poll comes
+     * first; where it is non-blocking, read comes first and poll only on EAGAIN.
      * read(2) answers ECONNRESET only when no byte is left to read, so a reset is an end like EOF, with no call
      * left unanswered.
      */
@@ -330,12 +331,13 @@ final class RpcConnection implements RpcTransport {
             inEnd -= inPos;
             inPos = 0;
         }
-        boolean pollFirst = mayIdle && !nonBlocking;
+        boolean pollFirst = false;
         while (true) {
             int fd = enterNative();      // a close meanwhile shuts the socket down: the poll returns, the read EOF
             if (fd < 0) return EOF;
             try {
-                if (pollFirst) {
+                boolean timed = !nonBlocking && receiveTimeout(fd);
+                if (pollFirst || (!nonBlocking && !timed && mayIdle)) {
                     int events;
                     try {
                         events = Linux.poll(fd, Linux.POLLIN, RpcTcpServer.LINGER_MILLIS);
@@ -357,9 +359,11 @@ final class RpcConnection implements RpcTransport {
                     if (n != 0) log.debug("connection from {} reset by the client", remote);
                     return EOF;
                 }
-                if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
-                    pollFirst = true;
-                } else {
+                if (n == -Errno.EAGAIN && timed) {
+                    if (mayIdle) return IDLE;                 // SO_RCVTIMEO: the linger time passed with nothing
+                } else if (n == -Errno.EAGAIN) {
+                    pollFirst = true;                         // non-blocking: wait in poll
+                } else if (n != -Errno.EINTR) {
                     throw new ErrnoException((int) -n, "read from " + remote);
                 }
             } finally {
@@ -367,6 +371,32 @@ final class RpcConnection implements RpcTransport {
             }
         }
     }
+
+    /** 0: SO_RCVTIMEO not set yet; 1: set (the linger time); -1: could not be set (poll before each wait instead). */
+    private int receiveTimeout;
+
+    /**
+     * Sets SO_RCVTIMEO to the linger time on a blocking descriptor, once: the platform thread then sleeps in read(2)
+     * itself between calls, where it slept in poll(2) and then read (one system call per call less; nfs-cp makes
+     * ten calls per file). The descriptor's other readers do not see it: a virtual thread's reads are
+     * non-blocking, the JDK's writes are not reads. -Doverlayj.nfs.receiveTimeout=false: poll and read as before.
+     */
+    private boolean receiveTimeout(int fd) {
+        if (receiveTimeout == 0) {
+            receiveTimeout = -1;
+            if (RECEIVE_TIMEOUT) {
+                try {
+                    Linux.setReceiveTimeout(fd, RpcTcpServer.LINGER_MILLIS);
+                    receiveTimeout = 1;
+                } catch (ErrnoException e) {
+                    log.debug("SO_RCVTIMEO on the connection from {}: {}", remote, e.toString());
+                }
+            }
+        }
+        return receiveTimeout > 0;
+    }
+
+    static final boolean RECEIVE_TIMEOUT = !"false".equals(System.getProperty("overlayj.nfs.receiveTimeout"));
 
     /**
      * Fills {@code dst} by read(2) on the descriptor (blocking or not: on EAGAIN it polls); false at EOF, a reset or

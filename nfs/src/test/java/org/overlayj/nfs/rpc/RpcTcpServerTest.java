@@ -249,4 +249,31 @@ class RpcTcpServerTest {
         }
         assertEquals(java.util.List.of(false, false, true), blockingHere);
     }
+
+    /**
+     * A connection quiet for the linger time leaves its platform thread for a virtual one (no platform thread per
+     * idle connection), however the platform thread waits (SO_RCVTIMEO in read(2), or poll: RpcConnection#fillInBuf),
+     * and its next calls are served, then by a platform thread again.
+     */
+    @Test void aQuietConnectionGoesToAVirtualThreadAndIsServedOn() throws Exception {
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] c = call(81, PROG, VERS, 0);
+            fragment(out, c, 0, c.length, true);
+            out.flush();
+            assertArrayEquals(new int[]{81, 0, 0}, reply(in));
+            int before = server.virtualStarts();
+            for (int i = 0; i < 300 && server.virtualStarts() == before; i++) Thread.sleep(10);
+            assertEquals(before + 1, server.virtualStarts(), "gone to a virtual thread after the linger time");
+            for (int k = 0; k < 3; k++) {
+                byte[] ck = call(82 + k, PROG, VERS, 0);
+                fragment(out, ck, 0, ck.length, true);
+                out.flush();
+                assertArrayEquals(new int[]{82 + k, 0, 0}, reply(in));
+            }
+        }
+        assertTrue(awaitConnections(0));
+        assertEquals(4, calls.get());
+    }
 }
