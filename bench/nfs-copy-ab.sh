@@ -27,13 +27,16 @@ mkdir -p /run/ganesha /run/rpcbind
 ROOT=$(mktemp -d /tmp/nfs-copy-ab.XXXXXX)
 OUT=${OUT:-$ROOT/out}
 mkdir -p "$OUT"
+exec > >(tee "$OUT/summary.txt")
 PIDS=()
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
     mountpoint -q "$ROOT/m" && umount "$ROOT/m"
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$ROOT/base" "$ROOT/new" "$ROOT/ganesha" "$ROOT/lower" "$ROOT/copies"
+    if [ "${KEEP:-0}" != 1 ]; then
+        case $OUT in "$ROOT"/*) find "$ROOT" -mindepth 1 -maxdepth 1 ! -path "$OUT" -exec rm -rf {} + ;; *) rm -rf "$ROOT" ;; esac
+    fi
 }
 trap cleanup EXIT
 L=$ROOT/lower
