@@ -43,6 +43,12 @@
 #      cache for the same reason. The table prints each row's median, its min-max over rounds, and the server's
 #      CPU time (utime+stime of the server's process, ms, median), which load changes little.
 #      The rows are interleaved round by round (round_order); ROUNDS default 5.
+# WARMUP=1 (default): each server, once started, gets every workload once untimed before the timed ones (a write of
+#      the big file to another name, WARM_FILES small files copied out, WARM_META files created+stat'ed+removed in
+#      another directory, one listing of the wide one), so that the rows measure servers in their steady state, as a
+#      long-running overlayj serve or ganesha is: a fresh overlayj's JVM spends ~140 ms of its first 512 MiB write in
+#      the JIT compiler (bench/README.md, nfswrite), which no later write pays. Both servers get the same warm-up.
+#      WARMUP=0 times a fresh server's first calls instead (a restart's cost, not a server's speed).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -99,6 +105,9 @@ WIDE=${WIDE:-20000}
 LISTS=${LISTS:-1}
 PAR=${PAR:-4}
 ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-1}
+WARM_FILES=${WARM_FILES:-200}
+WARM_META=${WARM_META:-1000}
 IMPLS=${IMPLS:-"overlayj ganesha"}
 TIMEOUT=${TIMEOUT:-900}
 BASE=$(readlink -f "${1:-/tmp}")
@@ -307,6 +316,22 @@ copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
     xargs -P "$PAR" -I{} bash -c 'nfs-cp "$(url "$0" "$1")" "$OUT/$0/$1" > /dev/null' "$1" {} < "$ROOT/files.txt"
 }
 
+# warm_up IMPL (WARMUP=1): every workload once, untimed, on other names than the timed ones use; failures are
+# reported, since the timed workload would then fail too
+warm_up() {
+    echo "nfs-bench: warm-up of $1 ..." >&2
+    nfs-cp "$ROOT/src.big" "$(url "$1" warmw)" > /dev/null || echo "nfs-bench: $1: warm-up write failed" >&2
+    mkdir -p "$OUT/warm-$1-$round"
+    head -n "$WARM_FILES" "$ROOT/files.txt" | OUT=$OUT/warm-$1-$round bash -c '
+        cut -d/ -f1-2 | sort -u | (cd "$OUT" && xargs mkdir -p)' 
+    head -n "$WARM_FILES" "$ROOT/files.txt" |
+        xargs -P "$PAR" -I{} bash -c 'nfs-cp "$(url "$0" "$1")" "$2/$1" > /dev/null' "$1" {} "$OUT/warm-$1-$round" ||
+        echo "nfs-bench: $1: warm-up copy failed" >&2
+    "$ROOT/nfs-meta" "$(root_url "$1")" files /warm-meta "$WARM_META" > /dev/null ||
+        echo "nfs-bench: $1: warm-up metadata failed" >&2
+    "$ROOT/nfs-meta" "$(root_url "$1")" list /wide 1 > /dev/null || echo "nfs-bench: $1: warm-up listing failed" >&2
+}
+
 # the export's root, for nfs-meta (one mount, paths below it)
 root_url() { # root_url IMPL
     case $1 in
@@ -336,7 +361,7 @@ declare -A T
 for ((round = 0; round < ROUNDS; round++)); do
   # shellcheck disable=SC2086 # the implementations' names, one word each
   for IMPL in $(round_order "$round" $IMPLS); do
-    layer_fs "$ROOT/layers-$IMPL-$round" $((2 * BIG_MB + 512)) || { echo "nfs-bench: cannot make a layer filesystem" >&2; exit 1; }
+    layer_fs "$ROOT/layers-$IMPL-$round" $(((2 + WARMUP) * BIG_MB + 512)) || { echo "nfs-bench: cannot make a layer filesystem" >&2; exit 1; }
     U="$ROOT/layers-$IMPL-$round/upper" W="$ROOT/layers-$IMPL-$round/work"
     mkdir -p "$U" "$W"
     echo "nfs-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
@@ -347,6 +372,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     fi
     SERVER_PID=${PIDS[-1]}
     cat "$ROOT/src.big" > /dev/null            # the client's source in the page cache: its reads allocate nothing
+    [ "$WARMUP" = 1 ] && warm_up "$IMPL"
     warm_free_memory
     run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)"
     cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
