@@ -7,7 +7,8 @@
 # order), PAR nfs-cp at once (xargs -P, as nfs-bench). Prints one line per server and round, then medians.
 #
 #   bench/nfs-copy-ab.sh BASE_BUILD [OJ_OPTS_FOR_NEW]     # IMPLS="base new ganesha" (default "base new")
-#   FILES=300 ROUNDS=6 WARM=20 PAR=4 STRACE=0 PERF=0 (defaults)
+#   FILES=300 ROUNDS=6 WARM=20 PAR=4 STRACE=0 PERF=0 EVICT=0 (defaults; EVICT=1 drops the lower files' pages
+#   before each round, as nfs-bench's copy row does)
 #   IMPLS may hold more overlayj servers of this build named new*, each with the JVM options of $OPTS_<name>
 #   (e.g. IMPLS="base new new2" OPTS_new2=-Doverlayj.nfs.nativeReads=false)
 #   PERF=1: perf record -g of each overlayj server over the rounds (-XX:+PreserveFramePointer), reports in OUT
@@ -108,6 +109,12 @@ for r in $(seq "$ROUNDS"); do
         if [ "$PERF" = 1 ]; then
             perf record -F 2000 -g -p "$p" -o "$OUT/$impl.perf.$r" > /dev/null 2>&1 & sp=$!; sleep 1
         fi
+        # EVICT=1: the lower files' pages dropped first, as nfs-bench's copy row does (its READs then go to the disk)
+        [ "${EVICT:-0}" = 1 ] && (cd "$L" && python3 -c '
+import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
+' $(cat "$ROOT/files.txt"))
         c0=$(ticks "$p"); s0=$(switches "$p"); t0=$(date +%s.%N)
         copy "$impl" "$FILES"
         t1=$(date +%s.%N); c1=$(ticks "$p"); s1=$(switches "$p")
