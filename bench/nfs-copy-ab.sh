@@ -8,7 +8,8 @@
 #
 #   bench/nfs-copy-ab.sh BASE_BUILD [OJ_OPTS_FOR_NEW]     # IMPLS="base new ganesha" (default "base new")
 #   FILES=300 ROUNDS=6 WARM=20 PAR=4 STRACE=0 PERF=0 EVICT=0 (defaults; EVICT=1 drops the lower files' pages
-#   before each round, as nfs-bench's copy row does)
+#   before each round, as nfs-bench's copy row does); LOWERFS=loop puts the lower layer on a loop-mounted ext4
+#   of its own (ganesha's overlay then with xino=on), as nfs-bench's layers are
 #   IMPLS may hold more overlayj servers of this build named new*, each with the JVM options of $OPTS_<name>
 #   (e.g. IMPLS="base new new2" OPTS_new2=-Doverlayj.nfs.nativeReads=false)
 #   PERF=1: perf record -g of each overlayj server over the rounds (-XX:+PreserveFramePointer), reports in OUT
@@ -35,12 +36,20 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
     mountpoint -q "$ROOT/m" && umount "$ROOT/m"
+    mountpoint -q "$ROOT/lower" && umount "$ROOT/lower"
     if [ "${KEEP:-0}" != 1 ]; then
         case $OUT in "$ROOT"/*) find "$ROOT" -mindepth 1 -maxdepth 1 ! -path "$OUT" -exec rm -rf {} + ;; *) rm -rf "$ROOT" ;; esac
     fi
 }
 trap cleanup EXIT
 L=$ROOT/lower
+mkdir -p "$L"
+# LOWERFS=loop: the lower layer on a loop-mounted ext4 of its own, as nfs-bench's (LAYERS=loop) lower and upper are
+# two filesystems (ganesha's overlay then needs xino=on); default: everything on the filesystem of /tmp
+if [ "${LOWERFS:-}" = loop ]; then
+    truncate -s 256M "$ROOT/lower.img" && mkfs.ext4 -q -F "$ROOT/lower.img" && mount -o loop "$ROOT/lower.img" "$L" || exit 1
+    XINO=,xino=on
+fi
 mkdir -p "$L/t/d1" "$L/t/d2"
 for i in $(seq "$FILES"); do
     d=d$((i % 2 + 1)); printf 'small file %05d\n' "$i" > "$L/t/$d/f$i"; echo "t/$d/f$i"
@@ -67,7 +76,7 @@ for impl in $IMPLS; do
             port=$((port + 1)) ;;
         ganesha)
             M=$ROOT/m; mkdir -p "$M"
-            mount -t overlay overlay -o "lowerdir=$L,upperdir=$ROOT/$impl/u,workdir=$ROOT/$impl/w,index=on,nfs_export=on" "$M" || exit 1
+            mount -t overlay overlay -o "lowerdir=$L,upperdir=$ROOT/$impl/u,workdir=$ROOT/$impl/w,index=on,nfs_export=on${XINO:-}" "$M" || exit 1
             cat > "$ROOT/ganesha.conf" << EOC
 NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; }
 NFSV4 { Graceless = true; }
