@@ -1,5 +1,6 @@
 package org.overlayj.fuse;
 
+import org.overlayj.sys.DirEnt;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
@@ -46,6 +47,9 @@ final class ReadRehearsal {
     static final long QUIET_MILLIS = Long.getLong("overlayj.fuse.rehearseQuietMillis", 100);
     /** Rounds run between two looks at the mount's requests. */
     private static final int BATCH = 4;
+    /** After the rounds: a batch every TICK_MILLIS, until the JIT was idle SETTLED ticks in a row (at most SETTLE_TICKS). */
+    private static final long TICK_MILLIS = 10;
+    private static final int SETTLED = 5, SETTLE_TICKS = 300;
 
     private static final AtomicBoolean STARTED = new AtomicBoolean();
 
@@ -161,13 +165,24 @@ final class ReadRehearsal {
             try (Splicer splicer = new Splicer(sink, pipeCapacity, sent)) {
                 while (rounds < ROUNDS) {
                     long seen = activity.getAsLong();
-                    for (int k = 0; k < BATCH && rounds < ROUNDS; k++) {
-                        splicer.sendRead(rounds, memfd, 0, SIZE);
-                        int n = Linux.pread(memfd, small, FuseDispatcher.OUT_HEADER, SMALL, 0);
-                        Linux.write(sink, small, 0, FuseDispatcher.OUT_HEADER + n);
-                        rounds++;
-                    }
+                    for (int k = 0; k < BATCH && rounds < ROUNDS; k++) round(splicer, memfd, sink, small);
                     if (activity.getAsLong() != seen && !awaitQuiet()) return;
+                }
+                // Then a batch every few milliseconds until the JIT has been idle a while: a method queued for
+                // compilation that is not called for 50 ms (TieredCompileTaskTimeout) is dropped from the queue as
+                // stale, and the queue may be long (a resident server's mount rehearsals run at the same time).
+                long compiling = compilerNanos();
+                for (int tick = 0, still = 0; tick < SETTLE_TICKS && still < SETTLED; tick++) {
+                    long seen = activity.getAsLong();
+                    if (quiet.sleepOrEnd(TICK_MILLIS)) return;
+                    if (activity.getAsLong() != seen) {
+                        if (!awaitQuiet()) return;
+                        continue;
+                    }
+                    for (int k = 0; k < BATCH; k++) round(splicer, memfd, sink, small);
+                    long now = compilerNanos();
+                    still = now == compiling && now >= 0 ? still + 1 : 0;
+                    compiling = now;
                 }
             }
             LOG.info("READ rehearsal: {} rounds ({} spliced) in {} ms", rounds, sent.sum(),
@@ -186,6 +201,58 @@ final class ReadRehearsal {
             spliced = (int) sent.sum();
             Linux.closeQuietly(memfd);
             Linux.closeQuietly(sink);
+        }
+    }
+
+    /** One READ reply spliced, one small read copied: the two ways of the door's READ. */
+    private void round(Splicer splicer, int memfd, int sink, byte[] small) throws ErrnoException {
+        splicer.sendRead(rounds, memfd, 0, SIZE);
+        int n = Linux.pread(memfd, small, FuseDispatcher.OUT_HEADER, SMALL, 0);
+        Linux.write(sink, small, 0, FuseDispatcher.OUT_HEADER + n);
+        rounds++;
+    }
+
+    /**
+     * The CPU time so far of this JVM's JIT compiler threads (named "C1 CompilerThreadN"/"C2 ...": the kernel keeps
+     * 15 bytes of a name), in nanoseconds (/proc/self/task/TID/schedstat), or -1 when it cannot be read: then the
+     * settling above simply runs its {@link #SETTLE_TICKS}.
+     */
+    static long compilerNanos() {
+        long total = 0;
+        boolean found = false;
+        byte[] buf = new byte[64];
+        try {
+            for (DirEnt e : Linux.readdir("/proc/self/task")) {
+                if (e.name().startsWith(".")) continue;
+                String task = "/proc/self/task/" + e.name();
+                String comm = read(task + "/comm", buf);
+                if (comm == null || !(comm.startsWith("C1 Compiler") || comm.startsWith("C2 Compiler"))) continue;
+                String stat = read(task + "/schedstat", buf);
+                if (stat == null) continue;
+                total += Long.parseLong(stat.substring(0, stat.indexOf(' ')));
+                found = true;
+            }
+        } catch (ErrnoException | RuntimeException e) {
+            return -1;
+        }
+        return found ? total : -1;
+    }
+
+    /** A small procfs file's text, or null when it is gone (a thread that ended). */
+    private static String read(String path, byte[] buf) {
+        int fd;
+        try {
+            fd = Linux.open(path, Linux.O_RDONLY, 0);
+        } catch (ErrnoException e) {
+            return null;
+        }
+        try {
+            int n = Linux.pread(fd, buf, 0, buf.length, 0);
+            return new String(buf, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1);
+        } catch (ErrnoException e) {
+            return null;
+        } finally {
+            Linux.closeQuietly(fd);
         }
     }
 

@@ -69,11 +69,11 @@ class ReadRehearsalTest {
             return false;
         }, FuseServer.PIPE_CAPACITY).start();
         assertTrue(r.join(60_000), "the rehearsal ends");
-        assertEquals(ReadRehearsal.ROUNDS, r.rounds());
+        assertTrue(r.rounds() >= ReadRehearsal.ROUNDS, "all rounds, then some while the JIT settles: " + r.rounds());
         if (FuseServer.PIPE_CAPACITY > 0) {
-            assertEquals(ReadRehearsal.ROUNDS, r.spliced(), "every big READ reply went by splice, as the door's do");
+            assertEquals(r.rounds(), r.spliced(), "every big READ reply went by splice, as the door's do");
         }
-        assertEquals(1, quietLooks.get(), "one quiet window before it starts, none after (nothing came)");
+        assertTrue(quietLooks.get() >= 1, "a quiet window before it starts");
         assertEquals(before, rehearsalLikeFds(), "its memfd, /dev/null and pipes are closed");
         assertFalse(rehearsalThreadAlive(), "its thread is gone");
     }
@@ -92,6 +92,10 @@ class ReadRehearsalTest {
         assertEquals(20, looks.get());
         assertEquals(before, rehearsalLikeFds());
         assertFalse(rehearsalThreadAlive());
+    }
+
+    @Test void theJitCompilerThreadsAreFound() {
+        assertTrue(ReadRehearsal.compilerNanos() > 0, "the CPU time of C1/C2 CompilerThread (schedstat)");
     }
 
     @Test void aRequestMakesItStepBackAfterItsCurrentFewRounds() throws Exception {
@@ -149,7 +153,7 @@ class ReadRehearsalTest {
 
             ReadRehearsal r = ReadRehearsal.of(server).start();
             assertTrue(r.join(60_000), "the rehearsal ends");
-            assertEquals(ReadRehearsal.ROUNDS, r.rounds(), "a quiet mount gets every round");
+            assertTrue(r.rounds() >= ReadRehearsal.ROUNDS, "a quiet mount gets every round");
 
             long after = 0;
             for (int op = 0; op < 64; op++) after += server.requests(op);
