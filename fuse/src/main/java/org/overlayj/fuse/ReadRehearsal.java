@@ -6,6 +6,8 @@ import org.overlayj.sys.Linux;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
@@ -47,9 +49,9 @@ final class ReadRehearsal {
     static final long QUIET_MILLIS = Long.getLong("overlayj.fuse.rehearseQuietMillis", 100);
     /** Rounds run between two looks at the mount's requests. */
     private static final int BATCH = 4;
-    /** After the rounds: a batch every TICK_MILLIS, until the JIT was idle SETTLED ticks in a row (at most SETTLE_TICKS). */
-    private static final long TICK_MILLIS = 10;
-    private static final int SETTLED = 5, SETTLE_TICKS = 300;
+    /** After the rounds: a batch every TICK_MILLIS until the JIT sat idle SETTLED ticks (SETTLE_TICKS at most). */
+    private static final long TICK_MILLIS = 25;
+    private static final int SETTLED = 3, SETTLE_TICKS = 120;
 
     private static final AtomicBoolean STARTED = new AtomicBoolean();
 
@@ -168,9 +170,9 @@ final class ReadRehearsal {
                     for (int k = 0; k < BATCH && rounds < ROUNDS; k++) round(splicer, memfd, sink, small);
                     if (activity.getAsLong() != seen && !awaitQuiet()) return;
                 }
-                // Then a batch every few milliseconds until the JIT has been idle a while: a method queued for
-                // compilation that is not called for 50 ms (TieredCompileTaskTimeout) is dropped from the queue as
-                // stale, and the queue may be long (a resident server's mount rehearsals run at the same time).
+                // Then a batch every 25 ms until the JIT has been idle a while: a method queued for compilation
+                // that is not called for 50 ms (TieredCompileTaskTimeout) is dropped from the queue as stale, and
+                // the queue may be long (a resident server's mount rehearsals run at the same time).
                 long compiling = compilerNanos();
                 for (int tick = 0, still = 0; tick < SETTLE_TICKS && still < SETTLED; tick++) {
                     long seen = activity.getAsLong();
@@ -185,8 +187,10 @@ final class ReadRehearsal {
                     compiling = now;
                 }
             }
-            LOG.info("READ rehearsal: {} rounds ({} spliced) in {} ms", rounds, sent.sum(),
-                    (System.nanoTime() - t0) / 1_000_000);
+            String own = read("/proc/thread-self/schedstat", new byte[64]);
+            LOG.debug("READ rehearsal: {} rounds ({} spliced) in {} ms, {} us of its thread's CPU", rounds, sent.sum(),
+                    (System.nanoTime() - t0) / 1_000_000,
+                    own == null ? "?" : Long.parseLong(own.substring(0, own.indexOf(' '))) / 1000);
         } catch (ErrnoException | RuntimeException e) {
             LOG.debug("READ rehearsal stopped after {} rounds: {}", rounds, e.toString());
         } catch (InterruptedException e) {
@@ -215,27 +219,48 @@ final class ReadRehearsal {
     /**
      * The CPU time so far of this JVM's JIT compiler threads (named "C1 CompilerThreadN"/"C2 ...": the kernel keeps
      * 15 bytes of a name), in nanoseconds (/proc/self/task/TID/schedstat), or -1 when it cannot be read: then the
-     * settling above simply runs its {@link #SETTLE_TICKS}.
+     * settling above simply runs its {@link #SETTLE_TICKS}. The threads are looked for once, and again when one of
+     * them is gone or every {@link #RESCAN} looks (the JVM starts and stops compiler threads as its queue grows):
+     * reading every thread's name each time cost the rehearsal more CPU than its rounds.
      */
-    static long compilerNanos() {
+    long compilerNanos() {
+        if (compilerTasks == null || ++looks % RESCAN == 0) compilerTasks = compilerTasks();
         long total = 0;
-        boolean found = false;
-        byte[] buf = new byte[64];
+        for (String task : compilerTasks) {
+            String stat = read(task + "/schedstat", buf);
+            if (stat == null) {
+                compilerTasks = null;               // a thread ended: look again next time
+                return -1;
+            }
+            try {
+                total += Long.parseLong(stat.substring(0, stat.indexOf(' ')));
+            } catch (RuntimeException e) {
+                return -1;
+            }
+        }
+        return compilerTasks.isEmpty() ? -1 : total;
+    }
+
+    private static final int RESCAN = 20;
+    private List<String> compilerTasks;
+    private int looks;
+    private final byte[] buf = new byte[64];
+
+    /** The /proc/self/task/TID directories of the JIT's compiler threads (none when unreadable). */
+    static List<String> compilerTasks() {
+        List<String> out = new ArrayList<>();
+        byte[] b = new byte[64];
         try {
             for (DirEnt e : Linux.readdir("/proc/self/task")) {
                 if (e.name().startsWith(".")) continue;
                 String task = "/proc/self/task/" + e.name();
-                String comm = read(task + "/comm", buf);
-                if (comm == null || !(comm.startsWith("C1 Compiler") || comm.startsWith("C2 Compiler"))) continue;
-                String stat = read(task + "/schedstat", buf);
-                if (stat == null) continue;
-                total += Long.parseLong(stat.substring(0, stat.indexOf(' ')));
-                found = true;
+                String comm = read(task + "/comm", b);
+                if (comm != null && (comm.startsWith("C1 Compiler") || comm.startsWith("C2 Compiler"))) out.add(task);
             }
         } catch (ErrnoException | RuntimeException e) {
-            return -1;
+            return List.of();
         }
-        return found ? total : -1;
+        return out;
     }
 
     /** A small procfs file's text, or null when it is gone (a thread that ended). */
