@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 /**
@@ -63,6 +62,8 @@ final class ReadRehearsal {
     private volatile Thread thread;
     /** The process's rehearsal (started by {@link #mounted}): it ends the watching of mounts when it ends. */
     private boolean global;
+    /** The quiet window found every mount gone. */
+    private boolean mountsGone;
 
     /** Sleeps for the quiet window; true when the rehearsal must stop (the mount is gone). */
     @FunctionalInterface
@@ -176,7 +177,7 @@ final class ReadRehearsal {
                 long compiling = compilerNanos();
                 for (int tick = 0, still = 0; tick < SETTLE_TICKS && still < SETTLED; tick++) {
                     long seen = activity.getAsLong();
-                    if (quiet.sleepOrEnd(TICK_MILLIS)) return;
+                    if (quiet.sleepOrEnd(TICK_MILLIS)) return;      // (the rounds were done: no second rehearsal)
                     if (activity.getAsLong() != seen) {
                         if (!awaitQuiet()) return;
                         continue;
@@ -198,8 +199,9 @@ final class ReadRehearsal {
         } finally {
             if (global) {
                 synchronized (WATCHED) {
-                    ended = true;
                     WATCHED.clear();                // no server is kept from its garbage collection by us
+                    // every mount went before the rounds were done: the next mount of the process starts it again
+                    if (rounds < ROUNDS && mountsGone) STARTED.set(false); else ended = true;
                 }
             }
             spliced = (int) sent.sum();
@@ -285,7 +287,10 @@ final class ReadRehearsal {
     private boolean awaitQuiet() throws InterruptedException {
         long seen = activity.getAsLong();
         while (true) {
-            if (quiet.sleepOrEnd(QUIET_MILLIS)) return false;
+            if (quiet.sleepOrEnd(QUIET_MILLIS)) {
+                mountsGone = true;
+                return false;
+            }
             long now = activity.getAsLong();
             if (now == seen) return true;
             seen = now;
