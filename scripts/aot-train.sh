@@ -54,6 +54,10 @@ export OVERLAYJ_RUNTIME_DIR="$T/run" OVERLAYJ_LINGER=0
 server=$!
 for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
 mountpoint -q "$M" || { echo "overlayj aot-train: the mount did not come up:" >&2; cat "$T/server.log" >&2; exit 1; }
+# the first mount's READ rehearsal (fuse ReadRehearsal) runs once the mount is quiet: let it run to its end now, as
+# after a real first mount, so that the cache holds what it loads and links (the launcher execs the JVM: same pid)
+sleep 0.3
+for _ in $(seq 100); do grep -qs fuse-rehearsal /proc/"$server"/task/*/comm || break; sleep 0.1; done
 # mounts through the resident path (overlayj-client to the training server): a few of each kind, and a refused one
 if [ -x "$ROOT/cli/target/overlayj-client" ]; then
   for i in 1 2 3 4 5 6; do

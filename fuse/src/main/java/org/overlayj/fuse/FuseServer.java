@@ -229,6 +229,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        ReadRehearsal.mounted(this);            // the first mount of a process rehearses READs once quiet (see there)
     }
 
     /** Backing files are registered on our /dev/fuse fd; the kernel refuses them unless INIT agreed to passthrough. */

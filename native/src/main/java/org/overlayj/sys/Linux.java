@@ -2102,6 +2102,27 @@ public final class Linux {
     public static final int F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
     public static final int SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2;
 
+    private static final class MemfdCreate {
+        static final MethodHandle H = fn("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    public static final int MFD_CLOEXEC = 1;
+
+    /**
+     * memfd_create(2): an anonymous file in memory, with no name in any directory and gone with its last fd (a
+     * scratch file that touches no filesystem: the FUSE door's read rehearsal). MFD_CLOEXEC is always added.
+     */
+    public static int memfdCreate(String name, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        MemorySegment n = s.cstr(name);
+        int rc;
+        try {
+            rc = (int) MemfdCreate.H.invokeExact(s.errno, n, flags | MFD_CLOEXEC);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return check(s, rc, "memfd_create", name);
+    }
+
     /** pipe2(2): {read end, write end}. */
     public static int[] pipe(int flags) throws ErrnoException {
         Scratch s = scratch();
@@ -2268,7 +2289,7 @@ public final class Linux {
             () -> futimens(-1, 0, UTIME_OMIT, 0, UTIME_OMIT), () -> chmod("", 0), () -> fchmod(-1, 0),
             () -> lchown("", -1, -1), () -> fchown(-1, -1, -1), () -> nameToHandle("", 0), () -> readdir(""),
             () -> statfs(""), () -> splice(-1, 0, -1, 1, 0), () -> splice(-1, -1, 1, 0),
-            () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0),
+            () -> setPipeSize(-1, 0), () -> fileFlags(-1), () -> setFileFlags(-1, 0), () -> memfdCreate("", -1),
             () -> cachedPages(-1, 0, 0), () -> mapAnonymous(0), () -> madvise(MemorySegment.NULL, MADV_HUGEPAGE),
             () -> unmapAnonymous(MemorySegment.NULL),
             () -> poll(-1, POLLIN, 0), () -> setReceiveTimeout(-1, 0), () -> { schedYield(); },
