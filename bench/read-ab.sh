@@ -24,7 +24,10 @@
 # gets a resident server of its own (its own OVERLAYJ_RUNTIME_DIR), kept between rounds (OVERLAYJ_LINGER) and
 # stopped (SIGTERM, by pid) at the end. Other env: ROUNDS (counted rounds, default 6), BIG_MB (default 512),
 # LOWER=cached: the lower file is read into the page cache before each read (only the mount's cache is cold: what
-# the FUSE path costs without the disk), KEEP=1 keeps the layers.
+# the FUSE path costs without the disk), KEEP=1 keeps the layers, PRIO=N (e.g. -10): the reader and every thread of
+# the server run at nice N during the read (all variants alike), so that other work on a loaded machine delays them
+# less; threads the server starts meanwhile inherit it. A variant named NAME@raw reads with a raw dd of the lower
+# file alongside (the most any prefetch of the lower file could give).
 # Clean-up (trap, also on ^C): the mount, the tracefs instance, the servers this script started, the layers.
 set -uo pipefail
 
@@ -32,6 +35,7 @@ ROUNDS=${ROUNDS:-6}
 BIG_MB=${BIG_MB:-512}
 VARIANTS=${VARIANTS:-"kernel fuse-overlayfs overlayj-base overlayj"}
 LOWER=${LOWER:-cold}
+PRIO=${PRIO:-}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 source "$REPO/bench/rounds.sh"
 BASE=$(readlink -f "${1:-/tmp}")
@@ -177,11 +181,12 @@ for ((round = 0; round <= ROUNDS; round++)); do
         drop_caches
         warm_page_cache "$ROOT/warm" "$BIG_MB"
         [ "$LOWER" = cached ] && cat "$L/big" > /dev/null
+        if [ -n "$PRIO" ] && [ -n "$pid" ]; then renice -n "$PRIO" -p $(ls /proc/"$pid"/task) > /dev/null 2>&1; fi
         c0=$(cpu_ns "$pid"); d0=$(io_ticks)
         [ "${v%@raw}" != kernel ] && trace_start "$conn"
         rawpid=
         if [[ $v == *@raw ]]; then dd if="$L/big" of=/dev/null bs=1M status=none & rawpid=$!; fi
-        out=$(python3 "$ROOT/reader.py" "$M/big" "$([ "${v%@raw}" != kernel ] && echo "$INST/trace_marker" || echo -)")
+        out=$(${PRIO:+nice -n "$PRIO"} python3 "$ROOT/reader.py" "$M/big" "$([ "${v%@raw}" != kernel ] && echo "$INST/trace_marker" || echo -)")
         d1=$(io_ticks); c1=$(cpu_ns "$pid")
         [ -n "$rawpid" ] && wait "$rawpid"
         tr="- -"; [ "${v%@raw}" != kernel ] && tr=$(trace_stop)

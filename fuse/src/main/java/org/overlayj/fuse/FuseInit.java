@@ -49,8 +49,6 @@ public final class FuseInit {
 
     public static final int KERNEL_MAJOR = 7, KERNEL_MINOR = 40, MIN_MINOR = 31;
     public static final int MAX_WRITE = 1 << 20, MAX_PAGES = MAX_WRITE / 4096;
-    /** max_pages answered at INIT: {@code -Doverlayj.fuse.maxPages=N} (experiments), else {@link #MAX_PAGES}. */
-    static final int MAX_PAGES_ASKED = Math.clamp(Integer.getInteger("overlayj.fuse.maxPages", MAX_PAGES), 1, MAX_PAGES);
 
     public static final long ASYNC_READ = 1L, POSIX_LOCKS = 1L << 1, ATOMIC_O_TRUNC = 1L << 3,
             EXPORT_SUPPORT = 1L << 4, BIG_WRITES = 1L << 5, DONT_MASK = 1L << 6, FLOCK_LOCKS = 1L << 10,
@@ -110,7 +108,7 @@ public final class FuseInit {
                 .putShort((short) 24)              // congestion_threshold
                 .putInt(n.maxWrite())
                 .putInt(1)                         // time_gran: we report nanoseconds as the layers have them
-                .putShort((short) MAX_PAGES_ASKED)
+                .putShort((short) MAX_PAGES)
                 .putShort((short) 0)               // map_alignment (DAX only)
                 .putInt((int) (n.flags() >>> 32))
                 .putInt(n.has(PASSTHROUGH) ? MAX_STACK_DEPTH : 0);

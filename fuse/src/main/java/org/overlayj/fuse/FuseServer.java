@@ -74,10 +74,11 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     static final long SPIN_NANOS = Long.getLong("overlayj.fuse.spinMicros", 50) * 1000;
 
     /**
-     * How far ahead of the READs of a file read in order its data file is read ({@link Prefetch}), in MiB:
-     * {@code -Doverlayj.fuse.prefetchMib=N}, 0 never.
+     * How far ahead of the READs of a file read in order its data file is read at most ({@link Prefetch}), in MiB:
+     * {@code -Doverlayj.fuse.prefetchMib=N}, 0 never. 64: with 16 and 32 the disk still waited (bench/README.md,
+     * fuselower).
      */
-    static final long PREFETCH_BYTES = Long.getLong("overlayj.fuse.prefetchMib", 16) << 20;
+    static final long PREFETCH_BYTES = Long.getLong("overlayj.fuse.prefetchMib", 64) << 20;
 
     private final String mountpoint;
     private final int fd;

@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Once two READs of one fd follow each other, a stream is started for it: a thread that opens the file once more
  * (its own open file description, so that its readahead state is its own and the server's is left alone) and
- * splices it into a pipe and from there to /dev/null, in order, never more than {@link #ahead} bytes past the end of
- * the last READ. Those are plain sequential reads, so the file's own readahead serves them as it serves any reader,
+ * splices it into a pipe and from there to /dev/null, in order, past the end of the last READ by as much as the
+ * READs in order have read so far (a reader that stops after a few MiB costs a few MiB more, as readahead ramps up),
+ * at most {@link #ahead} bytes. Those are plain sequential reads, so the file's own readahead serves them as it serves any reader,
  * in large folios; readahead(2) or POSIX_FADV_WILLNEED would fill the cache with single pages (16,384 folios per
  * 64 MiB against 957 on ext4, 6.18: the server's CPU per 512 MiB read went from ~120 to ~250 ms). The data goes
  * nowhere: splice moves page references, the pipe's pages are dropped by /dev/null.
@@ -84,12 +85,15 @@ final class Prefetch implements AutoCloseable {
      */
     private static final class Followed {
         final long dev, ino;
+        /** Where the READs in order began. */
+        final long start;
         long end;
         Stream stream;
 
-        Followed(long dev, long ino, long end) {
+        Followed(long dev, long ino, long start, long end) {
             this.dev = dev;
             this.ino = ino;
+            this.start = start;
             this.end = end;
         }
     }
@@ -119,7 +123,7 @@ final class Prefetch implements AutoCloseable {
             }
             if (f == null) {
                 if (files.size() >= MAX_STREAMS) files.values().removeIf(o -> o.stream == null || o.stream.done);
-                if (files.size() < MAX_STREAMS) files.put(fd, new Followed(st.dev(), st.ino(), end));
+                if (files.size() < MAX_STREAMS) files.put(fd, new Followed(st.dev(), st.ino(), offset, end));
             } else {
                 f.end = Math.max(f.end, end);
                 if (f.stream == null || f.stream.done && !f.stream.atEnd) {
@@ -150,10 +154,18 @@ final class Prefetch implements AutoCloseable {
         /** Ended at the end of the file: its file gets no other stream. */
         private volatile boolean atEnd;
 
+        private final long start;
+
         Stream(Followed file, long size) {
             this.size = size;
+            this.start = file.start;
             this.pos = file.end;
             this.readEnd = file.end;
+        }
+
+        /** How far past the last READ to read: as far as the READs in order have come, up to {@link #ahead}. */
+        private long limit() {
+            return readEnd + Math.min(ahead, readEnd - start);
         }
 
         /** Opens the file anew through the server's fd (its own file description); false when it cannot. */
@@ -185,7 +197,7 @@ final class Prefetch implements AutoCloseable {
                     atEnd = true;
                     return false;
                 }
-                if (pos < readEnd + ahead) return true;
+                if (pos < limit()) return true;
                 long idle = IDLE_NANOS - (System.nanoTime() - lastMove);
                 if (idle <= 0) return false;
                 try {
@@ -206,7 +218,7 @@ final class Prefetch implements AutoCloseable {
                 while (await()) {
                     long want;
                     synchronized (this) {
-                        want = Math.min(CHUNK, readEnd + ahead - pos);
+                        want = Math.min(CHUNK, limit() - pos);
                     }
                     long n = Linux.splice(own, pos, pipe[1], want, 0);
                     if (n <= 0) {                            // end of file (it was shorter than when we began)

@@ -61,20 +61,26 @@ class PrefetchTest {
         fail("not within 10 s: " + what);
     }
 
-    @Test void aFileReadInOrderIsReadAheadAsFarAsAskedAndNoFurtherThanItsEnd() throws Exception {
-        Path f = file("f", 16);
+    @Test void aFileReadInOrderIsReadAheadAsFarAsItWasReadUpToTheLimitAndNoFurtherThanItsEnd() throws Exception {
+        Path f = file("f", 24);
         int fd = Linux.open(f.toString(), Linux.O_RDONLY, 0);
         try (Prefetch p = new Prefetch(4L * MIB)) {
-            p.onRead(fd, 0, MIB);
+            p.onRead(fd, 2L * MIB, MIB);
             assertEquals(0, p.started(), "one READ is no order yet");
-            p.onRead(fd, MIB, MIB);
+            p.onRead(fd, 3L * MIB, MIB);
             assertEquals(1, p.started());
-            await("4 MiB ahead of the READ that ended at 2 MiB", () -> p.prefetched() == 4L * MIB);
+            await("2 MiB ahead of the READ that ended at 4 MiB: as much as was read in order", () -> p.prefetched() == 2L * MIB);
             Thread.sleep(200);
-            assertEquals(4L * MIB, p.prefetched(), "no further than asked while no READ comes");
-            for (long off = 2L * MIB; off < 16L * MIB; off += MIB) p.onRead(fd, off, MIB);
+            assertEquals(2L * MIB, p.prefetched(), "no further while no READ comes");
+            p.onRead(fd, 4L * MIB, 2 * MIB);
+            await("4 MiB (the limit) ahead of the READ that ended at 6 MiB", () -> p.prefetched() == 6L * MIB);
+            p.onRead(fd, 6L * MIB, 4 * MIB);
+            await("4 MiB ahead of 10 MiB", () -> p.prefetched() == 10L * MIB);
+            Thread.sleep(200);
+            assertEquals(10L * MIB, p.prefetched(), "never more than the limit ahead");
+            for (long off = 10L * MIB; off < 24L * MIB; off += MIB) p.onRead(fd, off, MIB);
             await("the rest of the file, to its end", () -> p.running() == 0);
-            assertEquals(14L * MIB, p.prefetched(), "from the end of the second READ to the end of the file, once");
+            assertEquals(20L * MIB, p.prefetched(), "from the end of the second READ to the end of the file, once");
             assertEquals(1, p.started(), "a file read to its end gets no second stream");
             assertEquals(1, fdsOn(f), "the stream closed its file at the end");
         } finally {
@@ -86,9 +92,8 @@ class PrefetchTest {
         Path f = file("f", 64);
         int fd = Linux.open(f.toString(), Linux.O_RDONLY, 0);
         try (Prefetch p = new Prefetch(8L * MIB)) {
-            p.onRead(fd, 0, MIB);
-            p.onRead(fd, MIB, MIB);
-            await("the stream started and read ahead", () -> p.prefetched() == 8L * MIB);
+            for (long off = 0; off < 8L * MIB; off += MIB) p.onRead(fd, off, MIB);
+            await("the stream started and read ahead", () -> p.prefetched() == 14L * MIB);
             assertEquals(2, fdsOn(f), "ours and the stream's");
             // no more READs: the reader stopped (or closed the file, and its RELEASE closed the server's fd)
             await("the idle stream has closed its file", () -> {
@@ -111,7 +116,7 @@ class PrefetchTest {
         try {
             p.onRead(fd, 0, MIB);
             p.onRead(fd, MIB, MIB);
-            await("a is read ahead", () -> p.prefetched() == 8L * MIB);
+            await("a is read ahead", () -> p.prefetched() == 2L * MIB);
             Linux.close(fd);
             int again = Linux.open(b.toString(), Linux.O_RDONLY, 0);
             try {
@@ -140,7 +145,7 @@ class PrefetchTest {
             Prefetch p = new Prefetch(8L * MIB);
             p.onRead(fd, 0, MIB);
             p.onRead(fd, MIB, MIB);
-            await("read ahead", () -> p.prefetched() == 8L * MIB);
+            await("read ahead", () -> p.prefetched() == 2L * MIB);
             p.close();
             await("the stream's file closed", () -> {
                 try {
