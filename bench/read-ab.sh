@@ -3,24 +3,27 @@
 # the kernel overlay, fuse-overlayfs and overlayj builds/switches. A measurement, not a test: it asserts nothing.
 #
 #   sudo bench/read-ab.sh [DIR]                      # DIR: where the layers go (default /tmp); needs root
-#   ROUNDS=8 VARIANTS="kernel fuse-overlayfs overlayj-base overlayj overlayj:-Doverlayj.fuse.lowerPrefetchMib=0" \
-#       OJ_BASE=/work/base-63f8a19 sudo -E bench/read-ab.sh
+#   OJ_BASE=/work/base-63f8a19 ROUNDS=8 VARIANTS="kernel fuse-overlayfs overlayj-base overlayj \
+#       overlayj:-Doverlayj.fuse.prefetchMib=0 overlayj:-Doverlayj.fuse.prefetchMib=0@raw" bench/read-ab.sh
 #
 # Per round, each variant in turn (the order rotated by one each round): a fresh mount of lowerdir=L,upperdir=U
-# (fresh upper/work dirs), drop_caches and the page-cache warm-up exactly as overlay-bench.sh does them, then
-# `dd if=MNT/big of=/dev/null bs=1M`, then unmount. Round 0 is a warm-up and is not counted (every overlayj server
-# has read the file once, so no row pays for the JIT). Printed per read, then as medians [min-max] per variant:
-#   wall     the dd's seconds
-#   ddsys    dd's system time (the FUSE mount's page cache: allocation and copy-out happen in the reader)
+# (fresh upper/work dirs), drop_caches and the page-cache warm-up exactly as overlay-bench.sh does them, then the
+# reader (dd's loop: read(2) of 1 MiB into one buffer to the end of MNT/big, in python so that it can read its own
+# schedstat), then unmount. Round 0 is a warm-up and is not counted (every overlayj server has read the file once, so
+# no row pays for the JIT). Printed per read, then as medians [min-max] per variant:
+#   wall     the reader's seconds
+#   ddsys    the reader's system time (the FUSE mount's page cache: allocation and copy-out happen in the reader)
+#   blocked  ms the reader was neither on a CPU nor waiting for one: waiting for data (the disk, or READs)
 #   srv_ms   the server's CPU in ms during the read (sum of its threads' schedstat; "-" for the kernel)
-#   busy     the disk's busy fraction during the read: io_ticks of the layers' disk (/proc/diskstats) / wall
+#   busy     the disk's busy fraction during the read: io_ticks of the layers' disk (/proc/diskstats; other
+#            processes' I/O on that disk counts too) / wall
 #   reads    FUSE READ requests of this mount (tracefs, fuse:fuse_request_send filtered on the mount's connection)
-#   noread   ms of the dd's span with no READ of this mount outstanding (the reader between windows)
-# busy, reads, noread and srv_ms change little under load; wall does: on a loaded machine rank nothing by wall alone.
+#   noread   ms of the reader's span with no READ of this mount outstanding (the reader between windows)
+# blocked, reads, noread and srv_ms change less under load; wall does: on a loaded machine rank nothing by wall alone.
 #
 # VARIANTS (default "kernel fuse-overlayfs overlayj-base overlayj"): kernel | fuse-overlayfs | overlayj (this
 # checkout) | overlayj-base (the build in $OJ_BASE) | overlayj:OPTS or overlayj-base:OPTS, OPTS being JVM options for
-# that build's server joined by '+' (e.g. overlayj:-Doverlayj.fuse.lowerPrefetchMib=0+-Dx=y). Every overlayj variant
+# that build's server joined by '+' (e.g. overlayj:-Doverlayj.fuse.prefetchMib=0+-Dx=y). Every overlayj variant
 # gets a resident server of its own (its own OVERLAYJ_RUNTIME_DIR), kept between rounds (OVERLAYJ_LINGER) and
 # stopped (SIGTERM, by pid) at the end. Other env: ROUNDS (counted rounds, default 6), BIG_MB (default 512),
 # LOWER=cached: the lower file is read into the page cache before each read (only the mount's cache is cold: what
@@ -28,7 +31,8 @@
 # the server run at nice N during the read (all variants alike), so that other work on a loaded machine delays them
 # less; threads the server starts meanwhile inherit it. A variant named NAME@raw reads with a raw dd of the lower
 # file alongside (the most any prefetch of the lower file could give).
-# Clean-up (trap, also on ^C): the mount, the tracefs instance, the servers this script started, the layers.
+# Clean-up (trap, also on ^C): the mount, the tracefs instance, the servers this script started, the layers (after a
+# SIGKILL the idle servers exit on their own after OVERLAYJ_LINGER, an hour).
 set -uo pipefail
 
 ROUNDS=${ROUNDS:-6}
