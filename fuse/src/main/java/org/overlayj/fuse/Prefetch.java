@@ -139,7 +139,7 @@ final class Prefetch implements AutoCloseable {
             start.atEnd = start.done = true;       // refused (O_NOATIME): not tried again for this file
         } else if (start != null) {
             started.increment();
-            Thread.ofPlatform().daemon().name("fuse-prefetch-" + fd).start(start::run);
+            start.thread = Thread.ofPlatform().daemon().name("fuse-prefetch-" + fd).start(start::run);
         }
     }
 
@@ -151,6 +151,7 @@ final class Prefetch implements AutoCloseable {
         private long lastMove = System.nanoTime();
         private int own = -1;
         private volatile boolean done;
+        private volatile Thread thread;
         /** Ended at the end of the file: its file gets no other stream. */
         private volatile boolean atEnd;
 
@@ -249,7 +250,10 @@ final class Prefetch implements AutoCloseable {
         }
     }
 
-    /** Ends every stream (each closes its file as its thread leaves). */
+    /**
+     * Ends every stream and waits (up to 2 s) for their threads to close their files: the server closes its layers
+     * next, and whoever unmounts them after it must not find a file of theirs still open.
+     */
     @Override public void close() {
         List<Stream> streams = new ArrayList<>();
         synchronized (files) {
@@ -258,5 +262,16 @@ final class Prefetch implements AutoCloseable {
             files.clear();
         }
         for (Stream s : streams) s.stop();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        for (Stream s : streams) {
+            Thread t = s.thread;
+            if (t == null) continue;
+            try {
+                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }
