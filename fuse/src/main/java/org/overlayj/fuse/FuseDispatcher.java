@@ -57,6 +57,11 @@ public final class FuseDispatcher {
     /** Sets who answers the kernel's offer of FUSE over io_uring at INIT (see {@link FuseInit#OVER_IO_URING}). */
     void onUringOffer(java.util.function.BooleanSupplier prepare) { uringOffer = prepare; }
 
+    /** Who reads ahead of spliced READs ({@link Prefetch}); null: nobody. */
+    private volatile Prefetch prefetch;
+
+    void prefetch(Prefetch p) { prefetch = p; }
+
     /**
      * Decoded fuse_in_header. {@code scratch}, when not null, is the calling thread's reply buffer: replies that
      * fit are built in it instead of a new array (a 1 MiB READ would otherwise cost an allocation, its zeroing and
@@ -231,6 +236,8 @@ public final class FuseDispatcher {
                 int size = Math.max(0, in.getInt());
                 if (h.sender() != null && size >= SPLICE_MIN) {
                     int fd = fs.readFd(c, node, fh);
+                    Prefetch p = prefetch;
+                    if (fd >= 0 && p != null) p.onRead(fd, offset, size);   // before the reply: fd still open
                     if (fd >= 0 && h.sender().sendRead(h.unique(), fd, offset, size)) return null;
                 }
                 // Read straight into the reply, then trim it to what the file gave.

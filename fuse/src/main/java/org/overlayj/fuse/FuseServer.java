@@ -73,6 +73,13 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      */
     static final long SPIN_NANOS = Long.getLong("overlayj.fuse.spinMicros", 50) * 1000;
 
+    /**
+     * How far ahead of the READs of a file read in order its data file is read at most ({@link Prefetch}), in MiB:
+     * {@code -Doverlayj.fuse.prefetchMib=N}, 0 never. 64: with 16 and 32 the disk still waited (bench/README.md,
+     * fuselower).
+     */
+    static final long PREFETCH_BYTES = Long.getLong("overlayj.fuse.prefetchMib", 64) << 20;
+
     private final String mountpoint;
     private final int fd;
     private final FuseDispatcher dispatcher;
@@ -108,6 +115,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
     /** READ replies sent by splice. */
     private final LongAdder splicedReads = new LongAdder();
+    private final Prefetch prefetch = new Prefetch(PREFETCH_BYTES);
     private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
     private Thread entrySender;
 
@@ -125,6 +133,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         this.fd = fd;
         this.fs = fs;
         this.dispatcher = new FuseDispatcher(fs);
+        dispatcher.prefetch(prefetch);
         this.maxThreads = maxThreads;
         dispatcher.onUringOffer(() -> {
             uringOffered = true;
@@ -256,6 +265,11 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
 
     /** How many READ replies were spliced from a file rather than copied through our memory. */
     public long splicedReads() { return splicedReads.sum(); }
+
+    /** How many files were read ahead of their READs ({@link Prefetch} streams started), and how many bytes. */
+    public long prefetchStreams() { return prefetch.started(); }
+
+    public long prefetchedBytes() { return prefetch.prefetched(); }
 
     /** Whether the kernel offered FUSE over io_uring at INIT (the fuse module's enable_uring was on). */
     public boolean uringOffered() { return uringOffered; }
@@ -514,6 +528,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         mounted = false;
         FuseUring u = uring;
         if (u != null) u.close();           // the device is gone: its commands have ended or end now
+        prefetch.close();
         synchronized (entryNotices) {
             if (entrySender != null) entrySender.interrupt();
         }

@@ -220,6 +220,41 @@ class OverlayMountTest {
         assertEquals(0, ofs.openFiles(), "all released");
     }
 
+    /**
+     * A lower file read in order through the mount is read ahead of its READs by the server (FuseServer's
+     * Prefetch): the bytes are the file's, its atime does not move (the stream opens it O_NOATIME, as every lower
+     * file is read), and once the reader is done the server holds no fd of it.
+     */
+    @Test void aLowerFileReadInOrderIsReadAheadWithoutMovingItsAtimeOrKeepingItOpen() throws Exception {
+        byte[] data = new byte[24 * 1024 * 1024 + 123];
+        new java.util.Random(12).nextBytes(data);
+        Path big = low2.resolve("ahead");
+        Files.write(big, data);
+        // an atime older than the mtime: any read of the file that is not O_NOATIME moves it (relatime)
+        Linux.utimens(big.toString(), 1_000_000, 0, 2_000_000, 0, true);
+        long streams = server.prefetchStreams(), bytes = server.prefetchedBytes();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, Files.readAllBytes(mnt.resolve("ahead")));
+        assertTrue(server.prefetchStreams() > streams, "a stream read the file ahead of its READs");
+        assertTrue(server.prefetchedBytes() > bytes, "and read some of it");
+        assertEquals(1_000_000, Linux.lstat(big.toString()).atimeSec(), "the lower file's atime did not move");
+        for (int i = 0; i < 100 && (ofs.openFiles() > 0 || fdsOn(big) > 0); i++) Thread.sleep(50);
+        assertEquals(0, ofs.openFiles(), "all released");
+        assertEquals(0, fdsOn(big), "no fd of the server's is left on the lower file");
+    }
+
+    /** How many fds of this process (the server's) are open on {@code f}. */
+    private static long fdsOn(Path f) throws java.io.IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.filter(p -> {
+                try {
+                    return Files.readSymbolicLink(p).equals(f);
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
     @Test void forgetDropsNodes() throws Exception {
         TestMounts.sh("ls", "-lR", mnt.toString());
         assertTrue(ofs.referencedNodes() > 1);
