@@ -241,8 +241,8 @@ final class RpcConnection implements RpcTransport {
     }
 
     /**
-     * -Doverlayj.nfs.nativeMark=false: the platform thread reads every record mark through the socket's stream, as
-     * before (for an A/B of one build).
+     * -Doverlayj.nfs.nativeMark=false: the platform thread reads every record mark and body through the socket's
+     * stream, as before (for an A/B of one build).
      */
     static final boolean NATIVE_MARK = !"false".equals(System.getProperty("overlayj.nfs.nativeMark"));
 
