@@ -105,6 +105,48 @@ class CreateTest {
         }
     }
 
+    /**
+     * A directory made through the overlay is looked up again without reading its xattrs (llistxattr, lgetxattr of
+     * its opaque marker) while no change that could write one came since (Node#knownMarkers): an NFS client looks
+     * up its working directory before every call. Creates and removals of files made here keep them; a rename
+     * (any change but those) voids them, and the lookup reads the xattrs again; what the lookups find is the same
+     * either way, with and without index and redirect_dir (opaque new directories, or not).
+     */
+    @Test void aDirectoryMadeHereIsLookedUpWithTheMarkersItWasMadeWith() throws Exception {
+        for (boolean on : new boolean[]{false, true}) {
+            try (Layers L = new Layers(1)) {
+                Layers.sh("cd " + L.root + " && mkdir -p l1/low/sub && echo x > l1/low/x");
+                try (Overlay o = L.mount(on, on)) {
+                    EngineSeam.Recorder probe = EngineSeam.probe(o);
+                    Node root = o.root();
+                    Node n = o.mkdir(root, "n", 0755, Creds.ROOT);
+                    o.release(o.createOpen(n, "f", 0100644, org.overlayj.sys.Linux.O_RDWR, Creds.ROOT).file());
+                    assertEquals(n, o.lookup(root, "n", Creds.ROOT));
+                    o.release(o.createOpen(n, "g", 0100644, org.overlayj.sys.Linux.O_RDWR, Creds.ROOT).file());
+                    o.unlink(n, "g", Creds.ROOT);
+                    assertEquals(n, o.lookup(root, "n", Creds.ROOT));
+                    assertEquals(2, probe.knownMarkers.sum(), "from the node, index " + on);
+                    assertEquals(List.of("f"), o.readdir(n, 0, 100, Creds.ROOT).stream().map(DirEntry::name)
+                            .filter(x -> !x.equals(".") && !x.equals("..")).toList());
+                    assertEquals(on, org.overlayj.sys.Linux.lgetxattrOrNull(L.upper + "/n", "trusted.overlay.opaque") != null);
+
+                    o.rename(n, "f", n, "h", 0, Creds.ROOT);
+                    Node again = o.lookup(root, "n", Creds.ROOT);
+                    assertEquals(2, probe.knownMarkers.sum(), "read again after a rename");
+                    assertEquals(n, again);
+                    assertEquals(0, o.getattr(o.lookup(n, "h", Creds.ROOT)).size());
+                    // a directory made in a lower one: merges nothing, its lookups the same
+                    Node low = o.lookup(root, "low", Creds.ROOT);
+                    Node d = o.mkdir(low, "d", 0700, Creds.ROOT);
+                    assertEquals(d, o.lookup(low, "d", Creds.ROOT));
+                    assertEquals(3, probe.knownMarkers.sum());
+                    assertEquals(0, o.readdir(d, 0, 100, Creds.ROOT).stream()
+                            .filter(x -> !x.name().equals(".") && !x.name().equals("..")).count());
+                }
+            }
+        }
+    }
+
     private static int errno(org.junit.jupiter.api.function.Executable e) {
         return org.junit.jupiter.api.Assertions.assertThrows(org.overlayj.sys.ErrnoException.class, e).errno();
     }
