@@ -68,19 +68,19 @@ final class Lookup {
     }
 
     /**
-     * The markers of the upper directory {@code st} found at (dir, name) when it is one this overlay made and nothing
+     * The markers of the upper object {@code st} found at (dir, name) when it is one this overlay made and nothing
      * that could have changed them came since (Node#knownMarkers), else null: an NFS client's LOOKUP of its working
      * directory before each call (libnfs walks every path from the export's root) read them each time, llistxattr
-     * and lgetxattr, 2 of the 4 system calls of such a LOOKUP. Not for an offline inspection, which wants every
-     * real object it meets.
+     * and lgetxattr, 2 of the 4 system calls of such a LOOKUP, and its LOOKUP of a file it made (and a REMOVE's
+     * look at its victim) the llistxattr. Not for an offline inspection, which wants every real object it meets.
      */
     private OverlayFs.Markers knownMarkers(Node dir, String name, Stat st) {
-        if (!st.isDir() || trace != null) return null;
+        if (trace != null) return null;
         Node n = fs.inodes.cached(fs.mapIno(st.ino(), st.dev()));
         if (n == null) return null;
         Node.KnownMarkers k = n.knownMarkers;
-        if (k == null || k.epoch() != fs.decodeEpoch || k.upperIno() != st.ino() || !n.isDir() || !n.isUpper()
-                || n.hasLower() || n.parent() != dir || !name.equals(n.name())) return null;
+        if (k == null || k.epoch() != fs.decodeEpoch || k.upperIno() != st.ino() || n.type() != st.type()
+                || !n.isUpper() || n.hasLower() || n.parent() != dir || !name.equals(n.name())) return null;
         fs.probe.knownMarkers();
         return k.markers();
     }
@@ -327,7 +327,7 @@ final class Lookup {
         OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null, null)
                 : OverlayFs.Markers.NONE;
         Node n = place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false, false);
-        n.knownMarkers = st.isDir() ? new Node.KnownMarkers(m, st.ino(), fs.decodeEpoch) : null;
+        n.knownMarkers = new Node.KnownMarkers(m, st.ino(), fs.decodeEpoch);
         return n;
     }
 

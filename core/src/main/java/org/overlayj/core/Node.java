@@ -187,11 +187,11 @@ public final class Node {
     volatile Absent absent;
     volatile RealStat realStat;
     /**
-     * The overlay markers of a directory this overlay made (Namespace#make), as it wrote them, its upper inode then,
+     * The overlay markers of an object this overlay made (Namespace#make), as it wrote them, its upper inode then,
      * and {@link OverlayFs#decodeEpoch} then: a lookup that finds that upper inode at this node's name while the
      * epoch is the same takes them rather than reading its xattrs again (Lookup#knownMarkers). Every change that
-     * may write an overlay xattr on an existing directory (rename, copy-up, setxattr, removals but of files made
-     * here) moves the epoch on; edits behind the mount's back are undefined, as in the kernel, whose dcache keeps
+     * may write an overlay xattr on an existing object (rename, link, copy-up, setxattr, removals but of files
+     * made here) moves the epoch on; edits behind the mount's back are undefined, as in the kernel, whose dcache keeps
      * the same facts.
      */
     volatile KnownMarkers knownMarkers;
