@@ -67,6 +67,24 @@ final class Lookup {
         return OverlayFs.Markers.NONE;
     }
 
+    /**
+     * The markers of the upper object {@code st} found at (dir, name) when it is one this overlay made and nothing
+     * that could have changed them came since (Node#knownMarkers), else null: an NFS client's LOOKUP of its working
+     * directory before each call (libnfs walks every path from the export's root) read them each time, llistxattr
+     * and lgetxattr, 2 of the 4 system calls of such a LOOKUP, and its LOOKUP of a file it made (and a REMOVE's
+     * look at its victim) the llistxattr. Not for an offline inspection, which wants every real object it meets.
+     */
+    private OverlayFs.Markers knownMarkers(Node dir, String name, Stat st) {
+        if (trace != null) return null;
+        Node n = fs.inodes.cached(fs.mapIno(st.ino(), st.dev()));
+        if (n == null) return null;
+        Node.KnownMarkers k = n.knownMarkers;
+        if (k == null || k.epoch() != fs.decodeEpoch || k.upperIno() != st.ino() || n.type() != st.type()
+                || !n.isUpper() || n.hasLower() || n.parent() != dir || !name.equals(n.name())) return null;
+        fs.probe.knownMarkers();
+        return k.markers();
+    }
+
     private static boolean isXwhiteout(Stat st, OverlayFs.Markers m) {
         return OverlayXattr.isXwhiteout(st.isReg(), st.size(), m.whiteout());
     }
@@ -100,7 +118,8 @@ final class Lookup {
             if (st != null) {
                 if (st.isWhiteout()) return null;
                 checkTrap(p, st);
-                OverlayFs.Markers m = markersOf(p, st, true);
+                OverlayFs.Markers m = knownMarkers(dir, name, st);
+                if (m == null) m = markersOf(p, st, true);
                 if (isXwhiteout(st, m)) return null;
                 upper = new Found(p, st, fs.upper(), m);
                 if (st.isReg() && metacopy(p, m.metacopy())) {
@@ -307,7 +326,9 @@ final class Lookup {
     Node placeNew(Node dir, String name, String upperPath, Stat st, boolean opaque) throws ErrnoException {
         OverlayFs.Markers m = opaque ? new OverlayFs.Markers(new byte[]{'y'}, null, null, null, null)
                 : OverlayFs.Markers.NONE;
-        return place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false, false);
+        Node n = place(dir, name, new Found(upperPath, st, fs.upper(), m), List.of(), null, null, false, false);
+        n.knownMarkers = new Node.KnownMarkers(m, st.ino(), fs.decodeEpoch);
+        return n;
     }
 
     /** Builds or refreshes the node for what was found, at (dir, name). */

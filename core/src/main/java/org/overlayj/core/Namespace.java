@@ -57,12 +57,55 @@ final class Namespace {
      * must be writable.
      */
     private void checkNewName(Node dir, String name, Creds c) throws ErrnoException {
+        checkNewName(dir, name, c, false);
+    }
+
+    /**
+     * {@link #checkNewName(Node, String, Creds)}; with {@code mayDefer}, the name is not looked up where the maker's
+     * own exclusive make will find it taken ({@link #existsDeferred}): true when it was left to that.
+     */
+    private boolean checkNewName(Node dir, String name, Creds c, boolean mayDefer) throws ErrnoException {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, "not a directory");
-        Attr a = c.isRoot() ? null : attr(dir);
+        Attr a = c.isRoot() ? null : dirAttr(dir);
         if (a != null) Permissions.check(a, Permissions.X, c, fs.paths.aclOf(dir));
-        if (!justFoundAbsent(dir, name) && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
-        fs.fileAttr.checkWrite(dir);     // an immutable directory: EPERM, before EACCES (inode_permission)
-        if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
+        boolean absent = justFoundAbsent(dir, name);
+        boolean deferred = !absent && mayDefer && existsDeferred(dir);
+        if (!absent && !deferred && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+        try {
+            fs.fileAttr.checkWrite(dir);     // an immutable directory: EPERM, before EACCES (inode_permission)
+            if (a != null) Permissions.check(a, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
+        } catch (ErrnoException e) {
+            // the VFS's order: a taken name is EEXIST even where the caller may not write
+            if (deferred && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
+            throw e;
+        }
+        return deferred;
+    }
+
+    /**
+     * Whether a new name in {@code dir} need not be looked up before it is made: an upper directory with nothing
+     * below it (made here, or opaque) holds a name only in its upper directory, and the exclusive make
+     * (O_CREAT|O_EXCL, mkdir, mknod, symlink) finds that taken by itself (EEXIST), whereupon {@link #make} looks the
+     * name up after all, to tell a visible object (EEXIST) from a whiteout it replaces. One statx less per create
+     * of a new name no lookup saw absent just before (an NFS client's CREATE, where the FUSE kernel sends a LOOKUP
+     * first).
+     */
+    private static boolean existsDeferred(Node dir) {
+        return dir.isUpper() && !dir.hasLower() && !dir.merge();
+    }
+
+    /**
+     * A directory's attributes for the checks of a change: from the stat a lookup or getattr took of it just before
+     * (a door resolving the call's handle: NFS) when nothing but this change came since ({@link Node#realStat}), so
+     * a CREATE or REMOVE does not stat the directory again between the door's pre-operation attributes and its
+     * own; otherwise a stat now.
+     */
+    private Attr dirAttr(Node dir) throws ErrnoException {
+        Node.RealStat known = dir.realStat;
+        if (known != null && known.changes() == fs.changes - 1 && known.upper() == dir.isUpper()) {
+            return Getattr.of(fs, dir, known.st());
+        }
+        return attr(dir);
     }
 
     private static void checkName(String name) throws ErrnoException {
@@ -90,7 +133,7 @@ final class Namespace {
             throws ErrnoException {
         checkName(name);
         // Root may write into and search any directory: no stat needed to know.
-        checkNewName(dir, name, c);
+        boolean deferred = checkNewName(dir, name, c, true);
         Node.RealStat known = dir.realStat;
         boolean knownParent = known != null && known.upper() && known.changes() == fs.changes - 1;
         copyUp.copyUp(dir);
@@ -132,6 +175,8 @@ final class Namespace {
             fd = makeObject(dest, mode, rdev, target, openFlags);
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EEXIST) throw e;
+            // (not looked up before: existsDeferred) a visible object there, or what a lookup sees as none
+            if (deferred && lookup.child(dir, name) != null) throw OverlayFs.err(Errno.EEXIST, name);
             overWhiteout = true;
             made = fs.scratch.tempPath();
             // Made aside, in the work dir, the object does not get the directory's default ACL from the layer's
@@ -302,7 +347,7 @@ final class Namespace {
         if (!dir.isDir()) throw OverlayFs.err(Errno.ENOTDIR, name);
         // the path walk searched the directory before the name was looked up: EACCES before ENOENT, and before
         // the VFS looks at "." and ".." (rmdir: EINVAL, ENOTEMPTY; unlink: EISDIR)
-        if (!c.isRoot()) Permissions.check(attr(dir), Permissions.X, c, fs.paths.aclOf(dir));
+        if (!c.isRoot()) Permissions.check(dirAttr(dir), Permissions.X, c, fs.paths.aclOf(dir));
         if (name.equals(".") || name.equals(".."))
             throw OverlayFs.err(!isDir ? Errno.EISDIR : name.equals(".") ? Errno.EINVAL : Errno.ENOTEMPTY, name);
         Node child = lookup.child(dir, name);
@@ -312,7 +357,7 @@ final class Namespace {
         // stranger's rmdir of a file is EACCES, not ENOTDIR); FileAttr has the protection rules
         boolean prot = fs.fileAttr.prot(dir) != 0 || fs.fileAttr.prot(child) != 0;
         if (prot) fs.fileAttr.checkWrite(dir);
-        Attr dirAttr = attr(dir);
+        Attr dirAttr = dirAttr(dir);
         Permissions.check(dirAttr, Permissions.W | Permissions.X, c, fs.paths.aclOf(dir));
         // the victim's owner matters only in a sticky directory, for a caller who is not root
         if ((dirAttr.mode() & 01000) != 0 && !c.isRoot()) Permissions.sticky(dirAttr, attr(child), c);

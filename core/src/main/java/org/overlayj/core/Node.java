@@ -186,12 +186,24 @@ public final class Node {
      */
     volatile Absent absent;
     volatile RealStat realStat;
+    /**
+     * The overlay markers of an object this overlay made (Namespace#make), as it wrote them, its upper inode then,
+     * and {@link OverlayFs#decodeEpoch} then: a lookup that finds that upper inode at this node's name while the
+     * epoch is the same takes them rather than reading its xattrs again (Lookup#knownMarkers). Every change that
+     * may write an overlay xattr on an existing object (rename, link, copy-up, setxattr, removals but of files
+     * made here) moves the epoch on; edits behind the mount's back are undefined, as in the kernel, whose dcache keeps
+     * the same facts.
+     */
+    volatile KnownMarkers knownMarkers;
 
     /** {@code name} was not in this directory (in no layer) at change count {@code changes}. */
     record Absent(String name, long changes) {}
 
     /** The stat of the node's real inode at change count {@code changes}, when that was its upper inode or not. */
     record RealStat(org.overlayj.sys.Stat st, boolean upper, long changes) {}
+
+    /** See {@link #knownMarkers}. */
+    record KnownMarkers(OverlayFs.Markers markers, long upperIno, long epoch) {}
 
     Node(long ino, int type, long generation) {
         this.ino = ino;

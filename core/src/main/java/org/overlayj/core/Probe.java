@@ -19,5 +19,8 @@ interface Probe {
     /** The directory readahead read a real directory (DirReadahead). */
     default void dirReadAhead() {}
 
+    /** A lookup took the markers of an upper object this overlay made from its node (Lookup#knownMarkers). */
+    default void knownMarkers() {}
+
     Probe NONE = new Probe() {};
 }

@@ -21,6 +21,8 @@ final class EngineSeam {
         final LongAdder copySyncs = new LongAdder();
         /** Real directories the directory readahead read. */
         final LongAdder dirsRead = new LongAdder();
+        /** Lookups that took a directory's markers from its node (Lookup#knownMarkers). */
+        final LongAdder knownMarkers = new LongAdder();
 
         @Override public void copiedAhead() { afterCopyAhead.run(); }
 
@@ -29,6 +31,8 @@ final class EngineSeam {
         @Override public void copySynced() { copySyncs.increment(); }
 
         @Override public void dirReadAhead() { dirsRead.increment(); }
+
+        @Override public void knownMarkers() { knownMarkers.increment(); }
     }
 
     /** The recorder {@code o} was mounted with. */

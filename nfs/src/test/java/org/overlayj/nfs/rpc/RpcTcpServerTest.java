@@ -22,6 +22,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /** The transport alone: record marking, fragments, limits, program and version refusals, stop. */
 class RpcTcpServerTest {
     private static final int PROG = 400100, VERS = 2, MAX = 4096;
+    /** A program that answers the hash of the opaque its call carries: what the server read of a record's body. */
+    private static final int HASH = 400199;
     private final AtomicInteger calls = new AtomicInteger();
     /** What RpcTcpServer#servesBlockingCalls said during each call, in order. */
     private final java.util.List<Boolean> blockingHere = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
@@ -33,8 +35,13 @@ class RpcTcpServerTest {
             blockingHere.add(RpcTcpServer.servesBlockingCalls());
             call.reply(XdrVoid.XDR_VOID);
         };
+        RpcDispatchable hash = call -> {
+            Blob b = new Blob();
+            call.retrieveCall(b);
+            call.reply(new org.dcache.oncrpc4j.xdr.XdrInt(java.util.Arrays.hashCode(b.bytes)));
+        };
         server = RpcTcpServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                Map.of(new OncRpcProgram(PROG, VERS), echo), MAX, new RpcTcpServer.Limits(4, 4, java.time.Duration.ZERO), "test-rpc");
+                Map.of(new OncRpcProgram(PROG, VERS), echo, new OncRpcProgram(HASH, 1), hash), MAX, new RpcTcpServer.Limits(4, 4, java.time.Duration.ZERO), "test-rpc");
     }
 
     @AfterEach void stop() { server.close(); }
@@ -275,5 +282,86 @@ class RpcTcpServerTest {
         }
         assertTrue(awaitConnections(0));
         assertEquals(4, calls.get());
+    }
+
+    /** An XDR variable-length opaque. */
+    private static final class Blob implements org.dcache.oncrpc4j.xdr.XdrAble {
+        byte[] bytes;
+
+        @Override public void xdrDecode(org.dcache.oncrpc4j.xdr.XdrDecodingStream x) throws IOException {
+            bytes = x.xdrDecodeDynamicOpaque();
+        }
+
+        @Override public void xdrEncode(org.dcache.oncrpc4j.xdr.XdrEncodingStream x) throws IOException {
+            x.xdrEncodeDynamicOpaque(bytes);
+        }
+    }
+
+    /**
+     * The platform thread serving a connection reads a record's body by read(2) itself (RpcConnection#fillInBuf):
+     * a body that comes in pieces, with pauses between them, is joined byte for byte; a reset inside a body ends
+     * the connection as at EOF, and the server serves on.
+     */
+    @Test void aBodyInPiecesIsJoinedAndAResetInsideOneEndsTheConnection() throws Exception {
+        byte[] blob = new byte[3001];
+        new java.util.Random(7).nextBytes(blob);
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.write(call(61, HASH, 1, 0));
+        d.writeInt(blob.length);
+        d.write(blob);
+        d.write(new byte[3]);                       // XDR padding to 4 bytes
+        byte[] c = b.toByteArray();
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] first = call(60, PROG, VERS, 0);
+            fragment(out, first, 0, first.length, true);
+            assertArrayEquals(new int[]{60, 0, 0}, reply(in));   // the connection has its platform thread now
+            out.writeInt(0x80000000 | c.length);
+            int[] cuts = {0, 7, 44, 1500, 2999, c.length};
+            for (int i = 0; i + 1 < cuts.length; i++) {
+                out.write(c, cuts[i], cuts[i + 1] - cuts[i]);
+                out.flush();
+                Thread.sleep(30);
+            }
+            assertArrayEquals(new int[]{61, 0, 0}, reply(in, r -> assertEquals(java.util.Arrays.hashCode(blob), r.readInt())));
+            // a reset in the middle of the next body
+            out.writeInt(0x80000000 | c.length);
+            out.write(c, 0, 100);
+            out.flush();
+            Thread.sleep(30);
+            assertEquals(1, server.connections());
+            s.setSoLinger(true, 0);
+        }
+        assertTrue(awaitConnections(0), "the reset connection is closed");
+        try (Socket s = connect()) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            fragment(out, c, 0, c.length, true);
+            assertArrayEquals(new int[]{61, 0, 0}, reply(new DataInputStream(s.getInputStream()),
+                    r -> assertEquals(java.util.Arrays.hashCode(blob), r.readInt())));
+        }
+    }
+
+    private interface Result {
+        void check(DataInputStream r) throws IOException;
+    }
+
+    /** {@link #reply(DataInputStream)}, and the result that follows an accepted reply's status, checked. */
+    private static int[] reply(DataInputStream in, Result result) throws IOException {
+        int mark = in.readInt();
+        assertTrue(mark < 0, "one fragment");
+        byte[] r = new byte[mark & 0x7fffffff];
+        in.readFully(r);
+        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(r));
+        int xid = d.readInt();
+        assertEquals(1, d.readInt(), "REPLY");
+        int stat = d.readInt();
+        assertEquals(0, stat, "accepted");
+        d.readInt();
+        d.skipBytes(d.readInt());
+        int accept = d.readInt();
+        if (accept == 0) result.check(d);
+        return new int[]{xid, stat, accept};
     }
 }
