@@ -45,7 +45,8 @@
 #      The rows are interleaved round by round (round_order); ROUNDS default 5.
 # WARMUP=1 (default): each server, once started, gets every workload once untimed before the timed ones (a write of
 #      the big file to another name, WARM_FILES small files copied out, WARM_META files created+stat'ed+removed in
-#      another directory, one listing of the wide one), so that the rows measure servers in their steady state, as a
+#      another directory, one listing of a directory other than the wide one, which ganesha would then answer from its
+#      cache), so that the rows measure servers in their steady state, as a
 #      long-running overlayj serve or ganesha is: a fresh overlayj's JVM spends ~140 ms of its first 512 MiB write in
 #      the JIT compiler (bench/README.md, nfswrite), which no later write pays. Both servers get the same warm-up.
 #      WARMUP=0 times a fresh server's first calls instead (a restart's cost, not a server's speed).
@@ -329,7 +330,8 @@ warm_up() {
         echo "nfs-bench: $1: warm-up copy failed" >&2
     "$ROOT/nfs-meta" "$(root_url "$1")" files /warm-meta "$WARM_META" > /dev/null ||
         echo "nfs-bench: $1: warm-up metadata failed" >&2
-    "$ROOT/nfs-meta" "$(root_url "$1")" list /wide 1 > /dev/null || echo "nfs-bench: $1: warm-up listing failed" >&2
+    # a listing of another directory than the timed one: ganesha would answer that one from its cache (see LISTS)
+    "$ROOT/nfs-meta" "$(root_url "$1")" list /d000 1 > /dev/null || echo "nfs-bench: $1: warm-up listing failed" >&2
 }
 
 # the export's root, for nfs-meta (one mount, paths below it)
