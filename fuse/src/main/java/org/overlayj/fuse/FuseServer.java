@@ -1,5 +1,6 @@
 package org.overlayj.fuse;
 
+import org.overlayj.sys.CpuToSpare;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -475,36 +476,6 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * reader spin before the next one.
      */
     private static final long ARM_NANOS = 2 * SPIN_NANOS;
-    /**
-     * Whether the machine has a CPU to spare for {@link #spinForRequest}: no more threads runnable right now than
-     * there are CPUs (the kernel's count in /proc/loadavg, read at most every 20 ms by any thread). A busy machine
-     * has no idle CPU whose halt a spin would save, and a spinning reader would only take CPU time from others.
-     */
-    static final class CpuToSpare {
-        private static final long EVERY_NANOS = 20_000_000L;
-        private static final int CPUS = Runtime.getRuntime().availableProcessors();
-        private static volatile long checked = System.nanoTime() - 2 * EVERY_NANOS;
-        private static volatile boolean spare;
-
-        static boolean now() {
-            long t = System.nanoTime();
-            if (t - checked < EVERY_NANOS) return spare;
-            checked = t;
-            return spare = runnable() <= CPUS;
-        }
-
-        /** The 4th field of /proc/loadavg, "runnable/total": the threads runnable now; MAX_VALUE if unreadable. */
-        static int runnable() {
-            try {
-                String s = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg"));
-                String[] f = s.trim().split(" ");
-                return Integer.parseInt(f[3].substring(0, f[3].indexOf('/')));
-            } catch (java.io.IOException | RuntimeException e) {
-                return Integer.MAX_VALUE;
-            }
-        }
-    }
-
     /** A step of {@link #spinForRequest} that took longer than this lost the CPU to another thread. */
     private static final long CONTENDED_STEP_NANOS = 20_000;
     /** How long a reader that lost its CPU while spinning goes without spinning. */

@@ -5,6 +5,7 @@ import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
 import org.glassfish.grizzly.memory.ByteBufferArray;
+import org.overlayj.sys.CpuToSpare;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -332,6 +333,17 @@ final class RpcConnection implements RpcTransport {
             inPos = 0;
         }
         boolean pollFirst = false;
+        // Between two calls of a client in a run of calls, look for the next one a moment before sleeping (below).
+        long waitFrom = 0;
+        if (mayIdle && SPIN_NANOS > 0) {
+            waitFrom = System.nanoTime();
+            if (spin && waitFrom - calmAfter > 0 && CpuToSpare.now()) {
+                int spun = spinForCall(waitFrom);
+                if (spun < 0) calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
+                if (spun <= 0) spin = false;
+                waitFrom = 0;                                 // a spin decides the next one; no re-arming below
+            }
+        }
         while (true) {
             int fd = enterNative();      // a close meanwhile shuts the socket down: the poll returns, the read EOF
             if (fd < 0) return EOF;
@@ -353,6 +365,9 @@ final class RpcConnection implements RpcTransport {
                 long n = Linux.readOrErrno(fd, inBuf.asSlice(inEnd));
                 if (n > 0) {
                     inEnd += (int) n;
+                    // a call that came soon after the last reply, although this thread slept for it: the client is
+                    // in a run of calls, so look for its next one before sleeping next time
+                    if (waitFrom != 0) spin = System.nanoTime() - waitFrom < ARM_NANOS;
                     return (int) n;
                 }
                 if (n == 0 || n == -ECONNRESET) {
@@ -370,6 +385,50 @@ final class RpcConnection implements RpcTransport {
                 exitNative();
             }
         }
+    }
+
+    /**
+     * How long a connection's platform thread looks for its client's next call before it sleeps in read(2), when
+     * the last call came within {@link #ARM_NANOS} of the reply before it: {@code -Doverlayj.nfs.spinMicros=N}, 0
+     * never. A client making one call after another (libnfs, the kernel client's LOOKUP, CREATE, GETATTR of a
+     * `tar -x`, each waited for) sends its next call some microseconds after our reply; a thread asleep in read(2)
+     * must then be woken, and on a VM whose idle CPUs halt that is the wake-up of a halted virtual CPU per call. The
+     * same bounded spin as the FUSE door's request loop (FuseServer#spinForRequest): only while the calls come
+     * close together, off for {@link #CONTENDED_PAUSE_NANOS} when a step of it lost the CPU, and never while more
+     * threads are runnable than there are CPUs ({@link CpuToSpare}).
+     */
+    static final long SPIN_NANOS = Long.getLong("overlayj.nfs.spinMicros", 50) * 1000;
+    private static final long ARM_NANOS = 2 * SPIN_NANOS;
+    /** A step of {@link #spinForCall} that took longer than this lost the CPU to another thread. */
+    private static final long CONTENDED_STEP_NANOS = 20_000;
+    private static final long CONTENDED_PAUSE_NANOS = 20_000_000L;
+    /** Whether the next wait for a call spins first; no spinning until this time (nanoTime) after a lost CPU. */
+    private boolean spin;
+    private long calmAfter = System.nanoTime();
+
+    /**
+     * Looks for the next call without sleeping until {@link #SPIN_NANOS} after {@code since}: 1 once bytes are
+     * there (the read(2) that follows returns at once), 0 when the window ended without any, -1 when this thread
+     * lost its CPU meanwhile, or the connection is closing.
+     */
+    private int spinForCall(long since) {
+        long until = since + SPIN_NANOS, last = since;
+        do {
+            int fd = enterNative();
+            if (fd < 0) return -1;
+            try {
+                if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
+            } catch (ErrnoException e) {
+                // EINTR: look again
+            } finally {
+                exitNative();
+            }
+            Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
+            long now = System.nanoTime();
+            if (now - last > CONTENDED_STEP_NANOS) return -1;
+            last = now;
+        } while (until - last > 0);
+        return 0;
     }
 
     /** 0: SO_RCVTIMEO not set yet; 1: set (the linger time); -1: could not be set (poll before each wait instead). */
