@@ -4,6 +4,7 @@ import org.overlayj.sys.CpuToSpare;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
+import org.overlayj.sys.SpinWait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -401,7 +402,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
         long n;
         try {
             int spun = bufs.spin && uring == null && CpuToSpare.now() ? spinForRequest(bufs.served) : 0;
-            if (spun < 0) bufs.calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
+            if (spun < 0) bufs.calmAfter = System.nanoTime() + SpinWait.CONTENDED_PAUSE_NANOS;
             n = Linux.read(fd, bufs.req);
             // Spin before the next one when this one came soon after the last, even though we slept meanwhile (the
             // client is in a run of calls), unless this very wait was a spin that found nothing or lost the CPU.
@@ -451,35 +452,31 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
      * CPU, per request. Bounded: the loop runs only while the last gap was short ({@code Buffers.spin}); a window
      * that ends with no request turns it off until a request again comes within the window of the last one; and
      * where other threads want the CPU (a step of the loop took far longer than its two system calls: another
-     * thread ran) it is off for {@link #CONTENDED_PAUSE_NANOS}, as it is while more threads are runnable than there
-     * are CPUs ({@link CpuToSpare}): a machine whose CPUs are never idle has no halted CPU to wake, and the loop
-     * would only take time from others (the client among them).
+     * thread ran) it is off for {@link SpinWait#CONTENDED_PAUSE_NANOS}, as it is while more threads are runnable
+     * than there are CPUs ({@link CpuToSpare}): a machine whose CPUs are never idle has no halted CPU to wake, and
+     * the loop would only take time from others (the client among them).
      */
     private int spinForRequest(long since) throws ErrnoException {
-        long until = since + SPIN_NANOS, last = System.nanoTime();
-        do {
-            try {
-                if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
-            } catch (ErrnoException e) {
-                if (e.errno() != Errno.EINTR) throw e;   // a signal: just look again
-            }
-            Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
-            long now = System.nanoTime();
-            if (now - last > CONTENDED_STEP_NANOS) return -1;
-            last = now;
-        } while (until - last > 0);
-        return 0;
+        return SpinWait.until(since, SPIN_NANOS, requestThere);
     }
+
+    /** One look of {@link #spinForRequest}: whether /dev/fuse has a request (a signal: look again). */
+    private int requestThere() throws ErrnoException {
+        try {
+            return Linux.poll(fd, Linux.POLLIN, 0) != 0 ? 1 : 0;
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EINTR) throw e;
+            return 0;
+        }
+    }
+
+    private final SpinWait.Look requestThere = this::requestThere;
 
     /**
      * A request that came within this after the last (asleep in read(2): the gap includes the wake-ups) makes the
      * reader spin before the next one.
      */
     private static final long ARM_NANOS = 2 * SPIN_NANOS;
-    /** A step of {@link #spinForRequest} that took longer than this lost the CPU to another thread. */
-    private static final long CONTENDED_STEP_NANOS = 20_000;
-    /** How long a reader that lost its CPU while spinning goes without spinning. */
-    private static final long CONTENDED_PAUSE_NANOS = 20_000_000L;
 
     /**
      * A thread leaves the loop. When the device is gone the others leave too: idle ones are woken, busy ones see

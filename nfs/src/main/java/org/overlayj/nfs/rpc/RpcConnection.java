@@ -6,6 +6,7 @@ import org.dcache.oncrpc4j.xdr.Xdr;
 import org.glassfish.grizzly.Buffer;
 import org.glassfish.grizzly.memory.ByteBufferArray;
 import org.overlayj.sys.CpuToSpare;
+import org.overlayj.sys.SpinWait;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -339,7 +340,7 @@ final class RpcConnection implements RpcTransport {
             waitFrom = System.nanoTime();
             if (spin && waitFrom - calmAfter > 0 && CpuToSpare.now()) {
                 int spun = spinForCall(waitFrom);
-                if (spun < 0) calmAfter = System.nanoTime() + CONTENDED_PAUSE_NANOS;
+                if (spun < 0) calmAfter = System.nanoTime() + SpinWait.CONTENDED_PAUSE_NANOS;
                 if (spun <= 0) spin = false;
                 waitFrom = 0;                                 // a spin decides the next one; no re-arming below
             }
@@ -394,14 +395,11 @@ final class RpcConnection implements RpcTransport {
      * `tar -x`, each waited for) sends its next call some microseconds after our reply; a thread asleep in read(2)
      * must then be woken, and on a VM whose idle CPUs halt that is the wake-up of a halted virtual CPU per call. The
      * same bounded spin as the FUSE door's request loop (FuseServer#spinForRequest): only while the calls come
-     * close together, off for {@link #CONTENDED_PAUSE_NANOS} when a step of it lost the CPU, and never while more
-     * threads are runnable than there are CPUs ({@link CpuToSpare}).
+     * close together, off for {@link SpinWait#CONTENDED_PAUSE_NANOS} when a step of it lost the CPU, and never while
+     * more threads are runnable than there are CPUs ({@link CpuToSpare}).
      */
     static final long SPIN_NANOS = Long.getLong("overlayj.nfs.spinMicros", 50) * 1000;
     private static final long ARM_NANOS = 2 * SPIN_NANOS;
-    /** A step of {@link #spinForCall} that took longer than this lost the CPU to another thread. */
-    private static final long CONTENDED_STEP_NANOS = 20_000;
-    private static final long CONTENDED_PAUSE_NANOS = 20_000_000L;
     /** Whether the next wait for a call spins first; no spinning until this time (nanoTime) after a lost CPU. */
     private boolean spin;
     private long calmAfter = System.nanoTime();
@@ -412,24 +410,25 @@ final class RpcConnection implements RpcTransport {
      * lost its CPU meanwhile, or the connection is closing.
      */
     private int spinForCall(long since) {
-        long until = since + SPIN_NANOS, last = since;
-        do {
-            int fd = enterNative();
-            if (fd < 0) return -1;
-            try {
-                if (Linux.poll(fd, Linux.POLLIN, 0) != 0) return 1;
-            } catch (ErrnoException e) {
-                // EINTR: look again
-            } finally {
-                exitNative();
-            }
-            Linux.schedYield();                 // whoever waits for this CPU (the client itself, maybe) runs first
-            long now = System.nanoTime();
-            if (now - last > CONTENDED_STEP_NANOS) return -1;
-            last = now;
-        } while (until - last > 0);
-        return 0;
+        try {
+            return SpinWait.until(since, SPIN_NANOS, callThere);
+        } catch (ErrnoException e) {
+            return -1;                          // callThere throws none
+        }
     }
+
+    /** One look of {@link #spinForCall}: whether the socket has bytes; gives up when the connection is closing. */
+    private final SpinWait.Look callThere = () -> {
+        int fd = enterNative();
+        if (fd < 0) return -1;
+        try {
+            return Linux.poll(fd, Linux.POLLIN, 0) != 0 ? 1 : 0;
+        } catch (ErrnoException e) {
+            return 0;                           // EINTR: look again
+        } finally {
+            exitNative();
+        }
+    };
 
     /** 0: SO_RCVTIMEO not set yet; 1: set (the linger time); -1: could not be set (poll before each wait instead). */
     private int receiveTimeout;
