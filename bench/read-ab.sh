@@ -81,42 +81,8 @@ echo 0 > "$INST/tracing_on"
 echo 4096 > "$INST/buffer_size_kb"
 
 # a variant named NAME@raw reads with a raw dd of the lower file running alongside (started with the reader): the
-# lower file is read ahead as fast as the disk goes, the most any prefetch of the lower file could give
-# the server of the mount at $M: fuse-overlayfs by its command line, an overlayj variant by its runtime dir
-server_pid() { # server_pid VARIANT RUNTIME_DIR
-    local p
-    case ${1%@raw} in
-        kernel) return ;;
-        fuse-overlayfs) pgrep -f -- "^fuse-overlayfs .* $M\$" | head -1 ;;
-        *) for p in $(pgrep -f 'org.overlayj|overlayj-cli'); do
-               tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OVERLAYJ_RUNTIME_DIR=$2" && { echo "$p"; return; }
-           done ;;
-    esac
-}
-cpu_ns() { # the summed on-CPU ns of a process's threads
-    [ -n "$1" ] && cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'
-}
-
-mount_variant() { # mount_variant VARIANT IDX UPPER WORK
-    local v=${1%@raw} build opts
-    local o="lowerdir=$L,upperdir=$3,workdir=$4"
-    case $v in
-        kernel) mount -t overlay overlay -o "$o" "$M" ;;
-        fuse-overlayfs) fuse-overlayfs -o "$o" "$M" ;;
-        overlayj*)
-            build=${v%%:*} opts=
-            [[ $v == *:* ]] && opts=${v#*:} && opts=${opts//+/ }
-            local dir=$REPO
-            if [ "$build" = overlayj-base ]; then
-                [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "overlayj-base needs OJ_BASE"; return 1; }
-                dir=$OJ_BASE
-            fi
-            mkdir -p -m 0700 "$ROOT/rt-$2"
-            OVERLAYJ_RUNTIME_DIR="$ROOT/rt-$2" OVERLAYJ_LINGER=3600 OVERLAYJ_JAVA_OPTS="$opts" \
-                OVERLAYJ_FUSE_URING=off "$dir/bin/overlayj" -o "$o" "$M" ;;
-        *) echo "unknown variant $v"; return 1 ;;
-    esac
-}
+# lower file is read ahead as fast as the disk goes, the most any prefetch of the lower file could give.
+# (mount_variant, variant_server and cpu_ns come from rounds.sh)
 
 # trace: READs of the connection; prints "reads noread_ms" for the span between the two markers
 trace_start() { # trace_start CONNECTION
@@ -175,11 +141,11 @@ for ((round = 0; round <= ROUNDS; round++)); do
         idx=$(echo "$VARIANTS" | tr ' ' '\n' | grep -nxF -- "$v" | head -1 | cut -d: -f1)
         U="$ROOT/upper-$idx-$round" W="$ROOT/work-$idx-$round"
         mkdir -p "$U" "$W"
-        if ! mount_variant "$v" "$idx" "$U" "$W" > "$ROOT/mount.log" 2>&1 || ! mountpoint -q "$M"; then
+        if ! mount_variant "${v%@raw}" "lowerdir=$L,upperdir=$U,workdir=$W" "$M" "$ROOT/rt-$idx" > "$ROOT/mount.log" 2>&1 || ! mountpoint -q "$M"; then
             echo "read-ab: $v: MOUNT FAILED: $(tail -c 400 "$ROOT/mount.log")" >&2; continue
         fi
         stat "$M/big" > /dev/null      # (FUSE: INIT answered, the readahead window set)
-        pid=$(server_pid "$v" "$ROOT/rt-$idx")
+        pid=$(variant_server "${v%@raw}" "$M" "$ROOT/rt-$idx")
         if [[ $v == overlayj* ]] && [ -n "$pid" ] && [[ " ${SERVERS[*]} " != *" $pid "* ]]; then SERVERS+=("$pid"); fi
         conn=$(mountpoint -d "$M" | awk -F: '{ print $1 * 1048576 + $2 }')
         drop_caches

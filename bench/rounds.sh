@@ -52,3 +52,46 @@ unmount_and_remove() {
     for i in 1 2 3; do mountpoint -q "$1" 2>/dev/null || break; umount "$1" 2>/dev/null || umount -l "$1"; sleep 0.2; done
     rm -rf "$2"
 }
+
+# --- the variants of the A/B scripts (read-ab.sh, creates-ab.sh) -------------------------------------------------
+# A variant is kernel | fuse-overlayfs | overlayj (this checkout, $REPO) | overlayj-base (the build in $OJ_BASE) |
+# overlayj:OPTS or overlayj-base:OPTS, OPTS being JVM options for that build's server joined by '+'. Every overlayj
+# variant gets a resident server of its own (its own runtime dir), kept between rounds, on the /dev/fuse loop.
+
+# mount_variant VARIANT OPTIONS MNT RUNTIME_DIR: mounts an overlay of OPTIONS (lowerdir=...,upperdir=...) at MNT
+mount_variant() {
+    local v=$1 o=$2 m=$3 rt=$4 build opts dir=$REPO
+    case $v in
+        kernel) mount -t overlay overlay -o "$o" "$m" ;;
+        fuse-overlayfs) fuse-overlayfs -o "$o" "$m" ;;
+        overlayj*)
+            build=${v%%:*} opts=
+            [[ $v == *:* ]] && opts=${v#*:} && opts=${opts//+/ }
+            if [ "$build" = overlayj-base ]; then
+                [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "overlayj-base needs OJ_BASE"; return 1; }
+                dir=$OJ_BASE
+            fi
+            mkdir -p -m 0700 "$rt"
+            OVERLAYJ_RUNTIME_DIR="$rt" OVERLAYJ_LINGER=3600 OVERLAYJ_JAVA_OPTS="$opts" \
+                OVERLAYJ_FUSE_URING=off "$dir/bin/overlayj" -o "$o" "$m" ;;
+        *) echo "unknown variant $v"; return 1 ;;
+    esac
+}
+
+# variant_server VARIANT MNT RUNTIME_DIR: the pid of the server of the mount at MNT (nothing for the kernel):
+# fuse-overlayfs by its command line, an overlayj variant by its runtime dir
+variant_server() {
+    local p
+    case $1 in
+        kernel) return ;;
+        fuse-overlayfs) pgrep -f -- "^fuse-overlayfs .* $2\$" | head -1 ;;
+        *) for p in $(pgrep -f 'org.overlayj|overlayj-cli'); do
+               { tr '\0' '\n' < /proc/"$p"/environ; } 2>/dev/null | grep -qx "OVERLAYJ_RUNTIME_DIR=$3" && { echo "$p"; return; }
+           done ;;
+    esac
+}
+
+# cpu_ns PID: the summed on-CPU ns of a process's threads (nothing for no pid)
+cpu_ns() {
+    [ -n "$1" ] && cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'
+}
