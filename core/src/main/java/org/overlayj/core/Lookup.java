@@ -468,9 +468,9 @@ final class Lookup {
      */
     private boolean dirIndexed(byte[] origin, String upperDir) throws ErrnoException {
         if (fs.layers.indexDir() == null || origin == null || origin.length == 0) return false;
-        String ip = fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin);
-        Stat ist = Linux.lstatOrNull(ip);
+        Stat ist = fs.index.entryStat(origin);
         if (ist == null || !ist.isDir()) return false;
+        String ip = fs.index.entryPath(origin);
         byte[] up = fs.getX(ip, OverlayXattr.UPPER);
         if (up != null && !java.util.Arrays.equals(up, fs.blobOf(upperDir, fs.upperLayer).bytes())) {
             throw fail(Inspection.Failure.DIR_INDEX_ELSEWHERE, upperDir, Errno.EIO,
@@ -483,7 +483,7 @@ final class Lookup {
     private boolean indexed(byte[] origin, Stat ust) throws ErrnoException {
         if (!fs.opts.index() || fs.layers.indexDir() == null) return false;
         if (origin == null || origin.length == 0) return false;
-        Stat ist = Linux.lstatOrNull(fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(origin));
+        Stat ist = fs.index.entryStat(origin);
         return ist != null && ist.ino() == ust.ino() && ist.dev() == ust.dev();
     }
 
