@@ -85,6 +85,14 @@ final class Index {
 
     /** As {@link #lookupLower(Node.Lower, Stat)}; the lower's fh blob, when it was made, goes to {@code blobOut[0]}. */
     String lookupLower(Node.Lower lo, Stat lowerSt, Fh[] blobOut) throws ErrnoException {
+        return lookupLower(lo, lowerSt, blobOut, -1, null);
+    }
+
+    /**
+     * As {@link #lookupLower(Node.Lower, Stat, Fh[])}, with the lower object named {@code name} in the directory
+     * open as {@code dirFd} (-1: by its path), for the blob.
+     */
+    String lookupLower(Node.Lower lo, Stat lowerSt, Fh[] blobOut, int dirFd, String name) throws ErrnoException {
         if (lowerSt.isDir()) {
             checkLowerDir(lo);
             return null;
@@ -92,7 +100,7 @@ final class Index {
         if (!on() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
         Fh blob;
         try {
-            blob = fs.blobOf(lo.path(), lo.layer());
+            blob = dirFd >= 0 ? fs.blobAt(dirFd, name, lo.layer()) : fs.blobOf(lo.path(), lo.layer());
         } catch (ErrnoException e) {
             return null;
         }
