@@ -20,6 +20,7 @@ import org.overlayj.core.Overlay;
 import org.overlayj.core.SetAttr;
 import org.overlayj.nfs.rpc.RpcTcpServer;
 import org.overlayj.nfs.rpc.SplicedData;
+import org.overlayj.nfs.rpc.ReplyXdr;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -252,7 +253,23 @@ public final class Nfs3Program implements RpcDispatchable {
             call.failRpcGarbage();
             return;
         }
+        // the reply's own size, reserved at once (ReplyXdr): READDIRPLUS replies are up to maxcount bytes
+        if (result instanceof READDIRPLUS3res res) ReplyXdr.reserve(call, REPLY_HEADER + size(res));
         call.reply(result);
+    }
+
+    /** The RPC reply header before the procedure's result, with the largest verifier (AUTH_SYS sends none). */
+    private static final int REPLY_HEADER = 4 * 6 + 400;
+
+    /** XDR size of a READDIRPLUS result (as {@link #readdirplus} counts it). */
+    private static int size(READDIRPLUS3res res) {
+        if (res.resok == null) return 4 + 4 + 84;
+        int size = 4 + 4 + 84 + 8 + 4 + 4;
+        for (entryplus3 e = res.resok.reply.entries; e != null; e = e.nextentry) {
+            size += 4 + 8 + xdrLen(e.name.length) + 8 + (e.name_attributes.attributes_follow ? 88 : 4)
+                    + (e.name_handle.handle_follows ? 4 + xdrLen(e.name_handle.handle.data.length) : 4);
+        }
+        return size;
     }
 
     private static <T extends XdrAble> T decoded(Object pre, Class<T> type) throws BadArgs {
