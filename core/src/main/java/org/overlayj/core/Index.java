@@ -45,12 +45,33 @@ final class Index {
         return lower.nlink() > 1 || fs.opts.nfsExport();
     }
 
+    /** The names the index dir may hold: lets a lookup skip the statx of an entry that cannot be there. */
+    final IndexNames names = new IndexNames();
+
+    /**
+     * The path of {@code origin}'s entry. Every entry the engine makes is made at a path from here (or from
+     * {@link #path(byte[])}), so the name is noted as one the index dir may now hold ({@link IndexNames}) before
+     * the entry exists; a lookup that may find nothing uses {@link #entryPath} after asking {@link IndexNames}.
+     */
     String path(Fh origin) {
-        return fs.layers.indexDir() + "/" + origin.hex();
+        return path(origin.bytes());
     }
 
     String path(byte[] originBlob) {
+        names.note(originBlob);
+        return entryPath(originBlob);
+    }
+
+    /** The path of the entry {@code originBlob} names, not noted: for looking only. */
+    String entryPath(byte[] originBlob) {
         return fs.layers.indexDir() + "/" + java.util.HexFormat.of().formatHex(originBlob);
+    }
+
+    /** The stat of {@code blob}'s index entry, or null when there is none (without a statx when none can be). */
+    Stat entryStat(byte[] blob) throws ErrnoException {
+        if (!names.mayHave(blob)) return null;
+        fs.probe.indexLooked();
+        return Linux.lstatOrNull(entryPath(blob));
     }
 
     /**
@@ -64,6 +85,14 @@ final class Index {
 
     /** As {@link #lookupLower(Node.Lower, Stat)}; the lower's fh blob, when it was made, goes to {@code blobOut[0]}. */
     String lookupLower(Node.Lower lo, Stat lowerSt, Fh[] blobOut) throws ErrnoException {
+        return lookupLower(lo, lowerSt, blobOut, -1, null);
+    }
+
+    /**
+     * As {@link #lookupLower(Node.Lower, Stat, Fh[])}, with the lower object named {@code name} in the directory
+     * open as {@code dirFd} (-1: by its path), for the blob.
+     */
+    String lookupLower(Node.Lower lo, Stat lowerSt, Fh[] blobOut, int dirFd, String name) throws ErrnoException {
         if (lowerSt.isDir()) {
             checkLowerDir(lo);
             return null;
@@ -71,14 +100,15 @@ final class Index {
         if (!on() || (lowerSt.nlink() <= 1 && !fs.opts.nfsExport())) return null;
         Fh blob;
         try {
-            blob = fs.blobOf(lo.path(), lo.layer());
+            blob = dirFd >= 0 ? fs.blobAt(dirFd, name, lo.layer()) : fs.blobOf(lo.path(), lo.layer());
         } catch (ErrnoException e) {
             return null;
         }
         if (blobOut != null) blobOut[0] = blob;
-        String p = path(blob);
-        Stat ist = Linux.lstatOrNull(p);
+        byte[] b = blob.bytes();
+        Stat ist = entryStat(b);
         if (ist == null) return null;
+        String p = entryPath(b);
         if (ist.isWhiteout() || ist.type() != lowerSt.type())
             throw OverlayFs.err(Errno.EIO, "bad index found (index=" + blob.hex() + ")");
         return p;
@@ -98,7 +128,7 @@ final class Index {
         } catch (ErrnoException e) {
             return;
         }
-        Stat ist = Linux.lstatOrNull(path(blob));
+        Stat ist = entryStat(blob.bytes());
         if (ist == null) return;
         throw OverlayFs.err(Errno.EIO, (ist.isDir() ? "suspected uncovered redirected dir found" : "bad index found")
                 + " (index=" + blob.hex() + ")");
@@ -356,7 +386,10 @@ final class Index {
             LOG.error("overlayfs: {}", HINT);
             throw refuse(Errno.ESTALE, "failed to verify index dir 'upper' xattr");
         }
-        for (var e : Linux.readdir(dir)) {
+        var entries = Linux.readdir(dir);
+        // every name there now, before the cleanup below changes any (it only whites out or removes entries)
+        names.listed(entries.stream().map(org.overlayj.sys.DirEnt::name)::iterator);
+        for (var e : entries) {
             if (e.isDotOrDotDot()) continue;
             cleanupEntry(dir + "/" + e.name(), e.name());
         }

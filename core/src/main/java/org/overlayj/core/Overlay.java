@@ -230,13 +230,14 @@ public final class Overlay implements AutoCloseable {
      */
     public List<Found> lookupAll(Node dir, List<String> names, Creds c) throws ErrnoException {
         Lock l = read();
-        try {
+        // (a few names are looked up by path: the open and close of the directories would cost more than they save)
+        try (Lookup.LowerDirs at = names.size() >= LOWER_DIRS_FROM ? lookup.openLowers(dir) : null) {
             inode.searchable(dir, c);
             List<Found> out = new java.util.ArrayList<>(names.size());
             for (String name : names) {
                 Found f;
                 try {
-                    f = found(dir, name);
+                    f = found(dir, name, at);
                 } catch (ErrnoException e) {
                     f = null;
                 }
@@ -248,6 +249,9 @@ public final class Overlay implements AutoCloseable {
             l.unlock();
         }
     }
+
+    /** From how many names on {@link #lookupAll} looks them up relative to its lower directories' fds. */
+    static final int LOWER_DIRS_FROM = 4;
 
     /** The real directories of the subdirectories just looked up, for {@link DirReadahead}. */
     private void readahead(List<Found> found) {
@@ -269,7 +273,11 @@ public final class Overlay implements AutoCloseable {
     }
 
     private Found found(Node dir, String name) throws ErrnoException {
-        Lookup.Resolved r = lookup.resolve(dir, name);
+        return found(dir, name, null);
+    }
+
+    private Found found(Node dir, String name, Lookup.LowerDirs at) throws ErrnoException {
+        Lookup.Resolved r = lookup.resolve(dir, name, at);
         if (r == null) return null;
         return new Found(r.node(), r.real() != null ? inode.attr(r.node(), r.real()) : inode.attr(r.node()));
     }

@@ -199,6 +199,24 @@ final class OverlayFs {
     }
 
     /**
+     * {@link #markers(String)} of {@code name} in the directory open as {@code dirFd} (the real object at
+     * {@code path}): the listing by listxattrat, whose path walk is the one name (a lookup of every entry of a
+     * listed lower directory reads the list of each zero-size file); by path where the kernel lacks it, and for
+     * the values of the markers there (rare).
+     */
+    Markers markersAt(int dirFd, String name, String path) throws ErrnoException {
+        List<String> names;
+        try {
+            names = Linux.llistxattratOrNull(dirFd, name);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.ENOENT) throw e;
+            names = List.of();
+        }
+        if (names == null) return markers(path);
+        return names.isEmpty() ? Markers.NONE : markers(path, names);
+    }
+
+    /**
      * Markers of a real directory: as {@link #markers(String)}, and a directory the overlay's own xattr does not
      * mark is opaque also by the markers fuse-overlayfs reads ({@link AufsWhiteouts#opaque}).
      */
@@ -378,6 +396,11 @@ final class OverlayFs {
     Fh blobOf(String path, Layer layer) throws ErrnoException {
         FileHandle h = Linux.nameToHandle(path, 0);
         return Fh.of(h, layer.uuid(), layer.upper());
+    }
+
+    /** {@link #blobOf} of {@code name} in the directory open as {@code dirFd}: a path walk of one name. */
+    Fh blobAt(int dirFd, String name, Layer layer) throws ErrnoException {
+        return Fh.of(Linux.nameToHandleAt(dirFd, name, 0), layer.uuid(), layer.upper());
     }
 
     /** The fh blob of {@code n}'s top lower inode, made once per node (Node#lowerBlob). */

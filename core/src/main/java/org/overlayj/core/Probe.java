@@ -22,5 +22,8 @@ interface Probe {
     /** A lookup took the markers of an upper object this overlay made from its node (Lookup#knownMarkers). */
     default void knownMarkers() {}
 
+    /** A lookup looked for an index entry with a statx of its path (Index#entryStat). */
+    default void indexLooked() {}
+
     Probe NONE = new Probe() {};
 }

@@ -23,6 +23,8 @@ final class EngineSeam {
         final LongAdder dirsRead = new LongAdder();
         /** Lookups that took a directory's markers from its node (Lookup#knownMarkers). */
         final LongAdder knownMarkers = new LongAdder();
+        /** Index entries a lookup looked for with a statx (Index#entryStat). */
+        final LongAdder indexLooks = new LongAdder();
 
         @Override public void copiedAhead() { afterCopyAhead.run(); }
 
@@ -33,6 +35,8 @@ final class EngineSeam {
         @Override public void dirReadAhead() { dirsRead.increment(); }
 
         @Override public void knownMarkers() { knownMarkers.increment(); }
+
+        @Override public void indexLooked() { indexLooks.increment(); }
     }
 
     /** The recorder {@code o} was mounted with. */

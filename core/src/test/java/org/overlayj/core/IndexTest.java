@@ -138,4 +138,60 @@ class IndexTest {
             }
         }
     }
+
+    /**
+     * A lookup of a lower object looks for its index entry (a statx of W/index/hex) only where the index dir may
+     * hold one (IndexNames): the names listed at mount and the names made since. A listing of lower files looks for
+     * none (it looked for every entry's: the first listing of a 20k-entry lower directory over NFS spent a quarter
+     * of the server's CPU on them), while an entry the kernel made before the mount and one this mount made are
+     * both found, as the kernel finds them. Fails with the mount's listing left out (d shows the lower data), with
+     * Index#path not noting the names it makes (b after the caches are dropped), and without the filter (40 looks).
+     */
+    @Test void anIndexEntryIsLookedForOnlyWhereOneMayBe() throws Exception {
+        String seed = "mkdir l1/many && for i in $(seq 0 39); do touch l1/many/e$i; done"
+                + " && echo base > l1/a && ln l1/a l1/b && echo base > l1/c && ln l1/c l1/d";
+        List<String> seen = new java.util.ArrayList<>();
+        for (boolean kernel : new boolean[]{true, false}) {
+            try (Layers L = new Layers(1)) {
+                Layers.sh("cd " + L.root + " && " + seed);
+                // an entry made before the mount: the kernel's copy-up of c
+                L.kernelMount("index=on,nfs_export=on");
+                Layers.sh("cd " + L.mnt + " && echo kernel >> c");
+                L.kernelUmount();
+                List<String> out = new java.util.ArrayList<>();
+                if (kernel) {
+                    L.kernelMount("index=on,nfs_export=on");
+                    out.add(Layers.shOut("cd " + L.mnt + " && ls many | wc -l && cat d && test $(stat -c %i c) = $(stat -c %i d)"
+                            + " && echo one >> a && cat b"
+                            + " && test $(stat -c %i a) = $(stat -c %i b) && echo same"));
+                    L.kernelUmount();
+                } else {
+                    var opts = new org.overlayj.core.config.OverlayOptions(List.of(L.lowers.getFirst().toString()),
+                            L.upper.toString(), L.work.toString(), org.overlayj.core.config.OverlayOptions.RedirectDir.FOLLOW,
+                            true, true, org.overlayj.core.config.OverlayOptions.Uuid.AUTO,
+                            org.overlayj.core.config.OverlayOptions.Xino.OFF, false, false, false, List.of());
+                    try (Overlay o = Overlay.mount(opts, new EngineSeam.Recorder())) {
+                        EngineSeam.Recorder probe = EngineSeam.probe(o);
+                        Node many = walk(o, "many");
+                        List<String> names = EngineSmokeTest.names(o, many);
+                        long before = probe.indexLooks.sum();
+                        List<Found> found = o.lookupAll(many, names, R);
+                        assertEquals(0, probe.indexLooks.sum() - before, "index entries looked for in a listing");
+                        assertTrue(found.stream().allMatch(f -> f != null && f.attr().size() == 0));
+                        String t = names.size() + "\n" + read(o, "d");
+                        assertEquals(1, probe.indexLooks.sum() - before, "d's entry, the kernel's");
+                        assertEquals(o.getattr(walk(o, "c")).ino(), o.getattr(walk(o, "d")).ino());
+                        append(o, "a", "one\n");
+                        EngineSeam.dropCaches(o);           // b is looked up from scratch, as after a restart
+                        t += read(o, "b");
+                        assertEquals(o.getattr(walk(o, "a")).ino(), o.getattr(walk(o, "b")).ino());
+                        out.add(t + "same\n");
+                    }
+                }
+                seen.addAll(out);
+            }
+        }
+        assertEquals("40\nbase\nkernel\nbase\none\nsame\n", seen.get(0), "the kernel");
+        assertEquals(seen.get(0), seen.get(1), "the engine, as the kernel");
+    }
 }

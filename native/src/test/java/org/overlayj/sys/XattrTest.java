@@ -53,6 +53,30 @@ class XattrTest {
                 Linux.llistxattr(f).stream().sorted().toList());
     }
 
+    /**
+     * listxattrat (Linux 6.13, relative to a directory fd; the lookups of a READDIRPLUS batch use it) lists what
+     * llistxattr lists, an empty list included, and does not follow a final symlink; a missing name is ENOENT. On a
+     * kernel without it the answer is null (the caller asks by path): this machine's kernel has it.
+     */
+    @Test void listxattratListsWhatLlistxattrLists() throws Exception {
+        Linux.lsetxattr(f, "trusted.overlay.whiteout", new byte[] {'y'}, 0);
+        Linux.lsetxattr(f, "user.k", pattern(2000), 0);
+        Linux.mknod(t.path("plain"), Stat.S_IFREG | 0644, 0);
+        Linux.symlink("f", t.path("link"));
+        int dir = Linux.open(t.root, Linux.O_PATH | Linux.O_DIRECTORY, 0);
+        try {
+            for (String n : List.of("f", "plain", "link")) {
+                assertEquals(Linux.llistxattr(t.path(n)).stream().sorted().toList(),
+                        Linux.llistxattratOrNull(dir, n).stream().sorted().toList(), n);
+            }
+            assertEquals(List.of(), Linux.llistxattratOrNull(dir, "link"), "the link's own, none");
+            assertEquals(Errno.ENOENT, assertThrows(ErrnoException.class,
+                    () -> Linux.llistxattratOrNull(dir, "missing")).errno());
+        } finally {
+            Linux.close(dir);
+        }
+    }
+
     @Test void valuesOfEverySizeReadBack() throws Exception {
         // one file per size: all values of a file share one 4 KiB ext4 block
         for (int n : new int[] {0, 1, 255, 256, 257, 1000, 4000}) {

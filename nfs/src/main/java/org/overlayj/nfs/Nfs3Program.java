@@ -20,6 +20,7 @@ import org.overlayj.core.Overlay;
 import org.overlayj.core.SetAttr;
 import org.overlayj.nfs.rpc.RpcTcpServer;
 import org.overlayj.nfs.rpc.SplicedData;
+import org.overlayj.nfs.rpc.ReplyXdr;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -252,7 +253,23 @@ public final class Nfs3Program implements RpcDispatchable {
             call.failRpcGarbage();
             return;
         }
+        // the reply's own size, reserved at once (ReplyXdr): READDIRPLUS replies are up to maxcount bytes
+        if (result instanceof READDIRPLUS3res res) ReplyXdr.reserve(call, REPLY_HEADER + size(res));
         call.reply(result);
+    }
+
+    /** The RPC reply header before the procedure's result, with the largest verifier (AUTH_SYS sends none). */
+    private static final int REPLY_HEADER = 4 * 6 + 400;
+
+    /** XDR size of a READDIRPLUS result (as {@link #readdirplus} counts it). */
+    private static int size(READDIRPLUS3res res) {
+        if (res.resok == null) return 4 + 4 + 84;
+        int size = 4 + 4 + 84 + 8 + 4 + 4;
+        for (entryplus3 e = res.resok.reply.entries; e != null; e = e.nextentry) {
+            size += 4 + 8 + xdrLen(e.name.length) + 8 + (e.name_attributes.attributes_follow ? 88 : 4)
+                    + (e.name_handle.handle_follows ? 4 + xdrLen(e.name_handle.handle.data.length) : 4);
+        }
+        return size;
     }
 
     private static <T extends XdrAble> T decoded(Object pre, Class<T> type) throws BadArgs {
@@ -911,6 +928,13 @@ public final class Nfs3Program implements RpcDispatchable {
         return res;
     }
 
+    /**
+     * The longest handle of the last READDIRPLUS reply (the longest there is at first): what the next reply's
+     * entries are sized with before their lookups. A guess shared by every client and export: too short, an entry
+     * is looked up and then does not fit (thrown away, as before); too long, a second pass looks up the rest.
+     */
+    private volatile int fhLenGuess = Nfs3.NFS3_FHSIZE;
+
     private READDIRPLUS3res readdirplus(Request r, READDIRPLUS3args a) {
         READDIRPLUS3res res = new READDIRPLUS3res();
         Node dir = null;
@@ -926,25 +950,35 @@ public final class Nfs3Program implements RpcDispatchable {
             long cookie = a.cookie;
             boolean eof = false, full = false;
             Node root = x.root(t.caller().exportId());
+            // the handle length the entries are sized with before they are looked up: the longest one of the last
+            // reply (a directory's entries mostly have handles of one length), the longest there is at first
+            int fhGuess = fhLenGuess;
+            int fhMost = 0;                         // the longest handle put in this reply
             while (!full) {
                 List<DirEntry> batch = fs.readdir(dir, cookie, READDIR_BATCH, t.creds());
                 if (batch.isEmpty()) { eof = true; break; }
                 // Only the entries that may still fit are looked up, all at once (one lock, one permission check:
-                // Overlay.lookupAll, whose stats give the attributes too): sized with the longest handle, an 8 KiB
-                // reply holds ~40 of a batch of 128, and each lookup costs a few system calls. The rest come
-                // with the next pass or the next call.
+                // Overlay.lookupAll, whose stats give the attributes too), each sized with the handle length
+                // guessed; each lookup costs a few system calls. The rest come with the next pass or the next
+                // call. Sized with the longest handle there is, an 8 KiB reply took ~41 in a first pass, then a
+                // few more passes of one lookup each, the last one for an entry that did not fit after all (one
+                // lookup in 45 thrown away); sized with the length seen, the first pass takes what fits. After
+                // the first pass the length this reply's handles had decides: an entry that does not fit by it
+                // ends the reply without a lookup.
                 int fit = 0;
                 long room = budget, dirRoom = dirBudget;
                 List<String> names = new ArrayList<>();
                 for (DirEntry e : batch) {
                     int nameSize = 8 + xdrLen(Linux.bytesOf(e.name()).length) + 8;
-                    int most = 4 + nameSize + 88 + 4 + xdrLen(Nfs3.NFS3_FHSIZE);
+                    int most = 4 + nameSize + 88 + 4 + xdrLen(fhMost > 0 ? fhMost : fhGuess);
+                    if (head != null && fit == 0 && (most > room || nameSize > dirRoom)) { full = true; break; }
                     if (fit > 0 && (most > room || nameSize > dirRoom)) break;
                     room -= most;
                     dirRoom -= nameSize;
                     fit++;
                     if (!isDot(e.name())) names.add(e.name());
                 }
+                if (full) break;
                 List<Found> found = names.isEmpty() ? List.of() : fs.lookupAll(dir, names, t.creds());
                 int k = 0;
                 for (int i = 0; i < fit; i++) {
@@ -980,11 +1014,13 @@ public final class Nfs3Program implements RpcDispatchable {
                     if (size > budget || (head != null && nameSize > dirBudget)) { full = true; break; }
                     budget -= size;
                     dirBudget -= nameSize;
+                    if (en.name_handle.handle_follows) fhMost = Math.max(fhMost, en.name_handle.handle.data.length);
                     if (head == null) head = en; else tail.nextentry = en;
                     tail = en;
                     cookie = e.cookie();
                 }
             }
+            if (fhMost > 0) fhLenGuess = fhMost;
             if (head == null && !eof) throw new NfsStatus(nfsstat3.NFS3ERR_TOOSMALL, "maxcount too small for an entry");
             res.resok = new READDIRPLUS3resok();
             res.resok.dir_attributes = post(dir);

@@ -57,7 +57,7 @@ final class Calls {
         try {
             Xdr xdr = message.hasArray() && message.arrayOffset() == 0 && message.position() == 0
                     && message.limit() == message.array().length
-                    ? new Xdr(message.array()) : new Xdr(new ByteBufferWrapper(message.slice()));
+                    ? new ReplyXdr(message.array()) : new ReplyXdr(new ByteBufferWrapper(message.slice()));
             xdr.beginDecoding();
             int xid = xdr.xdrDecodeInt();
             if (xdr.xdrDecodeInt() != RpcMessageType.CALL) return;
