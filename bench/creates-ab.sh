@@ -42,11 +42,7 @@ SERVERS=()
 
 cleanup() {
     local i p
-    for i in 1 2 3; do
-        mountpoint -q "$M" 2>/dev/null || break
-        umount "$M" 2>/dev/null || fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-        sleep 0.2
-    done
+    unmount_mnt "$M"
     for p in "${SERVERS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for i in $(seq 30); do mountpoint -q "$FS" 2>/dev/null || break; umount "$FS" 2>/dev/null || sleep 0.2; done
     mountpoint -q "$FS" 2>/dev/null && umount -l "$FS"

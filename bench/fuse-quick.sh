@@ -31,12 +31,7 @@ M="$ROOT/mnt"
 [ "$(id -u)" = 0 ] || { echo "fuse-quick: needs root" >&2; exit 1; }
 
 cleanup() {
-    local i
-    for i in 1 2 3; do
-        mountpoint -q "$M" 2>/dev/null || break
-        umount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-        sleep 0.2
-    done
+    unmount_mnt "$M"
     mountpoint -q "$M" 2>/dev/null && echo "fuse-quick: could not unmount $M" >&2
     [ "${KEEP:-0}" = 1 ] || rm -rf "$ROOT"
 }

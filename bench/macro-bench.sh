@@ -39,12 +39,7 @@ L="$ROOT/lower" M="$ROOT/mnt"
 [ "$(id -u)" = 0 ] || { echo "macro-bench: needs root (debootstrap, mount, drop_caches)" >&2; exit 1; }
 
 cleanup() {
-    local i
-    for i in 1 2 3; do
-        mountpoint -q "$M" 2>/dev/null || break
-        umount "$M" 2>/dev/null || fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-        sleep 0.2
-    done
+    unmount_mnt "$M"
     if mountpoint -q "$M" 2>/dev/null; then echo "macro-bench: could not unmount $M" >&2; return; fi
     if [ "${KEEP:-0}" = 1 ]; then echo "macro-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
 }

@@ -45,12 +45,7 @@ L="$ROOT/lower" M="$ROOT/mnt"
 
 # --- cleanup: every mount we made, even on failure or ^C -----------------------------------------------------------
 cleanup() {
-    local i
-    for i in 1 2 3; do
-        mountpoint -q "$M" 2>/dev/null || break
-        umount "$M" 2>/dev/null || fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-        sleep 0.2
-    done
+    unmount_mnt "$M"
     if mountpoint -q "$M" 2>/dev/null; then echo "overlay-bench: could not unmount $M" >&2; return; fi
     if [ "${KEEP:-0}" = 1 ]; then echo "overlay-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
 }

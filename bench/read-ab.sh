@@ -53,12 +53,8 @@ INST="$TR/instances/overlayj-read-ab.$$"
 
 SERVERS=()      # pids of the resident servers this script's mounts started
 cleanup() {
-    local i p
-    for i in 1 2 3; do
-        mountpoint -q "$M" 2>/dev/null || break
-        umount "$M" 2>/dev/null || fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-        sleep 0.2
-    done
+    local p
+    unmount_mnt "$M"
     [ -d "$INST" ] && rmdir "$INST" 2>/dev/null
     for p in "${SERVERS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     if mountpoint -q "$M" 2>/dev/null; then echo "read-ab: could not unmount $M" >&2; return; fi

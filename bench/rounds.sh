@@ -48,8 +48,7 @@ median() {
 # unmount_and_remove MNT DIR: a benchmark's clean-up, also after a failure or ^C: MNT unmounted (lazily if busy),
 # then its scratch tree DIR removed.
 unmount_and_remove() {
-    local i
-    for i in 1 2 3; do mountpoint -q "$1" 2>/dev/null || break; umount "$1" 2>/dev/null || umount -l "$1"; sleep 0.2; done
+    unmount_mnt "$1"
     rm -rf "$2"
 }
 
@@ -94,4 +93,15 @@ variant_server() {
 # cpu_ns PID: the summed on-CPU ns of a process's threads (nothing for no pid)
 cpu_ns() {
     [ -n "$1" ] && cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'
+}
+
+# unmount_mnt MNT: unmounts MNT (a FUSE or a kernel overlay), a few tries; true when it is no mount point any more
+unmount_mnt() {
+    local i
+    for i in 1 2 3; do
+        mountpoint -q "$1" 2>/dev/null || return 0
+        umount "$1" 2>/dev/null || fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
+        sleep 0.2
+    done
+    ! mountpoint -q "$1" 2>/dev/null
 }
