@@ -236,6 +236,24 @@ public final class Prefetch implements AutoCloseable {
             return false;
         }
 
+        /** Whether cachestat(2) answers here (Linux 6.5 and later); once it does not, never asked again. */
+        private boolean canAsk = true;
+
+        /**
+         * Whether every page of [from, from+len) is in the page cache already: then splicing it would cost the
+         * stream's CPU (a cached file read again: nfs-bench's cached row) and read nothing.
+         */
+        private boolean cached(long from, long len) {
+            if (!canAsk || len <= 0) return false;
+            long pages = (from + len + 4095) / 4096 - from / 4096;
+            try {
+                return Linux.cachedPages(own, from, len) >= pages;
+            } catch (ErrnoException e) {
+                canAsk = false;
+                return false;
+            }
+        }
+
         void run() {
             int[] pipe = null;
             int sink = -1;
@@ -251,7 +269,15 @@ public final class Prefetch implements AutoCloseable {
                 while (await()) {
                     long want;
                     synchronized (this) {
-                        want = Math.min(CHUNK, limit() - pos);
+                        want = Math.min(CHUNK, Math.min(limit(), size) - pos);
+                    }
+                    if (cached(pos, want)) {
+                        // already in the page cache (a file read before): nothing for the disk to do
+                        synchronized (this) {
+                            pos += want;
+                        }
+                        prefetched.add(want);
+                        continue;
                     }
                     long n = Linux.splice(own, pos, pipe[1], want, 0);
                     if (n <= 0) {                            // end of file (it was shorter than when we began)

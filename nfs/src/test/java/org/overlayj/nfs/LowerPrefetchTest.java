@@ -31,6 +31,14 @@ class LowerPrefetchTest {
         Path p = t.lower.resolve(name);                 // before the first lookup of it: the engine finds it
         Files.write(p, data);
         Linux.utimens(p.toString(), OLD_ATIME, 0, MTIME, 0, true);
+        // out of the page cache: a cold file, which the stream does read (it skips what is cached already)
+        int fd = Linux.open(p.toString(), Linux.O_RDONLY, 0);
+        try {
+            Linux.fsync(fd);
+            Linux.dropCachedPages(fd);
+        } finally {
+            Linux.close(fd);
+        }
         return data;
     }
 
