@@ -31,7 +31,9 @@ import java.util.concurrent.atomic.LongAdder;
  * at most {@link #ahead} bytes. Those are plain sequential reads, so the file's own readahead serves them as it
  * serves any reader, in large folios; readahead(2) or POSIX_FADV_WILLNEED would fill the cache with single pages
  * (16,384 folios per 64 MiB against 957 on ext4, 6.18: the server's CPU per 512 MiB read went from ~120 to ~250
- * ms). The data goes nowhere: splice moves page references, the pipe's pages are dropped by /dev/null.
+ * ms). The data goes nowhere: splice moves page references, the pipe's pages are dropped by /dev/null. A chunk whose
+ * pages are all in the page cache already (cachestat(2), Linux 6.5) is skipped, not spliced: a file read again
+ * costs the stream one call per MiB, not the splices (bench/README.md, nfsread: the NFS cached read row).
  *
  * <p>A door names each file's READs by a key of its own ({@link #onRead(Object, int, long, int)}): the FUSE door by
  * the fd number of the open file (READs come between an open and a release), the NFS door, which has no open, by
