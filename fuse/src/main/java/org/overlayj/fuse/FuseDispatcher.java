@@ -1,5 +1,6 @@
 package org.overlayj.fuse;
 
+import org.overlayj.core.Prefetch;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
 import org.slf4j.Logger;

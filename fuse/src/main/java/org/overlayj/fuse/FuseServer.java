@@ -1,5 +1,6 @@
 package org.overlayj.fuse;
 
+import org.overlayj.core.Prefetch;
 import org.overlayj.sys.CpuToSpare;
 import org.overlayj.sys.Errno;
 import org.overlayj.sys.ErrnoException;
@@ -117,7 +118,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
     /** READ replies sent by splice. */
     private final LongAdder splicedReads = new LongAdder();
-    private final Prefetch prefetch = new Prefetch(PREFETCH_BYTES);
+    private final Prefetch prefetch = new Prefetch("fuse-prefetch", PREFETCH_BYTES, Prefetch.NEAR);
     private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
     private Thread entrySender;
 

@@ -3,6 +3,7 @@ package org.overlayj.fuse;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.overlayj.core.Prefetch;
 import org.overlayj.sys.Linux;
 
 import java.io.IOException;

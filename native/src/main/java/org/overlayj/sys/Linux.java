@@ -185,6 +185,10 @@ public final class Linux {
     private static final class Munmap {
         static final MethodHandle H = fn("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     }
+    private static final class Fadvise {
+        static final MethodHandle H = fn("posix_fadvise",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    }
     private static final class Madvise {
         static final MethodHandle H = fn("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     }
@@ -1521,6 +1525,21 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
+    }
+
+    /**
+     * posix_fadvise(POSIX_FADV_DONTNEED) of the whole of {@code fd}: its clean pages leave the page cache, so that
+     * the next read of it goes to the disk (tests of what a cold read does).
+     */
+    public static void dropCachedPages(int fd) throws ErrnoException {
+        Scratch s = scratch();
+        int rc;
+        try {
+            rc = (int) Fadvise.H.invokeExact(s.errno, fd, 0L, 0L, 4 /* POSIX_FADV_DONTNEED */);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        if (rc != 0) throw new ErrnoException(rc, "posix_fadvise DONTNEED of fd " + fd);
     }
 
     /** madvise(2) of a page-aligned part of a mapping. */

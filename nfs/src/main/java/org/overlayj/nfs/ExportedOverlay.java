@@ -4,6 +4,7 @@ import org.overlayj.core.Attr;
 import org.overlayj.core.Creds;
 import org.overlayj.core.Node;
 import org.overlayj.core.Overlay;
+import org.overlayj.core.Prefetch;
 import org.overlayj.nfs.exports.Export;
 import org.overlayj.nfs.exports.ExportOptions;
 import org.overlayj.nfs.exports.Exports;
@@ -38,6 +39,18 @@ final class ExportedOverlay {
     final InFlight inFlight = new InFlight();
     /** The open files READ, WRITE and COMMIT use, kept between calls; closed by the server's stop. */
     final OpenFileCache openFiles;
+    /**
+     * How far ahead of the READs of a file read in order its data file is read at most ({@link Prefetch}), in MiB:
+     * {@code -Doverlayj.nfs.prefetchMib=N}, 0 never. 64, as the FUSE door's (bench/README.md, fuselower, nfsread).
+     */
+    static final long PREFETCH_BYTES = Long.getLong("overlayj.nfs.prefetchMib", 64) << 20;
+    /**
+     * How far apart READs of one file may be and still count as in order: a kernel client keeps several READs of
+     * its readahead in flight (up to 15 of rsize), which the workers serve in any order.
+     */
+    static final long PREFETCH_NEAR = 16L << 20;
+    /** Reads files read in order ahead of their READs; closed by the server's stop, before the open files. */
+    final Prefetch prefetch = new Prefetch("overlayj-nfs-prefetch", PREFETCH_BYTES, PREFETCH_NEAR);
     /**
      * The nodes of the handles last handed out or decoded, held: the engine keeps nodes only while someone does
      * (weakly cached), and a handle whose node was collected decodes from scratch (open_by_handle_at, the fd's

@@ -527,6 +527,9 @@ public final class Nfs3Program implements RpcDispatchable {
             OpenFileCache.Lease f = x.openFiles.take(n, false, t.creds(), attr);
             try {
                 int fd = fs.dataFd(f.file());
+                // A READ with more of the file after it: the file's stream may read ahead of it (Prefetch), keyed
+                // by the node (NFS has no open; the kept fd may change between calls, the node does not).
+                if (count >= SPLICE_MIN && a.offset + count < attr.size()) x.prefetch.onRead(n, fd, a.offset, count);
                 // The pages go into the pipe by reference: what the reply sends is the file's content as of
                 // this splice, as a pread's copy would be (knfsd's READ splices the same way).
                 int k = spliced == null ? -1 : spliced.fill(fd, a.offset, count);

@@ -206,6 +206,12 @@ public final class NfsServer implements AutoCloseable {
     /** File locking of this server. */
     public NlmService locking() { return nlm; }
 
+    /** How many files were read ahead of their READs ({@link org.overlayj.core.Prefetch} streams started). */
+    public long prefetchStreams() { return exported.prefetch.started(); }
+
+    /** How many bytes the prefetch streams read. */
+    public long prefetchedBytes() { return exported.prefetch.prefetched(); }
+
     public void logStats() { log.info("nfs counters: {}", stats); }
 
     /**
@@ -228,6 +234,7 @@ public final class NfsServer implements AutoCloseable {
             rpc.close();
             if (udp != null) udp.close();
         } finally {
+            exported.prefetch.close();         // its streams' files closed when it returns (a layer left unused)
             exported.openFiles.close();        // before the sync, and so that nothing of the layers stays open
             nlm.close();
             workers.shutdown();                // idle once drained; a call still running past the drain finishes

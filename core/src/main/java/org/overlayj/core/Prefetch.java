@@ -1,4 +1,4 @@
-package org.overlayj.fuse;
+package org.overlayj.core;
 
 import org.overlayj.sys.ErrnoException;
 import org.overlayj.sys.Linux;
@@ -15,36 +15,44 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Reads the data file of a file that READs go through in order ahead of them, from a thread of its own, so that the
- * disk keeps reading while no READ is outstanding.
+ * disk keeps reading while no READ is outstanding. Both doors use it (FUSE READs, NFS READs): it knows real files
+ * and their fds only, no overlay rule.
  *
- * <p>A FUSE mount's readahead asks for one window at a time, and the reader allocates the window's pages and copies
- * the last one out before the next READ is sent: meanwhile the server reads nothing, and the data file's readahead,
- * which only the server's reads drive, stops too. The kernel overlay's reader drives the real file's readahead
- * without such gaps. (Measured, bench/README.md "fuselower": a second reader of the lower file alongside brought a
- * cold 512 MiB read from 0.39 to 0.22 s, the time the reader waited for READs from 120 to 11 ms.)
+ * <p>A client reads one window (FUSE) or one READ (an NFS client such as libnfs' one READ at a time) and does
+ * something else before it sends the next: meanwhile the server reads nothing, and the data file's readahead, which
+ * only the server's reads drive, stops too. The kernel overlay's reader drives the real file's readahead without
+ * such gaps. (Measured, bench/README.md "fuselower": a second reader of the lower file alongside brought a cold
+ * 512 MiB FUSE read from 0.39 to 0.22 s, the time the reader waited for READs from 120 to 11 ms; "nfsread" for NFS.)
  *
- * <p>Once two READs of one fd follow each other, a stream is started for it: a thread that opens the file once more
- * (its own open file description, so that its readahead state is its own and the server's is left alone) and
+ * <p>Once two READs of one file follow each other, a stream is started for it: a thread that opens the file once
+ * more (its own open file description, so that its readahead state is its own and the server's is left alone) and
  * splices it into a pipe and from there to /dev/null, in order, past the end of the last READ by as much as the
  * READs in order have read so far (a reader that stops after a few MiB costs a few MiB more, as readahead ramps up),
- * at most {@link #ahead} bytes. Those are plain sequential reads, so the file's own readahead serves them as it serves any reader,
- * in large folios; readahead(2) or POSIX_FADV_WILLNEED would fill the cache with single pages (16,384 folios per
- * 64 MiB against 957 on ext4, 6.18: the server's CPU per 512 MiB read went from ~120 to ~250 ms). The data goes
- * nowhere: splice moves page references, the pipe's pages are dropped by /dev/null.
+ * at most {@link #ahead} bytes. Those are plain sequential reads, so the file's own readahead serves them as it
+ * serves any reader, in large folios; readahead(2) or POSIX_FADV_WILLNEED would fill the cache with single pages
+ * (16,384 folios per 64 MiB against 957 on ext4, 6.18: the server's CPU per 512 MiB read went from ~120 to ~250
+ * ms). The data goes nowhere: splice moves page references, the pipe's pages are dropped by /dev/null. A chunk whose
+ * pages are all in the page cache already (cachestat(2), Linux 6.5) is skipped, not spliced: a file read again
+ * costs the stream one call per MiB, not the splices (bench/README.md, nfsread: the NFS cached read row).
  *
- * <p>The stream opens its file while a READ of it is being served (the fd is open until its RELEASE, which comes
- * after the READ's reply) and closes it when it reaches the end of the file, when its file's READs stop coming for
- * {@link #IDLE_NANOS}, when a READ of another file comes under the same fd number, or when the server closes. It
- * opens with O_NOATIME, as every lower file is read (a lower atime must not move); where that is refused, nothing
- * is prefetched. The READ's reply never waits for a stream.
+ * <p>A door names each file's READs by a key of its own ({@link #onRead(Object, int, long, int)}): the FUSE door by
+ * the fd number of the open file (READs come between an open and a release), the NFS door, which has no open, by
+ * the file's node. Whatever the key, the stream follows one real file (dev, ino of the fd the READ uses): a READ of
+ * another real file under the same key (an fd number given again, a node copied up) ends it.
+ *
+ * <p>The stream opens its file while a READ of it is being served (the door's fd is sure to be open then) and closes
+ * it when it reaches the end of the file, when its file's READs stop coming for {@link #IDLE_NANOS}, when a READ of
+ * another file or another place comes under the same key, or when the door closes this ({@link #close}: before
+ * the layers are released). It opens with O_NOATIME, as every lower file is read (a lower atime must not move);
+ * where that is refused, nothing is prefetched. The READ's reply never waits for a stream.
  */
-final class Prefetch implements AutoCloseable {
+public final class Prefetch implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Prefetch.class);
     /** Bytes per splice of a stream: enough for the pipe, small enough to follow the READs closely. */
     static final int CHUNK = 1 << 20;
-    /** How far a READ may start from the end of the last one and still count as in order (the READs of one window
-     * may be served in another order than they were sent). */
-    private static final long NEAR = 4L << 20;
+    /** How far a READ may start from the end of the last one and still count as in order, by default (the READs of
+     * one FUSE window may be served in another order than they were sent). */
+    public static final long NEAR = 4L << 20;
     /** A stream whose file has had no READ for this long ends (the reader stopped, or closed the file). */
     static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     /** Streams at once; a READ of another file beyond that starts none. */
@@ -52,36 +60,51 @@ final class Prefetch implements AutoCloseable {
 
     /** How far ahead of a READ's end a file read in order is kept read, in bytes; 0: never. */
     private final long ahead;
-    /** Per fd number: the file's READs so far (a candidate), or its running stream. Guarded by itself. */
-    private final Map<Integer, Followed> files = new HashMap<>();
+    /** How far a READ may start from the end of the last one and still count as in order. */
+    private final long near;
+    /** Names the streams' threads. */
+    private final String name;
+    /** Per key: the file's READs so far (a candidate), or its running stream. Guarded by itself. */
+    private final Map<Object, Followed> files = new HashMap<>();
     private final LongAdder started = new LongAdder();
     private final LongAdder prefetched = new LongAdder();
     private boolean closed;
 
-    Prefetch(long ahead) {
+    /** Up to {@code ahead} bytes ahead (0: never), READs within {@link #NEAR} of each other in order. */
+    public Prefetch(long ahead) {
+        this("prefetch", ahead, NEAR);
+    }
+
+    /**
+     * Up to {@code ahead} bytes ahead (0: never); a READ that starts within {@code near} bytes of the end of the last
+     * one counts as in order; the streams' threads are named {@code name}-KEY.
+     */
+    public Prefetch(String name, long ahead, long near) {
+        this.name = name;
         this.ahead = ahead;
+        this.near = near;
     }
 
     /** How many streams were started (tests). */
-    long started() {
+    public long started() {
         return started.sum();
     }
 
     /** Bytes the streams read ahead (tests). */
-    long prefetched() {
+    public long prefetched() {
         return prefetched.sum();
     }
 
     /** How many streams run now (tests). */
-    int running() {
+    public int running() {
         synchronized (files) {
             return (int) files.values().stream().filter(f -> f.stream != null && !f.stream.done).count();
         }
     }
 
     /**
-     * An fd's READs: the file they are of (dev, ino), where the last one ended, and its stream once in order. Kept
-     * until a READ of another file or place comes under its fd number, or room is needed.
+     * A key's READs: the file they are of (dev, ino), where the last one ended, and its stream once in order. Kept
+     * until a READ of another file or place comes under its key, or room is needed.
      */
     private static final class Followed {
         final long dev, ino;
@@ -98,11 +121,16 @@ final class Prefetch implements AutoCloseable {
         }
     }
 
+    /** {@link #onRead(Object, int, long, int)} with the fd number as the key (a door whose fds are per open). */
+    public void onRead(int fd, long offset, int size) {
+        onRead(fd, fd, offset, size);
+    }
+
     /**
-     * Called by the thread that serves a READ of {@code size} bytes of {@code fd} at {@code offset}, before it
-     * replies (while {@code fd} is sure to be open).
+     * Called by the thread that serves a READ of {@code size} bytes at {@code offset} of the file the door knows as
+     * {@code key}, through {@code fd}, before it replies (while {@code fd} is sure to be open).
      */
-    void onRead(int fd, long offset, int size) {
+    public void onRead(Object key, int fd, long offset, int size) {
         if (ahead <= 0) return;
         Stat st;
         try {
@@ -114,16 +142,16 @@ final class Prefetch implements AutoCloseable {
         Stream stop = null, start = null;
         synchronized (files) {
             if (closed) return;
-            Followed f = files.get(fd);
-            if (f != null && (f.dev != st.dev() || f.ino != st.ino() || Math.abs(offset - f.end) > NEAR)) {
-                // another file under the fd number, or another place in the file
+            Followed f = files.get(key);
+            if (f != null && (f.dev != st.dev() || f.ino != st.ino() || Math.abs(offset - f.end) > near)) {
+                // another file under the key, or another place in the file
                 stop = f.stream;
-                files.remove(fd);
+                files.remove(key);
                 f = null;
             }
             if (f == null) {
                 if (files.size() >= MAX_STREAMS) files.values().removeIf(o -> o.stream == null || o.stream.done);
-                if (files.size() < MAX_STREAMS) files.put(fd, new Followed(st.dev(), st.ino(), offset, end));
+                if (files.size() < MAX_STREAMS) files.put(key, new Followed(st.dev(), st.ino(), offset, end));
             } else {
                 f.end = Math.max(f.end, end);
                 if (f.stream == null || f.stream.done && !f.stream.atEnd) {
@@ -139,7 +167,7 @@ final class Prefetch implements AutoCloseable {
             start.atEnd = start.done = true;       // refused (O_NOATIME): not tried again for this file
         } else if (start != null) {
             started.increment();
-            start.thread = Thread.ofPlatform().daemon().name("fuse-prefetch-" + fd).start(start::run);
+            start.thread = Thread.ofPlatform().daemon().name(name + "-" + fd).start(start::run);
         }
     }
 
@@ -210,16 +238,48 @@ final class Prefetch implements AutoCloseable {
             return false;
         }
 
+        /** Whether cachestat(2) answers here (Linux 6.5 and later); once it does not, never asked again. */
+        private boolean canAsk = true;
+
+        /**
+         * Whether every page of [from, from+len) is in the page cache already: then splicing it would cost the
+         * stream's CPU (a cached file read again: nfs-bench's cached row) and read nothing.
+         */
+        private boolean cached(long from, long len) {
+            if (!canAsk || len <= 0) return false;
+            long pages = (from + len + 4095) / 4096 - from / 4096;
+            try {
+                return Linux.cachedPages(own, from, len) >= pages;
+            } catch (ErrnoException e) {
+                canAsk = false;
+                return false;
+            }
+        }
+
         void run() {
             int[] pipe = null;
             int sink = -1;
             try {
                 pipe = Linux.pipe(Linux.O_CLOEXEC);
+                try {
+                    // a chunk per splice: 2 calls per MiB rather than 32 through the default 16 pages
+                    Linux.setPipeSize(pipe[1], CHUNK);
+                } catch (ErrnoException e) {
+                    LOG.debug("prefetch pipe stays small: {}", e.getMessage());
+                }
                 sink = Linux.open("/dev/null", Linux.O_WRONLY | Linux.O_CLOEXEC, 0);
                 while (await()) {
                     long want;
                     synchronized (this) {
-                        want = Math.min(CHUNK, limit() - pos);
+                        want = Math.min(CHUNK, Math.min(limit(), size) - pos);
+                    }
+                    if (cached(pos, want)) {
+                        // already in the page cache (a file read before): nothing for the disk to do
+                        synchronized (this) {
+                            pos += want;
+                        }
+                        prefetched.add(want);
+                        continue;
                     }
                     long n = Linux.splice(own, pos, pipe[1], want, 0);
                     if (n <= 0) {                            // end of file (it was shorter than when we began)
