@@ -64,6 +64,14 @@ public final class Prefetch implements AutoCloseable {
     private final long near;
     /** Names the streams' threads. */
     private final String name;
+    /**
+     * Whether a stream splices a whole chunk at a time (a pipe of {@link #CHUNK}) and skips chunks already in the page
+     * cache (cachestat): the NFS door's streams (nfsread). The FUSE door's keep the default 16-page pipe and splice
+     * every chunk, as they were measured for its lower cold read (fuselower): with the big pipe and the skip, that
+     * row went from 0.217-0.258 s to 0.285-0.312 in an idle overlay-bench run, and back to 0.226-0.346 without
+     * them (bench/README.md, lead's runs D and E of 2026-12-07).
+     */
+    private final boolean wholeChunks;
     /** Per key: the file's READs so far (a candidate), or its running stream. Guarded by itself. */
     private final Map<Object, Followed> files = new HashMap<>();
     private final LongAdder started = new LongAdder();
@@ -72,7 +80,7 @@ public final class Prefetch implements AutoCloseable {
 
     /** Up to {@code ahead} bytes ahead (0: never), READs within {@link #NEAR} of each other in order. */
     public Prefetch(long ahead) {
-        this("prefetch", ahead, NEAR);
+        this("prefetch", ahead, NEAR, false);
     }
 
     /**
@@ -80,9 +88,15 @@ public final class Prefetch implements AutoCloseable {
      * one counts as in order; the streams' threads are named {@code name}-KEY.
      */
     public Prefetch(String name, long ahead, long near) {
+        this(name, ahead, near, true);
+    }
+
+    /** As {@link #Prefetch(String, long, long)}, with {@code wholeChunks} as {@link #wholeChunks} says. */
+    public Prefetch(String name, long ahead, long near, boolean wholeChunks) {
         this.name = name;
         this.ahead = ahead;
         this.near = near;
+        this.wholeChunks = wholeChunks;
     }
 
     /** How many streams were started (tests). */
@@ -239,7 +253,7 @@ public final class Prefetch implements AutoCloseable {
         }
 
         /** Whether cachestat(2) answers here (Linux 6.5 and later); once it does not, never asked again. */
-        private boolean canAsk = true;
+        private boolean canAsk = wholeChunks;
 
         /**
          * Whether every page of [from, from+len) is in the page cache already: then splicing it would cost the
@@ -261,11 +275,13 @@ public final class Prefetch implements AutoCloseable {
             int sink = -1;
             try {
                 pipe = Linux.pipe(Linux.O_CLOEXEC);
-                try {
-                    // a chunk per splice: 2 calls per MiB rather than 32 through the default 16 pages
-                    Linux.setPipeSize(pipe[1], CHUNK);
-                } catch (ErrnoException e) {
-                    LOG.debug("prefetch pipe stays small: {}", e.getMessage());
+                if (wholeChunks) {
+                    try {
+                        // a chunk per splice: 2 calls per MiB rather than 32 through the default 16 pages
+                        Linux.setPipeSize(pipe[1], CHUNK);
+                    } catch (ErrnoException e) {
+                        LOG.debug("prefetch pipe stays small: {}", e.getMessage());
+                    }
                 }
                 sink = Linux.open("/dev/null", Linux.O_WRONLY | Linux.O_CLOEXEC, 0);
                 while (await()) {

@@ -118,7 +118,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
     /** INVAL_ENTRY messages waiting for {@link #entrySender}, which is started at the first one. */
     /** READ replies sent by splice. */
     private final LongAdder splicedReads = new LongAdder();
-    private final Prefetch prefetch = new Prefetch("fuse-prefetch", PREFETCH_BYTES, Prefetch.NEAR);
+    private final Prefetch prefetch = new Prefetch("fuse-prefetch", PREFETCH_BYTES, Prefetch.NEAR, false);
     private final BlockingQueue<byte[]> entryNotices = new LinkedBlockingQueue<>();
     private Thread entrySender;
 
