@@ -137,6 +137,37 @@ class HandleCommandTest {
         }
     }
 
+    /**
+     * A lower directory below a directory that a mount without the index renamed (a relative redirect, nothing
+     * indexed), asked for before any index=on mount made W/index: the kernel's first index=on,nfs_export=on mount
+     * copies it up before it hands out its handle (a decode could not walk the old name back to it), and so must
+     * handle; before, it printed the same bytes without the copy-up, and that handle decoded ESTALE, here and on the
+     * kernel.
+     */
+    @Test void aLowerDirBelowARenameMadeWithoutTheIndexIsCopiedUpFirst() throws Exception {
+        try (ToolLayers t = new ToolLayers()) {
+            ToolLayers.sh("mkdir -p " + t.l2 + "/a/b/c");
+            t.kernelMount("index=off,redirect_dir=on");
+            ToolLayers.sh("mv " + t.mnt + "/a " + t.mnt + "/x");
+            t.kernelUmount();
+            assertTrue(!Files.exists(t.work.resolve("index")), "no index dir yet");
+
+            ToolLayers.Run r = ToolLayers.overlayj("handle", "-o", t.opts(), "x/b");
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(r.err().contains("copied up"), r.toString());
+            assertTrue(Files.isDirectory(t.upper.resolve("x/b")), "the copy-up");
+            ToolLayers.Run d = ToolLayers.overlayj("handle", "-o", t.opts(), "--decode", r.out().trim());
+            assertEquals(0, d.code(), d.toString());
+            assertTrue(d.out().startsWith("path: /x/b\n"), d.out());
+            t.kernelMount(ToolLayers.FEATURES);
+            try {
+                assertEquals(t.kernelHandle("x/b"), r.out().trim(), "the kernel's handle");
+            } finally {
+                t.kernelUmount();
+            }
+        }
+    }
+
     @Test void usageErrorsExitTwo() throws Exception {
         assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts()).code());
         assertEquals(2, ToolLayers.overlayj("handle", "-o", L.opts(), "nonexistent").code());

@@ -120,8 +120,10 @@ final class Export {
     boolean needsConnect(Node n) throws ErrnoException {
         if (!n.isDir() || n.isUpper() || n.connectable || n.parent() == null || !n.hasLower()) return false;
         // (an overlay opened offline to look at is read-only, yet must say what a read-write mount would do)
-        if (fs.upperRoot == null || fs.layers.readOnly() && !fs.offline || !fs.index.on() || !fs.opts.nfsExport())
-            return false;
+        if (fs.upperRoot == null || fs.layers.readOnly() && !fs.offline || !fs.opts.nfsExport()) return false;
+        // Offline, layers no index=on mount has seen yet have no W/index: the first such mount makes it (empty) and
+        // copies up as below, so the answer is the one it would give, not "no index, no copy-up".
+        if (!fs.index.on() && !(fs.offline && fs.opts.index() && fs.layers.indexDir() == null)) return false;
         Node.Lower lo = n.topLower();
         if (connectLowerDir(lo.layer(), lo.path(), n.ino) == n) {
             n.connectable = true;
