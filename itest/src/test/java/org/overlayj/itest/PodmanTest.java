@@ -58,6 +58,25 @@ class PodmanTest {
             }
             Cleanup.removeTree(userDir);
         }
+        if (!userDirs.isEmpty()) {
+            // the test user's overlayj servers: one still served a mount of podman's (gone) namespace for up to a
+            // minute and a half after the test; the user is this test's own, so all of them are the test's
+            List<ProcessHandle> servers = ProcessHandle.allProcesses()
+                    .filter(ph -> ph.info().user().map(USER::equals).orElse(false))
+                    .filter(ph -> ph.info().arguments().map(a -> String.join(" ", a).contains("org.overlayj")).orElse(false))
+                    .toList();
+            servers.forEach(ProcessHandle::destroy);
+            for (ProcessHandle ph : servers) {
+                ph.onExit().orTimeout(30, TimeUnit.SECONDS).exceptionally(t -> {
+                    ph.destroyForcibly();
+                    return null;
+                }).join();
+            }
+            // podman runs its mount program without $XDG_RUNTIME_DIR: that resident server's directory is the
+            // fallback under /tmp (bin/overlayj), and outlives the server; the test user is this test's own
+            Path fallback = Path.of("/tmp/overlayj-resident-" + sh("id -u " + USER).trim());
+            if (Files.isDirectory(fallback, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Cleanup.removeTree(fallback);
+        }
         if (dir == null) return;
         for (Path w : List.of(dir.resolve("w"), dir.resolve("oj/w"), dir.resolve("kernel/w"))) {
           if (Files.exists(w.resolve("storage.conf"))) {
