@@ -56,6 +56,7 @@ REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 VM=0
 if [ "${1:-}" = --vm ]; then VM=1; shift; fi
 source "$REPO/bench/rounds.sh"
+source "$REPO/bench/nfs-servers.sh"
 [ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare)" >&2; exit 1; }
 
 if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
@@ -224,17 +225,7 @@ url() { # url IMPL PATH
 }
 
 start_overlayj() { # UPPER WORK [BUILD]
-    echo "/ 127.0.0.1(rw,no_root_squash,insecure)" > "$ROOT/exports"
-    "${3:-$REPO}/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
-        --exports "$ROOT/exports" --stats 0 --state-dir "$1.nlm" > "$ROOT/serve.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 600); do
-        grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
-        kill -0 "${PIDS[-1]}" 2> /dev/null || break
-        sleep 0.1
-    done
-    echo "nfs-bench: overlayj serve did not start: $(tail -c 500 "$ROOT/serve.log")" >&2
-    return 1
+    start_overlayj_serve "$1" "$2" "${3:-$REPO}"
 }
 
 start_overlayj-base() { # UPPER WORK
@@ -246,49 +237,7 @@ start_ganesha() { # UPPER WORK
     # LAYERS=loop: lower and upper are two filesystems, and without xino a lower file would show the lower's st_dev,
     # which ganesha (FSAL_VFS) takes for another filesystem (NFS3ERR_XDEV); with xino=on every object has the overlay's
     local xino=; [ "$LAYERS" = loop ] && xino=,xino=on
-    mount -t overlay overlay -o "lowerdir=$L,upperdir=$1,workdir=$2,index=on,nfs_export=on$xino" "$M" || return 1
-    cat > "$ROOT/ganesha.conf" << EOF
-NFS_CORE_PARAM {
-    Protocols = 3;
-    NFS_Port = 2049;
-    MNT_Port = 20048;
-    Enable_NLM = false;
-    Enable_RQUOTA = false;
-}
-NFSV4 { Graceless = true; }
-EXPORT {
-    Export_Id = 1;
-    Path = $M;
-    Pseudo = $M;
-    Access_Type = RW;
-    Squash = No_Root_Squash;
-    Protocols = 3;
-    Transports = TCP;
-    SecType = sys;
-    FSAL { Name = VFS; }
-}
-LOG { Default_Log_Level = WARN; }
-EOF
-    rpcbind -f -w > "$ROOT/rpcbind.log" 2>&1 &
-    PIDS+=($!)
-    sleep 0.5
-    ganesha.nfsd -F -f "$ROOT/ganesha.conf" -L "$ROOT/ganesha.log" -p /run/ganesha/ganesha.pid &
-    PIDS+=($!)
-    for _ in $(seq 300); do
-        nfs-ls "$(url ganesha "")" > /dev/null 2>&1 && return 0
-        kill -0 "${PIDS[-1]}" 2> /dev/null || break
-        sleep 0.2
-    done
-    echo "nfs-bench: ganesha did not start: $(grep -E 'CRIT|FATAL' "$ROOT/ganesha.log" | tail -5)" >&2
-    return 1
-}
-
-stop_servers() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
-    PIDS=()
-    mountpoint -q "$M" && umount "$M"
+    start_ganesha_overlay "$1" "$2" "$xino"
 }
 
 # --- one workload: prints its seconds, or "fail"; the server's CPU ms are added to C[IMPL,NAME] -------------------
