@@ -66,12 +66,27 @@ ENTRIES=$(find "$L" | wc -l)
 echo "overlay-bench: tree built in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s" >&2
 
 # --- one workload: prints its seconds, or "fail" -------------------------------------------------------------------
+# The server's CPU during each workload (utime+stime of /proc/PID/stat: threads that ended meanwhile, such as JIT
+# compiler threads, count too), in ms, to $ROOT/cpu.IMPL.NAME: where a FUSE row's time goes besides the caller.
+server_pids() {
+    case $IMPL in
+        kernel) ;;
+        fuse-overlayfs) pgrep -f -- "^fuse-overlayfs .* $M\$" ;;
+        *) pgrep -f 'org.overlayj|overlayj-cli' ;;
+    esac
+}
+server_ticks() { local p; for p in "$@"; do cut -d' ' -f14,15 /proc/"$p"/stat 2>/dev/null; done | awk '{s += $1 + $2} END {print s + 0}'; }
 run() { # run NAME CMD...
-    local t0 t1 rc
+    local t0 t1 rc pids c0
+    pids=$(server_pids)
+    # shellcheck disable=SC2086 # pids, one word each
+    c0=$(server_ticks $pids)
     t0=$(now)
     timeout "$TIMEOUT" "${@:2}" > "$ROOT/out.$1" 2>&1
     rc=$?
     t1=$(now)
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && echo "$(( ($(server_ticks $pids) - c0) * 1000 / $(getconf CLK_TCK) ))" >> "$ROOT/cpu.$IMPL.$1"
     if [ $rc -ne 0 ]; then
         echo "overlay-bench: $IMPL/$1 failed (rc $rc): $(tail -c 300 "$ROOT/out.$1")" >&2
         echo fail
@@ -221,6 +236,12 @@ for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
 for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
+echo "server CPU ms per run (FUSE servers; in round order):"
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do
+        [ -s "$ROOT/cpu.$IMPL.$w" ] && printf '  %-12s %-15s %s\n' "$w" "$IMPL" "$(tr '\n' ' ' < "$ROOT/cpu.$IMPL.$w")"
+    done
+done
 
 # --- before/after: the overlayj-base column (OJ_BASE), taken interleaved with overlayj --------------------------------
 if [[ " $IMPLS " == *" overlayj-base "* ]]; then
