@@ -3,6 +3,21 @@
 # scratch dir), OJ_PORT, PIDS=() and url IMPL PATH (the nfs:// URL of PATH on IMPL's export), and runs inside its own
 # network namespace (ganesha and rpcbind take the standard ports). Messages start with "$(basename "$0"): ".
 
+# wait_ready TRIES PAUSE CMD...: true as soon as CMD succeeds (tried up to TRIES times, PAUSE seconds apart); false
+# when it never did, or when the server just started (the last of PIDS) exited meanwhile
+wait_ready() {
+    local tries=$1 pause=$2
+    shift 2
+    for _ in $(seq "$tries"); do
+        "$@" && return 0
+        kill -0 "${PIDS[-1]}" 2> /dev/null || return 1
+        sleep "$pause"
+    done
+    return 1
+}
+
+ganesha_answers() { nfs-ls "$(url ganesha "")" > /dev/null 2>&1; }
+
 # start_overlayj_serve UPPER WORK BUILD: `overlayj serve` of BUILD (a checkout or a copy with bin/ and cli/target/)
 # over L, UPPER and WORK, exporting "/" to 127.0.0.1 on ${OJ_LISTEN:-127.0.0.1}:OJ_PORT (OVERLAYJ_JAVA_OPTS as the
 # caller set it); its pid is the last of PIDS. Fails when it does not say it serves within a minute.
@@ -11,11 +26,7 @@ start_overlayj_serve() {
     "$3/bin/overlayj" serve -o "lowerdir=$L,upperdir=$1,workdir=$2" --listen "${OJ_LISTEN:-127.0.0.1}:$OJ_PORT" \
         --exports "$ROOT/exports" --stats 0 --state-dir "$1.nlm" > "$ROOT/serve.log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 600); do
-        grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
-        kill -0 "${PIDS[-1]}" 2> /dev/null || break
-        sleep 0.1
-    done
+    wait_ready 600 0.1 grep -q "serving NFSv3" "$ROOT/serve.log" && return 0
     echo "$(basename "$0"): overlayj serve did not start: $(tail -c 500 "$ROOT/serve.log")" >&2
     return 1
 }
@@ -52,11 +63,7 @@ CONF
     sleep 0.5
     ganesha.nfsd -F -f "$ROOT/ganesha.conf" -L "$ROOT/ganesha.log" -p /run/ganesha/ganesha.pid &
     PIDS+=($!)
-    for _ in $(seq 300); do
-        nfs-ls "$(url ganesha "")" > /dev/null 2>&1 && return 0
-        kill -0 "${PIDS[-1]}" 2> /dev/null || break
-        sleep 0.2
-    done
+    wait_ready 300 0.2 ganesha_answers && return 0
     echo "$(basename "$0"): ganesha did not start: $(grep -E 'CRIT|FATAL' "$ROOT/ganesha.log" | tail -5)" >&2
     return 1
 }
