@@ -50,6 +50,7 @@ class PlainUserMountTest {
         ProcessHandle.allProcesses().filter(ph -> ph.info().arguments().map(a -> String.join(" ", a)
                 .contains(dir.toString())).orElse(false)).forEach(ProcessHandle::destroyForcibly);
         Cleanup.removeTree(dir);
+        PodmanTest.removeUserRuntimeFallback();
     }
 
     @Test void plainUserMountsThroughFusermount3LikeTheKernelInAUserNamespace() throws Exception {

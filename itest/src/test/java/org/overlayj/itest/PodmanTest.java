@@ -72,10 +72,7 @@ class PodmanTest {
                     return null;
                 }).join();
             }
-            // podman runs its mount program without $XDG_RUNTIME_DIR: that resident server's directory is the
-            // fallback under /tmp (bin/overlayj), and outlives the server; the test user is this test's own
-            Path fallback = Path.of("/tmp/overlayj-resident-" + sh("id -u " + USER).trim());
-            if (Files.isDirectory(fallback, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Cleanup.removeTree(fallback);
+            removeUserRuntimeFallback();
         }
         if (dir == null) return;
         for (Path w : List.of(dir.resolve("w"), dir.resolve("oj/w"), dir.resolve("kernel/w"))) {
@@ -94,6 +91,16 @@ class PodmanTest {
         Cleanup.removeTree(dir);
         ProcessHandle.allProcesses().filter(ph -> ph.info().arguments().map(a -> String.join(" ", a)
                 .contains(dir.toString())).orElse(false)).forEach(ProcessHandle::destroyForcibly);
+    }
+
+    /**
+     * Removes the test user's fallback resident-server directory (bin/overlayj: ${TMPDIR:-/tmp}/overlayj-resident-UID),
+     * which outlives its server: podman runs its mount program, and su runs the plain user's script, without
+     * $XDG_RUNTIME_DIR. The user is the tests' own, so the directory is too.
+     */
+    static void removeUserRuntimeFallback() throws Exception {
+        Path fallback = Path.of("/tmp/overlayj-resident-" + sh("id -u " + USER).trim());
+        if (Files.isDirectory(fallback, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Cleanup.removeTree(fallback);
     }
 
     /** The test user of the rootless run (made if missing, with the subordinate id ranges useradd gives). */
