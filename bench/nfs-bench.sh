@@ -119,18 +119,7 @@ OJ_PORT=2050
 PIDS=()
 FSMOUNTS=()   # loop-mounted layer filesystems (LAYERS=loop), unmounted in reverse order at the end
 
-cleanup() {
-    local p i
-    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
-    mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }
-    # each loop device was detached (autoclear) right after its mount: unmounting frees it
-    for ((i = ${#FSMOUNTS[@]} - 1; i >= 0; i--)); do
-        umount "${FSMOUNTS[$i]}" 2> /dev/null || umount -l "${FSMOUNTS[$i]}" 2> /dev/null
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "nfs-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
-}
-trap cleanup EXIT
+trap nfs_cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
@@ -156,36 +145,10 @@ for p in sys.argv[1:]:
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
-# layer_fs DIR MB: (LAYERS=loop) a fresh ext4 of MB MiB mounted on DIR, from a sparse image beside it, through a
-# loop device with direct I/O (the image's pages are not cached twice). The loop device is detached at once: it
-# stays while mounted and goes with the mount (autoclear), also when this script is killed (the mount namespace
-# goes with it).
+# layer_fs DIR MB: with LAYERS=loop a fresh ext4 of MB MiB mounted on DIR (loop_fs, bench/rounds.sh), else a plain
+# directory
 layer_fs() {
-    local dir=$1 mb=$2 img="$1.img" dev
-    mkdir -p "$dir"
-    [ "$LAYERS" = loop ] || return 0
-    truncate -s "${mb}M" "$img" || return 1
-    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img" || return 1
-    dev=$(losetup -f --show --direct-io=on "$img") || return 1
-    if ! mount -o noatime "$dev" "$dir"; then losetup -d "$dev"; return 1; fi
-    FSMOUNTS+=("$dir")
-    losetup -d "$dev"
-}
-
-# settle: before a timed workload, nobody's dirty pages still on their way to the disk (ours from the last
-# workload above all): sync, then wait (up to 30 s) until Dirty+Writeback are under 32 MiB.
-settle() {
-    local i
-    sync
-    for i in $(seq 300); do
-        awk '/^(Dirty|Writeback):/ { s += $2 } END { exit !(s < 32768) }' /proc/meminfo && return 0
-        sleep 0.1
-    done
-}
-
-# cpu_ms PID: utime+stime of PID's threads so far, in ms (0 when gone)
-cpu_ms() {
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat" 2> /dev/null || echo 0
+    if [ "$LAYERS" = loop ]; then loop_fs "$1" "$2"; else mkdir -p "$1"; fi
 }
 
 # --- the lower tree: FILES small files, 100 per leaf dir; one BIG_MB file; the file written in -----------------------

@@ -53,17 +53,7 @@ OJ_PORT=2050
 PIDS=()
 FSMOUNTS=()
 
-cleanup() {
-    local p i
-    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
-    mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }
-    for ((i = ${#FSMOUNTS[@]} - 1; i >= 0; i--)); do
-        umount "${FSMOUNTS[$i]}" 2> /dev/null || umount -l "${FSMOUNTS[$i]}" 2> /dev/null
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "nfs-read-ab: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
-}
-trap cleanup EXIT
+trap nfs_cleanup EXIT
 trap 'exit 130' INT TERM
 
 evict() {
@@ -73,31 +63,9 @@ for p in sys.argv[1:]:
     fd = os.open(p, os.O_RDONLY)
     os.fdatasync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$@"
 }
-layer_fs() { # layer_fs DIR MB: a fresh ext4 on a direct-I/O loop device (autoclear), as nfs-bench's LAYERS=loop
-    local dir=$1 mb=$2 img="$1.img" dev
-    mkdir -p "$dir"
-    truncate -s "${mb}M" "$img" || return 1
-    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img" || return 1
-    dev=$(losetup -f --show --direct-io=on "$img") || return 1
-    if ! mount -o noatime "$dev" "$dir"; then losetup -d "$dev"; return 1; fi
-    FSMOUNTS+=("$dir")
-    losetup -d "$dev"
-}
-settle() {
-    local i
-    sync
-    for i in $(seq 300); do
-        awk '/^(Dirty|Writeback):/ { s += $2 } END { exit !(s < 32768) }' /proc/meminfo && return 0
-        sleep 0.1
-    done
-}
-cpu_ms() {
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat" 2> /dev/null || echo 0
-}
-
 mkdir -p "$L" "$M" "$UP"
-layer_fs "$L" $((BIG_MB + 256)) || { echo "nfs-read-ab: cannot make the lower filesystem" >&2; exit 1; }
-layer_fs "$UP" 1024 || { echo "nfs-read-ab: cannot make the upper filesystem" >&2; exit 1; }
+loop_fs "$L" $((BIG_MB + 256)) || { echo "nfs-read-ab: cannot make the lower filesystem" >&2; exit 1; }
+loop_fs "$UP" 1024 || { echo "nfs-read-ab: cannot make the upper filesystem" >&2; exit 1; }
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$L/big"
 sync
 LDEV=$(basename "$(findmnt -n -o SOURCE "$L")")
@@ -168,12 +136,6 @@ for ((round = 0; round <= ROUNDS; round++)); do
     done
 done
 
-spread() { # spread DECIMALS < values: median [min-max]
-    local v; v=$(cat)
-    printf '%s [%s-%s]' "$(echo "$v" | median "$1")" \
-        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | head -1)" \
-        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | tail -1)"
-}
 echo
 echo "nfs-read-ab: $ROUNDS rounds, ${BIG_MB} MiB, $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null), load at the end $(cut -d' ' -f1-3 /proc/loadavg); medians [min-max]"
 for v in $VARIANTS; do

@@ -76,3 +76,17 @@ stop_servers() {
     PIDS=()
     mountpoint -q "$M" && umount "$M"
 }
+
+# nfs_cleanup: the EXIT trap of an NFS benchmark: its servers stopped, ganesha's overlay unmounted, then the loop
+# filesystems of FSMOUNTS in reverse order (each loop device was detached right after its mount, autoclear: the
+# unmount frees it), and ROOT removed unless KEEP=1.
+nfs_cleanup() {
+    local p i
+    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
+    mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }
+    for ((i = ${#FSMOUNTS[@]} - 1; i >= 0; i--)); do
+        umount "${FSMOUNTS[$i]}" 2> /dev/null || umount -l "${FSMOUNTS[$i]}" 2> /dev/null
+    done
+    if [ "${KEEP:-0}" = 1 ]; then echo "$(basename "$0"): kept $ROOT" >&2; else rm -rf "$ROOT"; fi
+}

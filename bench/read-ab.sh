@@ -169,12 +169,6 @@ for ((round = 0; round <= ROUNDS; round++)); do
     done
 done
 
-spread() { # spread DECIMALS < values: median [min-max]
-    local v; v=$(cat)
-    printf '%s [%s-%s]' "$(echo "$v" | median "$1")" \
-        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | head -1)" \
-        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | tail -1)"
-}
 echo
 echo "read-ab: $ROUNDS rounds, ${BIG_MB} MiB, lower $LOWER, load at the end $(cut -d' ' -f1-3 /proc/loadavg); medians [min-max]"
 for v in $VARIANTS; do

@@ -45,6 +45,14 @@ median() {
         (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else printf "-" }'
 }
 
+# spread DECIMALS < "v1 v2 ...": "median [min-max]" of the numbers on stdin (others skipped)
+spread() {
+    local v; v=$(cat)
+    printf '%s [%s-%s]' "$(echo "$v" | median "$1")" \
+        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | head -1)" \
+        "$(echo "$v" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | tail -1)"
+}
+
 # unmount_and_remove MNT DIR: a benchmark's clean-up, also after a failure or ^C: MNT unmounted (lazily if busy),
 # then its scratch tree DIR removed.
 unmount_and_remove() {
@@ -104,4 +112,36 @@ unmount_mnt() {
         sleep 0.2
     done
     ! mountpoint -q "$1" 2>/dev/null
+}
+
+# --- for the NFS benchmarks (nfs-bench.sh, nfs-read-ab.sh) ---------------------------------------------------------
+
+# loop_fs DIR MB: a fresh ext4 of MB MiB on a loop device with direct I/O (the image's pages are not cached twice),
+# mounted at DIR (made if missing; the image is DIR.img) and appended to the caller's FSMOUNTS. The loop device is
+# detached at once: it stays while mounted and goes with the mount (autoclear), also when the script is killed.
+loop_fs() {
+    local dir=$1 mb=$2 img="$1.img" dev
+    mkdir -p "$dir"
+    truncate -s "${mb}M" "$img" || return 1
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img" || return 1
+    dev=$(losetup -f --show --direct-io=on "$img") || return 1
+    if ! mount -o noatime "$dev" "$dir"; then losetup -d "$dev"; return 1; fi
+    FSMOUNTS+=("$dir")
+    losetup -d "$dev"
+}
+
+# settle: before a timed workload, nobody's dirty pages still on their way to the disk (the last workload's above
+# all): sync, then wait (up to 30 s) until Dirty+Writeback are under 32 MiB.
+settle() {
+    local i
+    sync
+    for i in $(seq 300); do
+        awk '/^(Dirty|Writeback):/ { s += $2 } END { exit !(s < 32768) }' /proc/meminfo && return 0
+        sleep 0.1
+    done
+}
+
+# cpu_ms PID: utime+stime of PID's threads so far (ended ones too), in ms (0 when gone)
+cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat" 2> /dev/null || echo 0
 }
