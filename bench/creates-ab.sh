@@ -74,7 +74,7 @@ for ((round = 0; round < ROUNDS; round++)); do
   idx=0
   # shellcheck disable=SC2086 # the variants' names, one word each
   for v in $(round_order "$round" $VARIANTS); do
-    idx=$(( $(tr ' ' '\n' <<< "$VARIANTS" | grep -nxF -- "$v" | head -1 | cut -d: -f1) ))
+    idx=$(variant_index "$v")
     rm -f "$ROOT/fs.img"; truncate -s 512M "$ROOT/fs.img"
     mkfs.ext4 -q -F -O ^has_journal "$ROOT/fs.img" && mount -o loop "$ROOT/fs.img" "$FS" || exit 1
     mkdir -p "$FS/l/d" "$FS/u" "$FS/w"

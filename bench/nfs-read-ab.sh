@@ -106,11 +106,10 @@ for ((round = 0; round <= ROUNDS; round++)); do
     # shellcheck disable=SC2086
     mapfile -t order < <(round_order "$round" $VARIANTS)
     for v in "${order[@]}"; do
-        idx=$(echo "$VARIANTS" | tr ' ' '\n' | grep -nxF -- "$v" | head -1 | cut -d: -f1)
+        idx=$(variant_index "$v")
         U="$UP/u-$idx-$round" W="$UP/w-$idx-$round"
         mkdir -p "$U" "$W"
-        impl=${v%%:*} opts=
-        [[ $v == *:* ]] && opts=${v#*:} && opts=${opts//+/ }
+        impl=${v%%:*} opts=$(variant_opts "$v")
         case $impl in
             overlayj) start_overlayj "$U" "$W" "$REPO" "$opts" ;;
             overlayj-base) start_overlayj "$U" "$W" "${OJ_BASE:?OJ_BASE}" "$opts" ;;

@@ -134,7 +134,7 @@ for ((round = 0; round <= ROUNDS; round++)); do
     # shellcheck disable=SC2086
     mapfile -t order < <(round_order "$round" $VARIANTS)
     for v in "${order[@]}"; do
-        idx=$(echo "$VARIANTS" | tr ' ' '\n' | grep -nxF -- "$v" | head -1 | cut -d: -f1)
+        idx=$(variant_index "$v")
         U="$ROOT/upper-$idx-$round" W="$ROOT/work-$idx-$round"
         mkdir -p "$U" "$W"
         if ! mount_variant "${v%@raw}" "lowerdir=$L,upperdir=$U,workdir=$W" "$M" "$ROOT/rt-$idx" > "$ROOT/mount.log" 2>&1 || ! mountpoint -q "$M"; then

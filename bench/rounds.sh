@@ -65,6 +65,12 @@ unmount_and_remove() {
 # overlayj:OPTS or overlayj-base:OPTS, OPTS being JVM options for that build's server joined by '+'. Every overlayj
 # variant gets a resident server of its own (its own runtime dir), kept between rounds, on the /dev/fuse loop.
 
+# variant_index VARIANT: its place (1, 2, ...) in $VARIANTS, which names its layers' and runtime dirs
+variant_index() { tr ' ' '\n' <<< "$VARIANTS" | grep -nxF -- "$1" | head -1 | cut -d: -f1; }
+
+# variant_opts VARIANT: the JVM options of NAME:OPTS (the '+'s joining them made spaces); nothing without ':'
+variant_opts() { [[ $1 == *:* ]] && { local o=${1#*:}; echo "${o//+/ }"; }; return 0; }
+
 # mount_variant VARIANT OPTIONS MNT RUNTIME_DIR: mounts an overlay of OPTIONS (lowerdir=...,upperdir=...) at MNT
 mount_variant() {
     local v=$1 o=$2 m=$3 rt=$4 build opts dir=$REPO
@@ -72,8 +78,7 @@ mount_variant() {
         kernel) mount -t overlay overlay -o "$o" "$m" ;;
         fuse-overlayfs) fuse-overlayfs -o "$o" "$m" ;;
         overlayj*)
-            build=${v%%:*} opts=
-            [[ $v == *:* ]] && opts=${v#*:} && opts=${opts//+/ }
+            build=${v%%:*} opts=$(variant_opts "$v")
             if [ "$build" = overlayj-base ]; then
                 [ -x "${OJ_BASE:-}/bin/overlayj" ] || { echo "overlayj-base needs OJ_BASE"; return 1; }
                 dir=$OJ_BASE
