@@ -204,17 +204,19 @@ start_ganesha() { # UPPER WORK
 }
 
 # --- one workload: prints its seconds, or "fail"; the server's CPU ms are added to C[IMPL,NAME] -------------------
-declare -A C
+declare -A C S
 run() { # run NAME CMD...
-    local t0 t1 rc c0 c1
+    local t0 t1 rc c0 c1 s0
     settle
     c0=$(cpu_ms "$SERVER_PID")
+    s0=$(steal_ms)
     t0=$(now)
     timeout "$TIMEOUT" "${@:2}" > "$ROOT/run.$IMPL.$1" 2>&1
     rc=$?
     t1=$(now)
     c1=$(cpu_ms "$SERVER_PID")
     C[$IMPL,$1]+="$((c1 - c0)) "
+    S[$IMPL,$1]+="$(( $(steal_ms) - s0 )) "
     if [ $rc -ne 0 ]; then
         echo "nfs-bench: $IMPL/$1 failed (rc $rc): $(tail -c 300 "$ROOT/run.$IMPL.$1")" >&2
         T[$IMPL,$1]+="fail "
@@ -456,7 +458,12 @@ if [ "$VM" = 1 ]; then
     done
     [ "$VM_ACC" = tcg ] && echo "(TCG: an emulated guest; these figures are not comparable with a KVM run's)"
 fi
-echo "every run (seconds, then server CPU ms, in round order):"
+echo "every run (seconds, then server CPU ms, then CPU ms the host took from this VM (steal), in round order):"
 for w in "${WORKLOADS[@]}"; do
-    for IMPL in $IMPLS; do printf '  %-10s %-13s %s / %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}" "${C[$IMPL,$w]:-}"; done
+    for IMPL in $IMPLS; do
+        printf '  %-10s %-13s %s / %s / %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}" "${C[$IMPL,$w]:-}" "${S[$IMPL,$w]:-}"
+    done
+done
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do steal_note "${LABEL[$w]}" "$IMPL" "${S[$IMPL,$w]:-}" "${T[$IMPL,$w]:-}"; done
 done

@@ -77,14 +77,16 @@ server_pids() {
 }
 server_ticks() { local p; for p in "$@"; do cut -d' ' -f14,15 /proc/"$p"/stat 2>/dev/null; done | awk '{s += $1 + $2} END {print s + 0}'; }
 run() { # run NAME CMD...
-    local t0 t1 rc pids c0
+    local t0 t1 rc pids c0 s0
     pids=$(server_pids)
     # shellcheck disable=SC2086 # pids, one word each
     c0=$(server_ticks $pids)
+    s0=$(steal_ms)
     t0=$(now)
     timeout "$TIMEOUT" "${@:2}" > "$ROOT/out.$1" 2>&1
     rc=$?
     t1=$(now)
+    echo "$(( $(steal_ms) - s0 ))" >> "$ROOT/steal.$IMPL.$1"
     # shellcheck disable=SC2086
     [ -n "$pids" ] && echo "$(( ($(server_ticks $pids) - c0) * 1000 / $(getconf CLK_TCK) ))" >> "$ROOT/cpu.$IMPL.$1"
     if [ $rc -ne 0 ]; then
@@ -236,6 +238,17 @@ for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
 for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
+echo "CPU ms the host took from this VM (steal) per run (in round order):"
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do
+        [ -s "$ROOT/steal.$IMPL.$w" ] && printf '  %-12s %-15s %s\n' "$w" "$IMPL" "$(tr '\n' ' ' < "$ROOT/steal.$IMPL.$w")"
+    done
+done
+for w in "${WORKLOADS[@]}"; do
+    for IMPL in $IMPLS; do
+        steal_note "${LABEL[$w]}" "$IMPL" "$(tr '\n' ' ' < "$ROOT/steal.$IMPL.$w" 2>/dev/null)" "${T[$IMPL,$w]:-}"
+    done
+done
 echo "server CPU ms per run (FUSE servers; in round order):"
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do
