@@ -6,6 +6,8 @@
 #   OJ_BASE=/work/base-63f8a19 ROUNDS=8 VARIANTS="fuse-overlayfs overlayj-base overlayj \
 #       overlayj:-Doverlayj.fuse.spinMicros=0" bench/creates-ab.sh
 #
+# AWAKE=1: a SCHED_IDLE busy loop on every CPU during the run, so that no CPU halts between round trips (see
+#      awake_start in bench/rounds.sh: on this VM a halted CPU's wake-up is tens of microseconds).
 # Per round, each variant in turn (the order rotated by one each round): a fresh ext4 filesystem without a journal
 # on a loop device of its own (ext4 skips inodes freed in the last ~30 s when it allocates one, so a filesystem where
 # anything was deleted lately makes every create slower: bench/README.md), a lower directory of 50 files, a mount of
@@ -42,6 +44,7 @@ SERVERS=()
 
 cleanup() {
     local i p
+    awake_stop
     unmount_mnt "$M"
     for p in "${SERVERS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for i in $(seq 30); do mountpoint -q "$FS" 2>/dev/null || break; umount "$FS" 2>/dev/null || sleep 0.2; done
@@ -53,6 +56,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$FS" "$M"
+[ -d /sys/kernel/tracing/instances ] || mount -t tracefs nodev /sys/kernel/tracing
 mkdir "$INST" || { echo "creates-ab: no tracefs instance ($INST)" >&2; exit 1; }
 echo 0 > "$INST/tracing_on"
 echo 16384 > "$INST/buffer_size_kb"
@@ -70,6 +74,7 @@ count_requests() { # count_requests SHELL_PID
 }
 
 declare -A R
+awake_start
 for ((round = 0; round < ROUNDS; round++)); do
   idx=0
   # shellcheck disable=SC2086 # the variants' names, one word each
@@ -114,7 +119,7 @@ done
 med() { tr ' ' '\n' <<< "$1" | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR] = $1} END {
     if (NR) printf "%s [%s-%s]", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR]; else printf "-" }'; }
 echo
-echo "creates-ab: $CREATES creates x $ROUNDS rounds, $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ); medians [min-max]"
+echo "creates-ab: $CREATES creates x $ROUNDS rounds, $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ); medians [min-max]${AWAKE:+; AWAKE=$AWAKE}"
 for v in $VARIANTS; do
     printf '%-40s us/create %-18s srv_us %-16s cross%% %s\n' "$v" "$(med "${R[$v,us]:-}")" "$(med "${R[$v,srv]:-}")" \
         "$(med "${R[$v,cross]:-}")"

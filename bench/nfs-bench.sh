@@ -43,13 +43,16 @@
 #      cache for the same reason. The table prints each row's median, its min-max over rounds, and the server's
 #      CPU time (utime+stime of the server's process, ms, median), which load changes little.
 #      The rows are interleaved round by round (round_order); ROUNDS default 5.
+# AWAKE=1: a SCHED_IDLE busy loop on every CPU during the run, so that no CPU halts between round trips (see
+#      awake_start in bench/rounds.sh: on this VM a halted CPU's wake-up is tens of microseconds).
 # WARMUP=1 (default): each server, once started, gets every workload once untimed before the timed ones (a write of
 #      the big file to another name, WARM_FILES small files copied out, WARM_META files created+stat'ed+removed in
 #      another directory, one listing of a directory other than the wide one, which ganesha would then answer from its
 #      cache), so that the rows measure servers in their steady state, as a
 #      long-running overlayj serve or ganesha is: a fresh overlayj's JVM spends ~140 ms of its first 512 MiB write in
 #      the JIT compiler (bench/README.md, nfswrite), which no later write pays. Both servers get the same warm-up.
-#      WARMUP=0 times a fresh server's first calls instead (a restart's cost, not a server's speed).
+#      WARMUP=0 times a fresh server's first calls instead (a restart's cost, not a server's speed). WARMUP=N: N such
+#      passes (each prints the server CPU it took: a JIT still compiling shows as a pass dearer than the one before).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -234,6 +237,7 @@ copy_tree() { # IMPL: every small file out to $OUT/IMPL/..., PAR nfs-cp at once
 # warm_up IMPL (WARMUP=1): every workload once, untimed, on other names than the timed ones use; failures are
 # reported, since the timed workload would then fail too
 warm_up() {
+    local c0; c0=$(cpu_ms "$SERVER_PID")
     echo "nfs-bench: warm-up of $1 ..." >&2
     nfs-cp "$ROOT/src.big" "$(url "$1" warmw)" > /dev/null || echo "nfs-bench: $1: warm-up write failed" >&2
     mkdir -p "$OUT/warm-$1-$round"
@@ -246,6 +250,7 @@ warm_up() {
         echo "nfs-bench: $1: warm-up metadata failed" >&2
     # a listing of another directory than the timed one: ganesha would answer that one from its cache (see LISTS)
     "$ROOT/nfs-meta" "$(root_url "$1")" list /d000 1 > /dev/null || echo "nfs-bench: $1: warm-up listing failed" >&2
+    echo "nfs-bench: warm-up of $1: $(( $(cpu_ms "$SERVER_PID") - c0 )) ms of server CPU" >&2
 }
 
 # the export's root, for nfs-meta (one mount, paths below it)
@@ -274,10 +279,11 @@ declare -A LABEL=(
 )
 declare -A T
 
+awake_start
 for ((round = 0; round < ROUNDS; round++)); do
   # shellcheck disable=SC2086 # the implementations' names, one word each
   for IMPL in $(round_order "$round" $IMPLS); do
-    layer_fs "$ROOT/layers-$IMPL-$round" $(((2 + WARMUP) * BIG_MB + 512)) || { echo "nfs-bench: cannot make a layer filesystem" >&2; exit 1; }
+    layer_fs "$ROOT/layers-$IMPL-$round" $(((2 + (WARMUP > 0)) * BIG_MB + 512)) || { echo "nfs-bench: cannot make a layer filesystem" >&2; exit 1; }
     U="$ROOT/layers-$IMPL-$round/upper" W="$ROOT/layers-$IMPL-$round/work"
     mkdir -p "$U" "$W"
     echo "nfs-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
@@ -288,7 +294,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     fi
     SERVER_PID=${PIDS[-1]}
     cat "$ROOT/src.big" > /dev/null            # the client's source in the page cache: its reads allocate nothing
-    [ "$WARMUP" = 1 ] && warm_up "$IMPL"
+    for ((pass = 0; pass < WARMUP; pass++)); do warm_up "$IMPL"; done
     warm_free_memory
     run write_big nfs-cp "$ROOT/src.big" "$(url "$IMPL" bigw)"
     cmp -s "$ROOT/src.big" "$U/bigw" || echo "nfs-bench: $IMPL: upper/bigw differs from what was written" >&2
@@ -433,7 +439,7 @@ echo "nfs-bench: $(uname -r), $(nproc) cores, layers on $(df --output=fstype "$B
 echo "ganesha: $(dpkg-query -W -f '${Version}' nfs-ganesha 2> /dev/null); libnfs: $(dpkg-query -W -f '${Version}' libnfs-utils 2> /dev/null);" \
      "overlayj: $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
 [ -n "${OJ_BASE:-}" ] && echo "overlayj-base: $OJ_BASE ($(cat "$OJ_BASE/COMMIT" 2> /dev/null || git -C "$OJ_BASE" rev-parse --short HEAD 2> /dev/null))"
-echo "layers: $LAYERS; read row: $READ; medians of $ROUNDS rounds [min-max over rounds]; server CPU ms (median)"
+echo "layers: $LAYERS; read row: $READ; medians of $ROUNDS rounds [min-max over rounds]; server CPU ms (median)${AWAKE:+; AWAKE=$AWAKE}"
 range() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk 'NR == 1 {a = $1} {b = $1} END { if (NR) printf "%s-%s", a, b; else printf "-" }'; }
 # shellcheck disable=SC2086 # the implementations' names, one word each
 set -- $IMPLS

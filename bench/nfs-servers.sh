@@ -82,6 +82,7 @@ stop_servers() {
 # unmount frees it), and ROOT removed unless KEEP=1.
 nfs_cleanup() {
     local p i
+    awake_stop
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
     mountpoint -q "$M" 2> /dev/null && { umount "$M" 2> /dev/null || umount -l "$M"; }

@@ -26,6 +26,8 @@
 #    costs host page faults: a 512 MiB copy took 0.13 s with the page cache freed just before and 1.0 s with it
 #    freed 5 s before. So before every drop_caches, 2 GiB are touched and freed (warm_free_memory): whatever ran
 #    before, a cold workload then starts on pages the host still backs.
+# AWAKE=1: a SCHED_IDLE busy loop on every CPU during the run, so that no CPU halts between round trips (see
+#      awake_start in bench/rounds.sh: on this VM a halted CPU's wake-up is tens of microseconds).
 set -uo pipefail
 
 FILES=${FILES:-20000}
@@ -45,6 +47,7 @@ L="$ROOT/lower" M="$ROOT/mnt"
 
 # --- cleanup: every mount we made, even on failure or ^C -----------------------------------------------------------
 cleanup() {
+    awake_stop
     unmount_mnt "$M"
     if mountpoint -q "$M" 2>/dev/null; then echo "overlay-bench: could not unmount $M" >&2; return; fi
     if [ "${KEEP:-0}" = 1 ]; then echo "overlay-bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
@@ -168,6 +171,7 @@ mount_impl() { # as mount_impl_base, with the two overlayj transports told apart
 }
 # --- end of the FUSE over io_uring block ----------------------------------------------------------------------------
 
+awake_start
 for ((round = 0; round < ROUNDS; round++)); do
   # shellcheck disable=SC2086 # the implementations' names, one word each
   for IMPL in $(round_order "$round" $IMPLS); do
@@ -223,7 +227,7 @@ echo "overlay-bench: $(uname -r), $(nproc) cores, tree on $(df --output=fstype "
      "FILES=$FILES BIG_MB=$BIG_MB CREATES=$CREATES ROUNDS=$ROUNDS, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "fuse-overlayfs: $(fuse-overlayfs --version 2>&1 | grep -m1 'fuse-overlayfs'); overlayj: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
 # The machine may be shared: a workload run under a high load average is worth running again.
-echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
+echo "load average (1/5/15 min): $LOAD_START at start, $(load) at end${AWAKE:+; AWAKE=$AWAKE}${OVERLAYJ_JAVA_OPTS:+; OVERLAYJ_JAVA_OPTS=$OVERLAYJ_JAVA_OPTS}"
 printf '\n%-40s %10s %15s %10s %12s %12s\n' "median seconds" kernel fuse-overlayfs overlayj "oj/fuse-ovl" "oj/kernel"
 WARNINGS=
 for w in "${WORKLOADS[@]}"; do

@@ -120,6 +120,31 @@ steal_note() {
                 a[j], i, w, j, 100 * a[j] / 1000 / (b[j] * n), b[j], n }'
 }
 
+# AWAKE=1 (overlay-bench, nfs-bench, creates-ab): a SCHED_IDLE busy loop on every CPU for the whole run, so that no
+# CPU of the VM ever halts. On this project's VM (nested virtualization, the guest's halt polling off:
+# haltpoll.guest_halt_poll_ns=0) waking a halted virtual CPU costs tens of microseconds, and a row of small round
+# trips (FUSE creates, NFS create/stat/remove) then measures those wake-ups more than the servers: the 5,000-file NFS
+# row took 5.6 s through overlayj with the CPUs halting and 1.5 s with a busy loop beside it (bench/README.md,
+# 2026-12-07 15:10Z). SCHED_IDLE tasks run only when nothing else wants the CPU and leave it at once when something
+# does; servers' CPU figures do not count them. Off by default: the figures of earlier runs were taken without.
+awake_start() {
+    [ "${AWAKE:-0}" = 1 ] || return 0
+    local c
+    for ((c = 0; c < $(nproc); c++)); do
+        taskset -c "$c" chrt --idle 0 sh -c 'while :; do :; done' &
+        AWAKE_PIDS+=($!)
+    done
+    echo "$(basename "$0"): AWAKE=1: ${#AWAKE_PIDS[@]} SCHED_IDLE busy loops keep the CPUs from halting" >&2
+}
+AWAKE_PIDS=()
+# awake_stop: the busy loops of awake_start ended (every benchmark's EXIT trap calls it)
+awake_stop() {
+    [ ${#AWAKE_PIDS[@]} -gt 0 ] || return 0
+    kill "${AWAKE_PIDS[@]}" 2> /dev/null
+    wait "${AWAKE_PIDS[@]}" 2> /dev/null
+    AWAKE_PIDS=()
+}
+
 # cpu_ns PID: the summed on-CPU ns of a process's threads (nothing for no pid)
 cpu_ns() {
     [ -n "$1" ] && cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'
