@@ -242,23 +242,23 @@ for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "$w" "$IMPL" "${T[$IMPL,$w]:-}"; done
 done
 for IMPL in $IMPLS; do printf '  %-12s %-15s %s\n' "append+sync" "$IMPL" "$(cat "$ROOT/split.$IMPL" 2>/dev/null)"; done
-echo "CPU ms the host took from this VM (steal) per run (in round order):"
-for w in "${WORKLOADS[@]}"; do
-    for IMPL in $IMPLS; do
-        [ -s "$ROOT/steal.$IMPL.$w" ] && printf '  %-12s %-15s %s\n' "$w" "$IMPL" "$(tr '\n' ' ' < "$ROOT/steal.$IMPL.$w")"
+# per_run TITLE NAME: TITLE, then what each run wrote to $ROOT/NAME.IMPL.WORKLOAD, a line per workload and implementation
+per_run() {
+    local w i
+    echo "$1"
+    for w in "${WORKLOADS[@]}"; do
+        for i in $IMPLS; do
+            [ -s "$ROOT/$2.$i.$w" ] && printf '  %-12s %-15s %s\n' "$w" "$i" "$(tr '\n' ' ' < "$ROOT/$2.$i.$w")"
+        done
     done
-done
+}
+per_run "CPU ms the host took from this VM (steal) per run (in round order):" steal
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do
         steal_note "${LABEL[$w]}" "$IMPL" "$(tr '\n' ' ' < "$ROOT/steal.$IMPL.$w" 2>/dev/null)" "${T[$IMPL,$w]:-}"
     done
 done
-echo "server CPU ms per run (FUSE servers; in round order):"
-for w in "${WORKLOADS[@]}"; do
-    for IMPL in $IMPLS; do
-        [ -s "$ROOT/cpu.$IMPL.$w" ] && printf '  %-12s %-15s %s\n' "$w" "$IMPL" "$(tr '\n' ' ' < "$ROOT/cpu.$IMPL.$w")"
-    done
-done
+per_run "server CPU ms per run (FUSE servers; in round order):" cpu
 
 # --- before/after: the overlayj-base column (OJ_BASE), taken interleaved with overlayj --------------------------------
 if [[ " $IMPLS " == *" overlayj-base "* ]]; then
