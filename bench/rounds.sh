@@ -104,14 +104,15 @@ variant_server() {
 }
 
 # steal_ms: the CPU time the host has taken from this VM's CPUs since boot (the steal column of /proc/stat), in
-# ms. A round during which the host ran something else on our CPUs measures the host: the same 5,000-file NFS row
-# took 5.2 s with 130 ms stolen and 8.4 s with 4,780 ms stolen minutes apart (bench/README.md, 2026-12-07 14:40Z).
+# ms. A round during which the host ran something else on our CPUs measures the host: the same build's 5,000-file
+# NFS row took 4.55 s with 10 ms stolen and 9.92 s with 5,060 ms stolen minutes apart (bench/README.md, 2026-12-07).
 steal_ms() {
     awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%d", $9 * 1000 / hz }' /proc/stat
 }
 
 # steal_note LABEL IMPL "steal-ms ..." "seconds ...": a NOTE line for each round of a row in which the host took
-# more than 5% of the VM's CPU time (wall time x CPUs) from it, and 50 ms at least (steal counts in 10 ms ticks), so that nobody ranks implementations on such a round
+# more than 5% of the VM's CPU time (wall time x CPUs) from it, and 50 ms at least (steal counts in 10 ms ticks),
+# so that nobody ranks implementations on such a round
 steal_note() {
     awk -v w="$1" -v i="$2" -v s="$3" -v t="$4" -v n="$(nproc)" 'BEGIN {
         k = split(s, a, " "); split(t, b, " ")
