@@ -180,7 +180,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     echo "overlay-bench: round $((round + 1))/$ROUNDS: $IMPL ..." >&2
     if ! mount_impl "$IMPL" "$U" "$W" > "$ROOT/mount.$IMPL" 2>&1 || ! mountpoint -q "$M"; then
         echo "overlay-bench: $IMPL: MOUNT FAILED: $(tail -c 500 "$ROOT/mount.$IMPL")" >&2
-        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]+="no-mount "; done
+        for w in "${WORKLOADS[@]}"; do T[$IMPL,$w]+="no-mount "; echo - >> "$ROOT/steal.$IMPL.$w"; done
         continue
     fi
     # Cold: fresh mount (no daemon caches) and no kernel caches (dentries, inodes, pages of the lower fs).
@@ -215,7 +215,7 @@ for ((round = 0; round < ROUNDS; round++)); do
         for i in 1 2 3 4 5; do mountpoint -q "$M" || break; sleep 0.5; done
     else
         echo "overlay-bench: $IMPL: read-only MOUNT FAILED: $(tail -c 300 "$ROOT/mount.$IMPL.ro")" >&2
-        T[$IMPL,read_ro]+="no-mount "
+        T[$IMPL,read_ro]+="no-mount "; echo - >> "$ROOT/steal.$IMPL.read_ro"
     fi
   done
 done
