@@ -29,6 +29,7 @@ ROOT="$BASE/fusebench.$$"
 M="$ROOT/mnt"
 
 [ "$(id -u)" = 0 ] || { echo "fuse-quick: needs root" >&2; exit 1; }
+fresh_aot_caches "$REPO"  # (bench/rounds.sh: a stale cache would go unused)
 
 cleanup() {
     unmount_mnt "$M"

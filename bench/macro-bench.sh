@@ -37,6 +37,7 @@ ROOT="$BASE/overlayj-macro.$$"
 L="$ROOT/lower" M="$ROOT/mnt"
 
 [ "$(id -u)" = 0 ] || { echo "macro-bench: needs root (debootstrap, mount, drop_caches)" >&2; exit 1; }
+fresh_aot_caches "$REPO"  # (bench/rounds.sh: a stale cache would go unused)
 
 cleanup() {
     unmount_mnt "$M"

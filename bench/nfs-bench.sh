@@ -63,6 +63,7 @@ source "$REPO/bench/nfs-servers.sh"
 [ "$(id -u)" = 0 ] || { echo "nfs-bench: needs root (mount, unshare)" >&2; exit 1; }
 
 if [ "${NFS_BENCH_INSIDE:-}" != 1 ]; then
+    fresh_aot_caches "$REPO" ${OJ_BASE:+"$OJ_BASE"}  # (bench/rounds.sh: a stale cache would go unused)
     missing=()
     command -v ganesha.nfsd > /dev/null || missing+=(nfs-ganesha)
     [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || missing+=(nfs-ganesha-vfs)

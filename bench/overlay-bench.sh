@@ -44,6 +44,7 @@ ROOT="$BASE/overlayj-bench.$$"
 L="$ROOT/lower" M="$ROOT/mnt"
 
 [ "$(id -u)" = 0 ] || { echo "overlay-bench: needs root (mount, drop_caches)" >&2; exit 1; }
+fresh_aot_caches "$REPO" ${OJ_BASE:+"$OJ_BASE"}  # (bench/rounds.sh: a stale cache would go unused)
 
 # --- cleanup: every mount we made, even on failure or ^C -----------------------------------------------------------
 cleanup() {

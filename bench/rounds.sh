@@ -193,3 +193,26 @@ settle() {
 cpu_ms() {
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat" 2> /dev/null || echo 0
 }
+
+# fresh_aot_caches BUILD_DIR...: bin/overlayj uses its AOT caches only while they are newer than every jar (else the
+# JVM starts without one: classes loaded from the jars, more to interpret and compile), and any `mvn package` -
+# scripts/test.sh's too - makes the jars newer. A benchmark taken then measures a slower start than setup.sh gives
+# (on 2026-12-07 one overlay-bench ran on a stale cache after a test run, unnoticed; its cold walk was 1.08 of
+# fuse-overlayfs', 0.93 an hour before on a fresh one). So each build's caches are trained again when stale, and a
+# failure is said, not hidden.
+fresh_aot_caches() {
+    local dir aot stale
+    for dir in "$@"; do
+        stale=
+        for aot in "$dir/cli/target/overlayj.aot" "$dir/cli/target/overlayj-serve.aot"; do
+            if [ ! -f "$aot" ] || [ -n "$(find "$dir/cli/target" -maxdepth 2 -name '*.jar' -newer "$aot" -print -quit)" ]
+            then stale=1; fi
+        done
+        [ -z "$stale" ] && continue
+        echo "bench: $dir: AOT caches missing or older than the jars; training them (scripts/aot-train.sh)" >&2
+        "$dir/scripts/aot-train.sh" > /dev/null 2>&1 ||
+            echo "WARNING: $dir: AOT cache training failed: overlayj runs without its AOT cache in this run" >&2
+        [ -f "$dir/cli/target/overlayj.aot" ] ||
+            echo "WARNING: $dir: no AOT cache: overlayj runs without one in this run" >&2
+    done
+}
