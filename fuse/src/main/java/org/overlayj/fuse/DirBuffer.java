@@ -14,7 +14,16 @@ public final class DirBuffer {
     private int count;
 
     public DirBuffer(int maxSize, boolean plus) {
-        this.buf = ByteBuffer.allocate(maxSize).order(ByteOrder.LITTLE_ENDIAN);
+        this(ByteBuffer.allocate(maxSize), plus);
+    }
+
+    /**
+     * Records written into {@code into} from its position up to its limit (the dispatcher hands it the part of the
+     * thread's reply array after the reply header: no array per listing, no copy into the reply). Every byte of a
+     * record is written, padding included, so nothing of an earlier reply in that array goes out.
+     */
+    DirBuffer(ByteBuffer into, boolean plus) {
+        this.buf = into.slice().order(ByteOrder.LITTLE_ENDIAN);
         this.plus = plus;
     }
 
@@ -66,5 +75,10 @@ public final class DirBuffer {
 
     ByteBuffer flip() {
         return buf.flip();
+    }
+
+    /** Bytes written so far. */
+    int length() {
+        return buf.position();
     }
 }

@@ -385,6 +385,18 @@ public final class Linux {
         return rc;
     }
 
+    // As check, for a call on one descriptor: its "fd N" is made only when the call failed (a string built for every
+    // read, write and close of a busy server was garbage and compiled code for nothing).
+    private static int checkFd(Scratch s, int rc, String call, int fd) throws ErrnoException {
+        if (rc < 0) throw fail(s, call, "fd " + fd);
+        return rc;
+    }
+
+    private static long checkFd(Scratch s, long rc, String call, int fd) throws ErrnoException {
+        if (rc < 0) throw fail(s, call, "fd " + fd);
+        return rc;
+    }
+
     // --- paths of any length --------------------------------------------------------------------------------------
     /** The kernel takes a path of fewer than PATH_MAX bytes (PATH_MAX with its NUL); a longer one is ENAMETOOLONG. */
     public static final int PATH_MAX = 4096;
@@ -464,7 +476,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "openat", "a piece of " + abbreviated(whole));
+        if (rc < 0) throw fail(s, "openat", "a piece of " + abbreviated(whole));
+        return rc;
     }
 
     /** The head and length of a long path, for messages. */
@@ -741,7 +754,7 @@ public final class Linux {
         Scratch s = scratch();
         MemorySegment p = s.cstr(path), n = s.cstr(name), buf = s.alloc(Math.max(1, max));
         long rc = getxattr0(s, -1, p, n, buf, max);
-        check(s, rc, "lgetxattr", path + ", " + name);
+        if (rc < 0) throw fail(s, "lgetxattr", path + ", " + name);
         // With size 0 the kernel reports the value's length instead of reading it.
         if (rc > max) throw new ErrnoException(Errno.ERANGE, "lgetxattr(" + path + ", " + name + ")");
         return buf.asSlice(0, rc).toArray(JAVA_BYTE);
@@ -776,7 +789,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "lsetxattr", path + ", " + name);
+        if (rc < 0) throw fail(s, "lsetxattr", path + ", " + name);
     }
 
     public static void fsetxattr(int fd, String name, byte[] value, int flags) throws ErrnoException {
@@ -788,7 +801,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fsetxattr", "fd " + fd + ", " + name);
+        if (rc < 0) throw fail(s, "fsetxattr", "fd " + fd + ", " + name);
     }
 
     private static long listxattr0(Scratch s, int fd, MemorySegment p, MemorySegment buf, long size,
@@ -940,7 +953,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "lremovexattr", path + ", " + name);
+        if (rc < 0) throw fail(s, "lremovexattr", path + ", " + name);
     }
 
     public static void fremovexattr(int fd, String name) throws ErrnoException {
@@ -952,7 +965,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fremovexattr", "fd " + fd + ", " + name);
+        if (rc < 0) throw fail(s, "fremovexattr", "fd " + fd + ", " + name);
     }
 
     // --- namespace ---------------------------------------------------------------------------------------------
@@ -1061,7 +1074,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "linkat", oldPath + " -> " + newPath);
+        if (rc < 0) throw fail(s, "linkat", oldPath + " -> " + newPath);
     }
 
     /** Hard link (linkat, no flags: a symlink source is linked itself). */
@@ -1132,7 +1145,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "renameat2", oldPath + " -> " + newPath);
+        if (rc < 0) throw fail(s, "renameat2", oldPath + " -> " + newPath);
     }
 
     // --- files -------------------------------------------------------------------------------------------------
@@ -1172,7 +1185,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "close", "fd " + fd);
+        checkFd(s, rc, "close", fd);
     }
 
     /** Closes, ignoring errors: for cleanup paths. */
@@ -1195,7 +1208,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return (int) check(s, rc, "pread", "fd " + fd);
+        return (int) checkFd(s, rc, "pread", fd);
     }
 
     /** pwrite from a heap array (no copy). Returns bytes written. */
@@ -1208,7 +1221,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return (int) check(s, rc, "pwrite", "fd " + fd);
+        return (int) checkFd(s, rc, "pwrite", fd);
     }
 
     /**
@@ -1224,7 +1237,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "pread", "fd " + fd);
+        return checkFd(s, rc, "pread", fd);
     }
 
     /** pwrite from any segment, as {@link #pread(int, MemorySegment, long)}. */
@@ -1237,7 +1250,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "pwrite", "fd " + fd);
+        return checkFd(s, rc, "pwrite", fd);
     }
 
     /** read(2) into a native segment (blocking: use platform threads). */
@@ -1249,7 +1262,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "read", "fd " + fd);
+        return checkFd(s, rc, "read", fd);
     }
 
     /**
@@ -1276,7 +1289,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "write", "fd " + fd);
+        return checkFd(s, rc, "write", fd);
     }
 
     /** writev(2) of native segments, in one call (one FUSE reply must be one write). */
@@ -1294,7 +1307,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "writev", "fd " + fd);
+        return checkFd(s, rc, "writev", fd);
     }
 
     /** copy_file_range with explicit offsets. Returns bytes copied (0 at EOF). */
@@ -1309,7 +1322,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "copy_file_range", "fd " + fdIn + " -> fd " + fdOut);
+        if (rc < 0) throw fail(s, "copy_file_range", "fd " + fdIn + " -> fd " + fdOut);
+        return rc;
     }
 
     /** ioctl(FICLONE): share all of src's extents with dest (reflink). EOPNOTSUPP/EXDEV/EINVAL where unsupported. */
@@ -1321,7 +1335,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FICLONE)", "fd " + srcFd + " -> fd " + destFd);
+        if (rc < 0) throw fail(s, "ioctl(FICLONE)", "fd " + srcFd + " -> fd " + destFd);
     }
 
     /** FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map), FUSE_DEV_IOC_BACKING_CLOSE = _IOW(229, 2, u32). */
@@ -1343,7 +1357,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "ioctl(FUSE_DEV_IOC_BACKING_OPEN)", "fd " + fd);
+        return checkFd(s, rc, "ioctl(FUSE_DEV_IOC_BACKING_OPEN)", fd);
     }
 
     /** FUSE_DEV_IOC_BACKING_CLOSE: the id is no longer valid for new opens; files opened with it keep their backing. */
@@ -1357,7 +1371,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FUSE_DEV_IOC_BACKING_CLOSE)", "id " + id);
+        if (rc < 0) throw fail(s, "ioctl(FUSE_DEV_IOC_BACKING_CLOSE)", "id " + id);
     }
 
     /** FS_IOC_GETFLAGS (chattr flags). The kernel reads and writes an int despite the ioctl's declared long. */
@@ -1371,7 +1385,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FS_IOC_GETFLAGS)", "fd " + fd);
+        checkFd(s, rc, "ioctl(FS_IOC_GETFLAGS)", fd);
         return v.get(JAVA_INT, 0);
     }
 
@@ -1387,7 +1401,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FS_IOC_SETFLAGS)", "fd " + fd);
+        checkFd(s, rc, "ioctl(FS_IOC_SETFLAGS)", fd);
     }
 
     /** FS_IOC_FSGETXATTR: the extended flags, extent size hints and project id ({@link Fsxattr}). */
@@ -1401,7 +1415,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FS_IOC_FSGETXATTR)", "fd " + fd);
+        checkFd(s, rc, "ioctl(FS_IOC_FSGETXATTR)", fd);
         return Fsxattr.of(v.toArray(JAVA_BYTE));
     }
 
@@ -1416,7 +1430,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ioctl(FS_IOC_FSSETXATTR)", "fd " + fd);
+        checkFd(s, rc, "ioctl(FS_IOC_FSSETXATTR)", fd);
     }
 
     /** lseek; with SEEK_DATA/SEEK_HOLE, ENXIO means "no more data". */
@@ -1428,7 +1442,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "lseek", "fd " + fd);
+        return checkFd(s, rc, "lseek", fd);
     }
 
     public static void ftruncate(int fd, long len) throws ErrnoException {
@@ -1439,7 +1453,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "ftruncate", "fd " + fd);
+        checkFd(s, rc, "ftruncate", fd);
     }
 
     public static void truncate(String path, long len) throws ErrnoException {
@@ -1468,7 +1482,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, call, "fd " + fd);
+        checkFd(s, rc, call, fd);
     }
 
     public static void fsync(int fd) throws ErrnoException {
@@ -1491,7 +1505,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fallocate", "fd " + fd);
+        checkFd(s, rc, "fallocate", fd);
     }
 
     // --- memory -------------------------------------------------------------------------------------------------
@@ -1551,7 +1565,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "madvise", m.byteSize() + " bytes");
+        if (rc < 0) throw fail(s, "madvise", m.byteSize() + " bytes");
     }
 
     // long syscall(long, ...): for calls glibc has no wrapper of; the arguments are variadic.
@@ -1577,7 +1591,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "cachestat", "fd " + fd);
+        checkFd(s, rc, "cachestat", fd);
         return stat.get(JAVA_LONG, 0);
     }
 
@@ -1629,7 +1643,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "futimens", "fd " + fd);
+        checkFd(s, rc, "futimens", fd);
     }
 
     /** chmod (follows symlinks, as Linux has no lchmod). */
@@ -1663,7 +1677,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fchmod", "fd " + fd);
+        checkFd(s, rc, "fchmod", fd);
     }
 
     /** lchown: -1 leaves a field as it is. */
@@ -1697,7 +1711,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fchown", "fd " + fd);
+        checkFd(s, rc, "fchown", fd);
     }
 
     // --- file handles ------------------------------------------------------------------------------------------
@@ -1923,7 +1937,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fstatfs", "fd " + fd);
+        checkFd(s, rc, "fstatfs", fd);
         return statFsOf(b);
     }
 
@@ -1965,7 +1979,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "flock", "fd " + fd);
+        checkFd(s, rc, "flock", fd);
     }
 
     // --- process -----------------------------------------------------------------------------------------------
@@ -2043,7 +2057,7 @@ public final class Linux {
                 throw bug(t);
             }
             if (rc < 0 && s.errno() == 25 /* ENOTTY */) return null;
-            check(s, rc, "ioctl(FS_IOC_GETFSUUID)", "fd " + fd);
+            checkFd(s, rc, "ioctl(FS_IOC_GETFSUUID)", fd);
             int len = v.get(JAVA_BYTE, 0) & 0xff;
             byte[] out = new byte[16];
             MemorySegment.copy(v, JAVA_BYTE, 1, out, 0, Math.min(len, 16));
@@ -2135,7 +2149,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "write", "fd " + fd);
+        return checkFd(s, rc, "write", fd);
     }
 
     // --- sched_yield (the FUSE loop looks for a next request before it blocks in read; poll(2) is below) -------
@@ -2215,7 +2229,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "fcntl", "F_GETFL on fd " + fd);
+        if (rc < 0) throw fail(s, "fcntl", "F_GETFL on fd " + fd);
+        return rc;
     }
 
     /**
@@ -2230,7 +2245,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "fcntl", "F_SETFL " + Integer.toOctalString(flags) + " on fd " + fd);
+        if (rc < 0) throw fail(s, "fcntl", "F_SETFL " + Integer.toOctalString(flags) + " on fd " + fd);
     }
 
     /** F_SETPIPE_SZ: the pipe's capacity becomes at least {@code bytes}; returns the capacity it got. */
@@ -2242,7 +2257,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "fcntl", "F_SETPIPE_SZ " + bytes + " on fd " + fd);
+        if (rc < 0) throw fail(s, "fcntl", "F_SETPIPE_SZ " + bytes + " on fd " + fd);
+        return rc;
     }
 
     /**
@@ -2259,7 +2275,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "splice", "fd " + in + " at " + inOffset + " to fd " + out);
+        if (rc < 0) throw fail(s, "splice", "fd " + in + " at " + inOffset + " to fd " + out);
+        return rc;
     }
 
     /** splice(2) between two fds that have no offsets (pipes, devices). Returns the bytes moved. */
@@ -2271,7 +2288,8 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        return check(s, rc, "splice", "fd " + in + " to fd " + out);
+        if (rc < 0) throw fail(s, "splice", "fd " + in + " to fd " + out);
+        return rc;
     }
 
     private static final class Poll {
@@ -2297,7 +2315,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "poll", "fd " + fd);
+        checkFd(s, rc, "poll", fd);
         return rc == 0 ? 0 : pfd.get(JAVA_SHORT, 6) & 0xffff;
     }
 
@@ -2322,7 +2340,7 @@ public final class Linux {
         } catch (Throwable t) {
             throw bug(t);
         }
-        check(s, rc, "setsockopt", "SO_RCVTIMEO on fd " + fd);
+        if (rc < 0) throw fail(s, "setsockopt", "SO_RCVTIMEO on fd " + fd);
     }
 
     // --- warming up -----------------------------------------------------------------------------------------------
