@@ -238,7 +238,9 @@ public final class OverlayFileSystem implements RawFileSystem {
                  FuseOpcode.STATFS, FuseOpcode.OPENDIR, FuseOpcode.READDIR, FuseOpcode.RELEASEDIR,
                  FuseOpcode.RELEASE, FuseOpcode.FLUSH, FuseOpcode.INTERRUPT, FuseOpcode.CREATE, FuseOpcode.MKNOD,
                  FuseOpcode.MKDIR, FuseOpcode.SYMLINK, FuseOpcode.UNLINK, FuseOpcode.RMDIR, FuseOpcode.WRITE,
-                 FuseOpcode.LSEEK -> true;
+                 FuseOpcode.LSEEK,
+                 // not served (ENOSYS at once; the kernel then asks GETATTR): nothing to hand on for
+                 FuseOpcode.STATX -> true;
             default -> false;
         };
     }
