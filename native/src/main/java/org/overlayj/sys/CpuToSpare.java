@@ -24,8 +24,8 @@ public final class CpuToSpare {
 
     /**
      * The 4th field of /proc/loadavg, "runnable/total": the threads runnable now; MAX_VALUE if unreadable. Read with
-     * three system calls and parsed in place: Files.readString and split made a fresh server compile some fifty
-     * JDK methods (channels, decoders, regex-free split) in the middle of its first walk, for a number.
+     * three system calls and parsed in place: Files.readString and split made a fresh server compile about a
+     * hundred JDK methods (file channels, paths, decoders) in the middle of its first walk, for a number.
      */
     static int runnable() {
         byte[] b = new byte[128];
