@@ -299,20 +299,14 @@ public final class FuseDispatcher {
                 int size = in.getInt();
                 boolean plus = h.opcode() == FuseOpcode.READDIRPLUS;
                 byte[] scratch = h.scratch();
-                if (scratch != null && size >= 0 && OUT_HEADER + size <= scratch.length) {
-                    // the records go straight into the thread's reply array, after the header (a cold walk of 20k
-                    // entries allocated, zeroed and copied a 32 KiB array for each of its ~450 listings)
-                    DirBuffer buf = new DirBuffer(ByteBuffer.wrap(scratch, OUT_HEADER, size), plus);
-                    fs.readdir(c, node, fh, offset, buf);
-                    ByteBuffer out = ok(h, buf.length());
-                    return out.position(out.limit());
-                }
-                DirBuffer buf = new DirBuffer(size, plus);
+                // where it fits, the records go straight into the thread's reply array after the header (a cold
+                // walk of 20k entries allocated, zeroed and copied a 32 KiB array for each of its ~450 listings)
+                boolean inPlace = scratch != null && size >= 0 && OUT_HEADER + size <= scratch.length;
+                DirBuffer buf = inPlace ? new DirBuffer(ByteBuffer.wrap(scratch, OUT_HEADER, size), plus)
+                        : new DirBuffer(size, plus);
                 fs.readdir(c, node, fh, offset, buf);
-                ByteBuffer body = buf.flip();
-                ByteBuffer out = ok(h, body.remaining());
-                out.put(body);
-                return out;
+                ByteBuffer out = ok(h, buf.length());
+                return inPlace ? out.position(out.limit()) : out.put(buf.flip());
             }
             case FuseOpcode.SETXATTR -> {
                 int size = in.getInt(), flags = in.getInt(), xflags = 0;
