@@ -333,7 +333,7 @@ public final class FuseServer implements AutoCloseable, FuseNotifier {
             if (threadCount - 1 != idle.size()) return false;
         }
         try {
-            return Linux.poll(fd, Linux.POLLIN, 0) == 0;
+            return requestThere() == 0;
         } catch (ErrnoException e) {
             return false;
         }
