@@ -474,3 +474,23 @@ done
 for w in "${WORKLOADS[@]}"; do
     for IMPL in $IMPLS; do steal_note "${LABEL[$w]}" "$IMPL" "${S[$IMPL,$w]:-}" "${T[$IMPL,$w]:-}"; done
 done
+# The medians again over the rounds the host took no CPU from (no NOTE above), where every server of the row has at
+# least half the rounds (rounded up) left; "-" where one has fewer (overlay-bench prints the same table).
+NEED=$(( (ROUNDS + 1) / 2 ))
+printf '\n%-46s' "median s, rounds without steal"
+for IMPL in "$@"; do printf ' %10s' "$IMPL"; done
+for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "${IMPL#overlayj-}/g"; done
+echo
+for w in "${WORKLOADS[@]}"; do
+    printf '%-46s' "${LABEL[$w]}"
+    declare -A K=()
+    for IMPL in "$@"; do
+        runs=$(unstolen "${S[$IMPL,$w]:-}" "${T[$IMPL,$w]:-}")
+        # shellcheck disable=SC2086 # numbers, one word each
+        if [ "$(echo $runs | wc -w)" -ge "$NEED" ]; then K[$IMPL]=$(echo "$runs" | median 2); else K[$IMPL]=-; fi
+        printf ' %10s' "${K[$IMPL]}"
+    done
+    for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "$(ratio "${K[$IMPL]}" "${K[ganesha]:-}")"; done
+    echo
+    unset K
+done

@@ -110,15 +110,29 @@ steal_ms() {
     awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%d", $9 * 1000 / hz }' /proc/stat
 }
 
-# steal_note LABEL IMPL "steal-ms ..." "seconds ...": a NOTE line for each round of a row in which the host took
-# more than 5% of the VM's CPU time (wall time x CPUs) from it, and 50 ms at least (steal counts in 10 ms ticks),
-# so that nobody ranks implementations on such a round
+# A round "stolen" from: the host took more than 5% of the VM's CPU time (wall time x CPUs) from it, and 50 ms at
+# least (steal counts in 10 ms ticks). An awk condition on a[j] (ms stolen), b[j] (seconds) and n (CPUs), shared by
+# steal_note and unstolen so that the NOTE lines and the second table agree on which rounds those are.
+STOLEN='a[j] >= 50 && a[j] / 1000 > 0.05 * b[j] * n'
+
+# steal_note LABEL IMPL "steal-ms ..." "seconds ...": a NOTE line for each round of a row that was stolen from
+# (STOLEN), so that nobody ranks implementations on such a round
 steal_note() {
     awk -v w="$1" -v i="$2" -v s="$3" -v t="$4" -v n="$(nproc)" 'BEGIN {
         k = split(s, a, " "); split(t, b, " ")
-        for (j = 1; j <= k; j++) if (b[j] ~ /^[0-9.]+$/ && b[j] > 0 && a[j] >= 50 && a[j] / 1000 > 0.05 * b[j] * n)
+        for (j = 1; j <= k; j++) if (b[j] ~ /^[0-9.]+$/ && b[j] > 0 && '"$STOLEN"')
             printf "NOTE: the host took %d ms of CPU from this VM during %s \"%s\", round %d (%.0f%% of %.2f s x %d CPUs)\n",
                 a[j], i, w, j, 100 * a[j] / 1000 / (b[j] * n), b[j], n }'
+}
+
+# unstolen "steal-ms ..." "seconds ...": the seconds of the rounds that were not stolen from (STOLEN), one line;
+# for the table of medians without them (overlay-bench, nfs-bench), which a run with steal in some rounds still
+# ranks by: the host's other work is no implementation's. A round whose steal is unknown ("-") counts as stolen.
+unstolen() {
+    awk -v s="$1" -v t="$2" -v n="$(nproc)" 'BEGIN {
+        k = split(t, b, " "); split(s, a, " ")
+        for (j = 1; j <= k; j++) if (b[j] ~ /^[0-9.]+$/ && a[j] ~ /^[0-9]+$/ && !('"$STOLEN"')) printf "%s ", b[j]
+        print "" }'
 }
 
 # AWAKE=1 (overlay-bench, nfs-bench, creates-ab): a SCHED_IDLE busy loop on every CPU for the whole run, so that no
