@@ -196,4 +196,33 @@ class DirectCopyTest {
                     + " && test \"$(stat -c %Y.%y l1/d/big)\" = \"$(stat -c %Y.%y upper/d/big)\"");
         }
     }
+
+    /**
+     * Across filesystems copy_file_range gives EXDEV and the data goes through a buffer no larger than what is left
+     * (a small lower file no longer costs a zeroed 1 MiB array): small, odd, multi-chunk and holed files, from tmpfs
+     * (/dev/shm) to the test root's disk filesystem, byte for byte.
+     */
+    @Test void copiesAcrossFilesystemsAreByteForByte() throws Exception {
+        String shm = java.nio.file.Files.createTempDirectory(java.nio.file.Path.of("/dev/shm"), "overlayj-test-").toString();
+        try (Layers L = new Layers(1)) {
+            assertNotEquals(Linux.stat(shm).dev(), Linux.stat(L.root.toString()).dev(), "/dev/shm is a filesystem of its own");
+            long[] sizes = {1, 4095, 5000, MIB - 1, MIB + 1, 2 * MIB + 3};
+            for (long size : sizes) {
+                String src = shm + "/src" + size, dst = L.root + "/dst" + size;
+                Layers.sh("head -c " + size + " /dev/urandom > " + src);
+                assertFalse(copy(src, dst, size), "not direct at " + size);
+                Layers.sh("cmp " + src + " " + dst);
+            }
+            // a hole in the middle stays a hole, the data on both sides of it is copied
+            String src = shm + "/holed", dst = L.root + "/holed";
+            Layers.sh("head -c 5000 /dev/urandom > " + src + " && truncate -s " + (3 * MIB) + " " + src
+                    + " && head -c 7000 /dev/urandom >> " + src);
+            long size = 3 * MIB + 7000;
+            copy(src, dst, size);
+            Layers.sh("cmp " + src + " " + dst);
+            assertTrue(Linux.stat(dst).blocks() * 512 < MIB, "the hole was not written");
+        } finally {
+            Layers.sh("rm -rf " + shm);
+        }
+    }
 }
