@@ -444,10 +444,15 @@ echo "layers: $LAYERS; read row: $READ; medians of $ROUNDS rounds [min-max over 
 range() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk 'NR == 1 {a = $1} {b = $1} END { if (NR) printf "%s-%s", a, b; else printf "-" }'; }
 # shellcheck disable=SC2086 # the implementations' names, one word each
 set -- $IMPLS
-printf '\n%-46s' "median s [min-max] cpu-ms"
-for IMPL in "$@"; do printf ' %-22s' "$IMPL"; done
-for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "${IMPL#overlayj-}/g"; done
-echo
+# table_head TITLE FORMAT: a table's header: TITLE, each server's name in FORMAT, each overlayj's ratio to ganesha
+table_head() {
+    local i
+    printf '\n%-46s' "$1"
+    for i in $IMPLS; do printf " $2" "$i"; done
+    for i in $IMPLS; do [ "$i" = ganesha ] || printf ' %8s' "${i#overlayj-}/g"; done
+    echo
+}
+table_head "median s [min-max] cpu-ms" "%-22s"
 for w in "${WORKLOADS[@]}"; do
     printf '%-46s' "${LABEL[$w]}"
     for IMPL in "$@"; do
@@ -477,10 +482,7 @@ done
 # The medians again over the rounds the host took no CPU from (no NOTE above), where every server of the row has at
 # least half the rounds (rounded up) left; "-" where one has fewer (overlay-bench prints the same table).
 NEED=$(( (ROUNDS + 1) / 2 ))
-printf '\n%-46s' "median s, rounds without steal"
-for IMPL in "$@"; do printf ' %10s' "$IMPL"; done
-for IMPL in "$@"; do [ "$IMPL" = ganesha ] || printf ' %8s' "${IMPL#overlayj-}/g"; done
-echo
+table_head "median s, rounds without steal" "%10s"
 for w in "${WORKLOADS[@]}"; do
     printf '%-46s' "${LABEL[$w]}"
     declare -A K=()
