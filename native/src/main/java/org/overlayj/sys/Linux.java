@@ -2182,6 +2182,22 @@ public final class Linux {
     }
     public static final int F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
     public static final int SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2;
+    private static final class Send {
+        static final MethodHandle H = fn("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    public static final int MSG_DONTWAIT = 0x40, MSG_MORE = 0x8000;
+
+    /** send(2) of a native segment on a socket; returns the bytes the kernel took. */
+    public static long send(int fd, MemorySegment buf, int flags) throws ErrnoException {
+        Scratch s = scratch();
+        long rc;
+        try {
+            rc = (long) Send.H.invokeExact(s.errno, fd, buf, buf.byteSize(), flags);
+        } catch (Throwable t) {
+            throw bug(t);
+        }
+        return checkFd(s, rc, "send", fd);
+    }
 
     private static final class MemfdCreate {
         static final MethodHandle H = fn("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));

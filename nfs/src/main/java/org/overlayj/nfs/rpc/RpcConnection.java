@@ -108,7 +108,8 @@ final class RpcConnection implements RpcTransport {
      * costs one wake-up per call. On a virtual thread the same call took two or three (the JDK's poller, then a
      * carrier thread for the virtual thread, then a worker for a call that may block). Calls are served here, also
      * those that may block when no other call is waiting behind them and their program agrees
-     * ({@link #servesBlockingCalls}; NFS keeps READ and COMMIT on its workers, and a WRITE with calls behind it).
+     * ({@link #servesBlockingCalls}; NFS keeps COMMIT, a READ that would wait on the disk and any call with calls
+     * behind it on its workers).
      * After {@link RpcTcpServer#LINGER_MILLIS} without a call the connection goes back to a virtual thread and this
      * thread to the pool: an idle connection holds no platform thread.
      */
@@ -612,10 +613,10 @@ final class RpcConnection implements RpcTransport {
         long before = 0, after = 0;
         for (int i = 0; i < at; i++) before += parts[i].remaining();
         for (int i = at + 1; i < parts.length; i++) after += parts[i].remaining();
-        while (before > 0) before -= ch.write(parts, 0, at);
         int fd = enterNative();
         if (fd < 0) throw new ClosedChannelException();
         try {
+            if (!spliced.sendHead(fd, parts, 0, at)) while (before > 0) before -= ch.write(parts, 0, at);
             spliced.sendTo(fd);
         } finally {
             exitNative();

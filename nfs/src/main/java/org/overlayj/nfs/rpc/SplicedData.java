@@ -145,6 +145,41 @@ public final class SplicedData {
                 && MemorySegment.ofBuffer(part).address() == stand.address();
     }
 
+    /** The most a reply's parts before its data may hold to go out with MSG_MORE (the READ3resok head is ~130). */
+    private static final int HEAD_MAX = 1024;
+    private MemorySegment head;
+
+    /**
+     * Sends the reply's parts {@code from} to {@code to} (the record mark and what comes before the data) with
+     * MSG_MORE, so that they leave in the same segment as the data's first pages. Written alone, on a socket with
+     * TCP_NODELAY they went out as a segment of their own, and a client waiting for the reply woke for those ~130
+     * bytes and went back to sleep until the data came: one wake-up more per READ. Returns false, having sent
+     * nothing, when the parts are larger than {@link #HEAD_MAX}: the caller writes them the plain way.
+     */
+    boolean sendHead(int socket, ByteBuffer[] parts, int from, int to) throws ErrnoException {
+        long n = 0;
+        for (int i = from; i < to; i++) n += parts[i].remaining();
+        if (n > HEAD_MAX) return false;
+        if (head == null) head = Arena.ofAuto().allocate(HEAD_MAX);
+        long at = 0;
+        for (int i = from; i < to; i++) {
+            ByteBuffer p = parts[i];
+            int r = p.remaining();
+            MemorySegment.copy(MemorySegment.ofBuffer(p), 0, head, at, r);
+            p.position(p.limit());
+            at += r;
+        }
+        for (long sent = 0; sent < n; ) {
+            try {
+                sent += Linux.send(socket, head.asSlice(sent, n - sent), Linux.MSG_MORE);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EAGAIN) waitWritable(socket);
+                else if (e.errno() != Errno.EINTR) throw e;
+            }
+        }
+        return true;
+    }
+
     /**
      * Splices the held bytes into {@code socket} (non-blocking: waits for room with poll), all of them or an
      * exception; the pipe is empty after.
