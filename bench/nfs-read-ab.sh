@@ -22,7 +22,13 @@
 #   ra_mib   MiB read from that device during the read (the prefetch's extra reads show here)
 # VARIANTS: overlayj (this checkout) | overlayj-base (the build in $OJ_BASE) | overlayj:OPTS, overlayj-base:OPTS (JVM
 # options for that build's server, joined by '+') | ganesha. Other env: ROUNDS (counted rounds, default 6), BIG_MB
-# (default 512), KEEP=1 keeps the tree.
+# (default 512), KEEP=1 keeps the tree. READ=warm: nfs-bench's cached row instead (the file read with cat just
+# before, not evicted; no warm_free_memory). REPEAT=N: N timed reads per server (each printed and counted).
+# WORK=meta: nfs-bench's metadata row instead of a read (bench/nfs-meta.c: create, stat and remove META files, default
+# 5000, one call at a time; an untimed pass first, on a fresh server); cli_ms is then nfs-meta's CPU.
+# PIN=same|diff: every thread of the server on CPU 1, and the client on CPU 1 too (same) or on CPU 0 (diff): on a
+# VM whose idle CPUs halt, a wake-up across CPUs costs an IPI, and where the scheduler put the two decided the
+# cached read's time (bench/README.md, "The cached read's spread").
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -44,6 +50,10 @@ mount -t tmpfs nfs-read-ab-run /run
 mkdir -p /run/ganesha /run/rpcbind
 
 ROUNDS=${ROUNDS:-6}
+READ=${READ:-cold}
+WORK=${WORK:-read}
+META=${META:-5000}
+REPEAT=${REPEAT:-1}
 BIG_MB=${BIG_MB:-512}
 VARIANTS=${VARIANTS:-"overlayj overlayj:-Doverlayj.nfs.prefetchMib=0 ganesha"}
 BASE=$(readlink -f "${1:-/tmp}")
@@ -78,6 +88,16 @@ url() { # url IMPL PATH
     esac
 }
 
+root_url() { # root_url IMPL: the export's root, for nfs-meta
+    case $1 in
+        overlayj*) echo "nfs://127.0.0.1/?version=3&nfsport=$OJ_PORT&mountport=$OJ_PORT" ;;
+        ganesha) echo "nfs://127.0.0.1$M?version=3&nfsport=2049&mountport=20048" ;;
+    esac
+}
+if [ "$WORK" = meta ]; then
+    gcc -O2 -o "$ROOT/nfs-meta" "$REPO/bench/nfs-meta.c" -lnfs || { echo "nfs-read-ab: cannot build nfs-meta (libnfs-dev)" >&2; exit 1; }
+fi
+
 start_overlayj() { # UPPER WORK BUILD JAVA_OPTS
     OVERLAYJ_JAVA_OPTS="$4" start_overlayj_serve "$1" "$2" "$3"
 }
@@ -93,7 +113,7 @@ t0 = time.monotonic()
 pid = os.fork()
 if pid == 0:
     fd = os.open("/dev/null", os.O_WRONLY); os.dup2(fd, 1)
-    os.execvp("nfs-cat", ["nfs-cat", sys.argv[1]])
+    os.execvp(sys.argv[1], sys.argv[1:])
 _, status, ru = os.wait4(pid, 0)
 t1 = time.monotonic()
 print("%.3f %.0f %d" % (t1 - t0, (ru.ru_utime + ru.ru_stime) * 1000, os.waitstatus_to_exitcode(status)))
@@ -117,14 +137,30 @@ for ((round = 0; round <= ROUNDS; round++)); do
             *) echo "nfs-read-ab: unknown variant $v" >&2; false ;;
         esac || { stop_servers; continue; }
         pid=${PIDS[-1]}
-        nfs-cat "$(url "$impl" big)" | cmp -s - "$L/big" || echo "nfs-read-ab: $v: the big file read back differs" >&2
-        evict "$L/big"
-        warm_free_memory
+        [ -n "${PIN:-}" ] && taskset -a -p -c 1 "$pid" > /dev/null   # every thread; the ones made later inherit it
+        if [ "$WORK" = meta ]; then
+            "$ROOT/nfs-meta" "$(root_url "$impl")" files /warm "$META" > /dev/null || echo "nfs-read-ab: $v: warm-up failed" >&2
+        else
+            nfs-cat "$(url "$impl" big)" | cmp -s - "$L/big" || echo "nfs-read-ab: $v: the big file read back differs" >&2
+        fi
+        for ((rep = 1; rep <= REPEAT; rep++)); do
+        if [ "$WORK" = meta ]; then
+            :
+        elif [ "$READ" = warm ]; then
+            cat "$L/big" > /dev/null        # as nfs-bench's cached row: the pages cached and touched by a reader
+        else
+            evict "$L/big"
+            warm_free_memory
+        fi
         settle
         c0=$(cpu_ms "$pid"); read -r d0 s0 <<< "$(disk)"
-        read -r wall cli rc <<< "$(python3 "$ROOT/reader.py" "$(url "$impl" big)")"
+        case ${PIN:-} in same) cpus=1 ;; diff) cpus=0 ;; *) cpus=0-$(($(nproc) - 1)) ;; esac
+        if [ "$WORK" = meta ]; then
+            read -r wall cli rc <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" "$ROOT/nfs-meta" "$(root_url "$impl")" files "/meta$rep" "$META")"
+        else
+            read -r wall cli rc <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" nfs-cat "$(url "$impl" big)")"
+        fi
         read -r d1 s1 <<< "$(disk)"; c1=$(cpu_ms "$pid")
-        stop_servers
         [ "$rc" = 0 ] || { echo "nfs-read-ab: $v: nfs-cat failed ($rc)" >&2; continue; }
         srv=$((c1 - c0))
         busy=$(awk -v a="$d0" -v b="$d1" -v w="$wall" 'BEGIN { if (w > 0) printf "%.2f", (b - a) / 1000 / w; else print "-" }')
@@ -132,6 +168,8 @@ for ((round = 0; round <= ROUNDS; round++)); do
         printf '%-5s %-50s %7s %7s %7s %5s %7s\n' "$([ "$round" = 0 ] && echo warm || echo "$round")" "$v" "$wall" "$srv" "$cli" "$busy" "$ra"
         [ "$round" = 0 ] && continue
         WALL[$v]+="$wall " SRV[$v]+="$srv " CLI[$v]+="$cli " BUSY[$v]+="$busy " RA[$v]+="$ra "
+        done
+        stop_servers
     done
 done
 

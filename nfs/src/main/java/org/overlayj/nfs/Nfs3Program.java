@@ -102,8 +102,9 @@ public final class Nfs3Program implements RpcDispatchable {
      * and a fresh server's CPU per 512 MiB written was 585 against 395 ms (median of 6 alternated, ganesha 300),
      * wall 0.86 against 0.70 s (ganesha 0.67). -Doverlayj.nfs.writeInline=false hands WRITE to the workers again
      * (on a loaded machine, 2026-12-06, serving it here had cost more wall time for the same CPU: not understood).
-     * READ stays on the workers by default (a large one is spliced from the file through the worker's own pipe:
-     * no buffer crosses CPUs); -Doverlayj.nfs.dataInline=true serves it here too, for measuring.
+     * A large READ is served here when its pages are all in the page cache (see {@link #dispatchOncRpcCall}); one
+     * that would wait on the disk goes to the workers. -Doverlayj.nfs.dataInline=true serves every READ here, for
+     * measuring.
      */
     private static boolean servedHere(int proc) {
         return mayServeHere(proc) && RpcTcpServer.servesBlockingCalls();
@@ -117,6 +118,18 @@ public final class Nfs3Program implements RpcDispatchable {
     }
 
     private static final boolean DATA_INLINE = Boolean.getBoolean("overlayj.nfs.dataInline");
+    /** -Doverlayj.nfs.cachedReadInline=false: every large READ to the workers, as before (for an A/B of one build). */
+    private static final boolean CACHED_READ_INLINE =
+            Boolean.parseBoolean(System.getProperty("overlayj.nfs.cachedReadInline", "true"));
+
+    /**
+     * Thrown by {@link #read} on the connection's thread when the READ's pages are not all in the page cache: the
+     * call goes to a worker instead, before anything of it was sent or counted.
+     */
+    private static final class ToWorker extends RuntimeException {
+        ToWorker() { super(null, null, false, false); }
+    }
+    private static final ToWorker TO_WORKER = new ToWorker();
     private static final boolean WRITE_INLINE =
             DATA_INLINE || Boolean.parseBoolean(System.getProperty("overlayj.nfs.writeInline", "true"));
 
@@ -142,31 +155,53 @@ public final class Nfs3Program implements RpcDispatchable {
         if (!x.inFlight.enter()) return;          // stopping: dropped, the client resends to the next instance
         int proc = call.getProcedure();
         Object pre = null;
-        boolean here = !mayBlock(proc);
+        boolean here = !mayBlock(proc), mayDefer = false;
         if (!here && proc == Nfs3.NFSPROC3_READ_3 && !DATA_INLINE && call.getCredential() instanceof RpcAuthTypeUnix) {
             // A small READ (a small file's whole content: nfs-cp of a tree) is one pread of a few pages: handing
             // it to a worker cost more than serving it (a futex wake and a thread switch, and when the client
             // closed the connection right after the reply, the close found the worker still registered in the
             // channel's write and signalled it: dup2, tgkill, a signal frame; strace of one nfs-cp). Its
             // arguments are decoded here to see the count; a large READ takes them along to the worker.
+            //
+            // A large READ is served here too when nothing waits behind it and its pages are all in the page cache
+            // (read() looks, and throws ToWorker when they are not): the splice then waits on nothing, and the
+            // hand-off to a worker was a thread wake-up per READ, on this VM one more wake-up across CPUs for the
+            // client as well (a worker's reply, sent while the client ran on the other CPU, woke it two to seven
+            // times per 1 MiB READ: nfs-read-ab READ=warm, cached 512 MiB read 0.27 s against 0.42, median of 18,
+            // 2026-12-07; bench/README). A READ that would wait on the disk still goes to a worker, so that the
+            // calls a client sends meanwhile (a kernel client's READs in flight) are not held up behind it.
             pre = preDecodedRead(call);
-            here = !(pre instanceof READ3args a) || (a.count & 0xffffffffL) < SPLICE_MIN && RpcTcpServer.servesBlockingCalls();
+            if (pre instanceof READ3args a && (a.count & 0xffffffffL) >= SPLICE_MIN) {
+                mayDefer = CACHED_READ_INLINE;
+                here = CACHED_READ_INLINE && RpcTcpServer.servesBlockingCalls();
+            } else {
+                here = !(pre instanceof READ3args) || RpcTcpServer.servesBlockingCalls();
+            }
         } else if (!here) {
             here = servedHere(proc);
         }
         if (!here) {
-            Object decoded = pre;
-            try {
-                workers.execute(() -> onWorker(call, decoded));
-            } catch (RejectedExecutionException e) {
-                x.inFlight.exit();                 // the pool is gone: stopping, as above
-            }
+            if (!toWorkers(call, pre)) x.inFlight.exit();      // the pool is gone: stopping, as above
             return;
         }
+        boolean handed = false;
         try {
-            dispatch(call, pre);
+            dispatch(call, pre, mayDefer);
+        } catch (ToWorker w) {
+            stats.readToWorkers();
+            handed = toWorkers(call, pre);
         } finally {
-            x.inFlight.exit();
+            if (!handed) x.inFlight.exit();
+        }
+    }
+
+    /** Hands the call to the worker pool; false when the pool is gone (the server stopping: the call is dropped). */
+    private boolean toWorkers(RpcCall call, Object pre) {
+        try {
+            workers.execute(() -> onWorker(call, pre));
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
         }
     }
 
@@ -181,7 +216,7 @@ public final class Nfs3Program implements RpcDispatchable {
 
     private void onWorker(RpcCall call, Object pre) {
         try {
-            dispatch(call, pre);
+            dispatch(call, pre, false);
         } catch (IOException | RuntimeException e) {
             // What oncrpc4j answers for a call that fails this way on its own threads.
             log.error("NFS procedure {} failed", call.getProcedure(), e);
@@ -191,19 +226,26 @@ public final class Nfs3Program implements RpcDispatchable {
         }
     }
 
-    /** {@code pre}: the call's arguments when they were decoded already (a READ's, or the BadArgs of their decoding). */
-    private void dispatch(RpcCall call, Object pre) throws OncRpcException, IOException {
+    /**
+     * {@code pre}: the call's arguments when they were decoded already (a READ's, or the BadArgs of their decoding).
+     * {@code mayDefer}: a READ whose pages are not all cached throws ToWorker, uncounted and unanswered.
+     */
+    private void dispatch(RpcCall call, Object pre, boolean mayDefer) throws OncRpcException, IOException {
         int proc = call.getProcedure();
-        stats.nfsCall(proc);
+        if (!mayDefer) stats.nfsCall(proc);                // else counted by read() once it is served here
         long t0 = System.nanoTime();
+        boolean deferred = false;
         try {
-            serve(call, proc, pre);
+            serve(call, proc, pre, mayDefer);
+        } catch (ToWorker w) {
+            deferred = true;
+            throw w;
         } finally {
-            stats.nfsTime(proc, System.nanoTime() - t0);
+            if (!deferred) stats.nfsTime(proc, System.nanoTime() - t0);
         }
     }
 
-    private void serve(RpcCall call, int proc, Object pre) throws OncRpcException, IOException {
+    private void serve(RpcCall call, int proc, Object pre, boolean mayDefer) throws OncRpcException, IOException {
         if (proc == Nfs3.NFSPROC3_NULL_3) {
             call.reply(XdrVoid.XDR_VOID);
             return;
@@ -229,7 +271,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 case Nfs3.NFSPROC3_ACCESS_3 -> access(r, args(call, new ACCESS3args()));
                 case Nfs3.NFSPROC3_READLINK_3 -> readlink(r, args(call, new READLINK3args()));
                 case Nfs3.NFSPROC3_READ_3 -> read(r, pre == null ? args(call, new READ3args()) : decoded(pre, READ3args.class),
-                        call.getTransport());
+                        call.getTransport(), mayDefer);
                 case Nfs3.NFSPROC3_WRITE_3 -> write(r, args(call, new WriteArgs()));
                 case Nfs3.NFSPROC3_CREATE_3 -> create(r, args(call, new CREATE3args()));
                 case Nfs3.NFSPROC3_MKDIR_3 -> mkdir(r, args(call, new MKDIR3args()));
@@ -511,7 +553,19 @@ public final class Nfs3Program implements RpcDispatchable {
      */
     static final int SPLICE_MIN = 32 * 1024;
 
-    private XdrAble read(Request r, READ3args a, RpcTransport transport) {
+    /** Whether the pages of [offset, offset + count) that the file has are all in the page cache. */
+    private static boolean cached(int fd, long offset, int count, long size) {
+        long end = Math.min(offset + count, size);
+        if (end <= offset) return true;                    // at or past the end: nothing to read
+        long pages = (end - 1) / 4096 - offset / 4096 + 1;
+        try {
+            return Linux.cachedPages(fd, offset, end - offset) >= pages;
+        } catch (ErrnoException e) {
+            return false;                                  // ENOSYS (before Linux 6.5): cannot tell, the workers read it
+        }
+    }
+
+    private XdrAble read(Request r, READ3args a, RpcTransport transport, boolean mayDefer) {
         Node n = null;
         try {
             Target t = target(r, a.file);
@@ -527,6 +581,10 @@ public final class Nfs3Program implements RpcDispatchable {
             OpenFileCache.Lease f = x.openFiles.take(n, false, t.creds(), attr);
             try {
                 int fd = fs.dataFd(f.file());
+                if (mayDefer) {
+                    if (!cached(fd, a.offset, count, attr.size())) throw TO_WORKER;
+                    stats.readHere();
+                }
                 // A READ with more of the file after it: the file's stream may read ahead of it (Prefetch), keyed
                 // by the node (NFS has no open; the kept fd may change between calls, the node does not).
                 if (count >= SPLICE_MIN && a.offset + count < attr.size()) x.prefetch.onRead(n, fd, a.offset, count);
@@ -552,6 +610,8 @@ public final class Nfs3Program implements RpcDispatchable {
             // for the handle a moment ago are its post-op ones, as ganesha answers from its attribute cache.
             stats.read(got);
             return new ReadReply(NfsAttrs.post(attr, x.fsid), a.offset + got >= attr.size(), data);
+        } catch (ToWorker w) {
+            throw w;
         } catch (Exception e) {
             READ3res res = new READ3res();
             res.status = fail(e);

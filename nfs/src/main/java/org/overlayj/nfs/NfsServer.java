@@ -33,9 +33,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The NFSv3 door: NFS, MOUNT and file locking (NLM v4 and NSM, org.overlayj.nfs.nlm; also on UDP) on one port
  * (RpcTcpServer: a platform thread per busy connection, a virtual one per idle one), an optional portmapper
  * (rpc/Portmap), periodic counters. A connection's thread answers the cheap calls itself, and on a platform thread
- * also the namespace calls that may wait on the disk when no other call of that connection waits behind them;
- * otherwise those, and every READ, WRITE and COMMIT, go to a fixed pool of worker threads (Nfs3Program#mayBlock), so a slow one holds up neither other connections
- * nor the other calls a client has in flight on the same connection.
+ * also the calls that may wait on the disk when no other call of that connection waits behind them (a large READ
+ * only when its pages are all cached, and never a COMMIT); otherwise those go to a fixed pool of worker threads
+ * (Nfs3Program#mayBlock), so a slow one holds up neither other connections nor the other calls a client has in
+ * flight on the same connection.
  */
 public final class NfsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NfsServer.class);

@@ -1,5 +1,7 @@
 package org.overlayj.nfs;
 
+import org.overlayj.nfs.xdr.Nfs3;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
@@ -27,6 +29,8 @@ public final class NfsStats {
     private final LongAdder rejected = new LongAdder();
     private final LongAdder bytesRead = new LongAdder();
     private final LongAdder bytesWritten = new LongAdder();
+    private final LongAdder readsHere = new LongAdder();
+    private final LongAdder readsToWorkers = new LongAdder();
 
     private static LongAdder[] adders(int n) {
         LongAdder[] a = new LongAdder[n];
@@ -45,6 +49,19 @@ public final class NfsStats {
     void reject() { rejected.increment(); }
     void read(long n) { bytesRead.add(n); }
     void written(long n) { bytesWritten.add(n); }
+    /**
+     * A large READ served on its connection's thread, its pages all in the page cache (Nfs3Program); counted as a
+     * READ call too (such a READ is counted once it is known not to go to a worker).
+     */
+    void readHere() {
+        readsHere.increment();
+        nfsCall(Nfs3.NFSPROC3_READ_3);
+    }
+    /** A large READ that its connection's thread handed to a worker on finding its pages not all cached. */
+    void readToWorkers() { readsToWorkers.increment(); }
+
+    public long readsHere() { return readsHere.sum(); }
+    public long readsToWorkers() { return readsToWorkers.sum(); }
 
     public long nfsCalls(String proc) {
         for (int i = 0; i < NFS_PROCS.length; i++) if (NFS_PROCS[i].equals(proc)) return nfs[i].sum();
@@ -83,6 +100,8 @@ public final class NfsStats {
         m.put("rejected", rejected.sum());
         m.put("bytes.read", bytesRead.sum());
         m.put("bytes.written", bytesWritten.sum());
+        if (readsHere.sum() != 0) m.put("read.cached.here", readsHere.sum());
+        if (readsToWorkers.sum() != 0) m.put("read.uncached.to.workers", readsToWorkers.sum());
         return m;
     }
 
