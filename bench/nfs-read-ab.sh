@@ -18,6 +18,7 @@
 #   srv_ms   the server's CPU (utime+stime of its process; ganesha's and overlayj's alike)
 #   cli_ms   nfs-cat's own CPU (wait4's rusage): one READ at a time, so while nfs-cat is on a CPU no READ is
 #            outstanding; wall - cli_ms is the time READs were (the server, the network, the disk)
+#   cli_csw  the client's voluntary context switches (wait4's rusage): how often it slept for a reply or a part of one
 #   busy     io_ticks of the lower layer's loop device during the read / wall: how much of the time the disk read
 #   ra_mib   MiB read from that device during the read (the prefetch's extra reads show here)
 # VARIANTS: overlayj (this checkout) | overlayj-base (the build in $OJ_BASE) | overlayj:OPTS, overlayj-base:OPTS (JVM
@@ -116,12 +117,12 @@ if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, ru = os.wait4(pid, 0)
 t1 = time.monotonic()
-print("%.3f %.0f %d" % (t1 - t0, (ru.ru_utime + ru.ru_stime) * 1000, os.waitstatus_to_exitcode(status)))
+print("%.3f %.0f %d %d" % (t1 - t0, (ru.ru_utime + ru.ru_stime) * 1000, os.waitstatus_to_exitcode(status), ru.ru_nvcsw))
 PY
 
-declare -A WALL SRV CLI BUSY RA
+declare -A WALL SRV CLI CSW BUSY RA
 echo "nfs-read-ab: lower device $LDEV; variants: $VARIANTS; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '%-5s %-50s %7s %7s %7s %5s %7s\n' round variant wall srv_ms cli_ms busy ra_mib
+printf '%-5s %-50s %7s %7s %7s %7s %5s %7s\n' round variant wall srv_ms cli_ms cli_csw busy ra_mib
 for ((round = 0; round <= ROUNDS; round++)); do
     # shellcheck disable=SC2086
     mapfile -t order < <(round_order "$round" $VARIANTS)
@@ -156,18 +157,18 @@ for ((round = 0; round <= ROUNDS; round++)); do
         c0=$(cpu_ms "$pid"); read -r d0 s0 <<< "$(disk)"
         case ${PIN:-} in same) cpus=1 ;; diff) cpus=0 ;; *) cpus=0-$(($(nproc) - 1)) ;; esac
         if [ "$WORK" = meta ]; then
-            read -r wall cli rc <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" "$ROOT/nfs-meta" "$(root_url "$impl")" files "/meta$rep" "$META")"
+            read -r wall cli rc csw <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" "$ROOT/nfs-meta" "$(root_url "$impl")" files "/meta$rep" "$META")"
         else
-            read -r wall cli rc <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" nfs-cat "$(url "$impl" big)")"
+            read -r wall cli rc csw <<< "$(taskset -c "$cpus" python3 "$ROOT/reader.py" nfs-cat "$(url "$impl" big)")"
         fi
         read -r d1 s1 <<< "$(disk)"; c1=$(cpu_ms "$pid")
         [ "$rc" = 0 ] || { echo "nfs-read-ab: $v: nfs-cat failed ($rc)" >&2; continue; }
         srv=$((c1 - c0))
         busy=$(awk -v a="$d0" -v b="$d1" -v w="$wall" 'BEGIN { if (w > 0) printf "%.2f", (b - a) / 1000 / w; else print "-" }')
         ra=$(( (s1 - s0) / 2048 ))
-        printf '%-5s %-50s %7s %7s %7s %5s %7s\n' "$([ "$round" = 0 ] && echo warm || echo "$round")" "$v" "$wall" "$srv" "$cli" "$busy" "$ra"
+        printf '%-5s %-50s %7s %7s %7s %7s %5s %7s\n' "$([ "$round" = 0 ] && echo warm || echo "$round")" "$v" "$wall" "$srv" "$cli" "$csw" "$busy" "$ra"
         [ "$round" = 0 ] && continue
-        WALL[$v]+="$wall " SRV[$v]+="$srv " CLI[$v]+="$cli " BUSY[$v]+="$busy " RA[$v]+="$ra "
+        WALL[$v]+="$wall " SRV[$v]+="$srv " CLI[$v]+="$cli " CSW[$v]+="$csw " BUSY[$v]+="$busy " RA[$v]+="$ra "
         done
         stop_servers
     done
@@ -177,5 +178,5 @@ echo
 echo "nfs-read-ab: $ROUNDS rounds, ${BIG_MB} MiB, $(git -C "$REPO" rev-parse --short HEAD 2> /dev/null), load at the end $(cut -d' ' -f1-3 /proc/loadavg); medians [min-max]"
 for v in $VARIANTS; do
     echo "$v"
-    echo "    wall $(echo "${WALL[$v]:-}" | spread 3)  srv_ms $(echo "${SRV[$v]:-}" | spread 0)  cli_ms $(echo "${CLI[$v]:-}" | spread 0)  busy $(echo "${BUSY[$v]:-}" | spread 2)  ra_mib $(echo "${RA[$v]:-}" | spread 0)"
+    echo "    wall $(echo "${WALL[$v]:-}" | spread 3)  srv_ms $(echo "${SRV[$v]:-}" | spread 0)  cli_ms $(echo "${CLI[$v]:-}" | spread 0)  cli_csw $(echo "${CSW[$v]:-}" | spread 0)  busy $(echo "${BUSY[$v]:-}" | spread 2)  ra_mib $(echo "${RA[$v]:-}" | spread 0)"
 done
