@@ -29,16 +29,6 @@ class BulkDataTest {
         return b;
     }
 
-    private static READ3resok read(NfsCalls n, nfs_fh3 f, long off, int count) throws Exception {
-        READ3args a = new READ3args();
-        a.file = f;
-        a.offset = off;
-        a.count = count;
-        READ3res r = n.c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "READ status");
-        assertEquals(r.resok.count, r.resok.data.length, "READ count and data length");
-        return r.resok;
-    }
 
     @Test void maxIoRoundTrip() throws Exception {
         long spliced = SplicedData.sent();
@@ -49,13 +39,13 @@ class BulkDataTest {
             assertEquals(Nfs3Program.MAX_IO, w.count);
             assertEquals(stable_how.UNSTABLE, w.committed);
             assertEquals(Nfs3Program.MAX_IO, w.file_wcc.after.attributes.size);
-            READ3resok r = read(n, f, 0, Nfs3Program.MAX_IO);
+            READ3resok r = n.read(f, 0, Nfs3Program.MAX_IO);
             assertArrayEquals(data, r.data);
             assertTrue(r.eof);
             // More than MAX_IO asked: MAX_IO given (FSINFO's rtmax), not an error.
             byte[] more = random(Nfs3Program.MAX_IO, 2);
             n.write(f, Nfs3Program.MAX_IO, more, stable_how.FILE_SYNC);
-            READ3resok capped = read(n, f, 1, Nfs3Program.MAX_IO + 4096);
+            READ3resok capped = n.read(f, 1, Nfs3Program.MAX_IO + 4096);
             assertEquals(Nfs3Program.MAX_IO, capped.count);
             assertFalse(capped.eof);
             assertArrayEquals(Arrays.copyOfRange(data, 1, data.length), Arrays.copyOfRange(capped.data, 0, data.length - 1));
@@ -93,14 +83,14 @@ class BulkDataTest {
             for (int i = 0; i < 40; i++) {
                 int off = rnd.nextInt(expect.length + 10);
                 int count = 1 + rnd.nextInt(i % 4 == 0 ? Nfs3Program.MAX_IO : 9000);
-                READ3resok r = read(n, f, off, count);
+                READ3resok r = n.read(f, off, count);
                 int want = Math.max(0, Math.min(count, expect.length - off));
                 assertEquals(want, r.count, "READ " + count + " at " + off);
                 assertArrayEquals(Arrays.copyOfRange(expect, Math.min(off, expect.length), Math.min(off, expect.length) + want), r.data);
                 assertEquals(off + want >= expect.length, r.eof, "eof of READ " + count + " at " + off);
             }
             // A lower file (not copied up by reading).
-            READ3resok lower = read(n, n.lookup(n.root("/"), "hello.txt"), 0, 3);
+            READ3resok lower = n.read(n.lookup(n.root("/"), "hello.txt"), 0, 3);
             assertEquals("hel", new String(lower.data));
             assertFalse(lower.eof);
             assertFalse(Files.exists(t.upper.resolve("hello.txt")));
@@ -124,7 +114,7 @@ class BulkDataTest {
                         for (int i = 0; i < 12; i++) {
                             int off = rnd.nextInt(data.length);
                             int count = 1 + rnd.nextInt(Nfs3Program.MAX_IO);
-                            READ3resok r = read(n, f, off, count);
+                            READ3resok r = n.read(f, off, count);
                             int want = Math.min(count, data.length - off);
                             assertEquals(want, r.count);
                             assertArrayEquals(Arrays.copyOfRange(data, off, off + want), r.data,

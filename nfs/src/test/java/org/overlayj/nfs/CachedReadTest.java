@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.overlayj.nfs.xdr.*;
 import org.overlayj.sys.Linux;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -23,39 +22,24 @@ class CachedReadTest {
     private static byte[] lowerFile(TestOverlay t, String name, int size, boolean evict) throws Exception {
         byte[] data = new byte[size];
         new Random(size).nextBytes(data);
-        Path p = t.lower.resolve(name);
-        Files.write(p, data);
+        Path p = t.lowerFile(name, data, evict);
         int fd = Linux.open(p.toString(), Linux.O_RDONLY, 0);
         try {
-            Linux.fsync(fd);
-            if (evict) {
-                Linux.dropCachedPages(fd);
-                assertEquals(0, Linux.cachedPages(fd, 0, 0), name + " stays cached: the test root must be on a disk fs");
-            } else {
-                assertEquals((size + 4095) / 4096, Linux.cachedPages(fd, 0, 0), "a written file's pages are cached");
-            }
+            if (evict) assertEquals(0, Linux.cachedPages(fd, 0, 0), name + " stays cached: the test root must be on a disk fs");
+            else assertEquals((size + 4095) / 4096, Linux.cachedPages(fd, 0, 0), "a written file's pages are cached");
         } finally {
             Linux.close(fd);
         }
         return data;
     }
 
-    private static READ3resok read(NfsCalls n, nfs_fh3 f, long off, int count) throws Exception {
-        READ3args a = new READ3args();
-        a.file = f;
-        a.offset = off;
-        a.count = count;
-        READ3res r = n.c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "READ status");
-        return r.resok;
-    }
 
     @Test void aCachedFileIsReadOnTheConnectionsThread() throws Exception {
         try (TestOverlay t = new TestOverlay(EXPORTS); NfsCalls n = new NfsCalls(t.port(), 0, 0)) {
             byte[] data = lowerFile(t, "warm", 4 * MIB, false);
             nfs_fh3 f = n.lookup(n.root("/"), "warm");
             for (int i = 0; i < 4; i++) {
-                READ3resok r = read(n, f, (long) i * MIB, MIB);
+                READ3resok r = n.read(f, (long) i * MIB, MIB);
                 assertArrayEquals(Arrays.copyOfRange(data, i * MIB, (i + 1) * MIB), r.data, "READ " + i);
                 assertEquals(i == 3, r.eof);
             }
@@ -69,7 +53,7 @@ class CachedReadTest {
         try (TestOverlay t = new TestOverlay(EXPORTS); NfsCalls n = new NfsCalls(t.port(), 0, 0)) {
             byte[] data = lowerFile(t, "cold", 2 * MIB, true);
             nfs_fh3 f = n.lookup(n.root("/"), "cold");
-            READ3resok r = read(n, f, MIB, MIB);           // the last READ of the file: no stream reads ahead of it
+            READ3resok r = n.read(f, MIB, MIB);           // the last READ of the file: no stream reads ahead of it
             assertArrayEquals(Arrays.copyOfRange(data, MIB, 2 * MIB), r.data);
             assertTrue(r.eof);
             NfsStats s = t.server.stats();
@@ -77,7 +61,7 @@ class CachedReadTest {
             assertEquals(0, s.readsHere(), s.toString());
             assertEquals(1, s.nfsCalls("READ"), "counted once, by the worker that served it");
             // the worker's splice read the pages in: the same READ again is served on the connection's thread
-            r = read(n, f, MIB, MIB);
+            r = n.read(f, MIB, MIB);
             assertArrayEquals(Arrays.copyOfRange(data, MIB, 2 * MIB), r.data);
             assertEquals(1, s.readsHere(), s.toString());
             assertEquals(2, s.nfsCalls("READ"));

@@ -28,29 +28,12 @@ class LowerPrefetchTest {
     private static byte[] lowerFile(TestOverlay t, String name, int size) throws Exception {
         byte[] data = new byte[size];
         new Random(size).nextBytes(data);
-        Path p = t.lower.resolve(name);                 // before the first lookup of it: the engine finds it
-        Files.write(p, data);
-        Linux.utimens(p.toString(), OLD_ATIME, 0, MTIME, 0, true);
         // out of the page cache: a cold file, which the stream does read (it skips what is cached already)
-        int fd = Linux.open(p.toString(), Linux.O_RDONLY, 0);
-        try {
-            Linux.fsync(fd);
-            Linux.dropCachedPages(fd);
-        } finally {
-            Linux.close(fd);
-        }
+        Path p = t.lowerFile(name, data, true);
+        Linux.utimens(p.toString(), OLD_ATIME, 0, MTIME, 0, true);
         return data;
     }
 
-    private static READ3resok read(NfsCalls n, nfs_fh3 f, long off, int count) throws Exception {
-        READ3args a = new READ3args();
-        a.file = f;
-        a.offset = off;
-        a.count = count;
-        READ3res r = n.c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res());
-        assertEquals(nfsstat3.NFS3_OK, r.status, "READ status");
-        return r.resok;
-    }
 
     /** How many fds of this process (the server's) are open on {@code f}. */
     private static long fdsOn(Path f) throws IOException {
@@ -89,7 +72,7 @@ class LowerPrefetchTest {
             long streams = t.server.prefetchStreams();
             ByteArrayOutputStream got = new ByteArrayOutputStream();
             for (long off = 0; ; ) {
-                READ3resok r = read(n, f, off, MIB);
+                READ3resok r = n.read(f, off, MIB);
                 got.write(r.data, 0, r.count);
                 off += r.count;
                 if (r.eof || r.count == 0) break;
@@ -109,7 +92,7 @@ class LowerPrefetchTest {
             Path big = t.lower.resolve("big");
             nfs_fh3 f = n.lookup(n.root("/"), "big");
             for (int i = 0; i < 8; i++) {
-                READ3resok r = read(n, f, (long) i * MIB, MIB);
+                READ3resok r = n.read(f, (long) i * MIB, MIB);
                 assertArrayEquals(java.util.Arrays.copyOfRange(data, i * MIB, (i + 1) * MIB), r.data);
             }
             assertEquals(1, t.server.prefetchStreams());
@@ -128,9 +111,9 @@ class LowerPrefetchTest {
             lowerFile(t, "big", 64 * MIB);
             Path big = t.lower.resolve("big");
             nfs_fh3 f = n.lookup(n.root("/"), "big");
-            for (int i = 0; i < 8; i++) read(n, f, (long) i * MIB, MIB);
+            for (int i = 0; i < 8; i++) n.read(f, (long) i * MIB, MIB);
             await("the stream read ahead", () -> t.server.prefetchedBytes() > 0);
-            read(n, f, 8L * MIB, MIB);                    // the stream is following READs right now
+            n.read(f, 8L * MIB, MIB);                    // the stream is following READs right now
             t.server.close();
             assertEquals(0, fdsOn(big), "when the stop returns, no fd of the server's is left on the lower file");
             assertTrue(t.server.prefetchedBytes() < 64L * MIB, "the stream had not reached the end of the file");

@@ -146,18 +146,26 @@ final class NfsCalls implements AutoCloseable {
         return r.resok.obj.handle;
     }
 
+    /** One READ: its status NFS3_OK, and as many bytes of data as its count says. */
+    READ3resok read(nfs_fh3 f, long off, int count) throws Exception {
+        READ3args a = new READ3args();
+        a.file = f;
+        a.offset = off;
+        a.count = count;
+        READ3res r = c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res());
+        ok("READ", r.status);
+        if (r.resok.count != r.resok.data.length)
+            throw new AssertionError("READ count " + r.resok.count + ", data " + r.resok.data.length + " bytes");
+        return r.resok;
+    }
+
     byte[] readAll(nfs_fh3 f) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (long off = 0; ; ) {
-            READ3args a = new READ3args();
-            a.file = f;
-            a.offset = off;
-            a.count = 65536;
-            READ3res r = c.nfs(Nfs3.NFSPROC3_READ_3, a, new READ3res());
-            ok("READ", r.status);
-            out.write(r.resok.data, 0, r.resok.count);
-            off += r.resok.count;
-            if (r.resok.eof || r.resok.count == 0) return out.toByteArray();
+            READ3resok r = read(f, off, 65536);
+            out.write(r.data, 0, r.count);
+            off += r.count;
+            if (r.eof || r.count == 0) return out.toByteArray();
         }
     }
 

@@ -4,6 +4,7 @@ import org.overlayj.core.Overlay;
 import org.overlayj.core.config.OverlayOptions;
 import org.overlayj.nfs.exports.Exports;
 import org.overlayj.nfs.rpc.RpcTcpServer;
+import org.overlayj.sys.Linux;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -56,6 +57,23 @@ final class TestOverlay implements AutoCloseable {
     }
 
     int port() { return server.address().getPort(); }
+
+    /**
+     * A file of {@code data} in the lower layer (made before the first lookup of it, so the engine finds it), on
+     * disk; with {@code evict}, out of the page cache too (a cold file).
+     */
+    Path lowerFile(String name, byte[] data, boolean evict) throws IOException {
+        Path p = lower.resolve(name);
+        Files.write(p, data);
+        int fd = Linux.open(p.toString(), Linux.O_RDONLY, 0);
+        try {
+            Linux.fsync(fd);
+            if (evict) Linux.dropCachedPages(fd);
+        } finally {
+            Linux.close(fd);
+        }
+        return p;
+    }
 
     @Override public void close() throws IOException {
         try {
