@@ -567,6 +567,7 @@ public final class Nfs3Program implements RpcDispatchable {
 
     private XdrAble read(Request r, READ3args a, RpcTransport transport, boolean mayDefer) {
         Node n = null;
+        boolean counted = !mayDefer;                       // (dispatch counted it unless it may go to a worker)
         try {
             Target t = target(r, a.file);
             n = t.node();
@@ -584,6 +585,7 @@ public final class Nfs3Program implements RpcDispatchable {
                 if (mayDefer) {
                     if (!cached(fd, a.offset, count, attr.size())) throw TO_WORKER;
                     stats.readHere();
+                    counted = true;
                 }
                 // A READ with more of the file after it: the file's stream may read ahead of it (Prefetch), keyed
                 // by the node (NFS has no open; the kept fd may change between calls, the node does not).
@@ -613,6 +615,7 @@ public final class Nfs3Program implements RpcDispatchable {
         } catch (ToWorker w) {
             throw w;
         } catch (Exception e) {
+            if (!counted) stats.nfsCall(Nfs3.NFSPROC3_READ_3);   // a failed READ answered here is a call too
             READ3res res = new READ3res();
             res.status = fail(e);
             res.resfail = new READ3resfail();

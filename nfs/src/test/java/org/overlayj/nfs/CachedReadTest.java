@@ -46,6 +46,12 @@ class CachedReadTest {
             NfsStats s = t.server.stats();
             assertEquals(4, s.readsHere(), "every READ served on the connection's thread: " + s);
             assertEquals(0, s.readsToWorkers(), s.toString());
+            // a large READ that fails before its pages are looked at is answered here, and counted all the same
+            READ3args dir = new READ3args();
+            dir.file = n.root("/");
+            dir.count = MIB;
+            assertEquals(nfsstat3.NFS3ERR_ISDIR, n.c.nfs(Nfs3.NFSPROC3_READ_3, dir, new READ3res()).status);
+            assertEquals(5, s.nfsCalls("READ"), s.toString());
         }
     }
 
