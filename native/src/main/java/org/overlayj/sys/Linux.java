@@ -2185,7 +2185,7 @@ public final class Linux {
     private static final class Send {
         static final MethodHandle H = fn("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     }
-    public static final int MSG_DONTWAIT = 0x40, MSG_MORE = 0x8000;
+    public static final int MSG_MORE = 0x8000;
 
     /** send(2) of a native segment on a socket; returns the bytes the kernel took. */
     public static long send(int fd, MemorySegment buf, int flags) throws ErrnoException {
