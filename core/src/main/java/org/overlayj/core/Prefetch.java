@@ -261,9 +261,8 @@ public final class Prefetch implements AutoCloseable {
          */
         private boolean cached(long from, long len) {
             if (!canAsk || len <= 0) return false;
-            long pages = (from + len + 4095) / 4096 - from / 4096;
             try {
-                return Linux.cachedPages(own, from, len) >= pages;
+                return Linux.allCached(own, from, len);
             } catch (ErrnoException e) {
                 canAsk = false;
                 return false;

@@ -1595,6 +1595,15 @@ public final class Linux {
         return stat.get(JAVA_LONG, 0);
     }
 
+    /**
+     * Whether every page that [off, off+len) touches (len > 0) is in the page cache (cachestat(2); ENOSYS before
+     * Linux 6.5).
+     */
+    public static boolean allCached(int fd, long off, long len) throws ErrnoException {
+        long pages = (off + len + 4095) / 4096 - off / 4096;
+        return cachedPages(fd, off, len) >= pages;
+    }
+
     // --- attributes --------------------------------------------------------------------------------------------
     /** struct timespec[2] {atime, mtime}. */
     private static MemorySegment times(Scratch s, long aSec, long aNsec, long mSec, long mNsec) {

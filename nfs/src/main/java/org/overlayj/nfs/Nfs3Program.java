@@ -557,9 +557,8 @@ public final class Nfs3Program implements RpcDispatchable {
     private static boolean cached(int fd, long offset, int count, long size) {
         long end = Math.min(offset + count, size);
         if (end <= offset) return true;                    // at or past the end: nothing to read
-        long pages = (end - 1) / 4096 - offset / 4096 + 1;
         try {
-            return Linux.cachedPages(fd, offset, end - offset) >= pages;
+            return Linux.allCached(fd, offset, end - offset);
         } catch (ErrnoException e) {
             return false;                                  // ENOSYS (before Linux 6.5): cannot tell, the workers read it
         }
